@@ -1,0 +1,272 @@
+//! Bounds stage: turns a forecast into `minReplicas`/`maxReplicas`.
+//!
+//! Takes the forecast window (the steps from "now" to the horizon), the
+//! interval level, the capacity of one replica (`target_per_replica`: the
+//! load it carries at the HPA's target) and the policy (floors, ceilings,
+//! healing headroom). Gives [`ReplicaBounds`] where every number carries its
+//! [`Derivation`]: which quantile of which model at which time, the load,
+//! the raw replica count and the clamp that changed it.
+//!
+//! - `min_replicas` = ⌈lowest lower-interval load / capacity⌉: enough for the
+//!   quietest expected moment, so the HPA never starts a rise from too low.
+//! - `max_replicas` = ⌈highest upper-interval load × headroom / capacity⌉:
+//!   room to heal above the highest expected load.
+//! - Both are clamped to their floor and ceiling; `min ≤ max` always.
+//! - When the expected load needs more than a ceiling allows, the cluster
+//!   cannot heal by itself: `needs_operator` says why.
+
+use crate::model::{Forecast, Interval, Level};
+use serde::Serialize;
+
+/// A replica count range `[floor, ceiling]`, validated `1 ≤ floor ≤ ceiling`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ReplicaRange {
+    floor: u32,
+    ceiling: u32,
+}
+
+impl ReplicaRange {
+    /// `None` unless `1 <= floor <= ceiling`.
+    #[must_use]
+    pub fn new(floor: u32, ceiling: u32) -> Option<Self> {
+        (floor >= 1 && floor <= ceiling).then_some(ReplicaRange { floor, ceiling })
+    }
+
+    #[must_use]
+    pub fn floor(self) -> u32 {
+        self.floor
+    }
+
+    #[must_use]
+    pub fn ceiling(self) -> u32 {
+        self.ceiling
+    }
+}
+
+/// How load becomes replicas for one workload (validated by `config`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoundsPolicy {
+    /// Load one replica carries at the HPA target (> 0).
+    pub target_per_replica: f64,
+    pub min_replicas: ReplicaRange,
+    pub max_replicas: ReplicaRange,
+    /// Factor (≥ 1) on the highest expected load, room for the HPA to heal.
+    pub headroom: f64,
+    pub level: Level,
+}
+
+/// Which clamp changed a replica count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Clamp {
+    Floor,
+    Ceiling,
+    /// `max` raised to `min` so that `min <= max`.
+    RaisedToMin,
+}
+
+/// How one replica count was derived.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Derivation {
+    pub replicas: u32,
+    /// Load the count was sized for (before headroom).
+    pub load: f64,
+    /// When that load is expected (unix seconds).
+    pub at: i64,
+    /// Quantile of the forecast distribution used (0.05 = lower end of a 90% interval).
+    pub quantile: f64,
+    /// Replicas before rounding and clamps: load × headroom / capacity.
+    pub raw: f64,
+    pub clamp: Option<Clamp>,
+}
+
+/// The recommended range and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplicaBounds {
+    pub min: Derivation,
+    pub max: Derivation,
+    /// Expected load: lowest lower end and highest upper end of the interval.
+    pub expected_low: f64,
+    pub expected_high: f64,
+    /// Why the cluster cannot heal by itself, when it cannot.
+    pub needs_operator: Vec<String>,
+}
+
+/// Derives the bounds from the forecast steps `window` (indices into the
+/// forecast; the steps between now and the horizon).
+#[must_use]
+pub fn derive_bounds(
+    forecast: &Forecast,
+    window: std::ops::Range<usize>,
+    policy: &BoundsPolicy,
+) -> ReplicaBounds {
+    let intervals: Vec<Interval> = forecast.interval(policy.level);
+    let window = window.start.min(intervals.len())..window.end.min(intervals.len());
+    let (low_at, low) = window
+        .clone()
+        .map(|i| (i, intervals[i].lower))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap_or((0, 0.0));
+    let (high_at, high) = window
+        .map(|i| (i, intervals[i].upper))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap_or((0, 0.0));
+    let capacity = policy.target_per_replica;
+    let mut needs_operator = Vec::new();
+
+    let min_raw = low / capacity;
+    let (min_replicas, min_clamp) = clamp(min_raw, policy.min_replicas);
+    if min_clamp == Some(Clamp::Ceiling) {
+        needs_operator.push(format!(
+            "even the lowest expected load {low:.4} needs {} replicas, above the min ceiling {}",
+            min_raw.ceil(),
+            policy.min_replicas.ceiling()
+        ));
+    }
+    let max_raw = high * policy.headroom / capacity;
+    let (mut max_replicas, mut max_clamp) = clamp(max_raw, policy.max_replicas);
+    if max_clamp == Some(Clamp::Ceiling) {
+        needs_operator.push(format!(
+            "the highest expected load {high:.4} with headroom ×{} needs {} replicas, above the max ceiling {}",
+            policy.headroom,
+            max_raw.ceil(),
+            policy.max_replicas.ceiling()
+        ));
+    }
+    if max_replicas < min_replicas {
+        max_replicas = min_replicas;
+        max_clamp = Some(Clamp::RaisedToMin);
+    }
+    ReplicaBounds {
+        min: Derivation {
+            replicas: min_replicas,
+            load: low,
+            at: forecast.timestamp(low_at),
+            quantile: policy.level.lower_quantile(),
+            raw: min_raw,
+            clamp: min_clamp,
+        },
+        max: Derivation {
+            replicas: max_replicas,
+            load: high,
+            at: forecast.timestamp(high_at),
+            quantile: policy.level.upper_quantile(),
+            raw: max_raw,
+            clamp: max_clamp,
+        },
+        expected_low: low,
+        expected_high: high,
+        needs_operator,
+    }
+}
+
+/// Rounds `raw` up to whole replicas and clamps it into `range`.
+fn clamp(raw: f64, range: ReplicaRange) -> (u32, Option<Clamp>) {
+    // A tiny tolerance so that 3.0000000001 (float noise) is 3, not 4.
+    let wanted = (raw - 1e-9).ceil();
+    if wanted < f64::from(range.floor) {
+        (range.floor, Some(Clamp::Floor))
+    } else if wanted > f64::from(range.ceiling) {
+        (range.ceiling, Some(Clamp::Ceiling))
+    } else {
+        (wanted as u32, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model;
+    use crate::series::{GridStats, Series};
+    use crate::synthetic;
+    use proptest::prelude::*;
+
+    fn policy(target: f64, floors: (u32, u32), ceilings: (u32, u32)) -> BoundsPolicy {
+        BoundsPolicy {
+            target_per_replica: target,
+            min_replicas: ReplicaRange::new(floors.0, ceilings.0).unwrap(),
+            max_replicas: ReplicaRange::new(floors.1, ceilings.1).unwrap(),
+            headroom: 1.2,
+            level: Level::new(0.9).unwrap(),
+        }
+    }
+
+    fn forecast_of(values: Vec<f64>) -> Forecast {
+        let series = Series {
+            start: 0,
+            step: 300,
+            values,
+            stats: GridStats::default(),
+        };
+        model::forecast(&series, 288).unwrap()
+    }
+
+    #[test]
+    fn constant_load_gives_exact_replicas() {
+        let forecast = forecast_of(vec![100.0; 3 * 288]);
+        let bounds = derive_bounds(&forecast, 0..288, &policy(25.0, (1, 1), (100, 100)));
+        assert_eq!(bounds.min.replicas, 4);
+        // 100 × 1.2 / 25 = 4.8 → 5
+        assert_eq!(bounds.max.replicas, 5);
+        assert!(bounds.needs_operator.is_empty());
+    }
+
+    #[test]
+    fn ceilings_clamp_and_call_the_operator() {
+        let forecast = forecast_of(vec![1000.0; 3 * 288]);
+        let bounds = derive_bounds(&forecast, 0..288, &policy(10.0, (1, 1), (20, 50)));
+        assert_eq!((bounds.min.replicas, bounds.max.replicas), (20, 50));
+        assert_eq!(bounds.min.clamp, Some(Clamp::Ceiling));
+        assert_eq!(bounds.needs_operator.len(), 2);
+    }
+
+    #[test]
+    fn max_is_raised_to_min_when_floors_demand_it() {
+        let forecast = forecast_of(vec![1.0; 3 * 288]);
+        let bounds = derive_bounds(&forecast, 0..288, &policy(10.0, (5, 1), (8, 3)));
+        assert_eq!((bounds.min.replicas, bounds.max.replicas), (5, 5));
+        assert_eq!(bounds.max.clamp, Some(Clamp::RaisedToMin));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        #[test]
+        fn bounds_are_ordered_and_inside_floor_and_ceiling(
+            level in 1.0f64..500.0,
+            daily in 0.0f64..200.0,
+            target in 0.5f64..80.0,
+            min_floor in 1u32..5, min_span in 0u32..30,
+            max_floor in 1u32..5, max_span in 0u32..60,
+            seed in 0u64..1000,
+        ) {
+            let values = synthetic::load(3, 300, level, daily, 0.0, 0.0, level / 10.0, seed);
+            let forecast = forecast_of(values);
+            let p = policy(target, (min_floor, max_floor), (min_floor + min_span, max_floor + max_span));
+            let b = derive_bounds(&forecast, 0..288, &p);
+            prop_assert!(b.min.replicas <= b.max.replicas);
+            prop_assert!(b.min.replicas >= min_floor && b.min.replicas <= min_floor + min_span);
+            prop_assert!(b.max.replicas >= max_floor.min(b.min.replicas));
+            prop_assert!(b.max.replicas <= (max_floor + max_span).max(b.min.replicas));
+            prop_assert!(b.expected_low <= b.expected_high);
+        }
+
+        #[test]
+        fn scaling_the_load_by_k_scales_the_replicas_by_about_k(
+            k in 2.0f64..10.0,
+            seed in 0u64..1000,
+        ) {
+            let values = synthetic::load(4, 300, 100.0, 40.0, 0.0, 0.0, 5.0, seed);
+            let scaled: Vec<f64> = values.iter().map(|v| v * k).collect();
+            let p = policy(10.0, (1, 1), (100_000, 100_000));
+            let base = derive_bounds(&forecast_of(values), 0..288, &p);
+            let big = derive_bounds(&forecast_of(scaled), 0..288, &p);
+            // Up to one replica of rounding on each side, times k.
+            for (small, large) in [(base.min.replicas, big.min.replicas), (base.max.replicas, big.max.replicas)] {
+                let expected = f64::from(small) * k;
+                prop_assert!((f64::from(large) - expected).abs() <= k + 1.0,
+                    "{small} × {k} vs {large}");
+            }
+        }
+    }
+}

@@ -1,0 +1,420 @@
+//! Configuration: the YAML file of DESIGN.md, parsed raw and then validated
+//! once into [`Config`], so that no bad value reaches the pipeline.
+//!
+//! Unknown keys are rejected (a misspelt `headrom` must not be silently
+//! ignored), as are duplicate workloads, floors above ceilings and a
+//! `target_per_replica` that is not positive. Relative `file:` paths
+//! resolve against the folder of the config file.
+
+use crate::bounds::{BoundsPolicy, ReplicaRange};
+use crate::model::Level;
+use crate::time::Span;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// Why a configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read config: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: invalid config: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: {problem}")]
+    Invalid { path: PathBuf, problem: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    prometheus: Option<RawPrometheus>,
+    alertmanager: Option<RawEndpoint>,
+    pushgateway: Option<RawEndpoint>,
+    store: Option<PathBuf>,
+    #[serde(default)]
+    defaults: RawDefaults,
+    workloads: Vec<RawWorkload>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrometheus {
+    url: String,
+    timeout: Option<Span>,
+    max_concurrency: Option<u32>,
+    basic_auth: Option<RawBasicAuth>,
+    bearer_token_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+    #[serde(default)]
+    insecure_skip_verify: bool,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBasicAuth {
+    username: String,
+    password_file: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEndpoint {
+    url: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    history: Option<Span>,
+    step: Option<Span>,
+    horizon: Option<Span>,
+    level: Option<f64>,
+    headroom: Option<f64>,
+    max_gap: Option<Span>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkload {
+    name: String,
+    #[serde(default = "default_namespace")]
+    namespace: String,
+    hpa: Option<String>,
+    query: Option<String>,
+    file: Option<PathBuf>,
+    target_per_replica: f64,
+    min_replicas: Option<RawRange>,
+    max_replicas: Option<RawRange>,
+    current: Option<RawCurrent>,
+    history: Option<Span>,
+    step: Option<Span>,
+    horizon: Option<Span>,
+    level: Option<f64>,
+    headroom: Option<f64>,
+}
+
+fn default_namespace() -> String {
+    "default".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRange {
+    floor: Option<u32>,
+    ceiling: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCurrent {
+    min_replicas: u32,
+    max_replicas: u32,
+}
+
+/// Defaults when the config says nothing.
+pub const DEFAULT_HISTORY: &str = "28d";
+pub const DEFAULT_HORIZON: &str = "7d";
+pub const DEFAULT_LEVEL_PERCENT: f64 = 90.0;
+pub const DEFAULT_HEADROOM: f64 = 1.2;
+/// Ceiling when a range gives none: far above any HPA a person would write,
+/// low enough that a units mistake shows up as "needs operator".
+pub const DEFAULT_CEILING: u32 = 1000;
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file it came from.
+    pub path: PathBuf,
+    pub prometheus: Option<Prometheus>,
+    pub alertmanager_url: Option<String>,
+    pub pushgateway_url: Option<String>,
+    /// Model store folder (resolved against the config's folder).
+    pub store: Option<PathBuf>,
+    pub workloads: Vec<Workload>,
+}
+
+/// Prometheus connection settings (used by the Prometheus source).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prometheus {
+    pub url: String,
+    pub timeout: Span,
+    pub max_concurrency: u32,
+    pub basic_auth: Option<(String, PathBuf)>,
+    pub bearer_token_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    pub insecure_skip_verify: bool,
+    pub headers: BTreeMap<String, String>,
+}
+
+/// Where a workload's load comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadSource {
+    /// A CSV or Parquet file (absolute, or resolved against the config's folder).
+    File(PathBuf),
+    /// A PromQL query.
+    Query(String),
+}
+
+/// What the HPA has today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CurrentBounds {
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+}
+
+/// One validated workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    pub name: String,
+    pub namespace: String,
+    pub hpa: String,
+    pub source: LoadSource,
+    pub history: Span,
+    /// Grid step; inferred from the data when `None` (files only).
+    pub step: Option<Span>,
+    pub horizon: Span,
+    pub max_gap: Span,
+    pub policy: BoundsPolicy,
+    pub current: Option<CurrentBounds>,
+}
+
+impl Workload {
+    /// `namespace/name`, as workloads are named in messages.
+    #[must_use]
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// Reads and validates a config file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.into(),
+        source,
+    })?;
+    let base = path.parent().unwrap_or_else(|| Path::new("."));
+    parse(&text, path, base)
+}
+
+/// Parses and validates config `text`; `path` names it in errors and `base`
+/// is the folder relative paths resolve against.
+pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Config, ConfigError> {
+    let raw: RawConfig = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
+    validate(raw, path, base).map_err(|problem| ConfigError::Invalid {
+        path: path.into(),
+        problem,
+    })
+}
+
+fn span_or(value: Option<Span>, fallback: Option<Span>, default: &str) -> Span {
+    value
+        .or(fallback)
+        .unwrap_or_else(|| default.parse().expect("default spans are valid"))
+}
+
+fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> {
+    let d = &raw.defaults;
+    if let Some(level) = d.level {
+        check_level(level).map_err(|e| format!("defaults: {e}"))?;
+    }
+    if let Some(headroom) = d.headroom {
+        check_headroom(headroom).map_err(|e| format!("defaults: {e}"))?;
+    }
+    if raw.workloads.is_empty() {
+        return Err("no workloads: add at least one under `workloads:`".into());
+    }
+    let mut seen = HashSet::new();
+    let mut workloads = Vec::with_capacity(raw.workloads.len());
+    for w in raw.workloads {
+        let id = format!("{}/{}", w.namespace, w.name);
+        let err = |problem: String| format!("workload {id}: {problem}");
+        if w.name.trim().is_empty() {
+            return Err("a workload has an empty `name`".into());
+        }
+        if !seen.insert(id.clone()) {
+            return Err(err("defined twice: workload names must be unique per namespace".into()));
+        }
+        let source = match (w.query, w.file) {
+            (Some(_), Some(_)) => return Err(err("has both `query` and `file`; give one".into())),
+            (None, None) => return Err(err("needs a `query` (Prometheus) or a `file`".into())),
+            (Some(query), None) => {
+                if raw.prometheus.is_none() {
+                    return Err(err("has a `query` but the config has no `prometheus:` section".into()));
+                }
+                LoadSource::Query(query)
+            }
+            (None, Some(file)) => LoadSource::File(base.join(file)),
+        };
+        if !(w.target_per_replica.is_finite() && w.target_per_replica > 0.0) {
+            return Err(err(format!(
+                "target_per_replica must be a positive number (the load one replica carries at the HPA target), got {}",
+                w.target_per_replica
+            )));
+        }
+        let min_replicas = range(w.min_replicas.as_ref(), "min_replicas").map_err(&err)?;
+        let max_replicas = range(w.max_replicas.as_ref(), "max_replicas").map_err(&err)?;
+        if min_replicas.floor() > max_replicas.ceiling() {
+            return Err(err(format!(
+                "min_replicas.floor {} is above max_replicas.ceiling {}: no bound can satisfy both",
+                min_replicas.floor(),
+                max_replicas.ceiling()
+            )));
+        }
+        let level = w.level.or(d.level).unwrap_or(DEFAULT_LEVEL_PERCENT);
+        let level = check_level(level).map_err(&err)?;
+        let headroom = check_headroom(w.headroom.or(d.headroom).unwrap_or(DEFAULT_HEADROOM))
+            .map_err(&err)?;
+        if let Some(current) = &w.current {
+            if current.min_replicas > current.max_replicas || current.min_replicas == 0 {
+                return Err(err(format!(
+                    "current: min_replicas {} and max_replicas {} must satisfy 1 <= min <= max",
+                    current.min_replicas, current.max_replicas
+                )));
+            }
+        }
+        workloads.push(Workload {
+            hpa: w.hpa.unwrap_or_else(|| w.name.clone()),
+            name: w.name,
+            namespace: w.namespace,
+            source,
+            history: span_or(w.history, d.history, DEFAULT_HISTORY),
+            step: w.step.or(d.step),
+            horizon: span_or(w.horizon, d.horizon, DEFAULT_HORIZON),
+            max_gap: d.max_gap.unwrap_or_else(|| "1h".parse().expect("valid")),
+            policy: BoundsPolicy {
+                target_per_replica: w.target_per_replica,
+                min_replicas,
+                max_replicas,
+                headroom,
+                level,
+            },
+            current: w.current.map(|c| CurrentBounds {
+                min_replicas: c.min_replicas,
+                max_replicas: c.max_replicas,
+            }),
+        });
+    }
+    let prometheus = raw
+        .prometheus
+        .map(|p| {
+            if p.url.trim().is_empty() {
+                return Err("prometheus.url is empty".to_string());
+            }
+            if p.max_concurrency == Some(0) {
+                return Err("prometheus.max_concurrency must be at least 1".to_string());
+            }
+            Ok(Prometheus {
+                url: p.url,
+                timeout: p.timeout.unwrap_or_else(|| "30s".parse().expect("valid")),
+                max_concurrency: p.max_concurrency.unwrap_or(4),
+                basic_auth: p
+                    .basic_auth
+                    .map(|a| (a.username, base.join(a.password_file))),
+                bearer_token_file: p.bearer_token_file.map(|f| base.join(f)),
+                ca_file: p.ca_file.map(|f| base.join(f)),
+                insecure_skip_verify: p.insecure_skip_verify,
+                headers: p.headers,
+            })
+        })
+        .transpose()?;
+    Ok(Config {
+        path: path.into(),
+        prometheus,
+        alertmanager_url: raw.alertmanager.map(|a| a.url),
+        pushgateway_url: raw.pushgateway.map(|p| p.url),
+        store: raw.store.map(|s| base.join(s)),
+        workloads,
+    })
+}
+
+fn check_level(percent: f64) -> Result<Level, String> {
+    Level::from_percent(percent)
+        .ok_or_else(|| format!("level must be a percentage between 0 and 100 (e.g. 90), got {percent}"))
+}
+
+fn check_headroom(headroom: f64) -> Result<f64, String> {
+    if headroom.is_finite() && headroom >= 1.0 {
+        Ok(headroom)
+    } else {
+        Err(format!("headroom must be a factor of at least 1 (e.g. 1.2), got {headroom}"))
+    }
+}
+
+fn range(raw: Option<&RawRange>, key: &str) -> Result<ReplicaRange, String> {
+    let floor = raw.and_then(|r| r.floor).unwrap_or(1);
+    let ceiling = raw.and_then(|r| r.ceiling).unwrap_or(DEFAULT_CEILING);
+    ReplicaRange::new(floor, ceiling).ok_or_else(|| {
+        format!("{key}: floor {floor} and ceiling {ceiling} must satisfy 1 <= floor <= ceiling")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str) -> Result<Config, ConfigError> {
+        parse(text, Path::new("homeostat.yaml"), Path::new("/etc/homeostat"))
+    }
+
+    const MINIMAL: &str = "workloads:\n  - name: cart\n    file: cart.csv\n    target_per_replica: 50\n";
+
+    #[test]
+    fn minimal_config_gets_the_documented_defaults() {
+        let config = parse_text(MINIMAL).unwrap();
+        let w = &config.workloads[0];
+        assert_eq!(w.id(), "default/cart");
+        assert_eq!(w.hpa, "cart");
+        assert_eq!(w.source, LoadSource::File("/etc/homeostat/cart.csv".into()));
+        assert_eq!(w.horizon.to_string(), "7d");
+        assert_eq!(w.history.to_string(), "28d");
+        assert_eq!(w.policy.level.fraction(), 0.9);
+        assert_eq!(w.policy.headroom, 1.2);
+        assert_eq!(w.policy.min_replicas.floor(), 1);
+    }
+
+    #[test]
+    fn the_design_example_parses() {
+        let text = include_str!("../deploy/example-config.yaml");
+        let config = parse_text(text).unwrap();
+        assert_eq!(config.workloads[0].id(), "shop/cart");
+        assert_eq!(config.prometheus.unwrap().max_concurrency, 4);
+    }
+
+    #[test]
+    fn bad_configs_name_the_workload_and_the_value() {
+        let cases = [
+            (
+                MINIMAL.replace("target_per_replica: 50", "target_per_replica: 50\n    headrom: 2"),
+                "headrom",
+            ),
+            (MINIMAL.replace("50", "0"), "target_per_replica must be a positive number"),
+            (MINIMAL.replace("50", "-3"), "got -3"),
+            (MINIMAL.replace("50", "\"many\""), "many"),
+            (format!("{MINIMAL}{}", &MINIMAL[11..]), "default/cart: defined twice"),
+            (
+                format!("{MINIMAL}    min_replicas: {{floor: 9}}\n    max_replicas: {{ceiling: 5}}\n"),
+                "min_replicas.floor 9 is above max_replicas.ceiling 5",
+            ),
+            (
+                format!("{MINIMAL}    min_replicas: {{floor: 4, ceiling: 2}}\n"),
+                "floor 4 and ceiling 2",
+            ),
+            (MINIMAL.replace("file: cart.csv", "query: up"), "no `prometheus:` section"),
+            (format!("{MINIMAL}    level: 150\n"), "got 150"),
+            ("workloads: []\n".to_string(), "no workloads"),
+        ];
+        for (text, expected) in cases {
+            let err = parse_text(&text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err:?} should contain {expected:?}");
+            assert!(err.starts_with("homeostat.yaml"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! homeostat: a predictive autoscaler for Kubernetes.
+//!
+//! Each run pulls every workload's load history, fits seasonal and trend
+//! models, and turns the forecast into `minReplicas`/`maxReplicas` for the
+//! workload's HorizontalPodAutoscaler — the range the HPA moves in.
+//!
+//! ```text
+//! config ─▶ source ─▶ series ─▶ model ─▶ bounds ─▶ plan ─▶ report
+//!          (CSV,     (regular  (detect,   (min/max,  (what and   (table,
+//!           Parquet)  grid)     fit,       reasons)   why)        JSON)
+//!                               select,
+//!                               forecast)
+//! ```
+//!
+//! The core (`series` → `plan`) is synchronous, pure and deterministic: no
+//! I/O, no clock, no environment; "now" is a parameter. [`run`] is the one
+//! module that sequences I/O around it; `main.rs` only parses arguments,
+//! dispatches and maps results to exit codes.
+
+pub mod bounds;
+pub mod config;
+pub mod model;
+pub mod plan;
+pub mod report;
+pub mod run;
+pub mod series;
+pub mod source;
+pub mod synthetic;
+pub mod time;

@@ -1,0 +1,157 @@
+//! The `homeostat` binary: parses arguments, dispatches, maps the result to
+//! an exit code (0 all fine, 1 some workloads failed or need an operator,
+//! 2 could not run at all). Everything else lives in the library.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use homeostat::model::{self, Level};
+use homeostat::report::{self, Format};
+use homeostat::series::{self, GridOptions};
+use homeostat::time::{parse_timestamp, Span};
+use homeostat::{config, run, source};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "homeostat", version, about = "Predictive autoscaler for Kubernetes: forecasts load and recommends HPA min/max replicas")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The main job: read each workload's load, forecast it, recommend HPA bounds.
+    Recommend {
+        /// Configuration file (YAML). Default: the bundled example, data/homeostat.yaml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Fix "now" (RFC3339 or unix seconds): only data up to it is used.
+        /// Default: the time of each file's last sample.
+        #[arg(long, value_parser = parse_timestamp)]
+        at: Option<i64>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Write the report to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Forecast one series: CSV `timestamp,mean,lower,upper`, one row per step after the input.
+    Forecast {
+        /// Load file: CSV or Parquet with columns `timestamp,value`.
+        #[arg(long)]
+        input: PathBuf,
+        /// How far ahead to forecast (e.g. 1d, 7d).
+        #[arg(long, default_value = "7d")]
+        horizon: Span,
+        /// Central interval level, percent.
+        #[arg(long, default_value_t = 90.0)]
+        level: f64,
+        /// Grid step (default: the most common spacing of the input).
+        #[arg(long)]
+        step: Option<Span>,
+        /// Write the CSV to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match execute(cli.command) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("homeostat: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn execute(command: Command) -> Result<u8> {
+    match command {
+        Command::Recommend {
+            config,
+            at,
+            format,
+            output,
+        } => {
+            let path = match config {
+                Some(path) => path,
+                None => bundled_config()?,
+            };
+            let config = config::load(&path)?;
+            let plan = run::recommend(&config, at, chrono::Utc::now().timestamp());
+            emit(output.as_deref(), &report::render(&plan, format))?;
+            Ok(plan.exit_code() as u8)
+        }
+        Command::Forecast {
+            input,
+            horizon,
+            level,
+            step,
+            output,
+        } => {
+            let Some(level) = Level::from_percent(level) else {
+                bail!("--level must be a percentage between 0 and 100 (e.g. 90), got {level}");
+            };
+            let raw = source::read_file(&input)?;
+            let options = GridOptions {
+                step,
+                ..GridOptions::default()
+            };
+            let series = series::resample(&raw, &options)?;
+            let steps = model::steps_in(horizon.secs(), series.step);
+            let forecast = model::forecast(&series, steps)
+                .with_context(|| format!("{}: cannot forecast", input.display()))?;
+            emit(output.as_deref(), &report::render_forecast_csv(&forecast, level))?;
+            Ok(0)
+        }
+    }
+}
+
+/// The bundled example configuration: `data/homeostat.yaml` under the
+/// current folder, else in the source tree this binary was built from.
+fn bundled_config() -> Result<PathBuf> {
+    let candidates = [
+        PathBuf::from("data/homeostat.yaml"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/homeostat.yaml"),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .with_context(|| {
+            format!(
+                "no --config given and the bundled example is not at {}; pass --config FILE",
+                candidates[0].display()
+            )
+        })
+}
+
+/// Writes `text` to `path` (atomically: a temporary file renamed into
+/// place, so a reader never sees half a report) or to standard output.
+fn emit(path: Option<&Path>, text: &str) -> Result<()> {
+    match path {
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth a message.
+            match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
+        }
+        Some(path) => {
+            let tmp = path.with_extension("tmp-homeostat");
+            std::fs::write(&tmp, text)
+                .and_then(|()| std::fs::rename(&tmp, path))
+                .with_context(|| format!("cannot write {}", path.display()))
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! Model stage: detects seasonality, fits candidate forecasters, picks the
+//! best by backtest on the series' own recent history, and forecasts with
+//! an interval for any level.
+//!
+//! Takes plain values (`&[f64]`, `NaN` = unknown) plus their [`Grid`], never
+//! a data frame. Gives a [`Forecast`]: the mean per future step, and
+//! intervals calibrated on the chosen model's out-of-sample errors.
+//!
+//! Selection: the last `validation` steps (a quarter of the history, at
+//! least a day, at most the horizon, whole days) are held out; every
+//! candidate is fitted on what precedes them and scored by mean absolute
+//! error on the known held-out steps; the best is refitted on everything.
+//! Intervals: the held-out errors of the chosen model, centred on their
+//! median, give the lower and upper quantiles; beyond the held-out length
+//! they widen with the square root of the lead time, as errors of a random
+//! walk would.
+
+pub mod naive;
+pub mod regression;
+pub mod seasonality;
+
+pub use naive::{RecentLevel, SeasonalNaive};
+pub use regression::FourierTrend;
+pub use seasonality::{detect_seasonality, Seasonality};
+
+use crate::series::Series;
+use crate::time::DAY;
+use std::fmt;
+
+/// Where a series' values sit in time: step `i` is at `start + i * step`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grid {
+    pub start: i64,
+    pub step: i64,
+}
+
+/// A forecasting method, before fitting.
+pub trait Forecaster {
+    /// Name with its settings, as shown in reports (`seasonal_naive(daily)`).
+    fn name(&self) -> String;
+    /// Fits on `values` (`NaN` = unknown) laid on `grid`.
+    fn fit(&self, values: &[f64], grid: Grid) -> Result<Box<dyn Fitted>, ModelError>;
+}
+
+/// A fitted forecaster: predicts the steps right after its history.
+pub trait Fitted {
+    /// Point forecasts for the next `steps` steps.
+    fn predict(&self, steps: usize) -> Vec<f64>;
+}
+
+/// Why no forecast could be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    #[error("{model}: {have} known steps, need at least {need}")]
+    TooShort {
+        model: String,
+        have: usize,
+        need: usize,
+    },
+    #[error("{model}: fit failed: {message}")]
+    Fit { model: String, message: String },
+    #[error("no model could be fitted: {0}")]
+    NoCandidate(String),
+    #[error("forecast horizon must be at least one step")]
+    EmptyHorizon,
+}
+
+/// A central interval level, strictly between 0 and 1 (0.9 = 90%).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, serde::Serialize)]
+pub struct Level(f64);
+
+impl Level {
+    /// From a fraction in (0, 1).
+    #[must_use]
+    pub fn new(fraction: f64) -> Option<Self> {
+        (fraction > 0.0 && fraction < 1.0).then_some(Level(fraction))
+    }
+
+    /// From a percentage in (0, 100), as users write it (`90`).
+    #[must_use]
+    pub fn from_percent(percent: f64) -> Option<Self> {
+        Self::new(percent / 100.0)
+    }
+
+    #[must_use]
+    pub fn fraction(self) -> f64 {
+        self.0
+    }
+
+    /// Quantile of the lower end of the central interval.
+    #[must_use]
+    pub fn lower_quantile(self) -> f64 {
+        (1.0 - self.0) / 2.0
+    }
+
+    /// Quantile of the upper end of the central interval.
+    #[must_use]
+    pub fn upper_quantile(self) -> f64 {
+        (1.0 + self.0) / 2.0
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}%", self.0 * 100.0)
+    }
+}
+
+/// A forecast: the mean for each future step and the errors that calibrate
+/// its intervals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forecast {
+    /// Timestamp of the first forecast step (one step after the history).
+    pub start: i64,
+    pub step: i64,
+    /// Expected load per step (never negative).
+    pub mean: Vec<f64>,
+    /// Name of the model that made it.
+    pub model: String,
+    pub seasonality: Seasonality,
+    /// Held-out errors (actual − forecast), centred on their median, sorted.
+    errors: Vec<f64>,
+    /// Length of the held-out window in steps.
+    validation: usize,
+    /// Mean absolute error of the chosen model on the held-out window.
+    pub validation_mae: f64,
+}
+
+/// Lower and upper end of an interval at one step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interval {
+    pub lower: f64,
+    pub upper: f64,
+}
+
+impl Forecast {
+    /// Timestamp of forecast step `i`.
+    #[must_use]
+    pub fn timestamp(&self, i: usize) -> i64 {
+        self.start + i as i64 * self.step
+    }
+
+    /// The central `level` interval at every step (lower never below 0).
+    #[must_use]
+    pub fn interval(&self, level: Level) -> Vec<Interval> {
+        let low = quantile(&self.errors, level.lower_quantile());
+        let high = quantile(&self.errors, level.upper_quantile());
+        self.mean
+            .iter()
+            .enumerate()
+            .map(|(i, &mean)| {
+                let widen = ((i + 1) as f64 / self.validation.max(1) as f64).sqrt().max(1.0);
+                Interval {
+                    lower: (mean + low * widen).max(0.0),
+                    upper: (mean + high * widen).max(0.0),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Linear-interpolated quantile of sorted values; 0 for none.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        1 => sorted[0],
+        n => {
+            let position = q.clamp(0.0, 1.0) * (n - 1) as f64;
+            let below = position.floor() as usize;
+            let above = (below + 1).min(n - 1);
+            let f = position - below as f64;
+            sorted[below] * (1.0 - f) + sorted[above] * f
+        }
+    }
+}
+
+/// The candidates worth trying for a series with this seasonality.
+#[must_use]
+pub fn candidates(seasonality: &Seasonality, per_day: Option<usize>) -> Vec<Box<dyn Forecaster>> {
+    let mut list: Vec<Box<dyn Forecaster>> = Vec::new();
+    let (daily, weekly) = (seasonality.daily.is_some(), seasonality.weekly.is_some());
+    if let Some(period) = seasonality.weekly {
+        list.push(Box::new(SeasonalNaive {
+            period,
+            label: "weekly",
+        }));
+    }
+    if let Some(period) = per_day {
+        list.push(Box::new(SeasonalNaive {
+            period,
+            label: "daily",
+        }));
+        list.push(Box::new(RecentLevel {
+            window: period,
+            label: "1d",
+        }));
+    }
+    for trend in [false, true] {
+        list.push(Box::new(FourierTrend {
+            daily,
+            weekly,
+            trend,
+        }));
+    }
+    list
+}
+
+/// Steps held out to choose the model: a quarter of the history, at least a
+/// day, at most the horizon, in whole days when a day is a whole number of steps.
+fn validation_steps(len: usize, horizon: usize, per_day: Option<usize>) -> usize {
+    let quarter = len / 4;
+    match per_day {
+        Some(day) => {
+            let days = (quarter / day).clamp(1, horizon.div_ceil(day).max(1));
+            (days * day).min(len / 2)
+        }
+        None => quarter.clamp(1, horizon.max(1)),
+    }
+}
+
+/// Forecasts `horizon` steps after the end of `series`, choosing the model
+/// by backtest (see the module docs).
+pub fn forecast(series: &Series, horizon: usize) -> Result<Forecast, ModelError> {
+    if horizon == 0 {
+        return Err(ModelError::EmptyHorizon);
+    }
+    let values = &series.values;
+    let grid = Grid {
+        start: series.start,
+        step: series.step,
+    };
+    let per_day = series.steps_per_day();
+    let seasonality = detect_seasonality(values, series.start, series.step);
+    let validation = validation_steps(values.len(), horizon, per_day);
+    let (train, held_out) = values.split_at(values.len() - validation);
+
+    let mut best: Option<(f64, Box<dyn Forecaster>, Vec<f64>)> = None;
+    let mut failures = Vec::new();
+    for candidate in candidates(&seasonality, per_day) {
+        let predicted = match candidate.fit(train, grid) {
+            Ok(fitted) => fitted.predict(validation),
+            Err(e) => {
+                failures.push(e.to_string());
+                continue;
+            }
+        };
+        let errors: Vec<f64> = held_out
+            .iter()
+            .zip(&predicted)
+            .filter(|(actual, _)| !actual.is_nan())
+            .map(|(actual, p)| actual - p.max(0.0))
+            .collect();
+        if errors.is_empty() {
+            continue;
+        }
+        let mae = errors.iter().map(|e| e.abs()).sum::<f64>() / errors.len() as f64;
+        if best.as_ref().is_none_or(|(score, ..)| mae < *score) {
+            best = Some((mae, candidate, errors));
+        }
+    }
+    let (validation_mae, chosen, mut errors) =
+        best.ok_or_else(|| ModelError::NoCandidate(failures.join("; ")))?;
+    let center = seasonality::median(&mut errors.clone());
+    for e in &mut errors {
+        *e -= center;
+    }
+    errors.sort_by(f64::total_cmp);
+    let fitted = chosen.fit(values, grid)?;
+    let mean = fitted.predict(horizon).into_iter().map(|m| m.max(0.0)).collect();
+    Ok(Forecast {
+        start: series.end() + series.step,
+        step: series.step,
+        mean,
+        model: chosen.name(),
+        seasonality,
+        errors,
+        validation,
+        validation_mae,
+    })
+}
+
+/// Steps of `step` seconds in `secs` seconds, rounded up.
+#[must_use]
+pub fn steps_in(secs: i64, step: i64) -> usize {
+    (secs.max(0) + step - 1).div_euclid(step) as usize
+}
+
+/// Steps in one day at this step (for callers that think in days).
+#[must_use]
+pub fn steps_per_day(step: i64) -> usize {
+    steps_in(DAY, step)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::series::GridStats;
+    use crate::synthetic;
+
+    fn series(values: Vec<f64>, step: i64) -> Series {
+        Series {
+            start: 0,
+            step,
+            values,
+            stats: GridStats::default(),
+        }
+    }
+
+    #[test]
+    fn constant_series_forecasts_a_constant() {
+        let forecast = forecast(&series(vec![7.0; 3 * 288], 300), 288).unwrap();
+        assert!(forecast.mean.iter().all(|&m| (m - 7.0).abs() < 1e-9));
+        for interval in forecast.interval(Level::new(0.9).unwrap()) {
+            assert!((interval.lower - 7.0).abs() < 1e-9 && (interval.upper - 7.0).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn seeded_daily_weekly_trend_series_is_forecast_within_a_tight_tolerance() {
+        let step = 300;
+        let noise = 2.0;
+        let values = synthetic::load(35, step, 200.0, 40.0, 25.0, 1.0, noise, 11);
+        let truth = synthetic::load(35, step, 200.0, 40.0, 25.0, 1.0, 0.0, 11);
+        let (train, _) = values.split_at(28 * 288);
+        let forecast = forecast(&series(train.to_vec(), step), 7 * 288).unwrap();
+        assert_eq!(forecast.seasonality.label(), "daily+weekly");
+        let mae = forecast
+            .mean
+            .iter()
+            .zip(&truth[28 * 288..])
+            .map(|(f, t)| (f - t).abs())
+            .sum::<f64>()
+            / forecast.mean.len() as f64;
+        // The noise-free truth is recovered to well under the noise level.
+        assert!(mae < 0.5 * noise, "{} mae {mae}", forecast.model);
+    }
+
+    #[test]
+    fn intervals_cover_about_their_level_on_known_noise() {
+        let step = 300;
+        let values = synthetic::load(42, step, 200.0, 40.0, 0.0, 0.0, 10.0, 5);
+        let (train, test) = values.split_at(35 * 288);
+        let forecast = forecast(&series(train.to_vec(), step), 7 * 288).unwrap();
+        let intervals = forecast.interval(Level::new(0.9).unwrap());
+        let inside = intervals
+            .iter()
+            .zip(test)
+            .filter(|(i, &a)| i.lower <= a && a <= i.upper)
+            .count();
+        let coverage = inside as f64 / test.len() as f64;
+        assert!((0.85..=0.99).contains(&coverage), "coverage {coverage}");
+    }
+
+    #[test]
+    fn levels_outside_zero_to_one_are_refused() {
+        assert!(Level::from_percent(90.0).is_some());
+        for bad in [0.0, 100.0, -5.0, 150.0, f64::NAN] {
+            assert!(Level::from_percent(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn quantiles_interpolate() {
+        assert_eq!(quantile(&[0.0, 10.0], 0.25), 2.5);
+        assert_eq!(quantile(&[], 0.5), 0.0);
+    }
+}

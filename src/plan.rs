@@ -1,0 +1,407 @@
+//! Plan stage: for each workload, what the HPA has, what is recommended,
+//! and why. Pure data, serialisable as the JSON report of DESIGN.md.
+//!
+//! [`plan_workload`] is the pure core of one workload's run: raw samples and
+//! "now" in, a [`WorkloadPlan`] out. It never fails: a problem becomes the
+//! workload's status and reasons, so that one bad workload never stops the
+//! others.
+
+use crate::bounds::{derive_bounds, Clamp, Derivation, ReplicaBounds};
+use crate::config::{CurrentBounds, Workload};
+use crate::model::{self, Forecast};
+use crate::series::{human_span, resample, GridOptions, Series};
+use crate::source::RawSeries;
+use crate::time::{format_timestamp, Span};
+use serde::Serialize;
+
+/// The whole run's recommendations.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// When the report was made (wall clock, RFC3339).
+    pub generated_at: String,
+    pub workloads: Vec<WorkloadPlan>,
+}
+
+impl Plan {
+    /// 0 when every workload is `ok`, else 1 (DESIGN.md's exit codes).
+    #[must_use]
+    pub fn exit_code(&self) -> i32 {
+        i32::from(self.workloads.iter().any(|w| w.status != Status::Ok))
+    }
+}
+
+/// How a workload's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Bounds recommended; the cluster can heal within them.
+    Ok,
+    /// Bounds recommended, but an operator must act (a ceiling is too low).
+    NeedsOperator,
+    /// Too little, or too old, data to recommend anything.
+    InsufficientData,
+    /// The workload could not be processed (unreadable source, failed fit).
+    Error,
+}
+
+impl Status {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::NeedsOperator => "needs_operator",
+            Status::InsufficientData => "insufficient_data",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// A detected event in the history (filled by the events stage).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    pub kind: String,
+    pub start: String,
+    pub end: Option<String>,
+    pub before: f64,
+    pub after: f64,
+}
+
+/// Expected load over the horizon: lowest lower end and highest upper end
+/// of the forecast interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ExpectedLoad {
+    pub low: f64,
+    pub high: f64,
+}
+
+/// The history a recommendation was made from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DataSummary {
+    pub from: String,
+    pub to: String,
+    pub step: Span,
+    pub steps: usize,
+    pub interpolated: usize,
+    pub unknown: usize,
+}
+
+/// One workload's recommendation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkloadPlan {
+    pub name: String,
+    pub namespace: String,
+    pub hpa: String,
+    pub status: Status,
+    pub min_replicas: Option<u32>,
+    pub max_replicas: Option<u32>,
+    pub expected_load: Option<ExpectedLoad>,
+    pub model: Option<String>,
+    pub events: Vec<Event>,
+    pub reasons: Vec<String>,
+    /// The "now" the recommendation was made at.
+    pub now: String,
+    /// What the HPA has today, when known.
+    pub current: Option<CurrentBounds>,
+    /// Detected seasonality (`daily+weekly`, `daily`, `weekly`, `none`).
+    pub seasonality: Option<String>,
+    pub data: Option<DataSummary>,
+    /// Full derivation of each bound.
+    pub bounds: Option<ReplicaBounds>,
+}
+
+impl WorkloadPlan {
+    /// A plan with only a status and reasons: nothing could be recommended.
+    #[must_use]
+    pub fn failed(workload: &Workload, now: Option<i64>, status: Status, reason: String) -> Self {
+        WorkloadPlan {
+            name: workload.name.clone(),
+            namespace: workload.namespace.clone(),
+            hpa: workload.hpa.clone(),
+            status,
+            min_replicas: None,
+            max_replicas: None,
+            expected_load: None,
+            model: None,
+            events: Vec::new(),
+            reasons: vec![reason],
+            now: now.map(format_timestamp).unwrap_or_default(),
+            current: workload.current,
+            seasonality: None,
+            data: None,
+            bounds: None,
+        }
+    }
+
+    /// True when the recommendation differs from what the HPA has today.
+    #[must_use]
+    pub fn changes(&self) -> bool {
+        match (self.current, self.min_replicas, self.max_replicas) {
+            (Some(c), Some(min), Some(max)) => c.min_replicas != min || c.max_replicas != max,
+            _ => false,
+        }
+    }
+}
+
+/// Recommends bounds for one workload from its raw samples.
+///
+/// `now`: only samples at or before it are used, and the bounds cover
+/// `(now, now + horizon]`. `None` means the last sample's time, the natural
+/// "now" for a file of history.
+#[must_use]
+pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> WorkloadPlan {
+    let now = now.unwrap_or_else(|| raw.samples.iter().map(|s| s.ts).max().unwrap_or(0));
+    let earliest = now - workload.history.secs();
+    let window = RawSeries {
+        origin: raw.origin.clone(),
+        samples: raw
+            .samples
+            .iter()
+            .filter(|s| s.ts <= now && s.ts > earliest)
+            .copied()
+            .collect(),
+    };
+    let options = GridOptions {
+        step: workload.step,
+        max_gap: workload.max_gap,
+        ..GridOptions::default()
+    };
+    let series = match resample(&window, &options) {
+        Ok(series) => series,
+        Err(e) => {
+            return WorkloadPlan::failed(
+                workload,
+                Some(now),
+                Status::InsufficientData,
+                format!("{e} (history window {} up to {})", workload.history, format_timestamp(now)),
+            )
+        }
+    };
+    let staleness = now - series.end();
+    if staleness > workload.max_gap.secs() {
+        return WorkloadPlan::failed(
+            workload,
+            Some(now),
+            Status::InsufficientData,
+            format!(
+                "{}: latest sample at {} is {} older than now ({}), more than the {} allowed gap",
+                raw.origin,
+                format_timestamp(series.end()),
+                human_span(staleness),
+                format_timestamp(now),
+                workload.max_gap
+            ),
+        );
+    }
+    // Forecast from the end of the data through now + horizon; the bounds
+    // cover only the steps after now.
+    let first_after_now = model::steps_in(staleness, series.step);
+    let total = model::steps_in(staleness + workload.horizon.secs(), series.step).max(1);
+    let forecast = match model::forecast(&series, total) {
+        Ok(forecast) => forecast,
+        Err(e) => {
+            return WorkloadPlan::failed(
+                workload,
+                Some(now),
+                Status::Error,
+                format!("{}: {e}", raw.origin),
+            )
+        }
+    };
+    let bounds = derive_bounds(&forecast, first_after_now..total, &workload.policy);
+    let mut reasons = vec![describe_data(&series, &raw.origin), describe_model(&forecast)];
+    reasons.push(describe_bound("min", &bounds.min, workload));
+    reasons.push(describe_bound("max", &bounds.max, workload));
+    if let Some(current) = workload.current {
+        reasons.push(describe_change(current, &bounds));
+    }
+    reasons.extend(bounds.needs_operator.iter().cloned());
+    let status = if bounds.needs_operator.is_empty() {
+        Status::Ok
+    } else {
+        Status::NeedsOperator
+    };
+    WorkloadPlan {
+        name: workload.name.clone(),
+        namespace: workload.namespace.clone(),
+        hpa: workload.hpa.clone(),
+        status,
+        min_replicas: Some(bounds.min.replicas),
+        max_replicas: Some(bounds.max.replicas),
+        expected_load: Some(ExpectedLoad {
+            low: round4(bounds.expected_low),
+            high: round4(bounds.expected_high),
+        }),
+        model: Some(forecast.model.clone()),
+        events: Vec::new(),
+        reasons,
+        now: format_timestamp(now),
+        current: workload.current,
+        seasonality: Some(forecast.seasonality.label().to_string()),
+        data: Some(DataSummary {
+            from: format_timestamp(series.start),
+            to: format_timestamp(series.end()),
+            step: Span::from_secs(series.step).expect("grid step is positive"),
+            steps: series.len(),
+            interpolated: series.stats.interpolated,
+            unknown: series.stats.unknown,
+        }),
+        bounds: Some(bounds),
+    }
+}
+
+/// Rounds to 4 significant decimals for reports (loads span 1e-2..1e7).
+fn round4(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let digits = 4 - x.abs().log10().ceil() as i32;
+    let scale = 10f64.powi(digits.clamp(-12, 12));
+    (x * scale).round() / scale
+}
+
+fn describe_data(series: &Series, origin: &str) -> String {
+    let step = Span::from_secs(series.step).expect("grid step is positive");
+    format!(
+        "history: {} steps of {step} from {} to {} ({origin}); {} interpolated, {} unknown",
+        series.len(),
+        format_timestamp(series.start),
+        format_timestamp(series.end()),
+        series.stats.interpolated,
+        series.stats.unknown
+    )
+}
+
+fn describe_model(forecast: &Forecast) -> String {
+    let s = &forecast.seasonality;
+    format!(
+        "model: {} chosen by backtest (MAE {:.4} on the held-out last steps); seasonality {} (daily strength {:.2}, weekly {:.2})",
+        forecast.model, forecast.validation_mae, s.label(), s.daily_strength, s.weekly_strength
+    )
+}
+
+fn describe_bound(which: &str, d: &Derivation, workload: &Workload) -> String {
+    let policy = &workload.policy;
+    let (what, headroom) = if which == "min" {
+        ("lowest", String::new())
+    } else {
+        ("highest", format!(" × headroom {}", policy.headroom))
+    };
+    let range = if which == "min" {
+        policy.min_replicas
+    } else {
+        policy.max_replicas
+    };
+    let clamp = match d.clamp {
+        None => String::new(),
+        Some(Clamp::Floor) => format!(", raised to the floor {}", range.floor()),
+        Some(Clamp::Ceiling) => format!(", cut to the ceiling {}", range.ceiling()),
+        Some(Clamp::RaisedToMin) => ", raised to min so that min <= max".to_string(),
+    };
+    format!(
+        "{which} {}: {what} expected load {:.4} (q{:.0} at {}){headroom} / {} per replica = {:.2}{clamp}",
+        d.replicas,
+        d.load,
+        d.quantile * 100.0,
+        format_timestamp(d.at),
+        policy.target_per_replica,
+        d.raw
+    )
+}
+
+fn describe_change(current: CurrentBounds, bounds: &ReplicaBounds) -> String {
+    let (min, max) = (bounds.min.replicas, bounds.max.replicas);
+    if current.min_replicas == min && current.max_replicas == max {
+        format!("no change: the HPA already has {min}..{max}")
+    } else {
+        format!(
+            "change: min {} → {min}, max {} → {max}",
+            current.min_replicas, current.max_replicas
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+    use crate::source::Sample;
+    use crate::synthetic;
+    use proptest::prelude::*;
+    use std::path::Path;
+
+    fn workload(extra: &str) -> Workload {
+        let text = format!(
+            "workloads:\n  - name: api\n    namespace: web\n    file: api.csv\n    target_per_replica: 10\n{extra}"
+        );
+        config::parse(&text, Path::new("t.yaml"), Path::new("."))
+            .unwrap()
+            .workloads
+            .remove(0)
+    }
+
+    fn raw(values: &[f64]) -> RawSeries {
+        RawSeries {
+            origin: "api.csv".into(),
+            samples: values
+                .iter()
+                .enumerate()
+                .map(|(i, &value)| Sample {
+                    ts: 1_400_000_000 + i as i64 * 300,
+                    value,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_healthy_series_gets_ok_bounds_with_reasons() {
+        let values = synthetic::load(14, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
+        let plan = plan_workload(&workload("    current: {min_replicas: 2, max_replicas: 4}\n"), &raw(&values), None);
+        assert_eq!(plan.status, Status::Ok, "{:?}", plan.reasons);
+        let (min, max) = (plan.min_replicas.unwrap(), plan.max_replicas.unwrap());
+        // Load swings 60..140: min covers the trough, max the peak with headroom.
+        assert!((5..=7).contains(&min), "min {min}");
+        assert!((17..=20).contains(&max), "max {max}");
+        assert!(plan.changes());
+        assert!(plan.reasons.iter().any(|r| r.starts_with("change: min 2 →")));
+    }
+
+    #[test]
+    fn now_cuts_the_history_and_stale_data_is_insufficient() {
+        let values = synthetic::load(14, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
+        let series = raw(&values);
+        let last = series.samples.last().unwrap().ts;
+        let stale = plan_workload(&workload(""), &series, Some(last + 3 * 3600));
+        assert_eq!(stale.status, Status::InsufficientData);
+        assert!(stale.reasons[0].contains("3h older than now"), "{:?}", stale.reasons);
+        let early = plan_workload(&workload(""), &series, Some(1_400_000_000 + 86_400));
+        assert_eq!(early.status, Status::InsufficientData);
+        assert!(early.reasons[0].contains("need at least 2d"), "{:?}", early.reasons);
+    }
+
+    #[test]
+    fn a_low_ceiling_calls_the_operator() {
+        let values = synthetic::load(7, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
+        let plan = plan_workload(&workload("    max_replicas: {ceiling: 5}\n"), &raw(&values), None);
+        assert_eq!(plan.status, Status::NeedsOperator);
+        assert_eq!(plan.max_replicas, Some(5));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(8))]
+
+        #[test]
+        fn input_row_order_does_not_matter(seed in 0u64..1000) {
+            let values = synthetic::load(4, 300, 50.0, 20.0, 0.0, 0.0, 4.0, seed);
+            let ordered = raw(&values);
+            let mut shuffled = ordered.clone();
+            let mut rng = synthetic::Rng::new(seed);
+            for i in (1..shuffled.samples.len()).rev() {
+                let j = (rng.uniform() * (i + 1) as f64) as usize;
+                shuffled.samples.swap(i, j);
+            }
+            let w = workload("");
+            prop_assert_eq!(plan_workload(&w, &ordered, None), plan_workload(&w, &shuffled, None));
+        }
+    }
+}

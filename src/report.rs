@@ -1,0 +1,135 @@
+//! Report rendering: plans and forecasts as text. Pure: strings in memory;
+//! writing them is the caller's business.
+
+use crate::model::{Forecast, Level};
+use crate::plan::{Plan, WorkloadPlan};
+use crate::time::format_timestamp;
+use std::fmt::Write as _;
+
+/// Output formats of `recommend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns for a terminal.
+    Table,
+    /// The JSON report of DESIGN.md.
+    Json,
+}
+
+/// Renders a plan in `format`.
+#[must_use]
+pub fn render(plan: &Plan, format: Format) -> String {
+    match format {
+        Format::Table => render_table(plan),
+        Format::Json => render_json(plan),
+    }
+}
+
+/// The JSON report (pretty-printed, newline-terminated).
+#[must_use]
+pub fn render_json(plan: &Plan) -> String {
+    let mut text = serde_json::to_string_pretty(plan).expect("a plan always serialises");
+    text.push('\n');
+    text
+}
+
+fn range(min: Option<u32>, max: Option<u32>) -> String {
+    match (min, max) {
+        (Some(min), Some(max)) => format!("{min}..{max}"),
+        _ => "-".into(),
+    }
+}
+
+fn number(x: f64) -> String {
+    if x.abs() >= 1e5 {
+        format!("{x:.3e}")
+    } else if x.abs() >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// An aligned, kubectl-like table, then one line per workload that is not ok.
+#[must_use]
+pub fn render_table(plan: &Plan) -> String {
+    let header = [
+        "NAMESPACE", "NAME", "STATUS", "CURRENT", "RECOMMENDED", "LOAD LOW", "LOAD HIGH", "MODEL",
+    ];
+    let rows: Vec<[String; 8]> = plan
+        .workloads
+        .iter()
+        .map(|w: &WorkloadPlan| {
+            let current = w
+                .current
+                .map_or_else(|| "-".into(), |c| range(Some(c.min_replicas), Some(c.max_replicas)));
+            let (low, high) = w
+                .expected_load
+                .map_or(("-".into(), "-".into()), |l| (number(l.low), number(l.high)));
+            [
+                w.namespace.clone(),
+                w.name.clone(),
+                w.status.as_str().to_string(),
+                current,
+                range(w.min_replicas, w.max_replicas),
+                low,
+                high,
+                w.model.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[String]| {
+        let mut text = String::new();
+        for (i, (cell, width)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                let _ = write!(text, "{cell:<width$}   ");
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(&header.map(String::from));
+    for row in &rows {
+        line(row);
+    }
+    for w in plan.workloads.iter().filter(|w| w.status.as_str() != "ok") {
+        let why = w
+            .reasons
+            .iter()
+            .filter(|r| !r.starts_with("history:") && !r.starts_with("model:"))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ");
+        let _ = writeln!(out, "{}/{} {}: {why}", w.namespace, w.name, w.status.as_str());
+    }
+    out
+}
+
+/// The forecast CSV of `homeostat forecast`: `timestamp,mean,lower,upper`.
+#[must_use]
+pub fn render_forecast_csv(forecast: &Forecast, level: Level) -> String {
+    let mut out = String::from("timestamp,mean,lower,upper\n");
+    for (i, (mean, interval)) in forecast
+        .mean
+        .iter()
+        .zip(forecast.interval(level))
+        .enumerate()
+    {
+        let _ = writeln!(
+            out,
+            "{},{mean},{},{}",
+            format_timestamp(forecast.timestamp(i)),
+            interval.lower,
+            interval.upper
+        );
+    }
+    out
+}

@@ -1,0 +1,370 @@
+//! Source stage: where load comes from. Takes a file path (CSV or Parquet with
+//! columns `timestamp,value`), gives the raw samples in file order.
+//!
+//! Guarantees: every returned sample has a parsed timestamp and a finite,
+//! non-negative value; anything else is an error naming the file, the line
+//! and the problem. Nothing here panics on bad bytes. Parsing of the file's
+//! structure is done by polars; each cell is then checked here so that the
+//! error can name its line.
+
+use crate::time::parse_timestamp;
+use polars::prelude::{
+    CsvReadOptions, DataFrame, DataType, ParquetReader, PolarsError, SerReader, TimeUnit,
+};
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+/// One sample as read: unix seconds and load.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    pub ts: i64,
+    pub value: f64,
+}
+
+/// All samples of one file, in file order (not yet sorted or gridded).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawSeries {
+    /// Where the samples came from, for error messages and reports.
+    pub origin: String,
+    pub samples: Vec<Sample>,
+}
+
+/// Why a load file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{path}: cannot read file: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: file is empty; expected a header line `timestamp,value` and data rows")]
+    Empty { path: PathBuf },
+    #[error("{path}: line {line}: bytes are not valid UTF-8 (at byte {offset} of the file); save the file as UTF-8")]
+    NotUtf8 {
+        path: PathBuf,
+        line: usize,
+        offset: usize,
+    },
+    #[error("{path}: missing column `{column}`: the header is `{header}`, expected `timestamp,value`")]
+    MissingColumn {
+        path: PathBuf,
+        column: &'static str,
+        header: String,
+    },
+    #[error("{path}: has a header but no data rows")]
+    NoRows { path: PathBuf },
+    #[error("{path}: line {line}: {problem}")]
+    BadRow {
+        path: PathBuf,
+        line: usize,
+        problem: String,
+    },
+    #[error("{path}: row {row}: {problem}")]
+    BadParquetRow {
+        path: PathBuf,
+        row: usize,
+        problem: String,
+    },
+    #[error("{path}: not a readable {format} file: {message}")]
+    Malformed {
+        path: PathBuf,
+        format: &'static str,
+        message: String,
+    },
+    #[error("{path}: unsupported file type; expected a .csv or .parquet file")]
+    UnknownFormat { path: PathBuf },
+}
+
+/// Reads a load file; the format follows the extension (`.parquet`/`.pq`, else CSV).
+pub fn read_file(path: &Path) -> Result<RawSeries, SourceError> {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        Some("parquet" | "pq") => read_parquet(path),
+        Some("csv" | "txt") | None => read_csv(path),
+        Some(_) => Err(SourceError::UnknownFormat { path: path.into() }),
+    }
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, SourceError> {
+    std::fs::read(path).map_err(|source| SourceError::Io {
+        path: path.into(),
+        source,
+    })
+}
+
+/// Reads CSV with a `timestamp,value` header (other columns are ignored).
+/// Accepts CRLF line ends and a UTF-8 byte-order mark.
+pub fn read_csv(path: &Path) -> Result<RawSeries, SourceError> {
+    let bytes = read_bytes(path)?;
+    parse_csv(path, bytes)
+}
+
+fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> {
+    if let Err(e) = std::str::from_utf8(&bytes) {
+        let offset = e.valid_up_to();
+        let line = 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count();
+        return Err(SourceError::NotUtf8 {
+            path: path.into(),
+            line,
+            offset,
+        });
+    }
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    if bytes.contains(&b'\r') {
+        bytes.retain(|&b| b != b'\r');
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(SourceError::Empty { path: path.into() });
+    }
+    let header_end = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
+    let header = String::from_utf8_lossy(&bytes[..header_end]).trim().to_string();
+    let names: Vec<&str> = header.split(',').map(|n| n.trim().trim_matches('"')).collect();
+    for column in ["timestamp", "value"] {
+        if !names.contains(&column) {
+            return Err(SourceError::MissingColumn {
+                path: path.into(),
+                column,
+                header,
+            });
+        }
+    }
+    let malformed = |e: PolarsError| SourceError::Malformed {
+        path: path.into(),
+        format: "CSV",
+        message: e.to_string(),
+    };
+    // Every column as text (no schema inference): each cell is parsed below,
+    // where the error can name its line.
+    let frame = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .into_reader_with_file_handle(Cursor::new(bytes))
+        .finish()
+        .map_err(malformed)?;
+    let timestamps = text_column(&frame, "timestamp").map_err(malformed)?;
+    let values = text_column(&frame, "value").map_err(malformed)?;
+    if timestamps.is_empty() {
+        return Err(SourceError::NoRows { path: path.into() });
+    }
+    let mut samples = Vec::with_capacity(timestamps.len());
+    for (row, (ts, value)) in timestamps.iter().zip(&values).enumerate() {
+        // Line 1 is the header.
+        let bad = |problem: String| SourceError::BadRow {
+            path: path.into(),
+            line: row + 2,
+            problem,
+        };
+        let ts = ts
+            .as_deref()
+            .ok_or_else(|| bad("empty timestamp".into()))
+            .and_then(|t| parse_timestamp(t).map_err(bad))?;
+        let value = value
+            .as_deref()
+            .ok_or_else(|| bad("empty value".into()))
+            .and_then(|v| parse_value(v).map_err(bad))?;
+        samples.push(Sample { ts, value });
+    }
+    Ok(RawSeries {
+        origin: path.display().to_string(),
+        samples,
+    })
+}
+
+fn text_column(frame: &DataFrame, name: &str) -> Result<Vec<Option<String>>, PolarsError> {
+    let column = frame.column(name)?.cast(&DataType::String)?;
+    Ok(column
+        .str()?
+        .iter()
+        .map(|cell| cell.map(str::to_string))
+        .collect())
+}
+
+/// Parses a load value: a finite, non-negative decimal number.
+fn parse_value(text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("cannot parse value `{text}`: expected a decimal number"))?;
+    check_value(value).map_err(|problem| format!("value `{text}` {problem}"))
+}
+
+fn check_value(value: f64) -> Result<f64, &'static str> {
+    if !value.is_finite() {
+        Err("is not finite: load must be a finite number (NaN and Inf are not allowed)")
+    } else if value < 0.0 {
+        Err("is negative: load must be 0 or more")
+    } else {
+        Ok(value)
+    }
+}
+
+/// Reads Parquet with columns `timestamp` (datetime, unix seconds as a number,
+/// or text as in CSV) and `value` (any numeric type).
+pub fn read_parquet(path: &Path) -> Result<RawSeries, SourceError> {
+    let bytes = read_bytes(path)?;
+    if bytes.is_empty() {
+        return Err(SourceError::Empty { path: path.into() });
+    }
+    let malformed = |e: PolarsError| SourceError::Malformed {
+        path: path.into(),
+        format: "Parquet",
+        message: e.to_string(),
+    };
+    let frame = ParquetReader::new(Cursor::new(bytes))
+        .finish()
+        .map_err(malformed)?;
+    let header = frame
+        .get_column_names()
+        .iter()
+        .map(|n| n.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    for column in ["timestamp", "value"] {
+        if frame.column(column).is_err() {
+            return Err(SourceError::MissingColumn {
+                path: path.into(),
+                column,
+                header,
+            });
+        }
+    }
+    if frame.height() == 0 {
+        return Err(SourceError::NoRows { path: path.into() });
+    }
+    let timestamps = parquet_timestamps(&frame).map_err(|message| SourceError::Malformed {
+        path: path.into(),
+        format: "Parquet",
+        message,
+    })?;
+    let values = frame
+        .column("value")
+        .and_then(|c| c.cast(&DataType::Float64))
+        .map_err(malformed)?;
+    let values = values.f64().map_err(malformed)?;
+    let mut samples = Vec::with_capacity(frame.height());
+    for (row, (ts, value)) in timestamps.into_iter().zip(values.iter()).enumerate() {
+        let bad = |problem: String| SourceError::BadParquetRow {
+            path: path.into(),
+            row: row + 1,
+            problem,
+        };
+        let ts = ts.map_err(bad)?;
+        let value = value.ok_or_else(|| bad("empty (null) value".into()))?;
+        let value = check_value(value).map_err(|p| bad(format!("value {value} {p}")))?;
+        samples.push(Sample { ts, value });
+    }
+    Ok(RawSeries {
+        origin: path.display().to_string(),
+        samples,
+    })
+}
+
+/// The timestamp column as unix seconds, one result per row.
+fn parquet_timestamps(frame: &DataFrame) -> Result<Vec<Result<i64, String>>, String> {
+    let column = frame.column("timestamp").map_err(|e| e.to_string())?;
+    let null = || Err("empty (null) timestamp".to_string());
+    let per_second = match column.dtype() {
+        DataType::Datetime(TimeUnit::Nanoseconds, _) => 1_000_000_000,
+        DataType::Datetime(TimeUnit::Microseconds, _) => 1_000_000,
+        DataType::Datetime(TimeUnit::Milliseconds, _) => 1_000,
+        DataType::String => {
+            let text = column.str().map_err(|e| e.to_string())?;
+            return Ok(text
+                .iter()
+                .map(|t| t.map_or_else(null, parse_timestamp))
+                .collect());
+        }
+        dtype if dtype.is_integer() => 1,
+        dtype if dtype.is_float() => {
+            let secs = column
+                .cast(&DataType::Float64)
+                .map_err(|e| e.to_string())?;
+            let secs = secs.f64().map_err(|e| e.to_string())?;
+            return Ok(secs
+                .iter()
+                .map(|t| t.map_or_else(null, |t| parse_timestamp(&t.to_string())))
+                .collect());
+        }
+        other => {
+            return Err(format!(
+                "column `timestamp` has type {other}; expected a datetime, unix seconds or text"
+            ))
+        }
+    };
+    let ticks = column
+        .cast(&DataType::Int64)
+        .map_err(|e| e.to_string())?;
+    let ticks = ticks.i64().map_err(|e| e.to_string())?;
+    Ok(ticks
+        .iter()
+        .map(|t| t.map_or_else(null, |t| Ok(t.div_euclid(per_second))))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &[u8]) -> Result<RawSeries, SourceError> {
+        parse_csv(Path::new("load.csv"), text.to_vec())
+    }
+
+    #[test]
+    fn reads_all_timestamp_forms_and_crlf() {
+        let raw = parse(
+            b"timestamp,value\r\n2015-04-22T10:00:00Z,1.5\r\n2015-04-22 10:05:00,2\r\n1429697100,3\r\n",
+        )
+        .unwrap();
+        let ts: Vec<i64> = raw.samples.iter().map(|s| s.ts).collect();
+        assert_eq!(ts, [1_429_696_800, 1_429_697_100, 1_429_697_100]);
+        assert_eq!(raw.samples[0].value, 1.5);
+    }
+
+    #[test]
+    fn extra_columns_and_column_order_do_not_matter() {
+        let raw = parse(b"value,host,timestamp\n4,a,1429696800\n").unwrap();
+        assert_eq!(
+            raw.samples,
+            [Sample {
+                ts: 1_429_696_800,
+                value: 4.0
+            }]
+        );
+    }
+
+    #[test]
+    fn each_bad_cell_names_its_line_and_value() {
+        let cases: [(&[u8], &str); 6] = [
+            (b"timestamp,value\n1,1\nnoon,2\n", "line 3: cannot parse timestamp `noon`"),
+            (b"timestamp,value\n1,abc\n", "line 2: cannot parse value `abc`"),
+            (b"timestamp,value\n1,NaN\n", "line 2: value `NaN` is not finite"),
+            (b"timestamp,value\n1,inf\n", "line 2: value `inf` is not finite"),
+            (b"timestamp,value\n1,-3\n", "line 2: value `-3` is negative"),
+            (b"timestamp,value\n1,\n", "line 2: empty value"),
+        ];
+        for (input, expected) in cases {
+            let err = parse(input).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err:?} should contain {expected:?}");
+            assert!(err.starts_with("load.csv"), "{err}");
+        }
+    }
+
+    #[test]
+    fn structural_problems_are_named() {
+        let err = parse(b"").unwrap_err().to_string();
+        assert!(err.contains("file is empty"), "{err}");
+        let err = parse(b"timestamp,value\n").unwrap_err().to_string();
+        assert!(err.contains("no data rows"), "{err}");
+        let err = parse(b"time,load\n1,2\n").unwrap_err().to_string();
+        assert!(err.contains("missing column `timestamp`"), "{err}");
+        let err = parse(b"2015-04-22T10:00:00Z,3\n").unwrap_err().to_string();
+        assert!(err.contains("missing column"), "{err}");
+        let err = parse(b"timestamp,value\n1,2\n2,\xff\xfe\n").unwrap_err().to_string();
+        assert!(err.contains("line 3: bytes are not valid UTF-8"), "{err}");
+    }
+}
