@@ -71,7 +71,8 @@ pub struct Derivation {
     pub replicas: u32,
     /// Load the count was sized for (before headroom).
     pub load: f64,
-    /// When that load is expected (unix seconds).
+    /// When that load is expected (unix seconds; RFC3339 in reports).
+    #[serde(serialize_with = "crate::time::serialize_timestamp")]
     pub at: i64,
     /// Quantile of the forecast distribution used (0.05 = lower end of a 90% interval).
     pub quantile: f64,
@@ -142,7 +143,7 @@ pub fn derive_bounds(
             replicas: min_replicas,
             load: low,
             at: forecast.timestamp(low_at),
-            quantile: policy.level.lower_quantile(),
+            quantile: round6(policy.level.lower_quantile()),
             raw: min_raw,
             clamp: min_clamp,
         },
@@ -150,7 +151,7 @@ pub fn derive_bounds(
             replicas: max_replicas,
             load: high,
             at: forecast.timestamp(high_at),
-            quantile: policy.level.upper_quantile(),
+            quantile: round6(policy.level.upper_quantile()),
             raw: max_raw,
             clamp: max_clamp,
         },
@@ -158,6 +159,11 @@ pub fn derive_bounds(
         expected_high: high,
         needs_operator,
     }
+}
+
+/// Rounds away float noise (`0.04999999999999999` is the 5% quantile).
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
 }
 
 /// Rounds `raw` up to whole replicas and clamps it into `range`.

@@ -156,7 +156,7 @@ pub struct Prometheus {
 pub enum LoadSource {
     /// A CSV or Parquet file (absolute, or resolved against the config's folder).
     File(PathBuf),
-    /// A PromQL query.
+    /// A `PromQL` query.
     Query(String),
 }
 
@@ -240,14 +240,18 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
             return Err("a workload has an empty `name`".into());
         }
         if !seen.insert(id.clone()) {
-            return Err(err("defined twice: workload names must be unique per namespace".into()));
+            return Err(err(
+                "defined twice: workload names must be unique per namespace".into(),
+            ));
         }
         let source = match (w.query, w.file) {
             (Some(_), Some(_)) => return Err(err("has both `query` and `file`; give one".into())),
             (None, None) => return Err(err("needs a `query` (Prometheus) or a `file`".into())),
             (Some(query), None) => {
                 if raw.prometheus.is_none() {
-                    return Err(err("has a `query` but the config has no `prometheus:` section".into()));
+                    return Err(err(
+                        "has a `query` but the config has no `prometheus:` section".into(),
+                    ));
                 }
                 LoadSource::Query(query)
             }
@@ -270,8 +274,8 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
         }
         let level = w.level.or(d.level).unwrap_or(DEFAULT_LEVEL_PERCENT);
         let level = check_level(level).map_err(&err)?;
-        let headroom = check_headroom(w.headroom.or(d.headroom).unwrap_or(DEFAULT_HEADROOM))
-            .map_err(&err)?;
+        let headroom =
+            check_headroom(w.headroom.or(d.headroom).unwrap_or(DEFAULT_HEADROOM)).map_err(&err)?;
         if let Some(current) = &w.current {
             if current.min_replicas > current.max_replicas || current.min_replicas == 0 {
                 return Err(err(format!(
@@ -336,15 +340,18 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
 }
 
 fn check_level(percent: f64) -> Result<Level, String> {
-    Level::from_percent(percent)
-        .ok_or_else(|| format!("level must be a percentage between 0 and 100 (e.g. 90), got {percent}"))
+    Level::from_percent(percent).ok_or_else(|| {
+        format!("level must be a percentage between 0 and 100 (e.g. 90), got {percent}")
+    })
 }
 
 fn check_headroom(headroom: f64) -> Result<f64, String> {
     if headroom.is_finite() && headroom >= 1.0 {
         Ok(headroom)
     } else {
-        Err(format!("headroom must be a factor of at least 1 (e.g. 1.2), got {headroom}"))
+        Err(format!(
+            "headroom must be a factor of at least 1 (e.g. 1.2), got {headroom}"
+        ))
     }
 }
 
@@ -361,10 +368,15 @@ mod tests {
     use super::*;
 
     fn parse_text(text: &str) -> Result<Config, ConfigError> {
-        parse(text, Path::new("homeostat.yaml"), Path::new("/etc/homeostat"))
+        parse(
+            text,
+            Path::new("homeostat.yaml"),
+            Path::new("/etc/homeostat"),
+        )
     }
 
-    const MINIMAL: &str = "workloads:\n  - name: cart\n    file: cart.csv\n    target_per_replica: 50\n";
+    const MINIMAL: &str =
+        "workloads:\n  - name: cart\n    file: cart.csv\n    target_per_replica: 50\n";
 
     #[test]
     fn minimal_config_gets_the_documented_defaults() {
@@ -392,28 +404,45 @@ mod tests {
     fn bad_configs_name_the_workload_and_the_value() {
         let cases = [
             (
-                MINIMAL.replace("target_per_replica: 50", "target_per_replica: 50\n    headrom: 2"),
+                MINIMAL.replace(
+                    "target_per_replica: 50",
+                    "target_per_replica: 50\n    headrom: 2",
+                ),
                 "headrom",
             ),
-            (MINIMAL.replace("50", "0"), "target_per_replica must be a positive number"),
+            (
+                MINIMAL.replace("50", "0"),
+                "target_per_replica must be a positive number",
+            ),
             (MINIMAL.replace("50", "-3"), "got -3"),
             (MINIMAL.replace("50", "\"many\""), "many"),
-            (format!("{MINIMAL}{}", &MINIMAL[11..]), "default/cart: defined twice"),
             (
-                format!("{MINIMAL}    min_replicas: {{floor: 9}}\n    max_replicas: {{ceiling: 5}}\n"),
+                format!("{MINIMAL}{}", &MINIMAL[11..]),
+                "default/cart: defined twice",
+            ),
+            (
+                format!(
+                    "{MINIMAL}    min_replicas: {{floor: 9}}\n    max_replicas: {{ceiling: 5}}\n"
+                ),
                 "min_replicas.floor 9 is above max_replicas.ceiling 5",
             ),
             (
                 format!("{MINIMAL}    min_replicas: {{floor: 4, ceiling: 2}}\n"),
                 "floor 4 and ceiling 2",
             ),
-            (MINIMAL.replace("file: cart.csv", "query: up"), "no `prometheus:` section"),
+            (
+                MINIMAL.replace("file: cart.csv", "query: up"),
+                "no `prometheus:` section",
+            ),
             (format!("{MINIMAL}    level: 150\n"), "got 150"),
             ("workloads: []\n".to_string(), "no workloads"),
         ];
         for (text, expected) in cases {
             let err = parse_text(&text).unwrap_err().to_string();
-            assert!(err.contains(expected), "{err:?} should contain {expected:?}");
+            assert!(
+                err.contains(expected),
+                "{err:?} should contain {expected:?}"
+            );
             assert!(err.starts_with("homeostat.yaml"), "{err}");
         }
     }

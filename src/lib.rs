@@ -2,7 +2,7 @@
 //!
 //! Each run pulls every workload's load history, fits seasonal and trend
 //! models, and turns the forecast into `minReplicas`/`maxReplicas` for the
-//! workload's HorizontalPodAutoscaler — the range the HPA moves in.
+//! workload's `HorizontalPodAutoscaler` — the range the HPA moves in.
 //!
 //! ```text
 //! config ─▶ source ─▶ series ─▶ model ─▶ bounds ─▶ plan ─▶ report
@@ -16,6 +16,9 @@
 //! I/O, no clock, no environment; "now" is a parameter. [`run`] is the one
 //! module that sequences I/O around it; `main.rs` only parses arguments,
 //! dispatches and maps results to exit codes.
+
+// Tests compare floats exactly where the arithmetic is exact.
+#![cfg_attr(test, allow(clippy::float_cmp))]
 
 pub mod bounds;
 pub mod config;

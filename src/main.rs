@@ -14,7 +14,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "homeostat", version, about = "Predictive autoscaler for Kubernetes: forecasts load and recommends HPA min/max replicas")]
+#[command(
+    name = "homeostat",
+    version,
+    about = "Predictive autoscaler for Kubernetes: forecasts load and recommends HPA min/max replicas"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -110,7 +114,10 @@ fn execute(command: Command) -> Result<u8> {
             let steps = model::steps_in(horizon.secs(), series.step);
             let forecast = model::forecast(&series, steps)
                 .with_context(|| format!("{}: cannot forecast", input.display()))?;
-            emit(output.as_deref(), &report::render_forecast_csv(&forecast, level))?;
+            emit(
+                output.as_deref(),
+                &report::render_forecast_csv(&forecast, level),
+            )?;
             Ok(0)
         }
     }
@@ -142,7 +149,10 @@ fn emit(path: Option<&Path>, text: &str) -> Result<()> {
         None => {
             let mut stdout = std::io::stdout().lock();
             // A closed pipe (`| head`) is not an error worth a message.
-            match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+            match stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
                 Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
                 _ => Ok(()),
             }

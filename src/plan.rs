@@ -172,7 +172,11 @@ pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> 
                 workload,
                 Some(now),
                 Status::InsufficientData,
-                format!("{e} (history window {} up to {})", workload.history, format_timestamp(now)),
+                format!(
+                    "{e} (history window {} up to {})",
+                    workload.history,
+                    format_timestamp(now)
+                ),
             )
         }
     };
@@ -208,7 +212,10 @@ pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> 
         }
     };
     let bounds = derive_bounds(&forecast, first_after_now..total, &workload.policy);
-    let mut reasons = vec![describe_data(&series, &raw.origin), describe_model(&forecast)];
+    let mut reasons = vec![
+        describe_data(&series, &raw.origin),
+        describe_model(&forecast),
+    ];
     reasons.push(describe_bound("min", &bounds.min, workload));
     reasons.push(describe_bound("max", &bounds.max, workload));
     if let Some(current) = workload.current {
@@ -356,14 +363,21 @@ mod tests {
     #[test]
     fn a_healthy_series_gets_ok_bounds_with_reasons() {
         let values = synthetic::load(14, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
-        let plan = plan_workload(&workload("    current: {min_replicas: 2, max_replicas: 4}\n"), &raw(&values), None);
+        let plan = plan_workload(
+            &workload("    current: {min_replicas: 2, max_replicas: 4}\n"),
+            &raw(&values),
+            None,
+        );
         assert_eq!(plan.status, Status::Ok, "{:?}", plan.reasons);
         let (min, max) = (plan.min_replicas.unwrap(), plan.max_replicas.unwrap());
         // Load swings 60..140: min covers the trough, max the peak with headroom.
         assert!((5..=7).contains(&min), "min {min}");
         assert!((17..=20).contains(&max), "max {max}");
         assert!(plan.changes());
-        assert!(plan.reasons.iter().any(|r| r.starts_with("change: min 2 →")));
+        assert!(plan
+            .reasons
+            .iter()
+            .any(|r| r.starts_with("change: min 2 →")));
     }
 
     #[test]
@@ -373,16 +387,28 @@ mod tests {
         let last = series.samples.last().unwrap().ts;
         let stale = plan_workload(&workload(""), &series, Some(last + 3 * 3600));
         assert_eq!(stale.status, Status::InsufficientData);
-        assert!(stale.reasons[0].contains("3h older than now"), "{:?}", stale.reasons);
+        assert!(
+            stale.reasons[0].contains("3h older than now"),
+            "{:?}",
+            stale.reasons
+        );
         let early = plan_workload(&workload(""), &series, Some(1_400_000_000 + 86_400));
         assert_eq!(early.status, Status::InsufficientData);
-        assert!(early.reasons[0].contains("need at least 2d"), "{:?}", early.reasons);
+        assert!(
+            early.reasons[0].contains("need at least 2d"),
+            "{:?}",
+            early.reasons
+        );
     }
 
     #[test]
     fn a_low_ceiling_calls_the_operator() {
         let values = synthetic::load(7, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
-        let plan = plan_workload(&workload("    max_replicas: {ceiling: 5}\n"), &raw(&values), None);
+        let plan = plan_workload(
+            &workload("    max_replicas: {ceiling: 5}\n"),
+            &raw(&values),
+            None,
+        );
         assert_eq!(plan.status, Status::NeedsOperator);
         assert_eq!(plan.max_replicas, Some(5));
     }

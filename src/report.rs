@@ -53,18 +53,26 @@ fn number(x: f64) -> String {
 #[must_use]
 pub fn render_table(plan: &Plan) -> String {
     let header = [
-        "NAMESPACE", "NAME", "STATUS", "CURRENT", "RECOMMENDED", "LOAD LOW", "LOAD HIGH", "MODEL",
+        "NAMESPACE",
+        "NAME",
+        "STATUS",
+        "CURRENT",
+        "RECOMMENDED",
+        "LOAD LOW",
+        "LOAD HIGH",
+        "MODEL",
     ];
     let rows: Vec<[String; 8]> = plan
         .workloads
         .iter()
         .map(|w: &WorkloadPlan| {
-            let current = w
-                .current
-                .map_or_else(|| "-".into(), |c| range(Some(c.min_replicas), Some(c.max_replicas)));
-            let (low, high) = w
-                .expected_load
-                .map_or(("-".into(), "-".into()), |l| (number(l.low), number(l.high)));
+            let current = w.current.map_or_else(
+                || "-".into(),
+                |c| range(Some(c.min_replicas), Some(c.max_replicas)),
+            );
+            let (low, high) = w.expected_load.map_or(("-".into(), "-".into()), |l| {
+                (number(l.low), number(l.high))
+            });
             [
                 w.namespace.clone(),
                 w.name.clone(),
@@ -108,7 +116,13 @@ pub fn render_table(plan: &Plan) -> String {
             .cloned()
             .collect::<Vec<_>>()
             .join("; ");
-        let _ = writeln!(out, "{}/{} {}: {why}", w.namespace, w.name, w.status.as_str());
+        let _ = writeln!(
+            out,
+            "{}/{} {}: {why}",
+            w.namespace,
+            w.name,
+            w.status.as_str()
+        );
     }
     out
 }

@@ -339,7 +339,9 @@ mod tests {
         };
         let series = resample(&raw(&points), &options).unwrap();
         assert_eq!(&series.values[..4], &[0.0, 10.0, 20.0, 30.0]);
-        assert!(series.values[4..series.len() - 2].iter().all(|v| v.is_nan()));
+        assert!(series.values[4..series.len() - 2]
+            .iter()
+            .all(|v| v.is_nan()));
         assert_eq!(series.stats.interpolated, 2);
         assert_eq!(series.stats.unknown, 24);
     }
@@ -347,7 +349,14 @@ mod tests {
     #[test]
     fn off_grid_samples_go_to_the_nearest_step() {
         let series = resample(
-            &raw(&[(0, 1.0), (310, 2.0), (590, 3.0), (900, 4.0), (1195, 5.0), (1500, 6.0)]),
+            &raw(&[
+                (0, 1.0),
+                (310, 2.0),
+                (590, 3.0),
+                (900, 4.0),
+                (1195, 5.0),
+                (1500, 6.0),
+            ]),
             &short_history(),
         )
         .unwrap();
@@ -367,8 +376,11 @@ mod tests {
 
     #[test]
     fn a_far_future_timestamp_does_not_allocate_the_world() {
-        let err = resample(&raw(&[(0, 1.0), (60, 1.0), (4_000_000_000, 1.0)]), &short_history())
-            .unwrap_err();
+        let err = resample(
+            &raw(&[(0, 1.0), (60, 1.0), (4_000_000_000, 1.0)]),
+            &short_history(),
+        )
+        .unwrap_err();
         assert!(matches!(err, SeriesError::TooManySteps { .. }), "{err}");
     }
 }

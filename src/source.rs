@@ -45,7 +45,9 @@ pub enum SourceError {
         line: usize,
         offset: usize,
     },
-    #[error("{path}: missing column `{column}`: the header is `{header}`, expected `timestamp,value`")]
+    #[error(
+        "{path}: missing column `{column}`: the header is `{header}`, expected `timestamp,value`"
+    )]
     MissingColumn {
         path: PathBuf,
         column: &'static str,
@@ -105,7 +107,7 @@ pub fn read_csv(path: &Path) -> Result<RawSeries, SourceError> {
 fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> {
     if let Err(e) = std::str::from_utf8(&bytes) {
         let offset = e.valid_up_to();
-        let line = 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count();
+        let line = 1 + bytes[..offset].split(|&b| b == b'\n').count() - 1;
         return Err(SourceError::NotUtf8 {
             path: path.into(),
             line,
@@ -121,9 +123,17 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(SourceError::Empty { path: path.into() });
     }
-    let header_end = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
-    let header = String::from_utf8_lossy(&bytes[..header_end]).trim().to_string();
-    let names: Vec<&str> = header.split(',').map(|n| n.trim().trim_matches('"')).collect();
+    let header_end = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(bytes.len());
+    let header = String::from_utf8_lossy(&bytes[..header_end])
+        .trim()
+        .to_string();
+    let names: Vec<&str> = header
+        .split(',')
+        .map(|n| n.trim().trim_matches('"'))
+        .collect();
     for column in ["timestamp", "value"] {
         if !names.contains(&column) {
             return Err(SourceError::MissingColumn {
@@ -281,9 +291,7 @@ fn parquet_timestamps(frame: &DataFrame) -> Result<Vec<Result<i64, String>>, Str
         }
         dtype if dtype.is_integer() => 1,
         dtype if dtype.is_float() => {
-            let secs = column
-                .cast(&DataType::Float64)
-                .map_err(|e| e.to_string())?;
+            let secs = column.cast(&DataType::Float64).map_err(|e| e.to_string())?;
             let secs = secs.f64().map_err(|e| e.to_string())?;
             return Ok(secs
                 .iter()
@@ -296,9 +304,7 @@ fn parquet_timestamps(frame: &DataFrame) -> Result<Vec<Result<i64, String>>, Str
             ))
         }
     };
-    let ticks = column
-        .cast(&DataType::Int64)
-        .map_err(|e| e.to_string())?;
+    let ticks = column.cast(&DataType::Int64).map_err(|e| e.to_string())?;
     let ticks = ticks.i64().map_err(|e| e.to_string())?;
     Ok(ticks
         .iter()
@@ -340,16 +346,31 @@ mod tests {
     #[test]
     fn each_bad_cell_names_its_line_and_value() {
         let cases: [(&[u8], &str); 6] = [
-            (b"timestamp,value\n1,1\nnoon,2\n", "line 3: cannot parse timestamp `noon`"),
-            (b"timestamp,value\n1,abc\n", "line 2: cannot parse value `abc`"),
-            (b"timestamp,value\n1,NaN\n", "line 2: value `NaN` is not finite"),
-            (b"timestamp,value\n1,inf\n", "line 2: value `inf` is not finite"),
+            (
+                b"timestamp,value\n1,1\nnoon,2\n",
+                "line 3: cannot parse timestamp `noon`",
+            ),
+            (
+                b"timestamp,value\n1,abc\n",
+                "line 2: cannot parse value `abc`",
+            ),
+            (
+                b"timestamp,value\n1,NaN\n",
+                "line 2: value `NaN` is not finite",
+            ),
+            (
+                b"timestamp,value\n1,inf\n",
+                "line 2: value `inf` is not finite",
+            ),
             (b"timestamp,value\n1,-3\n", "line 2: value `-3` is negative"),
             (b"timestamp,value\n1,\n", "line 2: empty value"),
         ];
         for (input, expected) in cases {
             let err = parse(input).unwrap_err().to_string();
-            assert!(err.contains(expected), "{err:?} should contain {expected:?}");
+            assert!(
+                err.contains(expected),
+                "{err:?} should contain {expected:?}"
+            );
             assert!(err.starts_with("load.csv"), "{err}");
         }
     }
@@ -364,7 +385,9 @@ mod tests {
         assert!(err.contains("missing column `timestamp`"), "{err}");
         let err = parse(b"2015-04-22T10:00:00Z,3\n").unwrap_err().to_string();
         assert!(err.contains("missing column"), "{err}");
-        let err = parse(b"timestamp,value\n1,2\n2,\xff\xfe\n").unwrap_err().to_string();
+        let err = parse(b"timestamp,value\n1,2\n2,\xff\xfe\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 3: bytes are not valid UTF-8"), "{err}");
     }
 }

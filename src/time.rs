@@ -18,6 +18,13 @@ pub const WEEK: i64 = 7 * DAY;
 /// `YYYY-MM-DD HH:MM:SS[.fff]` taken as UTC, or unix seconds (integer or decimal).
 ///
 /// Fractions of a second are truncated: the grid works in whole seconds.
+///
+/// ```
+/// use homeostat::time::parse_timestamp;
+/// assert_eq!(parse_timestamp("2015-04-22T10:00:00Z"), Ok(1_429_696_800));
+/// assert_eq!(parse_timestamp("2015-04-22 10:00:00"), Ok(1_429_696_800));
+/// assert_eq!(parse_timestamp("1429696800"), Ok(1_429_696_800));
+/// ```
 pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     let text = text.trim();
     if text.is_empty() {
@@ -55,6 +62,21 @@ pub fn format_timestamp(secs: i64) -> String {
     )
 }
 
+/// Serialises unix seconds as an RFC3339 timestamp (for `serialize_with`).
+pub fn serialize_timestamp<S: serde::Serializer>(
+    secs: &i64,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format_timestamp(*secs))
+}
+
+/// ```
+/// use homeostat::time::Span;
+/// let horizon: Span = "7d".parse().unwrap();
+/// assert_eq!(horizon.secs(), 7 * 86_400);
+/// assert!("0m".parse::<Span>().is_err());
+/// ```
+///
 /// A positive span of time in whole seconds, written like `5m`, `28d`, `90s`
 /// (and printed in the largest whole unit up to days).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -154,8 +176,14 @@ mod tests {
     fn spans_parse_and_print_in_the_largest_whole_unit() {
         assert_eq!("5m".parse::<Span>().map(Span::secs), Ok(300));
         assert_eq!("28d".parse::<Span>().map(Span::secs), Ok(28 * DAY));
-        assert_eq!("2w".parse::<Span>().map(|s| s.to_string()), Ok("14d".into()));
-        assert_eq!(Span::from_secs(90).map(|s| s.to_string()), Some("90s".into()));
+        assert_eq!(
+            "2w".parse::<Span>().map(|s| s.to_string()),
+            Ok("14d".into())
+        );
+        assert_eq!(
+            Span::from_secs(90).map(|s| s.to_string()),
+            Some("90s".into())
+        );
         for bad in ["", "0m", "-5m", "5", "5 minutes", "m", "99999999999999999w"] {
             assert!(bad.parse::<Span>().is_err(), "{bad} should be rejected");
         }

@@ -96,7 +96,7 @@ impl Level {
     /// Quantile of the upper end of the central interval.
     #[must_use]
     pub fn upper_quantile(self) -> f64 {
-        (1.0 + self.0) / 2.0
+        f64::midpoint(1.0, self.0)
     }
 }
 
@@ -149,7 +149,9 @@ impl Forecast {
             .iter()
             .enumerate()
             .map(|(i, &mean)| {
-                let widen = ((i + 1) as f64 / self.validation.max(1) as f64).sqrt().max(1.0);
+                let widen = ((i + 1) as f64 / self.validation.max(1) as f64)
+                    .sqrt()
+                    .max(1.0);
                 Interval {
                     lower: (mean + low * widen).max(0.0),
                     upper: (mean + high * widen).max(0.0),
@@ -266,7 +268,11 @@ pub fn forecast(series: &Series, horizon: usize) -> Result<Forecast, ModelError>
     }
     errors.sort_by(f64::total_cmp);
     let fitted = chosen.fit(values, grid)?;
-    let mean = fitted.predict(horizon).into_iter().map(|m| m.max(0.0)).collect();
+    let mean = fitted
+        .predict(horizon)
+        .into_iter()
+        .map(|m| m.max(0.0))
+        .collect();
     Ok(Forecast {
         start: series.end() + series.step,
         step: series.step,

@@ -35,7 +35,13 @@ impl Forecaster for SeasonalNaive {
                 need: self.period.max(2),
             });
         }
-        let fallback = median(&mut values.iter().copied().filter(|v| !v.is_nan()).collect::<Vec<_>>());
+        let fallback = median(
+            &mut values
+                .iter()
+                .copied()
+                .filter(|v| !v.is_nan())
+                .collect::<Vec<_>>(),
+        );
         let season = (n - self.period..n)
             .map(|i| {
                 (0..=i / self.period)
@@ -50,7 +56,9 @@ impl Forecaster for SeasonalNaive {
 
 impl Fitted for FittedSeasonalNaive {
     fn predict(&self, steps: usize) -> Vec<f64> {
-        (0..steps).map(|i| self.season[i % self.season.len()]).collect()
+        (0..steps)
+            .map(|i| self.season[i % self.season.len()])
+            .collect()
     }
 }
 
@@ -101,26 +109,44 @@ impl Fitted for FittedRecentLevel {
 mod tests {
     use super::*;
 
-    const GRID: Grid = Grid { start: 0, step: 300 };
+    const GRID: Grid = Grid {
+        start: 0,
+        step: 300,
+    };
 
     #[test]
     fn seasonal_naive_repeats_the_last_season() {
         let values = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-        let fitted = SeasonalNaive { period: 3, label: "test" }.fit(&values, GRID).unwrap();
+        let fitted = SeasonalNaive {
+            period: 3,
+            label: "test",
+        }
+        .fit(&values, GRID)
+        .unwrap();
         assert_eq!(fitted.predict(5), [4.0, 5.0, 6.0, 4.0, 5.0]);
     }
 
     #[test]
     fn seasonal_naive_fills_unknown_steps_from_earlier_seasons() {
         let values = [1.0, 2.0, 3.0, 4.0, f64::NAN, 6.0];
-        let fitted = SeasonalNaive { period: 3, label: "test" }.fit(&values, GRID).unwrap();
+        let fitted = SeasonalNaive {
+            period: 3,
+            label: "test",
+        }
+        .fit(&values, GRID)
+        .unwrap();
         assert_eq!(fitted.predict(3), [4.0, 2.0, 6.0]);
     }
 
     #[test]
     fn recent_level_is_the_median_of_the_window() {
         let values = [100.0, 1.0, 2.0, 50.0];
-        let fitted = RecentLevel { window: 3, label: "test" }.fit(&values, GRID).unwrap();
+        let fitted = RecentLevel {
+            window: 3,
+            label: "test",
+        }
+        .fit(&values, GRID)
+        .unwrap();
         assert_eq!(fitted.predict(2), [2.0, 2.0]);
     }
 }

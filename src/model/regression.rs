@@ -66,7 +66,14 @@ impl FourierTrend {
     }
 
     /// Writes the regressors of step `index` into `row`.
-    fn features(self, harmonics: Harmonics, grid: Grid, scale: f64, index: usize, row: &mut Vec<f64>) {
+    fn features(
+        self,
+        harmonics: Harmonics,
+        grid: Grid,
+        scale: f64,
+        index: usize,
+        row: &mut Vec<f64>,
+    ) {
         row.clear();
         let ts = grid.start + index as i64 * grid.step;
         if self.trend {
@@ -211,7 +218,15 @@ mod tests {
             weekly: false,
             trend: false,
         };
-        let fitted = spec.fit(&values, Grid { start: 0, step: 300 }).unwrap();
+        let fitted = spec
+            .fit(
+                &values,
+                Grid {
+                    start: 0,
+                    step: 300,
+                },
+            )
+            .unwrap();
         assert_eq!(fitted.predict(2), [2.4, 2.4]);
     }
 }

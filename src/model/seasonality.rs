@@ -209,7 +209,7 @@ pub(crate) fn median(xs: &mut [f64]) -> f64 {
     if xs.len() % 2 == 1 {
         xs[mid]
     } else {
-        (xs[mid - 1] + xs[mid]) / 2.0
+        f64::midpoint(xs[mid - 1], xs[mid])
     }
 }
 

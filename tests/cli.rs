@@ -1,0 +1,343 @@
+//! The command-line contract of DESIGN.md, exercised through the real binary:
+//! outputs, exit codes, and a clear error for every kind of bad input.
+
+use polars::prelude::{DataFrame, NamedFrom, ParquetWriter, Series as Column};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn homeostat(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_homeostat"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the homeostat binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `days` of a daily-cycling load at a 5-minute step, as CSV text.
+fn daily_csv(days: i64) -> String {
+    let mut text = String::from("timestamp,value\n");
+    for i in 0..days * 288 {
+        let phase = std::f64::consts::TAU * (i % 288) as f64 / 288.0;
+        let _ = writeln!(
+            text,
+            "{},{}",
+            1_700_006_400 + i * 300,
+            100.0 + 40.0 * phase.sin()
+        );
+    }
+    text
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn forecast_writes_one_row_per_step_after_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "load.csv", daily_csv(4).as_bytes());
+    let output = homeostat(&[
+        "forecast",
+        "--input",
+        input.to_str().unwrap(),
+        "--horizon",
+        "1d",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "timestamp,mean,lower,upper");
+    assert_eq!(lines.len(), 1 + 288);
+    // The input's last sample is 1_700_006_400 + (4·288 − 1)·300.
+    assert!(
+        lines[1].starts_with("2023-11-19T00:00:00Z,"),
+        "{}",
+        lines[1]
+    );
+    for line in &lines[1..] {
+        let cells: Vec<f64> = line
+            .split(',')
+            .skip(1)
+            .map(|c| c.parse().unwrap())
+            .collect();
+        assert!(cells[1] <= cells[2], "lower above upper: {line}");
+        // A noise-free daily cycle is forecast closely.
+        assert!(cells[0] > 55.0 && cells[0] < 145.0, "{line}");
+    }
+}
+
+#[test]
+fn forecast_reads_parquet_like_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "load.csv", daily_csv(3).as_bytes());
+    let timestamps: Vec<i64> = (0..3 * 288).map(|i| 1_700_006_400 + i * 300).collect();
+    let values: Vec<f64> = (0..3 * 288)
+        .map(|i| 100.0 + 40.0 * (std::f64::consts::TAU * f64::from(i % 288) / 288.0).sin())
+        .collect();
+    let mut frame = DataFrame::new_infer_height(vec![
+        Column::new("timestamp".into(), timestamps).into(),
+        Column::new("value".into(), values).into(),
+    ])
+    .unwrap();
+    let parquet = dir.path().join("load.parquet");
+    ParquetWriter::new(std::fs::File::create(&parquet).unwrap())
+        .finish(&mut frame)
+        .unwrap();
+    let from_csv = homeostat(&[
+        "forecast",
+        "--input",
+        csv.to_str().unwrap(),
+        "--horizon",
+        "6h",
+    ]);
+    let from_parquet = homeostat(&[
+        "forecast",
+        "--input",
+        parquet.to_str().unwrap(),
+        "--horizon",
+        "6h",
+    ]);
+    assert!(from_parquet.status.success(), "{}", stderr(&from_parquet));
+    assert_eq!(stdout(&from_csv), stdout(&from_parquet));
+}
+
+#[test]
+fn every_bad_input_gets_exit_code_2_and_names_file_line_and_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = daily_csv(3);
+    let with_bad_row = |row: &str| {
+        let mut lines: Vec<&str> = good.lines().collect();
+        lines[5] = row;
+        lines.join("\n").into_bytes()
+    };
+    // "5é" in Latin-1: a byte that is never valid UTF-8 on its own.
+    let mut latin1 = with_bad_row("1700007900,5X");
+    let x = latin1.iter().position(|&b| b == b'X').unwrap();
+    latin1[x] = 0xE9;
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty.csv", Vec::new(), "empty.csv: file is empty"),
+        (
+            "header-only.csv",
+            b"timestamp,value\n".to_vec(),
+            "has a header but no data rows",
+        ),
+        (
+            "no-header.csv",
+            good.lines()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join("\n")
+                .into_bytes(),
+            "missing column `timestamp`",
+        ),
+        (
+            "no-value.csv",
+            b"timestamp,load\n1,2\n".to_vec(),
+            "missing column `value`",
+        ),
+        (
+            "bad-ts.csv",
+            with_bad_row("yesterday,5"),
+            "line 6: cannot parse timestamp `yesterday`",
+        ),
+        (
+            "bad-value.csv",
+            with_bad_row("1700007900,lots"),
+            "line 6: cannot parse value `lots`",
+        ),
+        (
+            "nan.csv",
+            with_bad_row("1700007900,NaN"),
+            "line 6: value `NaN` is not finite",
+        ),
+        (
+            "inf.csv",
+            with_bad_row("1700007900,-inf"),
+            "line 6: value `-inf` is not finite",
+        ),
+        (
+            "negative.csv",
+            with_bad_row("1700007900,-1"),
+            "line 6: value `-1` is negative",
+        ),
+        ("latin1.csv", latin1, "line 6: bytes are not valid UTF-8"),
+        (
+            "short.csv",
+            daily_csv(1).into_bytes(),
+            "need at least 2d of usable data",
+        ),
+        ("load.json", b"{}".to_vec(), "unsupported file type"),
+    ];
+    for (name, bytes, expected) in cases {
+        let path = write(dir.path(), name, &bytes);
+        let output = homeostat(&["forecast", "--input", path.to_str().unwrap()]);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{name}: {message}");
+        assert!(
+            message.contains(name),
+            "{name}: message does not name the file: {message}"
+        );
+        assert!(
+            message.contains(expected),
+            "{name}: {message:?} should contain {expected:?}"
+        );
+        assert!(!message.contains("panicked"), "{name}: {message}");
+    }
+    let missing = homeostat(&["forecast", "--input", "no/such/file.csv"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("no/such/file.csv: cannot read file"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn bad_arguments_and_configs_exit_2() {
+    let bad_level = homeostat(&[
+        "forecast",
+        "--input",
+        "data/nab__nyc_taxi.csv",
+        "--level",
+        "120",
+    ]);
+    assert_eq!(bad_level.status.code(), Some(2));
+    assert!(
+        stderr(&bad_level).contains("got 120"),
+        "{}",
+        stderr(&bad_level)
+    );
+    let bad_horizon = homeostat(&["forecast", "--input", "x.csv", "--horizon", "soon"]);
+    assert_eq!(bad_horizon.status.code(), Some(2));
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), "bad.yaml", b"workloads:\n  - name: a\n    file: a.csv\n    target_per_replica: 5\n    headroom: 1.2\n    colour: blue\n");
+    let output = homeostat(&["recommend", "--config", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("colour"), "{}", stderr(&output));
+}
+
+#[test]
+fn one_bad_workload_does_not_stop_the_others_and_exit_code_is_1() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "good.csv", daily_csv(3).as_bytes());
+    write(dir.path(), "broken.csv", b"timestamp,value\n1,abc\n");
+    let config = write(
+        dir.path(),
+        "homeostat.yaml",
+        b"workloads:\n  - name: good\n    file: good.csv\n    target_per_replica: 10\n  - name: broken\n    file: broken.csv\n    target_per_replica: 10\n  - name: gone\n    file: gone.csv\n    target_per_replica: 10\n",
+    );
+    let output = homeostat(&[
+        "recommend",
+        "--config",
+        config.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let workloads = report["workloads"].as_array().unwrap();
+    let status: Vec<&str> = workloads
+        .iter()
+        .map(|w| w["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(status, ["ok", "error", "error"]);
+    assert!(workloads[1]["reasons"][0]
+        .as_str()
+        .unwrap()
+        .contains("broken.csv: line 2: cannot parse value `abc`"));
+    assert!(workloads[2]["reasons"][0]
+        .as_str()
+        .unwrap()
+        .contains("gone.csv: cannot read file"));
+}
+
+#[test]
+fn at_uses_only_data_up_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = daily_csv(6);
+    // The same history, then two days of a tenfold load after "now".
+    let mut changed = daily_csv(4);
+    for i in 4 * 288..6 * 288 {
+        let _ = writeln!(changed, "{},1000", 1_700_006_400 + i * 300);
+    }
+    write(dir.path(), "a.csv", full.as_bytes());
+    write(dir.path(), "b.csv", changed.as_bytes());
+    let config = write(
+        dir.path(),
+        "homeostat.yaml",
+        b"workloads:\n  - name: w\n    file: a.csv\n    target_per_replica: 10\n  - name: w\n    namespace: other\n    file: b.csv\n    target_per_replica: 10\n",
+    );
+    let at = (1_700_006_400 + (4 * 288 - 1) * 300).to_string();
+    let output = homeostat(&[
+        "recommend",
+        "--config",
+        config.to_str().unwrap(),
+        "--at",
+        &at,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let [a, b] = [&report["workloads"][0], &report["workloads"][1]];
+    assert_eq!(a["now"], "2023-11-18T23:55:00Z");
+    for key in [
+        "min_replicas",
+        "max_replicas",
+        "expected_load",
+        "model",
+        "reasons",
+    ] {
+        let strip = |v: &serde_json::Value| v.to_string().replace("a.csv", "").replace("b.csv", "");
+        assert_eq!(strip(&a[key]), strip(&b[key]), "{key}");
+    }
+}
+
+#[test]
+fn bundled_example_runs_and_its_json_report_matches_the_snapshot() {
+    let output = homeostat(&["recommend", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let mut report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(report["generated_at"].as_str().unwrap().ends_with('Z'));
+    report["generated_at"] = "[generated_at]".into();
+    for workload in report["workloads"].as_array().unwrap() {
+        assert_eq!(workload["status"], "ok", "{workload}");
+        let (min, max) = (
+            workload["min_replicas"].as_u64().unwrap(),
+            workload["max_replicas"].as_u64().unwrap(),
+        );
+        assert!(min >= 1 && min <= max, "{workload}");
+    }
+    insta::assert_snapshot!(serde_json::to_string_pretty(&report).unwrap());
+}
+
+#[test]
+fn bundled_example_table_lists_every_workload() {
+    let output = homeostat(&["recommend"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("NAMESPACE"), "{text}");
+    for name in [
+        "taxi-dispatch",
+        "www",
+        "frontend",
+        "mentions-fb",
+        "worker",
+        "cluster-job",
+        "vm-memory",
+    ] {
+        assert!(text.contains(name), "{name} missing from\n{text}");
+    }
+}
