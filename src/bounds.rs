@@ -116,13 +116,22 @@ pub fn derive_bounds(
     let mut needs_operator = Vec::new();
 
     let min_raw = low / capacity;
-    let (min_replicas, min_clamp) = clamp(min_raw, policy.min_replicas);
+    let (mut min_replicas, mut min_clamp) = clamp(min_raw, policy.min_replicas);
     if min_clamp == Some(Clamp::Ceiling) {
         needs_operator.push(format!(
             "even the lowest expected load {low:.4} needs {} replicas, above the min ceiling {}",
             min_raw.ceil(),
             policy.min_replicas.ceiling()
         ));
+    }
+    // The max ceiling is the hard limit of the whole range: min may not pass it either.
+    if min_replicas > policy.max_replicas.ceiling() {
+        needs_operator.push(format!(
+            "min {min_replicas} is above the max ceiling {}: cut to it",
+            policy.max_replicas.ceiling()
+        ));
+        min_replicas = policy.max_replicas.ceiling();
+        min_clamp = Some(Clamp::Ceiling);
     }
     let max_raw = high * policy.headroom / capacity;
     let (mut max_replicas, mut max_clamp) = clamp(max_raw, policy.max_replicas);
@@ -227,9 +236,20 @@ mod tests {
     }
 
     #[test]
+    fn min_never_passes_the_max_ceiling() {
+        let forecast = forecast_of(vec![1000.0; 3 * 288]);
+        let bounds = derive_bounds(&forecast, 0..288, &policy(10.0, (1, 1), (1000, 5)));
+        assert_eq!((bounds.min.replicas, bounds.max.replicas), (5, 5));
+        assert!(bounds
+            .needs_operator
+            .iter()
+            .any(|r| r.contains("above the max ceiling 5")));
+    }
+
+    #[test]
     fn max_is_raised_to_min_when_floors_demand_it() {
         let forecast = forecast_of(vec![1.0; 3 * 288]);
-        let bounds = derive_bounds(&forecast, 0..288, &policy(10.0, (5, 1), (8, 3)));
+        let bounds = derive_bounds(&forecast, 0..288, &policy(10.0, (5, 1), (8, 8)));
         assert_eq!((bounds.min.replicas, bounds.max.replicas), (5, 5));
         assert_eq!(bounds.max.clamp, Some(Clamp::RaisedToMin));
     }
@@ -248,12 +268,13 @@ mod tests {
         ) {
             let values = synthetic::load(3, 300, level, daily, 0.0, 0.0, level / 10.0, seed);
             let forecast = forecast_of(values);
-            let p = policy(target, (min_floor, max_floor), (min_floor + min_span, max_floor + max_span));
+            let max_ceiling = (max_floor + max_span).max(min_floor);
+            let p = policy(target, (min_floor, max_floor), (min_floor + min_span, max_ceiling));
             let b = derive_bounds(&forecast, 0..288, &p);
             prop_assert!(b.min.replicas <= b.max.replicas);
             prop_assert!(b.min.replicas >= min_floor && b.min.replicas <= min_floor + min_span);
-            prop_assert!(b.max.replicas >= max_floor.min(b.min.replicas));
-            prop_assert!(b.max.replicas <= (max_floor + max_span).max(b.min.replicas));
+            prop_assert!(b.max.replicas >= max_floor);
+            prop_assert!(b.max.replicas <= max_ceiling);
             prop_assert!(b.expected_low <= b.expected_high);
         }
 

@@ -7,7 +7,7 @@
 //! resolve against the folder of the config file.
 
 use crate::bounds::{BoundsPolicy, ReplicaRange};
-use crate::model::Level;
+use crate::model::{level_error, Level};
 use crate::time::Span;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
@@ -233,11 +233,14 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
     }
     let mut seen = HashSet::new();
     let mut workloads = Vec::with_capacity(raw.workloads.len());
-    for w in raw.workloads {
+    for (index, w) in raw.workloads.into_iter().enumerate() {
         let id = format!("{}/{}", w.namespace, w.name);
         let err = |problem: String| format!("workload {id}: {problem}");
         if w.name.trim().is_empty() {
-            return Err("a workload has an empty `name`".into());
+            return Err(format!(
+                "workload #{} (counting from 1) has an empty `name`",
+                index + 1
+            ));
         }
         if !seen.insert(id.clone()) {
             return Err(err(
@@ -340,9 +343,7 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
 }
 
 fn check_level(percent: f64) -> Result<Level, String> {
-    Level::from_percent(percent).ok_or_else(|| {
-        format!("level must be a percentage between 0 and 100 (e.g. 90), got {percent}")
-    })
+    Level::from_percent(percent).ok_or_else(|| level_error(percent))
 }
 
 fn check_headroom(headroom: f64) -> Result<f64, String> {

@@ -103,7 +103,7 @@ fn execute(command: Command) -> Result<u8> {
             output,
         } => {
             let Some(level) = Level::from_percent(level) else {
-                bail!("--level must be a percentage between 0 and 100 (e.g. 90), got {level}");
+                bail!("--{}", model::level_error(level));
             };
             let raw = source::read_file(&input)?;
             let options = GridOptions {
@@ -136,8 +136,9 @@ fn bundled_config() -> Result<PathBuf> {
         .cloned()
         .with_context(|| {
             format!(
-                "no --config given and the bundled example is not at {}; pass --config FILE",
-                candidates[0].display()
+                "no --config given and the bundled example is neither at {} nor at {}; pass --config FILE",
+                candidates[0].display(),
+                candidates[1].display()
             )
         })
 }

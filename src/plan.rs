@@ -196,10 +196,13 @@ pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> 
             ),
         );
     }
-    // Forecast from the end of the data through now + horizon; the bounds
-    // cover only the steps after now.
-    let first_after_now = model::steps_in(staleness, series.step);
-    let total = model::steps_in(staleness + workload.horizon.secs(), series.step).max(1);
+    // Forecast step i is at end + (i + 1)·step. The bounds cover the steps in
+    // (now, now + horizon]: from ⌊staleness / step⌋ to ⌊(staleness + horizon)
+    // / step⌋ (exclusive), and at least one step when the horizon is shorter
+    // than a step.
+    let first_after_now = staleness.div_euclid(series.step) as usize;
+    let total = ((staleness + workload.horizon.secs()).div_euclid(series.step) as usize)
+        .max(first_after_now + 1);
     let forecast = match model::forecast(&series, total) {
         Ok(forecast) => forecast,
         Err(e) => {

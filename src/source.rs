@@ -7,7 +7,7 @@
 //! structure is done by polars; each cell is then checked here so that the
 //! error can name its line.
 
-use crate::time::parse_timestamp;
+use crate::time::{check_timestamp, parse_timestamp};
 use polars::prelude::{
     CsvReadOptions, DataFrame, DataType, ParquetReader, PolarsError, SerReader, TimeUnit,
 };
@@ -143,6 +143,12 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
             });
         }
     }
+    // The header as checked (names trimmed), so polars sees the same names.
+    let clean_header = names.join(",");
+    let field_count = names.len();
+    let mut cleaned = clean_header.into_bytes();
+    cleaned.extend_from_slice(&bytes[header_end..]);
+    let bytes = cleaned;
     let malformed = |e: PolarsError| SourceError::Malformed {
         path: path.into(),
         format: "CSV",
@@ -153,9 +159,16 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
     let frame = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
-        .into_reader_with_file_handle(Cursor::new(bytes))
+        .into_reader_with_file_handle(Cursor::new(&bytes))
         .finish()
-        .map_err(malformed)?;
+        .map_err(|e| match ragged_line(&bytes, field_count) {
+            Some((line, found)) => SourceError::BadRow {
+                path: path.into(),
+                line,
+                problem: format!("has {found} fields, the header `{header}` has {field_count}"),
+            },
+            None => malformed(e),
+        })?;
     let timestamps = text_column(&frame, "timestamp").map_err(malformed)?;
     let values = text_column(&frame, "value").map_err(malformed)?;
     if timestamps.is_empty() {
@@ -163,10 +176,15 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
     }
     let mut samples = Vec::with_capacity(timestamps.len());
     for (row, (ts, value)) in timestamps.iter().zip(&values).enumerate() {
-        // Line 1 is the header.
+        // polars keeps a blank line as a row of nulls, so row i is line i + 2
+        // (line 1 is the header); blank lines carry no sample.
+        let line = row + 2;
+        if ts.is_none() && value.is_none() {
+            continue;
+        }
         let bad = |problem: String| SourceError::BadRow {
             path: path.into(),
-            line: row + 2,
+            line,
             problem,
         };
         let ts = ts
@@ -179,10 +197,36 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
             .and_then(|v| parse_value(v).map_err(bad))?;
         samples.push(Sample { ts, value });
     }
+    if samples.is_empty() {
+        return Err(SourceError::NoRows { path: path.into() });
+    }
     Ok(RawSeries {
         origin: path.display().to_string(),
         samples,
     })
+}
+
+/// The first non-blank line whose field count (commas outside double
+/// quotes, plus one) differs from the header's, with its count.
+fn ragged_line(bytes: &[u8], expected: usize) -> Option<(usize, usize)> {
+    bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .skip(1)
+        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+        .map(|(i, line)| {
+            let mut quoted = false;
+            let mut fields = 1;
+            for &b in line {
+                match b {
+                    b'"' => quoted = !quoted,
+                    b',' if !quoted => fields += 1,
+                    _ => {}
+                }
+            }
+            (i + 1, fields)
+        })
+        .find(|&(_, fields)| fields != expected)
 }
 
 fn text_column(frame: &DataFrame, name: &str) -> Result<Vec<Option<String>>, PolarsError> {
@@ -251,27 +295,57 @@ pub fn read_parquet(path: &Path) -> Result<RawSeries, SourceError> {
         format: "Parquet",
         message,
     })?;
-    let values = frame
-        .column("value")
-        .and_then(|c| c.cast(&DataType::Float64))
-        .map_err(malformed)?;
-    let values = values.f64().map_err(malformed)?;
+    let values = parquet_values(&frame).map_err(|message| SourceError::Malformed {
+        path: path.into(),
+        format: "Parquet",
+        message,
+    })?;
     let mut samples = Vec::with_capacity(frame.height());
-    for (row, (ts, value)) in timestamps.into_iter().zip(values.iter()).enumerate() {
+    for (row, (ts, value)) in timestamps.into_iter().zip(values).enumerate() {
         let bad = |problem: String| SourceError::BadParquetRow {
             path: path.into(),
             row: row + 1,
             problem,
         };
         let ts = ts.map_err(bad)?;
-        let value = value.ok_or_else(|| bad("empty (null) value".into()))?;
-        let value = check_value(value).map_err(|p| bad(format!("value {value} {p}")))?;
+        let value = value.map_err(bad)?;
         samples.push(Sample { ts, value });
     }
     Ok(RawSeries {
         origin: path.display().to_string(),
         samples,
     })
+}
+
+/// The value column as checked loads, one result per row: text is parsed as
+/// in CSV, numbers are widened to `f64`.
+fn parquet_values(frame: &DataFrame) -> Result<Vec<Result<f64, String>>, String> {
+    let column = frame.column("value").map_err(|e| e.to_string())?;
+    let null = || Err("empty (null) value".to_string());
+    match column.dtype() {
+        DataType::String => Ok(column
+            .str()
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|v| v.map_or_else(null, parse_value))
+            .collect()),
+        dtype if dtype.is_primitive_numeric() => {
+            let numbers = column.cast(&DataType::Float64).map_err(|e| e.to_string())?;
+            Ok(numbers
+                .f64()
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|v| {
+                    v.map_or_else(null, |v| {
+                        check_value(v).map_err(|p| format!("value {v} {p}"))
+                    })
+                })
+                .collect())
+        }
+        other => Err(format!(
+            "column `value` has type {other}; expected numbers or text"
+        )),
+    }
 }
 
 /// The timestamp column as unix seconds, one result per row.
@@ -308,7 +382,7 @@ fn parquet_timestamps(frame: &DataFrame) -> Result<Vec<Result<i64, String>>, Str
     let ticks = ticks.i64().map_err(|e| e.to_string())?;
     Ok(ticks
         .iter()
-        .map(|t| t.map_or_else(null, |t| Ok(t.div_euclid(per_second))))
+        .map(|t| t.map_or_else(null, |t| check_timestamp(t.div_euclid(per_second))))
         .collect())
 }
 
@@ -376,10 +450,29 @@ mod tests {
     }
 
     #[test]
+    fn padded_headers_blank_lines_and_ragged_rows() {
+        let raw = parse(b"timestamp , value\n1,2\n\n3,4\n").unwrap();
+        assert_eq!(raw.samples.len(), 2);
+        let err = parse(b"timestamp,value\n1,2\n\n3,x\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 4: cannot parse value `x`"), "{err}");
+        let err = parse(b"timestamp,value\n1,2\n3,4,5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 3: has 3 fields, the header `timestamp,value` has 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn structural_problems_are_named() {
         let err = parse(b"").unwrap_err().to_string();
         assert!(err.contains("file is empty"), "{err}");
         let err = parse(b"timestamp,value\n").unwrap_err().to_string();
+        assert!(err.contains("no data rows"), "{err}");
+        let err = parse(b"timestamp,value\n\n\n").unwrap_err().to_string();
         assert!(err.contains("no data rows"), "{err}");
         let err = parse(b"time,load\n1,2\n").unwrap_err().to_string();
         assert!(err.contains("missing column `timestamp`"), "{err}");

@@ -14,6 +14,11 @@ pub const DAY: i64 = 86_400;
 /// Seconds in one week, the unit of weekly seasonality.
 pub const WEEK: i64 = 7 * DAY;
 
+/// Latest accepted instant, 2286-11-20 (unix 1e10 s): later numbers are
+/// almost surely milliseconds, and keeping every instant within ±1e10 keeps
+/// all sums and differences of instants and spans far from overflow.
+pub const MAX_TIMESTAMP: i64 = 10_000_000_000;
+
 /// Parses an instant: RFC3339 (`2015-04-22T10:00:00Z`, any offset),
 /// `YYYY-MM-DD HH:MM:SS[.fff]` taken as UTC, or unix seconds (integer or decimal).
 ///
@@ -26,7 +31,20 @@ pub const WEEK: i64 = 7 * DAY;
 /// assert_eq!(parse_timestamp("1429696800"), Ok(1_429_696_800));
 /// ```
 pub fn parse_timestamp(text: &str) -> Result<i64, String> {
-    let text = text.trim();
+    check_timestamp(parse_any_timestamp(text.trim())?)
+}
+
+/// `secs` if within ±[`MAX_TIMESTAMP`], else an error suggesting milliseconds.
+pub fn check_timestamp(secs: i64) -> Result<i64, String> {
+    if secs.abs() > MAX_TIMESTAMP {
+        return Err(format!(
+            "timestamp {secs} is beyond the year 2286; expected unix seconds (milliseconds?)"
+        ));
+    }
+    Ok(secs)
+}
+
+fn parse_any_timestamp(text: &str) -> Result<i64, String> {
     if text.is_empty() {
         return Err("empty timestamp".to_string());
     }
@@ -82,11 +100,15 @@ pub fn serialize_timestamp<S: serde::Serializer>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Span(i64);
 
+/// Longest accepted span: ten years. Longer is a typo, and the cap keeps
+/// arithmetic on instants and spans far from overflow.
+pub const MAX_SPAN: i64 = 3650 * DAY;
+
 impl Span {
-    /// A span of `secs` seconds; `None` unless positive.
+    /// A span of `secs` seconds; `None` unless in `1..=MAX_SPAN`.
     #[must_use]
     pub fn from_secs(secs: i64) -> Option<Self> {
-        (secs > 0).then_some(Span(secs))
+        (secs > 0 && secs <= MAX_SPAN).then_some(Span(secs))
     }
 
     /// The span in seconds (always > 0).
@@ -119,8 +141,9 @@ impl FromStr for Span {
         };
         count
             .checked_mul(unit_secs)
+            .filter(|&secs| secs <= MAX_SPAN)
             .and_then(Span::from_secs)
-            .ok_or_else(|| format!("duration `{text}` is out of range: {expected}"))
+            .ok_or_else(|| format!("duration `{text}` is out of range: at most 3650d"))
     }
 }
 
@@ -170,6 +193,10 @@ mod tests {
         assert!(err.contains("`yesterday`"), "{err}");
         assert!(parse_timestamp("").is_err());
         assert!(parse_timestamp("1e300").is_err());
+        let err = parse_timestamp("1429696800000").unwrap_err();
+        assert!(err.contains("1429696800000"), "{err}");
+        assert!(err.contains("milliseconds?"), "{err}");
+        assert!(parse_timestamp("9999-12-31T00:00:00Z").is_err());
     }
 
     #[test]

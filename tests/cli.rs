@@ -85,15 +85,14 @@ fn forecast_reads_parquet_like_csv() {
     let values: Vec<f64> = (0..3 * 288)
         .map(|i| 100.0 + 40.0 * (std::f64::consts::TAU * f64::from(i % 288) / 288.0).sin())
         .collect();
-    let mut frame = DataFrame::new_infer_height(vec![
-        Column::new("timestamp".into(), timestamps).into(),
-        Column::new("value".into(), values).into(),
-    ])
-    .unwrap();
     let parquet = dir.path().join("load.parquet");
-    ParquetWriter::new(std::fs::File::create(&parquet).unwrap())
-        .finish(&mut frame)
-        .unwrap();
+    write_parquet(
+        &parquet,
+        vec![
+            Column::new("timestamp".into(), timestamps),
+            Column::new("value".into(), values),
+        ],
+    );
     let from_csv = homeostat(&[
         "forecast",
         "--input",
@@ -110,6 +109,85 @@ fn forecast_reads_parquet_like_csv() {
     ]);
     assert!(from_parquet.status.success(), "{}", stderr(&from_parquet));
     assert_eq!(stdout(&from_csv), stdout(&from_parquet));
+}
+
+fn write_parquet(path: &Path, columns: Vec<Column>) {
+    let mut frame =
+        DataFrame::new_infer_height(columns.into_iter().map(Into::into).collect()).unwrap();
+    ParquetWriter::new(std::fs::File::create(path).unwrap())
+        .finish(&mut frame)
+        .unwrap();
+}
+
+#[test]
+fn bad_parquet_input_names_the_row_and_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let timestamps: Vec<i64> = (0..4).map(|i| 1_700_006_400 + i * 300).collect();
+    let cases: Vec<(&str, Vec<Column>, &str)> = vec![
+        (
+            "text.parquet",
+            vec![
+                Column::new("timestamp".into(), &timestamps),
+                Column::new("value".into(), ["1", "2", "abc", "4"]),
+            ],
+            "row 3: cannot parse value `abc`",
+        ),
+        (
+            "null.parquet",
+            vec![
+                Column::new("timestamp".into(), &timestamps),
+                Column::new("value".into(), [Some(1.0), None, Some(3.0), Some(4.0)]),
+            ],
+            "row 2: empty (null) value",
+        ),
+        (
+            "negative.parquet",
+            vec![
+                Column::new("timestamp".into(), &timestamps),
+                Column::new("value".into(), [1.0, 2.0, 3.0, -4.0]),
+            ],
+            "row 4: value -4 is negative",
+        ),
+        (
+            "millis.parquet",
+            vec![
+                Column::new(
+                    "timestamp".into(),
+                    timestamps.iter().map(|t| t * 1000).collect::<Vec<_>>(),
+                ),
+                Column::new("value".into(), [1.0, 2.0, 3.0, 4.0]),
+            ],
+            "row 1: timestamp 1700006400000 is beyond the year 2286",
+        ),
+        (
+            "no-value.parquet",
+            vec![
+                Column::new("timestamp".into(), &timestamps),
+                Column::new("load".into(), [1.0, 2.0, 3.0, 4.0]),
+            ],
+            "missing column `value`: the header is `timestamp,load`",
+        ),
+    ];
+    for (name, columns, expected) in cases {
+        let path = dir.path().join(name);
+        write_parquet(&path, columns);
+        let output = homeostat(&["forecast", "--input", path.to_str().unwrap()]);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{name}: {message}");
+        assert!(message.contains(name), "{name}: {message}");
+        assert!(
+            message.contains(expected),
+            "{name}: {message:?} should contain {expected:?}"
+        );
+    }
+    let garbage = write(dir.path(), "garbage.parquet", b"PAR1 but not really");
+    let output = homeostat(&["forecast", "--input", garbage.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("garbage.parquet: not a readable Parquet file"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]

@@ -13,7 +13,8 @@
 //! Intervals: the held-out errors of the chosen model, centred on their
 //! median, give the lower and upper quantiles; beyond the held-out length
 //! they widen with the square root of the lead time, as errors of a random
-//! walk would.
+//! walk would. (Errors relative to the forecast level were tried: on the
+//! shared traces they covered less, 0.83 against 0.85, and were wider.)
 
 pub mod naive;
 pub mod regression;
@@ -24,7 +25,6 @@ pub use regression::FourierTrend;
 pub use seasonality::{detect_seasonality, Seasonality};
 
 use crate::series::Series;
-use crate::time::DAY;
 use std::fmt;
 
 /// Where a series' values sit in time: step `i` is at `start + i * step`.
@@ -43,6 +43,10 @@ pub trait Forecaster {
 }
 
 /// A fitted forecaster: predicts the steps right after its history.
+///
+/// Point forecasts only: every model's intervals are calibrated the same way,
+/// on its own held-out errors (see the module docs), so the interval for any
+/// level comes with the [`Forecast`] that [`forecast`] returns.
 pub trait Fitted {
     /// Point forecasts for the next `steps` steps.
     fn predict(&self, steps: usize) -> Vec<f64>;
@@ -76,10 +80,16 @@ impl Level {
         (fraction > 0.0 && fraction < 1.0).then_some(Level(fraction))
     }
 
-    /// From a percentage in (0, 100), as users write it (`90`).
+    /// From a percentage in [1, 100), as users write it (`90`). Below 1 is
+    /// refused: `0.9` is far more likely a fraction meant as 90% than a
+    /// 0.9% interval.
     #[must_use]
     pub fn from_percent(percent: f64) -> Option<Self> {
-        Self::new(percent / 100.0)
+        if percent >= 1.0 {
+            Self::new(percent / 100.0)
+        } else {
+            None
+        }
     }
 
     #[must_use]
@@ -98,6 +108,17 @@ impl Level {
     pub fn upper_quantile(self) -> f64 {
         f64::midpoint(1.0, self.0)
     }
+}
+
+/// The message for a level that [`Level::from_percent`] refused.
+#[must_use]
+pub fn level_error(percent: f64) -> String {
+    let hint = if percent > 0.0 && percent < 1.0 {
+        format!(" (did you mean {}?)", percent * 100.0)
+    } else {
+        String::new()
+    };
+    format!("level must be a percentage from 1 to below 100 (e.g. 90), got {percent}{hint}")
 }
 
 impl fmt::Display for Level {
@@ -181,9 +202,10 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 pub fn candidates(seasonality: &Seasonality, per_day: Option<usize>) -> Vec<Box<dyn Forecaster>> {
     let mut list: Vec<Box<dyn Forecaster>> = Vec::new();
     let (daily, weekly) = (seasonality.daily.is_some(), seasonality.weekly.is_some());
-    if let Some(period) = seasonality.weekly {
+    // Seasonal naive needs a whole number of steps per season.
+    if let (Some(_), Some(day)) = (seasonality.weekly, per_day) {
         list.push(Box::new(SeasonalNaive {
-            period,
+            period: 7 * day,
             label: "weekly",
         }));
     }
@@ -216,7 +238,9 @@ fn validation_steps(len: usize, horizon: usize, per_day: Option<usize>) -> usize
             let days = (quarter / day).clamp(1, horizon.div_ceil(day).max(1));
             (days * day).min(len / 2)
         }
-        None => quarter.clamp(1, horizon.max(1)),
+        // No whole-day unit: at least two dozen steps, so that the interval
+        // rests on more than a handful of errors.
+        None => quarter.min(horizon.max(24)).max(1),
     }
 }
 
@@ -246,16 +270,21 @@ pub fn forecast(series: &Series, horizon: usize) -> Result<Forecast, ModelError>
                 continue;
             }
         };
-        let errors: Vec<f64> = held_out
+        let pairs: Vec<(f64, f64)> = held_out
             .iter()
             .zip(&predicted)
             .filter(|(actual, _)| !actual.is_nan())
-            .map(|(actual, p)| actual - p.max(0.0))
+            .map(|(&actual, &p)| (actual, p.max(0.0)))
             .collect();
-        if errors.is_empty() {
+        if pairs.is_empty() {
+            failures.push(format!(
+                "{}: no known held-out steps to score it on",
+                candidate.name()
+            ));
             continue;
         }
-        let mae = errors.iter().map(|e| e.abs()).sum::<f64>() / errors.len() as f64;
+        let mae = pairs.iter().map(|(a, p)| (a - p).abs()).sum::<f64>() / pairs.len() as f64;
+        let errors = pairs.iter().map(|(a, p)| a - p).collect();
         if best.as_ref().is_none_or(|(score, ..)| mae < *score) {
             best = Some((mae, candidate, errors));
         }
@@ -291,12 +320,6 @@ pub fn steps_in(secs: i64, step: i64) -> usize {
     (secs.max(0) + step - 1).div_euclid(step) as usize
 }
 
-/// Steps in one day at this step (for callers that think in days).
-#[must_use]
-pub fn steps_per_day(step: i64) -> usize {
-    steps_in(DAY, step)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,12 +335,23 @@ mod tests {
         }
     }
 
-    #[test]
-    fn constant_series_forecasts_a_constant() {
-        let forecast = forecast(&series(vec![7.0; 3 * 288], 300), 288).unwrap();
-        assert!(forecast.mean.iter().all(|&m| (m - 7.0).abs() < 1e-9));
-        for interval in forecast.interval(Level::new(0.9).unwrap()) {
-            assert!((interval.lower - 7.0).abs() < 1e-9 && (interval.upper - 7.0).abs() < 1e-9);
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(16))]
+
+        #[test]
+        fn constant_series_forecasts_a_constant(
+            value in 0.0f64..1e6,
+            days in 2usize..6,
+            step in proptest::sample::select(vec![60i64, 300, 1800, 3600]),
+        ) {
+            let per_day = (86_400 / step) as usize;
+            let forecast = forecast(&series(vec![value; days * per_day], step), per_day).unwrap();
+            let tolerance = 1e-9 * value.max(1.0);
+            proptest::prop_assert!(forecast.mean.iter().all(|&m| (m - value).abs() < tolerance));
+            for interval in forecast.interval(Level::new(0.9).unwrap()) {
+                proptest::prop_assert!((interval.lower - value).abs() < tolerance);
+                proptest::prop_assert!((interval.upper - value).abs() < tolerance);
+            }
         }
     }
 
@@ -360,7 +394,7 @@ mod tests {
     #[test]
     fn levels_outside_zero_to_one_are_refused() {
         assert!(Level::from_percent(90.0).is_some());
-        for bad in [0.0, 100.0, -5.0, 150.0, f64::NAN] {
+        for bad in [0.0, 0.9, 100.0, -5.0, 150.0, f64::NAN] {
             assert!(Level::from_percent(bad).is_none(), "{bad}");
         }
     }

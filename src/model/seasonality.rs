@@ -59,10 +59,12 @@ pub fn detect_seasonality(values: &[f64], start: i64, step: i64) -> Seasonality 
         daily_strength: 0.0,
         weekly_strength: 0.0,
     };
-    if step <= 0 || DAY % step != 0 || DAY / step < 4 {
+    // Any step works (the hour-of-day bins come from the clock); a day must
+    // hold at least 4 steps for a daily shape to be seen.
+    if step <= 0 || DAY / step < 4 {
         return found;
     }
-    let per_day = (DAY / step) as usize;
+    let per_day = (DAY as f64 / step as f64).round() as usize;
     found.daily_strength = daily_strength(values, start, step, per_day);
     if found.daily_strength >= DAILY_MIN_STRENGTH {
         found.daily = Some(per_day);
@@ -251,9 +253,16 @@ mod tests {
     }
 
     #[test]
-    fn weekly_needs_two_weeks_and_hourly_steps_have_no_daily_bins_to_spare() {
+    fn weekly_needs_two_weeks_and_a_day_needs_four_steps() {
         let values = synthetic::load(10, STEP, 100.0, 30.0, 30.0, 0.0, 5.0, 7);
         assert_eq!(detect_seasonality(&values, 0, STEP).weekly, None);
         assert_eq!(detect_seasonality(&values, 0, 7 * 3600).label(), "none");
+    }
+
+    #[test]
+    fn steps_that_do_not_divide_a_day_still_show_seasonality() {
+        let step = 420;
+        let values = synthetic::load(28, step, 100.0, 30.0, 20.0, 0.0, 5.0, 7);
+        assert_eq!(detect_seasonality(&values, 0, step).label(), "daily+weekly");
     }
 }
