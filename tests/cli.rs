@@ -1,7 +1,7 @@
 //! The command-line contract of DESIGN.md, exercised through the real binary:
 //! outputs, exit codes, and a clear error for every kind of bad input.
 
-use polars::prelude::{DataFrame, NamedFrom, ParquetWriter, Series as Column};
+use polars::prelude::{DataFrame, DataType, NamedFrom, ParquetWriter, Series as Column, TimeUnit};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -109,6 +109,44 @@ fn forecast_reads_parquet_like_csv() {
     ]);
     assert!(from_parquet.status.success(), "{}", stderr(&from_parquet));
     assert_eq!(stdout(&from_csv), stdout(&from_parquet));
+
+    // The same timestamps as a datetime column (milliseconds, as pandas writes).
+    let datetimes = dir.path().join("datetimes.parquet");
+    let millis: Vec<i64> = (0..3 * 288)
+        .map(|i| (1_700_006_400 + i * 300) * 1000)
+        .collect();
+    write_parquet(
+        &datetimes,
+        vec![
+            Column::new("timestamp".into(), millis)
+                .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+                .unwrap(),
+            Column::new("value".into(), read_values(&csv)),
+        ],
+    );
+    let from_datetimes = homeostat(&[
+        "forecast",
+        "--input",
+        datetimes.to_str().unwrap(),
+        "--horizon",
+        "6h",
+    ]);
+    assert!(
+        from_datetimes.status.success(),
+        "{}",
+        stderr(&from_datetimes)
+    );
+    assert_eq!(stdout(&from_csv), stdout(&from_datetimes));
+}
+
+/// The value column of a CSV written by `daily_csv`.
+fn read_values(csv: &Path) -> Vec<f64> {
+    std::fs::read_to_string(csv)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').nth(1).unwrap().parse().unwrap())
+        .collect()
 }
 
 fn write_parquet(path: &Path, columns: Vec<Column>) {
