@@ -405,6 +405,30 @@ mod tests {
     }
 
     #[test]
+    fn bounds_cover_exactly_the_steps_after_now_through_the_horizon() {
+        let values = synthetic::load(4, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
+        let series = raw(&values);
+        let last = series.samples.last().unwrap().ts;
+        // "now" half-way between two grid steps, and a 1-hour horizon.
+        let w = workload("    horizon: 1h\n");
+        for now in [last, last + 150, last + 299] {
+            let plan = plan_workload(&w, &series, Some(now));
+            let bounds = plan.bounds.unwrap();
+            for d in [&bounds.min, &bounds.max] {
+                assert!(
+                    d.at > now && d.at <= now + 3600,
+                    "{} outside ({now}, {}]",
+                    d.at,
+                    now + 3600
+                );
+            }
+        }
+        // A horizon shorter than a step still covers the next step.
+        let plan = plan_workload(&workload("    horizon: 60s\n"), &series, Some(last));
+        assert_eq!(plan.bounds.unwrap().min.at, last + 300);
+    }
+
+    #[test]
     fn a_low_ceiling_calls_the_operator() {
         let values = synthetic::load(7, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
         let plan = plan_workload(

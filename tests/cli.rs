@@ -440,6 +440,28 @@ fn bundled_example_runs_and_its_json_report_matches_the_snapshot() {
 }
 
 #[test]
+fn output_writes_the_same_report_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    let to_file = homeostat(&[
+        "recommend",
+        "--format",
+        "json",
+        "--output",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(to_file.status.code(), Some(0), "{}", stderr(&to_file));
+    assert!(to_file.stdout.is_empty());
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let printed: serde_json::Value =
+        serde_json::from_str(&stdout(&homeostat(&["recommend", "--format", "json"]))).unwrap();
+    assert_eq!(written["workloads"], printed["workloads"]);
+    // Nothing is left behind but the report.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
 fn bundled_example_table_lists_every_workload() {
     let output = homeostat(&["recommend"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
