@@ -22,6 +22,7 @@
 
 pub mod bounds;
 pub mod config;
+pub mod evaluate;
 pub mod model;
 pub mod plan;
 pub mod report;

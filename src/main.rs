@@ -8,7 +8,7 @@ use homeostat::model::{self, Level};
 use homeostat::report::{self, Format};
 use homeostat::series::{self, GridOptions};
 use homeostat::time::{parse_timestamp, Span};
-use homeostat::{config, run, source};
+use homeostat::{config, evaluate, run, source};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -41,6 +41,24 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Forecast accuracy over many series: hold out the last `--test` span of
+    /// each, forecast it, score MASE, sMAPE, interval coverage and width.
+    Evaluate {
+        /// Folder of series files (CSV or Parquet with `timestamp,value`).
+        #[arg(long)]
+        input: PathBuf,
+        /// Held-out span at the end of each series.
+        #[arg(long, default_value = "7d")]
+        test: Span,
+        /// Central interval level, percent.
+        #[arg(long, default_value_t = 90.0)]
+        level: f64,
+        #[arg(long, value_enum, default_value = "table")]
+        format: EvaluateFormat,
+        /// Write the result to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Forecast one series: CSV `timestamp,mean,lower,upper`, one row per step after the input.
     Forecast {
         /// Load file: CSV or Parquet with columns `timestamp,value`.
@@ -59,6 +77,13 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum EvaluateFormat {
+    Table,
+    Json,
+    Csv,
 }
 
 fn main() -> ExitCode {
@@ -94,6 +119,28 @@ fn execute(command: Command) -> Result<u8> {
             let plan = run::recommend(&config, at, chrono::Utc::now().timestamp());
             emit(output.as_deref(), &report::render(&plan, format))?;
             Ok(plan.exit_code() as u8)
+        }
+        Command::Evaluate {
+            input,
+            test,
+            level,
+            format,
+            output,
+        } => {
+            let Some(level) = Level::from_percent(level) else {
+                bail!("--{}", model::level_error(level));
+            };
+            let evaluation = run::evaluate_dir(&input, test, level).map_err(anyhow::Error::msg)?;
+            let text = match format {
+                EvaluateFormat::Table => evaluate::render_table(&evaluation),
+                EvaluateFormat::Json => evaluate::render_json(&evaluation),
+                EvaluateFormat::Csv => evaluate::render_csv(&evaluation),
+            };
+            emit(output.as_deref(), &text)?;
+            for (series, reason) in &evaluation.failures {
+                eprintln!("homeostat: {series}: not evaluated: {reason}");
+            }
+            Ok(u8::from(!evaluation.failures.is_empty()))
         }
         Command::Forecast {
             input,

@@ -37,6 +37,16 @@ fn daily_csv(days: i64) -> String {
     text
 }
 
+/// `days` of a daily cycle with seeded Gaussian noise at a 5-minute step.
+fn noisy_daily_csv(days: i64, seed: u64) -> String {
+    let values = homeostat::synthetic::load(days, 300, 100.0, 40.0, 0.0, 0.0, 3.0, seed);
+    let mut text = String::from("timestamp,value\n");
+    for (i, value) in (0i64..).zip(values) {
+        let _ = writeln!(text, "{},{value}", 1_700_006_400 + i * 300);
+    }
+    text
+}
+
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
@@ -437,6 +447,64 @@ fn bundled_example_runs_and_its_json_report_matches_the_snapshot() {
         assert!(min >= 1 && min <= max, "{workload}");
     }
     insta::assert_snapshot!(serde_json::to_string_pretty(&report).unwrap());
+}
+
+#[test]
+fn evaluate_scores_every_series_and_lists_the_ones_it_could_not() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.csv", noisy_daily_csv(10, 1).as_bytes());
+    write(dir.path(), "b.csv", noisy_daily_csv(9, 2).as_bytes());
+    write(dir.path(), "short.csv", noisy_daily_csv(8, 3).as_bytes());
+    write(dir.path(), "notes.txt", b"not a series");
+    let input = dir.path().to_str().unwrap();
+    let output = homeostat(&["evaluate", "--input", input, "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let series: Vec<&str> = report["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["series"].as_str().unwrap())
+        .collect();
+    assert_eq!(series, ["a", "b"]);
+    assert_eq!(report["failures"][0]["series"], "short");
+    assert!(
+        stderr(&output).contains("short: not evaluated"),
+        "{}",
+        stderr(&output)
+    );
+    // A daily cycle with Gaussian noise: the model beats seasonal naive
+    // (whose error is √2 times the noise) and its interval covers.
+    let mase = report["summary"]["7d"]["mase"]["median"].as_f64().unwrap();
+    assert!(mase < 0.9, "{mase}");
+    let coverage = report["summary"]["7d"]["coverage"]["mean"]
+        .as_f64()
+        .unwrap();
+    assert!((0.8..=1.0).contains(&coverage), "{coverage}");
+    let first = &report["series"][0];
+    assert_eq!(first["test_steps"], 7 * 288);
+    assert_eq!(first["scores"][1]["horizon"], "1d");
+
+    let table = homeostat(&["evaluate", "--input", input, "--test", "1d"]);
+    assert!(
+        stdout(&table).contains("[median of 3]"),
+        "{}",
+        stdout(&table)
+    );
+    assert_eq!(table.status.code(), Some(0), "{}", stderr(&table));
+    let csv = homeostat(&[
+        "evaluate", "--input", input, "--test", "1d", "--format", "csv",
+    ]);
+    assert_eq!(stdout(&csv).lines().count(), 1 + 3 * 2);
+
+    let empty = tempfile::tempdir().unwrap();
+    let none = homeostat(&["evaluate", "--input", empty.path().to_str().unwrap()]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        stderr(&none).contains("no .csv or .parquet series"),
+        "{}",
+        stderr(&none)
+    );
 }
 
 #[test]
