@@ -70,6 +70,7 @@ pub enum Clamp {
 pub struct Derivation {
     pub replicas: u32,
     /// Load the count was sized for (before headroom).
+    #[serde(serialize_with = "serialize_significant")]
     pub load: f64,
     /// When that load is expected (unix seconds; RFC3339 in reports).
     #[serde(serialize_with = "crate::time::serialize_timestamp")]
@@ -77,6 +78,7 @@ pub struct Derivation {
     /// Quantile of the forecast distribution used (0.05 = lower end of a 90% interval).
     pub quantile: f64,
     /// Replicas before rounding and clamps: load × headroom / capacity.
+    #[serde(serialize_with = "serialize_significant")]
     pub raw: f64,
     pub clamp: Option<Clamp>,
 }
@@ -87,7 +89,9 @@ pub struct ReplicaBounds {
     pub min: Derivation,
     pub max: Derivation,
     /// Expected load: lowest lower end and highest upper end of the interval.
+    #[serde(serialize_with = "serialize_significant")]
     pub expected_low: f64,
+    #[serde(serialize_with = "serialize_significant")]
     pub expected_high: f64,
     /// Why the cluster cannot heal by itself, when it cannot.
     pub needs_operator: Vec<String>,
@@ -168,6 +172,24 @@ pub fn derive_bounds(
         expected_high: high,
         needs_operator,
     }
+}
+
+/// `x` rounded to `digits` significant digits: what a report can honestly
+/// claim of a forecast, and stable against last-digit float noise.
+#[must_use]
+pub fn significant(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let decimals = digits - x.abs().log10().ceil() as i32;
+    let scale = 10f64.powi(decimals.clamp(-300, 300));
+    (x * scale).round() / scale
+}
+
+/// Serialises a derived number to 6 significant digits.
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `serialize_with` passes a reference
+fn serialize_significant<S: serde::Serializer>(x: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(significant(*x, 6))
 }
 
 /// Rounds away float noise (`0.04999999999999999` is the 5% quantile).

@@ -6,7 +6,7 @@
 //! workload's status and reasons, so that one bad workload never stops the
 //! others.
 
-use crate::bounds::{derive_bounds, Clamp, Derivation, ReplicaBounds};
+use crate::bounds::{derive_bounds, significant, Clamp, Derivation, ReplicaBounds};
 use crate::config::{CurrentBounds, Workload};
 use crate::model::{self, Forecast};
 use crate::series::{human_span, resample, GridOptions, Series};
@@ -238,8 +238,8 @@ pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> 
         min_replicas: Some(bounds.min.replicas),
         max_replicas: Some(bounds.max.replicas),
         expected_load: Some(ExpectedLoad {
-            low: round4(bounds.expected_low),
-            high: round4(bounds.expected_high),
+            low: significant(bounds.expected_low, 4),
+            high: significant(bounds.expected_high, 4),
         }),
         model: Some(forecast.model.clone()),
         events: Vec::new(),
@@ -257,16 +257,6 @@ pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> 
         }),
         bounds: Some(bounds),
     }
-}
-
-/// Rounds to 4 significant decimals for reports (loads span 1e-2..1e7).
-fn round4(x: f64) -> f64 {
-    if x == 0.0 || !x.is_finite() {
-        return x;
-    }
-    let digits = 4 - x.abs().log10().ceil() as i32;
-    let scale = 10f64.powi(digits.clamp(-12, 12));
-    (x * scale).round() / scale
 }
 
 fn describe_data(series: &Series, origin: &str) -> String {
