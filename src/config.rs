@@ -16,10 +16,12 @@ use std::path::{Path, PathBuf};
 /// Why a configuration is unusable.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{path}: cannot read config: {source}")]
+    // `cause`, not `source`: the message already says it, and a chained
+    // source would make `{:#}` print it twice.
+    #[error("{path}: cannot read config: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}: invalid config: {message}")]
     Parse { path: PathBuf, message: String },
@@ -193,9 +195,9 @@ impl Workload {
 
 /// Reads and validates a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+    let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Io {
         path: path.into(),
-        source,
+        cause,
     })?;
     let base = path.parent().unwrap_or_else(|| Path::new("."));
     parse(&text, path, base)

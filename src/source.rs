@@ -32,10 +32,12 @@ pub struct RawSeries {
 /// Why a load file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{path}: cannot read file: {source}")]
+    // `cause`, not `source`: the message already says it, and a chained
+    // source would make `{:#}` print it twice.
+    #[error("{path}: cannot read file: {cause}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{path}: file is empty; expected a header line `timestamp,value` and data rows")]
     Empty { path: PathBuf },
@@ -91,9 +93,9 @@ pub fn read_file(path: &Path) -> Result<RawSeries, SourceError> {
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, SourceError> {
-    std::fs::read(path).map_err(|source| SourceError::Io {
+    std::fs::read(path).map_err(|cause| SourceError::Io {
         path: path.into(),
-        source,
+        cause,
     })
 }
 
