@@ -19,12 +19,10 @@
 pub mod naive;
 pub mod regression;
 pub mod seasonality;
-pub mod smoothing;
 
 pub use naive::{RecentLevel, SeasonalNaive};
 pub use regression::FourierTrend;
 pub use seasonality::{detect_seasonality, Seasonality};
-pub use smoothing::DampedTrend;
 
 use crate::series::Series;
 use std::fmt;
@@ -228,7 +226,6 @@ pub fn candidates(seasonality: &Seasonality, per_day: Option<usize>) -> Vec<Box<
             trend,
         }));
     }
-    list.push(Box::new(DampedTrend { daily, weekly }));
     list
 }
 

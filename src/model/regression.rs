@@ -122,17 +122,6 @@ impl Forecaster for FourierTrend {
     }
 
     fn fit(&self, values: &[f64], grid: Grid) -> Result<Box<dyn Fitted>, ModelError> {
-        Ok(Box::new(self.fit_regression(values, grid)?))
-    }
-}
-
-impl FourierTrend {
-    /// Fits the regression, keeping its concrete type (other models build on it).
-    pub fn fit_regression(
-        &self,
-        values: &[f64],
-        grid: Grid,
-    ) -> Result<FittedFourierTrend, ModelError> {
         let harmonics = self.harmonics(grid);
         let scale = values.len().max(1) as f64;
         let mut row = Vec::new();
@@ -172,24 +161,22 @@ impl FourierTrend {
                 message: "least squares gave non-finite coefficients".into(),
             });
         }
-        Ok(FittedFourierTrend {
+        Ok(Box::new(FittedFourierTrend {
             spec: *self,
             grid,
             fitted_len: values.len(),
             intercept: fitted.0,
             coefficients: fitted.1,
             harmonics,
-        })
+        }))
     }
 }
 
-impl FittedFourierTrend {
-    /// The regression's values at steps `range` (in-sample or beyond).
-    #[must_use]
-    pub fn values(&self, range: std::ops::Range<usize>) -> Vec<f64> {
+impl Fitted for FittedFourierTrend {
+    fn predict(&self, steps: usize) -> Vec<f64> {
         let scale = self.fitted_len.max(1) as f64;
         let mut row = Vec::new();
-        range
+        (self.fitted_len..self.fitted_len + steps)
             .map(|i| {
                 self.spec
                     .features(self.harmonics, self.grid, scale, i, &mut row);
@@ -201,12 +188,6 @@ impl FittedFourierTrend {
                         .sum::<f64>()
             })
             .collect()
-    }
-}
-
-impl Fitted for FittedFourierTrend {
-    fn predict(&self, steps: usize) -> Vec<f64> {
-        self.values(self.fitted_len..self.fitted_len + steps)
     }
 }
 
