@@ -392,6 +392,29 @@ mod tests {
     }
 
     #[test]
+    fn a_burst_at_the_end_of_the_history_is_not_carried_through_the_horizon() {
+        let step = 300;
+        let mut values = synthetic::load(28, step, 100.0, 30.0, 10.0, 0.0, 5.0, 3);
+        let normal_peak = values.iter().copied().fold(0.0, f64::max);
+        let n = values.len();
+        // The last three hours at five times the load.
+        for v in &mut values[n - 36..] {
+            *v *= 5.0;
+        }
+        let forecast = forecast(&series(values, step), 7 * 288).unwrap();
+        let peak = forecast.mean.iter().copied().fold(0.0, f64::max);
+        assert!(peak < 1.1 * normal_peak, "{}: peak {peak} vs {normal_peak}", forecast.model);
+    }
+
+    #[test]
+    fn the_same_input_gives_the_same_forecast() {
+        let values = synthetic::load(21, 300, 100.0, 30.0, 10.0, 0.2, 5.0, 9);
+        let a = forecast(&series(values.clone(), 300), 2016).unwrap();
+        let b = forecast(&series(values, 300), 2016).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
     fn levels_outside_zero_to_one_are_refused() {
         assert!(Level::from_percent(90.0).is_some());
         for bad in [0.0, 0.9, 100.0, -5.0, 150.0, f64::NAN] {
