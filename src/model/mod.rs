@@ -403,7 +403,11 @@ mod tests {
         }
         let forecast = forecast(&series(values, step), 7 * 288).unwrap();
         let peak = forecast.mean.iter().copied().fold(0.0, f64::max);
-        assert!(peak < 1.1 * normal_peak, "{}: peak {peak} vs {normal_peak}", forecast.model);
+        assert!(
+            peak < 1.1 * normal_peak,
+            "{}: peak {peak} vs {normal_peak}",
+            forecast.model
+        );
     }
 
     #[test]
