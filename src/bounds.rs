@@ -63,6 +63,8 @@ pub enum Clamp {
     Ceiling,
     /// `max` raised to `min` so that `min <= max`.
     RaisedToMin,
+    /// `min` cut to the max ceiling, the hard limit of the whole range.
+    MaxCeiling,
 }
 
 /// How one replica count was derived.
@@ -135,7 +137,7 @@ pub fn derive_bounds(
             policy.max_replicas.ceiling()
         ));
         min_replicas = policy.max_replicas.ceiling();
-        min_clamp = Some(Clamp::Ceiling);
+        min_clamp = Some(Clamp::MaxCeiling);
     }
     let max_raw = high * policy.headroom / capacity;
     let (mut max_replicas, mut max_clamp) = clamp(max_raw, policy.max_replicas);

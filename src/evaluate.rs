@@ -121,7 +121,19 @@ pub fn score(
             upper: i.upper,
         })
         .collect();
-    let n = rows.len().max(1) as f64;
+    if rows.is_empty() {
+        // Nothing known to score against: no number is better than a false 0.
+        return Score {
+            horizon: horizon.to_string(),
+            mase: f64::NAN,
+            smape: f64::NAN,
+            coverage: f64::NAN,
+            width_rel: f64::NAN,
+            p95_ratio: f64::NAN,
+            upper_p95_ratio: f64::NAN,
+        };
+    }
+    let n = rows.len() as f64;
     let mean = |f: &dyn Fn(&Row) -> f64| rows.iter().map(f).sum::<f64>() / n;
     let mae = mean(&|r| (r.actual - r.mean).abs());
     let smape = 100.0
@@ -175,8 +187,22 @@ fn summary(
         .flat_map(|e| e.scores.iter().filter(|s| s.horizon == horizon).map(metric))
         .filter(|x| x.is_finite())
         .collect();
-    let mean = xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+    if xs.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = xs.iter().sum::<f64>() / xs.len() as f64;
     (percentile(&mut xs, 0.5), mean)
+}
+
+/// The horizon labels present, in the order the first series has them.
+fn horizons(evaluations: &[SeriesEvaluation]) -> Vec<String> {
+    let mut labels: Vec<String> = Vec::new();
+    for score in evaluations.iter().flat_map(|e| &e.scores) {
+        if !labels.contains(&score.horizon) {
+            labels.push(score.horizon.clone());
+        }
+    }
+    labels
 }
 
 type Metric = (&'static str, fn(&Score) -> f64);
@@ -217,29 +243,23 @@ pub fn render_table(evaluation: &Evaluation) -> String {
             );
         }
     }
-    for horizon in ["7d", "1d"] {
+    for horizon in horizons(evaluations) {
+        let stats: Vec<(f64, f64)> = METRICS
+            .iter()
+            .map(|(_, metric)| summary(evaluations, &horizon, *metric))
+            .collect();
         for (label, pick) in [("median", 0), ("mean", 1)] {
-            let values: Vec<f64> = METRICS
-                .iter()
-                .map(|(_, metric)| {
-                    let (median, mean) = summary(evaluations, horizon, *metric);
-                    if pick == 0 {
-                        median
-                    } else {
-                        mean
-                    }
-                })
-                .collect();
+            let value = |k: usize| if pick == 0 { stats[k].0 } else { stats[k].1 };
             let _ = writeln!(
                 out,
                 "{:<36} {:>3} {:>7.3} {:>7.1} {:>8.3} {:>9.2} {:>9.3}",
                 format!("[{label} of {}]", evaluations.len()),
                 horizon,
-                values[0],
-                values[1],
-                values[2],
-                values[3],
-                values[4]
+                value(0),
+                value(1),
+                value(2),
+                value(3),
+                value(4)
             );
         }
     }
@@ -284,16 +304,16 @@ pub fn render_csv(evaluation: &Evaluation) -> String {
 pub fn render_json(evaluation: &Evaluation) -> String {
     let (evaluations, failures) = (&evaluation.series, &evaluation.failures);
     let mut summaries = serde_json::Map::new();
-    for horizon in ["7d", "1d"] {
+    for horizon in horizons(evaluations) {
         let mut per_metric = serde_json::Map::new();
         for (name, metric) in METRICS {
-            let (median, mean) = summary(evaluations, horizon, metric);
+            let (median, mean) = summary(evaluations, &horizon, metric);
             per_metric.insert(
                 name.into(),
                 serde_json::json!({"median": median, "mean": mean}),
             );
         }
-        summaries.insert(horizon.into(), per_metric.into());
+        summaries.insert(horizon, per_metric.into());
     }
     let failures: Vec<_> = failures
         .iter()

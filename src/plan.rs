@@ -131,15 +131,6 @@ impl WorkloadPlan {
             bounds: None,
         }
     }
-
-    /// True when the recommendation differs from what the HPA has today.
-    #[must_use]
-    pub fn changes(&self) -> bool {
-        match (self.current, self.min_replicas, self.max_replicas) {
-            (Some(c), Some(min), Some(max)) => c.min_replicas != min || c.max_replicas != max,
-            _ => false,
-        }
-    }
 }
 
 /// Recommends bounds for one workload from its raw samples.
@@ -180,7 +171,9 @@ pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> 
             )
         }
     };
-    let staleness = now - series.end();
+    // The grid's last step is the last sample rounded to the grid, which may
+    // lie up to half a step after "now".
+    let staleness = (now - series.end()).max(0);
     if staleness > workload.max_gap.secs() {
         return WorkloadPlan::failed(
             workload,
@@ -296,6 +289,9 @@ fn describe_bound(which: &str, d: &Derivation, workload: &Workload) -> String {
         Some(Clamp::Floor) => format!(", raised to the floor {}", range.floor()),
         Some(Clamp::Ceiling) => format!(", cut to the ceiling {}", range.ceiling()),
         Some(Clamp::RaisedToMin) => ", raised to min so that min <= max".to_string(),
+        Some(Clamp::MaxCeiling) => {
+            format!(", cut to the max ceiling {}", policy.max_replicas.ceiling())
+        }
     };
     format!(
         "{which} {}: {what} expected load {:.4} (q{:.0} at {}){headroom} / {} per replica = {:.2}{clamp}",
@@ -366,7 +362,6 @@ mod tests {
         // Load swings 60..140: min covers the trough, max the peak with headroom.
         assert!((5..=7).contains(&min), "min {min}");
         assert!((17..=20).contains(&max), "max {max}");
-        assert!(plan.changes());
         assert!(plan
             .reasons
             .iter()
@@ -416,6 +411,19 @@ mod tests {
         // A horizon shorter than a step still covers the next step.
         let plan = plan_workload(&workload("    horizon: 60s\n"), &series, Some(last));
         assert_eq!(plan.bounds.unwrap().min.at, last + 300);
+    }
+
+    #[test]
+    fn a_last_sample_just_before_its_grid_step_is_not_in_the_future() {
+        let values = synthetic::load(3, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
+        let mut series = raw(&values);
+        // Scrape jitter: the last sample arrives 100 s early; it still rounds
+        // to its grid step, which lies after "now" (the last sample's time).
+        series.samples.last_mut().unwrap().ts -= 100;
+        let plan = plan_workload(&workload(""), &series, None);
+        assert_eq!(plan.status, Status::Ok, "{:?}", plan.reasons);
+        let bounds = plan.bounds.unwrap();
+        assert!(bounds.min.load > 0.0 && bounds.max.load > 0.0);
     }
 
     #[test]

@@ -99,17 +99,27 @@ fn evaluate_file(
     let forecast = model::forecast(&train, test_steps).map_err(|e| e.to_string())?;
     let seconds = started.elapsed().as_secs_f64();
     let scale = evaluate::mase_scale(&train.values, per_day);
-    let scores = vec![
-        evaluate::score(
-            &test.to_string(),
-            &actual,
-            &forecast,
-            level,
-            test_steps,
-            scale,
-        ),
-        evaluate::score("1d", &actual, &forecast, level, per_day, scale),
-    ];
+    if scale <= 0.0 {
+        return Err(
+            "MASE is undefined: the training part does not vary from day to day \
+             (the daily seasonal naive's in-sample error is 0)"
+                .into(),
+        );
+    }
+    let mut scores = vec![evaluate::score(
+        &test.to_string(),
+        &actual,
+        &forecast,
+        level,
+        test_steps,
+        scale,
+    )];
+    // The first day alone, when the test span is longer than a day.
+    if test_steps > per_day {
+        scores.push(evaluate::score(
+            "1d", &actual, &forecast, level, per_day, scale,
+        ));
+    }
     Ok(SeriesEvaluation {
         series: name.to_string(),
         model: forecast.model.clone(),

@@ -109,7 +109,7 @@ pub fn read_csv(path: &Path) -> Result<RawSeries, SourceError> {
 fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> {
     if let Err(e) = std::str::from_utf8(&bytes) {
         let offset = e.valid_up_to();
-        let line = 1 + bytes[..offset].split(|&b| b == b'\n').count() - 1;
+        let line = bytes[..offset].split(|&b| b == b'\n').count();
         return Err(SourceError::NotUtf8 {
             path: path.into(),
             line,

@@ -6,8 +6,8 @@
 //! a data frame. Gives a [`Forecast`]: the mean per future step, and
 //! intervals calibrated on the chosen model's out-of-sample errors.
 //!
-//! Selection: the last `validation` steps (a quarter of the history, at
-//! least a day, at most the horizon, whole days) are held out; every
+//! Selection: the last `validation` steps (a quarter of the history in whole
+//! days, at least one, at most the horizon rounded up to whole days) are held out; every
 //! candidate is fitted on what precedes them and scored by mean absolute
 //! error on the known held-out steps; the best is refitted on everything.
 //! Intervals: the held-out errors of the chosen model, centred on their
