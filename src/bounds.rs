@@ -158,7 +158,7 @@ pub fn derive_bounds(
             replicas: min_replicas,
             load: low,
             at: forecast.timestamp(low_at),
-            quantile: round6(policy.level.lower_quantile()),
+            quantile: significant(policy.level.lower_quantile(), 6),
             raw: min_raw,
             clamp: min_clamp,
         },
@@ -166,7 +166,7 @@ pub fn derive_bounds(
             replicas: max_replicas,
             load: high,
             at: forecast.timestamp(high_at),
-            quantile: round6(policy.level.upper_quantile()),
+            quantile: significant(policy.level.upper_quantile(), 6),
             raw: max_raw,
             clamp: max_clamp,
         },
@@ -192,11 +192,6 @@ pub fn significant(x: f64, digits: i32) -> f64 {
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `serialize_with` passes a reference
 fn serialize_significant<S: serde::Serializer>(x: &f64, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_f64(significant(*x, 6))
-}
-
-/// Rounds away float noise (`0.04999999999999999` is the 5% quantile).
-fn round6(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
 }
 
 /// Rounds `raw` up to whole replicas and clamps it into `range`.

@@ -11,6 +11,7 @@
 
 use crate::model::{Forecast, Level};
 use crate::series::Series;
+use crate::stats::quantile;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -164,16 +165,14 @@ pub fn score(
     }
 }
 
-/// Linear-interpolated percentile (as numpy's default); NaN for none.
+/// Percentile `q` of `xs` (sorts them); NaN for none, so that an empty
+/// metric never reads as a real 0.
 fn percentile(xs: &mut [f64], q: f64) -> f64 {
     if xs.is_empty() {
         return f64::NAN;
     }
     xs.sort_by(f64::total_cmp);
-    let position = q * (xs.len() - 1) as f64;
-    let below = position.floor() as usize;
-    let above = (below + 1).min(xs.len() - 1);
-    xs[below] + (xs[above] - xs[below]) * (position - below as f64)
+    quantile(xs, q)
 }
 
 /// Median and mean of one metric over the evaluated series, per horizon.
@@ -376,8 +375,8 @@ mod tests {
     }
 
     #[test]
-    fn percentiles_interpolate_like_numpy() {
-        assert_eq!(percentile(&mut [1.0, 2.0, 3.0, 4.0], 0.5), 2.5);
-        assert!((percentile(&mut [0.0, 10.0], 0.95) - 9.5).abs() < 1e-12);
+    fn percentiles_sort_first_and_are_nan_for_nothing() {
+        assert_eq!(percentile(&mut [4.0, 1.0, 3.0, 2.0], 0.5), 2.5);
+        assert!(percentile(&mut [], 0.5).is_nan());
     }
 }

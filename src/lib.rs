@@ -29,5 +29,6 @@ pub mod report;
 pub mod run;
 pub mod series;
 pub mod source;
+pub mod stats;
 pub mod synthetic;
 pub mod time;

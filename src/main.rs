@@ -2,7 +2,7 @@
 //! an exit code (0 all fine, 1 some workloads failed or need an operator,
 //! 2 could not run at all). Everything else lives in the library.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use homeostat::model::{self, Level};
 use homeostat::report::{self, Format};
@@ -51,8 +51,8 @@ enum Command {
         #[arg(long, default_value = "7d")]
         test: Span,
         /// Central interval level, percent.
-        #[arg(long, default_value_t = 90.0)]
-        level: f64,
+        #[arg(long, default_value = "90", value_parser = parse_level)]
+        level: Level,
         #[arg(long, value_enum, default_value = "table")]
         format: EvaluateFormat,
         /// Write the result to this file instead of standard output.
@@ -68,8 +68,8 @@ enum Command {
         #[arg(long, default_value = "7d")]
         horizon: Span,
         /// Central interval level, percent.
-        #[arg(long, default_value_t = 90.0)]
-        level: f64,
+        #[arg(long, default_value = "90", value_parser = parse_level)]
+        level: Level,
         /// Grid step (default: the most common spacing of the input).
         #[arg(long)]
         step: Option<Span>,
@@ -127,9 +127,6 @@ fn execute(command: Command) -> Result<u8> {
             format,
             output,
         } => {
-            let Some(level) = Level::from_percent(level) else {
-                bail!("--{}", model::level_error(level));
-            };
             let evaluation = run::evaluate_dir(&input, test, level).map_err(anyhow::Error::msg)?;
             let text = match format {
                 EvaluateFormat::Table => evaluate::render_table(&evaluation),
@@ -149,9 +146,6 @@ fn execute(command: Command) -> Result<u8> {
             step,
             output,
         } => {
-            let Some(level) = Level::from_percent(level) else {
-                bail!("--{}", model::level_error(level));
-            };
             let raw = source::read_file(&input)?;
             let options = GridOptions {
                 step,
@@ -168,6 +162,14 @@ fn execute(command: Command) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// `--level`: a percentage, validated once (a fraction like `0.9` is refused with a hint).
+fn parse_level(text: &str) -> Result<Level, String> {
+    let percent: f64 = text
+        .parse()
+        .map_err(|_| format!("expected a percentage such as 90, got `{text}`"))?;
+    Level::from_percent(percent).ok_or_else(|| model::level_error(percent))
 }
 
 /// The bundled example configuration: `data/homeostat.yaml` under the

@@ -408,6 +408,12 @@ mod tests {
     }
 
     #[test]
+    fn a_utf8_byte_order_mark_is_accepted() {
+        let raw = parse(b"\xEF\xBB\xBFtimestamp,value\n1429696800,2\n").unwrap();
+        assert_eq!(raw.samples.len(), 1);
+    }
+
+    #[test]
     fn extra_columns_and_column_order_do_not_matter() {
         let raw = parse(b"value,host,timestamp\n4,a,1429696800\n").unwrap();
         assert_eq!(

@@ -147,6 +147,28 @@ fn forecast_reads_parquet_like_csv() {
         stderr(&from_datetimes)
     );
     assert_eq!(stdout(&from_csv), stdout(&from_datetimes));
+
+    // And as RFC3339 text.
+    let texts = dir.path().join("texts.parquet");
+    let rfc3339: Vec<String> = (0..3 * 288)
+        .map(|i| homeostat::time::format_timestamp(1_700_006_400 + i * 300))
+        .collect();
+    write_parquet(
+        &texts,
+        vec![
+            Column::new("timestamp".into(), rfc3339),
+            Column::new("value".into(), read_values(&csv)),
+        ],
+    );
+    let from_texts = homeostat(&[
+        "forecast",
+        "--input",
+        texts.to_str().unwrap(),
+        "--horizon",
+        "6h",
+    ]);
+    assert!(from_texts.status.success(), "{}", stderr(&from_texts));
+    assert_eq!(stdout(&from_csv), stdout(&from_texts));
 }
 
 /// The value column of a CSV written by `daily_csv`.

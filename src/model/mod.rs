@@ -25,6 +25,7 @@ pub use regression::FourierTrend;
 pub use seasonality::{detect_seasonality, Seasonality};
 
 use crate::series::Series;
+use crate::stats::quantile;
 use std::fmt;
 
 /// Where a series' values sit in time: step `i` is at `start + i * step`.
@@ -182,21 +183,6 @@ impl Forecast {
     }
 }
 
-/// Linear-interpolated quantile of sorted values; 0 for none.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    match sorted.len() {
-        0 => 0.0,
-        1 => sorted[0],
-        n => {
-            let position = q.clamp(0.0, 1.0) * (n - 1) as f64;
-            let below = position.floor() as usize;
-            let above = (below + 1).min(n - 1);
-            let f = position - below as f64;
-            sorted[below] * (1.0 - f) + sorted[above] * f
-        }
-    }
-}
-
 /// The candidates worth trying for a series with this seasonality.
 #[must_use]
 pub fn candidates(seasonality: &Seasonality, per_day: Option<usize>) -> Vec<Box<dyn Forecaster>> {
@@ -291,11 +277,11 @@ pub fn forecast(series: &Series, horizon: usize) -> Result<Forecast, ModelError>
     }
     let (validation_mae, chosen, mut errors) =
         best.ok_or_else(|| ModelError::NoCandidate(failures.join("; ")))?;
-    let center = seasonality::median(&mut errors.clone());
+    errors.sort_by(f64::total_cmp);
+    let center = quantile(&errors, 0.5);
     for e in &mut errors {
         *e -= center;
     }
-    errors.sort_by(f64::total_cmp);
     let fitted = chosen.fit(values, grid)?;
     let mean = fitted
         .predict(horizon)
@@ -424,11 +410,5 @@ mod tests {
         for bad in [0.0, 0.9, 100.0, -5.0, 150.0, f64::NAN] {
             assert!(Level::from_percent(bad).is_none(), "{bad}");
         }
-    }
-
-    #[test]
-    fn quantiles_interpolate() {
-        assert_eq!(quantile(&[0.0, 10.0], 0.25), 2.5);
-        assert_eq!(quantile(&[], 0.5), 0.0);
     }
 }

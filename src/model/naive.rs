@@ -2,7 +2,7 @@
 //! and often the best choice for bursty series with little structure.
 
 use super::{Fitted, Forecaster, Grid, ModelError};
-use crate::model::seasonality::median;
+use crate::stats::median;
 
 /// Repeats the last full season: the forecast for step `n + i` is the value
 /// at `n + i - period` (an unknown value there is taken from the same phase

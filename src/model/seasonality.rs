@@ -14,6 +14,7 @@
 //! first, so that a few bursts (heavy-tailed load) cannot hide a pattern,
 //! and one holiday cannot invent one.
 
+use crate::stats::median;
 use crate::time::{DAY, WEEK};
 
 /// Least adjusted share of variance explained by the hour of day.
@@ -199,20 +200,6 @@ fn adjusted_group_r2(groups: &[(usize, f64)], group_count: usize) -> f64 {
     let used = counts.iter().filter(|&&c| c > 0).count();
     let r2 = 1.0 - within / total;
     1.0 - (1.0 - r2) * (n - 1) as f64 / (n - used) as f64
-}
-
-/// Median of `xs` (reorders them); 0 for none.
-pub(crate) fn median(xs: &mut [f64]) -> f64 {
-    if xs.is_empty() {
-        return 0.0;
-    }
-    xs.sort_by(f64::total_cmp);
-    let mid = xs.len() / 2;
-    if xs.len() % 2 == 1 {
-        xs[mid]
-    } else {
-        f64::midpoint(xs[mid - 1], xs[mid])
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,44 @@
+//! The two order statistics every stage uses, in one place: linear
+//! interpolated quantiles (numpy's default) and the median.
+
+/// Quantile `q` of values sorted ascending, interpolated linearly between
+/// neighbours (numpy's default); 0 for none.
+#[must_use]
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        1 => sorted[0],
+        n => {
+            let position = q.clamp(0.0, 1.0) * (n - 1) as f64;
+            let below = position.floor() as usize;
+            let above = (below + 1).min(n - 1);
+            let f = position - below as f64;
+            sorted[below] * (1.0 - f) + sorted[above] * f
+        }
+    }
+}
+
+/// Median of `xs` (sorts them in place); 0 for none.
+pub fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    quantile(xs, 0.5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate_like_numpy() {
+        assert_eq!(quantile(&[0.0, 10.0], 0.25), 2.5);
+        assert!((quantile(&[0.0, 10.0], 0.95) - 9.5).abs() < 1e-12);
+        assert_eq!(quantile(&[], 0.5), 0.0);
+    }
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(&mut []), 0.0);
+    }
+}
