@@ -280,9 +280,9 @@ pub fn render_csv(evaluation: &Evaluation) -> String {
             let _ = writeln!(
                 out,
                 "{},{},{},{},{},{},{},{},{},{},{},{}",
-                e.series,
+                csv_field(&e.series),
                 s.horizon,
-                e.model,
+                csv_field(&e.model),
                 s.mase,
                 s.smape,
                 s.coverage,
@@ -296,6 +296,16 @@ pub fn render_csv(evaluation: &Evaluation) -> String {
         }
     }
     out
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180):
+/// a combined model's name lists its members with commas.
+fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\"")).into()
+    } else {
+        text.into()
+    }
 }
 
 /// JSON: the per-series evaluations, the failures and the summary.

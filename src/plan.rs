@@ -267,8 +267,13 @@ fn describe_data(series: &Series, origin: &str) -> String {
 fn describe_model(forecast: &Forecast) -> String {
     let s = &forecast.seasonality;
     format!(
-        "model: {} chosen by backtest (MAE {:.4} on the held-out last steps); seasonality {} (daily strength {:.2}, weekly {:.2})",
-        forecast.model, forecast.validation_mae, s.label(), s.daily_strength, s.weekly_strength
+        "model: {} chosen by backtest (MAE {:.4} over the last {} windows of history); seasonality {} (daily strength {:.2}, weekly {:.2})",
+        forecast.model,
+        forecast.validation_mae,
+        forecast.origins,
+        s.label(),
+        s.daily_strength,
+        s.weekly_strength
     )
 }
 

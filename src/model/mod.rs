@@ -6,26 +6,37 @@
 //! a data frame. Gives a [`Forecast`]: the mean per future step, and
 //! intervals calibrated on the chosen model's out-of-sample errors.
 //!
-//! Selection: the last `validation` steps (a quarter of the history in whole
-//! days, at least one, at most the horizon rounded up to whole days) are held out; every
-//! candidate is fitted on what precedes them and scored by mean absolute
-//! error on the known held-out steps; the best is refitted on everything.
-//! Intervals: the held-out errors of the chosen model, centred on their
-//! median, give the lower and upper quantiles; beyond the held-out length
-//! they widen with the square root of the lead time, as errors of a random
-//! walk would. (Errors relative to the forecast level were tried: on the
-//! shared traces they covered less, 0.83 against 0.85, and were wider.)
+//! Selection: rolling-origin backtest on the series' own history, never
+//! beyond it. Each origin holds out the `validation` steps after it (a
+//! quarter of the history in whole days, at least one, at most the horizon);
+//! the last origin is the end of the history minus that window, and up to
+//! [`MAX_ORIGINS`] − 1 more sit back to back before it while they still
+//! train on at least half the history. Every candidate is fitted at every
+//! origin and scored by mean absolute error over all held-out known steps;
+//! the mean of the best two or three competes on the same backtest and wins
+//! when it does better. The winner is refitted on everything.
+//!
+//! Intervals (split-conformal, per lead time): the winner's backtest errors
+//! (actual − forecast) are grouped by lead time into buckets of doubling
+//! length, each with at least [`MIN_BUCKET_ERRORS`]; the interval at a lead
+//! is the forecast plus that bucket's error quantiles, never narrower than
+//! at a shorter lead. Beyond the longest lead the backtest reached, it
+//! widens as a power of the lead fitted to how the backtest errors grew
+//! (from 0 for errors that did not grow to ½ for a random walk's).
+//! Measured on the shared traces (`homeostat evaluate --input data`): 90%
+//! intervals cover 0.91 over a week and 0.92 over a day, mean of 13 series.
 
 pub mod naive;
 pub mod regression;
 pub mod seasonality;
+pub mod smoothing;
 
 pub use naive::{RecentLevel, SeasonalNaive};
-pub use regression::FourierTrend;
+pub use regression::{FourierTrend, Loss};
 pub use seasonality::{detect_seasonality, Seasonality};
+pub use smoothing::DampedTrend;
 
 use crate::series::Series;
-use crate::stats::quantile;
 use std::fmt;
 
 /// Where a series' values sit in time: step `i` is at `start + i * step`.
@@ -128,8 +139,8 @@ impl fmt::Display for Level {
     }
 }
 
-/// A forecast: the mean for each future step and the errors that calibrate
-/// its intervals.
+/// A forecast: the mean for each future step and the backtest errors that
+/// calibrate its intervals.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Forecast {
     /// Timestamp of the first forecast step (one step after the history).
@@ -140,12 +151,12 @@ pub struct Forecast {
     /// Name of the model that made it.
     pub model: String,
     pub seasonality: Seasonality,
-    /// Held-out errors (actual − forecast), centred on their median, sorted.
-    errors: Vec<f64>,
-    /// Length of the held-out window in steps.
-    validation: usize,
-    /// Mean absolute error of the chosen model on the held-out window.
+    /// The chosen model's backtest errors, by lead time.
+    calibration: Calibration,
+    /// Mean absolute error of the chosen model over the backtest.
     pub validation_mae: f64,
+    /// Backtest origins the choice rests on.
+    pub origins: usize,
 }
 
 /// Lower and upper end of an interval at one step.
@@ -155,6 +166,105 @@ pub struct Interval {
     pub upper: f64,
 }
 
+/// Backtest errors (actual − forecast) grouped by lead time: bucket `b`
+/// holds the errors at leads up to `last_lead[b]` (and above the previous
+/// bucket's), each sorted.
+#[derive(Debug, Clone, PartialEq)]
+struct Calibration {
+    last_lead: Vec<usize>,
+    errors: Vec<Vec<f64>>,
+}
+
+/// Errors a lead-time bucket needs before it stands on its own; smaller
+/// buckets are merged into the next (a 95% quantile from fewer is noise).
+pub const MIN_BUCKET_ERRORS: usize = 200;
+
+impl Calibration {
+    /// Groups `(lead, error)` pairs (leads from 1) into buckets of doubling
+    /// lead time, merging buckets with too few errors.
+    fn new(mut errors: Vec<(usize, f64)>) -> Self {
+        errors.sort_by_key(|&(lead, _)| lead);
+        let mut calibration = Calibration {
+            last_lead: Vec::new(),
+            errors: Vec::new(),
+        };
+        let mut current: Vec<f64> = Vec::new();
+        let mut bound = 1;
+        for (k, &(lead, error)) in errors.iter().enumerate() {
+            while lead > bound {
+                bound *= 2;
+            }
+            current.push(error);
+            let bucket_ends = errors.get(k + 1).is_none_or(|&(next, _)| next > bound);
+            let is_last = k + 1 == errors.len();
+            if bucket_ends && (current.len() >= MIN_BUCKET_ERRORS || is_last) {
+                current.sort_by(f64::total_cmp);
+                calibration.last_lead.push(lead);
+                calibration.errors.push(std::mem::take(&mut current));
+            }
+        }
+        calibration
+    }
+
+    /// Lower and upper error quantiles for each bucket, widening (never
+    /// narrowing) with lead time.
+    fn quantiles(&self, level: Level) -> Vec<(f64, f64)> {
+        let mut out: Vec<(f64, f64)> = Vec::with_capacity(self.errors.len());
+        for errors in &self.errors {
+            let low = conformal_quantile(errors, level.lower_quantile());
+            let high = conformal_quantile(errors, level.upper_quantile());
+            let (low, high) = match out.last() {
+                Some(&(l, h)) => (low.min(l), high.max(h)),
+                None => (low, high),
+            };
+            out.push((low, high));
+        }
+        out
+    }
+}
+
+impl Calibration {
+    /// How fast the interval grows with lead time beyond the backtest: the
+    /// power of the lead by which its width grew from the first bucket to
+    /// the last, between 0 (errors that do not grow, as a stable seasonal
+    /// model's) and ½ (a random walk's). One bucket shows no growth, so it
+    /// gets the cautious ½.
+    fn growth(&self, quantiles: &[(f64, f64)]) -> f64 {
+        let (Some(first), Some(last)) = (quantiles.first(), quantiles.last()) else {
+            return 0.5;
+        };
+        let buckets = self.last_lead.len();
+        if buckets < 2 {
+            return 0.5;
+        }
+        // Each bucket stands at the middle of its leads.
+        let near = f64::midpoint(1.0, self.last_lead[0] as f64);
+        let far = (self.last_lead[buckets - 2] + 1 + self.last_lead[buckets - 1]) as f64 / 2.0;
+        let (w_near, w_far) = (first.1 - first.0, last.1 - last.0);
+        if w_near <= 0.0 || w_far <= 0.0 {
+            return 0.5;
+        }
+        ((w_far / w_near).ln() / (far / near).ln()).clamp(0.0, 0.5)
+    }
+}
+
+/// The `q` quantile of sorted `errors` with the split-conformal finite
+/// sample correction: the ⌈(m+1)q⌉-th of m errors (the extreme one when
+/// that is beyond m), so that the interval covers at least its level.
+fn conformal_quantile(errors: &[f64], q: f64) -> f64 {
+    let m = errors.len();
+    if m == 0 {
+        return 0.0;
+    }
+    if q >= 0.5 {
+        let rank = ((m + 1) as f64 * q).ceil() as usize;
+        errors[rank.clamp(1, m) - 1]
+    } else {
+        let rank = ((m + 1) as f64 * (1.0 - q)).ceil() as usize;
+        errors[m - rank.clamp(1, m)]
+    }
+}
+
 impl Forecast {
     /// Timestamp of forecast step `i`.
     #[must_use]
@@ -162,18 +272,27 @@ impl Forecast {
         self.start + i as i64 * self.step
     }
 
-    /// The central `level` interval at every step (lower never below 0).
+    /// The central `level` interval at every step (lower never below 0):
+    /// the mean plus the backtest error quantiles at that lead time; beyond
+    /// the longest lead the backtest reached, widened with the square root
+    /// of the lead, as a random walk's errors grow.
     #[must_use]
     pub fn interval(&self, level: Level) -> Vec<Interval> {
-        let low = quantile(&self.errors, level.lower_quantile());
-        let high = quantile(&self.errors, level.upper_quantile());
+        let quantiles = self.calibration.quantiles(level);
+        let leads = &self.calibration.last_lead;
+        let growth = self.calibration.growth(&quantiles);
+        let mut bucket = 0;
         self.mean
             .iter()
             .enumerate()
             .map(|(i, &mean)| {
-                let widen = ((i + 1) as f64 / self.validation.max(1) as f64)
-                    .sqrt()
-                    .max(1.0);
+                let lead = i + 1;
+                while bucket + 1 < leads.len() && lead > leads[bucket] {
+                    bucket += 1;
+                }
+                let (low, high) = quantiles.get(bucket).copied().unwrap_or((0.0, 0.0));
+                let reached = leads.get(bucket).copied().unwrap_or(1).max(1);
+                let widen = (lead as f64 / reached as f64).powf(growth).max(1.0);
                 Interval {
                     lower: (mean + low * widen).max(0.0),
                     upper: (mean + high * widen).max(0.0),
@@ -210,13 +329,16 @@ pub fn candidates(seasonality: &Seasonality, per_day: Option<usize>) -> Vec<Box<
             daily,
             weekly,
             trend,
+            loss: Loss::Huber,
         }));
     }
+    list.push(Box::new(DampedTrend { daily, weekly }));
     list
 }
 
-/// Steps held out to choose the model: a quarter of the history, at least a
-/// day, at most the horizon, in whole days when a day is a whole number of steps.
+/// Steps each backtest origin forecasts: a quarter of the history, at least
+/// a day, at most the horizon, in whole days when a day is a whole number of
+/// steps.
 fn validation_steps(len: usize, horizon: usize, per_day: Option<usize>) -> usize {
     let quarter = len / 4;
     match per_day {
@@ -229,6 +351,119 @@ fn validation_steps(len: usize, horizon: usize, per_day: Option<usize>) -> usize
         None => quarter.min(horizon.max(24)).max(1),
     }
 }
+
+/// Backtest origins at most: the last window, and up to two before it.
+pub const MAX_ORIGINS: usize = 2;
+
+/// Where the backtest forecasts from: origin `o` trains on `..o` and is
+/// scored on `o..o + validation`. Back to back from the end of the history,
+/// as long as each trains on at least half of it.
+fn origins(len: usize, validation: usize) -> Vec<usize> {
+    (1..=MAX_ORIGINS)
+        .map_while(|j| len.checked_sub(j * validation))
+        .filter(|&o| o >= len / 2 || o == len - validation)
+        .collect()
+}
+
+/// One candidate's backtest: its forecast from each origin, its errors by
+/// lead time and their mean size.
+struct Backtest {
+    predictions: Vec<Vec<f64>>,
+    errors: Vec<(usize, f64)>,
+    mae: f64,
+}
+
+impl Backtest {
+    /// Scores forecasts made from `origins` against what followed them.
+    fn score(
+        name: &str,
+        predictions: Vec<Vec<f64>>,
+        values: &[f64],
+        origins: &[usize],
+    ) -> Result<Self, String> {
+        let mut errors = Vec::new();
+        for (&origin, predicted) in origins.iter().zip(&predictions) {
+            errors.extend(
+                values[origin..]
+                    .iter()
+                    .zip(predicted)
+                    .enumerate()
+                    .filter(|(_, (actual, _))| !actual.is_nan())
+                    .map(|(i, (&actual, &p))| (i + 1, actual - p)),
+            );
+        }
+        if errors.is_empty() {
+            return Err(format!("{name}: no known held-out steps to score it on"));
+        }
+        let mae = errors.iter().map(|(_, e)| e.abs()).sum::<f64>() / errors.len() as f64;
+        Ok(Backtest {
+            predictions,
+            errors,
+            mae,
+        })
+    }
+
+    fn run(
+        candidate: &dyn Forecaster,
+        values: &[f64],
+        grid: Grid,
+        origins: &[usize],
+        validation: usize,
+    ) -> Result<Self, String> {
+        let predictions = origins
+            .iter()
+            .map(|&origin| {
+                let fitted = candidate
+                    .fit(&values[..origin], grid)
+                    .map_err(|e| e.to_string())?;
+                Ok(fitted
+                    .predict(validation)
+                    .into_iter()
+                    .map(|p| p.max(0.0))
+                    .collect())
+            })
+            .collect::<Result<Vec<Vec<f64>>, String>>()?;
+        Self::score(&candidate.name(), predictions, values, origins)
+    }
+}
+
+/// The mean of several models' forecasts: where no single model is best on
+/// every stretch of history, the average of the best few often beats each.
+pub struct Combination(pub Vec<Box<dyn Forecaster>>);
+
+struct FittedCombination(Vec<Box<dyn Fitted>>);
+
+impl Forecaster for Combination {
+    fn name(&self) -> String {
+        let names: Vec<String> = self.0.iter().map(|m| m.name()).collect();
+        format!("mean({})", names.join(", "))
+    }
+
+    fn fit(&self, values: &[f64], grid: Grid) -> Result<Box<dyn Fitted>, ModelError> {
+        let members = self
+            .0
+            .iter()
+            .map(|m| m.fit(values, grid))
+            .collect::<Result<_, _>>()?;
+        Ok(Box::new(FittedCombination(members)))
+    }
+}
+
+impl Fitted for FittedCombination {
+    fn predict(&self, steps: usize) -> Vec<f64> {
+        let mut sum = vec![0.0; steps];
+        for member in &self.0 {
+            for (s, p) in sum.iter_mut().zip(member.predict(steps)) {
+                *s += p.max(0.0);
+            }
+        }
+        let count = self.0.len().max(1) as f64;
+        sum.into_iter().map(|s| s / count).collect()
+    }
+}
+
+/// Models averaged at most, best first by backtest.
+pub const MAX_COMBINED: usize = 3;
 
 /// Forecasts `horizon` steps after the end of `series`, choosing the model
 /// by backtest (see the module docs).
@@ -244,44 +479,52 @@ pub fn forecast(series: &Series, horizon: usize) -> Result<Forecast, ModelError>
     let per_day = series.steps_per_day();
     let seasonality = detect_seasonality(values, series.start, series.step);
     let validation = validation_steps(values.len(), horizon, per_day);
-    let (train, held_out) = values.split_at(values.len() - validation);
+    let origins = origins(values.len(), validation);
 
-    let mut best: Option<(f64, Box<dyn Forecaster>, Vec<f64>)> = None;
+    let mut tried: Vec<(Backtest, Box<dyn Forecaster>)> = Vec::new();
     let mut failures = Vec::new();
     for candidate in candidates(&seasonality, per_day) {
-        let predicted = match candidate.fit(train, grid) {
-            Ok(fitted) => fitted.predict(validation),
-            Err(e) => {
-                failures.push(e.to_string());
-                continue;
-            }
-        };
-        let pairs: Vec<(f64, f64)> = held_out
-            .iter()
-            .zip(&predicted)
-            .filter(|(actual, _)| !actual.is_nan())
-            .map(|(&actual, &p)| (actual, p.max(0.0)))
+        match Backtest::run(candidate.as_ref(), values, grid, &origins, validation) {
+            Ok(result) => tried.push((result, candidate)),
+            Err(e) => failures.push(e),
+        }
+    }
+    if tried.is_empty() {
+        return Err(ModelError::NoCandidate(failures.join("; ")));
+    }
+    tried.sort_by(|a, b| a.0.mae.total_cmp(&b.0.mae));
+    // The best single model, or the mean of the best two or three when
+    // that does better on the same backtest.
+    let mut best = 0;
+    let mut combined: Option<Backtest> = None;
+    for k in 2..=MAX_COMBINED.min(tried.len()) {
+        let predictions = (0..origins.len())
+            .map(|o| {
+                let mut mean = vec![0.0; validation];
+                for (member, _) in &tried[..k] {
+                    for (m, p) in mean.iter_mut().zip(&member.predictions[o]) {
+                        *m += p / k as f64;
+                    }
+                }
+                mean
+            })
             .collect();
-        if pairs.is_empty() {
-            failures.push(format!(
-                "{}: no known held-out steps to score it on",
-                candidate.name()
-            ));
+        let Ok(result) = Backtest::score("mean", predictions, values, &origins) else {
             continue;
-        }
-        let mae = pairs.iter().map(|(a, p)| (a - p).abs()).sum::<f64>() / pairs.len() as f64;
-        let errors = pairs.iter().map(|(a, p)| a - p).collect();
-        if best.as_ref().is_none_or(|(score, ..)| mae < *score) {
-            best = Some((mae, candidate, errors));
+        };
+        let to_beat = combined.as_ref().map_or(tried[0].0.mae, |c| c.mae);
+        if result.mae < to_beat {
+            best = k;
+            combined = Some(result);
         }
     }
-    let (validation_mae, chosen, mut errors) =
-        best.ok_or_else(|| ModelError::NoCandidate(failures.join("; ")))?;
-    errors.sort_by(f64::total_cmp);
-    let center = quantile(&errors, 0.5);
-    for e in &mut errors {
-        *e -= center;
-    }
+    let (result, chosen): (Backtest, Box<dyn Forecaster>) = match combined {
+        Some(result) => {
+            let members = tried.drain(..best).map(|(_, m)| m).collect();
+            (result, Box::new(Combination(members)))
+        }
+        None => tried.swap_remove(0),
+    };
     let fitted = chosen.fit(values, grid)?;
     let mean = fitted
         .predict(horizon)
@@ -294,9 +537,9 @@ pub fn forecast(series: &Series, horizon: usize) -> Result<Forecast, ModelError>
         mean,
         model: chosen.name(),
         seasonality,
-        errors,
-        validation,
-        validation_mae,
+        calibration: Calibration::new(result.errors),
+        validation_mae: result.mae,
+        origins: origins.len(),
     })
 }
 
@@ -361,20 +604,34 @@ mod tests {
         assert!(mae < 0.5 * noise, "{} mae {mae}", forecast.model);
     }
 
+    /// Share of `test` inside the `level` intervals, over seeded series
+    /// with known Gaussian noise, forecast a week ahead from five weeks.
+    fn pooled_coverage(level: f64, seeds: std::ops::Range<u64>) -> f64 {
+        let (mut inside, mut total) = (0, 0);
+        for seed in seeds {
+            let values = synthetic::load(42, 300, 200.0, 40.0, 15.0, 0.0, 10.0, seed);
+            let (train, test) = values.split_at(35 * 288);
+            let forecast = forecast(&series(train.to_vec(), 300), 7 * 288).unwrap();
+            let intervals = forecast.interval(Level::new(level).unwrap());
+            inside += intervals
+                .iter()
+                .zip(test)
+                .filter(|(i, &a)| i.lower <= a && a <= i.upper)
+                .count();
+            total += test.len();
+        }
+        inside as f64 / total as f64
+    }
+
     #[test]
-    fn intervals_cover_about_their_level_on_known_noise() {
-        let step = 300;
-        let values = synthetic::load(42, step, 200.0, 40.0, 0.0, 0.0, 10.0, 5);
-        let (train, test) = values.split_at(35 * 288);
-        let forecast = forecast(&series(train.to_vec(), step), 7 * 288).unwrap();
-        let intervals = forecast.interval(Level::new(0.9).unwrap());
-        let inside = intervals
-            .iter()
-            .zip(test)
-            .filter(|(i, &a)| i.lower <= a && a <= i.upper)
-            .count();
-        let coverage = inside as f64 / test.len() as f64;
-        assert!((0.85..=0.99).contains(&coverage), "coverage {coverage}");
+    fn intervals_cover_their_level_on_known_noise() {
+        // 8 weeks of 2016 steps: a binomial 90% share has a standard error
+        // of 0.2%, autocorrelation aside; the bands allow for calibration on
+        // 2 × 7 days of errors.
+        let ninety = pooled_coverage(0.9, 1..9);
+        assert!((0.88..=0.92).contains(&ninety), "90% covers {ninety}");
+        let half = pooled_coverage(0.5, 1..9);
+        assert!((0.46..=0.54).contains(&half), "50% covers {half}");
     }
 
     #[test]

@@ -1,43 +1,69 @@
-//! Trend + multi-seasonal regression: ordinary least squares (linfa-linear on
-//! ndarray) on a linear trend and Fourier terms for each detected period.
+//! Trend + multi-seasonal regression: a linear trend and Fourier terms for
+//! each detected period, fitted robustly (Huber M-estimation by iteratively
+//! reweighted least squares), the trend damped beyond the history.
 //!
 //! The Fourier phases are taken from the wall clock (seconds since midnight
 //! UTC, seconds since the start of the unix week), not from the first sample,
 //! so that a fitted shape means the same hour of day whatever the history's
 //! start. Weekly harmonics that coincide with daily ones (every 7th) are left
-//! out when both are present, keeping the design matrix full rank.
+//! out when both are present, keeping the design full rank.
+//!
+//! Speed: the Fourier regressors depend only on the phase in the longest
+//! period, so the normal equations are accumulated per phase (2016 phases
+//! for a week of 5-minute steps) instead of per sample. A fit costs one pass
+//! over the samples plus `phases × columns²`, whatever the history length;
+//! a general QR on every sample (linfa-linear, used before) took 17 ms for a
+//! month of 5-minute data. The solution is the same least-squares solution
+//! (checked against numpy and statsmodels in `tests/reference.rs`).
 
 use super::{Fitted, Forecaster, Grid, ModelError};
 use crate::time::{DAY, WEEK};
-use linfa::traits::Fit;
-use linfa::DatasetBase;
-use linfa_linear::LinearRegression;
-use ndarray::{Array1, Array2};
 use std::f64::consts::TAU;
 
 /// Harmonics of the daily period (shapes as sharp as about 1.5 hours).
 pub const DAILY_HARMONICS: usize = 8;
 /// Harmonics of the weekly period (day-of-week levels and their transitions).
 pub const WEEKLY_HARMONICS: usize = 13;
+/// Huber's tuning constant, in robust standard deviations: residuals beyond
+/// it count linearly, not squared, so a burst cannot bend the fit.
+pub const HUBER_K: f64 = 2.0;
+/// Rounds of the H-algorithm at most (it converges geometrically, at the
+/// rate of the share of residuals clipped).
+const MAX_ROUNDS: usize = 12;
+/// The rounds stop when no coefficient moves by more than this share of
+/// the largest.
+const TOLERANCE: f64 = 1e-6;
 
-/// Which terms the regression has.
+/// Which terms the regression has, and whether it is fitted robustly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FourierTrend {
     pub daily: bool,
     pub weekly: bool,
     pub trend: bool,
+    pub loss: Loss,
+}
+
+/// What the regression minimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loss {
+    /// Ordinary least squares.
+    Squared,
+    /// Huber's M-estimate (squared near the fit, absolute beyond
+    /// [`HUBER_K`] robust standard deviations): what forecasts use.
+    Huber,
 }
 
 /// A fitted [`FourierTrend`]: the coefficients and where the history ended.
 #[derive(Debug, Clone)]
 pub struct FittedFourierTrend {
-    spec: FourierTrend,
-    grid: Grid,
+    design: Design,
     /// Steps in the history (the first forecast step is this index).
     fitted_len: usize,
-    intercept: f64,
-    coefficients: Array1<f64>,
-    harmonics: Harmonics,
+    /// Intercept, trend slope (per `1/fitted_len` of the history, when
+    /// present), then the Fourier coefficients.
+    coefficients: Vec<f64>,
+    /// Trend damping per step beyond the history.
+    phi: f64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -46,12 +72,30 @@ struct Harmonics {
     weekly: usize,
 }
 
+/// The regressors: which harmonics, and how steps map to phases.
+#[derive(Debug, Clone, Copy)]
+struct Design {
+    grid: Grid,
+    harmonics: Harmonics,
+    trend: bool,
+    phases: Phases,
+}
+
+/// How steps share regressors: step `i` has phase `(offset + i) % count`
+/// when the longest period is a whole number of steps; otherwise every step
+/// is its own phase.
+#[derive(Debug, Clone, Copy)]
+enum Phases {
+    Cyclic { count: usize, offset: usize },
+    EachStep,
+}
+
 impl FourierTrend {
-    fn harmonics(self, grid: Grid) -> Harmonics {
+    fn design(self, grid: Grid) -> Design {
         // No harmonic faster than the grid can show (Nyquist).
         let daily_nyquist = ((DAY / grid.step) / 2).saturating_sub(1).max(0) as usize;
         let weekly_nyquist = ((WEEK / grid.step) / 2).saturating_sub(1).max(0) as usize;
-        Harmonics {
+        let harmonics = Harmonics {
             daily: if self.daily {
                 DAILY_HARMONICS.min(daily_nyquist)
             } else {
@@ -62,28 +106,364 @@ impl FourierTrend {
             } else {
                 0
             },
+        };
+        let period = if harmonics.weekly > 0 {
+            WEEK
+        } else if harmonics.daily > 0 {
+            DAY
+        } else {
+            grid.step
+        };
+        let phases = if period % grid.step == 0 {
+            Phases::Cyclic {
+                count: (period / grid.step) as usize,
+                offset: (grid.start.rem_euclid(period) / grid.step) as usize,
+            }
+        } else {
+            Phases::EachStep
+        };
+        Design {
+            grid,
+            harmonics,
+            trend: self.trend,
+            phases,
         }
     }
 
-    /// Writes the regressors of step `index` into `row`.
-    fn features(
-        self,
-        harmonics: Harmonics,
+    /// Fits the regression, keeping its concrete type (other models build on it).
+    pub fn fit_regression(
+        &self,
+        values: &[f64],
         grid: Grid,
-        scale: f64,
-        index: usize,
-        row: &mut Vec<f64>,
-    ) {
-        row.clear();
-        let ts = grid.start + index as i64 * grid.step;
-        if self.trend {
-            row.push(index as f64 / scale);
+    ) -> Result<FittedFourierTrend, ModelError> {
+        let design = self.design(grid);
+        let n = values.len();
+        let width = design.width();
+        let known = values.iter().filter(|v| !v.is_nan()).count();
+        if known < 2 * width {
+            return Err(ModelError::TooShort {
+                model: self.name(),
+                have: known,
+                need: 2 * width,
+            });
         }
+        let fail = |message: &str| ModelError::Fit {
+            model: self.name(),
+            message: message.to_owned(),
+        };
+        let system = System::new(&design, values)
+            .ok_or_else(|| fail("the regressors are collinear on the known steps"))?;
+        let mut coefficients = system.solve(values);
+        if self.loss == Loss::Huber {
+            // Huber's modified-residuals algorithm: move by the least-squares
+            // fit to the residuals clipped at k robust standard deviations,
+            // divided by the share not clipped (an approximate Newton step).
+            // The normal matrix never changes, so a round is one pass over
+            // the data.
+            let mut sizes = Vec::with_capacity(known);
+            let mut clipped = vec![0.0; n];
+            for _ in 0..MAX_ROUNDS {
+                let fitted = system.fitted(&coefficients);
+                sizes.clear();
+                for ((c, y), f) in clipped.iter_mut().zip(values).zip(&fitted) {
+                    *c = y - f;
+                    if !c.is_nan() {
+                        sizes.push(c.abs());
+                    }
+                }
+                // Median absolute residual (about zero, as statsmodels' RLM)
+                // as a standard deviation.
+                let mid = sizes.len() / 2;
+                let scale = *sizes.select_nth_unstable_by(mid, f64::total_cmp).1 / 0.674_489_75;
+                let largest = coefficients.iter().fold(0.0f64, |m, c| m.max(c.abs()));
+                if !scale.is_finite() || scale <= 1e-12 * largest {
+                    break; // (nearly) exact fit: nothing to clip
+                }
+                let cut = HUBER_K * scale;
+                let inside = sizes.iter().filter(|&&r| r <= cut).count();
+                for c in &mut clipped {
+                    *c = c.clamp(-cut, cut);
+                }
+                let share = inside.max(1) as f64 / sizes.len() as f64;
+                let step = system.solve(&clipped);
+                let mut moved = 0.0f64;
+                for (c, s) in coefficients.iter_mut().zip(&step) {
+                    *c += s / share;
+                    moved = moved.max((s / share).abs());
+                }
+                let largest = coefficients.iter().fold(0.0f64, |m, c| m.max(c.abs()));
+                if moved <= TOLERANCE * largest.max(f64::MIN_POSITIVE) {
+                    break;
+                }
+            }
+        }
+        if coefficients.iter().any(|c| !c.is_finite()) {
+            return Err(fail("least squares gave non-finite coefficients"));
+        }
+        // The trend may reach at most half the history's length beyond its
+        // end: damping φ with φ/(1−φ) = n/2, so a month's slope is trusted
+        // for about two weeks, a week's for about three days.
+        let reach = n as f64 / 2.0;
+        Ok(FittedFourierTrend {
+            design,
+            fitted_len: n,
+            coefficients,
+            phi: reach / (1.0 + reach),
+        })
+    }
+}
+
+impl Design {
+    /// Fourier regressors per phase.
+    fn fourier_width(&self) -> usize {
+        let skip = if self.harmonics.daily > 0 {
+            self.harmonics.weekly / 7
+        } else {
+            0
+        };
+        2 * (self.harmonics.daily + self.harmonics.weekly - skip)
+    }
+
+    /// All regressors: intercept, trend, Fourier terms.
+    fn width(&self) -> usize {
+        1 + usize::from(self.trend) + self.fourier_width()
+    }
+
+    /// Writes the Fourier regressors at timestamp `ts` into `row`.
+    fn fourier(&self, ts: i64, row: &mut Vec<f64>) {
+        row.clear();
         let day_phase = TAU * ts.rem_euclid(DAY) as f64 / DAY as f64;
-        push_harmonics(row, day_phase, harmonics.daily, None);
+        push_harmonics(row, day_phase, self.harmonics.daily, None);
         let week_phase = TAU * ts.rem_euclid(WEEK) as f64 / WEEK as f64;
-        let skip = (harmonics.daily > 0).then_some(7);
-        push_harmonics(row, week_phase, harmonics.weekly, skip);
+        let skip = (self.harmonics.daily > 0).then_some(7);
+        push_harmonics(row, week_phase, self.harmonics.weekly, skip);
+    }
+
+    /// How many phases `len` steps have.
+    fn phase_count(&self, len: usize) -> usize {
+        match self.phases {
+            Phases::Cyclic { count, .. } => count,
+            Phases::EachStep => len,
+        }
+    }
+
+    /// The phase of step `i`.
+    fn phase(&self, i: usize) -> usize {
+        match self.phases {
+            Phases::Cyclic { count, offset } => (offset + i) % count,
+            Phases::EachStep => i,
+        }
+    }
+
+    /// A timestamp with the phase `p` (for cyclic phases, within the first period).
+    fn phase_timestamp(&self, p: usize) -> i64 {
+        match self.phases {
+            // Every step is off the period boundary by the same remainder
+            // as the first one (the step divides the period).
+            Phases::Cyclic { .. } => {
+                self.grid.start.rem_euclid(self.grid.step) + p as i64 * self.grid.step
+            }
+            Phases::EachStep => self.grid.start + p as i64 * self.grid.step,
+        }
+    }
+
+    /// The Fourier regressors of phases `0..phases`, row-major.
+    fn phase_rows(&self, phases: usize) -> Vec<f64> {
+        let q = self.fourier_width();
+        let mut rows = Vec::with_capacity(phases * q);
+        let mut row = Vec::with_capacity(q);
+        for p in 0..phases {
+            self.fourier(self.phase_timestamp(p), &mut row);
+            rows.extend_from_slice(&row);
+        }
+        rows
+    }
+
+    /// The regression at every step of a history of `n` steps, given the
+    /// regressors per phase (`rows`).
+    fn along_history(&self, rows: &[f64], coefficients: &[f64], n: usize) -> Vec<f64> {
+        let q = self.fourier_width();
+        let f0 = 1 + usize::from(self.trend);
+        let per_phase: Vec<f64> = rows
+            .chunks_exact(q.max(1))
+            .map(|row| {
+                coefficients[0]
+                    + row
+                        .iter()
+                        .zip(&coefficients[f0..])
+                        .map(|(x, c)| x * c)
+                        .sum::<f64>()
+            })
+            .collect();
+        (0..n)
+            .map(|i| {
+                let base = if q == 0 {
+                    coefficients[0]
+                } else {
+                    per_phase[self.phase(i)]
+                };
+                let trend = if self.trend {
+                    coefficients[1] * Design::trend_at(i as f64, n)
+                } else {
+                    0.0
+                };
+                base + trend
+            })
+            .collect()
+    }
+
+    /// The trend regressor of step `i` in a history of `n` steps: centred on
+    /// the middle of the history, one unit across it (well conditioned).
+    fn trend_at(i: f64, n: usize) -> f64 {
+        i / n as f64 - 0.5
+    }
+}
+
+/// The normal equations of one history, accumulated per phase, with the
+/// Cholesky factor of their matrix.
+struct System<'a> {
+    design: &'a Design,
+    /// Which steps are known (the same for every right-hand side).
+    known: Vec<bool>,
+    len: usize,
+    /// Fourier regressors of each phase, row-major.
+    rows: Vec<f64>,
+    phases: usize,
+    /// Upper Cholesky factor of `XᵀX`, `width × width` row-major.
+    factor: Vec<f64>,
+}
+
+impl<'a> System<'a> {
+    /// `None` when the regressors are collinear on the known steps.
+    fn new(design: &'a Design, values: &[f64]) -> Option<Self> {
+        let len = values.len();
+        let phases = design.phase_count(len);
+        let q = design.fourier_width();
+        let rows = design.phase_rows(phases);
+        let known: Vec<bool> = values.iter().map(|v| !v.is_nan()).collect();
+        // Per phase: known steps and the sum of their trend regressor.
+        let mut count = vec![0.0; phases];
+        let mut sum_t = vec![0.0; phases];
+        let mut sum_tt = 0.0;
+        for (i, _) in known.iter().enumerate().filter(|(_, k)| **k) {
+            let ph = design.phase(i);
+            count[ph] += 1.0;
+            if design.trend {
+                let t = Design::trend_at(i as f64, len);
+                sum_t[ph] += t;
+                sum_tt += t * t;
+            }
+        }
+        // Upper triangle of XᵀX, columns: intercept, trend, Fourier terms.
+        let p = design.width();
+        let f0 = 1 + usize::from(design.trend);
+        let mut a = vec![0.0; p * p];
+        for ph in 0..phases {
+            let (count, sum_t) = (count[ph], sum_t[ph]);
+            if count == 0.0 {
+                continue;
+            }
+            let f = &rows[ph * q..(ph + 1) * q];
+            a[0] += count;
+            if design.trend {
+                a[1] += sum_t;
+            }
+            for (j, &fj) in f.iter().enumerate() {
+                let col = f0 + j;
+                a[col] += count * fj;
+                if design.trend {
+                    a[p + col] += sum_t * fj;
+                }
+                let scaled = count * fj;
+                for (cell, &fk) in a[col * p + col..(col + 1) * p].iter_mut().zip(&f[j..]) {
+                    *cell += scaled * fk;
+                }
+            }
+        }
+        if design.trend {
+            a[p + 1] = sum_tt;
+        }
+        cholesky(&mut a, p).then_some(System {
+            design,
+            known,
+            len,
+            rows,
+            phases,
+            factor: a,
+        })
+    }
+
+    /// Least-squares coefficients for the right-hand side `y` (read at the
+    /// known steps only).
+    fn solve(&self, y: &[f64]) -> Vec<f64> {
+        let design = self.design;
+        let q = design.fourier_width();
+        let p = design.width();
+        let f0 = 1 + usize::from(design.trend);
+        let mut sum_y = vec![0.0; self.phases];
+        let mut b = vec![0.0; p];
+        for (i, (&y, _)) in y
+            .iter()
+            .zip(&self.known)
+            .enumerate()
+            .filter(|(_, (_, k))| **k)
+        {
+            sum_y[design.phase(i)] += y;
+            if design.trend {
+                b[1] += Design::trend_at(i as f64, self.len) * y;
+            }
+        }
+        for (ph, &sy) in sum_y.iter().enumerate() {
+            b[0] += sy;
+            for (cell, &f) in b[f0..].iter_mut().zip(&self.rows[ph * q..(ph + 1) * q]) {
+                *cell += sy * f;
+            }
+        }
+        cholesky_solve(&self.factor, &mut b, p);
+        b
+    }
+
+    /// Fitted values at every step of the history.
+    fn fitted(&self, coefficients: &[f64]) -> Vec<f64> {
+        self.design
+            .along_history(&self.rows, coefficients, self.len)
+    }
+}
+
+/// Factors symmetric positive definite `a` (upper triangle given, `p×p`
+/// row-major) as `RᵀR`, `R` upper triangular, in place. A tiny ridge keeps a
+/// nearly collinear design solvable. False when `a` is not positive definite.
+fn cholesky(a: &mut [f64], p: usize) -> bool {
+    let ridge = 1e-12 * (0..p).map(|i| a[i * p + i]).fold(0.0, f64::max);
+    for i in 0..p {
+        a[i * p + i] += ridge;
+        for k in 0..i {
+            let r = a[k * p + i];
+            for j in i..p {
+                a[i * p + j] -= r * a[k * p + j];
+            }
+        }
+        let pivot = a[i * p + i];
+        if pivot.is_nan() || pivot <= 0.0 {
+            return false;
+        }
+        let d = pivot.sqrt();
+        for j in i..p {
+            a[i * p + j] /= d;
+        }
+    }
+    true
+}
+
+/// Solves `RᵀR x = b` with the factor from [`cholesky`]: `b` becomes `x`.
+fn cholesky_solve(r: &[f64], b: &mut [f64], p: usize) {
+    for i in 0..p {
+        let s = b[i] - (0..i).map(|k| r[k * p + i] * b[k]).sum::<f64>();
+        b[i] = s / r[i * p + i];
+    }
+    for i in (0..p).rev() {
+        let s = b[i] - (i + 1..p).map(|k| r[i * p + k] * b[k]).sum::<f64>();
+        b[i] = s / r[i * p + i];
     }
 }
 
@@ -118,76 +498,72 @@ impl Forecaster for FourierTrend {
         if terms.is_empty() {
             terms.push("level");
         }
-        format!("fourier_regression({})", terms.join("+"))
+        let fit = if self.loss == Loss::Huber {
+            ""
+        } else {
+            ", least squares"
+        };
+        format!("fourier_regression({}{fit})", terms.join("+"))
     }
 
     fn fit(&self, values: &[f64], grid: Grid) -> Result<Box<dyn Fitted>, ModelError> {
-        let harmonics = self.harmonics(grid);
-        let scale = values.len().max(1) as f64;
-        let mut row = Vec::new();
-        self.features(harmonics, grid, scale, 0, &mut row);
-        let width = row.len();
-        let known: Vec<usize> = (0..values.len()).filter(|&i| !values[i].is_nan()).collect();
-        if known.len() < 2 * (width + 1) {
-            return Err(ModelError::TooShort {
-                model: self.name(),
-                have: known.len(),
-                need: 2 * (width + 1),
-            });
-        }
-        let targets: Array1<f64> = known.iter().map(|&i| values[i]).collect();
-        let fitted = if width == 0 {
-            // Only an intercept: its least-squares value is the mean.
-            (targets.mean().unwrap_or(0.0), Array1::zeros(0))
-        } else {
-            let mut records = Array2::zeros((known.len(), width));
-            for (r, &i) in known.iter().enumerate() {
-                self.features(harmonics, grid, scale, i, &mut row);
-                for (c, &x) in row.iter().enumerate() {
-                    records[[r, c]] = x;
+        Ok(Box::new(self.fit_regression(values, grid)?))
+    }
+}
+
+impl FittedFourierTrend {
+    /// The regression at steps `range` (in the history or beyond it; the
+    /// trend is damped beyond it).
+    #[must_use]
+    pub fn values(&self, range: std::ops::Range<usize>) -> Vec<f64> {
+        let design = &self.design;
+        let n = self.fitted_len;
+        let f0 = 1 + usize::from(design.trend);
+        let mut row = Vec::with_capacity(design.fourier_width());
+        range
+            .map(|i| {
+                let ts = design.grid.start + i as i64 * design.grid.step;
+                design.fourier(ts, &mut row);
+                let mut value = self.coefficients[0]
+                    + row
+                        .iter()
+                        .zip(&self.coefficients[f0..])
+                        .map(|(x, c)| x * c)
+                        .sum::<f64>();
+                if design.trend {
+                    value += self.coefficients[1] * Design::trend_at(self.position(i), n);
                 }
-            }
-            let model = LinearRegression::new()
-                .fit(&DatasetBase::new(records, targets))
-                .map_err(|e| ModelError::Fit {
-                    model: self.name(),
-                    message: e.to_string(),
-                })?;
-            (model.intercept(), model.params().clone())
-        };
-        if !fitted.0.is_finite() || fitted.1.iter().any(|c| !c.is_finite()) {
-            return Err(ModelError::Fit {
-                model: self.name(),
-                message: "least squares gave non-finite coefficients".into(),
-            });
+                value
+            })
+            .collect()
+    }
+
+    /// Where step `i` sits on the trend: itself within the history; beyond
+    /// it, the last step plus φ + φ² + … + φʰ steps (the damped trend).
+    fn position(&self, i: usize) -> f64 {
+        let n = self.fitted_len;
+        if i < n {
+            return i as f64;
         }
-        Ok(Box::new(FittedFourierTrend {
-            spec: *self,
-            grid,
-            fitted_len: values.len(),
-            intercept: fitted.0,
-            coefficients: fitted.1,
-            harmonics,
-        }))
+        let h = i32::try_from(i - n + 1).unwrap_or(i32::MAX);
+        let phi = self.phi;
+        (n - 1) as f64 + phi * (1.0 - phi.powi(h)) / (1.0 - phi)
+    }
+
+    /// The fitted values over the whole history (fast: per phase).
+    #[must_use]
+    pub fn in_sample(&self) -> Vec<f64> {
+        let rows = self
+            .design
+            .phase_rows(self.design.phase_count(self.fitted_len));
+        self.design
+            .along_history(&rows, &self.coefficients, self.fitted_len)
     }
 }
 
 impl Fitted for FittedFourierTrend {
     fn predict(&self, steps: usize) -> Vec<f64> {
-        let scale = self.fitted_len.max(1) as f64;
-        let mut row = Vec::new();
-        (self.fitted_len..self.fitted_len + steps)
-            .map(|i| {
-                self.spec
-                    .features(self.harmonics, self.grid, scale, i, &mut row);
-                self.intercept
-                    + row
-                        .iter()
-                        .zip(&self.coefficients)
-                        .map(|(x, c)| x * c)
-                        .sum::<f64>()
-            })
-            .collect()
+        self.values(self.fitted_len..self.fitted_len + steps)
     }
 }
 
@@ -196,17 +572,21 @@ mod tests {
     use super::*;
     use crate::synthetic;
 
+    const ROBUST_DAILY_WEEKLY_TREND: FourierTrend = FourierTrend {
+        daily: true,
+        weekly: true,
+        trend: true,
+        loss: Loss::Huber,
+    };
+
     #[test]
-    fn recovers_a_noise_free_daily_weekly_trend_series() {
+    fn recovers_a_noise_free_daily_weekly_series() {
         let step = 300;
-        let values = synthetic::load(35, step, 100.0, 30.0, 20.0, 0.5, 0.0, 1);
+        let values = synthetic::load(35, step, 100.0, 30.0, 20.0, 0.0, 0.0, 1);
         let (train, test) = values.split_at(28 * 288);
-        let spec = FourierTrend {
-            daily: true,
-            weekly: true,
-            trend: true,
-        };
-        let fitted = spec.fit(train, Grid { start: 0, step }).unwrap();
+        let fitted = ROBUST_DAILY_WEEKLY_TREND
+            .fit(train, Grid { start: 0, step })
+            .unwrap();
         let forecast = fitted.predict(test.len());
         let worst = forecast
             .iter()
@@ -214,6 +594,87 @@ mod tests {
             .map(|(f, a)| (f - a).abs())
             .fold(0.0, f64::max);
         assert!(worst < 1e-6, "worst error {worst}");
+    }
+
+    #[test]
+    fn a_linear_trend_is_followed_then_damped() {
+        let step = 300;
+        let values: Vec<f64> = (0..2016).map(|i| 100.0 + f64::from(i) * 0.1).collect();
+        let spec = FourierTrend {
+            daily: false,
+            weekly: false,
+            trend: true,
+            loss: Loss::Squared,
+        };
+        let fitted = spec.fit(&values, Grid { start: 0, step }).unwrap();
+        let forecast = fitted.predict(2016);
+        // One step on: the line continues.
+        assert!(
+            (forecast[0] - (100.0 + 2016.0 * 0.1)).abs() < 0.01,
+            "{}",
+            forecast[0]
+        );
+        // A week on: more than the last value, less than the undamped line,
+        // and never more than half the history's reach.
+        let end = forecast[2015];
+        assert!(end > 301.5 && end < 100.0 + 4031.0 * 0.1, "{end}");
+        assert!(end <= 100.0 + (2015.0 + 1008.0) * 0.1 + 1e-6, "{end}");
+    }
+
+    #[test]
+    fn spikes_do_not_bend_the_robust_fit() {
+        let step = 300;
+        let clean = synthetic::load(14, step, 100.0, 30.0, 0.0, 0.0, 2.0, 8);
+        let mut spiky = clean.clone();
+        // Twenty hour-long bursts at ten times the load, at random times.
+        let mut rng = synthetic::Rng::new(21);
+        for _ in 0..20 {
+            let at = (rng.uniform() * (spiky.len() - 12) as f64) as usize;
+            for v in &mut spiky[at..at + 12] {
+                *v *= 10.0;
+            }
+        }
+        let spec = |loss| FourierTrend {
+            daily: true,
+            weekly: false,
+            trend: false,
+            loss,
+        };
+        let grid = Grid { start: 0, step };
+        let truth = spec(Loss::Squared).fit(&clean, grid).unwrap().predict(288);
+        let error = |fit: Vec<f64>| {
+            fit.iter()
+                .zip(&truth)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max)
+        };
+        let robust = error(spec(Loss::Huber).fit(&spiky, grid).unwrap().predict(288));
+        let plain = error(spec(Loss::Squared).fit(&spiky, grid).unwrap().predict(288));
+        assert!(
+            robust < 0.25 * plain,
+            "robust {robust} vs least squares {plain}"
+        );
+    }
+
+    #[test]
+    fn off_period_steps_and_gaps_fit_the_same_as_a_per_step_design() {
+        // A 7-minute step does not divide a day: every step is its own phase.
+        let step = 420;
+        let mut values = synthetic::load(10, step, 50.0, 10.0, 0.0, 0.0, 1.0, 3);
+        values[100] = f64::NAN;
+        let spec = FourierTrend {
+            daily: true,
+            weekly: false,
+            trend: true,
+            loss: Loss::Squared,
+        };
+        let grid = Grid { start: 17, step };
+        let fitted = spec.fit_regression(&values, grid).unwrap();
+        let in_sample = fitted.in_sample();
+        let direct = fitted.values(0..values.len());
+        for (a, b) in in_sample.iter().zip(&direct) {
+            assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        }
     }
 
     #[test]
@@ -241,6 +702,7 @@ mod tests {
             daily: false,
             weekly: false,
             trend: false,
+            loss: Loss::Squared,
         };
         let fitted = spec
             .fit(
@@ -251,6 +713,7 @@ mod tests {
                 },
             )
             .unwrap();
-        assert_eq!(fitted.predict(2), [2.4, 2.4]);
+        let forecast = fitted.predict(2);
+        assert!((forecast[0] - 2.4).abs() < 1e-9 && (forecast[1] - 2.4).abs() < 1e-9);
     }
 }
