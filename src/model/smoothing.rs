@@ -17,7 +17,7 @@
 //! traces is to carry a burst at the end of the history through the whole
 //! horizon): an error beyond [`OUTLIER_SIGMAS`] robust standard deviations
 //! does not move the state. Only when such errors persist, all on one side,
-//! for [`CONFIRM_SECS`] does the level move, at once, to where they are: a
+//! for [`CONFIRM_SECS`] does the level move, at once, to their median: a
 //! lasting shift. Shorter bursts are left to the intervals.
 //!
 //! α, β and φ are fitted: the combination with the least Huber loss of the
@@ -116,60 +116,73 @@ impl Fitted for FittedDampedTrend {
     }
 }
 
-/// The state after a run of the recursion, and its loss.
+/// One parameter combination's state while running over the history.
+#[derive(Debug, Clone, Copy)]
 struct Run {
-    loss: f64,
+    alpha: f64,
+    beta: f64,
+    phi: f64,
     level: f64,
     trend: f64,
+    loss: f64,
+    /// Consecutive outliers on one side so far (negative: below).
+    outliers: i64,
 }
 
-/// Runs the recursion over `d` with the given parameters; `sigma` is the
-/// robust scale of the one-step errors, `confirm` the steps a one-sided run
-/// of outliers needs to count as a level shift.
-fn run(d: &[f64], start: f64, params: (f64, f64, f64), sigma: f64, confirm: usize) -> Run {
-    let (alpha, beta, phi) = params;
-    let (mut level, mut trend, mut loss) = (start, 0.0, 0.0);
+/// Runs the recursion over `d` for every combination at once (one pass over
+/// the data, the combinations' independent updates side by side); `sigma`
+/// is the robust scale of one-step errors, `confirm` the steps a one-sided
+/// run of outliers needs to count as a level shift.
+fn run_all(d: &[f64], runs: &mut [Run], sigma: f64, confirm: usize) {
     let cut = OUTLIER_SIGMAS * sigma;
     let huber = LOSS_K * sigma;
-    // The current run of outliers: its side and its errors.
-    let mut outliers: Vec<f64> = Vec::new();
-    for &y in d {
-        let expected = level + phi * trend;
+    let confirm = i64::try_from(confirm).unwrap_or(i64::MAX);
+    for (t, &y) in d.iter().enumerate() {
         if y.is_nan() {
-            level = expected;
-            trend *= phi;
-            continue;
-        }
-        let error = y - expected;
-        let size = error.abs();
-        loss += if size <= huber {
-            0.5 * error * error
-        } else {
-            huber * (size - 0.5 * huber)
-        };
-        if size > cut {
-            if outliers
-                .last()
-                .is_some_and(|e| e.signum() != error.signum())
-            {
-                outliers.clear();
-            }
-            outliers.push(error);
-            level = expected;
-            trend *= phi;
-            if outliers.len() >= confirm {
-                // A lasting shift: the level moves to where the run is.
-                level += median(&mut outliers);
-                trend = 0.0;
-                outliers.clear();
+            for r in runs.iter_mut() {
+                r.level += r.phi * r.trend;
+                r.trend *= r.phi;
             }
             continue;
         }
-        outliers.clear();
-        level = expected + alpha * error;
-        trend = phi * trend + alpha * beta * error;
+        for r in runs.iter_mut() {
+            let expected = r.level + r.phi * r.trend;
+            let error = y - expected;
+            let size = error.abs();
+            r.loss += if size <= huber {
+                0.5 * error * error
+            } else {
+                huber * (size - 0.5 * huber)
+            };
+            if size <= cut {
+                r.outliers = 0;
+                r.level = expected + r.alpha * error;
+                r.trend = r.phi * r.trend + r.alpha * r.beta * error;
+                continue;
+            }
+            // An outlier moves nothing, unless it extends a one-sided run
+            // to a lasting shift: then the level moves to where the run is.
+            let side = if error > 0.0 { 1 } else { -1 };
+            r.outliers = if r.outliers.signum() == side {
+                r.outliers + side
+            } else {
+                side
+            };
+            r.level = expected;
+            r.trend *= r.phi;
+            if r.outliers.abs() >= confirm {
+                let run = usize::try_from(r.outliers.unsigned_abs()).unwrap_or(usize::MAX);
+                let mut recent: Vec<f64> = d[t + 1 - run.min(t + 1)..=t]
+                    .iter()
+                    .copied()
+                    .filter(|v| !v.is_nan())
+                    .collect();
+                r.level = median(&mut recent);
+                r.trend = 0.0;
+                r.outliers = 0;
+            }
+        }
     }
-    Run { loss, level, trend }
 }
 
 /// The parameters with the least loss, and the state they end in. `None`
@@ -186,30 +199,34 @@ fn fit_smoothing(d: &[f64], confirm: usize) -> Option<Smoothing> {
         // A flat remainder still needs a positive scale.
         1e-9 * known.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300),
     );
-    // Start from the median of the first day or so, not one sample.
+    // Start from the median of the first few hours, not one sample.
     let mut head = known[..known.len().min(confirm.max(3))].to_vec();
     let start = median(&mut head);
-    let mut best: Option<(f64, Smoothing)> = None;
-    for alpha in ALPHAS {
-        for share in BETA_SHARES {
-            for phi in PHIS {
-                let r = run(d, start, (alpha, share, phi), sigma, confirm);
-                if best.as_ref().is_none_or(|(loss, _)| r.loss < *loss) {
-                    best = Some((
-                        r.loss,
-                        Smoothing {
-                            alpha,
-                            beta: alpha * share,
-                            phi,
-                            level: r.level,
-                            trend: r.trend,
-                        },
-                    ));
-                }
-            }
-        }
-    }
-    best.map(|(_, smoothing)| smoothing)
+    let mut runs: Vec<Run> = ALPHAS
+        .iter()
+        .flat_map(|&alpha| {
+            BETA_SHARES.iter().flat_map(move |&share| {
+                PHIS.iter().map(move |&phi| Run {
+                    alpha,
+                    beta: alpha * share,
+                    phi,
+                    level: start,
+                    trend: 0.0,
+                    loss: 0.0,
+                    outliers: 0,
+                })
+            })
+        })
+        .collect();
+    run_all(d, &mut runs, sigma, confirm);
+    let best = runs.iter().min_by(|a, b| a.loss.total_cmp(&b.loss))?;
+    Some(Smoothing {
+        alpha: best.alpha,
+        beta: best.beta,
+        phi: best.phi,
+        level: best.level,
+        trend: best.trend,
+    })
 }
 
 #[cfg(test)]
