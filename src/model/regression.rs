@@ -64,6 +64,9 @@ pub struct FittedFourierTrend {
     coefficients: Vec<f64>,
     /// Trend damping per step beyond the history.
     phi: f64,
+    /// Intercept + Fourier terms at each phase, when steps cycle through
+    /// phases (forecasts then need no trigonometry).
+    per_phase: Vec<f64>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -204,11 +207,16 @@ impl FourierTrend {
         // end: damping φ with φ/(1−φ) = n/2, so a month's slope is trusted
         // for about two weeks, a week's for about three days.
         let reach = n as f64 / 2.0;
+        let per_phase = match design.phases {
+            Phases::Cyclic { .. } => design.seasonal_per_phase(&system.rows, &coefficients),
+            Phases::EachStep => Vec::new(),
+        };
         Ok(FittedFourierTrend {
             design,
             fitted_len: n,
             coefficients,
             phi: reach / (1.0 + reach),
+            per_phase,
         })
     }
 }
@@ -249,14 +257,14 @@ impl Design {
 
     /// The phases of steps 0, 1, 2, … (counted, not divided: a division
     /// per sample cost more than the rest of a pass).
-    fn phase_sequence(&self) -> PhaseSequence {
+    fn phase_sequence(&self, first: usize) -> PhaseSequence {
         match self.phases {
             Phases::Cyclic { count, offset } => PhaseSequence {
-                next: offset % count,
+                next: (offset + first) % count,
                 count,
             },
             Phases::EachStep => PhaseSequence {
-                next: 0,
+                next: first,
                 count: usize::MAX,
             },
         }
@@ -286,13 +294,14 @@ impl Design {
         rows
     }
 
-    /// The regression at every step of a history of `n` steps, given the
-    /// regressors per phase (`rows`).
-    fn along_history(&self, rows: &[f64], coefficients: &[f64], n: usize) -> Vec<f64> {
+    /// Intercept + Fourier terms at each phase, given its regressors (`rows`).
+    fn seasonal_per_phase(&self, rows: &[f64], coefficients: &[f64]) -> Vec<f64> {
         let q = self.fourier_width();
+        if q == 0 {
+            return vec![coefficients[0]; rows.len().max(1)];
+        }
         let f0 = 1 + usize::from(self.trend);
-        let per_phase: Vec<f64> = rows
-            .chunks_exact(q.max(1))
+        rows.chunks_exact(q)
             .map(|row| {
                 coefficients[0]
                     + row
@@ -301,22 +310,23 @@ impl Design {
                         .map(|(x, c)| x * c)
                         .sum::<f64>()
             })
-            .collect();
+            .collect()
+    }
+
+    /// The regression at every step of a history of `n` steps, given the
+    /// regressors per phase (`rows`).
+    fn along_history(&self, rows: &[f64], coefficients: &[f64], n: usize) -> Vec<f64> {
+        let per_phase = self.seasonal_per_phase(rows, coefficients);
         let per_step = 1.0 / n as f64;
         (0..n)
-            .zip(self.phase_sequence())
+            .zip(self.phase_sequence(0))
             .map(|(i, ph)| {
-                let base = if q == 0 {
-                    coefficients[0]
-                } else {
-                    per_phase[ph]
-                };
                 let trend = if self.trend {
                     coefficients[1] * (i as f64 * per_step - 0.5)
                 } else {
                     0.0
                 };
-                base + trend
+                per_phase[ph.min(per_phase.len() - 1)] + trend
             })
             .collect()
     }
@@ -377,7 +387,7 @@ impl<'a> System<'a> {
         for ((i, _), ph) in known
             .iter()
             .enumerate()
-            .zip(design.phase_sequence())
+            .zip(design.phase_sequence(0))
             .filter(|((_, k), _)| **k)
         {
             count[ph] += 1.0;
@@ -467,7 +477,7 @@ impl<'a> System<'a> {
             .iter()
             .zip(&self.known)
             .enumerate()
-            .zip(design.phase_sequence())
+            .zip(design.phase_sequence(0))
             .filter(|((_, (_, k)), _)| **k)
         {
             sum_y[ph] += y;
@@ -582,16 +592,22 @@ impl FittedFourierTrend {
         let n = self.fitted_len;
         let f0 = 1 + usize::from(design.trend);
         let mut row = Vec::with_capacity(design.fourier_width());
+        let phases = design.phase_sequence(range.start);
         range
-            .map(|i| {
-                let ts = design.grid.start + i as i64 * design.grid.step;
-                design.fourier(ts, &mut row);
-                let mut value = self.coefficients[0]
-                    + row
-                        .iter()
-                        .zip(&self.coefficients[f0..])
-                        .map(|(x, c)| x * c)
-                        .sum::<f64>();
+            .zip(phases)
+            .map(|(i, ph)| {
+                let mut value = if self.per_phase.is_empty() {
+                    let ts = design.grid.start + i as i64 * design.grid.step;
+                    design.fourier(ts, &mut row);
+                    self.coefficients[0]
+                        + row
+                            .iter()
+                            .zip(&self.coefficients[f0..])
+                            .map(|(x, c)| x * c)
+                            .sum::<f64>()
+                } else {
+                    self.per_phase[ph]
+                };
                 if design.trend {
                     value += self.coefficients[1] * Design::trend_at(self.position(i), n);
                 }
@@ -615,11 +631,7 @@ impl FittedFourierTrend {
     /// The fitted values over the whole history (fast: per phase).
     #[must_use]
     pub fn in_sample(&self) -> Vec<f64> {
-        let rows = self
-            .design
-            .phase_rows(self.design.phase_count(self.fitted_len));
-        self.design
-            .along_history(&rows, &self.coefficients, self.fitted_len)
+        self.values(0..self.fitted_len)
     }
 }
 

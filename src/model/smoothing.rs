@@ -30,7 +30,8 @@ use crate::stats::median;
 
 /// Smoothing of the level: from nearly fixed to nearly the last value.
 const ALPHAS: [f64; 6] = [0.01, 0.03, 0.1, 0.2, 0.4, 0.7];
-/// Smoothing of the trend, as a share of α (β ≤ α keeps the trend calmer than the level).
+/// Smoothing of the trend, as a share of α (β ≤ α keeps the trend calmer
+/// than the level); 0 is no trend.
 const BETA_SHARES: [f64; 2] = [0.0, 0.1];
 /// Trend damping per step: 0.98 halves a trend in 34 steps, 0.998 in 346.
 const PHIS: [f64; 3] = [0.9, 0.98, 0.998];
@@ -202,11 +203,14 @@ fn fit_smoothing(d: &[f64], confirm: usize) -> Option<Smoothing> {
     // Start from the median of the first few hours, not one sample.
     let mut head = known[..known.len().min(confirm.max(3))].to_vec();
     let start = median(&mut head);
-    let mut runs: Vec<Run> = ALPHAS
-        .iter()
-        .flat_map(|&alpha| {
-            BETA_SHARES.iter().flat_map(move |&share| {
-                PHIS.iter().map(move |&phi| Run {
+    // Without trend smoothing the trend stays 0 and φ does not matter: one
+    // run per α, then every φ for the trend-smoothing shares.
+    let mut runs: Vec<Run> = Vec::new();
+    for alpha in ALPHAS {
+        for share in BETA_SHARES {
+            let phis: &[f64] = if share == 0.0 { &[1.0] } else { &PHIS };
+            for &phi in phis {
+                runs.push(Run {
                     alpha,
                     beta: alpha * share,
                     phi,
@@ -214,10 +218,10 @@ fn fit_smoothing(d: &[f64], confirm: usize) -> Option<Smoothing> {
                     trend: 0.0,
                     loss: 0.0,
                     outliers: 0,
-                })
-            })
-        })
-        .collect();
+                });
+            }
+        }
+    }
     run_all(d, &mut runs, sigma, confirm);
     let best = runs.iter().min_by(|a, b| a.loss.total_cmp(&b.loss))?;
     Some(Smoothing {
