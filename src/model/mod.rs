@@ -30,6 +30,7 @@ pub mod naive;
 pub mod regression;
 pub mod seasonality;
 pub mod smoothing;
+pub mod spectral;
 
 pub use naive::{RecentLevel, SeasonalNaive};
 pub use regression::{FourierTrend, Loss};
@@ -52,6 +53,13 @@ pub trait Forecaster {
     fn name(&self) -> String;
     /// Fits on `values` (`NaN` = unknown) laid on `grid`.
     fn fit(&self, values: &[f64], grid: Grid) -> Result<Box<dyn Fitted>, ModelError>;
+    /// Models fitted on the way to this one, which are candidates in their
+    /// own right (the smoothing model's seasonal regression): the backtest
+    /// scores them from this model's fits instead of fitting them again.
+    /// Their fits are [`Fitted::companions`], in the same order.
+    fn companions(&self) -> Vec<Box<dyn Forecaster>> {
+        Vec::new()
+    }
 }
 
 /// A fitted forecaster: predicts the steps right after its history.
@@ -62,6 +70,10 @@ pub trait Forecaster {
 pub trait Fitted {
     /// Point forecasts for the next `steps` steps.
     fn predict(&self, steps: usize) -> Vec<f64>;
+    /// The fits of [`Forecaster::companions`], in the same order.
+    fn companions(&self) -> Vec<&dyn Fitted> {
+        Vec::new()
+    }
 }
 
 /// Why no forecast could be made.
@@ -324,14 +336,13 @@ pub fn candidates(seasonality: &Seasonality, per_day: Option<usize>) -> Vec<Box<
             label: "1d",
         }));
     }
-    for trend in [false, true] {
-        list.push(Box::new(FourierTrend {
-            daily,
-            weekly,
-            trend,
-            loss: Loss::Huber,
-        }));
-    }
+    list.push(Box::new(FourierTrend {
+        daily,
+        weekly,
+        trend: true,
+        loss: Loss::Huber,
+    }));
+    // With its companion, the same regression without the trend.
     list.push(Box::new(DampedTrend { daily, weekly }));
     list
 }
@@ -403,27 +414,40 @@ impl Backtest {
         })
     }
 
+    /// Backtests `candidate` and its companions, from the same fits: one
+    /// result per model, the candidate first.
     fn run(
         candidate: &dyn Forecaster,
+        companions: &[Box<dyn Forecaster>],
         values: &[f64],
         grid: Grid,
         origins: &[usize],
         validation: usize,
-    ) -> Result<Self, String> {
-        let predictions = origins
-            .iter()
-            .map(|&origin| {
-                let fitted = candidate
-                    .fit(&values[..origin], grid)
-                    .map_err(|e| e.to_string())?;
-                Ok(fitted
-                    .predict(validation)
-                    .into_iter()
-                    .map(|p| p.max(0.0))
-                    .collect())
-            })
-            .collect::<Result<Vec<Vec<f64>>, String>>()?;
-        Self::score(&candidate.name(), predictions, values, origins)
+    ) -> Result<Vec<Result<Self, String>>, String> {
+        let forecast = |fitted: &dyn Fitted| -> Vec<f64> {
+            fitted
+                .predict(validation)
+                .into_iter()
+                .map(|p| p.max(0.0))
+                .collect()
+        };
+        // predictions[model][origin]
+        let mut predictions = vec![Vec::with_capacity(origins.len()); 1 + companions.len()];
+        for &origin in origins {
+            let fitted = candidate
+                .fit(&values[..origin], grid)
+                .map_err(|e| e.to_string())?;
+            predictions[0].push(forecast(fitted.as_ref()));
+            for (k, companion) in fitted.companions().into_iter().enumerate() {
+                predictions[k + 1].push(forecast(companion));
+            }
+        }
+        let names = std::iter::once(candidate.name()).chain(companions.iter().map(|c| c.name()));
+        Ok(predictions
+            .into_iter()
+            .zip(names)
+            .map(|(p, name)| Self::score(&name, p, values, origins))
+            .collect())
     }
 }
 
@@ -484,8 +508,24 @@ pub fn forecast(series: &Series, horizon: usize) -> Result<Forecast, ModelError>
     let mut tried: Vec<(Backtest, Box<dyn Forecaster>)> = Vec::new();
     let mut failures = Vec::new();
     for candidate in candidates(&seasonality, per_day) {
-        match Backtest::run(candidate.as_ref(), values, grid, &origins, validation) {
-            Ok(result) => tried.push((result, candidate)),
+        let companions = candidate.companions();
+        match Backtest::run(
+            candidate.as_ref(),
+            &companions,
+            values,
+            grid,
+            &origins,
+            validation,
+        ) {
+            Ok(results) => {
+                let models = std::iter::once(candidate).chain(companions);
+                for (result, model) in results.into_iter().zip(models) {
+                    match result {
+                        Ok(result) => tried.push((result, model)),
+                        Err(e) => failures.push(e),
+                    }
+                }
+            }
             Err(e) => failures.push(e),
         }
     }

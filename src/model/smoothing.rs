@@ -67,6 +67,18 @@ pub struct FittedDampedTrend {
     pub smoothing: Smoothing,
 }
 
+impl DampedTrend {
+    /// The seasonal regression it smooths the remainder of.
+    fn season(self) -> FourierTrend {
+        FourierTrend {
+            daily: self.daily,
+            weekly: self.weekly,
+            trend: false,
+            loss: Loss::Huber,
+        }
+    }
+}
+
 impl Forecaster for DampedTrend {
     fn name(&self) -> String {
         let season = match (self.daily, self.weekly) {
@@ -78,14 +90,12 @@ impl Forecaster for DampedTrend {
         format!("damped_trend({season})")
     }
 
+    fn companions(&self) -> Vec<Box<dyn Forecaster>> {
+        vec![Box::new(self.season())]
+    }
+
     fn fit(&self, values: &[f64], grid: Grid) -> Result<Box<dyn Fitted>, ModelError> {
-        let season = FourierTrend {
-            daily: self.daily,
-            weekly: self.weekly,
-            trend: false,
-            loss: Loss::Huber,
-        }
-        .fit_regression(values, grid)?;
+        let season = self.season().fit_regression(values, grid)?;
         let seasonal = season.in_sample();
         let remainder: Vec<f64> = values.iter().zip(&seasonal).map(|(y, s)| y - s).collect();
         let confirm = usize::try_from(CONFIRM_SECS / grid.step)
@@ -101,6 +111,10 @@ impl Forecaster for DampedTrend {
 }
 
 impl Fitted for FittedDampedTrend {
+    fn companions(&self) -> Vec<&dyn Fitted> {
+        vec![&self.season]
+    }
+
     fn predict(&self, steps: usize) -> Vec<f64> {
         let s = self.smoothing;
         let mut damped = 0.0;
