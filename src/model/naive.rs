@@ -35,19 +35,25 @@ impl Forecaster for SeasonalNaive {
                 need: self.period.max(2),
             });
         }
-        let fallback = median(
-            &mut values
-                .iter()
-                .copied()
-                .filter(|v| !v.is_nan())
-                .collect::<Vec<_>>(),
-        );
+        // The median of the history stands in where no season has a value
+        // (computed only then: it costs a pass over the whole history).
+        let mut fallback = None;
         let season = (n - self.period..n)
             .map(|i| {
                 (0..=i / self.period)
                     .map(|k| values[i - k * self.period])
                     .find(|v| !v.is_nan())
-                    .unwrap_or(fallback)
+                    .unwrap_or_else(|| {
+                        *fallback.get_or_insert_with(|| {
+                            median(
+                                &mut values
+                                    .iter()
+                                    .copied()
+                                    .filter(|v| !v.is_nan())
+                                    .collect::<Vec<_>>(),
+                            )
+                        })
+                    })
             })
             .collect();
         Ok(Box::new(FittedSeasonalNaive { season }))
