@@ -455,7 +455,18 @@ impl Backtest {
 /// every stretch of history, the average of the best few often beats each.
 pub struct Combination(pub Vec<Box<dyn Forecaster>>);
 
-struct FittedCombination(Vec<Box<dyn Fitted>>);
+/// A fitted [`Combination`]: its own fits, and the members that came with
+/// another member's fit (a companion: member `of`, companion `index`),
+/// so that a seasonal regression is not fitted twice.
+struct FittedCombination {
+    fits: Vec<Box<dyn Fitted>>,
+    members: Vec<Member>,
+}
+
+enum Member {
+    Own(usize),
+    Companion { of: usize, index: usize },
+}
 
 impl Forecaster for Combination {
     fn name(&self) -> String {
@@ -464,24 +475,59 @@ impl Forecaster for Combination {
     }
 
     fn fit(&self, values: &[f64], grid: Grid) -> Result<Box<dyn Fitted>, ModelError> {
-        let members = self
-            .0
+        let names: Vec<String> = self.0.iter().map(|m| m.name()).collect();
+        // Members that are another member's companions ride on its fit.
+        let found: Vec<Option<(usize, usize)>> = names
             .iter()
-            .map(|m| m.fit(values, grid))
-            .collect::<Result<_, _>>()?;
-        Ok(Box::new(FittedCombination(members)))
+            .map(|name| {
+                self.0.iter().enumerate().find_map(|(of, other)| {
+                    let index = other.companions().iter().position(|c| c.name() == *name)?;
+                    Some((of, index))
+                })
+            })
+            .collect();
+        // Only a member fitted itself can carry another.
+        let carried: Vec<Option<(usize, usize)>> = found
+            .iter()
+            .map(|c| c.filter(|(of, _)| found[*of].is_none()))
+            .collect();
+        let mut fits = Vec::new();
+        let mut own = vec![None; self.0.len()];
+        for (i, member) in self.0.iter().enumerate() {
+            if carried[i].is_none() {
+                own[i] = Some(fits.len());
+                fits.push(member.fit(values, grid)?);
+            }
+        }
+        let members = carried
+            .iter()
+            .zip(&own)
+            .map(|(carried, fitted)| match (carried, fitted) {
+                (_, Some(fit)) => Member::Own(*fit),
+                (Some((of, index)), None) => Member::Companion {
+                    of: own[*of].expect("a carrier is fitted itself"),
+                    index: *index,
+                },
+                (None, None) => unreachable!("every member is fitted or carried"),
+            })
+            .collect();
+        Ok(Box::new(FittedCombination { fits, members }))
     }
 }
 
 impl Fitted for FittedCombination {
     fn predict(&self, steps: usize) -> Vec<f64> {
         let mut sum = vec![0.0; steps];
-        for member in &self.0 {
-            for (s, p) in sum.iter_mut().zip(member.predict(steps)) {
+        for member in &self.members {
+            let predicted = match *member {
+                Member::Own(fit) => self.fits[fit].predict(steps),
+                Member::Companion { of, index } => self.fits[of].companions()[index].predict(steps),
+            };
+            for (s, p) in sum.iter_mut().zip(predicted) {
                 *s += p.max(0.0);
             }
         }
-        let count = self.0.len().max(1) as f64;
+        let count = self.members.len().max(1) as f64;
         sum.into_iter().map(|s| s / count).collect()
     }
 }
@@ -699,6 +745,35 @@ mod tests {
         let a = forecast(&series(values.clone(), 300), 2016).unwrap();
         let b = forecast(&series(values, 300), 2016).unwrap();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_combination_averages_its_members_and_reuses_a_companion_fit() {
+        let values = synthetic::load(21, 300, 100.0, 30.0, 10.0, 0.2, 5.0, 9);
+        let grid = Grid {
+            start: 0,
+            step: 300,
+        };
+        let season = FourierTrend {
+            daily: true,
+            weekly: true,
+            trend: false,
+            loss: Loss::Huber,
+        };
+        let smoothing = DampedTrend {
+            daily: true,
+            weekly: true,
+        };
+        // The season is the smoothing model's companion: fitted once.
+        let combined = Combination(vec![Box::new(season), Box::new(smoothing)])
+            .fit(&values, grid)
+            .unwrap()
+            .predict(288);
+        let a = season.fit(&values, grid).unwrap().predict(288);
+        let b = smoothing.fit(&values, grid).unwrap().predict(288);
+        for ((c, a), b) in combined.iter().zip(&a).zip(&b) {
+            assert!((c - f64::midpoint(a.max(0.0), b.max(0.0))).abs() < 1e-9);
+        }
     }
 
     #[test]

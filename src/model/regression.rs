@@ -364,7 +364,10 @@ impl<'a> System<'a> {
     fn new(design: &'a Design, values: &[f64]) -> Option<Self> {
         let len = values.len();
         let phases = design.phase_count(len);
-        let rows = design.phase_rows(phases);
+        let spectral = design.spectral();
+        let rows = spectral
+            .as_ref()
+            .map_or_else(|| design.phase_rows(phases), Spectral::rows);
         let known: Vec<bool> = values.iter().map(|v| !v.is_nan()).collect();
         // Per phase: known steps and the sum of their trend regressor.
         let mut count = vec![0.0; phases];
@@ -391,7 +394,7 @@ impl<'a> System<'a> {
             rows,
             phases,
             factor: Vec::new(),
-            spectral: design.spectral(),
+            spectral,
         };
         let mut a = system.matrix(&count, &sum_t, sum_tt);
         if !cholesky(&mut a, design.width()) {
@@ -895,6 +898,20 @@ mod tests {
     fn off_period_steps_match_row_by_row_normal_equations() {
         // A 7-minute step does not divide a day: every step is its own phase.
         assert_matches_row_by_row(420, 16, 17);
+    }
+
+    #[test]
+    fn phase_rows_by_rotation_match_direct_trigonometry() {
+        for (step, start) in [(300, 1_429_650_473), (60, 17), (3600, -7200)] {
+            let design = ROBUST_DAILY_WEEKLY_TREND.design(Grid { start, step });
+            let spectral = design.spectral().expect("cyclic");
+            let direct = design.phase_rows(design.phase_count(0));
+            let rotated = spectral.rows();
+            assert_eq!(direct.len(), rotated.len());
+            for (d, r) in direct.iter().zip(&rotated) {
+                assert!((d - r).abs() < 1e-11, "step {step}: {d} vs {r}");
+            }
+        }
     }
 
     #[test]

@@ -78,6 +78,44 @@ impl Spectral {
         }
     }
 
+    /// The regressors of every phase, row-major: each frequency's unit
+    /// vector rotated one phase at a time (independent multiplications
+    /// instead of trigonometry per phase), re-anchored on the exact angle
+    /// every 256 phases so that rounding cannot build up.
+    #[must_use]
+    pub fn rows(&self) -> Vec<f64> {
+        let phases = self.fft.len();
+        let q = self.columns.len();
+        let step = TAU / phases as f64;
+        let unit =
+            |frequency: usize, angle: f64| Complex::from_polar(1.0, frequency as f64 * angle);
+        let rotations: Vec<Complex<f64>> = self
+            .columns
+            .iter()
+            .map(|c| unit(c.frequency, step))
+            .collect();
+        let mut current = vec![Complex::new(0.0, 0.0); q];
+        let mut rows = Vec::with_capacity(phases * q);
+        for b in 0..phases {
+            if b % 256 == 0 {
+                let angle = self.theta0 + step * b as f64;
+                for (z, c) in current.iter_mut().zip(&self.columns) {
+                    *z = unit(c.frequency, angle);
+                }
+            }
+            rows.extend(
+                current
+                    .iter()
+                    .zip(&self.columns)
+                    .map(|(z, c)| if c.sine { z.im } else { z.re }),
+            );
+            for (z, r) in current.iter_mut().zip(&rotations) {
+                *z *= r;
+            }
+        }
+        rows
+    }
+
     fn sums(&self, per_phase: &[f64]) -> Sums {
         let n = per_phase.len();
         let mut buffer: Vec<Complex<f64>> =
