@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! level_t = level_{t−1} + φ·trend_{t−1} + α·e_t
-//! trend_t = φ·trend_{t−1} + α·β·e_t          e_t = d_t − (level_{t−1} + φ·trend_{t−1})
+//! trend_t = φ·trend_{t−1} + β·e_t            e_t = d_t − (level_{t−1} + φ·trend_{t−1})
 //! ŷ_{T+h} = season_{T+h} + level_T + (φ + φ² + … + φ^h)·trend_T
 //! ```
 //!
@@ -21,7 +21,8 @@
 //! lasting shift. Shorter bursts are left to the intervals.
 //!
 //! α, β and φ are fitted: the combination with the least Huber loss of the
-//! one-step errors over the last [`SMOOTHING_WINDOW`] steps wins. Unknown steps advance the state
+//! one-step errors over the last [`SMOOTHING_WINDOW`] steps (or two
+//! confirmation spans, if longer) wins. Unknown steps advance the state
 //! without an update.
 
 use super::regression::{FittedFourierTrend, FourierTrend, Loss};
@@ -104,17 +105,20 @@ impl Forecaster for DampedTrend {
 
     fn fit(&self, values: &[f64], grid: Grid) -> Result<Box<dyn Fitted>, ModelError> {
         let season = self.season().fit_regression(values, grid)?;
-        // Only the recent past shapes the state (see SMOOTHING_WINDOW).
-        let from = values.len().saturating_sub(SMOOTHING_WINDOW);
+        let confirm = usize::try_from(CONFIRM_SECS / grid.step)
+            .unwrap_or(0)
+            .max(3);
+        // Only the recent past shapes the state (see SMOOTHING_WINDOW); the
+        // window holds at least two confirmation spans, so that a lasting
+        // shift can be confirmed at any step.
+        let window = SMOOTHING_WINDOW.max(2 * confirm);
+        let from = values.len().saturating_sub(window);
         let seasonal = season.values(from..values.len());
         let remainder: Vec<f64> = values[from..]
             .iter()
             .zip(&seasonal)
             .map(|(y, s)| y - s)
             .collect();
-        let confirm = usize::try_from(CONFIRM_SECS / grid.step)
-            .unwrap_or(0)
-            .max(3);
         let smoothing = fit_smoothing(&remainder, confirm).ok_or_else(|| ModelError::TooShort {
             model: self.name(),
             have: remainder.iter().filter(|v| !v.is_nan()).count(),
@@ -186,7 +190,7 @@ fn run_all(d: &[f64], runs: &mut [Run], sigma: f64, confirm: usize) {
             if size <= cut {
                 r.outliers = 0;
                 r.level = expected + r.alpha * error;
-                r.trend = r.phi * r.trend + r.alpha * r.beta * error;
+                r.trend = r.phi * r.trend + r.beta * error;
                 continue;
             }
             // An outlier moves nothing, unless it extends a one-sided run
@@ -221,13 +225,19 @@ fn fit_smoothing(d: &[f64], confirm: usize) -> Option<Smoothing> {
     if known.len() < 3 {
         return None;
     }
-    // Robust scale of one-step changes (a random walk's innovations), so
-    // that what counts as an outlier does not depend on the outliers.
+    // Robust scale of the noise from one-step changes (for white noise a
+    // change has √2 times its spread), so that what counts as an outlier
+    // does not depend on the outliers.
     let mut changes: Vec<f64> = known.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
-    let sigma = (median(&mut changes) / 0.674_489_75 / std::f64::consts::SQRT_2).max(
-        // A flat remainder still needs a positive scale.
-        1e-9 * known.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300),
-    );
+    let mean_change = changes.iter().sum::<f64>() / changes.len() as f64;
+    let mut sigma = median(&mut changes) / 0.674_489_75 / std::f64::consts::SQRT_2;
+    if sigma <= 0.0 {
+        // A remainder that mostly stays put (a gauge that steps now and
+        // then): the mean change, as a normal spread, instead of zero.
+        sigma = mean_change * 1.253_314 / std::f64::consts::SQRT_2;
+    }
+    // A flat remainder still needs a positive scale.
+    let sigma = sigma.max(1e-9 * known.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-300));
     // Start from the median of the first few hours, not one sample.
     let mut head = known[..known.len().min(confirm.max(3))].to_vec();
     let start = median(&mut head);
@@ -314,6 +324,42 @@ mod tests {
         let truth = synthetic::load(15, 300, 100.0, 30.0, 0.0, 0.0, 0.0, 4);
         let error = mae(&forecast, &truth[n..]);
         assert!(error < 3.0, "mae {error}");
+    }
+
+    #[test]
+    fn a_step_in_a_gauge_that_mostly_stays_put_is_taken_once_confirmed() {
+        // Most one-step changes are zero: the outlier scale must not be.
+        let mut values = vec![10.0; 2000];
+        values.extend(vec![20.0; 100]);
+        let fitted = DampedTrend {
+            daily: false,
+            weekly: false,
+        }
+        .fit(&values, GRID)
+        .unwrap();
+        let forecast = fitted.predict(10);
+        assert!(
+            forecast.iter().all(|f| (f - 20.0).abs() < 0.5),
+            "{forecast:?}"
+        );
+    }
+
+    #[test]
+    fn a_shift_is_confirmed_at_a_five_second_step_too() {
+        // Six hours are 4320 steps: more than the usual smoothing window.
+        let mut rng = synthetic::Rng::new(3);
+        let values: Vec<f64> = (0..20_000)
+            .map(|i| if i < 14_000 { 50.0 } else { 80.0 } + rng.normal())
+            .collect();
+        let grid = Grid { start: 0, step: 5 };
+        let fitted = DampedTrend {
+            daily: false,
+            weekly: false,
+        }
+        .fit(&values, grid)
+        .unwrap();
+        let level = fitted.predict(1)[0];
+        assert!((level - 80.0).abs() < 2.0, "{level}");
     }
 
     #[test]
