@@ -630,14 +630,25 @@ pub fn forecast(series: &Series, horizon: usize) -> Result<Forecast, ModelError>
             combined = Some(result);
         }
     }
-    let (result, chosen): (Backtest, Box<dyn Forecaster>) = match combined {
-        Some(result) => {
-            let members = tried.drain(..best).map(|(_, m)| m).collect();
-            (result, Box::new(Combination(members)))
-        }
-        None => tried.swap_remove(0),
-    };
-    let fitted = chosen.fit(values, grid)?;
+    let mut choices: Vec<(Backtest, Box<dyn Forecaster>)> = Vec::new();
+    if let Some(result) = combined {
+        let members = tried.drain(..best).map(|(_, m)| m).collect();
+        choices.push((result, Box::new(Combination(members))));
+    }
+    choices.extend(tried);
+    // The best by backtest, refitted on the whole history; should that fit
+    // fail (the last stretch unlike the backtest's), the next best.
+    let mut refit_failures = Vec::new();
+    let (result, chosen, fitted) = choices
+        .into_iter()
+        .find_map(|(result, chosen)| match chosen.fit(values, grid) {
+            Ok(fitted) => Some((result, chosen, fitted)),
+            Err(e) => {
+                refit_failures.push(e.to_string());
+                None
+            }
+        })
+        .ok_or_else(|| ModelError::NoCandidate(refit_failures.join("; ")))?;
     let mean = fitted
         .predict(horizon)
         .into_iter()
