@@ -25,6 +25,7 @@ pub mod config;
 pub mod evaluate;
 pub mod model;
 pub mod plan;
+pub mod prometheus;
 pub mod report;
 pub mod run;
 pub mod series;

@@ -1,0 +1,272 @@
+//! Prometheus HTTP API, the pure part: how a history is split into
+//! `query_range` requests, and how an answer is read. No I/O here; the
+//! client that sends the requests sits at the edge (issue 4, to come).
+//!
+//! Prometheus (and Thanos, Mimir, `VictoriaMetrics`, which share the API)
+//! refuses a range query with more than 11,000 points per series
+//! (`floor((end − start) / step) > 11000`: HTTP 400 "exceeded maximum
+//! resolution"), so a history is asked for in chunks of at most 11,001
+//! points, start and end on multiples of the step, each chunk starting one
+//! step after the previous one ends: no step asked twice or skipped.
+//!
+//! An answer's values are strings (`"NaN"`, `"+Inf"` possible) and its
+//! timestamps JSON numbers in seconds with optional millisecond fractions.
+//! Missing points are absent, never null: samples are matched by their
+//! timestamp, never by their index.
+
+use crate::source::Sample;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Most points Prometheus returns per series and request, minus one
+/// (`floor((end − start) / step)` may be at most this).
+pub const MAX_STEPS_PER_REQUEST: i64 = 11_000;
+
+/// One `query_range` request's time range: `start` and `end` inclusive, on
+/// multiples of `step` (seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunk {
+    pub start: i64,
+    pub end: i64,
+    pub step: i64,
+}
+
+impl Chunk {
+    /// Points the request asks for.
+    #[must_use]
+    pub fn points(&self) -> i64 {
+        (self.end - self.start) / self.step + 1
+    }
+}
+
+/// The requests that cover `[start, end]` at `step` seconds: start rounded
+/// up and end rounded down to multiples of the step (so that every run asks
+/// for the same grid), each request at most 11,001 points. Empty when no
+/// multiple of the step lies in the range.
+#[must_use]
+pub fn plan_chunks(start: i64, end: i64, step: i64) -> Vec<Chunk> {
+    assert!(step > 0, "step must be positive");
+    let first = start.div_euclid(step) * step + if start.rem_euclid(step) == 0 { 0 } else { step };
+    let last = end.div_euclid(step) * step;
+    let mut chunks = Vec::new();
+    let mut from = first;
+    while from <= last {
+        let to = (from + MAX_STEPS_PER_REQUEST * step).min(last);
+        chunks.push(Chunk {
+            start: from,
+            end: to,
+            step,
+        });
+        from = to + step;
+    }
+    chunks
+}
+
+/// One series of a range answer: its labels and samples, in time order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RangeSeries {
+    pub labels: BTreeMap<String, String>,
+    pub samples: Vec<Sample>,
+}
+
+/// Why an answer could not be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AnswerError {
+    /// Prometheus said no, with its own words (`bad_data`, `timeout`, …).
+    #[error("Prometheus refused the query ({kind}): {message}")]
+    Refused { kind: String, message: String },
+    #[error("Prometheus answered with something that is not a range result: {0}")]
+    Malformed(String),
+    #[error("Prometheus returned {value} at {timestamp}: a load must be a finite number")]
+    NotFinite { timestamp: String, value: String },
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    status: String,
+    data: Option<Data>,
+    #[serde(rename = "errorType")]
+    error_type: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: Vec<RawRangeSeries>,
+}
+
+#[derive(Deserialize)]
+struct RawRangeSeries {
+    metric: BTreeMap<String, String>,
+    values: Vec<(serde_json::Number, String)>,
+}
+
+/// Reads a `query_range` answer (the body, whatever the HTTP status:
+/// Prometheus explains refusals in the same envelope). `NaN` values are
+/// left out (unknown, as a gap); infinite ones are an error. Timestamps are
+/// rounded to whole seconds.
+pub fn parse_range_answer(body: &[u8]) -> Result<Vec<RangeSeries>, AnswerError> {
+    let envelope: Envelope =
+        serde_json::from_slice(body).map_err(|e| AnswerError::Malformed(e.to_string()))?;
+    if envelope.status != "success" {
+        return Err(AnswerError::Refused {
+            kind: envelope.error_type.unwrap_or_else(|| "unknown".into()),
+            message: envelope
+                .error
+                .unwrap_or_else(|| format!("status {}", envelope.status)),
+        });
+    }
+    let data = envelope
+        .data
+        .ok_or_else(|| AnswerError::Malformed("no `data`".into()))?;
+    if data.result_type != "matrix" {
+        return Err(AnswerError::Malformed(format!(
+            "result type `{}`, expected `matrix`",
+            data.result_type
+        )));
+    }
+    data.result
+        .into_iter()
+        .map(|raw| {
+            let mut samples = Vec::with_capacity(raw.values.len());
+            for (ts, value) in raw.values {
+                let seconds = ts
+                    .as_f64()
+                    .filter(|t| t.is_finite())
+                    .ok_or_else(|| AnswerError::Malformed(format!("timestamp {ts}")))?;
+                let parsed: f64 = value.parse().map_err(|_| {
+                    AnswerError::Malformed(format!("value {value:?} at {ts} is not a number"))
+                })?;
+                if parsed.is_nan() {
+                    continue;
+                }
+                if parsed.is_infinite() {
+                    return Err(AnswerError::NotFinite {
+                        timestamp: ts.to_string(),
+                        value,
+                    });
+                }
+                samples.push(Sample {
+                    ts: seconds.round() as i64,
+                    value: parsed,
+                });
+            }
+            Ok(RangeSeries {
+                labels: raw.metric,
+                samples,
+            })
+        })
+        .collect()
+}
+
+/// Joins the samples of consecutive chunks into one time-ordered history:
+/// matched by timestamp, each timestamp once (the first answer wins).
+#[must_use]
+pub fn stitch(chunks: Vec<Vec<Sample>>) -> Vec<Sample> {
+    let mut all: Vec<Sample> = chunks.into_iter().flatten().collect();
+    all.sort_by_key(|s| s.ts);
+    all.dedup_by_key(|s| s.ts);
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_months_at_one_minute_take_eight_requests_with_no_step_lost_or_repeated() {
+        let (start, step) = (1_700_000_000, 60);
+        let end = start + 61 * 86_400;
+        let chunks = plan_chunks(start, end, step);
+        assert_eq!(chunks.len(), 8);
+        assert_eq!(chunks[0].start % step, 0);
+        assert!(chunks[0].start >= start && chunks[0].start < start + step);
+        for pair in chunks.windows(2) {
+            assert_eq!(pair[1].start, pair[0].end + step);
+        }
+        for chunk in &chunks {
+            // What Prometheus checks: floor((end - start) / step) <= 11000.
+            assert!((chunk.end - chunk.start) / step <= MAX_STEPS_PER_REQUEST);
+        }
+        let total: i64 = chunks.iter().map(Chunk::points).sum();
+        let last = chunks.last().unwrap();
+        assert_eq!(total, (last.end - chunks[0].start) / step + 1);
+        assert!(last.end <= end && last.end > end - step);
+    }
+
+    #[test]
+    fn a_range_holding_no_step_needs_no_request_and_one_step_needs_one() {
+        assert!(plan_chunks(61, 119, 60).is_empty());
+        assert_eq!(
+            plan_chunks(60, 119, 60),
+            [Chunk {
+                start: 60,
+                end: 60,
+                step: 60
+            }]
+        );
+        // Exactly 11,001 points fit one request.
+        assert_eq!(plan_chunks(0, 11_000 * 60, 60).len(), 1);
+        assert_eq!(plan_chunks(0, 11_001 * 60, 60).len(), 2);
+    }
+
+    #[test]
+    fn an_answer_is_read_by_timestamp_with_nan_left_out() {
+        let body = br#"{"status":"success","data":{"resultType":"matrix","result":[
+            {"metric":{"job":"api"},"values":[[1435781430.781,"1"],[1435781445,"NaN"],[1435781460,"2.5e3"]]}
+        ]}}"#;
+        let series = parse_range_answer(body).unwrap();
+        assert_eq!(series.len(), 1);
+        assert_eq!(series[0].labels["job"], "api");
+        assert_eq!(
+            series[0].samples,
+            [
+                Sample {
+                    ts: 1_435_781_431,
+                    value: 1.0
+                },
+                Sample {
+                    ts: 1_435_781_460,
+                    value: 2500.0
+                }
+            ]
+        );
+        let empty = br#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
+        assert!(parse_range_answer(empty).unwrap().is_empty());
+    }
+
+    #[test]
+    fn refusals_and_nonsense_say_what_prometheus_said() {
+        let refused = br#"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected character"}"#;
+        assert_eq!(
+            parse_range_answer(refused).unwrap_err().to_string(),
+            "Prometheus refused the query (bad_data): 1:5: parse error: unexpected character"
+        );
+        let infinite = br#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[10,"+Inf"]]}]}}"#;
+        assert!(matches!(
+            parse_range_answer(infinite),
+            Err(AnswerError::NotFinite { .. })
+        ));
+        let vector = br#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+        assert!(parse_range_answer(vector)
+            .unwrap_err()
+            .to_string()
+            .contains("expected `matrix`"));
+        assert!(matches!(
+            parse_range_answer(b"<html>502 Bad Gateway</html>"),
+            Err(AnswerError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn stitched_chunks_keep_each_timestamp_once_in_order() {
+        let s = |ts, value| Sample { ts, value };
+        let joined = stitch(vec![
+            vec![s(60, 1.0), s(120, 2.0)],
+            vec![s(120, 9.0), s(180, 3.0)],
+        ]);
+        assert_eq!(joined, [s(60, 1.0), s(120, 2.0), s(180, 3.0)]);
+    }
+}
