@@ -212,6 +212,13 @@ pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> 
         describe_data(&series, &raw.origin),
         describe_model(&forecast),
     ];
+    let (thinnest, needed) = forecast.interval_support(workload.policy.level);
+    if thinnest < needed {
+        reasons.push(format!(
+            "interval: only {thinnest} backtest errors at some lead times (a {} interval needs {needed} to be guaranteed): the bounds rest on the worst error seen, check the history's held-out part for unknown steps",
+            workload.policy.level
+        ));
+    }
     reasons.push(describe_bound("min", &bounds.min, workload));
     reasons.push(describe_bound("max", &bounds.max, workload));
     if let Some(current) = workload.current {
@@ -371,6 +378,27 @@ mod tests {
             .reasons
             .iter()
             .any(|r| r.starts_with("change: min 2 →")));
+    }
+
+    #[test]
+    fn an_interval_on_too_few_held_out_errors_says_so() {
+        // Three days; the last (the held-out day) mostly unknown: a
+        // 12-sample stretch at its end is all the backtest can score.
+        let values = synthetic::load(3, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
+        let mut series = raw(&values);
+        let n = series.samples.len();
+        series.samples.drain(n - 288..n - 12);
+        let plan = plan_workload(&workload(""), &series, None);
+        assert!(
+            plan.reasons
+                .iter()
+                .any(|r| r.starts_with("interval: only 12 backtest errors")),
+            "{:?}",
+            plan.reasons
+        );
+        // A whole held-out day is plenty.
+        let plan = plan_workload(&workload(""), &raw(&values), None);
+        assert!(!plan.reasons.iter().any(|r| r.starts_with("interval:")));
     }
 
     #[test]

@@ -295,6 +295,24 @@ impl Forecast {
         self.start + i as i64 * self.step
     }
 
+    /// Backtest errors the interval rests on, in its thinnest lead-time
+    /// bucket, and how many a `level` interval needs there to be guaranteed
+    /// (⌈(m+1)q⌉ ≤ m: 19 for a 90% interval's 95% end). Fewer, and the
+    /// interval is only as wide as the worst error seen.
+    #[must_use]
+    pub fn interval_support(&self, level: Level) -> (usize, usize) {
+        let thinnest = self
+            .calibration
+            .errors
+            .iter()
+            .map(Vec::len)
+            .min()
+            .unwrap_or(0);
+        let q = level.upper_quantile();
+        let needed = (q / (1.0 - q) - 1e-9).ceil() as usize;
+        (thinnest, needed)
+    }
+
     /// The central `level` interval at every step (lower never below 0):
     /// the mean plus the backtest error quantiles at that lead time; beyond
     /// the longest lead the backtest reached, the last bucket's quantiles
@@ -811,6 +829,16 @@ mod tests {
         for ((c, a), b) in combined.iter().zip(&a).zip(&b) {
             assert!((c - f64::midpoint(a.max(0.0), b.max(0.0))).abs() < 1e-9);
         }
+    }
+
+    #[test]
+    fn an_interval_says_how_many_errors_it_rests_on() {
+        let values = synthetic::load(14, 300, 100.0, 30.0, 0.0, 0.0, 5.0, 2);
+        let forecast = forecast(&series(values, 300), 288).unwrap();
+        let (thinnest, needed) = forecast.interval_support(Level::new(0.9).unwrap());
+        assert_eq!(needed, 19);
+        assert!(thinnest >= needed, "{thinnest}");
+        assert_eq!(forecast.interval_support(Level::new(0.99).unwrap()).1, 199);
     }
 
     #[test]
