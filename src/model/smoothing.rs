@@ -35,8 +35,9 @@ const ALPHAS: [f64; 6] = [0.01, 0.03, 0.1, 0.2, 0.4, 0.7];
 /// than the level); 0 is no trend.
 const BETA_SHARES: [f64; 2] = [0.0, 0.1];
 /// Trend damping per step: 0.98 halves a trend in 34 steps, 0.998 in 346.
-/// (0.9, a trend gone within the hour, won 1 of 26 fits on the shared
-/// traces and changed no score when dropped.)
+/// (0.9, a trend gone within the hour, won 1 of the 8 fits on the shared
+/// traces that learnt a trend, and no score changed when it was dropped;
+/// measured before the trend gain was corrected from α²·share to α·share.)
 const PHIS: [f64; 2] = [0.98, 0.998];
 /// An error this many robust standard deviations from the expected value is
 /// an outlier: it does not move the state on its own.
@@ -152,11 +153,8 @@ impl Fitted for FittedDampedTrend {
 /// One parameter combination's state while running over the history.
 #[derive(Debug, Clone, Copy)]
 struct Run {
-    alpha: f64,
-    beta: f64,
-    phi: f64,
-    level: f64,
-    trend: f64,
+    /// The parameters, and the state so far.
+    state: Smoothing,
     loss: f64,
     /// Consecutive outliers on one side so far (negative: below).
     outliers: i64,
@@ -172,47 +170,52 @@ fn run_all(d: &[f64], runs: &mut [Run], sigma: f64, confirm: usize) {
     let confirm = i64::try_from(confirm).unwrap_or(i64::MAX);
     for (t, &y) in d.iter().enumerate() {
         if y.is_nan() {
-            for r in runs.iter_mut() {
-                r.level += r.phi * r.trend;
-                r.trend *= r.phi;
+            for Run { state: s, .. } in runs.iter_mut() {
+                s.level += s.phi * s.trend;
+                s.trend *= s.phi;
             }
             continue;
         }
-        for r in runs.iter_mut() {
-            let expected = r.level + r.phi * r.trend;
+        for Run {
+            state: s,
+            loss,
+            outliers,
+        } in runs.iter_mut()
+        {
+            let expected = s.level + s.phi * s.trend;
             let error = y - expected;
             let size = error.abs();
-            r.loss += if size <= huber {
+            *loss += if size <= huber {
                 0.5 * error * error
             } else {
                 huber * (size - 0.5 * huber)
             };
             if size <= cut {
-                r.outliers = 0;
-                r.level = expected + r.alpha * error;
-                r.trend = r.phi * r.trend + r.beta * error;
+                *outliers = 0;
+                s.level = expected + s.alpha * error;
+                s.trend = s.phi * s.trend + s.beta * error;
                 continue;
             }
             // An outlier moves nothing, unless it extends a one-sided run
             // to a lasting shift: then the level moves to where the run is.
             let side = if error > 0.0 { 1 } else { -1 };
-            r.outliers = if r.outliers.signum() == side {
-                r.outliers + side
+            *outliers = if outliers.signum() == side {
+                *outliers + side
             } else {
                 side
             };
-            r.level = expected;
-            r.trend *= r.phi;
-            if r.outliers.abs() >= confirm {
-                let run = usize::try_from(r.outliers.unsigned_abs()).unwrap_or(usize::MAX);
+            s.level = expected;
+            s.trend *= s.phi;
+            if outliers.abs() >= confirm {
+                let run = usize::try_from(outliers.unsigned_abs()).unwrap_or(usize::MAX);
                 let mut recent: Vec<f64> = d[t + 1 - run.min(t + 1)..=t]
                     .iter()
                     .copied()
                     .filter(|v| !v.is_nan())
                     .collect();
-                r.level = median(&mut recent);
-                r.trend = 0.0;
-                r.outliers = 0;
+                s.level = median(&mut recent);
+                s.trend = 0.0;
+                *outliers = 0;
             }
         }
     }
@@ -249,11 +252,13 @@ fn fit_smoothing(d: &[f64], confirm: usize) -> Option<Smoothing> {
             let phis: &[f64] = if share == 0.0 { &[1.0] } else { &PHIS };
             for &phi in phis {
                 runs.push(Run {
-                    alpha,
-                    beta: alpha * share,
-                    phi,
-                    level: start,
-                    trend: 0.0,
+                    state: Smoothing {
+                        alpha,
+                        beta: alpha * share,
+                        phi,
+                        level: start,
+                        trend: 0.0,
+                    },
                     loss: 0.0,
                     outliers: 0,
                 });
@@ -261,14 +266,9 @@ fn fit_smoothing(d: &[f64], confirm: usize) -> Option<Smoothing> {
         }
     }
     run_all(d, &mut runs, sigma, confirm);
-    let best = runs.iter().min_by(|a, b| a.loss.total_cmp(&b.loss))?;
-    Some(Smoothing {
-        alpha: best.alpha,
-        beta: best.beta,
-        phi: best.phi,
-        level: best.level,
-        trend: best.trend,
-    })
+    runs.iter()
+        .min_by(|a, b| a.loss.total_cmp(&b.loss))
+        .map(|best| best.state)
 }
 
 #[cfg(test)]

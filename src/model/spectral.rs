@@ -9,8 +9,9 @@
 //! `XᵀWy` is read off the weighted sums `Σ_b v_b e^{imθ_b}` for `m` up to
 //! twice the highest frequency — the discrete Fourier transform of the
 //! per-phase sums `v`, one FFT each. With a week of 5-minute phases (2016)
-//! and 40 regressors this is about 30× fewer operations than the outer
-//! products; for 1-minute phases (10,080), 150×.
+//! and 40 regressors the outer products take 2016 × 40 × 41 / 2 ≈ 1.65
+//! million multiply-adds per matrix; here it is one FFT of 2016 points and
+//! 820 entries read off it.
 
 use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
