@@ -2,9 +2,26 @@
 # Every check, as CI runs it: formatting, lints, doc-tests, each benchmark run
 # once, then all tests (unit, property, integration, snapshot) last, so that
 # the run closes on the test runner's summary.
-# Needs only the Rust toolchain (cargo-nextest is used when present).
+# Needs the Rust toolchain (cargo-nextest is used when present); installs
+# the Debian packages the integration tests run for real (Prometheus) when
+# they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Debian packages of the servers the tests start on loopback.
+need_packages=()
+[ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need_packages+=(prometheus)
+if [ ${#need_packages[@]} -gt 0 ]; then
+  echo "== installing ${need_packages[*]} (Debian packages the tests start for real)"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y --no-install-recommends "${need_packages[@]}" \
+    || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends "${need_packages[@]}"; }
+  # The package starts a system Prometheus on :9090; the tests start their
+  # own on free ports and do not need it.
+  if command -v systemctl >/dev/null 2>&1; then $sudo systemctl stop prometheus >/dev/null 2>&1 || true; fi
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -8,6 +8,7 @@
 
 use crate::bounds::{BoundsPolicy, ReplicaRange};
 use crate::model::{level_error, Level};
+use crate::prometheus::Aggregate;
 use crate::time::Span;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
@@ -47,8 +48,11 @@ struct RawPrometheus {
     url: String,
     timeout: Option<Span>,
     max_concurrency: Option<u32>,
+    max_retries: Option<u32>,
+    lookback: Option<Span>,
     basic_auth: Option<RawBasicAuth>,
     bearer_token_file: Option<PathBuf>,
+    bearer_token_env: Option<String>,
     ca_file: Option<PathBuf>,
     #[serde(default)]
     insecure_skip_verify: bool,
@@ -60,7 +64,8 @@ struct RawPrometheus {
 #[serde(deny_unknown_fields)]
 struct RawBasicAuth {
     username: String,
-    password_file: PathBuf,
+    password_file: Option<PathBuf>,
+    password_env: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,6 +93,7 @@ struct RawWorkload {
     namespace: String,
     hpa: Option<String>,
     query: Option<String>,
+    aggregate: Option<Aggregate>,
     file: Option<PathBuf>,
     target_per_replica: f64,
     min_replicas: Option<RawRange>,
@@ -123,6 +129,11 @@ pub const DEFAULT_HISTORY: &str = "28d";
 pub const DEFAULT_HORIZON: &str = "7d";
 pub const DEFAULT_LEVEL_PERCENT: f64 = 90.0;
 pub const DEFAULT_HEADROOM: f64 = 1.2;
+/// Grid step of a Prometheus-backed workload when the config gives none
+/// (a file's step is read off its timestamps).
+pub const DEFAULT_QUERY_STEP: &str = "5m";
+/// Prometheus' own default `--query.lookback-delta`.
+pub const DEFAULT_LOOKBACK: &str = "5m";
 /// Ceiling when a range gives none: far above any HPA a person would write,
 /// low enough that a units mistake shows up as "needs operator".
 pub const DEFAULT_CEILING: u32 = 1000;
@@ -144,13 +155,29 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prometheus {
     pub url: String,
+    /// Per request, from connecting to the end of the answer.
     pub timeout: Span,
+    /// Requests in flight at once, over the whole run.
     pub max_concurrency: u32,
-    pub basic_auth: Option<(String, PathBuf)>,
-    pub bearer_token_file: Option<PathBuf>,
+    /// Retries of a request after a transient failure.
+    pub max_retries: u32,
+    /// Prometheus' `--query.lookback-delta` (values repeated after a series stops).
+    pub lookback: Span,
+    /// Username and where its password comes from.
+    pub basic_auth: Option<(String, SecretSource)>,
+    pub bearer_token: Option<SecretSource>,
     pub ca_file: Option<PathBuf>,
     pub insecure_skip_verify: bool,
     pub headers: BTreeMap<String, String>,
+}
+
+/// Where a secret comes from: never the YAML itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// A file (a mounted Kubernetes Secret), resolved against the config's folder.
+    File(PathBuf),
+    /// An environment variable, by name.
+    Env(String),
 }
 
 /// Where a workload's load comes from.
@@ -158,8 +185,11 @@ pub struct Prometheus {
 pub enum LoadSource {
     /// A CSV or Parquet file (absolute, or resolved against the config's folder).
     File(PathBuf),
-    /// A `PromQL` query.
-    Query(String),
+    /// A `PromQL` query, and how to combine several series when it returns them.
+    Query {
+        query: String,
+        aggregate: Option<Aggregate>,
+    },
 }
 
 /// What the HPA has today.
@@ -258,9 +288,27 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
                         "has a `query` but the config has no `prometheus:` section".into(),
                     ));
                 }
-                LoadSource::Query(query)
+                if query.trim().is_empty() {
+                    return Err(err("`query` is empty".into()));
+                }
+                LoadSource::Query {
+                    query,
+                    aggregate: w.aggregate,
+                }
+            }
+            (None, Some(_)) if w.aggregate.is_some() => {
+                return Err(err(
+                    "`aggregate` applies to a Prometheus `query`, not to a `file`".into(),
+                ))
             }
             (None, Some(file)) => LoadSource::File(base.join(file)),
+        };
+        // A file's step is read off its timestamps; a query needs one to ask for.
+        let step = match (&source, w.step.or(d.step)) {
+            (LoadSource::Query { .. }, None) => {
+                Some(DEFAULT_QUERY_STEP.parse().expect("valid default"))
+            }
+            (_, step) => step,
         };
         if !(w.target_per_replica.is_finite() && w.target_per_replica > 0.0) {
             return Err(err(format!(
@@ -295,7 +343,7 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
             namespace: w.namespace,
             source,
             history: span_or(w.history, d.history, DEFAULT_HISTORY),
-            step: w.step.or(d.step),
+            step,
             horizon: span_or(w.horizon, d.horizon, DEFAULT_HORIZON),
             max_gap: d.max_gap.unwrap_or_else(|| "1h".parse().expect("valid")),
             policy: BoundsPolicy {
@@ -320,14 +368,36 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
             if p.max_concurrency == Some(0) {
                 return Err("prometheus.max_concurrency must be at least 1".to_string());
             }
+            check_prometheus_url(&p.url)?;
+            if let Some(name) = p.headers.keys().find(|k| k.eq_ignore_ascii_case("authorization")) {
+                return Err(format!(
+                    "prometheus.headers.{name}: credentials do not belong in the YAML; use basic_auth.password_file or bearer_token_file (or their _env forms)"
+                ));
+            }
+            let basic_auth = p
+                .basic_auth
+                .map(|a| {
+                    secret_source(a.password_file, a.password_env, base, "prometheus.basic_auth.password")
+                        .map(|source| (a.username, source))
+                })
+                .transpose()?;
+            let bearer_token = match (p.bearer_token_file, p.bearer_token_env) {
+                (None, None) => None,
+                (file, env) => Some(secret_source(file, env, base, "prometheus.bearer_token")?),
+            };
+            if basic_auth.is_some() && bearer_token.is_some() {
+                return Err("prometheus: give basic_auth or a bearer token, not both".to_string());
+            }
             Ok(Prometheus {
                 url: p.url,
                 timeout: p.timeout.unwrap_or_else(|| "30s".parse().expect("valid")),
                 max_concurrency: p.max_concurrency.unwrap_or(4),
-                basic_auth: p
-                    .basic_auth
-                    .map(|a| (a.username, base.join(a.password_file))),
-                bearer_token_file: p.bearer_token_file.map(|f| base.join(f)),
+                max_retries: p.max_retries.unwrap_or(3),
+                lookback: p
+                    .lookback
+                    .unwrap_or_else(|| DEFAULT_LOOKBACK.parse().expect("valid")),
+                basic_auth,
+                bearer_token,
                 ca_file: p.ca_file.map(|f| base.join(f)),
                 insecure_skip_verify: p.insecure_skip_verify,
                 headers: p.headers,
@@ -342,6 +412,48 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
         store: raw.store.map(|s| base.join(s)),
         workloads,
     })
+}
+
+/// `_file` or `_env`, exactly one.
+fn secret_source(
+    file: Option<PathBuf>,
+    env: Option<String>,
+    base: &Path,
+    setting: &str,
+) -> Result<SecretSource, String> {
+    match (file, env) {
+        (Some(file), None) => Ok(SecretSource::File(base.join(file))),
+        (None, Some(name)) if !name.trim().is_empty() => Ok(SecretSource::Env(name)),
+        (None, Some(_)) => Err(format!("{setting}_env: the variable name is empty")),
+        (Some(_), Some(_)) => Err(format!("{setting}: give `_file` or `_env`, not both")),
+        (None, None) => Err(format!(
+            "{setting}: give `{}_file` (a path) or `{}_env` (a variable name)",
+            setting.rsplit('.').next().unwrap_or(setting),
+            setting.rsplit('.').next().unwrap_or(setting)
+        )),
+    }
+}
+
+/// An `http(s)://` URL with no credentials in it (they would end up in
+/// logs and error messages).
+fn check_prometheus_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| {
+            format!("prometheus.url must start with http:// or https://, got `{url}`")
+        })?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(
+            "prometheus.url must not hold credentials (user:password@): use basic_auth.password_file"
+                .to_string(),
+        );
+    }
+    if authority.is_empty() {
+        return Err(format!("prometheus.url has no host: `{url}`"));
+    }
+    Ok(())
 }
 
 fn check_level(percent: f64) -> Result<Level, String> {
@@ -448,5 +560,103 @@ mod tests {
             );
             assert!(err.starts_with("homeostat.yaml"), "{err}");
         }
+    }
+
+    const PROMETHEUS: &str = "prometheus: {url: http://prometheus:9090}\nworkloads:\n  - name: cart\n    query: sum(rate(requests[5m]))\n    target_per_replica: 50\n";
+
+    #[test]
+    fn a_query_workload_gets_the_issue_defaults_and_its_aggregate() {
+        let config = parse_text(PROMETHEUS).unwrap();
+        let w = &config.workloads[0];
+        assert_eq!(w.step.unwrap().to_string(), "5m");
+        assert_eq!(w.history.to_string(), "28d");
+        let p = config.prometheus.unwrap();
+        assert_eq!((p.max_concurrency, p.max_retries), (4, 3));
+        assert_eq!(p.timeout.to_string(), "30s");
+        assert_eq!(p.lookback.to_string(), "5m");
+        let summed = parse_text(&format!("{PROMETHEUS}    aggregate: sum\n")).unwrap();
+        assert_eq!(
+            summed.workloads[0].source,
+            LoadSource::Query {
+                query: "sum(rate(requests[5m]))".into(),
+                aggregate: Some(Aggregate::Sum)
+            }
+        );
+    }
+
+    #[test]
+    fn secrets_come_from_files_or_the_environment_never_the_yaml() {
+        let with = |prometheus: &str| {
+            parse_text(&PROMETHEUS.replace(
+                "prometheus: {url: http://prometheus:9090}",
+                &format!("prometheus: {{url: http://prometheus:9090, {prometheus}}}"),
+            ))
+        };
+        let p = with("basic_auth: {username: h, password_file: secret/pw}")
+            .unwrap()
+            .prometheus
+            .unwrap();
+        assert_eq!(
+            p.basic_auth,
+            Some((
+                "h".into(),
+                SecretSource::File("/etc/homeostat/secret/pw".into())
+            ))
+        );
+        let p = with("bearer_token_env: TOKEN").unwrap().prometheus.unwrap();
+        assert_eq!(p.bearer_token, Some(SecretSource::Env("TOKEN".into())));
+        let refused = [
+            ("basic_auth: {username: h, password: hunter2}", "password"),
+            (
+                "basic_auth: {username: h}",
+                "give `password_file` (a path) or `password_env`",
+            ),
+            (
+                "basic_auth: {username: h, password_file: a, password_env: B}",
+                "not both",
+            ),
+            (
+                "bearer_token_file: t, basic_auth: {username: h, password_env: B}",
+                "basic_auth or a bearer token, not both",
+            ),
+            (
+                "headers: {Authorization: Bearer abc}",
+                "credentials do not belong in the YAML",
+            ),
+        ];
+        for (setting, expected) in refused {
+            let err = with(setting).unwrap_err().to_string();
+            assert!(err.contains(expected), "{setting}: {err}");
+            assert!(!err.contains("hunter2") || expected == "password", "{err}");
+        }
+        for (url, expected) in [
+            (
+                "http://homeostat:hunter2@prometheus:9090",
+                "must not hold credentials",
+            ),
+            ("prometheus:9090", "must start with http:// or https://"),
+            ("https:///api", "has no host"),
+        ] {
+            let err = parse_text(&PROMETHEUS.replace("http://prometheus:9090", url))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{url}: {err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+    }
+
+    #[test]
+    fn aggregate_belongs_to_queries_only() {
+        let err = parse_text(&format!("{MINIMAL}    aggregate: sum\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`aggregate` applies to a Prometheus `query`"),
+            "{err}"
+        );
+        let err = parse_text(&format!("{PROMETHEUS}    aggregate: median\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("median"), "{err}");
     }
 }

@@ -59,6 +59,22 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Export each workload's history, as `recommend` would use it, one
+    /// file per workload (`<namespace>_<name>.csv`, columns `timestamp,value`).
+    Fetch {
+        /// Configuration file (YAML). Default: the bundled example, data/homeostat.yaml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Fix "now" (RFC3339 or unix seconds): the history ends there.
+        /// Default: the clock for Prometheus queries, the last sample for files.
+        #[arg(long, value_parser = parse_timestamp)]
+        at: Option<i64>,
+        /// Folder to write the files to (made when missing).
+        #[arg(long)]
+        output: PathBuf,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: run::SeriesFormat,
+    },
     /// Forecast one series: CSV `timestamp,mean,lower,upper`, one row per step after the input.
     Forecast {
         /// Load file: CSV or Parquet with columns `timestamp,value`.
@@ -139,6 +155,29 @@ fn execute(command: Command) -> Result<u8> {
             }
             Ok(u8::from(!evaluation.failures.is_empty()))
         }
+        Command::Fetch {
+            config,
+            at,
+            output,
+            format,
+        } => {
+            let path = match config {
+                Some(path) => path,
+                None => bundled_config()?,
+            };
+            let config = config::load(&path)?;
+            let exported =
+                run::export_histories(&config, at, chrono::Utc::now().timestamp(), &output, format)
+                    .map_err(anyhow::Error::msg)?;
+            emit(None, &render_exported(&exported))?;
+            let failed = exported.iter().filter(|e| e.result.is_err()).count();
+            for entry in exported.iter().filter(|e| e.result.is_err()) {
+                if let Err(failure) = &entry.result {
+                    eprintln!("homeostat: {}: {}", entry.workload, failure.reason);
+                }
+            }
+            Ok(u8::from(failed > 0))
+        }
         Command::Forecast {
             input,
             horizon,
@@ -162,6 +201,50 @@ fn execute(command: Command) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// The summary `fetch` prints: one aligned line per workload.
+fn render_exported(exported: &[run::Exported]) -> String {
+    let rows: Vec<[String; 6]> = exported
+        .iter()
+        .map(|e| {
+            let (status, file) = match &e.result {
+                Ok(path) => ("ok".to_string(), path.display().to_string()),
+                Err(failure) => (failure.status.as_str().to_string(), "-".to_string()),
+            };
+            let time = |t: Option<i64>| {
+                t.map_or_else(|| "-".to_string(), homeostat::time::format_timestamp)
+            };
+            [
+                e.workload.clone(),
+                status,
+                e.samples.to_string(),
+                e.requests.to_string(),
+                format!("{} .. {}", time(e.first), time(e.last)),
+                file,
+            ]
+        })
+        .collect();
+    let header = ["WORKLOAD", "STATUS", "SAMPLES", "REQUESTS", "RANGE", "FILE"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        padded.join("  ").trim_end().to_string() + "\n"
+    };
+    let mut text = line(header.to_vec());
+    for row in &rows {
+        text.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    text
 }
 
 /// `--level`: a percentage, validated once (a fraction like `0.9` is refused with a hint).

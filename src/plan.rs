@@ -40,6 +40,9 @@ pub enum Status {
     NeedsOperator,
     /// Too little, or too old, data to recommend anything.
     InsufficientData,
+    /// The workload's query matched no series at all (a wrong label, a
+    /// workload not deployed yet): nothing to recommend from.
+    NoData,
     /// The workload could not be processed (unreadable source, failed fit).
     Error,
 }
@@ -51,6 +54,7 @@ impl Status {
             Status::Ok => "ok",
             Status::NeedsOperator => "needs_operator",
             Status::InsufficientData => "insufficient_data",
+            Status::NoData => "no_data",
             Status::Error => "error",
         }
     }

@@ -1,50 +1,310 @@
-//! Orchestration: the only module that sequences I/O (files, the clock for
-//! timings) and the pure core.
-//! Reads each workload's source, hands the samples to [`plan_workload`],
-//! and collects the results; one workload's failure is recorded in its plan
-//! and never stops the others.
+//! Orchestration: the only module that sequences I/O (files, Prometheus,
+//! the clock) and the pure core.
+//!
+//! [`load_histories`] reads every workload's history, from files or from
+//! Prometheus, and hands each to a visitor in config order while the next
+//! ones are being fetched: at most a few times `max_concurrency` histories
+//! are in memory at once, whatever the fleet size. The visitor (planning,
+//! exporting) runs on the calling thread; fetching runs on a tokio runtime
+//! made only when some workload has a query. One workload's failure is
+//! recorded as its result and never stops the others.
 
 use crate::config::{Config, LoadSource, Workload};
 use crate::evaluate::{self, Evaluation, SeriesEvaluation};
 use crate::model::{self, Level};
 use crate::plan::{plan_workload, Plan, Status, WorkloadPlan};
+use crate::prometheus::Client;
 use crate::series::{self, GridOptions};
 use crate::source::{self, RawSeries};
 use crate::time::{format_timestamp, Span};
+use futures_util::StreamExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
-/// Reads one workload's raw samples.
-pub fn read_load(workload: &Workload) -> Result<RawSeries, String> {
-    match &workload.source {
-        LoadSource::File(path) => source::read_file(path).map_err(|e| e.to_string()),
-        LoadSource::Query(_) => Err(
-            "reading load from Prometheus is not available in this version of homeostat; \
-             give the workload a `file:` instead"
-                .to_string(),
-        ),
+/// A workload's history as read for a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// The samples in the workload's history window.
+    pub raw: RawSeries,
+    /// The "now" the workload is planned at: `--at`, the clock for a
+    /// query, the last sample for a file without `--at`.
+    pub now: i64,
+    /// HTTP requests it took (0 for a file).
+    pub requests: usize,
+}
+
+/// Why a workload has no history for this run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadFailure {
+    /// `no_data` for a query that matched nothing, else `error`.
+    pub status: Status,
+    pub reason: String,
+    pub now: Option<i64>,
+}
+
+/// Reads every workload's history (only samples in `(now − history, now]`)
+/// and calls `visit` with each, in config order.
+///
+/// `at` fixes "now"; without it a query is planned at `clock_now` and a
+/// file at its last sample. A query always asks Prometheus for explicit
+/// `start` and `end`, never its own "now".
+pub fn load_histories<F>(config: &Config, at: Option<i64>, clock_now: i64, mut visit: F)
+where
+    F: FnMut(&Workload, Result<Loaded, LoadFailure>),
+{
+    let any_query = config
+        .workloads
+        .iter()
+        .any(|w| matches!(w.source, LoadSource::Query { .. }));
+    if !any_query {
+        for workload in &config.workloads {
+            visit(workload, read_file(workload, at));
+        }
+        return;
     }
+    let client = match config.prometheus.as_ref().map(Client::new) {
+        Some(Ok(client)) => Ok(Arc::new(client)),
+        Some(Err(reason)) => Err(reason),
+        None => Err("the config has no `prometheus:` section".to_string()),
+    };
+    if config
+        .prometheus
+        .as_ref()
+        .is_some_and(|p| p.insecure_skip_verify)
+    {
+        eprintln!(
+            "homeostat: warning: prometheus.insecure_skip_verify is on: Prometheus' TLS certificate is not checked"
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            for workload in &config.workloads {
+                let failure = LoadFailure {
+                    status: Status::Error,
+                    reason: format!("cannot start the async runtime: {e}"),
+                    now: at,
+                };
+                visit(workload, Err(failure));
+            }
+            return;
+        }
+    };
+    // Histories fetched ahead of the visitor: enough to keep every
+    // concurrency permit busy while one history is being planned.
+    let ahead = config
+        .prometheus
+        .as_ref()
+        .map_or(4, |p| 4 * p.max_concurrency as usize);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(ahead);
+    let workloads = config.workloads.clone();
+    runtime.spawn(async move {
+        let mut results = futures_util::stream::iter(workloads)
+            .map(|workload| {
+                let client = client.clone();
+                tokio::spawn(async move { load_one(&workload, client, at, clock_now).await })
+            })
+            .buffered(ahead);
+        while let Some(joined) = results.next().await {
+            let result = joined.unwrap_or_else(|e| {
+                Err(LoadFailure {
+                    status: Status::Error,
+                    reason: format!("reading the history failed unexpectedly: {e}"),
+                    now: at,
+                })
+            });
+            if sender.send(result).await.is_err() {
+                break;
+            }
+        }
+    });
+    for workload in &config.workloads {
+        let result = receiver.blocking_recv().unwrap_or_else(|| {
+            Err(LoadFailure {
+                status: Status::Error,
+                reason: "reading the history stopped unexpectedly".to_string(),
+                now: at,
+            })
+        });
+        visit(workload, result);
+    }
+}
+
+async fn load_one(
+    workload: &Workload,
+    client: Result<Arc<Client>, String>,
+    at: Option<i64>,
+    clock_now: i64,
+) -> Result<Loaded, LoadFailure> {
+    let (query, aggregate) = match &workload.source {
+        LoadSource::File(_) => {
+            let workload = workload.clone();
+            return tokio::task::spawn_blocking(move || read_file(&workload, at))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(LoadFailure {
+                        status: Status::Error,
+                        reason: format!("reading the file failed unexpectedly: {e}"),
+                        now: at,
+                    })
+                });
+        }
+        LoadSource::Query { query, aggregate } => (query, *aggregate),
+    };
+    let now = at.unwrap_or(clock_now);
+    let failure = |status, reason: String| LoadFailure {
+        status,
+        reason: format!("Prometheus query `{query}`: {reason}"),
+        now: Some(now),
+    };
+    let client = client.map_err(|reason| failure(Status::Error, reason))?;
+    let step = workload
+        .step
+        .expect("config gives every query workload a step")
+        .secs();
+    // (now − history, now], as for a file: the first step after the window's start.
+    let start = now - workload.history.secs() + 1;
+    match client
+        .fetch_history(query, aggregate, start, now, step)
+        .await
+    {
+        Ok(history) => Ok(Loaded {
+            raw: RawSeries {
+                origin: format!("Prometheus query `{query}`"),
+                samples: history.samples,
+            },
+            now,
+            requests: history.requests,
+        }),
+        Err(e) if e.is_no_data() => Err(failure(Status::NoData, e.to_string())),
+        Err(e) => Err(failure(Status::Error, e.to_string())),
+    }
+}
+
+/// A file workload's samples in its history window.
+fn read_file(workload: &Workload, at: Option<i64>) -> Result<Loaded, LoadFailure> {
+    let LoadSource::File(path) = &workload.source else {
+        unreachable!("only file workloads are read from files")
+    };
+    let raw = source::read_file(path).map_err(|e| LoadFailure {
+        status: Status::Error,
+        reason: e.to_string(),
+        now: at,
+    })?;
+    let now = at.unwrap_or_else(|| raw.samples.iter().map(|s| s.ts).max().unwrap_or(0));
+    let earliest = now - workload.history.secs();
+    Ok(Loaded {
+        raw: RawSeries {
+            origin: raw.origin,
+            samples: raw
+                .samples
+                .into_iter()
+                .filter(|s| s.ts <= now && s.ts > earliest)
+                .collect(),
+        },
+        now,
+        requests: 0,
+    })
 }
 
 /// Runs the recommender over every workload of `config`.
 ///
-/// `at` fixes "now" for every workload; without it, each file-backed
-/// workload's "now" is the time of its last sample. `generated_at` is the
-/// wall-clock time stamped on the report.
+/// `at` fixes "now" for every workload (see [`load_histories`]);
+/// `clock_now` is the wall-clock time, stamped on the report.
 #[must_use]
-pub fn recommend(config: &Config, at: Option<i64>, generated_at: i64) -> Plan {
-    let workloads = config
-        .workloads
-        .iter()
-        .map(|workload| match read_load(workload) {
-            Ok(raw) => plan_workload(workload, &raw, at),
-            Err(reason) => WorkloadPlan::failed(workload, at, Status::Error, reason),
-        })
-        .collect();
+pub fn recommend(config: &Config, at: Option<i64>, clock_now: i64) -> Plan {
+    let mut workloads = Vec::with_capacity(config.workloads.len());
+    load_histories(config, at, clock_now, |workload, loaded| {
+        workloads.push(match loaded {
+            Ok(loaded) => plan_workload(workload, &loaded.raw, Some(loaded.now)),
+            Err(failure) => {
+                WorkloadPlan::failed(workload, failure.now, failure.status, failure.reason)
+            }
+        });
+    });
     Plan {
-        generated_at: format_timestamp(generated_at),
+        generated_at: format_timestamp(clock_now),
         workloads,
     }
+}
+
+/// File formats `homeostat fetch` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SeriesFormat {
+    Csv,
+    Parquet,
+}
+
+/// What `homeostat fetch` did for one workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exported {
+    /// `namespace/name`.
+    pub workload: String,
+    /// The file written, or why there is none.
+    pub result: Result<PathBuf, LoadFailure>,
+    pub samples: usize,
+    pub requests: usize,
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+}
+
+/// `homeostat fetch`: writes each workload's history, as the run would use
+/// it, to `dir/<namespace>_<name>.csv` (or `.parquet`). Kubernetes names
+/// hold no `_`, so the file name is unambiguous.
+pub fn export_histories(
+    config: &Config,
+    at: Option<i64>,
+    clock_now: i64,
+    dir: &Path,
+    format: SeriesFormat,
+) -> Result<Vec<Exported>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+    let extension = match format {
+        SeriesFormat::Csv => "csv",
+        SeriesFormat::Parquet => "parquet",
+    };
+    let mut exported = Vec::with_capacity(config.workloads.len());
+    load_histories(config, at, clock_now, |workload, loaded| {
+        let mut entry = Exported {
+            workload: workload.id(),
+            result: Err(LoadFailure {
+                status: Status::Error,
+                reason: String::new(),
+                now: at,
+            }),
+            samples: 0,
+            requests: 0,
+            first: None,
+            last: None,
+        };
+        entry.result = loaded.and_then(|mut loaded| {
+            loaded.raw.samples.sort_by_key(|s| s.ts);
+            let samples = &loaded.raw.samples;
+            entry.samples = samples.len();
+            entry.requests = loaded.requests;
+            entry.first = samples.first().map(|s| s.ts);
+            entry.last = samples.last().map(|s| s.ts);
+            let path = dir.join(format!(
+                "{}_{}.{extension}",
+                workload.namespace, workload.name
+            ));
+            let written = match format {
+                SeriesFormat::Csv => source::write_csv(&path, samples),
+                SeriesFormat::Parquet => source::write_parquet(&path, samples),
+            };
+            written.map(|()| path.clone()).map_err(|e| LoadFailure {
+                status: Status::Error,
+                reason: format!("{}: cannot write: {e}", path.display()),
+                now: Some(loaded.now),
+            })
+        });
+        exported.push(entry);
+    });
+    Ok(exported)
 }
 
 /// Evaluates the forecaster on every `.csv` and `.parquet` series in `dir`

@@ -6,12 +6,17 @@
 //! and the problem. Nothing here panics on bad bytes. Parsing of the file's
 //! structure is done by polars; each cell is then checked here so that the
 //! error can name its line.
+//!
+//! It also writes series back out ([`write_csv`], [`write_parquet`]) in the
+//! same format it reads, for `homeostat fetch`.
 
-use crate::time::{check_timestamp, parse_timestamp};
+use crate::time::{check_timestamp, format_timestamp, parse_timestamp};
 use polars::prelude::{
-    CsvReadOptions, DataFrame, DataType, ParquetReader, PolarsError, SerReader, TimeUnit,
+    Column, CsvReadOptions, DataFrame, DataType, ParquetReader, ParquetWriter, PolarsError,
+    SerReader, TimeUnit,
 };
 use std::io::Cursor;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// One sample as read: unix seconds and load.
@@ -386,6 +391,60 @@ fn parquet_timestamps(frame: &DataFrame) -> Result<Vec<Result<i64, String>>, Str
         .iter()
         .map(|t| t.map_or_else(null, |t| check_timestamp(t.div_euclid(per_second))))
         .collect())
+}
+
+/// Writes samples as CSV `timestamp,value` (RFC3339 UTC, shortest exact
+/// decimal), atomically: a reader never sees half a file.
+pub fn write_csv(path: &Path, samples: &[Sample]) -> std::io::Result<()> {
+    let mut text = String::with_capacity(32 * (samples.len() + 1));
+    text.push_str("timestamp,value\n");
+    for sample in samples {
+        text.push_str(&format_timestamp(sample.ts));
+        text.push(',');
+        text.push_str(&sample.value.to_string());
+        text.push('\n');
+    }
+    write_atomically(path, |file| file.write_all(text.as_bytes()))
+}
+
+/// Writes samples as Parquet: `timestamp` a datetime (milliseconds, UTC),
+/// `value` a double. Atomic as [`write_csv`].
+pub fn write_parquet(path: &Path, samples: &[Sample]) -> std::io::Result<()> {
+    let millis: Vec<i64> = samples.iter().map(|s| s.ts * 1000).collect();
+    let values: Vec<f64> = samples.iter().map(|s| s.value).collect();
+    let to_io = |e: PolarsError| std::io::Error::other(e.to_string());
+    let timestamps = Column::new("timestamp".into(), millis)
+        .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+        .map_err(to_io)?;
+    let mut frame =
+        DataFrame::new_infer_height(vec![timestamps, Column::new("value".into(), values)])
+            .map_err(to_io)?;
+    write_atomically(path, |file| {
+        ParquetWriter::new(file)
+            .finish(&mut frame)
+            .map(|_| ())
+            .map_err(to_io)
+    })
+}
+
+/// Writes through a temporary file in the same folder, renamed into place.
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp-homeostat");
+    let tmp = path.with_file_name(name);
+    let mut file = std::fs::File::create(&tmp)?;
+    let written = write(&mut file).and_then(|()| file.sync_all());
+    drop(file);
+    match written.and_then(|()| std::fs::rename(&tmp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! Prometheus HTTP API, the pure part: how a history is split into
-//! `query_range` requests, and how an answer is read. No I/O here; the
-//! client that sends the requests sits at the edge (issue 4, to come).
+//! Prometheus HTTP API. This module is the pure part: how a history is
+//! split into `query_range` requests, how an answer is read, and how the
+//! answers of one workload become one history. The I/O (HTTP, retries, the
+//! run-wide concurrency bound) is in [`client`].
 //!
 //! Prometheus (and Thanos, Mimir, `VictoriaMetrics`, which share the API)
 //! refuses a range query with more than 11,000 points per series
@@ -14,9 +15,13 @@
 //! Missing points are absent, never null: samples are matched by their
 //! timestamp, never by their index.
 
+pub mod client;
+
 use crate::source::Sample;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+
+pub use client::{Client, FetchError, History, RetryPolicy};
 
 /// Most points Prometheus returns per series and request, minus one
 /// (`floor((end − start) / step)` may be at most this).
@@ -171,6 +176,146 @@ pub fn stitch(chunks: Vec<Vec<Sample>>) -> Vec<Sample> {
     all
 }
 
+/// How a workload's query answer with several series becomes one load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregate {
+    /// The total over all series (pods, instances) at each step.
+    Sum,
+    /// The largest series at each step.
+    Max,
+}
+
+impl Aggregate {
+    fn apply(self, a: f64, b: f64) -> f64 {
+        match self {
+            Aggregate::Sum => a + b,
+            Aggregate::Max => a.max(b),
+        }
+    }
+}
+
+/// Why a workload's answers do not make one history.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CombineError {
+    #[error("the query returned no series over the whole history")]
+    NoSeries,
+    #[error(
+        "the query returned {count} series ({examples}); a workload's load must be one series: \
+         aggregate it in PromQL (sum(...)) or set `aggregate: sum` (or `max`) on the workload"
+    )]
+    TooManySeries { count: usize, examples: String },
+}
+
+/// Turns the series of every chunk's answer into one history: series are
+/// matched by their labels across chunks, each series' lookback repeats are
+/// dropped (see [`drop_lookback_repeats`]), and several series are an error
+/// unless `aggregate` says how to combine them (at each timestamp, over the
+/// series that have a sample there). `requested_end` is the last step asked for.
+pub fn combine(
+    answers: Vec<Vec<RangeSeries>>,
+    aggregate: Option<Aggregate>,
+    step: i64,
+    lookback: i64,
+    requested_end: i64,
+) -> Result<Vec<Sample>, CombineError> {
+    let mut by_labels: BTreeMap<BTreeMap<String, String>, Vec<Vec<Sample>>> = BTreeMap::new();
+    for series in answers.into_iter().flatten() {
+        by_labels
+            .entry(series.labels)
+            .or_default()
+            .push(series.samples);
+    }
+    if by_labels.is_empty() {
+        return Err(CombineError::NoSeries);
+    }
+    let count = by_labels.len();
+    let aggregate = match aggregate {
+        Some(aggregate) => aggregate,
+        None if count == 1 => Aggregate::Sum,
+        None => {
+            let mut examples: Vec<String> = by_labels.keys().take(3).map(format_labels).collect();
+            if count > 3 {
+                examples.push("...".into());
+            }
+            return Err(CombineError::TooManySeries {
+                count,
+                examples: examples.join(", "),
+            });
+        }
+    };
+    let mut total: BTreeMap<i64, f64> = BTreeMap::new();
+    for chunks in by_labels.into_values() {
+        let samples = drop_lookback_repeats(&stitch(chunks), step, lookback, requested_end);
+        for sample in samples {
+            total
+                .entry(sample.ts)
+                .and_modify(|v| *v = aggregate.apply(*v, sample.value))
+                .or_insert(sample.value);
+        }
+    }
+    Ok(total
+        .into_iter()
+        .map(|(ts, value)| Sample { ts, value })
+        .collect())
+}
+
+/// `{job="api", pod="a"}`, as Prometheus writes a label set.
+#[must_use]
+pub fn format_labels(labels: &BTreeMap<String, String>) -> String {
+    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{{{}}}", inner.join(", "))
+}
+
+/// Drops the values Prometheus made up after a series stopped.
+///
+/// A range query's point at `t` is the newest sample in the `lookback`
+/// window before `t` (5 minutes unless Prometheus runs with another
+/// `--query.lookback-delta`), so when a series stops, its last value is
+/// repeated at each step for up to `lookback` and only then do points go
+/// missing. So before each hole in the answer (and before an answer that
+/// ends short of `requested_end`), the points of the run of identical
+/// values that lie within `lookback` of the run's end are dropped, the
+/// run's first point always kept: they become the gap they really are. A
+/// real series that is flat up to a gap loses at most `lookback` of points
+/// equal to the ones kept. `samples` must be sorted.
+#[must_use]
+pub fn drop_lookback_repeats(
+    samples: &[Sample],
+    step: i64,
+    lookback: i64,
+    requested_end: i64,
+) -> Vec<Sample> {
+    let mut keep = vec![true; samples.len()];
+    for (i, sample) in samples.iter().enumerate() {
+        let hole_after = samples
+            .get(i + 1)
+            .map_or(sample.ts + step <= requested_end, |next| {
+                next.ts - sample.ts > step
+            });
+        if !hole_after {
+            continue;
+        }
+        // Walk back over the run of identical values ending here.
+        let mut first = i;
+        while first > 0
+            && samples[first - 1].value.to_bits() == sample.value.to_bits()
+            && samples[first].ts - samples[first - 1].ts == step
+        {
+            first -= 1;
+        }
+        let made_up_after = sample.ts - lookback;
+        for j in first + 1..=i {
+            keep[j] = samples[j].ts <= made_up_after;
+        }
+    }
+    samples
+        .iter()
+        .zip(keep)
+        .filter_map(|(s, k)| k.then_some(*s))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,5 +413,79 @@ mod tests {
             vec![s(120, 9.0), s(180, 3.0)],
         ]);
         assert_eq!(joined, [s(60, 1.0), s(120, 2.0), s(180, 3.0)]);
+    }
+
+    fn samples(points: &[(i64, f64)]) -> Vec<Sample> {
+        points
+            .iter()
+            .map(|&(ts, value)| Sample { ts, value })
+            .collect()
+    }
+
+    #[test]
+    fn values_repeated_by_the_lookback_before_a_hole_become_the_gap_they_are() {
+        // A 1-minute series stops after 300 (value 7), Prometheus repeats 7
+        // at 360..600, then omits points until the series returns at 3600.
+        let mut points = vec![(240, 5.0), (300, 7.0)];
+        points.extend((360..=600).step_by(60).map(|ts| (ts, 7.0)));
+        points.push((3600, 8.0));
+        let cleaned = drop_lookback_repeats(&samples(&points), 60, 300, 3600);
+        assert_eq!(cleaned, samples(&[(240, 5.0), (300, 7.0), (3600, 8.0)]));
+        // The same at the end of an answer that stops short of the end asked for.
+        let tail = samples(&[(0, 1.0), (60, 2.0), (120, 2.0), (180, 2.0)]);
+        assert_eq!(
+            drop_lookback_repeats(&tail, 60, 300, 3600),
+            samples(&[(0, 1.0), (60, 2.0)])
+        );
+        // An answer that reaches the end asked for has no hole to explain.
+        assert_eq!(drop_lookback_repeats(&tail, 60, 300, 180), tail);
+    }
+
+    #[test]
+    fn a_flat_stretch_before_a_hole_loses_only_its_last_lookback() {
+        // Real 4.0 from 0 to 300, then repeats up to 600: which are real
+        // cannot be told, and the ones dropped equal the ones kept.
+        let mut points: Vec<(i64, f64)> = (0..=10).map(|i| (i * 60, 4.0)).collect();
+        points.push((3600, 5.0));
+        let cleaned = drop_lookback_repeats(&samples(&points), 60, 300, 3600);
+        let kept: Vec<(i64, f64)> = (0..=5)
+            .map(|i| (i * 60, 4.0))
+            .chain([(3600, 5.0)])
+            .collect();
+        assert_eq!(cleaned, samples(&kept));
+        // Values that change up to the hole are all real.
+        let changing = samples(&[(0, 1.0), (60, 2.0), (120, 3.0), (3600, 4.0)]);
+        assert_eq!(drop_lookback_repeats(&changing, 60, 300, 3600), changing);
+    }
+
+    #[test]
+    fn several_series_need_an_aggregate_and_are_matched_by_labels_across_chunks() {
+        let series = |pod: &str, points: &[(i64, f64)]| RangeSeries {
+            labels: BTreeMap::from([("pod".to_string(), pod.to_string())]),
+            samples: samples(points),
+        };
+        let answers = || {
+            vec![
+                vec![
+                    series("a", &[(0, 1.0), (60, 2.0)]),
+                    series("b", &[(60, 10.0)]),
+                ],
+                vec![series("b", &[(120, 20.0)]), series("a", &[(120, 3.0)])],
+            ]
+        };
+        let err = combine(answers(), None, 60, 300, 120).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(r#"2 series ({pod="a"}, {pod="b"})"#),
+            "{err}"
+        );
+        let sum = combine(answers(), Some(Aggregate::Sum), 60, 300, 120).unwrap();
+        assert_eq!(sum, samples(&[(0, 1.0), (60, 12.0), (120, 23.0)]));
+        let max = combine(answers(), Some(Aggregate::Max), 60, 300, 120).unwrap();
+        assert_eq!(max, samples(&[(0, 1.0), (60, 10.0), (120, 20.0)]));
+        assert_eq!(
+            combine(vec![vec![], vec![]], None, 60, 300, 120),
+            Err(CombineError::NoSeries)
+        );
     }
 }

@@ -1,0 +1,559 @@
+//! The Prometheus source against a real Prometheus on loopback (see
+//! tests/support/prometheus.rs): chunking, gaps, bad queries, series
+//! counts, basic auth, a server killed mid-run and one slower than the
+//! timeout, and `recommend` giving the same bounds from Prometheus as from
+//! the same data in files.
+
+mod support;
+
+use homeostat::config;
+use homeostat::run::{load_histories, LoadFailure, Loaded};
+use homeostat::source::{read_file, Sample};
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+use support::prometheus::{Backfill, PrometheusServer, WebAuth};
+
+fn homeostat(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_homeostat"))
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the homeostat binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn write_config(dir: &Path, name: &str, yaml: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+/// `days` at `step` seconds ending at `end`, with values that need every
+/// decimal digit to come back exact, and the steps in `gap` left out.
+fn series(end: i64, days: i64, step: i64, gap: std::ops::Range<i64>) -> Vec<(i64, f64)> {
+    let n = days * 86_400 / step;
+    (0..n)
+        .map(|i| {
+            let ts = end - (n - 1 - i) * step;
+            (
+                ts,
+                100.0 + ((i * 7919) % 1000) as f64 * 0.37 + (i as f64 / 97.0).sin(),
+            )
+        })
+        .filter(|(ts, _)| !gap.contains(ts))
+        .collect()
+}
+
+/// Samples as (unix seconds, value).
+type Points = Vec<(i64, f64)>;
+
+fn as_pairs(samples: &[Sample]) -> Vec<(i64, f64)> {
+    samples.iter().map(|s| (s.ts, s.value)).collect()
+}
+
+/// Runs [`load_histories`] on `yaml` and returns every workload's result.
+fn load(dir: &Path, yaml: &str, at: i64) -> Vec<(String, Result<Loaded, LoadFailure>)> {
+    let config = config::load(&write_config(dir, "in-process.yaml", yaml)).unwrap();
+    let mut results = Vec::new();
+    load_histories(&config, Some(at), now(), |workload, result| {
+        results.push((workload.id(), result));
+    });
+    results
+}
+
+#[test]
+fn two_months_at_one_minute_come_back_identical_in_chunks_with_the_gap_a_gap() {
+    let end = now() / 60 * 60;
+    let gap_start = end - 20 * 86_400;
+    let raw = series(end, 61, 60, gap_start..gap_start + 5 * 3600);
+    let server = PrometheusServer::start(
+        &[Backfill {
+            workload: "long",
+            samples: &raw,
+        }],
+        None,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "homeostat.yaml",
+        &format!(
+            "prometheus: {{url: {}, max_concurrency: 2}}\n\
+             workloads:\n  - name: long\n    namespace: test\n    query: load{{workload=\"long\"}}\n    \
+             step: 1m\n    history: 61d\n    target_per_replica: 10\n",
+            server.url
+        ),
+    );
+    let out = dir.path().join("out");
+    let at = end.to_string();
+    let output = homeostat(
+        &[
+            "fetch",
+            "--config",
+            config.to_str().unwrap(),
+            "--at",
+            &at,
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stdout = text(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", text(&output.stderr));
+    // 61 days of minutes are 87,840 points: 8 requests of at most 11,001.
+    let row = stdout.lines().find(|l| l.starts_with("test/long")).unwrap();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[1..4], ["ok", &raw.len().to_string(), "8"], "{row}");
+    let fetched = read_file(&out.join("test_long.csv")).unwrap();
+    // Identical, value for value; the 5-hour gap is a gap (not 5 minutes of
+    // the last value repeated by Prometheus' lookback, then a gap).
+    assert_eq!(as_pairs(&fetched.samples), raw);
+
+    // The same as Parquet.
+    let output = homeostat(
+        &[
+            "fetch",
+            "--config",
+            config.to_str().unwrap(),
+            "--at",
+            &at,
+            "--output",
+            out.to_str().unwrap(),
+            "--format",
+            "parquet",
+        ],
+        &[],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let fetched = read_file(&out.join("test_long.parquet")).unwrap();
+    assert_eq!(as_pairs(&fetched.samples), raw);
+}
+
+/// Fills the gaps Prometheus cannot show: a range query's point is the
+/// newest sample in the 5-minute lookback window, so a gap whose every
+/// missing step lies within 5 minutes of the sample before it comes back
+/// filled with that sample's value, and no client can tell it was a gap.
+/// (Longer gaps come back as holes: see the two-months test.)
+fn as_prometheus_shows_it(samples: &[(i64, f64)], step: i64) -> Vec<(i64, f64)> {
+    let mut filled = Vec::with_capacity(samples.len());
+    for pair in samples.windows(2) {
+        let ((p, value), (q, _)) = (pair[0], pair[1]);
+        filled.push((p, value));
+        if q - step - p <= 300 {
+            filled.extend((p + step..q).step_by(step as usize).map(|t| (t, value)));
+        }
+    }
+    filled.extend(samples.last());
+    filled
+}
+
+/// The bundled example's workloads, each in a file and backfilled as
+/// `load{workload="<file stem>"}`, shifted so that its last sample falls on
+/// `end`, with the gaps no Prometheus client can see filled on both sides
+/// (see [`as_prometheus_shows_it`]); returns each file's stem, grid step
+/// and samples.
+fn shifted_bundled_data(dir: &Path, end: i64) -> Vec<(String, i64, Points)> {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let bundled = config::load(&data.join("homeostat.yaml")).unwrap();
+    bundled
+        .workloads
+        .iter()
+        .map(|w| {
+            let config::LoadSource::File(path) = &w.source else {
+                panic!("the bundled example reads files")
+            };
+            let mut samples = read_file(path).unwrap().samples;
+            samples.sort_by_key(|s| s.ts);
+            let times: Vec<i64> = samples.iter().map(|s| s.ts).collect();
+            let step = homeostat::series::infer_step(&times).unwrap();
+            let shift = end - samples.last().unwrap().ts;
+            let shifted: Vec<(i64, f64)> =
+                samples.iter().map(|s| (s.ts + shift, s.value)).collect();
+            let shifted = as_prometheus_shows_it(&shifted, step);
+            let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
+            let csv: String = std::iter::once("timestamp,value\n".to_string())
+                .chain(shifted.iter().map(|(ts, v)| format!("{ts},{v}\n")))
+                .collect();
+            std::fs::write(dir.join(path.file_name().unwrap()), csv).unwrap();
+            (stem, step, shifted)
+        })
+        .collect()
+}
+
+#[test]
+fn recommend_from_prometheus_gives_the_same_bounds_as_from_the_same_files() {
+    // Every bundled step (1, 5, 30 minutes) divides 30 minutes.
+    let end = now() / 1800 * 1800;
+    let dir = tempfile::tempdir().unwrap();
+    let traces = shifted_bundled_data(dir.path(), end);
+    let backfill: Vec<Backfill> = traces
+        .iter()
+        .map(|(stem, _, samples)| Backfill {
+            workload: stem,
+            samples,
+        })
+        .collect();
+    let server = PrometheusServer::start(&backfill, None);
+
+    let bundled =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/homeostat.yaml"))
+            .unwrap();
+    let files_config = write_config(dir.path(), "files.yaml", &bundled);
+    // The same config with each `file:` replaced by its query and step.
+    let mut queries = format!("prometheus: {{url: {}}}\n", server.url);
+    for line in bundled.lines() {
+        let trimmed = line.trim_start();
+        if let Some(file) = trimmed.strip_prefix("file: ") {
+            let indent = &line[..line.len() - trimmed.len()];
+            let stem = file.trim().trim_end_matches(".csv");
+            let step = traces.iter().find(|t| t.0 == stem).unwrap().1;
+            let _ = writeln!(
+                queries,
+                "{indent}query: load{{workload=\"{stem}\"}}\n{indent}step: {step}s"
+            );
+        } else {
+            queries.push_str(line);
+            queries.push('\n');
+        }
+    }
+    let query_config = write_config(dir.path(), "queries.yaml", &queries);
+
+    let at = end.to_string();
+    let run = |config: &Path| {
+        let output = homeostat(
+            &[
+                "recommend",
+                "--config",
+                config.to_str().unwrap(),
+                "--at",
+                &at,
+                "--format",
+                "json",
+            ],
+            &[],
+        );
+        assert!(output.status.code() != Some(2), "{}", text(&output.stderr));
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        report["workloads"].as_array().unwrap().clone()
+    };
+    let from_files = run(&files_config);
+    let from_prometheus = run(&query_config);
+    assert_eq!(from_files.len(), 7);
+    for (file, query) in from_files.iter().zip(&from_prometheus) {
+        assert_eq!(file["status"], "ok", "{file}");
+        // Everything but the reasons, which name where the data came from.
+        for key in [
+            "name",
+            "status",
+            "min_replicas",
+            "max_replicas",
+            "expected_load",
+            "model",
+            "seasonality",
+            "data",
+            "bounds",
+            "now",
+        ] {
+            assert_eq!(file[key], query[key], "{key} of {}", file["name"]);
+        }
+        assert_eq!(
+            file["reasons"].as_array().unwrap().len(),
+            query["reasons"].as_array().unwrap().len()
+        );
+    }
+}
+
+/// 14 days of 5-minute load in two series, `a` and `b`.
+fn two_series(end: i64) -> (Points, Points) {
+    let a = series(end, 14, 300, 0..0);
+    let b: Vec<(i64, f64)> = a.iter().map(|&(ts, v)| (ts, v / 2.0)).collect();
+    (a, b)
+}
+
+#[test]
+fn a_bad_query_no_series_and_two_series_each_say_so_and_the_others_finish() {
+    let end = now() / 300 * 300;
+    let (a, b) = two_series(end);
+    let server = PrometheusServer::start(
+        &[
+            Backfill {
+                workload: "a",
+                samples: &a,
+            },
+            Backfill {
+                workload: "b",
+                samples: &b,
+            },
+        ],
+        None,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let workload = |name: &str, query: &str, extra: &str| {
+        format!(
+            "  - name: {name}\n    query: '{query}'\n    history: 14d\n    target_per_replica: 50\n{extra}"
+        )
+    };
+    let yaml = format!(
+        "prometheus: {{url: {}}}\nworkloads:\n{}{}{}{}{}",
+        server.url,
+        workload("good", r#"load{workload="a"}"#, ""),
+        workload("typo", r#"sum(load{workload="a"}"#, ""),
+        workload("absent", r#"load{workload="nope"}"#, ""),
+        workload("pods", "load", ""),
+        workload("pods-summed", "load", "    aggregate: sum\n"),
+    );
+    let config = write_config(dir.path(), "homeostat.yaml", &yaml);
+    let at = end.to_string();
+    let output = homeostat(
+        &[
+            "recommend",
+            "--config",
+            config.to_str().unwrap(),
+            "--at",
+            &at,
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let workloads = report["workloads"].as_array().unwrap();
+    let find = |name: &str| {
+        workloads
+            .iter()
+            .find(|w| w["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is in the report"))
+    };
+    let reason = |name: &str| find(name)["reasons"][0].as_str().unwrap().to_string();
+    assert_eq!(find("good")["status"], "ok");
+    assert_eq!(find("typo")["status"], "error");
+    let typo = reason("typo");
+    assert!(
+        typo.contains(r#"`sum(load{workload="a"}`"#)
+            && typo.contains("HTTP 400, bad_data")
+            && typo.contains("parse error"),
+        "{typo}"
+    );
+    assert_eq!(find("absent")["status"], "no_data");
+    assert!(reason("absent").contains("no data: the query returned no series"));
+    assert_eq!(find("pods")["status"], "error");
+    let pods = reason("pods");
+    assert!(
+        pods.contains(
+            r#"2 series ({__name__="load", workload="a"}, {__name__="load", workload="b"})"#
+        ) && pods.contains("aggregate: sum"),
+        "{pods}"
+    );
+    // The sum of a and b is 1.5 × a: 1.5 × the bounds' load.
+    let summed = find("pods-summed");
+    assert_eq!(summed["status"], "ok", "{summed}");
+    let high = |w: &Value| w["expected_load"]["high"].as_f64().unwrap();
+    assert!(high(summed) > 1.3 * high(find("good")), "{summed}");
+}
+
+/// bcrypt (cost 4) of "correct horse", made with Python's bcrypt 4:
+/// `bcrypt.hashpw(b"correct horse", bcrypt.gensalt(rounds=4))`.
+const BCRYPT_CORRECT_HORSE: &str = "$2b$04$BtNqem9AARMO2ufq4KGiceET8Z/GXqmC8hX0ifaoQPLNZh7szbDhS";
+
+#[test]
+fn basic_auth_works_from_a_file_or_the_environment_and_a_wrong_password_is_refused_unprinted() {
+    let end = now() / 300 * 300;
+    let (a, _) = two_series(end);
+    let server = PrometheusServer::start(
+        &[Backfill {
+            workload: "a",
+            samples: &a,
+        }],
+        Some(WebAuth {
+            username: "homeostat",
+            password: "correct horse",
+            bcrypt_hash: BCRYPT_CORRECT_HORSE,
+        }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = |password: &str| {
+        format!(
+            "prometheus:\n  url: {}\n  max_retries: 0\n  basic_auth: {{username: homeostat, {password}}}\n\
+             workloads:\n  - name: api\n    query: 'load{{workload=\"a\"}}'\n    history: 14d\n    target_per_replica: 50\n",
+            server.url
+        )
+    };
+    std::fs::write(dir.path().join("right"), "correct horse\n").unwrap();
+    std::fs::write(dir.path().join("wrong"), "battery staple\n").unwrap();
+    let at = end.to_string();
+    let run = |yaml: String, env: &[(&str, &str)]| {
+        let path = write_config(dir.path(), "homeostat.yaml", &yaml);
+        homeostat(
+            &[
+                "recommend",
+                "--config",
+                path.to_str().unwrap(),
+                "--at",
+                &at,
+                "--format",
+                "json",
+            ],
+            env,
+        )
+    };
+    let never_printed = |output: &Output| {
+        let all = text(&output.stdout) + &text(&output.stderr);
+        assert!(!all.contains("correct horse") && !all.contains("battery staple"));
+    };
+
+    let output = run(config("password_file: right"), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    never_printed(&output);
+    let output = run(
+        config("password_env: PROMETHEUS_PASSWORD"),
+        &[("PROMETHEUS_PASSWORD", "correct horse")],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    never_printed(&output);
+
+    let output = run(config("password_file: wrong"), &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let reason = report["workloads"][0]["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("refused the credentials (HTTP 401)"),
+        "{reason}"
+    );
+    never_printed(&output);
+    // Without credentials at all, the same refusal.
+    let output = run(
+        config("password_env: UNSET_VARIABLE").replace(
+            "  basic_auth: {username: homeostat, password_env: UNSET_VARIABLE}\n",
+            "",
+        ),
+        &[],
+    );
+    assert!(text(&output.stdout).contains("HTTP 401"));
+    // A missing secret is named, not guessed.
+    let output = run(config("password_env: UNSET_VARIABLE"), &[]);
+    assert!(
+        text(&output.stdout).contains("environment variable UNSET_VARIABLE is not set"),
+        "{}",
+        text(&output.stdout)
+    );
+}
+
+#[test]
+fn prometheus_killed_mid_run_fails_the_unfinished_workloads_clearly_and_a_restart_serves_again() {
+    let end = now() / 60 * 60;
+    // 30 days at 1 minute: 4 requests per workload, one at a time.
+    let raw = series(end, 30, 60, 0..0);
+    let mut server = PrometheusServer::start(
+        &[Backfill {
+            workload: "a",
+            samples: &raw,
+        }],
+        None,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut yaml = format!(
+        "prometheus: {{url: {}, max_concurrency: 1, max_retries: 1}}\nworkloads:\n",
+        server.url
+    );
+    for i in 0..8 {
+        let _ = writeln!(
+            yaml,
+            "  - name: w{i}\n    query: 'load{{workload=\"a\"}}'\n    step: 1m\n    history: 30d\n    target_per_replica: 50"
+        );
+    }
+    let config = config::load(&write_config(dir.path(), "homeostat.yaml", &yaml)).unwrap();
+    let mut results = Vec::new();
+    load_histories(&config, Some(end), now(), |workload, result| {
+        if results.is_empty() {
+            server.stop();
+        }
+        results.push((workload.id(), result));
+    });
+    assert_eq!(results.len(), 8, "every workload has a result");
+    let first = results[0]
+        .1
+        .as_ref()
+        .expect("the first finished before the kill");
+    assert_eq!(as_pairs(&first.raw.samples), raw);
+    let last = results[7]
+        .1
+        .as_ref()
+        .expect_err("the last was still waiting");
+    assert_eq!(last.status, homeostat::plan::Status::Error);
+    assert!(
+        last.reason.contains("gave up after 2 attempts")
+            && last.reason.contains("cannot connect to"),
+        "{}",
+        last.reason
+    );
+    assert!(last
+        .reason
+        .starts_with("Prometheus query `load{workload=\"a\"}`"));
+
+    server.restart();
+    let again = load(
+        dir.path(),
+        &std::fs::read_to_string(dir.path().join("homeostat.yaml")).unwrap(),
+        end,
+    );
+    for (id, result) in again {
+        let loaded = result.unwrap_or_else(|e| panic!("{id}: {}", e.reason));
+        assert_eq!(loaded.raw.samples.len(), raw.len());
+    }
+}
+
+#[test]
+fn an_answer_slower_than_the_timeout_is_retried_and_reported_when_it_never_comes() {
+    let end = now() / 300 * 300;
+    let (a, _) = two_series(end);
+    let server = PrometheusServer::start(
+        &[Backfill {
+            workload: "a",
+            samples: &a,
+        }],
+        None,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = |retries: u32| {
+        format!(
+            "prometheus: {{url: {}, timeout: 1s, max_retries: {retries}}}\n\
+             workloads:\n  - name: api\n    query: 'load{{workload=\"a\"}}'\n    history: 14d\n    target_per_replica: 50\n",
+            server.url
+        )
+    };
+    // Frozen throughout: both attempts time out.
+    server.freeze();
+    let results = load(dir.path(), &yaml(1), end);
+    let failure = results[0].1.as_ref().unwrap_err();
+    assert!(
+        failure.reason.contains("gave up after 2 attempts")
+            && failure.reason.contains("within the 1s timeout"),
+        "{}",
+        failure.reason
+    );
+    // Frozen for a moment: the first attempt times out, a retry gets the answer.
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(1200));
+            server.thaw();
+        });
+        let results = load(dir.path(), &yaml(3), end);
+        let loaded = results[0]
+            .1
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{}", e.reason));
+        assert_eq!(as_pairs(&loaded.raw.samples), a);
+    });
+}

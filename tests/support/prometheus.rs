@@ -1,0 +1,250 @@
+//! A real Prometheus on loopback for tests: the Debian-packaged binaries
+//! (`apt-get install prometheus`; scripts/test.sh installs them when
+//! missing), a free port, its own data folder under target/ (never tmpfs:
+//! promtool needs a real disk), history backfilled with promtool, stopped
+//! by PID when dropped.
+//!
+//! Pitfalls this harness handles (checked with Prometheus 2.42):
+//! - promtool reads `OpenMetrics` timestamps in SECONDS and silently accepts
+//!   milliseconds as seconds; it silently drops out-of-order and duplicate
+//!   samples: samples are written sorted, once each, with `# EOF` last;
+//! - `--max-block-duration=1000h` makes a few large blocks in about a
+//!   second instead of hundreds of two-hour blocks;
+//! - retention is measured from the newest block, so a short retention
+//!   would delete backfilled history at start-up: 100y;
+//! - with a web config, `/-/ready` itself needs the credentials.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PROMETHEUS: &str = "/usr/bin/prometheus";
+const PROMTOOL: &str = "/usr/bin/promtool";
+
+/// One series to backfill: its `workload` label and samples (unix seconds, value).
+pub struct Backfill<'a> {
+    pub workload: &'a str,
+    pub samples: &'a [(i64, f64)],
+}
+
+/// Basic auth for the server: the username, the password's bcrypt hash.
+pub struct WebAuth<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub bcrypt_hash: &'a str,
+}
+
+pub struct PrometheusServer {
+    child: Option<Child>,
+    pub port: u16,
+    pub url: String,
+    dir: tempfile::TempDir,
+    auth: Option<(String, String)>,
+}
+
+fn require(binary: &str) {
+    assert!(
+        Path::new(binary).exists(),
+        "{binary} is missing: install Debian's prometheus package \
+         (`apt-get install -y --no-install-recommends prometheus`; scripts/test.sh does it)"
+    );
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Writes `series` as metric `load` in `OpenMetrics` text.
+fn write_openmetrics(path: &Path, series: &[Backfill]) {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(out, "# TYPE load gauge").unwrap();
+    for s in series {
+        let mut samples = s.samples.to_vec();
+        samples.sort_by_key(|p| p.0);
+        samples.dedup_by_key(|p| p.0);
+        for (ts, value) in samples {
+            assert!(value.is_finite());
+            writeln!(out, "load{{workload=\"{}\"}} {value} {ts}", s.workload).unwrap();
+        }
+    }
+    writeln!(out, "# EOF").unwrap();
+    out.flush().unwrap();
+}
+
+impl PrometheusServer {
+    /// Backfills `series` and starts Prometheus on a free port.
+    pub fn start(series: &[Backfill], auth: Option<WebAuth>) -> PrometheusServer {
+        require(PROMETHEUS);
+        require(PROMTOOL);
+        let dir = tempfile::Builder::new()
+            .prefix("prometheus-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        if !series.is_empty() {
+            let om = dir.path().join("load.om");
+            write_openmetrics(&om, series);
+            let output = Command::new(PROMTOOL)
+                .args(["tsdb", "create-blocks-from", "openmetrics"])
+                .arg("--max-block-duration=1000h")
+                .arg(&om)
+                .arg(&data)
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "promtool backfill failed: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::fs::write(dir.path().join("prometheus.yml"), "scrape_configs: []\n").unwrap();
+        if let Some(auth) = &auth {
+            std::fs::write(
+                dir.path().join("web.yml"),
+                format!(
+                    "basic_auth_users:\n  {}: {}\n",
+                    auth.username, auth.bcrypt_hash
+                ),
+            )
+            .unwrap();
+        }
+        let port = free_port();
+        let mut server = PrometheusServer {
+            child: None,
+            port,
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+            auth: auth.map(|a| (a.username.to_string(), a.password.to_string())),
+        };
+        server.launch();
+        server
+    }
+
+    fn launch(&mut self) {
+        let root = self.dir.path();
+        let log = std::fs::File::create(root.join("prometheus.log")).unwrap();
+        let mut command = Command::new(PROMETHEUS);
+        command
+            .arg(format!(
+                "--config.file={}",
+                root.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                root.join("data").display()
+            ))
+            .arg("--storage.tsdb.retention.time=100y")
+            .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        if self.auth.is_some() {
+            command.arg(format!(
+                "--web.config.file={}",
+                root.join("web.yml").display()
+            ));
+        }
+        self.child = Some(command.spawn().unwrap());
+        self.wait_ready();
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
+    }
+
+    fn wait_ready(&mut self) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("prometheus exited with {status}:\n{}", self.log());
+            }
+            let mut request = client
+                .get(format!("{}/-/ready", self.url))
+                .timeout(Duration::from_secs(2));
+            if let Some((user, password)) = &self.auth {
+                request = request.basic_auth(user, Some(password));
+            }
+            // `send` arms its timeout, which needs the runtime's context.
+            if let Ok(response) = runtime.block_on(async { request.send().await }) {
+                if response.status().is_success() {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "prometheus not ready after 60 s:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("prometheus is running").id()
+    }
+
+    /// Kills the server (SIGKILL, by PID) and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and data.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    /// Freezes the server (SIGSTOP): connections are still accepted by the
+    /// kernel, but nothing answers: a server slower than any timeout.
+    pub fn freeze(&self) {
+        signal(self.pid(), "STOP");
+    }
+
+    /// Undoes [`freeze`](Self::freeze).
+    pub fn thaw(&self) {
+        signal(self.pid(), "CONT");
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+}
+
+fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} {pid} failed");
+}
+
+impl Drop for PrometheusServer {
+    fn drop(&mut self) {
+        if let Some(child) = &self.child {
+            // A frozen server must be thawed to die cleanly.
+            let _ = Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
+                .status();
+        }
+        self.stop();
+    }
+}
