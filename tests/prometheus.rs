@@ -502,6 +502,45 @@ fn prometheus_killed_mid_run_fails_the_unfinished_workloads_clearly_and_a_restar
         .reason
         .starts_with("Prometheus query `load{workload=\"a\"}`"));
 
+    // The batch job with Prometheus down: the file workload is planned, the
+    // query one is an error after its retries, the exit code is 1.
+    let csv: String = std::iter::once("timestamp,value\n".to_string())
+        .chain(raw.iter().map(|(ts, v)| format!("{ts},{v}\n")))
+        .collect();
+    std::fs::write(dir.path().join("a.csv"), csv).unwrap();
+    let mixed = write_config(
+        dir.path(),
+        "mixed.yaml",
+        &format!(
+            "prometheus: {{url: {}, max_retries: 1}}\nworkloads:\n\
+             \x20 - name: from-file\n    file: a.csv\n    target_per_replica: 50\n\
+             \x20 - name: from-query\n    query: 'load{{workload=\"a\"}}'\n    step: 1m\n    target_per_replica: 50\n",
+            server.url
+        ),
+    );
+    let at = end.to_string();
+    let output = homeostat(
+        &[
+            "recommend",
+            "--config",
+            mixed.to_str().unwrap(),
+            "--at",
+            &at,
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["workloads"][0]["status"], "ok");
+    assert_eq!(report["workloads"][1]["status"], "error");
+    let reason = report["workloads"][1]["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("gave up after 2 attempts; last: cannot connect"),
+        "{reason}"
+    );
+
     server.restart();
     let again = load(
         dir.path(),

@@ -87,25 +87,31 @@ pub enum AnswerError {
 }
 
 #[derive(Deserialize)]
-struct Envelope {
+struct Envelope<'a> {
     status: String,
-    data: Option<Data>,
+    #[serde(borrow)]
+    data: Option<Data<'a>>,
     #[serde(rename = "errorType")]
     error_type: Option<String>,
     error: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct Data {
+struct Data<'a> {
     #[serde(rename = "resultType")]
     result_type: String,
-    result: Vec<RawRangeSeries>,
+    #[serde(borrow)]
+    result: Vec<RawRangeSeries<'a>>,
 }
 
+// Values are borrowed from the body (they never hold escapes; `Cow` copes
+// if one did): a month of minutes is 40,000 values, one allocation each
+// otherwise.
 #[derive(Deserialize)]
-struct RawRangeSeries {
+struct RawRangeSeries<'a> {
     metric: BTreeMap<String, String>,
-    values: Vec<(serde_json::Number, String)>,
+    #[serde(borrow)]
+    values: Vec<(f64, std::borrow::Cow<'a, str>)>,
 }
 
 /// Reads a `query_range` answer (the body, whatever the HTTP status:
@@ -136,11 +142,8 @@ pub fn parse_range_answer(body: &[u8]) -> Result<Vec<RangeSeries>, AnswerError> 
         .into_iter()
         .map(|raw| {
             let mut samples = Vec::with_capacity(raw.values.len());
-            for (ts, value) in raw.values {
-                let seconds = ts
-                    .as_f64()
-                    .filter(|t| t.is_finite())
-                    .ok_or_else(|| AnswerError::Malformed(format!("timestamp {ts}")))?;
+            for (seconds, value) in raw.values {
+                let ts = seconds;
                 let parsed: f64 = value.parse().map_err(|_| {
                     AnswerError::Malformed(format!("value {value:?} at {ts} is not a number"))
                 })?;
@@ -150,7 +153,7 @@ pub fn parse_range_answer(body: &[u8]) -> Result<Vec<RangeSeries>, AnswerError> 
                 if parsed.is_infinite() {
                     return Err(AnswerError::NotFinite {
                         timestamp: ts.to_string(),
-                        value,
+                        value: value.into_owned(),
                     });
                 }
                 samples.push(Sample {
@@ -244,6 +247,15 @@ pub fn combine(
             });
         }
     };
+    if count == 1 {
+        let chunks = by_labels.into_values().next().expect("one series");
+        return Ok(drop_lookback_repeats(
+            &stitch(chunks),
+            step,
+            lookback,
+            requested_end,
+        ));
+    }
     let mut total: BTreeMap<i64, f64> = BTreeMap::new();
     for chunks in by_labels.into_values() {
         let samples = drop_lookback_repeats(&stitch(chunks), step, lookback, requested_end);
