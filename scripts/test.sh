@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 # Debian packages of the servers the tests start on loopback.
 need_packages=()
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need_packages+=(prometheus)
+[ -x /usr/bin/openssl ] || need_packages+=(openssl)   # test certificates for HTTPS
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "== installing ${need_packages[*]} (Debian packages the tests start for real)"
   sudo=""

@@ -596,3 +596,58 @@ fn an_answer_slower_than_the_timeout_is_retried_and_reported_when_it_never_comes
         assert_eq!(as_pairs(&loaded.raw.samples), a);
     });
 }
+
+#[test]
+fn https_is_verified_against_the_ca_file_and_skipping_verification_warns() {
+    let end = now() / 300 * 300;
+    let (a, _) = two_series(end);
+    let server = PrometheusServer::start_tls(&[Backfill {
+        workload: "a",
+        samples: &a,
+    }]);
+    assert!(server.url.starts_with("https://"));
+    let dir = tempfile::tempdir().unwrap();
+    let at = end.to_string();
+    let run = |tls: &str| {
+        let yaml = format!(
+            "prometheus: {{url: {}, max_retries: 2{tls}}}\n\
+             workloads:\n  - name: api\n    query: 'load{{workload=\"a\"}}'\n    history: 14d\n    target_per_replica: 50\n",
+            server.url
+        );
+        let path = write_config(dir.path(), "homeostat.yaml", &yaml);
+        homeostat(
+            &[
+                "recommend",
+                "--config",
+                path.to_str().unwrap(),
+                "--at",
+                &at,
+                "--format",
+                "json",
+            ],
+            &[],
+        )
+    };
+    let ca = server.ca_file.as_ref().unwrap().display().to_string();
+    let output = run(&format!(", ca_file: {ca}"));
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    assert!(!text(&output.stderr).contains("warning"));
+
+    // Without the CA the certificate is refused at once (no retry can fix it).
+    let output = run("");
+    assert_eq!(output.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let reason = report["workloads"][0]["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("TLS") && reason.contains("certificate") && !reason.contains("attempts"),
+        "{reason}"
+    );
+
+    let output = run(", insecure_skip_verify: true");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    assert!(
+        text(&output.stderr).contains("warning: prometheus.insecure_skip_verify is on"),
+        "{}",
+        text(&output.stderr)
+    );
+}

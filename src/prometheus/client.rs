@@ -107,6 +107,9 @@ pub enum FetchError {
     },
     #[error("Prometheus refused the credentials (HTTP {status}): check prometheus.basic_auth or the bearer token")]
     Unauthorized { status: u16 },
+    /// The server's certificate is not trusted: no retry can fix that.
+    #[error("TLS: {0} (give the CA that signed Prometheus' certificate as prometheus.ca_file)")]
+    Tls(String),
     #[error("gave up after {attempts} attempts; last: {last}")]
     GaveUp { attempts: u32, last: String },
     #[error("Prometheus' answer is unusable: {0}")]
@@ -364,6 +367,13 @@ impl Client {
     }
 
     fn transient_http(&self, e: &reqwest::Error) -> Failure {
+        let chain = error_chain(e);
+        if e.is_connect() && chain.contains("certificate") {
+            return Failure::Final(FetchError::Tls(format!(
+                "cannot connect to {}: {chain}",
+                self.endpoint
+            )));
+        }
         let why = if e.is_timeout() {
             format!("no answer within the {:?} timeout", self.timeout)
         } else if e.is_connect() {

@@ -44,6 +44,81 @@ pub struct PrometheusServer {
     pub url: String,
     dir: tempfile::TempDir,
     auth: Option<(String, String)>,
+    /// The CA that signed the server's certificate, when serving HTTPS.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Makes a CA and a certificate for 127.0.0.1 signed by it, with openssl
+/// (rustls refuses a self-signed CA certificate used as the server's own).
+/// Returns the CA's PEM file, the server's certificate and key.
+fn make_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    require("/usr/bin/openssl");
+    let run = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=homeostat-test-ca",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
 }
 
 fn require(binary: &str) {
@@ -82,6 +157,16 @@ fn write_openmetrics(path: &Path, series: &[Backfill]) {
 impl PrometheusServer {
     /// Backfills `series` and starts Prometheus on a free port.
     pub fn start(series: &[Backfill], auth: Option<WebAuth>) -> PrometheusServer {
+        Self::start_with(series, auth, false)
+    }
+
+    /// The same, serving HTTPS with a certificate signed by a fresh CA
+    /// (`ca_file`).
+    pub fn start_tls(series: &[Backfill]) -> PrometheusServer {
+        Self::start_with(series, None, true)
+    }
+
+    fn start_with(series: &[Backfill], auth: Option<WebAuth>, tls: bool) -> PrometheusServer {
         require(PROMETHEUS);
         require(PROMTOOL);
         let dir = tempfile::Builder::new()
@@ -108,23 +193,33 @@ impl PrometheusServer {
             );
         }
         std::fs::write(dir.path().join("prometheus.yml"), "scrape_configs: []\n").unwrap();
+        let mut web = String::new();
         if let Some(auth) = &auth {
-            std::fs::write(
-                dir.path().join("web.yml"),
-                format!(
-                    "basic_auth_users:\n  {}: {}\n",
-                    auth.username, auth.bcrypt_hash
-                ),
-            )
-            .unwrap();
+            web.push_str(&format!(
+                "basic_auth_users:\n  {}: {}\n",
+                auth.username, auth.bcrypt_hash
+            ));
         }
+        let mut ca_file = None;
+        if tls {
+            let (ca, cert, key) = make_certificates(dir.path());
+            web.push_str(&format!(
+                "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+                cert.display(),
+                key.display()
+            ));
+            ca_file = Some(ca);
+        }
+        std::fs::write(dir.path().join("web.yml"), web).unwrap();
         let port = free_port();
+        let scheme = if tls { "https" } else { "http" };
         let mut server = PrometheusServer {
             child: None,
             port,
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             dir,
             auth: auth.map(|a| (a.username.to_string(), a.password.to_string())),
+            ca_file,
         };
         server.launch();
         server
@@ -148,12 +243,10 @@ impl PrometheusServer {
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
-        if self.auth.is_some() {
-            command.arg(format!(
-                "--web.config.file={}",
-                root.join("web.yml").display()
-            ));
-        }
+        command.arg(format!(
+            "--web.config.file={}",
+            root.join("web.yml").display()
+        ));
         self.child = Some(command.spawn().unwrap());
         self.wait_ready();
     }
@@ -167,7 +260,11 @@ impl PrometheusServer {
             .enable_all()
             .build()
             .unwrap();
-        let client = reqwest::Client::new();
+        // Readiness only: the client under test checks the certificate.
+        let client = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .build()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
