@@ -16,6 +16,7 @@
 
 #![allow(dead_code)]
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -195,19 +196,21 @@ impl PrometheusServer {
         std::fs::write(dir.path().join("prometheus.yml"), "scrape_configs: []\n").unwrap();
         let mut web = String::new();
         if let Some(auth) = &auth {
-            web.push_str(&format!(
-                "basic_auth_users:\n  {}: {}\n",
+            let _ = writeln!(
+                web,
+                "basic_auth_users:\n  {}: {}",
                 auth.username, auth.bcrypt_hash
-            ));
+            );
         }
         let mut ca_file = None;
         if tls {
             let (ca, cert, key) = make_certificates(dir.path());
-            web.push_str(&format!(
-                "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+            let _ = writeln!(
+                web,
+                "tls_server_config:\n  cert_file: {}\n  key_file: {}",
                 cert.display(),
                 key.display()
-            ));
+            );
             ca_file = Some(ca);
         }
         std::fs::write(dir.path().join("web.yml"), web).unwrap();
