@@ -440,8 +440,9 @@ fn check_prometheus_url(url: &str) -> Result<(), String> {
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
+        // The URL itself is never echoed: it may hold a password.
         .ok_or_else(|| {
-            format!("prometheus.url must start with http:// or https://, got `{url}`")
+            "prometheus.url must start with http:// or https:// (lowercase)".to_string()
         })?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     if authority.contains('@') {
@@ -451,7 +452,7 @@ fn check_prometheus_url(url: &str) -> Result<(), String> {
         );
     }
     if authority.is_empty() {
-        return Err(format!("prometheus.url has no host: `{url}`"));
+        return Err("prometheus.url has no host".to_string());
     }
     Ok(())
 }
@@ -635,6 +636,10 @@ mod tests {
                 "must not hold credentials",
             ),
             ("prometheus:9090", "must start with http:// or https://"),
+            (
+                "HTTPS://homeostat:hunter2@prometheus",
+                "must start with http://",
+            ),
             ("https:///api", "has no host"),
         ] {
             let err = parse_text(&PROMETHEUS.replace("http://prometheus:9090", url))

@@ -23,6 +23,7 @@
 pub mod bounds;
 pub mod config;
 pub mod evaluate;
+pub mod events;
 pub mod model;
 pub mod plan;
 pub mod prometheus;

@@ -385,7 +385,7 @@ fn basic_auth_works_from_a_file_or_the_environment_and_a_wrong_password_is_refus
     let dir = tempfile::tempdir().unwrap();
     let config = |password: &str| {
         format!(
-            "prometheus:\n  url: {}\n  max_retries: 0\n  basic_auth: {{username: homeostat, {password}}}\n\
+            "prometheus:\n  url: {}\n  max_retries: 2\n  basic_auth: {{username: homeostat, {password}}}\n\
              workloads:\n  - name: api\n    query: 'load{{workload=\"a\"}}'\n    history: 14d\n    target_per_replica: 50\n",
             server.url
         )
@@ -427,8 +427,9 @@ fn basic_auth_works_from_a_file_or_the_environment_and_a_wrong_password_is_refus
     assert_eq!(output.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let reason = report["workloads"][0]["reasons"][0].as_str().unwrap();
+    // Refused at once: no retry can fix a wrong password.
     assert!(
-        reason.contains("refused the credentials (HTTP 401)"),
+        reason.contains("refused the credentials (HTTP 401)") && !reason.contains("attempts"),
         "{reason}"
     );
     never_printed(&output);

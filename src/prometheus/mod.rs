@@ -104,14 +104,14 @@ struct Data<'a> {
     result: Vec<RawRangeSeries<'a>>,
 }
 
-// Values are borrowed from the body (they never hold escapes; `Cow` copes
-// if one did): a month of minutes is 40,000 values, one allocation each
-// otherwise.
+// Values are borrowed from the body (a number never holds an escape; a
+// value that did would be refused as malformed): a month of minutes is
+// 40,000 values, one allocation each otherwise.
 #[derive(Deserialize)]
 struct RawRangeSeries<'a> {
     metric: BTreeMap<String, String>,
     #[serde(borrow)]
-    values: Vec<(f64, std::borrow::Cow<'a, str>)>,
+    values: Vec<(f64, &'a str)>,
 }
 
 /// Reads a `query_range` answer (the body, whatever the HTTP status:
@@ -147,13 +147,12 @@ pub fn parse_range_answer(body: &[u8]) -> Result<Vec<RangeSeries>, AnswerError> 
                 let parsed: f64 = value.parse().map_err(|_| {
                     AnswerError::Malformed(format!("value {value:?} at {ts} is not a number"))
                 })?;
-                if parsed.is_nan() {
-                    continue;
-                }
+                // NaN stays until the lookback clean-up has seen it as a
+                // point (not a hole); `combine` drops it.
                 if parsed.is_infinite() {
                     return Err(AnswerError::NotFinite {
                         timestamp: ts.to_string(),
-                        value: value.into_owned(),
+                        value: value.to_string(),
                     });
                 }
                 samples.push(Sample {
@@ -237,29 +236,22 @@ pub fn combine(
         Some(aggregate) => aggregate,
         None if count == 1 => Aggregate::Sum,
         None => {
-            let mut examples: Vec<String> = by_labels.keys().take(3).map(format_labels).collect();
-            if count > 3 {
-                examples.push("...".into());
-            }
             return Err(CombineError::TooManySeries {
                 count,
-                examples: examples.join(", "),
+                examples: label_examples(by_labels.keys()),
             });
         }
     };
     if count == 1 {
         let chunks = by_labels.into_values().next().expect("one series");
-        return Ok(drop_lookback_repeats(
-            &stitch(chunks),
-            step,
-            lookback,
-            requested_end,
-        ));
+        let mut samples = drop_lookback_repeats(&stitch(chunks), step, lookback, requested_end);
+        samples.retain(|s| !s.value.is_nan());
+        return Ok(samples);
     }
     let mut total: BTreeMap<i64, f64> = BTreeMap::new();
     for chunks in by_labels.into_values() {
         let samples = drop_lookback_repeats(&stitch(chunks), step, lookback, requested_end);
-        for sample in samples {
+        for sample in samples.into_iter().filter(|s| !s.value.is_nan()) {
             total
                 .entry(sample.ts)
                 .and_modify(|v| *v = aggregate.apply(*v, sample.value))
@@ -270,6 +262,25 @@ pub fn combine(
         .into_iter()
         .map(|(ts, value)| Sample { ts, value })
         .collect())
+}
+
+/// The first three label sets, and "..." when there are more.
+fn label_examples<'a>(labels: impl Iterator<Item = &'a BTreeMap<String, String>>) -> String {
+    let mut examples: Vec<String> = Vec::new();
+    for (i, l) in labels.enumerate() {
+        if i == 3 {
+            examples.push("...".into());
+            break;
+        }
+        examples.push(format_labels(l));
+    }
+    examples.join(", ")
+}
+
+/// [`label_examples`] of one answer's series.
+#[must_use]
+pub fn describe_series(series: &[RangeSeries]) -> String {
+    label_examples(series.iter().map(|s| &s.labels))
 }
 
 /// `{job="api", pod="a"}`, as Prometheus writes a label set.
@@ -298,6 +309,11 @@ pub fn drop_lookback_repeats(
     lookback: i64,
     requested_end: i64,
 ) -> Vec<Sample> {
+    // With a step of at least the lookback, no point can repeat another:
+    // the one before it is a whole lookback earlier.
+    if step >= lookback {
+        return samples.to_vec();
+    }
     let mut keep = vec![true; samples.len()];
     for (i, sample) in samples.iter().enumerate() {
         let hole_after = samples
@@ -370,15 +386,17 @@ mod tests {
     }
 
     #[test]
-    fn an_answer_is_read_by_timestamp_with_nan_left_out() {
+    fn an_answer_is_read_by_timestamp_and_nan_is_left_out_after_the_lookback_clean_up() {
         let body = br#"{"status":"success","data":{"resultType":"matrix","result":[
             {"metric":{"job":"api"},"values":[[1435781430.781,"1"],[1435781445,"NaN"],[1435781460,"2.5e3"]]}
         ]}}"#;
         let series = parse_range_answer(body).unwrap();
         assert_eq!(series.len(), 1);
         assert_eq!(series[0].labels["job"], "api");
+        assert!(series[0].samples[1].value.is_nan());
+        let combined = combine(vec![series], None, 15, 300, 1_435_781_460).unwrap();
         assert_eq!(
-            series[0].samples,
+            combined,
             [
                 Sample {
                     ts: 1_435_781_431,
@@ -451,6 +469,17 @@ mod tests {
         );
         // An answer that reaches the end asked for has no hole to explain.
         assert_eq!(drop_lookback_repeats(&tail, 60, 300, 180), tail);
+    }
+
+    #[test]
+    fn a_step_of_at_least_the_lookback_repeats_nothing_and_nan_is_no_hole() {
+        // 5-minute steps with a 5-minute lookback: a flat run before a hole is real.
+        let flat = samples(&[(0, 3.0), (300, 3.0), (600, 3.0), (3600, 4.0)]);
+        assert_eq!(drop_lookback_repeats(&flat, 300, 300, 3600), flat);
+        // A NaN point is a point: the equal values before it stay.
+        let with_nan = samples(&[(0, 3.0), (60, 3.0), (120, f64::NAN), (180, 5.0)]);
+        let kept = drop_lookback_repeats(&with_nan, 60, 300, 180);
+        assert_eq!(kept.len(), 4);
     }
 
     #[test]
