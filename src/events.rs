@@ -172,6 +172,44 @@ fn known_median(xs: &[f64], least: usize, scratch: &mut Vec<f64>) -> Option<f64>
     (scratch.len() >= least.max(1)).then(|| median(scratch))
 }
 
+/// Finds the events of `series`, with a daily profile when the data has
+/// daily seasonality. A weekly pattern needs no profile of its own: each
+/// day's median level already follows the weekdays, and a per-step weekly
+/// profile from four weeks would be a median of four noisy values.
+#[must_use]
+pub fn detect_in(series: &Series, settings: &EventSettings) -> Vec<Event> {
+    let seasonality = crate::model::detect_seasonality(&series.values, series.start, series.step);
+    let period = seasonality
+        .daily
+        .or(seasonality.weekly.and(series.steps_per_day()));
+    detect(series, period, settings)
+}
+
+/// The JSON array of DESIGN.md: `{"kind", "start", "end", "before", "after"}`
+/// (RFC3339 times, `end` null for a shift).
+#[must_use]
+pub fn render_json(events: &[Event]) -> String {
+    #[derive(Serialize)]
+    struct Row {
+        kind: EventKind,
+        start: String,
+        end: Option<String>,
+        before: f64,
+        after: f64,
+    }
+    let rows: Vec<Row> = events
+        .iter()
+        .map(|e| Row {
+            kind: e.kind,
+            start: crate::time::format_timestamp(e.start),
+            end: e.end.map(crate::time::format_timestamp),
+            before: e.before,
+            after: e.after,
+        })
+        .collect();
+    serde_json::to_string_pretty(&rows).expect("events serialise") + "\n"
+}
+
 /// Where in `[τ − w/2, τ + w/2]` the level changes: the split of
 /// `[τ − w, τ + w)` whose points are closest (absolute deviation) to the
 /// median before and the median after.
@@ -312,15 +350,23 @@ pub fn detect(series: &Series, period: Option<usize>, settings: &EventSettings) 
             by_hour[hour(i)].push(r);
         }
     }
+    let robust_sd = |r: &mut [f64]| {
+        let centre = median(r);
+        let mut deviations: Vec<f64> = r.iter().map(|v| (v - centre).abs()).collect();
+        1.4826 * median(&mut deviations)
+    };
+    // Never below the whole series' residual scale: an hour that happens
+    // to be calm must not turn ordinary noise into events.
+    let mut all: Vec<f64> = by_hour.concat();
+    let overall = robust_sd(&mut all).max(d.sigma);
     let sigma_by_hour: Vec<f64> = by_hour
         .iter_mut()
         .map(|r| {
             if r.len() < 20 {
-                return d.sigma;
+                overall
+            } else {
+                robust_sd(r).max(overall)
             }
-            let centre = median(r);
-            let mut deviations: Vec<f64> = r.iter().map(|v| (v - centre).abs()).collect();
-            (1.4826 * median(&mut deviations)).max(d.sigma)
         })
         .collect();
 

@@ -75,6 +75,28 @@ enum Command {
         #[arg(long, value_enum, default_value = "csv")]
         format: run::SeriesFormat,
     },
+    /// Find the spikes, dips and level shifts of one series: a JSON array
+    /// of `{"kind", "start", "end", "before", "after"}`.
+    Events {
+        /// Load file: CSV or Parquet with columns `timestamp,value`.
+        #[arg(long)]
+        input: PathBuf,
+        /// Grid step (default: the most common spacing of the input).
+        #[arg(long)]
+        step: Option<Span>,
+        /// A departure lasting longer than this is a shift.
+        #[arg(long, default_value = "6h")]
+        persistence: Span,
+        /// Least size, in robust noise standard deviations.
+        #[arg(long, default_value_t = 3.0)]
+        min_z: f64,
+        /// Least size relative to the expected level, percent.
+        #[arg(long, default_value_t = 20.0)]
+        min_change: f64,
+        /// Write the JSON to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Forecast one series: CSV `timestamp,mean,lower,upper`, one row per step after the input.
     Forecast {
         /// Load file: CSV or Parquet with columns `timestamp,value`.
@@ -177,6 +199,39 @@ fn execute(command: Command) -> Result<u8> {
                 }
             }
             Ok(u8::from(failed > 0))
+        }
+        Command::Events {
+            input,
+            step,
+            persistence,
+            min_z,
+            min_change,
+            output,
+        } => {
+            if !(min_z.is_finite() && min_z > 0.0) {
+                anyhow::bail!(
+                    "--min-z must be a positive number of standard deviations, got {min_z}"
+                );
+            }
+            if !(min_change.is_finite() && min_change > 0.0 && min_change < 100.0) {
+                anyhow::bail!(
+                    "--min-change is a percentage between 0 and 100 (e.g. 20), got {min_change}"
+                );
+            }
+            let raw = source::read_file(&input)?;
+            let options = GridOptions {
+                step,
+                ..GridOptions::default()
+            };
+            let series = series::resample(&raw, &options)?;
+            let settings = homeostat::events::EventSettings {
+                persistence,
+                min_z,
+                min_relative: min_change / 100.0,
+            };
+            let events = homeostat::events::detect_in(&series, &settings);
+            emit(output.as_deref(), &homeostat::events::render_json(&events))?;
+            Ok(0)
         }
         Command::Forecast {
             input,

@@ -570,3 +570,40 @@ fn bundled_example_table_lists_every_workload() {
         assert!(text.contains(name), "{name} missing from\n{text}");
     }
 }
+
+#[test]
+fn events_finds_an_injected_spike_and_writes_the_design_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("timestamp,value\n");
+    let values = homeostat::synthetic::load(14, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 5);
+    for (i, value) in (0i64..).zip(values) {
+        // A 2-hour ×4 spike on day 10.
+        let value = if (10 * 288 + 100..10 * 288 + 124).contains(&i) {
+            value * 4.0
+        } else {
+            value
+        };
+        let _ = writeln!(text, "{},{value}", 1_700_006_400 + i * 300);
+    }
+    let input = write(dir.path(), "load.csv", text.as_bytes());
+    let output = homeostat(&["events", "--input", input.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let events: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let events = events.as_array().unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let spike = &events[0];
+    assert_eq!(spike["kind"], "spike");
+    assert_eq!(spike["start"], "2023-11-25T08:20:00Z");
+    assert_eq!(spike["end"], "2023-11-25T10:20:00Z");
+    let ratio = spike["after"].as_f64().unwrap() / spike["before"].as_f64().unwrap();
+    assert!(ratio > 3.0, "{spike}");
+    let bad = homeostat(&[
+        "events",
+        "--input",
+        input.to_str().unwrap(),
+        "--min-change",
+        "150",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--min-change is a percentage"));
+}

@@ -1,0 +1,165 @@
+//! Ground truth for the events stage: real seasonal series from `data/`
+//! with seeded spikes, dips and shifts injected at known times.
+//!
+//! The base keeps a trace's real daily shape and its real noise, but not
+//! its own unlabelled events (which would count as false detections): the
+//! daily profile is the per-phase median of the trace's last 28 days, and
+//! the noise is the trace's own log residual from that profile, its
+//! day-long drifts removed (a rolling one-day median) and clipped at 2.5
+//! robust SD.
+
+#![allow(dead_code)]
+
+use homeostat::series::{resample, GridOptions, Series};
+use homeostat::source::read_file;
+use homeostat::stats::median;
+use homeostat::synthetic::Rng;
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Spike,
+    Dip,
+    Shift,
+}
+
+/// One injected event: its kind, first and last step (exclusive; the end
+/// of the series for a shift), the factor applied, and its size in robust
+/// noise SD of the base.
+#[derive(Debug, Clone, Copy)]
+pub struct Truth {
+    pub kind: Kind,
+    pub start: usize,
+    pub end: usize,
+    pub factor: f64,
+    pub size_sd: f64,
+}
+
+/// The base of `file`: its real daily shape and noise, without its own events.
+pub fn base(file: &Path) -> (Series, f64) {
+    let raw = read_file(file).unwrap();
+    let series = resample(&raw, &GridOptions::default()).unwrap();
+    let per_day = series.steps_per_day().unwrap();
+    let keep = (28 * per_day).min(series.values.len());
+    let offset_steps = series.values.len() - keep;
+    let values: Vec<f64> = series.values[offset_steps..].to_vec();
+    let start = series.start + offset_steps as i64 * series.step;
+    let phase =
+        |i: usize| ((start + i as i64 * series.step).rem_euclid(86_400) / series.step) as usize;
+    let mut by_phase = vec![Vec::new(); per_day];
+    for (i, v) in values.iter().enumerate() {
+        if v.is_finite() {
+            by_phase[phase(i) % per_day].push(*v);
+        }
+    }
+    let profile: Vec<f64> = by_phase.iter_mut().map(|p| median(p)).collect();
+    let mut all: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let c = (0.05 * median(&mut all)).max(1e-6);
+    let residual: Vec<f64> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            if v.is_finite() {
+                (v + c).ln() - (profile[phase(i) % per_day] + c).ln()
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    // Day-long drifts out (the trace's own level shifts), then clipped.
+    let half = per_day / 2;
+    let detrended: Vec<f64> = (0..residual.len())
+        .map(|i| {
+            let lo = i.saturating_sub(half);
+            let hi = (i + half).min(residual.len());
+            let mut window = residual[lo..hi].to_vec();
+            residual[i] - median(&mut window)
+        })
+        .collect();
+    let centre = median(&mut detrended.clone());
+    let mut deviations: Vec<f64> = detrended.iter().map(|r| (r - centre).abs()).collect();
+    let sigma = 1.4826 * median(&mut deviations);
+    let values = detrended
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let r = r.clamp(-2.5 * sigma, 2.5 * sigma);
+            ((profile[phase(i) % per_day] + c) * r.exp() - c).max(0.0)
+        })
+        .collect();
+    (
+        Series {
+            start,
+            step: series.step,
+            values,
+            stats: series.stats,
+        },
+        sigma,
+    )
+}
+
+/// Injects a seeded schedule of events into `base` (noise scale `sigma`,
+/// log space): about one every 14 hours, some close together, some in
+/// the last hours. Shifts start at least `persistence + 1 h` before the
+/// end (a later one cannot be a shift yet).
+pub fn inject(
+    base: &Series,
+    sigma: f64,
+    seed: u64,
+    persistence_steps: usize,
+) -> (Series, Vec<Truth>) {
+    let mut rng = Rng::new(seed);
+    let mut series = base.clone();
+    let n = series.values.len();
+    let per_hour = (3600 / series.step).max(1) as usize;
+    let mut pick =
+        |options: &[f64]| options[(rng.uniform() * options.len() as f64) as usize % options.len()];
+    let mut truths = Vec::new();
+    // Leave the first three days clean: the detector needs a level to depart from.
+    let mut at = 3 * 24 * per_hour;
+    while at < n - per_hour {
+        let roll = pick(&[0.0, 1.0, 2.0, 3.0, 4.0]);
+        let remaining = n - at;
+        if roll < 2.0 {
+            let factor = pick(&[1.5, 2.0, 3.0, 6.0]);
+            let duration = (pick(&[0.0, 0.5, 1.0, 3.0]) * per_hour as f64) as usize;
+            let duration = duration.max(1).min(remaining);
+            let (kind, f) = if roll < 1.0 {
+                (Kind::Spike, factor)
+            } else {
+                (Kind::Dip, 1.0 / factor)
+            };
+            for v in &mut series.values[at..at + duration] {
+                *v *= f;
+            }
+            truths.push(Truth {
+                kind,
+                start: at,
+                end: at + duration,
+                factor: f,
+                size_sd: f.ln().abs() / sigma,
+            });
+        } else if remaining > persistence_steps + per_hour {
+            let change = pick(&[0.2, 0.5, 1.0, -0.2, -0.35, -0.5]);
+            let f = 1.0 + change;
+            for v in &mut series.values[at..] {
+                *v *= f;
+            }
+            truths.push(Truth {
+                kind: Kind::Shift,
+                start: at,
+                end: n,
+                factor: f,
+                size_sd: f.ln().abs() / sigma,
+            });
+        }
+        // Mostly 10–18 hours apart; one in five 2 hours after the last.
+        let gap_hours = if pick(&[0.0, 1.0, 2.0, 3.0, 4.0]) < 1.0 {
+            2.0
+        } else {
+            pick(&[10.0, 14.0, 18.0])
+        };
+        at += (gap_hours * per_hour as f64) as usize;
+    }
+    (series, truths)
+}
