@@ -115,6 +115,11 @@ pub fn inject(
     let mut pick =
         |options: &[f64]| options[(rng.uniform() * options.len() as f64) as usize % options.len()];
     let mut truths = Vec::new();
+    // Shifts at most every two days, and in the direction that keeps the
+    // level within ×0.5..×2 of the base (launches and migrations, not a
+    // random walk to zero).
+    let mut level = 1.0_f64;
+    let mut last_shift: Option<usize> = None;
     // Leave the first three days clean: the detector needs a level to depart from.
     let mut at = 3 * 24 * per_hour;
     while at < n - per_hour {
@@ -139,9 +144,19 @@ pub fn inject(
                 factor: f,
                 size_sd: f.ln().abs() / sigma,
             });
-        } else if remaining > persistence_steps + per_hour {
-            let change = pick(&[0.2, 0.5, 1.0, -0.2, -0.35, -0.5]);
+        } else if remaining > persistence_steps + per_hour
+            && last_shift.is_none_or(|s| at - s >= 48 * per_hour)
+        {
+            let change = if level > 1.2 {
+                pick(&[-0.2, -0.35, -0.5])
+            } else if level < 0.8 {
+                pick(&[0.2, 0.5, 1.0])
+            } else {
+                pick(&[0.2, 0.5, 1.0, -0.2, -0.35, -0.5])
+            };
             let f = 1.0 + change;
+            level *= f;
+            last_shift = Some(at);
             for v in &mut series.values[at..] {
                 *v *= f;
             }
