@@ -369,7 +369,8 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
                 return Err("prometheus.max_concurrency must be at least 1".to_string());
             }
             check_prometheus_url(&p.url)?;
-            if let Some(name) = p.headers.keys().find(|k| k.eq_ignore_ascii_case("authorization")) {
+            // Headers that carry credentials belong in files, not in a ConfigMap.
+            if let Some(name) = p.headers.keys().find(|k| holds_credentials(k)) {
                 return Err(format!(
                     "prometheus.headers.{name}: credentials do not belong in the YAML; use basic_auth.password_file or bearer_token_file (or their _env forms)"
                 ));
@@ -412,6 +413,14 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
         store: raw.store.map(|s| base.join(s)),
         workloads,
     })
+}
+
+/// Header names that carry credentials (Authorization, Cookie, X-Api-Key, ...).
+fn holds_credentials(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["auth", "cookie", "token", "key", "secret", "password"]
+        .iter()
+        .any(|word| name.contains(word))
 }
 
 /// `_file` or `_env`, exactly one.
@@ -623,6 +632,10 @@ mod tests {
             (
                 "headers: {Authorization: Bearer abc}",
                 "credentials do not belong in the YAML",
+            ),
+            (
+                "headers: {X-Api-Key: abc}",
+                "headers.X-Api-Key: credentials do not belong",
             ),
         ];
         for (setting, expected) in refused {
