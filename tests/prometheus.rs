@@ -652,3 +652,62 @@ fn https_is_verified_against_the_ca_file_and_skipping_verification_warns() {
         text(&output.stderr)
     );
 }
+
+/// Client-side TCP connections to `port` that are established (from
+/// /proc/net/tcp: the remote address is the server's port, state 01).
+fn connections_to(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let remote_port = fields[2].rsplit(':').next().unwrap();
+            u16::from_str_radix(remote_port, 16) == Ok(port) && fields[3] == "01"
+        })
+        .count()
+}
+
+#[test]
+fn a_whole_run_never_has_more_than_max_concurrency_requests_on_prometheus() {
+    let end = now() / 60 * 60;
+    let raw = series(end, 30, 60, 0..0);
+    let server = PrometheusServer::start(
+        &[Backfill {
+            workload: "a",
+            samples: &raw,
+        }],
+        None,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // 10 workloads × 4 chunks: 40 requests that could all go at once.
+    let mut yaml = format!(
+        "prometheus: {{url: {}, max_concurrency: 3, timeout: 60s}}\nworkloads:\n",
+        server.url
+    );
+    for i in 0..10 {
+        let _ = writeln!(
+            yaml,
+            "  - name: w{i}\n    query: 'load{{workload=\"a\"}}'\n    step: 1m\n    history: 30d\n    target_per_replica: 50"
+        );
+    }
+    let config = config::load(&write_config(dir.path(), "homeostat.yaml", &yaml)).unwrap();
+    // Frozen, the server answers nothing but the kernel still accepts
+    // connections: every request the client dares to send stays open.
+    server.freeze();
+    std::thread::scope(|scope| {
+        let run = scope.spawn(|| {
+            let mut loaded = 0;
+            load_histories(&config, Some(end), now(), |_, result| {
+                assert!(result.is_ok(), "{:?}", result.err());
+                loaded += 1;
+            });
+            loaded
+        });
+        std::thread::sleep(Duration::from_millis(1500));
+        let open = connections_to(server.port);
+        server.thaw();
+        assert_eq!(open, 3, "requests in flight while Prometheus hung");
+        assert_eq!(run.join().unwrap(), 10);
+    });
+}
