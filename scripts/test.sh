@@ -8,12 +8,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages of the servers the tests start on loopback.
+# Debian packages the tests use: the real servers they start on loopback, and tools.
 need_packages=()
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need_packages+=(prometheus)
 [ -x /usr/bin/openssl ] || need_packages+=(openssl)   # test certificates for HTTPS
+command -v curl >/dev/null 2>&1 || need_packages+=(curl)   # the fetch benchmark's baseline
 if [ ${#need_packages[@]} -gt 0 ]; then
-  echo "== installing ${need_packages[*]} (Debian packages the tests start for real)"
+  echo "== installing ${need_packages[*]} (Debian packages the tests use)"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
