@@ -14,7 +14,7 @@
 //!   nothing parsed.
 //!
 //! Prometheus runs on the same two cores as both clients, so both times
-//! include its work (evaluating and encoding each answer), which is most of it.
+//! include its work (evaluating and encoding each answer).
 //!
 //! `cargo test --benches` runs it once at 5 workloads × 2 days, to keep it working.
 

@@ -29,7 +29,7 @@
 //!    departure shorter than half a window, which is what a spike is; a
 //!    CUSUM would react to a tall short spike and a BOCPD needs a noise
 //!    model this heavy-tailed load does not follow. The scan costs one
-//!    median per step (O(n·w)), a few ms for a month of 5-minute load.
+//!    median per step (O(n·w)).
 //! 5. Persistence rule: a candidate is a shift only when a whole window of
 //!    history follows it before the next change and the level over up to a
 //!    day after it differs from the level over up to a day before; a
@@ -54,7 +54,7 @@
 //! the HPA whatever the noise).
 
 use crate::series::Series;
-use crate::stats::median;
+use crate::stats::{median, robust_sd};
 use crate::time::{Span, DAY};
 use serde::Serialize;
 
@@ -168,14 +168,12 @@ fn deseasonalise(series: &Series, period: Option<usize>) -> Deseasonalised {
         }
     }
     let level: Vec<f64> = x.iter().zip(&seasonal).map(|(v, s)| v - s).collect();
-    let mut diffs: Vec<f64> = level
+    let diffs: Vec<f64> = level
         .windows(2)
         .map(|w| w[1] - w[0])
         .filter(|d| d.is_finite())
         .collect();
-    let centre = median(&mut diffs.clone());
-    let mut deviations: Vec<f64> = diffs.iter_mut().map(|d| (*d - centre).abs()).collect();
-    let sigma = (1.4826 * median(&mut deviations) / std::f64::consts::SQRT_2).max(1e-9);
+    let sigma = (robust_sd(&diffs) / std::f64::consts::SQRT_2).max(1e-9);
     let day_of = |i: usize| time(i).div_euclid(DAY);
     let mut wander_residuals = Vec::with_capacity(level.len());
     let mut i = 0;
@@ -433,17 +431,11 @@ pub fn detect(series: &Series, period: Option<usize>, settings: &EventSettings) 
             by_hour[hour(i)].push(r);
         }
     }
-    let robust_sd = |r: &mut [f64]| {
-        let centre = median(r);
-        let mut deviations: Vec<f64> = r.iter().map(|v| (v - centre).abs()).collect();
-        1.4826 * median(&mut deviations)
-    };
     // Never below the whole series' residual scale: an hour that happens
     // to be calm must not turn ordinary noise into events.
-    let mut all: Vec<f64> = by_hour.concat();
-    let overall = robust_sd(&mut all).max(ds.sigma);
+    let overall = robust_sd(&by_hour.concat()).max(ds.sigma);
     let sigma_by_hour: Vec<f64> = by_hour
-        .iter_mut()
+        .iter()
         .map(|r| {
             if r.len() < 20 {
                 overall

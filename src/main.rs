@@ -149,11 +149,7 @@ fn execute(command: Command) -> Result<u8> {
             format,
             output,
         } => {
-            let path = match config {
-                Some(path) => path,
-                None => bundled_config()?,
-            };
-            let config = config::load(&path)?;
+            let config = load_config(config)?;
             let plan = run::recommend(&config, at, chrono::Utc::now().timestamp());
             emit(output.as_deref(), &report::render(&plan, format))?;
             Ok(plan.exit_code() as u8)
@@ -183,11 +179,7 @@ fn execute(command: Command) -> Result<u8> {
             output,
             format,
         } => {
-            let path = match config {
-                Some(path) => path,
-                None => bundled_config()?,
-            };
-            let config = config::load(&path)?;
+            let config = load_config(config)?;
             let exported =
                 run::export_histories(&config, at, chrono::Utc::now().timestamp(), &output, format)
                     .map_err(anyhow::Error::msg)?;
@@ -218,12 +210,7 @@ fn execute(command: Command) -> Result<u8> {
                     "--min-change is a percentage between 0 and 100 (e.g. 20), got {min_change}"
                 );
             }
-            let raw = source::read_file(&input)?;
-            let options = GridOptions {
-                step,
-                ..GridOptions::default()
-            };
-            let series = series::resample(&raw, &options)?;
+            let series = read_series(&input, step)?;
             let settings = homeostat::events::EventSettings {
                 persistence,
                 min_z,
@@ -240,12 +227,7 @@ fn execute(command: Command) -> Result<u8> {
             step,
             output,
         } => {
-            let raw = source::read_file(&input)?;
-            let options = GridOptions {
-                step,
-                ..GridOptions::default()
-            };
-            let series = series::resample(&raw, &options)?;
+            let series = read_series(&input, step)?;
             let steps = model::steps_in(horizon.secs(), series.step);
             let forecast = model::forecast(&series, steps)
                 .with_context(|| format!("{}: cannot forecast", input.display()))?;
@@ -308,6 +290,25 @@ fn parse_level(text: &str) -> Result<Level, String> {
         .parse()
         .map_err(|_| format!("expected a percentage such as 90, got `{text}`"))?;
     Level::from_percent(percent).ok_or_else(|| model::level_error(percent))
+}
+
+/// `--config`, or the bundled example, read and validated.
+fn load_config(path: Option<PathBuf>) -> Result<config::Config> {
+    let path = match path {
+        Some(path) => path,
+        None => bundled_config()?,
+    };
+    Ok(config::load(&path)?)
+}
+
+/// A series file on its grid (`--step`, or the most common spacing).
+fn read_series(input: &Path, step: Option<Span>) -> Result<series::Series> {
+    let raw = source::read_file(input)?;
+    let options = GridOptions {
+        step,
+        ..GridOptions::default()
+    };
+    Ok(series::resample(&raw, &options)?)
 }
 
 /// The bundled example configuration: `data/homeostat.yaml` under the

@@ -144,17 +144,8 @@ impl WorkloadPlan {
 /// "now" for a file of history.
 #[must_use]
 pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> WorkloadPlan {
-    let now = now.unwrap_or_else(|| raw.samples.iter().map(|s| s.ts).max().unwrap_or(0));
-    let earliest = now - workload.history.secs();
-    let window = RawSeries {
-        origin: raw.origin.clone(),
-        samples: raw
-            .samples
-            .iter()
-            .filter(|s| s.ts <= now && s.ts > earliest)
-            .copied()
-            .collect(),
-    };
+    let now = now.unwrap_or_else(|| raw.latest());
+    let window = raw.window(now, workload.history.secs());
     let options = GridOptions {
         step: workload.step,
         max_gap: workload.max_gap,

@@ -43,6 +43,17 @@ pub struct LoadFailure {
     pub now: Option<i64>,
 }
 
+impl LoadFailure {
+    /// An `error` failure.
+    fn error(reason: String, now: Option<i64>) -> LoadFailure {
+        LoadFailure {
+            status: Status::Error,
+            reason,
+            now,
+        }
+    }
+}
+
 /// Reads every workload's history (only samples in `(now − history, now]`)
 /// and calls `visit` with each, in config order.
 ///
@@ -84,11 +95,8 @@ where
         Ok(runtime) => runtime,
         Err(e) => {
             for workload in &config.workloads {
-                let failure = LoadFailure {
-                    status: Status::Error,
-                    reason: format!("cannot start the async runtime: {e}"),
-                    now: at,
-                };
+                let failure =
+                    LoadFailure::error(format!("cannot start the async runtime: {e}"), at);
                 visit(workload, Err(failure));
             }
             return;
@@ -111,11 +119,10 @@ where
             .buffered(ahead);
         while let Some(joined) = results.next().await {
             let result = joined.unwrap_or_else(|e| {
-                Err(LoadFailure {
-                    status: Status::Error,
-                    reason: format!("reading the history failed unexpectedly: {e}"),
-                    now: at,
-                })
+                Err(LoadFailure::error(
+                    format!("reading the history failed unexpectedly: {e}"),
+                    at,
+                ))
             });
             if sender.send(result).await.is_err() {
                 break;
@@ -124,11 +131,10 @@ where
     });
     for workload in &config.workloads {
         let result = receiver.blocking_recv().unwrap_or_else(|| {
-            Err(LoadFailure {
-                status: Status::Error,
-                reason: "reading the history stopped unexpectedly".to_string(),
-                now: at,
-            })
+            Err(LoadFailure::error(
+                "reading the history stopped unexpectedly".to_string(),
+                at,
+            ))
         });
         visit(workload, result);
     }
@@ -146,11 +152,10 @@ async fn load_one(
             return tokio::task::spawn_blocking(move || read_file(&workload, at))
                 .await
                 .unwrap_or_else(|e| {
-                    Err(LoadFailure {
-                        status: Status::Error,
-                        reason: format!("reading the file failed unexpectedly: {e}"),
-                        now: at,
-                    })
+                    Err(LoadFailure::error(
+                        format!("reading the file failed unexpectedly: {e}"),
+                        at,
+                    ))
                 });
         }
         LoadSource::Query { query, aggregate } => (query, *aggregate),
@@ -190,22 +195,10 @@ fn read_file(workload: &Workload, at: Option<i64>) -> Result<Loaded, LoadFailure
     let LoadSource::File(path) = &workload.source else {
         unreachable!("only file workloads are read from files")
     };
-    let raw = source::read_file(path).map_err(|e| LoadFailure {
-        status: Status::Error,
-        reason: e.to_string(),
-        now: at,
-    })?;
-    let now = at.unwrap_or_else(|| raw.samples.iter().map(|s| s.ts).max().unwrap_or(0));
-    let earliest = now - workload.history.secs();
+    let raw = source::read_file(path).map_err(|e| LoadFailure::error(e.to_string(), at))?;
+    let now = at.unwrap_or_else(|| raw.latest());
     Ok(Loaded {
-        raw: RawSeries {
-            origin: raw.origin,
-            samples: raw
-                .samples
-                .into_iter()
-                .filter(|s| s.ts <= now && s.ts > earliest)
-                .collect(),
-        },
+        raw: raw.window(now, workload.history.secs()),
         now,
         requests: 0,
     })
@@ -269,40 +262,43 @@ pub fn export_histories(
     };
     let mut exported = Vec::with_capacity(config.workloads.len());
     load_histories(config, at, clock_now, |workload, loaded| {
-        let mut entry = Exported {
-            workload: workload.id(),
-            result: Err(LoadFailure {
-                status: Status::Error,
-                reason: String::new(),
-                now: at,
-            }),
-            samples: 0,
-            requests: 0,
-            first: None,
-            last: None,
+        let mut loaded = match loaded {
+            Ok(loaded) => loaded,
+            Err(failure) => {
+                exported.push(Exported {
+                    workload: workload.id(),
+                    result: Err(failure),
+                    samples: 0,
+                    requests: 0,
+                    first: None,
+                    last: None,
+                });
+                return;
+            }
         };
-        entry.result = loaded.and_then(|mut loaded| {
-            loaded.raw.samples.sort_by_key(|s| s.ts);
-            let samples = &loaded.raw.samples;
-            entry.samples = samples.len();
-            entry.requests = loaded.requests;
-            entry.first = samples.first().map(|s| s.ts);
-            entry.last = samples.last().map(|s| s.ts);
-            let path = dir.join(format!(
-                "{}_{}.{extension}",
-                workload.namespace, workload.name
-            ));
-            let written = match format {
-                SeriesFormat::Csv => source::write_csv(&path, samples),
-                SeriesFormat::Parquet => source::write_parquet(&path, samples),
-            };
-            written.map(|()| path.clone()).map_err(|e| LoadFailure {
-                status: Status::Error,
-                reason: format!("{}: cannot write: {e}", path.display()),
-                now: Some(loaded.now),
-            })
+        let samples = &mut loaded.raw.samples;
+        samples.sort_by_key(|s| s.ts);
+        let path = dir.join(format!(
+            "{}_{}.{extension}",
+            workload.namespace, workload.name
+        ));
+        let written = match format {
+            SeriesFormat::Csv => source::write_csv(&path, samples),
+            SeriesFormat::Parquet => source::write_parquet(&path, samples),
+        };
+        exported.push(Exported {
+            workload: workload.id(),
+            result: written.map(|()| path.clone()).map_err(|e| {
+                LoadFailure::error(
+                    format!("{}: cannot write: {e}", path.display()),
+                    Some(loaded.now),
+                )
+            }),
+            samples: samples.len(),
+            requests: loaded.requests,
+            first: samples.first().map(|s| s.ts),
+            last: samples.last().map(|s| s.ts),
         });
-        exported.push(entry);
     });
     Ok(exported)
 }

@@ -34,6 +34,30 @@ pub struct RawSeries {
     pub samples: Vec<Sample>,
 }
 
+impl RawSeries {
+    /// The time of the newest sample, the natural "now" of a file (0 when empty).
+    #[must_use]
+    pub fn latest(&self) -> i64 {
+        self.samples.iter().map(|s| s.ts).max().unwrap_or(0)
+    }
+
+    /// The samples in the history window `(now − history, now]`, from the
+    /// same origin: what a run at `now` may use.
+    #[must_use]
+    pub fn window(&self, now: i64, history: i64) -> RawSeries {
+        let earliest = now - history;
+        RawSeries {
+            origin: self.origin.clone(),
+            samples: self
+                .samples
+                .iter()
+                .filter(|s| s.ts <= now && s.ts > earliest)
+                .copied()
+                .collect(),
+        }
+    }
+}
+
 /// Why a load file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {

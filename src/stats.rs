@@ -33,6 +33,16 @@ pub fn median(xs: &mut [f64]) -> f64 {
     f64::midpoint(lower, upper)
 }
 
+/// Robust standard deviation: 1.4826 × the median absolute deviation from
+/// the median (the standard deviation of Gaussian data, unmoved by a few
+/// outliers); 0 for none.
+#[must_use]
+pub fn robust_sd(xs: &[f64]) -> f64 {
+    let centre = median(&mut xs.to_vec());
+    let mut deviations: Vec<f64> = xs.iter().map(|x| (x - centre).abs()).collect();
+    1.4826 * median(&mut deviations)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,6 +52,13 @@ mod tests {
         assert_eq!(quantile(&[0.0, 10.0], 0.25), 2.5);
         assert!((quantile(&[0.0, 10.0], 0.95) - 9.5).abs() < 1e-12);
         assert_eq!(quantile(&[], 0.5), 0.0);
+    }
+
+    #[test]
+    fn robust_sd_ignores_an_outlier() {
+        // Deviations from the median 3: 2, 1, 0, 1, 97 → their median 1.
+        assert!((robust_sd(&[1.0, 2.0, 3.0, 4.0, 100.0]) - 1.4826).abs() < 1e-12);
+        assert_eq!(robust_sd(&[]), 0.0);
     }
 
     #[test]

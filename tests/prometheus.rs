@@ -62,6 +62,46 @@ fn as_pairs(samples: &[Sample]) -> Vec<(i64, f64)> {
     samples.iter().map(|s| (s.ts, s.value)).collect()
 }
 
+/// A Prometheus holding one series, `load{workload="a"}`.
+fn serve_a(samples: &[(i64, f64)]) -> PrometheusServer {
+    PrometheusServer::start(
+        &[Backfill {
+            workload: "a",
+            samples,
+        }],
+        None,
+    )
+}
+
+/// `homeostat recommend --config CONFIG --at AT --format json`, with `env`.
+fn recommend_json(config: &Path, at: i64, env: &[(&str, &str)]) -> Output {
+    homeostat(
+        &[
+            "recommend",
+            "--config",
+            config.to_str().unwrap(),
+            "--at",
+            &at.to_string(),
+            "--format",
+            "json",
+        ],
+        env,
+    )
+}
+
+/// `count` workloads `w0`, `w1`, … all reading `load{workload="a"}` at a
+/// 1-minute step over `history`, as YAML list items.
+fn workloads_reading_a(count: usize, history: &str) -> String {
+    let mut yaml = String::new();
+    for i in 0..count {
+        let _ = writeln!(
+            yaml,
+            "  - name: w{i}\n    query: 'load{{workload=\"a\"}}'\n    step: 1m\n    history: {history}\n    target_per_replica: 50"
+        );
+    }
+    yaml
+}
+
 /// Runs [`load_histories`] on `yaml` and returns every workload's result.
 fn load(dir: &Path, yaml: &str, at: i64) -> Vec<(String, Result<Loaded, LoadFailure>)> {
     let config = config::load(&write_config(dir, "in-process.yaml", yaml)).unwrap();
@@ -229,20 +269,8 @@ fn recommend_from_prometheus_gives_the_same_bounds_as_from_the_same_files() {
     }
     let query_config = write_config(dir.path(), "queries.yaml", &queries);
 
-    let at = end.to_string();
     let run = |config: &Path| {
-        let output = homeostat(
-            &[
-                "recommend",
-                "--config",
-                config.to_str().unwrap(),
-                "--at",
-                &at,
-                "--format",
-                "json",
-            ],
-            &[],
-        );
+        let output = recommend_json(config, end, &[]);
         assert!(output.status.code() != Some(2), "{}", text(&output.stderr));
         let report: Value = serde_json::from_slice(&output.stdout).unwrap();
         report["workloads"].as_array().unwrap().clone()
@@ -314,19 +342,7 @@ fn a_bad_query_no_series_and_two_series_each_say_so_and_the_others_finish() {
         workload("pods-summed", "load", "    aggregate: sum\n"),
     );
     let config = write_config(dir.path(), "homeostat.yaml", &yaml);
-    let at = end.to_string();
-    let output = homeostat(
-        &[
-            "recommend",
-            "--config",
-            config.to_str().unwrap(),
-            "--at",
-            &at,
-            "--format",
-            "json",
-        ],
-        &[],
-    );
+    let output = recommend_json(&config, end, &[]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let workloads = report["workloads"].as_array().unwrap();
@@ -392,21 +408,9 @@ fn basic_auth_works_from_a_file_or_the_environment_and_a_wrong_password_is_refus
     };
     std::fs::write(dir.path().join("right"), "correct horse\n").unwrap();
     std::fs::write(dir.path().join("wrong"), "battery staple\n").unwrap();
-    let at = end.to_string();
     let run = |yaml: String, env: &[(&str, &str)]| {
         let path = write_config(dir.path(), "homeostat.yaml", &yaml);
-        homeostat(
-            &[
-                "recommend",
-                "--config",
-                path.to_str().unwrap(),
-                "--at",
-                &at,
-                "--format",
-                "json",
-            ],
-            env,
-        )
+        recommend_json(&path, end, env)
     };
     let never_printed = |output: &Output| {
         let all = text(&output.stdout) + &text(&output.stderr);
@@ -456,24 +460,13 @@ fn prometheus_killed_mid_run_fails_the_unfinished_workloads_clearly_and_a_restar
     let end = now() / 60 * 60;
     // 30 days at 1 minute: 4 requests per workload, one at a time.
     let raw = series(end, 30, 60, 0..0);
-    let mut server = PrometheusServer::start(
-        &[Backfill {
-            workload: "a",
-            samples: &raw,
-        }],
-        None,
-    );
+    let mut server = serve_a(&raw);
     let dir = tempfile::tempdir().unwrap();
     let mut yaml = format!(
         "prometheus: {{url: {}, max_concurrency: 1, max_retries: 1}}\nworkloads:\n",
         server.url
     );
-    for i in 0..8 {
-        let _ = writeln!(
-            yaml,
-            "  - name: w{i}\n    query: 'load{{workload=\"a\"}}'\n    step: 1m\n    history: 30d\n    target_per_replica: 50"
-        );
-    }
+    yaml.push_str(&workloads_reading_a(8, "30d"));
     let config = config::load(&write_config(dir.path(), "homeostat.yaml", &yaml)).unwrap();
     let mut results = Vec::new();
     load_histories(&config, Some(end), now(), |workload, result| {
@@ -519,19 +512,7 @@ fn prometheus_killed_mid_run_fails_the_unfinished_workloads_clearly_and_a_restar
             server.url
         ),
     );
-    let at = end.to_string();
-    let output = homeostat(
-        &[
-            "recommend",
-            "--config",
-            mixed.to_str().unwrap(),
-            "--at",
-            &at,
-            "--format",
-            "json",
-        ],
-        &[],
-    );
+    let output = recommend_json(&mixed, end, &[]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["workloads"][0]["status"], "ok");
@@ -558,13 +539,7 @@ fn prometheus_killed_mid_run_fails_the_unfinished_workloads_clearly_and_a_restar
 fn an_answer_slower_than_the_timeout_is_retried_and_reported_when_it_never_comes() {
     let end = now() / 300 * 300;
     let (a, _) = two_series(end);
-    let server = PrometheusServer::start(
-        &[Backfill {
-            workload: "a",
-            samples: &a,
-        }],
-        None,
-    );
+    let server = serve_a(&a);
     let dir = tempfile::tempdir().unwrap();
     let yaml = |retries: u32| {
         format!(
@@ -608,7 +583,6 @@ fn https_is_verified_against_the_ca_file_and_skipping_verification_warns() {
     }]);
     assert!(server.url.starts_with("https://"));
     let dir = tempfile::tempdir().unwrap();
-    let at = end.to_string();
     let run = |tls: &str| {
         let yaml = format!(
             "prometheus: {{url: {}, max_retries: 2{tls}}}\n\
@@ -616,18 +590,7 @@ fn https_is_verified_against_the_ca_file_and_skipping_verification_warns() {
             server.url
         );
         let path = write_config(dir.path(), "homeostat.yaml", &yaml);
-        homeostat(
-            &[
-                "recommend",
-                "--config",
-                path.to_str().unwrap(),
-                "--at",
-                &at,
-                "--format",
-                "json",
-            ],
-            &[],
-        )
+        recommend_json(&path, end, &[])
     };
     let ca = server.ca_file.as_ref().unwrap().display().to_string();
     let output = run(&format!(", ca_file: {ca}"));
@@ -672,25 +635,14 @@ fn connections_to(port: u16) -> usize {
 fn a_whole_run_never_has_more_than_max_concurrency_requests_on_prometheus() {
     let end = now() / 60 * 60;
     let raw = series(end, 30, 60, 0..0);
-    let server = PrometheusServer::start(
-        &[Backfill {
-            workload: "a",
-            samples: &raw,
-        }],
-        None,
-    );
+    let server = serve_a(&raw);
     let dir = tempfile::tempdir().unwrap();
     // 10 workloads × 4 chunks: 40 requests that could all go at once.
     let mut yaml = format!(
         "prometheus: {{url: {}, max_concurrency: 3, timeout: 60s}}\nworkloads:\n",
         server.url
     );
-    for i in 0..10 {
-        let _ = writeln!(
-            yaml,
-            "  - name: w{i}\n    query: 'load{{workload=\"a\"}}'\n    step: 1m\n    history: 30d\n    target_per_replica: 50"
-        );
-    }
+    yaml.push_str(&workloads_reading_a(10, "30d"));
     let config = config::load(&write_config(dir.path(), "homeostat.yaml", &yaml)).unwrap();
     // Frozen, the server answers nothing but the kernel still accepts
     // connections: every request the client dares to send stays open.

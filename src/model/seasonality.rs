@@ -14,7 +14,7 @@
 //! first, so that a few bursts (heavy-tailed load) cannot hide a pattern,
 //! and one holiday cannot invent one.
 
-use crate::stats::median;
+use crate::stats::{median, robust_sd};
 use crate::time::{DAY, WEEK};
 
 /// Least adjusted share of variance explained by the hour of day.
@@ -174,7 +174,7 @@ fn adjusted_group_r2(groups: &[(usize, f64)], group_count: usize) -> f64 {
     }
     let mut xs: Vec<f64> = groups.iter().map(|g| g.1).collect();
     let center = median(&mut xs.clone());
-    let spread = 1.4826 * median(&mut xs.iter().map(|x| (x - center).abs()).collect::<Vec<_>>());
+    let spread = robust_sd(&xs);
     if spread > 0.0 {
         let (lo, hi) = (center - 5.0 * spread, center + 5.0 * spread);
         for x in &mut xs {

@@ -3,7 +3,7 @@
 //! answers of one workload become one history. The I/O (HTTP, retries, the
 //! run-wide concurrency bound) is in [`client`].
 //!
-//! Prometheus (and Thanos, Mimir, `VictoriaMetrics`, which share the API)
+//! Prometheus (and Thanos, Mimir, `VictoriaMetrics`, which serve the same API)
 //! refuses a range query with more than 11,000 points per series
 //! (`floor((end − start) / step) > 11000`: HTTP 400 "exceeded maximum
 //! resolution"), so a history is asked for in chunks of at most 11,001

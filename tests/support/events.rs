@@ -12,7 +12,7 @@
 
 use homeostat::series::{resample, GridOptions, Series};
 use homeostat::source::read_file;
-use homeostat::stats::median;
+use homeostat::stats::{median, robust_sd};
 use homeostat::synthetic::Rng;
 use std::path::Path;
 
@@ -76,9 +76,7 @@ pub fn base(file: &Path) -> (Series, f64) {
             residual[i] - median(&mut window)
         })
         .collect();
-    let centre = median(&mut detrended.clone());
-    let mut deviations: Vec<f64> = detrended.iter().map(|r| (r - centre).abs()).collect();
-    let sigma = 1.4826 * median(&mut deviations);
+    let sigma = robust_sd(&detrended);
     let values = detrended
         .iter()
         .enumerate()
