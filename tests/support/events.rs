@@ -4,9 +4,13 @@
 //! The base keeps a trace's real daily shape and its real noise, but not
 //! its own unlabelled events (which would count as false detections): the
 //! daily profile is the per-phase median of the trace's last 28 days, and
-//! the noise is the trace's own log residual from that profile, its
-//! day-long drifts removed (a rolling one-day median) and clipped at 2.5
-//! robust SD.
+//! the noise is the trace's own log residual from that profile, with what
+//! lasts an hour or more removed (a running two-hour median: the trace's
+//! own drifts and shifts, which nobody labelled), shuffled in blocks of
+//! three samples (its own short bursts, unlabelled too) and clipped at
+//! 2.5 robust SD. What is left is real noise without real events: its
+//! distribution and its sample-to-sample correlation, not its hours-long
+//! wander.
 
 #![allow(dead_code)]
 
@@ -35,8 +39,29 @@ pub struct Truth {
     pub size_sd: f64,
 }
 
+/// The base's noise: its robust SD on the scale `ln(load + offset)`, the
+/// scale on which event sizes are measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Noise {
+    pub sigma: f64,
+    pub offset: f64,
+}
+
+impl Noise {
+    /// The size of multiplying `values` by `factor`, in noise SD: the mean
+    /// move on the noise's own scale. A ×0.17 dip at a night trough moves
+    /// `ln(load + offset)` less than `ln 0.17`, and so it is smaller.
+    fn size(&self, values: &[f64], factor: f64) -> f64 {
+        let moves: f64 = values
+            .iter()
+            .map(|v| ((v * factor + self.offset) / (v + self.offset)).ln().abs())
+            .sum();
+        moves / values.len().max(1) as f64 / self.sigma
+    }
+}
+
 /// The base of `file`: its real daily shape and noise, without its own events.
-pub fn base(file: &Path) -> (Series, f64) {
+pub fn base(file: &Path) -> (Series, Noise) {
     let raw = read_file(file).unwrap();
     let series = resample(&raw, &GridOptions::default()).unwrap();
     let per_day = series.steps_per_day().unwrap();
@@ -66,8 +91,10 @@ pub fn base(file: &Path) -> (Series, f64) {
             }
         })
         .collect();
-    // Day-long drifts out (the trace's own level shifts), then clipped.
-    let half = per_day / 2;
+    // Its own drifts, shifts and bursts of an hour or more out (a running
+    // two-hour median), then clipped: what is left is the trace's real
+    // short-term noise.
+    let half = (per_day / 24).max(1);
     let detrended: Vec<f64> = (0..residual.len())
         .map(|i| {
             let lo = i.saturating_sub(half);
@@ -76,6 +103,16 @@ pub fn base(file: &Path) -> (Series, f64) {
             residual[i] - median(&mut window)
         })
         .collect();
+    // Its own short bursts out too: blocks of three samples, shuffled
+    // (seeded), keep the noise's real distribution and its correlation
+    // from one sample to the next, but no burst of its own survives.
+    let mut rng = Rng::new(0x5eed);
+    let mut blocks: Vec<&[f64]> = detrended.chunks(3).collect();
+    for i in (1..blocks.len()).rev() {
+        let j = ((rng.uniform() * (i + 1) as f64) as usize).min(i);
+        blocks.swap(i, j);
+    }
+    let detrended: Vec<f64> = blocks.concat();
     let sigma = robust_sd(&detrended);
     let values = detrended
         .iter()
@@ -92,17 +129,16 @@ pub fn base(file: &Path) -> (Series, f64) {
             values,
             stats: series.stats,
         },
-        sigma,
+        Noise { sigma, offset: c },
     )
 }
 
-/// Injects a seeded schedule of events into `base` (noise scale `sigma`,
-/// log space): about one every 14 hours, some close together, some in
+/// Injects a seeded schedule of events into `base` (noise `noise`): about one every 14 hours, some close together, some in
 /// the last hours. Shifts start at least `persistence + 1 h` before the
 /// end (a later one cannot be a shift yet).
 pub fn inject(
     base: &Series,
-    sigma: f64,
+    noise: Noise,
     seed: u64,
     persistence_steps: usize,
 ) -> (Series, Vec<Truth>) {
@@ -120,6 +156,7 @@ pub fn inject(
     let mut last_shift: Option<usize> = None;
     // Leave the first three days clean: the detector needs a level to depart from.
     let mut at = 3 * 24 * per_hour;
+    let mut ends = at;
     while at < n - per_hour {
         let roll = pick(&[0.0, 1.0, 2.0, 3.0, 4.0]);
         let remaining = n - at;
@@ -127,11 +164,13 @@ pub fn inject(
             let factor = pick(&[1.5, 2.0, 3.0, 6.0]);
             let duration = (pick(&[0.0, 0.5, 1.0, 3.0]) * per_hour as f64) as usize;
             let duration = duration.max(1).min(remaining);
+            ends = at + duration;
             let (kind, f) = if roll < 1.0 {
                 (Kind::Spike, factor)
             } else {
                 (Kind::Dip, 1.0 / factor)
             };
+            let size_sd = noise.size(&series.values[at..at + duration], f);
             for v in &mut series.values[at..at + duration] {
                 *v *= f;
             }
@@ -140,7 +179,7 @@ pub fn inject(
                 start: at,
                 end: at + duration,
                 factor: f,
-                size_sd: f.ln().abs() / sigma,
+                size_sd,
             });
         } else if remaining > persistence_steps + per_hour
             && last_shift.is_none_or(|s| at - s >= 48 * per_hour)
@@ -155,6 +194,7 @@ pub fn inject(
             let f = 1.0 + change;
             level *= f;
             last_shift = Some(at);
+            let size_sd = noise.size(&series.values[at..at + persistence_steps], f);
             for v in &mut series.values[at..] {
                 *v *= f;
             }
@@ -163,16 +203,17 @@ pub fn inject(
                 start: at,
                 end: n,
                 factor: f,
-                size_sd: f.ln().abs() / sigma,
+                size_sd,
             });
         }
-        // Mostly 10–18 hours apart; one in five 2 hours after the last.
+        // Mostly 10–18 hours apart; one in five 2 hours after the last
+        // one ended (two events on top of each other are one).
         let gap_hours = if pick(&[0.0, 1.0, 2.0, 3.0, 4.0]) < 1.0 {
             2.0
         } else {
             pick(&[10.0, 14.0, 18.0])
         };
-        at += (gap_hours * per_hour as f64) as usize;
+        at = ends.max(at) + (gap_hours * per_hour as f64) as usize;
     }
     (series, truths)
 }
