@@ -6,7 +6,9 @@
 //! `target_per_replica` that is not positive. Relative `file:` paths
 //! resolve against the folder of the config file.
 
+use crate::adapt::AdaptPolicy;
 use crate::bounds::{BoundsPolicy, ReplicaRange};
+use crate::events::EventSettings;
 use crate::model::{level_error, Level};
 use crate::prometheus::Aggregate;
 use crate::time::Span;
@@ -83,6 +85,67 @@ struct RawDefaults {
     level: Option<f64>,
     headroom: Option<f64>,
     max_gap: Option<Span>,
+    events: Option<RawEvents>,
+}
+
+/// `events:` (in `defaults` or a workload; a workload's keys win one by one).
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvents {
+    persistence: Option<Span>,
+    min_z: Option<f64>,
+    /// Percent.
+    min_change: Option<f64>,
+    shift_down_after: Option<Span>,
+    max_spike_headroom: Option<f64>,
+}
+
+impl RawEvents {
+    fn or(self, defaults: RawEvents) -> RawEvents {
+        RawEvents {
+            persistence: self.persistence.or(defaults.persistence),
+            min_z: self.min_z.or(defaults.min_z),
+            min_change: self.min_change.or(defaults.min_change),
+            shift_down_after: self.shift_down_after.or(defaults.shift_down_after),
+            max_spike_headroom: self.max_spike_headroom.or(defaults.max_spike_headroom),
+        }
+    }
+
+    fn validate(self) -> Result<AdaptPolicy, String> {
+        let default = AdaptPolicy::default();
+        let min_z = self.min_z.unwrap_or(default.detection.min_z);
+        if !(min_z.is_finite() && min_z > 0.0) {
+            return Err(format!(
+                "events.min_z must be a positive number of noise standard deviations (e.g. 3), got {min_z}"
+            ));
+        }
+        let min_relative = match self.min_change {
+            None => default.detection.min_relative,
+            Some(p) if p.is_finite() && p > 0.0 && p < 100.0 => p / 100.0,
+            Some(p) => {
+                return Err(format!(
+                    "events.min_change is a percentage between 0 and 100 (e.g. 15), got {p}"
+                ))
+            }
+        };
+        let max_spike_headroom = self
+            .max_spike_headroom
+            .unwrap_or(default.max_spike_headroom);
+        if !(max_spike_headroom.is_finite() && max_spike_headroom >= 1.0) {
+            return Err(format!(
+                "events.max_spike_headroom must be a factor of at least 1 (e.g. 3), got {max_spike_headroom}"
+            ));
+        }
+        Ok(AdaptPolicy {
+            detection: EventSettings {
+                persistence: self.persistence.unwrap_or(default.detection.persistence),
+                min_z,
+                min_relative,
+            },
+            shift_down_after: self.shift_down_after.unwrap_or(default.shift_down_after),
+            max_spike_headroom,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,6 +167,7 @@ struct RawWorkload {
     horizon: Option<Span>,
     level: Option<f64>,
     headroom: Option<f64>,
+    events: Option<RawEvents>,
 }
 
 fn default_namespace() -> String {
@@ -212,6 +276,8 @@ pub struct Workload {
     pub horizon: Span,
     pub max_gap: Span,
     pub policy: BoundsPolicy,
+    /// How spikes, dips and shifts are found and acted on.
+    pub events: AdaptPolicy,
     pub current: Option<CurrentBounds>,
 }
 
@@ -260,6 +326,10 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
     if let Some(headroom) = d.headroom {
         check_headroom(headroom).map_err(|e| format!("defaults: {e}"))?;
     }
+    let default_events = d.events.unwrap_or_default();
+    default_events
+        .validate()
+        .map_err(|e| format!("defaults: {e}"))?;
     if raw.workloads.is_empty() {
         return Err("no workloads: add at least one under `workloads:`".into());
     }
@@ -329,6 +399,12 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
         let level = check_level(level).map_err(&err)?;
         let headroom =
             check_headroom(w.headroom.or(d.headroom).unwrap_or(DEFAULT_HEADROOM)).map_err(&err)?;
+        let events = w
+            .events
+            .unwrap_or_default()
+            .or(default_events)
+            .validate()
+            .map_err(&err)?;
         if let Some(current) = &w.current {
             if current.min_replicas > current.max_replicas || current.min_replicas == 0 {
                 return Err(err(format!(
@@ -353,6 +429,7 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
                 headroom,
                 level,
             },
+            events,
             current: w.current.map(|c| CurrentBounds {
                 min_replicas: c.min_replicas,
                 max_replicas: c.max_replicas,

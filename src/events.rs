@@ -122,6 +122,10 @@ pub struct Event {
     pub after: f64,
     /// Size in robust noise standard deviations.
     pub z: f64,
+    /// The highest load expected within half a day either side of a spike
+    /// or dip (the kind of load `max_replicas` is sized for); a shift's new
+    /// level.
+    pub day_peak: f64,
 }
 
 /// The series with seasonality removed, in log space, and its noise scale.
@@ -153,7 +157,7 @@ fn phase_medians(phases: usize, values: impl Iterator<Item = (usize, f64)>) -> V
         .collect()
 }
 
-fn deseasonalise(series: &Series, period: Option<usize>) -> Deseasonalised {
+fn deseasonalise(series: &Series, period: Option<usize>, weekday_levels: bool) -> Deseasonalised {
     let values = &series.values;
     let mut known: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     let offset = (0.05 * median(&mut known)).max(1e-6);
@@ -263,6 +267,48 @@ fn deseasonalise(series: &Series, period: Option<usize>) -> Deseasonalised {
                     *s += corrections[week_of(i)][week_phase(i)];
                 }
             }
+            // And the weekday's own level (a busier Saturday), when the day
+            // totals were seen to follow the weekday, by the same rule: per
+            // weekday, the median of each day's level over the
+            // median of the week about it. Otherwise every weekend would
+            // be a shift up and back down.
+            let reference: Vec<f64> = (0..days)
+                .map(|d| {
+                    let mut week: Vec<f64> = day_level[d.saturating_sub(3)..(d + 4).min(days)]
+                        .iter()
+                        .copied()
+                        .filter(|v| v.is_finite())
+                        .collect();
+                    median(&mut week)
+                })
+                .collect();
+            let deviation: Vec<f64> = (0..days).map(|d| day_level[d] - reference[d]).collect();
+            let known: Vec<f64> = deviation
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .collect();
+            // What grouping the days by `cycle` leaves of their spread.
+            let grouped = |cycle: usize| {
+                let group = |d: usize| (first_day + d as i64).rem_euclid(cycle as i64) as usize;
+                let effect = phase_medians(cycle, (0..days).map(|d| (group(d), deviation[d])));
+                let left: Vec<f64> = (0..days)
+                    .filter(|&d| deviation[d].is_finite())
+                    .map(|d| deviation[d] - effect[group(d)])
+                    .collect();
+                (robust_sd(&left) / robust_sd(&known).max(1e-12), effect)
+            };
+            let (left, effect) = grouped(7);
+            // Grouped by 6 or 8 days, nothing real is grouped: a week that
+            // explains no more than those is shifts and noise (in a month
+            // with a few shifts, any grouping explains some).
+            let null = grouped(6).0.min(grouped(8).0);
+            let weekday = |d: usize| (first_day + d as i64).rem_euclid(7) as usize;
+            if weekday_levels && left <= 0.9 && left <= null - 0.1 {
+                for (i, s) in seasonal.iter_mut().enumerate() {
+                    *s += effect[weekday((day_of(i) - first_day) as usize)];
+                }
+            }
         }
     }
     let level: Vec<f64> = x.iter().zip(&seasonal).map(|(v, s)| v - s).collect();
@@ -321,7 +367,7 @@ pub fn detect_in(series: &Series, settings: &EventSettings) -> Vec<Event> {
         .weekly
         .or(seasonality.daily.map(|_| per_week))
         .filter(|&p| p > 1);
-    detect(series, period, settings)
+    detect(series, period, seasonality.weekly.is_some(), settings)
 }
 
 /// The JSON array of DESIGN.md: `{"kind", "start", "end", "before", "after"}`
@@ -737,13 +783,18 @@ fn find_departures(
 /// `period` (the week when weekly seasonality was detected, else the day,
 /// else `None`). Events come in time order.
 #[must_use]
-pub fn detect(series: &Series, period: Option<usize>, settings: &EventSettings) -> Vec<Event> {
+pub fn detect(
+    series: &Series,
+    period: Option<usize>,
+    weekday_levels: bool,
+    settings: &EventSettings,
+) -> Vec<Event> {
     let n = series.values.len();
     let window = ((settings.persistence.secs() / series.step) as usize).max(2);
     if n < 2 * window {
         return Vec::new();
     }
-    let ds = deseasonalise(series, period);
+    let ds = deseasonalise(series, period, weekday_levels);
     // A level change must stand out of the level's own wander (how far it
     // drifts for hours with nothing happening: 2 wander SD at the default
     // z of 3, measured best on the ground truth of tests/events.rs), not
@@ -876,6 +927,7 @@ pub fn detect(series: &Series, period: Option<usize>, settings: &EventSettings) 
             before: load(level_at[tau - 1]),
             after: load(level_at[tau]),
             z: (level_at[tau] - level_at[tau - 1]) / ds.sigma,
+            day_peak: load(level_at[tau]),
         });
     }
 
@@ -906,7 +958,16 @@ pub fn detect(series: &Series, period: Option<usize>, settings: &EventSettings) 
             quiet[d.start.saturating_sub(length)..(d.end + length).min(n)].fill(false);
         }
     }
+    let expected: Vec<f64> = (0..n)
+        .map(|i| load(ds.level[i] - residual[i] + ds.seasonal[i]))
+        .collect();
+    let half_day = (DAY / series.step) as usize / 2;
     for d in departures {
+        let day_peak = expected[d.peak.saturating_sub(half_day)..(d.peak + half_day + 1).min(n)]
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .fold(f64::NAN, f64::max);
         events.push(Event {
             kind: if d.up {
                 EventKind::Spike
@@ -918,6 +979,7 @@ pub fn detect(series: &Series, period: Option<usize>, settings: &EventSettings) 
             before: load(ds.level[d.peak] - residual[d.peak] + ds.seasonal[d.peak]),
             after: series.values[d.peak],
             z: d.z,
+            day_peak,
         });
     }
     events.sort_by_key(|e| e.start);
@@ -945,7 +1007,7 @@ mod tests {
 
     #[test]
     fn a_quiet_seasonal_series_has_no_events() {
-        let events = detect(&daily(28), Some(288), &EventSettings::default());
+        let events = detect(&daily(28), Some(288), false, &EventSettings::default());
         assert!(events.is_empty(), "{events:?}");
     }
 
@@ -956,7 +1018,7 @@ mod tests {
         for v in &mut series.values[at..at + 24] {
             *v *= 4.0;
         }
-        let events = detect(&series, Some(288), &EventSettings::default());
+        let events = detect(&series, Some(288), false, &EventSettings::default());
         assert_eq!(kinds(&events), [EventKind::Spike], "{events:?}");
         let spike = events[0];
         assert_eq!(spike.start, series.start + at as i64 * 300);
@@ -971,7 +1033,7 @@ mod tests {
         for v in &mut series.values[at..] {
             *v *= 1.5;
         }
-        let events = detect(&series, Some(288), &EventSettings::default());
+        let events = detect(&series, Some(288), false, &EventSettings::default());
         assert_eq!(kinds(&events), [EventKind::Shift], "{events:?}");
         assert_eq!(events[0].start, series.start + at as i64 * 300);
         assert!((events[0].after / events[0].before - 1.5).abs() < 0.2);
@@ -982,7 +1044,7 @@ mod tests {
         for v in &mut late.values[n - 36..] {
             *v *= 1.5;
         }
-        let events = detect(&late, Some(288), &EventSettings::default());
+        let events = detect(&late, Some(288), false, &EventSettings::default());
         assert!(
             events.iter().all(|e| e.kind != EventKind::Shift),
             "{events:?}"
@@ -996,7 +1058,7 @@ mod tests {
         for v in &mut series.values[6000..6500] {
             *v = f64::NAN;
         }
-        let events = detect(&series, Some(288), &EventSettings::default());
+        let events = detect(&series, Some(288), false, &EventSettings::default());
         assert_eq!(kinds(&events), [EventKind::Spike], "{events:?}");
         assert_eq!(events[0].start, series.start + 5000 * 300);
         assert_eq!(events[0].end, Some(series.start + 5001 * 300));

@@ -20,6 +20,7 @@
 // Tests compare floats exactly where the arithmetic is exact.
 #![cfg_attr(test, allow(clippy::float_cmp))]
 
+pub mod adapt;
 pub mod bounds;
 pub mod config;
 pub mod evaluate;

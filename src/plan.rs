@@ -6,12 +6,14 @@
 //! workload's status and reasons, so that one bad workload never stops the
 //! others.
 
-use crate::bounds::{derive_bounds, significant, Clamp, Derivation, ReplicaBounds};
+use crate::adapt::{adapt, Adaptation};
+use crate::bounds::{derive_bounds, significant, BoundsPolicy, Clamp, Derivation, ReplicaBounds};
 use crate::config::{CurrentBounds, Workload};
+use crate::events::{self, EventKind};
 use crate::model::{self, Forecast};
 use crate::series::{human_span, resample, GridOptions, Series};
 use crate::source::RawSeries;
-use crate::time::{format_timestamp, Span};
+use crate::time::{format_moment, format_stretch, format_timestamp, Span};
 use serde::Serialize;
 
 /// The whole run's recommendations.
@@ -60,14 +62,28 @@ impl Status {
     }
 }
 
-/// A detected event in the history (filled by the events stage).
+/// A detected event in the history, as DESIGN.md's `events` output
+/// writes it (`after` is the peak, trough or new level; `end` is null for
+/// a shift).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
-    pub kind: String,
+    pub kind: EventKind,
     pub start: String,
     pub end: Option<String>,
     pub before: f64,
     pub after: f64,
+}
+
+impl From<&events::Event> for Event {
+    fn from(e: &events::Event) -> Self {
+        Event {
+            kind: e.kind,
+            start: format_timestamp(e.start),
+            end: e.end.map(format_timestamp),
+            before: significant(e.before, 4),
+            after: significant(e.after, 4),
+        }
+    }
 }
 
 /// Expected load over the horizon: lowest lower end and highest upper end
@@ -191,7 +207,13 @@ pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> 
     let first_after_now = staleness.div_euclid(series.step) as usize;
     let total = ((staleness + workload.horizon.secs()).div_euclid(series.step) as usize)
         .max(first_after_now + 1);
-    let forecast = match model::forecast(&series, total) {
+    // Healing versus adaptation: spikes and dips out of the fit, the
+    // history re-based after shifts, the headroom sized from the spikes.
+    let events = events::detect_in(&series, &workload.events.detection);
+    let adaptation = adapt(&series, &events, now, &workload.events);
+    let mut policy = workload.policy;
+    policy.headroom = adaptation.headroom(policy.headroom);
+    let forecast = match model::forecast(&adaptation.series, total) {
         Ok(forecast) => forecast,
         Err(e) => {
             return WorkloadPlan::failed(
@@ -202,7 +224,7 @@ pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> 
             )
         }
     };
-    let bounds = derive_bounds(&forecast, first_after_now..total, &workload.policy);
+    let bounds = derive_bounds(&forecast, first_after_now..total, &policy);
     let mut reasons = vec![
         describe_data(&series, &raw.origin),
         describe_model(&forecast),
@@ -214,11 +236,19 @@ pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> 
             workload.policy.level
         ));
     }
-    reasons.push(describe_bound("min", &bounds.min, workload));
-    reasons.push(describe_bound("max", &bounds.max, workload));
+    reasons.push(describe_bound("min", &bounds.min, &policy));
+    reasons.push(describe_bound("max", &bounds.max, &policy));
     if let Some(current) = workload.current {
         reasons.push(describe_change(current, &bounds));
     }
+    reasons.extend(describe_events(
+        &events,
+        &adaptation,
+        &bounds,
+        workload,
+        now,
+        series.end() + series.step,
+    ));
     reasons.extend(bounds.needs_operator.iter().cloned());
     let status = if bounds.needs_operator.is_empty() {
         Status::Ok
@@ -237,7 +267,7 @@ pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> 
             high: significant(bounds.expected_high, 4),
         }),
         model: Some(forecast.model.clone()),
-        events: Vec::new(),
+        events: events.iter().map(Event::from).collect(),
         reasons,
         now: format_timestamp(now),
         current: workload.current,
@@ -279,12 +309,14 @@ fn describe_model(forecast: &Forecast) -> String {
     )
 }
 
-fn describe_bound(which: &str, d: &Derivation, workload: &Workload) -> String {
-    let policy = &workload.policy;
+fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy) -> String {
     let (what, headroom) = if which == "min" {
         ("lowest", String::new())
     } else {
-        ("highest", format!(" × headroom {}", policy.headroom))
+        (
+            "highest",
+            format!(" × headroom {}", significant(policy.headroom, 3)),
+        )
     };
     let range = if which == "min" {
         policy.min_replicas
@@ -309,6 +341,175 @@ fn describe_bound(which: &str, d: &Derivation, workload: &Workload) -> String {
         policy.target_per_replica,
         d.raw
     )
+}
+
+/// How many spikes (and dips) the reasons name one by one: the tallest
+/// (deepest); the rest are counted.
+const EVENTS_NAMED: usize = 3;
+
+/// The events in words, and what was done about each: every shift; the
+/// tallest spikes and the deepest dips, with the rest counted; the healing
+/// headroom the spikes asked for. `end` is the end of the history (a
+/// departure reaching it is still going on); `now` the run's.
+fn describe_events(
+    found: &[events::Event],
+    adaptation: &Adaptation,
+    bounds: &ReplicaBounds,
+    workload: &Workload,
+    now: i64,
+    end: i64,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    let max = bounds.max.replicas;
+    let capacity = f64::from(max) * workload.policy.target_per_replica;
+    let change = |x: f64| {
+        let percent = (x - 1.0) * 100.0;
+        if percent >= 0.0 {
+            format!("+{percent:.0}%")
+        } else {
+            format!("−{:.0}%", -percent)
+        }
+    };
+    let min_now = match workload.current {
+        Some(c) if c.min_replicas != bounds.min.replicas => {
+            format!("min {} → {}", c.min_replicas, bounds.min.replicas)
+        }
+        Some(c) => format!("min stays {}", c.min_replicas),
+        None => format!("min {}", bounds.min.replicas),
+    };
+    let shifts: Vec<&events::Event> = found
+        .iter()
+        .filter(|e| e.kind == EventKind::Shift)
+        .collect();
+    let down_after = workload.events.shift_down_after;
+    for (k, shift) in shifts.iter().enumerate() {
+        let ratio = if shift.before > 0.0 {
+            shift.after / shift.before
+        } else {
+            f64::INFINITY
+        };
+        let what = format!(
+            "shift {} {} (level {} → {})",
+            format_moment(shift.start),
+            change(ratio),
+            significant(shift.before, 3),
+            significant(shift.after, 3)
+        );
+        let last = k + 1 == shifts.len();
+        let held = adaptation.level.and_then(|l| l.held_until);
+        let action = match held {
+            Some(until) if shift.after < shift.before && shift.start + down_after.secs() > now => format!(
+                "not followed until it has lasted {down_after} ({}): capacity is given back cautiously, the plan keeps the level before it",
+                format_moment(until)
+            ),
+            _ if last => format!("the forecast starts from the new level; {min_now}"),
+            _ => "the history before it is re-based to the current level".to_string(),
+        };
+        lines.push(format!("{what}: {action}"));
+    }
+
+    let describe_transient = |e: &events::Event| {
+        // Against an expected level of about nothing, a ratio means little.
+        let size = if e.before > 1e-3 * e.day_peak.max(0.0) && e.before > 0.0 {
+            format!("×{:.1} expected", e.after / e.before)
+        } else {
+            format!("{} where about 0 was expected", significant(e.after, 3))
+        };
+        let ratio = if e.before > 0.0 {
+            e.after / e.before
+        } else {
+            f64::INFINITY
+        };
+        let stretch = match e.end {
+            Some(t) if t < end => format_stretch(e.start, t),
+            _ => format!("since {}", format_moment(e.start)),
+        };
+        let ongoing = e.end.is_none_or(|t| t >= end);
+        let kind = if e.kind == EventKind::Spike {
+            "spike"
+        } else {
+            "dip"
+        };
+        let action = if e.kind == EventKind::Dip {
+            "left out of the fit, min unchanged".to_string()
+        } else {
+            let allows = if e.before > 0.0 {
+                capacity / e.before
+            } else {
+                f64::INFINITY
+            };
+            let left = if ongoing {
+                format!(
+                    "a shift only if it lasts {}",
+                    workload.events.detection.persistence
+                )
+            } else {
+                "left to the HPA".to_string()
+            };
+            if !allows.is_finite() || !ratio.is_finite() {
+                format!("{left} (max {max} carries {})", significant(capacity, 3))
+            } else if ratio <= allows {
+                format!("{left} (max {max} allows ×{allows:.1})")
+            } else {
+                format!("{left}, but more than max {max} allows (×{allows:.1})")
+            }
+        };
+        format!("{kind} {stretch}, {size}: {action}")
+    };
+    for kind in [EventKind::Spike, EventKind::Dip] {
+        let mut these: Vec<&events::Event> = found.iter().filter(|e| e.kind == kind).collect();
+        if these.is_empty() {
+            continue;
+        }
+        // Tallest spikes, deepest dips first; an ongoing one always.
+        let size = |e: &&events::Event| {
+            if e.before > 0.0 {
+                (e.after / e.before).ln().abs()
+            } else {
+                f64::INFINITY
+            }
+        };
+        these.sort_by(|a, b| {
+            let ongoing = |e: &&events::Event| e.end.is_none_or(|t| t >= end);
+            ongoing(b)
+                .cmp(&ongoing(a))
+                .then(size(b).total_cmp(&size(a)))
+        });
+        for e in these.iter().take(EVENTS_NAMED) {
+            lines.push(describe_transient(e));
+        }
+        if these.len() > EVENTS_NAMED {
+            let name = if kind == EventKind::Spike {
+                "spikes"
+            } else {
+                "dips"
+            };
+            lines.push(format!(
+                "{} more {name} in the history, smaller, left out of the fit",
+                these.len() - EVENTS_NAMED
+            ));
+        }
+    }
+    if let Some(h) = adaptation.spike_headroom {
+        if h.factor > workload.policy.headroom {
+            lines.push(format!(
+                "healing headroom ×{:.2} instead of ×{}: the 95th percentile of how far {} rose above the day's expected peak{}",
+                h.factor,
+                workload.policy.headroom,
+                if h.spikes == 1 {
+                    "the one spike".to_string()
+                } else {
+                    format!("{} spikes", h.spikes)
+                },
+                if h.capped {
+                    format!(" (×{:.1}), capped by events.max_spike_headroom", h.p95)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+    }
+    lines
 }
 
 fn describe_change(current: CurrentBounds, bounds: &ReplicaBounds) -> String {

@@ -80,6 +80,28 @@ pub fn format_timestamp(secs: i64) -> String {
     )
 }
 
+/// An instant for people, UTC: `Tue Mar 3 14:05`.
+#[must_use]
+pub fn format_moment(secs: i64) -> String {
+    DateTime::<Utc>::from_timestamp(secs, 0).map_or_else(
+        || secs.to_string(),
+        |dt| dt.format("%a %b %-d %H:%M").to_string(),
+    )
+}
+
+/// A stretch of time for people, UTC: `Tue Mar 3 14:05–14:40`, or with
+/// both days when it crosses midnight.
+#[must_use]
+pub fn format_stretch(from: i64, to: i64) -> String {
+    let end = if from.div_euclid(DAY) == to.div_euclid(DAY) {
+        DateTime::<Utc>::from_timestamp(to, 0)
+            .map_or_else(|| to.to_string(), |dt| dt.format("%H:%M").to_string())
+    } else {
+        format_moment(to)
+    };
+    format!("{}–{end}", format_moment(from))
+}
+
 /// Serialises unix seconds as an RFC3339 timestamp (for `serialize_with`).
 pub fn serialize_timestamp<S: serde::Serializer>(
     secs: &i64,

@@ -1,0 +1,299 @@
+//! Adaptation versus healing (pure): what the events of a history do to
+//! the series the model is fitted on, and to the room the HPA keeps for
+//! healing.
+//!
+//! - Spikes and dips are healing's business. Their steps are left out of
+//!   the fit (made unknown), so a spike never raises the forecast, the
+//!   lower end of its interval, nor `min_replicas`, in this run or any
+//!   later one; and a dip never lowers them.
+//! - Shifts are adaptation. The history is re-based to the level the
+//!   workload must be planned for (each segment between shifts scaled to
+//!   it), so the forecast starts from that level at once instead of after
+//!   weeks of averaging. The events stage calls a change a shift only once
+//!   `persistence` has passed, so a rise moves the bounds in the first run
+//!   after that.
+//! - Capacity is given back cautiously: the planned level is the last
+//!   segment's, but never below any level the workload held within
+//!   `shift_down_after` (default 2 days). A shift down is followed only
+//!   once it has lasted that long; a shift down and back up inside it
+//!   changes nothing, so min does not oscillate.
+//! - Room to heal: `max_replicas` keeps the headroom of the spikes this
+//!   workload has actually had, so the HPA can absorb a typical spike
+//!   without an operator: the 95th percentile of how far they rose above
+//!   the highest load expected that day (what `max` is sized for; a ×5
+//!   spike at night that stays under the evening peak needs no room),
+//!   never below the configured headroom, capped by `max_spike_headroom`.
+
+use crate::events::{Event, EventKind, EventSettings};
+use crate::series::Series;
+use crate::time::Span;
+
+/// How events turn into adaptation (validated by `config`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdaptPolicy {
+    pub detection: EventSettings,
+    /// How long a lower level must last before capacity is given back.
+    pub shift_down_after: Span,
+    /// Largest healing headroom the spikes may ask for (a factor ≥ 1).
+    pub max_spike_headroom: f64,
+}
+
+impl Default for AdaptPolicy {
+    fn default() -> Self {
+        AdaptPolicy {
+            detection: EventSettings::default(),
+            shift_down_after: Span::from_secs(2 * 86_400).expect("positive"),
+            max_spike_headroom: 3.0,
+        }
+    }
+}
+
+/// The level the history was re-based to, when it holds shifts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlannedLevel {
+    /// The level planned for (typical load, seasonality removed).
+    pub planned: f64,
+    /// The level of the last segment, where the load is now.
+    pub last: f64,
+    /// When the planned level is above the last one: the time from which
+    /// the lower level will be followed (a shift down is held until then).
+    pub held_until: Option<i64>,
+}
+
+/// The headroom sized from the workload's spikes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpikeHeadroom {
+    /// Spikes in the history.
+    pub spikes: usize,
+    /// 95th percentile of their peak over the day's expected peak.
+    pub p95: f64,
+    /// The factor used: `p95` capped by `max_spike_headroom`.
+    pub factor: f64,
+    pub capped: bool,
+}
+
+/// The series to fit, and what was done to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adaptation {
+    pub series: Series,
+    /// Steps of spikes and dips left out of the fit.
+    pub masked_steps: usize,
+    pub level: Option<PlannedLevel>,
+    pub spike_headroom: Option<SpikeHeadroom>,
+}
+
+impl Adaptation {
+    /// The healing headroom for `max_replicas`: the configured one, or the
+    /// spikes' when they ask for more.
+    #[must_use]
+    pub fn headroom(&self, configured: f64) -> f64 {
+        self.spike_headroom
+            .map_or(configured, |s| s.factor.max(configured))
+    }
+}
+
+/// Applies `events` (found in `series`) as of `now`.
+#[must_use]
+pub fn adapt(series: &Series, events: &[Event], now: i64, policy: &AdaptPolicy) -> Adaptation {
+    let mut out = series.clone();
+    let index = |t: i64| {
+        ((t - series.start).div_euclid(series.step)).clamp(0, series.len() as i64) as usize
+    };
+
+    let shifts: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Shift)
+        .collect();
+    let level = planned_level(&shifts, now, policy.shift_down_after.secs());
+    if let Some(level) = level {
+        // Segment k runs from shift k−1 to shift k; its level is the
+        // `before` of shift k (the last segment's is the last `after`).
+        let mut from = 0;
+        for (k, shift) in shifts.iter().enumerate() {
+            let to = index(shift.start);
+            rescale(&mut out.values[from..to], level.planned, shift.before);
+            from = to;
+            if k + 1 == shifts.len() {
+                rescale(&mut out.values[from..], level.planned, shift.after);
+            }
+        }
+    }
+
+    let mut masked_steps = 0;
+    for event in events.iter().filter(|e| e.kind != EventKind::Shift) {
+        let end = event.end.map_or(series.len(), index);
+        for v in &mut out.values[index(event.start)..end] {
+            if v.is_finite() {
+                *v = f64::NAN;
+                masked_steps += 1;
+            }
+        }
+    }
+
+    let mut heights: Vec<f64> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Spike && e.day_peak > 0.0)
+        .map(|e| e.after / e.day_peak)
+        .filter(|r| r.is_finite())
+        .collect();
+    let spike_headroom = (!heights.is_empty()).then(|| {
+        heights.sort_by(f64::total_cmp);
+        // Nearest rank: with few spikes, the 95th percentile is the tallest.
+        let rank = ((0.95 * heights.len() as f64).ceil() as usize).clamp(1, heights.len());
+        let p95 = heights[rank - 1];
+        SpikeHeadroom {
+            spikes: heights.len(),
+            p95,
+            factor: p95.clamp(1.0, policy.max_spike_headroom),
+            capped: p95 > policy.max_spike_headroom,
+        }
+    });
+
+    Adaptation {
+        series: out,
+        masked_steps,
+        level,
+        spike_headroom,
+    }
+}
+
+/// The level to plan for: the last segment's, or a higher one the workload
+/// held less than `down_after` seconds before `now`.
+fn planned_level(shifts: &[&Event], now: i64, down_after: i64) -> Option<PlannedLevel> {
+    let last = shifts.last()?.after;
+    let mut planned = last;
+    let mut held_until = None;
+    for shift in shifts {
+        // The segment before this shift ended at its start.
+        let release = shift.start + down_after;
+        if now < release && shift.before > planned {
+            planned = shift.before;
+            held_until = Some(release);
+        }
+    }
+    // A later release can only matter for a level at least as high: the
+    // latest release among the levels at the planned one is when it ends.
+    if held_until.is_some() {
+        held_until = shifts
+            .iter()
+            .filter(|s| now < s.start + down_after && s.before >= planned)
+            .map(|s| s.start + down_after)
+            .max();
+    }
+    Some(PlannedLevel {
+        planned,
+        last,
+        held_until,
+    })
+}
+
+/// Scales `values` from level `from` to level `to` (both loads).
+fn rescale(values: &mut [f64], to: f64, from: f64) {
+    if !(from > 0.0 && to > 0.0) {
+        return;
+    }
+    let factor = to / from;
+    if (factor - 1.0).abs() < 1e-12 {
+        return;
+    }
+    for v in values.iter_mut().filter(|v| v.is_finite()) {
+        *v *= factor;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::series::GridStats;
+
+    const HOUR: i64 = 3600;
+
+    fn flat(hours: i64) -> Series {
+        Series {
+            start: 0,
+            step: 300,
+            values: vec![100.0; (hours * 12) as usize],
+            stats: GridStats::default(),
+        }
+    }
+
+    fn shift(at: i64, before: f64, after: f64) -> Event {
+        Event {
+            kind: EventKind::Shift,
+            start: at,
+            end: None,
+            before,
+            after,
+            z: 10.0,
+            day_peak: after,
+        }
+    }
+
+    fn spike(at: i64, end: i64, before: f64, after: f64) -> Event {
+        Event {
+            kind: EventKind::Spike,
+            start: at,
+            end: Some(end),
+            before,
+            after,
+            z: 10.0,
+            day_peak: before,
+        }
+    }
+
+    #[test]
+    fn a_spike_is_left_out_and_sizes_the_headroom() {
+        let series = flat(48);
+        let events = [spike(10 * HOUR, 12 * HOUR, 100.0, 400.0)];
+        let a = adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default());
+        assert_eq!(a.masked_steps, 24);
+        assert!(a.series.values[120..144].iter().all(|v| v.is_nan()));
+        assert!(a.series.values[144].is_finite());
+        let h = a.spike_headroom.unwrap();
+        assert_eq!((h.spikes, h.p95, h.factor, h.capped), (1, 4.0, 3.0, true));
+        assert_eq!(a.headroom(1.2), 3.0);
+    }
+
+    #[test]
+    fn a_shift_up_rebases_the_history_at_once() {
+        let mut series = flat(48);
+        for v in &mut series.values[24 * 12..] {
+            *v = 150.0;
+        }
+        let events = [shift(24 * HOUR, 100.0, 150.0)];
+        let a = adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default());
+        assert!(a.series.values.iter().all(|v| (v - 150.0).abs() < 1e-9));
+        assert_eq!(a.level.unwrap().held_until, None);
+    }
+
+    #[test]
+    fn a_shift_down_is_held_for_two_days_then_followed() {
+        let mut series = flat(96);
+        for v in &mut series.values[24 * 12..] {
+            *v = 60.0;
+        }
+        let events = [shift(24 * HOUR, 100.0, 60.0)];
+        let policy = AdaptPolicy::default();
+        let young = adapt(&series, &events, 30 * HOUR, &policy);
+        let level = young.level.unwrap();
+        assert_eq!((level.planned, level.last), (100.0, 60.0));
+        assert_eq!(level.held_until, Some(72 * HOUR));
+        assert!(young.series.values.iter().all(|v| (v - 100.0).abs() < 1e-9));
+        let old = adapt(&series, &events, 72 * HOUR, &policy);
+        assert_eq!(old.level.unwrap().planned, 60.0);
+        assert!(old.series.values.iter().all(|v| (v - 60.0).abs() < 1e-9));
+    }
+
+    #[test]
+    fn down_and_back_up_inside_the_hold_keeps_the_level() {
+        let series = flat(96);
+        let events = [shift(24 * HOUR, 100.0, 60.0), shift(40 * HOUR, 60.0, 90.0)];
+        let a = adapt(&series, &events, 50 * HOUR, &AdaptPolicy::default());
+        let level = a.level.unwrap();
+        assert_eq!((level.planned, level.last), (100.0, 90.0));
+        assert_eq!(level.held_until, Some(72 * HOUR));
+        // After the hold, the last level.
+        let a = adapt(&series, &events, 90 * HOUR, &AdaptPolicy::default());
+        assert_eq!(a.level.unwrap().planned, 90.0);
+    }
+}
