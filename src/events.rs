@@ -19,8 +19,8 @@
 //!    tenth of what is left: per phase of the week, the median over the
 //!    five weeks about each one (a clock change moves a weekend's hours),
 //!    smoothed over two hours. Medians, so that spikes and a shift or two
-//!    do not bend the profile. On nyc_taxi this cut the events found from
-//!    242 to 81 (weekend mornings were dips).
+//!    do not bend the profile. On `nyc_taxi` this cut the events found from
+//!    242 to 77 (weekend mornings were dips).
 //! 3. Noise scale σ: the median absolute deviation of first differences
 //!    (÷√2): a level shift or a spike moves only a few differences, so σ
 //!    measures the noise alone.

@@ -91,7 +91,7 @@ enum Command {
         #[arg(long, default_value_t = 3.0)]
         min_z: f64,
         /// Least size relative to the expected level, percent.
-        #[arg(long, default_value_t = 20.0)]
+        #[arg(long, default_value_t = 15.0)]
         min_change: f64,
         /// Write the JSON to this file instead of standard output.
         #[arg(long)]
@@ -207,7 +207,7 @@ fn execute(command: Command) -> Result<u8> {
             }
             if !(min_change.is_finite() && min_change > 0.0 && min_change < 100.0) {
                 anyhow::bail!(
-                    "--min-change is a percentage between 0 and 100 (e.g. 20), got {min_change}"
+                    "--min-change is a percentage between 0 and 100 (e.g. 15), got {min_change}"
                 );
             }
             let series = read_series(&input, step)?;

@@ -1,0 +1,203 @@
+//! Healing versus adaptation through the whole recommendation of one
+//! workload (`plan_workload`), run after run as the batch job would run
+//! it: seeded synthetic load (a daily cycle, 100 ± 40, noise 3) at 5
+//! minutes, with a spike, a shift, a shift down and back, an outlier or a
+//! gap put in at known times.
+
+use homeostat::config::{self, Workload};
+use homeostat::events::EventKind;
+use homeostat::plan::{plan_workload, Status, WorkloadPlan};
+use homeostat::source::{RawSeries, Sample};
+use homeostat::synthetic;
+use std::path::Path;
+
+const STEP: i64 = 300;
+const HOUR: i64 = 3600;
+const DAY: i64 = 86_400;
+/// Midnight UTC, so that days in the data are days on the clock.
+const START: i64 = 1_700_006_400 / DAY * DAY;
+/// Where the events go: day 14, 10:00.
+const AT: i64 = START + 14 * DAY + 10 * HOUR;
+
+fn workload() -> Workload {
+    let text = "workloads:\n  - name: api\n    namespace: web\n    file: api.csv\n    target_per_replica: 10\n    history: 14d\n    horizon: 1d\n";
+    config::parse(text, Path::new("t.yaml"), Path::new("."))
+        .unwrap()
+        .workloads
+        .remove(0)
+}
+
+fn load(days: i64) -> Vec<f64> {
+    synthetic::load(days, STEP, 100.0, 40.0, 0.0, 0.0, 3.0, 11)
+}
+
+fn index(t: i64) -> usize {
+    ((t - START) / STEP) as usize
+}
+
+/// Multiplies the load in `[from, to)` by `factor`.
+fn scaled(values: &[f64], from: i64, to: i64, factor: f64) -> Vec<f64> {
+    let mut values = values.to_vec();
+    let to = index(to).min(values.len());
+    for v in &mut values[index(from)..to] {
+        *v *= factor;
+    }
+    values
+}
+
+fn raw(values: &[f64]) -> RawSeries {
+    RawSeries {
+        origin: "api.csv".into(),
+        samples: values
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_finite())
+            .map(|(i, &value)| Sample {
+                ts: START + i as i64 * STEP,
+                value,
+            })
+            .collect(),
+    }
+}
+
+/// The batch job's run at `now`, on the samples up to it.
+fn run(values: &[f64], now: i64) -> WorkloadPlan {
+    let plan = plan_workload(&workload(), &raw(values), Some(now));
+    assert_eq!(plan.status, Status::Ok, "{:?}", plan.reasons);
+    plan
+}
+
+fn min(values: &[f64], now: i64) -> u32 {
+    run(values, now).min_replicas.unwrap()
+}
+
+fn shifts(plan: &WorkloadPlan) -> usize {
+    plan.events
+        .iter()
+        .filter(|e| e.kind == EventKind::Shift)
+        .count()
+}
+
+#[test]
+fn a_two_hour_x4_spike_leaves_min_unchanged_in_the_next_run_and_every_run_after() {
+    let clean = load(22);
+    let spiked = scaled(&clean, AT, AT + 2 * HOUR, 4.0);
+    // Runs during the spike too: then it is a departure that may yet
+    // become a shift, and still moves nothing.
+    for after in [
+        30 * 60,
+        HOUR + 45 * 60,
+        2 * HOUR + 15 * 60,
+        3 * HOUR,
+        6 * HOUR,
+        12 * HOUR,
+        DAY,
+        3 * DAY,
+        7 * DAY,
+    ] {
+        let now = AT + after;
+        let plan = run(&spiked, now);
+        assert_eq!(
+            plan.min_replicas,
+            Some(min(&clean, now)),
+            "{after} s after the spike: {:?}",
+            plan.reasons
+        );
+        assert_eq!(shifts(&plan), 0, "{:?}", plan.events);
+        assert!(
+            plan.events.iter().any(|e| e.kind == EventKind::Spike),
+            "{:?}",
+            plan.events
+        );
+    }
+}
+
+#[test]
+fn a_50_percent_shift_lasting_two_days_raises_min_in_the_first_run_after_the_persistence_window() {
+    let clean = load(22);
+    let shifted = scaled(&clean, AT, AT + 2 * DAY, 1.5);
+    let before = min(&shifted, AT - 15 * 60);
+    // Runs every 15 minutes: not yet a shift before 6 hours have passed.
+    for after in [HOUR, 3 * HOUR, 5 * HOUR + 45 * 60] {
+        assert_eq!(min(&shifted, AT + after), before, "{after} s after");
+    }
+    // The first run after the persistence window (6h) follows it.
+    let plan = run(&shifted, AT + 6 * HOUR + 15 * 60);
+    assert_eq!(shifts(&plan), 1, "{:?}", plan.events);
+    let raised = plan.min_replicas.unwrap();
+    assert!(
+        f64::from(raised) >= 1.3 * f64::from(before),
+        "min {before} → {raised}: {:?}",
+        plan.reasons
+    );
+    assert!(
+        plan.reasons
+            .iter()
+            .any(|r| r.starts_with("shift ") && r.contains("+5")),
+        "{:?}",
+        plan.reasons
+    );
+    // And holds while the shift does.
+    for after in [12 * HOUR, DAY, 2 * DAY - HOUR] {
+        assert!(min(&shifted, AT + after) >= raised, "{after} s after");
+    }
+}
+
+#[test]
+fn a_shift_down_and_back_up_does_not_make_min_oscillate() {
+    let clean = load(22);
+    // −40% for a day, then back: less than the 2 days a lower level must
+    // last before capacity is given back.
+    let dipped = scaled(&clean, AT, AT + DAY, 0.6);
+    let before = min(&dipped, AT - 15 * 60);
+    let mut mins = Vec::new();
+    let mut now = AT;
+    while now <= AT + 4 * DAY {
+        mins.push((now - AT, min(&dipped, now)));
+        now += 3 * HOUR;
+    }
+    assert!(
+        mins.iter().all(|&(_, m)| m >= before),
+        "min before {before}, then (seconds after, min): {mins:?}"
+    );
+}
+
+#[test]
+fn a_single_outlier_sample_is_never_a_shift_and_moves_no_bound_below() {
+    let clean = load(22);
+    let outlier = scaled(&clean, AT, AT + STEP, 10.0);
+    for after in [STEP, HOUR, 6 * HOUR + STEP, DAY, 3 * DAY] {
+        let now = AT + after;
+        let plan = run(&outlier, now);
+        assert_eq!(shifts(&plan), 0, "{:?}", plan.events);
+        assert_eq!(plan.min_replicas, Some(min(&clean, now)));
+    }
+}
+
+#[test]
+fn events_on_a_series_with_a_long_gap_are_not_invented_in_the_gap() {
+    let clean = load(22);
+    // Two days with no samples at all, and a spike after them.
+    let gap = (AT - 2 * DAY, AT);
+    let mut values = scaled(&clean, AT + 6 * HOUR, AT + 7 * HOUR, 4.0);
+    for v in &mut values[index(gap.0)..index(gap.1)] {
+        *v = f64::NAN;
+    }
+    let plan = run(&values, AT + 2 * DAY);
+    let parse = |t: &str| homeostat::time::parse_timestamp(t).unwrap();
+    for e in &plan.events {
+        let start = parse(&e.start);
+        let end = e.end.as_deref().map_or(start, parse);
+        assert!(
+            end <= gap.0 || start >= gap.1,
+            "event in the gap {gap:?}: {e:?}"
+        );
+    }
+    assert!(
+        plan.events
+            .iter()
+            .any(|e| e.kind == EventKind::Spike && parse(&e.start) == AT + 6 * HOUR),
+        "{:?}",
+        plan.events
+    );
+}
