@@ -1,6 +1,7 @@
 //! Report rendering: plans and forecasts as text. Pure: strings in memory;
 //! writing them is the caller's business.
 
+use crate::events::EventKind;
 use crate::model::{Forecast, Level};
 use crate::plan::{Plan, WorkloadPlan};
 use crate::time::format_timestamp;
@@ -49,6 +50,26 @@ fn number(x: f64) -> String {
     }
 }
 
+/// `1 shift · 3 spikes · 12 dips`, or `-`.
+fn event_counts(w: &WorkloadPlan) -> String {
+    let parts: Vec<String> = [
+        (EventKind::Shift, "shift"),
+        (EventKind::Spike, "spike"),
+        (EventKind::Dip, "dip"),
+    ]
+    .iter()
+    .filter_map(|&(kind, name)| {
+        let count = w.events.iter().filter(|e| e.kind == kind).count();
+        (count > 0).then(|| format!("{count} {name}{}", if count == 1 { "" } else { "s" }))
+    })
+    .collect();
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(" · ")
+    }
+}
+
 /// An aligned, kubectl-like table, then one line per workload that is not ok.
 #[must_use]
 pub fn render_table(plan: &Plan) -> String {
@@ -60,9 +81,10 @@ pub fn render_table(plan: &Plan) -> String {
         "RECOMMENDED",
         "LOAD LOW",
         "LOAD HIGH",
+        "EVENTS",
         "MODEL",
     ];
-    let rows: Vec<[String; 8]> = plan
+    let rows: Vec<[String; 9]> = plan
         .workloads
         .iter()
         .map(|w: &WorkloadPlan| {
@@ -81,6 +103,7 @@ pub fn render_table(plan: &Plan) -> String {
                 range(w.min_replicas, w.max_replicas),
                 low,
                 high,
+                event_counts(w),
                 w.model.clone().unwrap_or_else(|| "-".into()),
             ]
         })
