@@ -28,6 +28,7 @@ pub mod events;
 pub mod model;
 pub mod plan;
 pub mod prometheus;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod series;

@@ -41,6 +41,39 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Replay the last `--span` of each workload's data: rerun the batch job
+    /// every `--replan` on the data before that moment, and simulate the HPA
+    /// on the real load under reactive-only bounds (`current:`), the
+    /// recommended bounds, the time-of-day schedule and an oracle.
+    Backtest {
+        /// Configuration file (YAML). Default: the bundled example, data/homeostat.yaml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// End of the replay (RFC3339 or unix seconds). Default: each
+        /// workload's last sample.
+        #[arg(long, value_parser = parse_timestamp)]
+        at: Option<i64>,
+        /// How much time to replay.
+        #[arg(long, default_value = "7d")]
+        span: Span,
+        /// Time between the batch job's runs.
+        #[arg(long, default_value = "1d")]
+        replan: Span,
+        /// From asking for a pod until it serves.
+        #[arg(long, default_value = "90s")]
+        startup: Span,
+        /// The HPA's target utilization (a replica is overloaded above 1.0).
+        #[arg(long, default_value_t = 0.7)]
+        target_utilization: f64,
+        /// The schedule raises min this long before the expected load, on top of the startup.
+        #[arg(long, default_value = "5m")]
+        buffer: Span,
+        #[arg(long, value_enum, default_value = "table")]
+        format: EvaluateFormat,
+        /// Write the result to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Forecast accuracy over many series: hold out the last `--test` span of
     /// each, forecast it, score MASE, sMAPE, interval coverage and width.
     Evaluate {
@@ -153,6 +186,45 @@ fn execute(command: Command) -> Result<u8> {
             let plan = run::recommend(&config, at, chrono::Utc::now().timestamp());
             emit(output.as_deref(), &report::render(&plan, format))?;
             Ok(plan.exit_code() as u8)
+        }
+        Command::Backtest {
+            config,
+            at,
+            span,
+            replan,
+            startup,
+            target_utilization,
+            buffer,
+            format,
+            output,
+        } => {
+            if !(target_utilization.is_finite()
+                && target_utilization > 0.0
+                && target_utilization <= 1.0)
+            {
+                anyhow::bail!(
+                    "--target-utilization is a share between 0 and 1 (e.g. 0.7), got {target_utilization}"
+                );
+            }
+            let config = load_config(config)?;
+            let settings = run::BacktestSettings {
+                span,
+                replan,
+                startup,
+                target_utilization,
+                buffer,
+            };
+            let backtest = run::backtest(&config, at, chrono::Utc::now().timestamp(), &settings);
+            let text = match format {
+                EvaluateFormat::Table => report::render_backtest_table(&backtest),
+                EvaluateFormat::Json => report::render_backtest_json(&backtest),
+                EvaluateFormat::Csv => report::render_backtest_csv(&backtest),
+            };
+            emit(output.as_deref(), &text)?;
+            for (id, reason) in &backtest.failures {
+                eprintln!("homeostat: {id}: not replayed: {reason}");
+            }
+            Ok(u8::from(!backtest.failures.is_empty()))
         }
         Command::Evaluate {
             input,

@@ -160,6 +160,17 @@ impl WorkloadPlan {
 /// "now" for a file of history.
 #[must_use]
 pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> WorkloadPlan {
+    plan_with_forecast(workload, raw, now).0
+}
+
+/// [`plan_workload`], and the forecast the bounds came from (fitted on the
+/// adapted history), when there is one: the replay's schedule follows it.
+#[must_use]
+pub fn plan_with_forecast(
+    workload: &Workload,
+    raw: &RawSeries,
+    now: Option<i64>,
+) -> (WorkloadPlan, Option<Forecast>) {
     let now = now.unwrap_or_else(|| raw.latest());
     let window = raw.window(now, workload.history.secs());
     let options = GridOptions {
@@ -170,15 +181,18 @@ pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> 
     let series = match resample(&window, &options) {
         Ok(series) => series,
         Err(e) => {
-            return WorkloadPlan::failed(
-                workload,
-                Some(now),
-                Status::InsufficientData,
-                format!(
-                    "{e} (history window {} up to {})",
-                    workload.history,
-                    format_timestamp(now)
+            return (
+                WorkloadPlan::failed(
+                    workload,
+                    Some(now),
+                    Status::InsufficientData,
+                    format!(
+                        "{e} (history window {} up to {})",
+                        workload.history,
+                        format_timestamp(now)
+                    ),
                 ),
+                None,
             )
         }
     };
@@ -186,11 +200,12 @@ pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> 
     // lie up to half a step after "now".
     let staleness = (now - series.end()).max(0);
     if staleness > workload.max_gap.secs() {
-        return WorkloadPlan::failed(
-            workload,
-            Some(now),
-            Status::InsufficientData,
-            format!(
+        return (
+            WorkloadPlan::failed(
+                workload,
+                Some(now),
+                Status::InsufficientData,
+                format!(
                 "{}: latest sample at {} is {} older than now ({}), more than the {} allowed gap",
                 raw.origin,
                 format_timestamp(series.end()),
@@ -198,6 +213,8 @@ pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> 
                 format_timestamp(now),
                 workload.max_gap
             ),
+            ),
+            None,
         );
     }
     // Forecast step i is at end + (i + 1)·step. The bounds cover the steps in
@@ -216,11 +233,14 @@ pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> 
     let forecast = match model::forecast(&adaptation.series, total) {
         Ok(forecast) => forecast,
         Err(e) => {
-            return WorkloadPlan::failed(
-                workload,
-                Some(now),
-                Status::Error,
-                format!("{}: {e}", raw.origin),
+            return (
+                WorkloadPlan::failed(
+                    workload,
+                    Some(now),
+                    Status::Error,
+                    format!("{}: {e}", raw.origin),
+                ),
+                None,
             )
         }
     };
@@ -255,7 +275,7 @@ pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> 
     } else {
         Status::NeedsOperator
     };
-    WorkloadPlan {
+    let plan = WorkloadPlan {
         name: workload.name.clone(),
         namespace: workload.namespace.clone(),
         hpa: workload.hpa.clone(),
@@ -281,7 +301,8 @@ pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> 
             unknown: series.stats.unknown,
         }),
         bounds: Some(bounds),
-    }
+    };
+    (plan, Some(forecast))
 }
 
 fn describe_data(series: &Series, origin: &str) -> String {

@@ -4,6 +4,8 @@
 use crate::events::EventKind;
 use crate::model::{Forecast, Level};
 use crate::plan::{Plan, WorkloadPlan};
+use crate::replay::{Outcome, WorkloadReplay};
+use crate::run::Backtest;
 use crate::time::format_timestamp;
 use std::fmt::Write as _;
 
@@ -167,6 +169,109 @@ pub fn render_forecast_csv(forecast: &Forecast, level: Level) -> String {
             interval.lower,
             interval.upper
         );
+    }
+    out
+}
+
+/// `homeostat backtest` as a table: one row per workload and policy, then
+/// each workload's verdict.
+#[must_use]
+pub fn render_backtest_table(backtest: &Backtest) -> String {
+    let header = [
+        "NAMESPACE",
+        "NAME",
+        "POLICY",
+        "OVERLOAD MIN",
+        "OVERLOAD %",
+        "UNSERVED %",
+        "REPLICA-H",
+        "CHANGES",
+        "P95 UTIL",
+    ];
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for w in &backtest.workloads {
+        for (policy, o) in policies(w) {
+            rows.push(vec![
+                w.namespace.clone(),
+                w.name.clone(),
+                policy.to_string(),
+                format!("{:.1}", o.overload_minutes),
+                format!("{:.2}", o.overload_share * 100.0),
+                format!("{:.3}", o.unserved_share * 100.0),
+                format!("{:.1}", o.replica_hours),
+                o.bound_changes.to_string(),
+                format!("{:.2}", o.utilization_p95),
+            ]);
+        }
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[String]| {
+        let mut text = String::new();
+        for (cell, width) in cells.iter().zip(&widths) {
+            let _ = write!(text, "{cell:<width$}   ");
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(&header.map(String::from));
+    for row in &rows {
+        line(row);
+    }
+    for w in &backtest.workloads {
+        let _ = writeln!(out, "{}/{}: {}", w.namespace, w.name, w.verdict);
+    }
+    for (id, reason) in &backtest.failures {
+        let _ = writeln!(out, "{id}: not replayed: {reason}");
+    }
+    out
+}
+
+fn policies(w: &WorkloadReplay) -> [(&'static str, &Outcome); 4] {
+    [
+        ("reactive", &w.reactive),
+        ("horizon", &w.horizon),
+        ("schedule", &w.schedule),
+        ("oracle", &w.oracle),
+    ]
+}
+
+/// `homeostat backtest` as JSON (pretty, newline-terminated).
+#[must_use]
+pub fn render_backtest_json(backtest: &Backtest) -> String {
+    let mut text = serde_json::to_string_pretty(backtest).expect("a backtest always serialises");
+    text.push('\n');
+    text
+}
+
+/// `homeostat backtest` as CSV: one row per workload and policy.
+#[must_use]
+pub fn render_backtest_csv(backtest: &Backtest) -> String {
+    let mut out = String::from(
+        "namespace,name,from,to,policy,overload_minutes,overload_share,unserved_share,replica_hours,bound_changes,utilization_p95\n",
+    );
+    for w in &backtest.workloads {
+        for (policy, o) in policies(w) {
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{policy},{},{},{},{},{},{}",
+                w.namespace,
+                w.name,
+                format_timestamp(w.from),
+                format_timestamp(w.to),
+                o.overload_minutes,
+                o.overload_share,
+                o.unserved_share,
+                o.replica_hours,
+                o.bound_changes,
+                o.utilization_p95
+            );
+        }
     }
     out
 }

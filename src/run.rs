@@ -386,3 +386,70 @@ fn evaluate_file(
         scores,
     })
 }
+
+/// What `homeostat backtest` replays, besides each workload's config.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BacktestSettings {
+    /// How much of the end of each workload's data is replayed.
+    pub span: Span,
+    pub replan: Span,
+    pub startup: Span,
+    pub target_utilization: f64,
+    pub buffer: Span,
+}
+
+/// Every workload's replay, and those that could not be replayed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Backtest {
+    pub generated_at: String,
+    pub workloads: Vec<crate::replay::WorkloadReplay>,
+    /// `(namespace/name, reason)`.
+    pub failures: Vec<(String, String)>,
+}
+
+/// `homeostat backtest`: replays the last `span` of each workload's data
+/// (up to `at`, or its last sample). The history read reaches `span` further
+/// back than `recommend`'s, so that the first replan sees a whole history.
+#[must_use]
+pub fn backtest(
+    config: &Config,
+    at: Option<i64>,
+    clock_now: i64,
+    settings: &BacktestSettings,
+) -> Backtest {
+    let mut extended = config.clone();
+    for w in &mut extended.workloads {
+        w.history = Span::from_secs(w.history.secs() + settings.span.secs()).expect("positive");
+    }
+    let mut workloads = Vec::new();
+    let mut failures = Vec::new();
+    let mut index = 0;
+    load_histories(&extended, at, clock_now, |_, loaded| {
+        let workload = &config.workloads[index];
+        index += 1;
+        let replayed = loaded.map_err(|failure| failure.reason).and_then(|loaded| {
+            let to = loaded.now;
+            crate::replay::replay_workload(
+                workload,
+                &loaded.raw,
+                &crate::replay::ReplaySettings {
+                    from: to - settings.span.secs(),
+                    to,
+                    replan: settings.replan.secs(),
+                    startup: settings.startup.secs(),
+                    target_utilization: settings.target_utilization,
+                    buffer: settings.buffer.secs(),
+                },
+            )
+        });
+        match replayed {
+            Ok(replay) => workloads.push(replay),
+            Err(reason) => failures.push((workload.id(), reason)),
+        }
+    });
+    Backtest {
+        generated_at: format_timestamp(clock_now),
+        workloads,
+        failures,
+    }
+}

@@ -201,3 +201,71 @@ fn events_on_a_series_with_a_long_gap_are_not_invented_in_the_gap() {
         plan.events
     );
 }
+
+mod replay {
+    use super::*;
+    use homeostat::replay::{replay_workload, ReplaySettings};
+
+    fn workload_with_current() -> Workload {
+        let text = "workloads:\n  - name: api\n    namespace: web\n    file: api.csv\n    target_per_replica: 10\n    history: 14d\n    horizon: 1d\n    current: {min_replicas: 2, max_replicas: 20}\n";
+        config::parse(text, Path::new("t.yaml"), Path::new("."))
+            .unwrap()
+            .workloads
+            .remove(0)
+    }
+
+    fn settings() -> ReplaySettings {
+        ReplaySettings {
+            from: START + 16 * DAY,
+            to: START + 19 * DAY,
+            replan: DAY,
+            startup: 90,
+            target_utilization: 0.7,
+            buffer: 300,
+        }
+    }
+
+    #[test]
+    fn replans_never_see_data_after_their_time_and_the_same_inputs_give_the_same_output() {
+        let values = scaled(
+            &load(19),
+            START + 17 * DAY + 10 * HOUR,
+            START + 17 * DAY + 12 * HOUR,
+            3.0,
+        );
+        let workload = workload_with_current();
+        let replay = replay_workload(&workload, &raw(&values), &settings()).unwrap();
+        assert_eq!(replay.replans.len(), 3);
+        for replan in &replay.replans {
+            // The future changed beyond recognition: the replan is the same.
+            let mut future = values.clone();
+            let cut = index(replan.at) + 1;
+            for v in &mut future[cut..] {
+                *v *= 10.0;
+            }
+            let again = plan_workload(&workload, &raw(&future), Some(replan.at));
+            assert_eq!(
+                (again.min_replicas, again.max_replicas),
+                (replan.min_replicas, replan.max_replicas),
+                "replan at {}",
+                replan.at
+            );
+        }
+        let twice = replay_workload(&workload, &raw(&values), &settings()).unwrap();
+        assert_eq!(replay, twice);
+        // The oracle is the floor of what any policy can do.
+        assert!(replay.oracle.overload_minutes.abs() < f64::EPSILON);
+        for o in [&replay.reactive, &replay.horizon, &replay.schedule] {
+            assert!(
+                o.replica_hours >= replay.oracle.replica_hours * 0.99,
+                "{replay:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_workload_without_current_bounds_is_refused_by_name() {
+        let err = replay_workload(&workload(), &raw(&load(19)), &settings()).unwrap_err();
+        assert!(err.contains("web/api") && err.contains("current"), "{err}");
+    }
+}
