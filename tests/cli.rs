@@ -607,3 +607,48 @@ fn events_finds_an_injected_spike_and_writes_the_design_json() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("--min-change is a percentage"));
 }
+
+#[test]
+fn backtest_replays_every_workload_in_every_format_and_names_the_ones_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "api.csv", noisy_daily_csv(20, 5).as_bytes());
+    let config = write(
+        dir.path(),
+        "homeostat.yaml",
+        b"defaults:\n  history: 14d\n  horizon: 1d\nworkloads:\n  - name: api\n    file: api.csv\n    target_per_replica: 10\n    current: {min_replicas: 2, max_replicas: 20}\n  - name: no-current\n    file: api.csv\n    target_per_replica: 10\n",
+    );
+    let config = config.to_str().unwrap();
+    let csv = homeostat(&[
+        "backtest", "--config", config, "--span", "3d", "--format", "csv",
+    ]);
+    assert_eq!(csv.status.code(), Some(1), "{}", stderr(&csv));
+    let text = stdout(&csv);
+    let rows: Vec<&str> = text.lines().collect();
+    assert!(rows[0].starts_with("namespace,name,from,to,policy,overload_minutes"));
+    let policies: Vec<&str> = rows[1..]
+        .iter()
+        .map(|r| r.split(',').nth(4).unwrap())
+        .collect();
+    assert_eq!(policies, ["reactive", "horizon", "schedule", "oracle"]);
+    assert!(
+        stderr(&csv).contains("default/no-current: not replayed"),
+        "{}",
+        stderr(&csv)
+    );
+
+    let json = homeostat(&[
+        "backtest", "--config", config, "--span", "3d", "--format", "json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let api = &report["workloads"][0];
+    assert_eq!(api["replans"].as_array().unwrap().len(), 3);
+    assert!(api["verdict"].as_str().unwrap().starts_with("schedule: "));
+    assert!(api["oracle"]["overload_minutes"].as_f64().unwrap().abs() < f64::EPSILON);
+
+    let table = homeostat(&["backtest", "--config", config, "--span", "3d"]);
+    assert!(
+        stdout(&table).contains("default/api: schedule: "),
+        "{}",
+        stdout(&table)
+    );
+}
