@@ -49,6 +49,9 @@ enum Command {
         /// Configuration file (YAML). Default: the bundled example, data/homeostat.yaml.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Replay only this workload (`name` or `namespace/name`).
+        #[arg(long)]
+        workload: Option<String>,
         /// End of the replay (RFC3339 or unix seconds). Default: each
         /// workload's last sample.
         #[arg(long, value_parser = parse_timestamp)]
@@ -189,6 +192,7 @@ fn execute(command: Command) -> Result<u8> {
         }
         Command::Backtest {
             config,
+            workload,
             at,
             span,
             replan,
@@ -206,7 +210,15 @@ fn execute(command: Command) -> Result<u8> {
                     "--target-utilization is a share between 0 and 1 (e.g. 0.7), got {target_utilization}"
                 );
             }
-            let config = load_config(config)?;
+            let mut config = load_config(config)?;
+            if let Some(wanted) = workload {
+                config
+                    .workloads
+                    .retain(|w| w.name == wanted || w.id() == wanted);
+                if config.workloads.is_empty() {
+                    anyhow::bail!("--workload {wanted}: no workload of that name in the config");
+                }
+            }
             let settings = run::BacktestSettings {
                 span,
                 replan,

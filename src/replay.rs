@@ -92,7 +92,7 @@ pub struct Outcome {
     /// Replicas × hours (starting pods count: they are paid for).
     pub replica_hours: f64,
     /// How many times min or max changed.
-    pub bound_changes: usize,
+    pub changes: usize,
     /// 95th percentile of load over the ready replicas' capacity.
     pub utilization_p95: f64,
 }
@@ -175,7 +175,7 @@ impl Tally {
                 0.0
             },
             replica_hours: self.replica_seconds / 3600.0,
-            bound_changes,
+            changes: bound_changes,
             utilization_p95: p95,
         }
     }
@@ -312,6 +312,40 @@ pub struct Replan {
     pub mase_next_day: Option<f64>,
 }
 
+/// The bounds policies a replay compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// The HPA's bounds of today, unchanged.
+    Reactive,
+    /// homeostat's recommended min and max, replaced at every replan.
+    Horizon,
+    /// The recommended max; min following the expected load ahead.
+    Schedule,
+    /// Perfect knowledge of the load: what no policy can beat.
+    Oracle,
+}
+
+impl Policy {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Reactive => "reactive",
+            Policy::Horizon => "horizon",
+            Policy::Schedule => "schedule",
+            Policy::Oracle => "oracle",
+        }
+    }
+}
+
+/// One policy's outcome (DESIGN.md's `{"policy", "overload_minutes", …}`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PolicyOutcome {
+    pub policy: Policy,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
 /// One workload's replay: each policy's outcome on the same load.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WorkloadReplay {
@@ -321,12 +355,23 @@ pub struct WorkloadReplay {
     pub from: i64,
     #[serde(serialize_with = "crate::time::serialize_timestamp")]
     pub to: i64,
-    pub reactive: Outcome,
-    pub horizon: Outcome,
-    pub schedule: Outcome,
-    pub oracle: Outcome,
+    /// Reactive, horizon, schedule, oracle, in that order.
+    pub policies: Vec<PolicyOutcome>,
     pub verdict: String,
     pub replans: Vec<Replan>,
+}
+
+impl WorkloadReplay {
+    /// The outcome of `policy`.
+    #[must_use]
+    pub fn outcome(&self, policy: Policy) -> &Outcome {
+        &self
+            .policies
+            .iter()
+            .find(|p| p.policy == policy)
+            .expect("every policy is replayed")
+            .outcome
+    }
 }
 
 /// Replays `workload` on `raw` (which must hold its history before
@@ -432,10 +477,15 @@ pub fn replay_workload(
         from,
         to,
         verdict: verdict(&reactive, &horizon, &schedule),
-        reactive,
-        horizon,
-        schedule,
-        oracle,
+        policies: [
+            (Policy::Reactive, reactive),
+            (Policy::Horizon, horizon),
+            (Policy::Schedule, schedule),
+            (Policy::Oracle, oracle),
+        ]
+        .into_iter()
+        .map(|(policy, outcome)| PolicyOutcome { policy, outcome })
+        .collect(),
         replans,
     })
 }
@@ -581,7 +631,7 @@ mod tests {
         let out = simulate(&load, T0, T0 + 24 * 300, &schedule, &Hpa::new(10.0));
         // 1 replica for an hour, then 4 (a raised min) for an hour.
         assert!((out.replica_hours - 5.0).abs() < 1e-9, "{out:?}");
-        assert_eq!(out.bound_changes, 1);
+        assert_eq!(out.changes, 1);
     }
 
     #[test]

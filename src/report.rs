@@ -199,7 +199,7 @@ pub fn render_backtest_table(backtest: &Backtest) -> String {
                 format!("{:.2}", o.overload_share * 100.0),
                 format!("{:.3}", o.unserved_share * 100.0),
                 format!("{:.1}", o.replica_hours),
-                o.bound_changes.to_string(),
+                o.changes.to_string(),
                 format!("{:.2}", o.utilization_p95),
             ]);
         }
@@ -232,13 +232,8 @@ pub fn render_backtest_table(backtest: &Backtest) -> String {
     out
 }
 
-fn policies(w: &WorkloadReplay) -> [(&'static str, &Outcome); 4] {
-    [
-        ("reactive", &w.reactive),
-        ("horizon", &w.horizon),
-        ("schedule", &w.schedule),
-        ("oracle", &w.oracle),
-    ]
+fn policies(w: &WorkloadReplay) -> impl Iterator<Item = (&'static str, &Outcome)> {
+    w.policies.iter().map(|p| (p.policy.as_str(), &p.outcome))
 }
 
 /// `homeostat backtest` as JSON (pretty, newline-terminated).
@@ -253,7 +248,7 @@ pub fn render_backtest_json(backtest: &Backtest) -> String {
 #[must_use]
 pub fn render_backtest_csv(backtest: &Backtest) -> String {
     let mut out = String::from(
-        "namespace,name,from,to,policy,overload_minutes,overload_share,unserved_share,replica_hours,bound_changes,utilization_p95\n",
+        "namespace,name,from,to,policy,overload_minutes,overload_share,unserved_share,replica_hours,changes,utilization_p95\n",
     );
     for w in &backtest.workloads {
         for (policy, o) in policies(w) {
@@ -268,7 +263,7 @@ pub fn render_backtest_csv(backtest: &Backtest) -> String {
                 o.overload_share,
                 o.unserved_share,
                 o.replica_hours,
-                o.bound_changes,
+                o.changes,
                 o.utilization_p95
             );
         }

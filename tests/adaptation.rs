@@ -204,7 +204,7 @@ fn events_on_a_series_with_a_long_gap_are_not_invented_in_the_gap() {
 
 mod replay {
     use super::*;
-    use homeostat::replay::{replay_workload, ReplaySettings};
+    use homeostat::replay::{replay_workload, Policy, ReplaySettings};
 
     fn workload_with_current() -> Workload {
         let text = "workloads:\n  - name: api\n    namespace: web\n    file: api.csv\n    target_per_replica: 10\n    history: 14d\n    horizon: 1d\n    current: {min_replicas: 2, max_replicas: 20}\n";
@@ -254,10 +254,11 @@ mod replay {
         let twice = replay_workload(&workload, &raw(&values), &settings()).unwrap();
         assert_eq!(replay, twice);
         // The oracle is the floor of what any policy can do.
-        assert!(replay.oracle.overload_minutes.abs() < f64::EPSILON);
-        for o in [&replay.reactive, &replay.horizon, &replay.schedule] {
+        let oracle = replay.outcome(Policy::Oracle);
+        assert!(oracle.overload_minutes.abs() < f64::EPSILON);
+        for policy in [Policy::Reactive, Policy::Horizon, Policy::Schedule] {
             assert!(
-                o.replica_hours >= replay.oracle.replica_hours * 0.99,
+                replay.outcome(policy).replica_hours >= oracle.replica_hours * 0.99,
                 "{replay:?}"
             );
         }

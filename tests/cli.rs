@@ -643,7 +643,43 @@ fn backtest_replays_every_workload_in_every_format_and_names_the_ones_it_cannot(
     let api = &report["workloads"][0];
     assert_eq!(api["replans"].as_array().unwrap().len(), 3);
     assert!(api["verdict"].as_str().unwrap().starts_with("schedule: "));
-    assert!(api["oracle"]["overload_minutes"].as_f64().unwrap().abs() < f64::EPSILON);
+    let policies = api["policies"].as_array().unwrap();
+    let names: Vec<&str> = policies
+        .iter()
+        .map(|p| p["policy"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["reactive", "horizon", "schedule", "oracle"]);
+    for key in [
+        "overload_minutes",
+        "overload_share",
+        "unserved_share",
+        "replica_hours",
+        "changes",
+    ] {
+        assert!(policies[0][key].is_number(), "{key}: {}", policies[0]);
+    }
+    assert!(policies[3]["overload_minutes"].as_f64().unwrap().abs() < f64::EPSILON);
+
+    let one = homeostat(&[
+        "backtest",
+        "--config",
+        config,
+        "--span",
+        "3d",
+        "--workload",
+        "api",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(one.status.code(), Some(0), "{}", stderr(&one));
+    assert_eq!(stdout(&one).lines().count(), 5);
+    let none = homeostat(&["backtest", "--config", config, "--workload", "nope"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        stderr(&none).contains("--workload nope"),
+        "{}",
+        stderr(&none)
+    );
 
     let table = homeostat(&["backtest", "--config", config, "--span", "3d"]);
     assert!(
