@@ -423,6 +423,9 @@ fn describe_events(
                 "not followed until it has lasted {down_after} ({}): capacity is given back cautiously, the plan keeps the level before it",
                 format_moment(until)
             ),
+            // Down and back up inside the hold: the plan still keeps the
+            // higher level from before the drop.
+            Some(_) if last => format!("the plan keeps the higher level held before it; {min_now}"),
             _ if last => format!("the forecast starts from the new level; {min_now}"),
             _ => "the history before it is re-based to the current level".to_string(),
         };

@@ -150,6 +150,15 @@ fn a_shift_down_and_back_up_does_not_make_min_oscillate() {
     // last before capacity is given back.
     let dipped = scaled(&clean, AT, AT + DAY, 0.6);
     let before = min(&dipped, AT - 15 * 60);
+    // Once the drop is a shift, the report says why min does not follow.
+    let plan = run(&dipped, AT + 12 * HOUR);
+    assert!(
+        plan.reasons
+            .iter()
+            .any(|r| r.starts_with("shift ") && r.contains("not followed until it has lasted 2d")),
+        "{:?}",
+        plan.reasons
+    );
     let mut mins = Vec::new();
     let mut now = AT;
     while now <= AT + 4 * DAY {
