@@ -52,6 +52,28 @@ fn number(x: f64) -> String {
     }
 }
 
+/// Columns aligned kubectl-style: each as wide as its widest cell, three
+/// spaces apart, no trailing blanks.
+fn aligned<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row.as_ref()) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = header.iter().map(|h| (*h).to_string()).collect();
+    for cells in std::iter::once(header.as_slice()).chain(rows.iter().map(AsRef::as_ref)) {
+        let mut text = String::new();
+        for (cell, width) in cells.iter().zip(&widths) {
+            let _ = write!(text, "{cell:<width$}   ");
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// `1 shift · 3 spikes · 12 dips`, or `-`.
 fn event_counts(w: &WorkloadPlan) -> String {
     let parts: Vec<String> = [
@@ -110,29 +132,7 @@ pub fn render_table(plan: &Plan) -> String {
             ]
         })
         .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: &[String]| {
-        let mut text = String::new();
-        for (i, (cell, width)) in cells.iter().zip(&widths).enumerate() {
-            if i + 1 == cells.len() {
-                text.push_str(cell);
-            } else {
-                let _ = write!(text, "{cell:<width$}   ");
-            }
-        }
-        out.push_str(text.trim_end());
-        out.push('\n');
-    };
-    line(&header.map(String::from));
-    for row in &rows {
-        line(row);
-    }
+    let mut out = aligned(&header, &rows);
     for w in plan.workloads.iter().filter(|w| w.status.as_str() != "ok") {
         let why = w
             .reasons
@@ -204,25 +204,7 @@ pub fn render_backtest_table(backtest: &Backtest) -> String {
             ]);
         }
     }
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |cells: &[String]| {
-        let mut text = String::new();
-        for (cell, width) in cells.iter().zip(&widths) {
-            let _ = write!(text, "{cell:<width$}   ");
-        }
-        out.push_str(text.trim_end());
-        out.push('\n');
-    };
-    line(&header.map(String::from));
-    for row in &rows {
-        line(row);
-    }
+    let mut out = aligned(&header, &rows);
     for w in &backtest.workloads {
         let _ = writeln!(out, "{}/{}: {}", w.namespace, w.name, w.verdict);
     }
@@ -269,4 +251,15 @@ pub fn render_backtest_csv(backtest: &Backtest) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::aligned;
+
+    #[test]
+    fn columns_are_as_wide_as_their_widest_cell_without_trailing_blanks() {
+        let rows = [["xxx".to_string(), "y".to_string()]];
+        assert_eq!(aligned(&["A", "BB"], &rows), "A     BB\nxxx   y\n");
+    }
 }
