@@ -161,25 +161,15 @@ pub fn adapt(series: &Series, events: &[Event], now: i64, policy: &AdaptPolicy) 
 /// held less than `down_after` seconds before `now`.
 fn planned_level(shifts: &[&Event], now: i64, down_after: i64) -> Option<PlannedLevel> {
     let last = shifts.last()?.after;
-    let mut planned = last;
-    let mut held_until = None;
-    for shift in shifts {
-        // The segment before this shift ended at its start.
-        let release = shift.start + down_after;
-        if now < release && shift.before > planned {
-            planned = shift.before;
-            held_until = Some(release);
-        }
-    }
-    // A later release can only matter for a level at least as high: the
-    // latest release among the levels at the planned one is when it ends.
-    if held_until.is_some() {
-        held_until = shifts
-            .iter()
-            .filter(|s| now < s.start + down_after && s.before >= planned)
-            .map(|s| s.start + down_after)
-            .max();
-    }
+    // The segment before a shift ended at the shift's start: it is still
+    // held until `down_after` later.
+    let release = |s: &&Event| s.start + down_after;
+    let held = || shifts.iter().filter(|s| now < release(s));
+    let planned = held().map(|s| s.before).fold(last, f64::max);
+    // Held until the last of the segments at that level is released.
+    let held_until = (planned > last)
+        .then(|| held().filter(|s| s.before >= planned).map(release).max())
+        .flatten();
     Some(PlannedLevel {
         planned,
         last,

@@ -64,8 +64,8 @@
 //!    invented inside a gap.
 //!
 //! Measured on the ground truth of tests/events.rs (6 real traces × 10
-//! seeds, events ≥ 3 robust SD): spikes+dips recall 0.944, precision
-//! 0.985; shifts recall 0.963, precision 0.968 (start within 1 hour).
+//! seeds, events ≥ 3 robust SD): spikes+dips recall 0.942, precision
+//! 0.979; shifts recall 0.963, precision 0.968 (start within 1 hour).
 //! On the six bases without injected events: 4 events in 6 × 28 days.
 
 //! Sensitivity, in user units ([`EventSettings`]): a robust z-score (how

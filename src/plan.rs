@@ -172,6 +172,12 @@ pub fn plan_with_forecast(
     now: Option<i64>,
 ) -> (WorkloadPlan, Option<Forecast>) {
     let now = now.unwrap_or_else(|| raw.latest());
+    let fail = |status, reason| {
+        (
+            WorkloadPlan::failed(workload, Some(now), status, reason),
+            None,
+        )
+    };
     let window = raw.window(now, workload.history.secs());
     let options = GridOptions {
         step: workload.step,
@@ -181,18 +187,13 @@ pub fn plan_with_forecast(
     let series = match resample(&window, &options) {
         Ok(series) => series,
         Err(e) => {
-            return (
-                WorkloadPlan::failed(
-                    workload,
-                    Some(now),
-                    Status::InsufficientData,
-                    format!(
-                        "{e} (history window {} up to {})",
-                        workload.history,
-                        format_timestamp(now)
-                    ),
+            return fail(
+                Status::InsufficientData,
+                format!(
+                    "{e} (history window {} up to {})",
+                    workload.history,
+                    format_timestamp(now)
                 ),
-                None,
             )
         }
     };
@@ -200,12 +201,9 @@ pub fn plan_with_forecast(
     // lie up to half a step after "now".
     let staleness = (now - series.end()).max(0);
     if staleness > workload.max_gap.secs() {
-        return (
-            WorkloadPlan::failed(
-                workload,
-                Some(now),
-                Status::InsufficientData,
-                format!(
+        return fail(
+            Status::InsufficientData,
+            format!(
                 "{}: latest sample at {} is {} older than now ({}), more than the {} allowed gap",
                 raw.origin,
                 format_timestamp(series.end()),
@@ -213,8 +211,6 @@ pub fn plan_with_forecast(
                 format_timestamp(now),
                 workload.max_gap
             ),
-            ),
-            None,
         );
     }
     // Forecast step i is at end + (i + 1)·step. The bounds cover the steps in
@@ -232,17 +228,7 @@ pub fn plan_with_forecast(
     policy.headroom = adaptation.headroom(policy.headroom);
     let forecast = match model::forecast(&adaptation.series, total) {
         Ok(forecast) => forecast,
-        Err(e) => {
-            return (
-                WorkloadPlan::failed(
-                    workload,
-                    Some(now),
-                    Status::Error,
-                    format!("{}: {e}", raw.origin),
-                ),
-                None,
-            )
-        }
+        Err(e) => return fail(Status::Error, format!("{}: {e}", raw.origin)),
     };
     let bounds = derive_bounds(&forecast, first_after_now..total, &policy);
     let mut reasons = vec![

@@ -64,6 +64,12 @@ impl Hpa {
         }
     }
 
+    /// The replicas the HPA wants for `load`: `⌈load / target⌉`, at least 1.
+    #[must_use]
+    pub fn desired(&self, load: f64) -> u32 {
+        (load / self.target_per_replica).ceil().max(1.0) as u32
+    }
+
     /// Load one ready replica serves before it is overloaded.
     #[must_use]
     pub fn capacity(&self) -> f64 {
@@ -192,9 +198,10 @@ pub fn simulate(load: &Series, from: i64, to: i64, schedule: &[BoundsAt], hpa: &
         min: 1,
         max: u32::MAX,
     });
-    let want = |load: f64| (load / hpa.target_per_replica).ceil().max(1.0) as u32;
     let start_load = load_at(load, from, &mut last);
-    let mut replicas = want(start_load).clamp(first.min, first.max.max(first.min));
+    let mut replicas = hpa
+        .desired(start_load)
+        .clamp(first.min, first.max.max(first.min));
     // Pods asked for and not yet ready: when each will be.
     let mut starting: VecDeque<i64> = VecDeque::new();
     let mut ready = replicas;
@@ -211,13 +218,13 @@ pub fn simulate(load: &Series, from: i64, to: i64, schedule: &[BoundsAt], hpa: &
         let (min, max) = (bounds.min, bounds.max.max(bounds.min));
         // The HPA's desire from the ready replicas' load.
         let desired = if ready == 0 {
-            want(now_load)
+            hpa.desired(now_load)
         } else {
             let ratio = now_load / (f64::from(ready) * hpa.target_per_replica);
             if (ratio - 1.0).abs() <= hpa.tolerance {
                 replicas
             } else {
-                want(now_load)
+                hpa.desired(now_load)
             }
         };
         desires.push_back((t, desired));
@@ -405,7 +412,6 @@ pub fn replay_workload(
     hpa.startup = settings.startup;
     hpa.target_utilization = settings.target_utilization;
     let lead = settings.startup + settings.buffer;
-    let replica = |load: f64| (load / hpa.target_per_replica).ceil().max(1.0) as u32;
 
     let reactive_bounds = vec![BoundsAt {
         from: settings.from,
@@ -443,7 +449,7 @@ pub fn replay_workload(
                     let expected = mean_at(t + lead).unwrap_or(0.0);
                     schedule_bounds.push(BoundsAt {
                         from: t,
-                        min: replica(expected).clamp(min, max),
+                        min: hpa.desired(expected).clamp(min, max),
                         max,
                     });
                     t += forecast.step;

@@ -423,10 +423,11 @@ pub fn backtest(
     }
     let mut workloads = Vec::new();
     let mut failures = Vec::new();
-    let mut index = 0;
-    load_histories(&extended, at, clock_now, |_, loaded| {
-        let workload = &config.workloads[index];
-        index += 1;
+    load_histories(&extended, at, clock_now, |extended, loaded| {
+        let mut workload = extended.clone();
+        workload.history = Span::from_secs(workload.history.secs() - settings.span.secs())
+            .expect("extended above");
+        let workload = &workload;
         let replayed = loaded.map_err(|failure| failure.reason).and_then(|loaded| {
             let to = loaded.now;
             crate::replay::replay_workload(
