@@ -3,7 +3,8 @@
 # once, then all tests (unit, property, integration, snapshot) last, so that
 # the run closes on the test runner's summary.
 # Needs the Rust toolchain (cargo-nextest is used when present); installs
-# the Debian packages the integration tests run for real (Prometheus) when
+# the Debian packages the integration tests run for real (Prometheus,
+# Alertmanager, Pushgateway) when
 # they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,8 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use: the real servers they start on loopback, and tools.
 need_packages=()
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need_packages+=(prometheus)
+[ -x /usr/bin/prometheus-alertmanager ] || need_packages+=(prometheus-alertmanager)
+[ -x /usr/bin/prometheus-pushgateway ] || need_packages+=(prometheus-pushgateway)
 [ -x /usr/bin/openssl ] || need_packages+=(openssl)   # test certificates for HTTPS
 command -v curl >/dev/null 2>&1 || need_packages+=(curl)   # the fetch benchmark's baseline
 if [ ${#need_packages[@]} -gt 0 ]; then
@@ -22,7 +25,11 @@ if [ ${#need_packages[@]} -gt 0 ]; then
     || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends "${need_packages[@]}"; }
   # The package starts a system Prometheus on :9090; the tests start their
   # own on free ports and do not need it.
-  if command -v systemctl >/dev/null 2>&1; then $sudo systemctl stop prometheus >/dev/null 2>&1 || true; fi
+  if command -v systemctl >/dev/null 2>&1; then
+    for unit in prometheus prometheus-alertmanager prometheus-pushgateway; do
+      $sudo systemctl stop "$unit" >/dev/null 2>&1 || true
+    done
+  fi
 fi
 
 echo "== cargo fmt --check"

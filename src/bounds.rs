@@ -176,6 +176,76 @@ pub fn derive_bounds(
     }
 }
 
+/// One entry of a time-of-day schedule: `min_replicas` in force from `from`
+/// (unix seconds) until the next entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ScheduledMin {
+    #[serde(serialize_with = "crate::time::serialize_timestamp")]
+    pub from: i64,
+    pub min_replicas: u32,
+}
+
+/// The load each forecast step's scheduled min is sized for: the mean (the
+/// expected curve), or with `level`, the upper end of that central interval
+/// — more replicas, fewer overloads from the noise around the curve.
+#[must_use]
+pub fn schedule_loads(forecast: &Forecast, level: Option<Level>) -> Vec<f64> {
+    match level {
+        Some(level) => forecast.interval(level).iter().map(|i| i.upper).collect(),
+        None => forecast.mean.clone(),
+    }
+}
+
+/// The time-of-day schedule for min over the forecast steps `window`.
+///
+/// `loads[i]` is the load forecast step `i` is sized for. A pod asked for
+/// at `t` serves from `t + lead`, so at every moment `t` min is the most
+/// that any step overlapping `[t, t + lead]` needs, `⌈load /
+/// target_per_replica⌉`, within `[low, high]` (the horizon's min and max):
+/// raised `lead` before a step that needs more, lowered only when the step
+/// that needed it is over. One entry per change.
+#[must_use]
+pub fn schedule_min(
+    forecast: &Forecast,
+    loads: &[f64],
+    window: std::ops::Range<usize>,
+    lead: i64,
+    target_per_replica: f64,
+    (low, high): (u32, u32),
+) -> Vec<ScheduledMin> {
+    let end = window.end.min(loads.len());
+    if window.start >= end {
+        return Vec::new();
+    }
+    let needs = |i: usize| {
+        let replicas = (loads[i] / target_per_replica - 1e-9).ceil().max(1.0);
+        // Float to int saturates; the clamp keeps it inside the range.
+        (replicas as u32).clamp(low, high.max(low))
+    };
+    let step_at = |t: i64| {
+        usize::try_from((t - forecast.start).div_euclid(forecast.step))
+            .unwrap_or(0)
+            .clamp(window.start, end - 1)
+    };
+    // min can only change where a step enters `[t, t + lead]` or leaves it.
+    let mut changes: Vec<i64> = (window.start..end)
+        .flat_map(|k| [forecast.timestamp(k) - lead, forecast.timestamp(k)])
+        .collect();
+    changes.sort_unstable();
+    changes.dedup();
+    let mut schedule: Vec<ScheduledMin> = Vec::new();
+    for from in changes {
+        let min_replicas = (step_at(from)..=step_at(from + lead))
+            .map(needs)
+            .max()
+            .unwrap_or(low);
+        if schedule.last().map(|e| e.min_replicas) != Some(min_replicas) {
+            schedule.push(ScheduledMin { from, min_replicas });
+        }
+    }
+    schedule
+}
+
 /// `x` rounded to `digits` significant digits: what a report can honestly
 /// claim of a forecast, and stable against last-digit float noise.
 #[must_use]
@@ -271,6 +341,50 @@ mod tests {
         let bounds = derive_bounds(&forecast, 0..288, &policy(10.0, (5, 1), (8, 8)));
         assert_eq!((bounds.min.replicas, bounds.max.replicas), (5, 5));
         assert_eq!(bounds.max.clamp, Some(Clamp::RaisedToMin));
+    }
+
+    #[test]
+    fn the_schedule_raises_min_a_lead_ahead_and_lowers_it_when_the_step_is_over() {
+        let forecast = forecast_of(vec![100.0; 3 * 288]);
+        let (t0, step) = (forecast.start, forecast.step);
+        // Steps of 5 min needing 2, 2, 6, 6, 3, 3 replicas of 10.
+        let loads = [20.0, 20.0, 60.0, 60.0, 30.0, 30.0];
+        let lead = 390; // 90 s startup + 5 min buffer: more than a step
+        let schedule = schedule_min(&forecast, &loads, 0..6, lead, 10.0, (1, 50));
+        let at = |from: i64, min_replicas: u32| ScheduledMin { from, min_replicas };
+        assert_eq!(
+            schedule,
+            [
+                at(t0 - lead, 2),
+                // 6.5 min before the rise, while step 0 still runs.
+                at(t0 + 2 * step - lead, 6),
+                // Down only once the last step needing 6 is over.
+                at(t0 + 4 * step, 3),
+            ]
+        );
+        // Clamped to the horizon's range; a flat need is one entry.
+        let clamped = schedule_min(&forecast, &loads, 0..6, lead, 10.0, (3, 5));
+        assert_eq!(
+            clamped,
+            [
+                at(t0 - lead, 3),
+                at(t0 + 2 * step - lead, 5),
+                at(t0 + 4 * step, 3)
+            ]
+        );
+        let flat = schedule_min(&forecast, &[20.0; 6], 0..6, 90, 10.0, (1, 50));
+        assert_eq!(flat, [at(t0 - 90, 2)]);
+        assert!(schedule_min(&forecast, &loads, 6..6, lead, 10.0, (1, 50)).is_empty());
+    }
+
+    #[test]
+    fn the_schedule_follows_the_mean_or_an_interval_upper_end() {
+        let values = synthetic::load(4, 300, 100.0, 40.0, 0.0, 0.0, 5.0, 7);
+        let forecast = forecast_of(values);
+        assert_eq!(schedule_loads(&forecast, None), forecast.mean);
+        let upper = schedule_loads(&forecast, Level::new(0.5));
+        assert!(upper.iter().zip(&forecast.mean).all(|(u, m)| u >= m));
+        assert!(upper.iter().zip(&forecast.mean).any(|(u, m)| u > m));
     }
 
     proptest! {

@@ -69,8 +69,13 @@ enum Command {
         #[arg(long, default_value_t = 0.7)]
         target_utilization: f64,
         /// The schedule raises min this long before the expected load, on top of the startup.
-        #[arg(long, default_value = "5m")]
-        buffer: Span,
+        #[arg(long, default_value = "5m", value_parser = homeostat::time::parse_span_or_zero)]
+        buffer: i64,
+        /// Size the schedule's min for the upper end of this central
+        /// interval (percent) instead of the forecast mean: fewer overloads
+        /// from the noise around the expected curve, more replica-hours.
+        #[arg(long)]
+        schedule_level: Option<f64>,
         #[arg(long, value_enum, default_value = "table")]
         format: EvaluateFormat,
         /// Write the result to this file instead of standard output.
@@ -199,6 +204,7 @@ fn execute(command: Command) -> Result<u8> {
             startup,
             target_utilization,
             buffer,
+            schedule_level,
             format,
             output,
         } => {
@@ -219,12 +225,20 @@ fn execute(command: Command) -> Result<u8> {
                     anyhow::bail!("--workload {wanted}: no workload of that name in the config");
                 }
             }
+            let schedule_level = schedule_level
+                .map(|percent| {
+                    Level::from_percent(percent).ok_or_else(|| {
+                        anyhow::anyhow!("--schedule-level: {}", model::level_error(percent))
+                    })
+                })
+                .transpose()?;
             let settings = run::BacktestSettings {
                 span,
                 replan,
                 startup,
                 target_utilization,
                 buffer,
+                schedule_level,
             };
             let backtest = run::backtest(&config, at, chrono::Utc::now().timestamp(), &settings);
             let text = match format {

@@ -153,6 +153,17 @@ impl WorkloadPlan {
     }
 }
 
+/// A ratio as a change in whole percent: 1.32 → `+32%`, 0.5 → `−50%`.
+#[must_use]
+pub fn signed_percent(ratio: f64) -> String {
+    let percent = (ratio - 1.0) * 100.0;
+    if percent.round() >= 0.0 {
+        format!("+{:.0}%", percent.abs())
+    } else {
+        format!("−{:.0}%", -percent)
+    }
+}
+
 /// Recommends bounds for one workload from its raw samples.
 ///
 /// `now`: only samples at or before it are used, and the bounds cover
@@ -369,14 +380,7 @@ fn describe_events(
     let mut lines = Vec::new();
     let max = bounds.max.replicas;
     let capacity = f64::from(max) * workload.policy.target_per_replica;
-    let change = |x: f64| {
-        let percent = (x - 1.0) * 100.0;
-        if percent >= 0.0 {
-            format!("+{percent:.0}%")
-        } else {
-            format!("−{:.0}%", -percent)
-        }
-    };
+    let change = signed_percent;
     let min_now = match workload.current {
         Some(c) if c.min_replicas != bounds.min.replicas => {
             format!("min {} → {}", c.min_replicas, bounds.min.replicas)

@@ -25,10 +25,12 @@
 //! it, started `startup` ahead. No policy can overload less, and none can
 //! use fewer replica-hours without overloading.
 
+use crate::bounds::{schedule_loads, schedule_min, ScheduledMin};
 use crate::config::Workload;
 use crate::evaluate::mase_scale;
 use crate::model::Forecast;
-use crate::plan::{plan_with_forecast, Status};
+use crate::model::Level;
+use crate::plan::{plan_with_forecast, signed_percent, Status};
 use crate::series::{resample, GridOptions, Series};
 use crate::source::RawSeries;
 use serde::Serialize;
@@ -93,6 +95,9 @@ pub struct Outcome {
     pub overload_minutes: f64,
     /// Their share of the replayed time.
     pub overload_share: f64,
+    /// Overload minutes while the HPA was held at its max: only a higher
+    /// max would have helped (the rest is pods not ready yet).
+    pub overload_at_max_minutes: f64,
     /// Share of the demand above capacity.
     pub unserved_share: f64,
     /// Replicas × hours (starting pods count: they are paid for).
@@ -140,6 +145,7 @@ fn changes(schedule: &[BoundsAt], from: i64, to: i64) -> usize {
 struct Tally {
     seconds: f64,
     overload_seconds: f64,
+    overload_at_max_seconds: f64,
     demand: f64,
     unserved: f64,
     replica_seconds: f64,
@@ -147,12 +153,16 @@ struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, dt: f64, load: f64, ready: u32, running: u32, capacity: f64) {
+    #[allow(clippy::too_many_arguments)]
+    fn add(&mut self, dt: f64, load: f64, ready: u32, running: u32, capacity: f64, at_max: bool) {
         let served = f64::from(ready) * capacity;
         self.seconds += dt;
         self.demand += load * dt;
         if load > served * (1.0 + 1e-9) {
             self.overload_seconds += dt;
+            if at_max {
+                self.overload_at_max_seconds += dt;
+            }
             self.unserved += (load - served) * dt;
         }
         self.replica_seconds += f64::from(running) * dt;
@@ -175,6 +185,7 @@ impl Tally {
         Outcome {
             overload_minutes: self.overload_seconds / 60.0,
             overload_share: self.overload_seconds / self.seconds.max(1.0),
+            overload_at_max_minutes: self.overload_at_max_seconds / 60.0,
             unserved_share: if self.demand > 0.0 {
                 self.unserved / self.demand
             } else {
@@ -240,6 +251,7 @@ pub fn simulate(load: &Series, from: i64, to: i64, schedule: &[BoundsAt], hpa: &
             let highest = desires.iter().map(|&(_, d)| d).max().unwrap_or(desired);
             highest.min(replicas)
         };
+        let at_max = desired > max;
         target = target.clamp(min, max);
         if target > replicas {
             for _ in replicas..target {
@@ -255,7 +267,7 @@ pub fn simulate(load: &Series, from: i64, to: i64, schedule: &[BoundsAt], hpa: &
         }
         replicas = target;
         let dt = (hpa.sync.min(to - t)) as f64;
-        tally.add(dt, now_load, ready, replicas, hpa.capacity());
+        tally.add(dt, now_load, ready, replicas, hpa.capacity(), at_max);
         t += hpa.sync;
     }
     tally.outcome(changes(schedule, from, to))
@@ -284,7 +296,7 @@ pub fn oracle(load: &Series, from: i64, to: i64, hpa: &Hpa) -> Outcome {
             .unwrap_or(1);
         let now_load = load_at(load, t, &mut last);
         let dt = (hpa.sync.min(to - t)) as f64;
-        tally.add(dt, now_load, needed[k], running, hpa.capacity());
+        tally.add(dt, now_load, needed[k], running, hpa.capacity(), false);
     }
     tally.outcome(0)
 }
@@ -304,6 +316,9 @@ pub struct ReplaySettings {
     /// The schedule raises min this long before the expected load, on top
     /// of `startup`.
     pub buffer: i64,
+    /// The schedule follows the upper end of this interval; `None`: the
+    /// forecast mean.
+    pub schedule_level: Option<Level>,
 }
 
 /// One run of the batch job inside the replay.
@@ -444,16 +459,21 @@ pub fn replay_workload(
                         .and_then(|i| forecast.mean.get(i))
                         .copied()
                 };
-                let mut t = at;
-                while t < until {
-                    let expected = mean_at(t + lead).unwrap_or(0.0);
-                    schedule_bounds.push(BoundsAt {
-                        from: t,
-                        min: hpa.desired(expected).clamp(min, max),
-                        max,
-                    });
-                    t += forecast.step;
-                }
+                let loads = schedule_loads(forecast, settings.schedule_level);
+                // The steps whose min is due before the next replan.
+                let steps = usize::try_from(
+                    (until + lead - forecast.start + forecast.step - 1).div_euclid(forecast.step),
+                )
+                .unwrap_or(0);
+                let entries = schedule_min(
+                    forecast,
+                    &loads,
+                    0..steps,
+                    lead,
+                    hpa.target_per_replica,
+                    (min, max),
+                );
+                schedule_bounds.extend(in_force_from(at, &entries, max));
                 mase_next_day = next_day_mase(&actual, forecast, at, &mean_at);
             } else {
                 schedule_bounds.push(last);
@@ -496,6 +516,27 @@ pub fn replay_workload(
     })
 }
 
+/// The schedule's entries as bounds in force from `at` on: the entry due
+/// at `at` (or, before the first is due, the first's min) starts at `at`.
+fn in_force_from(at: i64, entries: &[ScheduledMin], max: u32) -> Vec<BoundsAt> {
+    let due = entries.partition_point(|e| e.from <= at);
+    let first = due.saturating_sub(1);
+    entries
+        .get(first)
+        .map(|e| BoundsAt {
+            from: at,
+            min: e.min_replicas,
+            max,
+        })
+        .into_iter()
+        .chain(entries.iter().skip(due.max(1)).map(|e| BoundsAt {
+            from: e.from,
+            min: e.min_replicas,
+            max,
+        }))
+        .collect()
+}
+
 /// MASE of the forecast mean over the day after `at`.
 fn next_day_mase(
     actual: &Series,
@@ -523,12 +564,7 @@ fn next_day_mase(
 fn verdict(reactive: &Outcome, horizon: &Outcome, schedule: &Outcome) -> String {
     let change = |new: f64, old: f64| {
         if old > 0.0 {
-            let percent = (new / old - 1.0) * 100.0;
-            if percent >= 0.0 {
-                format!("+{percent:.0}%")
-            } else {
-                format!("−{:.0}%", -percent)
-            }
+            signed_percent(new / old)
         } else if new > 0.0 {
             "more than none".to_string()
         } else {
@@ -551,6 +587,78 @@ fn verdict(reactive: &Outcome, horizon: &Outcome, schedule: &Outcome) -> String 
     )
 }
 
+/// One policy against reactive-only over all replayed workloads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FleetChange {
+    pub policy: Policy,
+    /// Workloads replayed.
+    pub workloads: usize,
+    /// Median over the workloads of (policy ÷ reactive), for overload
+    /// minutes (workloads where reactive never overloads left out) and
+    /// replica-hours.
+    pub median_overload_ratio: Option<f64>,
+    pub median_replica_hours_ratio: Option<f64>,
+    /// Workloads (namespace/name) where it overloads more than reactive.
+    pub worse_on_overload: Vec<String>,
+}
+
+/// Horizon and schedule against reactive-only over all `replays`.
+#[must_use]
+pub fn fleet_changes(replays: &[WorkloadReplay]) -> Vec<FleetChange> {
+    [Policy::Horizon, Policy::Schedule]
+        .into_iter()
+        .map(|policy| {
+            let mut overload = Vec::new();
+            let mut hours = Vec::new();
+            let mut worse_on_overload = Vec::new();
+            for w in replays {
+                let (reactive, own) = (w.outcome(Policy::Reactive), w.outcome(policy));
+                if reactive.overload_minutes > 0.0 {
+                    overload.push(own.overload_minutes / reactive.overload_minutes);
+                }
+                if reactive.replica_hours > 0.0 {
+                    hours.push(own.replica_hours / reactive.replica_hours);
+                }
+                if own.overload_minutes > reactive.overload_minutes {
+                    worse_on_overload.push(format!("{}/{}", w.namespace, w.name));
+                }
+            }
+            FleetChange {
+                policy,
+                workloads: replays.len(),
+                median_overload_ratio: median(overload),
+                median_replica_hours_ratio: median(hours),
+                worse_on_overload,
+            }
+        })
+        .collect()
+}
+
+fn median(mut xs: Vec<f64>) -> Option<f64> {
+    (!xs.is_empty()).then(|| crate::stats::median(&mut xs))
+}
+
+impl FleetChange {
+    /// "schedule, median of 8 workloads: −55% overload minutes, +12%
+    /// replica-hours vs reactive; more overload than reactive: none".
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let ratio = |r: Option<f64>| r.map_or_else(|| "n/a".to_string(), signed_percent);
+        format!(
+            "{}, median of {} workloads: {} overload minutes, {} replica-hours vs reactive; more overload than reactive: {}",
+            self.policy.as_str(),
+            self.workloads,
+            ratio(self.median_overload_ratio),
+            ratio(self.median_replica_hours_ratio),
+            if self.worse_on_overload.is_empty() {
+                "none".to_string()
+            } else {
+                self.worse_on_overload.join(", ")
+            }
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -569,6 +677,67 @@ mod tests {
 
     fn fixed(min: u32, max: u32) -> Vec<BoundsAt> {
         vec![BoundsAt { from: T0, min, max }]
+    }
+
+    #[test]
+    fn a_replans_schedule_takes_over_at_the_replan() {
+        let entry = |from: i64, min_replicas: u32| ScheduledMin { from, min_replicas };
+        let at = |from: i64, min: u32| BoundsAt { from, min, max: 9 };
+        // Due before the replan: the one in force then starts at it.
+        let entries = [entry(T0 - 600, 2), entry(T0 - 100, 3), entry(T0 + 300, 4)];
+        assert_eq!(in_force_from(T0, &entries, 9), [at(T0, 3), at(T0 + 300, 4)]);
+        // Nothing due yet: the first entry's min from the replan on.
+        let entries = [entry(T0 + 300, 4), entry(T0 + 900, 2)];
+        assert_eq!(in_force_from(T0, &entries, 9), [at(T0, 4), at(T0 + 900, 2)]);
+        assert!(in_force_from(T0, &[], 9).is_empty());
+    }
+
+    fn replay_with(name: &str, outcomes: [(f64, f64); 3]) -> WorkloadReplay {
+        let policies = [Policy::Reactive, Policy::Horizon, Policy::Schedule]
+            .into_iter()
+            .zip(outcomes)
+            .map(
+                |(policy, (overload_minutes, replica_hours))| PolicyOutcome {
+                    policy,
+                    outcome: Outcome {
+                        overload_minutes,
+                        replica_hours,
+                        ..Outcome::default()
+                    },
+                },
+            )
+            .collect();
+        WorkloadReplay {
+            name: name.to_string(),
+            namespace: "ns".to_string(),
+            from: T0,
+            to: T0 + 86_400,
+            policies,
+            verdict: String::new(),
+            replans: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_fleet_summary_takes_medians_of_ratios_and_names_the_worse() {
+        let replays = [
+            replay_with("a", [(100.0, 10.0), (50.0, 11.0), (20.0, 12.0)]),
+            replay_with("b", [(10.0, 10.0), (20.0, 10.0), (6.0, 10.0)]),
+            // Reactive never overloads: no overload ratio, but worse.
+            replay_with("c", [(0.0, 10.0), (0.0, 10.0), (1.5, 13.0)]),
+        ];
+        let [horizon, schedule] = &fleet_changes(&replays)[..] else {
+            panic!("two policies");
+        };
+        assert_eq!(horizon.median_overload_ratio, Some(1.25));
+        assert_eq!(horizon.worse_on_overload, ["ns/b"]);
+        assert_eq!(schedule.median_overload_ratio, Some(0.4));
+        assert_eq!(schedule.median_replica_hours_ratio, Some(1.2));
+        assert_eq!(schedule.worse_on_overload, ["ns/c"]);
+        assert_eq!(
+            schedule.describe(),
+            "schedule, median of 3 workloads: −60% overload minutes, +20% replica-hours vs reactive; more overload than reactive: ns/c"
+        );
     }
 
     #[test]

@@ -183,6 +183,7 @@ pub fn render_backtest_table(backtest: &Backtest) -> String {
         "POLICY",
         "OVERLOAD MIN",
         "OVERLOAD %",
+        "AT MAX MIN",
         "UNSERVED %",
         "REPLICA-H",
         "CHANGES",
@@ -197,6 +198,7 @@ pub fn render_backtest_table(backtest: &Backtest) -> String {
                 policy.to_string(),
                 format!("{:.1}", o.overload_minutes),
                 format!("{:.2}", o.overload_share * 100.0),
+                format!("{:.1}", o.overload_at_max_minutes),
                 format!("{:.3}", o.unserved_share * 100.0),
                 format!("{:.1}", o.replica_hours),
                 o.changes.to_string(),
@@ -207,6 +209,11 @@ pub fn render_backtest_table(backtest: &Backtest) -> String {
     let mut out = aligned(&header, &rows);
     for w in &backtest.workloads {
         let _ = writeln!(out, "{}/{}: {}", w.namespace, w.name, w.verdict);
+    }
+    if backtest.workloads.len() > 1 {
+        for change in &backtest.fleet {
+            let _ = writeln!(out, "{}", change.describe());
+        }
     }
     for (id, reason) in &backtest.failures {
         let _ = writeln!(out, "{id}: not replayed: {reason}");
@@ -230,19 +237,20 @@ pub fn render_backtest_json(backtest: &Backtest) -> String {
 #[must_use]
 pub fn render_backtest_csv(backtest: &Backtest) -> String {
     let mut out = String::from(
-        "namespace,name,from,to,policy,overload_minutes,overload_share,unserved_share,replica_hours,changes,utilization_p95\n",
+        "namespace,name,from,to,policy,overload_minutes,overload_share,overload_at_max_minutes,unserved_share,replica_hours,changes,utilization_p95\n",
     );
     for w in &backtest.workloads {
         for (policy, o) in policies(w) {
             let _ = writeln!(
                 out,
-                "{},{},{},{},{policy},{},{},{},{},{},{}",
+                "{},{},{},{},{policy},{},{},{},{},{},{},{}",
                 w.namespace,
                 w.name,
                 format_timestamp(w.from),
                 format_timestamp(w.to),
                 o.overload_minutes,
                 o.overload_share,
+                o.overload_at_max_minutes,
                 o.unserved_share,
                 o.replica_hours,
                 o.changes,

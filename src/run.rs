@@ -395,7 +395,9 @@ pub struct BacktestSettings {
     pub replan: Span,
     pub startup: Span,
     pub target_utilization: f64,
-    pub buffer: Span,
+    /// Seconds (may be 0).
+    pub buffer: i64,
+    pub schedule_level: Option<crate::model::Level>,
 }
 
 /// Every workload's replay, and those that could not be replayed.
@@ -403,6 +405,8 @@ pub struct BacktestSettings {
 pub struct Backtest {
     pub generated_at: String,
     pub workloads: Vec<crate::replay::WorkloadReplay>,
+    /// Horizon and schedule against reactive over all the workloads.
+    pub fleet: Vec<crate::replay::FleetChange>,
     /// `(namespace/name, reason)`.
     pub failures: Vec<(String, String)>,
 }
@@ -439,7 +443,8 @@ pub fn backtest(
                     replan: settings.replan.secs(),
                     startup: settings.startup.secs(),
                     target_utilization: settings.target_utilization,
-                    buffer: settings.buffer.secs(),
+                    buffer: settings.buffer,
+                    schedule_level: settings.schedule_level,
                 },
             )
         });
@@ -450,6 +455,7 @@ pub fn backtest(
     });
     Backtest {
         generated_at: format_timestamp(clock_now),
+        fleet: crate::replay::fleet_changes(&workloads),
         workloads,
         failures,
     }

@@ -161,12 +161,29 @@ impl FromStr for Span {
             "w" => WEEK,
             _ => return Err(format!("cannot parse duration `{text}`: {expected}")),
         };
+        if count == 0 {
+            return Err(format!("duration `{text}` must be longer than 0"));
+        }
         count
             .checked_mul(unit_secs)
-            .filter(|&secs| secs <= MAX_SPAN)
             .and_then(Span::from_secs)
             .ok_or_else(|| format!("duration `{text}` is out of range: at most 3650d"))
     }
+}
+
+/// A span that may be zero (`0`, `0s`, `0m`, …), in seconds: for lead
+/// times and buffers, where "none" is a sensible choice.
+pub fn parse_span_or_zero(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &text[digits.len()..];
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b == b'0')
+        && matches!(unit, "" | "s" | "m" | "h" | "d" | "w")
+    {
+        return Ok(0);
+    }
+    text.parse::<Span>().map(Span::secs)
 }
 
 impl fmt::Display for Span {
@@ -219,6 +236,18 @@ mod tests {
         assert!(err.contains("1429696800000"), "{err}");
         assert!(err.contains("milliseconds?"), "{err}");
         assert!(parse_timestamp("9999-12-31T00:00:00Z").is_err());
+    }
+
+    #[test]
+    fn zero_is_refused_as_a_span_and_accepted_where_none_makes_sense() {
+        let err = "0s".parse::<Span>().unwrap_err();
+        assert!(err.contains("longer than 0"), "{err}");
+        assert_eq!(parse_span_or_zero("0s"), Ok(0));
+        assert_eq!(parse_span_or_zero("0"), Ok(0));
+        assert_eq!(parse_span_or_zero("00m"), Ok(0));
+        assert_eq!(parse_span_or_zero("5m"), Ok(300));
+        let err = parse_span_or_zero("0x").unwrap_err();
+        assert!(err.contains("`0x`"), "{err}");
     }
 
     #[test]

@@ -231,6 +231,7 @@ mod replay {
             startup: 90,
             target_utilization: 0.7,
             buffer: 300,
+            schedule_level: None,
         }
     }
 

@@ -659,6 +659,38 @@ fn backtest_replays_every_workload_in_every_format_and_names_the_ones_it_cannot(
         assert!(policies[0][key].is_number(), "{key}: {}", policies[0]);
     }
     assert!(policies[3]["overload_minutes"].as_f64().unwrap().abs() < f64::EPSILON);
+    let fleet: Vec<&str> = report["fleet"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["policy"].as_str().unwrap())
+        .collect();
+    assert_eq!(fleet, ["horizon", "schedule"]);
+
+    // No buffer, and a schedule sized for the upper end of a 50% interval.
+    let cautious = homeostat(&[
+        "backtest",
+        "--config",
+        config,
+        "--span",
+        "3d",
+        "--workload",
+        "api",
+        "--buffer",
+        "0s",
+        "--schedule-level",
+        "50",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(cautious.status.code(), Some(0), "{}", stderr(&cautious));
+    let bad_level = homeostat(&["backtest", "--config", config, "--schedule-level", "100"]);
+    assert_eq!(bad_level.status.code(), Some(2));
+    assert!(
+        stderr(&bad_level).contains("--schedule-level"),
+        "{}",
+        stderr(&bad_level)
+    );
 
     let one = homeostat(&[
         "backtest",
