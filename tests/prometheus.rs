@@ -300,6 +300,36 @@ fn recommend_from_prometheus_gives_the_same_bounds_as_from_the_same_files() {
             query["reasons"].as_array().unwrap().len()
         );
     }
+
+    // The replay too reads its history from Prometheus exactly as from files.
+    let backtest = |name: &str, config: &str| {
+        let path = write_config(dir.path(), name, config);
+        let output = homeostat(
+            &[
+                "backtest",
+                "--config",
+                path.to_str().unwrap(),
+                "--workload",
+                "taxi-dispatch",
+                "--at",
+                &end.to_string(),
+                "--span",
+                "2d",
+                "--format",
+                "json",
+            ],
+            &[],
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        report["workloads"][0].clone()
+    };
+    let from_files = backtest("files-replay.yaml", &bundled);
+    let from_prometheus = backtest("queries-replay.yaml", &queries);
+    assert_eq!(from_files["replans"].as_array().unwrap().len(), 2);
+    for key in ["from", "to", "policies", "replans", "verdict"] {
+        assert_eq!(from_files[key], from_prometheus[key], "backtest {key}");
+    }
 }
 
 /// 14 days of 5-minute load in two series, `a` and `b`.
