@@ -74,6 +74,13 @@ struct RawBasicAuth {
 #[serde(deny_unknown_fields)]
 struct RawEndpoint {
     url: String,
+    timeout: Option<Span>,
+    basic_auth: Option<RawBasicAuth>,
+    bearer_token_file: Option<PathBuf>,
+    bearer_token_env: Option<String>,
+    ca_file: Option<PathBuf>,
+    #[serde(default)]
+    insecure_skip_verify: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -208,8 +215,8 @@ pub struct Config {
     /// The file it came from.
     pub path: PathBuf,
     pub prometheus: Option<Prometheus>,
-    pub alertmanager_url: Option<String>,
-    pub pushgateway_url: Option<String>,
+    pub alertmanager: Option<Endpoint>,
+    pub pushgateway: Option<Endpoint>,
     /// Model store folder (resolved against the config's folder).
     pub store: Option<PathBuf>,
     pub workloads: Vec<Workload>,
@@ -233,6 +240,19 @@ pub struct Prometheus {
     pub ca_file: Option<PathBuf>,
     pub insecure_skip_verify: bool,
     pub headers: BTreeMap<String, String>,
+}
+
+/// A server homeostat notifies (Alertmanager, Pushgateway).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    /// Base URL (`http(s)://host:port[/prefix]`), without a trailing `/`.
+    pub url: String,
+    /// Per request, from connecting to the end of the answer (10 s).
+    pub timeout: Span,
+    pub basic_auth: Option<(String, SecretSource)>,
+    pub bearer_token: Option<SecretSource>,
+    pub ca_file: Option<PathBuf>,
+    pub insecure_skip_verify: bool,
 }
 
 /// Where a secret comes from: never the YAML itself.
@@ -485,8 +505,14 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
     Ok(Config {
         path: path.into(),
         prometheus,
-        alertmanager_url: raw.alertmanager.map(|a| a.url),
-        pushgateway_url: raw.pushgateway.map(|p| p.url),
+        alertmanager: raw
+            .alertmanager
+            .map(|e| endpoint(e, base, "alertmanager"))
+            .transpose()?,
+        pushgateway: raw
+            .pushgateway
+            .map(|e| endpoint(e, base, "pushgateway"))
+            .transpose()?,
         store: raw.store.map(|s| base.join(s)),
         workloads,
     })
@@ -520,25 +546,65 @@ fn secret_source(
     }
 }
 
+/// Validates a notified server's section `setting`.
+fn endpoint(raw: RawEndpoint, base: &Path, setting: &str) -> Result<Endpoint, String> {
+    check_url(&raw.url, setting)?;
+    let basic_auth = raw
+        .basic_auth
+        .map(|a| {
+            secret_source(
+                a.password_file,
+                a.password_env,
+                base,
+                &format!("{setting}.basic_auth.password"),
+            )
+            .map(|source| (a.username, source))
+        })
+        .transpose()?;
+    let bearer_token = match (raw.bearer_token_file, raw.bearer_token_env) {
+        (None, None) => None,
+        (file, env) => Some(secret_source(
+            file,
+            env,
+            base,
+            &format!("{setting}.bearer_token"),
+        )?),
+    };
+    if basic_auth.is_some() && bearer_token.is_some() {
+        return Err(format!(
+            "{setting}: give basic_auth or a bearer token, not both"
+        ));
+    }
+    Ok(Endpoint {
+        url: raw.url.trim_end_matches('/').to_string(),
+        timeout: raw.timeout.unwrap_or_else(|| "10s".parse().expect("valid")),
+        basic_auth,
+        bearer_token,
+        ca_file: raw.ca_file.map(|f| base.join(f)),
+        insecure_skip_verify: raw.insecure_skip_verify,
+    })
+}
+
+fn check_prometheus_url(url: &str) -> Result<(), String> {
+    check_url(url, "prometheus")
+}
+
 /// An `http(s)://` URL with no credentials in it (they would end up in
 /// logs and error messages).
-fn check_prometheus_url(url: &str) -> Result<(), String> {
+fn check_url(url: &str, setting: &str) -> Result<(), String> {
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
         // The URL itself is never echoed: it may hold a password.
-        .ok_or_else(|| {
-            "prometheus.url must start with http:// or https:// (lowercase)".to_string()
-        })?;
+        .ok_or_else(|| format!("{setting}.url must start with http:// or https:// (lowercase)"))?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     if authority.contains('@') {
-        return Err(
-            "prometheus.url must not hold credentials (user:password@): use basic_auth.password_file"
-                .to_string(),
-        );
+        return Err(format!(
+            "{setting}.url must not hold credentials (user:password@): use basic_auth.password_file"
+        ));
     }
     if authority.is_empty() {
-        return Err("prometheus.url has no host".to_string());
+        return Err(format!("{setting}.url has no host"));
     }
     Ok(())
 }

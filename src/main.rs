@@ -40,6 +40,11 @@ enum Command {
         /// Write the report to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Send the run's alerts to Alertmanager and its metrics to the
+        /// Pushgateway (those configured). A failure to notify is reported
+        /// and makes the exit code 1; the report is written all the same.
+        #[arg(long)]
+        notify: bool,
     },
     /// Replay the last `--span` of each workload's data: rerun the batch job
     /// every `--replan` on the data before that moment, and simulate the HPA
@@ -189,11 +194,30 @@ fn execute(command: Command) -> Result<u8> {
             at,
             format,
             output,
+            notify,
         } => {
+            let started = std::time::Instant::now();
             let config = load_config(config)?;
             let plan = run::recommend(&config, at, chrono::Utc::now().timestamp());
             emit(output.as_deref(), &report::render(&plan, format))?;
-            Ok(plan.exit_code() as u8)
+            let mut code = plan.exit_code() as u8;
+            if notify {
+                let notified = run::notify(
+                    &config,
+                    &plan,
+                    &[],
+                    started.elapsed().as_secs_f64(),
+                    chrono::Utc::now().timestamp(),
+                );
+                for line in &notified.warnings {
+                    eprintln!("homeostat: warning: {line}");
+                }
+                for error in &notified.report.errors {
+                    eprintln!("homeostat: notify: {error}");
+                    code = code.max(1);
+                }
+            }
+            Ok(code)
         }
         Command::Backtest {
             config,

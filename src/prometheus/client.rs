@@ -21,7 +21,8 @@
 //! never prints them, and sent as sensitive headers.
 
 use super::{combine, parse_range_answer, plan_chunks, AnswerError, Chunk, CombineError};
-use crate::config::{Prometheus, SecretSource};
+use crate::config::Prometheus;
+use crate::http::{error_chain, with_tls, Auth};
 use crate::prometheus::{Aggregate, RangeSeries};
 use crate::source::Sample;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
@@ -69,22 +70,6 @@ impl RetryPolicy {
         let jittered = full.mul_f64(0.5 + 0.5 * fastrand::f64());
         retry_after.map_or(jittered, |asked| jittered.max(asked.min(self.max_backoff)))
     }
-}
-
-/// A secret that never shows in `Debug` output.
-struct Secret(String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-#[derive(Debug)]
-enum Auth {
-    None,
-    Basic { username: String, password: Secret },
-    Bearer(Secret),
 }
 
 /// A workload's history as Prometheus gave it.
@@ -167,7 +152,7 @@ impl Client {
             })?;
             headers.insert(header, value);
         }
-        let mut builder = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .user_agent(concat!("homeostat/", env!("CARGO_PKG_VERSION")))
             .default_headers(headers)
             .gzip(true)
@@ -177,38 +162,20 @@ impl Client {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(config.max_concurrency as usize);
-        if let Some(path) = &config.ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("prometheus.ca_file: cannot read {}: {e}", path.display()))?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| format!("prometheus.ca_file: {} is not PEM: {e}", path.display()))?;
-            if certificates.is_empty() {
-                return Err(format!(
-                    "prometheus.ca_file: {} holds no certificate",
-                    path.display()
-                ));
-            }
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        if config.insecure_skip_verify {
-            builder = builder.danger_accept_invalid_certs(true);
-        }
+        let builder = with_tls(
+            builder,
+            "prometheus",
+            config.ca_file.as_deref(),
+            config.insecure_skip_verify,
+        )?;
         let http = builder
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
-        let auth = match (&config.basic_auth, &config.bearer_token) {
-            (Some(_), Some(_)) => {
-                return Err("prometheus: give basic_auth or a bearer token, not both".to_string())
-            }
-            (Some((username, password)), None) => Auth::Basic {
-                username: username.clone(),
-                password: read_secret(password, "prometheus.basic_auth.password")?,
-            },
-            (None, Some(token)) => Auth::Bearer(read_secret(token, "prometheus.bearer_token")?),
-            (None, None) => Auth::None,
-        };
+        let auth = Auth::read(
+            "prometheus",
+            config.basic_auth.as_ref(),
+            config.bearer_token.as_ref(),
+        )?;
         Ok(Client {
             http,
             endpoint: format!("{}/api/v1/query_range", config.url.trim_end_matches('/')),
@@ -317,12 +284,7 @@ impl Client {
             // Thanos: fail rather than answer from only some of its stores.
             ("partial_response", "false".to_string()),
         ];
-        let mut request = self.http.post(&self.endpoint).form(&form);
-        request = match &self.auth {
-            Auth::None => request,
-            Auth::Basic { username, password } => request.basic_auth(username, Some(&password.0)),
-            Auth::Bearer(token) => request.bearer_auth(&token.0),
-        };
+        let request = self.auth.apply(self.http.post(&self.endpoint).form(&form));
         let mut response = request.send().await.map_err(|e| self.transient_http(&e))?;
         let status = response.status();
         let retry_after = response
@@ -471,36 +433,6 @@ fn explain(body: &[u8]) -> (String, String) {
     ("http".into(), snippet)
 }
 
-/// An error and its causes on one line (reqwest's own message is only the
-/// outermost, "error sending request").
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    parts.join(": ")
-}
-
-fn read_secret(source: &SecretSource, setting: &str) -> Result<Secret, String> {
-    let text = match source {
-        SecretSource::File(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("{setting}: cannot read {}: {e}", path.display()))?,
-        SecretSource::Env(name) => std::env::var(name)
-            .map_err(|_| format!("{setting}: environment variable {name} is not set"))?,
-    };
-    // Files written by `echo` or editors end in a newline that is not part of the secret.
-    let secret = text.trim_end_matches(['\n', '\r']).to_string();
-    if secret.is_empty() {
-        return Err(format!("{setting}: the secret is empty"));
-    }
-    Ok(Secret(secret))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -540,15 +472,6 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now), None);
-    }
-
-    #[test]
-    fn a_secret_never_prints() {
-        let auth = Auth::Basic {
-            username: "homeostat".into(),
-            password: Secret("hunter2".into()),
-        };
-        assert!(!format!("{auth:?}").contains("hunter2"));
     }
 
     #[test]

@@ -1,4 +1,5 @@
 //! Shared helpers of the integration tests.
 
 pub mod events;
+pub mod notify;
 pub mod prometheus;

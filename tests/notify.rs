@@ -1,0 +1,161 @@
+//! `recommend --notify` against a real Alertmanager and Pushgateway on
+//! loopback: alerts raised with their labels, kept alive by the next run,
+//! resolved by the run where the condition cleared; metrics read back.
+
+mod support;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use support::notify::Server;
+
+fn data(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(file)
+}
+
+/// The bundled taxi trace twice: `taxi` with a max ceiling of `ceiling`,
+/// and `ok-taxi` with room; `gone` reads a file that does not exist.
+fn config(dir: &Path, alertmanager: &str, pushgateway: &str, ceiling: u32) -> PathBuf {
+    let taxi = data("nab__nyc_taxi.csv");
+    let text = format!(
+        "alertmanager: {{url: {alertmanager}}}\npushgateway: {{url: {pushgateway}}}\n\
+         defaults: {{history: 28d, horizon: 1d}}\nworkloads:\n\
+         \x20 - name: taxi\n    namespace: mobility\n    file: {taxi}\n    target_per_replica: 2000\n    max_replicas: {{floor: 2, ceiling: {ceiling}}}\n\
+         \x20 - name: ok-taxi\n    namespace: mobility\n    file: {taxi}\n    target_per_replica: 2000\n\
+         \x20 - name: gone\n    namespace: mobility\n    file: {gone}\n    target_per_replica: 10\n",
+        taxi = taxi.display(),
+        gone = dir.join("missing.csv").display(),
+    );
+    let path = dir.join("homeostat.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn recommend_notify(config: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_homeostat"))
+        .args(["recommend", "--notify", "--format", "json", "--config"])
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
+/// Active `HomeostatCannotHeal` alerts: (workload, reason, severity).
+fn active_alerts(alertmanager: &Server) -> Vec<(String, String, String)> {
+    let body = alertmanager
+        .get("/api/v2/alerts?filter=alertname%3D%22HomeostatCannotHeal%22")
+        .expect("alerts readable");
+    let alerts: Vec<Value> = serde_json::from_str(&body).unwrap();
+    let mut out: Vec<(String, String, String)> = alerts
+        .iter()
+        .filter(|a| a["status"]["state"] == "active")
+        .map(|a| {
+            let label = |k: &str| a["labels"][k].as_str().unwrap_or_default().to_string();
+            assert_eq!(label("namespace"), "mobility", "{a}");
+            assert!(!a["annotations"]["summary"].as_str().unwrap().is_empty());
+            assert!(!a["annotations"]["fix"].as_str().unwrap().is_empty());
+            (label("workload"), label("reason"), label("severity"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn alerts_are_raised_kept_alive_and_resolved_and_metrics_read_back() {
+    let alertmanager = Server::alertmanager();
+    let pushgateway = Server::pushgateway();
+    let dir = tempfile::tempdir().unwrap();
+    let tight = config(dir.path(), &alertmanager.url, &pushgateway.url, 3);
+
+    let first = recommend_notify(&tight);
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert_eq!(first.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("notify:"), "{stderr}");
+    let expected = vec![
+        (
+            "gone".to_string(),
+            "error".to_string(),
+            "warning".to_string(),
+        ),
+        (
+            "taxi".to_string(),
+            "ceiling".to_string(),
+            "critical".to_string(),
+        ),
+    ];
+    assert_eq!(active_alerts(&alertmanager), expected);
+
+    // Still active after a second run (re-sent, not duplicated).
+    let second = recommend_notify(&tight);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&second.stderr).contains("notify:"));
+    assert_eq!(active_alerts(&alertmanager), expected);
+
+    // Room under the ceiling: the ceiling alert is resolved, the other stays.
+    let roomy = config(dir.path(), &alertmanager.url, &pushgateway.url, 60);
+    let third = recommend_notify(&roomy);
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert_eq!(third.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("notify:"), "{stderr}");
+    assert_eq!(active_alerts(&alertmanager), expected[..1]);
+
+    let metrics = pushgateway.get("/metrics").unwrap();
+    let sample = |name: &str, labels: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name) && l.contains(labels) && l.contains("job=\"homeostat\""))
+            .unwrap_or_else(|| panic!("{name}{{{labels}}} not pushed:\n{metrics}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+    };
+    let report: Value = serde_json::from_slice(&third.stdout).unwrap();
+    let taxi = &report["workloads"][0];
+    // Whole numbers: exact in f64.
+    let whole = |x: f64| x.round() as i64;
+    assert_eq!(
+        whole(sample(
+            "homeostat_recommended_max_replicas",
+            "workload=\"taxi\""
+        )),
+        taxi["max_replicas"].as_i64().unwrap()
+    );
+    assert_eq!(whole(sample("homeostat_workloads", "outcome=\"ok\"")), 2);
+    assert_eq!(
+        whole(sample("homeostat_workloads", "outcome=\"failed\"")),
+        1
+    );
+    assert!(sample("homeostat_run_duration_seconds", "") > 0.0);
+}
+
+#[test]
+fn servers_that_are_down_are_reported_and_the_report_is_still_written() {
+    let dir = tempfile::tempdir().unwrap();
+    // Ports nothing listens on.
+    let closed = || {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        format!("http://127.0.0.1:{port}")
+    };
+    let config = config(dir.path(), &closed(), &closed(), 60);
+    let output = recommend_notify(&config);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("notify: alertmanager: reading active alerts"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("notify: pushgateway: pushing run metrics"),
+        "{stderr}"
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["workloads"].as_array().unwrap().len(), 3);
+}

@@ -1,0 +1,156 @@
+//! Real Alertmanager and Pushgateway on loopback for tests: the
+//! Debian-packaged binaries (`apt-get install prometheus-alertmanager
+//! prometheus-pushgateway`; scripts/test.sh installs them when missing),
+//! free ports, their own data folders, stopped by PID when dropped.
+//! Alertmanager runs with `--cluster.listen-address=` empty, or it would
+//! bind 0.0.0.0:9094 for its gossip.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
+const PUSHGATEWAY: &str = "/usr/bin/prometheus-pushgateway";
+
+pub struct Server {
+    child: Child,
+    pub url: String,
+    dir: tempfile::TempDir,
+    name: &'static str,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn require(binary: &str, package: &str) {
+    assert!(
+        Path::new(binary).exists(),
+        "{binary} is missing: install Debian's {package} package \
+         (`apt-get install -y --no-install-recommends {package}`; scripts/test.sh does it)"
+    );
+}
+
+impl Server {
+    /// An Alertmanager that routes every alert to a receiver that sends nothing.
+    pub fn alertmanager() -> Server {
+        require(ALERTMANAGER, "prometheus-alertmanager");
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("alertmanager.yml");
+        std::fs::write(
+            &config,
+            "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n",
+        )
+        .unwrap();
+        let port = free_port();
+        let args = vec![
+            format!("--config.file={}", config.display()),
+            format!("--storage.path={}", dir.path().join("data").display()),
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            "--cluster.listen-address=".to_string(),
+        ];
+        Server::launch(ALERTMANAGER, "alertmanager", &args, dir, port)
+    }
+
+    pub fn pushgateway() -> Server {
+        require(PUSHGATEWAY, "prometheus-pushgateway");
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let args = vec![
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            format!(
+                "--persistence.file={}",
+                dir.path().join("metrics").display()
+            ),
+        ];
+        Server::launch(PUSHGATEWAY, "pushgateway", &args, dir, port)
+    }
+
+    fn launch(
+        binary: &str,
+        name: &'static str,
+        args: &[String],
+        dir: tempfile::TempDir,
+        port: u16,
+    ) -> Server {
+        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+        let child = Command::new(binary)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut server = Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+            name,
+        };
+        server.wait_ready();
+        server
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("{} exited with {status}:\n{}", self.name, self.log());
+            }
+            if self.get("/-/ready").is_some() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} not ready after 60 s:\n{}",
+                self.name,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The body of `GET path`, when the answer is a success.
+    pub fn get(&self, path: &str) -> Option<String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let url = format!("{}{path}", self.url);
+        runtime.block_on(async {
+            let response = reqwest::Client::new()
+                .get(url)
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+                .ok()?;
+            if !response.status().is_success() {
+                return None;
+            }
+            response.text().await.ok()
+        })
+    }
+
+    /// Kills the server (by PID) and waits for it to exit.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
