@@ -39,6 +39,7 @@ struct RawConfig {
     alertmanager: Option<RawEndpoint>,
     pushgateway: Option<RawEndpoint>,
     store: Option<PathBuf>,
+    apply: Option<RawApply>,
     #[serde(default)]
     defaults: RawDefaults,
     workloads: Vec<RawWorkload>,
@@ -72,6 +73,14 @@ struct RawBasicAuth {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawApply {
+    max_step_up: Option<f64>,
+    max_step_down: Option<f64>,
+    hysteresis: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawEndpoint {
     url: String,
     timeout: Option<Span>,
@@ -93,6 +102,9 @@ struct RawDefaults {
     headroom: Option<f64>,
     max_gap: Option<Span>,
     events: Option<RawEvents>,
+    mode: Option<Mode>,
+    startup: Option<Span>,
+    buffer: Option<Span>,
 }
 
 /// `events:` (in `defaults` or a workload; a workload's keys win one by one).
@@ -175,6 +187,9 @@ struct RawWorkload {
     level: Option<f64>,
     headroom: Option<f64>,
     events: Option<RawEvents>,
+    mode: Option<Mode>,
+    startup: Option<Span>,
+    buffer: Option<Span>,
 }
 
 fn default_namespace() -> String {
@@ -219,6 +234,8 @@ pub struct Config {
     pub pushgateway: Option<Endpoint>,
     /// Model store folder (resolved against the config's folder).
     pub store: Option<PathBuf>,
+    /// `apply`'s safety rules.
+    pub apply_rules: crate::apply::ApplyRules,
     pub workloads: Vec<Workload>,
 }
 
@@ -299,6 +316,25 @@ pub struct Workload {
     /// How spikes, dips and shifts are found and acted on.
     pub events: AdaptPolicy,
     pub current: Option<CurrentBounds>,
+    /// What `apply` sets min to: the horizon's, or the time-of-day schedule's.
+    pub mode: Mode,
+    /// From asking for a pod until it serves (the schedule's lead).
+    pub startup: Span,
+    /// The schedule raises min this much earlier still; `apply` at `T`
+    /// applies the schedule's windows that begin before `T + buffer`.
+    pub buffer: Span,
+}
+
+/// What `apply` sets min to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The lowest expected load over the horizon: one min until the next run.
+    #[default]
+    Horizon,
+    /// The expected load now: min follows the daily curve (run `apply`
+    /// every 15 minutes).
+    Schedule,
 }
 
 impl Workload {
@@ -454,6 +490,9 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
                 min_replicas: c.min_replicas,
                 max_replicas: c.max_replicas,
             }),
+            mode: w.mode.or(d.mode).unwrap_or_default(),
+            startup: span_or(w.startup, d.startup, "90s"),
+            buffer: span_or(w.buffer, d.buffer, "5m"),
         });
     }
     let prometheus = raw
@@ -514,6 +553,7 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
             .map(|e| endpoint(e, base, "pushgateway"))
             .transpose()?,
         store: raw.store.map(|s| base.join(s)),
+        apply_rules: apply_rules(raw.apply)?,
         workloads,
     })
 }
@@ -544,6 +584,37 @@ fn secret_source(
             setting.rsplit('.').next().unwrap_or(setting)
         )),
     }
+}
+
+fn apply_rules(raw: Option<RawApply>) -> Result<crate::apply::ApplyRules, String> {
+    let defaults = crate::apply::ApplyRules::default();
+    let Some(raw) = raw else {
+        return Ok(defaults);
+    };
+    let rules = crate::apply::ApplyRules {
+        max_step_up: raw.max_step_up.unwrap_or(defaults.max_step_up),
+        max_step_down: raw.max_step_down.unwrap_or(defaults.max_step_down),
+        hysteresis: raw.hysteresis.unwrap_or(defaults.hysteresis),
+    };
+    if !(rules.max_step_up.is_finite() && rules.max_step_up >= 1.0) {
+        return Err(format!(
+            "apply.max_step_up must be a factor of at least 1 (e.g. 1.5), got {}",
+            rules.max_step_up
+        ));
+    }
+    if !(rules.max_step_down > 0.0 && rules.max_step_down <= 1.0) {
+        return Err(format!(
+            "apply.max_step_down must be a factor in (0, 1] (e.g. 0.8), got {}",
+            rules.max_step_down
+        ));
+    }
+    if !(rules.hysteresis >= 0.0 && rules.hysteresis < 1.0) {
+        return Err(format!(
+            "apply.hysteresis must be a share in [0, 1) (e.g. 0.1), got {}",
+            rules.hysteresis
+        ));
+    }
+    Ok(rules)
 }
 
 /// Validates a notified server's section `setting`.

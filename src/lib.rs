@@ -21,7 +21,9 @@
 #![cfg_attr(test, allow(clippy::float_cmp))]
 
 pub mod adapt;
+pub mod apply;
 pub mod bounds;
+pub mod cluster;
 pub mod config;
 pub mod evaluate;
 pub mod events;
@@ -36,5 +38,6 @@ pub mod run;
 pub mod series;
 pub mod source;
 pub mod stats;
+pub mod store;
 pub mod synthetic;
 pub mod time;

@@ -46,6 +46,35 @@ enum Command {
         #[arg(long)]
         notify: bool,
     },
+    /// Apply the recommendations to the HPAs: read each HPA (kube-rs:
+    /// kubeconfig or in-cluster service account), hold changes back by the
+    /// safety rules, patch minReplicas/maxReplicas by server-side apply
+    /// (field manager `homeostat`), alert and push run metrics.
+    Apply {
+        /// Configuration file (YAML). Default: the bundled example, data/homeostat.yaml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Fix "now" (RFC3339 or unix seconds).
+        #[arg(long, value_parser = parse_timestamp)]
+        at: Option<i64>,
+        /// Change no HPA: show what would change. Without a reachable
+        /// cluster, compare with `current:` in the config.
+        #[arg(long)]
+        dry_run: bool,
+        /// Send no alerts and push no metrics (they are sent in a dry run too).
+        #[arg(long)]
+        no_notify: bool,
+        /// `yaml`: write the patches as YAML documents (to commit to the
+        /// repository Argo CD or Flux syncs, or as kustomize patches) instead
+        /// of the report; the report goes to stderr.
+        #[arg(long, value_enum)]
+        output_format: Option<PatchFormat>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ApplyFormat,
+        /// Write the output to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Replay the last `--span` of each workload's data: rerun the batch job
     /// every `--replan` on the data before that moment, and simulate the HPA
     /// on the real load under reactive-only bounds (`current:`), the
@@ -164,6 +193,17 @@ enum Command {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
+enum PatchFormat {
+    Yaml,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ApplyFormat {
+    Table,
+    Json,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
 enum EvaluateFormat {
     Table,
     Json,
@@ -201,11 +241,89 @@ fn execute(command: Command) -> Result<u8> {
             let plan = run::recommend(&config, at, chrono::Utc::now().timestamp());
             emit(output.as_deref(), &report::render(&plan, format))?;
             let mut code = plan.exit_code() as u8;
+            if notify && config.alertmanager.is_none() && config.pushgateway.is_none() {
+                eprintln!(
+                    "homeostat: warning: --notify: {} configures neither `alertmanager:` nor `pushgateway:`",
+                    config.path.display()
+                );
+            }
             if notify {
                 let notified = run::notify(
                     &config,
                     &plan,
                     &[],
+                    started.elapsed().as_secs_f64(),
+                    chrono::Utc::now().timestamp(),
+                );
+                for line in &notified.warnings {
+                    eprintln!("homeostat: warning: {line}");
+                }
+                for error in &notified.report.errors {
+                    eprintln!("homeostat: notify: {error}");
+                    code = code.max(1);
+                }
+            }
+            Ok(code)
+        }
+        Command::Apply {
+            config,
+            at,
+            dry_run,
+            no_notify,
+            output_format,
+            format,
+            output,
+        } => {
+            let started = std::time::Instant::now();
+            let config = load_config(config)?;
+            let plan = run::recommend(&config, at, chrono::Utc::now().timestamp());
+            let settings = run::ApplySettings {
+                dry_run,
+                rules: config.apply_rules,
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let applied = runtime.block_on(async {
+                let cluster = match kube::Client::try_default().await {
+                    Ok(client) => Some(client),
+                    Err(e) if dry_run => {
+                        eprintln!(
+                            "homeostat: no Kubernetes API ({e}): comparing with `current:` in {}",
+                            config.path.display()
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        return Err(anyhow::anyhow!(
+                            "cannot reach the Kubernetes API: {e} (a kubeconfig or an in-cluster service account is needed; `--dry-run` works from `current:` without one)"
+                        ))
+                    }
+                };
+                Ok(run::apply_changes(&config, &plan, cluster.as_ref(), &settings).await)
+            })?;
+            drop(runtime);
+            let mut code = plan.exit_code() as u8;
+            if !applied.failures.is_empty() || !applied.store_problems.is_empty() {
+                code = code.max(1);
+            }
+            let report = match format {
+                ApplyFormat::Table => report::render_apply_table(&applied),
+                ApplyFormat::Json => report::render_apply_json(&applied),
+            };
+            match output_format {
+                Some(PatchFormat::Yaml) => {
+                    emit(output.as_deref(), &applied.patches_yaml())?;
+                    eprint!("{report}");
+                }
+                None => emit(output.as_deref(), &report)?,
+            }
+            if !no_notify {
+                let notified = run::notify(
+                    &config,
+                    &plan,
+                    &applied.troubles,
                     started.elapsed().as_secs_f64(),
                     chrono::Utc::now().timestamp(),
                 );

@@ -46,6 +46,8 @@ pub struct Trouble {
     pub workload: String,
     /// The `reason` label: `patch_failed`, `at_max`, ….
     pub reason: String,
+    /// `critical` or `warning`.
+    pub severity: String,
     pub summary: String,
     pub description: String,
     pub fix: String,
@@ -153,7 +155,7 @@ pub fn firing_alerts(plan: &Plan, troubles: &[Trouble]) -> Vec<Alert> {
                 &t.namespace,
                 &t.workload,
                 &t.reason,
-                "warning",
+                &t.severity,
                 [
                     ("summary", t.summary.clone()),
                     ("description", t.description.clone()),
@@ -463,6 +465,10 @@ mod tests {
             seasonality: None,
             data: None,
             bounds: None,
+            in_spike: false,
+            thin_interval: false,
+            scheduled_min: None,
+            schedule: Vec::new(),
         };
         if matches!(status, Status::Ok | Status::NeedsOperator) {
             w.min_replicas = Some(3);
@@ -496,6 +502,7 @@ mod tests {
                 namespace: "shop".into(),
                 workload: "cart".into(),
                 reason: "patch_failed".into(),
+                severity: "warning".into(),
                 summary: "s".into(),
                 description: "d".into(),
                 fix: "f".into(),

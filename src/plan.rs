@@ -7,8 +7,11 @@
 //! others.
 
 use crate::adapt::{adapt, Adaptation};
-use crate::bounds::{derive_bounds, significant, BoundsPolicy, Clamp, Derivation, ReplicaBounds};
-use crate::config::{CurrentBounds, Workload};
+use crate::bounds::{
+    derive_bounds, schedule_min, significant, BoundsPolicy, Clamp, Derivation, ReplicaBounds,
+    ScheduledMin,
+};
+use crate::config::{CurrentBounds, Mode, Workload};
 use crate::events::{self, EventKind};
 use crate::model::{self, Forecast};
 use crate::series::{human_span, resample, GridOptions, Series};
@@ -127,6 +130,17 @@ pub struct WorkloadPlan {
     pub data: Option<DataSummary>,
     /// Full derivation of each bound.
     pub bounds: Option<ReplicaBounds>,
+    /// A spike is still going on at the end of the history: `apply` does
+    /// not lower min now.
+    pub in_spike: bool,
+    /// The interval rests on fewer backtest errors than its level needs:
+    /// `apply` does not lower min.
+    pub thin_interval: bool,
+    /// In `mode: schedule`: the min that applies now (the schedule's
+    /// windows beginning within the buffer), which `apply` sets.
+    pub scheduled_min: Option<u32>,
+    /// In `mode: schedule`: min over the horizon, one entry per change.
+    pub schedule: Vec<ScheduledMin>,
 }
 
 impl WorkloadPlan {
@@ -149,8 +163,28 @@ impl WorkloadPlan {
             seasonality: None,
             data: None,
             bounds: None,
+            in_spike: false,
+            thin_interval: false,
+            scheduled_min: None,
+            schedule: Vec::new(),
         }
     }
+}
+
+/// The min a schedule sets at `now`: the entry in force then (the first,
+/// before the schedule begins), or a higher one beginning within `buffer`
+/// after it.
+#[must_use]
+pub fn min_due(schedule: &[ScheduledMin], now: i64, buffer: i64) -> Option<u32> {
+    let in_force = schedule
+        .partition_point(|e| e.from <= now)
+        .saturating_sub(1);
+    let first = schedule.get(in_force)?;
+    let soon = schedule[in_force + 1..]
+        .iter()
+        .take_while(|e| e.from <= now + buffer)
+        .map(|e| e.min_replicas);
+    soon.chain([first.min_replicas]).max()
 }
 
 /// A ratio as a change in whole percent: 1.32 → `+32%`, 0.5 → `−50%`.
@@ -267,11 +301,40 @@ pub fn plan_with_forecast(
         series.end() + series.step,
     ));
     reasons.extend(bounds.needs_operator.iter().cloned());
+    let (schedule, scheduled_min) = if workload.mode == Mode::Schedule {
+        let lead = workload.startup.secs() + workload.buffer.secs();
+        let schedule = schedule_min(
+            &forecast,
+            &forecast.mean,
+            first_after_now..total,
+            lead,
+            policy.target_per_replica,
+            (bounds.min.replicas, bounds.max.replicas),
+        );
+        let now_min = min_due(&schedule, now, workload.buffer.secs());
+        if let Some(min) = now_min {
+            let (low, high) = schedule.iter().fold((u32::MAX, 0), |(l, h), e| {
+                (l.min(e.min_replicas), h.max(e.min_replicas))
+            });
+            reasons.push(format!(
+                "schedule: min {min} now (what the expected load over the next {} needs); over the horizon min moves between {low} and {high} ({} changes)",
+                human_span(lead),
+                schedule.len().saturating_sub(1)
+            ));
+        }
+        (schedule, now_min)
+    } else {
+        (Vec::new(), None)
+    };
     let status = if bounds.needs_operator.is_empty() {
         Status::Ok
     } else {
         Status::NeedsOperator
     };
+    let history_end = series.end() + series.step;
+    let in_spike = events
+        .iter()
+        .any(|e| e.kind == EventKind::Spike && e.end.is_none_or(|t| t >= history_end));
     let plan = WorkloadPlan {
         name: workload.name.clone(),
         namespace: workload.namespace.clone(),
@@ -298,6 +361,10 @@ pub fn plan_with_forecast(
             unknown: series.stats.unknown,
         }),
         bounds: Some(bounds),
+        in_spike,
+        thin_interval: thinnest < needed,
+        scheduled_min,
+        schedule,
     };
     (plan, Some(forecast))
 }
@@ -588,6 +655,64 @@ mod tests {
             .reasons
             .iter()
             .any(|r| r.starts_with("change: min 2 →")));
+    }
+
+    #[test]
+    fn in_schedule_mode_min_follows_the_daily_curve_inside_the_horizon_bounds() {
+        let values = synthetic::load(14, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
+        let schedule = workload("    mode: schedule\n    horizon: 1d\n");
+        let horizon = plan_workload(&workload("    horizon: 1d\n"), &raw(&values), None);
+        assert!(horizon.schedule.is_empty() && horizon.scheduled_min.is_none());
+        // "now" at each of the 12 two-hour marks of the last day.
+        let end = 1_400_000_000 + (values.len() as i64 - 1) * 300;
+        let mut now_mins = Vec::new();
+        for k in 0..12 {
+            let now = end - k * 7_200;
+            let plan = plan_workload(&schedule, &raw(&values), Some(now));
+            assert_eq!(plan.status, Status::Ok, "{:?}", plan.reasons);
+            let (min, max) = (plan.min_replicas.unwrap(), plan.max_replicas.unwrap());
+            assert!(plan
+                .schedule
+                .iter()
+                .all(|e| (min..=max).contains(&e.min_replicas)));
+            let now_min = plan.scheduled_min.unwrap();
+            assert!(plan
+                .reasons
+                .iter()
+                .any(|r| r.starts_with(&format!("schedule: min {now_min} now"))));
+            now_mins.push(now_min);
+        }
+        // Load swings 60..140 a day (6..14 replicas of 10): the schedule's
+        // min goes from about the trough's to about the peak's.
+        let (low, high) = (
+            now_mins.iter().min().unwrap(),
+            now_mins.iter().max().unwrap(),
+        );
+        assert!(*low <= 8 && *high >= 12, "{now_mins:?}");
+    }
+
+    #[test]
+    fn the_min_due_is_the_one_in_force_or_a_higher_one_within_the_buffer() {
+        let at = |from: i64, min_replicas: u32| ScheduledMin { from, min_replicas };
+        let schedule = [at(0, 3), at(600, 5), at(1200, 2)];
+        assert_eq!(min_due(&schedule, 100, 300), Some(3));
+        assert_eq!(
+            min_due(&schedule, 400, 300),
+            Some(5),
+            "rises within the buffer"
+        );
+        assert_eq!(
+            min_due(&schedule, 1000, 300),
+            Some(5),
+            "falls only when due"
+        );
+        assert_eq!(min_due(&schedule, 1300, 300), Some(2));
+        assert_eq!(
+            min_due(&schedule, -900, 300),
+            Some(3),
+            "before it begins: the first"
+        );
+        assert_eq!(min_due(&[], 0, 300), None);
     }
 
     #[test]

@@ -233,6 +233,82 @@ pub fn render_backtest_json(backtest: &Backtest) -> String {
     text
 }
 
+/// `homeostat apply`'s report: one row per workload, then each rule that
+/// held a change back and each failure.
+#[must_use]
+pub fn render_apply_table(run: &crate::run::ApplyRun) -> String {
+    let header = [
+        "NAMESPACE",
+        "NAME",
+        "HPA",
+        "STATUS",
+        "COMPARED",
+        "FROM",
+        "RECOMMENDED",
+        "TO",
+        "ACTION",
+    ];
+    let pair = |a: Option<u32>, b: Option<u32>| match (a, b) {
+        (Some(a), Some(b)) => format!("{a}..{b}"),
+        _ => "-".to_string(),
+    };
+    let rows: Vec<Vec<String>> = run
+        .changes
+        .iter()
+        .map(|c| {
+            let id = format!("{}/{}", c.namespace, c.name);
+            let failed = run.failures.iter().any(|(f, _)| *f == id);
+            let action = match (c.patch, run.dry_run, failed) {
+                (_, _, true) => "FAILED",
+                (true, true, _) => "would patch",
+                (true, false, _) => "patched",
+                (false, _, _) => "unchanged",
+            };
+            vec![
+                c.namespace.clone(),
+                c.name.clone(),
+                c.hpa.clone(),
+                c.status.as_str().to_string(),
+                c.compared_with.to_string(),
+                pair(c.from_min, c.from_max),
+                pair(c.recommended_min, c.recommended_max),
+                pair(c.to_min, c.to_max),
+                action.to_string(),
+            ]
+        })
+        .collect();
+    let mut out = aligned(&header, &rows);
+    for c in &run.changes {
+        for why in &c.held_back {
+            let _ = writeln!(out, "{}/{}: {why}", c.namespace, c.name);
+        }
+    }
+    for (id, note) in &run.since_last_run {
+        let _ = writeln!(out, "{id}: {note}");
+    }
+    for (id, failure) in &run.failures {
+        let _ = writeln!(out, "{id}: FAILED: {failure}");
+    }
+    for problem in &run.store_problems {
+        let _ = writeln!(out, "model store: {problem}");
+    }
+    for warning in &run.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    if run.dry_run {
+        out.push_str("dry run: no HPA was changed\n");
+    }
+    out
+}
+
+/// `homeostat apply`'s report as JSON.
+#[must_use]
+pub fn render_apply_json(run: &crate::run::ApplyRun) -> String {
+    let mut text = serde_json::to_string_pretty(run).expect("an apply run always serialises");
+    text.push('\n');
+    text
+}
+
 /// `homeostat backtest` as CSV: one row per workload and policy.
 #[must_use]
 pub fn render_backtest_csv(backtest: &Backtest) -> String {

@@ -693,3 +693,94 @@ fn a_whole_run_never_has_more_than_max_concurrency_requests_on_prometheus() {
         assert_eq!(run.join().unwrap(), 10);
     });
 }
+
+/// kube-state-metrics' HPA series, one sample a minute over the two hours
+/// before `end`: `cart` at its max (10) for the last 20 minutes, `search`
+/// for 5 minutes only.
+fn kube_state_metrics(end: i64) -> String {
+    let mut text = String::new();
+    for (metric, kind) in [
+        (
+            "kube_horizontalpodautoscaler_status_current_replicas",
+            "current",
+        ),
+        ("kube_horizontalpodautoscaler_spec_max_replicas", "max"),
+    ] {
+        let _ = writeln!(text, "# TYPE {metric} gauge");
+        for (hpa, minutes_at_max) in [("cart", 20), ("search", 5)] {
+            for minute in (0..=120).rev() {
+                let ts = end - minute * 60;
+                let value = match kind {
+                    "max" => 10,
+                    _ if minute < minutes_at_max => 10,
+                    _ => 6,
+                };
+                let _ = writeln!(
+                    text,
+                    "{metric}{{namespace=\"shop\",horizontalpodautoscaler=\"{hpa}\",job=\"kube-state-metrics\"}} {value} {ts}"
+                );
+            }
+        }
+    }
+    text.push_str("# EOF\n");
+    text
+}
+
+#[test]
+fn an_hpa_at_its_max_for_more_than_15_minutes_calls_an_operator() {
+    let end = now() / 60 * 60;
+    let server = PrometheusServer::start_openmetrics(&kube_state_metrics(end));
+    let dir = tempfile::tempdir().unwrap();
+    let config = config::parse(
+        &format!(
+            "prometheus: {{url: {}}}\nstore: {}\nworkloads:\n  - name: cart\n    namespace: shop\n    query: up\n    target_per_replica: 10\n",
+            server.url,
+            dir.path().display()
+        ),
+        Path::new("homeostat.yaml"),
+        Path::new("."),
+    )
+    .unwrap();
+    let workload = |name: &str| {
+        let mut w = homeostat::plan::WorkloadPlan::failed(
+            &config.workloads[0],
+            Some(end),
+            homeostat::plan::Status::Ok,
+            String::new(),
+        );
+        w.name = name.to_string();
+        w.hpa = name.to_string();
+        w.min_replicas = Some(2);
+        w.max_replicas = Some(10);
+        w
+    };
+    let plan = homeostat::plan::Plan {
+        generated_at: String::new(),
+        workloads: vec![workload("cart"), workload("search"), workload("unknown")],
+    };
+    let settings = homeostat::run::ApplySettings {
+        dry_run: true,
+        rules: homeostat::apply::ApplyRules::default(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let applied = runtime.block_on(homeostat::run::apply_changes(
+        &config, &plan, None, &settings,
+    ));
+    assert!(applied.warnings.is_empty(), "{:?}", applied.warnings);
+    let at_max: Vec<(&str, &str)> = applied
+        .troubles
+        .iter()
+        .map(|t| (t.workload.as_str(), t.reason.as_str()))
+        .collect();
+    // `search` only 5 minutes; `unknown` has no kube-state-metrics series.
+    assert_eq!(at_max, [("cart", "at_max")]);
+    assert!(
+        applied.troubles[0].summary.contains("for 20m"),
+        "{}",
+        applied.troubles[0].summary
+    );
+    assert_eq!(applied.troubles[0].severity, "critical");
+}

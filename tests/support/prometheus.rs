@@ -140,6 +140,15 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// What a test server is backfilled with.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// Series of the metric `load`.
+    Load(&'a [Backfill<'a>]),
+    /// `OpenMetrics` text as it is.
+    Text(&'a str),
+}
+
 /// Writes `series` as metric `load` in `OpenMetrics` text.
 fn write_openmetrics(path: &Path, series: &[Backfill]) {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
@@ -160,16 +169,22 @@ fn write_openmetrics(path: &Path, series: &[Backfill]) {
 impl PrometheusServer {
     /// Backfills `series` and starts Prometheus on a free port.
     pub fn start(series: &[Backfill], auth: Option<WebAuth>) -> PrometheusServer {
-        Self::start_with(series, auth, false)
+        Self::start_with(Source::Load(series), auth, false)
+    }
+
+    /// Backfills `OpenMetrics` text as it is (any metric names and labels;
+    /// seconds timestamps, sorted, `# EOF` last) and starts Prometheus.
+    pub fn start_openmetrics(text: &str) -> PrometheusServer {
+        Self::start_with(Source::Text(text), None, false)
     }
 
     /// The same, serving HTTPS with a certificate signed by a fresh CA
     /// (`ca_file`).
     pub fn start_tls(series: &[Backfill]) -> PrometheusServer {
-        Self::start_with(series, None, true)
+        Self::start_with(Source::Load(series), None, true)
     }
 
-    fn start_with(series: &[Backfill], auth: Option<WebAuth>, tls: bool) -> PrometheusServer {
+    fn start_with(source: Source, auth: Option<WebAuth>, tls: bool) -> PrometheusServer {
         require(PROMETHEUS);
         require(PROMTOOL);
         let dir = tempfile::Builder::new()
@@ -178,9 +193,18 @@ impl PrometheusServer {
             .unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
-        if !series.is_empty() {
-            let om = dir.path().join("load.om");
-            write_openmetrics(&om, series);
+        let om = dir.path().join("load.om");
+        let backfill = match source {
+            Source::Load(series) => {
+                write_openmetrics(&om, series);
+                !series.is_empty()
+            }
+            Source::Text(text) => {
+                std::fs::write(&om, text).unwrap();
+                true
+            }
+        };
+        if backfill {
             let output = Command::new(PROMTOOL)
                 .args(["tsdb", "create-blocks-from", "openmetrics"])
                 .arg("--max-block-duration=1000h")

@@ -1,0 +1,352 @@
+//! `apply` against a scripted Kubernetes API: a tower service that answers
+//! each request kube sends from a script and checks it exactly (method,
+//! path with `fieldManager`, content type, body). A Kubernetes API server
+//! cannot be installed on these machines.
+//!
+//! A real-cluster test is at the end, `#[ignore]`d: see its instructions.
+
+use homeostat::apply::ApplyRules;
+use homeostat::config::{self, Config};
+use homeostat::plan::{Plan, Status, WorkloadPlan};
+use homeostat::run::{apply_changes, ApplySettings};
+use http::{Method, Request, Response, StatusCode};
+use kube::client::Body;
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const HPAS: &str = "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers";
+
+/// One expected request and the answer to it.
+struct Step {
+    method: Method,
+    uri: String,
+    status: StatusCode,
+    answer: Value,
+}
+
+fn get(hpa: &str, status: StatusCode, answer: Value) -> Step {
+    Step {
+        method: Method::GET,
+        uri: format!("{HPAS}/{hpa}"),
+        status,
+        answer,
+    }
+}
+
+fn patch(hpa: &str, status: StatusCode, answer: Value) -> Step {
+    Step {
+        method: Method::PATCH,
+        uri: format!("{HPAS}/{hpa}?&fieldManager=homeostat"),
+        status,
+        answer,
+    }
+}
+
+fn hpa(name: &str, min: i32, max: i32, running: i32) -> Value {
+    json!({
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": name, "namespace": "shop"},
+        "spec": {
+            "minReplicas": min,
+            "maxReplicas": max,
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        },
+        "status": {"currentReplicas": running, "desiredReplicas": running}
+    })
+}
+
+fn api_error(code: u16, reason: &str, message: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+           "message": message, "reason": reason, "code": code})
+}
+
+/// The PATCH bodies received, in order.
+type Patches = Arc<Mutex<Vec<(String, Value)>>>;
+
+/// A kube client whose every request must be the script's next one.
+fn scripted(script: Vec<Step>) -> (kube::Client, Patches, Arc<Mutex<VecDeque<Step>>>) {
+    let script = Arc::new(Mutex::new(VecDeque::from(script)));
+    let patches: Patches = Arc::default();
+    let (left, seen) = (script.clone(), patches.clone());
+    let service = tower::service_fn(move |request: Request<Body>| {
+        let (script, seen) = (left.clone(), seen.clone());
+        async move {
+            let step = script.lock().unwrap().pop_front().unwrap_or_else(|| {
+                panic!("unexpected request {} {}", request.method(), request.uri())
+            });
+            assert_eq!(request.method(), step.method, "{}", request.uri());
+            assert_eq!(request.uri().to_string(), step.uri);
+            if step.method == Method::PATCH {
+                assert_eq!(
+                    request.headers()[http::header::CONTENT_TYPE],
+                    "application/apply-patch+yaml"
+                );
+                let uri = request.uri().to_string();
+                let bytes = request.into_body().collect_bytes().await.unwrap();
+                seen.lock()
+                    .unwrap()
+                    .push((uri, serde_json::from_slice(&bytes).unwrap()));
+            }
+            Ok::<_, std::convert::Infallible>(
+                Response::builder()
+                    .status(step.status)
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(serde_json::to_vec(&step.answer).unwrap()))
+                    .unwrap(),
+            )
+        }
+    });
+    (kube::Client::new(service, "default"), patches, script)
+}
+
+fn workload(name: &str, status: Status, min: u32, max: u32) -> WorkloadPlan {
+    let recommended = matches!(status, Status::Ok | Status::NeedsOperator);
+    WorkloadPlan {
+        name: name.to_string(),
+        namespace: "shop".to_string(),
+        hpa: name.to_string(),
+        status,
+        min_replicas: recommended.then_some(min),
+        max_replicas: recommended.then_some(max),
+        expected_load: None,
+        model: None,
+        events: Vec::new(),
+        reasons: vec![format!("{name}: the reason")],
+        now: "2026-11-26T12:00:00Z".to_string(),
+        current: None,
+        seasonality: None,
+        data: None,
+        bounds: None,
+        in_spike: false,
+        thin_interval: false,
+        scheduled_min: None,
+        schedule: Vec::new(),
+    }
+}
+
+/// A config whose model store is `store`.
+fn config(store: &Path) -> Config {
+    config::parse(
+        &format!(
+            "store: {}\nworkloads:\n  - name: cart\n    namespace: shop\n    file: cart.csv\n    target_per_replica: 10\n",
+            store.display()
+        ),
+        Path::new("homeostat.yaml"),
+        Path::new("."),
+    )
+    .unwrap()
+}
+
+fn run(plan: &Plan, script: Vec<Step>, dry_run: bool) -> (homeostat::run::ApplyRun, Patches) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, patches, left) = scripted(script);
+        let settings = ApplySettings {
+            dry_run,
+            rules: ApplyRules::default(),
+        };
+        let store = tempfile::tempdir().unwrap();
+        let applied = apply_changes(&config(store.path()), plan, Some(&client), &settings).await;
+        let left: Vec<String> = left.lock().unwrap().iter().map(|s| s.uri.clone()).collect();
+        assert!(left.is_empty(), "requests never sent: {left:?}");
+        (applied, patches)
+    })
+}
+
+fn plan(workloads: Vec<WorkloadPlan>) -> Plan {
+    Plan {
+        generated_at: "2026-11-26T12:00:01Z".to_string(),
+        workloads,
+    }
+}
+
+#[test]
+fn reads_each_hpa_and_patches_only_what_the_rules_let_through() {
+    let plan = plan(vec![
+        workload("cart", Status::Ok, 4, 12),
+        // Within the hysteresis: read, not patched.
+        workload("search", Status::Ok, 3, 21),
+        // Not ok: read, never patched.
+        workload("ads", Status::NeedsOperator, 3, 90),
+    ]);
+    let script = vec![
+        get("cart", StatusCode::OK, hpa("cart", 3, 10, 5)),
+        patch("cart", StatusCode::OK, hpa("cart", 4, 12, 5)),
+        get("search", StatusCode::OK, hpa("search", 3, 20, 4)),
+        get("ads", StatusCode::OK, hpa("ads", 2, 20, 20)),
+    ];
+    let (applied, patches) = run(&plan, script, false);
+    assert!(applied.failures.is_empty(), "{:?}", applied.failures);
+    let patches = patches.lock().unwrap();
+    assert_eq!(patches.len(), 1);
+    let body = &patches[0].1;
+    assert_eq!(body["apiVersion"], "autoscaling/v2");
+    assert_eq!(body["kind"], "HorizontalPodAutoscaler");
+    assert_eq!(body["metadata"]["name"], "cart");
+    assert_eq!(body["spec"], json!({"minReplicas": 4, "maxReplicas": 12}));
+    // Only the two bounds and the annotation: nothing else is owned.
+    assert_eq!(body.as_object().unwrap().len(), 4);
+    let record: Value = serde_json::from_str(
+        body["metadata"]["annotations"]["homeostat.io/last-recommendation"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        record["previous"],
+        json!({"min_replicas": 3, "max_replicas": 10})
+    );
+    assert_eq!(record["at"], "2026-11-26T12:00:00Z");
+    assert_eq!(record["held_back"], json!([]));
+    let actions: Vec<(&str, bool)> = applied
+        .changes
+        .iter()
+        .map(|c| (c.name.as_str(), c.patch))
+        .collect();
+    assert_eq!(actions, [("cart", true), ("search", false), ("ads", false)]);
+    assert!(applied.changes[2].held_back[0].contains("status needs_operator"));
+}
+
+#[test]
+fn a_dry_run_reads_but_never_patches_and_still_writes_the_yaml() {
+    let plan = plan(vec![workload("cart", Status::Ok, 4, 12)]);
+    let script = vec![get("cart", StatusCode::OK, hpa("cart", 3, 10, 5))];
+    let (applied, patches) = run(&plan, script, true);
+    assert!(patches.lock().unwrap().is_empty());
+    assert!(applied.changes[0].patch);
+    let yaml = applied.patches_yaml();
+    assert!(yaml.contains("kind: HorizontalPodAutoscaler"), "{yaml}");
+    assert!(yaml.contains("minReplicas: 4"), "{yaml}");
+}
+
+#[test]
+fn a_conflict_and_a_refusal_are_reported_per_workload_and_alerted() {
+    let plan = plan(vec![
+        workload("cart", Status::Ok, 4, 12),
+        workload("search", Status::Ok, 5, 30),
+        workload("ads", Status::Ok, 2, 8),
+    ]);
+    let conflict = "Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using autoscaling/v2: .spec.maxReplicas";
+    let script = vec![
+        get("cart", StatusCode::OK, hpa("cart", 3, 10, 5)),
+        patch(
+            "cart",
+            StatusCode::CONFLICT,
+            api_error(409, "Conflict", conflict),
+        ),
+        get(
+            "search",
+            StatusCode::FORBIDDEN,
+            api_error(403, "Forbidden", "horizontalpodautoscalers.autoscaling \"search\" is forbidden: User \"system:serviceaccount:homeostat:homeostat\" cannot get resource"),
+        ),
+        // The others still go on.
+        get("ads", StatusCode::OK, hpa("ads", 2, 8, 2)),
+    ];
+    let (applied, _) = run(&plan, script, false);
+    let failures: Vec<&str> = applied.failures.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(failures, ["shop/cart", "shop/search"]);
+    assert!(
+        applied.failures[0].1.contains("conflict"),
+        "{}",
+        applied.failures[0].1
+    );
+    assert!(applied.failures[0].1.contains("kubectl-client-side-apply"));
+    assert!(
+        applied.failures[1].1.contains("forbidden"),
+        "{}",
+        applied.failures[1].1
+    );
+    assert!(applied.failures[1]
+        .1
+        .contains("get and patch on horizontalpodautoscalers"));
+    let reasons: Vec<&str> = applied.troubles.iter().map(|t| t.reason.as_str()).collect();
+    assert_eq!(reasons, ["patch_failed", "hpa_unreadable"]);
+    let names: Vec<&str> = applied.changes.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["cart", "ads"]);
+}
+
+/// Against a real cluster (kind, minikube, k3d): needs a kubeconfig whose
+/// context can get and patch HPAs, and an HPA `homeostat-e2e` in namespace
+/// `default` (`kubectl create deployment homeostat-e2e --image=nginx &&
+/// kubectl autoscale deployment homeostat-e2e --min=1 --max=3`). Run with
+/// `cargo test --test apply -- --ignored`.
+#[test]
+#[ignore = "needs a Kubernetes cluster: see the doc comment"]
+fn applies_to_a_real_cluster() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = kube::Client::try_default().await.expect("a kubeconfig");
+        let mut w = workload("homeostat-e2e", Status::Ok, 2, 4);
+        w.namespace = "default".into();
+        let plan = plan(vec![w]);
+        let settings = ApplySettings {
+            dry_run: false,
+            rules: ApplyRules::default(),
+        };
+        let store = tempfile::tempdir().unwrap();
+        let applied = apply_changes(&config(store.path()), &plan, Some(&client), &settings).await;
+        assert!(applied.failures.is_empty(), "{:?}", applied.failures);
+        let live = homeostat::cluster::read_hpa(&client, "default", "homeostat-e2e")
+            .await
+            .unwrap();
+        assert_eq!((live.min_replicas, live.max_replicas), (2, 4));
+    });
+}
+
+#[test]
+fn the_model_store_remembers_what_was_applied_run_after_run() {
+    let store = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let settings = ApplySettings {
+        dry_run: false,
+        rules: ApplyRules::default(),
+    };
+    let config = config(store.path());
+    let first = plan(vec![workload("cart", Status::Ok, 4, 12)]);
+    let applied = runtime.block_on(async {
+        let (client, _, _) = scripted(vec![
+            get("cart", StatusCode::OK, hpa("cart", 3, 10, 5)),
+            patch("cart", StatusCode::OK, hpa("cart", 4, 12, 5)),
+        ]);
+        apply_changes(&config, &first, Some(&client), &settings).await
+    });
+    assert!(applied.since_last_run.is_empty());
+    let mut second = plan(vec![workload("cart", Status::Ok, 5, 12)]);
+    second.workloads[0].now = "2026-11-26T12:15:00Z".into();
+    let applied = runtime.block_on(async {
+        let (client, _, _) = scripted(vec![
+            get("cart", StatusCode::OK, hpa("cart", 4, 12, 5)),
+            patch("cart", StatusCode::OK, hpa("cart", 5, 12, 5)),
+        ]);
+        apply_changes(&config, &second, Some(&client), &settings).await
+    });
+    assert_eq!(
+        applied.since_last_run,
+        [(
+            "shop/cart".to_string(),
+            "recommended 4..12 at the last run (2026-11-26T12:00:00Z), now 5..12".to_string()
+        )]
+    );
+    let state = homeostat::store::Store::new(store.path())
+        .load("shop", "cart", 0)
+        .state
+        .unwrap();
+    let applied: Vec<(Option<u32>, Option<u32>)> = state
+        .history
+        .iter()
+        .map(|r| (r.applied_min, r.applied_max))
+        .collect();
+    assert_eq!(applied, [(Some(4), Some(12)), (Some(5), Some(12))]);
+}

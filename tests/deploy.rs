@@ -1,0 +1,95 @@
+//! The manifests in deploy/ parse into the Kubernetes API's own types, the
+//! RBAC grants nothing beyond get/list/watch/patch on HPAs, and the
+//! configuration in the `ConfigMap` is a valid homeostat config.
+
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use serde_json::Value;
+use std::path::Path;
+
+fn documents() -> Vec<Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/homeostat.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_saphyr::from_multiple(&text).unwrap()
+}
+
+fn typed<T: serde::de::DeserializeOwned>(doc: &Value) -> T {
+    serde_json::from_value(doc.clone()).unwrap_or_else(|e| panic!("{}: {e}", doc["kind"]))
+}
+
+#[test]
+fn every_manifest_is_a_valid_kubernetes_object() {
+    let docs = documents();
+    let mut kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        [
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "ConfigMap",
+            "CronJob",
+            "PersistentVolumeClaim",
+            "ServiceAccount"
+        ]
+    );
+    for doc in &docs {
+        match doc["kind"].as_str().unwrap() {
+            "ServiceAccount" => drop(typed::<ServiceAccount>(doc)),
+            "ClusterRole" => drop(typed::<ClusterRole>(doc)),
+            "ClusterRoleBinding" => drop(typed::<ClusterRoleBinding>(doc)),
+            "PersistentVolumeClaim" => drop(typed::<PersistentVolumeClaim>(doc)),
+            "ConfigMap" => {
+                let map: ConfigMap = typed(doc);
+                let text = &map.data.unwrap()["homeostat.yaml"];
+                let config = homeostat::config::parse(
+                    text,
+                    Path::new("homeostat.yaml"),
+                    Path::new("/etc/homeostat"),
+                )
+                .unwrap();
+                assert!(!config.workloads.is_empty());
+                assert!(config.alertmanager.is_some() && config.pushgateway.is_some());
+            }
+            "CronJob" => {
+                let job: CronJob = typed(doc);
+                let spec = job.spec.unwrap();
+                assert_eq!(spec.concurrency_policy.as_deref(), Some("Forbid"));
+                let job_spec = spec.job_template.spec.unwrap();
+                assert!(job_spec.backoff_limit.is_some());
+                let pod = job_spec.template.spec.unwrap();
+                assert_eq!(pod.service_account_name.as_deref(), Some("homeostat"));
+                let container = &pod.containers[0];
+                assert!(container.resources.as_ref().unwrap().limits.is_some());
+                assert_eq!(container.args.as_ref().unwrap()[0], "apply");
+            }
+            other => panic!("unexpected kind {other}"),
+        }
+    }
+}
+
+#[test]
+fn rbac_grants_only_get_list_watch_patch_on_hpas() {
+    for doc in documents() {
+        if doc["kind"] != "ClusterRole" && doc["kind"] != "Role" {
+            continue;
+        }
+        let role: ClusterRole = typed(&doc);
+        let rules = role.rules.unwrap();
+        assert_eq!(rules.len(), 1, "one rule only");
+        let rule = &rules[0];
+        assert_eq!(
+            rule.api_groups.as_deref(),
+            Some(&["autoscaling".to_string()][..])
+        );
+        assert_eq!(
+            rule.resources.as_deref(),
+            Some(&["horizontalpodautoscalers".to_string()][..])
+        );
+        assert!(rule.resource_names.is_none() && rule.non_resource_urls.is_none());
+        let mut verbs = rule.verbs.clone();
+        verbs.sort();
+        assert_eq!(verbs, ["get", "list", "patch", "watch"]);
+    }
+}
