@@ -268,6 +268,8 @@ mod tests {
             thin_interval: false,
             scheduled_min: None,
             schedule: Vec::new(),
+            validation_mase: None,
+            untrustworthy_model: false,
         }
     }
 

@@ -105,6 +105,7 @@ struct RawDefaults {
     mode: Option<Mode>,
     startup: Option<Span>,
     buffer: Option<Span>,
+    max_mase: Option<f64>,
 }
 
 /// `events:` (in `defaults` or a workload; a workload's keys win one by one).
@@ -190,6 +191,7 @@ struct RawWorkload {
     mode: Option<Mode>,
     startup: Option<Span>,
     buffer: Option<Span>,
+    max_mase: Option<f64>,
 }
 
 fn default_namespace() -> String {
@@ -323,6 +325,9 @@ pub struct Workload {
     /// The schedule raises min this much earlier still; `apply` at `T`
     /// applies the schedule's windows that begin before `T + buffer`.
     pub buffer: Span,
+    /// A model whose backtest MASE is above this is not trusted: an
+    /// operator is alerted (the bounds are still recommended).
+    pub max_mase: f64,
 }
 
 /// What `apply` sets min to.
@@ -493,6 +498,15 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
             mode: w.mode.or(d.mode).unwrap_or_default(),
             startup: span_or(w.startup, d.startup, "90s"),
             buffer: span_or(w.buffer, d.buffer, "5m"),
+            max_mase: {
+                let max_mase = w.max_mase.or(d.max_mase).unwrap_or(2.0);
+                if !(max_mase.is_finite() && max_mase > 0.0) {
+                    return Err(err(format!(
+                        "max_mase must be a positive number (e.g. 2), got {max_mase}"
+                    )));
+                }
+                max_mase
+            },
         });
     }
     let prometheus = raw

@@ -96,6 +96,15 @@ pub fn plan_alert(w: &WorkloadPlan) -> Option<Alert> {
         _ => "no recommendation".to_string(),
     };
     let (reason, severity, summary, fix) = match w.status {
+        Status::Ok if w.untrustworthy_model => (
+            "untrustworthy_model",
+            "warning",
+            format!(
+                "{id}: the forecast is not trustworthy (backtest MASE {})",
+                w.validation_mase.unwrap_or(f64::NAN)
+            ),
+            "look at the workload's history (`homeostat fetch`, `homeostat events`) for outages, a changed metric or a new pattern; pin the bounds (min/max floors and ceilings) until the history is clean, or raise max_mase if this workload is simply noisy".to_string(),
+        ),
         Status::Ok => return None,
         Status::NeedsOperator => (
             "ceiling",
@@ -469,6 +478,8 @@ mod tests {
             thin_interval: false,
             scheduled_min: None,
             schedule: Vec::new(),
+            validation_mase: None,
+            untrustworthy_model: false,
         };
         if matches!(status, Status::Ok | Status::NeedsOperator) {
             w.min_replicas = Some(3);
@@ -534,6 +545,17 @@ mod tests {
         assert!(ceiling.annotations["fix"].contains("max_replicas.ceiling"));
         assert!(alerts[1].annotations["description"].contains("ads: why"));
         assert!(ceiling.ends_at.is_none(), "a firing alert has no endsAt");
+    }
+
+    #[test]
+    fn an_untrustworthy_model_is_alerted_with_its_error() {
+        let mut w = workload("cart", Status::Ok);
+        w.validation_mase = Some(3.4);
+        assert_eq!(plan_alert(&w), None, "only when flagged");
+        w.untrustworthy_model = true;
+        let alert = plan_alert(&w).unwrap();
+        assert_eq!(alert.labels["reason"], "untrustworthy_model");
+        assert!(alert.annotations["summary"].contains("MASE 3.4"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::bounds::{
     ScheduledMin,
 };
 use crate::config::{CurrentBounds, Mode, Workload};
+use crate::evaluate::mase_scale;
 use crate::events::{self, EventKind};
 use crate::model::{self, Forecast};
 use crate::series::{human_span, resample, GridOptions, Series};
@@ -141,6 +142,11 @@ pub struct WorkloadPlan {
     pub scheduled_min: Option<u32>,
     /// In `mode: schedule`: min over the horizon, one entry per change.
     pub schedule: Vec<ScheduledMin>,
+    /// The chosen model's backtest error in units of the daily seasonal
+    /// naive's in-sample error (1 = as good as "same as yesterday").
+    pub validation_mase: Option<f64>,
+    /// `validation_mase` is above the workload's `max_mase`.
+    pub untrustworthy_model: bool,
 }
 
 impl WorkloadPlan {
@@ -167,6 +173,8 @@ impl WorkloadPlan {
             thin_interval: false,
             scheduled_min: None,
             schedule: Vec::new(),
+            validation_mase: None,
+            untrustworthy_model: false,
         }
     }
 }
@@ -276,6 +284,12 @@ pub fn plan_with_forecast(
         Err(e) => return fail(Status::Error, format!("{}: {e}", raw.origin)),
     };
     let bounds = derive_bounds(&forecast, first_after_now..total, &policy);
+    let validation_mase = series
+        .steps_per_day()
+        .map(|per_day| mase_scale(&adaptation.series.values, per_day))
+        .filter(|&scale| scale > 0.0)
+        .map(|scale| significant(forecast.validation_mae / scale, 3));
+    let untrustworthy_model = validation_mase.is_some_and(|m| m > workload.max_mase);
     let mut reasons = vec![
         describe_data(&series, &raw.origin),
         describe_model(&forecast),
@@ -301,6 +315,12 @@ pub fn plan_with_forecast(
         series.end() + series.step,
     ));
     reasons.extend(bounds.needs_operator.iter().cloned());
+    if let (true, Some(mase)) = (untrustworthy_model, validation_mase) {
+        reasons.push(format!(
+            "model not trusted: its backtest error is {mase} times the daily seasonal naive's (max_mase {}): the bounds rest on a poor forecast",
+            workload.max_mase
+        ));
+    }
     let (schedule, scheduled_min) = if workload.mode == Mode::Schedule {
         let lead = workload.startup.secs() + workload.buffer.secs();
         let schedule = schedule_min(
@@ -365,6 +385,8 @@ pub fn plan_with_forecast(
         thin_interval: thinnest < needed,
         scheduled_min,
         schedule,
+        validation_mase,
+        untrustworthy_model,
     };
     (plan, Some(forecast))
 }
@@ -689,6 +711,26 @@ mod tests {
             now_mins.iter().max().unwrap(),
         );
         assert!(*low <= 8 && *high >= 12, "{now_mins:?}");
+    }
+
+    #[test]
+    fn a_model_worse_than_max_mase_is_flagged_with_a_reason() {
+        let values = synthetic::load(14, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
+        let plan = plan_workload(&workload(""), &raw(&values), None);
+        let mase = plan.validation_mase.unwrap();
+        assert!(mase > 0.0 && mase < 2.0, "{mase}");
+        assert!(!plan.untrustworthy_model);
+        let strict = plan_workload(
+            &workload(&format!("    max_mase: {}\n", mase / 2.0)),
+            &raw(&values),
+            None,
+        );
+        assert!(strict.untrustworthy_model);
+        assert_eq!(strict.status, Status::Ok, "bounds are still recommended");
+        assert!(strict
+            .reasons
+            .iter()
+            .any(|r| r.starts_with("model not trusted")));
     }
 
     #[test]

@@ -124,6 +124,8 @@ fn workload(name: &str, status: Status, min: u32, max: u32) -> WorkloadPlan {
         thin_interval: false,
         scheduled_min: None,
         schedule: Vec::new(),
+        validation_mase: None,
+        untrustworthy_model: false,
     }
 }
 
