@@ -20,13 +20,14 @@ fn data(file: &str) -> PathBuf {
 fn config(dir: &Path, alertmanager: &str, pushgateway: &str, ceiling: u32) -> PathBuf {
     let taxi = data("nab__nyc_taxi.csv");
     let text = format!(
-        "alertmanager: {{url: {alertmanager}}}\npushgateway: {{url: {pushgateway}}}\n\
+        "alertmanager: {{url: {alertmanager}}}\npushgateway: {{url: {pushgateway}}}\nstore: {store}\n\
          defaults: {{history: 28d, horizon: 1d}}\nworkloads:\n\
          \x20 - name: taxi\n    namespace: mobility\n    file: {taxi}\n    target_per_replica: 2000\n    max_replicas: {{floor: 2, ceiling: {ceiling}}}\n\
          \x20 - name: ok-taxi\n    namespace: mobility\n    file: {taxi}\n    target_per_replica: 2000\n\
          \x20 - name: gone\n    namespace: mobility\n    file: {gone}\n    target_per_replica: 10\n",
         taxi = taxi.display(),
         gone = dir.join("missing.csv").display(),
+        store = dir.join("models").display(),
     );
     let path = dir.join("homeostat.yaml");
     std::fs::write(&path, text).unwrap();
@@ -158,4 +159,36 @@ fn servers_that_are_down_are_reported_and_the_report_is_still_written() {
     );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["workloads"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn apply_dry_run_without_a_cluster_writes_the_yaml_reports_and_alerts() {
+    let alertmanager = Server::alertmanager();
+    let pushgateway = Server::pushgateway();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &alertmanager.url, &pushgateway.url, 3);
+    // No kubeconfig and no in-cluster service account, whatever the machine has.
+    let output = Command::new(env!("CARGO_BIN_EXE_homeostat"))
+        .args(["apply", "--dry-run", "--output-format", "yaml", "--config"])
+        .arg(&config)
+        .env("KUBECONFIG", dir.path().join("no-kubeconfig"))
+        .env("HOME", dir.path())
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no Kubernetes API"), "{stderr}");
+    assert!(stderr.contains("dry run: no HPA was changed"), "{stderr}");
+    assert!(!stderr.contains("notify:"), "{stderr}");
+    // Only the workload that is ok gets a patch.
+    let patches: Vec<Value> = serde_saphyr::from_multiple(&stdout).unwrap();
+    assert_eq!(patches.len(), 1, "{stdout}");
+    assert_eq!(patches[0]["metadata"]["name"], "ok-taxi");
+    assert_eq!(patches[0]["kind"], "HorizontalPodAutoscaler");
+    assert!(patches[0]["spec"]["maxReplicas"].as_u64().unwrap() >= 1);
+    // Alerts are sent in a dry run too; the run is remembered.
+    assert_eq!(active_alerts(&alertmanager).len(), 2);
+    assert!(dir.path().join("models/mobility/ok-taxi.json").exists());
 }
