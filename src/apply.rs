@@ -85,7 +85,8 @@ pub struct Change {
 
 /// `current` moved towards `wanted` by at most the step limits.
 fn step_limited(current: u32, wanted: u32, rules: &ApplyRules) -> u32 {
-    let up = ((f64::from(current) * rules.max_step_up).floor() as u32).max(current + 1);
+    let up =
+        ((f64::from(current) * rules.max_step_up).floor() as u32).max(current.saturating_add(1));
     let down = ((f64::from(current) * rules.max_step_down).ceil() as u32)
         .min(current.saturating_sub(1))
         .max(1);
@@ -137,6 +138,20 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
         return change;
     };
     let held = &mut change.held_back;
+    // Hysteresis on the whole recommended change (on the step-limited one,
+    // a large change cut to a small step would never be made).
+    let [min, max] = [("min", from_min, min), ("max", from_max, max)].map(|(name, from, to)| {
+        let step = f64::from(to.abs_diff(from));
+        if to != from && step < rules.hysteresis * f64::from(from) {
+            held.push(format!(
+                "{name} {from} → {to}: less than the {}% hysteresis, unchanged",
+                rules.hysteresis * 100.0
+            ));
+            from
+        } else {
+            to
+        }
+    });
     let mut to_min = step_limited(from_min, min, rules);
     if to_min != min {
         held.push(format!(
@@ -177,19 +192,6 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
         ));
         to_max = kept;
     }
-    for (name, from, to) in [
-        ("min", from_min, &mut to_min),
-        ("max", from_max, &mut to_max),
-    ] {
-        let step = f64::from(to.abs_diff(from));
-        if *to != from && step < rules.hysteresis * f64::from(from) {
-            held.push(format!(
-                "{name} {from} → {to}: less than the {}% hysteresis, unchanged",
-                rules.hysteresis * 100.0
-            ));
-            *to = from;
-        }
-    }
     if to_max < to_min {
         to_max = to_min;
     }
@@ -202,13 +204,15 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
 /// An HPA at its max for longer than this (in a row) calls an operator.
 pub const AT_MAX_ALERT: i64 = 15 * 60;
 
-/// Where the time-at-max check looks from: the last run, or an hour back
-/// for a first run; never more than a day back.
+/// Where the time-at-max check looks from: the last run (an hour back for
+/// a first run), but at least twice [`AT_MAX_ALERT`] back, so that a stretch
+/// begun before the last run is seen whole; never more than a day back.
 #[must_use]
 pub fn at_max_window_start(last_run: Option<i64>, now: i64) -> i64 {
     last_run
         .filter(|&t| t < now)
         .unwrap_or(now - 3_600)
+        .min(now - 2 * AT_MAX_ALERT)
         .max(now - 86_400)
 }
 
@@ -226,9 +230,11 @@ pub fn at_max_query(namespace: &str, hpa: &str) -> String {
     )
 }
 
-/// The longest run of consecutive samples (`step` apart) at 1, in seconds.
+/// The longest run of consecutive samples (`step` apart) at 1, in seconds
+/// (each sample stands for one step), among the runs that last until
+/// `after` or later (those over before it were an earlier run's to report).
 #[must_use]
-pub fn longest_at_max(samples: &[crate::source::Sample], step: i64) -> i64 {
+pub fn longest_at_max(samples: &[crate::source::Sample], step: i64, after: i64) -> i64 {
     let (mut longest, mut run, mut previous) = (0, 0, None);
     for s in samples {
         let at_max = s.value >= 1.0;
@@ -237,7 +243,9 @@ pub fn longest_at_max(samples: &[crate::source::Sample], step: i64) -> i64 {
             (true, Some(p)) if s.ts - p == step && run > 0 => run + step,
             (true, _) => step,
         };
-        longest = longest.max(run);
+        if s.ts >= after {
+            longest = longest.max(run);
+        }
         previous = Some(s.ts);
     }
     longest
@@ -320,6 +328,27 @@ mod tests {
     }
 
     #[test]
+    fn a_large_change_cut_to_a_small_step_still_moves() {
+        let rules = ApplyRules {
+            max_step_up: 1.05,
+            ..ApplyRules::default()
+        };
+        let c = decide(&plan(Status::Ok, 3, 80), live(3, 40, 4), &rules);
+        assert_eq!(to(&c), (Some(3), Some(42), true));
+        // An overflowing `current:` saturates instead of panicking.
+        let huge = Baseline::Config(CurrentBounds {
+            min_replicas: 1,
+            max_replicas: u32::MAX,
+        });
+        assert_eq!(
+            decide(&plan(Status::Ok, 1, 8), huge, &rules)
+                .to_max
+                .map(|m| m >= 8),
+            Some(true)
+        );
+    }
+
+    #[test]
     fn min_is_not_lowered_in_a_spike_at_max_or_in_doubt() {
         let rules = ApplyRules::default();
         let mut spiking = plan(Status::Ok, 4, 20);
@@ -369,10 +398,14 @@ mod tests {
             // A gap breaks the stretch.
             at(600, 1.0),
         ];
-        assert_eq!(longest_at_max(&samples, 60), 180);
-        assert_eq!(longest_at_max(&[], 60), 0);
+        assert_eq!(longest_at_max(&samples, 60, 0), 180);
+        // Only stretches lasting until the last run or later.
+        assert_eq!(longest_at_max(&samples, 60, 250), 180);
+        assert_eq!(longest_at_max(&samples, 60, 400), 60);
+        assert_eq!(longest_at_max(&[], 60, 0), 0);
         assert_eq!(at_max_window_start(None, 10_000), 6_400);
-        assert_eq!(at_max_window_start(Some(9_000), 10_000), 9_000);
+        // Never less than twice the alert's span back.
+        assert_eq!(at_max_window_start(Some(9_000), 10_000), 8_200);
         assert_eq!(at_max_window_start(Some(1), 100_000), 100_000 - 86_400);
         assert!(at_max_query("shop", "cart")
             .contains("kube_horizontalpodautoscaler_spec_max_replicas{namespace=\"shop\",horizontalpodautoscaler=\"cart\"}"));

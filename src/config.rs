@@ -106,6 +106,7 @@ struct RawDefaults {
     startup: Option<Span>,
     buffer: Option<Span>,
     max_mase: Option<f64>,
+    schedule_level: Option<f64>,
 }
 
 /// `events:` (in `defaults` or a workload; a workload's keys win one by one).
@@ -192,6 +193,7 @@ struct RawWorkload {
     startup: Option<Span>,
     buffer: Option<Span>,
     max_mase: Option<f64>,
+    schedule_level: Option<f64>,
 }
 
 fn default_namespace() -> String {
@@ -328,6 +330,9 @@ pub struct Workload {
     /// A model whose backtest MASE is above this is not trusted: an
     /// operator is alerted (the bounds are still recommended).
     pub max_mase: f64,
+    /// The schedule's min follows the upper end of this central interval
+    /// instead of the forecast mean (`None`).
+    pub schedule_level: Option<Level>,
 }
 
 /// What `apply` sets min to.
@@ -495,6 +500,11 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
                 min_replicas: c.min_replicas,
                 max_replicas: c.max_replicas,
             }),
+            schedule_level: w
+                .schedule_level
+                .or(d.schedule_level)
+                .map(|p| check_level(p).map_err(|e| err(format!("schedule_level: {e}"))))
+                .transpose()?,
             mode: w.mode.or(d.mode).unwrap_or_default(),
             startup: span_or(w.startup, d.startup, "90s"),
             buffer: span_or(w.buffer, d.buffer, "5m"),

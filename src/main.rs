@@ -239,7 +239,8 @@ fn execute(command: Command) -> Result<u8> {
             let started = std::time::Instant::now();
             let config = load_config(config)?;
             let plan = run::recommend(&config, at, chrono::Utc::now().timestamp());
-            emit(output.as_deref(), &report::render(&plan, format))?;
+            // Alerts go out even if the report cannot be written.
+            let written = emit(output.as_deref(), &report::render(&plan, format));
             let mut code = plan.exit_code() as u8;
             if notify && config.alertmanager.is_none() && config.pushgateway.is_none() {
                 eprintln!(
@@ -263,6 +264,7 @@ fn execute(command: Command) -> Result<u8> {
                     code = code.max(1);
                 }
             }
+            written?;
             Ok(code)
         }
         Command::Apply {
@@ -275,8 +277,15 @@ fn execute(command: Command) -> Result<u8> {
             output,
         } => {
             let started = std::time::Instant::now();
+            let clock = chrono::Utc::now().timestamp();
+            if let Some(at) = at.filter(|&at| !dry_run && (at - clock).abs() > 900) {
+                anyhow::bail!(
+                    "--at {}: a recommendation for another time than now is never applied to live HPAs; add --dry-run to see it",
+                    homeostat::time::format_timestamp(at)
+                );
+            }
             let config = load_config(config)?;
-            let plan = run::recommend(&config, at, chrono::Utc::now().timestamp());
+            let plan = run::recommend(&config, at, clock);
             let settings = run::ApplySettings {
                 dry_run,
                 rules: config.apply_rules,
@@ -312,13 +321,15 @@ fn execute(command: Command) -> Result<u8> {
                 ApplyFormat::Table => report::render_apply_table(&applied),
                 ApplyFormat::Json => report::render_apply_json(&applied),
             };
-            match output_format {
+            // HPAs may have been patched by now: notify even if the report
+            // cannot be written.
+            let written = match output_format {
                 Some(PatchFormat::Yaml) => {
-                    emit(output.as_deref(), &applied.patches_yaml())?;
                     eprint!("{report}");
+                    emit(output.as_deref(), &applied.patches_yaml())
                 }
-                None => emit(output.as_deref(), &report)?,
-            }
+                None => emit(output.as_deref(), &report),
+            };
             if !no_notify {
                 let notified = run::notify(
                     &config,
@@ -335,6 +346,7 @@ fn execute(command: Command) -> Result<u8> {
                     code = code.max(1);
                 }
             }
+            written?;
             Ok(code)
         }
         Command::Backtest {

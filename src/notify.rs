@@ -6,8 +6,10 @@
 //! text ([`run_metrics`]). [`notify`] does the I/O.
 //!
 //! Alertmanager forgets an alert sent without `endsAt` after its
-//! `resolve_timeout` (5 minutes by default), so every run re-sends the
-//! alerts whose condition still holds. Which alerts an earlier run raised
+//! `resolve_timeout` (5 minutes by default), shorter than the time between
+//! runs: firing alerts are sent with `endsAt` an hour ahead
+//! ([`FIRING_FOR`]), and every run re-sends the alerts whose condition
+//! still holds. Which alerts an earlier run raised
 //! is read back from Alertmanager itself (`GET /api/v2/alerts`), so
 //! resolving needs no local state: an active `HomeostatCannotHeal` alert
 //! of a workload in this run that this run does not raise again is sent
@@ -25,6 +27,10 @@ use std::time::Duration;
 
 /// The one alert homeostat raises; its `reason` label says why.
 pub const ALERT_NAME: &str = "HomeostatCannotHeal";
+/// Seconds a firing alert lasts unless a later run renews or resolves it
+/// (runs come every 15 minutes; Alertmanager's own 5-minute default
+/// would make it flap between runs).
+pub const FIRING_FOR: i64 = 3_600;
 
 /// An alert as Alertmanager's API v2 takes it (and gives it back).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -372,18 +378,46 @@ async fn send_alerts(
     report: &mut NotifyReport,
 ) -> Result<(), String> {
     let url = format!("{}/api/v2/alerts", server.url);
-    let active = server
-        .send(
-            server
-                .http
-                .get(&url)
-                .query(&[("filter", format!("alertname=\"{ALERT_NAME}\""))]),
-            "alertmanager: reading active alerts",
-        )
-        .await?;
-    let active: Vec<Alert> = serde_json::from_str(&active)
-        .map_err(|e| format!("alertmanager: reading active alerts: not a list of alerts: {e}"))?;
-    let resolved = resolved_alerts(&active, firing, in_run, now);
+    // Which alerts to resolve. If they cannot be read, the firing ones are
+    // sent all the same: an operator must not miss them for that.
+    let active = async {
+        let body = server
+            .send(
+                server
+                    .http
+                    .get(&url)
+                    .query(&[("filter", format!("alertname=\"{ALERT_NAME}\""))]),
+                "alertmanager: reading active alerts",
+            )
+            .await?;
+        serde_json::from_str::<Vec<Alert>>(&body)
+            .map_err(|e| format!("alertmanager: reading active alerts: not a list of alerts: {e}"))
+    }
+    .await;
+    let resolved = match active {
+        Ok(active) => resolved_alerts(&active, firing, in_run, now),
+        Err(e) => {
+            report
+                .errors
+                .push(format!("{e} (no alert resolved this run)"));
+            Vec::new()
+        }
+    };
+    // An alert lapses when its `endsAt` passes: far enough ahead that the
+    // next runs renew it before, near enough that alerts of a homeostat
+    // that stopped running clear by themselves.
+    // `startsAt` too: without it Alertmanager takes `endsAt` as the start,
+    // an alert that begins in an hour. A re-sent alert keeps its first
+    // start (Alertmanager merges overlapping ones, earliest start first).
+    let (since, until) = (format_timestamp(now), format_timestamp(now + FIRING_FOR));
+    let firing: Vec<Alert> = firing
+        .iter()
+        .map(|a| Alert {
+            starts_at: Some(since.clone()),
+            ends_at: Some(until.clone()),
+            ..a.clone()
+        })
+        .collect();
     let all: Vec<&Alert> = firing.iter().chain(&resolved).collect();
     if all.is_empty() {
         return Ok(());

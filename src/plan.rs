@@ -8,8 +8,8 @@
 
 use crate::adapt::{adapt, Adaptation};
 use crate::bounds::{
-    derive_bounds, schedule_min, significant, BoundsPolicy, Clamp, Derivation, ReplicaBounds,
-    ScheduledMin,
+    derive_bounds, schedule_loads, schedule_min, significant, BoundsPolicy, Clamp, Derivation,
+    ReplicaBounds, ScheduledMin,
 };
 use crate::config::{CurrentBounds, Mode, Workload};
 use crate::evaluate::mase_scale;
@@ -325,7 +325,7 @@ pub fn plan_with_forecast(
         let lead = workload.startup.secs() + workload.buffer.secs();
         let schedule = schedule_min(
             &forecast,
-            &forecast.mean,
+            &schedule_loads(&forecast, workload.schedule_level),
             first_after_now..total,
             lead,
             policy.target_per_replica,

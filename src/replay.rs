@@ -317,7 +317,7 @@ pub struct ReplaySettings {
     /// of `startup`.
     pub buffer: i64,
     /// The schedule follows the upper end of this interval; `None`: the
-    /// forecast mean.
+    /// workload's `schedule_level` (by default the forecast mean).
     pub schedule_level: Option<Level>,
 }
 
@@ -459,7 +459,8 @@ pub fn replay_workload(
                         .and_then(|i| forecast.mean.get(i))
                         .copied()
                 };
-                let loads = schedule_loads(forecast, settings.schedule_level);
+                let level = settings.schedule_level.or(workload.schedule_level);
+                let loads = schedule_loads(forecast, level);
                 // The steps whose min is due before the next replan.
                 let steps = usize::try_from(
                     (until + lead - forecast.start + forecast.step - 1).div_euclid(forecast.step),

@@ -610,7 +610,7 @@ pub async fn apply_changes(
     for w in &plan.workloads {
         let id = format!("{}/{}", w.namespace, w.name);
         let now = crate::time::parse_timestamp(&w.now).unwrap_or(0);
-        let loaded = store.load(&w.namespace, &w.name, now);
+        let loaded = store.load(&w.namespace, &w.name, chrono::Utc::now().timestamp());
         if let Some(client) = &prometheus {
             let last_run = loaded
                 .state
@@ -618,7 +618,8 @@ pub async fn apply_changes(
                 .and_then(|s| s.last())
                 .and_then(|r| crate::time::parse_timestamp(&r.at).ok());
             let since = crate::apply::at_max_window_start(last_run, now);
-            match minutes_at_max(client, &w.namespace, &w.hpa, since, now).await {
+            let after = last_run.unwrap_or(since);
+            match minutes_at_max(client, &w.namespace, &w.hpa, since, after, now).await {
                 Ok(Some(stretch)) if stretch > crate::apply::AT_MAX_ALERT => {
                     run.troubles.push(crate::notify::Trouble {
                         namespace: w.namespace.clone(),
@@ -626,9 +627,8 @@ pub async fn apply_changes(
                         reason: "at_max".into(),
                         severity: "critical".into(),
                         summary: format!(
-                            "{id}: the HPA sat at its max for {} since {}",
-                            crate::series::human_span(stretch),
-                            format_timestamp(since)
+                            "{id}: the HPA sat at its max for {} in a row",
+                            crate::series::human_span(stretch)
                         ),
                         description: format!(
                             "kube_horizontalpodautoscaler_status_current_replicas reached spec_max_replicas for {} in a row between {} and {}: the load needed more than the HPA may give",
@@ -740,6 +740,16 @@ fn remember(
         };
         run.since_last_run.push((id.clone(), note));
     }
+    // A run for an earlier "now" (`--at`) is not history: it is not kept.
+    let now = crate::time::parse_timestamp(&w.now).ok();
+    let last_at = state
+        .last()
+        .and_then(|r| crate::time::parse_timestamp(&r.at).ok());
+    if let (Some(now), Some(last)) = (now, last_at) {
+        if now < last {
+            return;
+        }
+    }
     let failed = run.failures.iter().any(|(f, _)| *f == id);
     let applied = change.patch && !run.dry_run && run.cluster && !failed;
     if let Some(model) = &w.model {
@@ -763,13 +773,14 @@ fn remember(
 }
 
 /// The longest stretch (seconds) the HPA sat at its max within
-/// `[since, now]`, from kube-state-metrics; `None` when Prometheus has no
+/// `[since, now]` that lasted until `after` or later, from kube-state-metrics; `None` when Prometheus has no
 /// such series (kube-state-metrics not installed, or the HPA unknown to it).
 async fn minutes_at_max(
     client: &crate::prometheus::client::Client,
     namespace: &str,
     hpa: &str,
     since: i64,
+    after: i64,
     now: i64,
 ) -> Result<Option<i64>, String> {
     let query = crate::apply::at_max_query(namespace, hpa);
@@ -784,7 +795,11 @@ async fn minutes_at_max(
         )
         .await
     {
-        Ok(history) => Ok(Some(crate::apply::longest_at_max(&history.samples, step))),
+        Ok(history) => Ok(Some(crate::apply::longest_at_max(
+            &history.samples,
+            step,
+            after,
+        ))),
         Err(e) if e.is_no_data() => Ok(None),
         Err(e) => Err(e.to_string()),
     }

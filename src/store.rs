@@ -163,7 +163,13 @@ impl Store {
             },
         };
         let (tag, why) = problem;
-        let aside = path.with_extension(format!("json.{tag}-{now}"));
+        // Never over an earlier file set aside.
+        let mut aside = path.with_extension(format!("json.{tag}-{now}"));
+        let mut n = 1;
+        while aside.exists() {
+            aside = path.with_extension(format!("json.{tag}-{now}-{n}"));
+            n += 1;
+        }
         let moved = match fs::rename(&path, &aside) {
             Ok(()) => format!("set aside as {}", aside.display()),
             Err(e) => format!("could not be set aside ({e})"),
@@ -188,8 +194,14 @@ impl Store {
 
 /// Temporary file, fsync, rename over `path`, fsync of the folder.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    // Unique per process and call (a container's process is often PID 1).
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let folder = path.parent().unwrap_or(Path::new("."));
-    let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let tmp = path.with_extension(format!("json.tmp-{}-{nanos}-{call}", std::process::id()));
     let result = (|| {
         let mut file = File::create(&tmp)?;
         file.write_all(bytes)?;
@@ -268,6 +280,18 @@ mod tests {
         let why = store.load("shop", "cart", 5).set_aside.unwrap();
         assert!(why.contains("newer homeostat (version 7"), "{why}");
         assert!(dir.path().join("shop/cart.json.newer-5").exists());
+        // A second one set aside at the same second does not replace it.
+        fs::write(&path, "{").unwrap();
+        let again = store.load("shop", "cart", 1_764_158_400);
+        assert!(again.set_aside.is_some());
+        assert!(dir
+            .path()
+            .join("shop/cart.json.corrupt-1764158400-1")
+            .exists());
+        assert!(dir
+            .path()
+            .join("shop/cart.json.corrupt-1764158400")
+            .exists());
         // The next run starts afresh.
         store.save(&state).unwrap();
         assert_eq!(store.load("shop", "cart", 6).state, Some(state));

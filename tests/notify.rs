@@ -54,6 +54,11 @@ fn active_alerts(alertmanager: &Server) -> Vec<(String, String, String)> {
         .map(|a| {
             let label = |k: &str| a["labels"][k].as_str().unwrap_or_default().to_string();
             assert_eq!(label("namespace"), "mobility", "{a}");
+            // Started already, and lasting about an hour unless renewed.
+            let at = |k: &str| homeostat::time::parse_timestamp(a[k].as_str().unwrap()).unwrap();
+            let now = chrono::Utc::now().timestamp();
+            assert!(at("startsAt") <= now, "{a}");
+            assert!(at("endsAt") > now + 3_000, "{a}");
             assert!(!a["annotations"]["summary"].as_str().unwrap().is_empty());
             assert!(!a["annotations"]["fix"].as_str().unwrap().is_empty());
             (label("workload"), label("reason"), label("severity"))
