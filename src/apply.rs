@@ -257,27 +257,9 @@ mod tests {
 
     fn plan(status: Status, min: u32, max: u32) -> WorkloadPlan {
         WorkloadPlan {
-            name: "cart".into(),
-            namespace: "shop".into(),
-            hpa: "cart-hpa".into(),
-            status,
             min_replicas: Some(min),
             max_replicas: Some(max),
-            expected_load: None,
-            model: None,
-            events: Vec::new(),
-            reasons: Vec::new(),
-            now: String::new(),
-            current: None,
-            seasonality: None,
-            data: None,
-            bounds: None,
-            in_spike: false,
-            thin_interval: false,
-            scheduled_min: None,
-            schedule: Vec::new(),
-            validation_mase: None,
-            untrustworthy_model: false,
+            ..WorkloadPlan::empty("shop", "cart", "cart-hpa", status)
         }
     }
 

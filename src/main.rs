@@ -249,20 +249,7 @@ fn execute(command: Command) -> Result<u8> {
                 );
             }
             if notify {
-                let notified = run::notify(
-                    &config,
-                    &plan,
-                    &[],
-                    started.elapsed().as_secs_f64(),
-                    chrono::Utc::now().timestamp(),
-                );
-                for line in &notified.warnings {
-                    eprintln!("homeostat: warning: {line}");
-                }
-                for error in &notified.report.errors {
-                    eprintln!("homeostat: notify: {error}");
-                    code = code.max(1);
-                }
+                code = code.max(notify_and_say(&config, &plan, &[], started));
             }
             written?;
             Ok(code)
@@ -331,20 +318,7 @@ fn execute(command: Command) -> Result<u8> {
                 None => emit(output.as_deref(), &report),
             };
             if !no_notify {
-                let notified = run::notify(
-                    &config,
-                    &plan,
-                    &applied.troubles,
-                    started.elapsed().as_secs_f64(),
-                    chrono::Utc::now().timestamp(),
-                );
-                for line in &notified.warnings {
-                    eprintln!("homeostat: warning: {line}");
-                }
-                for error in &notified.report.errors {
-                    eprintln!("homeostat: notify: {error}");
-                    code = code.max(1);
-                }
+                code = code.max(notify_and_say(&config, &plan, &applied.troubles, started));
             }
             written?;
             Ok(code)
@@ -585,6 +559,30 @@ fn bundled_config() -> Result<PathBuf> {
 
 /// Writes `text` to `path` (atomically: a temporary file renamed into
 /// place, so a reader never sees half a report) or to standard output.
+/// Sends the run's alerts and metrics; says on stderr what went wrong.
+/// Returns the exit code it calls for: 1 when a server could not be told.
+fn notify_and_say(
+    config: &config::Config,
+    plan: &homeostat::plan::Plan,
+    troubles: &[homeostat::notify::Trouble],
+    started: std::time::Instant,
+) -> u8 {
+    let notified = run::notify(
+        config,
+        plan,
+        troubles,
+        started.elapsed().as_secs_f64(),
+        chrono::Utc::now().timestamp(),
+    );
+    for line in &notified.warnings {
+        eprintln!("homeostat: warning: {line}");
+    }
+    for error in &notified.report.errors {
+        eprintln!("homeostat: notify: {error}");
+    }
+    u8::from(!notified.report.errors.is_empty())
+}
+
 fn emit(path: Option<&Path>, text: &str) -> Result<()> {
     match path {
         None => {

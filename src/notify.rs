@@ -492,29 +492,8 @@ mod tests {
     use crate::plan::ExpectedLoad;
 
     fn workload(name: &str, status: Status) -> WorkloadPlan {
-        let mut w = WorkloadPlan {
-            name: name.to_string(),
-            namespace: "shop".to_string(),
-            hpa: name.to_string(),
-            status,
-            min_replicas: None,
-            max_replicas: None,
-            expected_load: None,
-            model: None,
-            events: Vec::new(),
-            reasons: vec![format!("{name}: why")],
-            now: String::new(),
-            current: None,
-            seasonality: None,
-            data: None,
-            bounds: None,
-            in_spike: false,
-            thin_interval: false,
-            scheduled_min: None,
-            schedule: Vec::new(),
-            validation_mase: None,
-            untrustworthy_model: false,
-        };
+        let mut w = WorkloadPlan::empty("shop", name, name, status);
+        w.reasons = vec![format!("{name}: why")];
         if matches!(status, Status::Ok | Status::NeedsOperator) {
             w.min_replicas = Some(3);
             w.max_replicas = Some(20);

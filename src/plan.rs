@@ -154,18 +154,30 @@ impl WorkloadPlan {
     #[must_use]
     pub fn failed(workload: &Workload, now: Option<i64>, status: Status, reason: String) -> Self {
         WorkloadPlan {
-            name: workload.name.clone(),
-            namespace: workload.namespace.clone(),
-            hpa: workload.hpa.clone(),
+            reasons: vec![reason],
+            now: now.map(format_timestamp).unwrap_or_default(),
+            current: workload.current,
+            ..WorkloadPlan::empty(&workload.namespace, &workload.name, &workload.hpa, status)
+        }
+    }
+
+    /// A plan for the HPA `hpa` of `namespace/name` with only a status: no
+    /// recommendation, no reasons (what the other constructors build on).
+    #[must_use]
+    pub fn empty(namespace: &str, name: &str, hpa: &str, status: Status) -> Self {
+        WorkloadPlan {
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+            hpa: hpa.to_string(),
             status,
             min_replicas: None,
             max_replicas: None,
             expected_load: None,
             model: None,
             events: Vec::new(),
-            reasons: vec![reason],
-            now: now.map(format_timestamp).unwrap_or_default(),
-            current: workload.current,
+            reasons: Vec::new(),
+            now: String::new(),
+            current: None,
             seasonality: None,
             data: None,
             bounds: None,

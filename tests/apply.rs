@@ -105,27 +105,11 @@ fn scripted(script: Vec<Step>) -> (kube::Client, Patches, Arc<Mutex<VecDeque<Ste
 fn workload(name: &str, status: Status, min: u32, max: u32) -> WorkloadPlan {
     let recommended = matches!(status, Status::Ok | Status::NeedsOperator);
     WorkloadPlan {
-        name: name.to_string(),
-        namespace: "shop".to_string(),
-        hpa: name.to_string(),
-        status,
         min_replicas: recommended.then_some(min),
         max_replicas: recommended.then_some(max),
-        expected_load: None,
-        model: None,
-        events: Vec::new(),
         reasons: vec![format!("{name}: the reason")],
         now: "2026-11-26T12:00:00Z".to_string(),
-        current: None,
-        seasonality: None,
-        data: None,
-        bounds: None,
-        in_spike: false,
-        thin_interval: false,
-        scheduled_min: None,
-        schedule: Vec::new(),
-        validation_mase: None,
-        untrustworthy_model: false,
+        ..WorkloadPlan::empty("shop", name, name, status)
     }
 }
 
