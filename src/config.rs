@@ -528,27 +528,20 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
             if p.max_concurrency == Some(0) {
                 return Err("prometheus.max_concurrency must be at least 1".to_string());
             }
-            check_prometheus_url(&p.url)?;
+            check_url(&p.url, "prometheus")?;
             // Headers that carry credentials belong in files, not in a ConfigMap.
             if let Some(name) = p.headers.keys().find(|k| holds_credentials(k)) {
                 return Err(format!(
                     "prometheus.headers.{name}: credentials do not belong in the YAML; use basic_auth.password_file or bearer_token_file (or their _env forms)"
                 ));
             }
-            let basic_auth = p
-                .basic_auth
-                .map(|a| {
-                    secret_source(a.password_file, a.password_env, base, "prometheus.basic_auth.password")
-                        .map(|source| (a.username, source))
-                })
-                .transpose()?;
-            let bearer_token = match (p.bearer_token_file, p.bearer_token_env) {
-                (None, None) => None,
-                (file, env) => Some(secret_source(file, env, base, "prometheus.bearer_token")?),
-            };
-            if basic_auth.is_some() && bearer_token.is_some() {
-                return Err("prometheus: give basic_auth or a bearer token, not both".to_string());
-            }
+            let (basic_auth, bearer_token) = credentials(
+                p.basic_auth,
+                p.bearer_token_file,
+                p.bearer_token_env,
+                base,
+                "prometheus",
+            )?;
             Ok(Prometheus {
                 url: p.url,
                 timeout: p.timeout.unwrap_or_else(|| "30s".parse().expect("valid")),
@@ -644,8 +637,35 @@ fn apply_rules(raw: Option<RawApply>) -> Result<crate::apply::ApplyRules, String
 /// Validates a notified server's section `setting`.
 fn endpoint(raw: RawEndpoint, base: &Path, setting: &str) -> Result<Endpoint, String> {
     check_url(&raw.url, setting)?;
-    let basic_auth = raw
-        .basic_auth
+    let (basic_auth, bearer_token) = credentials(
+        raw.basic_auth,
+        raw.bearer_token_file,
+        raw.bearer_token_env,
+        base,
+        setting,
+    )?;
+    Ok(Endpoint {
+        url: raw.url.trim_end_matches('/').to_string(),
+        timeout: raw.timeout.unwrap_or_else(|| "10s".parse().expect("valid")),
+        basic_auth,
+        bearer_token,
+        ca_file: raw.ca_file.map(|f| base.join(f)),
+        insecure_skip_verify: raw.insecure_skip_verify,
+    })
+}
+
+/// Where a server section's credentials come from: basic auth or a bearer
+/// token (each from a file or an environment variable), not both.
+type Credentials = (Option<(String, SecretSource)>, Option<SecretSource>);
+
+fn credentials(
+    basic_auth: Option<RawBasicAuth>,
+    bearer_token_file: Option<PathBuf>,
+    bearer_token_env: Option<String>,
+    base: &Path,
+    setting: &str,
+) -> Result<Credentials, String> {
+    let basic_auth = basic_auth
         .map(|a| {
             secret_source(
                 a.password_file,
@@ -656,7 +676,7 @@ fn endpoint(raw: RawEndpoint, base: &Path, setting: &str) -> Result<Endpoint, St
             .map(|source| (a.username, source))
         })
         .transpose()?;
-    let bearer_token = match (raw.bearer_token_file, raw.bearer_token_env) {
+    let bearer_token = match (bearer_token_file, bearer_token_env) {
         (None, None) => None,
         (file, env) => Some(secret_source(
             file,
@@ -670,18 +690,7 @@ fn endpoint(raw: RawEndpoint, base: &Path, setting: &str) -> Result<Endpoint, St
             "{setting}: give basic_auth or a bearer token, not both"
         ));
     }
-    Ok(Endpoint {
-        url: raw.url.trim_end_matches('/').to_string(),
-        timeout: raw.timeout.unwrap_or_else(|| "10s".parse().expect("valid")),
-        basic_auth,
-        bearer_token,
-        ca_file: raw.ca_file.map(|f| base.join(f)),
-        insecure_skip_verify: raw.insecure_skip_verify,
-    })
-}
-
-fn check_prometheus_url(url: &str) -> Result<(), String> {
-    check_url(url, "prometheus")
+    Ok((basic_auth, bearer_token))
 }
 
 /// An `http(s)://` URL with no credentials in it (they would end up in

@@ -655,15 +655,13 @@ pub async fn apply_changes(
                 Ok(live) => Baseline::Live(live),
                 Err(e) => {
                     run.failures.push((id, e.clone()));
-                    run.troubles.push(crate::notify::Trouble {
-                        namespace: w.namespace.clone(),
-                        workload: w.name.clone(),
-                        reason: "hpa_unreadable".into(),
-                        severity: "warning".into(),
-                        summary: format!("{}/{}: homeostat cannot read its HPA", w.namespace, w.name),
-                        description: e,
-                        fix: "check the HPA's name and namespace in homeostat's config and homeostat's RBAC (get on horizontalpodautoscalers)".into(),
-                    });
+                    run.troubles.push(hpa_trouble(
+                        w,
+                        "hpa_unreadable",
+                        "cannot read its HPA",
+                        e,
+                        "check the HPA's name and namespace in homeostat's config and homeostat's RBAC (get on horizontalpodautoscalers)",
+                    ));
                     continue;
                 }
             },
@@ -687,15 +685,13 @@ pub async fn apply_changes(
                 if let Some(client) = cluster {
                     if let Err(e) = apply_patch(client, &w.namespace, &w.hpa, &body).await {
                         run.failures.push((id, e.clone()));
-                        run.troubles.push(crate::notify::Trouble {
-                            namespace: w.namespace.clone(),
-                            workload: w.name.clone(),
-                            reason: "patch_failed".into(),
-                            severity: "warning".into(),
-                            summary: format!("{}/{}: homeostat could not patch its HPA", w.namespace, w.name),
-                            description: e,
-                            fix: "read the description: a conflict names the field manager that owns the field; a refusal names the missing permission".into(),
-                        });
+                        run.troubles.push(hpa_trouble(
+                            w,
+                            "patch_failed",
+                            "could not patch its HPA",
+                            e,
+                            "read the description: a conflict names the field manager that owns the field; a refusal names the missing permission",
+                        ));
                     }
                 }
             }
@@ -705,6 +701,25 @@ pub async fn apply_changes(
         run.changes.push(change);
     }
     run
+}
+
+/// A failure reading or patching `w`'s HPA, as an alert (warning).
+fn hpa_trouble(
+    w: &crate::plan::WorkloadPlan,
+    reason: &str,
+    what: &str,
+    description: String,
+    fix: &str,
+) -> crate::notify::Trouble {
+    crate::notify::Trouble {
+        namespace: w.namespace.clone(),
+        workload: w.name.clone(),
+        reason: reason.into(),
+        severity: "warning".into(),
+        summary: format!("{}/{}: homeostat {what}", w.namespace, w.name),
+        description,
+        fix: fix.into(),
+    }
 }
 
 /// Records the run in the model store and notes what changed since the last.
