@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Every check, as CI runs it: formatting, lints, doc-tests, each benchmark run
-# once, then all tests (unit, property, integration, snapshot) last, so that
-# the run closes on the test runner's summary.
-# Needs the Rust toolchain (cargo-nextest is used when present); installs
-# the Debian packages the integration tests run for real (Prometheus,
-# Alertmanager, Pushgateway) when
-# they are missing.
+# once, the notebooks executed on fresh outputs, then all tests (unit,
+# property, integration, snapshot) last, so that the run closes on the test
+# runner's summary.
+# Needs the Rust toolchain (cargo-nextest is used when present) and
+# python3; installs the Debian packages the integration tests run for real
+# (Prometheus, Alertmanager, Pushgateway) when they are missing, and the
+# notebooks' pinned Python packages into .venv-notebooks (made when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +44,10 @@ cargo test --doc
 
 echo "== benchmarks, each run once (timings come from 'cargo bench', not from here)"
 cargo test --benches
+
+echo "== notebooks (pinned packages in .venv-notebooks; see notebooks/README.md)"
+cargo build
+bash scripts/notebooks.sh
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use homeostat::model::{self, Level};
-use homeostat::report::{self, Format};
+use homeostat::report::{self, Format, ResultFormat};
 use homeostat::series::{self, GridOptions};
 use homeostat::time::{parse_timestamp, Span};
 use homeostat::{config, evaluate, run, source};
@@ -20,8 +20,18 @@ use std::process::ExitCode;
     about = "Predictive autoscaler for Kubernetes: forecasts load and recommends HPA min/max replicas"
 )]
 struct Cli {
+    /// Diagnostics on stderr: `text` for people, `json` (one object per
+    /// line, with the run's summary) for a batch job's log collector.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -35,9 +45,15 @@ enum Command {
         /// Default: the time of each file's last sample.
         #[arg(long, value_parser = parse_timestamp)]
         at: Option<i64>,
+        /// `table` (colours on a terminal unless `NO_COLOR` is set), `json`
+        /// (the full report), `csv` (a row per workload), `markdown` (for a
+        /// pull request or a chat message), `html` (one page with a chart
+        /// per workload), `parquet` (each workload's history and forecast,
+        /// and report.json, into the folder --output).
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
-        /// Write the report to this file instead of standard output.
+        /// Write the report to this file (a folder for `parquet`) instead
+        /// of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
         /// Send the run's alerts to Alertmanager and its metrics to the
@@ -110,8 +126,10 @@ enum Command {
         /// from the noise around the expected curve, more replica-hours.
         #[arg(long)]
         schedule_level: Option<f64>,
+        /// `html`: a page with each policy's overload and replica-hours and
+        /// the simulated replicas against the load over the last week.
         #[arg(long, value_enum, default_value = "table")]
-        format: EvaluateFormat,
+        format: ResultFormat,
         /// Write the result to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
@@ -133,6 +151,10 @@ enum Command {
         /// Write the result to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Also write each series' history, held-out actuals and forecast
+        /// to `DIR/<series>.parquet` (`timestamp, load, mean, lower, upper`).
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
     },
     /// Export each workload's history, as `recommend` would use it, one
     /// file per workload (`<namespace>_<name>.csv`, columns `timestamp,value`).
@@ -218,16 +240,77 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    match execute(cli.command) {
+    init_logs(cli.log_format);
+    match execute(cli.command, cli.log_format) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("homeostat: error: {e:#}");
+            tracing::error!("{e:#}");
             ExitCode::from(2)
         }
     }
 }
 
-fn execute(command: Command) -> Result<u8> {
+/// `homeostat: warning: …` lines for people (warnings and errors only), or
+/// JSON objects for a log collector (with the runs' summaries too).
+fn init_logs(format: LogFormat) {
+    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder
+            .with_max_level(tracing::Level::WARN)
+            .event_format(PlainLog)
+            .init(),
+        LogFormat::Json => builder
+            .with_max_level(tracing::Level::INFO)
+            .json()
+            .flatten_event(true)
+            .init(),
+    }
+}
+
+/// `homeostat: warning: message key=value`: the CLI's diagnostics as they
+/// read before logs went through tracing.
+struct PlainLog;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for PlainLog
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let level = match *event.metadata().level() {
+            tracing::Level::ERROR => "error: ",
+            tracing::Level::WARN => "warning: ",
+            _ => "",
+        };
+        write!(writer, "homeostat: {level}")?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+/// Colours in the table: only for a terminal, and never when `NO_COLOR`
+/// is set (<https://no-color.org>).
+fn colour_wanted(output: Option<&Path>) -> bool {
+    use std::io::IsTerminal as _;
+    output.is_none()
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Progress bars, unless the logs are JSON (a batch job).
+fn progress(total: usize, planning: &str, logs: LogFormat) -> run::Progress {
+    match logs {
+        LogFormat::Text => run::Progress::on_stderr(total, planning),
+        LogFormat::Json => run::Progress::hidden(),
+    }
+}
+
+fn execute(command: Command, logs: LogFormat) -> Result<u8> {
     match command {
         Command::Recommend {
             config,
@@ -238,13 +321,55 @@ fn execute(command: Command) -> Result<u8> {
         } => {
             let started = std::time::Instant::now();
             let config = load_config(config)?;
-            let plan = run::recommend(&config, at, chrono::Utc::now().timestamp());
+            let parquet_dir = match (format, &output) {
+                (Format::Parquet, Some(dir)) => {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                    Some(dir.clone())
+                }
+                (Format::Parquet, None) => {
+                    anyhow::bail!("--format parquet writes a file per workload: give the folder with --output DIR")
+                }
+                _ => None,
+            };
+            let progress = progress(config.workloads.len(), "fit", logs);
+            let mut charts = Vec::new();
+            let mut export_failures = 0;
+            let plan = run::recommend_visiting(
+                &config,
+                at,
+                chrono::Utc::now().timestamp(),
+                &progress,
+                |workload, plan, fitted| {
+                    if format == Format::Html {
+                        charts.push(fitted.map(|f| report::chart::workload_chart(plan, f)));
+                    }
+                    if let (Some(dir), Some(fitted)) = (&parquet_dir, fitted) {
+                        if let Err(e) = run::export_fitted(dir, workload, fitted) {
+                            tracing::error!(workload = %workload.id(), "{e}");
+                            export_failures += 1;
+                        }
+                    }
+                },
+            );
+            progress.finish();
+            let text = match format {
+                Format::Table => report::render_table(&plan, colour_wanted(output.as_deref())),
+                Format::Json | Format::Parquet => report::render_json(&plan),
+                Format::Csv => report::render_csv(&plan),
+                Format::Markdown => report::markdown::render(&plan),
+                Format::Html => report::html::render(&plan, &charts),
+            };
             // Alerts go out even if the report cannot be written.
-            let written = emit(output.as_deref(), &report::render(&plan, format));
-            let mut code = plan.exit_code() as u8;
+            let written = match &parquet_dir {
+                Some(dir) => emit(Some(&dir.join("report.json")), &text),
+                None => emit(output.as_deref(), &text),
+            };
+            let mut code = (plan.exit_code() as u8).max(u8::from(export_failures > 0));
+            log_summary("recommend", &plan, started);
             if notify && config.alertmanager.is_none() && config.pushgateway.is_none() {
-                eprintln!(
-                    "homeostat: warning: --notify: {} configures neither `alertmanager:` nor `pushgateway:`",
+                tracing::warn!(
+                    "--notify: {} configures neither `alertmanager:` nor `pushgateway:`",
                     config.path.display()
                 );
             }
@@ -272,7 +397,9 @@ fn execute(command: Command) -> Result<u8> {
                 );
             }
             let config = load_config(config)?;
-            let plan = run::recommend(&config, at, clock);
+            let progress = progress(config.workloads.len(), "fit", logs);
+            let plan = run::recommend_visiting(&config, at, clock, &progress, |_, _, _| {});
+            progress.finish();
             let settings = run::ApplySettings {
                 dry_run,
                 rules: config.apply_rules,
@@ -285,8 +412,8 @@ fn execute(command: Command) -> Result<u8> {
                 let cluster = match kube::Client::try_default().await {
                     Ok(client) => Some(client),
                     Err(e) if dry_run => {
-                        eprintln!(
-                            "homeostat: no Kubernetes API ({e}): comparing with `current:` in {}",
+                        tracing::warn!(
+                            "no Kubernetes API ({e}): comparing with `current:` in {}",
                             config.path.display()
                         );
                         None
@@ -305,9 +432,13 @@ fn execute(command: Command) -> Result<u8> {
                 code = code.max(1);
             }
             let report = match format {
-                ApplyFormat::Table => report::render_apply_table(&applied),
+                ApplyFormat::Table => report::render_apply_table(
+                    &applied,
+                    output_format.is_none() && colour_wanted(output.as_deref()),
+                ),
                 ApplyFormat::Json => report::render_apply_json(&applied),
             };
+            log_summary("apply", &plan, started);
             // HPAs may have been patched by now: notify even if the report
             // cannot be written.
             let written = match output_format {
@@ -368,15 +499,25 @@ fn execute(command: Command) -> Result<u8> {
                 buffer,
                 schedule_level,
             };
-            let backtest = run::backtest(&config, at, chrono::Utc::now().timestamp(), &settings);
+            let progress = progress(config.workloads.len(), "replay", logs);
+            let backtest = run::backtest_with(
+                &config,
+                at,
+                chrono::Utc::now().timestamp(),
+                &settings,
+                &progress,
+            );
+            progress.finish();
             let text = match format {
-                EvaluateFormat::Table => report::render_backtest_table(&backtest),
-                EvaluateFormat::Json => report::render_backtest_json(&backtest),
-                EvaluateFormat::Csv => report::render_backtest_csv(&backtest),
+                ResultFormat::Table => report::render_backtest_table(&backtest),
+                ResultFormat::Json => report::render_backtest_json(&backtest),
+                ResultFormat::Csv => report::render_backtest_csv(&backtest),
+                ResultFormat::Markdown => report::markdown::render_backtest(&backtest),
+                ResultFormat::Html => report::html::render_backtest(&backtest),
             };
             emit(output.as_deref(), &text)?;
             for (id, reason) in &backtest.failures {
-                eprintln!("homeostat: {id}: not replayed: {reason}");
+                tracing::error!(workload = %id, "{id}: not replayed: {reason}");
             }
             Ok(u8::from(!backtest.failures.is_empty()))
         }
@@ -386,8 +527,10 @@ fn execute(command: Command) -> Result<u8> {
             level,
             format,
             output,
+            export,
         } => {
-            let evaluation = run::evaluate_dir(&input, test, level).map_err(anyhow::Error::msg)?;
+            let evaluation = run::evaluate_dir(&input, test, level, export.as_deref())
+                .map_err(anyhow::Error::msg)?;
             let text = match format {
                 EvaluateFormat::Table => evaluate::render_table(&evaluation),
                 EvaluateFormat::Json => evaluate::render_json(&evaluation),
@@ -395,7 +538,7 @@ fn execute(command: Command) -> Result<u8> {
             };
             emit(output.as_deref(), &text)?;
             for (series, reason) in &evaluation.failures {
-                eprintln!("homeostat: {series}: not evaluated: {reason}");
+                tracing::error!(series = %series, "{series}: not evaluated: {reason}");
             }
             Ok(u8::from(!evaluation.failures.is_empty()))
         }
@@ -413,7 +556,7 @@ fn execute(command: Command) -> Result<u8> {
             let failed = exported.iter().filter(|e| e.result.is_err()).count();
             for entry in exported.iter().filter(|e| e.result.is_err()) {
                 if let Err(failure) = &entry.result {
-                    eprintln!("homeostat: {}: {}", entry.workload, failure.reason);
+                    tracing::error!(workload = %entry.workload, "{}: {}", entry.workload, failure.reason);
                 }
             }
             Ok(u8::from(failed > 0))
@@ -575,12 +718,30 @@ fn notify_and_say(
         chrono::Utc::now().timestamp(),
     );
     for line in &notified.warnings {
-        eprintln!("homeostat: warning: {line}");
+        tracing::warn!("{line}");
     }
     for error in &notified.report.errors {
-        eprintln!("homeostat: notify: {error}");
+        tracing::error!("notify: {error}");
     }
     u8::from(!notified.report.errors.is_empty())
+}
+
+/// The run's summary, for the batch job's log (`--log-format json`).
+fn log_summary(command: &str, plan: &homeostat::plan::Plan, started: std::time::Instant) {
+    let count = |status: homeostat::plan::Status| {
+        plan.workloads.iter().filter(|w| w.status == status).count()
+    };
+    tracing::info!(
+        command,
+        workloads = plan.workloads.len(),
+        ok = count(homeostat::plan::Status::Ok),
+        needs_operator = count(homeostat::plan::Status::NeedsOperator),
+        insufficient_data = count(homeostat::plan::Status::InsufficientData),
+        no_data = count(homeostat::plan::Status::NoData),
+        error = count(homeostat::plan::Status::Error),
+        seconds = started.elapsed().as_secs_f64(),
+        "run finished"
+    );
 }
 
 fn emit(path: Option<&Path>, text: &str) -> Result<()> {

@@ -14,7 +14,7 @@ use crate::bounds::{
 use crate::config::{CurrentBounds, Mode, Workload};
 use crate::evaluate::mase_scale;
 use crate::events::{self, EventKind};
-use crate::model::{self, Forecast};
+use crate::model::{self, Forecast, Level};
 use crate::series::{human_span, resample, GridOptions, Series};
 use crate::source::RawSeries;
 use crate::time::{format_moment, format_stretch, format_timestamp, Span};
@@ -126,6 +126,10 @@ pub struct WorkloadPlan {
     pub now: String,
     /// What the HPA has today, when known.
     pub current: Option<CurrentBounds>,
+    /// The load one replica carries at the HPA's target: a bound of `n`
+    /// replicas is a load of `n × target_per_replica`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_per_replica: Option<f64>,
     /// Detected seasonality (`daily+weekly`, `daily`, `weekly`, `none`).
     pub seasonality: Option<String>,
     pub data: Option<DataSummary>,
@@ -157,6 +161,7 @@ impl WorkloadPlan {
             reasons: vec![reason],
             now: now.map(format_timestamp).unwrap_or_default(),
             current: workload.current,
+            target_per_replica: Some(workload.policy.target_per_replica),
             ..WorkloadPlan::empty(&workload.namespace, &workload.name, &workload.hpa, status)
         }
     }
@@ -178,6 +183,7 @@ impl WorkloadPlan {
             reasons: Vec::new(),
             now: String::new(),
             current: None,
+            target_per_replica: None,
             seasonality: None,
             data: None,
             bounds: None,
@@ -225,17 +231,30 @@ pub fn signed_percent(ratio: f64) -> String {
 /// "now" for a file of history.
 #[must_use]
 pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> WorkloadPlan {
-    plan_with_forecast(workload, raw, now).0
+    plan_fitted(workload, raw, now).0
 }
 
-/// [`plan_workload`], and the forecast the bounds came from (fitted on the
-/// adapted history), when there is one: the replay's schedule follows it.
+/// What a plan was made from, for the reports' charts and exports and for
+/// the replay's schedule.
+#[derive(Debug, Clone)]
+pub struct Fitted {
+    /// The history on its grid, as observed (spikes and shifts included).
+    pub history: Series,
+    /// The forecast the bounds came from (fitted on the adapted history).
+    pub forecast: Forecast,
+    /// The interval level the bounds use.
+    pub level: Level,
+    /// The spikes, dips and shifts found in the history.
+    pub events: Vec<events::Event>,
+}
+
+/// [`plan_workload`], and what it was made from when a forecast was made.
 #[must_use]
-pub fn plan_with_forecast(
+pub fn plan_fitted(
     workload: &Workload,
     raw: &RawSeries,
     now: Option<i64>,
-) -> (WorkloadPlan, Option<Forecast>) {
+) -> (WorkloadPlan, Option<Fitted>) {
     let now = now.unwrap_or_else(|| raw.latest());
     let fail = |status, reason| {
         (
@@ -383,6 +402,7 @@ pub fn plan_with_forecast(
         reasons,
         now: format_timestamp(now),
         current: workload.current,
+        target_per_replica: Some(workload.policy.target_per_replica),
         seasonality: Some(forecast.seasonality.label().to_string()),
         data: Some(DataSummary {
             from: format_timestamp(series.start),
@@ -400,7 +420,13 @@ pub fn plan_with_forecast(
         validation_mase,
         untrustworthy_model,
     };
-    (plan, Some(forecast))
+    let fitted = Fitted {
+        history: series,
+        forecast,
+        level: workload.policy.level,
+        events,
+    };
+    (plan, Some(fitted))
 }
 
 fn describe_data(series: &Series, origin: &str) -> String {

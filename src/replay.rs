@@ -30,7 +30,7 @@ use crate::config::Workload;
 use crate::evaluate::mase_scale;
 use crate::model::Forecast;
 use crate::model::Level;
-use crate::plan::{plan_with_forecast, signed_percent, Status};
+use crate::plan::{plan_fitted, signed_percent, Status};
 use crate::series::{resample, GridOptions, Series};
 use crate::source::RawSeries;
 use serde::Serialize;
@@ -203,6 +203,19 @@ impl Tally {
 /// replicas it would want then, all ready.
 #[must_use]
 pub fn simulate(load: &Series, from: i64, to: i64, schedule: &[BoundsAt], hpa: &Hpa) -> Outcome {
+    simulate_traced(load, from, to, schedule, hpa).0
+}
+
+/// [`simulate`], and the ready replicas over time: `(t, ready)` at `from`
+/// and at every change (a step function, for the backtest's chart).
+#[must_use]
+pub fn simulate_traced(
+    load: &Series,
+    from: i64,
+    to: i64,
+    schedule: &[BoundsAt],
+    hpa: &Hpa,
+) -> (Outcome, Vec<(i64, u32)>) {
     let mut last = 0.0;
     let first = bounds_at(schedule, from).unwrap_or(BoundsAt {
         from,
@@ -218,6 +231,7 @@ pub fn simulate(load: &Series, from: i64, to: i64, schedule: &[BoundsAt], hpa: &
     let mut ready = replicas;
     let mut desires: VecDeque<(i64, u32)> = VecDeque::new();
     let mut tally = Tally::default();
+    let mut trace = vec![(from, ready)];
     let mut t = from;
     while t < to {
         while starting.front().is_some_and(|&at| at <= t) {
@@ -266,11 +280,14 @@ pub fn simulate(load: &Series, from: i64, to: i64, schedule: &[BoundsAt], hpa: &
             }
         }
         replicas = target;
+        if trace.last().is_some_and(|&(_, r)| r != ready) {
+            trace.push((t, ready));
+        }
         let dt = (hpa.sync.min(to - t)) as f64;
         tally.add(dt, now_load, ready, replicas, hpa.capacity(), at_max);
         t += hpa.sync;
     }
-    tally.outcome(changes(schedule, from, to))
+    (tally.outcome(changes(schedule, from, to)), trace)
 }
 
 /// The oracle over `[from, to)`: at every sync, the fewest replicas that
@@ -381,6 +398,20 @@ pub struct WorkloadReplay {
     pub policies: Vec<PolicyOutcome>,
     pub verdict: String,
     pub replans: Vec<Replan>,
+    /// What the backtest's chart draws (not in the JSON report).
+    #[serde(skip)]
+    pub chart: ReplayChart,
+}
+
+/// The replayed load and each simulated policy's ready replicas.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReplayChart {
+    /// The load over the replayed time, on its grid.
+    pub load: Vec<(i64, f64)>,
+    /// What one ready replica serves before it is overloaded.
+    pub capacity: f64,
+    /// Reactive, horizon and schedule: `(t, ready replicas)` at each change.
+    pub replicas: Vec<(Policy, Vec<(i64, u32)>)>,
 }
 
 impl WorkloadReplay {
@@ -443,7 +474,8 @@ pub fn replay_workload(
     };
     let mut at = settings.from;
     while at < settings.to {
-        let (plan, forecast) = plan_with_forecast(workload, raw, Some(at));
+        let (plan, fitted) = plan_fitted(workload, raw, Some(at));
+        let forecast = fitted.map(|f| f.forecast);
         let until = (at + settings.replan).min(settings.to);
         let mut mase_next_day = None;
         if let (Status::Ok | Status::NeedsOperator, Some(min), Some(max)) =
@@ -494,10 +526,22 @@ pub fn replay_workload(
         at = until;
     }
     let (from, to) = (settings.from, settings.to);
-    let reactive = simulate(&actual, from, to, &reactive_bounds, &hpa);
-    let horizon = simulate(&actual, from, to, &horizon_bounds, &hpa);
-    let schedule = simulate(&actual, from, to, &schedule_bounds, &hpa);
+    let (reactive, reactive_replicas) = simulate_traced(&actual, from, to, &reactive_bounds, &hpa);
+    let (horizon, horizon_replicas) = simulate_traced(&actual, from, to, &horizon_bounds, &hpa);
+    let (schedule, schedule_replicas) = simulate_traced(&actual, from, to, &schedule_bounds, &hpa);
     let oracle = oracle(&actual, from, to, &hpa);
+    let chart = ReplayChart {
+        load: (0..actual.len())
+            .map(|i| (actual.timestamp(i), actual.values[i]))
+            .filter(|&(t, load)| t >= from && t < to && load.is_finite())
+            .collect(),
+        capacity: hpa.capacity(),
+        replicas: vec![
+            (Policy::Reactive, reactive_replicas),
+            (Policy::Horizon, horizon_replicas),
+            (Policy::Schedule, schedule_replicas),
+        ],
+    };
     Ok(WorkloadReplay {
         name: workload.name.clone(),
         namespace: workload.namespace.clone(),
@@ -514,6 +558,7 @@ pub fn replay_workload(
         .map(|(policy, outcome)| PolicyOutcome { policy, outcome })
         .collect(),
         replans,
+        chart,
     })
 }
 
@@ -716,6 +761,7 @@ mod tests {
             policies,
             verdict: String::new(),
             replans: Vec::new(),
+            chart: ReplayChart::default(),
         }
     }
 

@@ -12,7 +12,7 @@
 use crate::config::{Config, LoadSource, Workload};
 use crate::evaluate::{self, Evaluation, SeriesEvaluation};
 use crate::model::{self, Level};
-use crate::plan::{plan_workload, Plan, Status, WorkloadPlan};
+use crate::plan::{plan_fitted, Fitted, Plan, Status, WorkloadPlan};
 use crate::prometheus::Client;
 use crate::series::{self, GridOptions};
 use crate::source::{self, RawSeries};
@@ -60,17 +60,89 @@ impl LoadFailure {
 /// `at` fixes "now"; without it a query is planned at `clock_now` and a
 /// file at its last sample. A query always asks Prometheus for explicit
 /// `start` and `end`, never its own "now".
-pub fn load_histories<F>(config: &Config, at: Option<i64>, clock_now: i64, mut visit: F)
+pub fn load_histories<F>(config: &Config, at: Option<i64>, clock_now: i64, visit: F)
 where
     F: FnMut(&Workload, Result<Loaded, LoadFailure>),
 {
+    load_histories_with(config, at, clock_now, &Progress::hidden(), visit);
+}
+
+/// A run's progress: histories read and workloads planned. Drawn on
+/// stderr as two bars when it is a terminal ([`Progress::on_stderr`]),
+/// else nothing.
+#[derive(Clone)]
+pub struct Progress {
+    read: indicatif::ProgressBar,
+    planned: indicatif::ProgressBar,
+}
+
+impl Progress {
+    /// Counts, shows nothing.
+    #[must_use]
+    pub fn hidden() -> Progress {
+        Progress {
+            read: indicatif::ProgressBar::hidden(),
+            planned: indicatif::ProgressBar::hidden(),
+        }
+    }
+
+    /// Bars for `total` workloads on stderr when it is a terminal; hidden
+    /// otherwise (a batch job's log gets no control characters).
+    #[must_use]
+    pub fn on_stderr(total: usize, planning: &str) -> Progress {
+        use std::io::IsTerminal as _;
+        if !std::io::stderr().is_terminal() {
+            return Progress::hidden();
+        }
+        let bars = indicatif::MultiProgress::new();
+        let style = indicatif::ProgressStyle::with_template(
+            "{prefix:>8} [{bar:40}] {pos}/{len} {elapsed} {msg}",
+        )
+        .expect("the template is valid")
+        .progress_chars("=> ");
+        let bar = |prefix: &str| {
+            let bar = bars.add(indicatif::ProgressBar::new(total as u64));
+            bar.set_style(style.clone());
+            bar.set_prefix(prefix.to_string());
+            bar
+        };
+        Progress {
+            read: bar("fetch"),
+            planned: bar(planning),
+        }
+    }
+
+    /// Clears the bars (before the report is written).
+    pub fn finish(&self) {
+        self.read.finish_and_clear();
+        self.planned.finish_and_clear();
+    }
+}
+
+/// [`load_histories`], counting on `progress`: a history read, a workload
+/// visited.
+pub fn load_histories_with<F>(
+    config: &Config,
+    at: Option<i64>,
+    clock_now: i64,
+    progress: &Progress,
+    mut visit: F,
+) where
+    F: FnMut(&Workload, Result<Loaded, LoadFailure>),
+{
+    let mut visit = |workload: &Workload, loaded| {
+        visit(workload, loaded);
+        progress.planned.inc(1);
+    };
     let any_query = config
         .workloads
         .iter()
         .any(|w| matches!(w.source, LoadSource::Query { .. }));
     if !any_query {
         for workload in &config.workloads {
-            visit(workload, read_file(workload, at));
+            let loaded = read_file(workload, at);
+            progress.read.inc(1);
+            visit(workload, loaded);
         }
         return;
     }
@@ -84,8 +156,8 @@ where
         .as_ref()
         .is_some_and(|p| p.insecure_skip_verify)
     {
-        eprintln!(
-            "homeostat: warning: prometheus.insecure_skip_verify is on: Prometheus' TLS certificate is not checked"
+        tracing::warn!(
+            "prometheus.insecure_skip_verify is on: Prometheus' TLS certificate is not checked"
         );
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -110,11 +182,17 @@ where
         .map_or(4, |p| 4 * p.max_concurrency as usize);
     let (sender, mut receiver) = tokio::sync::mpsc::channel(ahead);
     let workloads = config.workloads.clone();
+    let read = progress.read.clone();
     runtime.spawn(async move {
         let mut results = futures_util::stream::iter(workloads)
             .map(|workload| {
                 let client = client.clone();
-                tokio::spawn(async move { load_one(&workload, client, at, clock_now).await })
+                let read = read.clone();
+                tokio::spawn(async move {
+                    let loaded = load_one(&workload, client, at, clock_now).await;
+                    read.inc(1);
+                    loaded
+                })
             })
             .buffered(ahead);
         while let Some(joined) = results.next().await {
@@ -210,19 +288,94 @@ fn read_file(workload: &Workload, at: Option<i64>) -> Result<Loaded, LoadFailure
 /// `clock_now` is the wall-clock time, stamped on the report.
 #[must_use]
 pub fn recommend(config: &Config, at: Option<i64>, clock_now: i64) -> Plan {
+    recommend_visiting(config, at, clock_now, &Progress::hidden(), |_, _, _| {})
+}
+
+/// [`recommend`], counting on `progress`, and calling `visit` with each
+/// workload's plan and what it was made from, as soon as it is made (to
+/// draw or export it while only that workload's data is in memory).
+pub fn recommend_visiting<F>(
+    config: &Config,
+    at: Option<i64>,
+    clock_now: i64,
+    progress: &Progress,
+    mut visit: F,
+) -> Plan
+where
+    F: FnMut(&Workload, &WorkloadPlan, Option<&Fitted>),
+{
     let mut workloads = Vec::with_capacity(config.workloads.len());
-    load_histories(config, at, clock_now, |workload, loaded| {
-        workloads.push(match loaded {
-            Ok(loaded) => plan_workload(workload, &loaded.raw, Some(loaded.now)),
-            Err(failure) => {
-                WorkloadPlan::failed(workload, failure.now, failure.status, failure.reason)
-            }
-        });
+    load_histories_with(config, at, clock_now, progress, |workload, loaded| {
+        let (plan, fitted) = match loaded {
+            Ok(loaded) => plan_fitted(workload, &loaded.raw, Some(loaded.now)),
+            Err(failure) => (
+                WorkloadPlan::failed(workload, failure.now, failure.status, failure.reason),
+                None,
+            ),
+        };
+        visit(workload, &plan, fitted.as_ref());
+        workloads.push(plan);
     });
     Plan {
         generated_at: format_timestamp(clock_now),
         workloads,
     }
+}
+
+/// `homeostat recommend --format parquet`: writes one workload's history
+/// and forecast to `dir/<namespace>_<name>.parquet`, with columns
+/// `timestamp, load, mean, lower, upper` (the interval at the workload's
+/// level): the history's rows have `load`, the forecast's the other three.
+pub fn export_fitted(dir: &Path, workload: &Workload, fitted: &Fitted) -> Result<PathBuf, String> {
+    let path = dir.join(format!("{}_{}.parquet", workload.namespace, workload.name));
+    let intervals = fitted.forecast.interval(fitted.level);
+    write_curves(&path, &fitted.history, &[], &fitted.forecast, &intervals)
+        .map(|()| path.clone())
+        .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+}
+
+/// The history's steps (`load`), then the forecast's (`mean, lower,
+/// upper`, and `load` from `actual` where it is known): one Parquet table.
+fn write_curves(
+    path: &Path,
+    history: &series::Series,
+    actual: &[f64],
+    forecast: &model::Forecast,
+    intervals: &[model::Interval],
+) -> std::io::Result<()> {
+    let finite = |v: f64| v.is_finite().then_some(v);
+    let steps = history.len() + forecast.mean.len();
+    let mut timestamps = Vec::with_capacity(steps);
+    let (mut load, mut mean, mut lower, mut upper) = (
+        Vec::with_capacity(steps),
+        Vec::with_capacity(steps),
+        Vec::with_capacity(steps),
+        Vec::with_capacity(steps),
+    );
+    for (i, &value) in history.values.iter().enumerate() {
+        timestamps.push(history.timestamp(i));
+        load.push(finite(value));
+        mean.push(None);
+        lower.push(None);
+        upper.push(None);
+    }
+    for (i, (&m, interval)) in forecast.mean.iter().zip(intervals).enumerate() {
+        timestamps.push(forecast.timestamp(i));
+        load.push(actual.get(i).copied().and_then(finite));
+        mean.push(Some(m));
+        lower.push(Some(interval.lower));
+        upper.push(Some(interval.upper));
+    }
+    source::write_table_parquet(
+        path,
+        &timestamps,
+        vec![
+            ("load", load),
+            ("mean", mean),
+            ("lower", lower),
+            ("upper", upper),
+        ],
+    )
 }
 
 /// File formats `homeostat fetch` writes.
@@ -306,8 +459,21 @@ pub fn export_histories(
 /// Evaluates the forecaster on every `.csv` and `.parquet` series in `dir`
 /// (see [`crate::evaluate`]); returns the evaluations and, per series that
 /// could not be evaluated, its reason. Errs only when `dir` cannot be listed
-/// or holds no series.
-pub fn evaluate_dir(dir: &Path, test: Span, level: Level) -> Result<Evaluation, String> {
+/// or holds no series, or `export` cannot be made.
+///
+/// `export`: also write each series' training history, held-out actuals
+/// and forecast to `export/<series>.parquet` (columns as
+/// [`export_fitted`]'s; the held-out rows have both `load` and the forecast).
+pub fn evaluate_dir(
+    dir: &Path,
+    test: Span,
+    level: Level,
+    export: Option<&Path>,
+) -> Result<Evaluation, String> {
+    if let Some(export) = export {
+        std::fs::create_dir_all(export)
+            .map_err(|e| format!("{}: cannot create: {e}", export.display()))?;
+    }
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("{}: cannot list: {e}", dir.display()))?;
     let mut paths: Vec<PathBuf> = entries
@@ -332,20 +498,28 @@ pub fn evaluate_dir(dir: &Path, test: Span, level: Level) -> Result<Evaluation, 
             || path.display().to_string(),
             |s| s.to_string_lossy().into_owned(),
         );
-        match evaluate_file(&path, &name, test, level) {
-            Ok(series) => evaluation.series.push(series),
+        let export = export.map(|d| d.join(format!("{name}.parquet")));
+        match evaluate_file(&path, &name, test, level, export.as_deref()) {
+            Ok((series, exported)) => {
+                evaluation.series.push(series);
+                if let Err(reason) = exported {
+                    evaluation.failures.push((name, reason));
+                }
+            }
             Err(reason) => evaluation.failures.push((name, reason)),
         }
     }
     Ok(evaluation)
 }
 
+/// One series' evaluation, and whether its export (when asked) was written.
 fn evaluate_file(
     path: &Path,
     name: &str,
     test: Span,
     level: Level,
-) -> Result<SeriesEvaluation, String> {
+    export: Option<&Path>,
+) -> Result<(SeriesEvaluation, Result<(), String>), String> {
     let raw = source::read_file(path).map_err(|e| e.to_string())?;
     let series = series::resample(&raw, &GridOptions::default()).map_err(|e| e.to_string())?;
     let test_steps = model::steps_in(test.secs(), series.step);
@@ -376,7 +550,17 @@ fn evaluate_file(
             "1d", &actual, &forecast, level, per_day, scale,
         ));
     }
-    Ok(SeriesEvaluation {
+    let exported = export.map_or(Ok(()), |export| {
+        write_curves(
+            export,
+            &train,
+            &actual,
+            &forecast,
+            &forecast.interval(level),
+        )
+        .map_err(|e| format!("{}: cannot write: {e}", export.display()))
+    });
+    let evaluation = SeriesEvaluation {
         series: name.to_string(),
         model: forecast.model.clone(),
         seasonality: forecast.seasonality.label().to_string(),
@@ -384,7 +568,8 @@ fn evaluate_file(
         test_steps,
         seconds,
         scores,
-    })
+    };
+    Ok((evaluation, exported))
 }
 
 /// What `homeostat backtest` replays, besides each workload's config.
@@ -421,13 +606,25 @@ pub fn backtest(
     clock_now: i64,
     settings: &BacktestSettings,
 ) -> Backtest {
+    backtest_with(config, at, clock_now, settings, &Progress::hidden())
+}
+
+/// [`backtest`], counting on `progress`.
+#[must_use]
+pub fn backtest_with(
+    config: &Config,
+    at: Option<i64>,
+    clock_now: i64,
+    settings: &BacktestSettings,
+    progress: &Progress,
+) -> Backtest {
     let mut extended = config.clone();
     for w in &mut extended.workloads {
         w.history = Span::from_secs(w.history.secs() + settings.span.secs()).expect("positive");
     }
     let mut workloads = Vec::new();
     let mut failures = Vec::new();
-    load_histories(&extended, at, clock_now, |extended, loaded| {
+    load_histories_with(&extended, at, clock_now, progress, |extended, loaded| {
         let mut workload = extended.clone();
         workload.history = Span::from_secs(workload.history.secs() - settings.span.secs())
             .expect("extended above");

@@ -12,8 +12,8 @@
 
 use crate::time::{check_timestamp, format_timestamp, parse_timestamp};
 use polars::prelude::{
-    Column, CsvReadOptions, DataFrame, DataType, ParquetReader, ParquetWriter, PolarsError,
-    SerReader, TimeUnit,
+    Column, CsvReadOptions, DataFrame, DataType, NamedFrom, ParquetReader, ParquetWriter,
+    PolarsError, SerReader, TimeUnit, TimeZone,
 };
 use std::io::Cursor;
 use std::io::Write;
@@ -434,15 +434,31 @@ pub fn write_csv(path: &Path, samples: &[Sample]) -> std::io::Result<()> {
 /// Writes samples as Parquet: `timestamp` a datetime (milliseconds, UTC),
 /// `value` a double. Atomic as [`write_csv`].
 pub fn write_parquet(path: &Path, samples: &[Sample]) -> std::io::Result<()> {
-    let millis: Vec<i64> = samples.iter().map(|s| s.ts * 1000).collect();
-    let values: Vec<f64> = samples.iter().map(|s| s.value).collect();
+    let timestamps: Vec<i64> = samples.iter().map(|s| s.ts).collect();
+    let values = samples.iter().map(|s| Some(s.value)).collect();
+    write_table_parquet(path, &timestamps, vec![("value", values)])
+}
+
+/// Writes a table as Parquet: `timestamp` (seconds in, a datetime in
+/// milliseconds out, UTC) and nullable double columns (`None` is null).
+/// Atomic as [`write_csv`].
+pub fn write_table_parquet(
+    path: &Path,
+    timestamps: &[i64],
+    columns: Vec<(&str, Vec<Option<f64>>)>,
+) -> std::io::Result<()> {
     let to_io = |e: PolarsError| std::io::Error::other(e.to_string());
-    let timestamps = Column::new("timestamp".into(), millis)
-        .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
-        .map_err(to_io)?;
-    let mut frame =
-        DataFrame::new_infer_height(vec![timestamps, Column::new("value".into(), values)])
-            .map_err(to_io)?;
+    let millis: Vec<i64> = timestamps.iter().map(|t| t * 1000).collect();
+    // Marked UTC, so that readers take the times as instants (Parquet's
+    // isAdjustedToUTC), not as wall-clock times of some unknown zone.
+    let mut all = vec![Column::from(
+        polars::prelude::Series::new("timestamp".into(), millis)
+            .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC)),
+    )];
+    for (name, values) in columns {
+        all.push(Column::new(name.into(), values));
+    }
+    let mut frame = DataFrame::new_infer_height(all).map_err(to_io)?;
     write_atomically(path, |file| {
         ParquetWriter::new(file)
             .finish(&mut frame)

@@ -1,0 +1,163 @@
+//! Markdown reports: compact, for a pull request or a chat message.
+
+use super::{
+    by_urgency, change_reasons, current_range, number, operator_reasons, recommended_range,
+    severity, summary_line, Severity,
+};
+use crate::plan::Plan;
+use crate::run::Backtest;
+use std::fmt::Write as _;
+
+/// A table cell: pipes escaped, line breaks flattened.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// A Markdown table.
+#[must_use]
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = format!("| {} |\n", header.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    out
+}
+
+/// The recommendation: a summary line, the table most urgent first, then
+/// one line per workload that needs an operator and one per change, each
+/// with its reason.
+#[must_use]
+pub fn render(plan: &Plan) -> String {
+    let mut out = format!(
+        "### homeostat recommendations\n\n{} · generated {}\n\n",
+        summary_line(plan),
+        plan.generated_at
+    );
+    let workloads = by_urgency(plan);
+    let rows: Vec<Vec<String>> = workloads
+        .iter()
+        .map(|w| {
+            let severity = severity(w);
+            let label = if severity.needs_operator() {
+                format!("**{}**", severity.as_str())
+            } else {
+                severity.as_str().to_string()
+            };
+            vec![
+                label,
+                format!("`{}/{}`", w.namespace, w.name),
+                w.status.as_str().to_string(),
+                current_range(w),
+                recommended_range(w),
+                w.expected_load.map_or_else(
+                    || "-".into(),
+                    |l| format!("{} – {}", number(l.low), number(l.high)),
+                ),
+                w.model.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "severity",
+            "workload",
+            "status",
+            "current",
+            "recommended",
+            "expected load",
+            "model",
+        ],
+        &rows,
+    ));
+    let operator: Vec<_> = workloads
+        .iter()
+        .filter(|w| severity(w).needs_operator())
+        .collect();
+    if !operator.is_empty() {
+        out.push_str("\n**Needs an operator**\n\n");
+        for w in operator {
+            let _ = writeln!(
+                out,
+                "- `{}/{}` ({}): {}",
+                w.namespace,
+                w.name,
+                w.status.as_str(),
+                cell(&operator_reasons(w).join("; "))
+            );
+        }
+    }
+    let changes: Vec<_> = workloads
+        .iter()
+        .filter(|w| severity(w) == Severity::Change)
+        .collect();
+    if !changes.is_empty() {
+        out.push_str("\n**Changes**\n\n");
+        for w in changes {
+            let _ = writeln!(
+                out,
+                "- `{}/{}` {} → {}: {}",
+                w.namespace,
+                w.name,
+                current_range(w),
+                recommended_range(w),
+                cell(&change_reasons(w).join("; "))
+            );
+        }
+    }
+    out
+}
+
+/// The backtest: the fleet summary, then per workload and policy the
+/// overload and the replica-hours, then each workload's verdict.
+#[must_use]
+pub fn render_backtest(backtest: &Backtest) -> String {
+    let mut out = format!(
+        "### homeostat backtest\n\n{} replayed · generated {}\n\n",
+        super::count_of(backtest.workloads.len(), "workload"),
+        backtest.generated_at
+    );
+    for change in &backtest.fleet {
+        let _ = writeln!(out, "- {}", cell(&change.describe()));
+    }
+    if !backtest.fleet.is_empty() {
+        out.push('\n');
+    }
+    let rows: Vec<Vec<String>> = backtest
+        .workloads
+        .iter()
+        .flat_map(|w| {
+            w.policies.iter().map(move |p| {
+                let o = &p.outcome;
+                vec![
+                    format!("`{}/{}`", w.namespace, w.name),
+                    p.policy.as_str().to_string(),
+                    format!("{:.1}", o.overload_minutes),
+                    format!("{:.1}", o.overload_at_max_minutes),
+                    format!("{:.1}", o.replica_hours),
+                    o.changes.to_string(),
+                ]
+            })
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "workload",
+            "policy",
+            "overload min",
+            "at max min",
+            "replica-h",
+            "bound changes",
+        ],
+        &rows,
+    ));
+    out.push('\n');
+    for w in &backtest.workloads {
+        let _ = writeln!(out, "- `{}/{}`: {}", w.namespace, w.name, cell(&w.verdict));
+    }
+    for (id, reason) in &backtest.failures {
+        let _ = writeln!(out, "- `{id}`: not replayed: {}", cell(reason));
+    }
+    out
+}

@@ -1,0 +1,695 @@
+//! Report rendering: plans, backtests and forecasts as text — a terminal
+//! table, JSON, CSV, Markdown for a pull request or a chat message, and a
+//! self-contained HTML page with charts ([`html`], [`chart`]). Pure: strings
+//! in memory; writing them is the caller's business.
+
+pub mod chart;
+pub mod html;
+pub mod markdown;
+
+use crate::events::EventKind;
+use crate::model::{Forecast, Level};
+use crate::plan::{Plan, Status, WorkloadPlan};
+use crate::replay::{Outcome, WorkloadReplay};
+use crate::run::Backtest;
+use crate::time::format_timestamp;
+use std::fmt::Write as _;
+
+/// Output formats of `recommend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns for a terminal.
+    Table,
+    /// The JSON report of DESIGN.md.
+    Json,
+    /// One row per workload.
+    Csv,
+    /// The table and one line per change, for a pull request or a chat message.
+    Markdown,
+    /// One self-contained page with a chart per workload.
+    Html,
+    /// Per workload `<namespace>_<name>.parquet` (history and forecast)
+    /// and `report.json`, into the folder `--output`.
+    Parquet,
+}
+
+/// Output formats of `backtest` and `evaluate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ResultFormat {
+    Table,
+    Json,
+    Csv,
+    Markdown,
+    Html,
+}
+
+/// How urgently a workload needs attention: the reports list workloads in
+/// this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A bound is capped by a ceiling: the expected load cannot be served.
+    Critical,
+    /// No recommendation (no data, too little, an error), or one resting
+    /// on an untrustworthy model: someone should look.
+    Warning,
+    /// The recommended range differs from the HPA's.
+    Change,
+    /// Nothing to do.
+    Unchanged,
+}
+
+impl Severity {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Warning => "warning",
+            Severity::Change => "change",
+            Severity::Unchanged => "unchanged",
+        }
+    }
+
+    /// Critical and warning: an operator has to act.
+    #[must_use]
+    pub fn needs_operator(self) -> bool {
+        self <= Severity::Warning
+    }
+}
+
+/// A workload's [`Severity`].
+#[must_use]
+pub fn severity(w: &WorkloadPlan) -> Severity {
+    match w.status {
+        Status::NeedsOperator => Severity::Critical,
+        Status::Ok if w.untrustworthy_model => Severity::Warning,
+        Status::Ok if changes(w) => Severity::Change,
+        Status::Ok => Severity::Unchanged,
+        Status::InsufficientData | Status::NoData | Status::Error => Severity::Warning,
+    }
+}
+
+/// The recommended range differs from today's (or today's is unknown).
+fn changes(w: &WorkloadPlan) -> bool {
+    w.current.is_none_or(|c| {
+        Some(c.min_replicas) != w.min_replicas || Some(c.max_replicas) != w.max_replicas
+    })
+}
+
+/// The workloads most urgent first (config order within a severity).
+#[must_use]
+pub fn by_urgency(plan: &Plan) -> Vec<&WorkloadPlan> {
+    let mut workloads: Vec<&WorkloadPlan> = plan.workloads.iter().collect();
+    workloads.sort_by_key(|w| severity(w));
+    workloads
+}
+
+/// `1 workload`, `2 workloads`.
+#[must_use]
+pub fn count_of(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// `11 workloads: 1 critical, 2 warnings, 5 changes, 3 unchanged`.
+#[must_use]
+pub fn summary_line(plan: &Plan) -> String {
+    let count = |s: Severity| plan.workloads.iter().filter(|w| severity(w) == s).count();
+    format!(
+        "{}: {} critical, {}, {}, {} unchanged",
+        count_of(plan.workloads.len(), "workload"),
+        count(Severity::Critical),
+        count_of(count(Severity::Warning), "warning"),
+        count_of(count(Severity::Change), "change"),
+        count(Severity::Unchanged)
+    )
+}
+
+/// Why an operator is needed, in words: the ceilings that cap a bound, the
+/// reason there is no recommendation, or the untrusted model.
+#[must_use]
+pub fn operator_reasons(w: &WorkloadPlan) -> Vec<String> {
+    match w.status {
+        Status::NeedsOperator => w
+            .bounds
+            .as_ref()
+            .map(|b| b.needs_operator.clone())
+            .unwrap_or_default(),
+        Status::Ok => w
+            .reasons
+            .iter()
+            .filter(|r| r.starts_with("model not trusted"))
+            .cloned()
+            .collect(),
+        Status::InsufficientData | Status::NoData | Status::Error => w.reasons.clone(),
+    }
+}
+
+/// The reasons for the bounds that change: the `min …`/`max …` lines of the
+/// bounds that differ from today's.
+#[must_use]
+pub fn change_reasons(w: &WorkloadPlan) -> Vec<String> {
+    let min_changes = w
+        .current
+        .is_none_or(|c| Some(c.min_replicas) != w.min_replicas);
+    let max_changes = w
+        .current
+        .is_none_or(|c| Some(c.max_replicas) != w.max_replicas);
+    w.reasons
+        .iter()
+        .filter(|r| {
+            (min_changes && r.starts_with("min ")) || (max_changes && r.starts_with("max "))
+        })
+        .cloned()
+        .collect()
+}
+
+/// `3..15`, or `-` when unknown.
+#[must_use]
+pub fn current_range(w: &WorkloadPlan) -> String {
+    w.current.map_or_else(
+        || "-".into(),
+        |c| range(Some(c.min_replicas), Some(c.max_replicas)),
+    )
+}
+
+/// `2..23`, or `-` when there is no recommendation.
+#[must_use]
+pub fn recommended_range(w: &WorkloadPlan) -> String {
+    range(w.min_replicas, w.max_replicas)
+}
+
+/// Text for HTML and XML: `&`, `<`, `>`, `"` and `'` escaped.
+#[must_use]
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A CSV field: quoted when it holds a comma, a quote or a line break.
+#[must_use]
+pub fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// The JSON report (pretty-printed, newline-terminated).
+#[must_use]
+pub fn render_json(plan: &Plan) -> String {
+    let mut text = serde_json::to_string_pretty(plan).expect("a plan always serialises");
+    text.push('\n');
+    text
+}
+
+fn range(min: Option<u32>, max: Option<u32>) -> String {
+    match (min, max) {
+        (Some(min), Some(max)) => format!("{min}..{max}"),
+        _ => "-".into(),
+    }
+}
+
+/// A load for people: 3 significant-ish digits, exponent when huge.
+#[must_use]
+pub fn number(x: f64) -> String {
+    if x.abs() >= 1e5 {
+        format!("{x:.3e}")
+    } else if x.abs() >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// Columns aligned kubectl-style: each as wide as its widest cell, three
+/// spaces apart, no trailing blanks.
+fn aligned<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> String {
+    aligned_painted(header, rows, |_, _| None)
+}
+
+/// [`aligned`], with the cells `paint(row, column)` names wrapped in that
+/// ANSI colour (the padding stays outside, so the columns stay aligned).
+fn aligned_painted<R: AsRef<[String]>>(
+    header: &[&str],
+    rows: &[R],
+    paint: impl Fn(usize, usize) -> Option<&'static str>,
+) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row.as_ref()) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = header.iter().map(|h| (*h).to_string()).collect();
+    let lines = std::iter::once(header.as_slice()).chain(rows.iter().map(AsRef::as_ref));
+    for (line, cells) in lines.enumerate() {
+        let mut text = String::new();
+        for (column, (cell, width)) in cells.iter().zip(&widths).enumerate() {
+            let pad = width - cell.chars().count();
+            match line.checked_sub(1).and_then(|row| paint(row, column)) {
+                Some(colour) => {
+                    let _ = write!(text, "\x1b[{colour}m{cell}\x1b[0m{:pad$}   ", "");
+                }
+                None => {
+                    let _ = write!(text, "{cell}{:pad$}   ", "");
+                }
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The ANSI colour of a status: green ok, bold red when an operator must
+/// act on the bounds, yellow otherwise.
+fn status_colour(status: Status) -> &'static str {
+    match status {
+        Status::Ok => "32",
+        Status::NeedsOperator => "1;31",
+        Status::InsufficientData | Status::NoData | Status::Error => "33",
+    }
+}
+
+/// `1 shift · 3 spikes · 12 dips`, or `-`.
+pub(crate) fn event_counts(w: &WorkloadPlan) -> String {
+    let parts: Vec<String> = [
+        (EventKind::Shift, "shift"),
+        (EventKind::Spike, "spike"),
+        (EventKind::Dip, "dip"),
+    ]
+    .iter()
+    .filter_map(|&(kind, name)| {
+        let count = w.events.iter().filter(|e| e.kind == kind).count();
+        (count > 0).then(|| format!("{count} {name}{}", if count == 1 { "" } else { "s" }))
+    })
+    .collect();
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(" · ")
+    }
+}
+
+/// An aligned, kubectl-like table, then one line per workload that is not
+/// ok. `colour`: the status in ANSI colours (for a terminal).
+#[must_use]
+pub fn render_table(plan: &Plan, colour: bool) -> String {
+    let header = [
+        "NAMESPACE",
+        "NAME",
+        "STATUS",
+        "CURRENT",
+        "RECOMMENDED",
+        "LOAD LOW",
+        "LOAD HIGH",
+        "EVENTS",
+        "MODEL",
+    ];
+    let rows: Vec<[String; 9]> = plan
+        .workloads
+        .iter()
+        .map(|w: &WorkloadPlan| {
+            let current = w.current.map_or_else(
+                || "-".into(),
+                |c| range(Some(c.min_replicas), Some(c.max_replicas)),
+            );
+            let (low, high) = w.expected_load.map_or(("-".into(), "-".into()), |l| {
+                (number(l.low), number(l.high))
+            });
+            [
+                w.namespace.clone(),
+                w.name.clone(),
+                w.status.as_str().to_string(),
+                current,
+                range(w.min_replicas, w.max_replicas),
+                low,
+                high,
+                event_counts(w),
+                w.model.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let mut out = aligned_painted(&header, &rows, |row, column| {
+        (colour && column == 2).then(|| status_colour(plan.workloads[row].status))
+    });
+    for w in plan.workloads.iter().filter(|w| w.status.as_str() != "ok") {
+        let why = w
+            .reasons
+            .iter()
+            .filter(|r| !r.starts_with("history:") && !r.starts_with("model:"))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ");
+        let _ = writeln!(
+            out,
+            "{}/{} {}: {why}",
+            w.namespace,
+            w.name,
+            w.status.as_str()
+        );
+    }
+    out
+}
+
+/// The recommendation as CSV, one row per workload (config order); the
+/// reasons joined by ` | `.
+#[must_use]
+pub fn render_csv(plan: &Plan) -> String {
+    let mut out = String::from(
+        "namespace,name,hpa,status,severity,current_min,current_max,min_replicas,max_replicas,scheduled_min,expected_load_low,expected_load_high,target_per_replica,model,seasonality,validation_mase,shifts,spikes,dips,in_spike,now,reasons\n",
+    );
+    let opt = |x: Option<String>| x.unwrap_or_default();
+    for w in &plan.workloads {
+        let count = |kind: EventKind| w.events.iter().filter(|e| e.kind == kind).count();
+        let fields = [
+            w.namespace.clone(),
+            w.name.clone(),
+            w.hpa.clone(),
+            w.status.as_str().to_string(),
+            severity(w).as_str().to_string(),
+            opt(w.current.map(|c| c.min_replicas.to_string())),
+            opt(w.current.map(|c| c.max_replicas.to_string())),
+            opt(w.min_replicas.map(|v| v.to_string())),
+            opt(w.max_replicas.map(|v| v.to_string())),
+            opt(w.scheduled_min.map(|v| v.to_string())),
+            opt(w.expected_load.map(|l| l.low.to_string())),
+            opt(w.expected_load.map(|l| l.high.to_string())),
+            opt(w.target_per_replica.map(|v| v.to_string())),
+            opt(w.model.clone()),
+            opt(w.seasonality.clone()),
+            opt(w.validation_mase.map(|v| v.to_string())),
+            count(EventKind::Shift).to_string(),
+            count(EventKind::Spike).to_string(),
+            count(EventKind::Dip).to_string(),
+            w.in_spike.to_string(),
+            w.now.clone(),
+            w.reasons.join(" | "),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// The forecast CSV of `homeostat forecast`: `timestamp,mean,lower,upper`.
+#[must_use]
+pub fn render_forecast_csv(forecast: &Forecast, level: Level) -> String {
+    let mut out = String::from("timestamp,mean,lower,upper\n");
+    for (i, (mean, interval)) in forecast
+        .mean
+        .iter()
+        .zip(forecast.interval(level))
+        .enumerate()
+    {
+        let _ = writeln!(
+            out,
+            "{},{mean},{},{}",
+            format_timestamp(forecast.timestamp(i)),
+            interval.lower,
+            interval.upper
+        );
+    }
+    out
+}
+
+/// `homeostat backtest` as a table: one row per workload and policy, then
+/// each workload's verdict.
+#[must_use]
+pub fn render_backtest_table(backtest: &Backtest) -> String {
+    let header = [
+        "NAMESPACE",
+        "NAME",
+        "POLICY",
+        "OVERLOAD MIN",
+        "OVERLOAD %",
+        "AT MAX MIN",
+        "UNSERVED %",
+        "REPLICA-H",
+        "CHANGES",
+        "P95 UTIL",
+    ];
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for w in &backtest.workloads {
+        for (policy, o) in policies(w) {
+            rows.push(vec![
+                w.namespace.clone(),
+                w.name.clone(),
+                policy.to_string(),
+                format!("{:.1}", o.overload_minutes),
+                format!("{:.2}", o.overload_share * 100.0),
+                format!("{:.1}", o.overload_at_max_minutes),
+                format!("{:.3}", o.unserved_share * 100.0),
+                format!("{:.1}", o.replica_hours),
+                o.changes.to_string(),
+                format!("{:.2}", o.utilization_p95),
+            ]);
+        }
+    }
+    let mut out = aligned(&header, &rows);
+    for w in &backtest.workloads {
+        let _ = writeln!(out, "{}/{}: {}", w.namespace, w.name, w.verdict);
+    }
+    if backtest.workloads.len() > 1 {
+        for change in &backtest.fleet {
+            let _ = writeln!(out, "{}", change.describe());
+        }
+    }
+    for (id, reason) in &backtest.failures {
+        let _ = writeln!(out, "{id}: not replayed: {reason}");
+    }
+    out
+}
+
+fn policies(w: &WorkloadReplay) -> impl Iterator<Item = (&'static str, &Outcome)> {
+    w.policies.iter().map(|p| (p.policy.as_str(), &p.outcome))
+}
+
+/// `homeostat backtest` as JSON (pretty, newline-terminated).
+#[must_use]
+pub fn render_backtest_json(backtest: &Backtest) -> String {
+    let mut text = serde_json::to_string_pretty(backtest).expect("a backtest always serialises");
+    text.push('\n');
+    text
+}
+
+/// `homeostat apply`'s report: one row per workload, then each rule that
+/// held a change back and each failure. `colour`: status and action in
+/// ANSI colours (for a terminal).
+#[must_use]
+pub fn render_apply_table(run: &crate::run::ApplyRun, colour: bool) -> String {
+    let header = [
+        "NAMESPACE",
+        "NAME",
+        "HPA",
+        "STATUS",
+        "COMPARED",
+        "FROM",
+        "RECOMMENDED",
+        "TO",
+        "ACTION",
+    ];
+    let pair = |a: Option<u32>, b: Option<u32>| match (a, b) {
+        (Some(a), Some(b)) => format!("{a}..{b}"),
+        _ => "-".to_string(),
+    };
+    let rows: Vec<Vec<String>> = run
+        .changes
+        .iter()
+        .map(|c| {
+            let id = format!("{}/{}", c.namespace, c.name);
+            let failed = run.failures.iter().any(|(f, _)| *f == id);
+            let action = match (c.patch, run.dry_run, failed) {
+                (_, _, true) => "FAILED",
+                (true, true, _) => "would patch",
+                (true, false, _) => "patched",
+                (false, _, _) => "unchanged",
+            };
+            vec![
+                c.namespace.clone(),
+                c.name.clone(),
+                c.hpa.clone(),
+                c.status.as_str().to_string(),
+                c.compared_with.to_string(),
+                pair(c.from_min, c.from_max),
+                pair(c.recommended_min, c.recommended_max),
+                pair(c.to_min, c.to_max),
+                action.to_string(),
+            ]
+        })
+        .collect();
+    let mut out = aligned_painted(&header, &rows, |row, column| {
+        if !colour {
+            return None;
+        }
+        match column {
+            3 => Some(status_colour(run.changes[row].status)),
+            8 => match rows[row][8].as_str() {
+                "FAILED" => Some("1;31"),
+                "patched" | "would patch" => Some("36"),
+                _ => None,
+            },
+            _ => None,
+        }
+    });
+    for c in &run.changes {
+        for why in &c.held_back {
+            let _ = writeln!(out, "{}/{}: {why}", c.namespace, c.name);
+        }
+    }
+    for (id, note) in &run.since_last_run {
+        let _ = writeln!(out, "{id}: {note}");
+    }
+    for (id, failure) in &run.failures {
+        let _ = writeln!(out, "{id}: FAILED: {failure}");
+    }
+    for problem in &run.store_problems {
+        let _ = writeln!(out, "model store: {problem}");
+    }
+    for warning in &run.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    if run.dry_run {
+        out.push_str("dry run: no HPA was changed\n");
+    }
+    out
+}
+
+/// `homeostat apply`'s report as JSON.
+#[must_use]
+pub fn render_apply_json(run: &crate::run::ApplyRun) -> String {
+    let mut text = serde_json::to_string_pretty(run).expect("an apply run always serialises");
+    text.push('\n');
+    text
+}
+
+/// `homeostat backtest` as CSV: one row per workload and policy.
+#[must_use]
+pub fn render_backtest_csv(backtest: &Backtest) -> String {
+    let mut out = String::from(
+        "namespace,name,from,to,policy,overload_minutes,overload_share,overload_at_max_minutes,unserved_share,replica_hours,changes,utilization_p95\n",
+    );
+    for w in &backtest.workloads {
+        for (policy, o) in policies(w) {
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{policy},{},{},{},{},{},{},{}",
+                w.namespace,
+                w.name,
+                format_timestamp(w.from),
+                format_timestamp(w.to),
+                o.overload_minutes,
+                o.overload_share,
+                o.overload_at_max_minutes,
+                o.unserved_share,
+                o.replica_hours,
+                o.changes,
+                o.utilization_p95
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{aligned, csv_field, escape, render_table, severity, Severity};
+    use crate::config::CurrentBounds;
+    use crate::plan::{Plan, Status, WorkloadPlan};
+
+    fn plan(workloads: Vec<WorkloadPlan>) -> Plan {
+        Plan {
+            generated_at: "2026-11-26T00:00:00Z".into(),
+            workloads,
+        }
+    }
+
+    fn recommended(name: &str, current: (u32, u32), new: (u32, u32)) -> WorkloadPlan {
+        WorkloadPlan {
+            min_replicas: Some(new.0),
+            max_replicas: Some(new.1),
+            current: Some(CurrentBounds {
+                min_replicas: current.0,
+                max_replicas: current.1,
+            }),
+            ..WorkloadPlan::empty("ns", name, name, Status::Ok)
+        }
+    }
+
+    #[test]
+    fn colours_wrap_only_the_status_and_keep_the_columns_aligned() {
+        let report = plan(vec![
+            recommended("a", (1, 2), (1, 2)),
+            WorkloadPlan::empty("ns", "long-name", "x", Status::NeedsOperator),
+        ]);
+        let plain = render_table(&report, false);
+        let coloured = render_table(&report, true);
+        assert!(!plain.contains('\x1b'));
+        assert!(coloured.contains("\x1b[32mok\x1b[0m"));
+        assert!(coloured.contains("\x1b[1;31mneeds_operator\x1b[0m"));
+        let strip = coloured
+            .replace("\x1b[32m", "")
+            .replace("\x1b[1;31m", "")
+            .replace("\x1b[0m", "");
+        assert_eq!(strip, plain);
+    }
+
+    #[test]
+    fn severity_orders_operator_work_before_changes_before_nothing() {
+        let unchanged = recommended("a", (1, 2), (1, 2));
+        let changed = recommended("b", (1, 2), (1, 3));
+        let mut untrusted = recommended("c", (1, 2), (1, 2));
+        untrusted.untrustworthy_model = true;
+        let capped = WorkloadPlan::empty("ns", "d", "d", Status::NeedsOperator);
+        let missing = WorkloadPlan::empty("ns", "e", "e", Status::NoData);
+        let got: Vec<Severity> = [&unchanged, &changed, &untrusted, &capped, &missing]
+            .iter()
+            .map(|w| severity(w))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                Severity::Unchanged,
+                Severity::Change,
+                Severity::Warning,
+                Severity::Critical,
+                Severity::Warning
+            ]
+        );
+        let report = plan(vec![unchanged, changed, untrusted, capped, missing]);
+        let order: Vec<&str> = super::by_urgency(&report)
+            .iter()
+            .map(|w| w.name.as_str())
+            .collect();
+        assert_eq!(order, ["d", "c", "e", "b", "a"]);
+    }
+
+    #[test]
+    fn escaping_covers_markup_and_csv_quoting() {
+        assert_eq!(
+            escape(r#"<a href="x">&'"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field(r#"a, "b""#), r#""a, ""b""""#);
+    }
+
+    #[test]
+    fn columns_are_as_wide_as_their_widest_cell_without_trailing_blanks() {
+        let rows = [["xxx".to_string(), "y".to_string()]];
+        assert_eq!(aligned(&["A", "BB"], &rows), "A     BB\nxxx   y\n");
+    }
+}
