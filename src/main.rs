@@ -127,9 +127,13 @@ enum Command {
         #[arg(long)]
         schedule_level: Option<f64>,
         /// `html`: a page with each policy's overload and replica-hours and
-        /// the simulated replicas against the load over the last week.
+        /// the simulated replicas against the load over one week.
         #[arg(long, value_enum, default_value = "table")]
         format: ResultFormat,
+        /// The week the HTML charts draw, from this time (RFC3339 or unix
+        /// seconds). Default: the last week of the replay.
+        #[arg(long, value_parser = parse_timestamp)]
+        chart_week: Option<i64>,
         /// Write the result to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
@@ -253,7 +257,7 @@ fn main() -> ExitCode {
 /// `homeostat: warning: …` lines for people (warnings and errors only), or
 /// JSON objects for a log collector (with the runs' summaries too).
 fn init_logs(format: LogFormat) {
-    let builder = tracing_subscriber::fmt().with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_writer(|| LogWriter);
     match format {
         LogFormat::Text => builder
             .with_max_level(tracing::Level::WARN)
@@ -278,7 +282,7 @@ where
 {
     fn format_event(
         &self,
-        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        _ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
         mut writer: tracing_subscriber::fmt::format::Writer<'_>,
         event: &tracing::Event<'_>,
     ) -> std::fmt::Result {
@@ -287,9 +291,37 @@ where
             tracing::Level::WARN => "warning: ",
             _ => "",
         };
-        write!(writer, "homeostat: {level}")?;
-        ctx.field_format().format_fields(writer.by_ref(), event)?;
-        writeln!(writer)
+        // The message only: it names the workload already; the fields
+        // are for the JSON logs.
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        writeln!(writer, "homeostat: {level}{}", message.0)
+    }
+}
+
+/// The `message` field of an event.
+struct Message(String);
+
+impl tracing::field::Visit for Message {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
+
+/// Standard error for the logs, with the progress bars (if any) lifted
+/// while a line is written, so that lines and bars do not garble each other.
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        run::Progress::suspend(|| std::io::stderr().write_all(buf))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
     }
 }
 
@@ -344,7 +376,7 @@ fn execute(command: Command, logs: LogFormat) -> Result<u8> {
                     if format == Format::Html {
                         charts.push(fitted.map(|f| report::chart::workload_chart(plan, f)));
                     }
-                    if let (Some(dir), Some(fitted)) = (&parquet_dir, fitted) {
+                    if let Some(dir) = &parquet_dir {
                         if let Err(e) = run::export_fitted(dir, workload, fitted) {
                             tracing::error!(workload = %workload.id(), "{e}");
                             export_failures += 1;
@@ -465,6 +497,7 @@ fn execute(command: Command, logs: LogFormat) -> Result<u8> {
             buffer,
             schedule_level,
             format,
+            chart_week,
             output,
         } => {
             if !(target_utilization.is_finite()
@@ -513,7 +546,7 @@ fn execute(command: Command, logs: LogFormat) -> Result<u8> {
                 ResultFormat::Json => report::render_backtest_json(&backtest),
                 ResultFormat::Csv => report::render_backtest_csv(&backtest),
                 ResultFormat::Markdown => report::markdown::render_backtest(&backtest),
-                ResultFormat::Html => report::html::render_backtest(&backtest),
+                ResultFormat::Html => report::html::render_backtest(&backtest, chart_week),
             };
             emit(output.as_deref(), &text)?;
             for (id, reason) in &backtest.failures {

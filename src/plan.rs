@@ -246,6 +246,8 @@ pub struct Fitted {
     pub level: Level,
     /// The spikes, dips and shifts found in the history.
     pub events: Vec<events::Event>,
+    /// The "now" the plan was made at (the history may end before it).
+    pub now: i64,
 }
 
 /// [`plan_workload`], and what it was made from when a forecast was made.
@@ -425,6 +427,7 @@ pub fn plan_fitted(
         forecast,
         level: workload.policy.level,
         events,
+        now,
     };
     (plan, Some(fitted))
 }

@@ -67,6 +67,9 @@ where
     load_histories_with(config, at, clock_now, &Progress::hidden(), visit);
 }
 
+/// The bars on screen, if any: log lines lift them while they are written.
+static BARS: std::sync::Mutex<Option<indicatif::MultiProgress>> = std::sync::Mutex::new(None);
+
 /// A run's progress: histories read and workloads planned. Drawn on
 /// stderr as two bars when it is a terminal ([`Progress::on_stderr`]),
 /// else nothing.
@@ -106,9 +109,25 @@ impl Progress {
             bar.set_prefix(prefix.to_string());
             bar
         };
-        Progress {
+        let progress = Progress {
             read: bar("fetch"),
             planned: bar(planning),
+        };
+        *BARS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(bars);
+        progress
+    }
+
+    /// Runs `write` with the bars (if any) lifted off the screen.
+    pub fn suspend<R>(write: impl FnOnce() -> R) -> R {
+        let bars = BARS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        match bars {
+            Some(bars) => bars.suspend(write),
+            None => write(),
         }
     }
 
@@ -116,6 +135,9 @@ impl Progress {
     pub fn finish(&self) {
         self.read.finish_and_clear();
         self.planned.finish_and_clear();
+        BARS.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
     }
 }
 
@@ -326,11 +348,26 @@ where
 /// and forecast to `dir/<namespace>_<name>.parquet`, with columns
 /// `timestamp, load, mean, lower, upper` (the interval at the workload's
 /// level): the history's rows have `load`, the forecast's the other three.
-pub fn export_fitted(dir: &Path, workload: &Workload, fitted: &Fitted) -> Result<PathBuf, String> {
+/// Without a forecast (the workload failed), a file left by an earlier run
+/// is removed, so that no reader takes old data for this run's.
+pub fn export_fitted(
+    dir: &Path,
+    workload: &Workload,
+    fitted: Option<&Fitted>,
+) -> Result<Option<PathBuf>, String> {
     let path = dir.join(format!("{}_{}.parquet", workload.namespace, workload.name));
+    let Some(fitted) = fitted else {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!(
+                "{}: cannot remove the previous run's file: {e}",
+                path.display()
+            )),
+            _ => Ok(None),
+        };
+    };
     let intervals = fitted.forecast.interval(fitted.level);
     write_curves(&path, &fitted.history, &[], &fitted.forecast, &intervals)
-        .map(|()| path.clone())
+        .map(|()| Some(path.clone()))
         .map_err(|e| format!("{}: cannot write: {e}", path.display()))
 }
 
@@ -362,9 +399,9 @@ fn write_curves(
     for (i, (&m, interval)) in forecast.mean.iter().zip(intervals).enumerate() {
         timestamps.push(forecast.timestamp(i));
         load.push(actual.get(i).copied().and_then(finite));
-        mean.push(Some(m));
-        lower.push(Some(interval.lower));
-        upper.push(Some(interval.upper));
+        mean.push(finite(m));
+        lower.push(finite(interval.lower));
+        upper.push(finite(interval.upper));
     }
     source::write_table_parquet(
         path,

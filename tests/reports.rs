@@ -360,6 +360,9 @@ fn parquet_export_holds_each_workloads_history_then_forecast_and_the_json_report
     let dir = tempfile::tempdir().unwrap();
     let config = fleet_with_every_severity(dir.path());
     let out = dir.path().join("export");
+    // A file an earlier run left for a workload that fails now goes away.
+    std::fs::create_dir(&out).unwrap();
+    write(&out, "default_gone.parquet", b"an earlier run's");
     let output = homeostat(&[
         "recommend",
         "--config",
@@ -553,7 +556,7 @@ fn backtest_renders_as_markdown_and_as_html_with_bars_and_the_replayed_replicas(
     let text = stdout(&markdown);
     assert!(
         text.contains(
-            "| workload | policy | overload min | at max min | replica-h | bound changes |"
+            "| workload | policy | overload min | at max min | unserved % | replica-h | bound changes |"
         ),
         "{text}"
     );

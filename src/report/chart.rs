@@ -8,15 +8,23 @@
 use crate::events::{Event, EventKind};
 use crate::plan::{Fitted, WorkloadPlan};
 use crate::replay::{Policy, WorkloadReplay};
+use crate::time::DAY;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 const WIDTH: u32 = 960;
 const HEIGHT: u32 = 340;
-/// History shown before "now": enough to see two weekly cycles.
-const SHOWN_HISTORY: i64 = 14 * 86_400;
+/// History shown before "now": three times the horizon, at least two
+/// days (a daily cycle and its neighbour), at most two weeks (two weekly
+/// cycles): the forecast keeps at least a quarter of the width.
+const SHOWN_HISTORY: (i64, i64) = (2 * DAY, 14 * DAY);
 /// The backtest chart shows one week.
-const SHOWN_WEEK: i64 = 7 * 86_400;
+const SHOWN_WEEK: i64 = 7 * DAY;
+/// An event narrower than this share of the chart is widened to it: a
+/// 5-minute spike in two weeks would otherwise be under a pixel wide.
+const LEAST_EVENT_WIDTH: f64 = 1.0 / 300.0;
 /// More points than this per line are averaged into buckets: a chart is
 /// under a thousand pixels wide, and the report stays small.
 const MAX_POINTS: usize = 2_400;
@@ -24,6 +32,7 @@ const MAX_POINTS: usize = 2_400;
 const HISTORY: RGBColor = RGBColor(74, 85, 104);
 const FORECAST: RGBColor = RGBColor(221, 107, 32);
 const MIN_LINE: RGBColor = RGBColor(47, 133, 90);
+const SCHEDULE: RGBColor = RGBColor(49, 151, 149);
 const MAX_LINE: RGBColor = RGBColor(197, 48, 48);
 const SPIKE: RGBColor = RGBColor(229, 62, 62);
 const DIP: RGBColor = RGBColor(49, 130, 206);
@@ -62,21 +71,83 @@ fn svg(height: u32, draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Drawn)
     }
 }
 
-/// `Nov 26` or `Nov 26 06:00`: the x axis' labels.
-fn time_label(t: f64, with_hour: bool) -> String {
+/// A linear axis with the ticks given (plotters' own f64 axis picks round
+/// numbers: for time, seconds that are not midnights).
+#[derive(Clone)]
+struct Ticked {
+    range: std::ops::Range<f64>,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let share = (value - self.range.start) / (self.range.end - self.range.start);
+        limit.0 + (share * f64::from(limit.1 - limit.0)).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
+        self.ticks.clone()
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.range.clone()
+    }
+}
+
+/// The time axis: ticks at UTC midnights (every day, or every second day
+/// over more than 16 days), or every 6 hours over less than 3 days.
+fn time_axis(from: i64, to: i64) -> Ticked {
+    let span = to - from;
+    let every = if span < 3 * DAY {
+        DAY / 4
+    } else if span > 16 * DAY {
+        2 * DAY
+    } else {
+        DAY
+    };
+    let first = from.div_euclid(every) * every + every;
+    let ticks: Vec<f64> = (first..=to)
+        .step_by(every as usize)
+        .map(|t| t as f64)
+        .collect();
+    Ticked {
+        range: from as f64..to as f64,
+        ticks,
+    }
+}
+
+/// `Nov 26` at midnight, `Nov 26 06:00` otherwise: the x axis' labels.
+fn time_label(t: f64) -> String {
     chrono::DateTime::from_timestamp(t as i64, 0).map_or_else(String::new, |d| {
-        if with_hour {
-            d.format("%b %d %H:%M").to_string()
-        } else {
+        if (t as i64).rem_euclid(DAY) == 0 {
             d.format("%b %d").to_string()
+        } else {
+            d.format("%b %d %H:%M").to_string()
         }
     })
 }
 
-/// Runs of finite points (a gap in the data breaks the line), each
-/// averaged down so that all together hold at most `MAX_POINTS`.
-fn runs(points: &[(i64, f64)]) -> Vec<Vec<(f64, f64)>> {
-    let bucket = points.len().div_ceil(MAX_POINTS).max(1);
+/// What a thinned bucket keeps.
+#[derive(Clone, Copy)]
+enum Keep {
+    /// Its mean (a smooth line: the forecast).
+    Mean,
+    /// Its highest value (an upper edge).
+    Highest,
+    /// Its lowest value (a lower edge).
+    Lowest,
+    /// Its lowest and highest, in time order (a load: no spike is lost).
+    Both,
+}
+
+/// Runs of finite points (a gap in the data breaks the line), thinned by
+/// `keep` in buckets so that all together hold at most `MAX_POINTS`.
+fn runs(points: &[(i64, f64)], keep: Keep) -> Vec<Vec<(f64, f64)>> {
+    let per_bucket = if matches!(keep, Keep::Both) { 2 } else { 1 };
+    let bucket = (points.len() * per_bucket).div_ceil(MAX_POINTS).max(1);
     let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
     let mut current: Vec<(f64, f64)> = Vec::new();
     for chunk in points.chunks(bucket) {
@@ -87,9 +158,40 @@ fn runs(points: &[(i64, f64)]) -> Vec<Vec<(f64, f64)>> {
             }
             continue;
         }
-        let t = finite.iter().map(|(t, _)| *t as f64).sum::<f64>() / finite.len() as f64;
-        let v = finite.iter().map(|(_, v)| *v).sum::<f64>() / finite.len() as f64;
-        current.push((t, v));
+        if finite.len() == 1 {
+            current.push((finite[0].0 as f64, finite[0].1));
+            continue;
+        }
+        let lowest = finite
+            .iter()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .expect("not empty");
+        let highest = finite
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .expect("not empty");
+        let point = |p: &&(i64, f64)| (p.0 as f64, p.1);
+        match keep {
+            Keep::Mean => {
+                let n = finite.len() as f64;
+                let t = finite.iter().map(|(t, _)| *t as f64).sum::<f64>() / n;
+                let v = finite.iter().map(|(_, v)| *v).sum::<f64>() / n;
+                current.push((t, v));
+            }
+            Keep::Highest => current.push(point(highest)),
+            Keep::Lowest => current.push(point(lowest)),
+            Keep::Both => {
+                let (first, second) = if lowest.0 <= highest.0 {
+                    (lowest, highest)
+                } else {
+                    (highest, lowest)
+                };
+                current.push(point(first));
+                if first.0 != second.0 {
+                    current.push(point(second));
+                }
+            }
+        }
     }
     if !current.is_empty() {
         runs.push(current);
@@ -101,18 +203,18 @@ fn legend_line(colour: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32
     move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
 }
 
-/// One workload's chart: the history (last two weeks), the forecast mean
-/// and its interval band, the recommended min and max as the load they
-/// carry, the schedule's min when there is one, the detected events, and
-/// "now".
+/// One workload's chart: the recent history, the forecast mean and its
+/// interval band, the recommended min and max as the load they carry, the
+/// schedule's min when there is one, the detected events, and "now".
 #[must_use]
 pub fn workload_chart(plan: &WorkloadPlan, fitted: &Fitted) -> String {
     let history = &fitted.history;
     let forecast = &fitted.forecast;
     let intervals = forecast.interval(fitted.level);
+    let now = fitted.now;
     let forecast_end = forecast.timestamp(forecast.mean.len().saturating_sub(1));
-    let shown = SHOWN_HISTORY.max(forecast_end - forecast.start);
-    let from = (history.end() - shown).max(history.start);
+    let shown = (3 * (forecast_end - now)).clamp(SHOWN_HISTORY.0, SHOWN_HISTORY.1);
+    let from = (now - shown).max(history.start);
     let past: Vec<(i64, f64)> = (0..history.len())
         .map(|i| (history.timestamp(i), history.values[i]))
         .filter(|&(t, _)| t >= from)
@@ -138,20 +240,19 @@ pub fn workload_chart(plan: &WorkloadPlan, fitted: &Fitted) -> String {
         .fold(0.0_f64, f64::max)
         .max(1e-9)
         * 1.08;
-    let (x0, x1) = (from as f64, forecast_end as f64);
-    let now = forecast.start - forecast.step;
+    let end = forecast_end.max(now + 1);
+    let (x0, x1) = (from as f64, end as f64);
     svg(HEIGHT, |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(12)
             .x_label_area_size(30)
             .y_label_area_size(64)
-            .build_cartesian_2d(x0..x1, 0.0..top)
+            .build_cartesian_2d(time_axis(from, end), 0.0..top)
             .map_err(failed)?;
         chart
             .configure_mesh()
-            .x_labels(10)
             .y_labels(6)
-            .x_label_formatter(&|t| time_label(*t, false))
+            .x_label_formatter(&|t| time_label(*t))
             .y_label_formatter(&|v| super::number(*v))
             .light_line_style(WHITE)
             .bold_line_style(GRID)
@@ -162,13 +263,18 @@ pub fn workload_chart(plan: &WorkloadPlan, fitted: &Fitted) -> String {
             .map_err(failed)?;
         // Events under everything else.
         let history_end = history.end() + history.step;
-        for event in fitted.events.iter().filter(|e| e.start >= from) {
-            draw_event(&mut chart, event, history_end, top)?;
+        let least_width = (x1 - x0) * LEAST_EVENT_WIDTH;
+        for event in fitted
+            .events
+            .iter()
+            .filter(|e| e.end.unwrap_or(history_end) >= from)
+        {
+            draw_event(&mut chart, event, (from, history_end), least_width, top)?;
         }
-        let band: Vec<(f64, f64)> = runs(&upper)
+        let band: Vec<(f64, f64)> = runs(&upper, Keep::Highest)
             .concat()
             .into_iter()
-            .chain(runs(&lower).concat().into_iter().rev())
+            .chain(runs(&lower, Keep::Lowest).concat().into_iter().rev())
             .collect();
         chart
             .draw_series(std::iter::once(Polygon::new(
@@ -180,63 +286,50 @@ pub fn workload_chart(plan: &WorkloadPlan, fitted: &Fitted) -> String {
             .legend(|(x, y)| {
                 Rectangle::new([(x, y - 5), (x + 18, y + 5)], FORECAST.mix(0.18).filled())
             });
-        for (k, run) in runs(&past).into_iter().enumerate() {
-            let drawn = chart
-                .draw_series(LineSeries::new(run, HISTORY.stroke_width(1)))
-                .map_err(failed)?;
-            if k == 0 {
-                drawn.label("observed load").legend(legend_line(HISTORY));
-            }
-        }
-        for (k, run) in runs(&mean).into_iter().enumerate() {
-            let drawn = chart
-                .draw_series(LineSeries::new(run, FORECAST.stroke_width(2)))
-                .map_err(failed)?;
-            if k == 0 {
-                drawn.label("forecast").legend(legend_line(FORECAST));
-            }
-        }
+        draw_lines(
+            &mut chart,
+            runs(&past, Keep::Both),
+            HISTORY,
+            1,
+            "observed load",
+        )?;
+        draw_lines(&mut chart, runs(&mean, Keep::Mean), FORECAST, 2, "forecast")?;
         let bound_line = |load: f64| vec![(now as f64, load), (x1, load)];
-        if let (Some(load), Some(replicas)) = (min_load, plan.min_replicas) {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    bound_line(load),
-                    8,
-                    5,
-                    MIN_LINE.stroke_width(2),
-                ))
-                .map_err(failed)?
-                .label(format!("min {replicas} replicas"))
-                .legend(legend_line(MIN_LINE));
-        }
-        if let (Some(load), Some(replicas)) = (max_load, plan.max_replicas) {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    bound_line(load),
-                    8,
-                    5,
-                    MAX_LINE.stroke_width(2),
-                ))
-                .map_err(failed)?
-                .label(format!("max {replicas} replicas"))
-                .legend(legend_line(MAX_LINE));
+        for (load, replicas, colour, name) in [
+            (min_load, plan.min_replicas, MIN_LINE, "min"),
+            (max_load, plan.max_replicas, MAX_LINE, "max"),
+        ] {
+            if let (Some(load), Some(replicas)) = (load, replicas) {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        bound_line(load),
+                        8,
+                        5,
+                        colour.stroke_width(2),
+                    ))
+                    .map_err(failed)?
+                    .label(format!("{name} {replicas} replicas"))
+                    .legend(legend_line(colour));
+            }
         }
         if !plan.schedule.is_empty() && per_replica.is_finite() {
-            let mut steps = Vec::new();
-            for (k, entry) in plan.schedule.iter().enumerate() {
+            let mut steps: Vec<(f64, f64)> = Vec::new();
+            for entry in &plan.schedule {
                 let load = f64::from(entry.min_replicas) * per_replica;
                 let at = (entry.from as f64).max(now as f64);
-                if k > 0 {
-                    steps.push((at, steps.last().map_or(load, |&(_, l)| l)));
+                if let Some(&(_, previous)) = steps.last() {
+                    steps.push((at, previous));
                 }
                 steps.push((at, load));
             }
-            steps.push((x1, steps.last().map_or(0.0, |&(_, l)| l)));
+            if let Some(&(_, last)) = steps.last() {
+                steps.push((x1, last));
+            }
             chart
-                .draw_series(LineSeries::new(steps, MIN_LINE.mix(0.7).stroke_width(1)))
+                .draw_series(LineSeries::new(steps, SCHEDULE.stroke_width(2)))
                 .map_err(failed)?
                 .label("scheduled min")
-                .legend(legend_line(MIN_LINE));
+                .legend(legend_line(SCHEDULE));
         }
         chart
             .draw_series(std::iter::once(PathElement::new(
@@ -244,26 +337,52 @@ pub fn workload_chart(plan: &WorkloadPlan, fitted: &Fitted) -> String {
                 BLACK.mix(0.6).stroke_width(1),
             )))
             .map_err(failed)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(failed)
+        draw_legend(&mut chart)
     })
 }
 
-type Chart<'a, 'b> = ChartContext<
-    'a,
-    SVGBackend<'b>,
-    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
->;
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Ticked, RangedCoordf64>>;
 
-/// A spike or dip as a shaded stretch, a shift as a vertical line.
-fn draw_event(chart: &mut Chart, event: &Event, history_end: i64, top: f64) -> Drawn {
-    let start = event.start as f64;
+/// Each run as a line; the first carries the legend's `label`.
+fn draw_lines(
+    chart: &mut Chart,
+    runs: Vec<Vec<(f64, f64)>>,
+    colour: RGBColor,
+    width: u32,
+    label: &str,
+) -> Drawn {
+    for (k, run) in runs.into_iter().enumerate() {
+        let drawn = chart
+            .draw_series(LineSeries::new(run, colour.stroke_width(width)))
+            .map_err(failed)?;
+        if k == 0 {
+            drawn.label(label).legend(legend_line(colour));
+        }
+    }
+    Ok(())
+}
+
+fn draw_legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Drawn {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 12))
+        .draw()
+        .map_err(failed)
+}
+
+/// A spike or dip as a shaded stretch (at least `least_width` wide), a
+/// shift as a vertical line; clipped to `shown`.
+fn draw_event(
+    chart: &mut Chart,
+    event: &Event,
+    shown: (i64, i64),
+    least_width: f64,
+    top: f64,
+) -> Drawn {
+    let start = event.start.max(shown.0) as f64;
     match event.kind {
         EventKind::Shift => chart
             .draw_series(std::iter::once(PathElement::new(
@@ -278,11 +397,11 @@ fn draw_event(chart: &mut Chart, event: &Event, history_end: i64, top: f64) -> D
             } else {
                 DIP
             };
-            let end = event.end.unwrap_or(history_end) as f64;
+            let end = (event.end.unwrap_or(shown.1) as f64).max(start + least_width);
             chart
                 .draw_series(std::iter::once(Rectangle::new(
-                    [(start, 0.0), (end.max(start), top)],
-                    colour.mix(0.15).filled(),
+                    [(start, 0.0), (end, top)],
+                    colour.mix(0.2).filled(),
                 )))
                 .map(|_| ())
                 .map_err(failed)
@@ -299,45 +418,27 @@ fn colour_of(policy: Policy) -> RGBColor {
 
 /// The backtest's chart of one workload: the replicas the load needed
 /// (load ÷ what a ready replica serves) and each policy's ready replicas,
-/// over the last week of the replay.
+/// over the week from `week_from` (clipped to the replay), or the replay's
+/// last week.
 #[must_use]
-pub fn replay_chart(replay: &WorkloadReplay) -> String {
+pub fn replay_chart(replay: &WorkloadReplay, week_from: Option<i64>) -> String {
     let chart_data = &replay.chart;
-    let from = (replay.to - SHOWN_WEEK).max(replay.from);
-    let to = replay.to;
+    let (from, to) = match week_from {
+        Some(start) if start < replay.to && start + SHOWN_WEEK > replay.from => {
+            (start.max(replay.from), (start + SHOWN_WEEK).min(replay.to))
+        }
+        _ => ((replay.to - SHOWN_WEEK).max(replay.from), replay.to),
+    };
     let needed: Vec<(i64, f64)> = chart_data
         .load
         .iter()
-        .filter(|&&(t, _)| t >= from)
+        .filter(|&&(t, _)| t >= from && t < to)
         .map(|&(t, load)| (t, load / chart_data.capacity))
         .collect();
-    // Step functions: the value holds until the next change.
-    let steps = |trace: &[(i64, u32)]| -> Vec<(f64, f64)> {
-        let mut points: Vec<(f64, f64)> = Vec::new();
-        let mut last = None;
-        for &(t, replicas) in trace {
-            if t < from {
-                last = Some(replicas);
-                continue;
-            }
-            if let Some(previous) = last {
-                points.push((t.max(from) as f64, f64::from(previous)));
-            }
-            points.push((t.max(from) as f64, f64::from(replicas)));
-            last = Some(replicas);
-        }
-        if let Some(previous) = last {
-            if points.is_empty() {
-                points.push((from as f64, f64::from(previous)));
-            }
-            points.push((to as f64, f64::from(previous)));
-        }
-        points
-    };
     let traces: Vec<(Policy, Vec<(f64, f64)>)> = chart_data
         .replicas
         .iter()
-        .map(|(policy, trace)| (*policy, steps(trace)))
+        .map(|(policy, trace)| (*policy, steps_within(trace, from, to)))
         .collect();
     let top = needed
         .iter()
@@ -346,19 +447,17 @@ pub fn replay_chart(replay: &WorkloadReplay) -> String {
         .filter(|v| v.is_finite())
         .fold(1.0_f64, f64::max)
         * 1.08;
-    let with_hour = to - from <= 2 * 86_400;
     svg(HEIGHT, |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(12)
             .x_label_area_size(30)
             .y_label_area_size(48)
-            .build_cartesian_2d(from as f64..to as f64, 0.0..top)
+            .build_cartesian_2d(time_axis(from, to), 0.0..top)
             .map_err(failed)?;
         chart
             .configure_mesh()
-            .x_labels(8)
             .y_labels(6)
-            .x_label_formatter(&|t| time_label(*t, with_hour))
+            .x_label_formatter(&|t| time_label(*t))
             .y_label_formatter(&|v| format!("{v:.0}"))
             .light_line_style(WHITE)
             .bold_line_style(GRID)
@@ -367,9 +466,9 @@ pub fn replay_chart(replay: &WorkloadReplay) -> String {
             .y_desc("replicas")
             .draw()
             .map_err(failed)?;
-        for (k, run) in runs(&needed).into_iter().enumerate() {
+        for (k, run) in runs(&needed, Keep::Both).into_iter().enumerate() {
             let drawn = chart
-                .draw_series(AreaSeries::new(run, 0.0, BLACK.mix(0.08)))
+                .draw_series(AreaSeries::new(run, 0.0, BLACK.mix(0.15)))
                 .map_err(failed)?;
             if k == 0 {
                 drawn.label("needed (load ÷ capacity)").legend(|(x, y)| {
@@ -385,15 +484,31 @@ pub fn replay_chart(replay: &WorkloadReplay) -> String {
                 .label(policy.as_str())
                 .legend(legend_line(colour));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(failed)
+        draw_legend(&mut chart)
     })
+}
+
+/// A trace of `(t, replicas)` at each change as a step line over `[from,
+/// to)`: the value in force at `from` first, each change as a vertical
+/// step, held to `to`.
+fn steps_within(trace: &[(i64, u32)], from: i64, to: i64) -> Vec<(f64, f64)> {
+    let in_force = trace.partition_point(|&(t, _)| t <= from);
+    let mut points: Vec<(f64, f64)> = Vec::new();
+    let mut last = in_force.checked_sub(1).map(|k| trace[k].1);
+    if let Some(replicas) = last {
+        points.push((from as f64, f64::from(replicas)));
+    }
+    for &(t, replicas) in trace[in_force..].iter().take_while(|&&(t, _)| t < to) {
+        if let Some(previous) = last {
+            points.push((t as f64, f64::from(previous)));
+        }
+        points.push((t as f64, f64::from(replicas)));
+        last = Some(replicas);
+    }
+    if let Some(replicas) = last {
+        points.push((to as f64, f64::from(replicas)));
+    }
+    points
 }
 
 /// Two bar charts side by side: overload minutes and replica-hours per
@@ -419,13 +534,21 @@ fn bars(
         .map(|p| (p.policy, value(&p.outcome)))
         .collect();
     let top = values.iter().map(|&(_, v)| v).fold(1.0_f64, f64::max) * 1.15;
-    let count = values.len() as u32;
+    let count = values.len() as f64;
+    // Bar k is centred on k, the axis labelled at the centres only.
+    let centres: Vec<f64> = (0..values.len()).map(|k| k as f64).collect();
     let mut chart = ChartBuilder::on(area)
         .margin(12)
         .caption(title, ("sans-serif", 14))
         .x_label_area_size(24)
         .y_label_area_size(56)
-        .build_cartesian_2d((0..count).into_segmented(), 0.0..top)
+        .build_cartesian_2d(
+            Ticked {
+                range: -0.5..count - 0.5,
+                ticks: centres,
+            },
+            0.0..top,
+        )
         .map_err(failed)?;
     let names: Vec<&'static str> = values.iter().map(|(p, _)| p.as_str()).collect();
     chart
@@ -436,26 +559,20 @@ fn bars(
         .label_style(("sans-serif", 12))
         .y_labels(5)
         .y_label_formatter(&|v| super::number(*v))
-        .x_label_formatter(&|x| match x {
-            SegmentValue::CenterOf(i) => names
-                .get(*i as usize)
-                .map_or_else(String::new, |n| (*n).to_string()),
-            _ => String::new(),
+        .x_label_formatter(&|x| {
+            names
+                .get(x.round() as usize)
+                .map_or_else(String::new, |n| (*n).to_string())
         })
         .draw()
         .map_err(failed)?;
     chart
-        .draw_series(values.iter().enumerate().map(|(i, &(policy, v))| {
-            let i = i as u32;
-            let mut bar = Rectangle::new(
-                [
-                    (SegmentValue::Exact(i), 0.0),
-                    (SegmentValue::Exact(i + 1), v),
-                ],
+        .draw_series(values.iter().enumerate().map(|(k, &(policy, v))| {
+            let k = k as f64;
+            Rectangle::new(
+                [(k - 0.35, 0.0), (k + 0.35, v)],
                 colour_of(policy).mix(0.85).filled(),
-            );
-            bar.set_margin(0, 0, 12, 12);
-            bar
+            )
         }))
         .map_err(failed)?;
     Ok(())
@@ -463,19 +580,39 @@ fn bars(
 
 #[cfg(test)]
 mod tests {
-    use super::{runs, MAX_POINTS};
+    use super::{runs, steps_within, Keep, MAX_POINTS};
 
     #[test]
-    fn unknown_steps_break_the_line_and_long_lines_are_averaged_down() {
+    fn unknown_steps_break_the_line() {
         let points = [(0, 1.0), (1, 2.0), (2, f64::NAN), (3, 4.0)];
         assert_eq!(
-            runs(&points),
+            runs(&points, Keep::Both),
             [vec![(0.0, 1.0), (1.0, 2.0)], vec![(3.0, 4.0)]]
         );
-        let long: Vec<(i64, f64)> = (0..10 * MAX_POINTS as i64).map(|i| (i, 1.0)).collect();
-        let thinned = runs(&long);
-        assert_eq!(thinned.len(), 1);
-        assert!(thinned[0].len() <= MAX_POINTS);
-        assert!((thinned[0][0].0 - 4.5).abs() < 1e-9, "bucket means");
+    }
+
+    #[test]
+    fn thinning_keeps_the_spikes_of_a_load_and_averages_a_forecast() {
+        let mut long: Vec<(i64, f64)> = (0..10 * MAX_POINTS as i64).map(|i| (i, 1.0)).collect();
+        long[4321].1 = 50.0;
+        let loads = runs(&long, Keep::Both).concat();
+        assert!(loads.len() <= MAX_POINTS);
+        assert!(loads.contains(&(4321.0, 50.0)), "the spike survives");
+        let means = runs(&long, Keep::Mean).concat();
+        assert!(means.len() <= MAX_POINTS);
+        assert!(means.iter().all(|&(_, v)| v < 50.0), "averaged");
+    }
+
+    #[test]
+    fn a_step_line_starts_with_the_value_in_force_and_holds_to_the_end() {
+        let trace = [(0, 2), (50, 3), (120, 1)];
+        assert_eq!(
+            steps_within(&trace, 100, 200),
+            [(100.0, 3.0), (120.0, 3.0), (120.0, 1.0), (200.0, 1.0)]
+        );
+        assert_eq!(
+            steps_within(&trace, 0, 60),
+            [(0.0, 2.0), (50.0, 2.0), (50.0, 3.0), (60.0, 3.0)]
+        );
     }
 }

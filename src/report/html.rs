@@ -4,8 +4,8 @@
 //! included — reads it.
 
 use super::{
-    change_reasons, chart, current_range, escape, number, operator_reasons, recommended_range,
-    severity, summary_line,
+    change_reasons, chart, current_range, escape, operator_reasons, recommended_range, severity,
+    summary_line,
 };
 use crate::plan::{Plan, WorkloadPlan};
 use crate::run::Backtest;
@@ -85,8 +85,7 @@ fn list(items: &[String], class: &str) -> String {
 /// reasons in words.
 #[must_use]
 pub fn render(plan: &Plan, charts: &[Option<String>]) -> String {
-    let mut order: Vec<usize> = (0..plan.workloads.len()).collect();
-    order.sort_by_key(|&i| severity(&plan.workloads[i]));
+    let order = super::urgency_order(plan);
     let mut body = format!(
         "<h1>homeostat recommendations</h1>\n<p class=\"meta\">{} · generated {}</p>\n",
         escape(&summary_line(plan)),
@@ -110,10 +109,7 @@ pub fn render(plan: &Plan, charts: &[Option<String>]) -> String {
                     escape(w.status.as_str()),
                     escape(&current_range(w)),
                     format!("<strong>{}</strong>", escape(&recommended_range(w))),
-                    w.expected_load.map_or_else(
-                        || "-".into(),
-                        |l| escape(&format!("{} – {}", number(l.low), number(l.high))),
-                    ),
+                    escape(&super::load_range(w)),
                     escape(&super::event_counts(w)),
                 ],
             )
@@ -190,8 +186,11 @@ fn section(w: &WorkloadPlan, chart: Option<&str>) -> String {
 /// outcome, and per workload the verdict, bars of overload minutes and
 /// replica-hours per policy, and the simulated replicas against the load
 /// over the replay's last week.
+///
+/// `week_from`: the start of the week the replicas are drawn for (default:
+/// the replay's last week).
 #[must_use]
-pub fn render_backtest(backtest: &Backtest) -> String {
+pub fn render_backtest(backtest: &Backtest, week_from: Option<i64>) -> String {
     let mut body = format!(
         "<h1>homeostat backtest</h1>\n<p class=\"meta\">{} replayed · generated {}</p>\n",
         super::count_of(backtest.workloads.len(), "workload"),
@@ -202,7 +201,7 @@ pub fn render_backtest(backtest: &Backtest) -> String {
         .iter()
         .map(crate::replay::FleetChange::describe)
         .collect();
-    if !fleet.is_empty() {
+    if backtest.workloads.len() > 1 {
         body.push_str(&list(&fleet, "reasons"));
     }
     let rows: Vec<(String, Vec<String>)> = backtest
@@ -264,7 +263,7 @@ pub fn render_backtest(backtest: &Backtest) -> String {
         );
         body.push_str(&chart::policy_bars(w));
         body.push('\n');
-        body.push_str(&chart::replay_chart(w));
+        body.push_str(&chart::replay_chart(w, week_from));
         body.push_str("\n</section>\n");
     }
     body.push_str("<p class=\"meta\">Replicas: ready replicas of the simulated HPA under each policy; the grey area is what the load needed (load ÷ what a ready replica serves at 100% utilization). Where a line is under the area, the workload was overloaded.</p>\n");

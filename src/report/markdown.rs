@@ -1,8 +1,8 @@
 //! Markdown reports: compact, for a pull request or a chat message.
 
 use super::{
-    by_urgency, change_reasons, current_range, number, operator_reasons, recommended_range,
-    severity, summary_line, Severity,
+    by_urgency, change_reasons, current_range, operator_reasons, recommended_range, severity,
+    summary_line, Severity,
 };
 use crate::plan::Plan;
 use crate::run::Backtest;
@@ -51,10 +51,7 @@ pub fn render(plan: &Plan) -> String {
                 w.status.as_str().to_string(),
                 current_range(w),
                 recommended_range(w),
-                w.expected_load.map_or_else(
-                    || "-".into(),
-                    |l| format!("{} – {}", number(l.low), number(l.high)),
-                ),
+                super::load_range(w),
                 w.model.clone().unwrap_or_else(|| "-".into()),
             ]
         })
@@ -118,10 +115,10 @@ pub fn render_backtest(backtest: &Backtest) -> String {
         super::count_of(backtest.workloads.len(), "workload"),
         backtest.generated_at
     );
-    for change in &backtest.fleet {
-        let _ = writeln!(out, "- {}", cell(&change.describe()));
-    }
-    if !backtest.fleet.is_empty() {
+    if backtest.workloads.len() > 1 {
+        for change in &backtest.fleet {
+            let _ = writeln!(out, "- {}", cell(&change.describe()));
+        }
         out.push('\n');
     }
     let rows: Vec<Vec<String>> = backtest
@@ -135,6 +132,7 @@ pub fn render_backtest(backtest: &Backtest) -> String {
                     p.policy.as_str().to_string(),
                     format!("{:.1}", o.overload_minutes),
                     format!("{:.1}", o.overload_at_max_minutes),
+                    format!("{:.3}", o.unserved_share * 100.0),
                     format!("{:.1}", o.replica_hours),
                     o.changes.to_string(),
                 ]
@@ -147,6 +145,7 @@ pub fn render_backtest(backtest: &Backtest) -> String {
             "policy",
             "overload min",
             "at max min",
+            "unserved %",
             "replica-h",
             "bound changes",
         ],

@@ -33,7 +33,7 @@ pub enum Format {
     Parquet,
 }
 
-/// Output formats of `backtest` and `evaluate`.
+/// Output formats of `backtest`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ResultFormat {
     Table,
@@ -99,9 +99,27 @@ fn changes(w: &WorkloadPlan) -> bool {
 /// The workloads most urgent first (config order within a severity).
 #[must_use]
 pub fn by_urgency(plan: &Plan) -> Vec<&WorkloadPlan> {
-    let mut workloads: Vec<&WorkloadPlan> = plan.workloads.iter().collect();
-    workloads.sort_by_key(|w| severity(w));
-    workloads
+    urgency_order(plan)
+        .into_iter()
+        .map(|i| &plan.workloads[i])
+        .collect()
+}
+
+/// The indices of [`by_urgency`]'s order.
+#[must_use]
+pub fn urgency_order(plan: &Plan) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..plan.workloads.len()).collect();
+    order.sort_by_key(|&i| severity(&plan.workloads[i]));
+    order
+}
+
+/// `12.5 – 140`: the expected load's range, or `-`.
+#[must_use]
+pub fn load_range(w: &WorkloadPlan) -> String {
+    w.expected_load.map_or_else(
+        || "-".into(),
+        |l| format!("{} – {}", number(l.low), number(l.high)),
+    )
 }
 
 /// `1 workload`, `2 workloads`.
@@ -293,7 +311,7 @@ pub(crate) fn event_counts(w: &WorkloadPlan) -> String {
     .iter()
     .filter_map(|&(kind, name)| {
         let count = w.events.iter().filter(|e| e.kind == kind).count();
-        (count > 0).then(|| format!("{count} {name}{}", if count == 1 { "" } else { "s" }))
+        (count > 0).then(|| count_of(count, name))
     })
     .collect();
     if parts.is_empty() {
@@ -322,10 +340,6 @@ pub fn render_table(plan: &Plan, colour: bool) -> String {
         .workloads
         .iter()
         .map(|w: &WorkloadPlan| {
-            let current = w.current.map_or_else(
-                || "-".into(),
-                |c| range(Some(c.min_replicas), Some(c.max_replicas)),
-            );
             let (low, high) = w.expected_load.map_or(("-".into(), "-".into()), |l| {
                 (number(l.low), number(l.high))
             });
@@ -333,8 +347,8 @@ pub fn render_table(plan: &Plan, colour: bool) -> String {
                 w.namespace.clone(),
                 w.name.clone(),
                 w.status.as_str().to_string(),
-                current,
-                range(w.min_replicas, w.max_replicas),
+                current_range(w),
+                recommended_range(w),
                 low,
                 high,
                 event_counts(w),
@@ -502,10 +516,6 @@ pub fn render_apply_table(run: &crate::run::ApplyRun, colour: bool) -> String {
         "TO",
         "ACTION",
     ];
-    let pair = |a: Option<u32>, b: Option<u32>| match (a, b) {
-        (Some(a), Some(b)) => format!("{a}..{b}"),
-        _ => "-".to_string(),
-    };
     let rows: Vec<Vec<String>> = run
         .changes
         .iter()
@@ -524,9 +534,9 @@ pub fn render_apply_table(run: &crate::run::ApplyRun, colour: bool) -> String {
                 c.hpa.clone(),
                 c.status.as_str().to_string(),
                 c.compared_with.to_string(),
-                pair(c.from_min, c.from_max),
-                pair(c.recommended_min, c.recommended_max),
-                pair(c.to_min, c.to_max),
+                range(c.from_min, c.from_max),
+                range(c.recommended_min, c.recommended_max),
+                range(c.to_min, c.to_max),
                 action.to_string(),
             ]
         })
