@@ -24,6 +24,9 @@ struct Cli {
     /// line, with the run's summary) for a batch job's log collector.
     #[arg(long, value_enum, default_value = "text", global = true)]
     log_format: LogFormat,
+    /// Threads that plan workloads at once (0: one per core).
+    #[arg(long, default_value_t = 0, global = true)]
+    threads: usize,
     #[command(subcommand)]
     command: Command,
 }
@@ -198,6 +201,36 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Make a synthetic fleet for trials and benchmarks: one load file per
+    /// workload (daily and weekly seasonality, trend, noise, spikes, level
+    /// shifts, gaps; seeded), and `homeostat.yaml` to run it.
+    Synth {
+        /// How many workloads.
+        #[arg(long, default_value_t = 100)]
+        workloads: usize,
+        /// Days of history each.
+        #[arg(long, default_value = "28d")]
+        days: Span,
+        /// Time between samples.
+        #[arg(long, default_value = "5m")]
+        step: Span,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The last sample's time (RFC3339 or unix seconds).
+        #[arg(long, default_value = "2026-01-01T00:00:00Z", value_parser = parse_timestamp)]
+        end: i64,
+        /// Folder to write to (made when missing).
+        #[arg(long)]
+        output: PathBuf,
+        #[arg(long, value_enum, default_value = "parquet")]
+        format: run::SeriesFormat,
+        /// Also write `fleet.om` (`OpenMetrics`, gauge
+        /// `homeostat_synthetic_load{namespace, workload}`) for `promtool
+        /// tsdb create-blocks-from openmetrics`, and
+        /// `homeostat-prometheus.yaml` querying it.
+        #[arg(long)]
+        openmetrics: bool,
+    },
     /// Forecast one series: CSV `timestamp,mean,lower,upper`, one row per step after the input.
     Forecast {
         /// Load file: CSV or Parquet with columns `timestamp,value`.
@@ -245,6 +278,7 @@ fn main() -> ExitCode {
         }
     };
     init_logs(cli.log_format);
+    run::set_threads(cli.threads);
     match execute(cli.command, cli.log_format) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -365,26 +399,31 @@ fn execute(command: Command, logs: LogFormat) -> Result<u8> {
                 _ => None,
             };
             let progress = progress(config.workloads.len(), "fit", logs);
-            let mut charts = Vec::new();
-            let mut export_failures = 0;
-            let plan = run::recommend_visiting(
+            let (plan, extras) = run::recommend_with(
                 &config,
                 at,
                 chrono::Utc::now().timestamp(),
                 &progress,
                 |workload, plan, fitted| {
-                    if format == Format::Html {
-                        charts.push(fitted.map(|f| report::chart::workload_chart(plan, f)));
-                    }
-                    if let Some(dir) = &parquet_dir {
-                        if let Err(e) = run::export_fitted(dir, workload, fitted) {
-                            tracing::error!(workload = %workload.id(), "{e}");
-                            export_failures += 1;
-                        }
-                    }
+                    let chart = (format == Format::Html)
+                        .then(|| fitted.map(|f| report::chart::workload_chart(plan, f)))
+                        .flatten();
+                    let exported = parquet_dir
+                        .as_ref()
+                        .map_or(Ok(None), |dir| run::export_fitted(dir, workload, fitted));
+                    (chart, exported)
                 },
             );
             progress.finish();
+            let mut charts = Vec::with_capacity(extras.len());
+            let mut export_failures = 0;
+            for ((chart, exported), w) in extras.into_iter().zip(&plan.workloads) {
+                charts.push(chart);
+                if let Err(e) = exported {
+                    tracing::error!(workload = %format!("{}/{}", w.namespace, w.name), "{e}");
+                    export_failures += 1;
+                }
+            }
             let text = match format {
                 Format::Table => report::render_table(&plan, colour_wanted(output.as_deref())),
                 Format::Json | Format::Parquet => report::render_json(&plan),
@@ -430,7 +469,7 @@ fn execute(command: Command, logs: LogFormat) -> Result<u8> {
             }
             let config = load_config(config)?;
             let progress = progress(config.workloads.len(), "fit", logs);
-            let plan = run::recommend_visiting(&config, at, clock, &progress, |_, _, _| {});
+            let (plan, _) = run::recommend_with(&config, at, clock, &progress, |_, _, _| ());
             progress.finish();
             let settings = run::ApplySettings {
                 dry_run,
@@ -620,6 +659,36 @@ fn execute(command: Command, logs: LogFormat) -> Result<u8> {
             };
             let events = homeostat::events::detect_in(&series, &settings);
             emit(output.as_deref(), &homeostat::events::render_json(&events))?;
+            Ok(0)
+        }
+        Command::Synth {
+            workloads,
+            days,
+            step,
+            seed,
+            end,
+            output,
+            format,
+            openmetrics,
+        } => {
+            let spec = homeostat::synthetic::FleetSpec {
+                workloads,
+                days: days.secs() / homeostat::time::DAY,
+                step: step.secs(),
+                end,
+                seed,
+            };
+            if spec.days < 1 {
+                anyhow::bail!("--days {days}: at least one day");
+            }
+            run::write_fleet(&spec, &output, format, openmetrics).map_err(anyhow::Error::msg)?;
+            println!(
+                "{} workloads × {} days in {}; run them with: homeostat recommend --config {}",
+                workloads,
+                spec.days,
+                output.display(),
+                output.join("homeostat.yaml").display()
+            );
             Ok(0)
         }
         Command::Forecast {

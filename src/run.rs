@@ -148,23 +148,153 @@ pub fn load_histories_with<F>(
     at: Option<i64>,
     clock_now: i64,
     progress: &Progress,
-    mut visit: F,
+    visit: F,
 ) where
     F: FnMut(&Workload, Result<Loaded, LoadFailure>),
 {
-    let mut visit = |workload: &Workload, loaded| {
-        visit(workload, loaded);
-        progress.planned.inc(1);
-    };
+    process_histories(config, at, clock_now, progress, |_, loaded| loaded, visit);
+}
+
+/// Worker threads for [`process_histories`]; 0: one per core.
+static THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Sets how many threads plan workloads at once (0: one per core).
+pub fn set_threads(threads: usize) {
+    THREADS.store(threads, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn worker_threads() -> usize {
+    match THREADS.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        n => n,
+    }
+}
+
+/// The pipeline of every run: reads each workload's history (files on the
+/// worker threads, queries on the async runtime, at most
+/// `max_concurrency` at once), runs `work` on it on one thread per core,
+/// and hands each result to `visit` on the calling thread, in config order.
+///
+/// At most a few workloads per thread are in flight — read, being worked
+/// on, or done and waiting for an earlier one — so memory is bounded by the
+/// threads, not by the fleet. A `work` that panics is given the workload
+/// again as a failure, so that one bad workload never stops the others.
+pub fn process_histories<R, W, V>(
+    config: &Config,
+    at: Option<i64>,
+    clock_now: i64,
+    progress: &Progress,
+    work: W,
+    mut visit: V,
+) where
+    R: Send,
+    W: Fn(&Workload, Result<Loaded, LoadFailure>) -> R + Sync,
+    V: FnMut(&Workload, R),
+{
+    use std::sync::mpsc::{channel, sync_channel};
+    let workloads = &config.workloads;
+    let threads = worker_threads();
+    let window = 4 * threads;
+    // A job is a workload's index and its history, or `None`: read its
+    // file on the worker.
+    let (jobs, job_queue) = sync_channel::<(usize, Option<Result<Loaded, LoadFailure>>)>(window);
+    let job_queue = std::sync::Mutex::new(job_queue);
+    let (results, done) = channel::<(usize, R)>();
+    // One token per workload in flight, given back when it is visited.
+    let (give_back, tokens) = sync_channel::<()>(window);
+    for _ in 0..window {
+        give_back.send(()).expect("the channel holds the window");
+    }
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let results = results.clone();
+            let (job_queue, work) = (&job_queue, &work);
+            scope.spawn(move || loop {
+                let job = job_queue
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .recv();
+                let Ok((index, loaded)) = job else { break };
+                let workload = &workloads[index];
+                let loaded = loaded.unwrap_or_else(|| {
+                    let loaded = read_file(workload, at);
+                    progress.read.inc(1);
+                    loaded
+                });
+                let result = work_or_failure(work, workload, loaded, at);
+                if results.send((index, result)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(results);
+        scope.spawn(move || {
+            let mut send =
+                |index: usize, loaded| tokens.recv().is_ok() && jobs.send((index, loaded)).is_ok();
+            produce(config, at, clock_now, progress, &mut send);
+        });
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut next = 0;
+        for (index, result) in done {
+            waiting.insert(index, result);
+            while let Some(result) = waiting.remove(&next) {
+                visit(&workloads[next], result);
+                progress.planned.inc(1);
+                let _ = give_back.send(());
+                next += 1;
+            }
+        }
+        // Lets the producer go if the workers ended early.
+        drop(give_back);
+    });
+}
+
+/// `work` on a workload's history; if it panics, `work` on the workload as
+/// failed, with the panic's message.
+fn work_or_failure<R>(
+    work: &(impl Fn(&Workload, Result<Loaded, LoadFailure>) -> R + Sync),
+    workload: &Workload,
+    loaded: Result<Loaded, LoadFailure>,
+    at: Option<i64>,
+) -> R {
+    let now = loaded
+        .as_ref()
+        .map_or_else(|f| f.now, |l| Some(l.now))
+        .or(at);
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(workload, loaded)))
+        .unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(ToString::to_string)
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let failure = LoadFailure::error(
+                format!("planning this workload failed unexpectedly (a bug: please report it): {message}"),
+                now,
+            );
+            work(workload, Err(failure))
+        })
+}
+
+/// Hands every workload to `send` in config order: files as `None` (read
+/// by the workers), queries fetched on an async runtime, a bounded number
+/// ahead. Stops when `send` says the pipeline is gone.
+fn produce(
+    config: &Config,
+    at: Option<i64>,
+    clock_now: i64,
+    progress: &Progress,
+    send: &mut dyn FnMut(usize, Option<Result<Loaded, LoadFailure>>) -> bool,
+) {
     let any_query = config
         .workloads
         .iter()
         .any(|w| matches!(w.source, LoadSource::Query { .. }));
     if !any_query {
-        for workload in &config.workloads {
-            let loaded = read_file(workload, at);
-            progress.read.inc(1);
-            visit(workload, loaded);
+        for index in 0..config.workloads.len() {
+            if !send(index, None) {
+                return;
+            }
         }
         return;
     }
@@ -188,16 +318,18 @@ pub fn load_histories_with<F>(
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            for workload in &config.workloads {
+            for index in 0..config.workloads.len() {
                 let failure =
                     LoadFailure::error(format!("cannot start the async runtime: {e}"), at);
-                visit(workload, Err(failure));
+                if !send(index, Some(Err(failure))) {
+                    return;
+                }
             }
             return;
         }
     };
-    // Histories fetched ahead of the visitor: enough to keep every
-    // concurrency permit busy while one history is being planned.
+    // Histories fetched ahead of the workers: enough to keep every
+    // concurrency permit busy.
     let ahead = config
         .prometheus
         .as_ref()
@@ -229,14 +361,16 @@ pub fn load_histories_with<F>(
             }
         }
     });
-    for workload in &config.workloads {
+    for index in 0..config.workloads.len() {
         let result = receiver.blocking_recv().unwrap_or_else(|| {
             Err(LoadFailure::error(
                 "reading the history stopped unexpectedly".to_string(),
                 at,
             ))
         });
-        visit(workload, result);
+        if !send(index, Some(result)) {
+            return;
+        }
     }
 }
 
@@ -310,38 +444,52 @@ fn read_file(workload: &Workload, at: Option<i64>) -> Result<Loaded, LoadFailure
 /// `clock_now` is the wall-clock time, stamped on the report.
 #[must_use]
 pub fn recommend(config: &Config, at: Option<i64>, clock_now: i64) -> Plan {
-    recommend_visiting(config, at, clock_now, &Progress::hidden(), |_, _, _| {})
+    recommend_with(config, at, clock_now, &Progress::hidden(), |_, _, _| ()).0
 }
 
-/// [`recommend`], counting on `progress`, and calling `visit` with each
-/// workload's plan and what it was made from, as soon as it is made (to
-/// draw or export it while only that workload's data is in memory).
-pub fn recommend_visiting<F>(
+/// [`recommend`], counting on `progress`, and running `extra` on each
+/// workload's plan and what it was made from, on the thread that made it
+/// (to draw or export it while only that workload's data is in memory).
+/// Returns the plan and `extra`'s results, in config order.
+pub fn recommend_with<T, F>(
     config: &Config,
     at: Option<i64>,
     clock_now: i64,
     progress: &Progress,
-    mut visit: F,
-) -> Plan
+    extra: F,
+) -> (Plan, Vec<T>)
 where
-    F: FnMut(&Workload, &WorkloadPlan, Option<&Fitted>),
+    T: Send,
+    F: Fn(&Workload, &WorkloadPlan, Option<&Fitted>) -> T + Sync,
 {
     let mut workloads = Vec::with_capacity(config.workloads.len());
-    load_histories_with(config, at, clock_now, progress, |workload, loaded| {
-        let (plan, fitted) = match loaded {
-            Ok(loaded) => plan_fitted(workload, &loaded.raw, Some(loaded.now)),
-            Err(failure) => (
-                WorkloadPlan::failed(workload, failure.now, failure.status, failure.reason),
-                None,
-            ),
-        };
-        visit(workload, &plan, fitted.as_ref());
-        workloads.push(plan);
-    });
-    Plan {
+    let mut extras = Vec::with_capacity(config.workloads.len());
+    process_histories(
+        config,
+        at,
+        clock_now,
+        progress,
+        |workload, loaded| {
+            let (plan, fitted) = match loaded {
+                Ok(loaded) => plan_fitted(workload, &loaded.raw, Some(loaded.now)),
+                Err(failure) => (
+                    WorkloadPlan::failed(workload, failure.now, failure.status, failure.reason),
+                    None,
+                ),
+            };
+            let extra = extra(workload, &plan, fitted.as_ref());
+            (plan, extra)
+        },
+        |_, (plan, extra)| {
+            workloads.push(plan);
+            extras.push(extra);
+        },
+    );
+    let plan = Plan {
         generated_at: format_timestamp(clock_now),
         workloads,
-    }
+    };
+    (plan, extras)
 }
 
 /// `homeostat recommend --format parquet`: writes one workload's history
@@ -413,6 +561,60 @@ fn write_curves(
             ("upper", upper),
         ],
     )
+}
+
+/// `homeostat synth`: writes each workload of a synthetic fleet to
+/// `dir/<namespace>_<name>.<csv|parquet>` (in parallel, one workload in
+/// memory per thread), `dir/homeostat.yaml` to run them, and with
+/// `openmetrics` the whole fleet as `dir/fleet.om` with
+/// `dir/homeostat-prometheus.yaml` querying it once backfilled.
+pub fn write_fleet(
+    spec: &crate::synthetic::FleetSpec,
+    dir: &Path,
+    format: SeriesFormat,
+    openmetrics: bool,
+) -> Result<(), String> {
+    use rayon::prelude::*;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+    let extension = match format {
+        SeriesFormat::Csv => "csv",
+        SeriesFormat::Parquet => "parquet",
+    };
+    let workloads: Vec<(String, String, f64, (u32, u32))> = (0..spec.workloads)
+        .into_par_iter()
+        .map(|index| {
+            let w = crate::synthetic::fleet_workload(spec, index);
+            let path = dir.join(format!("{}_{}.{extension}", w.namespace, w.name));
+            match format {
+                SeriesFormat::Csv => source::write_csv(&path, &w.samples),
+                SeriesFormat::Parquet => source::write_parquet(&path, &w.samples),
+            }
+            .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+            Ok((w.namespace, w.name, w.target_per_replica, w.current))
+        })
+        .collect::<Result<_, String>>()?;
+    let config = dir.join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        crate::synthetic::fleet_config(spec, &workloads, extension),
+    )
+    .map_err(|e| format!("{}: cannot write: {e}", config.display()))?;
+    if openmetrics {
+        let path = dir.join("fleet.om");
+        let file = std::fs::File::create(&path)
+            .map_err(|e| format!("{}: cannot create: {e}", path.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        crate::synthetic::write_openmetrics(&mut out, spec)
+            .and_then(|()| std::io::Write::flush(&mut out))
+            .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+        let queries = dir.join("homeostat-prometheus.yaml");
+        std::fs::write(
+            &queries,
+            crate::synthetic::fleet_query_config(spec, &workloads),
+        )
+        .map_err(|e| format!("{}: cannot write: {e}", queries.display()))?;
+    }
+    Ok(())
 }
 
 /// File formats `homeostat fetch` writes.
@@ -661,32 +863,37 @@ pub fn backtest_with(
     }
     let mut workloads = Vec::new();
     let mut failures = Vec::new();
-    load_histories_with(&extended, at, clock_now, progress, |extended, loaded| {
-        let mut workload = extended.clone();
-        workload.history = Span::from_secs(workload.history.secs() - settings.span.secs())
-            .expect("extended above");
-        let workload = &workload;
-        let replayed = loaded.map_err(|failure| failure.reason).and_then(|loaded| {
-            let to = loaded.now;
-            crate::replay::replay_workload(
-                workload,
-                &loaded.raw,
-                &crate::replay::ReplaySettings {
-                    from: to - settings.span.secs(),
-                    to,
-                    replan: settings.replan.secs(),
-                    startup: settings.startup.secs(),
-                    target_utilization: settings.target_utilization,
-                    buffer: settings.buffer,
-                    schedule_level: settings.schedule_level,
-                },
-            )
-        });
-        match replayed {
+    process_histories(
+        &extended,
+        at,
+        clock_now,
+        progress,
+        |extended, loaded| {
+            let mut workload = extended.clone();
+            workload.history = Span::from_secs(workload.history.secs() - settings.span.secs())
+                .expect("extended above");
+            loaded.map_err(|failure| failure.reason).and_then(|loaded| {
+                let to = loaded.now;
+                crate::replay::replay_workload(
+                    &workload,
+                    &loaded.raw,
+                    &crate::replay::ReplaySettings {
+                        from: to - settings.span.secs(),
+                        to,
+                        replan: settings.replan.secs(),
+                        startup: settings.startup.secs(),
+                        target_utilization: settings.target_utilization,
+                        buffer: settings.buffer,
+                        schedule_level: settings.schedule_level,
+                    },
+                )
+            })
+        },
+        |workload, replayed| match replayed {
             Ok(replay) => workloads.push(replay),
             Err(reason) => failures.push((workload.id(), reason)),
-        }
-    });
+        },
+    );
     Backtest {
         generated_at: format_timestamp(clock_now),
         fleet: crate::replay::fleet_changes(&workloads),
@@ -1051,5 +1258,67 @@ async fn minutes_at_max(
         ))),
         Err(e) if e.is_no_data() => Ok(None),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config of `n` file workloads, every one reading the same small file.
+    fn config(dir: &Path, n: usize) -> Config {
+        let mut csv = String::from("timestamp,value\n");
+        for i in 0..3 * 288 {
+            csv.push_str(&format!("{},{}\n", 1_700_006_400 + i * 300, 100 + i % 7));
+        }
+        std::fs::write(dir.join("load.csv"), csv).unwrap();
+        let mut yaml = String::from("workloads:\n");
+        for i in 0..n {
+            yaml.push_str(&format!(
+                "  - name: w{i:03}\n    file: load.csv\n    target_per_replica: 10\n"
+            ));
+        }
+        let path = dir.join("homeostat.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        crate::config::load(&path).unwrap()
+    }
+
+    #[test]
+    fn results_come_in_config_order_and_a_panic_is_one_workloads_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path(), 40);
+        set_threads(3);
+        let mut seen = Vec::new();
+        process_histories(
+            &config,
+            None,
+            0,
+            &Progress::hidden(),
+            |workload, loaded| {
+                // Later workloads finish first: the order comes from the pipeline.
+                std::thread::sleep(std::time::Duration::from_millis(
+                    40 - workload.name[1..].parse::<u64>().unwrap(),
+                ));
+                if workload.name == "w007" && loaded.is_ok() {
+                    panic!("boom");
+                }
+                loaded.map(|l| l.raw.samples.len()).map_err(|f| f.reason)
+            },
+            |workload, result| seen.push((workload.name.clone(), result)),
+        );
+        set_threads(0);
+        let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
+        let expected: Vec<String> = (0..40).map(|i| format!("w{i:03}")).collect();
+        assert_eq!(names, expected);
+        assert_eq!(seen[0].1, Ok(3 * 288));
+        let failure = seen[7].1.clone().unwrap_err();
+        assert!(
+            failure.contains("failed unexpectedly") && failure.contains("boom"),
+            "{failure}"
+        );
+        assert!(seen
+            .iter()
+            .enumerate()
+            .all(|(i, (_, r))| i == 7 || r.is_ok()));
     }
 }

@@ -48,6 +48,11 @@ fn parse_any_timestamp(text: &str) -> Result<i64, String> {
     if text.is_empty() {
         return Err("empty timestamp".to_string());
     }
+    // Unix seconds first: the common case of exported files, and the
+    // cheapest test (a date never parses as an integer).
+    if let Ok(secs) = text.parse::<i64>() {
+        return Ok(secs);
+    }
     if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
         return Ok(dt.timestamp());
     }
