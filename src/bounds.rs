@@ -16,7 +16,7 @@
 //!   cannot heal by itself: `needs_operator` says why.
 
 use crate::model::{Forecast, Interval, Level};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A replica count range `[floor, ceiling]`, validated `1 ≤ floor ≤ ceiling`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -56,7 +56,7 @@ pub struct BoundsPolicy {
 }
 
 /// Which clamp changed a replica count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Clamp {
     Floor,
@@ -68,14 +68,17 @@ pub enum Clamp {
 }
 
 /// How one replica count was derived.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Derivation {
     pub replicas: u32,
     /// Load the count was sized for (before headroom).
     #[serde(serialize_with = "serialize_significant")]
     pub load: f64,
     /// When that load is expected (unix seconds; RFC3339 in reports).
-    #[serde(serialize_with = "crate::time::serialize_timestamp")]
+    #[serde(
+        serialize_with = "crate::time::serialize_timestamp",
+        deserialize_with = "crate::time::deserialize_timestamp"
+    )]
     pub at: i64,
     /// Quantile of the forecast distribution used (0.05 = lower end of a 90% interval).
     pub quantile: f64,
@@ -86,7 +89,7 @@ pub struct Derivation {
 }
 
 /// The recommended range and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReplicaBounds {
     pub min: Derivation,
     pub max: Derivation,
@@ -178,9 +181,12 @@ pub fn derive_bounds(
 
 /// One entry of a time-of-day schedule: `min_replicas` in force from `from`
 /// (unix seconds) until the next entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduledMin {
-    #[serde(serialize_with = "crate::time::serialize_timestamp")]
+    #[serde(
+        serialize_with = "crate::time::serialize_timestamp",
+        deserialize_with = "crate::time::deserialize_timestamp"
+    )]
     pub from: i64,
     pub min_replicas: u32,
 }

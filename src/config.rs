@@ -243,6 +243,65 @@ pub struct Config {
     pub workloads: Vec<Workload>,
 }
 
+/// One of `count` shards of a fleet (`--shard index/count`, index from 0
+/// as Kubernetes' `JOB_COMPLETION_INDEX`): the workloads whose
+/// `namespace/name` hashes to `index`. The hash ([`shard_hash`]) is fixed
+/// here, not the standard library's, so that a workload stays in its shard
+/// across versions, machines and config edits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    /// Whether the workload `namespace/name` belongs to this shard.
+    #[must_use]
+    pub fn holds(&self, namespace: &str, name: &str) -> bool {
+        shard_hash(namespace, name) % self.count == self.index
+    }
+}
+
+/// 64-bit FNV-1a of `namespace/name`, then `SplitMix64`'s finaliser: FNV's
+/// low bits follow only the bytes' low bits, so names that differ in a
+/// digit would fall into a few shards of a small count without the mix.
+#[must_use]
+pub fn shard_hash(namespace: &str, name: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in namespace.bytes().chain(*b"/").chain(name.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash = (hash ^ (hash >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    hash ^ (hash >> 31)
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let wrong = || {
+            format!("`{text}`: expected INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/4 (INDEX as Kubernetes' JOB_COMPLETION_INDEX)")
+        };
+        let (index, count) = text.split_once('/').ok_or_else(wrong)?;
+        let index: u64 = index.trim().parse().map_err(|_| wrong())?;
+        let count: u64 = count.trim().parse().map_err(|_| wrong())?;
+        if count == 0 || index >= count {
+            return Err(wrong());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Config {
+    /// Keeps only the workloads of `shard`.
+    pub fn select_shard(&mut self, shard: Shard) {
+        self.workloads
+            .retain(|w| shard.holds(&w.namespace, &w.name));
+    }
+}
+
 /// Prometheus connection settings (used by the Prometheus source).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prometheus {
@@ -298,7 +357,7 @@ pub enum LoadSource {
 }
 
 /// What the HPA has today.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct CurrentBounds {
     pub min_replicas: u32,
     pub max_replicas: u32,
@@ -737,6 +796,27 @@ fn range(raw: Option<&RawRange>, key: &str) -> Result<ReplicaRange, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn shards_split_a_fleet_exactly_once_and_the_hash_is_fixed() {
+        // Fixed for good: a workload must not move between releases.
+        assert_eq!(super::shard_hash("shop", "cart"), 0x35f0_667b_92a5_642c); // checked in Python
+        let shards: Vec<super::Shard> = (0..4).map(|i| format!("{i}/4").parse().unwrap()).collect();
+        let mut sizes = [0; 4];
+        for i in 0..1000 {
+            // Names alike but for digits, as fleets name them.
+            let (namespace, name) = (format!("team-{:02}", i % 50), format!("svc-{i:05}"));
+            let holders: Vec<usize> = (0..4)
+                .filter(|&k| shards[k].holds(&namespace, &name))
+                .collect();
+            assert_eq!(holders.len(), 1, "{name}");
+            sizes[holders[0]] += 1;
+        }
+        assert!(sizes.iter().all(|&n| (200..300).contains(&n)), "{sizes:?}");
+        for bad in ["4/4", "1/0", "x/2", "3", "-1/2"] {
+            assert!(bad.parse::<super::Shard>().is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     fn parse_text(text: &str) -> Result<Config, ConfigError> {

@@ -27,6 +27,12 @@ struct Cli {
     /// Threads that plan workloads at once (0: one per core).
     #[arg(long, default_value_t = 0, global = true)]
     threads: usize,
+    /// Only the workloads of shard INDEX of COUNT (by a fixed hash of
+    /// namespace/name; INDEX from 0, as Kubernetes' `JOB_COMPLETION_INDEX`):
+    /// for the commands that read a config. `report merge` combines the
+    /// shards' JSON reports.
+    #[arg(long, global = true, value_name = "INDEX/COUNT")]
+    shard: Option<config::Shard>,
     #[command(subcommand)]
     command: Command,
 }
@@ -231,6 +237,11 @@ enum Command {
         #[arg(long)]
         openmetrics: bool,
     },
+    /// Work on reports already written.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Forecast one series: CSV `timestamp,mean,lower,upper`, one row per step after the input.
     Forecast {
         /// Load file: CSV or Parquet with columns `timestamp,value`.
@@ -246,6 +257,27 @@ enum Command {
         #[arg(long)]
         step: Option<Span>,
         /// Write the CSV to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Combine the JSON reports of `recommend --shard i/n` into the fleet's
+    /// report (charts are not redrawn: the HTML has none).
+    Merge {
+        /// The shards' JSON reports (`recommend --format json`).
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// The fleet's config: workloads in its order, and any that no
+        /// shard holds named (exit code 1). Without it: sorted by
+        /// namespace and name.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Write the report to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
     },
@@ -279,7 +311,7 @@ fn main() -> ExitCode {
     };
     init_logs(cli.log_format);
     run::set_threads(cli.threads);
-    match execute(cli.command, cli.log_format) {
+    match execute(cli.command, cli.log_format, cli.shard) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             tracing::error!("{e:#}");
@@ -376,7 +408,8 @@ fn progress(total: usize, planning: &str, logs: LogFormat) -> run::Progress {
     }
 }
 
-fn execute(command: Command, logs: LogFormat) -> Result<u8> {
+fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> Result<u8> {
+    let load_config = |path| load_config(path, shard);
     match command {
         Command::Recommend {
             config,
@@ -691,6 +724,55 @@ fn execute(command: Command, logs: LogFormat) -> Result<u8> {
             );
             Ok(0)
         }
+        Command::Report {
+            command:
+                ReportCommand::Merge {
+                    reports,
+                    config,
+                    format,
+                    output,
+                },
+        } => {
+            let mut shards = Vec::with_capacity(reports.len());
+            for path in &reports {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let plan: homeostat::plan::Plan =
+                    serde_json::from_str(&text).with_context(|| {
+                        format!(
+                            "{}: not a JSON report of `homeostat recommend --format json`",
+                            path.display()
+                        )
+                    })?;
+                shards.push((path.display().to_string(), plan));
+            }
+            let order = config
+                .map(|path| crate::load_config(Some(path), None))
+                .transpose()?
+                .map(|c| {
+                    c.workloads
+                        .iter()
+                        .map(config::Workload::id)
+                        .collect::<Vec<_>>()
+                });
+            let (plan, problems) =
+                report::merge(shards, order.as_deref()).map_err(anyhow::Error::msg)?;
+            let text = match format {
+                Format::Table => report::render_table(&plan, colour_wanted(output.as_deref())),
+                Format::Json => report::render_json(&plan),
+                Format::Csv => report::render_csv(&plan),
+                Format::Markdown => report::markdown::render(&plan),
+                Format::Html => report::html::render(&plan, &[]),
+                Format::Parquet => anyhow::bail!(
+                    "--format parquet: the shards write their own Parquet files (recommend --shard i/n --format parquet)"
+                ),
+            };
+            emit(output.as_deref(), &text)?;
+            for problem in &problems {
+                tracing::error!("{problem}");
+            }
+            Ok((plan.exit_code() as u8).max(u8::from(!problems.is_empty())))
+        }
         Command::Forecast {
             input,
             horizon,
@@ -764,12 +846,18 @@ fn parse_level(text: &str) -> Result<Level, String> {
 }
 
 /// `--config`, or the bundled example, read and validated.
-fn load_config(path: Option<PathBuf>) -> Result<config::Config> {
+/// `--config`, or the bundled example, read and validated; only `shard`'s
+/// workloads when given.
+fn load_config(path: Option<PathBuf>, shard: Option<config::Shard>) -> Result<config::Config> {
     let path = match path {
         Some(path) => path,
         None => bundled_config()?,
     };
-    Ok(config::load(&path)?)
+    let mut config = config::load(&path)?;
+    if let Some(shard) = shard {
+        config.select_shard(shard);
+    }
+    Ok(config)
 }
 
 /// A series file on its grid (`--step`, or the most common spacing).

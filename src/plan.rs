@@ -18,10 +18,10 @@ use crate::model::{self, Forecast, Level};
 use crate::series::{human_span, resample, GridOptions, Series};
 use crate::source::RawSeries;
 use crate::time::{format_moment, format_stretch, format_timestamp, Span};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The whole run's recommendations.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// When the report was made (wall clock, RFC3339).
     pub generated_at: String,
@@ -37,7 +37,7 @@ impl Plan {
 }
 
 /// How a workload's run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Bounds recommended; the cluster can heal within them.
@@ -69,7 +69,7 @@ impl Status {
 /// A detected event in the history, as DESIGN.md's `events` output
 /// writes it (`after` is the peak, trough or new level; `end` is null for
 /// a shift).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub kind: EventKind,
     pub start: String,
@@ -92,14 +92,14 @@ impl From<&events::Event> for Event {
 
 /// Expected load over the horizon: lowest lower end and highest upper end
 /// of the forecast interval.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ExpectedLoad {
     pub low: f64,
     pub high: f64,
 }
 
 /// The history a recommendation was made from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataSummary {
     pub from: String,
     pub to: String,
@@ -110,7 +110,7 @@ pub struct DataSummary {
 }
 
 /// One workload's recommendation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadPlan {
     pub name: String,
     pub namespace: String,

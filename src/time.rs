@@ -107,6 +107,15 @@ pub fn format_stretch(from: i64, to: i64) -> String {
     format!("{}–{end}", format_moment(from))
 }
 
+/// Reads an RFC3339 timestamp (or unix seconds) back into unix seconds
+/// (for `deserialize_with`: a report read back, as by `report merge`).
+pub fn deserialize_timestamp<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<i64, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+    parse_timestamp(&text).map_err(serde::de::Error::custom)
+}
+
 /// Serialises unix seconds as an RFC3339 timestamp (for `serialize_with`).
 pub fn serialize_timestamp<S: serde::Serializer>(
     secs: &i64,

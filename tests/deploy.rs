@@ -93,3 +93,43 @@ fn rbac_grants_only_get_list_watch_patch_on_hpas() {
         assert_eq!(verbs, ["get", "list", "patch", "watch"]);
     }
 }
+
+#[test]
+fn the_indexed_job_runs_one_shard_per_completion_index() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/homeostat-indexed.yaml");
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["PersistentVolumeClaim", "CronJob"]);
+    let claim: PersistentVolumeClaim = typed(&docs[0]);
+    let modes = claim.spec.unwrap().access_modes.unwrap();
+    assert_eq!(
+        modes,
+        ["ReadWriteMany"],
+        "pods of one Job share it across nodes"
+    );
+    let job: CronJob = typed(&docs[1]);
+    let job_spec = job.spec.unwrap().job_template.spec.unwrap();
+    assert_eq!(job_spec.completion_mode.as_deref(), Some("Indexed"));
+    let completions = job_spec.completions.unwrap();
+    assert_eq!(job_spec.parallelism, Some(completions));
+    let args = job_spec.template.spec.unwrap().containers[0]
+        .args
+        .clone()
+        .unwrap();
+    let shard = &args[args.iter().position(|a| a == "--shard").unwrap() + 1];
+    // As Kubernetes expands it in each pod: every index a valid shard of `completions`.
+    for index in 0..completions {
+        let expanded = shard.replace("$(JOB_COMPLETION_INDEX)", &index.to_string());
+        let parsed: homeostat::config::Shard = expanded.parse().unwrap();
+        assert_eq!(
+            (parsed.index, parsed.count),
+            (index as u64, completions as u64)
+        );
+    }
+    let output = &args[args.iter().position(|a| a == "--output").unwrap() + 1];
+    assert!(
+        output.contains("$(JOB_COMPLETION_INDEX)"),
+        "one report per shard"
+    );
+}

@@ -378,6 +378,60 @@ pub fn render_table(plan: &Plan, colour: bool) -> String {
     out
 }
 
+/// Combines the shard reports of one fleet (`homeostat report merge`):
+/// their workloads in `order` (`namespace/name`s, a config's order), or
+/// sorted by namespace and name without one; stamped with the latest
+/// shard's time. Errs when a workload is in two shards. Returns the fleet
+/// report and what is wrong with it: the workloads of `order` no shard
+/// holds, and those no `order` expected.
+pub fn merge(
+    shards: Vec<(String, Plan)>,
+    order: Option<&[String]>,
+) -> Result<(Plan, Vec<String>), String> {
+    let mut generated_at = String::new();
+    let mut by_id: std::collections::HashMap<String, (String, WorkloadPlan)> =
+        std::collections::HashMap::new();
+    for (source, plan) in shards {
+        generated_at = generated_at.max(plan.generated_at);
+        for w in plan.workloads {
+            let id = format!("{}/{}", w.namespace, w.name);
+            if let Some((first, _)) = by_id.get(&id) {
+                return Err(format!(
+                    "{id} is in two shard reports, {first} and {source}: were they made with the same --shard count?"
+                ));
+            }
+            by_id.insert(id, (source.clone(), w));
+        }
+    }
+    let mut problems = Vec::new();
+    let mut workloads = Vec::with_capacity(by_id.len());
+    if let Some(order) = order {
+        for id in order {
+            match by_id.remove(id) {
+                Some((_, w)) => workloads.push(w),
+                None => problems.push(format!("{id}: in the config but in no shard report")),
+            }
+        }
+        let mut extra: Vec<&String> = by_id.keys().collect();
+        extra.sort();
+        problems.extend(
+            extra
+                .into_iter()
+                .map(|id| format!("{id}: in a shard report but not in the config")),
+        );
+    }
+    let mut rest: Vec<WorkloadPlan> = by_id.into_values().map(|(_, w)| w).collect();
+    rest.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    workloads.extend(rest);
+    Ok((
+        Plan {
+            generated_at,
+            workloads,
+        },
+        problems,
+    ))
+}
+
 /// The recommendation as CSV, one row per workload (config order); the
 /// reasons joined by ` | `.
 #[must_use]

@@ -1,0 +1,139 @@
+//! Sharding a fleet (`--shard i/n`) and merging the shards' reports
+//! (`report merge`), through the real binary on a synthetic fleet.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn homeostat(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_homeostat"))
+        .args(args)
+        .output()
+        .expect("the homeostat binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The report without its time stamp.
+fn stamped_out(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.contains("generated"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn ids(report: &Path) -> Vec<String> {
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    report["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            format!(
+                "{}/{}",
+                w["namespace"].as_str().unwrap(),
+                w["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn shards_cover_every_workload_once_and_merge_into_the_unsharded_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet");
+    let made = homeostat(&[
+        "synth",
+        "--workloads",
+        "30",
+        "--days",
+        "7d",
+        "--seed",
+        "3",
+        "--output",
+        fleet.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let config = fleet.join("homeostat.yaml");
+    let config = config.to_str().unwrap();
+    let whole = dir.path().join("whole.json");
+    let run = homeostat(&[
+        "recommend",
+        "--config",
+        config,
+        "--format",
+        "json",
+        "--output",
+        whole.to_str().unwrap(),
+    ]);
+    assert!(run.status.code().unwrap() <= 1, "{}", stderr(&run));
+    let all = ids(&whole);
+    assert_eq!(all.len(), 30);
+
+    let count = 4;
+    let mut shards = Vec::new();
+    let mut covered = Vec::new();
+    for index in 0..count {
+        let path = dir.path().join(format!("shard-{index}.json"));
+        let shard = format!("{index}/{count}");
+        let run = homeostat(&[
+            "recommend",
+            "--config",
+            config,
+            "--shard",
+            &shard,
+            "--format",
+            "json",
+            "--output",
+            path.to_str().unwrap(),
+        ]);
+        assert!(run.status.code().unwrap() <= 1, "{}", stderr(&run));
+        let held = ids(&path);
+        assert!(
+            !held.is_empty() && held.len() < 30,
+            "shard {shard}: {}",
+            held.len()
+        );
+        covered.extend(held);
+        shards.push(path.to_str().unwrap().to_string());
+    }
+    covered.sort();
+    let mut expected = all.clone();
+    expected.sort();
+    assert_eq!(covered, expected, "every workload in exactly one shard");
+
+    for format in ["json", "markdown", "csv", "table"] {
+        let mut args = vec!["report", "merge"];
+        args.extend(shards.iter().map(String::as_str));
+        args.extend(["--config", config, "--format", format]);
+        let merged = homeostat(&args);
+        assert!(merged.status.code().unwrap() <= 1, "{}", stderr(&merged));
+        let unsharded = homeostat(&["recommend", "--config", config, "--format", format]);
+        assert_eq!(
+            stamped_out(&String::from_utf8_lossy(&merged.stdout)),
+            stamped_out(&String::from_utf8_lossy(&unsharded.stdout)),
+            "--format {format}"
+        );
+    }
+
+    // A missing shard is named; the same shard twice is refused.
+    let mut args = vec!["report", "merge"];
+    args.extend(shards[1..].iter().map(String::as_str));
+    args.extend(["--config", config]);
+    let missing = homeostat(&args);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("in the config but in no shard report"),
+        "{}",
+        stderr(&missing)
+    );
+    let twice = homeostat(&["report", "merge", &shards[0], &shards[0]]);
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(
+        stderr(&twice).contains("is in two shard reports"),
+        "{}",
+        stderr(&twice)
+    );
+}
