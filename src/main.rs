@@ -930,8 +930,22 @@ fn log_summary(command: &str, plan: &homeostat::plan::Plan, started: std::time::
         no_data = count(homeostat::plan::Status::NoData),
         error = count(homeostat::plan::Status::Error),
         seconds = started.elapsed().as_secs_f64(),
+        peak_rss_kib = peak_rss_kib(),
         "run finished"
     );
+}
+
+/// The process' peak resident memory (`VmHWM`, Linux), 0 where unknown.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn emit(path: Option<&Path>, text: &str) -> Result<()> {

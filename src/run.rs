@@ -574,25 +574,49 @@ pub fn write_fleet(
     format: SeriesFormat,
     openmetrics: bool,
 ) -> Result<(), String> {
-    use rayon::prelude::*;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
     let extension = match format {
         SeriesFormat::Csv => "csv",
         SeriesFormat::Parquet => "parquet",
     };
-    let workloads: Vec<(String, String, f64, (u32, u32))> = (0..spec.workloads)
-        .into_par_iter()
-        .map(|index| {
-            let w = crate::synthetic::fleet_workload(spec, index);
-            let path = dir.join(format!("{}_{}.{extension}", w.namespace, w.name));
-            match format {
-                SeriesFormat::Csv => source::write_csv(&path, &w.samples),
-                SeriesFormat::Parquet => source::write_parquet(&path, &w.samples),
-            }
-            .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
-            Ok((w.namespace, w.name, w.target_per_replica, w.current))
-        })
-        .collect::<Result<_, String>>()?;
+    // Plain threads taking the next index: polars' writer runs its own
+    // thread pool, which must not be nested in another's tasks.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let write_one = |index: usize| {
+        let w = crate::synthetic::fleet_workload(spec, index);
+        let path = dir.join(format!("{}_{}.{extension}", w.namespace, w.name));
+        match format {
+            SeriesFormat::Csv => source::write_csv(&path, &w.samples),
+            SeriesFormat::Parquet => source::write_parquet(&path, &w.samples),
+        }
+        .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+        Ok::<_, String>((w.namespace, w.name, w.target_per_replica, w.current))
+    };
+    let mut written: Vec<(usize, (String, String, f64, (u32, u32)))> =
+        std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..worker_threads())
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if index >= spec.workloads {
+                                return Ok(mine);
+                            }
+                            mine.push((index, write_one(index)?));
+                        }
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| t.join().expect("a writer thread does not panic"))
+                .collect::<Result<Vec<Vec<_>>, String>>()
+                .map(|parts| parts.concat())
+        })?;
+    written.sort_by_key(|(index, _)| *index);
+    let workloads: Vec<(String, String, f64, (u32, u32))> =
+        written.into_iter().map(|(_, w)| w).collect();
     let config = dir.join("homeostat.yaml");
     std::fs::write(
         &config,
