@@ -592,31 +592,29 @@ pub fn write_fleet(
         .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
         Ok::<_, String>((w.namespace, w.name, w.target_per_replica, w.current))
     };
-    let mut written: Vec<(usize, (String, String, f64, (u32, u32)))> =
-        std::thread::scope(|scope| {
-            let threads: Vec<_> = (0..worker_threads())
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut mine = Vec::new();
-                        loop {
-                            let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            if index >= spec.workloads {
-                                return Ok(mine);
-                            }
-                            mine.push((index, write_one(index)?));
+    let mut written: Vec<(usize, crate::synthetic::Member)> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..worker_threads())
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if index >= spec.workloads {
+                            return Ok(mine);
                         }
-                    })
+                        mine.push((index, write_one(index)?));
+                    }
                 })
-                .collect();
-            threads
-                .into_iter()
-                .map(|t| t.join().expect("a writer thread does not panic"))
-                .collect::<Result<Vec<Vec<_>>, String>>()
-                .map(|parts| parts.concat())
-        })?;
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("a writer thread does not panic"))
+            .collect::<Result<Vec<Vec<_>>, String>>()
+            .map(|parts| parts.concat())
+    })?;
     written.sort_by_key(|(index, _)| *index);
-    let workloads: Vec<(String, String, f64, (u32, u32))> =
-        written.into_iter().map(|(_, w)| w).collect();
+    let workloads: Vec<crate::synthetic::Member> = written.into_iter().map(|(_, w)| w).collect();
     let config = dir.join("homeostat.yaml");
     std::fs::write(
         &config,

@@ -173,14 +173,14 @@ pub fn fleet_workload(spec: &FleetSpec, index: usize) -> SyntheticWorkload {
     }
 }
 
+/// A fleet member as its config needs it: namespace, name,
+/// `target_per_replica`, today's `(min, max)`.
+pub type Member = (String, String, f64, (u32, u32));
+
 /// The configuration of a synthetic fleet whose workloads read
 /// `<namespace>_<name>.<extension>` beside it.
 #[must_use]
-pub fn fleet_config(
-    spec: &FleetSpec,
-    workloads: &[(String, String, f64, (u32, u32))],
-    extension: &str,
-) -> String {
+pub fn fleet_config(spec: &FleetSpec, workloads: &[Member], extension: &str) -> String {
     let mut out = format!(
         "# A synthetic fleet made by `homeostat synth` (seed {}, {} workloads × {} days).\n\
          defaults:\n  history: {}d\n  horizon: 7d\nworkloads:\n",
@@ -201,10 +201,7 @@ pub fn fleet_config(
 /// The configuration of the same fleet read from a Prometheus holding
 /// the backfilled `fleet.om` (at `http://127.0.0.1:9090`: edit the URL).
 #[must_use]
-pub fn fleet_query_config(
-    spec: &FleetSpec,
-    workloads: &[(String, String, f64, (u32, u32))],
-) -> String {
+pub fn fleet_query_config(spec: &FleetSpec, workloads: &[Member]) -> String {
     let mut out = format!(
         "# The synthetic fleet of homeostat.yaml, read from a Prometheus that holds fleet.om.\n\
          prometheus:\n  url: http://127.0.0.1:9090\n\
