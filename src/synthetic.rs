@@ -184,10 +184,7 @@ pub fn fleet_config(spec: &FleetSpec, workloads: &[Member], extension: &str) -> 
     let mut out = format!(
         "# A synthetic fleet made by `homeostat synth` (seed {}, {} workloads × {} days).\n\
          defaults:\n  history: {}d\n  horizon: 7d\nworkloads:\n",
-        spec.seed,
-        spec.workloads,
-        spec.days,
-        spec.days.min(28)
+        spec.seed, spec.workloads, spec.days, spec.days
     );
     for (namespace, name, target, (min, max)) in workloads {
         let _ = write!(
@@ -206,8 +203,7 @@ pub fn fleet_query_config(spec: &FleetSpec, workloads: &[Member]) -> String {
         "# The synthetic fleet of homeostat.yaml, read from a Prometheus that holds fleet.om.\n\
          prometheus:\n  url: http://127.0.0.1:9090\n\
          defaults:\n  history: {}d\n  horizon: 7d\n  step: {}s\nworkloads:\n",
-        spec.days.min(28),
-        spec.step
+        spec.days, spec.step
     );
     for (namespace, name, target, (min, max)) in workloads {
         let _ = write!(

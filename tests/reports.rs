@@ -25,6 +25,17 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// `homeostat recommend --config CONFIG --format FORMAT`.
+fn recommend_as(config: &Path, format: &str) -> Output {
+    homeostat(&[
+        "recommend",
+        "--config",
+        config.to_str().unwrap(),
+        "--format",
+        format,
+    ])
+}
+
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
@@ -61,13 +72,7 @@ fn fleet(dir: &Path, steady: (u64, u64)) -> PathBuf {
 /// The fleet config with `steady`'s current range set to what it is recommended.
 fn fleet_with_every_severity(dir: &Path) -> PathBuf {
     let first = fleet(dir, (1, 2));
-    let json = homeostat(&[
-        "recommend",
-        "--config",
-        first.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let json = recommend_as(&first, "json");
     let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
     let steady = &report["workloads"][1];
     fleet(
@@ -98,13 +103,7 @@ fn markdown_report_of_the_bundled_example_matches_the_snapshot() {
 fn markdown_lists_the_most_urgent_first_and_one_line_per_change_with_its_reason() {
     let dir = tempfile::tempdir().unwrap();
     let config = fleet_with_every_severity(dir.path());
-    let output = homeostat(&[
-        "recommend",
-        "--config",
-        config.to_str().unwrap(),
-        "--format",
-        "markdown",
-    ]);
+    let output = recommend_as(&config, "markdown");
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(
@@ -268,13 +267,7 @@ fn html_report_is_well_formed_self_contained_and_has_one_chart_per_workload() {
 fn html_summary_is_sorted_by_urgency_and_a_workload_without_forecast_has_no_chart() {
     let dir = tempfile::tempdir().unwrap();
     let config = fleet_with_every_severity(dir.path());
-    let output = homeostat(&[
-        "recommend",
-        "--config",
-        config.to_str().unwrap(),
-        "--format",
-        "html",
-    ]);
+    let output = recommend_as(&config, "html");
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let html = stdout(&output);
     let found = sections(&html);
@@ -303,13 +296,7 @@ fn html_summary_is_sorted_by_urgency_and_a_workload_without_forecast_has_no_char
 fn csv_report_has_one_row_per_workload_with_every_field() {
     let dir = tempfile::tempdir().unwrap();
     let config = fleet_with_every_severity(dir.path());
-    let output = homeostat(&[
-        "recommend",
-        "--config",
-        config.to_str().unwrap(),
-        "--format",
-        "csv",
-    ]);
+    let output = recommend_as(&config, "csv");
     let text = stdout(&output);
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
@@ -417,13 +404,7 @@ fn parquet_export_holds_each_workloads_history_then_forecast_and_the_json_report
         );
         assert!(l <= m && m <= u, "row {i}: {l} {m} {u}");
     }
-    let bad = homeostat(&[
-        "recommend",
-        "--config",
-        config.to_str().unwrap(),
-        "--format",
-        "parquet",
-    ]);
+    let bad = recommend_as(&config, "parquet");
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("--output DIR"), "{}", stderr(&bad));
 }

@@ -243,24 +243,7 @@ pub fn workload_chart(plan: &WorkloadPlan, fitted: &Fitted) -> String {
     let end = forecast_end.max(now + 1);
     let (x0, x1) = (from as f64, end as f64);
     svg(HEIGHT, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(12)
-            .x_label_area_size(30)
-            .y_label_area_size(64)
-            .build_cartesian_2d(time_axis(from, end), 0.0..top)
-            .map_err(failed)?;
-        chart
-            .configure_mesh()
-            .y_labels(6)
-            .x_label_formatter(&|t| time_label(*t))
-            .y_label_formatter(&|v| super::number(*v))
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .label_style(("sans-serif", 12))
-            .axis_desc_style(("sans-serif", 13))
-            .y_desc("load")
-            .draw()
-            .map_err(failed)?;
+        let mut chart = time_chart(root, (from, end), top, "load", &|v| super::number(*v))?;
         // Events under everything else.
         let history_end = history.end() + history.step;
         let least_width = (x1 - x0) * LEAST_EVENT_WIDTH;
@@ -342,6 +325,36 @@ pub fn workload_chart(plan: &WorkloadPlan, fitted: &Fitted) -> String {
 }
 
 type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Ticked, RangedCoordf64>>;
+
+/// A chart over time `[from, to]` and `0..top`, its axes labelled and its
+/// grid drawn: the set-up both time charts share.
+fn time_chart<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    (from, to): (i64, i64),
+    top: f64,
+    y_name: &str,
+    y_label: &dyn Fn(&f64) -> String,
+) -> Result<Chart<'a, 'b>, String> {
+    let mut chart = ChartBuilder::on(root)
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(64)
+        .build_cartesian_2d(time_axis(from, to), 0.0..top)
+        .map_err(failed)?;
+    chart
+        .configure_mesh()
+        .y_labels(6)
+        .x_label_formatter(&|t| time_label(*t))
+        .y_label_formatter(y_label)
+        .light_line_style(WHITE)
+        .bold_line_style(GRID)
+        .label_style(("sans-serif", 12))
+        .axis_desc_style(("sans-serif", 13))
+        .y_desc(y_name)
+        .draw()
+        .map_err(failed)?;
+    Ok(chart)
+}
 
 /// Each run as a line; the first carries the legend's `label`.
 fn draw_lines(
@@ -448,24 +461,7 @@ pub fn replay_chart(replay: &WorkloadReplay, week_from: Option<i64>) -> String {
         .fold(1.0_f64, f64::max)
         * 1.08;
     svg(HEIGHT, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(12)
-            .x_label_area_size(30)
-            .y_label_area_size(48)
-            .build_cartesian_2d(time_axis(from, to), 0.0..top)
-            .map_err(failed)?;
-        chart
-            .configure_mesh()
-            .y_labels(6)
-            .x_label_formatter(&|t| time_label(*t))
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .light_line_style(WHITE)
-            .bold_line_style(GRID)
-            .label_style(("sans-serif", 12))
-            .axis_desc_style(("sans-serif", 13))
-            .y_desc("replicas")
-            .draw()
-            .map_err(failed)?;
+        let mut chart = time_chart(root, (from, to), top, "replicas", &|v| format!("{v:.0}"))?;
         for (k, run) in runs(&needed, Keep::Both).into_iter().enumerate() {
             let drawn = chart
                 .draw_series(AreaSeries::new(run, 0.0, BLACK.mix(0.15)))
