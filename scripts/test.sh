@@ -9,6 +9,32 @@
 # notebooks' pinned Python packages into .venv-notebooks (made when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Nothing here reads the terminal; a stray stdin must not reach a child.
+exec </dev/null
+
+# In a fresh target/ cargo's first `rustc -` probe has failed on CI machines
+# ("failed to run `rustc` to learn about target-specific information", rustc
+# parsing stray bytes as its input) and passed when run again. Such a step is
+# retried after dropping cargo's probe cache (it may hold the failed answer);
+# any other failure fails at once.
+cargo_step() {
+  local log status attempt
+  log=$(mktemp)
+  for attempt in 1 2 3; do
+    set +e
+    cargo "$@" 2>&1 | tee "$log"
+    status=${PIPESTATUS[0]}
+    set -e
+    if [ "$status" -eq 0 ] || ! grep -q "to learn about target-specific information" "$log"; then
+      break
+    fi
+    echo "== cargo's rustc probe failed (attempt $attempt of 3)"
+    rm -f "${CARGO_TARGET_DIR:-target}/.rustc_info.json"
+    sleep 2
+  done
+  rm -f "$log"
+  return "$status"
+}
 
 # Debian packages the tests use: the real servers they start on loopback, and tools.
 need_packages=()
@@ -34,24 +60,24 @@ if [ ${#need_packages[@]} -gt 0 ]; then
 fi
 
 echo "== cargo fmt --check"
-cargo fmt --all -- --check
+cargo_step fmt --all -- --check
 
 echo "== cargo clippy -D warnings"
-cargo clippy --all-targets -- -D warnings
+cargo_step clippy --all-targets -- -D warnings
 
 echo "== doc-tests"
-cargo test --doc
+cargo_step test --doc
 
 echo "== benchmarks, each run once (timings come from 'cargo bench', not from here)"
-cargo test --benches
+cargo_step test --benches
 
 echo "== notebooks (pinned packages in .venv-notebooks; see notebooks/README.md)"
-cargo build
+cargo_step build
 bash scripts/notebooks.sh
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --lib --bins --tests --no-fail-fast
+  cargo_step nextest run --lib --bins --tests --no-fail-fast
 else
-  cargo test --lib --bins --tests --no-fail-fast
+  cargo_step test --lib --bins --tests --no-fail-fast
 fi
