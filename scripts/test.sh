@@ -9,18 +9,37 @@
 # notebooks' pinned Python packages into .venv-notebooks (made when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# cargo's first step in every invocation runs `rustc -` with stdin opened from
+# /dev/null. On CI machines whose /dev/null is a regular file (a /dev without
+# device nodes, where the first `2>/dev/null` created it), build scripts'
+# output piles up in it and rustc then parses that as its input: "failed to
+# run `rustc` to learn about target-specific information ... unknown start of
+# token". Before every cargo step /dev/null is made the device again, or, when
+# that is not allowed, emptied.
+sane_dev_null() {
+  [ -c /dev/null ] && return 0
+  echo "== /dev/null is not a character device here ($(stat -c '%F, %s bytes' /dev/null 2>/dev/null || echo missing)); repairing"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+  if $sudo rm -f /dev/null 2>/dev/null && $sudo mknod -m 666 /dev/null c 1 3 2>/dev/null; then
+    return 0
+  fi
+  # No device node allowed: an empty regular file still reads as empty.
+  [ -e /dev/null ] || $sudo touch /dev/null 2>/dev/null || true
+  $sudo truncate -s 0 /dev/null 2>/dev/null || true
+  $sudo chmod 666 /dev/null 2>/dev/null || true
+}
+sane_dev_null
 # Nothing here reads the terminal; a stray stdin must not reach a child.
 exec </dev/null
 
-# In a fresh target/ cargo's first `rustc -` probe has failed on CI machines
-# ("failed to run `rustc` to learn about target-specific information", rustc
-# parsing stray bytes as its input) and passed when run again. Such a step is
-# retried after dropping cargo's probe cache (it may hold the failed answer);
-# any other failure fails at once.
+# A step whose rustc probe still fails is retried after dropping cargo's probe
+# cache (it may hold the failed answer); any other failure fails at once.
 cargo_step() {
   local log status attempt
   log=$(mktemp)
   for attempt in 1 2 3; do
+    sane_dev_null
     set +e
     cargo "$@" 2>&1 | tee "$log"
     status=${PIPESTATUS[0]}

@@ -73,7 +73,7 @@
 //! the HPA whatever the noise).
 
 use crate::series::Series;
-use crate::stats::{median, robust_sd};
+use crate::stats::{median, robust_sd_in_place};
 use crate::time::{Span, DAY};
 use serde::Serialize;
 
@@ -256,13 +256,13 @@ fn deseasonalise(series: &Series, period: Option<usize>, weekday_levels: bool) -
             // the spread that the day's level and shape leave. (Without a
             // weekly shape it adds noise, and on a day with a shift, that
             // day's step at the same hours of other weeks.)
-            let before: Vec<f64> = (0..x.len())
+            let mut before: Vec<f64> = (0..x.len())
                 .map(|i| x[i] - level_at(i) - seasonal[i])
                 .collect();
-            let after: Vec<f64> = (0..x.len())
+            let mut after: Vec<f64> = (0..x.len())
                 .map(|i| before[i] - corrections[week_of(i)][week_phase(i)])
                 .collect();
-            if robust_sd(&after) <= 0.9 * robust_sd(&before) {
+            if robust_sd_in_place(&mut after) <= 0.9 * robust_sd_in_place(&mut before) {
                 for (i, s) in seasonal.iter_mut().enumerate() {
                     *s += corrections[week_of(i)][week_phase(i)];
                 }
@@ -283,20 +283,21 @@ fn deseasonalise(series: &Series, period: Option<usize>, weekday_levels: bool) -
                 })
                 .collect();
             let deviation: Vec<f64> = (0..days).map(|d| day_level[d] - reference[d]).collect();
-            let known: Vec<f64> = deviation
+            let mut known: Vec<f64> = deviation
                 .iter()
                 .copied()
                 .filter(|v| v.is_finite())
                 .collect();
+            let known_sd = robust_sd_in_place(&mut known).max(1e-12);
             // What grouping the days by `cycle` leaves of their spread.
             let grouped = |cycle: usize| {
                 let group = |d: usize| (first_day + d as i64).rem_euclid(cycle as i64) as usize;
                 let effect = phase_medians(cycle, (0..days).map(|d| (group(d), deviation[d])));
-                let left: Vec<f64> = (0..days)
+                let mut left: Vec<f64> = (0..days)
                     .filter(|&d| deviation[d].is_finite())
                     .map(|d| deviation[d] - effect[group(d)])
                     .collect();
-                (robust_sd(&left) / robust_sd(&known).max(1e-12), effect)
+                (robust_sd_in_place(&mut left) / known_sd, effect)
             };
             let (left, effect) = grouped(7);
             // Grouped by 6 or 8 days, nothing real is grouped: a week that
@@ -312,12 +313,12 @@ fn deseasonalise(series: &Series, period: Option<usize>, weekday_levels: bool) -
         }
     }
     let level: Vec<f64> = x.iter().zip(&seasonal).map(|(v, s)| v - s).collect();
-    let diffs: Vec<f64> = level
+    let mut diffs: Vec<f64> = level
         .windows(2)
         .map(|w| w[1] - w[0])
         .filter(|d| d.is_finite())
         .collect();
-    let sigma = (robust_sd(&diffs) / std::f64::consts::SQRT_2).max(1e-9);
+    let sigma = (robust_sd_in_place(&mut diffs) / std::f64::consts::SQRT_2).max(1e-9);
     let day_of = |i: usize| time(i).div_euclid(DAY);
     let mut wander_residuals = Vec::with_capacity(level.len());
     let mut i = 0;
@@ -440,18 +441,20 @@ fn side_medians(level: &[f64], width: usize, least: usize) -> (Vec<f64>, Vec<f64
     };
     for i in 0..n {
         left[i] = window.median(least);
-        window.insert(level[i]);
         if i >= width {
-            window.remove(level[i - width]);
+            window.replace(level[i - width], level[i]);
+        } else {
+            window.insert(level[i]);
         }
     }
     let mut right = vec![f64::NAN; n];
     window.sorted.clear();
     for i in (0..n).rev() {
         right[i] = window.median(least);
-        window.insert(level[i]);
         if i + width < n {
-            window.remove(level[i + width]);
+            window.replace(level[i + width], level[i]);
+        } else {
+            window.insert(level[i]);
         }
     }
     (left, right)
@@ -474,6 +477,29 @@ impl SlidingMedian {
         if v.is_finite() {
             let at = self.sorted.partition_point(|x| *x < v);
             self.sorted.remove(at);
+        }
+    }
+
+    /// Removes `old` and inserts `new` in one move of the values between
+    /// their places (a third of the window on average, where a removal and
+    /// an insertion move half of it each: this is the scan's inner loop).
+    fn replace(&mut self, old: f64, new: f64) {
+        if !old.is_finite() {
+            self.insert(new);
+            return;
+        }
+        if !new.is_finite() {
+            self.remove(old);
+            return;
+        }
+        let from = self.sorted.partition_point(|x| *x < old);
+        let to = self.sorted.partition_point(|x| *x < new);
+        if to <= from {
+            self.sorted.copy_within(to..from, to + 1);
+            self.sorted[to] = new;
+        } else {
+            self.sorted.copy_within(from + 1..to, from);
+            self.sorted[to - 1] = new;
         }
     }
 
@@ -547,14 +573,14 @@ impl NoiseScale {
         for i in (0..n).filter(|&i| quiet[i] && residual[i].is_finite()) {
             by_hour_samples[hours[i]].push(residual[i]);
         }
-        let overall = robust_sd(&by_hour_samples.concat()).max(floor);
+        let overall = robust_sd_in_place(&mut by_hour_samples.concat()).max(floor);
         let by_hour: Vec<f64> = by_hour_samples
-            .iter()
+            .iter_mut()
             .map(|r| {
                 if r.len() < 20 {
                     overall
                 } else {
-                    robust_sd(r).max(overall)
+                    robust_sd_in_place(r).max(overall)
                 }
             })
             .collect();
@@ -578,7 +604,7 @@ impl NoiseScale {
             means.clear();
             means.extend((0..=n.saturating_sub(k)).filter_map(|j| sums.mean(j, j + k)));
             if means.len() >= 20 {
-                let sd = robust_sd(&means).max(1e-9);
+                let sd = robust_sd_in_place(&mut means).max(1e-9);
                 let one = *one.get_or_insert(sd);
                 by_scale.push((k, sd / one));
             }
@@ -663,11 +689,12 @@ fn find_departures(
     // 20% means ×1.2 up and ×0.8 down.
     let relative_up = (1.0 + settings.min_relative).ln();
     let relative_down = (1.0 - settings.min_relative.min(0.99)).ln();
-    let stands_out = |from: usize, to: usize| -> Option<i8> {
+    // The bar a mean over `from..to` must clear: `alarm` noise SD of a
+    // mean as long (passed in where the scale is known).
+    let stands_out_over = |from: usize, to: usize, bar: f64| -> Option<i8> {
         let mean = in_units.mean(from, to)?;
         let log = in_log.mean(from, to)?;
-        let k = to - from;
-        let big = mean.abs() >= alarm * noise.of_mean(k);
+        let big = mean.abs() >= bar;
         let relative = log >= relative_up || log <= relative_down;
         (big && relative && mean.signum() == log.signum()).then_some(if mean > 0.0 {
             1
@@ -675,10 +702,13 @@ fn find_departures(
             -1
         })
     };
+    let stands_out =
+        |from: usize, to: usize| stands_out_over(from, to, alarm * noise.of_mean(to - from));
     let mut marked = vec![0_i8; n];
-    for &(k, _) in &noise.by_scale {
+    for &(k, sd) in &noise.by_scale {
+        let bar = alarm * sd;
         for j in 0..=n - k {
-            if let Some(sign) = stands_out(j, j + k) {
+            if let Some(sign) = stands_out_over(j, j + k, bar) {
                 for m in &mut marked[j..j + k] {
                     if *m == 0 {
                         *m = sign;
@@ -692,10 +722,9 @@ fn find_departures(
     // and the rest of the run on either side is searched again. The best
     // window's scale is the event's own length, so a tall spike on a
     // shoulder of ordinary wander does not start hours early.
-    let score = |from: usize, to: usize, sign: i8| -> Option<f64> {
-        let k = to - from;
-        (stands_out(from, to)? == sign)
-            .then(|| in_units.mean(from, to).unwrap_or(0.0).abs() / (alarm * noise.of_mean(k)))
+    let score = |from: usize, to: usize, bar: f64, sign: i8| -> Option<f64> {
+        (stands_out_over(from, to, bar)? == sign)
+            .then(|| in_units.mean(from, to).unwrap_or(0.0).abs() / bar)
     };
     let mut departures = Vec::new();
     let mut i = 0;
@@ -715,8 +744,8 @@ fn find_departures(
                 .by_scale
                 .iter()
                 .filter(|(k, _)| *k <= to - from)
-                .flat_map(|&(k, _)| (from..=to - k).map(move |j| (j, j + k)))
-                .filter_map(|(a, b)| score(a, b, sign).map(|s| (a, b, s)))
+                .flat_map(|&(k, sd)| (from..=to - k).map(move |j| (j, j + k, alarm * sd)))
+                .filter_map(|(a, b, bar)| score(a, b, bar, sign).map(|s| (a, b, s)))
                 .max_by(|x, y| x.2.total_cmp(&y.2).then(y.0.cmp(&x.0)));
             let Some((mut start, mut end, _)) = best else {
                 continue;
@@ -1011,6 +1040,48 @@ mod tests {
             step: 300,
             values: crate::synthetic::load(days, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 7),
             stats: GridStats::default(),
+        }
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// The sliding windows give each side's median exactly as sorting
+        /// each window would: ties, unknown steps, windows at the edges.
+        #[test]
+        fn side_medians_match_a_median_per_window(
+            level in proptest::collection::vec(
+                proptest::prop_oneof![
+                    4 => (0_u8..6).prop_map(f64::from),
+                    4 => -50.0_f64..50.0,
+                    1 => proptest::strategy::Just(f64::NAN),
+                ],
+                0..80,
+            ),
+            width in 1_usize..12,
+            least in 0_usize..5,
+        ) {
+            let median_of = |xs: &[f64]| {
+                let mut known: Vec<f64> = xs.iter().copied().filter(|v| v.is_finite()).collect();
+                known.sort_by(f64::total_cmp);
+                let len = known.len();
+                if len < least.max(1) {
+                    f64::NAN
+                } else if len % 2 == 1 {
+                    known[len / 2]
+                } else {
+                    0.5 * (known[len / 2 - 1] + known[len / 2])
+                }
+            };
+            let (left, right) = side_medians(&level, width, least);
+            for i in 0..level.len() {
+                let want_left = median_of(&level[i.saturating_sub(width)..i]);
+                let want_right = median_of(&level[i + 1..(i + 1 + width).min(level.len())]);
+                proptest::prop_assert!(left[i].total_cmp(&want_left).is_eq(), "left {i}: {} {want_left}", left[i]);
+                proptest::prop_assert!(right[i].total_cmp(&want_right).is_eq(), "right {i}: {} {want_right}", right[i]);
+            }
         }
     }
 

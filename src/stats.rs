@@ -38,9 +38,17 @@ pub fn median(xs: &mut [f64]) -> f64 {
 /// outliers); 0 for none.
 #[must_use]
 pub fn robust_sd(xs: &[f64]) -> f64 {
-    let centre = median(&mut xs.to_vec());
-    let mut deviations: Vec<f64> = xs.iter().map(|x| (x - centre).abs()).collect();
-    1.4826 * median(&mut deviations)
+    robust_sd_in_place(&mut xs.to_vec())
+}
+
+/// [`robust_sd`] of values it may reorder and overwrite (no copy: the
+/// event scan measures thousands of these per workload).
+pub fn robust_sd_in_place(xs: &mut [f64]) -> f64 {
+    let centre = median(xs);
+    for x in xs.iter_mut() {
+        *x = (*x - centre).abs();
+    }
+    1.4826 * median(xs)
 }
 
 #[cfg(test)]

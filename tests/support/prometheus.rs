@@ -147,6 +147,8 @@ enum Source<'a> {
     Load(&'a [Backfill<'a>]),
     /// `OpenMetrics` text as it is.
     Text(&'a str),
+    /// An `OpenMetrics` file as it is (too large to hold in memory twice).
+    File(&'a Path),
 }
 
 /// Writes `series` as metric `load` in `OpenMetrics` text.
@@ -178,6 +180,11 @@ impl PrometheusServer {
         Self::start_with(Source::Text(text), None, false)
     }
 
+    /// The same from a file, read by promtool where it is.
+    pub fn start_openmetrics_file(path: &Path) -> PrometheusServer {
+        Self::start_with(Source::File(path), None, false)
+    }
+
     /// The same, serving HTTPS with a certificate signed by a fresh CA
     /// (`ca_file`).
     pub fn start_tls(series: &[Backfill]) -> PrometheusServer {
@@ -193,7 +200,7 @@ impl PrometheusServer {
             .unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
-        let om = dir.path().join("load.om");
+        let mut om = dir.path().join("load.om");
         let backfill = match source {
             Source::Load(series) => {
                 write_openmetrics(&om, series);
@@ -201,6 +208,10 @@ impl PrometheusServer {
             }
             Source::Text(text) => {
                 std::fs::write(&om, text).unwrap();
+                true
+            }
+            Source::File(path) => {
+                om = path.to_path_buf();
                 true
             }
         };
