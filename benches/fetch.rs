@@ -25,6 +25,8 @@
 //! Prometheus runs on the same two cores as both clients, so all times
 //! include its work (evaluating and encoding each answer).
 //!
+//! `cargo bench --bench fetch -- fleet` runs only the case named.
+//!
 //! `cargo test --benches` runs it once at 5 workloads × 2 days (dense) and
 //! 10 workloads × 2 days (fleet), to keep it working.
 
@@ -82,7 +84,14 @@ fn time_homeostat(config: &Config, end: i64, samples: usize) -> (f64, usize) {
 /// curl making the requests homeostat makes for `queries` over the history
 /// ending at `end`, at the same concurrency, `RUNS` times: the median
 /// seconds and the requests made.
-fn time_curl(url: &str, queries: &[String], end: i64, days: i64, step: i64, dir: &Path) -> (f64, usize) {
+fn time_curl(
+    url: &str,
+    queries: &[String],
+    end: i64,
+    days: i64,
+    step: i64,
+    dir: &Path,
+) -> (f64, usize) {
     let start = end - days * 86_400 + 1;
     let mut curl_config = String::new();
     let mut requests = 0;
@@ -126,7 +135,12 @@ fn time_curl(url: &str, queries: &[String], end: i64, days: i64, step: i64, dir:
     (median(times), requests)
 }
 
-fn report(case: &str, samples: usize, (ours, requests): (f64, usize), (theirs, curl_requests): (f64, usize)) {
+fn report(
+    case: &str,
+    samples: usize,
+    (ours, requests): (f64, usize),
+    (theirs, curl_requests): (f64, usize),
+) {
     assert_eq!(curl_requests, requests, "{case}: the same requests");
     println!(
         "fetch {case}: homeostat {ours:.2} s ({:.2} M samples/s), curl {theirs:.2} s, \
@@ -190,7 +204,9 @@ fn dense(full: bool) {
         "prometheus: {{url: {}, max_concurrency: {CONCURRENCY}}}\nworkloads:\n",
         server.url
     );
-    let queries: Vec<String> = (0..workloads).map(|w| format!("load{{workload=\"w{w}\"}}")).collect();
+    let queries: Vec<String> = (0..workloads)
+        .map(|w| format!("load{{workload=\"w{w}\"}}"))
+        .collect();
     for (w, query) in queries.iter().enumerate() {
         let _ = writeln!(
             yaml,
@@ -214,7 +230,14 @@ fn recommend(config: &Path, at: i64) -> (f64, u64) {
         .arg(config)
         .arg("--at")
         .arg(at.to_string())
-        .args(["--format", "json", "--output", "/dev/null", "--log-format", "json"])
+        .args([
+            "--format",
+            "json",
+            "--output",
+            "/dev/null",
+            "--log-format",
+            "json",
+        ])
         .output()
         .expect("homeostat recommend runs");
     let seconds = started.elapsed().as_secs_f64();
@@ -309,7 +332,16 @@ fn fleet(full: bool) {
 }
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    dense(full);
-    fleet(full);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let full = args.iter().any(|a| a == "--bench");
+    let wanted = |case: &str| {
+        let named: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+        named.is_empty() || named.iter().any(|a| *a == case)
+    };
+    if wanted("dense") {
+        dense(full);
+    }
+    if wanted("fleet") {
+        fleet(full);
+    }
 }

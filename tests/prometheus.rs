@@ -180,6 +180,33 @@ fn two_months_at_one_minute_come_back_identical_in_chunks_with_the_gap_a_gap() {
     assert_eq!(as_pairs(&fetched.samples), raw);
 }
 
+#[test]
+fn at_a_step_equal_to_the_lookback_a_gap_comes_back_without_a_made_up_point() {
+    // Prometheus 2.x takes a sample exactly a lookback (5 minutes) old, so
+    // the first step of a gap at a 5-minute step answers with the sample
+    // before it; the loader must drop it, at the gap and at the end.
+    let end = now() / 300 * 300;
+    let gap_start = end - 86_400;
+    let mut raw = series(end, 3, 300, gap_start..gap_start + 2 * 3600);
+    raw.truncate(raw.len() - 6);
+    let server = serve_a(&raw);
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "prometheus: {{url: {}}}
+workloads:
+  - name: a
+    query: load{{workload=\"a\"}}
+    step: 5m
+    history: 3d
+    target_per_replica: 10
+",
+        server.url
+    );
+    let results = load(dir.path(), &yaml, end);
+    let loaded = results[0].1.as_ref().expect("loaded");
+    assert_eq!(as_pairs(&loaded.raw.samples), raw);
+}
+
 /// Fills the gaps Prometheus cannot show: a range query's point is the
 /// newest sample in the 5-minute lookback window, so a gap whose every
 /// missing step lies within 5 minutes of the sample before it comes back

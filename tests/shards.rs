@@ -118,6 +118,23 @@ fn shards_cover_every_workload_once_and_merge_into_the_unsharded_report() {
         );
     }
 
+    // The merged HTML page: well formed, every workload's section in it;
+    // the shards hold no histories, so no charts and no chart legend.
+    let mut args = vec!["report", "merge"];
+    args.extend(shards.iter().map(String::as_str));
+    args.extend(["--config", config, "--format", "html"]);
+    let merged = homeostat(&args);
+    assert!(merged.status.code().unwrap() <= 1, "{}", stderr(&merged));
+    let page = String::from_utf8(merged.stdout).unwrap();
+    let document = roxmltree::Document::parse(&page).expect("well-formed HTML");
+    let sections = document
+        .descendants()
+        .filter(|n| n.has_tag_name("section"))
+        .count();
+    assert_eq!(sections, all.len());
+    assert!(!document.descendants().any(|n| n.tag_name().name() == "svg"));
+    assert!(!page.contains("Charts:"), "no legend for charts not drawn");
+
     // A missing shard is named; the same shard twice is refused.
     let mut args = vec!["report", "merge"];
     args.extend(shards[1..].iter().map(String::as_str));

@@ -309,9 +309,11 @@ pub fn drop_lookback_repeats(
     lookback: i64,
     requested_end: i64,
 ) -> Vec<Sample> {
-    // With a step of at least the lookback, no point can repeat another:
-    // the one before it is a whole lookback earlier.
-    if step >= lookback {
+    // With a step longer than the lookback, no point can repeat another.
+    // At a step equal to it one can: Prometheus before 3.0 takes a sample
+    // exactly a lookback old (the fleet benchmark found one made-up point
+    // after each gap of its 5-minute series).
+    if step > lookback {
         return samples.to_vec();
     }
     let mut keep = vec![true; samples.len()];
@@ -472,10 +474,19 @@ mod tests {
     }
 
     #[test]
-    fn a_step_of_at_least_the_lookback_repeats_nothing_and_nan_is_no_hole() {
-        // 5-minute steps with a 5-minute lookback: a flat run before a hole is real.
+    fn a_step_of_the_lookback_repeats_once_a_longer_one_never_and_nan_is_no_hole() {
+        // 5-minute steps with a 5-minute lookback: the point after the last
+        // sample can be that sample again (it is exactly a lookback old).
         let flat = samples(&[(0, 3.0), (300, 3.0), (600, 3.0), (3600, 4.0)]);
-        assert_eq!(drop_lookback_repeats(&flat, 300, 300, 3600), flat);
+        assert_eq!(
+            drop_lookback_repeats(&flat, 300, 300, 3600),
+            samples(&[(0, 3.0), (300, 3.0), (3600, 4.0)])
+        );
+        let changing = samples(&[(0, 1.0), (300, 2.0), (3600, 4.0)]);
+        assert_eq!(drop_lookback_repeats(&changing, 300, 300, 3600), changing);
+        // A step longer than the lookback: a flat run before a hole is real.
+        let hourly = samples(&[(0, 3.0), (3600, 3.0), (7200, 3.0), (14_400, 4.0)]);
+        assert_eq!(drop_lookback_repeats(&hourly, 3600, 300, 14_400), hourly);
         // A NaN point is a point: the equal values before it stay.
         let with_nan = samples(&[(0, 3.0), (60, 3.0), (120, f64::NAN), (180, 5.0)]);
         let kept = drop_lookback_repeats(&with_nan, 60, 300, 180);

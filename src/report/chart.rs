@@ -25,8 +25,9 @@ const SHOWN_WEEK: i64 = 7 * DAY;
 /// An event narrower than this share of the chart is widened to it: a
 /// 5-minute spike in two weeks would otherwise be under a pixel wide.
 const LEAST_EVENT_WIDTH: f64 = 1.0 / 300.0;
-/// More points than this per line are averaged into buckets: a chart is
-/// under a thousand pixels wide, and the report stays small.
+/// More points than this per line are put into buckets (the load as each
+/// bucket's lowest and highest, so no spike is lost; the forecast as its
+/// mean): a chart is under a thousand pixels wide, and the report stays small.
 const MAX_POINTS: usize = 2_400;
 
 const HISTORY: RGBColor = RGBColor(74, 85, 104);

@@ -133,7 +133,10 @@ pub fn render(plan: &Plan, charts: &[Option<String>]) -> String {
             charts.get(i).and_then(Option::as_deref),
         ));
     }
-    body.push_str("<p class=\"meta\">Charts: the load (last two weeks), the forecast and its interval, the recommended min and max drawn as the load they carry (replicas × target per replica), spikes shaded red, dips blue, level shifts as violet lines, now as a black line.</p>\n");
+    // A merged fleet report has no histories, so no charts to explain.
+    if charts.iter().any(Option::is_some) {
+        body.push_str("<p class=\"meta\">Charts: the load (the last three horizons, 2 to 14 days), the forecast and its interval, the recommended min and max drawn as the load they carry (replicas × target per replica), spikes shaded red, dips blue, level shifts as violet lines, now as a black line.</p>\n");
+    }
     page("homeostat recommendations", &body)
 }
 
