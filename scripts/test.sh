@@ -14,20 +14,25 @@ cd "$(dirname "$0")/.."
 # device nodes, where the first `2>/dev/null` created it), build scripts'
 # output piles up in it and rustc then parses that as its input: "failed to
 # run `rustc` to learn about target-specific information ... unknown start of
-# token". Before every cargo step /dev/null is made the device again, or, when
-# that is not allowed, emptied.
+# token". (Our own `--output /dev/null` did it, as root, before write
+# targets were checked: a report renamed into place replaced the device.)
+# Before every cargo step /dev/null is made the device again, or, when that
+# is not allowed, emptied.
 sane_dev_null() {
   [ -c /dev/null ] && return 0
-  echo "== /dev/null is not a character device here ($(stat -c '%F, %s bytes' /dev/null 2>/dev/null || echo missing)); repairing"
-  local sudo=""
+  # No redirection to /dev/null in here: it would make the file again.
+  echo "== /dev/null is not a character device here ($(stat -c '%F, %s bytes' /dev/null 2>&1)); repairing"
+  local sudo="" attempt
   [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
-  if $sudo rm -f /dev/null 2>/dev/null && $sudo mknod -m 666 /dev/null c 1 3 2>/dev/null; then
-    return 0
-  fi
+  for attempt in 1 2 3; do
+    $sudo rm -f /dev/null && $sudo mknod -m 666 /dev/null c 1 3 && $sudo chmod 666 /dev/null || true
+    [ -c /dev/null ] && return 0
+  done
   # No device node allowed: an empty regular file still reads as empty.
-  [ -e /dev/null ] || $sudo touch /dev/null 2>/dev/null || true
-  $sudo truncate -s 0 /dev/null 2>/dev/null || true
-  $sudo chmod 666 /dev/null 2>/dev/null || true
+  echo "== cannot make /dev/null a device; emptying it instead"
+  [ -e /dev/null ] || $sudo touch /dev/null || true
+  $sudo truncate -s 0 /dev/null || true
+  $sudo chmod 666 /dev/null || true
 }
 sane_dev_null
 # Nothing here reads the terminal; a stray stdin must not reach a child.

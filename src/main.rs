@@ -242,6 +242,11 @@ enum Command {
         #[command(subcommand)]
         command: ReportCommand,
     },
+    /// Check a configuration before a run.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Forecast one series: CSV `timestamp,mean,lower,upper`, one row per step after the input.
     Forecast {
         /// Load file: CSV or Parquet with columns `timestamp,value`.
@@ -280,6 +285,22 @@ enum ReportCommand {
         /// Write the report to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration and read every workload's file, touching
+    /// no server (queries are not run): every problem listed, one line
+    /// per workload. Exit code 2 for an invalid configuration, 1 when a
+    /// file cannot be read, else 0.
+    Check {
+        /// Configuration file (YAML). Default: the bundled example.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Fix "now" (RFC3339 or unix seconds), as for `recommend`.
+        #[arg(long, value_parser = parse_timestamp)]
+        at: Option<i64>,
     },
 }
 
@@ -724,6 +745,14 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
             );
             Ok(0)
         }
+        Command::Config {
+            command: ConfigCommand::Check { config, at },
+        } => {
+            let config = load_config(config)?;
+            let text = run::check_files(&config, at, chrono::Utc::now().timestamp());
+            emit(None, &text.report)?;
+            Ok(u8::from(text.problems > 0))
+        }
         Command::Report {
             command:
                 ReportCommand::Merge {
@@ -845,7 +874,6 @@ fn parse_level(text: &str) -> Result<Level, String> {
     Level::from_percent(percent).ok_or_else(|| model::level_error(percent))
 }
 
-/// `--config`, or the bundled example, read and validated.
 /// `--config`, or the bundled example, read and validated; only `shard`'s
 /// workloads when given.
 fn load_config(path: Option<PathBuf>, shard: Option<config::Shard>) -> Result<config::Config> {
@@ -918,6 +946,24 @@ fn notify_and_say(
 
 /// The run's summary, for the batch job's log (`--log-format json`).
 fn log_summary(command: &str, plan: &homeostat::plan::Plan, started: std::time::Instant) {
+    // Each workload without a usable recommendation, by name, so that
+    // the batch job's log says which and why (the report may be a file).
+    for w in plan
+        .workloads
+        .iter()
+        .filter(|w| w.status != homeostat::plan::Status::Ok)
+    {
+        tracing::warn!(
+            workload = format!("{}/{}", w.namespace, w.name),
+            status = w.status.as_str(),
+            reason = w.reasons.first().map_or("", String::as_str),
+            "{}/{}: {}: {}",
+            w.namespace,
+            w.name,
+            w.status.as_str(),
+            w.reasons.first().map_or("", String::as_str)
+        );
+    }
     let count = |status: homeostat::plan::Status| {
         plan.workloads.iter().filter(|w| w.status == status).count()
     };
@@ -962,9 +1008,7 @@ fn emit(path: Option<&Path>, text: &str) -> Result<()> {
             }
         }
         Some(path) => {
-            let tmp = path.with_extension("tmp-homeostat");
-            std::fs::write(&tmp, text)
-                .and_then(|()| std::fs::rename(&tmp, path))
+            homeostat::source::write_atomically(path, |file| file.write_all(text.as_bytes()))
                 .with_context(|| format!("cannot write {}", path.display()))
         }
     }

@@ -217,7 +217,7 @@ pub fn process_histories<R, W, V>(
                 let Ok((index, loaded)) = job else { break };
                 let workload = &workloads[index];
                 let loaded = loaded.unwrap_or_else(|| {
-                    let loaded = read_file(workload, at);
+                    let loaded = read_guarded(workload, at);
                     progress.read.inc(1);
                     loaded
                 });
@@ -249,6 +249,93 @@ pub fn process_histories<R, W, V>(
     });
 }
 
+/// What `config check` found: one line per workload, and how many
+/// workloads have a problem.
+pub struct FileCheck {
+    pub report: String,
+    pub problems: usize,
+}
+
+/// Reads every file workload's history as a run would (window, `--at`,
+/// the same messages), touching no server: query workloads are listed,
+/// not run.
+#[must_use]
+pub fn check_files(config: &Config, at: Option<i64>, clock_now: i64) -> FileCheck {
+    use std::fmt::Write as _;
+    let files = Config {
+        prometheus: None,
+        workloads: config
+            .workloads
+            .iter()
+            .filter(|w| matches!(w.source, LoadSource::File(_)))
+            .cloned()
+            .collect(),
+        ..config.clone()
+    };
+    let mut lines = std::collections::HashMap::new();
+    let mut problems = 0;
+    load_histories(&files, at, clock_now, |workload, result| {
+        let line = match result {
+            Ok(loaded) => {
+                let samples = &loaded.raw.samples;
+                let span =
+                    samples
+                        .first()
+                        .zip(samples.last())
+                        .map_or_else(String::new, |(a, b)| {
+                            format!(
+                                " from {} to {}",
+                                format_timestamp(a.ts),
+                                format_timestamp(b.ts)
+                            )
+                        });
+                format!("ok: {} samples{span}", samples.len())
+            }
+            Err(failure) => {
+                problems += 1;
+                format!("{}: {}", failure.status.as_str(), failure.reason)
+            }
+        };
+        lines.insert(workload.id(), line);
+    });
+    let mut report = format!(
+        "configuration valid: {} workloads ({} files, {} queries)\n",
+        config.workloads.len(),
+        files.workloads.len(),
+        config.workloads.len() - files.workloads.len()
+    );
+    for workload in &config.workloads {
+        let line = lines
+            .remove(&workload.id())
+            .unwrap_or_else(|| "query: not run (config check touches no server)".to_string());
+        let _ = writeln!(report, "{}: {line}", workload.id());
+    }
+    FileCheck { report, problems }
+}
+
+/// [`read_file`], with a panic inside it (a reader library's bug on some
+/// file) turned into this workload's error: the other workloads go on.
+fn read_guarded(workload: &Workload, at: Option<i64>) -> Result<Loaded, LoadFailure> {
+    std::panic::catch_unwind(|| read_file(workload, at)).unwrap_or_else(|panic| {
+        Err(LoadFailure::error(
+            format!(
+                "reading this workload's file failed unexpectedly (a bug: please report it with the file): {}",
+                panic_message(panic.as_ref())
+            ),
+            at,
+        ))
+    })
+}
+
+/// The text a panic was raised with, if any.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(ToString::to_string)
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
 /// `work` on a workload's history; if it panics, `work` on the workload as
 /// failed, with the panic's message.
 fn work_or_failure<R>(
@@ -263,11 +350,7 @@ fn work_or_failure<R>(
         .or(at);
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(workload, loaded)))
         .unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(ToString::to_string)
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+            let message = panic_message(panic.as_ref());
             let failure = LoadFailure::error(
                 format!("planning this workload failed unexpectedly (a bug: please report it): {message}"),
                 now,

@@ -278,11 +278,18 @@ fn parse_value(text: &str) -> Result<f64, String> {
     check_value(value).map_err(|problem| format!("value `{text}` {problem}"))
 }
 
+/// The largest load accepted (a petabyte per second, a quadrillion
+/// requests): beyond it a value is a mistake, and one such value would
+/// swamp every statistic of the series.
+pub const MAX_LOAD: f64 = 1e15;
+
 fn check_value(value: f64) -> Result<f64, &'static str> {
     if !value.is_finite() {
         Err("is not finite: load must be a finite number (NaN and Inf are not allowed)")
     } else if value < 0.0 {
         Err("is negative: load must be 0 or more")
+    } else if value > MAX_LOAD {
+        Err("is above 1e15: no load is that large (a unit or export mistake?)")
     } else {
         Ok(value)
     }
@@ -467,11 +474,23 @@ pub fn write_table_parquet(
     })
 }
 
-/// Writes through a temporary file in the same folder, renamed into place.
-fn write_atomically(
+/// Writes through a temporary file in the same folder, renamed into place,
+/// so that a reader never sees half a file and a failed write leaves the
+/// old one. What is not a regular file (`/dev/null`, `/dev/stdout`, a
+/// FIFO) is written as it is: renaming over it would replace it (as root,
+/// `--output /dev/null` replaced the machine's /dev/null with a file). A
+/// symbolic link is followed, so the file it points to is replaced, not
+/// the link.
+pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+        return write(&mut file);
+    }
+    let resolved = std::fs::canonicalize(path).ok();
+    let path = resolved.as_deref().unwrap_or(path);
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".tmp-homeostat");
     let tmp = path.with_file_name(name);

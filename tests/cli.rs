@@ -553,6 +553,117 @@ fn output_writes_the_same_report_to_a_file() {
 }
 
 #[test]
+fn output_to_a_fifo_or_through_a_symlink_writes_there_and_leaves_it_what_it_was() {
+    use std::os::unix::fs::FileTypeExt as _;
+    // `--output /dev/null` once replaced /dev/null itself with a file (a
+    // report renamed into place, as root): a FIFO stands for any special
+    // file here, without touching the machine's own.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("report.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let piped = homeostat(&[
+        "recommend",
+        "--format",
+        "json",
+        "--output",
+        fifo.to_str().unwrap(),
+    ]);
+    assert_eq!(piped.status.code(), Some(0), "{}", stderr(&piped));
+    let report: serde_json::Value = serde_json::from_str(&reader.join().unwrap()).unwrap();
+    assert!(report["workloads"]
+        .as_array()
+        .is_some_and(|w| !w.is_empty()));
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no temporary file left"
+    );
+
+    // A symlink stays a link; the file it points to gets the report.
+    let target = dir.path().join("elsewhere.md");
+    std::fs::write(&target, "old").unwrap();
+    let link = dir.path().join("report.md");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let linked = homeostat(&[
+        "recommend",
+        "--format",
+        "markdown",
+        "--output",
+        link.to_str().unwrap(),
+    ]);
+    assert_eq!(linked.status.code(), Some(0), "{}", stderr(&linked));
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::read_to_string(&target)
+        .unwrap()
+        .contains("workloads"));
+}
+
+#[test]
+fn config_check_reads_every_file_lists_every_problem_and_touches_no_server() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "good.csv", daily_csv(3).as_bytes());
+    // A value no load reaches (the rule: at most 1e15), on line 2.
+    let mut huge = daily_csv(3);
+    huge = huge.replacen(",100\n", ",1e300\n", 1);
+    write(dir.path(), "huge.csv", huge.as_bytes());
+    // Port 9 (discard) has nothing listening here: a run would fail on it.
+    let config = write(
+        dir.path(),
+        "homeostat.yaml",
+        b"prometheus: {url: 'http://127.0.0.1:9'}\n\
+          workloads:\n\
+          - {name: good, file: good.csv, target_per_replica: 10}\n\
+          - {name: huge, file: huge.csv, target_per_replica: 10}\n\
+          - {name: gone, file: missing.csv, target_per_replica: 10}\n\
+          - {name: queried, query: 'sum(rate(x[5m]))', target_per_replica: 10}\n",
+    );
+    let checked = homeostat(&["config", "check", "--config", config.to_str().unwrap()]);
+    let out = stdout(&checked);
+    assert_eq!(checked.status.code(), Some(1), "{out}{}", stderr(&checked));
+    assert!(
+        out.contains("configuration valid: 4 workloads (3 files, 1 queries)"),
+        "{out}"
+    );
+    assert!(out.contains("default/good: ok: 864 samples from "), "{out}");
+    assert!(
+        out.contains("default/huge: error: ")
+            && out.contains("line 2: value `1e300` is above 1e15"),
+        "{out}"
+    );
+    assert!(
+        out.contains("default/gone: error: ") && out.contains("missing.csv"),
+        "{out}"
+    );
+    assert!(out.contains("default/queried: query: not run"), "{out}");
+
+    // An invalid configuration is refused as a run would refuse it.
+    let bad = write(
+        dir.path(),
+        "bad.yaml",
+        b"workloads:\n  - {name: good, file: good.csv, target_per_replica: 10, headrom: 2}\n",
+    );
+    let refused = homeostat(&["config", "check", "--config", bad.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("unknown field `headrom`"),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+#[test]
 fn bundled_example_table_lists_every_workload() {
     let output = homeostat(&["recommend"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));

@@ -126,7 +126,12 @@ fn shards_cover_every_workload_once_and_merge_into_the_unsharded_report() {
     let merged = homeostat(&args);
     assert!(merged.status.code().unwrap() <= 1, "{}", stderr(&merged));
     let page = String::from_utf8(merged.stdout).unwrap();
-    let document = roxmltree::Document::parse(&page).expect("well-formed HTML");
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let document =
+        roxmltree::Document::parse_with_options(&page, options).expect("well-formed HTML");
     let sections = document
         .descendants()
         .filter(|n| n.has_tag_name("section"))
