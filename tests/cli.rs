@@ -574,14 +574,16 @@ fn output_to_a_fifo_or_through_a_symlink_writes_there_and_leaves_it_what_it_was(
         fifo.to_str().unwrap(),
     ]);
     assert_eq!(piped.status.code(), Some(0), "{}", stderr(&piped));
-    let report: serde_json::Value = serde_json::from_str(&reader.join().unwrap()).unwrap();
-    assert!(report["workloads"]
-        .as_array()
-        .is_some_and(|w| !w.is_empty()));
+    // Checked before reading: a FIFO replaced by a file would leave the
+    // reader waiting for ever.
     assert!(std::fs::symlink_metadata(&fifo)
         .unwrap()
         .file_type()
         .is_fifo());
+    let report: serde_json::Value = serde_json::from_str(&reader.join().unwrap()).unwrap();
+    assert!(report["workloads"]
+        .as_array()
+        .is_some_and(|w| !w.is_empty()));
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
         1,
