@@ -192,6 +192,18 @@ impl Store {
     }
 }
 
+/// Where a crash test kills the process (tests/crash.rs): with
+/// `HOMEOSTAT_FAULT_POINT` set to `name`, the process says so on stderr and
+/// waits there to be killed. Unset in any real run.
+fn fault_point(name: &str) {
+    if std::env::var_os("HOMEOSTAT_FAULT_POINT").is_some_and(|v| v == name) {
+        eprintln!("homeostat: fault point {name} reached");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+}
+
 /// Temporary file, fsync, rename over `path`, fsync of the folder.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     // Unique per process and call (a container's process is often PID 1).
@@ -204,8 +216,12 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("json.tmp-{}-{nanos}-{call}", std::process::id()));
     let result = (|| {
         let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
+        let half = bytes.len() / 2;
+        file.write_all(&bytes[..half])?;
+        fault_point("store-mid-write");
+        file.write_all(&bytes[half..])?;
         file.sync_all()?;
+        fault_point("store-before-rename");
         fs::rename(&tmp, path)?;
         // The rename itself is durable only once the folder is synced.
         File::open(folder)?.sync_all()
