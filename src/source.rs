@@ -121,6 +121,15 @@ pub fn read_file(path: &Path) -> Result<RawSeries, SourceError> {
     }
 }
 
+/// [`read_file`] on bytes already read (`path` names them in errors and
+/// picks the format): what the fuzz tests feed.
+pub fn parse_file(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("parquet" | "pq") => parse_parquet(path, bytes),
+        _ => parse_csv(path, bytes),
+    }
+}
+
 fn read_bytes(path: &Path) -> Result<Vec<u8>, SourceError> {
     std::fs::read(path).map_err(|cause| SourceError::Io {
         path: path.into(),
@@ -298,10 +307,32 @@ fn check_value(value: f64) -> Result<f64, &'static str> {
 /// Reads Parquet with columns `timestamp` (datetime, unix seconds as a number,
 /// or text as in CSV) and `value` (any numeric type).
 pub fn read_parquet(path: &Path) -> Result<RawSeries, SourceError> {
-    let bytes = read_bytes(path)?;
+    parse_parquet(path, read_bytes(path)?)
+}
+
+fn parse_parquet(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError> {
     if bytes.is_empty() {
         return Err(SourceError::Empty { path: path.into() });
     }
+    // polars' decoder panics on some corrupt files (found by tests/fuzz.rs:
+    // "internal error: entered unreachable code"): that is a malformed file
+    // too, not the end of the run.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_parquet(path, bytes)))
+        .unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(ToString::to_string)
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(SourceError::Malformed {
+                path: path.into(),
+                format: "Parquet",
+                message: format!("the Parquet decoder failed on it ({why}): a corrupt file?"),
+            })
+        })
+}
+
+fn decode_parquet(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError> {
     let malformed = |e: PolarsError| SourceError::Malformed {
         path: path.into(),
         format: "Parquet",

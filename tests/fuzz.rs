@@ -1,0 +1,165 @@
+//! Fuzzing (issue 10) where cargo-fuzz cannot run (stable toolchain, no
+//! network for nightly): proptest feeds the three parsers that read what
+//! homeostat does not control — the load file reader (CSV and Parquet),
+//! the config parser and the Prometheus answer parser — with arbitrary
+//! bytes and with mutations (bytes flipped, inserted, deleted, cut,
+//! repeated) of the committed corpus in tests/fuzz-corpus/. None may
+//! panic; every error names what it read; every accepted load is a valid
+//! one. Bounded: a few thousand cases in all, seconds in the test command;
+//! `PROPTEST_CASES=100000 cargo test --release --test fuzz` runs longer.
+//! What a run finds is kept in tests/fuzz.proptest-regressions (replayed
+//! first every run), beside the seed corpus. The first run found a panic
+//! in polars' Parquet decoder on a corrupt file, now a malformed-file error.
+
+use homeostat::prometheus::parse_range_answer;
+use homeostat::source::{parse_file, MAX_LOAD};
+use proptest::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// Cases per parser: `default`, or `PROPTEST_CASES` for a longer run.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn corpus(kind: &str) -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fuzz-corpus")
+        .join(kind);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{}: no corpus", dir.display());
+    files.iter().map(|f| std::fs::read(f).unwrap()).collect()
+}
+
+/// One edit of a byte string, at a position given as a fraction of its length.
+#[derive(Debug, Clone)]
+enum Edit {
+    Flip(f64, u8),
+    Insert(f64, Vec<u8>),
+    Delete(f64, usize),
+    Cut(f64),
+    Repeat(f64, usize),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    let at = 0.0..1.0_f64;
+    // Bytes that matter to these formats, and any byte.
+    let byte = prop_oneof![
+        proptest::sample::select(b"\",\n\r:{}[]-+.eE0123456789 \t\\#'\0\xff".to_vec()),
+        any::<u8>(),
+    ];
+    prop_oneof![
+        (at.clone(), byte.clone()).prop_map(|(a, b)| Edit::Flip(a, b)),
+        (at.clone(), proptest::collection::vec(byte, 1..8)).prop_map(|(a, b)| Edit::Insert(a, b)),
+        (at.clone(), 1_usize..64).prop_map(|(a, n)| Edit::Delete(a, n)),
+        at.clone().prop_map(Edit::Cut),
+        (at, 1_usize..64).prop_map(|(a, n)| Edit::Repeat(a, n)),
+    ]
+}
+
+fn mutate(mut bytes: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
+    for edit in edits {
+        let len = bytes.len();
+        let place = |f: f64| ((f * len as f64) as usize).min(len);
+        match edit {
+            Edit::Flip(f, b) if len > 0 => {
+                let i = place(*f).min(len - 1);
+                bytes[i] = *b;
+            }
+            Edit::Flip(..) => {}
+            Edit::Insert(f, new) => {
+                let i = place(*f);
+                bytes.splice(i..i, new.iter().copied());
+            }
+            Edit::Delete(f, n) => {
+                let i = place(*f);
+                bytes.drain(i..(i + n).min(len));
+            }
+            Edit::Cut(f) => bytes.truncate(place(*f)),
+            Edit::Repeat(f, n) => {
+                let i = place(*f);
+                let chunk: Vec<u8> = bytes[i..(i + n).min(len)].to_vec();
+                bytes.splice(i..i, chunk);
+            }
+        }
+    }
+    bytes
+}
+
+/// Bytes to feed: a corpus file mutated, or arbitrary bytes.
+fn input(kind: &'static str) -> impl Strategy<Value = Vec<u8>> {
+    let seeds = corpus(kind);
+    prop_oneof![
+        4 => (
+            proptest::sample::select(seeds),
+            proptest::collection::vec(edit(), 1..6)
+        )
+            .prop_map(|(seed, edits)| mutate(seed, &edits)),
+        1 => proptest::collection::vec(any::<u8>(), 0..512),
+    ]
+}
+
+/// A load file is either read into valid samples or refused with an error
+/// that names it.
+fn check_load_file(name: &str, bytes: Vec<u8>) -> Result<(), TestCaseError> {
+    let path = Path::new(name);
+    match parse_file(path, bytes) {
+        Ok(raw) => {
+            for sample in &raw.samples {
+                prop_assert!(
+                    sample.value.is_finite() && (0.0..=MAX_LOAD).contains(&sample.value),
+                    "accepted value {}",
+                    sample.value
+                );
+            }
+        }
+        Err(e) => prop_assert!(
+            e.to_string().starts_with(name),
+            "error without the file: {e}"
+        ),
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases(1500)))]
+
+    #[test]
+    fn the_csv_reader_never_panics_and_names_the_file(bytes in input("csv")) {
+        check_load_file("load.csv", bytes)?;
+    }
+
+    #[test]
+    fn the_config_parser_never_panics_and_names_the_file(bytes in input("config")) {
+        let text = String::from_utf8_lossy(&bytes);
+        let path = Path::new("fuzzed.yaml");
+        if let Err(e) = homeostat::config::parse(&text, path, Path::new(".")) {
+            prop_assert!(e.to_string().contains("fuzzed.yaml"), "error without the file: {e}");
+        }
+    }
+
+    #[test]
+    fn the_prometheus_answer_parser_never_panics(bytes in input("prometheus")) {
+        if let Ok(series) = parse_range_answer(&bytes) {
+            for s in &series {
+                prop_assert!(s.samples.iter().all(|x| !x.value.is_infinite()));
+            }
+        }
+    }
+}
+
+proptest! {
+    // Parquet files are decoded by polars: slower per case.
+    #![proptest_config(ProptestConfig::with_cases(cases(300)))]
+
+    #[test]
+    fn the_parquet_reader_never_panics_and_names_the_file(bytes in input("parquet")) {
+        check_load_file("load.parquet", bytes)?;
+    }
+}
