@@ -20,6 +20,29 @@ pub struct Server {
     pub url: String,
     dir: tempfile::TempDir,
     name: &'static str,
+    /// Basic auth the server demands (and [`Server::get`] sends).
+    auth: Option<(String, String)>,
+}
+
+/// Basic auth for a server: the username, the password, its bcrypt hash.
+pub struct WebAuth<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub bcrypt_hash: &'a str,
+}
+
+/// Writes the exporter-toolkit web config demanding `auth`; its flag.
+fn web_config(dir: &Path, auth: &WebAuth) -> String {
+    let path = dir.join("web.yml");
+    std::fs::write(
+        &path,
+        format!(
+            "basic_auth_users:\n  {}: {}\n",
+            auth.username, auth.bcrypt_hash
+        ),
+    )
+    .unwrap();
+    format!("--web.config.file={}", path.display())
 }
 
 fn free_port() -> u16 {
@@ -41,6 +64,11 @@ fn require(binary: &str, package: &str) {
 impl Server {
     /// An Alertmanager that routes every alert to a receiver that sends nothing.
     pub fn alertmanager() -> Server {
+        Server::alertmanager_with(None)
+    }
+
+    /// The same, demanding basic auth when given.
+    pub fn alertmanager_with(auth: Option<WebAuth>) -> Server {
         require(ALERTMANAGER, "prometheus-alertmanager");
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("alertmanager.yml");
@@ -50,27 +78,34 @@ impl Server {
         )
         .unwrap();
         let port = free_port();
-        let args = vec![
+        let mut args = vec![
             format!("--config.file={}", config.display()),
             format!("--storage.path={}", dir.path().join("data").display()),
             format!("--web.listen-address=127.0.0.1:{port}"),
             "--cluster.listen-address=".to_string(),
         ];
-        Server::launch(ALERTMANAGER, "alertmanager", &args, dir, port)
+        args.extend(auth.as_ref().map(|a| web_config(dir.path(), a)));
+        Server::launch(ALERTMANAGER, "alertmanager", &args, dir, port, auth)
     }
 
     pub fn pushgateway() -> Server {
+        Server::pushgateway_with(None)
+    }
+
+    /// The same, demanding basic auth when given.
+    pub fn pushgateway_with(auth: Option<WebAuth>) -> Server {
         require(PUSHGATEWAY, "prometheus-pushgateway");
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let args = vec![
+        let mut args = vec![
             format!("--web.listen-address=127.0.0.1:{port}"),
             format!(
                 "--persistence.file={}",
                 dir.path().join("metrics").display()
             ),
         ];
-        Server::launch(PUSHGATEWAY, "pushgateway", &args, dir, port)
+        args.extend(auth.as_ref().map(|a| web_config(dir.path(), a)));
+        Server::launch(PUSHGATEWAY, "pushgateway", &args, dir, port, auth)
     }
 
     fn launch(
@@ -79,6 +114,7 @@ impl Server {
         args: &[String],
         dir: tempfile::TempDir,
         port: u16,
+        auth: Option<WebAuth>,
     ) -> Server {
         let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
         let child = Command::new(binary)
@@ -93,6 +129,7 @@ impl Server {
             url: format!("http://127.0.0.1:{port}"),
             dir,
             name,
+            auth: auth.map(|a| (a.username.to_string(), a.password.to_string())),
         };
         server.wait_ready();
         server
@@ -128,13 +165,14 @@ impl Server {
             .build()
             .unwrap();
         let url = format!("{}{path}", self.url);
+        let mut request = reqwest::Client::new()
+            .get(url)
+            .timeout(Duration::from_secs(5));
+        if let Some((user, password)) = &self.auth {
+            request = request.basic_auth(user, Some(password));
+        }
         runtime.block_on(async {
-            let response = reqwest::Client::new()
-                .get(url)
-                .timeout(Duration::from_secs(5))
-                .send()
-                .await
-                .ok()?;
+            let response = request.send().await.ok()?;
             if !response.status().is_success() {
                 return None;
             }
