@@ -434,8 +434,14 @@ pub fn plan_fitted(
 
 fn describe_data(series: &Series, origin: &str) -> String {
     let step = Span::from_secs(series.step).expect("grid step is positive");
+    // Duplicate timestamps (a DST hour read twice, a double export) are
+    // merged by their mean: said, so that it is never silent.
+    let merged = match series.stats.merged {
+        0 => String::new(),
+        n => format!("; {n} samples merged into a step that already had one (their mean)"),
+    };
     format!(
-        "history: {} steps of {step} from {} to {} ({origin}); {} interpolated, {} unknown",
+        "history: {} steps of {step} from {} to {} ({origin}); {} interpolated, {} unknown{merged}",
         series.len(),
         format_timestamp(series.start),
         format_timestamp(series.end()),

@@ -1,0 +1,430 @@
+//! Bad input (issue 10): every case of docs/reliability.md's table, each
+//! a workload of one run beside a good one. None may panic or stop the
+//! others; each gets its documented rule or a clear error naming the file,
+//! the line and the value. Config mistakes are refused before anything
+//! runs, naming the key, the line or the workload.
+
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::process::{Command, Output};
+
+/// The good workload's last sample: "now" for the whole run (`--at`),
+/// 2023-10-30T23:55:00Z. Its three days hold the end of Berlin's summer
+/// time (2023-10-29, 03:00 CEST back to 02:00 CET, at 01:00 UTC).
+const END: i64 = 1_698_710_100;
+const DST_END: i64 = 1_698_541_200;
+
+fn homeostat(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_homeostat"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn load(i: i64) -> f64 {
+    let phase = std::f64::consts::TAU * (i % 288) as f64 / 288.0;
+    (100.0 + 40.0 * phase.sin()).round()
+}
+
+/// `timestamp,value` CSV of 5-minute steps `0..steps` ending at `end`,
+/// each row made by `row(i, ts, value)` (`None` leaves it out).
+fn csv(steps: i64, end: i64, row: impl Fn(i64, i64, f64) -> Option<String>) -> Vec<u8> {
+    let mut text = String::from("timestamp,value\n");
+    for i in 0..steps {
+        let ts = end - (steps - 1 - i) * 300;
+        if let Some(line) = row(i, ts, load(i)) {
+            let _ = writeln!(text, "{line}");
+        }
+    }
+    text.into_bytes()
+}
+
+/// Up to ±40 s off the grid, pseudo-random (a scrape's timing).
+fn jitter(i: i64) -> i64 {
+    let mut x = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 31;
+    (x % 81) as i64 - 40
+}
+
+fn plain(steps: i64, end: i64) -> Vec<u8> {
+    csv(steps, end, |_, ts, v| Some(format!("{ts},{v}")))
+}
+
+/// One row of the table: name, file name, bytes; the status expected and
+/// the words its reasons must hold.
+struct Case {
+    name: &'static str,
+    file: &'static str,
+    bytes: Vec<u8>,
+    status: &'static str,
+    says: Vec<&'static str>,
+}
+
+fn case(
+    name: &'static str,
+    file: &'static str,
+    bytes: Vec<u8>,
+    status: &'static str,
+    says: &[&'static str],
+) -> Case {
+    Case {
+        name,
+        file,
+        bytes,
+        status,
+        says: says.to_vec(),
+    }
+}
+
+fn with_value_on_line_3(value: &str) -> Vec<u8> {
+    let value = value.to_string();
+    csv(864, END, move |i, ts, v| {
+        Some(if i == 1 {
+            format!("{ts},{value}")
+        } else {
+            format!("{ts},{v}")
+        })
+    })
+}
+
+fn cases() -> Vec<Case> {
+    let days = 864; // three days of 5-minute steps
+    let mut non_utf8 = plain(days, END);
+    let line_5 = non_utf8
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(3)
+        .unwrap()
+        .0;
+    non_utf8.insert(line_5 + 3, 0xff);
+    // Berlin wall-clock times: with offsets they are exact; without, read
+    // as UTC, the hour 02:00-02:55 of 2023-10-29 comes twice.
+    let berlin = |ts: i64| {
+        let offset = if ts < DST_END { 7200 } else { 3600 };
+        chrono::DateTime::from_timestamp(ts + offset, 0)
+            .unwrap()
+            .naive_utc()
+    };
+    let offsets = csv(days, END, |_, ts, v| {
+        let local = berlin(ts);
+        let sign = if ts < DST_END { "+02:00" } else { "+01:00" };
+        Some(format!("{}{sign},{v}", local.format("%Y-%m-%dT%H:%M:%S")))
+    });
+    let naive = csv(days, END, |_, ts, v| {
+        Some(format!("{},{v}", berlin(ts).format("%Y-%m-%d %H:%M:%S")))
+    });
+    let mut shuffled: Vec<String> = String::from_utf8(plain(days, END))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(String::from)
+        .collect();
+    // A fixed shuffle: reverse, then interleave halves.
+    shuffled.reverse();
+    let (a, b) = shuffled.split_at(shuffled.len() / 2);
+    let unsorted: String = std::iter::once("timestamp,value".to_string())
+        .chain(a.iter().zip(b).flat_map(|(x, y)| [x.clone(), y.clone()]))
+        .map(|l| l + "\n")
+        .collect();
+    vec![
+        case(
+            "empty file",
+            "empty.csv",
+            Vec::new(),
+            "error",
+            &["empty.csv", "file is empty"],
+        ),
+        case(
+            "header only",
+            "header.csv",
+            b"timestamp,value\n".to_vec(),
+            "error",
+            &["has a header but no data rows"],
+        ),
+        case(
+            "missing column",
+            "missing.csv",
+            b"timestamp,load\n1700000000,5\n".to_vec(),
+            "error",
+            &["missing column `value`"],
+        ),
+        case(
+            "extra columns are ignored",
+            "extra.csv",
+            String::from_utf8(csv(days, END, |_, ts, v| Some(format!("{ts},{v},web-1"))))
+                .unwrap()
+                .replacen("timestamp,value\n", "timestamp,value,host\n", 1)
+                .into_bytes(),
+            "ok",
+            &["864 steps of 5m"],
+        ),
+        case(
+            "non-UTF-8 bytes",
+            "latin1.csv",
+            non_utf8,
+            "error",
+            &["line 5", "not valid UTF-8"],
+        ),
+        case(
+            "unparsable timestamp",
+            "when.csv",
+            csv(days, END, |i, ts, v| {
+                Some(if i == 1 {
+                    format!("26/02/2014 10:00,{v}")
+                } else {
+                    format!("{ts},{v}")
+                })
+            }),
+            "error",
+            &["line 3", "cannot parse timestamp `26/02/2014 10:00`"],
+        ),
+        case(
+            "RFC3339 offsets across a DST change",
+            "offsets.csv",
+            offsets,
+            "ok",
+            &["864 steps of 5m"],
+        ),
+        case(
+            "naive local times with a DST hour twice",
+            "local.csv",
+            naive,
+            "ok",
+            &["12 samples merged into a step that already had one (their mean)"],
+        ),
+        case(
+            "unsorted rows",
+            "unsorted.csv",
+            unsorted.into_bytes(),
+            "ok",
+            &["864 steps of 5m"],
+        ),
+        case(
+            "duplicate timestamps",
+            "twice.csv",
+            csv(days, END, |i, ts, v| {
+                Some(if i % 100 == 0 {
+                    format!("{ts},{v}\n{ts},{}", v + 10.0)
+                } else {
+                    format!("{ts},{v}")
+                })
+            }),
+            "ok",
+            &["9 samples merged into a step that already had one (their mean)"],
+        ),
+        case(
+            "irregular steps",
+            "jitter.csv",
+            csv(days, END, |i, ts, v| {
+                Some(format!(
+                    "{},{v}",
+                    if i + 1 == days { ts } else { ts + jitter(i) }
+                ))
+            }),
+            "ok",
+            &["steps of 5m"],
+        ),
+        case(
+            "NaN",
+            "nan.csv",
+            with_value_on_line_3("NaN"),
+            "error",
+            &["line 3", "value `NaN` is not finite"],
+        ),
+        case(
+            "+Inf",
+            "inf.csv",
+            with_value_on_line_3("inf"),
+            "error",
+            &["line 3", "value `inf` is not finite"],
+        ),
+        case(
+            "-Inf",
+            "neginf.csv",
+            with_value_on_line_3("-inf"),
+            "error",
+            &["line 3", "value `-inf` is not finite"],
+        ),
+        case(
+            "negative value",
+            "negative.csv",
+            with_value_on_line_3("-3.5"),
+            "error",
+            &["line 3", "value `-3.5` is negative"],
+        ),
+        case(
+            "1e300",
+            "huge.csv",
+            with_value_on_line_3("1e300"),
+            "error",
+            &["line 3", "value `1e300` is above 1e15"],
+        ),
+        case(
+            "a single sample",
+            "single.csv",
+            format!("timestamp,value\n{END},5\n").into_bytes(),
+            "insufficient_data",
+            &[],
+        ),
+        case(
+            "one day only",
+            "day.csv",
+            plain(288, END),
+            "insufficient_data",
+            &["need at least 2d"],
+        ),
+        case(
+            "all zeros",
+            "zeros.csv",
+            csv(days, END, |_, ts, _| Some(format!("{ts},0"))),
+            "ok",
+            &[],
+        ),
+        case(
+            "a constant series",
+            "constant.csv",
+            csv(days, END, |_, ts, _| Some(format!("{ts},42"))),
+            "ok",
+            &[],
+        ),
+        case(
+            "a long gap at the end (stale)",
+            "stale.csv",
+            plain(days, END - 3 * 86_400),
+            "insufficient_data",
+            &["older than now"],
+        ),
+        case(
+            "not Parquet inside",
+            "garbage.parquet",
+            b"timestamp,value\n1,2\n".to_vec(),
+            "error",
+            &["garbage.parquet", "not a readable Parquet file"],
+        ),
+    ]
+}
+
+#[test]
+fn every_bad_file_gets_its_rule_or_a_clear_error_and_the_good_workload_its_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.csv"), plain(864, END)).unwrap();
+    let cases = cases();
+    let mut yaml = String::from(
+        "workloads:\n  - {name: good, file: good.csv, target_per_replica: 20, current: {min_replicas: 2, max_replicas: 10}}\n",
+    );
+    for (i, c) in cases.iter().enumerate() {
+        std::fs::write(dir.path().join(c.file), &c.bytes).unwrap();
+        let _ = writeln!(
+            yaml,
+            "  - {{name: case-{i}, file: {}, target_per_replica: 20, current: {{min_replicas: 2, max_replicas: 10}}}}",
+            c.file
+        );
+    }
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(&config, yaml).unwrap();
+    let run = homeostat(&[
+        "recommend",
+        "--config",
+        config.to_str().unwrap(),
+        "--at",
+        &END.to_string(),
+        "--format",
+        "json",
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "no panic, exit 1 for the failures: {stderr}"
+    );
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let workloads = report["workloads"].as_array().unwrap();
+    let good = &workloads[0];
+    assert_eq!(good["status"], "ok", "{good}");
+    let mut wrong = Vec::new();
+    for (i, c) in cases.iter().enumerate() {
+        let w = &workloads[i + 1];
+        assert_eq!(w["name"], format!("case-{i}"));
+        let reasons = w["reasons"].to_string();
+        if w["status"] != c.status
+            || !c
+                .says
+                .iter()
+                .all(|s| reasons.contains(&s.replace('"', "\\\"")))
+        {
+            wrong.push(format!("{}: {} {reasons}", c.name, w["status"]));
+        }
+        // Each failure is also logged by name for the batch job.
+        if c.status != "ok" {
+            assert!(
+                stderr.contains(&format!("default/case-{i}")),
+                "{}: not logged: {stderr}",
+                c.name
+            );
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "cases not as documented:\n{}",
+        wrong.join("\n")
+    );
+    // Unsorted rows are the same history as sorted ones.
+    let unsorted = cases
+        .iter()
+        .position(|c| c.name == "unsorted rows")
+        .unwrap();
+    assert_eq!(
+        workloads[unsorted + 1]["min_replicas"],
+        good["min_replicas"]
+    );
+    assert_eq!(
+        workloads[unsorted + 1]["max_replicas"],
+        good["max_replicas"]
+    );
+}
+
+#[test]
+fn config_mistakes_are_refused_before_anything_runs_naming_key_line_or_workload() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.csv"), plain(864, END)).unwrap();
+    let good = "{name: good, file: good.csv, target_per_replica: 20}";
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        ("unknown key", format!("workloads:\n  - {good}\ndefaults:\n  headrom: 1.2\n"), vec!["line 4", "unknown field `headrom`", "expected one of"]),
+        ("wrong type", "workloads:\n  - name: good\n    file: good.csv\n    target_per_replica: lots\n".into(), vec!["line 4", "lots"]),
+        ("duplicate workload names", format!("workloads:\n  - {good}\n  - {good}\n"), vec!["default/good", "defined twice"]),
+        (
+            "min floor above max ceiling",
+            "workloads:\n  - {name: good, file: good.csv, target_per_replica: 20, min_replicas: {floor: 10}, max_replicas: {ceiling: 5}}\n".into(),
+            vec!["good", "floor 10", "ceiling 5"],
+        ),
+        ("zero target_per_replica", "workloads:\n  - {name: good, file: good.csv, target_per_replica: 0}\n".into(), vec!["good", "target_per_replica", "got 0"]),
+        ("negative target_per_replica", "workloads:\n  - {name: good, file: good.csv, target_per_replica: -5}\n".into(), vec!["good", "target_per_replica", "got -5"]),
+    ];
+    let mut wrong = Vec::new();
+    for (name, yaml, says) in cases {
+        let config = dir.path().join("homeostat.yaml");
+        std::fs::write(&config, yaml).unwrap();
+        for command in [&["recommend"][..], &["config", "check"][..]] {
+            let mut args = command.to_vec();
+            args.extend(["--config", config.to_str().unwrap()]);
+            let run = homeostat(&args);
+            let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+            if run.status.code() != Some(2)
+                || !run.stdout.is_empty()
+                || !says.iter().all(|s| stderr.contains(s))
+            {
+                wrong.push(format!(
+                    "{name} ({}): {:?} {stderr}",
+                    command.join(" "),
+                    run.status.code()
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "config cases not as documented:\n{}",
+        wrong.join("\n")
+    );
+}
