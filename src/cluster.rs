@@ -18,6 +18,48 @@ pub const FIELD_MANAGER: &str = "homeostat";
 /// Annotation holding the last applied recommendation (JSON).
 pub const ANNOTATION: &str = "homeostat.io/last-recommendation";
 
+/// Attempts at a call the API server answers with a server error or 429.
+const ATTEMPTS: u32 = 3;
+
+/// `call`, tried again after 1 s and 2 s while the API server answers
+/// 5xx or 429 (it restarts, etcd elects a leader): GET and a server-side
+/// apply without force are both safe to repeat. The error of the last
+/// attempt, and how many were made.
+async fn with_retries<T, F, Fut>(mut call: F) -> Result<T, (kube::Error, u32)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(kube::Error::Api(status))
+                if (status.code >= 500 || status.code == 429) && attempt < ATTEMPTS =>
+            {
+                tokio::time::sleep(std::time::Duration::from_secs(1 << (attempt - 1))).await;
+                attempt += 1;
+            }
+            Err(e) => return Err((e, attempt)),
+            Ok(value) => return Ok(value),
+        }
+    }
+}
+
+/// A Kubernetes API error in words, naming the HPA and what to do.
+fn explain_after(
+    (error, attempts): (kube::Error, u32),
+    namespace: &str,
+    hpa: &str,
+    verb: &str,
+) -> String {
+    let text = explain(&error, namespace, hpa, verb);
+    if attempts > 1 {
+        format!("{text} (gave up after {attempts} attempts)")
+    } else {
+        text
+    }
+}
+
 /// A Kubernetes API error in words, naming the HPA and what to do.
 fn explain(error: &kube::Error, namespace: &str, hpa: &str, verb: &str) -> String {
     let id = format!("HorizontalPodAutoscaler {namespace}/{hpa}");
@@ -44,10 +86,9 @@ fn explain(error: &kube::Error, namespace: &str, hpa: &str, verb: &str) -> Strin
 /// Reads the HPA's bounds and running replicas.
 pub async fn read_hpa(client: &Client, namespace: &str, hpa: &str) -> Result<LiveHpa, String> {
     let api: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), namespace);
-    let object = api
-        .get(hpa)
+    let object = with_retries(|| api.get(hpa))
         .await
-        .map_err(|e| explain(&e, namespace, hpa, "reading"))?;
+        .map_err(|e| explain_after(e, namespace, hpa, "reading"))?;
     let spec = object
         .spec
         .ok_or_else(|| format!("HorizontalPodAutoscaler {namespace}/{hpa} has no spec"))?;
@@ -108,8 +149,10 @@ pub async fn apply_patch(
     body: &Value,
 ) -> Result<(), String> {
     let api: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), namespace);
-    api.patch(hpa, &PatchParams::apply(FIELD_MANAGER), &Patch::Apply(body))
+    let params = PatchParams::apply(FIELD_MANAGER);
+    let patch = Patch::Apply(body);
+    with_retries(|| api.patch(hpa, &params, &patch))
         .await
         .map(|_| ())
-        .map_err(|e| explain(&e, namespace, hpa, "patching"))
+        .map_err(|e| explain_after(e, namespace, hpa, "patching"))
 }

@@ -257,6 +257,49 @@ fn a_conflict_and_a_refusal_are_reported_per_workload_and_alerted() {
     assert_eq!(names, ["cart", "ads"]);
 }
 
+#[test]
+fn server_errors_of_the_api_are_retried_then_reported_per_workload() {
+    let plan = plan(vec![
+        workload("recs", Status::Ok, 4, 12),
+        workload("promo", Status::Ok, 3, 9),
+    ]);
+    let down = || api_error(500, "InternalError", "etcdserver: leader changed");
+    let script = vec![
+        // Three 500s in a row: given up, named, alerted.
+        get("recs", StatusCode::INTERNAL_SERVER_ERROR, down()),
+        get("recs", StatusCode::INTERNAL_SERVER_ERROR, down()),
+        get("recs", StatusCode::INTERNAL_SERVER_ERROR, down()),
+        // One 503, then served: read, patched, with one 500 on the patch.
+        get(
+            "promo",
+            StatusCode::SERVICE_UNAVAILABLE,
+            api_error(
+                503,
+                "ServiceUnavailable",
+                "the server is currently unable to handle the request",
+            ),
+        ),
+        get("promo", StatusCode::OK, hpa("promo", 2, 8, 3)),
+        patch("promo", StatusCode::INTERNAL_SERVER_ERROR, down()),
+        patch("promo", StatusCode::OK, hpa("promo", 3, 9, 3)),
+    ];
+    let (applied, patches) = run(&plan, script, false);
+    let failures: Vec<&str> = applied.failures.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(failures, ["shop/recs"]);
+    let why = &applied.failures[0].1;
+    assert!(
+        why.contains("500 InternalError: etcdserver: leader changed")
+            && why.contains("gave up after 3 attempts"),
+        "{why}"
+    );
+    let reasons: Vec<&str> = applied.troubles.iter().map(|t| t.reason.as_str()).collect();
+    assert_eq!(reasons, ["hpa_unreadable"]);
+    // The retried patch was sent twice, the same body both times.
+    let patches = patches.lock().unwrap();
+    assert_eq!(patches.len(), 2);
+    assert_eq!(patches[0], patches[1]);
+}
+
 /// Against a real cluster (kind, minikube, k3d): needs a kubeconfig whose
 /// context can get and patch HPAs, and an HPA `homeostat-e2e` in namespace
 /// `default` (`kubectl create deployment homeostat-e2e --image=nginx &&

@@ -593,6 +593,53 @@ fn prometheus_killed_mid_run_fails_the_unfinished_workloads_clearly_and_a_restar
 }
 
 #[test]
+fn server_errors_are_retried_then_named_per_workload_and_the_others_finish() {
+    // A real Prometheus whose queries time out after 300 ms answers a
+    // heavy query (a subquery of billions of points) with HTTP 503, every
+    // time; the light one beside it is served.
+    let end = now() / 300 * 300;
+    let raw = series(end, 14, 300, 0..0);
+    let server = PrometheusServer::start_with_flags(
+        &[Backfill {
+            workload: "a",
+            samples: &raw,
+        }],
+        &["--query.timeout=300ms"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "homeostat.yaml",
+        &format!(
+            "prometheus: {{url: {}, max_retries: 2}}
+workloads:
+               - {{name: light, query: 'load{{workload=\"a\"}}', step: 5m, history: 14d, target_per_replica: 50}}
+               - {{name: heavy, query: 'count_over_time(vector(1)[7d:1s])', step: 5m, history: 14d, target_per_replica: 50}}
+",
+            server.url
+        ),
+    );
+    let output = recommend_json(&config, end, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["workloads"][0]["status"], "ok", "{report}");
+    let heavy = &report["workloads"][1];
+    assert_eq!(heavy["status"], "error");
+    let reason = heavy["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("gave up after 3 attempts")
+            && reason.contains("HTTP 503 (timeout)")
+            && reason.contains("count_over_time"),
+        "{reason}"
+    );
+    assert!(
+        text(&output.stderr).contains("default/heavy: error"),
+        "logged by name: {}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
 fn an_answer_slower_than_the_timeout_is_retried_and_reported_when_it_never_comes() {
     let end = now() / 300 * 300;
     let (a, _) = two_series(end);

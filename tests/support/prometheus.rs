@@ -49,6 +49,8 @@ pub struct PrometheusServer {
     auth: Option<(String, String)>,
     /// The CA that signed the server's certificate, when serving HTTPS.
     pub ca_file: Option<PathBuf>,
+    /// More command-line flags (kept across restarts).
+    flags: Vec<String>,
 }
 
 /// Makes a CA and a certificate for 127.0.0.1 signed by it, with openssl
@@ -174,6 +176,12 @@ impl PrometheusServer {
         Self::start_with(Source::Load(series), auth, false)
     }
 
+    /// The same, with more flags (`--query.timeout=300ms`: heavy queries
+    /// answer HTTP 503).
+    pub fn start_with_flags(series: &[Backfill], flags: &[&str]) -> PrometheusServer {
+        Self::start_full(Source::Load(series), None, false, flags)
+    }
+
     /// Backfills `OpenMetrics` text as it is (any metric names and labels;
     /// seconds timestamps, sorted, `# EOF` last) and starts Prometheus.
     pub fn start_openmetrics(text: &str) -> PrometheusServer {
@@ -192,6 +200,15 @@ impl PrometheusServer {
     }
 
     fn start_with(source: Source, auth: Option<WebAuth>, tls: bool) -> PrometheusServer {
+        Self::start_full(source, auth, tls, &[])
+    }
+
+    fn start_full(
+        source: Source,
+        auth: Option<WebAuth>,
+        tls: bool,
+        flags: &[&str],
+    ) -> PrometheusServer {
         require(PROMETHEUS);
         require(PROMTOOL);
         let dir = tempfile::Builder::new()
@@ -260,6 +277,7 @@ impl PrometheusServer {
             dir,
             auth: auth.map(|a| (a.username.to_string(), a.password.to_string())),
             ca_file,
+            flags: flags.iter().map(ToString::to_string).collect(),
         };
         server.launch();
         server
@@ -279,6 +297,7 @@ impl PrometheusServer {
                 root.join("data").display()
             ))
             .arg("--storage.tsdb.retention.time=100y")
+            .args(&self.flags)
             .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
