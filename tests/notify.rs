@@ -164,6 +164,26 @@ fn servers_that_are_down_are_reported_and_the_report_is_still_written() {
     );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["workloads"].as_array().unwrap().len(), 3);
+
+    // `apply` with both down: the patches are still made and written
+    // (a dry run here: no cluster), the store remembers the run, the
+    // failures are named, exit code 1.
+    let applied = Command::new(env!("CARGO_BIN_EXE_homeostat"))
+        .args(["apply", "--dry-run", "--output-format", "yaml", "--config"])
+        .arg(&config)
+        .env("KUBECONFIG", dir.path().join("no-kubeconfig"))
+        .env("HOME", dir.path())
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&applied.stderr);
+    assert_eq!(applied.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("notify: alertmanager"), "{stderr}");
+    assert!(stderr.contains("notify: pushgateway"), "{stderr}");
+    let patches: Vec<Value> =
+        serde_saphyr::from_multiple(&String::from_utf8_lossy(&applied.stdout)).unwrap();
+    assert!(!patches.is_empty(), "{stderr}");
+    assert!(dir.path().join("models/mobility/ok-taxi.json").exists());
 }
 
 #[test]
