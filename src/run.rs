@@ -217,7 +217,7 @@ pub fn process_histories<R, W, V>(
                 let Ok((index, loaded)) = job else { break };
                 let workload = &workloads[index];
                 let loaded = loaded.unwrap_or_else(|| {
-                    let loaded = read_guarded(workload, at);
+                    let loaded = read_guarded(workload, at, clock_now);
                     progress.read.inc(1);
                     loaded
                 });
@@ -315,8 +315,12 @@ pub fn check_files(config: &Config, at: Option<i64>, clock_now: i64) -> FileChec
 
 /// [`read_file`], with a panic inside it (a reader library's bug on some
 /// file) turned into this workload's error: the other workloads go on.
-fn read_guarded(workload: &Workload, at: Option<i64>) -> Result<Loaded, LoadFailure> {
-    std::panic::catch_unwind(|| read_file(workload, at)).unwrap_or_else(|panic| {
+fn read_guarded(
+    workload: &Workload,
+    at: Option<i64>,
+    clock_now: i64,
+) -> Result<Loaded, LoadFailure> {
+    std::panic::catch_unwind(|| read_file(workload, at, clock_now)).unwrap_or_else(|panic| {
         Err(LoadFailure::error(
             format!(
                 "reading this workload's file failed unexpectedly (a bug: please report it with the file): {}",
@@ -466,7 +470,7 @@ async fn load_one(
     let (query, aggregate) = match &workload.source {
         LoadSource::File(_) => {
             let workload = workload.clone();
-            return tokio::task::spawn_blocking(move || read_file(&workload, at))
+            return tokio::task::spawn_blocking(move || read_file(&workload, at, clock_now))
                 .await
                 .unwrap_or_else(|e| {
                     Err(LoadFailure::error(
@@ -508,11 +512,35 @@ async fn load_one(
 }
 
 /// A file workload's samples in its history window.
-fn read_file(workload: &Workload, at: Option<i64>) -> Result<Loaded, LoadFailure> {
+fn read_file(workload: &Workload, at: Option<i64>, clock_now: i64) -> Result<Loaded, LoadFailure> {
     let LoadSource::File(path) = &workload.source else {
         unreachable!("only file workloads are read from files")
     };
     let raw = source::read_file(path).map_err(|e| LoadFailure::error(e.to_string(), at))?;
+    if at.is_none() {
+        // Without --at the last sample is "now": one sample from the
+        // future (a broken clock, milliseconds read as seconds near the
+        // limit) would push the whole real history out of the window.
+        let limit = clock_now + crate::time::DAY;
+        let future: Vec<i64> = raw
+            .samples
+            .iter()
+            .map(|s| s.ts)
+            .filter(|&ts| ts > limit)
+            .collect();
+        if let Some(&first) = future.iter().min() {
+            return Err(LoadFailure::error(
+                format!(
+                    "{}: {} sample(s) dated in the future, the first at {} (unix {first}), more than a day after the clock ({}): fix the file's timestamps or this machine's clock, or pass --at",
+                    path.display(),
+                    future.len(),
+                    format_timestamp(first),
+                    format_timestamp(clock_now)
+                ),
+                None,
+            ));
+        }
+    }
     let now = at.unwrap_or_else(|| raw.latest());
     Ok(Loaded {
         raw: raw.window(now, workload.history.secs()),
@@ -1399,7 +1427,7 @@ mod tests {
         process_histories(
             &config,
             None,
-            0,
+            chrono::Utc::now().timestamp(),
             &Progress::hidden(),
             |workload, loaded| {
                 // Later workloads finish first: the order comes from the pipeline.

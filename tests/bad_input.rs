@@ -385,6 +385,40 @@ fn every_bad_file_gets_its_rule_or_a_clear_error_and_the_good_workload_its_bound
 }
 
 #[test]
+fn a_sample_dated_in_the_future_is_refused_by_name_without_at() {
+    // Without --at each file's last sample is its "now": a stray row from
+    // 2200 would otherwise push the real history out of the window.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.csv"), plain(864, END)).unwrap();
+    let mut stray = plain(864, END);
+    stray.extend_from_slice(b"7258118400,100\n");
+    std::fs::write(dir.path().join("stray.csv"), stray).unwrap();
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        "workloads:\n  - {name: good, file: good.csv, target_per_replica: 20}\n  - {name: stray, file: stray.csv, target_per_replica: 20}\n",
+    )
+    .unwrap();
+    let run = homeostat(&[
+        "recommend",
+        "--config",
+        config.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(report["workloads"][0]["status"], "ok");
+    let stray = &report["workloads"][1];
+    assert_eq!(stray["status"], "error");
+    let reason = stray["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("stray.csv: 1 sample(s) dated in the future, the first at 2200-01-01T00:00:00Z (unix 7258118400)"),
+        "{reason}"
+    );
+}
+
+#[test]
 fn config_mistakes_are_refused_before_anything_runs_naming_key_line_or_workload() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("good.csv"), plain(864, END)).unwrap();
