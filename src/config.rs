@@ -443,6 +443,134 @@ fn span_or(value: Option<Span>, fallback: Option<Span>, default: &str) -> Span {
         .unwrap_or_else(|| default.parse().expect("default spans are valid"))
 }
 
+/// One workload of the config, validated (defaults applied).
+fn validate_workload(
+    index: usize,
+    w: RawWorkload,
+    d: &RawDefaults,
+    default_events: RawEvents,
+    has_prometheus: bool,
+    base: &Path,
+    seen: &mut HashSet<String>,
+) -> Result<Workload, String> {
+    let id = format!("{}/{}", w.namespace, w.name);
+    let err = |problem: String| format!("workload {id}: {problem}");
+    if w.name.trim().is_empty() {
+        return Err(format!(
+            "workload #{} (counting from 1) has an empty `name`",
+            index + 1
+        ));
+    }
+    if !seen.insert(id.clone()) {
+        return Err(err(
+            "defined twice: workload names must be unique per namespace".into(),
+        ));
+    }
+    let source = match (w.query, w.file) {
+        (Some(_), Some(_)) => return Err(err("has both `query` and `file`; give one".into())),
+        (None, None) => return Err(err("needs a `query` (Prometheus) or a `file`".into())),
+        (Some(query), None) => {
+            if !has_prometheus {
+                return Err(err(
+                    "has a `query` but the config has no `prometheus:` section".into(),
+                ));
+            }
+            if query.trim().is_empty() {
+                return Err(err("`query` is empty".into()));
+            }
+            LoadSource::Query {
+                query,
+                aggregate: w.aggregate,
+            }
+        }
+        (None, Some(_)) if w.aggregate.is_some() => {
+            return Err(err(
+                "`aggregate` applies to a Prometheus `query`, not to a `file`".into(),
+            ))
+        }
+        (None, Some(file)) => LoadSource::File(base.join(file)),
+    };
+    // A file's step is read off its timestamps; a query needs one to ask for.
+    let step = match (&source, w.step.or(d.step)) {
+        (LoadSource::Query { .. }, None) => {
+            Some(DEFAULT_QUERY_STEP.parse().expect("valid default"))
+        }
+        (_, step) => step,
+    };
+    if !(w.target_per_replica.is_finite() && w.target_per_replica > 0.0) {
+        return Err(err(format!(
+            "target_per_replica must be a positive number (the load one replica carries at the HPA target), got {}",
+            w.target_per_replica
+        )));
+    }
+    let min_replicas = range(w.min_replicas.as_ref(), "min_replicas").map_err(&err)?;
+    let max_replicas = range(w.max_replicas.as_ref(), "max_replicas").map_err(&err)?;
+    if min_replicas.floor() > max_replicas.ceiling() {
+        return Err(err(format!(
+            "min_replicas.floor {} is above max_replicas.ceiling {}: no bound can satisfy both",
+            min_replicas.floor(),
+            max_replicas.ceiling()
+        )));
+    }
+    let level = w.level.or(d.level).unwrap_or(DEFAULT_LEVEL_PERCENT);
+    let level = check_level(level).map_err(&err)?;
+    let headroom =
+        check_headroom(w.headroom.or(d.headroom).unwrap_or(DEFAULT_HEADROOM)).map_err(&err)?;
+    let events = w
+        .events
+        .unwrap_or_default()
+        .or(default_events)
+        .validate()
+        .map_err(&err)?;
+    if let Some(current) = &w.current {
+        if current.min_replicas > current.max_replicas || current.min_replicas == 0 {
+            return Err(err(format!(
+                "current: min_replicas {} and max_replicas {} must satisfy 1 <= min <= max",
+                current.min_replicas, current.max_replicas
+            )));
+        }
+    }
+    Ok(Workload {
+        hpa: w.hpa.unwrap_or_else(|| w.name.clone()),
+        name: w.name,
+        namespace: w.namespace,
+        source,
+        history: span_or(w.history, d.history, DEFAULT_HISTORY),
+        step,
+        horizon: span_or(w.horizon, d.horizon, DEFAULT_HORIZON),
+        max_gap: d.max_gap.unwrap_or_else(|| "1h".parse().expect("valid")),
+        policy: BoundsPolicy {
+            target_per_replica: w.target_per_replica,
+            min_replicas,
+            max_replicas,
+            headroom,
+            level,
+        },
+        events,
+        current: w.current.map(|c| CurrentBounds {
+            min_replicas: c.min_replicas,
+            max_replicas: c.max_replicas,
+        }),
+        schedule_level: w
+            .schedule_level
+            .or(d.schedule_level)
+            .map(|p| check_level(p).map_err(|e| err(format!("schedule_level: {e}"))))
+            .transpose()?,
+        mode: w.mode.or(d.mode).unwrap_or_default(),
+        startup: span_or(w.startup, d.startup, "90s"),
+        buffer: span_or(w.buffer, d.buffer, "5m"),
+        max_mase: {
+            let max_mase = w.max_mase.or(d.max_mase).unwrap_or(2.0);
+            if !(max_mase.is_finite() && max_mase > 0.0) {
+                return Err(err(format!(
+                    "max_mase must be a positive number (e.g. 2), got {max_mase}"
+                )));
+            }
+            max_mase
+        },
+    })
+}
+
 fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> {
     let d = &raw.defaults;
     if let Some(level) = d.level {
@@ -458,125 +586,22 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
     if raw.workloads.is_empty() {
         return Err("no workloads: add at least one under `workloads:`".into());
     }
+    // Every workload's problems at once, so that one `config check` (or
+    // one refused run) lists them all.
+    let has_prometheus = raw.prometheus.is_some();
     let mut seen = HashSet::new();
     let mut workloads = Vec::with_capacity(raw.workloads.len());
+    let mut problems = Vec::new();
     for (index, w) in raw.workloads.into_iter().enumerate() {
-        let id = format!("{}/{}", w.namespace, w.name);
-        let err = |problem: String| format!("workload {id}: {problem}");
-        if w.name.trim().is_empty() {
-            return Err(format!(
-                "workload #{} (counting from 1) has an empty `name`",
-                index + 1
-            ));
+        match validate_workload(index, w, d, default_events, has_prometheus, base, &mut seen) {
+            Ok(workload) => workloads.push(workload),
+            Err(problem) => problems.push(problem),
         }
-        if !seen.insert(id.clone()) {
-            return Err(err(
-                "defined twice: workload names must be unique per namespace".into(),
-            ));
-        }
-        let source = match (w.query, w.file) {
-            (Some(_), Some(_)) => return Err(err("has both `query` and `file`; give one".into())),
-            (None, None) => return Err(err("needs a `query` (Prometheus) or a `file`".into())),
-            (Some(query), None) => {
-                if raw.prometheus.is_none() {
-                    return Err(err(
-                        "has a `query` but the config has no `prometheus:` section".into(),
-                    ));
-                }
-                if query.trim().is_empty() {
-                    return Err(err("`query` is empty".into()));
-                }
-                LoadSource::Query {
-                    query,
-                    aggregate: w.aggregate,
-                }
-            }
-            (None, Some(_)) if w.aggregate.is_some() => {
-                return Err(err(
-                    "`aggregate` applies to a Prometheus `query`, not to a `file`".into(),
-                ))
-            }
-            (None, Some(file)) => LoadSource::File(base.join(file)),
-        };
-        // A file's step is read off its timestamps; a query needs one to ask for.
-        let step = match (&source, w.step.or(d.step)) {
-            (LoadSource::Query { .. }, None) => {
-                Some(DEFAULT_QUERY_STEP.parse().expect("valid default"))
-            }
-            (_, step) => step,
-        };
-        if !(w.target_per_replica.is_finite() && w.target_per_replica > 0.0) {
-            return Err(err(format!(
-                "target_per_replica must be a positive number (the load one replica carries at the HPA target), got {}",
-                w.target_per_replica
-            )));
-        }
-        let min_replicas = range(w.min_replicas.as_ref(), "min_replicas").map_err(&err)?;
-        let max_replicas = range(w.max_replicas.as_ref(), "max_replicas").map_err(&err)?;
-        if min_replicas.floor() > max_replicas.ceiling() {
-            return Err(err(format!(
-                "min_replicas.floor {} is above max_replicas.ceiling {}: no bound can satisfy both",
-                min_replicas.floor(),
-                max_replicas.ceiling()
-            )));
-        }
-        let level = w.level.or(d.level).unwrap_or(DEFAULT_LEVEL_PERCENT);
-        let level = check_level(level).map_err(&err)?;
-        let headroom =
-            check_headroom(w.headroom.or(d.headroom).unwrap_or(DEFAULT_HEADROOM)).map_err(&err)?;
-        let events = w
-            .events
-            .unwrap_or_default()
-            .or(default_events)
-            .validate()
-            .map_err(&err)?;
-        if let Some(current) = &w.current {
-            if current.min_replicas > current.max_replicas || current.min_replicas == 0 {
-                return Err(err(format!(
-                    "current: min_replicas {} and max_replicas {} must satisfy 1 <= min <= max",
-                    current.min_replicas, current.max_replicas
-                )));
-            }
-        }
-        workloads.push(Workload {
-            hpa: w.hpa.unwrap_or_else(|| w.name.clone()),
-            name: w.name,
-            namespace: w.namespace,
-            source,
-            history: span_or(w.history, d.history, DEFAULT_HISTORY),
-            step,
-            horizon: span_or(w.horizon, d.horizon, DEFAULT_HORIZON),
-            max_gap: d.max_gap.unwrap_or_else(|| "1h".parse().expect("valid")),
-            policy: BoundsPolicy {
-                target_per_replica: w.target_per_replica,
-                min_replicas,
-                max_replicas,
-                headroom,
-                level,
-            },
-            events,
-            current: w.current.map(|c| CurrentBounds {
-                min_replicas: c.min_replicas,
-                max_replicas: c.max_replicas,
-            }),
-            schedule_level: w
-                .schedule_level
-                .or(d.schedule_level)
-                .map(|p| check_level(p).map_err(|e| err(format!("schedule_level: {e}"))))
-                .transpose()?,
-            mode: w.mode.or(d.mode).unwrap_or_default(),
-            startup: span_or(w.startup, d.startup, "90s"),
-            buffer: span_or(w.buffer, d.buffer, "5m"),
-            max_mase: {
-                let max_mase = w.max_mase.or(d.max_mase).unwrap_or(2.0);
-                if !(max_mase.is_finite() && max_mase > 0.0) {
-                    return Err(err(format!(
-                        "max_mase must be a positive number (e.g. 2), got {max_mase}"
-                    )));
-                }
-                max_mase
-            },
-        });
+    }
+    match problems.len() {
+        0 => {}
+        1 => return Err(problems.remove(0)),
+        n => return Err(format!("{n} problems:\n  - {}", problems.join("\n  - "))),
     }
     let prometheus = raw
         .prometheus

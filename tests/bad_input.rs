@@ -432,6 +432,13 @@ fn config_mistakes_are_refused_before_anything_runs_naming_key_line_or_workload(
             "workloads:\n  - {name: good, file: good.csv, target_per_replica: 20, min_replicas: {floor: 10}, max_replicas: {ceiling: 5}}\n".into(),
             vec!["good", "floor 10", "ceiling 5"],
         ),
+        (
+            "several mistakes at once, all listed",
+            format!(
+                "workloads:\n  - {good}\n  - {good}\n  - {{name: zero, file: good.csv, target_per_replica: 0}}\n  - {{name: tight, file: good.csv, target_per_replica: 20, min_replicas: {{floor: 10}}, max_replicas: {{ceiling: 5}}}}\n"
+            ),
+            vec!["3 problems", "default/good: defined twice", "default/zero: target_per_replica", "default/tight: min_replicas.floor 10"],
+        ),
         ("zero target_per_replica", "workloads:\n  - {name: good, file: good.csv, target_per_replica: 0}\n".into(), vec!["good", "target_per_replica", "got 0"]),
         ("negative target_per_replica", "workloads:\n  - {name: good, file: good.csv, target_per_replica: -5}\n".into(), vec!["good", "target_per_replica", "got -5"]),
     ];
