@@ -640,6 +640,63 @@ workloads:
 }
 
 #[test]
+fn an_answer_cut_off_mid_body_is_retried_then_named_and_the_others_finish() {
+    // A real relay (Debian's socat) in front of the real Prometheus that
+    // passes only the first 1,000 bytes of each answer, then closes: the
+    // status line and headers arrive, the body is cut off.
+    assert!(
+        Path::new("/usr/bin/socat").exists(),
+        "/usr/bin/socat is missing: apt-get install socat (scripts/test.sh does it)"
+    );
+    let end = now() / 300 * 300;
+    let raw = series(end, 14, 300, 0..0);
+    let server = serve_a(&raw);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut relay = Command::new("/usr/bin/socat")
+        .arg(format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"))
+        .arg(format!("TCP:127.0.0.1:{},readbytes=1000", server.port))
+        .spawn()
+        .unwrap();
+    // Ready once it accepts a connection.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "socat did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let csv: String = std::iter::once("timestamp,value\n".to_string())
+        .chain(raw.iter().map(|(ts, v)| format!("{ts},{v}\n")))
+        .collect();
+    std::fs::write(dir.path().join("a.csv"), csv).unwrap();
+    let config = write_config(
+        dir.path(),
+        "homeostat.yaml",
+        &format!(
+            "prometheus: {{url: 'http://127.0.0.1:{port}', max_retries: 1}}\nworkloads:\n\
+             \x20 - {{name: from-file, file: a.csv, target_per_replica: 50}}\n\
+             \x20 - {{name: cut, query: 'load{{workload=\"a\"}}', step: 5m, history: 14d, target_per_replica: 50}}\n"
+        ),
+    );
+    let output = recommend_json(&config, end, &[]);
+    let _ = relay.kill();
+    let _ = relay.wait();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["workloads"][0]["status"], "ok", "{report}");
+    let cut = &report["workloads"][1];
+    assert_eq!(cut["status"], "error");
+    let reason = cut["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("gave up after 2 attempts") && reason.contains("the answer was cut off"),
+        "{reason}"
+    );
+}
+
+#[test]
 fn an_answer_slower_than_the_timeout_is_retried_and_reported_when_it_never_comes() {
     let end = now() / 300 * 300;
     let (a, _) = two_series(end);
