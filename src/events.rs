@@ -447,15 +447,18 @@ fn side_medians(level: &[f64], width: usize, least: usize) -> (Vec<f64>, Vec<f64
             window.insert(level[i]);
         }
     }
+    // The full window after step i is the window before step i + 1 +
+    // width: its median is already known (half the work). Only the last
+    // steps, whose window after them is cut short by the end, need their
+    // own pass, and there the window only grows.
     let mut right = vec![f64::NAN; n];
+    for i in 0..n.saturating_sub(width + 1) {
+        right[i] = left[i + 1 + width];
+    }
     window.sorted.clear();
-    for i in (0..n).rev() {
+    for i in (n.saturating_sub(width + 1)..n).rev() {
         right[i] = window.median(least);
-        if i + width < n {
-            window.replace(level[i + width], level[i]);
-        } else {
-            window.insert(level[i]);
-        }
+        window.insert(level[i]);
     }
     (left, right)
 }
