@@ -219,7 +219,8 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
         // polars keeps a blank line as a row of nulls, so row i is line i + 2
         // (line 1 is the header); blank lines carry no sample.
         let line = row + 2;
-        if ts.is_none() && value.is_none() {
+        let blank = |cell: &Option<String>| cell.as_deref().is_none_or(|c| c.trim().is_empty());
+        if blank(ts) && blank(value) {
             continue;
         }
         let bad = |problem: String| SourceError::BadRow {
@@ -281,10 +282,13 @@ fn text_column(frame: &DataFrame, name: &str) -> Result<Vec<Option<String>>, Pol
 /// Parses a load value: a finite, non-negative decimal number.
 fn parse_value(text: &str) -> Result<f64, String> {
     let text = text.trim();
-    let value: f64 = text
-        .parse()
-        .map_err(|_| format!("cannot parse value `{text}`: expected a decimal number"))?;
-    check_value(value).map_err(|problem| format!("value `{text}` {problem}"))
+    let value: f64 = text.parse().map_err(|_| {
+        format!(
+            "cannot parse value `{}`: expected a decimal number",
+            crate::time::shown(text)
+        )
+    })?;
+    check_value(value).map_err(|problem| format!("value `{}` {problem}", crate::time::shown(text)))
 }
 
 /// The largest load accepted (a petabyte per second, a quadrillion
@@ -621,6 +625,27 @@ mod tests {
             err.contains("line 3: has 3 fields, the header `timestamp,value` has 2"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn whitespace_lines_are_blank_and_quoted_cells_are_short_and_visible() {
+        let raw = parse(b"timestamp,value\n1,2\n   \n3,4\n").unwrap();
+        assert_eq!(raw.samples.len(), 2);
+        let err = parse(b"timestamp,value\n1,3\0\0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2: cannot parse value `3\\0\\0`"),
+            "{err}"
+        );
+        let long = format!("timestamp,value\n1,{}\n", "9".repeat(5000) + "x");
+        let err = parse(long.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("… (5001 characters)"), "{err}");
+        assert!(err.len() < 300, "{err}");
+        let err = parse(b"timestamp,value\n0000-01-01T00:00:00Z,1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("before the year 1653"), "{err}");
     }
 
     #[test]

@@ -36,9 +36,14 @@ pub fn parse_timestamp(text: &str) -> Result<i64, String> {
 
 /// `secs` if within ±[`MAX_TIMESTAMP`], else an error suggesting milliseconds.
 pub fn check_timestamp(secs: i64) -> Result<i64, String> {
-    if secs.abs() > MAX_TIMESTAMP {
+    if secs > MAX_TIMESTAMP {
         return Err(format!(
             "timestamp {secs} is beyond the year 2286; expected unix seconds (milliseconds?)"
+        ));
+    }
+    if secs < -MAX_TIMESTAMP {
+        return Err(format!(
+            "timestamp {secs} is before the year 1653; expected unix seconds (1970 onwards)"
         ));
     }
     Ok(secs)
@@ -71,9 +76,25 @@ fn parse_any_timestamp(text: &str) -> Result<i64, String> {
         }
     }
     Err(format!(
-        "cannot parse timestamp `{text}`: expected RFC3339 (2015-04-22T10:00:00Z), \
-         `YYYY-MM-DD HH:MM:SS` (UTC) or unix seconds"
+        "cannot parse timestamp `{}`: expected RFC3339 (2015-04-22T10:00:00Z), \
+         `YYYY-MM-DD HH:MM:SS` (UTC) or unix seconds",
+        shown(text)
     ))
+}
+
+/// Input text as an error message quotes it: control characters escaped
+/// (a NUL would be invisible), at most 60 characters (a 2 MB cell would
+/// be the whole message).
+#[must_use]
+pub fn shown(text: &str) -> String {
+    let mut out: String = text.chars().take(60).flat_map(char::escape_debug).collect();
+    if text.chars().nth(60).is_some() {
+        let _ = std::fmt::Write::write_fmt(
+            &mut out,
+            format_args!("… ({} characters)", text.chars().count()),
+        );
+    }
+    out
 }
 
 /// Formats an instant as RFC3339 UTC with a trailing `Z`, whole seconds.
