@@ -201,13 +201,18 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
         .with_infer_schema_length(Some(0))
         .into_reader_with_file_handle(Cursor::new(&bytes))
         .finish()
-        .map_err(|e| match ragged_line(&bytes, field_count) {
-            Some((line, found)) => SourceError::BadRow {
+        .map_err(|e| match (unclosed_quote(&bytes), ragged_line(&bytes, field_count)) {
+            (Some(line), _) => SourceError::BadRow {
+                path: path.into(),
+                line,
+                problem: "a double quote (\") opened here is never closed: the rest of the file reads as one cell".into(),
+            },
+            (None, Some((line, found))) => SourceError::BadRow {
                 path: path.into(),
                 line,
                 problem: format!("has {found} fields, the header `{header}` has {field_count}"),
             },
-            None => malformed(e),
+            (None, None) => malformed(e),
         })?;
     let timestamps = text_column(&frame, "timestamp").map_err(malformed)?;
     let values = text_column(&frame, "value").map_err(malformed)?;
@@ -245,6 +250,20 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
         origin: path.display().to_string(),
         samples,
     })
+}
+
+/// The line of a double quote that is never closed (quotes may span
+/// lines in CSV, so the state is carried across them, as the reader does).
+fn unclosed_quote(bytes: &[u8]) -> Option<usize> {
+    let (mut line, mut open_at) = (1, None);
+    for &b in bytes {
+        match b {
+            b'\n' => line += 1,
+            b'"' => open_at = if open_at.is_some() { None } else { Some(line) },
+            _ => {}
+        }
+    }
+    open_at
 }
 
 /// The first non-blank line whose field count (commas outside double
@@ -646,6 +665,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("before the year 1653"), "{err}");
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_named_by_its_line() {
+        let err = parse(b"timestamp,value\n1,2\n2,\"3\n3,4\n4,5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3: a double quote"), "{err}");
     }
 
     #[test]
