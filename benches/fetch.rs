@@ -30,6 +30,8 @@
 //! `cargo test --benches` runs it once at 5 workloads × 2 days (dense) and
 //! 10 workloads × 2 days (fleet), to keep it working.
 
+#[path = "support/homeostat.rs"]
+mod binary;
 #[path = "../tests/support/prometheus.rs"]
 #[allow(clippy::all, clippy::pedantic)]
 mod prometheus_server;
@@ -50,10 +52,6 @@ const RUNS: usize = 3;
 fn median(mut seconds: Vec<f64>) -> f64 {
     seconds.sort_by(f64::total_cmp);
     seconds[seconds.len() / 2]
-}
-
-fn homeostat() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_homeostat"))
 }
 
 /// `run::load_histories` over `config`, `RUNS` times: the median seconds
@@ -221,39 +219,6 @@ fn dense(full: bool) {
     report("dense", total_samples, ours, theirs);
 }
 
-/// One `homeostat recommend` run: its wall seconds and workloads planned.
-fn recommend(config: &Path, at: i64) -> (f64, u64) {
-    let started = Instant::now();
-    let output = homeostat()
-        .arg("recommend")
-        .arg("--config")
-        .arg(config)
-        .arg("--at")
-        .arg(at.to_string())
-        .args([
-            "--format",
-            "json",
-            "--output",
-            "/dev/null",
-            "--log-format",
-            "json",
-        ])
-        .output()
-        .expect("homeostat recommend runs");
-    let seconds = started.elapsed().as_secs_f64();
-    assert!(
-        output.status.code().is_some_and(|c| c <= 1),
-        "homeostat recommend failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let summary = String::from_utf8_lossy(&output.stderr)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|l| l["message"] == "run finished")
-        .expect("the run's summary on stderr");
-    (seconds, summary["workloads"].as_u64().unwrap_or(0))
-}
-
 /// The synthetic fleet of issue 9 at 5 minutes, from `homeostat synth
 /// --openmetrics` (made once under target/fleet-bench/).
 fn fleet(full: bool) {
@@ -262,21 +227,13 @@ fn fleet(full: bool) {
     const END: i64 = 1_767_225_600;
     let (workloads, days) = if full { (1000, 28) } else { (10, 2) };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fleet-bench");
-    let made = root.join(format!("prometheus-{workloads}x{days}"));
-    if !made.join("fleet.om").exists() {
-        let status = homeostat()
-            .args(["synth", "--workloads", &workloads.to_string(), "--days"])
-            .arg(format!("{days}d"))
-            .arg("--end")
-            .arg(END.to_string())
-            .arg("--openmetrics")
-            .arg("--output")
-            .arg(&made)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("homeostat synth runs");
-        assert!(status.success(), "homeostat synth failed");
-    }
+    let made = binary::synth(
+        &root.join(format!("prometheus-{workloads}x{days}")),
+        workloads,
+        days as u32,
+        &["--end", &END.to_string(), "--openmetrics"],
+        "fleet.om",
+    );
     let started = Instant::now();
     let server = PrometheusServer::start_openmetrics_file(&made.join("fleet.om"));
     println!(
@@ -319,10 +276,12 @@ fn fleet(full: bool) {
     let theirs = time_curl(&server.url, &queries, END, days, STEP, dir.path());
     report("fleet", samples, ours, theirs);
 
-    let (from_prometheus, planned) = recommend(&config_path, END);
-    assert_eq!(planned, workloads as u64);
-    let (from_files, planned) = recommend(&made.join("homeostat.yaml"), END);
-    assert_eq!(planned, workloads as u64);
+    let end = END.to_string();
+    let at = ["--at", end.as_str()];
+    let (from_prometheus, summary) = binary::recommend(&config_path, &at);
+    assert_eq!(summary["workloads"], workloads);
+    let (from_files, summary) = binary::recommend(&made.join("homeostat.yaml"), &at);
+    assert_eq!(summary["workloads"], workloads);
     println!(
         "fleet recommend end to end: from Prometheus {from_prometheus:.2} s, from files {from_files:.2} s \
          (fetch alone {:.2} s: {:.0}% of the run from Prometheus)",

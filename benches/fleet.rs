@@ -10,67 +10,21 @@
 //! Under `cargo test --benches` it runs one small fleet, as a check that
 //! the benchmark works (no timing is asserted anywhere).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
+#[path = "support/homeostat.rs"]
+mod binary;
 
-fn homeostat() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_homeostat"))
-}
+use std::path::{Path, PathBuf};
 
 /// The fleet of `workloads` × `days`, made when missing.
 fn fleet(root: &Path, workloads: usize, days: u32) -> PathBuf {
-    let dir = root.join(format!("{workloads}x{days}"));
-    let config = dir.join("homeostat.yaml");
-    if !config.exists() {
-        let started = Instant::now();
-        let status = homeostat()
-            .args(["synth", "--workloads", &workloads.to_string(), "--days"])
-            .arg(format!("{days}d"))
-            .arg("--output")
-            .arg(&dir)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("homeostat synth runs");
-        assert!(status.success(), "homeostat synth failed");
-        eprintln!(
-            "made {} in {:.1} s",
-            dir.display(),
-            started.elapsed().as_secs_f64()
-        );
-    }
-    config
-}
-
-/// One run: wall seconds, and the run's own summary (peak RSS).
-fn run(config: &Path) -> (f64, serde_json::Value) {
-    let started = Instant::now();
-    let output = homeostat()
-        .arg("recommend")
-        .arg("--config")
-        .arg(config)
-        .args([
-            "--format",
-            "json",
-            "--output",
-            "/dev/null",
-            "--log-format",
-            "json",
-        ])
-        .output()
-        .expect("homeostat recommend runs");
-    let seconds = started.elapsed().as_secs_f64();
-    assert!(
-        output.status.code().is_some_and(|c| c <= 1),
-        "homeostat recommend failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let summary = String::from_utf8_lossy(&output.stderr)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|l| l["message"] == "run finished")
-        .expect("the run's summary on stderr");
-    (seconds, summary)
+    binary::synth(
+        &root.join(format!("{workloads}x{days}")),
+        workloads,
+        days,
+        &[],
+        "homeostat.yaml",
+    )
+    .join("homeostat.yaml")
 }
 
 fn main() {
@@ -93,7 +47,7 @@ fn main() {
             continue;
         }
         let config = fleet(&root, workloads, days);
-        let (seconds, summary) = run(&config);
+        let (seconds, summary) = binary::recommend(&config, &[]);
         assert_eq!(summary["workloads"], workloads, "{summary}");
         let rss = summary["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0;
         println!(

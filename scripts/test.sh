@@ -10,14 +10,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # cargo's first step in every invocation runs `rustc -` with stdin opened from
-# /dev/null. On CI machines whose /dev/null is a regular file (a /dev without
-# device nodes, where the first `2>/dev/null` created it), build scripts'
-# output piles up in it and rustc then parses that as its input: "failed to
-# run `rustc` to learn about target-specific information ... unknown start of
-# token". (Our own `--output /dev/null` did it, as root, before write
-# targets were checked: a report renamed into place replaced the device.)
-# Before every cargo step /dev/null is made the device again, or, when that
-# is not allowed, emptied.
+# /dev/null. When /dev/null is a regular file, build scripts' output piles up
+# in it and rustc parses that as its input: "failed to run `rustc` to learn
+# about target-specific information ... unknown start of token". homeostat's
+# own `--output /dev/null` made it one, as root, before output paths were
+# checked (a report renamed over the device); a machine may still carry such
+# a file. Before every cargo step /dev/null is made the device again, or,
+# when that is not allowed, emptied.
 sane_dev_null() {
   [ -c /dev/null ] && return 0
   # No redirection to /dev/null in here: it would make the file again.
@@ -38,26 +37,10 @@ sane_dev_null
 # Nothing here reads the terminal; a stray stdin must not reach a child.
 exec </dev/null
 
-# A step whose rustc probe still fails is retried after dropping cargo's probe
-# cache (it may hold the failed answer); any other failure fails at once.
+# Every cargo call goes through here, so that /dev/null is sane for it.
 cargo_step() {
-  local log status attempt
-  log=$(mktemp)
-  for attempt in 1 2 3; do
-    sane_dev_null
-    set +e
-    cargo "$@" 2>&1 | tee "$log"
-    status=${PIPESTATUS[0]}
-    set -e
-    if [ "$status" -eq 0 ] || ! grep -q "to learn about target-specific information" "$log"; then
-      break
-    fi
-    echo "== cargo's rustc probe failed (attempt $attempt of 3)"
-    rm -f "${CARGO_TARGET_DIR:-target}/.rustc_info.json"
-    sleep 2
-  done
-  rm -f "$log"
-  return "$status"
+  sane_dev_null
+  cargo "$@"
 }
 
 # Debian packages the tests use: the real servers they start on loopback, and tools.

@@ -22,6 +22,7 @@
 
 pub mod adapt;
 pub mod apply;
+pub mod atomic;
 pub mod bounds;
 pub mod cluster;
 pub mod config;
@@ -41,3 +42,13 @@ pub mod stats;
 pub mod store;
 pub mod synthetic;
 pub mod time;
+
+/// The text a panic was raised with, if any (for the error that takes its
+/// place: a panic on one workload's data never ends the run).
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(ToString::to_string)
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}

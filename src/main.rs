@@ -953,16 +953,9 @@ fn log_summary(command: &str, plan: &homeostat::plan::Plan, started: std::time::
         .iter()
         .filter(|w| w.status != homeostat::plan::Status::Ok)
     {
-        tracing::warn!(
-            workload = format!("{}/{}", w.namespace, w.name),
-            status = w.status.as_str(),
-            reason = w.reasons.first().map_or("", String::as_str),
-            "{}/{}: {}: {}",
-            w.namespace,
-            w.name,
-            w.status.as_str(),
-            w.reasons.first().map_or("", String::as_str)
-        );
+        let (workload, status) = (format!("{}/{}", w.namespace, w.name), w.status.as_str());
+        let reason = w.reasons.first().map_or("", String::as_str);
+        tracing::warn!(workload, status, reason, "{workload}: {status}: {reason}");
     }
     let count = |status: homeostat::plan::Status| {
         plan.workloads.iter().filter(|w| w.status == status).count()
@@ -1008,7 +1001,7 @@ fn emit(path: Option<&Path>, text: &str) -> Result<()> {
             }
         }
         Some(path) => {
-            homeostat::source::write_atomically(path, |file| file.write_all(text.as_bytes()))
+            homeostat::atomic::write_atomically(path, |file| file.write_all(text.as_bytes()))
                 .with_context(|| format!("cannot write {}", path.display()))
         }
     }

@@ -272,10 +272,11 @@ pub fn check_files(config: &Config, at: Option<i64>, clock_now: i64) -> FileChec
             .collect(),
         ..config.clone()
     };
-    let mut lines = std::collections::HashMap::new();
+    // Visited in config order: one line per file workload, in order.
+    let mut lines = Vec::with_capacity(files.workloads.len());
     let mut problems = 0;
-    load_histories(&files, at, clock_now, |workload, result| {
-        let line = match result {
+    load_histories(&files, at, clock_now, |_, result| {
+        lines.push(match result {
             Ok(loaded) => {
                 let samples = &loaded.raw.samples;
                 let span =
@@ -295,9 +296,9 @@ pub fn check_files(config: &Config, at: Option<i64>, clock_now: i64) -> FileChec
                 problems += 1;
                 format!("{}: {}", failure.status.as_str(), failure.reason)
             }
-        };
-        lines.insert(workload.id(), line);
+        });
     });
+    let mut lines = lines.into_iter();
     let mut report = format!(
         "configuration valid: {} workloads ({} files, {} queries)\n",
         config.workloads.len(),
@@ -305,9 +306,12 @@ pub fn check_files(config: &Config, at: Option<i64>, clock_now: i64) -> FileChec
         config.workloads.len() - files.workloads.len()
     );
     for workload in &config.workloads {
-        let line = lines
-            .remove(&workload.id())
-            .unwrap_or_else(|| "query: not run (config check touches no server)".to_string());
+        let line = match workload.source {
+            LoadSource::File(_) => lines.next().expect("one line per file workload"),
+            LoadSource::Query { .. } => {
+                "query: not run (config check touches no server)".to_string()
+            }
+        };
         let _ = writeln!(report, "{}: {line}", workload.id());
     }
     FileCheck { report, problems }
@@ -324,20 +328,11 @@ fn read_guarded(
         Err(LoadFailure::error(
             format!(
                 "reading this workload's file failed unexpectedly (a bug: please report it with the file): {}",
-                panic_message(panic.as_ref())
+                crate::panic_message(panic.as_ref())
             ),
             at,
         ))
     })
-}
-
-/// The text a panic was raised with, if any.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(ToString::to_string)
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_default()
 }
 
 /// `work` on a workload's history; if it panics, `work` on the workload as
@@ -354,7 +349,7 @@ fn work_or_failure<R>(
         .or(at);
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(workload, loaded)))
         .unwrap_or_else(|panic| {
-            let message = panic_message(panic.as_ref());
+            let message = crate::panic_message(panic.as_ref());
             let failure = LoadFailure::error(
                 format!("planning this workload failed unexpectedly (a bug: please report it): {message}"),
                 now,

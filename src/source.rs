@@ -342,15 +342,13 @@ fn parse_parquet(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
     // too, not the end of the run.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_parquet(path, bytes)))
         .unwrap_or_else(|panic| {
-            let why = panic
-                .downcast_ref::<&str>()
-                .map(ToString::to_string)
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
             Err(SourceError::Malformed {
                 path: path.into(),
                 format: "Parquet",
-                message: format!("the Parquet decoder failed on it ({why}): a corrupt file?"),
+                message: format!(
+                    "the Parquet decoder failed on it ({}): a corrupt file?",
+                    crate::panic_message(panic.as_ref())
+                ),
             })
         })
 }
@@ -489,7 +487,7 @@ pub fn write_csv(path: &Path, samples: &[Sample]) -> std::io::Result<()> {
         text.push_str(&sample.value.to_string());
         text.push('\n');
     }
-    write_atomically(path, |file| file.write_all(text.as_bytes()))
+    crate::atomic::write_atomically(path, |file| file.write_all(text.as_bytes()))
 }
 
 /// Writes samples as Parquet: `timestamp` a datetime (milliseconds, UTC),
@@ -520,44 +518,12 @@ pub fn write_table_parquet(
         all.push(Column::new(name.into(), values));
     }
     let mut frame = DataFrame::new_infer_height(all).map_err(to_io)?;
-    write_atomically(path, |file| {
+    crate::atomic::write_atomically(path, |file| {
         ParquetWriter::new(file)
             .finish(&mut frame)
             .map(|_| ())
             .map_err(to_io)
     })
-}
-
-/// Writes through a temporary file in the same folder, renamed into place,
-/// so that a reader never sees half a file and a failed write leaves the
-/// old one. What is not a regular file (`/dev/null`, `/dev/stdout`, a
-/// FIFO) is written as it is: renaming over it would replace it (as root,
-/// `--output /dev/null` replaced the machine's /dev/null with a file). A
-/// symbolic link is followed, so the file it points to is replaced, not
-/// the link.
-pub fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
-        return write(&mut file);
-    }
-    let resolved = std::fs::canonicalize(path).ok();
-    let path = resolved.as_deref().unwrap_or(path);
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp-homeostat");
-    let tmp = path.with_file_name(name);
-    let mut file = std::fs::File::create(&tmp)?;
-    let written = write(&mut file).and_then(|()| file.sync_all());
-    drop(file);
-    match written.and_then(|()| std::fs::rename(&tmp, path)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
 }
 
 #[cfg(test)]

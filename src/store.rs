@@ -9,7 +9,7 @@
 //! goes on as if there were none.
 
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File};
+use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -204,32 +204,18 @@ fn fault_point(name: &str) {
     }
 }
 
-/// Temporary file, fsync, rename over `path`, fsync of the folder.
+/// The state's JSON, through [`crate::atomic::write_atomically`], with the
+/// crash test's two fault points: half the file written; all of it written,
+/// before the sync and the rename.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    // Unique per process and call (a container's process is often PID 1).
-    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let folder = path.parent().unwrap_or(Path::new("."));
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let tmp = path.with_extension(format!("json.tmp-{}-{nanos}-{call}", std::process::id()));
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
+    crate::atomic::write_atomically(path, |file| {
         let half = bytes.len() / 2;
         file.write_all(&bytes[..half])?;
         fault_point("store-mid-write");
         file.write_all(&bytes[half..])?;
-        file.sync_all()?;
         fault_point("store-before-rename");
-        fs::rename(&tmp, path)?;
-        // The rename itself is durable only once the folder is synced.
-        File::open(folder)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Crash safety (issue 10): `homeostat apply` killed with SIGKILL at each
 //! fault point of the model store's write (half the file written; all of
-//! it written and synced, not yet renamed into place). The previous state
+//! it written, not yet synced and renamed into place). The previous state
 //! must be intact and the next run must proceed as if the killed one had
 //! never started.
 

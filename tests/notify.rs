@@ -42,6 +42,20 @@ fn recommend_notify(config: &Path) -> Output {
         .unwrap()
 }
 
+/// `apply --dry-run --output-format yaml` with no kubeconfig and no
+/// in-cluster service account, whatever the machine has (`home` stands in
+/// for $HOME).
+fn apply_dry_run_without_a_cluster(config: &Path, home: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_homeostat"))
+        .args(["apply", "--dry-run", "--output-format", "yaml", "--config"])
+        .arg(config)
+        .env("KUBECONFIG", home.join("no-kubeconfig"))
+        .env("HOME", home)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap()
+}
+
 /// Active `HomeostatCannotHeal` alerts: (workload, reason, severity).
 fn active_alerts(alertmanager: &Server) -> Vec<(String, String, String)> {
     let body = alertmanager
@@ -168,14 +182,7 @@ fn servers_that_are_down_are_reported_and_the_report_is_still_written() {
     // `apply` with both down: the patches are still made and written
     // (a dry run here: no cluster), the store remembers the run, the
     // failures are named, exit code 1.
-    let applied = Command::new(env!("CARGO_BIN_EXE_homeostat"))
-        .args(["apply", "--dry-run", "--output-format", "yaml", "--config"])
-        .arg(&config)
-        .env("KUBECONFIG", dir.path().join("no-kubeconfig"))
-        .env("HOME", dir.path())
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .output()
-        .unwrap();
+    let applied = apply_dry_run_without_a_cluster(&config, dir.path());
     let stderr = String::from_utf8_lossy(&applied.stderr);
     assert_eq!(applied.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("notify: alertmanager"), "{stderr}");
@@ -192,15 +199,7 @@ fn apply_dry_run_without_a_cluster_writes_the_yaml_reports_and_alerts() {
     let pushgateway = Server::pushgateway();
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), &alertmanager.url, &pushgateway.url, 3);
-    // No kubeconfig and no in-cluster service account, whatever the machine has.
-    let output = Command::new(env!("CARGO_BIN_EXE_homeostat"))
-        .args(["apply", "--dry-run", "--output-format", "yaml", "--config"])
-        .arg(&config)
-        .env("KUBECONFIG", dir.path().join("no-kubeconfig"))
-        .env("HOME", dir.path())
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .output()
-        .unwrap();
+    let output = apply_dry_run_without_a_cluster(&config, dir.path());
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
