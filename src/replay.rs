@@ -357,6 +357,11 @@ pub struct Replan {
 pub enum Policy {
     /// The HPA's bounds of today, unchanged.
     Reactive,
+    /// An operator's rule of thumb, set once at the start of the replay
+    /// from the history before it: min for the last week's 5th-percentile
+    /// load, max 1.2 × the last 28 days' highest load, inside the
+    /// workload's floors and ceilings.
+    Tight,
     /// homeostat's recommended min and max, replaced at every replan.
     Horizon,
     /// The recommended max; min following the expected load ahead.
@@ -370,6 +375,7 @@ impl Policy {
     pub fn as_str(self) -> &'static str {
         match self {
             Policy::Reactive => "reactive",
+            Policy::Tight => "tight",
             Policy::Horizon => "horizon",
             Policy::Schedule => "schedule",
             Policy::Oracle => "oracle",
@@ -394,10 +400,12 @@ pub struct WorkloadReplay {
     pub from: i64,
     #[serde(serialize_with = "crate::time::serialize_timestamp")]
     pub to: i64,
-    /// Reactive, horizon, schedule, oracle, in that order.
+    /// Reactive, tight, horizon, schedule, oracle, in that order.
     pub policies: Vec<PolicyOutcome>,
     pub verdict: String,
     pub replans: Vec<Replan>,
+    /// How much the recommendation moved from one replan to the next.
+    pub stability: Stability,
     /// What the backtest's chart draws (not in the JSON report).
     #[serde(skip)]
     pub chart: ReplayChart,
@@ -464,6 +472,7 @@ pub fn replay_workload(
         min: current.min_replicas,
         max: current.max_replicas,
     }];
+    let tight_bounds = vec![tight_bounds(workload, &actual, settings.from)];
     let mut horizon_bounds = Vec::new();
     let mut schedule_bounds = Vec::new();
     let mut replans = Vec::new();
@@ -473,8 +482,11 @@ pub fn replay_workload(
         max: current.max_replicas,
     };
     let mut at = settings.from;
+    // Each run sees the range the previous one left on the HPA, as the
+    // batch job reads it from the cluster.
+    let mut running = workload.clone();
     while at < settings.to {
-        let (plan, fitted) = plan_fitted(workload, raw, Some(at));
+        let (plan, fitted) = plan_fitted(&running, raw, Some(at));
         let forecast = fitted.map(|f| f.forecast);
         let until = (at + settings.replan).min(settings.to);
         let mut mase_next_day = None;
@@ -483,6 +495,10 @@ pub fn replay_workload(
         {
             last = BoundsAt { from: at, min, max };
             horizon_bounds.push(last);
+            running.current = Some(crate::config::CurrentBounds {
+                min_replicas: min,
+                max_replicas: max,
+            });
             if let Some(forecast) = &forecast {
                 let mean_at = |t: i64| {
                     let i = (t - forecast.start).div_euclid(forecast.step);
@@ -527,6 +543,7 @@ pub fn replay_workload(
     }
     let (from, to) = (settings.from, settings.to);
     let (reactive, reactive_replicas) = simulate_traced(&actual, from, to, &reactive_bounds, &hpa);
+    let tight = simulate(&actual, from, to, &tight_bounds, &hpa);
     let (horizon, horizon_replicas) = simulate_traced(&actual, from, to, &horizon_bounds, &hpa);
     let (schedule, schedule_replicas) = simulate_traced(&actual, from, to, &schedule_bounds, &hpa);
     let oracle = oracle(&actual, from, to, &hpa);
@@ -550,6 +567,7 @@ pub fn replay_workload(
         verdict: verdict(&reactive, &horizon, &schedule),
         policies: [
             (Policy::Reactive, reactive),
+            (Policy::Tight, tight),
             (Policy::Horizon, horizon),
             (Policy::Schedule, schedule),
             (Policy::Oracle, oracle),
@@ -557,9 +575,113 @@ pub fn replay_workload(
         .into_iter()
         .map(|(policy, outcome)| PolicyOutcome { policy, outcome })
         .collect(),
+        stability: Stability::of(&replans),
         replans,
         chart,
     })
+}
+
+/// The tight baseline's bounds from the load before `from`: min for the
+/// last week's 5th percentile, max for 1.2 × the last 28 days' highest,
+/// each `⌈load / target_per_replica⌉` inside its floor and ceiling.
+fn tight_bounds(workload: &Workload, actual: &Series, from: i64) -> BoundsAt {
+    let known_before = |days: i64| -> Vec<f64> {
+        (0..actual.len())
+            .filter(|&i| {
+                let t = actual.timestamp(i);
+                t < from && t >= from - days * 86_400
+            })
+            .map(|i| actual.values[i])
+            .filter(|v| v.is_finite())
+            .collect()
+    };
+    let capacity = workload.policy.target_per_replica;
+    let (min_range, max_range) = (workload.policy.min_replicas, workload.policy.max_replicas);
+    let need = |load: f64, range: crate::bounds::ReplicaRange| {
+        ((load / capacity - 1e-9).ceil().max(1.0) as u32).clamp(range.floor(), range.ceiling())
+    };
+    let mut week = known_before(7);
+    let p5 = if week.is_empty() {
+        0.0
+    } else {
+        week.sort_by(f64::total_cmp);
+        week[((0.05 * week.len() as f64) as usize).min(week.len() - 1)]
+    };
+    let highest = known_before(28).into_iter().fold(0.0, f64::max);
+    let min = need(p5, min_range).min(max_range.ceiling());
+    let max = need(1.2 * highest, max_range).max(min);
+    BoundsAt { from, min, max }
+}
+
+/// How much the recommendation moved between consecutive replans (run to
+/// run stability: a max that changes every run is not one an owner trusts).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Stability {
+    /// Replans with a recommendation.
+    pub runs: usize,
+    /// Share of consecutive pairs of them in which max (min) changed.
+    pub max_changed_share: f64,
+    pub min_changed_share: f64,
+    /// Largest ratio between two consecutive maxes (≥ 1; 1 = never moved).
+    pub largest_max_jump: f64,
+    /// Times a replan entered `needs_operator` (a page) after one that
+    /// did not, and that per week of replayed time.
+    pub pages: usize,
+    pub pages_per_week: f64,
+}
+
+impl Stability {
+    #[must_use]
+    pub fn of(replans: &[Replan]) -> Stability {
+        let bounds: Vec<(u32, u32)> = replans
+            .iter()
+            .filter_map(|r| Some((r.min_replicas?, r.max_replicas?)))
+            .collect();
+        let pairs = bounds.len().saturating_sub(1);
+        let share = |changed: usize| {
+            if pairs == 0 {
+                0.0
+            } else {
+                changed as f64 / pairs as f64
+            }
+        };
+        let max_changes = bounds.windows(2).filter(|w| w[0].1 != w[1].1).count();
+        let min_changes = bounds.windows(2).filter(|w| w[0].0 != w[1].0).count();
+        let largest_max_jump = bounds
+            .windows(2)
+            .map(|w| {
+                let (a, b) = (f64::from(w[0].1.max(1)), f64::from(w[1].1.max(1)));
+                a.max(b) / a.min(b)
+            })
+            .fold(1.0, f64::max);
+        let mut pages = 0;
+        let mut paging = false;
+        for r in replans {
+            let now = r.status == Status::NeedsOperator;
+            pages += usize::from(now && !paging);
+            paging = now;
+        }
+        let weeks = match (replans.first(), replans.last()) {
+            (Some(first), Some(last)) if replans.len() > 1 => {
+                // The replans are evenly spaced: the span they cover.
+                let every = (last.at - first.at) as f64 / (replans.len() - 1) as f64;
+                (last.at - first.at) as f64 + every
+            }
+            _ => 0.0,
+        } / (7.0 * 86_400.0);
+        Stability {
+            runs: bounds.len(),
+            max_changed_share: share(max_changes),
+            min_changed_share: share(min_changes),
+            largest_max_jump,
+            pages,
+            pages_per_week: if weeks > 0.0 {
+                pages as f64 / weeks
+            } else {
+                0.0
+            },
+        }
+    }
 }
 
 /// The schedule's entries as bounds in force from `at` on: the entry due

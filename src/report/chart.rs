@@ -39,8 +39,9 @@ const SPIKE: RGBColor = RGBColor(229, 62, 62);
 const DIP: RGBColor = RGBColor(49, 130, 206);
 const SHIFT: RGBColor = RGBColor(128, 90, 213);
 const GRID: RGBColor = RGBColor(232, 232, 232);
-const POLICY_COLOURS: [(Policy, RGBColor); 4] = [
+const POLICY_COLOURS: [(Policy, RGBColor); 5] = [
     (Policy::Reactive, RGBColor(113, 128, 150)),
+    (Policy::Tight, RGBColor(160, 174, 192)),
     (Policy::Horizon, RGBColor(128, 90, 213)),
     (Policy::Schedule, RGBColor(221, 107, 32)),
     (Policy::Oracle, RGBColor(47, 133, 90)),
