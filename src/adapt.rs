@@ -18,11 +18,15 @@
 //!   once it has lasted that long; a shift down and back up inside it
 //!   changes nothing, so min does not oscillate.
 //! - Room to heal: `max_replicas` keeps the headroom of the spikes this
-//!   workload has actually had, so the HPA can absorb a typical spike
-//!   without an operator: the 95th percentile of how far they rose above
-//!   the highest load expected that day (what `max` is sized for; a ×5
-//!   spike at night that stays under the evening peak needs no room),
-//!   never below the configured headroom, capped by `max_spike_headroom`.
+//!   workload has actually had and that the HPA can usefully absorb: those
+//!   lasting longer than it takes to start a pod (shorter ones are over
+//!   before help arrives) and no taller than `max_spike_headroom` times the
+//!   day's expected peak. The 95th percentile of how far they rose above the
+//!   highest load expected that day (what `max` is sized for; a ×5 spike at
+//!   night that stays under the evening peak needs no room), never below
+//!   the configured headroom. Taller spikes do not inflate max to the cap:
+//!   they are counted and left to the operator (reason), since a max sized
+//!   for them would stand idle between them.
 
 use crate::events::{Event, EventKind, EventSettings};
 use crate::series::Series;
@@ -63,13 +67,20 @@ pub struct PlannedLevel {
 /// The headroom sized from the workload's spikes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SpikeHeadroom {
-    /// Spikes in the history.
+    /// Spikes long enough for the HPA to answer.
     pub spikes: usize,
-    /// 95th percentile of their peak over the day's expected peak.
+    /// Of them, those within `max_spike_headroom` of the day's peak: the
+    /// ones max makes room for.
+    pub absorbable: usize,
+    /// 95th percentile of the absorbable ones' peak over the day's
+    /// expected peak (1 when there are none).
     pub p95: f64,
-    /// The factor used: `p95` capped by `max_spike_headroom`.
+    /// The factor used: `p95`, at least 1.
     pub factor: f64,
-    pub capped: bool,
+    /// Spikes taller than `max_spike_headroom` allows: the operator's call.
+    pub beyond: usize,
+    /// The tallest spike's peak over its day's expected peak.
+    pub tallest: f64,
 }
 
 /// The series to fit, and what was done to it.
@@ -92,9 +103,17 @@ impl Adaptation {
     }
 }
 
-/// Applies `events` (found in `series`) as of `now`.
+/// Applies `events` (found in `series`) as of `now`; spikes shorter than
+/// `reaction` seconds (the time the HPA takes to bring a pod) size no
+/// headroom.
 #[must_use]
-pub fn adapt(series: &Series, events: &[Event], now: i64, policy: &AdaptPolicy) -> Adaptation {
+pub fn adapt(
+    series: &Series,
+    events: &[Event],
+    now: i64,
+    policy: &AdaptPolicy,
+    reaction: i64,
+) -> Adaptation {
     let mut out = series.clone();
     let index = |t: i64| {
         ((t - series.start).div_euclid(series.step)).clamp(0, series.len() as i64) as usize
@@ -130,22 +149,34 @@ pub fn adapt(series: &Series, events: &[Event], now: i64, policy: &AdaptPolicy) 
         }
     }
 
-    let mut heights: Vec<f64> = events
+    let heights: Vec<f64> = events
         .iter()
         .filter(|e| e.kind == EventKind::Spike && e.day_peak > 0.0)
+        .filter(|e| e.end.is_none_or(|end| end - e.start >= reaction))
         .map(|e| e.after / e.day_peak)
         .filter(|r| r.is_finite())
         .collect();
     let spike_headroom = (!heights.is_empty()).then(|| {
-        heights.sort_by(f64::total_cmp);
+        let mut absorbable: Vec<f64> = heights
+            .iter()
+            .copied()
+            .filter(|&h| h <= policy.max_spike_headroom)
+            .collect();
+        absorbable.sort_by(f64::total_cmp);
         // Nearest rank: with few spikes, the 95th percentile is the tallest.
-        let rank = ((0.95 * heights.len() as f64).ceil() as usize).clamp(1, heights.len());
-        let p95 = heights[rank - 1];
+        let p95 = if absorbable.is_empty() {
+            1.0
+        } else {
+            let rank = ((0.95 * absorbable.len() as f64).ceil() as usize).clamp(1, absorbable.len());
+            absorbable[rank - 1]
+        };
         SpikeHeadroom {
             spikes: heights.len(),
+            absorbable: absorbable.len(),
             p95,
-            factor: p95.clamp(1.0, policy.max_spike_headroom),
-            capped: p95 > policy.max_spike_headroom,
+            factor: p95.max(1.0),
+            beyond: heights.len() - absorbable.len(),
+            tallest: heights.iter().copied().fold(0.0, f64::max),
         }
     });
 
@@ -235,13 +266,23 @@ mod tests {
     fn a_spike_is_left_out_and_sizes_the_headroom() {
         let series = flat(48);
         let events = [spike(10 * HOUR, 12 * HOUR, 100.0, 400.0)];
-        let a = adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default());
+        let a = adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default(), 0);
         assert_eq!(a.masked_steps, 24);
         assert!(a.series.values[120..144].iter().all(|v| v.is_nan()));
         assert!(a.series.values[144].is_finite());
+        // ×4 the day's peak is beyond the ×3 max_spike_headroom: the
+        // operator's call, not a max inflated to the cap.
         let h = a.spike_headroom.unwrap();
-        assert_eq!((h.spikes, h.p95, h.factor, h.capped), (1, 4.0, 3.0, true));
-        assert_eq!(a.headroom(1.2), 3.0);
+        assert_eq!((h.spikes, h.absorbable, h.beyond, h.tallest), (1, 0, 1, 4.0));
+        assert_eq!(a.headroom(1.2), 1.2);
+        // A ×2.5 spike is absorbed; one shorter than the HPA's reaction
+        // sizes nothing.
+        let events = [spike(10 * HOUR, 12 * HOUR, 100.0, 250.0)];
+        let a = adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default(), 0);
+        assert_eq!(a.headroom(1.2), 2.5);
+        let a = adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default(), 3 * HOUR);
+        assert_eq!(a.spike_headroom, None);
+        assert_eq!(a.headroom(1.2), 1.2);
     }
 
     #[test]
@@ -251,7 +292,7 @@ mod tests {
             *v = 150.0;
         }
         let events = [shift(24 * HOUR, 100.0, 150.0)];
-        let a = adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default());
+        let a = adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default(), 0);
         assert!(a.series.values.iter().all(|v| (v - 150.0).abs() < 1e-9));
         assert_eq!(a.level.unwrap().held_until, None);
     }
@@ -264,12 +305,12 @@ mod tests {
         }
         let events = [shift(24 * HOUR, 100.0, 60.0)];
         let policy = AdaptPolicy::default();
-        let young = adapt(&series, &events, 30 * HOUR, &policy);
+        let young = adapt(&series, &events, 30 * HOUR, &policy, 0);
         let level = young.level.unwrap();
         assert_eq!((level.planned, level.last), (100.0, 60.0));
         assert_eq!(level.held_until, Some(72 * HOUR));
         assert!(young.series.values.iter().all(|v| (v - 100.0).abs() < 1e-9));
-        let old = adapt(&series, &events, 72 * HOUR, &policy);
+        let old = adapt(&series, &events, 72 * HOUR, &policy, 0);
         assert_eq!(old.level.unwrap().planned, 60.0);
         assert!(old.series.values.iter().all(|v| (v - 60.0).abs() < 1e-9));
     }
@@ -278,12 +319,12 @@ mod tests {
     fn down_and_back_up_inside_the_hold_keeps_the_level() {
         let series = flat(96);
         let events = [shift(24 * HOUR, 100.0, 60.0), shift(40 * HOUR, 60.0, 90.0)];
-        let a = adapt(&series, &events, 50 * HOUR, &AdaptPolicy::default());
+        let a = adapt(&series, &events, 50 * HOUR, &AdaptPolicy::default(), 0);
         let level = a.level.unwrap();
         assert_eq!((level.planned, level.last), (100.0, 90.0));
         assert_eq!(level.held_until, Some(72 * HOUR));
         // After the hold, the last level.
-        let a = adapt(&series, &events, 90 * HOUR, &AdaptPolicy::default());
+        let a = adapt(&series, &events, 90 * HOUR, &AdaptPolicy::default(), 0);
         assert_eq!(a.level.unwrap().planned, 90.0);
     }
 }

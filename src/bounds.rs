@@ -2,18 +2,29 @@
 //!
 //! Takes the forecast window (the steps from "now" to the horizon), the
 //! interval level, the capacity of one replica (`target_per_replica`: the
-//! load it carries at the HPA's target) and the policy (floors, ceilings,
-//! healing headroom). Gives [`ReplicaBounds`] where every number carries its
-//! [`Derivation`]: which quantile of which model at which time, the load,
-//! the raw replica count and the clamp that changed it.
+//! load it carries at the HPA's target), the policy (floors, ceilings,
+//! healing headroom) and what the history says besides the forecast
+//! ([`Evidence`]: the recent ordinary peak, the HPA's range today). Gives
+//! [`ReplicaBounds`] where every number carries its [`Derivation`]: which
+//! load at which time, the raw replica count and what changed it.
 //!
-//! - `min_replicas` = ⌈lowest lower-interval load / capacity⌉: enough for the
-//!   quietest expected moment, so the HPA never starts a rise from too low.
-//! - `max_replicas` = ⌈highest upper-interval load × headroom / capacity⌉:
-//!   room to heal above the highest expected load.
+//! - `min_replicas` = ⌈lowest expected load / capacity⌉: the trough of the
+//!   forecast mean (the load we expect at the quietest moment), not the
+//!   bottom of an interval: a 90% interval's lower end is the load of the
+//!   rarest quiet minute, often clipped to 0, and a min sized for it is the
+//!   floor whatever the data says. The HPA follows the load above min.
+//! - `max_replicas` = ⌈highest expected load × headroom / capacity⌉, where
+//!   the highest expected load is the upper end of the interval, and never
+//!   below the recent weeks' ordinary peak (their 99th percentile with
+//!   spikes left out and the level re-based after shifts): one quiet
+//!   forecast must not take away the room last week's peaks needed.
+//! - Hysteresis: when the HPA's range today is known and the new count is
+//!   within a small band of it, today's count is kept (a max that moves
+//!   every run is one nobody trusts, and each move is a patch).
 //! - Both are clamped to their floor and ceiling; `min ≤ max` always.
-//! - When the expected load needs more than a ceiling allows, the cluster
-//!   cannot heal by itself: `needs_operator` says why.
+//! - When the expected load itself needs more than a ceiling allows, the
+//!   cluster cannot heal by itself: `needs_operator` says why. A ceiling
+//!   that only cuts the headroom above it is said in the reasons.
 
 use crate::model::{Forecast, Interval, Level};
 use serde::{Deserialize, Serialize};
@@ -55,10 +66,42 @@ pub struct BoundsPolicy {
     pub level: Level,
 }
 
+/// What the history says besides the forecast (measured by `plan`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Evidence {
+    /// The recent weeks' ordinary peak: the 99th percentile of the load,
+    /// spikes and dips left out, re-based after shifts.
+    pub ordinary_peak: Option<f64>,
+    /// The HPA's `(min, max)` today, when known: changes within the
+    /// hysteresis band are held back.
+    pub current: Option<(u32, u32)>,
+}
+
+/// Relative band around today's max within which it is kept: a max up to
+/// this much above what is needed stays (a lower one is raised at once).
+pub const MAX_HOLD: f64 = 0.25;
+/// Relative band around today's min within which it is kept (at least one
+/// replica either way).
+pub const MIN_HOLD: f64 = 0.10;
+
+/// What a bound was sized for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// The forecast mean: the load expected.
+    Expected,
+    /// The upper end of the forecast interval.
+    IntervalUpper,
+    /// The recent weeks' ordinary peak (99th percentile of the history).
+    OrdinaryPeak,
+}
+
 /// Which clamp changed a replica count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Clamp {
+    /// Today's count kept: the change would be within the hysteresis band.
+    Held,
     Floor,
     Ceiling,
     /// `max` raised to `min` so that `min <= max`.
@@ -80,8 +123,12 @@ pub struct Derivation {
         deserialize_with = "crate::time::deserialize_timestamp"
     )]
     pub at: i64,
-    /// Quantile of the forecast distribution used (0.05 = lower end of a 90% interval).
+    /// Quantile of the forecast distribution used (0.95 = upper end of a
+    /// 90% interval; 0.5 for the forecast mean).
     pub quantile: f64,
+    /// What the load is: the forecast mean, the interval's upper end or
+    /// the recent ordinary peak.
+    pub basis: Basis,
     /// Replicas before rounding and clamps: load × headroom / capacity.
     #[serde(serialize_with = "serialize_significant")]
     pub raw: f64,
@@ -93,7 +140,8 @@ pub struct Derivation {
 pub struct ReplicaBounds {
     pub min: Derivation,
     pub max: Derivation,
-    /// Expected load: lowest lower end and highest upper end of the interval.
+    /// Expected load: the lowest the forecast mean goes (what min is
+    /// sized for) and the highest load max is sized for (before headroom).
     #[serde(serialize_with = "serialize_significant")]
     pub expected_low: f64,
     #[serde(serialize_with = "serialize_significant")]
@@ -109,26 +157,40 @@ pub fn derive_bounds(
     forecast: &Forecast,
     window: std::ops::Range<usize>,
     policy: &BoundsPolicy,
+    evidence: &Evidence,
 ) -> ReplicaBounds {
     let intervals: Vec<Interval> = forecast.interval(policy.level);
     let window = window.start.min(intervals.len())..window.end.min(intervals.len());
     let (low_at, low) = window
         .clone()
-        .map(|i| (i, intervals[i].lower))
+        .map(|i| (i, forecast.mean[i]))
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .unwrap_or((0, 0.0));
-    let (high_at, high) = window
+    let (high_at, upper) = window
+        .clone()
         .map(|i| (i, intervals[i].upper))
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .unwrap_or((0, 0.0));
+    let mean_peak = window
+        .map(|i| forecast.mean[i])
+        .fold(0.0, f64::max);
+    let (high, basis, quantile) = match evidence.ordinary_peak {
+        Some(peak) if peak > upper => (peak, Basis::OrdinaryPeak, 0.99),
+        _ => (upper, Basis::IntervalUpper, policy.level.upper_quantile()),
+    };
     let capacity = policy.target_per_replica;
     let mut needs_operator = Vec::new();
 
     let min_raw = low / capacity;
-    let (mut min_replicas, mut min_clamp) = clamp(min_raw, policy.min_replicas);
+    let (mut min_replicas, mut min_clamp) = settle(min_raw, policy.min_replicas, |wanted| {
+        let current = f64::from(evidence.current?.0);
+        let band = (MIN_HOLD * f64::from(wanted)).max(1.0);
+        ((current - f64::from(wanted)).abs() <= band).then_some(current as u32)
+    });
     if min_clamp == Some(Clamp::Ceiling) {
         needs_operator.push(format!(
-            "even the lowest expected load {low:.4} needs {} replicas, above the min ceiling {}",
+            "even the lowest expected load {} needs {} replicas, above the min ceiling {}",
+            significant(low, 4),
             min_raw.ceil(),
             policy.min_replicas.ceiling()
         ));
@@ -143,14 +205,23 @@ pub fn derive_bounds(
         min_clamp = Some(Clamp::MaxCeiling);
     }
     let max_raw = high * policy.headroom / capacity;
-    let (mut max_replicas, mut max_clamp) = clamp(max_raw, policy.max_replicas);
+    let (mut max_replicas, mut max_clamp) = settle(max_raw, policy.max_replicas, |wanted| {
+        let current = evidence.current?.1;
+        let highest = (f64::from(wanted) * (1.0 + MAX_HOLD)).ceil();
+        (current >= wanted && f64::from(current) <= highest).then_some(current)
+    });
     if max_clamp == Some(Clamp::Ceiling) {
-        needs_operator.push(format!(
-            "the highest expected load {high:.4} with headroom ×{} needs {} replicas, above the max ceiling {}",
-            policy.headroom,
-            max_raw.ceil(),
-            policy.max_replicas.ceiling()
-        ));
+        // Only the load we expect calls the operator: the ceiling cutting
+        // the headroom or the interval's tail above it is said, not paged.
+        let expected = mean_peak.max(evidence.ordinary_peak.unwrap_or(0.0));
+        let expected_need = whole(expected / capacity);
+        if expected_need > f64::from(policy.max_replicas.ceiling()) {
+            needs_operator.push(format!(
+                "the expected peak load {} needs {expected_need} replicas, above the max ceiling {}",
+                significant(expected, 4),
+                policy.max_replicas.ceiling()
+            ));
+        }
     }
     if max_replicas < min_replicas {
         max_replicas = min_replicas;
@@ -161,7 +232,8 @@ pub fn derive_bounds(
             replicas: min_replicas,
             load: low,
             at: forecast.timestamp(low_at),
-            quantile: significant(policy.level.lower_quantile(), 6),
+            quantile: 0.5,
+            basis: Basis::Expected,
             raw: min_raw,
             clamp: min_clamp,
         },
@@ -169,7 +241,8 @@ pub fn derive_bounds(
             replicas: max_replicas,
             load: high,
             at: forecast.timestamp(high_at),
-            quantile: significant(policy.level.upper_quantile(), 6),
+            quantile: significant(quantile, 6),
+            basis,
             raw: max_raw,
             clamp: max_clamp,
         },
@@ -270,16 +343,33 @@ fn serialize_significant<S: serde::Serializer>(x: &f64, serializer: S) -> Result
     serializer.serialize_f64(significant(*x, 6))
 }
 
-/// Rounds `raw` up to whole replicas and clamps it into `range`.
-fn clamp(raw: f64, range: ReplicaRange) -> (u32, Option<Clamp>) {
-    // A tiny tolerance so that 3.0000000001 (float noise) is 3, not 4.
-    let wanted = (raw - 1e-9).ceil();
-    if wanted < f64::from(range.floor) {
+/// `raw` rounded up to whole replicas (a tiny tolerance so that
+/// 3.0000000001, float noise, is 3, not 4).
+fn whole(raw: f64) -> f64 {
+    (raw - 1e-9).ceil()
+}
+
+/// Rounds `raw` up to whole replicas and clamps it into `range`; then
+/// keeps today's count instead when `held` says it is within the
+/// hysteresis band of that (and it is inside the range too).
+fn settle(
+    raw: f64,
+    range: ReplicaRange,
+    held: impl Fn(u32) -> Option<u32>,
+) -> (u32, Option<Clamp>) {
+    let wanted = whole(raw);
+    let (replicas, why) = if wanted < f64::from(range.floor) {
         (range.floor, Some(Clamp::Floor))
     } else if wanted > f64::from(range.ceiling) {
         (range.ceiling, Some(Clamp::Ceiling))
     } else {
         (wanted as u32, None)
+    };
+    match held(replicas) {
+        Some(today) if today != replicas && (range.floor..=range.ceiling).contains(&today) => {
+            (today, Some(Clamp::Held))
+        }
+        _ => (replicas, why),
     }
 }
 
@@ -314,7 +404,7 @@ mod tests {
     #[test]
     fn constant_load_gives_exact_replicas() {
         let forecast = forecast_of(vec![100.0; 3 * 288]);
-        let bounds = derive_bounds(&forecast, 0..288, &policy(25.0, (1, 1), (100, 100)));
+        let bounds = derive_bounds(&forecast, 0..288, &policy(25.0, (1, 1), (100, 100)), &Evidence::default());
         assert_eq!(bounds.min.replicas, 4);
         // 100 × 1.2 / 25 = 4.8 → 5
         assert_eq!(bounds.max.replicas, 5);
@@ -324,7 +414,7 @@ mod tests {
     #[test]
     fn ceilings_clamp_and_call_the_operator() {
         let forecast = forecast_of(vec![1000.0; 3 * 288]);
-        let bounds = derive_bounds(&forecast, 0..288, &policy(10.0, (1, 1), (20, 50)));
+        let bounds = derive_bounds(&forecast, 0..288, &policy(10.0, (1, 1), (20, 50)), &Evidence::default());
         assert_eq!((bounds.min.replicas, bounds.max.replicas), (20, 50));
         assert_eq!(bounds.min.clamp, Some(Clamp::Ceiling));
         assert_eq!(bounds.needs_operator.len(), 2);
@@ -333,7 +423,7 @@ mod tests {
     #[test]
     fn min_never_passes_the_max_ceiling() {
         let forecast = forecast_of(vec![1000.0; 3 * 288]);
-        let bounds = derive_bounds(&forecast, 0..288, &policy(10.0, (1, 1), (1000, 5)));
+        let bounds = derive_bounds(&forecast, 0..288, &policy(10.0, (1, 1), (1000, 5)), &Evidence::default());
         assert_eq!((bounds.min.replicas, bounds.max.replicas), (5, 5));
         assert!(bounds
             .needs_operator
@@ -344,7 +434,7 @@ mod tests {
     #[test]
     fn max_is_raised_to_min_when_floors_demand_it() {
         let forecast = forecast_of(vec![1.0; 3 * 288]);
-        let bounds = derive_bounds(&forecast, 0..288, &policy(10.0, (5, 1), (8, 8)));
+        let bounds = derive_bounds(&forecast, 0..288, &policy(10.0, (5, 1), (8, 8)), &Evidence::default());
         assert_eq!((bounds.min.replicas, bounds.max.replicas), (5, 5));
         assert_eq!(bounds.max.clamp, Some(Clamp::RaisedToMin));
     }
@@ -409,7 +499,7 @@ mod tests {
             let forecast = forecast_of(values);
             let max_ceiling = (max_floor + max_span).max(min_floor);
             let p = policy(target, (min_floor, max_floor), (min_floor + min_span, max_ceiling));
-            let b = derive_bounds(&forecast, 0..288, &p);
+            let b = derive_bounds(&forecast, 0..288, &p, &Evidence::default());
             prop_assert!(b.min.replicas <= b.max.replicas);
             prop_assert!(b.min.replicas >= min_floor && b.min.replicas <= min_floor + min_span);
             prop_assert!(b.max.replicas >= max_floor);
@@ -425,8 +515,8 @@ mod tests {
             let values = synthetic::load(4, 300, 100.0, 40.0, 0.0, 0.0, 5.0, seed);
             let scaled: Vec<f64> = values.iter().map(|v| v * k).collect();
             let p = policy(10.0, (1, 1), (100_000, 100_000));
-            let base = derive_bounds(&forecast_of(values), 0..288, &p);
-            let big = derive_bounds(&forecast_of(scaled), 0..288, &p);
+            let base = derive_bounds(&forecast_of(values), 0..288, &p, &Evidence::default());
+            let big = derive_bounds(&forecast_of(scaled), 0..288, &p, &Evidence::default());
             // Up to one replica of rounding on each side, times k.
             for (small, large) in [(base.min.replicas, big.min.replicas), (base.max.replicas, big.max.replicas)] {
                 let expected = f64::from(small) * k;

@@ -227,6 +227,8 @@ pub const DEFAULT_LOOKBACK: &str = "5m";
 /// Ceiling when a range gives none: far above any HPA a person would write,
 /// low enough that a units mistake shows up as "needs operator".
 pub const DEFAULT_CEILING: u32 = 1000;
+/// The lowest min when the config sets no floor.
+pub const DEFAULT_MIN_FLOOR: u32 = 2;
 
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -503,8 +505,16 @@ fn validate_workload(
             w.target_per_replica
         )));
     }
-    let min_replicas = range(w.min_replicas.as_ref(), "min_replicas").map_err(&err)?;
-    let max_replicas = range(w.max_replicas.as_ref(), "max_replicas").map_err(&err)?;
+    // One pod turns a node drain or a zone loss into an outage: min is 2
+    // unless the config says otherwise (or a ceiling allows only 1).
+    let ceiling_of = |r: Option<&RawRange>| r.and_then(|r| r.ceiling).unwrap_or(DEFAULT_CEILING);
+    let default_min_floor = DEFAULT_MIN_FLOOR
+        .min(ceiling_of(w.min_replicas.as_ref()))
+        .min(ceiling_of(w.max_replicas.as_ref()))
+        .max(1);
+    let min_replicas =
+        range(w.min_replicas.as_ref(), "min_replicas", default_min_floor).map_err(&err)?;
+    let max_replicas = range(w.max_replicas.as_ref(), "max_replicas", 1).map_err(&err)?;
     if min_replicas.floor() > max_replicas.ceiling() {
         return Err(err(format!(
             "min_replicas.floor {} is above max_replicas.ceiling {}: no bound can satisfy both",
@@ -811,8 +821,8 @@ fn check_headroom(headroom: f64) -> Result<f64, String> {
     }
 }
 
-fn range(raw: Option<&RawRange>, key: &str) -> Result<ReplicaRange, String> {
-    let floor = raw.and_then(|r| r.floor).unwrap_or(1);
+fn range(raw: Option<&RawRange>, key: &str, default_floor: u32) -> Result<ReplicaRange, String> {
+    let floor = raw.and_then(|r| r.floor).unwrap_or(default_floor);
     let ceiling = raw.and_then(|r| r.ceiling).unwrap_or(DEFAULT_CEILING);
     ReplicaRange::new(floor, ceiling).ok_or_else(|| {
         format!("{key}: floor {floor} and ceiling {ceiling} must satisfy 1 <= floor <= ceiling")
@@ -866,7 +876,7 @@ mod tests {
         assert_eq!(w.history.to_string(), "28d");
         assert_eq!(w.policy.level.fraction(), 0.9);
         assert_eq!(w.policy.headroom, 1.2);
-        assert_eq!(w.policy.min_replicas.floor(), 1);
+        assert_eq!(w.policy.min_replicas.floor(), 2);
     }
 
     #[test]

@@ -396,6 +396,62 @@ pub fn render_json(events: &[Event]) -> String {
     serde_json::to_string_pretty(&rows).expect("events serialise") + "\n"
 }
 
+/// A burst that comes back at the same time of day is expected load (a
+/// batch at 09:00, a nightly backup), not a spike to heal: the model must
+/// see it so that the forecast, max and the schedule make room for it.
+/// Departures are dropped when others of the same direction start within
+/// `slack` steps of the same time of day on other days, far more often than
+/// chance would put them there (bursty load has spikes at every hour: three
+/// times the matches its number of departures gives by chance, and at least
+/// two, i.e. seen on three days).
+fn without_recurring(departures: Vec<Departure>, per_day: usize, slack: usize) -> Vec<Departure> {
+    if per_day < 2 || departures.len() < 3 {
+        return departures;
+    }
+    let share = ((2 * slack + 1) as f64 / per_day as f64).min(1.0);
+    let by_chance = (departures.len() - 1) as f64 * share;
+    let needed = (3.0 * by_chance).max(2.0);
+    let matches = |d: &Departure| {
+        departures
+            .iter()
+            .filter(|e| e.up == d.up && e.start.abs_diff(d.start) >= per_day / 2)
+            .filter(|e| {
+                let phase = e.start.abs_diff(d.start) % per_day;
+                phase.min(per_day - phase) <= slack
+            })
+            .count()
+    };
+    let keep: Vec<bool> = departures
+        .iter()
+        .map(|d| (matches(d) as f64) < needed)
+        .collect();
+    departures
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(d, keep)| keep.then_some(d))
+        .collect()
+}
+
+/// Weekly rhythm is seasonality, never a shift: a change of level that
+/// comes at the same hour (within `slack` steps) one or two weeks before
+/// or after, in the same direction and at least half as large, is the
+/// week's shape (a quiet weekend, a busier Monday) that the profile did
+/// not remove. A lasting shift has no such twin: a week before it both
+/// windows hold the old level, a week after both hold the new one.
+fn recurs_weekly(scan: &[f64], at: usize, per_week: usize, slack: usize) -> bool {
+    let size = scan[at];
+    [-2_isize, -1, 1, 2].iter().any(|&weeks| {
+        let Some(twin) = at.checked_add_signed(weeks * per_week as isize) else {
+            return false;
+        };
+        let (from, to) = (twin.saturating_sub(slack), (twin + slack + 1).min(scan.len()));
+        from < to
+            && scan[from..to]
+                .iter()
+                .any(|&c| c * size.signum() >= 0.5 * size.abs())
+    })
+}
+
 /// Where in `[τ − w/2, τ + w/2]` the level changes: the split of
 /// `[τ − w, τ + w)` whose points are closest (absolute deviation) to the
 /// median before and the median after.
@@ -880,9 +936,14 @@ pub fn detect(
     // hours moves the scan, not the day's median). A rejected candidate
     // blocks nothing, so a tall spike next to a real shift cannot hide it.
     let reach = 4 * window;
+    let per_week = (7 * DAY / series.step) as usize;
+    let slack = ((3600 / series.step) as usize).max(1);
     let mut changes: Vec<usize> = Vec::new();
     for candidate in candidates {
         if changes.iter().any(|&c| c.abs_diff(candidate) < window) {
+            continue;
+        }
+        if recurs_weekly(&scan, candidate, per_week, slack) {
             continue;
         }
         // The scan's peak is only within half a window of the change (a
@@ -953,6 +1014,36 @@ pub fn detect(
         }
     }
 
+    // A change of level that comes back within two days (a storm, a
+    // holiday, an outage) is a long departure, not a shift: it is healed
+    // and left out of the fit, and it never re-bases the history. Pairs
+    // are taken shortest first, until none is left.
+    let return_within = (2 * DAY / series.step) as usize;
+    let mut long_departures: Vec<(usize, usize, f64)> = Vec::new();
+    loop {
+        let mut bounds = vec![0];
+        bounds.extend(&changes);
+        bounds.push(n);
+        let levels: Vec<Option<f64>> = bounds
+            .windows(2)
+            .map(|b| segment_level(b[0], b[1], &mut scratch))
+            .collect();
+        let returning = (0..changes.len().saturating_sub(1))
+            .filter(|&j| changes[j + 1] - changes[j] <= return_within)
+            .filter_map(|j| match (levels[j], levels[j + 1], levels[j + 2]) {
+                (Some(a), Some(middle), Some(c)) if (c - a).abs() < threshold => {
+                    Some((changes[j + 1] - changes[j], j, middle - a))
+                }
+                _ => None,
+            })
+            .min_by_key(|&(length, _, _)| length);
+        let Some((_, j, size)) = returning else {
+            break;
+        };
+        long_departures.push((changes[j], changes[j + 1], size));
+        changes.drain(j..j + 2);
+    }
+
     let mut events = Vec::new();
     let mut bounds = vec![0];
     bounds.extend(&changes);
@@ -988,6 +1079,34 @@ pub fn detect(
         let part = departure_from_sides(&ds.level[b[0]..b[1]], 2 * window, window / 2);
         residual[b[0]..b[1]].copy_from_slice(&part);
     }
+    // The long departures are events already: nothing else is looked for
+    // inside them.
+    let half_day = (DAY / series.step) as usize / 2;
+    for &(from, to, size) in &long_departures {
+        residual[from..to].fill(f64::NAN);
+        let up = size > 0.0;
+        let signed = |i: usize| if up { ds.level[i] } else { -ds.level[i] };
+        let peak = (from..to)
+            .filter(|&i| ds.level[i].is_finite())
+            .max_by(|&a, &b| signed(a).total_cmp(&signed(b)))
+            .unwrap_or(from);
+        // Expected: the level the load came back to, with the day's shape.
+        let base = level_at[from.saturating_sub(1)];
+        let expected = |i: usize| load(base + ds.seasonal[i]);
+        let day_peak = (peak.saturating_sub(half_day)..(peak + half_day + 1).min(n))
+            .map(expected)
+            .filter(|v| v.is_finite())
+            .fold(f64::NAN, f64::max);
+        events.push(Event {
+            kind: if up { EventKind::Spike } else { EventKind::Dip },
+            start: time(from),
+            end: Some(time(to)),
+            before: expected(peak),
+            after: series.values[peak],
+            z: size / ds.sigma,
+            day_peak,
+        });
+    }
     let hours: Vec<usize> = (0..n)
         .map(|i| (time(i).rem_euclid(DAY) / 3600) as usize)
         .collect();
@@ -1003,10 +1122,11 @@ pub fn detect(
             quiet[d.start.saturating_sub(length)..(d.end + length).min(n)].fill(false);
         }
     }
+    let per_day = (DAY / series.step) as usize;
+    let departures = without_recurring(departures, per_day, (1800 / series.step) as usize);
     let expected: Vec<f64> = (0..n)
         .map(|i| load(ds.level[i] - residual[i] + ds.seasonal[i]))
         .collect();
-    let half_day = (DAY / series.step) as usize / 2;
     for d in departures {
         let day_peak = expected[d.peak.saturating_sub(half_day)..(d.peak + half_day + 1).min(n)]
             .iter()

@@ -8,8 +8,8 @@
 
 use crate::adapt::{adapt, Adaptation};
 use crate::bounds::{
-    derive_bounds, schedule_loads, schedule_min, significant, BoundsPolicy, Clamp, Derivation,
-    ReplicaBounds, ScheduledMin,
+    derive_bounds, schedule_loads, schedule_min, significant, Basis, BoundsPolicy, Clamp,
+    Derivation, Evidence, ReplicaBounds, ScheduledMin, MAX_HOLD, MIN_HOLD,
 };
 use crate::config::{CurrentBounds, Mode, Workload};
 use crate::evaluate::mase_scale;
@@ -308,15 +308,22 @@ pub fn plan_fitted(
         .max(first_after_now + 1);
     // Healing versus adaptation: spikes and dips out of the fit, the
     // history re-based after shifts, the headroom sized from the spikes.
-    let events = events::detect_in(&series, &workload.events.detection);
-    let adaptation = adapt(&series, &events, now, &workload.events);
+    let found = events::detect_in(&series, &workload.events.detection);
+    let reaction = reaction_time(workload);
+    let adaptation = adapt(&series, &found, now, &workload.events, reaction);
     let mut policy = workload.policy;
     policy.headroom = adaptation.headroom(policy.headroom);
     let forecast = match model::forecast(&adaptation.series, total) {
         Ok(forecast) => forecast,
         Err(e) => return fail(Status::Error, format!("{}: {e}", raw.origin)),
     };
-    let bounds = derive_bounds(&forecast, first_after_now..total, &policy);
+    let evidence = Evidence {
+        ordinary_peak: ordinary_peak(&adaptation.series, ORDINARY_PEAK_DAYS),
+        current: workload
+            .current
+            .map(|c| (c.min_replicas, c.max_replicas)),
+    };
+    let bounds = derive_bounds(&forecast, first_after_now..total, &policy, &evidence);
     let validation_mase = series
         .steps_per_day()
         .map(|per_day| mase_scale(&adaptation.series.values, per_day))
@@ -334,6 +341,12 @@ pub fn plan_fitted(
             workload.policy.level
         ));
     }
+    // Every departure found is left out of the fit; those the HPA could
+    // not have answered, or that move no replica count, are not reported.
+    let events: Vec<events::Event> = found
+        .into_iter()
+        .filter(|e| matters_to_capacity(e, reaction, policy.target_per_replica))
+        .collect();
     reasons.push(describe_bound("min", &bounds.min, &policy));
     reasons.push(describe_bound("max", &bounds.max, &policy));
     if let Some(current) = workload.current {
@@ -432,6 +445,48 @@ pub fn plan_fitted(
     (plan, Some(fitted))
 }
 
+/// Seconds the HPA takes to answer a departure: a pod's startup plus the
+/// minute a rate metric needs to show it.
+fn reaction_time(workload: &Workload) -> i64 {
+    workload.startup.secs() + 60
+}
+
+/// Whether an event matters to capacity: a shift always; a spike or dip
+/// only when it lasts as long as the HPA takes to react and its peak
+/// (trough) needs another replica count than the load expected then.
+#[must_use]
+pub fn matters_to_capacity(e: &events::Event, reaction: i64, target_per_replica: f64) -> bool {
+    if e.kind == EventKind::Shift {
+        return true;
+    }
+    let lasts = e.end.is_none_or(|end| end - e.start >= reaction);
+    let replicas = |load: f64| (load / target_per_replica - 1e-9).ceil().max(1.0);
+    lasts && replicas(e.after) != replicas(e.before)
+}
+
+/// Days of history whose ordinary peak max may not fall below.
+const ORDINARY_PEAK_DAYS: i64 = 14;
+
+/// The 99th percentile of the last `days` of `adapted` (spikes and dips
+/// left out, re-based after shifts): the peak the workload reaches on an
+/// ordinary day. `None` with less than a day of known steps.
+fn ordinary_peak(adapted: &Series, days: i64) -> Option<f64> {
+    let steps = (days * 86_400 / adapted.step.max(1)) as usize;
+    let from = adapted.len().saturating_sub(steps);
+    let mut known: Vec<f64> = adapted.values[from..]
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    let per_day = (86_400 / adapted.step.max(1)) as usize;
+    if known.len() < per_day.max(1) {
+        return None;
+    }
+    known.sort_by(f64::total_cmp);
+    let rank = ((0.99 * known.len() as f64).ceil() as usize).clamp(1, known.len());
+    Some(known[rank - 1])
+}
+
 fn describe_data(series: &Series, origin: &str) -> String {
     let step = Span::from_secs(series.step).expect("grid step is positive");
     // Duplicate timestamps (a DST hour read twice, a double export) are
@@ -464,21 +519,50 @@ fn describe_model(forecast: &Forecast) -> String {
 }
 
 fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy) -> String {
-    let (what, headroom) = if which == "min" {
-        ("lowest", String::new())
-    } else {
-        (
-            "highest",
-            format!(" × headroom {}", significant(policy.headroom, 3)),
-        )
-    };
-    let range = if which == "min" {
+    let is_min = which == "min";
+    let range = if is_min {
         policy.min_replicas
     } else {
         policy.max_replicas
     };
+    let what = match d.basis {
+        Basis::Expected => format!(
+            "lowest expected load {} (the forecast mean at {})",
+            significant(d.load, 4),
+            format_moment(d.at)
+        ),
+        Basis::IntervalUpper => format!(
+            "highest expected load {} (upper end of the {} interval at {})",
+            significant(d.load, 4),
+            policy.level,
+            format_moment(d.at)
+        ),
+        Basis::OrdinaryPeak => format!(
+            "the last {ORDINARY_PEAK_DAYS} days' ordinary peak {} (99th percentile, spikes left out), above anything forecast",
+            significant(d.load, 4)
+        ),
+    };
+    let headroom = if is_min {
+        String::new()
+    } else {
+        format!(" × headroom {}", significant(policy.headroom, 3))
+    };
+    let wanted = (d.raw - 1e-9).ceil();
     let clamp = match d.clamp {
         None => String::new(),
+        Some(Clamp::Held) => format!(
+            ", kept at the HPA's {} instead of {wanted}: within the hysteresis band ({})",
+            d.replicas,
+            if is_min {
+                format!("±{:.0}%, at least one replica", MIN_HOLD * 100.0)
+            } else {
+                format!("up to {:.0}% above what is needed", MAX_HOLD * 100.0)
+            }
+        ),
+        Some(Clamp::Floor) if is_min => format!(
+            ", raised to the floor {} (min_replicas.floor: fewer pods cannot ride out a node drain)",
+            range.floor()
+        ),
         Some(Clamp::Floor) => format!(", raised to the floor {}", range.floor()),
         Some(Clamp::Ceiling) => format!(", cut to the ceiling {}", range.ceiling()),
         Some(Clamp::RaisedToMin) => ", raised to min so that min <= max".to_string(),
@@ -487,13 +571,8 @@ fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy) -> String 
         }
     };
     format!(
-        "{which} {}: {what} expected load {:.4} (q{:.0} at {}){headroom} / {} per replica = {:.2}{clamp}",
-        d.replicas,
-        d.load,
-        d.quantile * 100.0,
-        format_timestamp(d.at),
-        policy.target_per_replica,
-        d.raw
+        "{which} {}: {what}{headroom} / {} per replica = {:.2}{clamp}",
+        d.replicas, policy.target_per_replica, d.raw
     )
 }
 
@@ -643,19 +722,24 @@ fn describe_events(
     if let Some(h) = adaptation.spike_headroom {
         if h.factor > workload.policy.headroom {
             lines.push(format!(
-                "healing headroom ×{:.2} instead of ×{}: the 95th percentile of how far {} rose above the day's expected peak{}",
+                "healing headroom ×{:.2} instead of ×{}: the 95th percentile of how far {} rose above the day's expected peak",
                 h.factor,
                 workload.policy.headroom,
-                if h.spikes == 1 {
-                    "the one spike".to_string()
+                if h.absorbable == 1 {
+                    "the one spike the HPA can absorb".to_string()
                 } else {
-                    format!("{} spikes", h.spikes)
+                    format!("the {} spikes the HPA can absorb", h.absorbable)
                 },
-                if h.capped {
-                    format!(" (×{:.1}), capped by events.max_spike_headroom", h.p95)
-                } else {
-                    String::new()
-                }
+            ));
+        }
+        if h.beyond > 0 {
+            lines.push(format!(
+                "{} rose more than ×{} above the day's expected peak (the tallest ×{:.1}): max is not sized for {}; covering {} is an operator's decision (events.max_spike_headroom, or capacity held in reserve)",
+                if h.beyond == 1 { "1 spike".to_string() } else { format!("{} spikes", h.beyond) },
+                workload.events.max_spike_headroom,
+                h.tallest,
+                if h.beyond == 1 { "it" } else { "them" },
+                if h.beyond == 1 { "it" } else { "them" },
             ));
         }
     }

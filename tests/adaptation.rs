@@ -211,6 +211,188 @@ fn events_on_a_series_with_a_long_gap_are_not_invented_in_the_gap() {
     );
 }
 
+/// `values` with the weekend (Saturday and Sunday, UTC) scaled by `factor`.
+fn with_weekends(values: &[f64], factor: f64) -> Vec<f64> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let t = START + i as i64 * STEP;
+            // 1970-01-01 was a Thursday: day 2 of each week is Saturday.
+            let weekday = t.div_euclid(DAY).rem_euclid(7);
+            if weekday == 2 || weekday == 3 {
+                v * factor
+            } else {
+                v
+            }
+        })
+        .collect()
+}
+
+/// The batch job rerun every 6 hours over `[from, to)`, each run seeing the
+/// range the previous one left on the HPA: the plans.
+fn every_six_hours(values: &[f64], from: i64, to: i64) -> Vec<(i64, WorkloadPlan)> {
+    let mut workload = workload();
+    let mut plans = Vec::new();
+    let mut now = from;
+    while now < to {
+        let plan = plan_workload(&workload, &raw(values), Some(now));
+        assert_eq!(plan.status, Status::Ok, "{:?}", plan.reasons);
+        workload.current = Some(config::CurrentBounds {
+            min_replicas: plan.min_replicas.unwrap(),
+            max_replicas: plan.max_replicas.unwrap(),
+        });
+        plans.push((now, plan));
+        now += 6 * HOUR;
+    }
+    plans
+}
+
+#[test]
+fn a_quiet_weekend_every_week_is_seasonality_never_a_shift() {
+    // Weekends at 60% of weekdays for four weeks.
+    let values = with_weekends(&load(28), 0.6);
+    for (now, plan) in every_six_hours(&values, START + 21 * DAY, START + 28 * DAY) {
+        assert_eq!(
+            shifts(&plan),
+            0,
+            "run at day {:.2}: {:?}",
+            (now - START) as f64 / DAY as f64,
+            plan.events
+        );
+    }
+}
+
+#[test]
+fn a_one_day_storm_is_healed_and_does_not_rebase_the_forecast_after_it() {
+    let clean = load(22);
+    // Load halves for a day (a storm, a holiday), then comes back.
+    let storm = scaled(&clean, AT, AT + DAY, 0.5);
+    for after in [DAY + 6 * HOUR, 2 * DAY, 4 * DAY] {
+        let now = AT + after;
+        let plan = run(&storm, now);
+        assert_eq!(shifts(&plan), 0, "{after} s after: {:?}", plan.events);
+        assert!(
+            plan.events.iter().any(|e| e.kind == EventKind::Dip),
+            "the storm is a dip: {:?}",
+            plan.events
+        );
+        let (clean_plan, stormy) = (run(&clean, now), plan);
+        for (a, b) in [
+            (clean_plan.min_replicas, stormy.min_replicas),
+            (clean_plan.max_replicas, stormy.max_replicas),
+        ] {
+            let (a, b) = (f64::from(a.unwrap()), f64::from(b.unwrap()));
+            assert!(
+                (a - b).abs() <= 1.0 + 0.1 * a,
+                "{after} s after: {a} vs {b}: {:?}",
+                stormy.reasons
+            );
+        }
+    }
+}
+
+#[test]
+fn rerun_every_six_hours_on_the_same_regime_max_moves_little() {
+    let values = load(28);
+    let plans = every_six_hours(&values, START + 14 * DAY, START + 28 * DAY);
+    let maxes: Vec<u32> = plans.iter().map(|(_, p)| p.max_replicas.unwrap()).collect();
+    let changes = maxes.windows(2).filter(|w| w[0] != w[1]).count();
+    assert!(
+        changes * 4 <= maxes.len() - 1,
+        "max changed in {changes} of {} runs: {maxes:?}",
+        maxes.len() - 1
+    );
+    for w in maxes.windows(2) {
+        let (a, b) = (f64::from(w[0]), f64::from(w[1]));
+        assert!(a.max(b) / a.min(b) <= 1.5, "{maxes:?}");
+    }
+}
+
+#[test]
+fn min_is_sized_for_the_lowest_expected_load_and_never_below_two() {
+    let values = load(22);
+    let plan = run(&values, AT);
+    let bounds = plan.bounds.as_ref().unwrap();
+    // The trough of the daily cycle (100 − 40) needs 6 replicas of 10.
+    assert!(
+        (5..=7).contains(&plan.min_replicas.unwrap()),
+        "{:?}",
+        plan.reasons
+    );
+    assert!(f64::from(bounds.min.replicas) >= (bounds.min.load / 10.0 - 1e-9).ceil());
+    assert!(
+        plan.reasons.iter().any(|r| r.starts_with("min ")
+            && r.contains("lowest expected load")
+            && r.contains("forecast mean")),
+        "{:?}",
+        plan.reasons
+    );
+    // A quiet service still keeps two pods, and says why.
+    let quiet: Vec<f64> = values.iter().map(|v| v / 100.0).collect();
+    let plan = run(&quiet, AT);
+    assert_eq!(plan.min_replicas, Some(2));
+    assert!(
+        plan.reasons
+            .iter()
+            .any(|r| r.contains("raised to the floor 2") && r.contains("node drain")),
+        "{:?}",
+        plan.reasons
+    );
+}
+
+#[test]
+fn a_burst_at_nine_every_weekday_is_expected_load_not_a_spike() {
+    // ×3 for 30 minutes at 09:00 every weekday, four weeks.
+    let mut values = load(28);
+    for day in 0..28 {
+        let t = START + day * DAY;
+        let weekday = t.div_euclid(DAY).rem_euclid(7);
+        if weekday == 2 || weekday == 3 {
+            continue;
+        }
+        let from = index(t + 9 * HOUR);
+        for v in &mut values[from..from + 6] {
+            *v *= 3.0;
+        }
+    }
+    let now = START + 27 * DAY + 6 * HOUR;
+    let text = "workloads:\n  - name: api\n    namespace: web\n    file: api.csv\n    target_per_replica: 10\n    history: 28d\n    horizon: 1d\n    mode: schedule\n";
+    let w = config::parse(text, Path::new("t.yaml"), Path::new("."))
+        .unwrap()
+        .workloads
+        .remove(0);
+    let plan = plan_workload(&w, &raw(&values), Some(now));
+    assert_eq!(plan.status, Status::Ok, "{:?}", plan.reasons);
+    let parse = |t: &str| homeostat::time::parse_timestamp(t).unwrap();
+    let last_fortnight: Vec<_> = plan
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Spike && parse(&e.start) >= now - 14 * DAY)
+        .collect();
+    assert!(last_fortnight.is_empty(), "{last_fortnight:?}");
+    // The schedule's min rises before 09:00 (the startup and buffer ahead).
+    let nine = now - 6 * HOUR + DAY + 9 * HOUR;
+    let before = plan
+        .schedule
+        .iter()
+        .filter(|e| e.from < nine - 2 * HOUR)
+        .last()
+        .unwrap()
+        .min_replicas;
+    let at_nine = plan
+        .schedule
+        .iter()
+        .filter(|e| e.from <= nine)
+        .last()
+        .unwrap();
+    assert!(
+        at_nine.min_replicas > before && at_nine.from < nine,
+        "{:?}",
+        plan.schedule
+    );
+}
+
 mod replay {
     use super::*;
     use homeostat::replay::{replay_workload, Policy, ReplaySettings};
@@ -243,7 +425,7 @@ mod replay {
             START + 17 * DAY + 12 * HOUR,
             3.0,
         );
-        let workload = workload_with_current();
+        let mut workload = workload_with_current();
         let replay = replay_workload(&workload, &raw(&values), &settings()).unwrap();
         assert_eq!(replay.replans.len(), 3);
         for replan in &replay.replans {
@@ -260,7 +442,13 @@ mod replay {
                 "replan at {}",
                 replan.at
             );
+            // The next run sees the range this one left on the HPA.
+            workload.current = Some(config::CurrentBounds {
+                min_replicas: replan.min_replicas.unwrap(),
+                max_replicas: replan.max_replicas.unwrap(),
+            });
         }
+        let workload = workload_with_current();
         let twice = replay_workload(&workload, &raw(&values), &settings()).unwrap();
         assert_eq!(replay, twice);
         // The oracle is the floor of what any policy can do.
