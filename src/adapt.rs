@@ -167,7 +167,8 @@ pub fn adapt(
         let p95 = if absorbable.is_empty() {
             1.0
         } else {
-            let rank = ((0.95 * absorbable.len() as f64).ceil() as usize).clamp(1, absorbable.len());
+            let rank =
+                ((0.95 * absorbable.len() as f64).ceil() as usize).clamp(1, absorbable.len());
             absorbable[rank - 1]
         };
         SpikeHeadroom {
@@ -273,14 +274,23 @@ mod tests {
         // ×4 the day's peak is beyond the ×3 max_spike_headroom: the
         // operator's call, not a max inflated to the cap.
         let h = a.spike_headroom.unwrap();
-        assert_eq!((h.spikes, h.absorbable, h.beyond, h.tallest), (1, 0, 1, 4.0));
+        assert_eq!(
+            (h.spikes, h.absorbable, h.beyond, h.tallest),
+            (1, 0, 1, 4.0)
+        );
         assert_eq!(a.headroom(1.2), 1.2);
         // A ×2.5 spike is absorbed; one shorter than the HPA's reaction
         // sizes nothing.
         let events = [spike(10 * HOUR, 12 * HOUR, 100.0, 250.0)];
         let a = adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default(), 0);
         assert_eq!(a.headroom(1.2), 2.5);
-        let a = adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default(), 3 * HOUR);
+        let a = adapt(
+            &series,
+            &events,
+            48 * HOUR,
+            &AdaptPolicy::default(),
+            3 * HOUR,
+        );
         assert_eq!(a.spike_headroom, None);
         assert_eq!(a.headroom(1.2), 1.2);
     }

@@ -77,12 +77,18 @@ pub struct Evidence {
     pub current: Option<(u32, u32)>,
 }
 
-/// Relative band around today's max within which it is kept: a max up to
-/// this much above what is needed stays (a lower one is raised at once).
-pub const MAX_HOLD: f64 = 0.25;
+/// Relative band around today's max within which it is kept: from
+/// [`MAX_HOLD_BELOW`] under what the run wants (which has headroom on top
+/// of the expected load already, at least ×1.2) to this much above it.
+pub const MAX_HOLD: f64 = 0.30;
+/// How far under the wanted max today's may be and still be kept.
+pub const MAX_HOLD_BELOW: f64 = 0.10;
 /// Relative band around today's min within which it is kept (at least one
 /// replica either way).
 pub const MIN_HOLD: f64 = 0.10;
+/// Step limit: one run moves max at most this factor from today's, up or
+/// down, unless the expected load itself (no headroom) needs more.
+pub const MAX_STEP: f64 = 1.5;
 
 /// What a bound was sized for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +108,8 @@ pub enum Basis {
 pub enum Clamp {
     /// Today's count kept: the change would be within the hysteresis band.
     Held,
+    /// Moved only [`MAX_STEP`] times today's count this run.
+    StepLimit,
     Floor,
     Ceiling,
     /// `max` raised to `min` so that `min <= max`.
@@ -171,9 +179,7 @@ pub fn derive_bounds(
         .map(|i| (i, intervals[i].upper))
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .unwrap_or((0, 0.0));
-    let mean_peak = window
-        .map(|i| forecast.mean[i])
-        .fold(0.0, f64::max);
+    let mean_peak = window.map(|i| forecast.mean[i]).fold(0.0, f64::max);
     let (high, basis, quantile) = match evidence.ordinary_peak {
         Some(peak) if peak > upper => (peak, Basis::OrdinaryPeak, 0.99),
         _ => (upper, Basis::IntervalUpper, policy.level.upper_quantile()),
@@ -208,7 +214,9 @@ pub fn derive_bounds(
     let (mut max_replicas, mut max_clamp) = settle(max_raw, policy.max_replicas, |wanted| {
         let current = evidence.current?.1;
         let highest = (f64::from(wanted) * (1.0 + MAX_HOLD)).ceil();
-        (current >= wanted && f64::from(current) <= highest).then_some(current)
+        let lowest = (f64::from(wanted) * (1.0 - MAX_HOLD_BELOW)).floor();
+        let kept = f64::from(current) >= lowest && f64::from(current) <= highest;
+        kept.then_some(current)
     });
     if max_clamp == Some(Clamp::Ceiling) {
         // Only the load we expect calls the operator: the ceiling cutting
@@ -221,6 +229,24 @@ pub fn derive_bounds(
                 significant(expected, 4),
                 policy.max_replicas.ceiling()
             ));
+        }
+    }
+    // Step limit: one run's forecast moves max at most ×MAX_STEP from
+    // today's; the rest follows if the next runs still want it. The load
+    // we expect (no headroom, no interval tail) is followed at once.
+    if let Some((_, today)) = evidence.current {
+        let today = f64::from(today.max(1));
+        let up = (today * MAX_STEP).floor().max(today + 1.0);
+        let down = (today / MAX_STEP).ceil();
+        let expected_need = whole(mean_peak.max(evidence.ordinary_peak.unwrap_or(0.0)) / capacity);
+        let ceiling = f64::from(policy.max_replicas.ceiling());
+        let replicas = f64::from(max_replicas);
+        if replicas > up && expected_need <= up {
+            max_replicas = up.min(ceiling) as u32;
+            max_clamp = Some(Clamp::StepLimit);
+        } else if replicas < down && down <= ceiling {
+            max_replicas = down as u32;
+            max_clamp = Some(Clamp::StepLimit);
         }
     }
     if max_replicas < min_replicas {
@@ -404,7 +430,12 @@ mod tests {
     #[test]
     fn constant_load_gives_exact_replicas() {
         let forecast = forecast_of(vec![100.0; 3 * 288]);
-        let bounds = derive_bounds(&forecast, 0..288, &policy(25.0, (1, 1), (100, 100)), &Evidence::default());
+        let bounds = derive_bounds(
+            &forecast,
+            0..288,
+            &policy(25.0, (1, 1), (100, 100)),
+            &Evidence::default(),
+        );
         assert_eq!(bounds.min.replicas, 4);
         // 100 × 1.2 / 25 = 4.8 → 5
         assert_eq!(bounds.max.replicas, 5);
@@ -414,7 +445,12 @@ mod tests {
     #[test]
     fn ceilings_clamp_and_call_the_operator() {
         let forecast = forecast_of(vec![1000.0; 3 * 288]);
-        let bounds = derive_bounds(&forecast, 0..288, &policy(10.0, (1, 1), (20, 50)), &Evidence::default());
+        let bounds = derive_bounds(
+            &forecast,
+            0..288,
+            &policy(10.0, (1, 1), (20, 50)),
+            &Evidence::default(),
+        );
         assert_eq!((bounds.min.replicas, bounds.max.replicas), (20, 50));
         assert_eq!(bounds.min.clamp, Some(Clamp::Ceiling));
         assert_eq!(bounds.needs_operator.len(), 2);
@@ -423,7 +459,12 @@ mod tests {
     #[test]
     fn min_never_passes_the_max_ceiling() {
         let forecast = forecast_of(vec![1000.0; 3 * 288]);
-        let bounds = derive_bounds(&forecast, 0..288, &policy(10.0, (1, 1), (1000, 5)), &Evidence::default());
+        let bounds = derive_bounds(
+            &forecast,
+            0..288,
+            &policy(10.0, (1, 1), (1000, 5)),
+            &Evidence::default(),
+        );
         assert_eq!((bounds.min.replicas, bounds.max.replicas), (5, 5));
         assert!(bounds
             .needs_operator
@@ -434,7 +475,12 @@ mod tests {
     #[test]
     fn max_is_raised_to_min_when_floors_demand_it() {
         let forecast = forecast_of(vec![1.0; 3 * 288]);
-        let bounds = derive_bounds(&forecast, 0..288, &policy(10.0, (5, 1), (8, 8)), &Evidence::default());
+        let bounds = derive_bounds(
+            &forecast,
+            0..288,
+            &policy(10.0, (5, 1), (8, 8)),
+            &Evidence::default(),
+        );
         assert_eq!((bounds.min.replicas, bounds.max.replicas), (5, 5));
         assert_eq!(bounds.max.clamp, Some(Clamp::RaisedToMin));
     }

@@ -444,7 +444,10 @@ fn recurs_weekly(scan: &[f64], at: usize, per_week: usize, slack: usize) -> bool
         let Some(twin) = at.checked_add_signed(weeks * per_week as isize) else {
             return false;
         };
-        let (from, to) = (twin.saturating_sub(slack), (twin + slack + 1).min(scan.len()));
+        let (from, to) = (
+            twin.saturating_sub(slack),
+            (twin + slack + 1).min(scan.len()),
+        );
         from < to
             && scan[from..to]
                 .iter()

@@ -9,7 +9,8 @@
 use crate::adapt::{adapt, Adaptation};
 use crate::bounds::{
     derive_bounds, schedule_loads, schedule_min, significant, Basis, BoundsPolicy, Clamp,
-    Derivation, Evidence, ReplicaBounds, ScheduledMin, MAX_HOLD, MIN_HOLD,
+    Derivation, Evidence, ReplicaBounds, ScheduledMin, MAX_HOLD, MAX_HOLD_BELOW, MAX_STEP,
+    MIN_HOLD,
 };
 use crate::config::{CurrentBounds, Mode, Workload};
 use crate::evaluate::mase_scale;
@@ -319,9 +320,7 @@ pub fn plan_fitted(
     };
     let evidence = Evidence {
         ordinary_peak: ordinary_peak(&adaptation.series, ORDINARY_PEAK_DAYS),
-        current: workload
-            .current
-            .map(|c| (c.min_replicas, c.max_replicas)),
+        current: workload.current.map(|c| (c.min_replicas, c.max_replicas)),
     };
     let bounds = derive_bounds(&forecast, first_after_now..total, &policy, &evidence);
     let validation_mase = series
@@ -556,7 +555,11 @@ fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy) -> String 
             if is_min {
                 format!("±{:.0}%, at least one replica", MIN_HOLD * 100.0)
             } else {
-                format!("up to {:.0}% above what is needed", MAX_HOLD * 100.0)
+                format!(
+                    "from {:.0}% under what is wanted to {:.0}% above",
+                    MAX_HOLD_BELOW * 100.0,
+                    MAX_HOLD * 100.0
+                )
             }
         ),
         Some(Clamp::Floor) if is_min => format!(
@@ -564,6 +567,10 @@ fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy) -> String 
             range.floor()
         ),
         Some(Clamp::Floor) => format!(", raised to the floor {}", range.floor()),
+        Some(Clamp::StepLimit) => format!(
+            ", moved only to {} this run (step limit ×{MAX_STEP} of the HPA's max per run; the rest follows if the next runs still want it)",
+            d.replicas
+        ),
         Some(Clamp::Ceiling) => format!(", cut to the ceiling {}", range.ceiling()),
         Some(Clamp::RaisedToMin) => ", raised to min so that min <= max".to_string(),
         Some(Clamp::MaxCeiling) => {
