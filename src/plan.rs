@@ -459,7 +459,8 @@ pub fn matters_to_capacity(e: &events::Event, reaction: i64, target_per_replica:
         return true;
     }
     let lasts = e.end.is_none_or(|end| end - e.start >= reaction);
-    let replicas = |load: f64| (load / target_per_replica - 1e-9).ceil().max(1.0);
+    // Whole replica counts, compared as integers.
+    let replicas = |load: f64| (load / target_per_replica - 1e-9).ceil().max(1.0) as i64;
     lasts && replicas(e.after) != replicas(e.before)
 }
 

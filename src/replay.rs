@@ -883,6 +883,7 @@ mod tests {
             policies,
             verdict: String::new(),
             replans: Vec::new(),
+            stability: Stability::default(),
             chart: ReplayChart::default(),
         }
     }

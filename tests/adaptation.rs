@@ -299,7 +299,7 @@ fn rerun_every_six_hours_on_the_same_regime_max_moves_little() {
     let maxes: Vec<u32> = plans.iter().map(|(_, p)| p.max_replicas.unwrap()).collect();
     let changes = maxes.windows(2).filter(|w| w[0] != w[1]).count();
     assert!(
-        changes * 4 <= maxes.len() - 1,
+        changes * 4 < maxes.len(),
         "max changed in {changes} of {} runs: {maxes:?}",
         maxes.len() - 1
     );
@@ -376,16 +376,10 @@ fn a_burst_at_nine_every_weekday_is_expected_load_not_a_spike() {
     let before = plan
         .schedule
         .iter()
-        .filter(|e| e.from < nine - 2 * HOUR)
-        .last()
+        .rfind(|e| e.from < nine - 2 * HOUR)
         .unwrap()
         .min_replicas;
-    let at_nine = plan
-        .schedule
-        .iter()
-        .filter(|e| e.from <= nine)
-        .last()
-        .unwrap();
+    let at_nine = plan.schedule.iter().rfind(|e| e.from <= nine).unwrap();
     assert!(
         at_nine.min_replicas > before && at_nine.from < nine,
         "{:?}",
