@@ -433,26 +433,35 @@ fn without_recurring(departures: Vec<Departure>, per_day: usize, slack: usize) -
 }
 
 /// Weekly rhythm is seasonality, never a shift: a change of level that
-/// comes at the same hour (within `slack` steps) one or two weeks before
-/// or after, in the same direction and at least half as large, is the
-/// week's shape (a quiet weekend, a busier Monday) that the profile did
-/// not remove. A lasting shift has no such twin: a week before it both
-/// windows hold the old level, a week after both hold the new one.
-fn recurs_weekly(scan: &[f64], at: usize, per_week: usize, slack: usize) -> bool {
+/// comes back at the same hour (within `slack` steps) in at least half of
+/// the weeks one and two before and after that the scan covers, in the
+/// same direction and of a like size (×0.4 to ×2.5: one weekend is
+/// livelier than another), is the week's shape (a quiet weekend, a busier
+/// Monday) that the daily profile did not remove. A lasting shift has no
+/// such twins: a week before it both windows hold the old level, a week
+/// after both hold the new one.
+fn recurs_weekly(scan: &[f64], at: usize, per_week: usize, slack: usize, window: usize) -> bool {
     let size = scan[at];
-    [-2_isize, -1, 1, 2].iter().any(|&weeks| {
+    let covered = window..scan.len().saturating_sub(window);
+    let (mut available, mut matches) = (0, 0);
+    for weeks in [-2_isize, -1, 1, 2] {
         let Some(twin) = at.checked_add_signed(weeks * per_week as isize) else {
-            return false;
+            continue;
         };
+        if !covered.contains(&twin) {
+            continue;
+        }
+        available += 1;
         let (from, to) = (
             twin.saturating_sub(slack),
             (twin + slack + 1).min(scan.len()),
         );
-        from < to
-            && scan[from..to]
-                .iter()
-                .any(|&c| c * size.signum() >= 0.5 * size.abs())
-    })
+        let alike = |c: f64| c * size.signum() >= 0.4 * size.abs() && c.abs() <= 2.5 * size.abs();
+        if scan[from..to].iter().any(|&c| alike(c)) {
+            matches += 1;
+        }
+    }
+    matches > 0 && 2 * matches >= available
 }
 
 /// Where in `[τ − w/2, τ + w/2]` the level changes: the split of
@@ -946,7 +955,7 @@ pub fn detect(
         if changes.iter().any(|&c| c.abs_diff(candidate) < window) {
             continue;
         }
-        if recurs_weekly(&scan, candidate, per_week, slack) {
+        if recurs_weekly(&scan, candidate, per_week, slack, window) {
             continue;
         }
         // The scan's peak is only within half a window of the change (a
@@ -1019,8 +1028,9 @@ pub fn detect(
 
     // A change of level that comes back within two days (a storm, a
     // holiday, an outage) is a long departure, not a shift: it is healed
-    // and left out of the fit, and it never re-bases the history. Pairs
-    // are taken shortest first, until none is left.
+    // and left out of the fit, and it never re-bases the history. One that
+    // holds for longer is a shift. Pairs are taken shortest first, until
+    // none is left.
     let return_within = (2 * DAY / series.step) as usize;
     let mut long_departures: Vec<(usize, usize, f64)> = Vec::new();
     loop {
@@ -1031,20 +1041,36 @@ pub fn detect(
             .windows(2)
             .map(|b| segment_level(b[0], b[1], &mut scratch))
             .collect();
-        let returning = (0..changes.len().saturating_sub(1))
-            .filter(|&j| changes[j + 1] - changes[j] <= return_within)
-            .filter_map(|j| match (levels[j], levels[j + 1], levels[j + 2]) {
-                (Some(a), Some(middle), Some(c)) if (c - a).abs() < threshold => {
-                    Some((changes[j + 1] - changes[j], j, middle - a))
-                }
-                _ => None,
+        // A run of changes j..=k (a storm comes in steps and goes in
+        // steps) after which the level is back where it was before j.
+        let at = &changes;
+        let returning = (0..at.len())
+            .flat_map(|j| {
+                (j + 1..at.len())
+                    .take_while(move |&k| at[k] - at[j] <= return_within)
+                    .map(move |k| (j, k))
             })
-            .min_by_key(|&(length, _, _)| length);
-        let Some((_, j, size)) = returning else {
+            .filter_map(|(j, k)| {
+                let (Some(a), Some(c)) = (levels[j], levels[k + 1]) else {
+                    return None;
+                };
+                if (c - a).abs() >= threshold {
+                    return None;
+                }
+                // Its size: the middle level farthest from the one before.
+                let size = levels[j + 1..=k]
+                    .iter()
+                    .flatten()
+                    .map(|m| m - a)
+                    .max_by(|x, y| x.abs().total_cmp(&y.abs()))?;
+                Some((at[k] - at[j], j, k, size))
+            })
+            .min_by_key(|&(length, ..)| length);
+        let Some((_, j, k, size)) = returning else {
             break;
         };
-        long_departures.push((changes[j], changes[j + 1], size));
-        changes.drain(j..j + 2);
+        long_departures.push((changes[j], changes[k], size));
+        changes.drain(j..=k);
     }
 
     let mut events = Vec::new();

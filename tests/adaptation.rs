@@ -372,7 +372,7 @@ fn a_burst_at_nine_every_weekday_is_expected_load_not_a_spike() {
         .collect();
     assert!(last_fortnight.is_empty(), "{last_fortnight:?}");
     // The schedule's min rises before 09:00 (the startup and buffer ahead).
-    let nine = now - 6 * HOUR + DAY + 9 * HOUR;
+    let nine = now + 3 * HOUR; // today's 09:00, a weekday
     let before = plan
         .schedule
         .iter()

@@ -742,7 +742,10 @@ fn backtest_replays_every_workload_in_every_format_and_names_the_ones_it_cannot(
         .iter()
         .map(|r| r.split(',').nth(4).unwrap())
         .collect();
-    assert_eq!(policies, ["reactive", "horizon", "schedule", "oracle"]);
+    assert_eq!(
+        policies,
+        ["reactive", "tight", "horizon", "schedule", "oracle"]
+    );
     assert!(
         stderr(&csv).contains("default/no-current: not replayed"),
         "{}",
@@ -761,7 +764,10 @@ fn backtest_replays_every_workload_in_every_format_and_names_the_ones_it_cannot(
         .iter()
         .map(|p| p["policy"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["reactive", "horizon", "schedule", "oracle"]);
+    assert_eq!(
+        names,
+        ["reactive", "tight", "horizon", "schedule", "oracle"]
+    );
     for key in [
         "overload_minutes",
         "overload_share",
@@ -771,7 +777,15 @@ fn backtest_replays_every_workload_in_every_format_and_names_the_ones_it_cannot(
     ] {
         assert!(policies[0][key].is_number(), "{key}: {}", policies[0]);
     }
-    assert!(policies[3]["overload_minutes"].as_f64().unwrap().abs() < f64::EPSILON);
+    assert!(policies[4]["overload_minutes"].as_f64().unwrap().abs() < f64::EPSILON);
+    // Run-to-run stability of the replans.
+    for key in ["max_changed_share", "largest_max_jump", "pages_per_week"] {
+        assert!(
+            api["stability"][key].is_number(),
+            "{key}: {}",
+            api["stability"]
+        );
+    }
     let fleet: Vec<&str> = report["fleet"]
         .as_array()
         .unwrap()
@@ -817,7 +831,7 @@ fn backtest_replays_every_workload_in_every_format_and_names_the_ones_it_cannot(
         "csv",
     ]);
     assert_eq!(one.status.code(), Some(0), "{}", stderr(&one));
-    assert_eq!(stdout(&one).lines().count(), 5);
+    assert_eq!(stdout(&one).lines().count(), 6);
     let none = homeostat(&["backtest", "--config", config, "--workload", "nope"]);
     assert_eq!(none.status.code(), Some(2));
     assert!(

@@ -132,7 +132,7 @@ fn markdown_lists_the_most_urgent_first_and_one_line_per_change_with_its_reason(
     let operator = text.split("**Needs an operator**").nth(1).unwrap();
     assert!(
         operator.contains("- `default/capped` (needs_operator): ")
-            && operator.contains("18 replicas, above the max ceiling 5"),
+            && operator.contains("15 replicas, above the max ceiling 5"),
         "{text}"
     );
     assert!(
@@ -287,7 +287,7 @@ fn html_summary_is_sorted_by_urgency_and_a_workload_without_forecast_has_no_char
     assert_eq!(badges, ["critical", "warning", "change", "unchanged"]);
     assert!(
         html.contains("Needs an operator:</strong> ")
-            && html.contains("18 replicas, above the max ceiling 5"),
+            && html.contains("15 replicas, above the max ceiling 5"),
         "the ceiling in words"
     );
 }
@@ -545,7 +545,7 @@ fn backtest_renders_as_markdown_and_as_html_with_bars_and_the_replayed_replicas(
         text.lines()
             .filter(|l| l.starts_with("| `default/"))
             .count(),
-        8,
+        10,
         "{text}"
     );
     assert!(

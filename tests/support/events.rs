@@ -149,7 +149,8 @@ pub fn inject(
     let mut pick =
         |options: &[f64]| options[(rng.uniform() * options.len() as f64) as usize % options.len()];
     let mut truths = Vec::new();
-    // Shifts at most every two days, and in the direction that keeps the
+    // Shifts at most every two and a half days (a change that comes back
+    // within two days is a one-day event, not a shift: issue 18), and in the direction that keeps the
     // level within ×0.5..×2 of the base (launches and migrations, not a
     // random walk to zero).
     let mut level = 1.0_f64;
@@ -182,7 +183,7 @@ pub fn inject(
                 size_sd,
             });
         } else if remaining > persistence_steps + per_hour
-            && last_shift.is_none_or(|s| at - s >= 48 * per_hour)
+            && last_shift.is_none_or(|s| at - s >= 60 * per_hour)
         {
             let change = if level > 1.2 {
                 pick(&[-0.2, -0.35, -0.5])
