@@ -231,17 +231,17 @@ pub fn derive_bounds(
             ));
         }
     }
-    // Step limit: one run's forecast moves max at most ×MAX_STEP from
-    // today's; the rest follows if the next runs still want it. The load
-    // we expect (no headroom, no interval tail) is followed at once.
+    // Step limit: one run moves max at most ×MAX_STEP from today's, up or
+    // down; the rest follows if the next runs still want it. A 6-hourly
+    // job still follows a doubling within a day (×1.5 twice is ×2.25),
+    // and a false alarm that the next run withdraws costs little.
     if let Some((_, today)) = evidence.current {
         let today = f64::from(today.max(1));
         let up = (today * MAX_STEP).floor().max(today + 1.0);
         let down = (today / MAX_STEP).ceil();
-        let expected_need = whole(mean_peak.max(evidence.ordinary_peak.unwrap_or(0.0)) / capacity);
         let ceiling = f64::from(policy.max_replicas.ceiling());
         let replicas = f64::from(max_replicas);
-        if replicas > up && expected_need <= up {
+        if replicas > up {
             max_replicas = up.min(ceiling) as u32;
             max_clamp = Some(Clamp::StepLimit);
         } else if replicas < down && down <= ceiling {
@@ -470,6 +470,36 @@ mod tests {
             .needs_operator
             .iter()
             .any(|r| r.contains("above the max ceiling 5")));
+    }
+
+    #[test]
+    fn max_moves_at_most_the_step_limit_per_run_and_holds_inside_the_band() {
+        // Constant 100 at 10 per replica: min 10, max 100 × 1.2 / 10 = 12.
+        let forecast = forecast_of(vec![100.0; 3 * 288]);
+        let policy = policy(10.0, (1, 1), (100, 100));
+        let with_today = |today: (u32, u32)| {
+            let evidence = Evidence {
+                current: Some(today),
+                ..Evidence::default()
+            };
+            derive_bounds(&forecast, 0..288, &policy, &evidence).max
+        };
+        // Far below: up ×1.5 this run, even though the expected load needs
+        // more (min follows at once, and max is raised to it).
+        let up = with_today((2, 4));
+        assert_eq!((up.replicas, up.clamp), (10, Some(Clamp::RaisedToMin)));
+        let up = with_today((10, 7));
+        assert_eq!((up.replicas, up.clamp), (10, Some(Clamp::StepLimit)));
+        // Far above: down ÷1.5 this run.
+        let down = with_today((10, 60));
+        assert_eq!((down.replicas, down.clamp), (40, Some(Clamp::StepLimit)));
+        // Inside the band (−10% .. +30% of the 12 wanted): kept.
+        for kept in [10, 12, 16] {
+            let held = with_today((10, kept));
+            assert_eq!(held.replicas, kept, "{held:?}");
+        }
+        assert_eq!(with_today((10, 17)).replicas, 12);
+        assert_eq!(with_today((10, 9)).replicas, 12);
     }
 
     #[test]

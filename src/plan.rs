@@ -803,7 +803,7 @@ mod tests {
     fn a_healthy_series_gets_ok_bounds_with_reasons() {
         let values = synthetic::load(14, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
         let plan = plan_workload(
-            &workload("    current: {min_replicas: 2, max_replicas: 4}\n"),
+            &workload("    current: {min_replicas: 2, max_replicas: 14}\n"),
             &raw(&values),
             None,
         );
