@@ -359,7 +359,41 @@ fn known_median(xs: &[f64], least: usize, scratch: &mut Vec<f64>) -> Option<f64>
 /// profile from four weeks would be a median of four noisy values.
 #[must_use]
 pub fn detect_in(series: &Series, settings: &EventSettings) -> Vec<Event> {
-    let seasonality = crate::model::detect_seasonality(&series.values, series.start, series.step);
+    let first = detect_with_seasonality_of(series, &series.values, settings);
+    // A lasting shift inside the history confounds the weekly test (the
+    // days after it differ from the days before by more than weekdays
+    // do): the rhythm is looked for again with each shift undone, and
+    // the history read against that when it differs.
+    let shifts: Vec<&Event> = first
+        .iter()
+        .filter(|e| e.kind == EventKind::Shift)
+        .collect();
+    if shifts.is_empty() {
+        return first;
+    }
+    let mut undone = series.values.clone();
+    for shift in shifts {
+        let ratio = (shift.before + 1e-9) / (shift.after + 1e-9);
+        let from = ((shift.start - series.start) / series.step.max(1)).max(0) as usize;
+        for v in undone.iter_mut().skip(from) {
+            *v *= ratio;
+        }
+    }
+    detect_with_seasonality_of(series, &undone, settings)
+}
+
+/// The events of `series`, with the seasonality found in `rhythm` (the
+/// series itself, or it with its shifts undone).
+fn detect_with_seasonality_of(
+    series: &Series,
+    rhythm: &[f64],
+    settings: &EventSettings,
+) -> Vec<Event> {
+    let seasonality = crate::model::detect_seasonality(
+        &seasonality_input(rhythm, series.step),
+        series.start,
+        series.step,
+    );
     // The weekly shape is looked for whenever there is a daily one: the
     // weekly test looks at day totals, and a city's weekend can keep its
     // total while moving its hours (late nights busy, mornings quiet).
@@ -369,6 +403,71 @@ pub fn detect_in(series: &Series, settings: &EventSettings) -> Vec<Event> {
         .or(seasonality.daily.map(|_| per_week))
         .filter(|&p| p > 1);
     detect(series, period, seasonality.weekly.is_some(), settings)
+}
+
+/// What the seasonality test looks at for events: the load on the log
+/// scale (events multiply it), each value held within 3 robust SD of the
+/// day around it. The events themselves must not hide the rhythm they are
+/// measured against: a ×6 spike of three hours or a halving for a day
+/// would otherwise swamp a daily shape of ±30% in the test's variance.
+fn seasonality_input(values: &[f64], step: i64) -> Vec<f64> {
+    let mut known: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if known.is_empty() {
+        return values.to_vec();
+    }
+    let offset = (0.05 * median(&mut known)).max(1e-6);
+    let x: Vec<f64> = values
+        .iter()
+        .map(|&v| {
+            if v.is_finite() {
+                (v + offset).ln()
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
+    // The day around each step: a centred moving mean by prefix sums.
+    let half = ((DAY / step.max(1)) as usize / 2).max(1);
+    let mut sums = vec![(0.0, 0usize); x.len() + 1];
+    for (i, &v) in x.iter().enumerate() {
+        let (s, c) = sums[i];
+        sums[i + 1] = if v.is_finite() {
+            (s + v, c + 1)
+        } else {
+            (s, c)
+        };
+    }
+    let around: Vec<f64> = (0..x.len())
+        .map(|i| {
+            let (lo, hi) = (i.saturating_sub(half), (i + half + 1).min(x.len()));
+            let (s, c) = (sums[hi].0 - sums[lo].0, sums[hi].1 - sums[lo].1);
+            if c == 0 {
+                f64::NAN
+            } else {
+                s / c as f64
+            }
+        })
+        .collect();
+    let mut residual: Vec<f64> = x
+        .iter()
+        .zip(&around)
+        .map(|(v, m)| v - m)
+        .filter(|r| r.is_finite())
+        .collect();
+    let limit = 3.0 * robust_sd_in_place(&mut residual);
+    if !limit.is_finite() || limit <= 0.0 {
+        return x;
+    }
+    x.iter()
+        .zip(&around)
+        .map(|(&v, &m)| {
+            if v.is_finite() {
+                m + (v - m).clamp(-limit, limit)
+            } else {
+                v
+            }
+        })
+        .collect()
 }
 
 /// The JSON array of DESIGN.md: `{"kind", "start", "end", "before", "after"}`

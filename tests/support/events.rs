@@ -133,6 +133,112 @@ pub fn base(file: &Path) -> (Series, Noise) {
     )
 }
 
+/// The last 28 days of `file` as they are (or all of it when shorter):
+/// its own bursts, drifts, shifts and noise kept, nothing cleaned. The
+/// noise measured for event sizes is the log residual from the per-phase
+/// median day with what lasts an hour or more taken out (as in [`base`]),
+/// neither clipped nor shuffled.
+pub fn raw_trace(file: &Path) -> (Series, Noise) {
+    let raw = read_file(file).unwrap();
+    let series = resample(&raw, &GridOptions::default()).unwrap();
+    as_it_is(series)
+}
+
+/// `series`' last 28 days as they are, and their noise (see [`raw_trace`]).
+pub fn as_it_is(series: Series) -> (Series, Noise) {
+    let per_day = (86_400 / series.step.max(1)) as usize;
+    let keep = (28 * per_day).min(series.values.len());
+    let skip = series.values.len() - keep;
+    let start = series.start + skip as i64 * series.step;
+    let values: Vec<f64> = series.values[skip..].to_vec();
+    let phase =
+        |i: usize| ((start + i as i64 * series.step).rem_euclid(86_400) / series.step) as usize;
+    let mut by_phase = vec![Vec::new(); per_day];
+    for (i, v) in values.iter().enumerate() {
+        if v.is_finite() {
+            by_phase[phase(i) % per_day].push(*v);
+        }
+    }
+    let profile: Vec<f64> = by_phase
+        .iter_mut()
+        .map(|p| if p.is_empty() { 0.0 } else { median(p) })
+        .collect();
+    let mut all: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let c = (0.05 * median(&mut all)).max(1e-6);
+    let residual: Vec<f64> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            if v.is_finite() {
+                (v + c).ln() - (profile[phase(i) % per_day] + c).ln()
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
+    let half = (per_day / 24).max(1);
+    let detrended: Vec<f64> = (0..residual.len())
+        .filter(|&i| residual[i].is_finite())
+        .map(|i| {
+            let lo = i.saturating_sub(half);
+            let hi = (i + half).min(residual.len());
+            let mut window: Vec<f64> = residual[lo..hi]
+                .iter()
+                .copied()
+                .filter(|r| r.is_finite())
+                .collect();
+            residual[i] - median(&mut window)
+        })
+        .collect();
+    let sigma = robust_sd(&detrended).max(1e-9);
+    (
+        Series {
+            start,
+            step: series.step,
+            values,
+            stats: series.stats,
+        },
+        Noise { sigma, offset: c },
+    )
+}
+
+/// A low-count version of `series`: its shape scaled so that the median
+/// step counts `median_count` events, each step then drawn from a Poisson
+/// distribution with that mean (seeded). What a service sees when a real
+/// trace's load arrives as a few requests per step.
+pub fn poisson_thinned(series: &Series, median_count: f64, seed: u64) -> Series {
+    let mut known: Vec<f64> = series
+        .values
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    let scale = median_count / median(&mut known).max(1e-9);
+    let mut rng = Rng::new(seed);
+    let values = series
+        .values
+        .iter()
+        .map(|v| {
+            if !v.is_finite() {
+                return *v;
+            }
+            // Knuth's method: count uniform draws until their product
+            // falls below e^−λ (λ is small here).
+            let limit = (-(v * scale)).exp();
+            let (mut count, mut product) = (0.0, rng.uniform());
+            while product > limit {
+                count += 1.0;
+                product *= rng.uniform();
+            }
+            count
+        })
+        .collect();
+    Series {
+        values,
+        ..series.clone()
+    }
+}
+
 /// Injects a seeded schedule of events into `base` (noise `noise`): about one every 14 hours, some close together, some in
 /// the last hours. Shifts start at least `persistence + 1 h` before the
 /// end (a later one cannot be a shift yet).
@@ -141,6 +247,19 @@ pub fn inject(
     noise: Noise,
     seed: u64,
     persistence_steps: usize,
+) -> (Series, Vec<Truth>) {
+    inject_around(base, noise, seed, persistence_steps, &[])
+}
+
+/// [`inject`], keeping every injected event (and a shift's persistence
+/// window) at least three hours from the step ranges in `busy`: the
+/// trace's own events, which nobody labelled.
+pub fn inject_around(
+    base: &Series,
+    noise: Noise,
+    seed: u64,
+    persistence_steps: usize,
+    busy: &[(usize, usize)],
 ) -> (Series, Vec<Truth>) {
     let mut rng = Rng::new(seed);
     let mut series = base.clone();
@@ -158,8 +277,28 @@ pub fn inject(
     // Leave the first three days clean: the detector needs a level to depart from.
     let mut at = 3 * 24 * per_hour;
     let mut ends = at;
+    let margin = 3 * per_hour;
+    let clear_from = |mut at: usize, span: usize| {
+        // Moved past every busy range that comes within `margin` of
+        // `at..at + span` (ranges are sorted; one pass suffices).
+        for &(from, to) in busy {
+            if at + span + margin > from && at < to + margin {
+                at = to + margin;
+            }
+        }
+        at
+    };
     while at < n - per_hour {
         let roll = pick(&[0.0, 1.0, 2.0, 3.0, 4.0]);
+        let reach = if roll < 2.0 {
+            3 * per_hour
+        } else {
+            persistence_steps + per_hour
+        };
+        at = clear_from(at, reach);
+        if at >= n - per_hour {
+            break;
+        }
         let remaining = n - at;
         if roll < 2.0 {
             let factor = pick(&[1.5, 2.0, 3.0, 6.0]);
