@@ -83,12 +83,20 @@ pub struct SpikeHeadroom {
     pub tallest: f64,
 }
 
+/// Spikes per day of history above which they are the workload's
+/// texture, kept in the fit: more than four a day is a rhythm of bursts
+/// (jobs, batches), not something that happens to the load.
+pub const TEXTURE_PER_DAY: f64 = 4.0;
+
 /// The series to fit, and what was done to it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Adaptation {
     pub series: Series,
     /// Steps of spikes and dips left out of the fit.
     pub masked_steps: usize,
+    /// Spikes per day, when so many ([`TEXTURE_PER_DAY`]) that they are
+    /// the workload's ordinary load and were kept in the fit.
+    pub texture: Option<f64>,
     pub level: Option<PlannedLevel>,
     pub spike_headroom: Option<SpikeHeadroom>,
 }
@@ -138,8 +146,19 @@ pub fn adapt(
         }
     }
 
+    // Spikes that come several times a day on average are the workload's
+    // ordinary texture (a batch burst every few hours, a VM's jobs), not
+    // departures to heal: the forecast and max must see them. (Dips are
+    // always left out: keeping them would only lower the expected load.)
+    let spikes = events.iter().filter(|e| e.kind == EventKind::Spike).count();
+    let days = (series.len() as f64 * series.step as f64 / 86_400.0).max(1.0);
+    let per_day = spikes as f64 / days;
+    let texture = (per_day > TEXTURE_PER_DAY).then_some(per_day);
     let mut masked_steps = 0;
-    for event in events.iter().filter(|e| e.kind != EventKind::Shift) {
+    for event in events
+        .iter()
+        .filter(|e| e.kind == EventKind::Dip || (e.kind == EventKind::Spike && texture.is_none()))
+    {
         let end = event.end.map_or(series.len(), index);
         for v in &mut out.values[index(event.start)..end] {
             if v.is_finite() {
@@ -156,7 +175,9 @@ pub fn adapt(
         .map(|e| e.after / e.day_peak)
         .filter(|r| r.is_finite())
         .collect();
-    let spike_headroom = (!heights.is_empty()).then(|| {
+    // Kept as texture, the spikes are in the forecast and its interval
+    // already: headroom on top would count them twice.
+    let spike_headroom = (!heights.is_empty() && texture.is_none()).then(|| {
         let mut absorbable: Vec<f64> = heights
             .iter()
             .copied()
@@ -184,6 +205,7 @@ pub fn adapt(
     Adaptation {
         series: out,
         masked_steps,
+        texture,
         level,
         spike_headroom,
     }
@@ -293,6 +315,34 @@ mod tests {
         );
         assert_eq!(a.spike_headroom, None);
         assert_eq!(a.headroom(1.2), 1.2);
+    }
+
+    #[test]
+    fn spikes_more_than_four_a_day_are_texture_kept_in_the_fit_without_extra_headroom() {
+        // Two days: 8 spikes (4 a day) are healed; 10 (5 a day) are texture.
+        let series = flat(48);
+        let spikes = |n: i64| -> Vec<Event> {
+            (0..n)
+                .map(|k| spike(k * 4 * HOUR, k * 4 * HOUR + HOUR, 100.0, 250.0))
+                .collect()
+        };
+        let healed = adapt(&series, &spikes(8), 48 * HOUR, &AdaptPolicy::default(), 0);
+        assert_eq!((healed.texture, healed.masked_steps), (None, 8 * 12));
+        assert_eq!(healed.headroom(1.2), 2.5);
+        let texture = adapt(&series, &spikes(10), 48 * HOUR, &AdaptPolicy::default(), 0);
+        assert_eq!((texture.texture, texture.masked_steps), (Some(5.0), 0));
+        assert!(texture.series.values.iter().all(|v| v.is_finite()));
+        // In the forecast already: no headroom on top.
+        assert_eq!(texture.headroom(1.2), 1.2);
+        // Dips are left out either way.
+        let mut events = spikes(10);
+        events.push(Event {
+            kind: EventKind::Dip,
+            end: Some(46 * HOUR),
+            ..spike(45 * HOUR, 46 * HOUR, 100.0, 20.0)
+        });
+        let a = adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default(), 0);
+        assert_eq!(a.masked_steps, 12);
     }
 
     #[test]

@@ -45,6 +45,16 @@ pub struct SeriesEvaluation {
     /// Wall-clock seconds of fit + forecast (measured by the caller).
     pub seconds: f64,
     pub scores: Vec<Score>,
+    /// The same horizons for the forecast `recommend` uses (events found
+    /// in the history, spikes and dips out, levels re-based after shifts).
+    pub adapted: Vec<Score>,
+}
+
+impl SeriesEvaluation {
+    /// The adapted forecast's score over `horizon`.
+    fn adapted_at(&self, horizon: &str) -> Option<&Score> {
+        self.adapted.iter().find(|s| s.horizon == horizon)
+    }
 }
 
 /// Splits `series` into training (a series) and the held-out test values.
@@ -181,9 +191,19 @@ fn summary(
     horizon: &str,
     metric: fn(&Score) -> f64,
 ) -> (f64, f64) {
+    summary_of(evaluations, horizon, metric, |e| &e.scores)
+}
+
+/// [`summary`] of the scores `pick` chooses (the bare or adapted forecast's).
+fn summary_of(
+    evaluations: &[SeriesEvaluation],
+    horizon: &str,
+    metric: fn(&Score) -> f64,
+    pick: fn(&SeriesEvaluation) -> &[Score],
+) -> (f64, f64) {
     let mut xs: Vec<f64> = evaluations
         .iter()
-        .flat_map(|e| e.scores.iter().filter(|s| s.horizon == horizon).map(metric))
+        .flat_map(|e| pick(e).iter().filter(|s| s.horizon == horizon).map(metric))
         .filter(|x| x.is_finite())
         .collect();
     if xs.is_empty() {
@@ -222,17 +242,19 @@ pub fn render_table(evaluation: &Evaluation) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<36} {:>3} {:>7} {:>7} {:>8} {:>9} {:>9} {:>9}  MODEL",
-        "SERIES", "H", "MASE", "SMAPE", "COVERAGE", "WIDTH_REL", "P95_RATIO", "SECONDS"
+        "{:<36} {:>3} {:>7} {:>7} {:>7} {:>8} {:>9} {:>9} {:>9}  MODEL",
+        "SERIES", "H", "MASE", "ADAPTED", "SMAPE", "COVERAGE", "WIDTH_REL", "P95_RATIO", "SECONDS"
     );
     for e in evaluations {
         for s in &e.scores {
+            let adapted = e.adapted_at(&s.horizon).map_or(f64::NAN, |a| a.mase);
             let _ = writeln!(
                 out,
-                "{:<36} {:>3} {:>7.3} {:>7.1} {:>8.3} {:>9.2} {:>9.3} {:>9.4}  {}",
+                "{:<36} {:>3} {:>7.3} {:>7.3} {:>7.1} {:>8.3} {:>9.2} {:>9.3} {:>9.4}  {}",
                 e.series,
                 s.horizon,
                 s.mase,
+                adapted,
                 s.smape,
                 s.coverage,
                 s.width_rel,
@@ -247,14 +269,16 @@ pub fn render_table(evaluation: &Evaluation) -> String {
             .iter()
             .map(|(_, metric)| summary(evaluations, &horizon, *metric))
             .collect();
+        let adapted = summary_of(evaluations, &horizon, |s| s.mase, |e| &e.adapted);
         for (label, pick) in [("median", 0), ("mean", 1)] {
             let value = |k: usize| if pick == 0 { stats[k].0 } else { stats[k].1 };
             let _ = writeln!(
                 out,
-                "{:<36} {:>3} {:>7.3} {:>7.1} {:>8.3} {:>9.2} {:>9.3}",
+                "{:<36} {:>3} {:>7.3} {:>7.3} {:>7.1} {:>8.3} {:>9.2} {:>9.3}",
                 format!("[{label} of {}]", evaluations.len()),
                 horizon,
                 value(0),
+                if pick == 0 { adapted.0 } else { adapted.1 },
                 value(1),
                 value(2),
                 value(3),
@@ -273,13 +297,14 @@ pub fn render_table(evaluation: &Evaluation) -> String {
 pub fn render_csv(evaluation: &Evaluation) -> String {
     let evaluations = &evaluation.series;
     let mut out = String::from(
-        "series,horizon,model,mase,smape,coverage,width_rel,p95_ratio,upper_p95_ratio,seconds,train_steps,test_steps\n",
+        "series,horizon,model,mase,smape,coverage,width_rel,p95_ratio,upper_p95_ratio,seconds,train_steps,test_steps,adapted_mase,adapted_coverage\n",
     );
     for e in evaluations {
         for s in &e.scores {
+            let adapted = e.adapted_at(&s.horizon);
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 csv_field(&e.series),
                 s.horizon,
                 csv_field(&e.model),
@@ -291,7 +316,9 @@ pub fn render_csv(evaluation: &Evaluation) -> String {
                 s.upper_p95_ratio,
                 e.seconds,
                 e.train_steps,
-                e.test_steps
+                e.test_steps,
+                adapted.map_or(f64::NAN, |a| a.mase),
+                adapted.map_or(f64::NAN, |a| a.coverage)
             );
         }
     }
@@ -317,6 +344,16 @@ pub fn render_json(evaluation: &Evaluation) -> String {
         let mut per_metric = serde_json::Map::new();
         for (name, metric) in METRICS {
             let (median, mean) = summary(evaluations, &horizon, metric);
+            per_metric.insert(
+                name.into(),
+                serde_json::json!({"median": median, "mean": mean}),
+            );
+        }
+        for (name, metric) in [
+            ("adapted_mase", METRICS[0].1),
+            ("adapted_coverage", METRICS[2].1),
+        ] {
+            let (median, mean) = summary_of(evaluations, &horizon, metric, |e| &e.adapted);
             per_metric.insert(
                 name.into(),
                 serde_json::json!({"median": median, "mean": mean}),

@@ -722,10 +722,21 @@ fn describe_events(
                 "dips"
             };
             lines.push(format!(
-                "{} more {name} in the history, smaller, left out of the fit",
-                these.len() - EVENTS_NAMED
+                "{} more {name} in the history, smaller, {}",
+                these.len() - EVENTS_NAMED,
+                if kind == EventKind::Spike && adaptation.texture.is_some() {
+                    "kept in the fit"
+                } else {
+                    "left out of the fit"
+                }
             ));
         }
+    }
+    if let Some(per_day) = adaptation.texture {
+        lines.push(format!(
+            "spikes come {per_day:.1} times a day: the workload's ordinary texture (more than {} a day), kept in the fit, so that the forecast and max are sized with them",
+            crate::adapt::TEXTURE_PER_DAY
+        ));
     }
     if let Some(h) = adaptation.spike_headroom {
         if h.factor > workload.policy.headroom {

@@ -506,6 +506,13 @@ fn evaluate_scores_every_series_and_lists_the_ones_it_could_not() {
     let first = &report["series"][0];
     assert_eq!(first["test_steps"], 7 * 288);
     assert_eq!(first["scores"][1]["horizon"], "1d");
+    // The forecast `recommend` uses, scored beside the bare model: on a
+    // series without events the two are the same.
+    assert_eq!(first["adapted"][1]["horizon"], "1d");
+    let adapted = report["summary"]["7d"]["adapted_mase"]["median"]
+        .as_f64()
+        .unwrap();
+    assert!((adapted - mase).abs() <= 0.05 * mase, "{adapted} vs {mase}");
 
     let table = homeostat(&["evaluate", "--input", input, "--test", "1d"]);
     assert!(
@@ -519,6 +526,15 @@ fn evaluate_scores_every_series_and_lists_the_ones_it_could_not() {
     ]);
     // With a one-day test span there is one horizon, not two.
     assert_eq!(stdout(&csv).lines().count(), 1 + 3);
+    assert!(
+        stdout(&csv)
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(",adapted_mase,adapted_coverage"),
+        "{}",
+        stdout(&csv)
+    );
 
     let empty = tempfile::tempdir().unwrap();
     let none = homeostat(&["evaluate", "--input", empty.path().to_str().unwrap()]);

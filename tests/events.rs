@@ -264,7 +264,10 @@ fn all_traces() -> Vec<std::path::PathBuf> {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_string_lossy().to_string();
-            if name.ends_with(".csv") && name.contains("__") {
+            let csv = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+            if csv && name.contains("__") {
                 files.push(path);
             }
         }
@@ -306,7 +309,7 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
         let persistence_steps = (settings.persistence.secs() / trace.step) as usize;
         let mut versions = vec![(name.clone(), trace.clone(), noise)];
         // A few requests per step: the trace's shape, Poisson noise.
-        let (thinned, thin_noise) = as_it_is(poisson_thinned(&trace, 4.0, 7));
+        let (thinned, thin_noise) = as_it_is(&poisson_thinned(&trace, 4.0, 7));
         versions.push((format!("{name} (Poisson, median 4)"), thinned, thin_noise));
         for (v, (label, series, noise)) in versions.into_iter().enumerate() {
             let own = detect_in(&series, &settings);
@@ -320,6 +323,7 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
                     inject_around(&series, noise, seed, persistence_steps, &busy);
                 let detected = detect_in(&injected, &settings);
                 if debug_wanted(&label) && seed == 1 {
+                    eprintln!("== {label}: own {own:?}");
                     debug_list(&injected, &truths, &detected);
                 }
                 let into = if v == 0 { &mut tally } else { &mut low_count };

@@ -141,11 +141,11 @@ pub fn base(file: &Path) -> (Series, Noise) {
 pub fn raw_trace(file: &Path) -> (Series, Noise) {
     let raw = read_file(file).unwrap();
     let series = resample(&raw, &GridOptions::default()).unwrap();
-    as_it_is(series)
+    as_it_is(&series)
 }
 
 /// `series`' last 28 days as they are, and their noise (see [`raw_trace`]).
-pub fn as_it_is(series: Series) -> (Series, Noise) {
+pub fn as_it_is(series: &Series) -> (Series, Noise) {
     let per_day = (86_400 / series.step.max(1)) as usize;
     let keep = (28 * per_day).min(series.values.len());
     let skip = series.values.len() - keep;
