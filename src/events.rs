@@ -390,7 +390,7 @@ fn detect_with_seasonality_of(
     settings: &EventSettings,
 ) -> Vec<Event> {
     let seasonality = crate::model::detect_seasonality(
-        &seasonality_input(rhythm, series.step),
+        &seasonality_input(rhythm, series.start, series.step),
         series.start,
         series.step,
     );
@@ -410,7 +410,7 @@ fn detect_with_seasonality_of(
 /// day around it. The events themselves must not hide the rhythm they are
 /// measured against: a ×6 spike of three hours or a halving for a day
 /// would otherwise swamp a daily shape of ±30% in the test's variance.
-fn seasonality_input(values: &[f64], step: i64) -> Vec<f64> {
+fn seasonality_input(values: &[f64], start: i64, step: i64) -> Vec<f64> {
     let mut known: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     if known.is_empty() {
         return values.to_vec();
@@ -458,13 +458,61 @@ fn seasonality_input(values: &[f64], step: i64) -> Vec<f64> {
     if !limit.is_finite() || limit <= 0.0 {
         return x;
     }
-    x.iter()
+    let held: Vec<f64> = x
+        .iter()
         .zip(&around)
         .map(|(&v, &m)| {
             if v.is_finite() {
                 m + (v - m).clamp(-limit, limit)
             } else {
                 v
+            }
+        })
+        .collect();
+    without_week_levels(&held, start, step)
+}
+
+/// `x` less, on each calendar day, the median of the day means of the
+/// week centred on it: a median of seven days, one of each weekday, holds
+/// no weekly shape but follows a lasting change of level within a day or
+/// so of it. What is left keeps the day's and the week's shape, and no
+/// step for the weekly test to mistake for a rhythm (or to drown one in).
+fn without_week_levels(x: &[f64], start: i64, step: i64) -> Vec<f64> {
+    let day_of = |i: usize| (start + i as i64 * step).div_euclid(DAY);
+    let Some(first) = x.first().map(|_| day_of(0)) else {
+        return Vec::new();
+    };
+    let days = (day_of(x.len() - 1) - first + 1) as usize;
+    let mut sums = vec![(0.0, 0usize); days];
+    for (i, v) in x.iter().enumerate() {
+        if v.is_finite() {
+            let d = &mut sums[(day_of(i) - first) as usize];
+            d.0 += v;
+            d.1 += 1;
+        }
+    }
+    let means: Vec<f64> = sums
+        .iter()
+        .map(|&(s, c)| if c == 0 { f64::NAN } else { s / c as f64 })
+        .collect();
+    if days < 7 {
+        return x.to_vec();
+    }
+    let mut scratch = Vec::with_capacity(7);
+    let level: Vec<f64> = (0..days)
+        .map(|d| {
+            let from = d.saturating_sub(3).min(days - 7);
+            known_median(&means[from..from + 7], 4, &mut scratch).unwrap_or(f64::NAN)
+        })
+        .collect();
+    x.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let l = level[(day_of(i) - first) as usize];
+            if l.is_finite() {
+                v - l
+            } else {
+                *v
             }
         })
         .collect()

@@ -90,10 +90,14 @@ impl Tally {
         detected: &[Event],
         own: &[Event],
     ) {
-        let hour = 3600;
+        // The trace's own territory: its events and 3 hours either side,
+        // where nothing is injected (an own event found again a little
+        // earlier or later, or in two pieces, is still its own).
+        let margin = 3 * 3600;
         let is_own = |d: &Event| {
-            own.iter()
-                .any(|o| d.start >= o.start - hour && d.start <= o.end.unwrap_or(o.start) + hour)
+            own.iter().any(|o| {
+                d.start >= o.start - margin && d.start <= o.end.unwrap_or(o.start) + margin
+            })
         };
         let mut used = vec![false; detected.len()];
         for truth in truths {
@@ -171,7 +175,43 @@ impl Tally {
                 } else {
                     self.confusion.false_shift += 1;
                 }
-                eprintln!("{label}: false {d:?}");
+                // How far the nearest injected event is: an artefact of
+                // one, or something of the trace's own that moved.
+                let nearest = truths
+                    .iter()
+                    .map(|t| -> (i64, String) {
+                        let (from, to) = (
+                            series.start + t.start as i64 * series.step,
+                            series.start + t.end as i64 * series.step,
+                        );
+                        // A shift from its start; a spike or dip from its nearer edge.
+                        let nearer_end =
+                            t.kind != Kind::Shift && (d.start - to).abs() < (d.start - from).abs();
+                        let away = if nearer_end {
+                            d.start - to
+                        } else {
+                            d.start - from
+                        };
+                        (away, format!("{:?} ×{:.2}", t.kind, t.factor))
+                    })
+                    .min_by_key(|(away, _)| away.abs())
+                    .map_or((f64::INFINITY, String::new()), |(away, what)| {
+                        (away as f64 / 3600.0, what)
+                    });
+                let own_near = own
+                    .iter()
+                    .map(|o| {
+                        (d.start - o.start)
+                            .abs()
+                            .min((d.start - o.end.unwrap_or(o.start)).abs())
+                    })
+                    .min()
+                    .map_or(f64::INFINITY, |s| s as f64 / 3600.0);
+                eprintln!(
+                    "{label}: false {d:?} (nearest injected {:.1} h away: {}; own {own_near:.1} h)",
+                    nearest.0.abs(),
+                    nearest.1
+                );
             }
         }
     }
@@ -299,6 +339,10 @@ fn spans(events: &[Event], series: &Series, persistence_steps: usize) -> Vec<(us
 #[test]
 fn injected_events_are_found_in_real_traces_as_they_are() {
     const RAW_SEEDS: u64 = 3;
+    // A lasting change about once a week: a real month holds a few, and
+    // with one every two or three days (the cleaned bases' pace) no
+    // weekly rhythm is left to tell them from.
+    const SHIFT_GAP_HOURS: usize = 7 * 24;
     let settings = EventSettings::default();
     let mut tally = Tally::default();
     let mut low_count = Tally::default();
@@ -319,8 +363,14 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
             }
             let busy = spans(&own, &series, persistence_steps);
             for seed in 1..=RAW_SEEDS {
-                let (injected, truths) =
-                    inject_around(&series, noise, seed, persistence_steps, &busy);
+                let (injected, truths) = inject_around(
+                    &series,
+                    noise,
+                    seed,
+                    persistence_steps,
+                    &busy,
+                    SHIFT_GAP_HOURS,
+                );
                 let detected = detect_in(&injected, &settings);
                 if debug_wanted(&label) && seed == 1 {
                     eprintln!("== {label}: own {own:?}");
@@ -344,16 +394,16 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
     low_count.print("Poisson low-count versions (median 4 per step):");
     // Issue 18 asks for 0.9 on all four; these floors are what the
     // detector reaches today (measured 2026-12-04: as they are, spikes
-    // recall 0.842 precision 0.552, shifts 0.666 / 0.915; low-count spikes
-    // 0.562 / 0.140), so that it cannot slip back while the gap is closed.
+    // recall 0.848 precision 0.718, shifts 0.675 / 0.898; low-count spikes
+    // 0.590 / 0.246), so that it cannot slip back while the gap is closed.
     // The gap: on bursty traces the detector finds events of the trace's
     // own that it did not find before injection (its calibration moves),
-    // shifts near its wander threshold are missed, and Poisson counts at
+    // shifts near the level's own wander are missed, and Poisson counts at
     // a few per step raise false spikes and dips.
     let floors = [
-        ("as they are, spikes+dips", &tally.spikes, 0.80, 0.50),
-        ("as they are, shifts", &tally.shifts, 0.60, 0.85),
-        ("low-count, spikes+dips", &low_count.spikes, 0.50, 0.12),
+        ("as they are, spikes+dips", &tally.spikes, 0.80, 0.68),
+        ("as they are, shifts", &tally.shifts, 0.62, 0.85),
+        ("low-count, spikes+dips", &low_count.spikes, 0.52, 0.20),
     ];
     for (what, score, recall, precision) in floors {
         assert!(

@@ -248,18 +248,20 @@ pub fn inject(
     seed: u64,
     persistence_steps: usize,
 ) -> (Series, Vec<Truth>) {
-    inject_around(base, noise, seed, persistence_steps, &[])
+    inject_around(base, noise, seed, persistence_steps, &[], 60)
 }
 
 /// [`inject`], keeping every injected event (and a shift's persistence
-/// window) at least three hours from the step ranges in `busy`: the
-/// trace's own events, which nobody labelled.
+/// window) at least three hours from the step ranges in `busy` (the
+/// trace's own events, which nobody labelled), and shifts at least
+/// `shift_gap_hours` apart.
 pub fn inject_around(
     base: &Series,
     noise: Noise,
     seed: u64,
     persistence_steps: usize,
     busy: &[(usize, usize)],
+    shift_gap_hours: usize,
 ) -> (Series, Vec<Truth>) {
     let mut rng = Rng::new(seed);
     let mut series = base.clone();
@@ -322,7 +324,7 @@ pub fn inject_around(
                 size_sd,
             });
         } else if remaining > persistence_steps + per_hour
-            && last_shift.is_none_or(|s| at - s >= 60 * per_hour)
+            && last_shift.is_none_or(|s| at - s >= shift_gap_hours * per_hour)
         {
             let change = if level > 1.2 {
                 pick(&[-0.2, -0.35, -0.5])
