@@ -1304,11 +1304,21 @@ pub fn detect(
         .map(|i| load(ds.level[i] - residual[i] + ds.seasonal[i]))
         .collect();
     for d in departures {
-        let day_peak = expected[d.peak.saturating_sub(half_day)..(d.peak + half_day + 1).min(n)]
-            .iter()
-            .copied()
+        // From the steps away from any event and its shoulders (where the
+        // sides disagree, the residual is 0 and `expected` is the load
+        // itself: the edge of a spike would be its own day's peak).
+        let around = d.peak.saturating_sub(half_day)..(d.peak + half_day + 1).min(n);
+        let highest = |quiet_only: bool| {
+            around
+                .clone()
+                .filter(|&i| !quiet_only || quiet[i])
+                .map(|i| expected[i])
+                .filter(|v| v.is_finite())
+                .fold(f64::NAN, f64::max)
+        };
+        let day_peak = Some(highest(true))
             .filter(|v| v.is_finite())
-            .fold(f64::NAN, f64::max);
+            .unwrap_or_else(|| highest(false));
         events.push(Event {
             kind: if d.up {
                 EventKind::Spike

@@ -344,7 +344,7 @@ pub fn plan_fitted(
     // not have answered, or that move no replica count, are not reported.
     let events: Vec<events::Event> = found
         .into_iter()
-        .filter(|e| matters_to_capacity(e, reaction, policy.target_per_replica))
+        .filter(|e| matters_to_capacity(e, reaction, &workload.policy, bounds.min.replicas))
         .collect();
     reasons.push(describe_bound("min", &bounds.min, &policy));
     reasons.push(describe_bound("max", &bounds.max, &policy));
@@ -452,17 +452,46 @@ fn reaction_time(workload: &Workload) -> i64 {
 
 /// Whether an event matters to capacity: a shift always; a spike or dip
 /// only when it lasts as long as the HPA takes to react and its peak
-/// (trough) needs another replica count than the load expected then.
+/// (trough) needs another replica count than the load expected then,
+/// counts clamped to `min` (the recommended min: a dip under it moves no
+/// pod) and the max ceiling. A spike, besides, only when its peak needs more
+/// than the day's expected peak with the configured headroom: one that
+/// stays within it asks nothing of max that an ordinary day does not, and
+/// the HPA heals it inside its range, as designed.
 #[must_use]
-pub fn matters_to_capacity(e: &events::Event, reaction: i64, target_per_replica: f64) -> bool {
+pub fn matters_to_capacity(
+    e: &events::Event,
+    reaction: i64,
+    policy: &BoundsPolicy,
+    min: u32,
+) -> bool {
     if e.kind == EventKind::Shift {
         return true;
     }
-    let lasts = e.end.is_none_or(|end| end - e.start >= reaction);
+    // The HPA scales down only after its stabilization window: a shorter
+    // dip moves no pod.
+    let answered_after = if e.kind == EventKind::Dip {
+        reaction + SCALE_DOWN_STABILIZATION
+    } else {
+        reaction
+    };
+    let lasts = e.end.is_none_or(|end| end - e.start >= answered_after);
     // Whole replica counts, compared as integers.
-    let replicas = |load: f64| (load / target_per_replica - 1e-9).ceil().max(1.0) as i64;
-    lasts && replicas(e.after) != replicas(e.before)
+    let (lowest, highest) = (
+        i64::from(min.max(policy.min_replicas.floor())),
+        i64::from(policy.max_replicas.ceiling()),
+    );
+    let replicas = |load: f64| {
+        ((load / policy.target_per_replica - 1e-9).ceil() as i64).clamp(lowest.max(1), highest)
+    };
+    let beyond_the_day = e.kind != EventKind::Spike
+        || replicas(e.after) > replicas(e.day_peak * policy.headroom.max(1.0));
+    lasts && replicas(e.after) != replicas(e.before) && beyond_the_day
 }
+
+/// Kubernetes' default scale-down stabilization window
+/// (`behavior.scaleDown.stabilizationWindowSeconds`), seconds.
+const SCALE_DOWN_STABILIZATION: i64 = 300;
 
 /// Days of history whose ordinary peak max may not fall below.
 const ORDINARY_PEAK_DAYS: i64 = 14;
@@ -716,14 +745,15 @@ fn describe_events(
             lines.push(describe_transient(e));
         }
         if these.len() > EVENTS_NAMED {
-            let name = if kind == EventKind::Spike {
-                "spikes"
-            } else {
-                "dips"
+            let more = these.len() - EVENTS_NAMED;
+            let name = match (kind == EventKind::Spike, more == 1) {
+                (true, true) => "spike",
+                (true, false) => "spikes",
+                (false, true) => "dip",
+                (false, false) => "dips",
             };
             lines.push(format!(
-                "{} more {name} in the history, smaller, {}",
-                these.len() - EVENTS_NAMED,
+                "{more} more {name} in the history, smaller, {}",
                 if kind == EventKind::Spike && adaptation.texture.is_some() {
                     "kept in the fit"
                 } else {
@@ -947,6 +977,44 @@ mod tests {
             "{:?}",
             early.reasons
         );
+    }
+
+    #[test]
+    fn only_events_that_move_pods_are_reported() {
+        // 10 per replica, min floor 2, headroom 1.2.
+        let policy = workload("").policy;
+        let event = |kind, minutes: i64, before: f64, after: f64, day_peak: f64| events::Event {
+            kind,
+            start: 0,
+            end: Some(minutes * 60),
+            before,
+            after,
+            z: 10.0,
+            day_peak,
+        };
+        let reaction = 150;
+        let matters = |e: &events::Event, min: u32| matters_to_capacity(e, reaction, &policy, min);
+        // A spike above the day's peak with headroom, long enough: reported.
+        assert!(matters(&event(EventKind::Spike, 10, 50.0, 200.0, 100.0), 2));
+        // One that stays within the day's peak × 1.2: the HPA's daily business.
+        assert!(!matters(
+            &event(EventKind::Spike, 10, 50.0, 110.0, 100.0),
+            2
+        ));
+        // Shorter than the HPA's reaction: nothing it could answer.
+        assert!(!matters(&event(EventKind::Spike, 2, 50.0, 200.0, 100.0), 2));
+        // A dip outlasting reaction + the scale-down stabilization window.
+        assert!(matters(&event(EventKind::Dip, 10, 50.0, 5.0, 100.0), 2));
+        // One inside the window moves no pod.
+        assert!(!matters(&event(EventKind::Dip, 6, 50.0, 5.0, 100.0), 2));
+        // Nor one from a load min already holds (min 5 = 50 load).
+        assert!(!matters(&event(EventKind::Dip, 10, 50.0, 5.0, 100.0), 5));
+        // A shift always.
+        let shift = events::Event {
+            end: None,
+            ..event(EventKind::Shift, 0, 50.0, 60.0, 60.0)
+        };
+        assert!(matters(&shift, 2));
     }
 
     #[test]

@@ -106,8 +106,8 @@ fn a_two_hour_x4_spike_leaves_min_unchanged_in_the_next_run_and_every_run_after(
         assert_eq!(shifts(&plan), 0, "{:?}", plan.events);
         assert!(
             plan.events.iter().any(|e| e.kind == EventKind::Spike),
-            "{:?}",
-            plan.events
+            "{after} s after the spike: {:?}",
+            plan.reasons
         );
     }
 }
