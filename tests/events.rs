@@ -335,7 +335,10 @@ fn spans(events: &[Event], series: &Series, persistence_steps: usize) -> Vec<(us
 /// are (their own bursts, drifts and noise kept), over every trace of
 /// `data/` and `data/decisions/` and Poisson low-count versions of them.
 /// What the detector finds on the untouched trace is its own and counts
-/// neither way; injected events keep three hours away from it.
+/// neither way; injected events keep three hours away from it. A shift's
+/// size is measured against the larger of the sample noise and the
+/// level's own six-hour wander (on a trace whose level roams, a change
+/// within the roaming is not a shift anyone could call).
 #[test]
 fn injected_events_are_found_in_real_traces_as_they_are() {
     const RAW_SEEDS: u64 = 3;
@@ -394,7 +397,7 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
     low_count.print("Poisson low-count versions (median 4 per step):");
     // Issue 18 asks for 0.9 on all four; these floors are what the
     // detector reaches today (measured 2026-12-04: as they are, spikes
-    // recall 0.848 precision 0.718, shifts 0.675 / 0.898; low-count spikes
+    // recall 0.848 precision 0.718, shifts 0.703 / 0.898; low-count spikes
     // 0.590 / 0.246), so that it cannot slip back while the gap is closed.
     // The gap: on bursty traces the detector finds events of the trace's
     // own that it did not find before injection (its calibration moves),
@@ -402,7 +405,7 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
     // a few per step raise false spikes and dips.
     let floors = [
         ("as they are, spikes+dips", &tally.spikes, 0.80, 0.68),
-        ("as they are, shifts", &tally.shifts, 0.62, 0.85),
+        ("as they are, shifts", &tally.shifts, 0.65, 0.85),
         ("low-count, spikes+dips", &low_count.spikes, 0.52, 0.20),
     ];
     for (what, score, recall, precision) in floors {

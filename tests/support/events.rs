@@ -45,6 +45,10 @@ pub struct Truth {
 pub struct Noise {
     pub sigma: f64,
     pub offset: f64,
+    /// The level's own wander at a shift's scale: the robust SD of the
+    /// change between the medians of the six hours before and after each
+    /// step (0 on a cleaned base, whose wander was taken out).
+    pub wander: f64,
 }
 
 impl Noise {
@@ -57,6 +61,14 @@ impl Noise {
             .map(|v| ((v * factor + self.offset) / (v + self.offset)).ln().abs())
             .sum();
         moves / values.len().max(1) as f64 / self.sigma
+    }
+
+    /// A shift's size: as [`Noise::size`], in units of the larger of the
+    /// sample noise and the level's wander. A change of level no larger
+    /// than the trace's own hour-to-hour wander is one nobody can tell
+    /// from it, the detector included.
+    fn shift_size(&self, values: &[f64], factor: f64) -> f64 {
+        self.size(values, factor) * self.sigma / self.sigma.max(self.wander)
     }
 }
 
@@ -129,7 +141,11 @@ pub fn base(file: &Path) -> (Series, Noise) {
             values,
             stats: series.stats,
         },
-        Noise { sigma, offset: c },
+        Noise {
+            sigma,
+            offset: c,
+            wander: 0.0,
+        },
     )
 }
 
@@ -191,6 +207,25 @@ pub fn as_it_is(series: &Series) -> (Series, Noise) {
         })
         .collect();
     let sigma = robust_sd(&detrended).max(1e-9);
+    // The wander: six-hour medians either side of each step, differenced.
+    let window = (per_day / 4).max(2);
+    let known_median = |from: usize, to: usize| {
+        let mut w: Vec<f64> = residual[from..to]
+            .iter()
+            .copied()
+            .filter(|r| r.is_finite())
+            .collect();
+        (w.len() * 2 >= to - from).then(|| median(&mut w))
+    };
+    let changes: Vec<f64> = (window..residual.len().saturating_sub(window))
+        .step_by((window / 6).max(1))
+        .filter_map(|i| Some(known_median(i, i + window)? - known_median(i - window, i)?))
+        .collect();
+    let wander = if changes.len() >= 20 {
+        robust_sd(&changes)
+    } else {
+        0.0
+    };
     (
         Series {
             start,
@@ -198,7 +233,11 @@ pub fn as_it_is(series: &Series) -> (Series, Noise) {
             values,
             stats: series.stats,
         },
-        Noise { sigma, offset: c },
+        Noise {
+            sigma,
+            offset: c,
+            wander,
+        },
     )
 }
 
@@ -336,7 +375,7 @@ pub fn inject_around(
             let f = 1.0 + change;
             level *= f;
             last_shift = Some(at);
-            let size_sd = noise.size(&series.values[at..at + persistence_steps], f);
+            let size_sd = noise.shift_size(&series.values[at..at + persistence_steps], f);
             for v in &mut series.values[at..] {
                 *v *= f;
             }
