@@ -1287,15 +1287,32 @@ pub fn detect(
         .map(|i| (time(i).rem_euclid(DAY) / 3600) as usize)
         .collect();
     let mut quiet = vec![true; n];
+    let per_hour = ((3600 / series.step) as usize).max(1);
     let mut departures = Vec::new();
+    let mut first: Option<Vec<f64>> = None;
     for _ in 0..2 {
-        let noise = NoiseScale::measure(&residual, &hours, &quiet, ds.sigma, window);
+        let mut noise = NoiseScale::measure(&residual, &hours, &quiet, ds.sigma, window);
+        // Without the first pass's events the noise may fall by what they
+        // swelled it (a fifth at most, for a tenth of the steps); more is
+        // the calm that is left once the busy hours are out, not the
+        // noise, and would turn ordinary wander into events.
+        match &first {
+            None => first = Some(noise.by_hour.clone()),
+            Some(first) => {
+                for (now, before) in noise.by_hour.iter_mut().zip(first) {
+                    *now = now.max(0.8 * before);
+                }
+            }
+        }
         departures = find_departures(&residual, &noise, &hours, settings);
         quiet.fill(true);
         for d in &departures {
-            // A margin as long as the event: its shoulders are not noise.
-            let length = d.end - d.start;
-            quiet[d.start.saturating_sub(length)..(d.end + length).min(n)].fill(false);
+            // A margin as long as the event, up to an hour: its shoulders
+            // are not noise. (Longer, a busy month leaves only its calmest
+            // hours to measure the noise on, and the next pass then finds
+            // events in ordinary wander.)
+            let margin = (d.end - d.start).min(per_hour);
+            quiet[d.start.saturating_sub(margin)..(d.end + margin).min(n)].fill(false);
         }
     }
     let per_day = (DAY / series.step) as usize;

@@ -397,14 +397,14 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
     low_count.print("Poisson low-count versions (median 4 per step):");
     // Issue 18 asks for 0.9 on all four; these floors are what the
     // detector reaches today (measured 2026-12-04: as they are, spikes
-    // recall 0.848 precision 0.718, shifts 0.703 / 0.898; low-count spikes
-    // 0.590 / 0.246), so that it cannot slip back while the gap is closed.
+    // recall 0.847 precision 0.751, shifts 0.708 / 0.909; low-count spikes
+    // 0.590 / 0.245), so that it cannot slip back while the gap is closed.
     // The gap: on bursty traces the detector finds events of the trace's
     // own that it did not find before injection (its calibration moves),
     // shifts near the level's own wander are missed, and Poisson counts at
     // a few per step raise false spikes and dips.
     let floors = [
-        ("as they are, spikes+dips", &tally.spikes, 0.80, 0.68),
+        ("as they are, spikes+dips", &tally.spikes, 0.80, 0.70),
         ("as they are, shifts", &tally.shifts, 0.65, 0.85),
         ("low-count, spikes+dips", &low_count.spikes, 0.52, 0.20),
     ];
