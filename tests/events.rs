@@ -349,6 +349,7 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
     let settings = EventSettings::default();
     let mut tally = Tally::default();
     let mut low_count = Tally::default();
+    let (mut tally_near, mut low_count_near) = (Tally::default(), Tally::default());
     let mut own_shifts = Vec::new();
     for file in all_traces() {
         let name = file.file_stem().unwrap().to_string_lossy().to_string();
@@ -364,6 +365,15 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
                 let shifts = own.iter().filter(|e| e.kind == EventKind::Shift).count();
                 own_shifts.push(format!("{name}: {} own events, {shifts} shifts", own.len()));
             }
+            // The trace's departures that just missed the bar: found again
+            // once injection moves the noise scale a little, they are the
+            // trace's own all the same (counted apart, as `near`).
+            let lower = EventSettings {
+                min_z: settings.min_z - 1.0,
+                min_relative: settings.min_relative * 2.0 / 3.0,
+                ..settings
+            };
+            let own_near = detect_in(&series, &lower);
             let busy = spans(&own, &series, persistence_steps);
             for seed in 1..=RAW_SEEDS {
                 let (injected, truths) = inject_around(
@@ -379,14 +389,14 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
                     eprintln!("== {label}: own {own:?}");
                     debug_list(&injected, &truths, &detected);
                 }
-                let into = if v == 0 { &mut tally } else { &mut low_count };
-                into.add(
-                    &format!("{label} seed {seed}"),
-                    &injected,
-                    &truths,
-                    &detected,
-                    &own,
-                );
+                let (into, near) = if v == 0 {
+                    (&mut tally, &mut tally_near)
+                } else {
+                    (&mut low_count, &mut low_count_near)
+                };
+                let label = format!("{label} seed {seed}");
+                into.add(&label, &injected, &truths, &detected, &own);
+                near.add(&label, &injected, &truths, &detected, &own_near);
             }
         }
     }
@@ -394,19 +404,35 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
         println!("{line}");
     }
     tally.print("real traces as they are:");
+    tally_near.print("  the same, the trace's near-threshold departures its own too:");
     low_count.print("Poisson low-count versions (median 4 per step):");
+    low_count_near.print("  the same, near-threshold departures their own too:");
     // Issue 18 asks for 0.9 on all four; these floors are what the
     // detector reaches today (measured 2026-12-04: as they are, spikes
     // recall 0.847 precision 0.751, shifts 0.708 / 0.909; low-count spikes
-    // 0.590 / 0.245), so that it cannot slip back while the gap is closed.
-    // The gap: on bursty traces the detector finds events of the trace's
-    // own that it did not find before injection (its calibration moves),
-    // shifts near the level's own wander are missed, and Poisson counts at
-    // a few per step raise false spikes and dips.
+    // 0.590 / 0.245; with the trace's near-threshold departures its own,
+    // precision 0.938, 0.952 and 0.934), so that it cannot slip back while
+    // the gap is closed. The gap: recall (a bimodal VM, azure vm1481024,
+    // flaps between two levels every few minutes and hides even ×6 spikes
+    // of three hours; shifts near the level's own wander), and departures
+    // of the trace's own just under the bar that injection tips over it.
     let floors = [
         ("as they are, spikes+dips", &tally.spikes, 0.80, 0.70),
         ("as they are, shifts", &tally.shifts, 0.65, 0.85),
         ("low-count, spikes+dips", &low_count.spikes, 0.52, 0.20),
+        (
+            "near-threshold own, spikes+dips",
+            &tally_near.spikes,
+            0.80,
+            0.90,
+        ),
+        ("near-threshold own, shifts", &tally_near.shifts, 0.65, 0.90),
+        (
+            "low-count, near-threshold own, spikes+dips",
+            &low_count_near.spikes,
+            0.52,
+            0.88,
+        ),
     ];
     for (what, score, recall, precision) in floors {
         assert!(
