@@ -179,7 +179,20 @@ pub fn derive_bounds(
         .map(|i| (i, intervals[i].upper))
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .unwrap_or((0, 0.0));
-    let mean_peak = window.map(|i| forecast.mean[i]).fold(0.0, f64::max);
+    // The expected peak the operator is called for: the 99th percentile of
+    // the forecast mean over the window, so that one burst a seasonal naive
+    // repeats each day (a workload whose bursts are its texture) is not
+    // a page on its own.
+    let mut means: Vec<f64> = window
+        .map(|i| forecast.mean[i])
+        .filter(|m| m.is_finite())
+        .collect();
+    means.sort_by(f64::total_cmp);
+    let mean_peak = means
+        .get(((0.99 * means.len() as f64).ceil() as usize).clamp(1, means.len().max(1)) - 1)
+        .copied()
+        .unwrap_or(0.0)
+        .max(0.0);
     let (high, basis, quantile) = match evidence.ordinary_peak {
         Some(peak) if peak > upper => (peak, Basis::OrdinaryPeak, 0.99),
         _ => (upper, Basis::IntervalUpper, policy.level.upper_quantile()),
