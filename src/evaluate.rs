@@ -177,6 +177,45 @@ pub fn score(
 
 /// Percentile `q` of `xs` (sorts them); NaN for none, so that an empty
 /// metric never reads as a real 0.
+/// The horizons a forecast is scored over: the whole test span (`label`,
+/// `steps` long) and, when it is longer than a day, its first day.
+pub struct Horizons {
+    pub label: String,
+    pub steps: usize,
+    pub per_day: usize,
+}
+
+/// `forecast`'s scores against `actual` over `horizons`, MASE scaled by
+/// `scale` (the training history's daily seasonal naive MAE).
+#[must_use]
+pub fn scores(
+    actual: &[f64],
+    forecast: &Forecast,
+    level: Level,
+    horizons: &Horizons,
+    scale: f64,
+) -> Vec<Score> {
+    let mut scores = vec![score(
+        &horizons.label,
+        actual,
+        forecast,
+        level,
+        horizons.steps,
+        scale,
+    )];
+    if horizons.steps > horizons.per_day {
+        scores.push(score(
+            "1d",
+            actual,
+            forecast,
+            level,
+            horizons.per_day,
+            scale,
+        ));
+    }
+    scores
+}
+
 fn percentile(xs: &mut [f64], q: f64) -> f64 {
     if xs.is_empty() {
         return f64::NAN;

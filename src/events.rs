@@ -157,11 +157,13 @@ fn phase_medians(phases: usize, values: impl Iterator<Item = (usize, f64)>) -> V
         .collect()
 }
 
-fn deseasonalise(series: &Series, period: Option<usize>, weekday_levels: bool) -> Deseasonalised {
-    let values = &series.values;
+/// `values` on the scale events are measured on, `ln(load + offset)`
+/// (NaN where unknown), and the offset: 5% of the median load, so that a
+/// quiet night's near-zero steps are not departures of their own.
+fn log_scale(values: &[f64]) -> (Vec<f64>, f64) {
     let mut known: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     let offset = (0.05 * median(&mut known)).max(1e-6);
-    let x: Vec<f64> = values
+    let x = values
         .iter()
         .map(|&v| {
             if v.is_finite() {
@@ -171,6 +173,11 @@ fn deseasonalise(series: &Series, period: Option<usize>, weekday_levels: bool) -
             }
         })
         .collect();
+    (x, offset)
+}
+
+fn deseasonalise(series: &Series, period: Option<usize>, weekday_levels: bool) -> Deseasonalised {
+    let (x, offset) = log_scale(&series.values);
     let time = |i: usize| series.start + i as i64 * series.step;
     let mut seasonal = vec![0.0; x.len()];
     if let Some(period) = period.filter(|&p| p > 1) {
@@ -411,21 +418,10 @@ fn detect_with_seasonality_of(
 /// measured against: a ×6 spike of three hours or a halving for a day
 /// would otherwise swamp a daily shape of ±30% in the test's variance.
 fn seasonality_input(values: &[f64], start: i64, step: i64) -> Vec<f64> {
-    let mut known: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    if known.is_empty() {
+    if !values.iter().any(|v| v.is_finite()) {
         return values.to_vec();
     }
-    let offset = (0.05 * median(&mut known)).max(1e-6);
-    let x: Vec<f64> = values
-        .iter()
-        .map(|&v| {
-            if v.is_finite() {
-                (v + offset).ln()
-            } else {
-                f64::NAN
-            }
-        })
-        .collect();
+    let (x, _) = log_scale(values);
     // The day around each step: a centred moving mean by prefix sums.
     let half = ((DAY / step.max(1)) as usize / 2).max(1);
     let mut sums = vec![(0.0, 0usize); x.len() + 1];

@@ -903,21 +903,19 @@ fn evaluate_file(
                 .into(),
         );
     }
-    let mut scores = vec![evaluate::score(
-        &test.to_string(),
+    let horizons = evaluate::Horizons {
+        label: test.to_string(),
+        steps: test_steps,
+        per_day,
+    };
+    let scores = evaluate::scores(&actual, &forecast, level, &horizons, scale);
+    let adapted = evaluate::scores(
         &actual,
-        &forecast,
+        &adapted_forecast(&train, test_steps)?,
         level,
-        test_steps,
+        &horizons,
         scale,
-    )];
-    // The first day alone, when the test span is longer than a day.
-    if test_steps > per_day {
-        scores.push(evaluate::score(
-            "1d", &actual, &forecast, level, per_day, scale,
-        ));
-    }
-    let adapted = adapted_scores(&train, &actual, test_steps, per_day, level, scale, test)?;
+    );
     let exported = export.map_or(Ok(()), |export| {
         write_curves(
             export,
@@ -941,40 +939,17 @@ fn evaluate_file(
     Ok((evaluation, exported))
 }
 
-/// The scores of the forecast `recommend` uses, on the same held-out
-/// span: the training history's events found, its spikes and dips taken
-/// out and its levels re-based after shifts (the default `events:`
-/// policy), then the same model selection. Scaled by the bare history's
-/// MASE scale, so that the two compare.
-fn adapted_scores(
-    train: &series::Series,
-    actual: &[f64],
-    test_steps: usize,
-    per_day: usize,
-    level: Level,
-    scale: f64,
-    test: Span,
-) -> Result<Vec<evaluate::Score>, String> {
+/// The forecast `recommend` uses, over the same held-out span: the
+/// training history's events found, its spikes and dips taken out and its
+/// levels re-based after shifts (the default `events:` policy), then the
+/// same model selection.
+fn adapted_forecast(train: &series::Series, steps: usize) -> Result<model::Forecast, String> {
     let policy = crate::adapt::AdaptPolicy::default();
     let found = crate::events::detect_in(train, &policy.detection);
     // The reaction time only sizes the healing headroom, not the forecast.
     let reaction = 150;
     let adaptation = crate::adapt::adapt(train, &found, train.end(), &policy, reaction);
-    let forecast = model::forecast(&adaptation.series, test_steps).map_err(|e| e.to_string())?;
-    let mut scores = vec![evaluate::score(
-        &test.to_string(),
-        actual,
-        &forecast,
-        level,
-        test_steps,
-        scale,
-    )];
-    if test_steps > per_day {
-        scores.push(evaluate::score(
-            "1d", actual, &forecast, level, per_day, scale,
-        ));
-    }
-    Ok(scores)
+    model::forecast(&adaptation.series, steps).map_err(|e| e.to_string())
 }
 
 /// What `homeostat backtest` replays, besides each workload's config.

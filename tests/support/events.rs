@@ -72,15 +72,26 @@ impl Noise {
     }
 }
 
-/// The base of `file`: its real daily shape and noise, without its own events.
-pub fn base(file: &Path) -> (Series, Noise) {
-    let raw = read_file(file).unwrap();
-    let series = resample(&raw, &GridOptions::default()).unwrap();
-    let per_day = series.steps_per_day().unwrap();
+/// A series' last 28 days (or all of it when shorter), its daily shape and
+/// its log residual from that shape.
+struct LastMonth {
+    start: i64,
+    values: Vec<f64>,
+    per_day: usize,
+    /// Per phase of the day, the median of the known values (0 for none).
+    profile: Vec<f64>,
+    /// The log scale's offset: 5% of the median load.
+    offset: f64,
+    /// `ln(v + offset) − ln(profile + offset)`; NaN where unknown.
+    residual: Vec<f64>,
+}
+
+fn last_month(series: &Series) -> LastMonth {
+    let per_day = (86_400 / series.step.max(1)) as usize;
     let keep = (28 * per_day).min(series.values.len());
-    let offset_steps = series.values.len() - keep;
-    let values: Vec<f64> = series.values[offset_steps..].to_vec();
-    let start = series.start + offset_steps as i64 * series.step;
+    let skip = series.values.len() - keep;
+    let start = series.start + skip as i64 * series.step;
+    let values: Vec<f64> = series.values[skip..].to_vec();
     let phase =
         |i: usize| ((start + i as i64 * series.step).rem_euclid(86_400) / series.step) as usize;
     let mut by_phase = vec![Vec::new(); per_day];
@@ -91,17 +102,46 @@ pub fn base(file: &Path) -> (Series, Noise) {
     }
     let profile: Vec<f64> = by_phase.iter_mut().map(|p| median(p)).collect();
     let mut all: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    let c = (0.05 * median(&mut all)).max(1e-6);
-    let residual: Vec<f64> = values
+    let offset = (0.05 * median(&mut all)).max(1e-6);
+    let residual = values
         .iter()
         .enumerate()
         .map(|(i, v)| {
             if v.is_finite() {
-                (v + c).ln() - (profile[phase(i) % per_day] + c).ln()
+                (v + offset).ln() - (profile[phase(i) % per_day] + offset).ln()
             } else {
-                0.0
+                f64::NAN
             }
         })
+        .collect();
+    LastMonth {
+        start,
+        values,
+        per_day,
+        profile,
+        offset,
+        residual,
+    }
+}
+
+/// The base of `file`: its real daily shape and noise, without its own events.
+pub fn base(file: &Path) -> (Series, Noise) {
+    let raw = read_file(file).unwrap();
+    let series = resample(&raw, &GridOptions::default()).unwrap();
+    let LastMonth {
+        start,
+        per_day,
+        profile,
+        offset: c,
+        residual,
+        ..
+    } = last_month(&series);
+    let phase =
+        |i: usize| ((start + i as i64 * series.step).rem_euclid(86_400) / series.step) as usize;
+    // Unknown steps carry no departure.
+    let residual: Vec<f64> = residual
+        .into_iter()
+        .map(|r| if r.is_finite() { r } else { 0.0 })
         .collect();
     // Its own drifts, shifts and bursts of an hour or more out (a running
     // two-hour median), then clipped: what is left is the trace's real
@@ -162,36 +202,14 @@ pub fn raw_trace(file: &Path) -> (Series, Noise) {
 
 /// `series`' last 28 days as they are, and their noise (see [`raw_trace`]).
 pub fn as_it_is(series: &Series) -> (Series, Noise) {
-    let per_day = (86_400 / series.step.max(1)) as usize;
-    let keep = (28 * per_day).min(series.values.len());
-    let skip = series.values.len() - keep;
-    let start = series.start + skip as i64 * series.step;
-    let values: Vec<f64> = series.values[skip..].to_vec();
-    let phase =
-        |i: usize| ((start + i as i64 * series.step).rem_euclid(86_400) / series.step) as usize;
-    let mut by_phase = vec![Vec::new(); per_day];
-    for (i, v) in values.iter().enumerate() {
-        if v.is_finite() {
-            by_phase[phase(i) % per_day].push(*v);
-        }
-    }
-    let profile: Vec<f64> = by_phase
-        .iter_mut()
-        .map(|p| if p.is_empty() { 0.0 } else { median(p) })
-        .collect();
-    let mut all: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    let c = (0.05 * median(&mut all)).max(1e-6);
-    let residual: Vec<f64> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            if v.is_finite() {
-                (v + c).ln() - (profile[phase(i) % per_day] + c).ln()
-            } else {
-                f64::NAN
-            }
-        })
-        .collect();
+    let LastMonth {
+        start,
+        values,
+        per_day,
+        offset: c,
+        residual,
+        ..
+    } = last_month(series);
     let half = (per_day / 24).max(1);
     let detrended: Vec<f64> = (0..residual.len())
         .filter(|&i| residual[i].is_finite())
