@@ -81,11 +81,19 @@ cargo_step test --benches
 
 echo "== notebooks (pinned packages in .venv-notebooks; see notebooks/README.md)"
 cargo_step build
-bash scripts/notebooks.sh
+# A failing notebook fails the run, but only after the tests have run too:
+# otherwise one stale notebook hides every test result.
+notebooks_failed=0
+bash scripts/notebooks.sh || notebooks_failed=1
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo_step nextest run --lib --bins --tests --no-fail-fast
 else
   cargo_step test --lib --bins --tests --no-fail-fast
+fi
+
+if [ "$notebooks_failed" -ne 0 ]; then
+  echo "== the notebooks failed (see above)" >&2
+  exit 1
 fi
