@@ -314,12 +314,19 @@ pub fn schedule_loads(forecast: &Forecast, level: Option<Level>) -> Vec<f64> {
     }
 }
 
+/// The HPA's tolerance (Kubernetes' default
+/// `--horizontal-pod-autoscaler-tolerance`): it leaves the replica count
+/// alone while the load per replica is within 10% of its target.
+pub const HPA_TOLERANCE: f64 = 0.1;
+
 /// The time-of-day schedule for min over the forecast steps `window`.
 ///
 /// `loads[i]` is the load forecast step `i` is sized for. A pod asked for
 /// at `t` serves from `t + lead`, so at every moment `t` min is the most
-/// that any step overlapping `[t, t + lead]` needs, `⌈load /
-/// target_per_replica⌉`, within `[low, high]` (the horizon's min and max):
+/// that any step overlapping `[t, t + lead]` needs: the fewest replicas
+/// the HPA keeps at that load, `⌈load / (target_per_replica × (1 +
+/// HPA_TOLERANCE))⌉` (more would be replicas the HPA itself would not
+/// run at the expected load), within `[low, high]` (the horizon's min and max):
 /// raised `lead` before a step that needs more, lowered only when the step
 /// that needed it is over. One entry per change.
 #[must_use]
@@ -336,7 +343,9 @@ pub fn schedule_min(
         return Vec::new();
     }
     let needs = |i: usize| {
-        let replicas = (loads[i] / target_per_replica - 1e-9).ceil().max(1.0);
+        let replicas = (loads[i] / (target_per_replica * (1.0 + HPA_TOLERANCE)) - 1e-9)
+            .ceil()
+            .max(1.0);
         // Float to int saturates; the clamp keeps it inside the range.
         (replicas as u32).clamp(low, high.max(low))
     };
@@ -559,6 +568,12 @@ mod tests {
         );
         let flat = schedule_min(&forecast, &[20.0; 6], 0..6, 90, 10.0, (1, 50));
         assert_eq!(flat, [at(t0 - 90, 2)]);
+        // Within the HPA's 10% tolerance of a count, that count: at 21 the
+        // HPA keeps 2 replicas of 10 (1.05 of target), at 23 it wants 3.
+        let tolerant = schedule_min(&forecast, &[21.0; 6], 0..6, 90, 10.0, (1, 50));
+        assert_eq!(tolerant, [at(t0 - 90, 2)]);
+        let over = schedule_min(&forecast, &[23.0; 6], 0..6, 90, 10.0, (1, 50));
+        assert_eq!(over, [at(t0 - 90, 3)]);
         assert!(schedule_min(&forecast, &loads, 6..6, lead, 10.0, (1, 50)).is_empty());
     }
 
