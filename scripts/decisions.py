@@ -108,8 +108,8 @@ def ratio(new, old):
     return None if old <= 0 else new / old
 
 
-def pct(r):
-    return "n/a" if r is None else f"{(r - 1) * 100:+.0f}%"
+def pct(r, decimals=0):
+    return "n/a" if r is None else f"{(r - 1) * 100:+.{decimals}f}%"
 
 
 def median_ratio(workloads, policy, baseline, key):
@@ -166,7 +166,7 @@ def summary(workloads, baselines):
     for policy in ("horizon", "schedule"):
         for b in baselines:
             over, n = median_ratio(workloads, policy, b, "overload_minutes")
-            hours, _ = median_ratio(workloads, policy, b, "replica_hours")
+            hours, m = median_ratio(workloads, policy, b, "replica_hours")
             worse = [
                 w["name"]
                 for w in workloads
@@ -174,8 +174,8 @@ def summary(workloads, baselines):
                 > outcome(w, b)["overload_minutes"] + 1e-9
             ]
             lines.append(
-                f"- **{policy} vs {b}** (median of {n} workloads with {b} overload): "
-                f"overload minutes {pct(over)}, replica-hours {pct(hours)}; "
+                f"- **{policy} vs {b}**: overload minutes {pct(over)} (median of the {n} "
+                f"workloads with {b} overload), replica-hours {pct(hours, 1)} (median of {m}); "
                 f"overloads more than {b} on {len(worse)}: {', '.join(worse) or 'none'}"
             )
     b = baselines[0]
