@@ -909,13 +909,11 @@ fn evaluate_file(
         per_day,
     };
     let scores = evaluate::scores(&actual, &forecast, level, &horizons, scale);
-    let adapted = evaluate::scores(
-        &actual,
-        &adapted_forecast(&train, test_steps)?,
-        level,
-        &horizons,
-        scale,
-    );
+    // When the adapted history cannot be fitted (too much of it was a
+    // departure), the bare scores still stand; the adapted ones are NaN.
+    let adapted = adapted_forecast(&train, test_steps)
+        .map(|forecast| evaluate::scores(&actual, &forecast, level, &horizons, scale))
+        .unwrap_or_default();
     let exported = export.map_or(Ok(()), |export| {
         write_curves(
             export,
