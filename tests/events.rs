@@ -361,10 +361,11 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
         versions.push((format!("{name} (Poisson, median 4)"), thinned, thin_noise));
         for (v, (label, series, noise)) in versions.into_iter().enumerate() {
             let own = detect_in(&series, &settings);
-            if v == 0 {
-                let shifts = own.iter().filter(|e| e.kind == EventKind::Shift).count();
-                own_shifts.push(format!("{name}: {} own events, {shifts} shifts", own.len()));
-            }
+            let shifts = own.iter().filter(|e| e.kind == EventKind::Shift).count();
+            own_shifts.push(format!(
+                "{label}: {} own events, {shifts} shifts",
+                own.len()
+            ));
             // The trace's departures that just missed the bar: found again
             // once injection moves the noise scale a little, they are the
             // trace's own all the same (counted apart, as `near`).
