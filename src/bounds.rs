@@ -87,7 +87,7 @@ pub const MAX_HOLD_BELOW: f64 = 0.10;
 /// replica either way).
 pub const MIN_HOLD: f64 = 0.10;
 /// Step limit: one run moves max at most this factor from today's, up or
-/// down, unless the expected load itself (no headroom) needs more.
+/// down.
 pub const MAX_STEP: f64 = 1.5;
 
 /// What a bound was sized for.
@@ -179,20 +179,6 @@ pub fn derive_bounds(
         .map(|i| (i, intervals[i].upper))
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .unwrap_or((0, 0.0));
-    // The expected peak the operator is called for: the 99th percentile of
-    // the forecast mean over the window, so that one burst a seasonal naive
-    // repeats each day (a workload whose bursts are its texture) is not
-    // a page on its own.
-    let mut means: Vec<f64> = window
-        .map(|i| forecast.mean[i])
-        .filter(|m| m.is_finite())
-        .collect();
-    means.sort_by(f64::total_cmp);
-    let mean_peak = means
-        .get(((0.99 * means.len() as f64).ceil() as usize).clamp(1, means.len().max(1)) - 1)
-        .copied()
-        .unwrap_or(0.0)
-        .max(0.0);
     let (high, basis, quantile) = match evidence.ordinary_peak {
         Some(peak) if peak > upper => (peak, Basis::OrdinaryPeak, 0.99),
         _ => (upper, Basis::IntervalUpper, policy.level.upper_quantile()),
@@ -234,6 +220,22 @@ pub fn derive_bounds(
     if max_clamp == Some(Clamp::Ceiling) {
         // Only the load we expect calls the operator: the ceiling cutting
         // the headroom or the interval's tail above it is said, not paged.
+        // The expected peak the operator is called for: the 99th percentile
+        // of the forecast mean over the window, so that one burst a seasonal
+        // naive repeats each day (a workload whose bursts are its texture)
+        // is not a page on its own.
+        let mut means: Vec<f64> = window
+            .clone()
+            .map(|i| forecast.mean[i])
+            .filter(|m| m.is_finite())
+            .collect();
+        let mean_peak = if means.is_empty() {
+            0.0
+        } else {
+            let rank = ((0.99 * means.len() as f64).ceil() as usize).clamp(1, means.len());
+            let (_, &mut peak, _) = means.select_nth_unstable_by(rank - 1, f64::total_cmp);
+            peak.max(0.0)
+        };
         let expected = mean_peak.max(evidence.ordinary_peak.unwrap_or(0.0));
         let expected_need = whole(expected / capacity);
         if expected_need > f64::from(policy.max_replicas.ceiling()) {
@@ -318,6 +320,9 @@ pub fn schedule_loads(forecast: &Forecast, level: Option<Level>) -> Vec<f64> {
 /// `--horizontal-pod-autoscaler-tolerance`): it leaves the replica count
 /// alone while the load per replica is within 10% of its target.
 pub const HPA_TOLERANCE: f64 = 0.1;
+/// The HPA's scale-down stabilization window, seconds (Kubernetes' default
+/// `behavior.scaleDown.stabilizationWindowSeconds`).
+pub const HPA_SCALE_DOWN_STABILIZATION: i64 = 300;
 
 /// The time-of-day schedule for min over the forecast steps `window`.
 ///

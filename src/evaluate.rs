@@ -175,8 +175,6 @@ pub fn score(
     }
 }
 
-/// Percentile `q` of `xs` (sorts them); NaN for none, so that an empty
-/// metric never reads as a real 0.
 /// The horizons a forecast is scored over: the whole test span (`label`,
 /// `steps` long) and, when it is longer than a day, its first day.
 pub struct Horizons {
@@ -216,6 +214,8 @@ pub fn scores(
     scores
 }
 
+/// Percentile `q` of `xs` (sorts them); NaN for none, so that an empty
+/// metric never reads as a real 0.
 fn percentile(xs: &mut [f64], q: f64) -> f64 {
     if xs.is_empty() {
         return f64::NAN;

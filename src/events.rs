@@ -366,11 +366,12 @@ fn known_median(xs: &[f64], least: usize, scratch: &mut Vec<f64>) -> Option<f64>
 /// profile from four weeks would be a median of four noisy values.
 #[must_use]
 pub fn detect_in(series: &Series, settings: &EventSettings) -> Vec<Event> {
-    let first = detect_with_seasonality_of(series, &series.values, settings);
+    let rhythm = rhythm_of(series, &series.values);
+    let first = detect(series, rhythm.0, rhythm.1, settings);
     // A lasting shift inside the history confounds the weekly test (the
     // days after it differ from the days before by more than weekdays
     // do): the rhythm is looked for again with each shift undone, and
-    // the history read against that when it differs.
+    // the history read again only when that rhythm differs.
     let shifts: Vec<&Event> = first
         .iter()
         .filter(|e| e.kind == EventKind::Shift)
@@ -386,18 +387,19 @@ pub fn detect_in(series: &Series, settings: &EventSettings) -> Vec<Event> {
             *v *= ratio;
         }
     }
-    detect_with_seasonality_of(series, &undone, settings)
+    let again = rhythm_of(series, &undone);
+    if again == rhythm {
+        return first;
+    }
+    detect(series, again.0, again.1, settings)
 }
 
-/// The events of `series`, with the seasonality found in `rhythm` (the
-/// series itself, or it with its shifts undone).
-fn detect_with_seasonality_of(
-    series: &Series,
-    rhythm: &[f64],
-    settings: &EventSettings,
-) -> Vec<Event> {
+/// The seasonal period `detect` reads `series` against, found in
+/// `values` (the series' own, or them with its shifts undone), and
+/// whether weekly seasonality was seen.
+fn rhythm_of(series: &Series, values: &[f64]) -> (Option<usize>, bool) {
     let seasonality = crate::model::detect_seasonality(
-        &seasonality_input(rhythm, series.start, series.step),
+        &seasonality_input(values, series.start, series.step),
         series.start,
         series.step,
     );
@@ -409,7 +411,7 @@ fn detect_with_seasonality_of(
         .weekly
         .or(seasonality.daily.map(|_| per_week))
         .filter(|&p| p > 1);
-    detect(series, period, seasonality.weekly.is_some(), settings)
+    (period, seasonality.weekly.is_some())
 }
 
 /// What the seasonality test looks at for events: the load on the log

@@ -307,8 +307,9 @@ pub fn plan_fitted(
     let first_after_now = staleness.div_euclid(series.step) as usize;
     let total = ((staleness + workload.horizon.secs()).div_euclid(series.step) as usize)
         .max(first_after_now + 1);
-    // Healing versus adaptation: spikes and dips out of the fit, the
-    // history re-based after shifts, the headroom sized from the spikes.
+    // Healing versus adaptation: spikes (unless they are the workload's
+    // texture) and dips out of the fit, the history re-based after shifts,
+    // the headroom sized from the spikes.
     let found = events::detect_in(&series, &workload.events.detection);
     let reaction = reaction_time(workload);
     let adaptation = adapt(&series, &found, now, &workload.events, reaction);
@@ -340,7 +341,8 @@ pub fn plan_fitted(
             workload.policy.level
         ));
     }
-    // Every departure found is left out of the fit; those the HPA could
+    // Every dip found is left out of the fit, and every spike but a
+    // texture's (see `adapt`); those the HPA could
     // not have answered, or that move no replica count, are not reported.
     let events: Vec<events::Event> = found
         .into_iter()
@@ -471,7 +473,7 @@ pub fn matters_to_capacity(
     // The HPA scales down only after its stabilization window: a shorter
     // dip moves no pod.
     let answered_after = if e.kind == EventKind::Dip {
-        reaction + SCALE_DOWN_STABILIZATION
+        reaction + crate::bounds::HPA_SCALE_DOWN_STABILIZATION
     } else {
         reaction
     };
@@ -488,10 +490,6 @@ pub fn matters_to_capacity(
         || replicas(e.after) > replicas(e.day_peak * policy.headroom.max(1.0));
     lasts && replicas(e.after) != replicas(e.before) && beyond_the_day
 }
-
-/// Kubernetes' default scale-down stabilization window
-/// (`behavior.scaleDown.stabilizationWindowSeconds`), seconds.
-const SCALE_DOWN_STABILIZATION: i64 = 300;
 
 /// Days of history whose ordinary peak max may not fall below.
 const ORDINARY_PEAK_DAYS: i64 = 14;

@@ -58,9 +58,9 @@ impl Hpa {
     pub fn new(target_per_replica: f64) -> Hpa {
         Hpa {
             target_per_replica,
-            tolerance: 0.1,
+            tolerance: crate::bounds::HPA_TOLERANCE,
             startup: 90,
-            stabilization: 300,
+            stabilization: crate::bounds::HPA_SCALE_DOWN_STABILIZATION,
             sync: 15,
             target_utilization: 0.7,
         }

@@ -910,7 +910,8 @@ fn evaluate_file(
     };
     let scores = evaluate::scores(&actual, &forecast, level, &horizons, scale);
     // When the adapted history cannot be fitted (too much of it was a
-    // departure), the bare scores still stand; the adapted ones are NaN.
+    // departure), the bare scores still stand; the adapted ones are left
+    // out (the reports show NaN).
     let adapted = adapted_forecast(&train, test_steps)
         .map(|forecast| evaluate::scores(&actual, &forecast, level, &horizons, scale))
         .unwrap_or_default();
@@ -941,13 +942,13 @@ fn evaluate_file(
 /// training history's events found, its spikes and dips taken out and its
 /// levels re-based after shifts (the default `events:` policy), then the
 /// same model selection.
-fn adapted_forecast(train: &series::Series, steps: usize) -> Result<model::Forecast, String> {
+fn adapted_forecast(train: &series::Series, steps: usize) -> Option<model::Forecast> {
     let policy = crate::adapt::AdaptPolicy::default();
     let found = crate::events::detect_in(train, &policy.detection);
-    // The reaction time only sizes the healing headroom, not the forecast.
-    let reaction = 150;
-    let adaptation = crate::adapt::adapt(train, &found, train.end(), &policy, reaction);
-    model::forecast(&adaptation.series, steps).map_err(|e| e.to_string())
+    // The reaction time only sizes the healing headroom, which is not
+    // scored here: 0 rather than a copy of `plan`'s.
+    let adaptation = crate::adapt::adapt(train, &found, train.end(), &policy, 0);
+    model::forecast(&adaptation.series, steps).ok()
 }
 
 /// What `homeostat backtest` replays, besides each workload's config.

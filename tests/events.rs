@@ -76,6 +76,9 @@ struct Tally {
     spikes: Score,
     shifts: Score,
     confusion: Confusion,
+    /// No misses and false alarms on stderr (a second reading of the same
+    /// detections would print them twice).
+    quiet: bool,
 }
 
 impl Tally {
@@ -135,14 +138,16 @@ impl Tally {
                     self.confusion.shift_called_spike += 1;
                 }
             } else if big {
-                eprintln!(
-                    "{label}: missed {:?} at {} dur {} factor {:.2} size {:.1}",
-                    truth.kind,
-                    series.start + truth.start as i64 * series.step,
-                    truth.end - truth.start,
-                    truth.factor,
-                    truth.size_sd
-                );
+                if !self.quiet {
+                    eprintln!(
+                        "{label}: missed {:?} at {} dur {} factor {:.2} size {:.1}",
+                        truth.kind,
+                        series.start + truth.start as i64 * series.step,
+                        truth.end - truth.start,
+                        truth.factor,
+                        truth.size_sd
+                    );
+                }
                 if transient(truth.kind) {
                     self.confusion.missed_transient += 1;
                 } else {
@@ -207,11 +212,13 @@ impl Tally {
                     })
                     .min()
                     .map_or(f64::INFINITY, |s| s as f64 / 3600.0);
-                eprintln!(
-                    "{label}: false {d:?} (nearest injected {:.1} h away: {}; own {own_near:.1} h)",
-                    nearest.0.abs(),
-                    nearest.1
-                );
+                if !self.quiet {
+                    eprintln!(
+                        "{label}: false {d:?} (nearest injected {:.1} h away: {}; own {own_near:.1} h)",
+                        nearest.0.abs(),
+                        nearest.1
+                    );
+                }
             }
         }
     }
@@ -349,7 +356,11 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
     let settings = EventSettings::default();
     let mut tally = Tally::default();
     let mut low_count = Tally::default();
-    let (mut tally_near, mut low_count_near) = (Tally::default(), Tally::default());
+    let quiet = || Tally {
+        quiet: true,
+        ..Tally::default()
+    };
+    let (mut tally_near, mut low_count_near) = (quiet(), quiet());
     let mut own_shifts = Vec::new();
     for file in all_traces() {
         let name = file.file_stem().unwrap().to_string_lossy().to_string();
