@@ -23,8 +23,10 @@
 //!   every run is one nobody trusts, and each move is a patch).
 //! - Both are clamped to their floor and ceiling; `min ≤ max` always.
 //! - When the expected load itself needs more than a ceiling allows, the
-//!   cluster cannot heal by itself: `needs_operator` says why. A ceiling
-//!   that only cuts the headroom above it is said in the reasons.
+//!   cluster cannot heal by itself: `needs_operator` says why. For the max
+//!   ceiling, only once the load of the last four weeks has needed more
+//!   than it; a forecast beyond anything seen is a warning until then. A
+//!   ceiling that only cuts the headroom above it is said in the reasons.
 
 use crate::model::{Forecast, Interval, Level};
 use serde::{Deserialize, Serialize};
@@ -72,6 +74,9 @@ pub struct Evidence {
     /// The recent weeks' ordinary peak: the 99th percentile of the load,
     /// spikes and dips left out, re-based after shifts.
     pub ordinary_peak: Option<f64>,
+    /// The highest load the history actually held over its last four
+    /// weeks (spikes in, nothing re-based): a page needs load that has been.
+    pub highest_seen: Option<f64>,
     /// The HPA's `(min, max)` today, when known: changes within the
     /// hysteresis band are held back.
     pub current: Option<(u32, u32)>,
@@ -156,6 +161,10 @@ pub struct ReplicaBounds {
     pub expected_high: f64,
     /// Why the cluster cannot heal by itself, when it cannot.
     pub needs_operator: Vec<String>,
+    /// What the operator should know without being called: the forecast
+    /// needs more than a ceiling allows, but no load of the last weeks did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Derives the bounds from the forecast steps `window` (indices into the
@@ -185,6 +194,7 @@ pub fn derive_bounds(
     };
     let capacity = policy.target_per_replica;
     let mut needs_operator = Vec::new();
+    let mut warnings = Vec::new();
 
     let min_raw = low / capacity;
     let (mut min_replicas, mut min_clamp) = settle(min_raw, policy.min_replicas, |wanted| {
@@ -238,12 +248,26 @@ pub fn derive_bounds(
         };
         let expected = mean_peak.max(evidence.ordinary_peak.unwrap_or(0.0));
         let expected_need = whole(expected / capacity);
-        if expected_need > f64::from(policy.max_replicas.ceiling()) {
-            needs_operator.push(format!(
-                "the expected peak load {} needs {expected_need} replicas, above the max ceiling {}",
-                significant(expected, 4),
-                policy.max_replicas.ceiling()
-            ));
+        let ceiling = f64::from(policy.max_replicas.ceiling());
+        if expected_need > ceiling {
+            // Called only once load has needed more than the ceiling: a
+            // forecast beyond anything the last weeks held (a re-based
+            // history's bursts, a trend carried on) is a warning in the
+            // reasons until the load gets there, not a page.
+            match evidence.highest_seen {
+                Some(seen) if whole(seen / capacity) <= ceiling => warnings.push(format!(
+                    "the forecast's peak load {} would need {expected_need} replicas, above the max ceiling {}; the highest load of the last 4 weeks, {}, needed {} (no page until the load needs more than the ceiling)",
+                    significant(expected, 4),
+                    policy.max_replicas.ceiling(),
+                    significant(seen, 4),
+                    whole(seen / capacity)
+                )),
+                _ => needs_operator.push(format!(
+                    "the expected peak load {} needs {expected_need} replicas, above the max ceiling {}",
+                    significant(expected, 4),
+                    policy.max_replicas.ceiling()
+                )),
+            }
         }
     }
     // Step limit: one run moves max at most ×MAX_STEP from today's, up or
@@ -290,6 +314,7 @@ pub fn derive_bounds(
         expected_low: low,
         expected_high: high,
         needs_operator,
+        warnings,
     }
 }
 
@@ -481,6 +506,35 @@ mod tests {
         assert_eq!((bounds.min.replicas, bounds.max.replicas), (20, 50));
         assert_eq!(bounds.min.clamp, Some(Clamp::Ceiling));
         assert_eq!(bounds.needs_operator.len(), 2);
+    }
+
+    #[test]
+    fn a_forecast_beyond_the_max_ceiling_pages_only_once_load_has_needed_more() {
+        // Nights at 300, days at 1000: at 10 per replica min 30, and the
+        // days need 100, above the max ceiling 50.
+        let forecast = forecast_of(
+            (0..3 * 288)
+                .map(|i| if i % 288 < 144 { 300.0 } else { 1000.0 })
+                .collect(),
+        );
+        let policy = policy(10.0, (1, 1), (200, 50));
+        let seen = |highest: f64| {
+            let evidence = Evidence {
+                highest_seen: Some(highest),
+                ..Evidence::default()
+            };
+            derive_bounds(&forecast, 0..288, &policy, &evidence)
+        };
+        // The last weeks peaked at 450 (45 replicas): said, not paged.
+        let warned = seen(450.0);
+        assert_eq!(warned.max.replicas, 50);
+        assert!(warned.needs_operator.is_empty(), "{warned:?}");
+        assert_eq!(warned.warnings.len(), 1, "{warned:?}");
+        assert!(warned.warnings[0].contains("needed 45"), "{warned:?}");
+        // They reached 520 (52 replicas): the operator is called.
+        let paged = seen(520.0);
+        assert_eq!(paged.needs_operator.len(), 1, "{paged:?}");
+        assert!(paged.warnings.is_empty(), "{paged:?}");
     }
 
     #[test]

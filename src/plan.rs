@@ -321,6 +321,7 @@ pub fn plan_fitted(
     };
     let evidence = Evidence {
         ordinary_peak: ordinary_peak(&adaptation.series, ORDINARY_PEAK_DAYS),
+        highest_seen: highest_seen(&series, HIGHEST_SEEN_DAYS),
         current: workload.current.map(|c| (c.min_replicas, c.max_replicas)),
     };
     let bounds = derive_bounds(&forecast, first_after_now..total, &policy, &evidence);
@@ -362,6 +363,7 @@ pub fn plan_fitted(
         series.end() + series.step,
     ));
     reasons.extend(bounds.needs_operator.iter().cloned());
+    reasons.extend(bounds.warnings.iter().cloned());
     if let (true, Some(mase)) = (untrustworthy_model, validation_mase) {
         reasons.push(format!(
             "model not trusted: its backtest error is {mase} times the daily seasonal naive's (max_mase {}): the bounds rest on a poor forecast",
@@ -512,6 +514,23 @@ fn ordinary_peak(adapted: &Series, days: i64) -> Option<f64> {
     known.sort_by(f64::total_cmp);
     let rank = ((0.99 * known.len() as f64).ceil() as usize).clamp(1, known.len());
     Some(known[rank - 1])
+}
+
+/// Days of history whose highest load a max-ceiling page needs beyond
+/// the ceiling (issue 18: no page on a workload whose last 28 days stayed
+/// within its ceiling's capacity).
+const HIGHEST_SEEN_DAYS: i64 = 28;
+
+/// The highest load of the last `days` of `series` as it was (spikes in,
+/// nothing re-based); `None` without a known step.
+fn highest_seen(series: &Series, days: i64) -> Option<f64> {
+    let steps = (days * 86_400 / series.step.max(1)) as usize;
+    let from = series.len().saturating_sub(steps);
+    series.values[from..]
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .max_by(f64::total_cmp)
 }
 
 fn describe_data(series: &Series, origin: &str) -> String {
