@@ -183,15 +183,8 @@ pub fn adapt(
             .copied()
             .filter(|&h| h <= policy.max_spike_headroom)
             .collect();
-        absorbable.sort_by(f64::total_cmp);
         // Nearest rank: with few spikes, the 95th percentile is the tallest.
-        let p95 = if absorbable.is_empty() {
-            1.0
-        } else {
-            let rank =
-                ((0.95 * absorbable.len() as f64).ceil() as usize).clamp(1, absorbable.len());
-            absorbable[rank - 1]
-        };
+        let p95 = crate::stats::nearest_rank(&mut absorbable, 0.95).unwrap_or(1.0);
         SpikeHeadroom {
             spikes: heights.len(),
             absorbable: absorbable.len(),

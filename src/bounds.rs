@@ -239,13 +239,7 @@ pub fn derive_bounds(
             .map(|i| forecast.mean[i])
             .filter(|m| m.is_finite())
             .collect();
-        let mean_peak = if means.is_empty() {
-            0.0
-        } else {
-            let rank = ((0.99 * means.len() as f64).ceil() as usize).clamp(1, means.len());
-            let (_, &mut peak, _) = means.select_nth_unstable_by(rank - 1, f64::total_cmp);
-            peak.max(0.0)
-        };
+        let mean_peak = crate::stats::nearest_rank(&mut means, 0.99).map_or(0.0, |p| p.max(0.0));
         let expected = mean_peak.max(evidence.ordinary_peak.unwrap_or(0.0));
         let expected_need = whole(expected / capacity);
         let ceiling = f64::from(policy.max_replicas.ceiling());

@@ -511,9 +511,7 @@ fn ordinary_peak(adapted: &Series, days: i64) -> Option<f64> {
     if known.len() < per_day.max(1) {
         return None;
     }
-    known.sort_by(f64::total_cmp);
-    let rank = ((0.99 * known.len() as f64).ceil() as usize).clamp(1, known.len());
-    Some(known[rank - 1])
+    crate::stats::nearest_rank(&mut known, 0.99)
 }
 
 /// Days of history whose highest load a max-ceiling page needs beyond

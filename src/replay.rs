@@ -174,14 +174,7 @@ impl Tally {
     }
 
     fn outcome(mut self, bound_changes: usize) -> Outcome {
-        self.utilization.sort_by(f64::total_cmp);
-        let p95 = if self.utilization.is_empty() {
-            0.0
-        } else {
-            let rank = ((0.95 * self.utilization.len() as f64).ceil() as usize)
-                .clamp(1, self.utilization.len());
-            self.utilization[rank - 1]
-        };
+        let p95 = crate::stats::nearest_rank(&mut self.utilization, 0.95).unwrap_or(0.0);
         Outcome {
             overload_minutes: self.overload_seconds / 60.0,
             overload_share: self.overload_seconds / self.seconds.max(1.0),

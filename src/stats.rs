@@ -1,5 +1,6 @@
-//! The two order statistics every stage uses, in one place: linear
-//! interpolated quantiles (numpy's default) and the median.
+//! The order statistics every stage uses, in one place: linear
+//! interpolated quantiles (numpy's default), nearest-rank percentiles and
+//! the median.
 
 /// Quantile `q` of values sorted ascending, interpolated linearly between
 /// neighbours (numpy's default); 0 for none.
@@ -16,6 +17,19 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
             sorted[below] * (1.0 - f) + sorted[above] * f
         }
     }
+}
+
+/// Nearest-rank percentile `q` of `xs` (reorders them in place, in linear
+/// time): the smallest value with at least `q` of them at or below it, so
+/// that with few values a high percentile is the highest, never a value
+/// between two; `None` for none. What an operator reads as "the p99".
+pub fn nearest_rank(xs: &mut [f64], q: f64) -> Option<f64> {
+    if xs.is_empty() {
+        return None;
+    }
+    let rank = ((q.clamp(0.0, 1.0) * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
+    let (_, &mut value, _) = xs.select_nth_unstable_by(rank - 1, f64::total_cmp);
+    Some(value)
 }
 
 /// Median of `xs` (reorders them in place, in linear time: no full sort);
@@ -60,6 +74,17 @@ mod tests {
         assert_eq!(quantile(&[0.0, 10.0], 0.25), 2.5);
         assert!((quantile(&[0.0, 10.0], 0.95) - 9.5).abs() < 1e-12);
         assert_eq!(quantile(&[], 0.5), 0.0);
+    }
+
+    #[test]
+    fn nearest_rank_is_a_value_of_the_data_and_the_highest_when_few() {
+        let mut xs = [5.0, 1.0, 4.0, 2.0, 3.0];
+        assert_eq!(nearest_rank(&mut xs, 0.99), Some(5.0));
+        assert_eq!(nearest_rank(&mut xs, 0.5), Some(3.0));
+        assert_eq!(nearest_rank(&mut xs, 0.0), Some(1.0));
+        let mut hundred: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        assert_eq!(nearest_rank(&mut hundred, 0.95), Some(95.0));
+        assert_eq!(nearest_rank(&mut [], 0.5), None);
     }
 
     #[test]

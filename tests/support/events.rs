@@ -124,6 +124,28 @@ fn last_month(series: &Series) -> LastMonth {
     }
 }
 
+/// Each value less the median of the known values within `half` steps
+/// before it and `half` after (two hours at `half` = an hour): what is
+/// left is what lasts less than an hour. NaN stays NaN.
+fn minus_running_median(residual: &[f64], half: usize) -> Vec<f64> {
+    (0..residual.len())
+        .map(|i| {
+            let lo = i.saturating_sub(half);
+            let hi = (i + half).min(residual.len());
+            let mut window: Vec<f64> = residual[lo..hi]
+                .iter()
+                .copied()
+                .filter(|r| r.is_finite())
+                .collect();
+            residual[i] - median(&mut window)
+        })
+        .collect()
+}
+
+/// How far injected events keep from the trace's own (hours): an own
+/// event found again a little earlier or later is still its own.
+pub const OWN_MARGIN_HOURS: usize = 3;
+
 /// The base of `file`: its real daily shape and noise, without its own events.
 pub fn base(file: &Path) -> (Series, Noise) {
     let raw = read_file(file).unwrap();
@@ -146,15 +168,7 @@ pub fn base(file: &Path) -> (Series, Noise) {
     // Its own drifts, shifts and bursts of an hour or more out (a running
     // two-hour median), then clipped: what is left is the trace's real
     // short-term noise.
-    let half = (per_day / 24).max(1);
-    let detrended: Vec<f64> = (0..residual.len())
-        .map(|i| {
-            let lo = i.saturating_sub(half);
-            let hi = (i + half).min(residual.len());
-            let mut window = residual[lo..hi].to_vec();
-            residual[i] - median(&mut window)
-        })
-        .collect();
+    let detrended = minus_running_median(&residual, (per_day / 24).max(1));
     // Its own short bursts out too: blocks of three samples, shuffled
     // (seeded), keep the noise's real distribution and its correlation
     // from one sample to the next, but no burst of its own survives.
@@ -210,19 +224,9 @@ pub fn as_it_is(series: &Series) -> (Series, Noise) {
         residual,
         ..
     } = last_month(series);
-    let half = (per_day / 24).max(1);
-    let detrended: Vec<f64> = (0..residual.len())
-        .filter(|&i| residual[i].is_finite())
-        .map(|i| {
-            let lo = i.saturating_sub(half);
-            let hi = (i + half).min(residual.len());
-            let mut window: Vec<f64> = residual[lo..hi]
-                .iter()
-                .copied()
-                .filter(|r| r.is_finite())
-                .collect();
-            residual[i] - median(&mut window)
-        })
+    let detrended: Vec<f64> = minus_running_median(&residual, (per_day / 24).max(1))
+        .into_iter()
+        .filter(|r| r.is_finite())
         .collect();
     let sigma = robust_sd(&detrended).max(1e-9);
     // The wander: six-hour medians either side of each step, differenced.
@@ -279,9 +283,16 @@ pub fn poisson_thinned(series: &Series, median_count: f64, seed: u64) -> Series 
             if !v.is_finite() {
                 return *v;
             }
+            let lambda = v * scale;
+            // Past a few hundred, e^−λ underflows and Knuth's method
+            // below would stop short: the normal approximation is exact
+            // enough there.
+            if lambda > 500.0 {
+                return (lambda + lambda.sqrt() * rng.normal()).round().max(0.0);
+            }
             // Knuth's method: count uniform draws until their product
-            // falls below e^−λ (λ is small here).
-            let limit = (-(v * scale)).exp();
+            // falls below e^−λ.
+            let limit = (-lambda).exp();
             let (mut count, mut product) = (0.0, rng.uniform());
             while product > limit {
                 count += 1.0;
@@ -336,7 +347,7 @@ pub fn inject_around(
     // Leave the first three days clean: the detector needs a level to depart from.
     let mut at = 3 * 24 * per_hour;
     let mut ends = at;
-    let margin = 3 * per_hour;
+    let margin = OWN_MARGIN_HOURS * per_hour;
     let clear_from = |mut at: usize, span: usize| {
         // Moved past every busy range that comes within `margin` of
         // `at..at + span` (ranges are sorted; one pass suffices).
