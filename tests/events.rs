@@ -3,7 +3,8 @@
 //! as issue 5 asks: precision and recall for spikes+dips and for shifts,
 //! over events of at least 3 robust SD, a shift's start within 1 hour.
 //! `cargo test --test events -- --nocapture` prints the confusion table.
-//! `EVENTS_DEBUG=<trace name part>` lists seed 1's truths and detections.
+//! `EVENTS_DEBUG=<trace name part>` lists seed 1's truths and detections
+//! (`EVENTS_DEBUG_SEED=<n>` another seed's).
 
 mod support;
 
@@ -248,6 +249,14 @@ impl Tally {
     }
 }
 
+/// `EVENTS_DEBUG_SEED` (1 unless set): the seed whose truths and detections are listed.
+fn debug_seed() -> u64 {
+    std::env::var("EVENTS_DEBUG_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+}
+
 fn debug_wanted(label: &str) -> bool {
     std::env::var("EVENTS_DEBUG").is_ok_and(|v| label.contains(&v))
 }
@@ -397,7 +406,7 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
                     SHIFT_GAP_HOURS,
                 );
                 let detected = detect_in(&injected, &settings);
-                if debug_wanted(&label) && seed == 1 {
+                if debug_wanted(&label) && seed == debug_seed() {
                     eprintln!("== {label}: own {own:?}");
                     debug_list(&injected, &truths, &detected);
                 }
