@@ -1058,9 +1058,12 @@ fn find_departures(
         let log = in_log.mean(from, to)?;
         let big = mean.abs() >= bar;
         let relative = log >= relative_up || log <= relative_down;
-        let beyond_counting = counting.beyond(from, to, alarm, log > 0.0);
-        (big && relative && beyond_counting && mean.signum() == log.signum())
-            .then_some(if mean > 0.0 { 1 } else { -1 })
+        // The counting test last: it is the dearest, and most windows
+        // fail the others.
+        (big && relative
+            && mean.signum() == log.signum()
+            && counting.beyond(from, to, alarm, log > 0.0))
+        .then_some(if mean > 0.0 { 1 } else { -1 })
     };
     let stands_out =
         |from: usize, to: usize| stands_out_over(from, to, alarm * noise.of_mean(to - from));
