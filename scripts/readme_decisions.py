@@ -9,17 +9,24 @@ import re
 import sys
 
 root = pathlib.Path(__file__).resolve().parent.parent
-report = (root / "target/decisions/report.md").read_text()
+report_path = root / "target/decisions/report.md"
+if not report_path.exists():
+    sys.exit(f"{report_path}: missing; run python3 scripts/decisions.py first")
+report = report_path.read_text()
 readme_path = root / "README.md"
 readme = readme_path.read_text()
 
 # The report's tables, its level-2 headings one level down (a README section).
+if "\n" not in report or "## Decision set" not in report:
+    sys.exit(f"{report_path}: not a decision benchmark report (no 'Decision set' section)")
 body = report.split("\n", 1)[1].strip("\n")
 body = re.sub(r"^## ", "### ", body, flags=re.M)
 
-start = readme.index("### Bundled example (`data/homeostat.yaml`")
+start = readme.find("### Bundled example (`data/homeostat.yaml`")
+set_start = readme.find("### Decision set", start)
+if start < 0 or set_start < 0:
+    sys.exit("README.md: the Decision benchmark section's headings were not found")
 # The end: the first blank line after the decision set's last table row.
-set_start = readme.index("### Decision set", start)
 lines_from = readme[set_start:].split("\n")
 offset = set_start
 in_table = False
@@ -29,8 +36,9 @@ for line in lines_from:
     elif in_table and line.strip() == "":
         break
     offset += len(line) + 1
+else:
+    # No blank line after a table: refuse rather than cut the README short.
+    sys.exit("README.md: no table (followed by a blank line) under 'Decision set'")
 end = offset
-if end <= start:
-    sys.exit("README.md: could not find the decision benchmark tables")
 readme_path.write_text(readme[:start] + body + "\n" + readme[end:])
 print("README.md: decision benchmark tables replaced")

@@ -75,7 +75,8 @@ pub struct Evidence {
     /// spikes and dips left out, re-based after shifts.
     pub ordinary_peak: Option<f64>,
     /// The highest load the history actually held over its last four
-    /// weeks (spikes in, nothing re-based): a page needs load that has been.
+    /// weeks (spikes in, nothing re-based; a 15-minute mean, so that one
+    /// scrape glitch is not load): a page needs load that has been.
     pub highest_seen: Option<f64>,
     /// The HPA's `(min, max)` today, when known: changes within the
     /// hysteresis band are held back.
@@ -161,10 +162,11 @@ pub struct ReplicaBounds {
     pub expected_high: f64,
     /// Why the cluster cannot heal by itself, when it cannot.
     pub needs_operator: Vec<String>,
-    /// What the operator should know without being called: the forecast
-    /// needs more than a ceiling allows, but no load of the last weeks did.
+    /// What the operator should know without being called: the expected
+    /// load needs more than the max ceiling allows, but no load of the
+    /// last weeks did.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
+    pub notes: Vec<String>,
 }
 
 /// Derives the bounds from the forecast steps `window` (indices into the
@@ -194,7 +196,7 @@ pub fn derive_bounds(
     };
     let capacity = policy.target_per_replica;
     let mut needs_operator = Vec::new();
-    let mut warnings = Vec::new();
+    let mut notes = Vec::new();
 
     let min_raw = low / capacity;
     let (mut min_replicas, mut min_clamp) = settle(min_raw, policy.min_replicas, |wanted| {
@@ -244,13 +246,13 @@ pub fn derive_bounds(
         let expected_need = whole(expected / capacity);
         let ceiling = f64::from(policy.max_replicas.ceiling());
         if expected_need > ceiling {
-            // Called only once load has needed more than the ceiling: a
-            // forecast beyond anything the last weeks held (a re-based
-            // history's bursts, a trend carried on) is a warning in the
+            // Called only once load has needed more than the ceiling: an
+            // expected peak beyond anything the last weeks held (a re-based
+            // history's bursts, a trend carried on) is a note in the
             // reasons until the load gets there, not a page.
             match evidence.highest_seen {
-                Some(seen) if whole(seen / capacity) <= ceiling => warnings.push(format!(
-                    "the forecast's peak load {} would need {expected_need} replicas, above the max ceiling {}; the highest load of the last 4 weeks, {}, needed {} (no page until the load needs more than the ceiling)",
+                Some(seen) if whole(seen / capacity) <= ceiling => notes.push(format!(
+                    "the expected peak load {} would need {expected_need} replicas, above the max ceiling {}; the highest load of the history's last 28 days (15-minute mean), {}, needed {} replicas: no page for it until the load needs more than the ceiling",
                     significant(expected, 4),
                     policy.max_replicas.ceiling(),
                     significant(seen, 4),
@@ -308,7 +310,7 @@ pub fn derive_bounds(
         expected_low: low,
         expected_high: high,
         needs_operator,
-        warnings,
+        notes,
     }
 }
 
@@ -523,12 +525,12 @@ mod tests {
         let warned = seen(450.0);
         assert_eq!(warned.max.replicas, 50);
         assert!(warned.needs_operator.is_empty(), "{warned:?}");
-        assert_eq!(warned.warnings.len(), 1, "{warned:?}");
-        assert!(warned.warnings[0].contains("needed 45"), "{warned:?}");
+        assert_eq!(warned.notes.len(), 1, "{warned:?}");
+        assert!(warned.notes[0].contains("needed 45 replicas"), "{warned:?}");
         // They reached 520 (52 replicas): the operator is called.
         let paged = seen(520.0);
         assert_eq!(paged.needs_operator.len(), 1, "{paged:?}");
-        assert!(paged.warnings.is_empty(), "{paged:?}");
+        assert!(paged.notes.is_empty(), "{paged:?}");
     }
 
     #[test]

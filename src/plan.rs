@@ -363,7 +363,7 @@ pub fn plan_fitted(
         series.end() + series.step,
     ));
     reasons.extend(bounds.needs_operator.iter().cloned());
-    reasons.extend(bounds.warnings.iter().cloned());
+    reasons.extend(bounds.notes.iter().cloned());
     if let (true, Some(mase)) = (untrustworthy_model, validation_mase) {
         reasons.push(format!(
             "model not trusted: its backtest error is {mase} times the daily seasonal naive's (max_mase {}): the bounds rest on a poor forecast",
@@ -519,15 +519,18 @@ fn ordinary_peak(adapted: &Series, days: i64) -> Option<f64> {
 /// within its ceiling's capacity).
 const HIGHEST_SEEN_DAYS: i64 = 28;
 
-/// The highest load of the last `days` of `series` as it was (spikes in,
-/// nothing re-based); `None` without a known step.
+/// The highest 15-minute mean load (one step when steps are longer) of
+/// the last `days` of `series` as it was (spikes in, nothing re-based):
+/// one odd sample is not load that has been. `None` without a known
+/// window.
 fn highest_seen(series: &Series, days: i64) -> Option<f64> {
     let steps = (days * 86_400 / series.step.max(1)) as usize;
     let from = series.len().saturating_sub(steps);
+    let width = (900 / series.step.max(1)).max(1) as usize;
     series.values[from..]
-        .iter()
-        .copied()
-        .filter(|v| v.is_finite())
+        .windows(width.min(series.len() - from).max(1))
+        .filter(|w| w.iter().all(|v| v.is_finite()))
+        .map(|w| w.iter().sum::<f64>() / w.len() as f64)
         .max_by(f64::total_cmp)
 }
 

@@ -143,7 +143,9 @@ pub fn summary_line(plan: &Plan) -> String {
 }
 
 /// Why an operator is needed, in words: the ceilings that cap a bound, the
-/// reason there is no recommendation, or the untrusted model.
+/// reason there is no recommendation, or the untrusted model; and, for a
+/// workload that is ok, a max ceiling the expected load would pass before
+/// any load has (a note, not a page).
 #[must_use]
 pub fn operator_reasons(w: &WorkloadPlan) -> Vec<String> {
     match w.status {
@@ -152,12 +154,19 @@ pub fn operator_reasons(w: &WorkloadPlan) -> Vec<String> {
             .as_ref()
             .map(|b| b.needs_operator.clone())
             .unwrap_or_default(),
-        Status::Ok => w
-            .reasons
-            .iter()
-            .filter(|r| r.starts_with("model not trusted"))
-            .cloned()
-            .collect(),
+        Status::Ok => {
+            let notes = w
+                .bounds
+                .as_ref()
+                .map(|b| b.notes.clone())
+                .unwrap_or_default();
+            w.reasons
+                .iter()
+                .filter(|r| r.starts_with("model not trusted"))
+                .cloned()
+                .chain(notes)
+                .collect()
+        }
         Status::InsufficientData | Status::NoData | Status::Error => w.reasons.clone(),
     }
 }

@@ -124,9 +124,9 @@ fn last_month(series: &Series) -> LastMonth {
     }
 }
 
-/// Each value less the median of the known values within `half` steps
-/// before it and `half` after (two hours at `half` = an hour): what is
-/// left is what lasts less than an hour. NaN stays NaN.
+/// Each value less the median of the known values of the window from
+/// `half` steps before it to `half − 1` after (two hours at `half` = an
+/// hour): what is left is what lasts less than an hour. NaN stays NaN.
 fn minus_running_median(residual: &[f64], half: usize) -> Vec<f64> {
     (0..residual.len())
         .map(|i| {
