@@ -1631,13 +1631,7 @@ mod tests {
         let values = (0..days * 288)
             .map(|i| {
                 let phase = (i % 288) as f64 / 288.0 * std::f64::consts::TAU;
-                let limit = (-(4.0 + 2.0 * phase.sin())).exp();
-                let (mut count, mut product) = (0.0, rng.uniform());
-                while product > limit {
-                    count += 1.0;
-                    product *= rng.uniform();
-                }
-                count
+                rng.poisson(4.0 + 2.0 * phase.sin())
             })
             .collect();
         Series {

@@ -32,6 +32,23 @@ impl Rng {
         let u2 = self.uniform();
         (-2.0 * u1.ln()).sqrt() * (TAU * u2).cos()
     }
+
+    /// A Poisson count of mean `lambda` (a few requests in a step):
+    /// Knuth's method (uniform draws until their product falls below
+    /// e^−λ), and past λ = 500, where e^−λ underflows, the normal
+    /// approximation.
+    pub fn poisson(&mut self, lambda: f64) -> f64 {
+        if lambda > 500.0 {
+            return (lambda + lambda.sqrt() * self.normal()).round().max(0.0);
+        }
+        let limit = (-lambda).exp();
+        let (mut count, mut product) = (0.0, self.uniform());
+        while product > limit {
+            count += 1.0;
+            product *= self.uniform();
+        }
+        count
+    }
 }
 
 /// `days` of load on a grid of `step` seconds starting at unix time 0

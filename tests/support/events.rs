@@ -283,22 +283,7 @@ pub fn poisson_thinned(series: &Series, median_count: f64, seed: u64) -> Series 
             if !v.is_finite() {
                 return *v;
             }
-            let lambda = v * scale;
-            // Past a few hundred, e^−λ underflows and Knuth's method
-            // below would stop short: the normal approximation is exact
-            // enough there.
-            if lambda > 500.0 {
-                return (lambda + lambda.sqrt() * rng.normal()).round().max(0.0);
-            }
-            // Knuth's method: count uniform draws until their product
-            // falls below e^−λ.
-            let limit = (-lambda).exp();
-            let (mut count, mut product) = (0.0, rng.uniform());
-            while product > limit {
-                count += 1.0;
-                product *= rng.uniform();
-            }
-            count
+            rng.poisson(v * scale)
         })
         .collect();
     Series {
