@@ -24,9 +24,10 @@
 //! - Both are clamped to their floor and ceiling; `min ≤ max` always.
 //! - When the expected load itself needs more than a ceiling allows, the
 //!   cluster cannot heal by itself: `needs_operator` says why. For the max
-//!   ceiling, only once the load of the last four weeks has needed more
-//!   than it; a forecast beyond anything seen is a warning until then. A
-//!   ceiling that only cuts the headroom above it is said in the reasons.
+//!   ceiling, only once the load of the last [`HIGHEST_SEEN_DAYS`] days has
+//!   needed more than it; an expected peak beyond anything seen is a note
+//!   (`notes`) until then. A ceiling that only cuts the headroom above it
+//!   is said in the reasons.
 
 use crate::model::{Forecast, Interval, Level};
 use serde::{Deserialize, Serialize};
@@ -74,9 +75,10 @@ pub struct Evidence {
     /// The recent weeks' ordinary peak: the 99th percentile of the load,
     /// spikes and dips left out, re-based after shifts.
     pub ordinary_peak: Option<f64>,
-    /// The highest load the history actually held over its last four
-    /// weeks (spikes in, nothing re-based; a 15-minute mean, so that one
-    /// scrape glitch is not load): a page needs load that has been.
+    /// The highest load the history actually held over its last
+    /// [`HIGHEST_SEEN_DAYS`] days (spikes in, nothing re-based; a 15-minute
+    /// mean, so that one scrape glitch is not load): a page needs load
+    /// that has been.
     pub highest_seen: Option<f64>,
     /// The HPA's `(min, max)` today, when known: changes within the
     /// hysteresis band are held back.
@@ -92,6 +94,10 @@ pub const MAX_HOLD_BELOW: f64 = 0.10;
 /// Relative band around today's min within which it is kept (at least one
 /// replica either way).
 pub const MIN_HOLD: f64 = 0.10;
+/// Days of history whose highest load a max-ceiling page needs beyond
+/// the ceiling (issue 18: no page on a workload whose last 28 days stayed
+/// within its ceiling's capacity).
+pub const HIGHEST_SEEN_DAYS: i64 = 28;
 /// Step limit: one run moves max at most this factor from today's, up or
 /// down.
 pub const MAX_STEP: f64 = 1.5;
@@ -252,7 +258,7 @@ pub fn derive_bounds(
             // reasons until the load gets there, not a page.
             match evidence.highest_seen {
                 Some(seen) if whole(seen / capacity) <= ceiling => notes.push(format!(
-                    "the expected peak load {} would need {expected_need} replicas, above the max ceiling {}; the highest load of the history's last 28 days (15-minute mean), {}, needed {} replicas: no page for it until the load needs more than the ceiling",
+                    "the expected peak load {} would need {expected_need} replicas, above the max ceiling {}; the highest load of the history's last {HIGHEST_SEEN_DAYS} days (15-minute mean), {}, needed {} replicas: no page for it until the load needs more than the ceiling",
                     significant(expected, 4),
                     policy.max_replicas.ceiling(),
                     significant(seen, 4),

@@ -321,7 +321,7 @@ pub fn plan_fitted(
     };
     let evidence = Evidence {
         ordinary_peak: ordinary_peak(&adaptation.series, ORDINARY_PEAK_DAYS),
-        highest_seen: highest_seen(&series, HIGHEST_SEEN_DAYS),
+        highest_seen: highest_seen(&series, crate::bounds::HIGHEST_SEEN_DAYS),
         current: workload.current.map(|c| (c.min_replicas, c.max_replicas)),
     };
     let bounds = derive_bounds(&forecast, first_after_now..total, &policy, &evidence);
@@ -513,11 +513,6 @@ fn ordinary_peak(adapted: &Series, days: i64) -> Option<f64> {
     }
     crate::stats::nearest_rank(&mut known, 0.99)
 }
-
-/// Days of history whose highest load a max-ceiling page needs beyond
-/// the ceiling (issue 18: no page on a workload whose last 28 days stayed
-/// within its ceiling's capacity).
-const HIGHEST_SEEN_DAYS: i64 = 28;
 
 /// The highest 15-minute mean load (one step when steps are longer) of
 /// the last `days` of `series` as it was (spikes in, nothing re-based):
