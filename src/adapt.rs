@@ -84,9 +84,14 @@ pub struct SpikeHeadroom {
 }
 
 /// Spikes per day of history above which they are the workload's
-/// texture, kept in the fit: more than four a day is a rhythm of bursts
-/// (jobs, batches), not something that happens to the load.
-pub const TEXTURE_PER_DAY: f64 = 4.0;
+/// texture, kept in the fit: bursts that come more than once a day on
+/// average (a batch job's runs, a VM's jobs) are how the load goes, not
+/// something that happens to it, and max must carry them without a page
+/// or a step each run. (At four a day, tried first, a job bursting
+/// twice a day had every burst healed apart: 56 events a month in the
+/// report, and max moving in half of the 6-hourly runs on a bursty
+/// network trace of the decision benchmark; at one, 20%.)
+pub const TEXTURE_PER_DAY: f64 = 1.0;
 
 /// The series to fit, and what was done to it.
 #[derive(Debug, Clone, PartialEq)]
@@ -311,24 +316,24 @@ mod tests {
     }
 
     #[test]
-    fn spikes_more_than_four_a_day_are_texture_kept_in_the_fit_without_extra_headroom() {
-        // Two days: 8 spikes (4 a day) are healed; 10 (5 a day) are texture.
+    fn spikes_more_than_once_a_day_are_texture_kept_in_the_fit_without_extra_headroom() {
+        // Two days: 2 spikes (1 a day) are healed; 3 (1.5 a day) are texture.
         let series = flat(48);
         let spikes = |n: i64| -> Vec<Event> {
             (0..n)
                 .map(|k| spike(k * 4 * HOUR, k * 4 * HOUR + HOUR, 100.0, 250.0))
                 .collect()
         };
-        let healed = adapt(&series, &spikes(8), 48 * HOUR, &AdaptPolicy::default(), 0);
-        assert_eq!((healed.texture, healed.masked_steps), (None, 8 * 12));
+        let healed = adapt(&series, &spikes(2), 48 * HOUR, &AdaptPolicy::default(), 0);
+        assert_eq!((healed.texture, healed.masked_steps), (None, 2 * 12));
         assert_eq!(healed.headroom(1.2), 2.5);
-        let texture = adapt(&series, &spikes(10), 48 * HOUR, &AdaptPolicy::default(), 0);
-        assert_eq!((texture.texture, texture.masked_steps), (Some(5.0), 0));
+        let texture = adapt(&series, &spikes(3), 48 * HOUR, &AdaptPolicy::default(), 0);
+        assert_eq!((texture.texture, texture.masked_steps), (Some(1.5), 0));
         assert!(texture.series.values.iter().all(|v| v.is_finite()));
         // In the forecast already: no headroom on top.
         assert_eq!(texture.headroom(1.2), 1.2);
         // Dips are left out either way.
-        let mut events = spikes(10);
+        let mut events = spikes(3);
         events.push(Event {
             kind: EventKind::Dip,
             end: Some(46 * HOUR),

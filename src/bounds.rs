@@ -25,8 +25,9 @@
 //! - When the expected load itself needs more than a ceiling allows, the
 //!   cluster cannot heal by itself: `needs_operator` says why. For the max
 //!   ceiling, only once the load of the last [`HIGHEST_SEEN_DAYS`] days has
-//!   needed more than it; an expected peak beyond anything seen is a note
-//!   (`notes`) until then. A ceiling that only cuts the headroom above it
+//!   needed more than it; for the min ceiling, only once even the last
+//!   [`LOWEST_SEEN_DAYS`] day's lowest load has. A forecast beyond what the
+//!   load has done is a note (`notes`) until then. A ceiling that only cuts the headroom above it
 //!   is said in the reasons.
 
 use crate::model::{Forecast, Interval, Level};
@@ -80,6 +81,10 @@ pub struct Evidence {
     /// mean, so that one scrape glitch is not load): a page needs load
     /// that has been.
     pub highest_seen: Option<f64>,
+    /// The lowest load of the history's last [`LOWEST_SEEN_DAYS`] day (a
+    /// 15-minute mean, as it was): a min-ceiling page needs load that has
+    /// stayed above the ceiling's capacity for a whole day.
+    pub lowest_seen: Option<f64>,
     /// The HPA's `(min, max)` today, when known: changes within the
     /// hysteresis band are held back.
     pub current: Option<(u32, u32)>,
@@ -98,6 +103,10 @@ pub const MIN_HOLD: f64 = 0.10;
 /// the ceiling (issue 18: no page on a workload whose last 28 days stayed
 /// within its ceiling's capacity).
 pub const HIGHEST_SEEN_DAYS: i64 = 28;
+/// Days of history whose lowest load a min-ceiling page needs beyond the
+/// min ceiling: one daily cycle, so that a lasting rise pages within a
+/// day and a burst (or a shift read into one) does not.
+pub const LOWEST_SEEN_DAYS: i64 = 1;
 /// Step limit: one run moves max at most this factor from today's, up or
 /// down.
 pub const MAX_STEP: f64 = 1.5;
@@ -211,12 +220,23 @@ pub fn derive_bounds(
         ((current - f64::from(wanted)).abs() <= band).then_some(current as u32)
     });
     if min_clamp == Some(Clamp::Ceiling) {
-        needs_operator.push(format!(
-            "even the lowest expected load {} needs {} replicas, above the min ceiling {}",
-            significant(low, 4),
-            min_raw.ceil(),
-            policy.min_replicas.ceiling()
-        ));
+        let ceiling = f64::from(policy.min_replicas.ceiling());
+        match evidence.lowest_seen {
+            Some(seen) if whole(seen / capacity) <= ceiling => notes.push(format!(
+                "even the lowest expected load {} would need {} replicas, above the min ceiling {}; the lowest load of the history's last day (15-minute mean), {}, needed {}: no page for it until the load stays above the ceiling for a day",
+                significant(low, 4),
+                min_raw.ceil(),
+                policy.min_replicas.ceiling(),
+                significant(seen, 4),
+                whole(seen / capacity)
+            )),
+            _ => needs_operator.push(format!(
+                "even the lowest expected load {} needs {} replicas, above the min ceiling {}",
+                significant(low, 4),
+                min_raw.ceil(),
+                policy.min_replicas.ceiling()
+            )),
+        }
     }
     // The max ceiling is the hard limit of the whole range: min may not pass it either.
     if min_replicas > policy.max_replicas.ceiling() {
@@ -535,6 +555,30 @@ mod tests {
         assert!(warned.notes[0].contains("needed 45 replicas"), "{warned:?}");
         // They reached 520 (52 replicas): the operator is called.
         let paged = seen(520.0);
+        assert_eq!(paged.needs_operator.len(), 1, "{paged:?}");
+        assert!(paged.notes.is_empty(), "{paged:?}");
+    }
+
+    #[test]
+    fn a_forecast_low_beyond_the_min_ceiling_pages_only_once_a_whole_day_needed_more() {
+        // A flat 300 at 10 per replica wants min 30, above the min ceiling 20.
+        let forecast = forecast_of(vec![300.0; 3 * 288]);
+        let policy = policy(10.0, (1, 1), (20, 100));
+        let seen = |lowest: f64| {
+            let evidence = Evidence {
+                lowest_seen: Some(lowest),
+                ..Evidence::default()
+            };
+            derive_bounds(&forecast, 0..288, &policy, &evidence)
+        };
+        // The last day went as low as 150 (15 replicas): said, not paged.
+        let noted = seen(150.0);
+        assert_eq!(noted.min.replicas, 20);
+        assert!(noted.needs_operator.is_empty(), "{noted:?}");
+        assert_eq!(noted.notes.len(), 1, "{noted:?}");
+        assert!(noted.notes[0].contains("needed 15"), "{noted:?}");
+        // Its lowest needed 25: the operator is called.
+        let paged = seen(250.0);
         assert_eq!(paged.needs_operator.len(), 1, "{paged:?}");
         assert!(paged.notes.is_empty(), "{paged:?}");
     }

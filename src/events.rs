@@ -218,17 +218,22 @@ fn counting_unit(values: &[f64], block: usize) -> f64 {
     let mut blocks: Vec<(f64, f64)> = values
         .chunks(block)
         .filter_map(|chunk| {
-            let known: Vec<f64> = chunk.iter().copied().filter(|v| v.is_finite()).collect();
-            let pairs: Vec<f64> = chunk
+            // Sums, not collected values: this runs on every hour of
+            // every workload.
+            let (sum, known) = chunk
+                .iter()
+                .filter(|v| v.is_finite())
+                .fold((0.0, 0_usize), |(s, k), v| (s + v, k + 1));
+            let (squares, pairs) = chunk
                 .windows(2)
                 .map(|w| w[1] - w[0])
                 .filter(|d| d.is_finite())
-                .collect();
-            if pairs.len() * 2 < block || pairs.len() < 3 {
+                .fold((0.0, 0_usize), |(s, k), d| (s + d * d, k + 1));
+            if pairs * 2 < block || pairs < 3 {
                 return None;
             }
-            let mean = known.iter().sum::<f64>() / known.len() as f64;
-            let variance = pairs.iter().map(|d| d * d).sum::<f64>() / (2 * pairs.len()) as f64;
+            let mean = sum / known as f64;
+            let variance = squares / (2 * pairs) as f64;
             (mean > 0.0).then_some((mean, variance))
         })
         .collect();

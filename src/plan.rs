@@ -322,6 +322,7 @@ pub fn plan_fitted(
     let evidence = Evidence {
         ordinary_peak: ordinary_peak(&adaptation.series, ORDINARY_PEAK_DAYS),
         highest_seen: highest_seen(&series, crate::bounds::HIGHEST_SEEN_DAYS),
+        lowest_seen: lowest_seen(&series, crate::bounds::LOWEST_SEEN_DAYS),
         current: workload.current.map(|c| (c.min_replicas, c.max_replicas)),
     };
     let bounds = derive_bounds(&forecast, first_after_now..total, &policy, &evidence);
@@ -343,14 +344,19 @@ pub fn plan_fitted(
         ));
     }
     // Every dip found is left out of the fit, and every spike but a
-    // texture's (see `adapt`); those the HPA could
-    // not have answered, or that move no replica count, are not reported.
+    // texture's (see `adapt`); those the HPA could not have answered, or
+    // that move no replica count, are not reported. A texture's spikes
+    // are ordinary load, in the fit: only those the recommended max
+    // cannot carry are news.
+    let carried = f64::from(bounds.max.replicas) * policy.target_per_replica;
     let events: Vec<events::Event> = found
         .into_iter()
         .filter(|e| matters_to_capacity(e, reaction, &workload.policy, bounds.min.replicas))
+        .filter(|e| e.kind != EventKind::Spike || adaptation.texture.is_none() || e.after > carried)
         .collect();
-    reasons.push(describe_bound("min", &bounds.min, &policy));
-    reasons.push(describe_bound("max", &bounds.max, &policy));
+    let texture = adaptation.texture.is_some();
+    reasons.push(describe_bound("min", &bounds.min, &policy, texture));
+    reasons.push(describe_bound("max", &bounds.max, &policy, texture));
     if let Some(current) = workload.current {
         reasons.push(describe_change(current, &bounds));
     }
@@ -519,6 +525,17 @@ fn ordinary_peak(adapted: &Series, days: i64) -> Option<f64> {
 /// one odd sample is not load that has been. `None` without a known
 /// window.
 fn highest_seen(series: &Series, days: i64) -> Option<f64> {
+    seen_means(series, days).max_by(f64::total_cmp)
+}
+
+/// The lowest such mean: see [`highest_seen`].
+fn lowest_seen(series: &Series, days: i64) -> Option<f64> {
+    seen_means(series, days).min_by(f64::total_cmp)
+}
+
+/// The 15-minute means (one step when steps are longer) of the known
+/// windows of the last `days` of `series`.
+fn seen_means(series: &Series, days: i64) -> impl Iterator<Item = f64> + '_ {
     let steps = (days * 86_400 / series.step.max(1)) as usize;
     let from = series.len().saturating_sub(steps);
     let width = (900 / series.step.max(1)).max(1) as usize;
@@ -526,7 +543,6 @@ fn highest_seen(series: &Series, days: i64) -> Option<f64> {
         .windows(width.min(series.len() - from).max(1))
         .filter(|w| w.iter().all(|v| v.is_finite()))
         .map(|w| w.iter().sum::<f64>() / w.len() as f64)
-        .max_by(f64::total_cmp)
 }
 
 fn describe_data(series: &Series, origin: &str) -> String {
@@ -560,7 +576,8 @@ fn describe_model(forecast: &Forecast) -> String {
     )
 }
 
-fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy) -> String {
+/// `texture`: the spikes are the workload's texture, kept in the fit.
+fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy, texture: bool) -> String {
     let is_min = which == "min";
     let range = if is_min {
         policy.min_replicas
@@ -580,8 +597,13 @@ fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy) -> String 
             format_moment(d.at)
         ),
         Basis::OrdinaryPeak => format!(
-            "the last {ORDINARY_PEAK_DAYS} days' ordinary peak {} (99th percentile, spikes left out), above anything forecast",
-            significant(d.load, 4)
+            "the last {ORDINARY_PEAK_DAYS} days' ordinary peak {} (99th percentile, {}), above anything forecast",
+            significant(d.load, 4),
+            if texture {
+                "its texture of spikes in"
+            } else {
+                "spikes left out"
+            }
         ),
     };
     let headroom = if is_min {
