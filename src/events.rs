@@ -380,11 +380,14 @@ fn deseasonalise(series: &Series, period: Option<usize>, weekday_levels: bool) -
                             }
                         })
                         .collect();
+                    // Around the week's end the window wraps to its
+                    // start: the phases in `raw` twice over, no modulo in
+                    // this loop (it runs for every step of every week).
+                    let wrapped: Vec<f64> = raw.iter().chain(&raw).chain(&raw).copied().collect();
                     (0..period)
                         .map(|p| {
-                            let sum: f64 = (0..=2 * half)
-                                .map(|d| raw[(p + period + d - half) % period])
-                                .sum();
+                            let from = p + period - half;
+                            let sum: f64 = wrapped[from..=from + 2 * half].iter().sum();
                             sum / (2 * half + 1) as f64
                         })
                         .collect()
