@@ -439,6 +439,65 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Config, ConfigError
     })
 }
 
+/// The two forms of Kubernetes object names (RFC 1123).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    /// A DNS label (a namespace): at most 63 of `a-z`, `0-9` and `-`,
+    /// beginning and ending with a letter or digit.
+    Label,
+    /// A DNS subdomain (a Deployment, an HPA): at most 253 characters,
+    /// labels joined by `.`.
+    Subdomain,
+}
+
+/// Longest part of a rejected value quoted back in a message.
+const QUOTED_AT_MOST: usize = 80;
+
+/// `value` as a message quotes it: escaped (no control character reaches a
+/// terminal or a log) and cut after [`QUOTED_AT_MOST`] characters, with
+/// what was cut said.
+#[must_use]
+pub fn quoted(value: &str) -> String {
+    let count = value.chars().count();
+    if count <= QUOTED_AT_MOST {
+        return format!("{value:?}");
+    }
+    let head: String = value.chars().take(QUOTED_AT_MOST).collect();
+    format!("{head:?}… ({} more characters)", count - QUOTED_AT_MOST)
+}
+
+/// Whether `value` is a valid Kubernetes name of `kind`; the error says
+/// which rule it breaks, with the value quoted (escaped, cut).
+pub fn check_kubernetes_name(value: &str, kind: NameKind) -> Result<(), String> {
+    let (longest, what) = match kind {
+        NameKind::Label => (63, "a DNS label"),
+        NameKind::Subdomain => (253, "a DNS subdomain"),
+    };
+    let label_ok = |label: &str| {
+        let bytes = label.as_bytes();
+        !bytes.is_empty()
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+            && bytes[0] != b'-'
+            && bytes[bytes.len() - 1] != b'-'
+    };
+    let ok = value.len() <= longest
+        && match kind {
+            NameKind::Label => label_ok(value),
+            NameKind::Subdomain => value.split('.').all(|l| l.len() <= 63 && label_ok(l)),
+        };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not a Kubernetes name: expected {what} (at most {longest} characters of a-z, 0-9, '-'{}, beginning and ending with a letter or digit)",
+            quoted(value),
+            if kind == NameKind::Subdomain { " and '.'" } else { "" }
+        ))
+    }
+}
+
 fn span_or(value: Option<Span>, fallback: Option<Span>, default: &str) -> Span {
     value
         .or(fallback)
@@ -455,14 +514,24 @@ fn validate_workload(
     base: &Path,
     seen: &mut HashSet<String>,
 ) -> Result<Workload, String> {
-    let id = format!("{}/{}", w.namespace, w.name);
-    let err = |problem: String| format!("workload {id}: {problem}");
     if w.name.trim().is_empty() {
         return Err(format!(
             "workload #{} (counting from 1) has an empty `name`",
             index + 1
         ));
     }
+    // Names become paths (the model store, exports) and reach terminals,
+    // CSV and HTML: only Kubernetes names, which can do no harm there
+    // and map to distinct files.
+    let named = |problem: String| format!("workload #{} (counting from 1): {problem}", index + 1);
+    check_kubernetes_name(&w.namespace, NameKind::Label)
+        .map_err(|e| named(format!("namespace {e}")))?;
+    check_kubernetes_name(&w.name, NameKind::Subdomain).map_err(|e| named(format!("name {e}")))?;
+    if let Some(hpa) = &w.hpa {
+        check_kubernetes_name(hpa, NameKind::Subdomain).map_err(|e| named(format!("hpa {e}")))?;
+    }
+    let id = format!("{}/{}", w.namespace, w.name);
+    let err = |problem: String| format!("workload {id}: {problem}");
     if !seen.insert(id.clone()) {
         return Err(err(
             "defined twice: workload names must be unique per namespace".into(),
@@ -885,6 +954,75 @@ mod tests {
         let config = parse_text(text).unwrap();
         assert_eq!(config.workloads[0].id(), "shop/cart");
         assert_eq!(config.prometheus.unwrap().max_concurrency, 4);
+    }
+
+    #[test]
+    fn names_are_kubernetes_names_so_that_no_path_escapes_and_no_two_share_a_file() {
+        for good in ["cart", "a", "svc-00001", "team-07", &"x".repeat(63)] {
+            assert_eq!(
+                check_kubernetes_name(good, NameKind::Label),
+                Ok(()),
+                "{good}"
+            );
+        }
+        for good in ["cart.v2", "a.b-c.d", &format!("{}.{}", "x".repeat(63), "y")] {
+            assert_eq!(
+                check_kubernetes_name(good, NameKind::Subdomain),
+                Ok(()),
+                "{good}"
+            );
+        }
+        for bad in [
+            "",
+            "../escaped",
+            "/etc",
+            "a/b",
+            "a_b",
+            "Cart",
+            "café",
+            "-a",
+            "a-",
+            "a..b",
+            ".a",
+            "a.",
+            "tab\there",
+            "\u{1b}[31mred",
+            "\u{202e}txt.exe",
+        ] {
+            assert!(
+                check_kubernetes_name(bad, NameKind::Subdomain).is_err(),
+                "{bad:?}"
+            );
+            assert!(
+                check_kubernetes_name(bad, NameKind::Label).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(check_kubernetes_name("a.b", NameKind::Label).is_err());
+        assert!(check_kubernetes_name(&"x".repeat(64), NameKind::Label).is_err());
+        assert!(check_kubernetes_name(&"x".repeat(64), NameKind::Subdomain).is_err());
+        // Control characters are escaped and a long value cut, in the config
+        // error as everywhere a message quotes a value.
+        let escape = MINIMAL.replace("name: cart", "name: \"a\\u001b[2Jb\"");
+        let message = parse_text(&escape).unwrap_err().to_string();
+        assert!(!message.contains('\u{1b}'), "{message:?}");
+        assert!(
+            message.contains("workload #1") && message.contains("\\u{1b}"),
+            "{message}"
+        );
+        let long = MINIMAL.replace("name: cart", &format!("name: {}", "X".repeat(100_000)));
+        let message = parse_text(&long).unwrap_err().to_string();
+        assert!(message.len() < 1000, "{} bytes", message.len());
+        assert!(message.contains("99920 more characters"), "{message}");
+        for (field, text) in [
+            ("namespace", format!("{MINIMAL}    namespace: ../escaped\n")),
+            ("namespace", format!("{MINIMAL}    namespace: /tmp\n")),
+            ("hpa", format!("{MINIMAL}    hpa: a/b\n")),
+        ] {
+            let message = parse_text(&text).unwrap_err().to_string();
+            assert!(message.contains(&format!("{field} ")), "{message}");
+            assert!(message.contains("is not a Kubernetes name"), "{message}");
+        }
     }
 
     #[test]

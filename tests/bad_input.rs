@@ -441,19 +441,35 @@ fn config_mistakes_are_refused_before_anything_runs_naming_key_line_or_workload(
         ),
         ("zero target_per_replica", "workloads:\n  - {name: good, file: good.csv, target_per_replica: 0}\n".into(), vec!["good", "target_per_replica", "got 0"]),
         ("negative target_per_replica", "workloads:\n  - {name: good, file: good.csv, target_per_replica: -5}\n".into(), vec!["good", "target_per_replica", "got -5"]),
+        // Names become paths (exports, the model store): a namespace that
+        // climbs out of --output, or a name with a terminal escape, is no
+        // Kubernetes name and is refused, quoted escaped.
+        ("a namespace that climbs out of --output", "workloads:\n  - {name: good, namespace: ../escaped, file: good.csv, target_per_replica: 20}\n".into(), vec!["workload #1", "namespace \"../escaped\" is not a Kubernetes name", "DNS label"]),
+        ("an absolute namespace", "workloads:\n  - {name: good, namespace: /tmp, file: good.csv, target_per_replica: 20}\n".into(), vec!["namespace \"/tmp\" is not a Kubernetes name"]),
+        ("names two workloads would share a file by", "workloads:\n  - {name: a_b, file: good.csv, target_per_replica: 20}\n  - {name: caf\u{e9}, file: good.csv, target_per_replica: 20}\n".into(), vec!["2 problems", "name \"a_b\"", "name \"caf\u{e9}\""]),
+        ("a name with a terminal escape", "workloads:\n  - {name: \"x\\e[2Jy\", file: good.csv, target_per_replica: 20}\n".into(), vec!["name \"x\\u{1b}[2Jy\" is not a Kubernetes name"]),
     ];
     let mut wrong = Vec::new();
     for (name, yaml, says) in cases {
         let config = dir.path().join("homeostat.yaml");
         std::fs::write(&config, yaml).unwrap();
-        for command in [&["recommend"][..], &["config", "check"][..]] {
+        let out = dir.path().join("out");
+        let export = ["fetch", "--output", out.to_str().unwrap()];
+        for command in [&["recommend"][..], &["config", "check"][..], &export[..]] {
             let mut args = command.to_vec();
             args.extend(["--config", config.to_str().unwrap()]);
             let run = homeostat(&args);
             let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+            let written: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|f| f != "good.csv" && f != "homeostat.yaml")
+                .collect();
             if run.status.code() != Some(2)
                 || !run.stdout.is_empty()
                 || !says.iter().all(|s| stderr.contains(s))
+                || stderr.contains('\u{1b}')
+                || !written.is_empty()
             {
                 wrong.push(format!(
                     "{name} ({}): {:?} {stderr}",
