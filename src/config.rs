@@ -450,22 +450,6 @@ pub enum NameKind {
     Subdomain,
 }
 
-/// Longest part of a rejected value quoted back in a message.
-const QUOTED_AT_MOST: usize = 80;
-
-/// `value` as a message quotes it: escaped (no control character reaches a
-/// terminal or a log) and cut after [`QUOTED_AT_MOST`] characters, with
-/// what was cut said.
-#[must_use]
-pub fn quoted(value: &str) -> String {
-    let count = value.chars().count();
-    if count <= QUOTED_AT_MOST {
-        return format!("{value:?}");
-    }
-    let head: String = value.chars().take(QUOTED_AT_MOST).collect();
-    format!("{head:?}… ({} more characters)", count - QUOTED_AT_MOST)
-}
-
 /// Whether `value` is a valid Kubernetes name of `kind`; the error says
 /// which rule it breaks, with the value quoted (escaped, cut).
 pub fn check_kubernetes_name(value: &str, kind: NameKind) -> Result<(), String> {
@@ -491,8 +475,8 @@ pub fn check_kubernetes_name(value: &str, kind: NameKind) -> Result<(), String> 
         Ok(())
     } else {
         Err(format!(
-            "{} is not a Kubernetes name: expected {what} (at most {longest} characters of a-z, 0-9, '-'{}, beginning and ending with a letter or digit)",
-            quoted(value),
+            "\"{}\" is not a Kubernetes name: expected {what} (at most {longest} characters of a-z, 0-9, '-'{}, beginning and ending with a letter or digit)",
+            crate::time::shown(value),
             if kind == NameKind::Subdomain { " and '.'" } else { "" }
         ))
     }
@@ -1013,7 +997,7 @@ mod tests {
         let long = MINIMAL.replace("name: cart", &format!("name: {}", "X".repeat(100_000)));
         let message = parse_text(&long).unwrap_err().to_string();
         assert!(message.len() < 1000, "{} bytes", message.len());
-        assert!(message.contains("99920 more characters"), "{message}");
+        assert!(message.contains("… (100000 characters)"), "{message}");
         for (field, text) in [
             ("namespace", format!("{MINIMAL}    namespace: ../escaped\n")),
             ("namespace", format!("{MINIMAL}    namespace: /tmp\n")),

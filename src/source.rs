@@ -58,6 +58,11 @@ impl RawSeries {
     }
 }
 
+/// The longest header line read (64 KiB: hundreds of columns): a reader
+/// builds a column per header field, and a hostile or broken file (one
+/// line of 50 MB) must fail alone, not exhaust the run's memory.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
 /// Why a load file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -83,6 +88,12 @@ pub enum SourceError {
         path: PathBuf,
         column: &'static str,
         header: String,
+    },
+    #[error("{path}: the header line is {bytes} bytes long (it starts `{start}…`); expected `timestamp,value` and a few more columns at most (no header over {MAX_HEADER_BYTES} bytes is read)")]
+    HugeHeader {
+        path: PathBuf,
+        bytes: usize,
+        start: String,
     },
     #[error("{path}: has a header but no data rows")]
     NoRows { path: PathBuf },
@@ -158,7 +169,17 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
         bytes.drain(..3);
     }
     if bytes.contains(&b'\r') {
-        bytes.retain(|&b| b != b'\r');
+        // CRLF (Windows) loses its CR; a lone CR (classic Mac) is a line
+        // end, or the whole file would read as one giant header.
+        let mut kept = Vec::with_capacity(bytes.len());
+        for (i, &b) in bytes.iter().enumerate() {
+            match b {
+                b'\r' if bytes.get(i + 1) == Some(&b'\n') => {}
+                b'\r' => kept.push(b'\n'),
+                _ => kept.push(b),
+            }
+        }
+        bytes = kept;
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(SourceError::Empty { path: path.into() });
@@ -167,6 +188,16 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
         .iter()
         .position(|&b| b == b'\n')
         .unwrap_or(bytes.len());
+    // Only `timestamp` and `value` are read, but a reader gives every
+    // header column a column of its own (about 1 KB each): a 50 MB header
+    // would take the whole pod's memory. No real export needs this many.
+    if header_end > MAX_HEADER_BYTES {
+        return Err(SourceError::HugeHeader {
+            path: path.into(),
+            bytes: header_end,
+            start: crate::time::shown(&String::from_utf8_lossy(&bytes[..40])),
+        });
+    }
     let header = String::from_utf8_lossy(&bytes[..header_end])
         .trim()
         .to_string();
@@ -179,7 +210,7 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
             return Err(SourceError::MissingColumn {
                 path: path.into(),
                 column,
-                header,
+                header: crate::time::shown(&header),
             });
         }
     }
@@ -192,13 +223,14 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
     let malformed = |e: PolarsError| SourceError::Malformed {
         path: path.into(),
         format: "CSV",
-        message: e.to_string(),
+        message: crate::time::shown(&e.to_string()),
     };
     // Every column as text (no schema inference): each cell is parsed below,
     // where the error can name its line.
     let frame = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
+        .with_columns(Some(["timestamp".into(), "value".into()].into()))
         .into_reader_with_file_handle(Cursor::new(&bytes))
         .finish()
         .map_err(|e| match (unclosed_quote(&bytes), ragged_line(&bytes, field_count)) {
@@ -210,7 +242,10 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
             (None, Some((line, found))) => SourceError::BadRow {
                 path: path.into(),
                 line,
-                problem: format!("has {found} fields, the header `{header}` has {field_count}"),
+                problem: format!(
+                    "has {found} fields, the header `{}` has {field_count}",
+                    crate::time::shown(&header)
+                ),
             },
             (None, None) => malformed(e),
         })?;

@@ -127,7 +127,50 @@ fn cases() -> Vec<Case> {
         .chain(a.iter().zip(b).flat_map(|(x, y)| [x.clone(), y.clone()]))
         .map(|l| l + "\n")
         .collect();
+    // One header line of 50 MB: it once took all the memory of the run.
+    let mut wide = b"timestamp,value".to_vec();
+    while wide.len() < 50 << 20 {
+        wide.extend_from_slice(b",extra_column_with_a_long_name");
+    }
+    wide.push(b'\n');
+    wide.extend_from_slice(&plain(days, END)[16..]);
+    let mut long_header = b"timestamp,".to_vec();
+    long_header.extend(std::iter::repeat_n(b'x', 60_000));
+    long_header.extend_from_slice(&plain(days, END)[15..]);
+    let classic_mac: Vec<u8> = plain(days, END)
+        .into_iter()
+        .map(|b| if b == b'\n' { b'\r' } else { b })
+        .collect();
     vec![
+        case(
+            "a 50 MB header line",
+            "wide.csv",
+            wide,
+            "error",
+            &[
+                "wide.csv",
+                "the header line is 52428",
+                "bytes long (it starts `timestamp,value,extra_column_with_a_long…`)",
+                "no header over 65536 bytes is read",
+            ],
+        ),
+        case(
+            "a 60 KB header without `value`",
+            "long-header.csv",
+            long_header,
+            "error",
+            &[
+                "missing column `value`: the header is `timestamp,xxx",
+                "(60010 characters)",
+            ],
+        ),
+        case(
+            "CR-only line ends (classic Mac)",
+            "classic-mac.csv",
+            classic_mac,
+            "ok",
+            &[],
+        ),
         case(
             "empty file",
             "empty.csv",
@@ -347,6 +390,18 @@ fn every_bad_file_gets_its_rule_or_a_clear_error_and_the_good_workload_its_bound
         let w = &workloads[i + 1];
         assert_eq!(w["name"], format!("case-{i}"));
         let reasons = w["reasons"].to_string();
+        // No message quotes a whole file back (a 50 MB header once made a
+        // 52 MB report, log line and alert).
+        let longest = w["reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| r.as_str().map_or(0, str::len))
+            .max()
+            .unwrap_or(0);
+        if longest > 1024 {
+            wrong.push(format!("{}: a reason of {longest} bytes", c.name));
+        }
         if w["status"] != c.status
             || !c
                 .says
@@ -369,19 +424,15 @@ fn every_bad_file_gets_its_rule_or_a_clear_error_and_the_good_workload_its_bound
         "cases not as documented:\n{}",
         wrong.join("\n")
     );
-    // Unsorted rows are the same history as sorted ones.
-    let unsorted = cases
-        .iter()
-        .position(|c| c.name == "unsorted rows")
-        .unwrap();
-    assert_eq!(
-        workloads[unsorted + 1]["min_replicas"],
-        good["min_replicas"]
-    );
-    assert_eq!(
-        workloads[unsorted + 1]["max_replicas"],
-        good["max_replicas"]
-    );
+    // Unsorted rows, and lines ended by CR alone, are the same history as
+    // the good file's.
+    for same in ["unsorted rows", "CR-only line ends (classic Mac)"] {
+        let at = cases.iter().position(|c| c.name == same).unwrap();
+        for bound in ["min_replicas", "max_replicas"] {
+            assert_eq!(workloads[at + 1][bound], good[bound], "{same}");
+        }
+    }
+    assert!(stderr.len() < 64 * 1024, "stderr of {} bytes", stderr.len());
 }
 
 #[test]
