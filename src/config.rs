@@ -429,14 +429,32 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 /// Parses and validates config `text`; `path` names it in errors and `base`
 /// is the folder relative paths resolve against.
 pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Config, ConfigError> {
-    let raw: RawConfig = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
-        path: path.into(),
-        message: e.to_string(),
-    })?;
+    let options = yaml_options(text.len());
+    let raw: RawConfig =
+        serde_saphyr::from_str_with_options(text, options).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
     validate(raw, path, base).map_err(|problem| ConfigError::Invalid {
         path: path.into(),
         problem,
     })
+}
+
+/// The YAML parser's options for a text of `len` bytes. Its budget stops
+/// documents that expand (aliases, merge keys) beyond their size; the
+/// node, event and scalar counts are raised to what the text itself can
+/// hold (a node takes at least two bytes), so that a fleet's size is
+/// limited by memory, not by a default that refused 8,700 workloads.
+/// Aliases keep the parser's own limits.
+fn yaml_options(len: usize) -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_nodes: len.max(250_000),
+            max_events: (2 * len).max(1_000_000),
+            max_total_scalar_bytes: len.max(64 << 20),
+        },
+    }
 }
 
 /// The two forms of Kubernetes object names (RFC 1123).
@@ -906,6 +924,7 @@ mod tests {
     }
 
     use super::*;
+    use std::fmt::Write as _;
 
     fn parse_text(text: &str) -> Result<Config, ConfigError> {
         parse(
@@ -1007,6 +1026,38 @@ mod tests {
             assert!(message.contains(&format!("{field} ")), "{message}");
             assert!(message.contains("is not a Kubernetes name"), "{message}");
         }
+    }
+
+    #[test]
+    fn a_fleet_parses_whatever_its_size_and_an_alias_bomb_still_does_not() {
+        // 10,000 workloads with every key: about 300,000 YAML nodes, over the
+        // parser's default budget of 250,000 (it refused 8,700).
+        let mut text = String::from("workloads:\n");
+        for i in 0..10_000 {
+            let _ = write!(
+                text,
+                "  - name: cart-{i}\n    namespace: shop-{}\n    hpa: cart-{i}\n    file: cart.csv\n    target_per_replica: 50\n    min_replicas: {{floor: 2, ceiling: 20}}\n    max_replicas: {{floor: 4, ceiling: 60}}\n    current: {{min_replicas: 3, max_replicas: 10}}\n    headroom: 1.3\n    level: 90\n    horizon: 7d\n    history: 28d\n    events: {{persistence: 6h, min_z: 3}}\n",
+                i % 100
+            );
+        }
+        assert_eq!(parse_text(&text).unwrap().workloads.len(), 10_000);
+        // A billion laughs: nine levels of ten aliases each. The budget for
+        // aliases is the parser's own.
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in 1..9 {
+            let p = level - 1;
+            let _ = writeln!(
+                bomb,
+                "a{level}: &a{level} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]"
+            );
+        }
+        let error = serde_saphyr::from_str_with_options::<serde_json::Value>(
+            &bomb,
+            yaml_options(bomb.len()),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("budget breached"), "{error}");
     }
 
     #[test]
