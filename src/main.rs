@@ -491,7 +491,7 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
                 None => emit(output.as_deref(), &text),
             };
             let mut code = (plan.exit_code() as u8).max(u8::from(export_failures > 0));
-            log_summary("recommend", &plan, started);
+            log_summary("recommend", &plan, started, 0);
             if notify && config.alertmanager.is_none() && config.pushgateway.is_none() {
                 tracing::warn!(
                     "--notify: {} configures neither `alertmanager:` nor `pushgateway:`",
@@ -522,6 +522,11 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
                 );
             }
             let config = load_config(config)?;
+            // One writer per store: taken before the plan, so that a second
+            // run learns at once (or after a short wait) that it must not run.
+            let _store_lock = run::store_of(&config)
+                .lock(homeostat::store::LOCK_WAIT)
+                .map_err(anyhow::Error::msg)?;
             let progress = progress(config.workloads.len(), "fit", logs);
             let (plan, _) = run::recommend_with(&config, at, clock, &progress, |_, _, _| ());
             progress.finish();
@@ -556,6 +561,10 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
             if !applied.failures.is_empty() || !applied.store_problems.is_empty() {
                 code = code.max(1);
             }
+            // Not only in the report (which may be a file nobody reads).
+            for problem in &applied.store_problems {
+                tracing::error!("model store: {problem}");
+            }
             let report = match format {
                 ApplyFormat::Table => report::render_apply_table(
                     &applied,
@@ -563,7 +572,7 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
                 ),
                 ApplyFormat::Json => report::render_apply_json(&applied),
             };
-            log_summary("apply", &plan, started);
+            log_summary("apply", &plan, started, applied.store_problems.len());
             // HPAs may have been patched by now: notify even if the report
             // cannot be written.
             let written = match output_format {
@@ -945,7 +954,14 @@ fn notify_and_say(
 }
 
 /// The run's summary, for the batch job's log (`--log-format json`).
-fn log_summary(command: &str, plan: &homeostat::plan::Plan, started: std::time::Instant) {
+/// `other_errors`: failures outside the workloads' statuses (the model
+/// store's), counted in `error` too.
+fn log_summary(
+    command: &str,
+    plan: &homeostat::plan::Plan,
+    started: std::time::Instant,
+    other_errors: usize,
+) {
     // Each workload without a usable recommendation, by name, so that
     // the batch job's log says which and why (the report may be a file).
     for w in plan
@@ -967,7 +983,8 @@ fn log_summary(command: &str, plan: &homeostat::plan::Plan, started: std::time::
         needs_operator = count(homeostat::plan::Status::NeedsOperator),
         insufficient_data = count(homeostat::plan::Status::InsufficientData),
         no_data = count(homeostat::plan::Status::NoData),
-        error = count(homeostat::plan::Status::Error),
+        error = count(homeostat::plan::Status::Error) + other_errors,
+        other_errors,
         seconds = started.elapsed().as_secs_f64(),
         peak_rss_kib = peak_rss_kib(),
         "run finished"

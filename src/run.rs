@@ -1168,12 +1168,7 @@ pub async fn apply_changes(
         store_problems: Vec::new(),
         warnings: Vec::new(),
     };
-    let store = crate::store::Store::new(
-        config
-            .store
-            .clone()
-            .unwrap_or_else(|| std::path::PathBuf::from("models")),
-    );
+    let store = store_of(config);
     // kube-state-metrics in Prometheus, when there is one, says how long
     // each HPA sat at its max since the last run.
     let prometheus = match config
@@ -1301,6 +1296,17 @@ fn hpa_trouble(
         description,
         fix: fix.into(),
     }
+}
+
+/// The config's model store (`store:`, else `models/`).
+#[must_use]
+pub fn store_of(config: &Config) -> crate::store::Store {
+    crate::store::Store::new(
+        config
+            .store
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("models")),
+    )
 }
 
 /// Records the run in the model store and notes what changed since the last.

@@ -7,6 +7,12 @@
 //! mix. A file that cannot be read back (corrupt, truncated, written by a
 //! newer homeostat) is renamed aside, never deleted, and reported; the run
 //! goes on as if there were none.
+//!
+//! One writer at a time: a run that writes the store holds an advisory
+//! lock on `<store>/.lock` ([`Store::lock`]); a second run (a manual one
+//! during the CronJob's) waits for it briefly, then gives up saying who
+//! holds it, rather than interleave and lose records. The kernel releases
+//! the lock when the holder exits, however it exits.
 
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -90,10 +96,70 @@ pub struct Loaded {
     pub set_aside: Option<String>,
 }
 
+/// The store's lock, held until dropped.
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: fs::File,
+}
+
+/// How long a run waits for another one's lock on the store.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Store {
     #[must_use]
     pub fn new(root: impl Into<PathBuf>) -> Store {
         Store { root: root.into() }
+    }
+
+    /// Takes the store's lock, waiting up to `wait` for another run to
+    /// let go of it. The holder's process id and start are written into
+    /// the lock file, so that the next run can say who holds it.
+    pub fn lock(&self, wait: std::time::Duration) -> Result<StoreLock, String> {
+        let cannot = |what: &str, e: &dyn std::fmt::Display| {
+            format!(
+                "model store {}: cannot {what}: {e} (a run that writes the store needs a writable folder)",
+                self.root.display()
+            )
+        };
+        fs::create_dir_all(&self.root).map_err(|e| cannot("create it", &e))?;
+        let path = self.root.join(".lock");
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| cannot("open its lock file .lock", &e))?;
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    let holder = fs::read_to_string(&path).unwrap_or_default();
+                    return Err(format!(
+                        "model store {} is in use by another homeostat run ({}); waited {} s for it: run again once it has finished",
+                        self.root.display(),
+                        crate::time::shown(holder.trim()),
+                        wait.as_secs()
+                    ));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(cannot("lock .lock", &e)),
+            }
+        }
+        // Who holds it, for the next run's message (best effort: the lock
+        // holds whether or not this is written).
+        let _ = file.set_len(0).and_then(|()| {
+            write!(
+                file,
+                "process {} since {}",
+                std::process::id(),
+                crate::time::format_timestamp(chrono::Utc::now().timestamp())
+            )
+        });
+        Ok(StoreLock { _file: file })
     }
 
     /// Where a workload's state lives. Names are Kubernetes names (DNS
@@ -185,10 +251,9 @@ impl Store {
         let path = self.path(&state.namespace, &state.name);
         let folder = path.parent().expect("a store path has a folder");
         fs::create_dir_all(folder)
-            .map_err(|e| format!("model store: cannot create {}: {e}", folder.display()))?;
+            .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
         let text = serde_json::to_vec_pretty(state).expect("a state always serialises");
-        write_atomically(&path, &text)
-            .map_err(|e| format!("model store: cannot write {}: {e}", path.display()))
+        write_atomically(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 }
 

@@ -109,3 +109,152 @@ fn a_run_killed_while_writing_the_store_leaves_the_last_state_and_the_next_run_p
         );
     }
 }
+
+/// A config of `count` workloads on one store, in a fresh folder.
+fn fleet(count: usize) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("api.csv"), daily_csv()).unwrap();
+    let mut yaml = String::from("store: models\nworkloads:\n");
+    for i in 0..count {
+        let _ = writeln!(
+            yaml,
+            "  - {{name: api-{i}, namespace: web, file: api.csv, target_per_replica: 10, current: {{min_replicas: 2, max_replicas: 10}}}}"
+        );
+    }
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(&config, yaml).unwrap();
+    (dir, config)
+}
+
+#[test]
+fn two_runs_at_once_take_turns_on_the_store_and_lose_no_record() {
+    // Issue 19: without a lock, two parallel runs lost 2 of 60 records.
+    let (dir, config) = fleet(30);
+    for _ in 0..3 {
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                apply(&config)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for run in runs {
+            let output = run.wait_with_output().unwrap();
+            assert!(
+                output.status.code().is_some_and(|c| c <= 1),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+    for i in 0..30 {
+        let state: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join(format!("models/web/api-{i}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(state["history"].as_array().unwrap().len(), 6, "api-{i}");
+    }
+}
+
+#[test]
+fn a_store_in_use_is_waited_for_then_refused_naming_its_holder_and_freed_by_its_death() {
+    let (dir, config) = fleet(1);
+    // The first run stops, lock held, in the middle of its write.
+    let mut holder = apply(&config)
+        .env("HOMEOSTAT_FAULT_POINT", "store-mid-write")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = holder.stderr.take().unwrap();
+    let (reached, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("fault point store-mid-write reached") {
+                let _ = reached.send(());
+            }
+        }
+    });
+    if seen.recv_timeout(Duration::from_secs(300)).is_err() {
+        let _ = holder.kill();
+        panic!("the first run never reached the fault point");
+    }
+    let second = apply(&config).output().unwrap();
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("is in use by another homeostat run (process ")
+            && said.contains(&format!("process {} since", holder.id()))
+            && said.contains("waited 10 s"),
+        "{said}"
+    );
+    assert!(second.stdout.is_empty());
+    // Killed, it holds nothing: the next run proceeds.
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    run_to_the_end(&config);
+    // A store that cannot be a folder: said at once, on stderr, exit 2.
+    std::fs::write(dir.path().join("not-a-folder"), "").unwrap();
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("store: models", "store: not-a-folder"),
+    )
+    .unwrap();
+    let refused = apply(&config).output().unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("not-a-folder: cannot create it: File exists")
+            && !said.contains("model store: model store"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_state_that_cannot_be_written_is_said_on_stderr_in_the_log_and_counted() {
+    // Issue 19: it was only in the report ("model store: model store:
+    // cannot write …"), and the log's `run finished` said `error: 0`.
+    let (dir, config) = fleet(2);
+    std::fs::create_dir_all(dir.path().join("models/web/api-1.json")).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_homeostat"))
+        .args([
+            "--log-format",
+            "json",
+            "apply",
+            "--dry-run",
+            "--no-notify",
+            "--config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{log}");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let message = |l: &serde_json::Value| l["message"].as_str().unwrap_or("").to_string();
+    assert!(
+        lines.iter().any(|l| {
+            let m = message(l);
+            m.starts_with("model store: cannot ")
+                && m.contains("api-1.json")
+                && !m.contains("model store: model store")
+        }),
+        "{log}"
+    );
+    let finished = lines
+        .iter()
+        .find(|l| message(l) == "run finished")
+        .expect("a run summary");
+    // Read (a folder where its file should be) and not written: two.
+    assert_eq!(finished["other_errors"], 2, "{finished}");
+    assert_eq!(finished["error"], 2, "{finished}");
+    // The other workload's state was written.
+    assert!(dir.path().join("models/web/api-0.json").is_file());
+}
