@@ -10,7 +10,7 @@
 //!
 //! One writer at a time: a run that writes the store holds an advisory
 //! lock on `<store>/.lock` ([`Store::lock`]); a second run (a manual one
-//! during the CronJob's) waits for it briefly, then gives up saying who
+//! during the scheduled job's) waits for it briefly, then gives up saying who
 //! holds it, rather than interleave and lose records. The kernel releases
 //! the lock when the holder exits, however it exits.
 
