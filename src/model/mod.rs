@@ -385,12 +385,16 @@ pub fn candidates(seasonality: &Seasonality, per_day: Option<usize>) -> Vec<Box<
 /// Steps each backtest origin forecasts: a quarter of the history, at least
 /// a day, at most the horizon rounded up to whole days (a shorter horizon is
 /// still scored on whole days), in whole days when a day is a whole number of
-/// steps.
+/// steps. The history's length is taken to the nearest whole day first: a
+/// file and a server holding the same 28 days differ by a point at either
+/// end (Prometheus fills one in from its lookback), and that point must
+/// not turn 7 days of validation into 6 and change the bounds.
 fn validation_steps(len: usize, horizon: usize, per_day: Option<usize>) -> usize {
     let quarter = len / 4;
     match per_day {
         Some(day) => {
-            let days = (quarter / day).clamp(1, horizon.div_ceil(day).max(1));
+            let history_days = (len + day / 2) / day;
+            let days = (history_days / 4).clamp(1, horizon.div_ceil(day).max(1));
             (days * day).min(len / 2)
         }
         // No whole-day unit: at least two dozen steps, so that the interval
@@ -714,6 +718,19 @@ mod tests {
             values,
             stats: GridStats::default(),
         }
+    }
+
+    #[test]
+    fn a_point_more_or_less_at_either_end_keeps_the_validation_window() {
+        // 28 days at 5 minutes, a 7-day horizon: 7 days of validation, with
+        // the point a server's lookback adds or a file lacks.
+        for len in [8062, 8063, 8064, 8065, 8066] {
+            assert_eq!(validation_steps(len, 2016, Some(288)), 2016, "{len}");
+        }
+        // 10 days: 2 (a quarter, in whole days), at least 1, never above half.
+        assert_eq!(validation_steps(2880, 2016, Some(288)), 576);
+        assert_eq!(validation_steps(300, 2016, Some(288)), 150);
+        assert_eq!(validation_steps(1000, 2016, None), 250);
     }
 
     proptest::proptest! {
