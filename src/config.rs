@@ -297,6 +297,22 @@ impl std::str::FromStr for Shard {
 }
 
 impl Config {
+    /// Misuse that is not an error but deserves a word before the run:
+    /// see [`query_warnings`], for every query workload.
+    #[must_use]
+    pub fn warnings(&self) -> Vec<String> {
+        self.workloads
+            .iter()
+            .flat_map(|w| match (&w.source, w.step) {
+                (LoadSource::Query { query, .. }, Some(step)) => query_warnings(query, step.secs())
+                    .into_iter()
+                    .map(|warning| format!("workload {}: {warning}", w.id()))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
     /// Keeps only the workloads of `shard`.
     pub fn select_shard(&mut self, shard: Shard) {
         self.workloads
@@ -455,6 +471,58 @@ fn yaml_options(len: usize) -> serde_saphyr::Options {
             max_total_scalar_bytes: len.max(64 << 20),
         },
     }
+}
+
+/// What a `PromQL` query asked for every `step` seconds looks wrong for:
+/// a counter read without a rate (it only grows: its value is no load, and
+/// the bounds would grow with its age), and a range window shorter than
+/// the step (`rate(x[5m])` every 15 minutes sees a third of the time, and
+/// peaks between the samples are lost). Heuristics on the text, so
+/// warnings, never errors.
+#[must_use]
+pub fn query_warnings(query: &str, step: i64) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let counter = query
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .find(|word| {
+            ["_total", "_count", "_sum", "_bucket"]
+                .iter()
+                .any(|suffix| word.len() > suffix.len() && word.ends_with(suffix))
+        });
+    let rated = [
+        "rate(",
+        "irate(",
+        "increase(",
+        "deriv(",
+        "delta(",
+        "idelta(",
+    ]
+    .iter()
+    .any(|f| query.contains(f));
+    if let (Some(counter), false) = (counter, rated) {
+        warnings.push(format!(
+            "query `{}` reads `{counter}`, which looks like a counter, without rate(): a counter only grows, so its value is no load (sum(rate({counter}[5m])) is)",
+            crate::time::shown(query)
+        ));
+    }
+    // Range selectors `[5m]` and subqueries `[1h:1m]` (their range).
+    let windows: Vec<i64> = query
+        .split('[')
+        .skip(1)
+        .filter_map(|rest| rest.split([']', ':']).next())
+        .filter_map(|window| window.trim().parse::<crate::time::Span>().ok())
+        .map(crate::time::Span::secs)
+        .collect();
+    if let Some(&shortest) = windows.iter().min() {
+        if step > shortest {
+            warnings.push(format!(
+                "the step {} is longer than the query's range window [{}]: each point sees only that much of its step, and peaks in between are lost (make the window at least the step)",
+                crate::time::Span::from_secs(step).map_or_else(|| format!("{step}s"), |s| s.to_string()),
+                crate::time::Span::from_secs(shortest).map_or_else(|| format!("{shortest}s"), |s| s.to_string())
+            ));
+        }
+    }
+    warnings
 }
 
 /// The two forms of Kubernetes object names (RFC 1123).
@@ -1058,6 +1126,29 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("budget breached"), "{error}");
+    }
+
+    #[test]
+    fn a_counter_without_rate_and_a_step_past_the_range_window_are_warned_of() {
+        let warned = |query: &str, step: i64| query_warnings(query, step);
+        assert!(warned("sum(rate(http_requests_total[5m]))", 300).is_empty());
+        assert!(warned("sum(increase(jobs_total[15m]))", 900).is_empty());
+        assert!(warned("sum(container_memory_working_set_bytes)", 3600).is_empty());
+        let counter = warned("sum(http_requests_total{app=\"cart\"})", 300);
+        assert_eq!(counter.len(), 1, "{counter:?}");
+        assert!(
+            counter[0].contains("`http_requests_total`") && counter[0].contains("without rate()")
+        );
+        let coarse = warned("sum(rate(http_requests_total[5m]))", 900);
+        assert_eq!(coarse.len(), 1, "{coarse:?}");
+        assert!(coarse[0].contains("the step 15m is longer than the query's range window [5m]"));
+        // A subquery's range counts, not its resolution.
+        assert!(warned("max_over_time(rate(x_total[1m])[1h:1m])", 300).len() == 1);
+        assert!(warned("max_over_time(rate(x_total[10m])[1h:1m])", 300).is_empty());
+        let text = "prometheus: {url: http://p:9090}\nworkloads:\n  - {name: cart, query: 'sum(http_requests_total)', step: 15m, target_per_replica: 5}\n";
+        let config = parse_text(text).unwrap();
+        assert_eq!(config.warnings().len(), 1);
+        assert!(config.warnings()[0].starts_with("workload default/cart: query"));
     }
 
     #[test]

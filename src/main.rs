@@ -894,6 +894,9 @@ fn load_config(path: Option<PathBuf>, shard: Option<config::Shard>) -> Result<co
     if let Some(shard) = shard {
         config.select_shard(shard);
     }
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     Ok(config)
 }
 

@@ -495,7 +495,12 @@ async fn load_one(
     {
         Ok(history) => Ok(Loaded {
             raw: RawSeries {
-                origin: format!("Prometheus query `{query}`"),
+                origin: match history.infinite {
+                    0 => format!("Prometheus query `{query}`"),
+                    n => format!(
+                        "Prometheus query `{query}`; {n} point(s) of ±Inf left out as unknown (a division by zero in the query?)"
+                    ),
+                },
                 samples: history.samples,
             },
             now,

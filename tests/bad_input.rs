@@ -536,3 +536,28 @@ fn config_mistakes_are_refused_before_anything_runs_naming_key_line_or_workload(
         wrong.join("\n")
     );
 }
+
+#[test]
+fn a_counter_without_rate_and_a_step_past_the_range_window_are_warned_of_not_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        "prometheus: {url: 'http://127.0.0.1:9'}\nworkloads:\n  - {name: raw, query: 'sum(http_requests_total)', target_per_replica: 5}\n  - {name: coarse, query: 'sum(rate(http_requests_total[1m]))', step: 5m, target_per_replica: 5}\n  - {name: fine, query: 'sum(rate(http_requests_total[5m]))', step: 5m, target_per_replica: 5}\n",
+    )
+    .unwrap();
+    let run = homeostat(&["config", "check", "--config", config.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: workload default/raw: query `sum(http_requests_total)` reads `http_requests_total`, which looks like a counter, without rate()"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "workload default/coarse: the step 5m is longer than the query's range window [1m]"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("default/fine"), "{stderr}");
+}

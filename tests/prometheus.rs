@@ -390,13 +390,19 @@ fn a_bad_query_no_series_and_two_series_each_say_so_and_the_others_finish() {
         )
     };
     let yaml = format!(
-        "prometheus: {{url: {}}}\nworkloads:\n{}{}{}{}{}",
+        "prometheus: {{url: {}}}\nworkloads:\n{}{}{}{}{}{}",
         server.url,
         workload("good", r#"load{workload="a"}"#, ""),
         workload("typo", r#"sum(load{workload="a"}"#, ""),
         workload("absent", r#"load{workload="nope"}"#, ""),
         workload("pods", "load", ""),
         workload("pods-summed", "load", "    aggregate: sum\n"),
+        // Divided by 0 where `a` is under 100.5 (a few steps): +Inf there.
+        workload(
+            "ratio",
+            r#"load{workload="a"} / (load{workload="a"} > bool 100.5)"#,
+            ""
+        ),
     );
     let config = write_config(dir.path(), "homeostat.yaml", &yaml);
     let output = recommend_json(&config, end, &[]);
@@ -428,6 +434,18 @@ fn a_bad_query_no_series_and_two_series_each_say_so_and_the_others_finish() {
             r#"2 series ({__name__="load", workload="a"}, {__name__="load", workload="b"})"#
         ) && pods.contains("aggregate: sum"),
         "{pods}"
+    );
+    // A point of +Inf is an unknown point, said, not a failed workload
+    // (issue 19: one +Inf failed the whole workload).
+    let expected_inf = a.iter().filter(|(_, v)| *v <= 100.5).count();
+    assert!(expected_inf > 0, "the test series has steps under 100.5");
+    assert_eq!(find("ratio")["status"], "ok", "{}", find("ratio"));
+    let ratio = reason("ratio");
+    assert!(
+        ratio.contains(&format!(
+            "{expected_inf} point(s) of ±Inf left out as unknown"
+        )),
+        "{ratio}"
     );
     // The sum of a and b is 1.5 × a: 1.5 × the bounds' load.
     let summed = find("pods-summed");

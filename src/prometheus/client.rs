@@ -79,6 +79,8 @@ pub struct History {
     pub samples: Vec<Sample>,
     /// HTTP requests it took (chunks; retries not counted).
     pub requests: usize,
+    /// Points that were ±Inf, left out as unknown.
+    pub infinite: usize,
 }
 
 /// Why a workload's history could not be fetched.
@@ -231,6 +233,7 @@ impl Client {
             Ok(series)
         }))
         .await?;
+        let infinite = answers.iter().flatten().map(|s| s.infinite).sum();
         let samples =
             combine(answers, aggregate, step, self.lookback, last.end).map_err(|e| match e {
                 CombineError::NoSeries => no_data(),
@@ -239,6 +242,7 @@ impl Client {
         Ok(History {
             samples,
             requests: chunks.len(),
+            infinite,
         })
     }
 
@@ -328,7 +332,7 @@ impl Client {
                     kind,
                     message,
                 }),
-                other => Failure::Final(FetchError::Answer(other)),
+                other @ AnswerError::Malformed(_) => Failure::Final(FetchError::Answer(other)),
             })?;
             // Only the steps asked for: a misbehaving server's extra points
             // (off the grid, outside the range) are not history.

@@ -72,6 +72,8 @@ pub fn plan_chunks(start: i64, end: i64, step: i64) -> Vec<Chunk> {
 pub struct RangeSeries {
     pub labels: BTreeMap<String, String>,
     pub samples: Vec<Sample>,
+    /// Points that were `+Inf` or `-Inf`, read as unknown (NaN).
+    pub infinite: usize,
 }
 
 /// Why an answer could not be used.
@@ -82,8 +84,6 @@ pub enum AnswerError {
     Refused { kind: String, message: String },
     #[error("Prometheus answered with something that is not a range result: {0}")]
     Malformed(String),
-    #[error("Prometheus returned {value} at {timestamp}: a load must be a finite number")]
-    NotFinite { timestamp: String, value: String },
 }
 
 #[derive(Deserialize)]
@@ -142,19 +142,23 @@ pub fn parse_range_answer(body: &[u8]) -> Result<Vec<RangeSeries>, AnswerError> 
         .into_iter()
         .map(|raw| {
             let mut samples = Vec::with_capacity(raw.values.len());
+            let mut infinite = 0;
             for (seconds, value) in raw.values {
                 let ts = seconds;
                 let parsed: f64 = value.parse().map_err(|_| {
                     AnswerError::Malformed(format!("value {value:?} at {ts} is not a number"))
                 })?;
                 // NaN stays until the lookback clean-up has seen it as a
-                // point (not a hole); `combine` drops it.
-                if parsed.is_infinite() {
-                    return Err(AnswerError::NotFinite {
-                        timestamp: ts.to_string(),
-                        value: value.to_string(),
-                    });
-                }
+                // point (not a hole); `combine` drops it. ±Inf (a ratio
+                // over a zero denominator at one step) is no load either:
+                // a NaN too, counted, so that the history's reason says
+                // so, instead of one point failing the whole workload.
+                let parsed = if parsed.is_infinite() {
+                    infinite += 1;
+                    f64::NAN
+                } else {
+                    parsed
+                };
                 samples.push(Sample {
                     ts: seconds.round() as i64,
                     value: parsed,
@@ -163,6 +167,7 @@ pub fn parse_range_answer(body: &[u8]) -> Result<Vec<RangeSeries>, AnswerError> 
             Ok(RangeSeries {
                 labels: raw.metric,
                 samples,
+                infinite,
             })
         })
         .collect()
@@ -421,11 +426,12 @@ mod tests {
             parse_range_answer(refused).unwrap_err().to_string(),
             "Prometheus refused the query (bad_data): 1:5: parse error: unexpected character"
         );
-        let infinite = br#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[10,"+Inf"]]}]}}"#;
-        assert!(matches!(
-            parse_range_answer(infinite),
-            Err(AnswerError::NotFinite { .. })
-        ));
+        // ±Inf is no load: an unknown point, counted, not a failed workload.
+        let infinite = br#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[10,"+Inf"],[20,"3"],[30,"-Inf"]]}]}}"#;
+        let series = &parse_range_answer(infinite).unwrap()[0];
+        assert_eq!(series.infinite, 2);
+        assert!(series.samples[0].value.is_nan() && series.samples[2].value.is_nan());
+        assert_eq!(series.samples[1].value, 3.0);
         let vector = br#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
         assert!(parse_range_answer(vector)
             .unwrap_err()
@@ -515,6 +521,7 @@ mod tests {
         let series = |pod: &str, points: &[(i64, f64)]| RangeSeries {
             labels: BTreeMap::from([("pod".to_string(), pod.to_string())]),
             samples: samples(points),
+            infinite: 0,
         };
         let answers = || {
             vec![
