@@ -39,6 +39,7 @@ pub mod run;
 pub mod series;
 pub mod source;
 pub mod stats;
+pub mod stop;
 pub mod store;
 pub mod synthetic;
 pub mod time;

@@ -331,6 +331,7 @@ fn main() -> ExitCode {
         }
     };
     init_logs(cli.log_format);
+    homeostat::stop::install();
     run::set_threads(cli.threads);
     match execute(cli.command, cli.log_format, cli.shard) {
         Ok(code) => ExitCode::from(code),
@@ -469,6 +470,13 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
                 },
             );
             progress.finish();
+            if let Some(signal) = homeostat::stop::requested() {
+                return Ok(stopped(
+                    signal,
+                    plan.workloads.len(),
+                    config.workloads.len(),
+                ));
+            }
             let mut charts = Vec::with_capacity(extras.len());
             let mut export_failures = 0;
             for ((chart, exported), w) in extras.into_iter().zip(&plan.workloads) {
@@ -491,7 +499,7 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
                 None => emit(output.as_deref(), &text),
             };
             let mut code = (plan.exit_code() as u8).max(u8::from(export_failures > 0));
-            log_summary("recommend", &plan, started, 0);
+            log_summary("recommend", &plan, started, export_failures);
             if notify && config.alertmanager.is_none() && config.pushgateway.is_none() {
                 tracing::warn!(
                     "--notify: {} configures neither `alertmanager:` nor `pushgateway:`",
@@ -530,6 +538,13 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
             let progress = progress(config.workloads.len(), "fit", logs);
             let (plan, _) = run::recommend_with(&config, at, clock, &progress, |_, _, _| ());
             progress.finish();
+            if let Some(signal) = homeostat::stop::requested() {
+                return Ok(stopped(
+                    signal,
+                    plan.workloads.len(),
+                    config.workloads.len(),
+                ));
+            }
             let settings = run::ApplySettings {
                 dry_run,
                 rules: config.apply_rules,
@@ -586,6 +601,11 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
                 code = code.max(notify_and_say(&config, &plan, &applied.troubles, started));
             }
             written?;
+            // Stopped between two patches: what was applied is reported
+            // above; the exit code says the run did not finish.
+            if let Some(signal) = homeostat::stop::requested() {
+                code = homeostat::stop::exit_code(signal);
+            }
             Ok(code)
         }
         Command::Backtest {
@@ -957,6 +977,17 @@ fn notify_and_say(
 }
 
 /// The run's summary, for the batch job's log (`--log-format json`).
+/// A run stopped by `signal` before it finished planning: says so and
+/// gives the exit code (nothing is written: a report or alerts for part of
+/// the fleet would read as the whole).
+fn stopped(signal: i32, planned: usize, total: usize) -> u8 {
+    tracing::error!(
+        "stopped by {} after planning {planned} of {total} workloads: no report written, no alert sent, no HPA changed",
+        homeostat::stop::name(signal)
+    );
+    homeostat::stop::exit_code(signal)
+}
+
 /// `other_errors`: failures outside the workloads' statuses (the model
 /// store's), counted in `error` too.
 fn log_summary(

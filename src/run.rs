@@ -229,8 +229,13 @@ pub fn process_histories<R, W, V>(
         }
         drop(results);
         scope.spawn(move || {
-            let mut send =
-                |index: usize, loaded| tokens.recv().is_ok() && jobs.send((index, loaded)).is_ok();
+            // After SIGTERM/SIGINT, no new workload is started; those in
+            // flight finish.
+            let mut send = |index: usize, loaded| {
+                tokens.recv().is_ok()
+                    && crate::stop::requested().is_none()
+                    && jobs.send((index, loaded)).is_ok()
+            };
             produce(config, at, clock_now, progress, &mut send);
         });
         let mut waiting = std::collections::BTreeMap::new();
@@ -1188,7 +1193,16 @@ pub async fn apply_changes(
         }
         None => None,
     };
-    for w in &plan.workloads {
+    for (done, w) in plan.workloads.iter().enumerate() {
+        if let Some(signal) = crate::stop::requested() {
+            run.warnings.push(format!(
+                "stopped by {}: {} of {} workloads not applied",
+                crate::stop::name(signal),
+                plan.workloads.len() - done,
+                plan.workloads.len()
+            ));
+            break;
+        }
         let id = format!("{}/{}", w.namespace, w.name);
         let now = crate::time::parse_timestamp(&w.now).unwrap_or(0);
         let loaded = store.load(&w.namespace, &w.name, chrono::Utc::now().timestamp());

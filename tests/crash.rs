@@ -258,3 +258,94 @@ fn a_state_that_cannot_be_written_is_said_on_stderr_in_the_log_and_counted() {
     // The other workload's state was written.
     assert!(dir.path().join("models/web/api-0.json").is_file());
 }
+
+/// `homeostat recommend` on a synthetic fleet, sent `signal` once it has
+/// planned some workloads: its exit status, stdout and stderr.
+fn stopped_by(signal: &str, args: &[&str], dir: &Path) -> (Option<i32>, Vec<u8>, String) {
+    let synth = Command::new(env!("CARGO_BIN_EXE_homeostat"))
+        .args(["synth", "--workloads", "400", "--days", "28d", "--output"])
+        .arg(dir.join("fleet"))
+        .output()
+        .unwrap();
+    assert!(
+        synth.status.success(),
+        "{}",
+        String::from_utf8_lossy(&synth.stderr)
+    );
+    let mut run = Command::new(env!("CARGO_BIN_EXE_homeostat"))
+        .args([
+            "--log-format",
+            "json",
+            "--threads",
+            "1",
+            "recommend",
+            "--config",
+        ])
+        .arg(dir.join("fleet/homeostat.yaml"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Well into the run, far from its end (400 workloads, one thread).
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        run.try_wait().unwrap().is_none(),
+        "the run ended before the signal"
+    );
+    let sent = Command::new("kill")
+        .args([signal, &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = run.wait_with_output().unwrap();
+    (
+        output.status.code(),
+        output.stdout,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn sigterm_and_sigint_stop_the_run_cleanly_writing_nothing_half_done() {
+    // Issue 19: they ended the process at once, said nothing, and left a
+    // Parquet export half written with its temporary files.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let (code, stdout, stderr) = stopped_by(
+        "-TERM",
+        &["--format", "parquet", "--output", out.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(code, Some(143), "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("stopped by SIGTERM after planning ")
+            && stderr
+                .contains("of 400 workloads: no report written, no alert sent, no HPA changed"),
+        "{stderr}"
+    );
+    let files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!files.iter().any(|f| f == "report.json"), "{files:?}");
+    assert!(!files.iter().any(|f| f.contains(".tmp-")), "{files:?}");
+    assert!(
+        !files.is_empty() && files.len() < 400,
+        "{} files",
+        files.len()
+    );
+    // Every file written is whole: Parquet's magic at both ends.
+    for f in &files {
+        let bytes = std::fs::read(out.join(f)).unwrap();
+        assert!(
+            bytes.len() > 8 && bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"),
+            "{f}: not a whole Parquet file"
+        );
+    }
+    let (code, stdout, stderr) = stopped_by("-INT", &["--format", "json"], dir.path());
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stdout.is_empty(), "no partial report");
+    assert!(stderr.contains("stopped by SIGINT"), "{stderr}");
+}
