@@ -48,6 +48,7 @@ need_packages=()
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need_packages+=(prometheus)
 [ -x /usr/bin/prometheus-alertmanager ] || need_packages+=(prometheus-alertmanager)
 [ -x /usr/bin/prometheus-pushgateway ] || need_packages+=(prometheus-pushgateway)
+[ -x /usr/bin/victoria-metrics ] || need_packages+=(victoria-metrics)   # the same API, another server (tests/prometheus.rs)
 [ -x /usr/bin/openssl ] || need_packages+=(openssl)   # test certificates for HTTPS
 command -v curl >/dev/null 2>&1 || need_packages+=(curl)   # the fetch benchmark's baseline
 [ -x /usr/bin/socat ] || need_packages+=(socat)   # a relay that cuts answers off (tests/prometheus.rs)
@@ -61,7 +62,7 @@ if [ ${#need_packages[@]} -gt 0 ]; then
   # The package starts a system Prometheus on :9090; the tests start their
   # own on free ports and do not need it.
   if command -v systemctl >/dev/null 2>&1; then
-    for unit in prometheus prometheus-alertmanager prometheus-pushgateway; do
+    for unit in prometheus prometheus-alertmanager prometheus-pushgateway victoria-metrics; do
       $sudo systemctl stop "$unit" >/dev/null 2>&1 || true
     done
   fi

@@ -52,7 +52,7 @@ struct RawPrometheus {
     timeout: Option<Span>,
     max_concurrency: Option<u32>,
     max_retries: Option<u32>,
-    lookback: Option<Span>,
+    lookback: Option<Lookback>,
     basic_auth: Option<RawBasicAuth>,
     bearer_token_file: Option<PathBuf>,
     bearer_token_env: Option<String>,
@@ -224,6 +224,55 @@ pub const DEFAULT_HEADROOM: f64 = 1.2;
 pub const DEFAULT_QUERY_STEP: &str = "5m";
 /// Prometheus' own default `--query.lookback-delta`.
 pub const DEFAULT_LOOKBACK: &str = "5m";
+
+/// How far a server carries a series' last value forward in a range
+/// query, so that the repeats it made up before a gap can be taken out
+/// again: `prometheus.lookback`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookback {
+    /// A fixed span: Prometheus (and Thanos, Mimir) repeat a value for up
+    /// to their `--query.lookback-delta`, 5m by default.
+    Span(Span),
+    /// One step of the query: `VictoriaMetrics` repeats a value at the next
+    /// step only (seen with 1.79: 1-minute data with a 3- and a 12-minute
+    /// hole, asked for at 1 minute, comes back with one repeat before
+    /// each). Assuming 5m there deletes real equal values before short holes.
+    Step,
+}
+
+impl Lookback {
+    /// In seconds, for a query at `step` seconds.
+    #[must_use]
+    pub fn secs(self, step: i64) -> i64 {
+        match self {
+            Lookback::Span(span) => span.secs(),
+            Lookback::Step => step,
+        }
+    }
+}
+
+impl std::fmt::Display for Lookback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lookback::Span(span) => write!(f, "{span}"),
+            Lookback::Step => f.write_str("step"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Lookback {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.trim() == "step" {
+            return Ok(Lookback::Step);
+        }
+        text.parse().map(Lookback::Span).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "{e}; or `step` (the server repeats a value one step at most, as VictoriaMetrics)"
+            ))
+        })
+    }
+}
 /// Ceiling when a range gives none: far above any HPA a person would write,
 /// low enough that a units mistake shows up as "needs operator".
 pub const DEFAULT_CEILING: u32 = 1000;
@@ -330,8 +379,9 @@ pub struct Prometheus {
     pub max_concurrency: u32,
     /// Retries of a request after a transient failure.
     pub max_retries: u32,
-    /// Prometheus' `--query.lookback-delta` (values repeated after a series stops).
-    pub lookback: Span,
+    /// How long the server repeats a series' last value after it stops
+    /// (Prometheus' `--query.lookback-delta`, or one step).
+    pub lookback: Lookback,
     /// Username and where its password comes from.
     pub basic_auth: Option<(String, SecretSource)>,
     pub bearer_token: Option<SecretSource>,
@@ -782,7 +832,7 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
                 max_retries: p.max_retries.unwrap_or(3),
                 lookback: p
                     .lookback
-                    .unwrap_or_else(|| DEFAULT_LOOKBACK.parse().expect("valid")),
+                    .unwrap_or_else(|| Lookback::Span(DEFAULT_LOOKBACK.parse().expect("valid"))),
                 basic_auth,
                 bearer_token,
                 ca_file: p.ca_file.map(|f| base.join(f)),
@@ -1210,6 +1260,24 @@ mod tests {
         assert_eq!((p.max_concurrency, p.max_retries), (4, 3));
         assert_eq!(p.timeout.to_string(), "30s");
         assert_eq!(p.lookback.to_string(), "5m");
+        assert_eq!(p.lookback.secs(60), 300);
+        let with = |lookback: &str| {
+            parse_text(&PROMETHEUS.replace(
+                "prometheus:9090}",
+                &format!("prometheus:9090, lookback: {lookback}}}"),
+            ))
+        };
+        let victoria = with("step").unwrap().prometheus.unwrap().lookback;
+        assert_eq!(
+            (victoria, victoria.secs(60), victoria.secs(300)),
+            (Lookback::Step, 60, 300)
+        );
+        assert_eq!(
+            with("2m").unwrap().prometheus.unwrap().lookback.secs(60),
+            120
+        );
+        let wrong = with("soon").unwrap_err().to_string();
+        assert!(wrong.contains("or `step`"), "{wrong}");
         let summed = parse_text(&format!("{PROMETHEUS}    aggregate: sum\n")).unwrap();
         assert_eq!(
             summed.workloads[0].source,

@@ -136,7 +136,7 @@ pub struct Client {
     permits: Arc<Semaphore>,
     retry: RetryPolicy,
     timeout: Duration,
-    lookback: i64,
+    lookback: crate::config::Lookback,
 }
 
 impl Client {
@@ -188,7 +188,7 @@ impl Client {
                 ..RetryPolicy::default()
             },
             timeout,
-            lookback: config.lookback.secs(),
+            lookback: config.lookback,
         })
     }
 
@@ -234,8 +234,8 @@ impl Client {
         }))
         .await?;
         let infinite = answers.iter().flatten().map(|s| s.infinite).sum();
-        let samples =
-            combine(answers, aggregate, step, self.lookback, last.end).map_err(|e| match e {
+        let samples = combine(answers, aggregate, step, self.lookback.secs(step), last.end)
+            .map_err(|e| match e {
                 CombineError::NoSeries => no_data(),
                 other @ CombineError::TooManySeries { .. } => FetchError::Series(other),
             })?;

@@ -3,3 +3,4 @@
 pub mod events;
 pub mod notify;
 pub mod prometheus;
+pub mod victoria;
