@@ -586,3 +586,50 @@ fn backtest_renders_as_markdown_and_as_html_with_bars_and_the_replayed_replicas(
         assert_eq!(found, 2 * per_workload, "{label}: {texts:?}");
     }
 }
+
+#[test]
+fn control_characters_from_a_report_never_reach_a_terminal_csv_or_page_raw() {
+    // Issue 19: names with ESC, U+202E or a tab were printed raw (terminal
+    // escape injection) and made the HTML report ill-formed. The config
+    // refuses such names now; a shard report, or a server's error message
+    // in the reasons, can still carry them: every renderer escapes them.
+    let dir = tempfile::tempdir().unwrap();
+    let json = homeostat(&["recommend", "--format", "json"]);
+    let mut report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let first = &mut report["workloads"][0];
+    first["name"] = "evil\u{1b}[2J\u{202e}gpj.exe".into();
+    first["status"] = "error".into();
+    first["reasons"] = serde_json::json!(["Prometheus said: \u{1b}]0;pwned\u{7}bad\u{0}query"]);
+    let shard = write(dir.path(), "shard.json", report.to_string().as_bytes());
+    for format in ["table", "csv", "markdown", "html", "json"] {
+        let merged = homeostat(&[
+            "report",
+            "merge",
+            shard.to_str().unwrap(),
+            "--format",
+            format,
+        ]);
+        let text = stdout(&merged);
+        assert!(!text.is_empty(), "{format}: {}", stderr(&merged));
+        // JSON is data: it escapes the control characters (as the JSON
+        // standard requires) and keeps U+202E for the reader to decode.
+        for raw in ['\u{1b}', '\u{202e}', '\u{7}', '\u{0}'] {
+            if format != "json" || raw != '\u{202e}' {
+                assert!(!text.contains(raw), "{format} holds {raw:?} raw");
+            }
+        }
+        if format != "json" {
+            assert!(
+                text.contains("evil\\u{1b}[2J\\u{202e}gpj.exe"),
+                "{format}: {text}"
+            );
+        }
+        if format == "html" {
+            let options = roxmltree::ParsingOptions {
+                allow_dtd: true,
+                ..roxmltree::ParsingOptions::default()
+            };
+            roxmltree::Document::parse_with_options(&text, options).unwrap();
+        }
+    }
+}

@@ -8,9 +8,10 @@ use crate::plan::Plan;
 use crate::run::Backtest;
 use std::fmt::Write as _;
 
-/// A table cell: pipes escaped, line breaks flattened.
+/// A table cell: pipes escaped, line breaks flattened, control
+/// characters written as escapes ([`super::visible`]).
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+    super::visible(&text.replace(['\n', '\r'], " ")).replace('|', "\\|")
 }
 
 /// A Markdown table.
@@ -78,8 +79,8 @@ pub fn render(plan: &Plan) -> String {
             let _ = writeln!(
                 out,
                 "- `{}/{}` ({}): {}",
-                w.namespace,
-                w.name,
+                super::visible(&w.namespace),
+                super::visible(&w.name),
                 w.status.as_str(),
                 cell(&operator_reasons(w).join("; "))
             );
@@ -95,8 +96,8 @@ pub fn render(plan: &Plan) -> String {
             let _ = writeln!(
                 out,
                 "- `{}/{}` {} → {}: {}",
-                w.namespace,
-                w.name,
+                super::visible(&w.namespace),
+                super::visible(&w.name),
                 current_range(w),
                 recommended_range(w),
                 cell(&change_reasons(w).join("; "))
@@ -153,7 +154,13 @@ pub fn render_backtest(backtest: &Backtest) -> String {
     ));
     out.push('\n');
     for w in &backtest.workloads {
-        let _ = writeln!(out, "- `{}/{}`: {}", w.namespace, w.name, cell(&w.verdict));
+        let _ = writeln!(
+            out,
+            "- `{}/{}`: {}",
+            super::visible(&w.namespace),
+            super::visible(&w.name),
+            cell(&w.verdict)
+        );
     }
     for (id, reason) in &backtest.failures {
         let _ = writeln!(out, "- `{id}`: not replayed: {}", cell(reason));

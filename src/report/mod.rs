@@ -205,9 +205,36 @@ pub fn recommended_range(w: &WorkloadPlan) -> String {
     range(w.min_replicas, w.max_replicas)
 }
 
-/// Text for HTML and XML: `&`, `<`, `>`, `"` and `'` escaped.
+/// Text as a terminal, a CSV reader or a web page may show it: control
+/// characters (but line breaks and tabs) and bidirectional overrides
+/// written as escapes (`\u{1b}`), so that nothing a file, a config or a
+/// server's error message holds can move a terminal's cursor, recolour
+/// it, make an HTML report ill-formed or reorder what is read.
+#[must_use]
+pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Text for HTML and XML: `&`, `<`, `>`, `"` and `'` escaped, and what
+/// [`visible`] escapes.
 #[must_use]
 pub fn escape(text: &str) -> String {
+    let text = visible(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -222,9 +249,11 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// A CSV field: quoted when it holds a comma, a quote or a line break.
+/// A CSV field: quoted when it holds a comma, a quote or a line break;
+/// control characters escaped ([`visible`]).
 #[must_use]
 pub fn csv_field(text: &str) -> String {
+    let text = visible(text);
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
@@ -353,15 +382,15 @@ pub fn render_table(plan: &Plan, colour: bool) -> String {
                 (number(l.low), number(l.high))
             });
             [
-                w.namespace.clone(),
-                w.name.clone(),
+                visible(&w.namespace).into_owned(),
+                visible(&w.name).into_owned(),
                 w.status.as_str().to_string(),
                 current_range(w),
                 recommended_range(w),
                 low,
                 high,
                 event_counts(w),
-                w.model.clone().unwrap_or_else(|| "-".into()),
+                visible(w.model.as_deref().unwrap_or("-")).into_owned(),
             ]
         })
         .collect();
@@ -378,10 +407,11 @@ pub fn render_table(plan: &Plan, colour: bool) -> String {
             .join("; ");
         let _ = writeln!(
             out,
-            "{}/{} {}: {why}",
-            w.namespace,
-            w.name,
-            w.status.as_str()
+            "{}/{} {}: {}",
+            visible(&w.namespace),
+            visible(&w.name),
+            w.status.as_str(),
+            visible(&why.replace('\n', " "))
         );
     }
     out
