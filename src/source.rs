@@ -382,17 +382,18 @@ fn parse_parquet(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
                 format: "Parquet",
                 message: format!(
                     "the Parquet decoder failed on it ({}): a corrupt file?",
-                    crate::panic_message(panic.as_ref())
+                    crate::time::shown(&crate::panic_message(panic.as_ref()))
                 ),
             })
         })
 }
 
 fn decode_parquet(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError> {
+    // polars' messages may list every column of the file: cut, escaped.
     let malformed = |e: PolarsError| SourceError::Malformed {
         path: path.into(),
         format: "Parquet",
-        message: e.to_string(),
+        message: crate::time::shown(&e.to_string()),
     };
     let frame = ParquetReader::new(Cursor::new(bytes))
         .finish()
@@ -408,7 +409,7 @@ fn decode_parquet(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError>
             return Err(SourceError::MissingColumn {
                 path: path.into(),
                 column,
-                header,
+                header: crate::time::shown(&header),
             });
         }
     }
@@ -418,12 +419,12 @@ fn decode_parquet(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError>
     let timestamps = parquet_timestamps(&frame).map_err(|message| SourceError::Malformed {
         path: path.into(),
         format: "Parquet",
-        message,
+        message: crate::time::shown(&message),
     })?;
     let values = parquet_values(&frame).map_err(|message| SourceError::Malformed {
         path: path.into(),
         format: "Parquet",
-        message,
+        message: crate::time::shown(&message),
     })?;
     let mut samples = Vec::with_capacity(frame.height());
     for (row, (ts, value)) in timestamps.into_iter().zip(values).enumerate() {

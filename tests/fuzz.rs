@@ -10,6 +10,10 @@
 //! What a run finds is kept in tests/fuzz.proptest-regressions (replayed
 //! first every run), beside the seed corpus. The first run found a panic
 //! in polars' Parquet decoder on a corrupt file, now a malformed-file error.
+//! The corpus holds long lines (a 70 KB header) and control characters
+//! (CR-only line ends, ESC and NUL in cells, an ESC in a workload name,
+//! ±Inf answers), and every load-file error must be under 1 KB with no
+//! raw control character (issue 19).
 
 use homeostat::prometheus::parse_range_answer;
 use homeostat::source::{parse_file, MAX_LOAD};
@@ -119,10 +123,20 @@ fn check_load_file(name: &str, bytes: Vec<u8>) -> Result<(), TestCaseError> {
                 );
             }
         }
-        Err(e) => prop_assert!(
-            e.to_string().starts_with(name),
-            "error without the file: {e}"
-        ),
+        Err(e) => {
+            let message = e.to_string();
+            prop_assert!(
+                message.starts_with(name),
+                "error without the file: {message}"
+            );
+            // Issue 19: a message never quotes a whole file back, nor
+            // carries a control character to a terminal or a log.
+            prop_assert!(message.len() < 1024, "a message of {} bytes", message.len());
+            prop_assert!(
+                !message.chars().any(|c| c.is_control()),
+                "a raw control character in {message:?}"
+            );
+        }
     }
     Ok(())
 }
