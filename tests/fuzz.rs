@@ -133,7 +133,7 @@ fn check_load_file(name: &str, bytes: Vec<u8>) -> Result<(), TestCaseError> {
             // carries a control character to a terminal or a log.
             prop_assert!(message.len() < 1024, "a message of {} bytes", message.len());
             prop_assert!(
-                !message.chars().any(|c| c.is_control()),
+                !message.chars().any(char::is_control),
                 "a raw control character in {message:?}"
             );
         }
