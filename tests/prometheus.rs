@@ -968,3 +968,64 @@ fn an_hpa_at_its_max_for_more_than_15_minutes_calls_an_operator() {
     );
     assert_eq!(applied.troubles[0].severity, "critical");
 }
+
+#[test]
+fn an_aggregate_over_a_thousand_pods_comes_back_as_one_series_and_memory_stays_small() {
+    // Issue 19: `aggregate:` held every pod's history (1,000 series at
+    // 30 s: 784 MB for one workload). The server sums them now.
+    let end = now() / 300 * 300;
+    let (pods, steps) = (1000_i64, 4 * 288_i64);
+    let mut metrics = String::from("# TYPE load gauge\n");
+    for pod in 0..pods {
+        for i in 0..steps {
+            let _ = writeln!(
+                metrics,
+                "load{{pod=\"p{pod}\"}} {} {}",
+                1 + (pod + i) % 5,
+                end - (steps - 1 - i) * 300
+            );
+        }
+    }
+    metrics.push_str("# EOF\n");
+    let server = PrometheusServer::start_openmetrics(&metrics);
+    drop(metrics);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "homeostat.yaml",
+        &format!(
+            "prometheus: {{url: {}}}\nworkloads:\n  - {{name: pods, query: load, aggregate: sum, history: 4d, target_per_replica: 500}}\n",
+            server.url
+        ),
+    );
+    let output = homeostat(
+        &[
+            "--log-format",
+            "json",
+            "recommend",
+            "--config",
+            config.to_str().unwrap(),
+            "--at",
+            &end.to_string(),
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let log = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{log}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    // Each step sums 1,000 pods of 1..=5: 3,000 at every step.
+    let high = report["workloads"][0]["expected_load"]["high"]
+        .as_f64()
+        .unwrap();
+    assert!((2900.0..3600.0).contains(&high), "{high}");
+    let finished: Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["message"] == "run finished")
+        .expect("a run summary");
+    let peak_mib = finished["peak_rss_kib"].as_u64().unwrap() / 1024;
+    println!("peak RSS with 1,000 pods summed: {peak_mib} MiB");
+    assert!(peak_mib < 64, "{peak_mib} MiB");
+}

@@ -219,6 +219,10 @@ impl Client {
         let Some(last) = chunks.last().copied() else {
             return Err(no_data());
         };
+        // `aggregate:` is asked of the server (`sum(<query>)`): its answer
+        // is one series, where the pods' own would be held in full here.
+        let wrapped = aggregate.map(|a| a.wrap(query));
+        let query = wrapped.as_deref().unwrap_or(query);
         // Without an aggregate, several series are an error whatever the
         // other chunks hold: say so at the first chunk that shows them and
         // cancel the rest, instead of fetching every pod's history.

@@ -194,6 +194,23 @@ pub enum Aggregate {
 }
 
 impl Aggregate {
+    /// The `PromQL` aggregation operator of the same name.
+    #[must_use]
+    pub fn operator(self) -> &'static str {
+        match self {
+            Aggregate::Sum => "sum",
+            Aggregate::Max => "max",
+        }
+    }
+
+    /// `query` aggregated by the server: one series comes back however
+    /// many the query matches, so memory does not grow with them (a query
+    /// over 1,000 pods held every pod's history before).
+    #[must_use]
+    pub fn wrap(self, query: &str) -> String {
+        format!("{}({query})", self.operator())
+    }
+
     fn apply(self, a: f64, b: f64) -> f64 {
         match self {
             Aggregate::Sum => a + b,
