@@ -1029,3 +1029,56 @@ fn an_aggregate_over_a_thousand_pods_comes_back_as_one_series_and_memory_stays_s
     println!("peak RSS with 1,000 pods summed: {peak_mib} MiB");
     assert!(peak_mib < 64, "{peak_mib} MiB");
 }
+
+#[test]
+fn victoria_metrics_answers_a_bad_query_no_series_two_series_and_a_sum_as_prometheus_does() {
+    // Its error answers and `aggregate:` (issue 19: nothing tested them).
+    let end = now() / 300 * 300;
+    let (a, b) = two_series(end);
+    let server = VictoriaServer::start(&[
+        Backfill {
+            workload: "a",
+            samples: &a,
+        },
+        Backfill {
+            workload: "b",
+            samples: &b,
+        },
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let workload = |name: &str, query: &str, extra: &str| {
+        format!(
+            "  - name: {name}\n    query: '{query}'\n    history: 14d\n    target_per_replica: 50\n{extra}"
+        )
+    };
+    let yaml = format!(
+        "prometheus: {{url: {}, lookback: step}}\nworkloads:\n{}{}{}{}{}",
+        server.url,
+        workload("good", r#"load{workload="a"}"#, ""),
+        workload("typo", r#"sum(load{workload="a"}"#, ""),
+        workload("absent", r#"load{workload="nope"}"#, ""),
+        workload("pods", "load", ""),
+        workload("pods-summed", "load", "    aggregate: sum\n"),
+    );
+    let config = write_config(dir.path(), "homeostat.yaml", &yaml);
+    let output = recommend_json(&config, end, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let workloads = report["workloads"].as_array().unwrap();
+    let find = |name: &str| workloads.iter().find(|w| w["name"] == name).unwrap();
+    let reason = |name: &str| find(name)["reasons"][0].as_str().unwrap().to_string();
+    assert_eq!(find("good")["status"], "ok", "{}", find("good"));
+    assert_eq!(find("typo")["status"], "error");
+    let typo = reason("typo");
+    assert!(
+        typo.contains(r#"`sum(load{workload="a"}`"#) && typo.contains("HTTP 4"),
+        "{typo}"
+    );
+    assert_eq!(find("absent")["status"], "no_data", "{}", reason("absent"));
+    assert_eq!(find("pods")["status"], "error");
+    assert!(reason("pods").contains("2 series"), "{}", reason("pods"));
+    let summed = find("pods-summed");
+    assert_eq!(summed["status"], "ok", "{summed}");
+    let high = |w: &Value| w["expected_load"]["high"].as_f64().unwrap();
+    assert!(high(summed) > 1.3 * high(find("good")), "{summed}");
+}
