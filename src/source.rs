@@ -58,6 +58,10 @@ impl RawSeries {
     }
 }
 
+/// The largest load file read (256 MiB, as the largest Prometheus answer):
+/// a year of 10-second samples as CSV is about 100 MB.
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+
 /// The longest header line read (64 KiB: hundreds of columns): a reader
 /// builds a column per header field, and a hostile or broken file (one
 /// line of 50 MB) must fail alone, not exhaust the run's memory.
@@ -95,6 +99,8 @@ pub enum SourceError {
         bytes: usize,
         start: String,
     },
+    #[error("{path}: the file is {mib} MiB; no load file over {} MiB is read (a year of 10-second samples is about 100 MB): an export of the wrong thing, or split it", MAX_FILE_BYTES >> 20)]
+    TooLarge { path: PathBuf, mib: u64 },
     #[error("{path}: has a header but no data rows")]
     NoRows { path: PathBuf },
     #[error("{path}: line {line}: {problem}")]
@@ -142,10 +148,20 @@ pub fn parse_file(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError>
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, SourceError> {
-    std::fs::read(path).map_err(|cause| SourceError::Io {
+    let io = |cause| SourceError::Io {
         path: path.into(),
         cause,
-    })
+    };
+    // A file is read whole: one too large for any history must fail
+    // alone, before it takes the run's memory.
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > MAX_FILE_BYTES {
+        return Err(SourceError::TooLarge {
+            path: path.into(),
+            mib: size >> 20,
+        });
+    }
+    std::fs::read(path).map_err(io)
 }
 
 /// Reads CSV with a `timestamp,value` header (other columns are ignored).

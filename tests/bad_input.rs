@@ -561,3 +561,57 @@ fn a_counter_without_rate_and_a_step_past_the_range_window_are_warned_of_not_ref
     );
     assert!(!stderr.contains("default/fine"), "{stderr}");
 }
+
+#[test]
+fn a_file_too_large_for_any_history_fails_alone_before_it_is_read() {
+    // Issue 19: every file was read whole, whatever its size. A sparse
+    // file of 300 MiB takes no disk and would take 300 MiB of memory.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.csv"), plain(864, END)).unwrap();
+    std::fs::File::create(dir.path().join("huge.csv"))
+        .unwrap()
+        .set_len(300 << 20)
+        .unwrap();
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        "workloads:\n  - {name: good, file: good.csv, target_per_replica: 20}\n  - {name: huge, file: huge.csv, target_per_replica: 20}\n",
+    )
+    .unwrap();
+    let run = homeostat(&[
+        "--log-format",
+        "json",
+        "recommend",
+        "--config",
+        config.to_str().unwrap(),
+        "--at",
+        &END.to_string(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(report["workloads"][0]["status"], "ok");
+    let huge = &report["workloads"][1];
+    assert_eq!(huge["status"], "error");
+    let reason = huge["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("huge.csv: the file is 300 MiB; no load file over 256 MiB is read"),
+        "{reason}"
+    );
+    // Refused before reading: the run's peak memory is far below the file.
+    let finished: Value = String::from_utf8_lossy(&run.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["message"] == "run finished")
+        .unwrap();
+    assert!(
+        finished["peak_rss_kib"].as_u64().unwrap() < 200 << 10,
+        "{finished}"
+    );
+}
