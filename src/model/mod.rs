@@ -385,15 +385,17 @@ pub fn candidates(seasonality: &Seasonality, per_day: Option<usize>) -> Vec<Box<
 /// Steps each backtest origin forecasts: a quarter of the history, at least
 /// a day, at most the horizon rounded up to whole days (a shorter horizon is
 /// still scored on whole days), in whole days when a day is a whole number of
-/// steps. The history's length is taken to the nearest whole day first: a
-/// file and a server holding the same 28 days differ by a point at either
-/// end (Prometheus fills one in from its lookback), and that point must
-/// not turn 7 days of validation into 6 and change the bounds.
+/// steps. A history two steps or less short of a whole day counts as that
+/// day: a file and a server holding the same 28 days differ by a point at
+/// either end (Prometheus fills one in from its lookback), and that point
+/// must not turn 7 days of validation into 6 and change the bounds. (Any
+/// other length keeps its whole days: rounding them all moved the model
+/// chosen on histories of 19.9 days, and max with it.)
 fn validation_steps(len: usize, horizon: usize, per_day: Option<usize>) -> usize {
     let quarter = len / 4;
     match per_day {
         Some(day) => {
-            let history_days = (len + day / 2) / day;
+            let history_days = (len + 2) / day;
             let days = (history_days / 4).clamp(1, horizon.div_ceil(day).max(1));
             (days * day).min(len / 2)
         }
