@@ -1294,6 +1294,7 @@ pub async fn apply_changes(
         }
         remember(&store, loaded, w, &change, &mut run);
         run.changes.push(change);
+        crate::stop::pause_until_stopped("apply-between-workloads");
     }
     run
 }

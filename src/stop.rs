@@ -62,3 +62,15 @@ pub fn name(signal: i32) -> &'static str {
 pub fn exit_code(signal: i32) -> u8 {
     u8::try_from(128 + signal).unwrap_or(1)
 }
+
+/// Where a test stops a run (tests/crash.rs): with `HOMEOSTAT_FAULT_POINT`
+/// set to `name`, says so on stderr and waits for SIGTERM or SIGINT, then
+/// goes on (to stop). Unset in any real run.
+pub fn pause_until_stopped(name: &str) {
+    if std::env::var_os("HOMEOSTAT_FAULT_POINT").is_some_and(|v| v == name) {
+        eprintln!("homeostat: fault point {name} reached");
+        while requested().is_none() {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}

@@ -349,3 +349,52 @@ fn sigterm_and_sigint_stop_the_run_cleanly_writing_nothing_half_done() {
     assert!(stdout.is_empty(), "no partial report");
     assert!(stderr.contains("stopped by SIGINT"), "{stderr}");
 }
+
+#[test]
+fn sigterm_between_two_patches_stops_apply_there_and_says_how_many_were_not_applied() {
+    let (dir, config) = fleet(3);
+    let mut run = Command::new(env!("CARGO_BIN_EXE_homeostat"))
+        .args(["apply", "--dry-run", "--no-notify", "--config"])
+        .arg(&config)
+        .env("HOMEOSTAT_FAULT_POINT", "apply-between-workloads")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = run.stderr.take().unwrap();
+    let (reached, seen) = std::sync::mpsc::channel();
+    let said = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("fault point apply-between-workloads reached") {
+                let _ = reached.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    if seen.recv_timeout(Duration::from_secs(300)).is_err() {
+        let _ = run.kill();
+        panic!("apply never reached the point after its first workload");
+    }
+    let sent = Command::new("kill")
+        .args(["-TERM", &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = run.wait_with_output().unwrap();
+    let said = said.join().unwrap();
+    assert_eq!(output.status.code(), Some(143), "{said}");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        report.contains("stopped by SIGTERM: 2 of 3 workloads not applied"),
+        "{report}"
+    );
+    // The first workload's run is remembered, the others were never reached.
+    assert!(dir.path().join("models/web/api-0.json").is_file());
+    for i in 1..3 {
+        assert!(!dir.path().join(format!("models/web/api-{i}.json")).exists());
+    }
+}
