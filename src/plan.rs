@@ -344,15 +344,22 @@ pub fn plan_fitted(
         ));
     }
     // Every dip found is left out of the fit, and every spike but a
-    // texture's (see `adapt`); those the HPA could not have answered, or
-    // that move no replica count, are not reported. A texture's spikes
-    // are ordinary load, in the fit: only those the recommended max
-    // cannot carry are news.
-    let carried = f64::from(bounds.max.replicas) * policy.target_per_replica;
+    // texture's (see `adapt`); only those that matter to capacity are
+    // reported.
+    let texture_carried = adaptation
+        .texture
+        .map(|_| f64::from(bounds.max.replicas) * policy.target_per_replica);
     let events: Vec<events::Event> = found
         .into_iter()
-        .filter(|e| matters_to_capacity(e, reaction, &workload.policy, bounds.min.replicas))
-        .filter(|e| e.kind != EventKind::Spike || adaptation.texture.is_none() || e.after > carried)
+        .filter(|e| {
+            matters_to_capacity(
+                e,
+                reaction,
+                &workload.policy,
+                bounds.min.replicas,
+                texture_carried,
+            )
+        })
         .collect();
     let texture = adaptation.texture.is_some();
     reasons.push(describe_bound("min", &bounds.min, &policy, texture));
@@ -467,13 +474,16 @@ fn reaction_time(workload: &Workload) -> i64 {
 /// pod) and the max ceiling. A spike, besides, only when its peak needs more
 /// than the day's expected peak with the configured headroom: one that
 /// stays within it asks nothing of max that an ordinary day does not, and
-/// the HPA heals it inside its range, as designed.
+/// the HPA heals it inside its range, as designed. When the spikes are the
+/// workload's texture (ordinary load, in the fit), `texture_carried` is the
+/// load the recommended max carries: only a spike above it is news.
 #[must_use]
 pub fn matters_to_capacity(
     e: &events::Event,
     reaction: i64,
     policy: &BoundsPolicy,
     min: u32,
+    texture_carried: Option<f64>,
 ) -> bool {
     if e.kind == EventKind::Shift {
         return true;
@@ -496,7 +506,9 @@ pub fn matters_to_capacity(
     };
     let beyond_the_day = e.kind != EventKind::Spike
         || replicas(e.after) > replicas(e.day_peak * policy.headroom.max(1.0));
-    lasts && replicas(e.after) != replicas(e.before) && beyond_the_day
+    let beyond_the_texture =
+        e.kind != EventKind::Spike || texture_carried.is_none_or(|carried| e.after > carried);
+    lasts && replicas(e.after) != replicas(e.before) && beyond_the_day && beyond_the_texture
 }
 
 /// Days of history whose ordinary peak max may not fall below.
@@ -1028,7 +1040,8 @@ mod tests {
             day_peak,
         };
         let reaction = 150;
-        let matters = |e: &events::Event, min: u32| matters_to_capacity(e, reaction, &policy, min);
+        let matters =
+            |e: &events::Event, min: u32| matters_to_capacity(e, reaction, &policy, min, None);
         // A spike above the day's peak with headroom, long enough: reported.
         assert!(matters(&event(EventKind::Spike, 10, 50.0, 200.0, 100.0), 2));
         // One that stays within the day's peak × 1.2: the HPA's daily business.
@@ -1044,6 +1057,23 @@ mod tests {
         assert!(!matters(&event(EventKind::Dip, 6, 50.0, 5.0, 100.0), 2));
         // Nor one from a load min already holds (min 5 = 50 load).
         assert!(!matters(&event(EventKind::Dip, 10, 50.0, 5.0, 100.0), 5));
+        // A texture's spike (ordinary load, in the fit) only above what
+        // the recommended max carries.
+        let texture_spike = event(EventKind::Spike, 10, 50.0, 200.0, 100.0);
+        assert!(!matters_to_capacity(
+            &texture_spike,
+            reaction,
+            &policy,
+            2,
+            Some(250.0)
+        ));
+        assert!(matters_to_capacity(
+            &texture_spike,
+            reaction,
+            &policy,
+            2,
+            Some(150.0)
+        ));
         // A shift always.
         let shift = events::Event {
             end: None,

@@ -4,7 +4,8 @@
 //! flight finish (so no file is left half written), writes nothing that
 //! would look complete when it is not, says so, and exits with 128 + the
 //! signal's number (143 for SIGTERM, 130 for SIGINT), as a shell reports a
-//! process killed by it. A second signal ends the process at once.
+//! process killed by it. A second signal has its default action and ends the
+//! process at once (signal-hook's conditional default; no test drives it).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;

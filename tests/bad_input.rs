@@ -4,6 +4,8 @@
 //! the line and the value. Config mistakes are refused before anything
 //! runs, naming the key, the line or the workload.
 
+mod support;
+
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::process::{Command, Output};
@@ -605,11 +607,7 @@ fn a_file_too_large_for_any_history_fails_alone_before_it_is_read() {
         "{reason}"
     );
     // Refused before reading: the run's peak memory is far below the file.
-    let finished: Value = String::from_utf8_lossy(&run.stderr)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|l| l["message"] == "run finished")
-        .unwrap();
+    let finished = support::run_summary(&run.stderr);
     assert!(
         finished["peak_rss_kib"].as_u64().unwrap() < 200 << 10,
         "{finished}"

@@ -4,6 +4,8 @@
 //! must be intact and the next run must proceed as if the killed one had
 //! never started.
 
+mod support;
+
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -43,6 +45,40 @@ fn run_to_the_end(config: &Path) {
     );
 }
 
+/// `apply --dry-run` on `config`, once it has reached the fault point
+/// `point` (`HOMEOSTAT_FAULT_POINT`): the running process (stdout piped)
+/// and a thread that returns its stderr when it ends.
+fn at_fault_point(
+    config: &Path,
+    point: &str,
+) -> (std::process::Child, std::thread::JoinHandle<String>) {
+    let mut child = apply(config)
+        .env("HOMEOSTAT_FAULT_POINT", point)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (reached, seen) = std::sync::mpsc::channel();
+    let marker = format!("fault point {point} reached");
+    let said = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains(&marker) {
+                let _ = reached.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    if seen.recv_timeout(Duration::from_secs(300)).is_err() {
+        let _ = child.kill();
+        panic!("{point}: the run never reached the fault point");
+    }
+    (child, said)
+}
+
 #[test]
 fn a_run_killed_while_writing_the_store_leaves_the_last_state_and_the_next_run_proceeds() {
     for point in ["store-mid-write", "store-before-rename"] {
@@ -59,26 +95,7 @@ fn a_run_killed_while_writing_the_store_leaves_the_last_state_and_the_next_run_p
         run_to_the_end(&config);
         let before = std::fs::read(&state).expect("the first run writes the store");
 
-        let mut killed = apply(&config)
-            .env("HOMEOSTAT_FAULT_POINT", point)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = killed.stderr.take().unwrap();
-        let (reached, seen) = std::sync::mpsc::channel();
-        let marker = format!("fault point {point} reached");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains(&marker) {
-                    let _ = reached.send(());
-                }
-            }
-        });
-        if seen.recv_timeout(Duration::from_secs(300)).is_err() {
-            let _ = killed.kill();
-            panic!("{point}: the run never reached the fault point");
-        }
+        let (mut killed, _) = at_fault_point(&config, point);
         killed.kill().unwrap(); // SIGKILL
         killed.wait().unwrap();
 
@@ -162,25 +179,7 @@ fn two_runs_at_once_take_turns_on_the_store_and_lose_no_record() {
 fn a_store_in_use_is_waited_for_then_refused_naming_its_holder_and_freed_by_its_death() {
     let (dir, config) = fleet(1);
     // The first run stops, lock held, in the middle of its write.
-    let mut holder = apply(&config)
-        .env("HOMEOSTAT_FAULT_POINT", "store-mid-write")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = holder.stderr.take().unwrap();
-    let (reached, seen) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("fault point store-mid-write reached") {
-                let _ = reached.send(());
-            }
-        }
-    });
-    if seen.recv_timeout(Duration::from_secs(300)).is_err() {
-        let _ = holder.kill();
-        panic!("the first run never reached the fault point");
-    }
+    let (mut holder, _) = at_fault_point(&config, "store-mid-write");
     let second = apply(&config).output().unwrap();
     let said = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(2), "{said}");
@@ -248,10 +247,7 @@ fn a_state_that_cannot_be_written_is_said_on_stderr_in_the_log_and_counted() {
         }),
         "{log}"
     );
-    let finished = lines
-        .iter()
-        .find(|l| message(l) == "run finished")
-        .expect("a run summary");
+    let finished = support::run_summary(&output.stderr);
     // Read (a folder where its file should be) and not written: two.
     assert_eq!(finished["other_errors"], 2, "{finished}");
     assert_eq!(finished["error"], 2, "{finished}");
@@ -353,32 +349,7 @@ fn sigterm_and_sigint_stop_the_run_cleanly_writing_nothing_half_done() {
 #[test]
 fn sigterm_between_two_patches_stops_apply_there_and_says_how_many_were_not_applied() {
     let (dir, config) = fleet(3);
-    let mut run = Command::new(env!("CARGO_BIN_EXE_homeostat"))
-        .args(["apply", "--dry-run", "--no-notify", "--config"])
-        .arg(&config)
-        .env("HOMEOSTAT_FAULT_POINT", "apply-between-workloads")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = run.stderr.take().unwrap();
-    let (reached, seen) = std::sync::mpsc::channel();
-    let said = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("fault point apply-between-workloads reached") {
-                let _ = reached.send(());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    if seen.recv_timeout(Duration::from_secs(300)).is_err() {
-        let _ = run.kill();
-        panic!("apply never reached the point after its first workload");
-    }
+    let (run, said) = at_fault_point(&config, "apply-between-workloads");
     let sent = Command::new("kill")
         .args(["-TERM", &run.id().to_string()])
         .status()

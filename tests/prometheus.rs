@@ -260,19 +260,24 @@ fn shifted_bundled_data(dir: &Path, end: i64) -> Vec<(String, i64, Points)> {
         .collect()
 }
 
+/// [`shifted_bundled_data`]'s traces as series for a server.
+fn as_backfill(traces: &[(String, i64, Points)]) -> Vec<Backfill<'_>> {
+    traces
+        .iter()
+        .map(|(stem, _, samples)| Backfill {
+            workload: stem,
+            samples,
+        })
+        .collect()
+}
+
 #[test]
 fn recommend_from_prometheus_gives_the_same_bounds_as_from_the_same_files() {
     // Every bundled step (1, 5, 30 minutes) divides 30 minutes.
     let end = now() / 1800 * 1800;
     let dir = tempfile::tempdir().unwrap();
     let traces = shifted_bundled_data(dir.path(), end);
-    let backfill: Vec<Backfill> = traces
-        .iter()
-        .map(|(stem, _, samples)| Backfill {
-            workload: stem,
-            samples,
-        })
-        .collect();
+    let backfill = as_backfill(&traces);
     let server = PrometheusServer::start(&backfill, None);
     same_bounds_as_files(&server.url, "", end, dir.path(), &traces);
 }
@@ -284,13 +289,7 @@ fn recommend_from_victoria_metrics_gives_the_same_bounds_as_from_the_same_files(
     let end = now() / 1800 * 1800;
     let dir = tempfile::tempdir().unwrap();
     let traces = shifted_bundled_data(dir.path(), end);
-    let series: Vec<Backfill> = traces
-        .iter()
-        .map(|(stem, _, samples)| Backfill {
-            workload: stem,
-            samples,
-        })
-        .collect();
+    let series = as_backfill(&traces);
     let server = VictoriaServer::start(&series);
     // VictoriaMetrics repeats a value for one step before a hole, not 5m:
     // with the default lookback, nasa's equal counts before its short
@@ -1020,11 +1019,7 @@ fn an_aggregate_over_a_thousand_pods_comes_back_as_one_series_and_memory_stays_s
         .as_f64()
         .unwrap();
     assert!((2900.0..3600.0).contains(&high), "{high}");
-    let finished: Value = log
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|l| l["message"] == "run finished")
-        .expect("a run summary");
+    let finished = support::run_summary(&output.stderr);
     let peak_mib = finished["peak_rss_kib"].as_u64().unwrap() / 1024;
     println!("peak RSS with 1,000 pods summed: {peak_mib} MiB");
     assert!(peak_mib < 64, "{peak_mib} MiB");

@@ -7,7 +7,7 @@
 
 #![allow(dead_code)]
 
-use std::net::TcpListener;
+use super::prometheus::free_port;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -43,14 +43,6 @@ fn web_config(dir: &Path, auth: &WebAuth) -> String {
     )
     .unwrap();
     format!("--web.config.file={}", path.display())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn require(binary: &str, package: &str) {

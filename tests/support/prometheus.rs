@@ -134,7 +134,9 @@ fn require(binary: &str) {
     );
 }
 
-fn free_port() -> u16 {
+/// A port free on loopback now (the other servers' harnesses use it too;
+/// it lives here because benches/fetch.rs mounts this file alone).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

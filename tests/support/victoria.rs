@@ -12,10 +12,11 @@
 
 #![allow(dead_code)]
 
+use super::prometheus::free_port;
 use super::prometheus::Backfill;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,14 +28,6 @@ pub struct VictoriaServer {
     pub port: u16,
     pub url: String,
     _dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A minimal HTTP/1.1 request on loopback: the status code and the body.
