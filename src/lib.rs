@@ -24,6 +24,7 @@ pub mod adapt;
 pub mod apply;
 pub mod atomic;
 pub mod bounds;
+pub mod budget;
 pub mod cluster;
 pub mod config;
 pub mod evaluate;

@@ -27,6 +27,12 @@ struct Cli {
     /// Threads that plan workloads at once (0: one per core).
     #[arg(long, default_value_t = 0, global = true)]
     threads: usize,
+    /// Memory for reading histories at once, e.g. `512Mi` or `2G`: a file
+    /// or answer that needs more fails alone; reads that together would
+    /// pass it wait their turn. Default: half of the container's memory
+    /// limit (cgroup), else half of the machine's RAM.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = homeostat::budget::parse_size)]
+    memory_budget: Option<u64>,
     /// Only the workloads of shard INDEX of COUNT (by a fixed hash of
     /// namespace/name; INDEX from 0, as Kubernetes' `JOB_COMPLETION_INDEX`):
     /// for the commands that read a config. `report merge` combines the
@@ -333,6 +339,12 @@ fn main() -> ExitCode {
     init_logs(cli.log_format);
     homeostat::stop::install();
     run::set_threads(cli.threads);
+    if let Some(bytes) = cli.memory_budget {
+        homeostat::budget::set_run_budget(homeostat::budget::MemoryBudget::new(
+            bytes,
+            "set by --memory-budget",
+        ));
+    }
     match execute(cli.command, cli.log_format, cli.shard) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -1021,6 +1033,7 @@ fn log_summary(
         other_errors,
         seconds = started.elapsed().as_secs_f64(),
         peak_rss_kib = peak_rss_kib(),
+        memory_budget_mib = homeostat::budget::run_budget().total() >> 20,
         "run finished"
     );
 }

@@ -13,7 +13,7 @@
 use crate::time::{check_timestamp, format_timestamp, parse_timestamp};
 use polars::prelude::{
     Column, CsvReadOptions, DataFrame, DataType, NamedFrom, ParquetReader, ParquetWriter,
-    PolarsError, SerReader, TimeUnit, TimeZone,
+    PolarsError, SerReader, StringChunked, TimeUnit, TimeZone,
 };
 use std::io::Cursor;
 use std::io::Write;
@@ -138,6 +138,35 @@ pub fn read_file(path: &Path) -> Result<RawSeries, SourceError> {
     }
 }
 
+/// About how much memory reading `path` takes at its peak, measured on a
+/// 99 MB CSV of 5 million lines (267 MB: the bytes, then polars' text
+/// columns at 16 bytes a cell beside them) and a 31 MB Parquet file of the
+/// same rows (194 MB: the bytes, the decoded columns, the checked values
+/// and the samples, about 32 bytes a row). `None` when the file cannot be
+/// looked at or is too large to read at all (reading it will say why).
+#[must_use]
+pub fn read_need(path: &Path) -> Option<u64> {
+    let size = std::fs::metadata(path).ok()?.len();
+    if size > MAX_FILE_BYTES {
+        return None;
+    }
+    let parquet = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "parquet" | "pq"));
+    let slack = 1 << 20;
+    if !parquet {
+        return Some(3 * size + slack);
+    }
+    // The row count is in the footer; a file without a readable one
+    // fails to decode anyway, after a guess at its rows.
+    let rows = std::fs::File::open(path)
+        .ok()
+        .and_then(|file| ParquetReader::new(file).num_rows().ok())
+        .map_or(8 * size, |rows| rows as u64);
+    Some(size + 40 * rows + slack)
+}
+
 /// [`read_file`] on bytes already read (`path` names them in errors and
 /// picks the format): what the fuzz tests feed.
 pub fn parse_file(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError> {
@@ -230,12 +259,11 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
             });
         }
     }
-    // The header as checked (names trimmed), so polars sees the same names.
+    // The header as checked (names trimmed), so polars sees the same names;
+    // replaced in place (a copy of a 200 MB file is 200 MB more at peak).
     let clean_header = names.join(",");
     let field_count = names.len();
-    let mut cleaned = clean_header.into_bytes();
-    cleaned.extend_from_slice(&bytes[header_end..]);
-    let bytes = cleaned;
+    bytes.splice(..header_end, clean_header.into_bytes());
     let malformed = |e: PolarsError| SourceError::Malformed {
         path: path.into(),
         format: "CSV",
@@ -265,17 +293,20 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
             },
             (None, None) => malformed(e),
         })?;
+    drop(bytes);
+    // The cells are read where polars holds them: a copy of each as a
+    // `String` cost 40 bytes a cell more (400 MB for a 100 MB file).
     let timestamps = text_column(&frame, "timestamp").map_err(malformed)?;
     let values = text_column(&frame, "value").map_err(malformed)?;
     if timestamps.is_empty() {
         return Err(SourceError::NoRows { path: path.into() });
     }
     let mut samples = Vec::with_capacity(timestamps.len());
-    for (row, (ts, value)) in timestamps.iter().zip(&values).enumerate() {
+    for (row, (ts, value)) in timestamps.iter().zip(values.iter()).enumerate() {
         // polars keeps a blank line as a row of nulls, so row i is line i + 2
         // (line 1 is the header); blank lines carry no sample.
         let line = row + 2;
-        let blank = |cell: &Option<String>| cell.as_deref().is_none_or(|c| c.trim().is_empty());
+        let blank = |cell: Option<&str>| cell.is_none_or(|c| c.trim().is_empty());
         if blank(ts) && blank(value) {
             continue;
         }
@@ -285,11 +316,9 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
             problem,
         };
         let ts = ts
-            .as_deref()
             .ok_or_else(|| bad("empty timestamp".into()))
             .and_then(|t| parse_timestamp(t).map_err(bad))?;
         let value = value
-            .as_deref()
             .ok_or_else(|| bad("empty value".into()))
             .and_then(|v| parse_value(v).map_err(bad))?;
         samples.push(Sample { ts, value });
@@ -340,13 +369,9 @@ fn ragged_line(bytes: &[u8], expected: usize) -> Option<(usize, usize)> {
         .find(|&(_, fields)| fields != expected)
 }
 
-fn text_column(frame: &DataFrame, name: &str) -> Result<Vec<Option<String>>, PolarsError> {
-    let column = frame.column(name)?.cast(&DataType::String)?;
-    Ok(column
-        .str()?
-        .iter()
-        .map(|cell| cell.map(str::to_string))
-        .collect())
+/// A column of `frame` as text (every CSV column is read as text).
+fn text_column(frame: &DataFrame, name: &str) -> Result<StringChunked, PolarsError> {
+    Ok(frame.column(name)?.cast(&DataType::String)?.str()?.clone())
 }
 
 /// Parses a load value: a finite, non-negative decimal number.
@@ -406,22 +431,21 @@ fn parse_parquet(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
 
 fn decode_parquet(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError> {
     // polars' messages may list every column of the file: cut, escaped.
-    let malformed = |e: PolarsError| SourceError::Malformed {
+    let malformed = |message: String| SourceError::Malformed {
         path: path.into(),
         format: "Parquet",
-        message: crate::time::shown(&e.to_string()),
+        message: crate::time::shown(&message),
     };
-    let frame = ParquetReader::new(Cursor::new(bytes))
-        .finish()
-        .map_err(malformed)?;
-    let header = frame
-        .get_column_names()
-        .iter()
-        .map(|n| n.as_str())
+    let mut reader = ParquetReader::new(Cursor::new(bytes));
+    let header = reader
+        .schema()
+        .map_err(|e| malformed(e.to_string()))?
+        .iter_names()
+        .map(polars::prelude::PlSmallStr::as_str)
         .collect::<Vec<_>>()
         .join(",");
     for column in ["timestamp", "value"] {
-        if frame.column(column).is_err() {
+        if !header.split(',').any(|n| n == column) {
             return Err(SourceError::MissingColumn {
                 path: path.into(),
                 column,
@@ -429,103 +453,113 @@ fn decode_parquet(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError>
             });
         }
     }
+    // Only the two columns are decoded (a wide file's other columns would
+    // cost memory for nothing).
+    let frame = reader
+        .with_columns(Some(vec!["timestamp".into(), "value".into()]))
+        .finish()
+        .map_err(|e| malformed(e.to_string()))?;
     if frame.height() == 0 {
         return Err(SourceError::NoRows { path: path.into() });
     }
-    let timestamps = parquet_timestamps(&frame).map_err(|message| SourceError::Malformed {
+    let in_row = |(row, problem): (usize, String)| SourceError::BadParquetRow {
         path: path.into(),
-        format: "Parquet",
-        message: crate::time::shown(&message),
+        row: row + 1,
+        problem,
+    };
+    let column = |name: &str| frame.column(name).map_err(|e| malformed(e.to_string()));
+    let timestamps = parquet_timestamps(column("timestamp")?).map_err(|p| match p {
+        Problem::Column(message) => malformed(message),
+        Problem::Row(row, problem) => in_row((row, problem)),
     })?;
-    let values = parquet_values(&frame).map_err(|message| SourceError::Malformed {
-        path: path.into(),
-        format: "Parquet",
-        message: crate::time::shown(&message),
+    let values = parquet_values(column("value")?).map_err(|p| match p {
+        Problem::Column(message) => malformed(message),
+        Problem::Row(row, problem) => in_row((row, problem)),
     })?;
-    let mut samples = Vec::with_capacity(frame.height());
-    for (row, (ts, value)) in timestamps.into_iter().zip(values).enumerate() {
-        let bad = |problem: String| SourceError::BadParquetRow {
-            path: path.into(),
-            row: row + 1,
-            problem,
-        };
-        let ts = ts.map_err(bad)?;
-        let value = value.map_err(bad)?;
-        samples.push(Sample { ts, value });
-    }
+    drop(frame);
+    let samples = timestamps
+        .into_iter()
+        .zip(values)
+        .map(|(ts, value)| Sample { ts, value })
+        .collect();
     Ok(RawSeries {
         origin: path.display().to_string(),
         samples,
     })
 }
 
-/// The value column as checked loads, one result per row: text is parsed as
-/// in CSV, numbers are widened to `f64`.
-fn parquet_values(frame: &DataFrame) -> Result<Vec<Result<f64, String>>, String> {
-    let column = frame.column("value").map_err(|e| e.to_string())?;
-    let null = || Err("empty (null) value".to_string());
+/// What is wrong with a Parquet column: the whole of it, or one row (from 0).
+enum Problem {
+    Column(String),
+    Row(usize, String),
+}
+
+/// Every cell of `cells` through `check`, or the first row that fails
+/// (a null is an empty cell).
+fn checked<T, U>(
+    cells: impl Iterator<Item = Option<T>>,
+    what: &str,
+    check: impl Fn(T) -> Result<U, String>,
+) -> Result<Vec<U>, Problem> {
+    cells
+        .enumerate()
+        .map(|(row, cell)| {
+            cell.ok_or_else(|| format!("empty (null) {what}"))
+                .and_then(&check)
+                .map_err(|problem| Problem::Row(row, problem))
+        })
+        .collect()
+}
+
+/// The value column as checked loads: text is parsed as in CSV, numbers
+/// are widened to `f64`.
+fn parquet_values(column: &Column) -> Result<Vec<f64>, Problem> {
+    let whole = |e: PolarsError| Problem::Column(e.to_string());
     match column.dtype() {
-        DataType::String => Ok(column
-            .str()
-            .map_err(|e| e.to_string())?
-            .iter()
-            .map(|v| v.map_or_else(null, parse_value))
-            .collect()),
+        DataType::String => checked(column.str().map_err(whole)?.iter(), "value", parse_value),
         dtype if dtype.is_primitive_numeric() => {
-            let numbers = column.cast(&DataType::Float64).map_err(|e| e.to_string())?;
-            Ok(numbers
-                .f64()
-                .map_err(|e| e.to_string())?
-                .iter()
-                .map(|v| {
-                    v.map_or_else(null, |v| {
-                        check_value(v).map_err(|p| format!("value {v} {p}"))
-                    })
-                })
-                .collect())
+            let numbers = column.cast(&DataType::Float64).map_err(whole)?;
+            checked(numbers.f64().map_err(whole)?.iter(), "value", |v| {
+                check_value(v).map_err(|p| format!("value {v} {p}"))
+            })
         }
-        other => Err(format!(
+        other => Err(Problem::Column(format!(
             "column `value` has type {other}; expected numbers or text"
-        )),
+        ))),
     }
 }
 
-/// The timestamp column as unix seconds, one result per row.
-fn parquet_timestamps(frame: &DataFrame) -> Result<Vec<Result<i64, String>>, String> {
-    let column = frame.column("timestamp").map_err(|e| e.to_string())?;
-    let null = || Err("empty (null) timestamp".to_string());
+/// The timestamp column as unix seconds.
+fn parquet_timestamps(column: &Column) -> Result<Vec<i64>, Problem> {
+    let whole = |e: PolarsError| Problem::Column(e.to_string());
     let per_second = match column.dtype() {
         DataType::Datetime(TimeUnit::Nanoseconds, _) => 1_000_000_000,
         DataType::Datetime(TimeUnit::Microseconds, _) => 1_000_000,
         DataType::Datetime(TimeUnit::Milliseconds, _) => 1_000,
         DataType::String => {
-            let text = column.str().map_err(|e| e.to_string())?;
-            return Ok(text
-                .iter()
-                .map(|t| t.map_or_else(null, parse_timestamp))
-                .collect());
+            return checked(
+                column.str().map_err(whole)?.iter(),
+                "timestamp",
+                parse_timestamp,
+            )
         }
         dtype if dtype.is_integer() => 1,
         dtype if dtype.is_float() => {
-            let secs = column.cast(&DataType::Float64).map_err(|e| e.to_string())?;
-            let secs = secs.f64().map_err(|e| e.to_string())?;
-            return Ok(secs
-                .iter()
-                .map(|t| t.map_or_else(null, |t| parse_timestamp(&t.to_string())))
-                .collect());
+            let secs = column.cast(&DataType::Float64).map_err(whole)?;
+            return checked(secs.f64().map_err(whole)?.iter(), "timestamp", |t| {
+                parse_timestamp(&t.to_string())
+            });
         }
         other => {
-            return Err(format!(
+            return Err(Problem::Column(format!(
                 "column `timestamp` has type {other}; expected a datetime, unix seconds or text"
-            ))
+            )))
         }
     };
-    let ticks = column.cast(&DataType::Int64).map_err(|e| e.to_string())?;
-    let ticks = ticks.i64().map_err(|e| e.to_string())?;
-    Ok(ticks
-        .iter()
-        .map(|t| t.map_or_else(null, |t| check_timestamp(t.div_euclid(per_second))))
-        .collect())
+    let ticks = column.cast(&DataType::Int64).map_err(whole)?;
+    checked(ticks.i64().map_err(whole)?.iter(), "timestamp", |t| {
+        check_timestamp(t.div_euclid(per_second))
+    })
 }
 
 /// Writes samples as CSV `timestamp,value` (RFC3339 UTC, shortest exact

@@ -565,6 +565,95 @@ fn a_counter_without_rate_and_a_step_past_the_range_window_are_warned_of_not_ref
 }
 
 #[test]
+fn a_history_too_large_for_the_memory_budget_fails_alone_and_those_that_fit_wait_their_turn() {
+    // Issue 19: a run-wide memory budget that fails one workload, not the
+    // pod. A CSV file takes about three times its size while it is parsed.
+    let dir = tempfile::tempdir().unwrap();
+    // 28 days at 10 s: about 4 MiB each.
+    let steps = 28 * 8640;
+    let rows = |name: &str| {
+        let end = END;
+        let mut text = String::from("timestamp,value\n");
+        for i in 0..steps {
+            let _ = writeln!(text, "{},{:.1}", end - (steps - 1 - i) * 10, load(i / 30));
+        }
+        std::fs::write(dir.path().join(name), text).unwrap();
+    };
+    for name in ["a.csv", "b.csv", "c.csv"] {
+        rows(name);
+    }
+    let size_mib =
+        std::fs::metadata(dir.path().join("a.csv")).unwrap().len() as f64 / f64::from(1 << 20);
+    assert!((3.0..5.0).contains(&size_mib), "{size_mib}");
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        "workloads:\n  - {name: a, file: a.csv, target_per_replica: 20}\n  - {name: b, file: b.csv, target_per_replica: 20}\n  - {name: c, file: c.csv, target_per_replica: 20}\n",
+    )
+    .unwrap();
+    let run = |budget: &str| {
+        let run = homeostat(&[
+            "--log-format",
+            "json",
+            "--threads",
+            "3",
+            "--memory-budget",
+            budget,
+            "recommend",
+            "--config",
+            config.to_str().unwrap(),
+            "--at",
+            &END.to_string(),
+            "--format",
+            "json",
+        ]);
+        let report: Value = serde_json::from_slice(&run.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&run.stderr)));
+        (run, report)
+    };
+    // Each takes about 13 MiB to read and 64 MiB to plan (241,920
+    // samples): with 80 MiB one is planned at a time, and every workload
+    // gets its bounds.
+    let (output, report) = run("80Mi");
+    assert_eq!(output.status.code(), Some(0));
+    for w in report["workloads"].as_array().unwrap() {
+        assert_eq!(w["status"], "ok", "{w}");
+    }
+    let finished = support::run_summary(&output.stderr);
+    assert_eq!(finished["memory_budget_mib"], 80, "{finished}");
+    // With 40 MiB each is read, and none can be planned: each fails
+    // alone, saying how long its history is and what to do.
+    let (output, report) = run("40Mi");
+    assert_eq!(output.status.code(), Some(1));
+    for w in report["workloads"].as_array().unwrap() {
+        assert_eq!(w["status"], "error", "{w}");
+        let reason = w["reasons"][0].as_str().unwrap();
+        assert!(
+            reason.contains(".csv: planning a history of 241920 steps needs about 64 MiB, more than the run's whole memory budget of 40 MiB (set by --memory-budget): a shorter `history:` or a coarser `step:`"),
+            "{reason}"
+        );
+    }
+    // With 8 MiB none can even be read: refused before reading.
+    let (output, report) = run("8Mi");
+    assert_eq!(output.status.code(), Some(1));
+    for w in report["workloads"].as_array().unwrap() {
+        assert_eq!(w["status"], "error", "{w}");
+        let reason = w["reasons"][0].as_str().unwrap();
+        assert!(
+            reason.contains(".csv: reading this 4 MiB file needs about 1")
+                && reason.contains(
+                    "more than the run's whole memory budget of 8 MiB (set by --memory-budget)"
+                ),
+            "{reason}"
+        );
+    }
+    // A size that is no size is refused by the flag's parser.
+    let bad = homeostat(&["--memory-budget", "lots", "config", "check"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected e.g. 512Mi"));
+}
+
+#[test]
 fn a_file_too_large_for_any_history_fails_alone_before_it_is_read() {
     // Issue 19: every file was read whole, whatever its size. A sparse
     // file of 300 MiB takes no disk and would take 300 MiB of memory.

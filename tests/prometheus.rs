@@ -1023,6 +1023,43 @@ fn an_aggregate_over_a_thousand_pods_comes_back_as_one_series_and_memory_stays_s
     let peak_mib = finished["peak_rss_kib"].as_u64().unwrap() / 1024;
     println!("peak RSS with 1,000 pods summed: {peak_mib} MiB");
     assert!(peak_mib < 64, "{peak_mib} MiB");
+
+    // The same pods without the sum, beside the summed workload, under a
+    // small memory budget: the unsummed answer (about 30 MB) fails alone
+    // as it grows past the budget; the sum still gets its bounds.
+    let config = write_config(
+        dir.path(),
+        "budget.yaml",
+        &format!(
+            "prometheus: {{url: {}}}\nworkloads:\n  - {{name: each-pod, query: load, history: 4d, target_per_replica: 500}}\n  - {{name: pods, query: load, aggregate: sum, history: 4d, target_per_replica: 500}}\n",
+            server.url
+        ),
+    );
+    let output = homeostat(
+        &[
+            "--memory-budget",
+            "8Mi",
+            "recommend",
+            "--config",
+            config.to_str().unwrap(),
+            "--at",
+            &end.to_string(),
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (each, summed) = (&report["workloads"][0], &report["workloads"][1]);
+    assert_eq!(summed["status"], "ok", "{summed}");
+    assert_eq!(each["status"], "error", "{each}");
+    let reason = each["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("Prometheus query `load`: the answer needed")
+            && reason.contains("the run's memory budget of 8 MiB (set by --memory-budget)")
+            && reason.contains("a query matching many series?"),
+        "{reason}"
+    );
 }
 
 #[test]

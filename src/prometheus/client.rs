@@ -104,6 +104,8 @@ pub enum FetchError {
     Tls(String),
     #[error("the answer is larger than {limit_mib} MiB: the query matches too many series; aggregate it in PromQL (sum(...))")]
     TooLarge { limit_mib: usize },
+    #[error("the answer {0}: a query matching many series? (aggregate it in PromQL, sum(...), or set `aggregate:`), or give the run more memory")]
+    Budget(crate::budget::BudgetError),
     #[error("gave up after {attempts} attempts; last: {last}")]
     GaveUp { attempts: u32, last: String },
     #[error("Prometheus' answer is unusable: {0}")]
@@ -292,6 +294,15 @@ impl Client {
             // Thanos: fail rather than answer from only some of its stores.
             ("partial_response", "false".to_string()),
         ];
+        // The run's memory budget: the answer of one series at this step
+        // (about 30 bytes a point, as much again parsed), reserved before
+        // asking; a longer answer (many series) takes more as it comes.
+        let points = u64::try_from((chunk.end - chunk.start) / chunk.step.max(1) + 1).unwrap_or(0);
+        let budget = crate::budget::run_budget();
+        let mut reservation = budget
+            .reserve_async(64 * points + (64 << 10))
+            .await
+            .map_err(|e| Failure::Final(FetchError::Budget(e)))?;
         let request = self.auth.apply(self.http.post(&self.endpoint).form(&form));
         let mut response = request.send().await.map_err(|e| self.transient_http(&e))?;
         let status = response.status();
@@ -312,6 +323,12 @@ impl Client {
                         }));
                     }
                     body.extend_from_slice(&piece);
+                    let held = 2 * body.len() as u64;
+                    if held > reservation.bytes() {
+                        reservation
+                            .grow(held - reservation.bytes())
+                            .map_err(|e| Failure::Final(FetchError::Budget(e)))?;
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {
