@@ -889,14 +889,17 @@ fn render_exported(exported: &[run::Exported]) -> String {
     let mut widths = header.map(str::len);
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
+            *width = (*width).max(homeostat::report::columns(cell));
         }
     }
     let line = |cells: Vec<&str>| {
         let padded: Vec<String> = cells
             .iter()
             .zip(widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
+            .map(|(cell, width)| {
+                let pad = width - homeostat::report::columns(cell);
+                format!("{cell}{:pad$}", "")
+            })
             .collect();
         padded.join("  ").trim_end().to_string() + "\n"
     };

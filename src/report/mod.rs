@@ -294,6 +294,14 @@ fn aligned<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> String {
     aligned_painted(header, rows, |_, _| None)
 }
 
+/// How many terminal columns `text` takes: a CJK character or an emoji
+/// takes two, a combining mark none (counting characters misaligned a
+/// table holding them).
+#[must_use]
+pub fn columns(text: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(text)
+}
+
 /// [`aligned`], with the cells `paint(row, column)` names wrapped in that
 /// ANSI colour (the padding stays outside, so the columns stay aligned).
 fn aligned_painted<R: AsRef<[String]>>(
@@ -301,10 +309,10 @@ fn aligned_painted<R: AsRef<[String]>>(
     rows: &[R],
     paint: impl Fn(usize, usize) -> Option<&'static str>,
 ) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| columns(h)).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row.as_ref()) {
-            *width = (*width).max(cell.chars().count());
+            *width = (*width).max(columns(cell));
         }
     }
     let mut out = String::new();
@@ -313,7 +321,7 @@ fn aligned_painted<R: AsRef<[String]>>(
     for (line, cells) in lines.enumerate() {
         let mut text = String::new();
         for (column, (cell, width)) in cells.iter().zip(&widths).enumerate() {
-            let pad = width - cell.chars().count();
+            let pad = width - columns(cell);
             match line.checked_sub(1).and_then(|row| paint(row, column)) {
                 Some(colour) => {
                     let _ = write!(text, "\x1b[{colour}m{cell}\x1b[0m{:pad$}   ", "");
@@ -709,9 +717,30 @@ pub fn render_backtest_csv(backtest: &Backtest) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{aligned, csv_field, escape, render_table, severity, Severity};
+    use super::{aligned, columns, csv_field, escape, render_table, severity, Severity};
     use crate::config::CurrentBounds;
     use crate::plan::{Plan, Status, WorkloadPlan};
+
+    #[test]
+    fn wide_characters_keep_the_columns_aligned() {
+        // Issue 19: a name of CJK characters (two terminal columns each)
+        // pushed the rest of its row left by one column per character.
+        let rows = vec![
+            vec!["決済サービス".to_string(), "ok".to_string()],
+            vec!["checkout".to_string(), "ok".to_string()],
+            vec!["café".to_string(), "ok".to_string()],
+        ];
+        let table = aligned(&["NAME", "STATUS"], &rows);
+        let starts: Vec<usize> = table
+            .lines()
+            .map(|line| {
+                let at = line.rfind("STATUS").or_else(|| line.rfind("ok")).unwrap();
+                columns(&line[..at])
+            })
+            .collect();
+        assert_eq!(columns("決済サービス"), 12);
+        assert!(starts.iter().all(|&s| s == starts[0]), "{table}");
+    }
 
     fn plan(workloads: Vec<WorkloadPlan>) -> Plan {
         Plan {
