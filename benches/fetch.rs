@@ -95,7 +95,12 @@ fn time_curl(
     let mut requests = 0;
     for query in queries {
         let query = query.replace('"', "\\\"");
-        for chunk in plan_chunks(start, end, step) {
+        for chunk in plan_chunks(
+            start,
+            end,
+            step,
+            homeostat::prometheus::MAX_POINTS_PER_REQUEST,
+        ) {
             if requests > 0 {
                 curl_config.push_str("next\n");
             }

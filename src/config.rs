@@ -52,6 +52,7 @@ struct RawPrometheus {
     timeout: Option<Span>,
     max_concurrency: Option<u32>,
     max_retries: Option<u32>,
+    max_points_per_request: Option<u32>,
     lookback: Option<Lookback>,
     basic_auth: Option<RawBasicAuth>,
     bearer_token_file: Option<PathBuf>,
@@ -379,6 +380,11 @@ pub struct Prometheus {
     pub max_concurrency: u32,
     /// Retries of a request after a transient failure.
     pub max_retries: u32,
+    /// Most points per series one request may ask for, both ends counted:
+    /// 11,001 is Prometheus' own limit; `VictoriaMetrics` allows
+    /// `-search.maxPointsPerTimeseries` (30,000 by default), and a server
+    /// configured lower needs this set to its limit.
+    pub max_points_per_request: u32,
     /// How long the server repeats a series' last value after it stops
     /// (Prometheus' `--query.lookback-delta`, or one step).
     pub lookback: Lookback,
@@ -811,6 +817,12 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
             if p.max_concurrency == Some(0) {
                 return Err("prometheus.max_concurrency must be at least 1".to_string());
             }
+            if p.max_points_per_request.is_some_and(|n| n < 2) {
+                return Err(format!(
+                    "prometheus.max_points_per_request must be at least 2, got {}: the server's points-per-series limit (Prometheus 11001; VictoriaMetrics' -search.maxPointsPerTimeseries)",
+                    p.max_points_per_request.unwrap_or(0)
+                ));
+            }
             check_url(&p.url, "prometheus")?;
             // Headers that carry credentials belong in files, not in a ConfigMap.
             if let Some(name) = p.headers.keys().find(|k| holds_credentials(k)) {
@@ -830,6 +842,9 @@ fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> 
                 timeout: p.timeout.unwrap_or_else(|| "30s".parse().expect("valid")),
                 max_concurrency: p.max_concurrency.unwrap_or(4),
                 max_retries: p.max_retries.unwrap_or(3),
+                max_points_per_request: p
+                    .max_points_per_request
+                    .unwrap_or(crate::prometheus::MAX_POINTS_PER_REQUEST),
                 lookback: p
                     .lookback
                     .unwrap_or_else(|| Lookback::Span(DEFAULT_LOOKBACK.parse().expect("valid"))),
@@ -1278,6 +1293,26 @@ mod tests {
         );
         let wrong = with("soon").unwrap_err().to_string();
         assert!(wrong.contains("or `step`"), "{wrong}");
+        assert_eq!(p.max_points_per_request, 11_001);
+        let points = |n: &str| {
+            parse_text(&PROMETHEUS.replace(
+                "prometheus:9090}",
+                &format!("prometheus:9090, max_points_per_request: {n}}}"),
+            ))
+        };
+        assert_eq!(
+            points("3000")
+                .unwrap()
+                .prometheus
+                .unwrap()
+                .max_points_per_request,
+            3000
+        );
+        let one = points("1").unwrap_err().to_string();
+        assert!(
+            one.contains("max_points_per_request must be at least 2, got 1"),
+            "{one}"
+        );
         let summed = parse_text(&format!("{PROMETHEUS}    aggregate: sum\n")).unwrap();
         assert_eq!(
             summed.workloads[0].source,

@@ -290,11 +290,38 @@ fn recommend_from_victoria_metrics_gives_the_same_bounds_as_from_the_same_files(
     let dir = tempfile::tempdir().unwrap();
     let traces = shifted_bundled_data(dir.path(), end);
     let series = as_backfill(&traces);
-    let server = VictoriaServer::start(&series);
+    // At its limits: a server that gives at most 3,000 points per series
+    // and request (VictoriaMetrics' default is 30,000, Prometheus' 11,000).
+    let server = VictoriaServer::start_with(&series, &["-search.maxPointsPerTimeseries=3000"]);
     // VictoriaMetrics repeats a value for one step before a hole, not 5m:
     // with the default lookback, nasa's equal counts before its short
     // holes were taken for repeats and deleted (www's low differed).
-    same_bounds_as_files(&server.url, ", lookback: step", end, dir.path(), &traces);
+    same_bounds_as_files(
+        &server.url,
+        ", lookback: step, max_points_per_request: 3000",
+        end,
+        dir.path(),
+        &traces,
+    );
+    // Asked for Prometheus' 11,000 points, it refuses, and says why.
+    let config = write_config(
+        dir.path(),
+        "too-many-points.yaml",
+        &format!(
+            "prometheus: {{url: {}, lookback: step}}\nworkloads:\n  - {{name: nasa, query: 'load{{workload=\"nasa_http__requests_per_minute\"}}', step: 1m, target_per_replica: 20}}\n",
+            server.url
+        ),
+    );
+    let output = recommend_json(&config, end, &[]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let workload = &report["workloads"][0];
+    assert_eq!(workload["status"], "error", "{workload}");
+    let reason = workload["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("cannot exceed -search.maxPointsPerTimeseries=3000")
+            && reason.contains("set prometheus.max_points_per_request to its limit"),
+        "{reason}"
+    );
 }
 
 /// `recommend` and `backtest` on the bundled example read from the server
@@ -354,7 +381,11 @@ fn same_bounds_as_files(
             "bounds",
             "now",
         ] {
-            assert_eq!(file[key], query[key], "{key} of {}", file["name"]);
+            assert_eq!(
+                file[key], query[key],
+                "{key} of {}: {}",
+                file["name"], query["reasons"]
+            );
         }
         assert_eq!(
             file["reasons"].as_array().unwrap().len(),

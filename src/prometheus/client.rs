@@ -139,6 +139,7 @@ pub struct Client {
     retry: RetryPolicy,
     timeout: Duration,
     lookback: crate::config::Lookback,
+    max_points: u32,
 }
 
 impl Client {
@@ -191,6 +192,7 @@ impl Client {
             },
             timeout,
             lookback: config.lookback,
+            max_points: config.max_points_per_request,
         })
     }
 
@@ -203,7 +205,7 @@ impl Client {
 
     /// The history of `query` over `[start, end]` at `step` seconds (both
     /// ends rounded inward to multiples of the step), asked for in chunks
-    /// of at most 11,001 points that run side by side within the client's
+    /// of at most `max_points_per_request` points that run side by side within the client's
     /// concurrency bound, and made one series (see [`combine`]).
     pub async fn fetch_history(
         &self,
@@ -213,7 +215,7 @@ impl Client {
         end: i64,
         step: i64,
     ) -> Result<History, FetchError> {
-        let chunks = plan_chunks(start, end, step);
+        let chunks = plan_chunks(start, end, step, self.max_points);
         let no_data = || FetchError::NoData {
             from: crate::time::format_timestamp(start),
             to: crate::time::format_timestamp(end),
@@ -375,10 +377,18 @@ impl Client {
             StatusCode::UNPROCESSABLE_ENTITY => Failure::Final(FetchError::Refused {
                 status: code,
                 kind,
-                message: format!(
-                    "{message} (the query could not be executed, usually too many samples: \
-                     query a shorter history or a coarser step, or use a recording rule)"
-                ),
+                message: if message.contains("too many points") {
+                    // VictoriaMetrics below its default points per series.
+                    format!(
+                        "{message} (the server allows fewer points per request than the {} asked for: set prometheus.max_points_per_request to its limit)",
+                        chunk.points()
+                    )
+                } else {
+                    format!(
+                        "{message} (the query could not be executed, usually too many samples: \
+                         query a shorter history or a coarser step, or use a recording rule)"
+                    )
+                },
             }),
             StatusCode::TOO_MANY_REQUESTS => Failure::Transient {
                 why: format!("Prometheus is rate limiting (HTTP 429): {message}"),

@@ -23,9 +23,10 @@ use std::collections::BTreeMap;
 
 pub use client::{Client, FetchError, History, RetryPolicy};
 
-/// Most points Prometheus returns per series and request, minus one
-/// (`floor((end − start) / step)` may be at most this).
-pub const MAX_STEPS_PER_REQUEST: i64 = 11_000;
+/// Most points Prometheus returns per series and request: it refuses
+/// `floor((end − start) / step) > 11000`, so a request may hold 11,001
+/// (both ends count). The default of `prometheus.max_points_per_request`.
+pub const MAX_POINTS_PER_REQUEST: u32 = 11_001;
 
 /// One `query_range` request's time range: `start` and `end` inclusive, on
 /// multiples of `step` (seconds).
@@ -46,17 +47,19 @@ impl Chunk {
 
 /// The requests that cover `[start, end]` at `step` seconds: start rounded
 /// up and end rounded down to multiples of the step (so that every run asks
-/// for the same grid), each request at most 11,001 points. Empty when no
-/// multiple of the step lies in the range.
+/// for the same grid), each request at most `max_points` points (both
+/// ends count, as every server counts them; Prometheus: 11,001). Empty
+/// when no multiple of the step lies in the range.
 #[must_use]
-pub fn plan_chunks(start: i64, end: i64, step: i64) -> Vec<Chunk> {
+pub fn plan_chunks(start: i64, end: i64, step: i64, max_points: u32) -> Vec<Chunk> {
     assert!(step > 0, "step must be positive");
+    let max_steps = i64::from(max_points.max(2) - 1);
     let first = start.div_euclid(step) * step + if start.rem_euclid(step) == 0 { 0 } else { step };
     let last = end.div_euclid(step) * step;
     let mut chunks = Vec::new();
     let mut from = first;
     while from <= last {
-        let to = (from + MAX_STEPS_PER_REQUEST * step).min(last);
+        let to = (from + max_steps * step).min(last);
         chunks.push(Chunk {
             start: from,
             end: to,
@@ -376,7 +379,7 @@ mod tests {
     fn two_months_at_one_minute_take_eight_requests_with_no_step_lost_or_repeated() {
         let (start, step) = (1_700_000_000, 60);
         let end = start + 61 * 86_400;
-        let chunks = plan_chunks(start, end, step);
+        let chunks = plan_chunks(start, end, step, MAX_POINTS_PER_REQUEST);
         assert_eq!(chunks.len(), 8);
         assert_eq!(chunks[0].start % step, 0);
         assert!(chunks[0].start >= start && chunks[0].start < start + step);
@@ -385,7 +388,7 @@ mod tests {
         }
         for chunk in &chunks {
             // What Prometheus checks: floor((end - start) / step) <= 11000.
-            assert!((chunk.end - chunk.start) / step <= MAX_STEPS_PER_REQUEST);
+            assert!((chunk.end - chunk.start) / step < i64::from(MAX_POINTS_PER_REQUEST));
         }
         let total: i64 = chunks.iter().map(Chunk::points).sum();
         let last = chunks.last().unwrap();
@@ -395,9 +398,9 @@ mod tests {
 
     #[test]
     fn a_range_holding_no_step_needs_no_request_and_one_step_needs_one() {
-        assert!(plan_chunks(61, 119, 60).is_empty());
+        assert!(plan_chunks(61, 119, 60, MAX_POINTS_PER_REQUEST).is_empty());
         assert_eq!(
-            plan_chunks(60, 119, 60),
+            plan_chunks(60, 119, 60, MAX_POINTS_PER_REQUEST),
             [Chunk {
                 start: 60,
                 end: 60,
@@ -405,8 +408,20 @@ mod tests {
             }]
         );
         // Exactly 11,001 points fit one request.
-        assert_eq!(plan_chunks(0, 11_000 * 60, 60).len(), 1);
-        assert_eq!(plan_chunks(0, 11_001 * 60, 60).len(), 2);
+        assert_eq!(
+            plan_chunks(0, 11_000 * 60, 60, MAX_POINTS_PER_REQUEST).len(),
+            1
+        );
+        // A server with a lower limit (VictoriaMetrics'
+        // -search.maxPointsPerTimeseries=3000 refuses 3,001): 3,000 points,
+        // ends included.
+        let low = plan_chunks(0, 11_000 * 60, 60, 3_000);
+        assert_eq!(low.len(), 4);
+        assert!(low.iter().all(|c| c.points() <= 3_000));
+        assert_eq!(
+            plan_chunks(0, 11_001 * 60, 60, MAX_POINTS_PER_REQUEST).len(),
+            2
+        );
     }
 
     #[test]

@@ -59,6 +59,12 @@ impl VictoriaServer {
     /// Starts `VictoriaMetrics` on a free port and imports `series` as the
     /// metric `load`.
     pub fn start(series: &[Backfill]) -> VictoriaServer {
+        VictoriaServer::start_with(series, &[])
+    }
+
+    /// [`start`](Self::start) with more command-line `flags` (a lower
+    /// `-search.maxPointsPerTimeseries`, say).
+    pub fn start_with(series: &[Backfill], flags: &[&str]) -> VictoriaServer {
         assert!(
             Path::new(VICTORIA).exists(),
             "{VICTORIA} is missing: install Debian's victoria-metrics package \
@@ -81,6 +87,7 @@ impl VictoriaServer {
                 "-search.disableCache",
                 "-loggerLevel=ERROR",
             ])
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(
