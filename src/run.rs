@@ -542,11 +542,25 @@ async fn load_one(
     {
         Ok(history) => Ok(Loaded {
             raw: RawSeries {
-                origin: match history.infinite {
-                    0 => format!("Prometheus query `{query}`"),
-                    n => format!(
-                        "Prometheus query `{query}`; {n} point(s) of ±Inf left out as unknown (a division by zero in the query?)"
-                    ),
+                origin: {
+                    use std::fmt::Write as _;
+                    let mut origin = format!("Prometheus query `{query}`");
+                    if history.infinite > 0 {
+                        let _ = write!(
+                            origin,
+                            "; {} point(s) of ±Inf left out as unknown (a division by zero in the query?)",
+                            history.infinite
+                        );
+                    }
+                    if let Some(k) = history.coarser {
+                        let span = crate::time::Span::from_secs(k as i64 * step)
+                            .map_or_else(|| format!("{}s", k as i64 * step), |s| s.to_string());
+                        let _ = write!(
+                            origin,
+                            "; each value holds for {k} steps: the data is coarser than the step (VictoriaMetrics repeats a value until the next, Prometheus leaves holes): set `step: {span}`"
+                        );
+                    }
+                    origin
                 },
                 samples: history.samples,
             },

@@ -1145,3 +1145,48 @@ fn victoria_metrics_answers_a_bad_query_no_series_two_series_and_a_sum_as_promet
     let high = |w: &Value| w["expected_load"]["high"].as_f64().unwrap();
     assert!(high(summed) > 1.3 * high(find("good")), "{summed}");
 }
+
+#[test]
+fn data_coarser_than_the_step_is_named_with_the_step_to_set() {
+    // Issue 19: VictoriaMetrics answers 30-minute data asked at 5 minutes
+    // as a staircase (each value six times), Prometheus with holes: the
+    // step asks for a resolution the data lacks, and the reason says so.
+    let end = now() / 1800 * 1800;
+    let samples: Points = (0..4 * 48)
+        .map(|i| {
+            (
+                end - (4 * 48 - 1 - i) * 1800,
+                100.0 + (i % 48) as f64 + (i % 7) as f64,
+            )
+        })
+        .collect();
+    let server = VictoriaServer::start(&[Backfill {
+        workload: "coarse",
+        samples: &samples,
+    }]);
+    let dir = tempfile::tempdir().unwrap();
+    let run = |step: &str| {
+        let config = write_config(
+            dir.path(),
+            "coarse.yaml",
+            &format!(
+                "prometheus: {{url: {}, lookback: step}}\nworkloads:\n  - {{name: coarse, query: 'load{{workload=\"coarse\"}}', step: {step}, history: 4d, target_per_replica: 20}}\n",
+                server.url
+            ),
+        );
+        let output = recommend_json(&config, end, &[]);
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        report["workloads"][0]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let at_five = run("5m");
+    assert!(
+        at_five.contains("each value holds for 6 steps: the data is coarser than the step")
+            && at_five.contains("set `step: 30m`"),
+        "{at_five}"
+    );
+    let at_thirty = run("30m");
+    assert!(!at_thirty.contains("coarser"), "{at_thirty}");
+}

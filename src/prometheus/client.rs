@@ -81,6 +81,9 @@ pub struct History {
     pub requests: usize,
     /// Points that were ±Inf, left out as unknown.
     pub infinite: usize,
+    /// Steps each value holds for, when the data is coarser than the step
+    /// ([`super::coarser_than_step`]).
+    pub coarser: Option<usize>,
 }
 
 /// Why a workload's history could not be fetched.
@@ -248,6 +251,7 @@ impl Client {
                 other @ CombineError::TooManySeries { .. } => FetchError::Series(other),
             })?;
         Ok(History {
+            coarser: super::coarser_than_step(&samples, step),
             samples,
             requests: chunks.len(),
             infinite,

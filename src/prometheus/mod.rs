@@ -234,6 +234,40 @@ pub enum CombineError {
     TooManySeries { count: usize, examples: String },
 }
 
+/// How many steps each value of `samples` (one series at `step`) holds
+/// for, when the series changes only every k ≥ 2 steps: data coarser than
+/// the step it was asked at. `VictoriaMetrics` fills the steps between two
+/// samples with the last one (a staircase: 30-minute data at a 5-minute
+/// step repeats each value 6 times), where Prometheus leaves holes after
+/// its lookback; either way the step asks for a resolution the data does
+/// not have. Read off the runs of equal values over consecutive steps: at
+/// least 20 whole runs (the first and last may be cut), 90% of them k long.
+#[must_use]
+pub fn coarser_than_step(samples: &[Sample], step: i64) -> Option<usize> {
+    let mut runs: Vec<usize> = Vec::new();
+    let mut length = 1;
+    for pair in samples.windows(2) {
+        // The same value repeated, bit for bit.
+        if pair[1].ts - pair[0].ts == step && pair[1].value.to_bits() == pair[0].value.to_bits() {
+            length += 1;
+        } else {
+            runs.push(length);
+            length = 1;
+        }
+    }
+    runs.push(length);
+    let whole = runs.get(1..runs.len().saturating_sub(1))?;
+    if whole.len() < 20 {
+        return None;
+    }
+    let mut counts = BTreeMap::new();
+    for &run in whole {
+        *counts.entry(run).or_insert(0_usize) += 1;
+    }
+    let (&k, &count) = counts.iter().max_by_key(|&(_, &count)| count)?;
+    (k >= 2 && count * 10 >= whole.len() * 9).then_some(k)
+}
+
 /// Turns the series of every chunk's answer into one history: series are
 /// matched by their labels across chunks, each series' lookback repeats are
 /// dropped (see [`drop_lookback_repeats`]), and several series are an error
@@ -374,6 +408,31 @@ pub fn drop_lookback_repeats(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_staircase_of_coarse_data_is_told_from_a_series_with_some_repeats() {
+        let at = |i: i64, value: f64| Sample { ts: i * 300, value };
+        // 30-minute data at 5 minutes, as VictoriaMetrics answers it.
+        let stairs: Vec<Sample> = (0..300)
+            .map(|i| at(i, 100.0 + ((i / 6) % 7) as f64))
+            .collect();
+        assert_eq!(coarser_than_step(&stairs, 300), Some(6));
+        // Offset: the first and last runs cut short.
+        assert_eq!(coarser_than_step(&stairs[3..290], 300), Some(6));
+        // Small counts repeat by chance, in runs of every length.
+        let counts: Vec<Sample> = (0..300)
+            .map(|i| at(i, ((i * 7919) % 13 / 5) as f64))
+            .collect();
+        assert_eq!(coarser_than_step(&counts, 300), None);
+        // Data at the step, and a flat series.
+        let fine: Vec<Sample> = (0..300).map(|i| at(i, i as f64)).collect();
+        assert_eq!(coarser_than_step(&fine, 300), None);
+        let flat: Vec<Sample> = (0..300).map(|i| at(i, 5.0)).collect();
+        assert_eq!(coarser_than_step(&flat, 300), None);
+        // Prometheus' answer of the same data: one point per 30 minutes.
+        let holes: Vec<Sample> = stairs.iter().step_by(6).copied().collect();
+        assert_eq!(coarser_than_step(&holes, 300), None);
+    }
 
     #[test]
     fn two_months_at_one_minute_take_eight_requests_with_no_step_lost_or_repeated() {
