@@ -29,6 +29,7 @@ pub mod cluster;
 pub mod config;
 pub mod evaluate;
 pub mod events;
+pub mod fault;
 mod http;
 pub mod model;
 pub mod notify;

@@ -1372,6 +1372,7 @@ pub async fn apply_changes(
         remember(&store, loaded, w, &change, &mut run);
         run.changes.push(change);
         crate::stop::pause_until_stopped("apply-between-workloads");
+        crate::stop::stuck_after_stop("apply-stuck-while-stopping");
     }
     run
 }

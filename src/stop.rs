@@ -5,7 +5,8 @@
 //! would look complete when it is not, says so, and exits with 128 + the
 //! signal's number (143 for SIGTERM, 130 for SIGINT), as a shell reports a
 //! process killed by it. A second signal has its default action and ends the
-//! process at once (signal-hook's conditional default; no test drives it).
+//! process at once (signal-hook's conditional default), however stuck the
+//! work in flight is.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -64,14 +65,21 @@ pub fn exit_code(signal: i32) -> u8 {
     u8::try_from(128 + signal).unwrap_or(1)
 }
 
-/// Where a test stops a run (tests/crash.rs): with `HOMEOSTAT_FAULT_POINT`
-/// set to `name`, says so on stderr and waits for SIGTERM or SIGINT, then
-/// goes on (to stop). Unset in any real run.
+/// Where a test stops a run (tests/crash.rs): held at `name` until SIGTERM
+/// or SIGINT, then goes on (to stop).
 pub fn pause_until_stopped(name: &str) {
-    if std::env::var_os("HOMEOSTAT_FAULT_POINT").is_some_and(|v| v == name) {
-        eprintln!("homeostat: fault point {name} reached");
-        while requested().is_none() {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+    if crate::fault::reached(name) {
+        crate::fault::wait_until_stopped();
+    }
+}
+
+/// Where a test leaves a run stuck while it stops (tests/crash.rs): held at
+/// `name` until SIGTERM or SIGINT, then says `stopping, stuck` and never
+/// goes on: only a second signal ends it.
+pub fn stuck_after_stop(name: &str) {
+    if crate::fault::reached(name) {
+        crate::fault::wait_until_stopped();
+        eprintln!("homeostat: fault point {name}: stopping, stuck");
+        crate::fault::wait_to_be_killed();
     }
 }

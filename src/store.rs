@@ -257,15 +257,10 @@ impl Store {
     }
 }
 
-/// Where a crash test kills the process (tests/crash.rs): with
-/// `HOMEOSTAT_FAULT_POINT` set to `name`, the process says so on stderr and
-/// waits there to be killed. Unset in any real run.
+/// Where a crash test kills the process (tests/crash.rs).
 fn fault_point(name: &str) {
-    if std::env::var_os("HOMEOSTAT_FAULT_POINT").is_some_and(|v| v == name) {
-        eprintln!("homeostat: fault point {name} reached");
-        loop {
-            std::thread::sleep(std::time::Duration::from_secs(3600));
-        }
+    if crate::fault::reached(name) {
+        crate::fault::wait_to_be_killed();
     }
 }
 

@@ -369,3 +369,42 @@ fn sigterm_between_two_patches_stops_apply_there_and_says_how_many_were_not_appl
         assert!(!dir.path().join(format!("models/web/api-{i}.json")).exists());
     }
 }
+
+#[test]
+fn a_second_sigterm_ends_a_run_whose_work_is_stuck_while_it_stops() {
+    // The first signal asks the run to stop and lets the work in flight
+    // finish; when that work hangs (a patch that never returns), a second
+    // signal must end the process at once, as its default action.
+    use std::os::unix::process::ExitStatusExt as _;
+    let (_dir, config) = fleet(2);
+    let (mut run, said) = at_fault_point(&config, "apply-stuck-while-stopping");
+    let term = |pid: u32| {
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    term(run.id());
+    // Stopping, and stuck: the first signal alone does not end it.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        run.try_wait().unwrap().is_none(),
+        "ended on the first signal"
+    );
+    term(run.id());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 10 s after the second SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let said = said.join().unwrap();
+    assert!(said.contains("stopping, stuck"), "{said}");
+    assert_eq!(status.signal(), Some(15), "{status:?} {said}");
+}
