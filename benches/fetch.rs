@@ -3,7 +3,7 @@
 //! run.
 //!
 //! `cargo bench --bench fetch` runs two cases, each backfilled into a
-//! Prometheus started on loopback (tests/support/prometheus.rs):
+//! Prometheus started on loopback (tests/it/support/prometheus.rs):
 //! - dense: 500 workloads × 28 days at a 1-minute step (40,320 points
 //!   each: 4 `query_range` requests per workload, 2,000 in all, 20 million
 //!   samples);
@@ -32,7 +32,7 @@
 
 #[path = "support/homeostat.rs"]
 mod binary;
-#[path = "../tests/support/prometheus.rs"]
+#[path = "../tests/it/support/prometheus.rs"]
 #[allow(clippy::all, clippy::pedantic)]
 mod prometheus_server;
 

@@ -48,10 +48,10 @@ need_packages=()
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need_packages+=(prometheus)
 [ -x /usr/bin/prometheus-alertmanager ] || need_packages+=(prometheus-alertmanager)
 [ -x /usr/bin/prometheus-pushgateway ] || need_packages+=(prometheus-pushgateway)
-[ -x /usr/bin/victoria-metrics ] || need_packages+=(victoria-metrics)   # the same API, another server (tests/prometheus.rs)
+[ -x /usr/bin/victoria-metrics ] || need_packages+=(victoria-metrics)   # the same API, another server (tests/it/prometheus.rs)
 [ -x /usr/bin/openssl ] || need_packages+=(openssl)   # test certificates for HTTPS
 command -v curl >/dev/null 2>&1 || need_packages+=(curl)   # the fetch benchmark's baseline
-[ -x /usr/bin/socat ] || need_packages+=(socat)   # a relay that cuts answers off (tests/prometheus.rs)
+[ -x /usr/bin/socat ] || need_packages+=(socat)   # a relay that cuts answers off (tests/it/prometheus.rs)
 if [ ${#need_packages[@]} -gt 0 ]; then
   echo "== installing ${need_packages[*]} (Debian packages the tests use)"
   sudo=""

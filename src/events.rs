@@ -72,7 +72,7 @@
 //!    A window holding an unknown step is never flagged: nothing is
 //!    invented inside a gap.
 //!
-//! Measured by tests/events.rs (events ≥ 3 robust SD, a shift's start
+//! Measured by tests/it/events.rs (events ≥ 3 robust SD, a shift's start
 //! within 1 hour). On 34 real traces as they are, known events injected:
 //! spikes+dips recall 0.887, precision 0.718 (0.906 with the trace's own
 //! near-threshold departures as its own); shifts 0.786 / 0.906. On their
@@ -1224,7 +1224,7 @@ pub fn detect(
     let ds = deseasonalise(series, period, weekday_levels);
     // A level change must stand out of the level's own wander (how far it
     // drifts for hours with nothing happening: 2 wander SD at the default
-    // z of 3, measured best on the ground truth of tests/events.rs), not
+    // z of 3, measured best on the ground truth of tests/it/events.rs), not
     // only out of the sample-to-sample noise.
     let threshold = (settings.min_z * ds.sigma)
         .max(settings.min_z * 2.0 / 3.0 * ds.wander)

@@ -1,4 +1,4 @@
-//! Fault points for the crash tests (tests/crash.rs): places where a run
+//! Fault points for the crash tests (tests/it/crash.rs): places where a run
 //! can be held, with `HOMEOSTAT_FAULT_POINT` set to the point's name, so
 //! that a test can kill or signal it there. The variable is unset in any
 //! real run, and then every point is a no-op.

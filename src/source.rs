@@ -413,7 +413,7 @@ fn parse_parquet(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
     if bytes.is_empty() {
         return Err(SourceError::Empty { path: path.into() });
     }
-    // polars' decoder panics on some corrupt files (found by tests/fuzz.rs:
+    // polars' decoder panics on some corrupt files (found by tests/it/fuzz.rs:
     // "internal error: entered unreachable code"): that is a malformed file
     // too, not the end of the run.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode_parquet(path, bytes)))

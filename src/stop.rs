@@ -65,7 +65,7 @@ pub fn exit_code(signal: i32) -> u8 {
     u8::try_from(128 + signal).unwrap_or(1)
 }
 
-/// Where a test stops a run (tests/crash.rs): held at `name` until SIGTERM
+/// Where a test stops a run (tests/it/crash.rs): held at `name` until SIGTERM
 /// or SIGINT, then goes on (to stop).
 pub fn pause_until_stopped(name: &str) {
     if crate::fault::reached(name) {
@@ -73,7 +73,7 @@ pub fn pause_until_stopped(name: &str) {
     }
 }
 
-/// Where a test leaves a run stuck while it stops (tests/crash.rs): held at
+/// Where a test leaves a run stuck while it stops (tests/it/crash.rs): held at
 /// `name` until SIGTERM or SIGINT, then says `stopping, stuck` and never
 /// goes on: only a second signal ends it.
 pub fn stuck_after_stop(name: &str) {

@@ -257,7 +257,7 @@ impl Store {
     }
 }
 
-/// Where a crash test kills the process (tests/crash.rs).
+/// Where a crash test kills the process (tests/it/crash.rs).
 fn fault_point(name: &str) {
     if crate::fault::reached(name) {
         crate::fault::wait_to_be_killed();

@@ -18,7 +18,7 @@
 //! month of 5-minute data; this robust fit takes about 2 ms on 48 days of
 //! 5-minute Twitter counts (criterion, `benches/fit.rs`). The solution is
 //! the same (checked row by row in the tests, and against numpy and
-//! statsmodels in `tests/reference.rs`).
+//! statsmodels in `tests/it/reference.rs`).
 
 use super::spectral::{angle, Column, Spectral};
 use super::{Fitted, Forecaster, Grid, ModelError};

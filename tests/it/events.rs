@@ -2,11 +2,11 @@
 //! with seeded spikes, dips and shifts (tests/support/events.rs), scored
 //! as issue 5 asks: precision and recall for spikes+dips and for shifts,
 //! over events of at least 3 robust SD, a shift's start within 1 hour.
-//! `cargo test --test events -- --nocapture` prints the confusion table.
+//! `cargo test --test it events:: -- --nocapture` prints the confusion table.
 //! `EVENTS_DEBUG=<trace name part>` lists seed 1's truths and detections
 //! (`EVENTS_DEBUG_SEED=<n>` another seed's).
 
-mod support;
+use crate::support;
 
 use homeostat::events::{detect_in, Event, EventKind, EventSettings};
 use homeostat::series::Series;

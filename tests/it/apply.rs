@@ -304,7 +304,7 @@ fn server_errors_of_the_api_are_retried_then_reported_per_workload() {
 /// context can get and patch HPAs, and an HPA `homeostat-e2e` in namespace
 /// `default` (`kubectl create deployment homeostat-e2e --image=nginx &&
 /// kubectl autoscale deployment homeostat-e2e --min=1 --max=3`). Run with
-/// `cargo test --test apply -- --ignored`.
+/// `cargo test --test it apply:: -- --ignored`.
 #[test]
 #[ignore = "needs a Kubernetes cluster: see the doc comment"]
 fn applies_to_a_real_cluster() {

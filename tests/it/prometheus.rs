@@ -5,7 +5,7 @@
 //! from `VictoriaMetrics` (tests/support/victoria.rs), as from the same data
 //! in files.
 
-mod support;
+use crate::support;
 
 use homeostat::config;
 use homeostat::run::{load_histories, LoadFailure, Loaded};

@@ -6,8 +6,8 @@
 //! repeated) of the committed corpus in tests/fuzz-corpus/. None may
 //! panic; every error names what it read; every accepted load is a valid
 //! one. Bounded: a few thousand cases in all, seconds in the test command;
-//! `PROPTEST_CASES=100000 cargo test --release --test fuzz` runs longer.
-//! What a run finds is kept in tests/fuzz.proptest-regressions (replayed
+//! `PROPTEST_CASES=100000 cargo test --release --test it fuzz::` runs longer.
+//! What a run finds is kept in tests/it/fuzz.proptest-regressions (replayed
 //! first every run), beside the seed corpus. The first run found a panic
 //! in polars' Parquet decoder on a corrupt file, now a malformed-file error.
 //! The corpus holds long lines (a 70 KB header) and control characters

@@ -4,7 +4,7 @@
 //! the line and the value. Config mistakes are refused before anything
 //! runs, naming the key, the line or the workload.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::fmt::Write as _;

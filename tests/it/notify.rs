@@ -2,7 +2,7 @@
 //! loopback: alerts raised with their labels, kept alive by the next run,
 //! resolved by the run where the condition cleared; metrics read back.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

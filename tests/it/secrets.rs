@@ -7,7 +7,7 @@
 //! a run with a wrong password, and what the servers themselves received
 //! (alerts, metrics).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -4,7 +4,7 @@
 //! must be intact and the next run must proceed as if the killed one had
 //! never started.
 
-mod support;
+use crate::support;
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};

@@ -1,0 +1,23 @@
+//! The integration tests, one binary (each binary links the whole crate
+//! and polars: fourteen of them took most of a test build). Each module is
+//! one area; `support` holds the helpers they share (real servers on
+//! loopback, the events ground truth). `cargo test --test it <module>::`
+//! runs one area, e.g. `cargo test --release --test it events:: --
+//! --nocapture` for the events benchmark.
+
+mod support;
+
+mod adaptation;
+mod apply;
+mod bad_input;
+mod cli;
+mod crash;
+mod deploy;
+mod events;
+mod fuzz;
+mod notify;
+mod prometheus;
+mod reference;
+mod reports;
+mod secrets;
+mod shards;
