@@ -260,8 +260,8 @@ fn fleet(full: bool) {
         .workloads
         .iter()
         .map(|w| match &w.source {
-            config::LoadSource::Query { query, .. } => query.clone(),
-            config::LoadSource::File(_) => panic!("{}: a query workload", w.name),
+            homeostat::workload::LoadSource::Query { query, .. } => query.clone(),
+            homeostat::workload::LoadSource::File(_) => panic!("{}: a query workload", w.name),
         })
         .collect();
     assert_eq!(queries.len(), workloads);

@@ -16,7 +16,7 @@
 //!
 //! The cluster I/O is in [`crate::cluster`]; this module only decides.
 
-use crate::config::CurrentBounds;
+use crate::workload::CurrentBounds;
 use crate::plan::{Status, WorkloadPlan};
 use serde::Serialize;
 

@@ -10,7 +10,9 @@ use crate::adapt::AdaptPolicy;
 use crate::bounds::{BoundsPolicy, ReplicaRange};
 use crate::events::EventSettings;
 use crate::model::{level_error, Level};
-use crate::prometheus::Aggregate;
+use crate::http::{Endpoint, SecretSource};
+use crate::prometheus::{Lookback, Prometheus, DEFAULT_LOOKBACK};
+use crate::workload::{Aggregate, CurrentBounds, LoadSource, Mode, Workload};
 use crate::time::Span;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
@@ -223,57 +225,6 @@ pub const DEFAULT_HEADROOM: f64 = 1.2;
 /// Grid step of a Prometheus-backed workload when the config gives none
 /// (a file's step is read off its timestamps).
 pub const DEFAULT_QUERY_STEP: &str = "5m";
-/// Prometheus' own default `--query.lookback-delta`.
-pub const DEFAULT_LOOKBACK: &str = "5m";
-
-/// How far a server carries a series' last value forward in a range
-/// query, so that the repeats it made up before a gap can be taken out
-/// again: `prometheus.lookback`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lookback {
-    /// A fixed span: Prometheus (and Thanos, Mimir) repeat a value for up
-    /// to their `--query.lookback-delta`, 5m by default.
-    Span(Span),
-    /// One step of the query: `VictoriaMetrics` repeats a value at the next
-    /// step only (seen with 1.79: 1-minute data with a 3- and a 12-minute
-    /// hole, asked for at 1 minute, comes back with one repeat before
-    /// each). Assuming 5m there deletes real equal values before short holes.
-    Step,
-}
-
-impl Lookback {
-    /// In seconds, for a query at `step` seconds.
-    #[must_use]
-    pub fn secs(self, step: i64) -> i64 {
-        match self {
-            Lookback::Span(span) => span.secs(),
-            Lookback::Step => step,
-        }
-    }
-}
-
-impl std::fmt::Display for Lookback {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Lookback::Span(span) => write!(f, "{span}"),
-            Lookback::Step => f.write_str("step"),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Lookback {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        if text.trim() == "step" {
-            return Ok(Lookback::Step);
-        }
-        text.parse().map(Lookback::Span).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "{e}; or `step` (the server repeats a value one step at most, as VictoriaMetrics)"
-            ))
-        })
-    }
-}
 /// Ceiling when a range gives none: far above any HPA a person would write,
 /// low enough that a units mistake shows up as "needs operator".
 pub const DEFAULT_CEILING: u32 = 1000;
@@ -367,124 +318,6 @@ impl Config {
     pub fn select_shard(&mut self, shard: Shard) {
         self.workloads
             .retain(|w| shard.holds(&w.namespace, &w.name));
-    }
-}
-
-/// Prometheus connection settings (used by the Prometheus source).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Prometheus {
-    pub url: String,
-    /// Per request, from connecting to the end of the answer.
-    pub timeout: Span,
-    /// Requests in flight at once, over the whole run.
-    pub max_concurrency: u32,
-    /// Retries of a request after a transient failure.
-    pub max_retries: u32,
-    /// Most points per series one request may ask for, both ends counted:
-    /// 11,001 is Prometheus' own limit; `VictoriaMetrics` allows
-    /// `-search.maxPointsPerTimeseries` (30,000 by default), and a server
-    /// configured lower needs this set to its limit.
-    pub max_points_per_request: u32,
-    /// How long the server repeats a series' last value after it stops
-    /// (Prometheus' `--query.lookback-delta`, or one step).
-    pub lookback: Lookback,
-    /// Username and where its password comes from.
-    pub basic_auth: Option<(String, SecretSource)>,
-    pub bearer_token: Option<SecretSource>,
-    pub ca_file: Option<PathBuf>,
-    pub insecure_skip_verify: bool,
-    pub headers: BTreeMap<String, String>,
-}
-
-/// A server homeostat notifies (Alertmanager, Pushgateway).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Endpoint {
-    /// Base URL (`http(s)://host:port[/prefix]`), without a trailing `/`.
-    pub url: String,
-    /// Per request, from connecting to the end of the answer (10 s).
-    pub timeout: Span,
-    pub basic_auth: Option<(String, SecretSource)>,
-    pub bearer_token: Option<SecretSource>,
-    pub ca_file: Option<PathBuf>,
-    pub insecure_skip_verify: bool,
-}
-
-/// Where a secret comes from: never the YAML itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretSource {
-    /// A file (a mounted Kubernetes Secret), resolved against the config's folder.
-    File(PathBuf),
-    /// An environment variable, by name.
-    Env(String),
-}
-
-/// Where a workload's load comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LoadSource {
-    /// A CSV or Parquet file (absolute, or resolved against the config's folder).
-    File(PathBuf),
-    /// A `PromQL` query, and how to combine several series when it returns them.
-    Query {
-        query: String,
-        aggregate: Option<Aggregate>,
-    },
-}
-
-/// What the HPA has today.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
-pub struct CurrentBounds {
-    pub min_replicas: u32,
-    pub max_replicas: u32,
-}
-
-/// One validated workload.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Workload {
-    pub name: String,
-    pub namespace: String,
-    pub hpa: String,
-    pub source: LoadSource,
-    pub history: Span,
-    /// Grid step; inferred from the data when `None` (files only).
-    pub step: Option<Span>,
-    pub horizon: Span,
-    pub max_gap: Span,
-    pub policy: BoundsPolicy,
-    /// How spikes, dips and shifts are found and acted on.
-    pub events: AdaptPolicy,
-    pub current: Option<CurrentBounds>,
-    /// What `apply` sets min to: the horizon's, or the time-of-day schedule's.
-    pub mode: Mode,
-    /// From asking for a pod until it serves (the schedule's lead).
-    pub startup: Span,
-    /// The schedule raises min this much earlier still; `apply` at `T`
-    /// applies the schedule's windows that begin before `T + buffer`.
-    pub buffer: Span,
-    /// A model whose backtest MASE is above this is not trusted: an
-    /// operator is alerted (the bounds are still recommended).
-    pub max_mase: f64,
-    /// The schedule's min follows the upper end of this central interval
-    /// instead of the forecast mean (`None`).
-    pub schedule_level: Option<Level>,
-}
-
-/// What `apply` sets min to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// The lowest expected load over the horizon: one min until the next run.
-    #[default]
-    Horizon,
-    /// The expected load now: min follows the daily curve (run `apply`
-    /// every 15 minutes).
-    Schedule,
-}
-
-impl Workload {
-    /// `namespace/name`, as workloads are named in messages.
-    #[must_use]
-    pub fn id(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
     }
 }
 

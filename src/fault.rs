@@ -20,10 +20,3 @@ pub fn wait_to_be_killed() -> ! {
         std::thread::sleep(std::time::Duration::from_secs(3600));
     }
 }
-
-/// Waits here until SIGTERM or SIGINT asks the run to stop.
-pub fn wait_until_stopped() {
-    while crate::stop::requested().is_none() {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}

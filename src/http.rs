@@ -2,8 +2,8 @@
 //! Alertmanager, Pushgateway): credentials read from files or the
 //! environment and never printed, and TLS trust.
 
-use crate::config::SecretSource;
-use std::path::Path;
+use crate::time::Span;
+use std::path::{Path, PathBuf};
 
 /// A secret that never shows in `Debug` output.
 pub(crate) struct Secret(pub(crate) String);
@@ -116,6 +116,29 @@ pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     }
     parts.join(": ")
 }
+
+/// Where a secret comes from: never the YAML itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// A file (a mounted Kubernetes Secret), resolved against the config's folder.
+    File(PathBuf),
+    /// An environment variable, by name.
+    Env(String),
+}
+
+/// A server homeostat notifies (Alertmanager, Pushgateway).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    /// Base URL (`http(s)://host:port[/prefix]`), without a trailing `/`.
+    pub url: String,
+    /// Per request, from connecting to the end of the answer (10 s).
+    pub timeout: Span,
+    pub basic_auth: Option<(String, SecretSource)>,
+    pub bearer_token: Option<SecretSource>,
+    pub ca_file: Option<PathBuf>,
+    pub insecure_skip_verify: bool,
+}
+
 
 #[cfg(test)]
 mod tests {

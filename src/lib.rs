@@ -30,7 +30,7 @@ pub mod config;
 pub mod evaluate;
 pub mod events;
 pub mod fault;
-mod http;
+pub mod http;
 pub mod model;
 pub mod notify;
 pub mod plan;
@@ -45,6 +45,7 @@ pub mod stop;
 pub mod store;
 pub mod synthetic;
 pub mod time;
+pub mod workload;
 
 /// The text a panic was raised with, if any (for the error that takes its
 /// place: a panic on one workload's data never ends the run).

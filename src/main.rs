@@ -822,7 +822,7 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
                 .map(|c| {
                     c.workloads
                         .iter()
-                        .map(config::Workload::id)
+                        .map(homeostat::workload::Workload::id)
                         .collect::<Vec<_>>()
                 });
             let (plan, problems) =

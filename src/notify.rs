@@ -16,7 +16,7 @@
 //! once more with `endsAt` = now.
 
 use crate::bounds::significant;
-use crate::config::Endpoint;
+use crate::http::Endpoint;
 use crate::http::{error_chain, with_tls, Auth};
 use crate::plan::{Plan, Status, WorkloadPlan};
 use crate::time::{format_timestamp, parse_timestamp};

@@ -12,7 +12,7 @@ use crate::bounds::{
     Derivation, Evidence, ReplicaBounds, ScheduledMin, MAX_HOLD, MAX_HOLD_BELOW, MAX_STEP,
     MIN_HOLD,
 };
-use crate::config::{CurrentBounds, Mode, Workload};
+use crate::workload::{CurrentBounds, Mode, Workload};
 use crate::evaluate::mase_scale;
 use crate::events::{self, EventKind};
 use crate::model::{self, Forecast, Level};

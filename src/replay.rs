@@ -26,7 +26,7 @@
 //! use fewer replica-hours without overloading.
 
 use crate::bounds::{schedule_loads, schedule_min, ScheduledMin};
-use crate::config::Workload;
+use crate::workload::Workload;
 use crate::evaluate::mase_scale;
 use crate::model::Forecast;
 use crate::model::Level;
@@ -488,7 +488,7 @@ pub fn replay_workload(
         {
             last = BoundsAt { from: at, min, max };
             horizon_bounds.push(last);
-            running.current = Some(crate::config::CurrentBounds {
+            running.current = Some(crate::workload::CurrentBounds {
                 min_replicas: min,
                 max_replicas: max,
             });
@@ -819,6 +819,18 @@ impl FleetChange {
         )
     }
 }
+
+/// Every workload's replay, and those that could not be replayed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Backtest {
+    pub generated_at: String,
+    pub workloads: Vec<WorkloadReplay>,
+    /// Horizon and schedule against reactive over all the workloads.
+    pub fleet: Vec<FleetChange>,
+    /// `(namespace/name, reason)`.
+    pub failures: Vec<(String, String)>,
+}
+
 
 #[cfg(test)]
 mod tests {

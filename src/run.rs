@@ -9,7 +9,9 @@
 //! made only when some workload has a query. One workload's failure is
 //! recorded as its result and never stops the others.
 
-use crate::config::{Config, LoadSource, Workload};
+use crate::config::Config;
+use crate::replay::Backtest;
+use crate::workload::{LoadSource, Workload};
 use crate::evaluate::{self, Evaluation, SeriesEvaluation};
 use crate::model::{self, Level};
 use crate::plan::{plan_fitted, Fitted, Plan, Status, WorkloadPlan};
@@ -1050,17 +1052,6 @@ pub struct BacktestSettings {
     pub schedule_level: Option<crate::model::Level>,
 }
 
-/// Every workload's replay, and those that could not be replayed.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Backtest {
-    pub generated_at: String,
-    pub workloads: Vec<crate::replay::WorkloadReplay>,
-    /// Horizon and schedule against reactive over all the workloads.
-    pub fleet: Vec<crate::replay::FleetChange>,
-    /// `(namespace/name, reason)`.
-    pub failures: Vec<(String, String)>,
-}
-
 /// `homeostat backtest`: replays the last `span` of each workload's data
 /// (up to `at`, or its last sample). The history read reaches `span` further
 /// back than `recommend`'s, so that the first replan sees a whole history.
@@ -1488,7 +1479,7 @@ async fn minutes_at_max(
     match client
         .fetch_history(
             &query,
-            Some(crate::prometheus::Aggregate::Max),
+            Some(crate::workload::Aggregate::Max),
             since,
             now,
             step,

@@ -65,11 +65,18 @@ pub fn exit_code(signal: i32) -> u8 {
     u8::try_from(128 + signal).unwrap_or(1)
 }
 
+/// Waits here until SIGTERM or SIGINT asks the run to stop.
+fn wait_until_stopped() {
+    while requested().is_none() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Where a test stops a run (tests/it/crash.rs): held at `name` until SIGTERM
 /// or SIGINT, then goes on (to stop).
 pub fn pause_until_stopped(name: &str) {
     if crate::fault::reached(name) {
-        crate::fault::wait_until_stopped();
+        wait_until_stopped();
     }
 }
 
@@ -78,7 +85,7 @@ pub fn pause_until_stopped(name: &str) {
 /// goes on: only a second signal ends it.
 pub fn stuck_after_stop(name: &str) {
     if crate::fault::reached(name) {
-        crate::fault::wait_until_stopped();
+        wait_until_stopped();
         eprintln!("homeostat: fault point {name}: stopping, stuck");
         crate::fault::wait_to_be_killed();
     }

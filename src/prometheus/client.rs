@@ -21,9 +21,9 @@
 //! never prints them, and sent as sensitive headers.
 
 use super::{combine, parse_range_answer, plan_chunks, AnswerError, Chunk, CombineError};
-use crate::config::Prometheus;
 use crate::http::{error_chain, with_tls, Auth};
-use crate::prometheus::{Aggregate, RangeSeries};
+use crate::prometheus::{Prometheus, RangeSeries};
+use crate::workload::Aggregate;
 use crate::source::Sample;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::StatusCode;
@@ -141,7 +141,7 @@ pub struct Client {
     permits: Arc<Semaphore>,
     retry: RetryPolicy,
     timeout: Duration,
-    lookback: crate::config::Lookback,
+    lookback: crate::prometheus::Lookback,
     max_points: u32,
 }
 

@@ -16,12 +16,15 @@
 //! timestamp, never by their index.
 
 pub mod client;
+pub mod settings;
 
 use crate::source::Sample;
+use crate::workload::Aggregate;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
 pub use client::{Client, FetchError, History, RetryPolicy};
+pub use settings::{Lookback, Prometheus, DEFAULT_LOOKBACK};
 
 /// Most points Prometheus returns per series and request: it refuses
 /// `floor((end − start) / step) > 11000`, so a request may hold 11,001
@@ -184,42 +187,6 @@ pub fn stitch(chunks: Vec<Vec<Sample>>) -> Vec<Sample> {
     all.sort_by_key(|s| s.ts);
     all.dedup_by_key(|s| s.ts);
     all
-}
-
-/// How a workload's query answer with several series becomes one load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Aggregate {
-    /// The total over all series (pods, instances) at each step.
-    Sum,
-    /// The largest series at each step.
-    Max,
-}
-
-impl Aggregate {
-    /// The `PromQL` aggregation operator of the same name.
-    #[must_use]
-    pub fn operator(self) -> &'static str {
-        match self {
-            Aggregate::Sum => "sum",
-            Aggregate::Max => "max",
-        }
-    }
-
-    /// `query` aggregated by the server: one series comes back however
-    /// many the query matches, so memory does not grow with them (a query
-    /// over 1,000 pods held every pod's history before).
-    #[must_use]
-    pub fn wrap(self, query: &str) -> String {
-        format!("{}({query})", self.operator())
-    }
-
-    fn apply(self, a: f64, b: f64) -> f64 {
-        match self {
-            Aggregate::Sum => a + b,
-            Aggregate::Max => a.max(b),
-        }
-    }
 }
 
 /// Why a workload's answers do not make one history.

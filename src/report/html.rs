@@ -8,7 +8,7 @@ use super::{
     summary_line,
 };
 use crate::plan::{Plan, WorkloadPlan};
-use crate::run::Backtest;
+use crate::replay::Backtest;
 use std::fmt::Write as _;
 
 const STYLE: &str = "

@@ -5,7 +5,7 @@ use super::{
     summary_line, Severity,
 };
 use crate::plan::Plan;
-use crate::run::Backtest;
+use crate::replay::Backtest;
 use std::fmt::Write as _;
 
 /// A table cell: pipes escaped, line breaks flattened, control

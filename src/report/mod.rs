@@ -11,7 +11,7 @@ use crate::events::EventKind;
 use crate::model::{Forecast, Level};
 use crate::plan::{Plan, Status, WorkloadPlan};
 use crate::replay::{Outcome, WorkloadReplay};
-use crate::run::Backtest;
+use crate::replay::Backtest;
 use crate::time::format_timestamp;
 use std::fmt::Write as _;
 
@@ -718,7 +718,7 @@ pub fn render_backtest_csv(backtest: &Backtest) -> String {
 #[cfg(test)]
 mod tests {
     use super::{aligned, columns, csv_field, escape, render_table, severity, Severity};
-    use crate::config::CurrentBounds;
+    use crate::workload::CurrentBounds;
     use crate::plan::{Plan, Status, WorkloadPlan};
 
     #[test]

@@ -4,7 +4,8 @@
 //! minutes, with a spike, a shift, a shift down and back, an outlier or a
 //! gap put in at known times.
 
-use homeostat::config::{self, Workload};
+use homeostat::config;
+use homeostat::workload::{self, Workload};
 use homeostat::events::EventKind;
 use homeostat::plan::{plan_workload, Status, WorkloadPlan};
 use homeostat::source::{RawSeries, Sample};
@@ -238,7 +239,7 @@ fn every_six_hours(values: &[f64], from: i64, to: i64) -> Vec<(i64, WorkloadPlan
     while now < to {
         let plan = plan_workload(&workload, &raw(values), Some(now));
         assert_eq!(plan.status, Status::Ok, "{:?}", plan.reasons);
-        workload.current = Some(config::CurrentBounds {
+        workload.current = Some(workload::CurrentBounds {
             min_replicas: plan.min_replicas.unwrap(),
             max_replicas: plan.max_replicas.unwrap(),
         });
@@ -437,7 +438,7 @@ mod replay {
                 replan.at
             );
             // The next run sees the range this one left on the HPA.
-            workload.current = Some(config::CurrentBounds {
+            workload.current = Some(workload::CurrentBounds {
                 min_replicas: replan.min_replicas.unwrap(),
                 max_replicas: replan.max_replicas.unwrap(),
             });

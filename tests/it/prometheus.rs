@@ -239,7 +239,7 @@ fn shifted_bundled_data(dir: &Path, end: i64) -> Vec<(String, i64, Points)> {
         .workloads
         .iter()
         .map(|w| {
-            let config::LoadSource::File(path) = &w.source else {
+            let homeostat::workload::LoadSource::File(path) = &w.source else {
                 panic!("the bundled example reads files")
             };
             let mut samples = read_file(path).unwrap().samples;
