@@ -16,8 +16,8 @@
 //!
 //! The cluster I/O is in [`crate::cluster`]; this module only decides.
 
-use crate::workload::CurrentBounds;
 use crate::plan::{Status, WorkloadPlan};
+use crate::workload::CurrentBounds;
 use serde::Serialize;
 
 /// The safety rules' settings (`apply:` in the config).
@@ -234,7 +234,7 @@ pub fn at_max_query(namespace: &str, hpa: &str) -> String {
 /// (each sample stands for one step), among the runs that last until
 /// `after` or later (those over before it were an earlier run's to report).
 #[must_use]
-pub fn longest_at_max(samples: &[crate::source::Sample], step: i64, after: i64) -> i64 {
+pub fn longest_at_max(samples: &[crate::series::Sample], step: i64, after: i64) -> i64 {
     let (mut longest, mut run, mut previous) = (0, 0, None);
     for s in samples {
         let at_max = s.value >= 1.0;
@@ -249,6 +249,53 @@ pub fn longest_at_max(samples: &[crate::source::Sample], step: i64, after: i64) 
         previous = Some(s.ts);
     }
     longest
+}
+
+/// A problem found outside the plan (applying a patch, reading the
+/// cluster) that an operator must hear of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trouble {
+    pub namespace: String,
+    pub workload: String,
+    /// The `reason` label: `patch_failed`, `at_max`, ….
+    pub reason: String,
+    /// `critical` or `warning`.
+    pub severity: String,
+    pub summary: String,
+    pub description: String,
+    pub fix: String,
+}
+
+/// What `homeostat apply` did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ApplyRun {
+    pub generated_at: String,
+    pub dry_run: bool,
+    /// Whether the HPAs were read from a cluster (else from `current:`).
+    pub cluster: bool,
+    pub changes: Vec<Change>,
+    /// `(namespace/name, what failed)`: reading or patching an HPA.
+    pub failures: Vec<(String, String)>,
+    /// Patches that were (or, in a dry run, would be) applied: server-side
+    /// apply bodies, also the `GitOps` YAML.
+    #[serde(skip)]
+    pub patches: Vec<serde_json::Value>,
+    #[serde(skip)]
+    pub troubles: Vec<Trouble>,
+    /// What changed since the last run, per workload, from the model store.
+    pub since_last_run: Vec<(String, String)>,
+    /// Model store files set aside or not written, in words.
+    pub store_problems: Vec<String>,
+    /// Checks that could not be made (e.g. time at max from Prometheus).
+    pub warnings: Vec<String>,
+}
+
+impl ApplyRun {
+    /// The patches as YAML documents (`---` between them).
+    #[must_use]
+    pub fn patches_yaml(&self) -> String {
+        serde_saphyr::to_string_multiple(&self.patches).expect("JSON values always serialise")
+    }
 }
 
 #[cfg(test)]
@@ -369,7 +416,7 @@ mod tests {
 
     #[test]
     fn the_longest_stretch_at_max_counts_consecutive_minutes_only() {
-        let at = |ts: i64, value: f64| crate::source::Sample { ts, value };
+        let at = |ts: i64, value: f64| crate::series::Sample { ts, value };
         let samples = [
             at(0, 1.0),
             at(60, 1.0),

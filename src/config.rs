@@ -9,11 +9,11 @@
 use crate::adapt::AdaptPolicy;
 use crate::bounds::{BoundsPolicy, ReplicaRange};
 use crate::events::EventSettings;
-use crate::model::{level_error, Level};
 use crate::http::{Endpoint, SecretSource};
+use crate::model::{level_error, Level};
 use crate::prometheus::{Lookback, Prometheus, DEFAULT_LOOKBACK};
-use crate::workload::{Aggregate, CurrentBounds, LoadSource, Mode, Workload};
 use crate::time::Span;
+use crate::workload::{Aggregate, CurrentBounds, LoadSource, Mode, Workload};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -139,7 +139,6 @@ pub struct Endpoint {
     pub insecure_skip_verify: bool,
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -972,7 +972,7 @@ fn bundled_config() -> Result<PathBuf> {
 fn notify_and_say(
     config: &config::Config,
     plan: &homeostat::plan::Plan,
-    troubles: &[homeostat::notify::Trouble],
+    troubles: &[homeostat::apply::Trouble],
     started: std::time::Instant,
 ) -> u8 {
     let notified = run::notify(

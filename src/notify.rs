@@ -15,6 +15,7 @@
 //! of a workload in this run that this run does not raise again is sent
 //! once more with `endsAt` = now.
 
+use crate::apply::Trouble;
 use crate::bounds::significant;
 use crate::http::Endpoint;
 use crate::http::{error_chain, with_tls, Auth};
@@ -42,21 +43,6 @@ pub struct Alert {
     pub starts_at: Option<String>,
     #[serde(rename = "endsAt", default, skip_serializing_if = "Option::is_none")]
     pub ends_at: Option<String>,
-}
-
-/// A problem found outside the plan (applying a patch, reading the
-/// cluster) that an operator must hear of.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Trouble {
-    pub namespace: String,
-    pub workload: String,
-    /// The `reason` label: `patch_failed`, `at_max`, ….
-    pub reason: String,
-    /// `critical` or `warning`.
-    pub severity: String,
-    pub summary: String,
-    pub description: String,
-    pub fix: String,
 }
 
 fn alert(

@@ -12,13 +12,13 @@ use crate::bounds::{
     Derivation, Evidence, ReplicaBounds, ScheduledMin, MAX_HOLD, MAX_HOLD_BELOW, MAX_STEP,
     MIN_HOLD,
 };
-use crate::workload::{CurrentBounds, Mode, Workload};
 use crate::evaluate::mase_scale;
 use crate::events::{self, EventKind};
 use crate::model::{self, Forecast, Level};
+use crate::series::RawSeries;
 use crate::series::{human_span, resample, GridOptions, Series};
-use crate::source::RawSeries;
 use crate::time::{format_moment, format_stretch, format_timestamp, Span};
+use crate::workload::{CurrentBounds, Mode, Workload};
 use serde::{Deserialize, Serialize};
 
 /// The whole run's recommendations.
@@ -858,7 +858,7 @@ fn describe_change(current: CurrentBounds, bounds: &ReplicaBounds) -> String {
 mod tests {
     use super::*;
     use crate::config;
-    use crate::source::Sample;
+    use crate::series::Sample;
     use crate::synthetic;
     use proptest::prelude::*;
     use std::path::Path;

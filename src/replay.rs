@@ -26,13 +26,13 @@
 //! use fewer replica-hours without overloading.
 
 use crate::bounds::{schedule_loads, schedule_min, ScheduledMin};
-use crate::workload::Workload;
 use crate::evaluate::mase_scale;
 use crate::model::Forecast;
 use crate::model::Level;
 use crate::plan::{plan_fitted, signed_percent, Status};
+use crate::series::RawSeries;
 use crate::series::{resample, GridOptions, Series};
-use crate::source::RawSeries;
+use crate::workload::Workload;
 use serde::Serialize;
 use std::collections::VecDeque;
 
@@ -830,7 +830,6 @@ pub struct Backtest {
     /// `(namespace/name, reason)`.
     pub failures: Vec<(String, String)>,
 }
-
 
 #[cfg(test)]
 mod tests {

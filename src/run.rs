@@ -9,16 +9,17 @@
 //! made only when some workload has a query. One workload's failure is
 //! recorded as its result and never stops the others.
 
+use crate::apply::ApplyRun;
 use crate::config::Config;
-use crate::replay::Backtest;
-use crate::workload::{LoadSource, Workload};
 use crate::evaluate::{self, Evaluation, SeriesEvaluation};
 use crate::model::{self, Level};
 use crate::plan::{plan_fitted, Fitted, Plan, Status, WorkloadPlan};
 use crate::prometheus::Client;
+use crate::replay::Backtest;
 use crate::series::{self, GridOptions};
 use crate::source::{self, RawSeries};
 use crate::time::{format_timestamp, Span};
+use crate::workload::{LoadSource, Workload};
 use futures_util::StreamExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -1133,7 +1134,7 @@ pub struct Notified {
 pub fn notify(
     config: &Config,
     plan: &crate::plan::Plan,
-    troubles: &[crate::notify::Trouble],
+    troubles: &[crate::apply::Trouble],
     duration_secs: f64,
     now: i64,
 ) -> Notified {
@@ -1188,38 +1189,6 @@ pub struct ApplySettings {
     /// Change no HPA; still read them, report, notify and write patches.
     pub dry_run: bool,
     pub rules: crate::apply::ApplyRules,
-}
-
-/// What `homeostat apply` did.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ApplyRun {
-    pub generated_at: String,
-    pub dry_run: bool,
-    /// Whether the HPAs were read from a cluster (else from `current:`).
-    pub cluster: bool,
-    pub changes: Vec<crate::apply::Change>,
-    /// `(namespace/name, what failed)`: reading or patching an HPA.
-    pub failures: Vec<(String, String)>,
-    /// Patches that were (or, in a dry run, would be) applied: server-side
-    /// apply bodies, also the `GitOps` YAML.
-    #[serde(skip)]
-    pub patches: Vec<serde_json::Value>,
-    #[serde(skip)]
-    pub troubles: Vec<crate::notify::Trouble>,
-    /// What changed since the last run, per workload, from the model store.
-    pub since_last_run: Vec<(String, String)>,
-    /// Model store files set aside or not written, in words.
-    pub store_problems: Vec<String>,
-    /// Checks that could not be made (e.g. time at max from Prometheus).
-    pub warnings: Vec<String>,
-}
-
-impl ApplyRun {
-    /// The patches as YAML documents (`---` between them).
-    #[must_use]
-    pub fn patches_yaml(&self) -> String {
-        serde_saphyr::to_string_multiple(&self.patches).expect("JSON values always serialise")
-    }
 }
 
 /// Compares each workload of `plan` with its HPA (read through `cluster`,
@@ -1284,7 +1253,7 @@ pub async fn apply_changes(
             let after = last_run.unwrap_or(since);
             match minutes_at_max(client, &w.namespace, &w.hpa, since, after, now).await {
                 Ok(Some(stretch)) if stretch > crate::apply::AT_MAX_ALERT => {
-                    run.troubles.push(crate::notify::Trouble {
+                    run.troubles.push(crate::apply::Trouble {
                         namespace: w.namespace.clone(),
                         workload: w.name.clone(),
                         reason: "at_max".into(),
@@ -1375,8 +1344,8 @@ fn hpa_trouble(
     what: &str,
     description: String,
     fix: &str,
-) -> crate::notify::Trouble {
-    crate::notify::Trouble {
+) -> crate::apply::Trouble {
+    crate::apply::Trouble {
         namespace: w.namespace.clone(),
         workload: w.name.clone(),
         reason: reason.into(),

@@ -10,8 +10,46 @@
 //! - the result holds at least `min_history` of known values, or is an error
 //!   naming the origin and the counts.
 
-use crate::source::RawSeries;
 use crate::time::{format_timestamp, Span, DAY};
+
+/// One sample as read: unix seconds and load.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    pub ts: i64,
+    pub value: f64,
+}
+
+/// All samples of one file, in file order (not yet sorted or gridded).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawSeries {
+    /// Where the samples came from, for error messages and reports.
+    pub origin: String,
+    pub samples: Vec<Sample>,
+}
+
+impl RawSeries {
+    /// The time of the newest sample, the natural "now" of a file (0 when empty).
+    #[must_use]
+    pub fn latest(&self) -> i64 {
+        self.samples.iter().map(|s| s.ts).max().unwrap_or(0)
+    }
+
+    /// The samples in the history window `(now − history, now]`, from the
+    /// same origin: what a run at `now` may use.
+    #[must_use]
+    pub fn window(&self, now: i64, history: i64) -> RawSeries {
+        let earliest = now - history;
+        RawSeries {
+            origin: self.origin.clone(),
+            samples: self
+                .samples
+                .iter()
+                .filter(|s| s.ts <= now && s.ts > earliest)
+                .copied()
+                .collect(),
+        }
+    }
+}
 
 /// Default longest gap that is filled by interpolation.
 pub const DEFAULT_MAX_GAP: i64 = 3_600;
@@ -289,7 +327,7 @@ pub fn human_span(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Sample;
+    use crate::series::Sample;
 
     fn raw(points: &[(i64, f64)]) -> RawSeries {
         RawSeries {

@@ -19,44 +19,8 @@ use std::io::Cursor;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// One sample as read: unix seconds and load.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sample {
-    pub ts: i64,
-    pub value: f64,
-}
-
-/// All samples of one file, in file order (not yet sorted or gridded).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RawSeries {
-    /// Where the samples came from, for error messages and reports.
-    pub origin: String,
-    pub samples: Vec<Sample>,
-}
-
-impl RawSeries {
-    /// The time of the newest sample, the natural "now" of a file (0 when empty).
-    #[must_use]
-    pub fn latest(&self) -> i64 {
-        self.samples.iter().map(|s| s.ts).max().unwrap_or(0)
-    }
-
-    /// The samples in the history window `(now − history, now]`, from the
-    /// same origin: what a run at `now` may use.
-    #[must_use]
-    pub fn window(&self, now: i64, history: i64) -> RawSeries {
-        let earliest = now - history;
-        RawSeries {
-            origin: self.origin.clone(),
-            samples: self
-                .samples
-                .iter()
-                .filter(|s| s.ts <= now && s.ts > earliest)
-                .copied()
-                .collect(),
-        }
-    }
-}
+// The samples a reader returns are the domain's own (`series`).
+pub use crate::series::{RawSeries, Sample};
 
 /// The largest load file read (256 MiB, as the largest Prometheus answer):
 /// a year of 10-second samples as CSV is about 100 MB.

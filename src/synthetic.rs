@@ -97,7 +97,7 @@ pub struct FleetSpec {
 pub struct SyntheticWorkload {
     pub namespace: String,
     pub name: String,
-    pub samples: Vec<crate::source::Sample>,
+    pub samples: Vec<crate::series::Sample>,
     /// What one replica carries: about a fifth of the workload's level, so
     /// that its typical load needs five replicas.
     pub target_per_replica: f64,
@@ -177,7 +177,7 @@ pub fn fleet_workload(spec: &FleetSpec, index: usize) -> SyntheticWorkload {
         value *= 1.0 + noise * rng.normal();
         let value = value.max(0.0);
         busiest = busiest.max(value);
-        samples.push(crate::source::Sample { ts: t, value });
+        samples.push(crate::series::Sample { ts: t, value });
     }
     let target_per_replica = crate::bounds::significant(level / 5.0, 2).max(1e-3);
     let max = ((busiest / target_per_replica) * 1.5).ceil().max(3.0) as u32;

@@ -116,4 +116,3 @@ impl Workload {
         format!("{}/{}", self.namespace, self.name)
     }
 }
-

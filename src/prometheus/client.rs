@@ -23,8 +23,8 @@
 use super::{combine, parse_range_answer, plan_chunks, AnswerError, Chunk, CombineError};
 use crate::http::{error_chain, with_tls, Auth};
 use crate::prometheus::{Prometheus, RangeSeries};
-use crate::workload::Aggregate;
 use crate::source::Sample;
+use crate::workload::Aggregate;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::StatusCode;
 use std::sync::Arc;

@@ -83,4 +83,3 @@ pub struct Prometheus {
     pub insecure_skip_verify: bool,
     pub headers: BTreeMap<String, String>,
 }
-

@@ -5,11 +5,11 @@
 //! gap put in at known times.
 
 use homeostat::config;
-use homeostat::workload::{self, Workload};
 use homeostat::events::EventKind;
 use homeostat::plan::{plan_workload, Status, WorkloadPlan};
 use homeostat::source::{RawSeries, Sample};
 use homeostat::synthetic;
+use homeostat::workload::{self, Workload};
 use std::path::Path;
 
 const STEP: i64 = 300;

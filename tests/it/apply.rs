@@ -126,7 +126,7 @@ fn config(store: &Path) -> Config {
     .unwrap()
 }
 
-fn run(plan: &Plan, script: Vec<Step>, dry_run: bool) -> (homeostat::run::ApplyRun, Patches) {
+fn run(plan: &Plan, script: Vec<Step>, dry_run: bool) -> (homeostat::apply::ApplyRun, Patches) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
