@@ -7,9 +7,9 @@
 //! `cargo bench --bench events`; `cargo test --benches` runs each once.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use homeostat::events::{detect_in, EventSettings};
-use homeostat::series::{GridStats, Series};
-use homeostat::synthetic;
+use homeostat::core::events::{detect_in, EventSettings};
+use homeostat::core::series::{GridStats, Series};
+use homeostat::core::synthetic;
 use std::hint::black_box;
 
 fn with_events(days: i64, step: i64) -> Series {

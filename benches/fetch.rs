@@ -36,10 +36,10 @@ mod binary;
 #[allow(clippy::all, clippy::pedantic)]
 mod prometheus_server;
 
-use homeostat::config::{self, Config};
-use homeostat::prometheus::plan_chunks;
-use homeostat::run::load_histories;
-use homeostat::synthetic;
+use homeostat::app::config::{self, Config};
+use homeostat::app::run::load_histories;
+use homeostat::core::synthetic;
+use homeostat::edge::prometheus::plan_chunks;
 use prometheus_server::{Backfill, PrometheusServer};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -99,7 +99,7 @@ fn time_curl(
             start,
             end,
             step,
-            homeostat::prometheus::MAX_POINTS_PER_REQUEST,
+            homeostat::edge::prometheus::MAX_POINTS_PER_REQUEST,
         ) {
             if requests > 0 {
                 curl_config.push_str("next\n");
@@ -260,8 +260,10 @@ fn fleet(full: bool) {
         .workloads
         .iter()
         .map(|w| match &w.source {
-            homeostat::workload::LoadSource::Query { query, .. } => query.clone(),
-            homeostat::workload::LoadSource::File(_) => panic!("{}: a query workload", w.name),
+            homeostat::core::workload::LoadSource::Query { query, .. } => query.clone(),
+            homeostat::core::workload::LoadSource::File(_) => {
+                panic!("{}: a query workload", w.name)
+            }
         })
         .collect();
     assert_eq!(queries.len(), workloads);

@@ -14,10 +14,10 @@
 //! `cargo bench --bench fit`; `cargo test --benches` runs each once.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use homeostat::model::{self, Grid};
-use homeostat::series::{resample, GridOptions, GridStats, Series};
-use homeostat::source::read_file;
-use homeostat::synthetic;
+use homeostat::core::model::{self, Grid};
+use homeostat::core::series::{resample, GridOptions, GridStats, Series};
+use homeostat::core::synthetic;
+use homeostat::edge::source::read_file;
 use std::hint::black_box;
 use std::path::Path;
 

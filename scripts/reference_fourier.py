@@ -2,7 +2,7 @@
 """Reference values for homeostat's trend + Fourier regression, made with numpy
 and statsmodels.
 
-Fits the design homeostat documents in src/model/regression.rs — intercept,
+Fits the design homeostat documents in src/core/model/regression.rs — intercept,
 trend i/n - 1/2, 8 daily and 13 weekly harmonics (every 7th weekly one left
 out), phases from the wall clock — over the last 28 days of
 data/nab__twitter_volume_fb.csv, twice:

@@ -4,11 +4,13 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use homeostat::model::{self, Level};
+use homeostat::app::{config, run};
+use homeostat::core::evaluate;
+use homeostat::core::model::{self, Level};
+use homeostat::core::series::{self, GridOptions};
+use homeostat::core::time::{parse_timestamp, Span};
+use homeostat::edge::source;
 use homeostat::report::{self, Format, ResultFormat};
-use homeostat::series::{self, GridOptions};
-use homeostat::time::{parse_timestamp, Span};
-use homeostat::{config, evaluate, run, source};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,7 +33,7 @@ struct Cli {
     /// or answer that needs more fails alone; reads that together would
     /// pass it wait their turn. Default: half of the container's memory
     /// limit (cgroup), else half of the machine's RAM.
-    #[arg(long, global = true, value_name = "SIZE", value_parser = homeostat::budget::parse_size)]
+    #[arg(long, global = true, value_name = "SIZE", value_parser = homeostat::edge::budget::parse_size)]
     memory_budget: Option<u64>,
     /// Only the workloads of shard INDEX of COUNT (by a fixed hash of
     /// namespace/name; INDEX from 0, as Kubernetes' `JOB_COMPLETION_INDEX`):
@@ -134,7 +136,7 @@ enum Command {
         #[arg(long, default_value_t = 0.7)]
         target_utilization: f64,
         /// The schedule raises min this long before the expected load, on top of the startup.
-        #[arg(long, default_value = "5m", value_parser = homeostat::time::parse_span_or_zero)]
+        #[arg(long, default_value = "5m", value_parser = homeostat::core::time::parse_span_or_zero)]
         buffer: i64,
         /// Size the schedule's min for the upper end of this central
         /// interval (percent) instead of the forecast mean: fewer overloads
@@ -337,10 +339,10 @@ fn main() -> ExitCode {
         }
     };
     init_logs(cli.log_format);
-    homeostat::stop::install();
+    homeostat::app::stop::install();
     run::set_threads(cli.threads);
     if let Some(bytes) = cli.memory_budget {
-        homeostat::budget::set_run_budget(homeostat::budget::MemoryBudget::new(
+        homeostat::edge::budget::set_run_budget(homeostat::edge::budget::MemoryBudget::new(
             bytes,
             "set by --memory-budget",
         ));
@@ -482,7 +484,7 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
                 },
             );
             progress.finish();
-            if let Some(signal) = homeostat::stop::requested() {
+            if let Some(signal) = homeostat::app::stop::requested() {
                 return Ok(stopped(
                     signal,
                     plan.workloads.len(),
@@ -538,19 +540,19 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
             if let Some(at) = at.filter(|&at| !dry_run && (at - clock).abs() > 900) {
                 anyhow::bail!(
                     "--at {}: a recommendation for another time than now is never applied to live HPAs; add --dry-run to see it",
-                    homeostat::time::format_timestamp(at)
+                    homeostat::core::time::format_timestamp(at)
                 );
             }
             let config = load_config(config)?;
             // One writer per store: taken before the plan, so that a second
             // run learns at once (or after a short wait) that it must not run.
             let _store_lock = run::store_of(&config)
-                .lock(homeostat::store::LOCK_WAIT)
+                .lock(homeostat::edge::store::LOCK_WAIT)
                 .map_err(anyhow::Error::msg)?;
             let progress = progress(config.workloads.len(), "fit", logs);
             let (plan, _) = run::recommend_with(&config, at, clock, &progress, |_, _, _| ());
             progress.finish();
-            if let Some(signal) = homeostat::stop::requested() {
+            if let Some(signal) = homeostat::app::stop::requested() {
                 return Ok(stopped(
                     signal,
                     plan.workloads.len(),
@@ -615,8 +617,8 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
             written?;
             // Stopped between two patches: what was applied is reported
             // above; the exit code says the run did not finish.
-            if let Some(signal) = homeostat::stop::requested() {
-                code = homeostat::stop::exit_code(signal);
+            if let Some(signal) = homeostat::app::stop::requested() {
+                code = homeostat::app::stop::exit_code(signal);
             }
             Ok(code)
         }
@@ -747,13 +749,16 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
                 );
             }
             let series = read_series(&input, step)?;
-            let settings = homeostat::events::EventSettings {
+            let settings = homeostat::core::events::EventSettings {
                 persistence,
                 min_z,
                 min_relative: min_change / 100.0,
             };
-            let events = homeostat::events::detect_in(&series, &settings);
-            emit(output.as_deref(), &homeostat::events::render_json(&events))?;
+            let events = homeostat::core::events::detect_in(&series, &settings);
+            emit(
+                output.as_deref(),
+                &homeostat::core::events::render_json(&events),
+            )?;
             Ok(0)
         }
         Command::Synth {
@@ -766,9 +771,9 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
             format,
             openmetrics,
         } => {
-            let spec = homeostat::synthetic::FleetSpec {
+            let spec = homeostat::core::synthetic::FleetSpec {
                 workloads,
-                days: days.secs() / homeostat::time::DAY,
+                days: days.secs() / homeostat::core::time::DAY,
                 step: step.secs(),
                 end,
                 seed,
@@ -807,7 +812,7 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
             for path in &reports {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read {}", path.display()))?;
-                let plan: homeostat::plan::Plan =
+                let plan: homeostat::core::plan::Plan =
                     serde_json::from_str(&text).with_context(|| {
                         format!(
                             "{}: not a JSON report of `homeostat recommend --format json`",
@@ -822,7 +827,7 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
                 .map(|c| {
                     c.workloads
                         .iter()
-                        .map(homeostat::workload::Workload::id)
+                        .map(homeostat::core::workload::Workload::id)
                         .collect::<Vec<_>>()
                 });
             let (plan, problems) =
@@ -873,7 +878,7 @@ fn render_exported(exported: &[run::Exported]) -> String {
                 Err(failure) => (failure.status.as_str().to_string(), "-".to_string()),
             };
             let time = |t: Option<i64>| {
-                t.map_or_else(|| "-".to_string(), homeostat::time::format_timestamp)
+                t.map_or_else(|| "-".to_string(), homeostat::core::time::format_timestamp)
             };
             [
                 e.workload.clone(),
@@ -971,8 +976,8 @@ fn bundled_config() -> Result<PathBuf> {
 /// Returns the exit code it calls for: 1 when a server could not be told.
 fn notify_and_say(
     config: &config::Config,
-    plan: &homeostat::plan::Plan,
-    troubles: &[homeostat::apply::Trouble],
+    plan: &homeostat::core::plan::Plan,
+    troubles: &[homeostat::core::apply::Trouble],
     started: std::time::Instant,
 ) -> u8 {
     let notified = run::notify(
@@ -998,16 +1003,16 @@ fn notify_and_say(
 fn stopped(signal: i32, planned: usize, total: usize) -> u8 {
     tracing::error!(
         "stopped by {} after planning {planned} of {total} workloads: no report written, no alert sent, no HPA changed",
-        homeostat::stop::name(signal)
+        homeostat::app::stop::name(signal)
     );
-    homeostat::stop::exit_code(signal)
+    homeostat::app::stop::exit_code(signal)
 }
 
 /// `other_errors`: failures outside the workloads' statuses (the model
 /// store's), counted in `error` too.
 fn log_summary(
     command: &str,
-    plan: &homeostat::plan::Plan,
+    plan: &homeostat::core::plan::Plan,
     started: std::time::Instant,
     other_errors: usize,
 ) {
@@ -1016,27 +1021,27 @@ fn log_summary(
     for w in plan
         .workloads
         .iter()
-        .filter(|w| w.status != homeostat::plan::Status::Ok)
+        .filter(|w| w.status != homeostat::core::plan::Status::Ok)
     {
         let (workload, status) = (format!("{}/{}", w.namespace, w.name), w.status.as_str());
         let reason = w.reasons.first().map_or("", String::as_str);
         tracing::warn!(workload, status, reason, "{workload}: {status}: {reason}");
     }
-    let count = |status: homeostat::plan::Status| {
+    let count = |status: homeostat::core::plan::Status| {
         plan.workloads.iter().filter(|w| w.status == status).count()
     };
     tracing::info!(
         command,
         workloads = plan.workloads.len(),
-        ok = count(homeostat::plan::Status::Ok),
-        needs_operator = count(homeostat::plan::Status::NeedsOperator),
-        insufficient_data = count(homeostat::plan::Status::InsufficientData),
-        no_data = count(homeostat::plan::Status::NoData),
-        error = count(homeostat::plan::Status::Error) + other_errors,
+        ok = count(homeostat::core::plan::Status::Ok),
+        needs_operator = count(homeostat::core::plan::Status::NeedsOperator),
+        insufficient_data = count(homeostat::core::plan::Status::InsufficientData),
+        no_data = count(homeostat::core::plan::Status::NoData),
+        error = count(homeostat::core::plan::Status::Error) + other_errors,
         other_errors,
         seconds = started.elapsed().as_secs_f64(),
         peak_rss_kib = peak_rss_kib(),
-        memory_budget_mib = homeostat::budget::run_budget().total() >> 20,
+        memory_budget_mib = homeostat::edge::budget::run_budget().total() >> 20,
         "run finished"
     );
 }
@@ -1068,7 +1073,7 @@ fn emit(path: Option<&Path>, text: &str) -> Result<()> {
             }
         }
         Some(path) => {
-            homeostat::atomic::write_atomically(path, |file| file.write_all(text.as_bytes()))
+            homeostat::edge::atomic::write_atomically(path, |file| file.write_all(text.as_bytes()))
                 .with_context(|| format!("cannot write {}", path.display()))
         }
     }

@@ -5,10 +5,10 @@
 //! drawn as the load it carries, `n × target_per_replica`, so bounds and
 //! load can be read on one axis.
 
-use crate::events::{Event, EventKind};
-use crate::plan::{Fitted, WorkloadPlan};
-use crate::replay::{Policy, WorkloadReplay};
-use crate::time::DAY;
+use crate::core::events::{Event, EventKind};
+use crate::core::plan::{Fitted, WorkloadPlan};
+use crate::core::replay::{Policy, WorkloadReplay};
+use crate::core::time::DAY;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
@@ -524,7 +524,7 @@ fn bars(
     area: &DrawingArea<SVGBackend, Shift>,
     replay: &WorkloadReplay,
     title: &str,
-    value: impl Fn(&crate::replay::Outcome) -> f64,
+    value: impl Fn(&crate::core::replay::Outcome) -> f64,
 ) -> Drawn {
     let values: Vec<(Policy, f64)> = replay
         .policies

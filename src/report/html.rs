@@ -7,8 +7,8 @@ use super::{
     change_reasons, chart, current_range, escape, operator_reasons, recommended_range, severity,
     summary_line,
 };
-use crate::plan::{Plan, WorkloadPlan};
-use crate::replay::Backtest;
+use crate::core::plan::{Plan, WorkloadPlan};
+use crate::core::replay::Backtest;
 use std::fmt::Write as _;
 
 const STYLE: &str = "
@@ -202,7 +202,7 @@ pub fn render_backtest(backtest: &Backtest, week_from: Option<i64>) -> String {
     let fleet: Vec<String> = backtest
         .fleet
         .iter()
-        .map(crate::replay::FleetChange::describe)
+        .map(crate::core::replay::FleetChange::describe)
         .collect();
     if backtest.workloads.len() > 1 {
         body.push_str(&list(&fleet, "reasons"));
@@ -260,8 +260,8 @@ pub fn render_backtest(backtest: &Backtest, week_from: Option<i64>) -> String {
             anchor(&w.namespace, &w.name),
             escape(&w.namespace),
             escape(&w.name),
-            escape(&crate::time::format_timestamp(w.from)),
-            escape(&crate::time::format_timestamp(w.to)),
+            escape(&crate::core::time::format_timestamp(w.from)),
+            escape(&crate::core::time::format_timestamp(w.to)),
             escape(&w.verdict)
         );
         body.push_str(&chart::policy_bars(w));

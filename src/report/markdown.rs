@@ -4,8 +4,8 @@ use super::{
     by_urgency, change_reasons, current_range, operator_reasons, recommended_range, severity,
     summary_line, Severity,
 };
-use crate::plan::Plan;
-use crate::replay::Backtest;
+use crate::core::plan::Plan;
+use crate::core::replay::Backtest;
 use std::fmt::Write as _;
 
 /// A table cell: pipes escaped, line breaks flattened, control

@@ -7,12 +7,12 @@ pub mod chart;
 pub mod html;
 pub mod markdown;
 
-use crate::events::EventKind;
-use crate::model::{Forecast, Level};
-use crate::plan::{Plan, Status, WorkloadPlan};
-use crate::replay::Backtest;
-use crate::replay::{Outcome, WorkloadReplay};
-use crate::time::format_timestamp;
+use crate::core::events::EventKind;
+use crate::core::model::{Forecast, Level};
+use crate::core::plan::{Plan, Status, WorkloadPlan};
+use crate::core::replay::Backtest;
+use crate::core::replay::{Outcome, WorkloadReplay};
+use crate::core::time::format_timestamp;
 use std::fmt::Write as _;
 
 /// Output formats of `recommend`.
@@ -605,7 +605,7 @@ pub fn render_backtest_json(backtest: &Backtest) -> String {
 /// held a change back and each failure. `colour`: status and action in
 /// ANSI colours (for a terminal).
 #[must_use]
-pub fn render_apply_table(run: &crate::apply::ApplyRun, colour: bool) -> String {
+pub fn render_apply_table(run: &crate::core::apply::ApplyRun, colour: bool) -> String {
     let header = [
         "NAMESPACE",
         "NAME",
@@ -681,7 +681,7 @@ pub fn render_apply_table(run: &crate::apply::ApplyRun, colour: bool) -> String 
 
 /// `homeostat apply`'s report as JSON.
 #[must_use]
-pub fn render_apply_json(run: &crate::apply::ApplyRun) -> String {
+pub fn render_apply_json(run: &crate::core::apply::ApplyRun) -> String {
     let mut text = serde_json::to_string_pretty(run).expect("an apply run always serialises");
     text.push('\n');
     text
@@ -718,8 +718,8 @@ pub fn render_backtest_csv(backtest: &Backtest) -> String {
 #[cfg(test)]
 mod tests {
     use super::{aligned, columns, csv_field, escape, render_table, severity, Severity};
-    use crate::plan::{Plan, Status, WorkloadPlan};
-    use crate::workload::CurrentBounds;
+    use crate::core::plan::{Plan, Status, WorkloadPlan};
+    use crate::core::workload::CurrentBounds;
 
     #[test]
     fn wide_characters_keep_the_columns_aligned() {

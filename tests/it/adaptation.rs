@@ -4,12 +4,12 @@
 //! minutes, with a spike, a shift, a shift down and back, an outlier or a
 //! gap put in at known times.
 
-use homeostat::config;
-use homeostat::events::EventKind;
-use homeostat::plan::{plan_workload, Status, WorkloadPlan};
-use homeostat::source::{RawSeries, Sample};
-use homeostat::synthetic;
-use homeostat::workload::{self, Workload};
+use homeostat::app::config;
+use homeostat::core::events::EventKind;
+use homeostat::core::plan::{plan_workload, Status, WorkloadPlan};
+use homeostat::core::synthetic;
+use homeostat::core::workload::{self, Workload};
+use homeostat::edge::source::{RawSeries, Sample};
 use std::path::Path;
 
 const STEP: i64 = 300;
@@ -194,7 +194,7 @@ fn events_on_a_series_with_a_long_gap_are_not_invented_in_the_gap() {
         *v = f64::NAN;
     }
     let plan = run(&values, AT + 2 * DAY);
-    let parse = |t: &str| homeostat::time::parse_timestamp(t).unwrap();
+    let parse = |t: &str| homeostat::core::time::parse_timestamp(t).unwrap();
     for e in &plan.events {
         let start = parse(&e.start);
         let end = e.end.as_deref().map_or(start, parse);
@@ -365,7 +365,7 @@ fn a_burst_at_nine_every_weekday_is_expected_load_not_a_spike() {
         .remove(0);
     let plan = plan_workload(&w, &raw(&values), Some(now));
     assert_eq!(plan.status, Status::Ok, "{:?}", plan.reasons);
-    let parse = |t: &str| homeostat::time::parse_timestamp(t).unwrap();
+    let parse = |t: &str| homeostat::core::time::parse_timestamp(t).unwrap();
     let last_fortnight: Vec<_> = plan
         .events
         .iter()
@@ -390,7 +390,7 @@ fn a_burst_at_nine_every_weekday_is_expected_load_not_a_spike() {
 
 mod replay {
     use super::*;
-    use homeostat::replay::{replay_workload, Policy, ReplaySettings};
+    use homeostat::core::replay::{replay_workload, Policy, ReplaySettings};
 
     fn workload_with_current() -> Workload {
         let text = "workloads:\n  - name: api\n    namespace: web\n    file: api.csv\n    target_per_replica: 10\n    history: 14d\n    horizon: 1d\n    current: {min_replicas: 2, max_replicas: 20}\n";

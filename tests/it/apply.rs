@@ -5,10 +5,10 @@
 //!
 //! A real-cluster test is at the end, `#[ignore]`d: see its instructions.
 
-use homeostat::apply::ApplyRules;
-use homeostat::config::{self, Config};
-use homeostat::plan::{Plan, Status, WorkloadPlan};
-use homeostat::run::{apply_changes, ApplySettings};
+use homeostat::app::config::{self, Config};
+use homeostat::app::run::{apply_changes, ApplySettings};
+use homeostat::core::apply::ApplyRules;
+use homeostat::core::plan::{Plan, Status, WorkloadPlan};
 use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
 use serde_json::{json, Value};
@@ -126,7 +126,11 @@ fn config(store: &Path) -> Config {
     .unwrap()
 }
 
-fn run(plan: &Plan, script: Vec<Step>, dry_run: bool) -> (homeostat::apply::ApplyRun, Patches) {
+fn run(
+    plan: &Plan,
+    script: Vec<Step>,
+    dry_run: bool,
+) -> (homeostat::core::apply::ApplyRun, Patches) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -324,7 +328,7 @@ fn applies_to_a_real_cluster() {
         let store = tempfile::tempdir().unwrap();
         let applied = apply_changes(&config(store.path()), &plan, Some(&client), &settings).await;
         assert!(applied.failures.is_empty(), "{:?}", applied.failures);
-        let live = homeostat::cluster::read_hpa(&client, "default", "homeostat-e2e")
+        let live = homeostat::edge::cluster::read_hpa(&client, "default", "homeostat-e2e")
             .await
             .unwrap();
         assert_eq!((live.min_replicas, live.max_replicas), (2, 4));
@@ -368,7 +372,7 @@ fn the_model_store_remembers_what_was_applied_run_after_run() {
             "recommended 4..12 at the last run (2026-11-26T12:00:00Z), now 5..12".to_string()
         )]
     );
-    let state = homeostat::store::Store::new(store.path())
+    let state = homeostat::edge::store::Store::new(store.path())
         .load("shop", "cart", 0)
         .state
         .unwrap();

@@ -39,7 +39,7 @@ fn daily_csv(days: i64) -> String {
 
 /// `days` of a daily cycle with seeded Gaussian noise at a 5-minute step.
 fn noisy_daily_csv(days: i64, seed: u64) -> String {
-    let values = homeostat::synthetic::load(days, 300, 100.0, 40.0, 0.0, 0.0, 3.0, seed);
+    let values = homeostat::core::synthetic::load(days, 300, 100.0, 40.0, 0.0, 0.0, 3.0, seed);
     let mut text = String::from("timestamp,value\n");
     for (i, value) in (0i64..).zip(values) {
         let _ = writeln!(text, "{},{value}", 1_700_006_400 + i * 300);
@@ -151,7 +151,7 @@ fn forecast_reads_parquet_like_csv() {
     // And as RFC3339 text.
     let texts = dir.path().join("texts.parquet");
     let rfc3339: Vec<String> = (0..3 * 288)
-        .map(|i| homeostat::time::format_timestamp(1_700_006_400 + i * 300))
+        .map(|i| homeostat::core::time::format_timestamp(1_700_006_400 + i * 300))
         .collect();
     write_parquet(
         &texts,
@@ -704,7 +704,7 @@ fn bundled_example_table_lists_every_workload() {
 fn events_finds_an_injected_spike_and_writes_the_design_json() {
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::from("timestamp,value\n");
-    let values = homeostat::synthetic::load(14, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 5);
+    let values = homeostat::core::synthetic::load(14, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 5);
     for (i, value) in (0i64..).zip(values) {
         // A 2-hour ×4 spike on day 10.
         let value = if (10 * 288 + 100..10 * 288 + 124).contains(&i) {

@@ -43,7 +43,7 @@ fn every_manifest_is_a_valid_kubernetes_object() {
             "ConfigMap" => {
                 let map: ConfigMap = typed(doc);
                 let text = &map.data.unwrap()["homeostat.yaml"];
-                let config = homeostat::config::parse(
+                let config = homeostat::app::config::parse(
                     text,
                     Path::new("homeostat.yaml"),
                     Path::new("/etc/homeostat"),
@@ -121,7 +121,7 @@ fn the_indexed_job_runs_one_shard_per_completion_index() {
     // As Kubernetes expands it in each pod: every index a valid shard of `completions`.
     for index in 0..completions {
         let expanded = shard.replace("$(JOB_COMPLETION_INDEX)", &index.to_string());
-        let parsed: homeostat::config::Shard = expanded.parse().unwrap();
+        let parsed: homeostat::app::config::Shard = expanded.parse().unwrap();
         assert_eq!(
             (parsed.index, parsed.count),
             (index as u64, completions as u64)

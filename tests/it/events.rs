@@ -8,8 +8,8 @@
 
 use crate::support;
 
-use homeostat::events::{detect_in, Event, EventKind, EventSettings};
-use homeostat::series::Series;
+use homeostat::core::events::{detect_in, Event, EventKind, EventSettings};
+use homeostat::core::series::Series;
 use std::path::Path;
 use support::events::{
     as_it_is, base, inject, inject_around, poisson_thinned, raw_trace, Kind, Truth,

@@ -15,8 +15,8 @@
 //! ±Inf answers), and every load-file error must be under 1 KB with no
 //! raw control character (issue 19).
 
-use homeostat::prometheus::parse_range_answer;
-use homeostat::source::{parse_file, MAX_LOAD};
+use homeostat::edge::prometheus::parse_range_answer;
+use homeostat::edge::source::{parse_file, MAX_LOAD};
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -153,7 +153,7 @@ proptest! {
     fn the_config_parser_never_panics_and_names_the_file(bytes in input("config")) {
         let text = String::from_utf8_lossy(&bytes);
         let path = Path::new("fuzzed.yaml");
-        if let Err(e) = homeostat::config::parse(&text, path, Path::new(".")) {
+        if let Err(e) = homeostat::app::config::parse(&text, path, Path::new(".")) {
             prop_assert!(e.to_string().contains("fuzzed.yaml"), "error without the file: {e}");
         }
     }

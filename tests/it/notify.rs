@@ -69,7 +69,8 @@ fn active_alerts(alertmanager: &Server) -> Vec<(String, String, String)> {
             let label = |k: &str| a["labels"][k].as_str().unwrap_or_default().to_string();
             assert_eq!(label("namespace"), "mobility", "{a}");
             // Started already, and lasting about an hour unless renewed.
-            let at = |k: &str| homeostat::time::parse_timestamp(a[k].as_str().unwrap()).unwrap();
+            let at =
+                |k: &str| homeostat::core::time::parse_timestamp(a[k].as_str().unwrap()).unwrap();
             let now = chrono::Utc::now().timestamp();
             assert!(at("startsAt") <= now, "{a}");
             assert!(at("endsAt") > now + 3_000, "{a}");

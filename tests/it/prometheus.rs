@@ -7,9 +7,9 @@
 
 use crate::support;
 
-use homeostat::config;
-use homeostat::run::{load_histories, LoadFailure, Loaded};
-use homeostat::source::{read_file, Sample};
+use homeostat::app::config;
+use homeostat::app::run::{load_histories, LoadFailure, Loaded};
+use homeostat::edge::source::{read_file, Sample};
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -239,13 +239,13 @@ fn shifted_bundled_data(dir: &Path, end: i64) -> Vec<(String, i64, Points)> {
         .workloads
         .iter()
         .map(|w| {
-            let homeostat::workload::LoadSource::File(path) = &w.source else {
+            let homeostat::core::workload::LoadSource::File(path) = &w.source else {
                 panic!("the bundled example reads files")
             };
             let mut samples = read_file(path).unwrap().samples;
             samples.sort_by_key(|s| s.ts);
             let times: Vec<i64> = samples.iter().map(|s| s.ts).collect();
-            let step = homeostat::series::infer_step(&times).unwrap();
+            let step = homeostat::core::series::infer_step(&times).unwrap();
             let shift = end - samples.last().unwrap().ts;
             let shifted: Vec<(i64, f64)> =
                 samples.iter().map(|s| (s.ts + shift, s.value)).collect();
@@ -625,7 +625,7 @@ fn prometheus_killed_mid_run_fails_the_unfinished_workloads_clearly_and_a_restar
         .1
         .as_ref()
         .expect_err("the last was still waiting");
-    assert_eq!(last.status, homeostat::plan::Status::Error);
+    assert_eq!(last.status, homeostat::core::plan::Status::Error);
     assert!(
         last.reason.contains("gave up after 2 attempts")
             && last.reason.contains("cannot connect to"),
@@ -956,10 +956,10 @@ fn an_hpa_at_its_max_for_more_than_15_minutes_calls_an_operator() {
     )
     .unwrap();
     let workload = |name: &str| {
-        let mut w = homeostat::plan::WorkloadPlan::failed(
+        let mut w = homeostat::core::plan::WorkloadPlan::failed(
             &config.workloads[0],
             Some(end),
-            homeostat::plan::Status::Ok,
+            homeostat::core::plan::Status::Ok,
             String::new(),
         );
         w.name = name.to_string();
@@ -968,19 +968,19 @@ fn an_hpa_at_its_max_for_more_than_15_minutes_calls_an_operator() {
         w.max_replicas = Some(10);
         w
     };
-    let plan = homeostat::plan::Plan {
+    let plan = homeostat::core::plan::Plan {
         generated_at: String::new(),
         workloads: vec![workload("cart"), workload("search"), workload("unknown")],
     };
-    let settings = homeostat::run::ApplySettings {
+    let settings = homeostat::app::run::ApplySettings {
         dry_run: true,
-        rules: homeostat::apply::ApplyRules::default(),
+        rules: homeostat::core::apply::ApplyRules::default(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let applied = runtime.block_on(homeostat::run::apply_changes(
+    let applied = runtime.block_on(homeostat::app::run::apply_changes(
         &config, &plan, None, &settings,
     ));
     assert!(applied.warnings.is_empty(), "{:?}", applied.warnings);

@@ -1,9 +1,9 @@
 //! homeostat's models against numbers computed by an independent tool.
 //! How each reference file was made is written in its first line.
 
-use homeostat::model::{FourierTrend, Grid, Loss};
-use homeostat::series::{resample, GridOptions};
-use homeostat::source::read_file;
+use homeostat::core::model::{FourierTrend, Grid, Loss};
+use homeostat::core::series::{resample, GridOptions};
+use homeostat::edge::source::read_file;
 use std::path::Path;
 
 fn manifest(path: &str) -> std::path::PathBuf {
@@ -27,7 +27,7 @@ fn reference(path: &str) -> Vec<(i64, f64)> {
 }
 
 /// The fitted values over the last day of 28 days of `data/nab__twitter_volume_fb.csv`.
-fn fitted_last_day(loss: Loss) -> (Vec<f64>, homeostat::model::Grid, usize) {
+fn fitted_last_day(loss: Loss) -> (Vec<f64>, homeostat::core::model::Grid, usize) {
     let raw = read_file(&manifest("data/nab__twitter_volume_fb.csv")).unwrap();
     let series = resample(&raw, &GridOptions::default()).unwrap();
     let history = 28 * 288;

@@ -44,7 +44,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 
 /// `days` of a daily cycle with seeded noise at a 5-minute step, as CSV.
 fn noisy_daily_csv(days: i64, seed: u64) -> String {
-    let values = homeostat::synthetic::load(days, 300, 100.0, 40.0, 0.0, 0.0, 3.0, seed);
+    let values = homeostat::core::synthetic::load(days, 300, 100.0, 40.0, 0.0, 0.0, 3.0, seed);
     let mut text = String::from("timestamp,value\n");
     for (i, value) in (0i64..).zip(values) {
         let _ = writeln!(text, "{},{value}", 1_700_006_400 + i * 300);

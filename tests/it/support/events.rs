@@ -14,10 +14,10 @@
 
 #![allow(dead_code)]
 
-use homeostat::series::{resample, GridOptions, Series};
-use homeostat::source::read_file;
-use homeostat::stats::{median, robust_sd};
-use homeostat::synthetic::Rng;
+use homeostat::core::series::{resample, GridOptions, Series};
+use homeostat::core::stats::{median, robust_sd};
+use homeostat::core::synthetic::Rng;
+use homeostat::edge::source::read_file;
 use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,388 @@
+//! Adaptation versus healing (pure): what the events of a history do to
+//! the series the model is fitted on, and to the room the HPA keeps for
+//! healing.
+//!
+//! - Spikes and dips are healing's business. Their steps are left out of
+//!   the fit (made unknown), so a spike never raises the forecast, the
+//!   lower end of its interval, nor `min_replicas`, in this run or any
+//!   later one; and a dip never lowers them.
+//! - Shifts are adaptation. The history is re-based to the level the
+//!   workload must be planned for (each segment between shifts scaled to
+//!   it), so the forecast starts from that level at once instead of after
+//!   weeks of averaging. The events stage calls a change a shift only once
+//!   `persistence` has passed, so a rise moves the bounds in the first run
+//!   after that.
+//! - Capacity is given back cautiously: the planned level is the last
+//!   segment's, but never below any level the workload held within
+//!   `shift_down_after` (default 2 days). A shift down is followed only
+//!   once it has lasted that long; a shift down and back up inside it
+//!   changes nothing, so min does not oscillate.
+//! - Room to heal: `max_replicas` keeps the headroom of the spikes this
+//!   workload has actually had and that the HPA can usefully absorb: those
+//!   lasting longer than it takes to start a pod (shorter ones are over
+//!   before help arrives) and no taller than `max_spike_headroom` times the
+//!   day's expected peak. The 95th percentile of how far they rose above the
+//!   highest load expected that day (what `max` is sized for; a ×5 spike at
+//!   night that stays under the evening peak needs no room), never below
+//!   the configured headroom. Taller spikes do not inflate max to the cap:
+//!   they are counted and left to the operator (reason), since a max sized
+//!   for them would stand idle between them.
+
+use crate::core::events::{Event, EventKind, EventSettings};
+use crate::core::series::Series;
+use crate::core::time::Span;
+
+/// How events turn into adaptation (validated by `config`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdaptPolicy {
+    pub detection: EventSettings,
+    /// How long a lower level must last before capacity is given back.
+    pub shift_down_after: Span,
+    /// Largest healing headroom the spikes may ask for (a factor ≥ 1).
+    pub max_spike_headroom: f64,
+}
+
+impl Default for AdaptPolicy {
+    fn default() -> Self {
+        AdaptPolicy {
+            detection: EventSettings::default(),
+            shift_down_after: Span::from_secs(2 * 86_400).expect("positive"),
+            max_spike_headroom: 3.0,
+        }
+    }
+}
+
+/// The level the history was re-based to, when it holds shifts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlannedLevel {
+    /// The level planned for (typical load, seasonality removed).
+    pub planned: f64,
+    /// The level of the last segment, where the load is now.
+    pub last: f64,
+    /// When the planned level is above the last one: the time from which
+    /// the lower level will be followed (a shift down is held until then).
+    pub held_until: Option<i64>,
+}
+
+/// The headroom sized from the workload's spikes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpikeHeadroom {
+    /// Spikes long enough for the HPA to answer.
+    pub spikes: usize,
+    /// Of them, those within `max_spike_headroom` of the day's peak: the
+    /// ones max makes room for.
+    pub absorbable: usize,
+    /// 95th percentile of the absorbable ones' peak over the day's
+    /// expected peak (1 when there are none).
+    pub p95: f64,
+    /// The factor used: `p95`, at least 1.
+    pub factor: f64,
+    /// Spikes taller than `max_spike_headroom` allows: the operator's call.
+    pub beyond: usize,
+    /// The tallest spike's peak over its day's expected peak.
+    pub tallest: f64,
+}
+
+/// Spikes per day of history above which they are the workload's
+/// texture, kept in the fit: bursts that come more than once a day on
+/// average (a batch job's runs, a VM's jobs) are how the load goes, not
+/// something that happens to it, and max must carry them without a page
+/// or a step each run. (At four a day, tried first, a job bursting
+/// twice a day had every burst healed apart: 56 events a month in the
+/// report, and max moving in half of the 6-hourly runs on a bursty
+/// network trace of the decision benchmark; at one, 20%.)
+pub const TEXTURE_PER_DAY: f64 = 1.0;
+
+/// The series to fit, and what was done to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adaptation {
+    pub series: Series,
+    /// Steps of spikes and dips left out of the fit.
+    pub masked_steps: usize,
+    /// Spikes per day, when so many ([`TEXTURE_PER_DAY`]) that they are
+    /// the workload's ordinary load and were kept in the fit.
+    pub texture: Option<f64>,
+    pub level: Option<PlannedLevel>,
+    pub spike_headroom: Option<SpikeHeadroom>,
+}
+
+impl Adaptation {
+    /// The healing headroom for `max_replicas`: the configured one, or the
+    /// spikes' when they ask for more.
+    #[must_use]
+    pub fn headroom(&self, configured: f64) -> f64 {
+        self.spike_headroom
+            .map_or(configured, |s| s.factor.max(configured))
+    }
+}
+
+/// Applies `events` (found in `series`) as of `now`; spikes shorter than
+/// `reaction` seconds (the time the HPA takes to bring a pod) size no
+/// headroom.
+#[must_use]
+pub fn adapt(
+    series: &Series,
+    events: &[Event],
+    now: i64,
+    policy: &AdaptPolicy,
+    reaction: i64,
+) -> Adaptation {
+    let mut out = series.clone();
+    let index = |t: i64| {
+        ((t - series.start).div_euclid(series.step)).clamp(0, series.len() as i64) as usize
+    };
+
+    let shifts: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Shift)
+        .collect();
+    let level = planned_level(&shifts, now, policy.shift_down_after.secs());
+    if let Some(level) = level {
+        // Segment k runs from shift k−1 to shift k; its level is the
+        // `before` of shift k (the last segment's is the last `after`).
+        let mut from = 0;
+        for (k, shift) in shifts.iter().enumerate() {
+            let to = index(shift.start);
+            rescale(&mut out.values[from..to], level.planned, shift.before);
+            from = to;
+            if k + 1 == shifts.len() {
+                rescale(&mut out.values[from..], level.planned, shift.after);
+            }
+        }
+    }
+
+    // Spikes that come several times a day on average are the workload's
+    // ordinary texture (a batch burst every few hours, a VM's jobs), not
+    // departures to heal: the forecast and max must see them. (Dips are
+    // always left out: keeping them would only lower the expected load.)
+    let spikes = events.iter().filter(|e| e.kind == EventKind::Spike).count();
+    let days = (series.len() as f64 * series.step as f64 / 86_400.0).max(1.0);
+    let per_day = spikes as f64 / days;
+    let texture = (per_day > TEXTURE_PER_DAY).then_some(per_day);
+    let mut masked_steps = 0;
+    for event in events
+        .iter()
+        .filter(|e| e.kind == EventKind::Dip || (e.kind == EventKind::Spike && texture.is_none()))
+    {
+        let end = event.end.map_or(series.len(), index);
+        for v in &mut out.values[index(event.start)..end] {
+            if v.is_finite() {
+                *v = f64::NAN;
+                masked_steps += 1;
+            }
+        }
+    }
+
+    let heights: Vec<f64> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Spike && e.day_peak > 0.0)
+        .filter(|e| e.end.is_none_or(|end| end - e.start >= reaction))
+        .map(|e| e.after / e.day_peak)
+        .filter(|r| r.is_finite())
+        .collect();
+    // Kept as texture, the spikes are in the forecast and its interval
+    // already: headroom on top would count them twice.
+    let spike_headroom = (!heights.is_empty() && texture.is_none()).then(|| {
+        let mut absorbable: Vec<f64> = heights
+            .iter()
+            .copied()
+            .filter(|&h| h <= policy.max_spike_headroom)
+            .collect();
+        // Nearest rank: with few spikes, the 95th percentile is the tallest.
+        let p95 = crate::core::stats::nearest_rank(&mut absorbable, 0.95).unwrap_or(1.0);
+        SpikeHeadroom {
+            spikes: heights.len(),
+            absorbable: absorbable.len(),
+            p95,
+            factor: p95.max(1.0),
+            beyond: heights.len() - absorbable.len(),
+            tallest: heights.iter().copied().fold(0.0, f64::max),
+        }
+    });
+
+    Adaptation {
+        series: out,
+        masked_steps,
+        texture,
+        level,
+        spike_headroom,
+    }
+}
+
+/// The level to plan for: the last segment's, or a higher one the workload
+/// held less than `down_after` seconds before `now`.
+fn planned_level(shifts: &[&Event], now: i64, down_after: i64) -> Option<PlannedLevel> {
+    let last = shifts.last()?.after;
+    // The segment before a shift ended at the shift's start: it is still
+    // held until `down_after` later.
+    let release = |s: &&Event| s.start + down_after;
+    let held = || shifts.iter().filter(|s| now < release(s));
+    let planned = held().map(|s| s.before).fold(last, f64::max);
+    // Held until the last of the segments at that level is released.
+    let held_until = (planned > last)
+        .then(|| held().filter(|s| s.before >= planned).map(release).max())
+        .flatten();
+    Some(PlannedLevel {
+        planned,
+        last,
+        held_until,
+    })
+}
+
+/// Scales `values` from level `from` to level `to` (both loads).
+fn rescale(values: &mut [f64], to: f64, from: f64) {
+    if !(from > 0.0 && to > 0.0) {
+        return;
+    }
+    let factor = to / from;
+    if (factor - 1.0).abs() < 1e-12 {
+        return;
+    }
+    for v in values.iter_mut().filter(|v| v.is_finite()) {
+        *v *= factor;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::series::GridStats;
+
+    const HOUR: i64 = 3600;
+
+    fn flat(hours: i64) -> Series {
+        Series {
+            start: 0,
+            step: 300,
+            values: vec![100.0; (hours * 12) as usize],
+            stats: GridStats::default(),
+        }
+    }
+
+    fn shift(at: i64, before: f64, after: f64) -> Event {
+        Event {
+            kind: EventKind::Shift,
+            start: at,
+            end: None,
+            before,
+            after,
+            z: 10.0,
+            day_peak: after,
+        }
+    }
+
+    fn spike(at: i64, end: i64, before: f64, after: f64) -> Event {
+        Event {
+            kind: EventKind::Spike,
+            start: at,
+            end: Some(end),
+            before,
+            after,
+            z: 10.0,
+            day_peak: before,
+        }
+    }
+
+    #[test]
+    fn a_spike_is_left_out_and_sizes_the_headroom() {
+        let series = flat(48);
+        let events = [spike(10 * HOUR, 12 * HOUR, 100.0, 400.0)];
+        let a = adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default(), 0);
+        assert_eq!(a.masked_steps, 24);
+        assert!(a.series.values[120..144].iter().all(|v| v.is_nan()));
+        assert!(a.series.values[144].is_finite());
+        // ×4 the day's peak is beyond the ×3 max_spike_headroom: the
+        // operator's call, not a max inflated to the cap.
+        let h = a.spike_headroom.unwrap();
+        assert_eq!(
+            (h.spikes, h.absorbable, h.beyond, h.tallest),
+            (1, 0, 1, 4.0)
+        );
+        assert_eq!(a.headroom(1.2), 1.2);
+        // A ×2.5 spike is absorbed; one shorter than the HPA's reaction
+        // sizes nothing.
+        let events = [spike(10 * HOUR, 12 * HOUR, 100.0, 250.0)];
+        let a = adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default(), 0);
+        assert_eq!(a.headroom(1.2), 2.5);
+        let a = adapt(
+            &series,
+            &events,
+            48 * HOUR,
+            &AdaptPolicy::default(),
+            3 * HOUR,
+        );
+        assert_eq!(a.spike_headroom, None);
+        assert_eq!(a.headroom(1.2), 1.2);
+    }
+
+    #[test]
+    fn spikes_more_than_once_a_day_are_texture_kept_in_the_fit_without_extra_headroom() {
+        // Two days: 2 spikes (1 a day) are healed; 3 (1.5 a day) are texture.
+        let series = flat(48);
+        let spikes = |n: i64| -> Vec<Event> {
+            (0..n)
+                .map(|k| spike(k * 4 * HOUR, k * 4 * HOUR + HOUR, 100.0, 250.0))
+                .collect()
+        };
+        let healed = adapt(&series, &spikes(2), 48 * HOUR, &AdaptPolicy::default(), 0);
+        assert_eq!((healed.texture, healed.masked_steps), (None, 2 * 12));
+        assert_eq!(healed.headroom(1.2), 2.5);
+        let texture = adapt(&series, &spikes(3), 48 * HOUR, &AdaptPolicy::default(), 0);
+        assert_eq!((texture.texture, texture.masked_steps), (Some(1.5), 0));
+        assert!(texture.series.values.iter().all(|v| v.is_finite()));
+        // In the forecast already: no headroom on top.
+        assert_eq!(texture.headroom(1.2), 1.2);
+        // Dips are left out either way.
+        let mut events = spikes(3);
+        events.push(Event {
+            kind: EventKind::Dip,
+            end: Some(46 * HOUR),
+            ..spike(45 * HOUR, 46 * HOUR, 100.0, 20.0)
+        });
+        let a = adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default(), 0);
+        assert_eq!(a.masked_steps, 12);
+    }
+
+    #[test]
+    fn a_shift_up_rebases_the_history_at_once() {
+        let mut series = flat(48);
+        for v in &mut series.values[24 * 12..] {
+            *v = 150.0;
+        }
+        let events = [shift(24 * HOUR, 100.0, 150.0)];
+        let a = adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default(), 0);
+        assert!(a.series.values.iter().all(|v| (v - 150.0).abs() < 1e-9));
+        assert_eq!(a.level.unwrap().held_until, None);
+    }
+
+    #[test]
+    fn a_shift_down_is_held_for_two_days_then_followed() {
+        let mut series = flat(96);
+        for v in &mut series.values[24 * 12..] {
+            *v = 60.0;
+        }
+        let events = [shift(24 * HOUR, 100.0, 60.0)];
+        let policy = AdaptPolicy::default();
+        let young = adapt(&series, &events, 30 * HOUR, &policy, 0);
+        let level = young.level.unwrap();
+        assert_eq!((level.planned, level.last), (100.0, 60.0));
+        assert_eq!(level.held_until, Some(72 * HOUR));
+        assert!(young.series.values.iter().all(|v| (v - 100.0).abs() < 1e-9));
+        let old = adapt(&series, &events, 72 * HOUR, &policy, 0);
+        assert_eq!(old.level.unwrap().planned, 60.0);
+        assert!(old.series.values.iter().all(|v| (v - 60.0).abs() < 1e-9));
+    }
+
+    #[test]
+    fn down_and_back_up_inside_the_hold_keeps_the_level() {
+        let series = flat(96);
+        let events = [shift(24 * HOUR, 100.0, 60.0), shift(40 * HOUR, 60.0, 90.0)];
+        let a = adapt(&series, &events, 50 * HOUR, &AdaptPolicy::default(), 0);
+        let level = a.level.unwrap();
+        assert_eq!((level.planned, level.last), (100.0, 90.0));
+        assert_eq!(level.held_until, Some(72 * HOUR));
+        // After the hold, the last level.
+        let a = adapt(&series, &events, 90 * HOUR, &AdaptPolicy::default(), 0);
+        assert_eq!(a.level.unwrap().planned, 90.0);
+    }
+}

@@ -1,0 +1,489 @@
+//! Apply stage (pure): what to change on each HPA, after the safety rules.
+//!
+//! A recommendation is not applied as is. Each rule that holds a change
+//! back says so in words, so that the report shows why an HPA did not get
+//! what was recommended:
+//! - nothing is applied for a workload whose status is not `ok`;
+//! - a step limit per run: at most ×`max_step_up` up and ×`max_step_down`
+//!   down (always at least one replica either way);
+//! - min is not lowered while a spike is going on, while the HPA sits at
+//!   its max, or when the forecast is in doubt (its interval rests on too
+//!   few backtest errors);
+//! - max is not lowered below the replicas the HPA runs now (that would
+//!   stop pods at once);
+//! - hysteresis: a change of less than `hysteresis` (10%) of the current
+//!   value is not worth a patch.
+//!
+//! The cluster I/O is in [`crate::edge::cluster`]; this module only decides.
+
+use crate::core::plan::{Status, WorkloadPlan};
+use crate::core::workload::CurrentBounds;
+use serde::Serialize;
+
+/// The safety rules' settings (`apply:` in the config).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ApplyRules {
+    /// Largest factor up per run (1.5).
+    pub max_step_up: f64,
+    /// Smallest factor down per run (0.8).
+    pub max_step_down: f64,
+    /// Relative change below which nothing is patched (0.1).
+    pub hysteresis: f64,
+}
+
+impl Default for ApplyRules {
+    fn default() -> Self {
+        ApplyRules {
+            max_step_up: 1.5,
+            max_step_down: 0.8,
+            hysteresis: 0.1,
+        }
+    }
+}
+
+/// An HPA as read from the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LiveHpa {
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    /// `status.currentReplicas`, when the HPA has a status.
+    pub current_replicas: Option<u32>,
+}
+
+/// What the recommendation is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baseline {
+    /// The HPA read from the cluster.
+    Live(LiveHpa),
+    /// `current:` in the config (no cluster, e.g. a `GitOps` pipeline).
+    Config(CurrentBounds),
+    /// Neither.
+    Unknown,
+}
+
+/// What `apply` does to one HPA, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub namespace: String,
+    pub name: String,
+    pub hpa: String,
+    pub status: Status,
+    /// `cluster`, `config` or `nothing`: what the values were compared with.
+    pub compared_with: &'static str,
+    pub from_min: Option<u32>,
+    pub from_max: Option<u32>,
+    pub recommended_min: Option<u32>,
+    pub recommended_max: Option<u32>,
+    /// The values to set (after the rules); `None` when nothing is applied.
+    pub to_min: Option<u32>,
+    pub to_max: Option<u32>,
+    /// Whether the HPA needs a patch.
+    pub patch: bool,
+    /// Each rule that held the recommendation back, in words.
+    pub held_back: Vec<String>,
+}
+
+/// `current` moved towards `wanted` by at most the step limits.
+fn step_limited(current: u32, wanted: u32, rules: &ApplyRules) -> u32 {
+    let up =
+        ((f64::from(current) * rules.max_step_up).floor() as u32).max(current.saturating_add(1));
+    let down = ((f64::from(current) * rules.max_step_down).ceil() as u32)
+        .min(current.saturating_sub(1))
+        .max(1);
+    wanted.clamp(down.min(current), up)
+}
+
+/// Decides what to do with `plan`'s recommendation against `baseline`.
+#[must_use]
+pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Change {
+    // In schedule mode, min is the schedule's for now.
+    let wanted_min = plan.scheduled_min.or(plan.min_replicas);
+    let (compared_with, from, live) = match baseline {
+        Baseline::Live(live) => (
+            "cluster",
+            Some((live.min_replicas, live.max_replicas)),
+            Some(live),
+        ),
+        Baseline::Config(c) => ("config", Some((c.min_replicas, c.max_replicas)), None),
+        Baseline::Unknown => ("nothing", None, None),
+    };
+    let mut change = Change {
+        namespace: plan.namespace.clone(),
+        name: plan.name.clone(),
+        hpa: plan.hpa.clone(),
+        status: plan.status,
+        compared_with,
+        from_min: from.map(|f| f.0),
+        from_max: from.map(|f| f.1),
+        recommended_min: wanted_min,
+        recommended_max: plan.max_replicas,
+        to_min: None,
+        to_max: None,
+        patch: false,
+        held_back: Vec::new(),
+    };
+    let (Status::Ok, Some(min), Some(max)) = (plan.status, wanted_min, plan.max_replicas) else {
+        change
+            .held_back
+            .push(format!("status {}: nothing applied", plan.status.as_str()));
+        return change;
+    };
+    let Some((from_min, from_max)) = from else {
+        change.held_back.push(
+            "the HPA's bounds are unknown (no cluster, no `current:`): the recommendation is written as is, without step limits".to_string(),
+        );
+        change.to_min = Some(min);
+        change.to_max = Some(max);
+        change.patch = true;
+        return change;
+    };
+    let held = &mut change.held_back;
+    // Hysteresis on the whole recommended change (on the step-limited one,
+    // a large change cut to a small step would never be made).
+    let [min, max] = [("min", from_min, min), ("max", from_max, max)].map(|(name, from, to)| {
+        let step = f64::from(to.abs_diff(from));
+        if to != from && step < rules.hysteresis * f64::from(from) {
+            held.push(format!(
+                "{name} {from} → {to}: less than the {}% hysteresis, unchanged",
+                rules.hysteresis * 100.0
+            ));
+            from
+        } else {
+            to
+        }
+    });
+    let mut to_min = step_limited(from_min, min, rules);
+    if to_min != min {
+        held.push(format!(
+            "min {from_min} → {min} limited to {to_min} this run (at most ×{} up, ×{} down per run)",
+            rules.max_step_up, rules.max_step_down
+        ));
+    }
+    let mut to_max = step_limited(from_max, max, rules);
+    if to_max != max {
+        held.push(format!(
+            "max {from_max} → {max} limited to {to_max} this run (at most ×{} up, ×{} down per run)",
+            rules.max_step_up, rules.max_step_down
+        ));
+    }
+    let running = live.and_then(|l| l.current_replicas);
+    if to_min < from_min {
+        let why = if plan.in_spike {
+            Some("a spike is going on".to_string())
+        } else if let Some(r) = running.filter(|&r| r >= from_max) {
+            Some(format!("the HPA sits at its max ({r} replicas)"))
+        } else if plan.thin_interval {
+            Some(
+                "the forecast is in doubt (its interval rests on too few backtest errors)"
+                    .to_string(),
+            )
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            held.push(format!("min not lowered ({from_min} → {to_min}): {why}"));
+            to_min = from_min;
+        }
+    }
+    if let Some(r) = running.filter(|&r| to_max < from_max && to_max < r) {
+        let kept = r.min(from_max);
+        held.push(format!(
+            "max not lowered below the {r} replicas the HPA runs now ({from_max} → {to_max}: {kept})"
+        ));
+        to_max = kept;
+    }
+    if to_max < to_min {
+        to_max = to_min;
+    }
+    change.to_min = Some(to_min);
+    change.to_max = Some(to_max);
+    change.patch = (to_min, to_max) != (from_min, from_max);
+    change
+}
+
+/// An HPA at its max for longer than this (in a row) calls an operator.
+pub const AT_MAX_ALERT: i64 = 15 * 60;
+
+/// Where the time-at-max check looks from: the last run (an hour back for
+/// a first run), but at least twice [`AT_MAX_ALERT`] back, so that a stretch
+/// begun before the last run is seen whole; never more than a day back.
+#[must_use]
+pub fn at_max_window_start(last_run: Option<i64>, now: i64) -> i64 {
+    last_run
+        .filter(|&t| t < now)
+        .unwrap_or(now - 3_600)
+        .min(now - 2 * AT_MAX_ALERT)
+        .max(now - 86_400)
+}
+
+/// The kube-state-metrics query that is 1 while the HPA sits at its max.
+#[must_use]
+pub fn at_max_query(namespace: &str, hpa: &str) -> String {
+    let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let selector = format!(
+        "{{namespace=\"{}\",horizontalpodautoscaler=\"{}\"}}",
+        quote(namespace),
+        quote(hpa)
+    );
+    format!(
+        "max by (namespace, horizontalpodautoscaler) (kube_horizontalpodautoscaler_status_current_replicas{selector}) >= bool max by (namespace, horizontalpodautoscaler) (kube_horizontalpodautoscaler_spec_max_replicas{selector})"
+    )
+}
+
+/// The longest run of consecutive samples (`step` apart) at 1, in seconds
+/// (each sample stands for one step), among the runs that last until
+/// `after` or later (those over before it were an earlier run's to report).
+#[must_use]
+pub fn longest_at_max(samples: &[crate::core::series::Sample], step: i64, after: i64) -> i64 {
+    let (mut longest, mut run, mut previous) = (0, 0, None);
+    for s in samples {
+        let at_max = s.value >= 1.0;
+        run = match (at_max, previous) {
+            (false, _) => 0,
+            (true, Some(p)) if s.ts - p == step && run > 0 => run + step,
+            (true, _) => step,
+        };
+        if s.ts >= after {
+            longest = longest.max(run);
+        }
+        previous = Some(s.ts);
+    }
+    longest
+}
+
+/// A problem found outside the plan (applying a patch, reading the
+/// cluster) that an operator must hear of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trouble {
+    pub namespace: String,
+    pub workload: String,
+    /// The `reason` label: `patch_failed`, `at_max`, ….
+    pub reason: String,
+    /// `critical` or `warning`.
+    pub severity: String,
+    pub summary: String,
+    pub description: String,
+    pub fix: String,
+}
+
+/// What `homeostat apply` did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ApplyRun {
+    pub generated_at: String,
+    pub dry_run: bool,
+    /// Whether the HPAs were read from a cluster (else from `current:`).
+    pub cluster: bool,
+    pub changes: Vec<Change>,
+    /// `(namespace/name, what failed)`: reading or patching an HPA.
+    pub failures: Vec<(String, String)>,
+    /// Patches that were (or, in a dry run, would be) applied: server-side
+    /// apply bodies, also the `GitOps` YAML.
+    #[serde(skip)]
+    pub patches: Vec<serde_json::Value>,
+    #[serde(skip)]
+    pub troubles: Vec<Trouble>,
+    /// What changed since the last run, per workload, from the model store.
+    pub since_last_run: Vec<(String, String)>,
+    /// Model store files set aside or not written, in words.
+    pub store_problems: Vec<String>,
+    /// Checks that could not be made (e.g. time at max from Prometheus).
+    pub warnings: Vec<String>,
+}
+
+impl ApplyRun {
+    /// The patches as YAML documents (`---` between them).
+    #[must_use]
+    pub fn patches_yaml(&self) -> String {
+        serde_saphyr::to_string_multiple(&self.patches).expect("JSON values always serialise")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(status: Status, min: u32, max: u32) -> WorkloadPlan {
+        WorkloadPlan {
+            min_replicas: Some(min),
+            max_replicas: Some(max),
+            ..WorkloadPlan::empty("shop", "cart", "cart-hpa", status)
+        }
+    }
+
+    fn live(min: u32, max: u32, running: u32) -> Baseline {
+        Baseline::Live(LiveHpa {
+            min_replicas: min,
+            max_replicas: max,
+            current_replicas: Some(running),
+        })
+    }
+
+    fn to(change: &Change) -> (Option<u32>, Option<u32>, bool) {
+        (change.to_min, change.to_max, change.patch)
+    }
+
+    #[test]
+    fn a_small_change_is_applied_as_recommended() {
+        let c = decide(
+            &plan(Status::Ok, 4, 12),
+            live(3, 10, 5),
+            &ApplyRules::default(),
+        );
+        assert_eq!(to(&c), (Some(4), Some(12), true));
+        assert!(c.held_back.is_empty(), "{:?}", c.held_back);
+        assert_eq!(c.compared_with, "cluster");
+    }
+
+    #[test]
+    fn steps_are_limited_per_run_and_say_so() {
+        let c = decide(
+            &plan(Status::Ok, 10, 40),
+            live(2, 10, 3),
+            &ApplyRules::default(),
+        );
+        assert_eq!(to(&c), (Some(3), Some(15), true));
+        assert!(
+            c.held_back[0].contains("min 2 → 10 limited to 3"),
+            "{:?}",
+            c.held_back
+        );
+        // Down: at most ×0.8, yet always one replica.
+        let c = decide(
+            &plan(Status::Ok, 1, 4),
+            live(3, 20, 3),
+            &ApplyRules::default(),
+        );
+        assert_eq!(to(&c), (Some(2), Some(16), true));
+    }
+
+    #[test]
+    fn a_large_change_cut_to_a_small_step_still_moves() {
+        let rules = ApplyRules {
+            max_step_up: 1.05,
+            ..ApplyRules::default()
+        };
+        let c = decide(&plan(Status::Ok, 3, 80), live(3, 40, 4), &rules);
+        assert_eq!(to(&c), (Some(3), Some(42), true));
+        // An overflowing `current:` saturates instead of panicking.
+        let huge = Baseline::Config(CurrentBounds {
+            min_replicas: 1,
+            max_replicas: u32::MAX,
+        });
+        assert_eq!(
+            decide(&plan(Status::Ok, 1, 8), huge, &rules)
+                .to_max
+                .map(|m| m >= 8),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn min_is_not_lowered_in_a_spike_at_max_or_in_doubt() {
+        let rules = ApplyRules::default();
+        let mut spiking = plan(Status::Ok, 4, 20);
+        spiking.in_spike = true;
+        let c = decide(&spiking, live(5, 20, 12), &rules);
+        assert_eq!(to(&c), (Some(5), Some(20), false));
+        assert!(
+            c.held_back[0].contains("a spike is going on"),
+            "{:?}",
+            c.held_back
+        );
+        let c = decide(&plan(Status::Ok, 4, 20), live(5, 20, 20), &rules);
+        assert!(c.held_back[0].contains("sits at its max (20 replicas)"));
+        assert_eq!(c.to_min, Some(5));
+        let mut doubtful = plan(Status::Ok, 4, 20);
+        doubtful.thin_interval = true;
+        let c = decide(&doubtful, live(5, 20, 6), &rules);
+        assert_eq!(c.to_min, Some(5));
+        assert!(c.held_back[0].contains("in doubt"));
+    }
+
+    #[test]
+    fn max_is_not_lowered_below_the_running_replicas() {
+        let c = decide(
+            &plan(Status::Ok, 2, 9),
+            live(2, 10, 10),
+            &ApplyRules::default(),
+        );
+        assert_eq!(to(&c), (Some(2), Some(10), false));
+        assert!(
+            c.held_back.iter().any(|h| h.contains("runs now")),
+            "{:?}",
+            c.held_back
+        );
+    }
+
+    #[test]
+    fn the_longest_stretch_at_max_counts_consecutive_minutes_only() {
+        let at = |ts: i64, value: f64| crate::core::series::Sample { ts, value };
+        let samples = [
+            at(0, 1.0),
+            at(60, 1.0),
+            at(120, 0.0),
+            at(180, 1.0),
+            at(240, 1.0),
+            at(300, 1.0),
+            // A gap breaks the stretch.
+            at(600, 1.0),
+        ];
+        assert_eq!(longest_at_max(&samples, 60, 0), 180);
+        // Only stretches lasting until the last run or later.
+        assert_eq!(longest_at_max(&samples, 60, 250), 180);
+        assert_eq!(longest_at_max(&samples, 60, 400), 60);
+        assert_eq!(longest_at_max(&[], 60, 0), 0);
+        assert_eq!(at_max_window_start(None, 10_000), 6_400);
+        // Never less than twice the alert's span back.
+        assert_eq!(at_max_window_start(Some(9_000), 10_000), 8_200);
+        assert_eq!(at_max_window_start(Some(1), 100_000), 100_000 - 86_400);
+        assert!(at_max_query("shop", "cart")
+            .contains("kube_horizontalpodautoscaler_spec_max_replicas{namespace=\"shop\",horizontalpodautoscaler=\"cart\"}"));
+    }
+
+    #[test]
+    fn in_schedule_mode_the_scheduled_min_is_applied() {
+        let mut scheduled = plan(Status::Ok, 2, 12);
+        scheduled.scheduled_min = Some(6);
+        let c = decide(&scheduled, live(5, 12, 5), &ApplyRules::default());
+        assert_eq!((c.recommended_min, c.to_min), (Some(6), Some(6)));
+    }
+
+    #[test]
+    fn changes_within_the_hysteresis_are_not_patched() {
+        let c = decide(
+            &plan(Status::Ok, 3, 21),
+            live(3, 20, 4),
+            &ApplyRules::default(),
+        );
+        assert_eq!(to(&c), (Some(3), Some(20), false));
+        assert!(c.held_back[0].contains("max 20 → 21: less than the 10% hysteresis"));
+    }
+
+    #[test]
+    fn only_ok_workloads_are_applied_and_config_or_nothing_can_be_the_baseline() {
+        let c = decide(
+            &plan(Status::NeedsOperator, 3, 40),
+            live(3, 20, 4),
+            &ApplyRules::default(),
+        );
+        assert_eq!(to(&c), (None, None, false));
+        assert_eq!(c.held_back, ["status needs_operator: nothing applied"]);
+        let current = CurrentBounds {
+            min_replicas: 2,
+            max_replicas: 10,
+        };
+        let c = decide(
+            &plan(Status::Ok, 3, 12),
+            Baseline::Config(current),
+            &ApplyRules::default(),
+        );
+        assert_eq!((c.compared_with, c.patch), ("config", true));
+        let c = decide(
+            &plan(Status::Ok, 3, 12),
+            Baseline::Unknown,
+            &ApplyRules::default(),
+        );
+        assert_eq!(to(&c), (Some(3), Some(12), true));
+        assert_eq!(c.compared_with, "nothing");
+    }
+}

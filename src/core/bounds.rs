@@ -1,0 +1,738 @@
+//! Bounds stage: turns a forecast into `minReplicas`/`maxReplicas`.
+//!
+//! Takes the forecast window (the steps from "now" to the horizon), the
+//! interval level, the capacity of one replica (`target_per_replica`: the
+//! load it carries at the HPA's target), the policy (floors, ceilings,
+//! healing headroom) and what the history says besides the forecast
+//! ([`Evidence`]: the recent ordinary peak, the HPA's range today). Gives
+//! [`ReplicaBounds`] where every number carries its [`Derivation`]: which
+//! load at which time, the raw replica count and what changed it.
+//!
+//! - `min_replicas` = ⌈lowest expected load / capacity⌉: the trough of the
+//!   forecast mean (the load we expect at the quietest moment), not the
+//!   bottom of an interval: a 90% interval's lower end is the load of the
+//!   rarest quiet minute, often clipped to 0, and a min sized for it is the
+//!   floor whatever the data says. The HPA follows the load above min.
+//! - `max_replicas` = ⌈highest expected load × headroom / capacity⌉, where
+//!   the highest expected load is the upper end of the interval, and never
+//!   below the recent weeks' ordinary peak (their 99th percentile with
+//!   spikes left out and the level re-based after shifts): one quiet
+//!   forecast must not take away the room last week's peaks needed.
+//! - Hysteresis: when the HPA's range today is known and the new count is
+//!   within a small band of it, today's count is kept (a max that moves
+//!   every run is one nobody trusts, and each move is a patch).
+//! - Both are clamped to their floor and ceiling; `min ≤ max` always.
+//! - When the expected load itself needs more than a ceiling allows, the
+//!   cluster cannot heal by itself: `needs_operator` says why. For the max
+//!   ceiling, only once the load of the last [`HIGHEST_SEEN_DAYS`] days has
+//!   needed more than it; for the min ceiling, only once even the last
+//!   [`LOWEST_SEEN_DAYS`] day's lowest load has. A forecast beyond what the
+//!   load has done is a note (`notes`) until then. A ceiling that only cuts the headroom above it
+//!   is said in the reasons.
+
+use crate::core::model::{Forecast, Interval, Level};
+use serde::{Deserialize, Serialize};
+
+/// A replica count range `[floor, ceiling]`, validated `1 ≤ floor ≤ ceiling`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ReplicaRange {
+    floor: u32,
+    ceiling: u32,
+}
+
+impl ReplicaRange {
+    /// `None` unless `1 <= floor <= ceiling`.
+    #[must_use]
+    pub fn new(floor: u32, ceiling: u32) -> Option<Self> {
+        (floor >= 1 && floor <= ceiling).then_some(ReplicaRange { floor, ceiling })
+    }
+
+    #[must_use]
+    pub fn floor(self) -> u32 {
+        self.floor
+    }
+
+    #[must_use]
+    pub fn ceiling(self) -> u32 {
+        self.ceiling
+    }
+}
+
+/// How load becomes replicas for one workload (validated by `config`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoundsPolicy {
+    /// Load one replica carries at the HPA target (> 0).
+    pub target_per_replica: f64,
+    pub min_replicas: ReplicaRange,
+    pub max_replicas: ReplicaRange,
+    /// Factor (≥ 1) on the highest expected load, room for the HPA to heal.
+    pub headroom: f64,
+    pub level: Level,
+}
+
+/// What the history says besides the forecast (measured by `plan`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Evidence {
+    /// The recent weeks' ordinary peak: the 99th percentile of the load,
+    /// spikes and dips left out, re-based after shifts.
+    pub ordinary_peak: Option<f64>,
+    /// The highest load the history actually held over its last
+    /// [`HIGHEST_SEEN_DAYS`] days (spikes in, nothing re-based; a 15-minute
+    /// mean, so that one scrape glitch is not load): a page needs load
+    /// that has been.
+    pub highest_seen: Option<f64>,
+    /// The lowest load of the history's last [`LOWEST_SEEN_DAYS`] day (a
+    /// 15-minute mean, as it was): a min-ceiling page needs load that has
+    /// stayed above the ceiling's capacity for a whole day.
+    pub lowest_seen: Option<f64>,
+    /// The HPA's `(min, max)` today, when known: changes within the
+    /// hysteresis band are held back.
+    pub current: Option<(u32, u32)>,
+}
+
+/// Relative band around today's max within which it is kept: from
+/// [`MAX_HOLD_BELOW`] under what the run wants (which has headroom on top
+/// of the expected load already, at least ×1.2) to this much above it.
+pub const MAX_HOLD: f64 = 0.50;
+/// How far under the wanted max today's may be and still be kept.
+pub const MAX_HOLD_BELOW: f64 = 0.10;
+/// Relative band around today's min within which it is kept (at least one
+/// replica either way).
+pub const MIN_HOLD: f64 = 0.10;
+/// Days of history whose highest load a max-ceiling page needs beyond
+/// the ceiling (issue 18: no page on a workload whose last 28 days stayed
+/// within its ceiling's capacity).
+pub const HIGHEST_SEEN_DAYS: i64 = 28;
+/// Days of history whose lowest load a min-ceiling page needs beyond the
+/// min ceiling: one daily cycle, so that a lasting rise pages within a
+/// day and a burst (or a shift read into one) does not.
+pub const LOWEST_SEEN_DAYS: i64 = 1;
+/// Step limit: one run moves max at most this factor from today's, up or
+/// down.
+pub const MAX_STEP: f64 = 1.5;
+
+/// What a bound was sized for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// The forecast mean: the load expected.
+    Expected,
+    /// The upper end of the forecast interval.
+    IntervalUpper,
+    /// The recent weeks' ordinary peak (99th percentile of the history).
+    OrdinaryPeak,
+}
+
+/// Which clamp changed a replica count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Clamp {
+    /// Today's count kept: the change would be within the hysteresis band.
+    Held,
+    /// Moved only [`MAX_STEP`] times today's count this run.
+    StepLimit,
+    Floor,
+    Ceiling,
+    /// `max` raised to `min` so that `min <= max`.
+    RaisedToMin,
+    /// `min` cut to the max ceiling, the hard limit of the whole range.
+    MaxCeiling,
+}
+
+/// How one replica count was derived.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Derivation {
+    pub replicas: u32,
+    /// Load the count was sized for (before headroom).
+    #[serde(serialize_with = "serialize_significant")]
+    pub load: f64,
+    /// When that load is expected (unix seconds; RFC3339 in reports).
+    #[serde(
+        serialize_with = "crate::core::time::serialize_timestamp",
+        deserialize_with = "crate::core::time::deserialize_timestamp"
+    )]
+    pub at: i64,
+    /// Quantile of the forecast distribution used (0.95 = upper end of a
+    /// 90% interval; 0.5 for the forecast mean).
+    pub quantile: f64,
+    /// What the load is: the forecast mean, the interval's upper end or
+    /// the recent ordinary peak.
+    pub basis: Basis,
+    /// Replicas before rounding and clamps: load × headroom / capacity.
+    #[serde(serialize_with = "serialize_significant")]
+    pub raw: f64,
+    pub clamp: Option<Clamp>,
+}
+
+/// The recommended range and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaBounds {
+    pub min: Derivation,
+    pub max: Derivation,
+    /// Expected load: the lowest the forecast mean goes (what min is
+    /// sized for) and the highest load max is sized for (before headroom).
+    #[serde(serialize_with = "serialize_significant")]
+    pub expected_low: f64,
+    #[serde(serialize_with = "serialize_significant")]
+    pub expected_high: f64,
+    /// Why the cluster cannot heal by itself, when it cannot.
+    pub needs_operator: Vec<String>,
+    /// What the operator should know without being called: the expected
+    /// load needs more than the max ceiling allows, but no load of the
+    /// last weeks did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// Derives the bounds from the forecast steps `window` (indices into the
+/// forecast; the steps between now and the horizon).
+#[must_use]
+pub fn derive_bounds(
+    forecast: &Forecast,
+    window: std::ops::Range<usize>,
+    policy: &BoundsPolicy,
+    evidence: &Evidence,
+) -> ReplicaBounds {
+    let intervals: Vec<Interval> = forecast.interval(policy.level);
+    let window = window.start.min(intervals.len())..window.end.min(intervals.len());
+    let (low_at, low) = window
+        .clone()
+        .map(|i| (i, forecast.mean[i]))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap_or((0, 0.0));
+    let (high_at, upper) = window
+        .clone()
+        .map(|i| (i, intervals[i].upper))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap_or((0, 0.0));
+    let (high, basis, quantile) = match evidence.ordinary_peak {
+        Some(peak) if peak > upper => (peak, Basis::OrdinaryPeak, 0.99),
+        _ => (upper, Basis::IntervalUpper, policy.level.upper_quantile()),
+    };
+    let capacity = policy.target_per_replica;
+    let mut needs_operator = Vec::new();
+    let mut notes = Vec::new();
+
+    let min_raw = low / capacity;
+    let (mut min_replicas, mut min_clamp) = settle(min_raw, policy.min_replicas, |wanted| {
+        let current = f64::from(evidence.current?.0);
+        let band = (MIN_HOLD * f64::from(wanted)).max(1.0);
+        ((current - f64::from(wanted)).abs() <= band).then_some(current as u32)
+    });
+    if min_clamp == Some(Clamp::Ceiling) {
+        let ceiling = f64::from(policy.min_replicas.ceiling());
+        match evidence.lowest_seen {
+            Some(seen) if whole(seen / capacity) <= ceiling => notes.push(format!(
+                "even the lowest expected load {} would need {} replicas, above the min ceiling {}; the lowest load of the history's last day (15-minute mean), {}, needed {}: no page for it until the load stays above the ceiling for a day",
+                significant(low, 4),
+                min_raw.ceil(),
+                policy.min_replicas.ceiling(),
+                significant(seen, 4),
+                whole(seen / capacity)
+            )),
+            _ => needs_operator.push(format!(
+                "even the lowest expected load {} needs {} replicas, above the min ceiling {}",
+                significant(low, 4),
+                min_raw.ceil(),
+                policy.min_replicas.ceiling()
+            )),
+        }
+    }
+    // The max ceiling is the hard limit of the whole range: min may not pass it either.
+    if min_replicas > policy.max_replicas.ceiling() {
+        needs_operator.push(format!(
+            "min {min_replicas} is above the max ceiling {}: cut to it",
+            policy.max_replicas.ceiling()
+        ));
+        min_replicas = policy.max_replicas.ceiling();
+        min_clamp = Some(Clamp::MaxCeiling);
+    }
+    let max_raw = high * policy.headroom / capacity;
+    let (mut max_replicas, mut max_clamp) = settle(max_raw, policy.max_replicas, |wanted| {
+        let current = evidence.current?.1;
+        let highest = (f64::from(wanted) * (1.0 + MAX_HOLD)).ceil();
+        let lowest = (f64::from(wanted) * (1.0 - MAX_HOLD_BELOW)).floor();
+        let kept = f64::from(current) >= lowest && f64::from(current) <= highest;
+        kept.then_some(current)
+    });
+    if max_clamp == Some(Clamp::Ceiling) {
+        // Only the load we expect calls the operator: the ceiling cutting
+        // the headroom or the interval's tail above it is said, not paged.
+        // The expected peak the operator is called for: the 99th percentile
+        // of the forecast mean over the window, so that one burst a seasonal
+        // naive repeats each day (a workload whose bursts are its texture)
+        // is not a page on its own.
+        let mut means: Vec<f64> = window
+            .clone()
+            .map(|i| forecast.mean[i])
+            .filter(|m| m.is_finite())
+            .collect();
+        let mean_peak =
+            crate::core::stats::nearest_rank(&mut means, 0.99).map_or(0.0, |p| p.max(0.0));
+        let expected = mean_peak.max(evidence.ordinary_peak.unwrap_or(0.0));
+        let expected_need = whole(expected / capacity);
+        let ceiling = f64::from(policy.max_replicas.ceiling());
+        if expected_need > ceiling {
+            // Called only once load has needed more than the ceiling: an
+            // expected peak beyond anything the last weeks held (a re-based
+            // history's bursts, a trend carried on) is a note in the
+            // reasons until the load gets there, not a page.
+            match evidence.highest_seen {
+                Some(seen) if whole(seen / capacity) <= ceiling => notes.push(format!(
+                    "the expected peak load {} would need {expected_need} replicas, above the max ceiling {}; the highest load of the history's last {HIGHEST_SEEN_DAYS} days (15-minute mean), {}, needed {} replicas: no page for it until the load needs more than the ceiling",
+                    significant(expected, 4),
+                    policy.max_replicas.ceiling(),
+                    significant(seen, 4),
+                    whole(seen / capacity)
+                )),
+                _ => needs_operator.push(format!(
+                    "the expected peak load {} needs {expected_need} replicas, above the max ceiling {}",
+                    significant(expected, 4),
+                    policy.max_replicas.ceiling()
+                )),
+            }
+        }
+    }
+    // Step limit: one run moves max at most ×MAX_STEP from today's, up or
+    // down; the rest follows if the next runs still want it. A 6-hourly
+    // job still follows a doubling within a day (×1.5 twice is ×2.25),
+    // and a false alarm that the next run withdraws costs little.
+    if let Some((_, today)) = evidence.current {
+        let today = f64::from(today.max(1));
+        let up = (today * MAX_STEP).floor().max(today + 1.0);
+        let down = (today / MAX_STEP).ceil();
+        let ceiling = f64::from(policy.max_replicas.ceiling());
+        let replicas = f64::from(max_replicas);
+        if replicas > up {
+            max_replicas = up.min(ceiling) as u32;
+            max_clamp = Some(Clamp::StepLimit);
+        } else if replicas < down && down <= ceiling {
+            max_replicas = down as u32;
+            max_clamp = Some(Clamp::StepLimit);
+        }
+    }
+    if max_replicas < min_replicas {
+        max_replicas = min_replicas;
+        max_clamp = Some(Clamp::RaisedToMin);
+    }
+    ReplicaBounds {
+        min: Derivation {
+            replicas: min_replicas,
+            load: low,
+            at: forecast.timestamp(low_at),
+            quantile: 0.5,
+            basis: Basis::Expected,
+            raw: min_raw,
+            clamp: min_clamp,
+        },
+        max: Derivation {
+            replicas: max_replicas,
+            load: high,
+            at: forecast.timestamp(high_at),
+            quantile: significant(quantile, 6),
+            basis,
+            raw: max_raw,
+            clamp: max_clamp,
+        },
+        expected_low: low,
+        expected_high: high,
+        needs_operator,
+        notes,
+    }
+}
+
+/// One entry of a time-of-day schedule: `min_replicas` in force from `from`
+/// (unix seconds) until the next entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledMin {
+    #[serde(
+        serialize_with = "crate::core::time::serialize_timestamp",
+        deserialize_with = "crate::core::time::deserialize_timestamp"
+    )]
+    pub from: i64,
+    pub min_replicas: u32,
+}
+
+/// The load each forecast step's scheduled min is sized for: the mean (the
+/// expected curve), or with `level`, the upper end of that central interval
+/// — more replicas, fewer overloads from the noise around the curve.
+#[must_use]
+pub fn schedule_loads(forecast: &Forecast, level: Option<Level>) -> Vec<f64> {
+    match level {
+        Some(level) => forecast.interval(level).iter().map(|i| i.upper).collect(),
+        None => forecast.mean.clone(),
+    }
+}
+
+/// The HPA's tolerance (Kubernetes' default
+/// `--horizontal-pod-autoscaler-tolerance`): it leaves the replica count
+/// alone while the load per replica is within 10% of its target.
+pub const HPA_TOLERANCE: f64 = 0.1;
+/// The HPA's scale-down stabilization window, seconds (Kubernetes' default
+/// `behavior.scaleDown.stabilizationWindowSeconds`).
+pub const HPA_SCALE_DOWN_STABILIZATION: i64 = 300;
+
+/// The time-of-day schedule for min over the forecast steps `window`.
+///
+/// `loads[i]` is the load forecast step `i` is sized for. A pod asked for
+/// at `t` serves from `t + lead`, so at every moment `t` min is the most
+/// that any step overlapping `[t, t + lead]` needs: the fewest replicas
+/// the HPA keeps at that load, `⌈load / (target_per_replica × (1 +
+/// HPA_TOLERANCE))⌉` (more would be replicas the HPA itself would not
+/// run at the expected load), within `[low, high]` (the horizon's min and max):
+/// raised `lead` before a step that needs more, lowered only when the step
+/// that needed it is over. One entry per change.
+#[must_use]
+pub fn schedule_min(
+    forecast: &Forecast,
+    loads: &[f64],
+    window: std::ops::Range<usize>,
+    lead: i64,
+    target_per_replica: f64,
+    (low, high): (u32, u32),
+) -> Vec<ScheduledMin> {
+    let end = window.end.min(loads.len());
+    if window.start >= end {
+        return Vec::new();
+    }
+    let needs = |i: usize| {
+        let replicas = (loads[i] / (target_per_replica * (1.0 + HPA_TOLERANCE)) - 1e-9)
+            .ceil()
+            .max(1.0);
+        // Float to int saturates; the clamp keeps it inside the range.
+        (replicas as u32).clamp(low, high.max(low))
+    };
+    let step_at = |t: i64| {
+        usize::try_from((t - forecast.start).div_euclid(forecast.step))
+            .unwrap_or(0)
+            .clamp(window.start, end - 1)
+    };
+    // min can only change where a step enters `[t, t + lead]` or leaves it.
+    let mut changes: Vec<i64> = (window.start..end)
+        .flat_map(|k| [forecast.timestamp(k) - lead, forecast.timestamp(k)])
+        .collect();
+    changes.sort_unstable();
+    changes.dedup();
+    let mut schedule: Vec<ScheduledMin> = Vec::new();
+    for from in changes {
+        let min_replicas = (step_at(from)..=step_at(from + lead))
+            .map(needs)
+            .max()
+            .unwrap_or(low);
+        if schedule.last().map(|e| e.min_replicas) != Some(min_replicas) {
+            schedule.push(ScheduledMin { from, min_replicas });
+        }
+    }
+    schedule
+}
+
+/// `x` rounded to `digits` significant digits: what a report can honestly
+/// claim of a forecast, and stable against last-digit float noise.
+#[must_use]
+pub fn significant(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let decimals = digits - x.abs().log10().ceil() as i32;
+    let scale = 10f64.powi(decimals.clamp(-300, 300));
+    (x * scale).round() / scale
+}
+
+/// Serialises a derived number to 6 significant digits.
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `serialize_with` passes a reference
+fn serialize_significant<S: serde::Serializer>(x: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(significant(*x, 6))
+}
+
+/// `raw` rounded up to whole replicas (a tiny tolerance so that
+/// 3.0000000001, float noise, is 3, not 4).
+fn whole(raw: f64) -> f64 {
+    (raw - 1e-9).ceil()
+}
+
+/// Rounds `raw` up to whole replicas and clamps it into `range`; then
+/// keeps today's count instead when `held` says it is within the
+/// hysteresis band of that (and it is inside the range too).
+fn settle(
+    raw: f64,
+    range: ReplicaRange,
+    held: impl Fn(u32) -> Option<u32>,
+) -> (u32, Option<Clamp>) {
+    let wanted = whole(raw);
+    let (replicas, why) = if wanted < f64::from(range.floor) {
+        (range.floor, Some(Clamp::Floor))
+    } else if wanted > f64::from(range.ceiling) {
+        (range.ceiling, Some(Clamp::Ceiling))
+    } else {
+        (wanted as u32, None)
+    };
+    match held(replicas) {
+        Some(today) if today != replicas && (range.floor..=range.ceiling).contains(&today) => {
+            (today, Some(Clamp::Held))
+        }
+        _ => (replicas, why),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model;
+    use crate::core::series::{GridStats, Series};
+    use crate::core::synthetic;
+    use proptest::prelude::*;
+
+    fn policy(target: f64, floors: (u32, u32), ceilings: (u32, u32)) -> BoundsPolicy {
+        BoundsPolicy {
+            target_per_replica: target,
+            min_replicas: ReplicaRange::new(floors.0, ceilings.0).unwrap(),
+            max_replicas: ReplicaRange::new(floors.1, ceilings.1).unwrap(),
+            headroom: 1.2,
+            level: Level::new(0.9).unwrap(),
+        }
+    }
+
+    fn forecast_of(values: Vec<f64>) -> Forecast {
+        let series = Series {
+            start: 0,
+            step: 300,
+            values,
+            stats: GridStats::default(),
+        };
+        model::forecast(&series, 288).unwrap()
+    }
+
+    #[test]
+    fn constant_load_gives_exact_replicas() {
+        let forecast = forecast_of(vec![100.0; 3 * 288]);
+        let bounds = derive_bounds(
+            &forecast,
+            0..288,
+            &policy(25.0, (1, 1), (100, 100)),
+            &Evidence::default(),
+        );
+        assert_eq!(bounds.min.replicas, 4);
+        // 100 × 1.2 / 25 = 4.8 → 5
+        assert_eq!(bounds.max.replicas, 5);
+        assert!(bounds.needs_operator.is_empty());
+    }
+
+    #[test]
+    fn ceilings_clamp_and_call_the_operator() {
+        let forecast = forecast_of(vec![1000.0; 3 * 288]);
+        let bounds = derive_bounds(
+            &forecast,
+            0..288,
+            &policy(10.0, (1, 1), (20, 50)),
+            &Evidence::default(),
+        );
+        assert_eq!((bounds.min.replicas, bounds.max.replicas), (20, 50));
+        assert_eq!(bounds.min.clamp, Some(Clamp::Ceiling));
+        assert_eq!(bounds.needs_operator.len(), 2);
+    }
+
+    #[test]
+    fn a_forecast_beyond_the_max_ceiling_pages_only_once_load_has_needed_more() {
+        // Nights at 300, days at 1000: at 10 per replica min 30, and the
+        // days need 100, above the max ceiling 50.
+        let forecast = forecast_of(
+            (0..3 * 288)
+                .map(|i| if i % 288 < 144 { 300.0 } else { 1000.0 })
+                .collect(),
+        );
+        let policy = policy(10.0, (1, 1), (200, 50));
+        let seen = |highest: f64| {
+            let evidence = Evidence {
+                highest_seen: Some(highest),
+                ..Evidence::default()
+            };
+            derive_bounds(&forecast, 0..288, &policy, &evidence)
+        };
+        // The last weeks peaked at 450 (45 replicas): said, not paged.
+        let warned = seen(450.0);
+        assert_eq!(warned.max.replicas, 50);
+        assert!(warned.needs_operator.is_empty(), "{warned:?}");
+        assert_eq!(warned.notes.len(), 1, "{warned:?}");
+        assert!(warned.notes[0].contains("needed 45 replicas"), "{warned:?}");
+        // They reached 520 (52 replicas): the operator is called.
+        let paged = seen(520.0);
+        assert_eq!(paged.needs_operator.len(), 1, "{paged:?}");
+        assert!(paged.notes.is_empty(), "{paged:?}");
+    }
+
+    #[test]
+    fn a_forecast_low_beyond_the_min_ceiling_pages_only_once_a_whole_day_needed_more() {
+        // A flat 300 at 10 per replica wants min 30, above the min ceiling 20.
+        let forecast = forecast_of(vec![300.0; 3 * 288]);
+        let policy = policy(10.0, (1, 1), (20, 100));
+        let seen = |lowest: f64| {
+            let evidence = Evidence {
+                lowest_seen: Some(lowest),
+                ..Evidence::default()
+            };
+            derive_bounds(&forecast, 0..288, &policy, &evidence)
+        };
+        // The last day went as low as 150 (15 replicas): said, not paged.
+        let noted = seen(150.0);
+        assert_eq!(noted.min.replicas, 20);
+        assert!(noted.needs_operator.is_empty(), "{noted:?}");
+        assert_eq!(noted.notes.len(), 1, "{noted:?}");
+        assert!(noted.notes[0].contains("needed 15"), "{noted:?}");
+        // Its lowest needed 25: the operator is called.
+        let paged = seen(250.0);
+        assert_eq!(paged.needs_operator.len(), 1, "{paged:?}");
+        assert!(paged.notes.is_empty(), "{paged:?}");
+    }
+
+    #[test]
+    fn min_never_passes_the_max_ceiling() {
+        let forecast = forecast_of(vec![1000.0; 3 * 288]);
+        let bounds = derive_bounds(
+            &forecast,
+            0..288,
+            &policy(10.0, (1, 1), (1000, 5)),
+            &Evidence::default(),
+        );
+        assert_eq!((bounds.min.replicas, bounds.max.replicas), (5, 5));
+        assert!(bounds
+            .needs_operator
+            .iter()
+            .any(|r| r.contains("above the max ceiling 5")));
+    }
+
+    #[test]
+    fn max_moves_at_most_the_step_limit_per_run_and_holds_inside_the_band() {
+        // Constant 100 at 10 per replica: min 10, max 100 × 1.2 / 10 = 12.
+        let forecast = forecast_of(vec![100.0; 3 * 288]);
+        let policy = policy(10.0, (1, 1), (100, 100));
+        let with_today = |today: (u32, u32)| {
+            let evidence = Evidence {
+                current: Some(today),
+                ..Evidence::default()
+            };
+            derive_bounds(&forecast, 0..288, &policy, &evidence).max
+        };
+        // Far below: up ×1.5 this run, even though the expected load needs
+        // more (min follows at once, and max is raised to it).
+        let up = with_today((2, 4));
+        assert_eq!((up.replicas, up.clamp), (10, Some(Clamp::RaisedToMin)));
+        let up = with_today((10, 7));
+        assert_eq!((up.replicas, up.clamp), (10, Some(Clamp::StepLimit)));
+        // Far above: down ÷1.5 this run.
+        let down = with_today((10, 60));
+        assert_eq!((down.replicas, down.clamp), (40, Some(Clamp::StepLimit)));
+        // Inside the band (−10% .. +50% of the 12 wanted): kept.
+        for kept in [10, 12, 18] {
+            let held = with_today((10, kept));
+            assert_eq!(held.replicas, kept, "{held:?}");
+        }
+        assert_eq!(with_today((10, 19)).replicas, 13);
+        assert_eq!(with_today((10, 9)).replicas, 12);
+    }
+
+    #[test]
+    fn max_is_raised_to_min_when_floors_demand_it() {
+        let forecast = forecast_of(vec![1.0; 3 * 288]);
+        let bounds = derive_bounds(
+            &forecast,
+            0..288,
+            &policy(10.0, (5, 1), (8, 8)),
+            &Evidence::default(),
+        );
+        assert_eq!((bounds.min.replicas, bounds.max.replicas), (5, 5));
+        assert_eq!(bounds.max.clamp, Some(Clamp::RaisedToMin));
+    }
+
+    #[test]
+    fn the_schedule_raises_min_a_lead_ahead_and_lowers_it_when_the_step_is_over() {
+        let forecast = forecast_of(vec![100.0; 3 * 288]);
+        let (t0, step) = (forecast.start, forecast.step);
+        // Steps of 5 min needing 2, 2, 6, 6, 3, 3 replicas of 10.
+        let loads = [20.0, 20.0, 60.0, 60.0, 30.0, 30.0];
+        let lead = 390; // 90 s startup + 5 min buffer: more than a step
+        let schedule = schedule_min(&forecast, &loads, 0..6, lead, 10.0, (1, 50));
+        let at = |from: i64, min_replicas: u32| ScheduledMin { from, min_replicas };
+        assert_eq!(
+            schedule,
+            [
+                at(t0 - lead, 2),
+                // 6.5 min before the rise, while step 0 still runs.
+                at(t0 + 2 * step - lead, 6),
+                // Down only once the last step needing 6 is over.
+                at(t0 + 4 * step, 3),
+            ]
+        );
+        // Clamped to the horizon's range; a flat need is one entry.
+        let clamped = schedule_min(&forecast, &loads, 0..6, lead, 10.0, (3, 5));
+        assert_eq!(
+            clamped,
+            [
+                at(t0 - lead, 3),
+                at(t0 + 2 * step - lead, 5),
+                at(t0 + 4 * step, 3)
+            ]
+        );
+        let flat = schedule_min(&forecast, &[20.0; 6], 0..6, 90, 10.0, (1, 50));
+        assert_eq!(flat, [at(t0 - 90, 2)]);
+        // Within the HPA's 10% tolerance of a count, that count: at 21 the
+        // HPA keeps 2 replicas of 10 (1.05 of target), at 23 it wants 3.
+        let tolerant = schedule_min(&forecast, &[21.0; 6], 0..6, 90, 10.0, (1, 50));
+        assert_eq!(tolerant, [at(t0 - 90, 2)]);
+        let over = schedule_min(&forecast, &[23.0; 6], 0..6, 90, 10.0, (1, 50));
+        assert_eq!(over, [at(t0 - 90, 3)]);
+        assert!(schedule_min(&forecast, &loads, 6..6, lead, 10.0, (1, 50)).is_empty());
+    }
+
+    #[test]
+    fn the_schedule_follows_the_mean_or_an_interval_upper_end() {
+        let values = synthetic::load(4, 300, 100.0, 40.0, 0.0, 0.0, 5.0, 7);
+        let forecast = forecast_of(values);
+        assert_eq!(schedule_loads(&forecast, None), forecast.mean);
+        let upper = schedule_loads(&forecast, Level::new(0.5));
+        assert!(upper.iter().zip(&forecast.mean).all(|(u, m)| u >= m));
+        assert!(upper.iter().zip(&forecast.mean).any(|(u, m)| u > m));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        #[test]
+        fn bounds_are_ordered_and_inside_floor_and_ceiling(
+            level in 1.0f64..500.0,
+            daily in 0.0f64..200.0,
+            target in 0.5f64..80.0,
+            min_floor in 1u32..5, min_span in 0u32..30,
+            max_floor in 1u32..5, max_span in 0u32..60,
+            seed in 0u64..1000,
+        ) {
+            let values = synthetic::load(3, 300, level, daily, 0.0, 0.0, level / 10.0, seed);
+            let forecast = forecast_of(values);
+            let max_ceiling = (max_floor + max_span).max(min_floor);
+            let p = policy(target, (min_floor, max_floor), (min_floor + min_span, max_ceiling));
+            let b = derive_bounds(&forecast, 0..288, &p, &Evidence::default());
+            prop_assert!(b.min.replicas <= b.max.replicas);
+            prop_assert!(b.min.replicas >= min_floor && b.min.replicas <= min_floor + min_span);
+            prop_assert!(b.max.replicas >= max_floor);
+            prop_assert!(b.max.replicas <= max_ceiling);
+            prop_assert!(b.expected_low <= b.expected_high);
+        }
+
+        #[test]
+        fn scaling_the_load_by_k_scales_the_replicas_by_about_k(
+            k in 2.0f64..10.0,
+            seed in 0u64..1000,
+        ) {
+            let values = synthetic::load(4, 300, 100.0, 40.0, 0.0, 0.0, 5.0, seed);
+            let scaled: Vec<f64> = values.iter().map(|v| v * k).collect();
+            let p = policy(10.0, (1, 1), (100_000, 100_000));
+            let base = derive_bounds(&forecast_of(values), 0..288, &p, &Evidence::default());
+            let big = derive_bounds(&forecast_of(scaled), 0..288, &p, &Evidence::default());
+            // Up to one replica of rounding on each side, times k.
+            for (small, large) in [(base.min.replicas, big.min.replicas), (base.max.replicas, big.max.replicas)] {
+                let expected = f64::from(small) * k;
+                prop_assert!((f64::from(large) - expected).abs() <= k + 1.0,
+                    "{small} × {k} vs {large}");
+            }
+        }
+    }
+}

@@ -1,0 +1,468 @@
+//! Evaluation protocol of DESIGN.md: how good are the forecasts?
+//!
+//! For each series on its regular grid, the last `test` span is held out and
+//! everything before is training; one forecast over the whole test span is
+//! made from the end of training, and its first day is also scored alone
+//! (the 1-day horizon). MASE is scaled by the in-sample MAE of the daily
+//! seasonal-naive forecast. Steps unknown in the test span (long gaps) are
+//! left out of every metric.
+//!
+//! Pure: the caller reads the files and times the forecast.
+
+use crate::core::model::{Forecast, Level};
+use crate::core::series::Series;
+use crate::core::stats::quantile;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// Scores of one forecast over one horizon.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Score {
+    /// `7d` (the whole test span) or `1d` (its first day).
+    pub horizon: String,
+    /// Mean absolute error over the daily seasonal-naive in-sample MAE.
+    pub mase: f64,
+    /// Symmetric MAPE in percent (0..200); steps where both are 0 count 0.
+    pub smape: f64,
+    /// Share of actual values inside the interval.
+    pub coverage: f64,
+    /// Mean interval width over the mean actual value.
+    pub width_rel: f64,
+    /// 95th percentile of the forecast mean over that of the actual values.
+    pub p95_ratio: f64,
+    /// 95th percentile of the interval's upper end over that of the actual values.
+    pub upper_p95_ratio: f64,
+}
+
+/// One series' evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesEvaluation {
+    pub series: String,
+    pub model: String,
+    pub seasonality: String,
+    pub train_steps: usize,
+    pub test_steps: usize,
+    /// Wall-clock seconds of fit + forecast (measured by the caller).
+    pub seconds: f64,
+    pub scores: Vec<Score>,
+    /// The same horizons for the forecast `recommend` uses (events found
+    /// in the history, spikes and dips out, levels re-based after shifts).
+    pub adapted: Vec<Score>,
+}
+
+impl SeriesEvaluation {
+    /// The adapted forecast's score over `horizon`.
+    fn adapted_at(&self, horizon: &str) -> Option<&Score> {
+        self.adapted.iter().find(|s| s.horizon == horizon)
+    }
+}
+
+/// Splits `series` into training (a series) and the held-out test values.
+pub fn split(series: &Series, test_steps: usize) -> Result<(Series, Vec<f64>), String> {
+    let Some(per_day) = series.steps_per_day() else {
+        return Err(format!(
+            "a day is not a whole number of {}s steps; MASE needs a daily seasonal naive",
+            series.step
+        ));
+    };
+    if series.len() < test_steps + 2 * per_day {
+        return Err(format!(
+            "{} steps: need the {test_steps}-step test span plus at least 2 days ({}) of training",
+            series.len(),
+            2 * per_day
+        ));
+    }
+    let cut = series.len() - test_steps;
+    let train = Series {
+        values: series.values[..cut].to_vec(),
+        ..series.clone()
+    };
+    Ok((train, series.values[cut..].to_vec()))
+}
+
+/// In-sample MAE of the daily seasonal-naive forecast over known pairs.
+#[must_use]
+pub fn mase_scale(train: &[f64], per_day: usize) -> f64 {
+    let errors: Vec<f64> = train
+        .iter()
+        .zip(train.iter().skip(per_day))
+        .filter(|(a, b)| !a.is_nan() && !b.is_nan())
+        .map(|(a, b)| (b - a).abs())
+        .collect();
+    errors.iter().sum::<f64>() / errors.len().max(1) as f64
+}
+
+/// One test step: the actual value, the forecast mean and its interval.
+struct Row {
+    actual: f64,
+    mean: f64,
+    lower: f64,
+    upper: f64,
+}
+
+/// Every series of an evaluation run, and those that could not be evaluated.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Evaluation {
+    pub series: Vec<SeriesEvaluation>,
+    /// `(series, reason)` for each series that could not be evaluated.
+    pub failures: Vec<(String, String)>,
+}
+
+/// Scores the first `steps` of `forecast` against `actual`.
+#[must_use]
+pub fn score(
+    horizon: &str,
+    actual: &[f64],
+    forecast: &Forecast,
+    level: Level,
+    steps: usize,
+    scale: f64,
+) -> Score {
+    let intervals = forecast.interval(level);
+    let rows: Vec<Row> = actual
+        .iter()
+        .zip(&forecast.mean)
+        .zip(&intervals)
+        .take(steps)
+        .filter(|((a, _), _)| !a.is_nan())
+        .map(|((&actual, &mean), i)| Row {
+            actual,
+            mean,
+            lower: i.lower,
+            upper: i.upper,
+        })
+        .collect();
+    if rows.is_empty() {
+        // Nothing known to score against: no number is better than a false 0.
+        return Score {
+            horizon: horizon.to_string(),
+            mase: f64::NAN,
+            smape: f64::NAN,
+            coverage: f64::NAN,
+            width_rel: f64::NAN,
+            p95_ratio: f64::NAN,
+            upper_p95_ratio: f64::NAN,
+        };
+    }
+    let n = rows.len() as f64;
+    let mean = |f: &dyn Fn(&Row) -> f64| rows.iter().map(f).sum::<f64>() / n;
+    let mae = mean(&|r| (r.actual - r.mean).abs());
+    let smape = 100.0
+        * mean(&|r| {
+            let den = r.actual.abs() + r.mean.abs();
+            if den == 0.0 {
+                0.0
+            } else {
+                2.0 * (r.actual - r.mean).abs() / den
+            }
+        });
+    let coverage = mean(&|r| f64::from(u8::from(r.lower <= r.actual && r.actual <= r.upper)));
+    let width = mean(&|r| r.upper - r.lower);
+    let actual_mean = mean(&|r| r.actual.abs());
+    let p95 = |pick: fn(&Row) -> f64| {
+        let mut xs: Vec<f64> = rows.iter().map(pick).collect();
+        percentile(&mut xs, 0.95)
+    };
+    let actual_p95 = p95(|r| r.actual);
+    Score {
+        horizon: horizon.to_string(),
+        mase: mae / scale,
+        smape,
+        coverage,
+        width_rel: width / actual_mean,
+        p95_ratio: p95(|r| r.mean) / actual_p95,
+        upper_p95_ratio: p95(|r| r.upper) / actual_p95,
+    }
+}
+
+/// The horizons a forecast is scored over: the whole test span (`label`,
+/// `steps` long) and, when it is longer than a day, its first day.
+pub struct Horizons {
+    pub label: String,
+    pub steps: usize,
+    pub per_day: usize,
+}
+
+/// `forecast`'s scores against `actual` over `horizons`, MASE scaled by
+/// `scale` (the training history's daily seasonal naive MAE).
+#[must_use]
+pub fn scores(
+    actual: &[f64],
+    forecast: &Forecast,
+    level: Level,
+    horizons: &Horizons,
+    scale: f64,
+) -> Vec<Score> {
+    let mut scores = vec![score(
+        &horizons.label,
+        actual,
+        forecast,
+        level,
+        horizons.steps,
+        scale,
+    )];
+    if horizons.steps > horizons.per_day {
+        scores.push(score(
+            "1d",
+            actual,
+            forecast,
+            level,
+            horizons.per_day,
+            scale,
+        ));
+    }
+    scores
+}
+
+/// Percentile `q` of `xs` (sorts them); NaN for none, so that an empty
+/// metric never reads as a real 0.
+fn percentile(xs: &mut [f64], q: f64) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.sort_by(f64::total_cmp);
+    quantile(xs, q)
+}
+
+/// Median and mean of one metric over the evaluated series, per horizon.
+fn summary(
+    evaluations: &[SeriesEvaluation],
+    horizon: &str,
+    metric: fn(&Score) -> f64,
+) -> (f64, f64) {
+    summary_of(evaluations, horizon, metric, |e| &e.scores)
+}
+
+/// [`summary`] of the scores `pick` chooses (the bare or adapted forecast's).
+fn summary_of(
+    evaluations: &[SeriesEvaluation],
+    horizon: &str,
+    metric: fn(&Score) -> f64,
+    pick: fn(&SeriesEvaluation) -> &[Score],
+) -> (f64, f64) {
+    let mut xs: Vec<f64> = evaluations
+        .iter()
+        .flat_map(|e| pick(e).iter().filter(|s| s.horizon == horizon).map(metric))
+        .filter(|x| x.is_finite())
+        .collect();
+    if xs.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+    (percentile(&mut xs, 0.5), mean)
+}
+
+/// The horizon labels present, in the order the first series has them.
+fn horizons(evaluations: &[SeriesEvaluation]) -> Vec<String> {
+    let mut labels: Vec<String> = Vec::new();
+    for score in evaluations.iter().flat_map(|e| &e.scores) {
+        if !labels.contains(&score.horizon) {
+            labels.push(score.horizon.clone());
+        }
+    }
+    labels
+}
+
+type Metric = (&'static str, fn(&Score) -> f64);
+
+const METRICS: [Metric; 6] = [
+    ("mase", |s| s.mase),
+    ("smape", |s| s.smape),
+    ("coverage", |s| s.coverage),
+    ("width_rel", |s| s.width_rel),
+    ("p95_ratio", |s| s.p95_ratio),
+    ("upper_p95_ratio", |s| s.upper_p95_ratio),
+];
+
+/// A table: one line per series and horizon, then median and mean per horizon.
+#[must_use]
+pub fn render_table(evaluation: &Evaluation) -> String {
+    let (evaluations, failures) = (&evaluation.series, &evaluation.failures);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<36} {:>3} {:>7} {:>7} {:>7} {:>8} {:>9} {:>9} {:>9}  MODEL",
+        "SERIES", "H", "MASE", "ADAPTED", "SMAPE", "COVERAGE", "WIDTH_REL", "P95_RATIO", "SECONDS"
+    );
+    for e in evaluations {
+        for s in &e.scores {
+            let adapted = e.adapted_at(&s.horizon).map_or(f64::NAN, |a| a.mase);
+            let _ = writeln!(
+                out,
+                "{:<36} {:>3} {:>7.3} {:>7.3} {:>7.1} {:>8.3} {:>9.2} {:>9.3} {:>9.4}  {}",
+                e.series,
+                s.horizon,
+                s.mase,
+                adapted,
+                s.smape,
+                s.coverage,
+                s.width_rel,
+                s.p95_ratio,
+                e.seconds,
+                e.model
+            );
+        }
+    }
+    for horizon in horizons(evaluations) {
+        let stats: Vec<(f64, f64)> = METRICS
+            .iter()
+            .map(|(_, metric)| summary(evaluations, &horizon, *metric))
+            .collect();
+        let adapted = summary_of(evaluations, &horizon, |s| s.mase, |e| &e.adapted);
+        for (label, pick) in [("median", 0), ("mean", 1)] {
+            let value = |k: usize| if pick == 0 { stats[k].0 } else { stats[k].1 };
+            let _ = writeln!(
+                out,
+                "{:<36} {:>3} {:>7.3} {:>7.3} {:>7.1} {:>8.3} {:>9.2} {:>9.3}",
+                format!("[{label} of {}]", evaluations.len()),
+                horizon,
+                value(0),
+                if pick == 0 { adapted.0 } else { adapted.1 },
+                value(1),
+                value(2),
+                value(3),
+                value(4)
+            );
+        }
+    }
+    for (series, reason) in failures {
+        let _ = writeln!(out, "{series}: not evaluated: {reason}");
+    }
+    out
+}
+
+/// CSV: one row per series and horizon.
+#[must_use]
+pub fn render_csv(evaluation: &Evaluation) -> String {
+    let evaluations = &evaluation.series;
+    let mut out = String::from(
+        "series,horizon,model,mase,smape,coverage,width_rel,p95_ratio,upper_p95_ratio,seconds,train_steps,test_steps,adapted_mase,adapted_coverage\n",
+    );
+    for e in evaluations {
+        for s in &e.scores {
+            let adapted = e.adapted_at(&s.horizon);
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                csv_field(&e.series),
+                s.horizon,
+                csv_field(&e.model),
+                s.mase,
+                s.smape,
+                s.coverage,
+                s.width_rel,
+                s.p95_ratio,
+                s.upper_p95_ratio,
+                e.seconds,
+                e.train_steps,
+                e.test_steps,
+                adapted.map_or(f64::NAN, |a| a.mase),
+                adapted.map_or(f64::NAN, |a| a.coverage)
+            );
+        }
+    }
+    out
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180):
+/// a combined model's name lists its members with commas.
+fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\"")).into()
+    } else {
+        text.into()
+    }
+}
+
+/// JSON: the per-series evaluations, the failures and the summary.
+#[must_use]
+pub fn render_json(evaluation: &Evaluation) -> String {
+    let (evaluations, failures) = (&evaluation.series, &evaluation.failures);
+    let mut summaries = serde_json::Map::new();
+    for horizon in horizons(evaluations) {
+        let mut per_metric = serde_json::Map::new();
+        for (name, metric) in METRICS {
+            let (median, mean) = summary(evaluations, &horizon, metric);
+            per_metric.insert(
+                name.into(),
+                serde_json::json!({"median": median, "mean": mean}),
+            );
+        }
+        for (name, metric) in [
+            ("adapted_mase", METRICS[0].1),
+            ("adapted_coverage", METRICS[2].1),
+        ] {
+            let (median, mean) = summary_of(evaluations, &horizon, metric, |e| &e.adapted);
+            per_metric.insert(
+                name.into(),
+                serde_json::json!({"median": median, "mean": mean}),
+            );
+        }
+        summaries.insert(horizon, per_metric.into());
+    }
+    let failures: Vec<_> = failures
+        .iter()
+        .map(|(series, reason)| serde_json::json!({"series": series, "reason": reason}))
+        .collect();
+    let mut text = serde_json::to_string_pretty(&serde_json::json!({
+        "series": evaluations,
+        "failures": failures,
+        "summary": summaries,
+    }))
+    .expect("evaluations always serialise");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model;
+    use crate::core::series::GridStats;
+    use crate::core::synthetic;
+
+    #[test]
+    fn a_good_forecast_of_a_noisy_cycle_beats_seasonal_naive_and_covers() {
+        let values = synthetic::load(10, 3600, 100.0, 30.0, 0.0, 0.0, 2.0, 1);
+        let series = Series {
+            start: 0,
+            step: 3600,
+            values,
+            stats: GridStats::default(),
+        };
+        let (train, test) = split(&series, 7 * 24).unwrap();
+        assert_eq!((train.len(), test.len()), (72, 168));
+        let forecast = model::forecast(&train, test.len()).unwrap();
+        let scale = mase_scale(&train.values, 24);
+        let score = score(
+            "7d",
+            &test,
+            &forecast,
+            Level::new(0.9).unwrap(),
+            test.len(),
+            scale,
+        );
+        // Seasonal naive's error is √2 times the noise; the model's about 1×.
+        assert!(score.mase < 0.9, "{score:?}");
+        assert!(score.coverage > 0.8 && score.smape < 5.0, "{score:?}");
+        assert!((score.p95_ratio - 1.0).abs() < 0.1, "{score:?}");
+    }
+
+    #[test]
+    fn too_short_series_are_refused_with_counts() {
+        let series = Series {
+            start: 0,
+            step: 3600,
+            values: vec![1.0; 24 * 8],
+            stats: GridStats::default(),
+        };
+        let err = split(&series, 7 * 24).unwrap_err();
+        assert!(err.contains("192 steps"), "{err}");
+    }
+
+    #[test]
+    fn percentiles_sort_first_and_are_nan_for_nothing() {
+        assert_eq!(percentile(&mut [4.0, 1.0, 3.0, 2.0], 0.5), 2.5);
+        assert!(percentile(&mut [], 0.5).is_nan());
+    }
+}

@@ -1,0 +1,1151 @@
+//! Plan stage: for each workload, what the HPA has, what is recommended,
+//! and why. Pure data, serialisable as the JSON report of DESIGN.md.
+//!
+//! [`plan_workload`] is the pure core of one workload's run: raw samples and
+//! "now" in, a [`WorkloadPlan`] out. It never fails: a problem becomes the
+//! workload's status and reasons, so that one bad workload never stops the
+//! others.
+
+use crate::core::adapt::{adapt, Adaptation};
+use crate::core::bounds::{
+    derive_bounds, schedule_loads, schedule_min, significant, Basis, BoundsPolicy, Clamp,
+    Derivation, Evidence, ReplicaBounds, ScheduledMin, MAX_HOLD, MAX_HOLD_BELOW, MAX_STEP,
+    MIN_HOLD,
+};
+use crate::core::evaluate::mase_scale;
+use crate::core::events::{self, EventKind};
+use crate::core::model::{self, Forecast, Level};
+use crate::core::series::RawSeries;
+use crate::core::series::{human_span, resample, GridOptions, Series};
+use crate::core::time::{format_moment, format_stretch, format_timestamp, Span};
+use crate::core::workload::{CurrentBounds, Mode, Workload};
+use serde::{Deserialize, Serialize};
+
+/// The whole run's recommendations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// When the report was made (wall clock, RFC3339).
+    pub generated_at: String,
+    pub workloads: Vec<WorkloadPlan>,
+}
+
+impl Plan {
+    /// 0 when every workload is `ok`, else 1 (DESIGN.md's exit codes).
+    #[must_use]
+    pub fn exit_code(&self) -> i32 {
+        i32::from(self.workloads.iter().any(|w| w.status != Status::Ok))
+    }
+}
+
+/// How a workload's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Bounds recommended; the cluster can heal within them.
+    Ok,
+    /// Bounds recommended, but an operator must act (a ceiling is too low).
+    NeedsOperator,
+    /// Too little, or too old, data to recommend anything.
+    InsufficientData,
+    /// The workload's query matched no series at all (a wrong label, a
+    /// workload not deployed yet): nothing to recommend from.
+    NoData,
+    /// The workload could not be processed (unreadable source, failed fit).
+    Error,
+}
+
+impl Status {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::NeedsOperator => "needs_operator",
+            Status::InsufficientData => "insufficient_data",
+            Status::NoData => "no_data",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// A detected event in the history, as DESIGN.md's `events` output
+/// writes it (`after` is the peak, trough or new level; `end` is null for
+/// a shift).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub kind: EventKind,
+    pub start: String,
+    pub end: Option<String>,
+    pub before: f64,
+    pub after: f64,
+}
+
+impl From<&events::Event> for Event {
+    fn from(e: &events::Event) -> Self {
+        Event {
+            kind: e.kind,
+            start: format_timestamp(e.start),
+            end: e.end.map(format_timestamp),
+            before: significant(e.before, 4),
+            after: significant(e.after, 4),
+        }
+    }
+}
+
+/// Expected load over the horizon: lowest lower end and highest upper end
+/// of the forecast interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ExpectedLoad {
+    pub low: f64,
+    pub high: f64,
+}
+
+/// The history a recommendation was made from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataSummary {
+    pub from: String,
+    pub to: String,
+    pub step: Span,
+    pub steps: usize,
+    pub interpolated: usize,
+    pub unknown: usize,
+}
+
+/// One workload's recommendation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadPlan {
+    pub name: String,
+    pub namespace: String,
+    pub hpa: String,
+    pub status: Status,
+    pub min_replicas: Option<u32>,
+    pub max_replicas: Option<u32>,
+    pub expected_load: Option<ExpectedLoad>,
+    pub model: Option<String>,
+    pub events: Vec<Event>,
+    pub reasons: Vec<String>,
+    /// The "now" the recommendation was made at.
+    pub now: String,
+    /// What the HPA has today, when known.
+    pub current: Option<CurrentBounds>,
+    /// The load one replica carries at the HPA's target: a bound of `n`
+    /// replicas is a load of `n × target_per_replica`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_per_replica: Option<f64>,
+    /// Detected seasonality (`daily+weekly`, `daily`, `weekly`, `none`).
+    pub seasonality: Option<String>,
+    pub data: Option<DataSummary>,
+    /// Full derivation of each bound.
+    pub bounds: Option<ReplicaBounds>,
+    /// A spike is still going on at the end of the history: `apply` does
+    /// not lower min now.
+    pub in_spike: bool,
+    /// The interval rests on fewer backtest errors than its level needs:
+    /// `apply` does not lower min.
+    pub thin_interval: bool,
+    /// In `mode: schedule`: the min that applies now (the schedule's
+    /// windows beginning within the buffer), which `apply` sets.
+    pub scheduled_min: Option<u32>,
+    /// In `mode: schedule`: min over the horizon, one entry per change.
+    pub schedule: Vec<ScheduledMin>,
+    /// The chosen model's backtest error in units of the daily seasonal
+    /// naive's in-sample error (1 = as good as "same as yesterday").
+    pub validation_mase: Option<f64>,
+    /// `validation_mase` is above the workload's `max_mase`.
+    pub untrustworthy_model: bool,
+}
+
+impl WorkloadPlan {
+    /// A plan with only a status and reasons: nothing could be recommended.
+    #[must_use]
+    pub fn failed(workload: &Workload, now: Option<i64>, status: Status, reason: String) -> Self {
+        WorkloadPlan {
+            reasons: vec![reason],
+            now: now.map(format_timestamp).unwrap_or_default(),
+            current: workload.current,
+            target_per_replica: Some(workload.policy.target_per_replica),
+            ..WorkloadPlan::empty(&workload.namespace, &workload.name, &workload.hpa, status)
+        }
+    }
+
+    /// A plan for the HPA `hpa` of `namespace/name` with only a status: no
+    /// recommendation, no reasons (what the other constructors build on).
+    #[must_use]
+    pub fn empty(namespace: &str, name: &str, hpa: &str, status: Status) -> Self {
+        WorkloadPlan {
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+            hpa: hpa.to_string(),
+            status,
+            min_replicas: None,
+            max_replicas: None,
+            expected_load: None,
+            model: None,
+            events: Vec::new(),
+            reasons: Vec::new(),
+            now: String::new(),
+            current: None,
+            target_per_replica: None,
+            seasonality: None,
+            data: None,
+            bounds: None,
+            in_spike: false,
+            thin_interval: false,
+            scheduled_min: None,
+            schedule: Vec::new(),
+            validation_mase: None,
+            untrustworthy_model: false,
+        }
+    }
+}
+
+/// The min a schedule sets at `now`: the entry in force then (the first,
+/// before the schedule begins), or a higher one beginning within `buffer`
+/// after it.
+#[must_use]
+pub fn min_due(schedule: &[ScheduledMin], now: i64, buffer: i64) -> Option<u32> {
+    let in_force = schedule
+        .partition_point(|e| e.from <= now)
+        .saturating_sub(1);
+    let first = schedule.get(in_force)?;
+    let soon = schedule[in_force + 1..]
+        .iter()
+        .take_while(|e| e.from <= now + buffer)
+        .map(|e| e.min_replicas);
+    soon.chain([first.min_replicas]).max()
+}
+
+/// A ratio as a change in whole percent: 1.32 → `+32%`, 0.5 → `−50%`.
+#[must_use]
+pub fn signed_percent(ratio: f64) -> String {
+    let percent = (ratio - 1.0) * 100.0;
+    if percent.round() >= 0.0 {
+        format!("+{:.0}%", percent.abs())
+    } else {
+        format!("−{:.0}%", -percent)
+    }
+}
+
+/// Recommends bounds for one workload from its raw samples.
+///
+/// `now`: only samples at or before it are used, and the bounds cover
+/// `(now, now + horizon]`. `None` means the last sample's time, the natural
+/// "now" for a file of history.
+#[must_use]
+pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> WorkloadPlan {
+    plan_fitted(workload, raw, now).0
+}
+
+/// What a plan was made from, for the reports' charts and exports and for
+/// the replay's schedule.
+#[derive(Debug, Clone)]
+pub struct Fitted {
+    /// The history on its grid, as observed (spikes and shifts included).
+    pub history: Series,
+    /// The forecast the bounds came from (fitted on the adapted history).
+    pub forecast: Forecast,
+    /// The interval level the bounds use.
+    pub level: Level,
+    /// The spikes, dips and shifts found in the history.
+    pub events: Vec<events::Event>,
+    /// The "now" the plan was made at (the history may end before it).
+    pub now: i64,
+}
+
+/// [`plan_workload`], and what it was made from when a forecast was made.
+#[must_use]
+pub fn plan_fitted(
+    workload: &Workload,
+    raw: &RawSeries,
+    now: Option<i64>,
+) -> (WorkloadPlan, Option<Fitted>) {
+    let now = now.unwrap_or_else(|| raw.latest());
+    let fail = |status, reason| {
+        (
+            WorkloadPlan::failed(workload, Some(now), status, reason),
+            None,
+        )
+    };
+    let window = raw.window(now, workload.history.secs());
+    let options = GridOptions {
+        step: workload.step,
+        max_gap: workload.max_gap,
+        ..GridOptions::default()
+    };
+    let series = match resample(&window, &options) {
+        Ok(series) => series,
+        Err(e) => {
+            return fail(
+                Status::InsufficientData,
+                format!(
+                    "{e} (history window {} up to {})",
+                    workload.history,
+                    format_timestamp(now)
+                ),
+            )
+        }
+    };
+    // The grid's last step is the last sample rounded to the grid, which may
+    // lie up to half a step after "now".
+    let staleness = (now - series.end()).max(0);
+    if staleness > workload.max_gap.secs() {
+        return fail(
+            Status::InsufficientData,
+            format!(
+                "{}: latest sample at {} is {} older than now ({}), more than the {} allowed gap",
+                raw.origin,
+                format_timestamp(series.end()),
+                human_span(staleness),
+                format_timestamp(now),
+                workload.max_gap
+            ),
+        );
+    }
+    // Forecast step i is at end + (i + 1)·step. The bounds cover the steps in
+    // (now, now + horizon]: from ⌊staleness / step⌋ to ⌊(staleness + horizon)
+    // / step⌋ (exclusive), and at least one step when the horizon is shorter
+    // than a step.
+    let first_after_now = staleness.div_euclid(series.step) as usize;
+    let total = ((staleness + workload.horizon.secs()).div_euclid(series.step) as usize)
+        .max(first_after_now + 1);
+    // Healing versus adaptation: spikes (unless they are the workload's
+    // texture) and dips out of the fit, the history re-based after shifts,
+    // the headroom sized from the spikes.
+    let found = events::detect_in(&series, &workload.events.detection);
+    let reaction = reaction_time(workload);
+    let adaptation = adapt(&series, &found, now, &workload.events, reaction);
+    let mut policy = workload.policy;
+    policy.headroom = adaptation.headroom(policy.headroom);
+    let forecast = match model::forecast(&adaptation.series, total) {
+        Ok(forecast) => forecast,
+        Err(e) => return fail(Status::Error, format!("{}: {e}", raw.origin)),
+    };
+    let evidence = Evidence {
+        ordinary_peak: ordinary_peak(&adaptation.series, ORDINARY_PEAK_DAYS),
+        highest_seen: highest_seen(&series, crate::core::bounds::HIGHEST_SEEN_DAYS),
+        lowest_seen: lowest_seen(&series, crate::core::bounds::LOWEST_SEEN_DAYS),
+        current: workload.current.map(|c| (c.min_replicas, c.max_replicas)),
+    };
+    let bounds = derive_bounds(&forecast, first_after_now..total, &policy, &evidence);
+    let validation_mase = series
+        .steps_per_day()
+        .map(|per_day| mase_scale(&adaptation.series.values, per_day))
+        .filter(|&scale| scale > 0.0)
+        .map(|scale| significant(forecast.validation_mae / scale, 3));
+    let untrustworthy_model = validation_mase.is_some_and(|m| m > workload.max_mase);
+    let mut reasons = vec![
+        describe_data(&series, &raw.origin),
+        describe_model(&forecast),
+    ];
+    let (thinnest, needed) = forecast.interval_support(workload.policy.level);
+    if thinnest < needed {
+        reasons.push(format!(
+            "interval: only {thinnest} backtest errors at some lead times (a {} interval needs {needed} to be guaranteed): the bounds rest on the worst error seen, check the history's held-out part for unknown steps",
+            workload.policy.level
+        ));
+    }
+    // Every dip found is left out of the fit, and every spike but a
+    // texture's (see `adapt`); only those that matter to capacity are
+    // reported.
+    let texture_carried = adaptation
+        .texture
+        .map(|_| f64::from(bounds.max.replicas) * policy.target_per_replica);
+    let events: Vec<events::Event> = found
+        .into_iter()
+        .filter(|e| {
+            matters_to_capacity(
+                e,
+                reaction,
+                &workload.policy,
+                bounds.min.replicas,
+                texture_carried,
+            )
+        })
+        .collect();
+    let texture = adaptation.texture.is_some();
+    reasons.push(describe_bound("min", &bounds.min, &policy, texture));
+    reasons.push(describe_bound("max", &bounds.max, &policy, texture));
+    if let Some(current) = workload.current {
+        reasons.push(describe_change(current, &bounds));
+    }
+    reasons.extend(describe_events(
+        &events,
+        &adaptation,
+        &bounds,
+        workload,
+        now,
+        series.end() + series.step,
+    ));
+    reasons.extend(bounds.needs_operator.iter().cloned());
+    reasons.extend(bounds.notes.iter().cloned());
+    if let (true, Some(mase)) = (untrustworthy_model, validation_mase) {
+        reasons.push(format!(
+            "model not trusted: its backtest error is {mase} times the daily seasonal naive's (max_mase {}): the bounds rest on a poor forecast",
+            workload.max_mase
+        ));
+    }
+    let (schedule, scheduled_min) = if workload.mode == Mode::Schedule {
+        let lead = workload.startup.secs() + workload.buffer.secs();
+        let schedule = schedule_min(
+            &forecast,
+            &schedule_loads(&forecast, workload.schedule_level),
+            first_after_now..total,
+            lead,
+            policy.target_per_replica,
+            (bounds.min.replicas, bounds.max.replicas),
+        );
+        let now_min = min_due(&schedule, now, workload.buffer.secs());
+        if let Some(min) = now_min {
+            let (low, high) = schedule.iter().fold((u32::MAX, 0), |(l, h), e| {
+                (l.min(e.min_replicas), h.max(e.min_replicas))
+            });
+            reasons.push(format!(
+                "schedule: min {min} now (what the expected load over the next {} needs); over the horizon min moves between {low} and {high} ({} changes)",
+                human_span(lead),
+                schedule.len().saturating_sub(1)
+            ));
+        }
+        (schedule, now_min)
+    } else {
+        (Vec::new(), None)
+    };
+    let status = if bounds.needs_operator.is_empty() {
+        Status::Ok
+    } else {
+        Status::NeedsOperator
+    };
+    let history_end = series.end() + series.step;
+    let in_spike = events
+        .iter()
+        .any(|e| e.kind == EventKind::Spike && e.end.is_none_or(|t| t >= history_end));
+    let plan = WorkloadPlan {
+        name: workload.name.clone(),
+        namespace: workload.namespace.clone(),
+        hpa: workload.hpa.clone(),
+        status,
+        min_replicas: Some(bounds.min.replicas),
+        max_replicas: Some(bounds.max.replicas),
+        expected_load: Some(ExpectedLoad {
+            low: significant(bounds.expected_low, 4),
+            high: significant(bounds.expected_high, 4),
+        }),
+        model: Some(forecast.model.clone()),
+        events: events.iter().map(Event::from).collect(),
+        reasons,
+        now: format_timestamp(now),
+        current: workload.current,
+        target_per_replica: Some(workload.policy.target_per_replica),
+        seasonality: Some(forecast.seasonality.label().to_string()),
+        data: Some(DataSummary {
+            from: format_timestamp(series.start),
+            to: format_timestamp(series.end()),
+            step: Span::from_secs(series.step).expect("grid step is positive"),
+            steps: series.len(),
+            interpolated: series.stats.interpolated,
+            unknown: series.stats.unknown,
+        }),
+        bounds: Some(bounds),
+        in_spike,
+        thin_interval: thinnest < needed,
+        scheduled_min,
+        schedule,
+        validation_mase,
+        untrustworthy_model,
+    };
+    let fitted = Fitted {
+        history: series,
+        forecast,
+        level: workload.policy.level,
+        events,
+        now,
+    };
+    (plan, Some(fitted))
+}
+
+/// Seconds the HPA takes to answer a departure: a pod's startup plus the
+/// minute a rate metric needs to show it.
+fn reaction_time(workload: &Workload) -> i64 {
+    workload.startup.secs() + 60
+}
+
+/// Whether an event matters to capacity: a shift always; a spike or dip
+/// only when it lasts as long as the HPA takes to react and its peak
+/// (trough) needs another replica count than the load expected then,
+/// counts clamped to `min` (the recommended min: a dip under it moves no
+/// pod) and the max ceiling. A spike, besides, only when its peak needs more
+/// than the day's expected peak with the configured headroom: one that
+/// stays within it asks nothing of max that an ordinary day does not, and
+/// the HPA heals it inside its range, as designed. When the spikes are the
+/// workload's texture (ordinary load, in the fit), `texture_carried` is the
+/// load the recommended max carries: only a spike above it is news.
+#[must_use]
+pub fn matters_to_capacity(
+    e: &events::Event,
+    reaction: i64,
+    policy: &BoundsPolicy,
+    min: u32,
+    texture_carried: Option<f64>,
+) -> bool {
+    if e.kind == EventKind::Shift {
+        return true;
+    }
+    // The HPA scales down only after its stabilization window: a shorter
+    // dip moves no pod.
+    let answered_after = if e.kind == EventKind::Dip {
+        reaction + crate::core::bounds::HPA_SCALE_DOWN_STABILIZATION
+    } else {
+        reaction
+    };
+    let lasts = e.end.is_none_or(|end| end - e.start >= answered_after);
+    // Whole replica counts, compared as integers.
+    let (lowest, highest) = (
+        i64::from(min.max(policy.min_replicas.floor())),
+        i64::from(policy.max_replicas.ceiling()),
+    );
+    let replicas = |load: f64| {
+        ((load / policy.target_per_replica - 1e-9).ceil() as i64).clamp(lowest.max(1), highest)
+    };
+    let beyond_the_day = e.kind != EventKind::Spike
+        || replicas(e.after) > replicas(e.day_peak * policy.headroom.max(1.0));
+    let beyond_the_texture =
+        e.kind != EventKind::Spike || texture_carried.is_none_or(|carried| e.after > carried);
+    lasts && replicas(e.after) != replicas(e.before) && beyond_the_day && beyond_the_texture
+}
+
+/// Days of history whose ordinary peak max may not fall below.
+const ORDINARY_PEAK_DAYS: i64 = 14;
+
+/// The 99th percentile of the last `days` of `adapted` (spikes and dips
+/// left out, re-based after shifts): the peak the workload reaches on an
+/// ordinary day. `None` with less than a day of known steps.
+fn ordinary_peak(adapted: &Series, days: i64) -> Option<f64> {
+    let steps = (days * 86_400 / adapted.step.max(1)) as usize;
+    let from = adapted.len().saturating_sub(steps);
+    let mut known: Vec<f64> = adapted.values[from..]
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    let per_day = (86_400 / adapted.step.max(1)) as usize;
+    if known.len() < per_day.max(1) {
+        return None;
+    }
+    crate::core::stats::nearest_rank(&mut known, 0.99)
+}
+
+/// The highest 15-minute mean load (one step when steps are longer) of
+/// the last `days` of `series` as it was (spikes in, nothing re-based):
+/// one odd sample is not load that has been. `None` without a known
+/// window.
+fn highest_seen(series: &Series, days: i64) -> Option<f64> {
+    seen_means(series, days).max_by(f64::total_cmp)
+}
+
+/// The lowest such mean: see [`highest_seen`].
+fn lowest_seen(series: &Series, days: i64) -> Option<f64> {
+    seen_means(series, days).min_by(f64::total_cmp)
+}
+
+/// The 15-minute means (one step when steps are longer) of the known
+/// windows of the last `days` of `series`.
+fn seen_means(series: &Series, days: i64) -> impl Iterator<Item = f64> + '_ {
+    let steps = (days * 86_400 / series.step.max(1)) as usize;
+    let from = series.len().saturating_sub(steps);
+    let width = (900 / series.step.max(1)).max(1) as usize;
+    series.values[from..]
+        .windows(width.min(series.len() - from).max(1))
+        .filter(|w| w.iter().all(|v| v.is_finite()))
+        .map(|w| w.iter().sum::<f64>() / w.len() as f64)
+}
+
+fn describe_data(series: &Series, origin: &str) -> String {
+    let step = Span::from_secs(series.step).expect("grid step is positive");
+    // Duplicate timestamps (a DST hour read twice, a double export) are
+    // merged by their mean: said, so that it is never silent.
+    let merged = match series.stats.merged {
+        0 => String::new(),
+        n => format!("; {n} samples merged into a step that already had one (their mean)"),
+    };
+    format!(
+        "history: {} steps of {step} from {} to {} ({origin}); {} interpolated, {} unknown{merged}",
+        series.len(),
+        format_timestamp(series.start),
+        format_timestamp(series.end()),
+        series.stats.interpolated,
+        series.stats.unknown
+    )
+}
+
+fn describe_model(forecast: &Forecast) -> String {
+    let s = &forecast.seasonality;
+    format!(
+        "model: {} chosen by backtest (MAE {:.4} over the last {} windows of history); seasonality {} (daily strength {:.2}, weekly {:.2})",
+        forecast.model,
+        forecast.validation_mae,
+        forecast.origins,
+        s.label(),
+        s.daily_strength,
+        s.weekly_strength
+    )
+}
+
+/// `texture`: the spikes are the workload's texture, kept in the fit.
+fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy, texture: bool) -> String {
+    let is_min = which == "min";
+    let range = if is_min {
+        policy.min_replicas
+    } else {
+        policy.max_replicas
+    };
+    let what = match d.basis {
+        Basis::Expected => format!(
+            "lowest expected load {} (the forecast mean at {})",
+            significant(d.load, 4),
+            format_moment(d.at)
+        ),
+        Basis::IntervalUpper => format!(
+            "highest expected load {} (upper end of the {} interval at {})",
+            significant(d.load, 4),
+            policy.level,
+            format_moment(d.at)
+        ),
+        Basis::OrdinaryPeak => format!(
+            "the last {ORDINARY_PEAK_DAYS} days' ordinary peak {} (99th percentile, {}), above anything forecast",
+            significant(d.load, 4),
+            if texture {
+                "its texture of spikes in"
+            } else {
+                "spikes left out"
+            }
+        ),
+    };
+    let headroom = if is_min {
+        String::new()
+    } else {
+        format!(" × headroom {}", significant(policy.headroom, 3))
+    };
+    let wanted = (d.raw - 1e-9).ceil();
+    let clamp = match d.clamp {
+        None => String::new(),
+        Some(Clamp::Held) => format!(
+            ", kept at the HPA's {} instead of {wanted}: within the hysteresis band ({})",
+            d.replicas,
+            if is_min {
+                format!("±{:.0}%, at least one replica", MIN_HOLD * 100.0)
+            } else {
+                format!(
+                    "from {:.0}% under what is wanted to {:.0}% above",
+                    MAX_HOLD_BELOW * 100.0,
+                    MAX_HOLD * 100.0
+                )
+            }
+        ),
+        Some(Clamp::Floor) if is_min => format!(
+            ", raised to the floor {} (min_replicas.floor: fewer pods cannot ride out a node drain)",
+            range.floor()
+        ),
+        Some(Clamp::Floor) => format!(", raised to the floor {}", range.floor()),
+        Some(Clamp::StepLimit) => format!(
+            ", moved only to {} this run (step limit ×{MAX_STEP} of the HPA's max per run; the rest follows if the next runs still want it)",
+            d.replicas
+        ),
+        Some(Clamp::Ceiling) => format!(", cut to the ceiling {}", range.ceiling()),
+        Some(Clamp::RaisedToMin) => ", raised to min so that min <= max".to_string(),
+        Some(Clamp::MaxCeiling) => {
+            format!(", cut to the max ceiling {}", policy.max_replicas.ceiling())
+        }
+    };
+    format!(
+        "{which} {}: {what}{headroom} / {} per replica = {:.2}{clamp}",
+        d.replicas, policy.target_per_replica, d.raw
+    )
+}
+
+/// How many spikes (and dips) the reasons name one by one: the tallest
+/// (deepest); the rest are counted.
+const EVENTS_NAMED: usize = 3;
+
+/// The events in words, and what was done about each: every shift; the
+/// tallest spikes and the deepest dips, with the rest counted; the healing
+/// headroom the spikes asked for. `end` is the end of the history (a
+/// departure reaching it is still going on); `now` the run's.
+fn describe_events(
+    found: &[events::Event],
+    adaptation: &Adaptation,
+    bounds: &ReplicaBounds,
+    workload: &Workload,
+    now: i64,
+    end: i64,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    let max = bounds.max.replicas;
+    let capacity = f64::from(max) * workload.policy.target_per_replica;
+    let change = signed_percent;
+    let min_now = match workload.current {
+        Some(c) if c.min_replicas != bounds.min.replicas => {
+            format!("min {} → {}", c.min_replicas, bounds.min.replicas)
+        }
+        Some(c) => format!("min stays {}", c.min_replicas),
+        None => format!("min {}", bounds.min.replicas),
+    };
+    let shifts: Vec<&events::Event> = found
+        .iter()
+        .filter(|e| e.kind == EventKind::Shift)
+        .collect();
+    let down_after = workload.events.shift_down_after;
+    for (k, shift) in shifts.iter().enumerate() {
+        let ratio = if shift.before > 0.0 {
+            shift.after / shift.before
+        } else {
+            f64::INFINITY
+        };
+        let what = format!(
+            "shift {} {} (level {} → {})",
+            format_moment(shift.start),
+            change(ratio),
+            significant(shift.before, 3),
+            significant(shift.after, 3)
+        );
+        let last = k + 1 == shifts.len();
+        let held = adaptation.level.and_then(|l| l.held_until);
+        let action = match held {
+            Some(until) if shift.after < shift.before && shift.start + down_after.secs() > now => format!(
+                "not followed until it has lasted {down_after} ({}): capacity is given back cautiously, the plan keeps the level before it",
+                format_moment(until)
+            ),
+            // Down and back up inside the hold: the plan still keeps the
+            // higher level from before the drop.
+            Some(_) if last => format!("the plan keeps the higher level held before it; {min_now}"),
+            _ if last => format!("the forecast starts from the new level; {min_now}"),
+            _ => "the history before it is re-based to the current level".to_string(),
+        };
+        lines.push(format!("{what}: {action}"));
+    }
+
+    let describe_transient = |e: &events::Event| {
+        // Against an expected level of about nothing, a ratio means little.
+        let size = if e.before > 1e-3 * e.day_peak.max(0.0) && e.before > 0.0 {
+            format!("×{:.1} expected", e.after / e.before)
+        } else {
+            format!("{} where about 0 was expected", significant(e.after, 3))
+        };
+        let ratio = if e.before > 0.0 {
+            e.after / e.before
+        } else {
+            f64::INFINITY
+        };
+        let stretch = match e.end {
+            Some(t) if t < end => format_stretch(e.start, t),
+            _ => format!("since {}", format_moment(e.start)),
+        };
+        let ongoing = e.end.is_none_or(|t| t >= end);
+        let kind = if e.kind == EventKind::Spike {
+            "spike"
+        } else {
+            "dip"
+        };
+        let action = if e.kind == EventKind::Dip {
+            "left out of the fit, min unchanged".to_string()
+        } else {
+            let allows = if e.before > 0.0 {
+                capacity / e.before
+            } else {
+                f64::INFINITY
+            };
+            let left = if ongoing {
+                format!(
+                    "a shift only if it lasts {}",
+                    workload.events.detection.persistence
+                )
+            } else {
+                "left to the HPA".to_string()
+            };
+            if !allows.is_finite() || !ratio.is_finite() {
+                format!("{left} (max {max} carries {})", significant(capacity, 3))
+            } else if ratio <= allows {
+                format!("{left} (max {max} allows ×{allows:.1})")
+            } else {
+                format!("{left}, but more than max {max} allows (×{allows:.1})")
+            }
+        };
+        format!("{kind} {stretch}, {size}: {action}")
+    };
+    for kind in [EventKind::Spike, EventKind::Dip] {
+        let mut these: Vec<&events::Event> = found.iter().filter(|e| e.kind == kind).collect();
+        if these.is_empty() {
+            continue;
+        }
+        // Tallest spikes, deepest dips first; an ongoing one always.
+        let size = |e: &&events::Event| {
+            if e.before > 0.0 {
+                (e.after / e.before).ln().abs()
+            } else {
+                f64::INFINITY
+            }
+        };
+        these.sort_by(|a, b| {
+            let ongoing = |e: &&events::Event| e.end.is_none_or(|t| t >= end);
+            ongoing(b)
+                .cmp(&ongoing(a))
+                .then(size(b).total_cmp(&size(a)))
+        });
+        for e in these.iter().take(EVENTS_NAMED) {
+            lines.push(describe_transient(e));
+        }
+        if these.len() > EVENTS_NAMED {
+            let more = these.len() - EVENTS_NAMED;
+            let name = match (kind == EventKind::Spike, more == 1) {
+                (true, true) => "spike",
+                (true, false) => "spikes",
+                (false, true) => "dip",
+                (false, false) => "dips",
+            };
+            lines.push(format!(
+                "{more} more {name} in the history, smaller, {}",
+                if kind == EventKind::Spike && adaptation.texture.is_some() {
+                    "kept in the fit"
+                } else {
+                    "left out of the fit"
+                }
+            ));
+        }
+    }
+    if let Some(per_day) = adaptation.texture {
+        lines.push(format!(
+            "spikes come {per_day:.1} times a day: the workload's ordinary texture (more than {} a day), kept in the fit, so that the forecast and max are sized with them",
+            crate::core::adapt::TEXTURE_PER_DAY
+        ));
+    }
+    if let Some(h) = adaptation.spike_headroom {
+        if h.factor > workload.policy.headroom {
+            lines.push(format!(
+                "healing headroom ×{:.2} instead of ×{}: the 95th percentile of how far {} rose above the day's expected peak",
+                h.factor,
+                workload.policy.headroom,
+                if h.absorbable == 1 {
+                    "the one spike the HPA can absorb".to_string()
+                } else {
+                    format!("the {} spikes the HPA can absorb", h.absorbable)
+                },
+            ));
+        }
+        if h.beyond > 0 {
+            lines.push(format!(
+                "{} rose more than ×{} above the day's expected peak (the tallest ×{:.1}): max is not sized for {}; covering {} is an operator's decision (events.max_spike_headroom, or capacity held in reserve)",
+                if h.beyond == 1 { "1 spike".to_string() } else { format!("{} spikes", h.beyond) },
+                workload.events.max_spike_headroom,
+                h.tallest,
+                if h.beyond == 1 { "it" } else { "them" },
+                if h.beyond == 1 { "it" } else { "them" },
+            ));
+        }
+    }
+    lines
+}
+
+fn describe_change(current: CurrentBounds, bounds: &ReplicaBounds) -> String {
+    let (min, max) = (bounds.min.replicas, bounds.max.replicas);
+    if current.min_replicas == min && current.max_replicas == max {
+        format!("no change: the HPA already has {min}..{max}")
+    } else {
+        format!(
+            "change: min {} → {min}, max {} → {max}",
+            current.min_replicas, current.max_replicas
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::config;
+    use crate::core::series::Sample;
+    use crate::core::synthetic;
+    use proptest::prelude::*;
+    use std::path::Path;
+
+    fn workload(extra: &str) -> Workload {
+        let text = format!(
+            "workloads:\n  - name: api\n    namespace: web\n    file: api.csv\n    target_per_replica: 10\n{extra}"
+        );
+        config::parse(&text, Path::new("t.yaml"), Path::new("."))
+            .unwrap()
+            .workloads
+            .remove(0)
+    }
+
+    fn raw(values: &[f64]) -> RawSeries {
+        RawSeries {
+            origin: "api.csv".into(),
+            samples: values
+                .iter()
+                .enumerate()
+                .map(|(i, &value)| Sample {
+                    ts: 1_400_000_000 + i as i64 * 300,
+                    value,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_healthy_series_gets_ok_bounds_with_reasons() {
+        let values = synthetic::load(14, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
+        let plan = plan_workload(
+            &workload("    current: {min_replicas: 2, max_replicas: 14}\n"),
+            &raw(&values),
+            None,
+        );
+        assert_eq!(plan.status, Status::Ok, "{:?}", plan.reasons);
+        let (min, max) = (plan.min_replicas.unwrap(), plan.max_replicas.unwrap());
+        // Load swings 60..140: min covers the trough, max the peak with headroom.
+        assert!((5..=7).contains(&min), "min {min}");
+        assert!((17..=20).contains(&max), "max {max}");
+        assert!(plan
+            .reasons
+            .iter()
+            .any(|r| r.starts_with("change: min 2 →")));
+    }
+
+    #[test]
+    fn in_schedule_mode_min_follows_the_daily_curve_inside_the_horizon_bounds() {
+        let values = synthetic::load(14, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
+        let schedule = workload("    mode: schedule\n    horizon: 1d\n");
+        let horizon = plan_workload(&workload("    horizon: 1d\n"), &raw(&values), None);
+        assert!(horizon.schedule.is_empty() && horizon.scheduled_min.is_none());
+        // "now" at each of the 12 two-hour marks of the last day.
+        let end = 1_400_000_000 + (values.len() as i64 - 1) * 300;
+        let mut now_mins = Vec::new();
+        for k in 0..12 {
+            let now = end - k * 7_200;
+            let plan = plan_workload(&schedule, &raw(&values), Some(now));
+            assert_eq!(plan.status, Status::Ok, "{:?}", plan.reasons);
+            let (min, max) = (plan.min_replicas.unwrap(), plan.max_replicas.unwrap());
+            assert!(plan
+                .schedule
+                .iter()
+                .all(|e| (min..=max).contains(&e.min_replicas)));
+            let now_min = plan.scheduled_min.unwrap();
+            assert!(plan
+                .reasons
+                .iter()
+                .any(|r| r.starts_with(&format!("schedule: min {now_min} now"))));
+            now_mins.push(now_min);
+        }
+        // Load swings 60..140 a day (6..14 replicas of 10): the schedule's
+        // min goes from about the trough's to about the peak's.
+        let (low, high) = (
+            now_mins.iter().min().unwrap(),
+            now_mins.iter().max().unwrap(),
+        );
+        assert!(*low <= 8 && *high >= 12, "{now_mins:?}");
+    }
+
+    #[test]
+    fn a_model_worse_than_max_mase_is_flagged_with_a_reason() {
+        let values = synthetic::load(14, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
+        let plan = plan_workload(&workload(""), &raw(&values), None);
+        let mase = plan.validation_mase.unwrap();
+        assert!(mase > 0.0 && mase < 2.0, "{mase}");
+        assert!(!plan.untrustworthy_model);
+        let strict = plan_workload(
+            &workload(&format!("    max_mase: {}\n", mase / 2.0)),
+            &raw(&values),
+            None,
+        );
+        assert!(strict.untrustworthy_model);
+        assert_eq!(strict.status, Status::Ok, "bounds are still recommended");
+        assert!(strict
+            .reasons
+            .iter()
+            .any(|r| r.starts_with("model not trusted")));
+    }
+
+    #[test]
+    fn the_min_due_is_the_one_in_force_or_a_higher_one_within_the_buffer() {
+        let at = |from: i64, min_replicas: u32| ScheduledMin { from, min_replicas };
+        let schedule = [at(0, 3), at(600, 5), at(1200, 2)];
+        assert_eq!(min_due(&schedule, 100, 300), Some(3));
+        assert_eq!(
+            min_due(&schedule, 400, 300),
+            Some(5),
+            "rises within the buffer"
+        );
+        assert_eq!(
+            min_due(&schedule, 1000, 300),
+            Some(5),
+            "falls only when due"
+        );
+        assert_eq!(min_due(&schedule, 1300, 300), Some(2));
+        assert_eq!(
+            min_due(&schedule, -900, 300),
+            Some(3),
+            "before it begins: the first"
+        );
+        assert_eq!(min_due(&[], 0, 300), None);
+    }
+
+    #[test]
+    fn an_interval_on_too_few_held_out_errors_says_so() {
+        // Three days; the last (the held-out day) mostly unknown: a
+        // 12-sample stretch at its end is all the backtest can score.
+        let values = synthetic::load(3, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
+        let mut series = raw(&values);
+        let n = series.samples.len();
+        series.samples.drain(n - 288..n - 12);
+        let plan = plan_workload(&workload(""), &series, None);
+        assert!(
+            plan.reasons
+                .iter()
+                .any(|r| r.starts_with("interval: only 12 backtest errors")),
+            "{:?}",
+            plan.reasons
+        );
+        // A whole held-out day is plenty.
+        let plan = plan_workload(&workload(""), &raw(&values), None);
+        assert!(!plan.reasons.iter().any(|r| r.starts_with("interval:")));
+    }
+
+    #[test]
+    fn now_cuts_the_history_and_stale_data_is_insufficient() {
+        let values = synthetic::load(14, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
+        let series = raw(&values);
+        let last = series.samples.last().unwrap().ts;
+        let stale = plan_workload(&workload(""), &series, Some(last + 3 * 3600));
+        assert_eq!(stale.status, Status::InsufficientData);
+        assert!(
+            stale.reasons[0].contains("3h older than now"),
+            "{:?}",
+            stale.reasons
+        );
+        let early = plan_workload(&workload(""), &series, Some(1_400_000_000 + 86_400));
+        assert_eq!(early.status, Status::InsufficientData);
+        assert!(
+            early.reasons[0].contains("need at least 2d"),
+            "{:?}",
+            early.reasons
+        );
+    }
+
+    #[test]
+    fn only_events_that_move_pods_are_reported() {
+        // 10 per replica, min floor 2, headroom 1.2.
+        let policy = workload("").policy;
+        let event = |kind, minutes: i64, before: f64, after: f64, day_peak: f64| events::Event {
+            kind,
+            start: 0,
+            end: Some(minutes * 60),
+            before,
+            after,
+            z: 10.0,
+            day_peak,
+        };
+        let reaction = 150;
+        let matters =
+            |e: &events::Event, min: u32| matters_to_capacity(e, reaction, &policy, min, None);
+        // A spike above the day's peak with headroom, long enough: reported.
+        assert!(matters(&event(EventKind::Spike, 10, 50.0, 200.0, 100.0), 2));
+        // One that stays within the day's peak × 1.2: the HPA's daily business.
+        assert!(!matters(
+            &event(EventKind::Spike, 10, 50.0, 110.0, 100.0),
+            2
+        ));
+        // Shorter than the HPA's reaction: nothing it could answer.
+        assert!(!matters(&event(EventKind::Spike, 2, 50.0, 200.0, 100.0), 2));
+        // A dip outlasting reaction + the scale-down stabilization window.
+        assert!(matters(&event(EventKind::Dip, 10, 50.0, 5.0, 100.0), 2));
+        // One inside the window moves no pod.
+        assert!(!matters(&event(EventKind::Dip, 6, 50.0, 5.0, 100.0), 2));
+        // Nor one from a load min already holds (min 5 = 50 load).
+        assert!(!matters(&event(EventKind::Dip, 10, 50.0, 5.0, 100.0), 5));
+        // A texture's spike (ordinary load, in the fit) only above what
+        // the recommended max carries.
+        let texture_spike = event(EventKind::Spike, 10, 50.0, 200.0, 100.0);
+        assert!(!matters_to_capacity(
+            &texture_spike,
+            reaction,
+            &policy,
+            2,
+            Some(250.0)
+        ));
+        assert!(matters_to_capacity(
+            &texture_spike,
+            reaction,
+            &policy,
+            2,
+            Some(150.0)
+        ));
+        // A shift always.
+        let shift = events::Event {
+            end: None,
+            ..event(EventKind::Shift, 0, 50.0, 60.0, 60.0)
+        };
+        assert!(matters(&shift, 2));
+    }
+
+    #[test]
+    fn bounds_cover_exactly_the_steps_after_now_through_the_horizon() {
+        let values = synthetic::load(4, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
+        let series = raw(&values);
+        let last = series.samples.last().unwrap().ts;
+        // "now" half-way between two grid steps, and a 1-hour horizon.
+        let w = workload("    horizon: 1h\n");
+        for now in [last, last + 150, last + 299] {
+            let plan = plan_workload(&w, &series, Some(now));
+            let bounds = plan.bounds.unwrap();
+            for d in [&bounds.min, &bounds.max] {
+                assert!(
+                    d.at > now && d.at <= now + 3600,
+                    "{} outside ({now}, {}]",
+                    d.at,
+                    now + 3600
+                );
+            }
+        }
+        // A horizon shorter than a step still covers the next step.
+        let plan = plan_workload(&workload("    horizon: 60s\n"), &series, Some(last));
+        assert_eq!(plan.bounds.unwrap().min.at, last + 300);
+    }
+
+    #[test]
+    fn a_last_sample_just_before_its_grid_step_is_not_in_the_future() {
+        let values = synthetic::load(3, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
+        let mut series = raw(&values);
+        // Scrape jitter: the last sample arrives 100 s early; it still rounds
+        // to its grid step, which lies after "now" (the last sample's time).
+        series.samples.last_mut().unwrap().ts -= 100;
+        let plan = plan_workload(&workload(""), &series, None);
+        assert_eq!(plan.status, Status::Ok, "{:?}", plan.reasons);
+        let bounds = plan.bounds.unwrap();
+        assert!(bounds.min.load > 0.0 && bounds.max.load > 0.0);
+    }
+
+    #[test]
+    fn a_low_ceiling_calls_the_operator() {
+        let values = synthetic::load(7, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
+        let plan = plan_workload(
+            &workload("    max_replicas: {ceiling: 5}\n"),
+            &raw(&values),
+            None,
+        );
+        assert_eq!(plan.status, Status::NeedsOperator);
+        assert_eq!(plan.max_replicas, Some(5));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(8))]
+
+        #[test]
+        fn input_row_order_does_not_matter(seed in 0u64..1000) {
+            let values = synthetic::load(4, 300, 50.0, 20.0, 0.0, 0.0, 4.0, seed);
+            let ordered = raw(&values);
+            let mut shuffled = ordered.clone();
+            let mut rng = synthetic::Rng::new(seed);
+            for i in (1..shuffled.samples.len()).rev() {
+                let j = (rng.uniform() * (i + 1) as f64) as usize;
+                shuffled.samples.swap(i, j);
+            }
+            let w = workload("");
+            prop_assert_eq!(plan_workload(&w, &ordered, None), plan_workload(&w, &shuffled, None));
+        }
+    }
+}

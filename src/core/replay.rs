@@ -1,0 +1,999 @@
+//! Replay (pure): what an HPA would have done on a workload's real load
+//! under several policies for its bounds, simulated step by step.
+//!
+//! The simulated HPA follows the Kubernetes controller's documented rules:
+//! - every `sync` (15 s) it wants `desired = ⌈load / target_per_replica⌉`
+//!   (the load per *ready* replica against the target), unless that is
+//!   within `tolerance` (10%) of the replicas it has;
+//! - it scales up at once, but a new pod serves only `startup` (90 s) after
+//!   it was asked for;
+//! - it scales down only to the highest desire of the last
+//!   `stabilization` (300 s);
+//! - always within the `[min, max]` in force at that moment (a raised min
+//!   starts pods at once, a lowered max stops them at once).
+//!
+//! Load is held constant within a step of the data (the data's step is
+//! 1–30 minutes, the sync 15 s): the HPA sees each step's value for the
+//! whole step, as it would see a metric scraped once per step.
+//!
+//! A ready replica serves `target_per_replica / target_utilization` before
+//! it is overloaded (at the HPA's target of 70% it carries
+//! `target_per_replica`). Load above the ready replicas' capacity is
+//! unserved; a step with any is an overloaded step.
+//!
+//! The oracle knows the load: its replicas are always the fewest that serve
+//! it, started `startup` ahead. No policy can overload less, and none can
+//! use fewer replica-hours without overloading.
+
+use crate::core::bounds::{schedule_loads, schedule_min, ScheduledMin};
+use crate::core::evaluate::mase_scale;
+use crate::core::model::Forecast;
+use crate::core::model::Level;
+use crate::core::plan::{plan_fitted, signed_percent, Status};
+use crate::core::series::RawSeries;
+use crate::core::series::{resample, GridOptions, Series};
+use crate::core::workload::Workload;
+use serde::Serialize;
+use std::collections::VecDeque;
+
+/// The simulated HPA's settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hpa {
+    pub target_per_replica: f64,
+    /// Relative change the HPA ignores (0.1).
+    pub tolerance: f64,
+    /// Seconds from asking for a pod until it serves.
+    pub startup: i64,
+    /// Scale-down stabilization window, seconds.
+    pub stabilization: i64,
+    /// Seconds between the HPA's evaluations.
+    pub sync: i64,
+    /// Share of a replica's capacity the target stands for (0.7).
+    pub target_utilization: f64,
+}
+
+impl Hpa {
+    /// Kubernetes' defaults around `target_per_replica`.
+    #[must_use]
+    pub fn new(target_per_replica: f64) -> Hpa {
+        Hpa {
+            target_per_replica,
+            tolerance: crate::core::bounds::HPA_TOLERANCE,
+            startup: 90,
+            stabilization: crate::core::bounds::HPA_SCALE_DOWN_STABILIZATION,
+            sync: 15,
+            target_utilization: 0.7,
+        }
+    }
+
+    /// The replicas the HPA wants for `load`: `⌈load / target⌉`, at least 1.
+    #[must_use]
+    pub fn desired(&self, load: f64) -> u32 {
+        (load / self.target_per_replica).ceil().max(1.0) as u32
+    }
+
+    /// Load one ready replica serves before it is overloaded.
+    #[must_use]
+    pub fn capacity(&self) -> f64 {
+        self.target_per_replica / self.target_utilization
+    }
+}
+
+/// Bounds in force from `from` (unix seconds) until the next entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BoundsAt {
+    #[serde(serialize_with = "crate::core::time::serialize_timestamp")]
+    pub from: i64,
+    pub min: u32,
+    pub max: u32,
+}
+
+/// What a policy did over the replayed time.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Outcome {
+    /// Minutes with load above the ready replicas' capacity.
+    pub overload_minutes: f64,
+    /// Their share of the replayed time.
+    pub overload_share: f64,
+    /// Overload minutes while the HPA was held at its max: only a higher
+    /// max would have helped (the rest is pods not ready yet).
+    pub overload_at_max_minutes: f64,
+    /// Share of the demand above capacity.
+    pub unserved_share: f64,
+    /// Replicas × hours (starting pods count: they are paid for).
+    pub replica_hours: f64,
+    /// How many times min or max changed.
+    pub changes: usize,
+    /// 95th percentile of load over the ready replicas' capacity.
+    pub utilization_p95: f64,
+}
+
+/// The load at `t`: the value of the data step holding `t`, the last known
+/// one where it is unknown (0 before any).
+fn load_at(series: &Series, t: i64, last: &mut f64) -> f64 {
+    let i = (t - series.start).div_euclid(series.step);
+    if i >= 0 {
+        if let Some(v) = series.values.get(i as usize) {
+            if v.is_finite() {
+                *last = v.max(0.0);
+            }
+        }
+    }
+    *last
+}
+
+fn bounds_at(schedule: &[BoundsAt], t: i64) -> Option<BoundsAt> {
+    let after = schedule.partition_point(|b| b.from <= t);
+    after.checked_sub(1).map(|i| schedule[i])
+}
+
+/// Counts the changes of min or max over `[from, to)`.
+fn changes(schedule: &[BoundsAt], from: i64, to: i64) -> usize {
+    let mut previous = bounds_at(schedule, from);
+    let mut count = 0;
+    for b in schedule.iter().filter(|b| b.from > from && b.from < to) {
+        if previous.is_some_and(|p| p.min != b.min || p.max != b.max) {
+            count += 1;
+        }
+        previous = Some(*b);
+    }
+    count
+}
+
+/// Tallies one sync period.
+#[derive(Default)]
+struct Tally {
+    seconds: f64,
+    overload_seconds: f64,
+    overload_at_max_seconds: f64,
+    demand: f64,
+    unserved: f64,
+    replica_seconds: f64,
+    utilization: Vec<f64>,
+}
+
+impl Tally {
+    #[allow(clippy::too_many_arguments)]
+    fn add(&mut self, dt: f64, load: f64, ready: u32, running: u32, capacity: f64, at_max: bool) {
+        let served = f64::from(ready) * capacity;
+        self.seconds += dt;
+        self.demand += load * dt;
+        if load > served * (1.0 + 1e-9) {
+            self.overload_seconds += dt;
+            if at_max {
+                self.overload_at_max_seconds += dt;
+            }
+            self.unserved += (load - served) * dt;
+        }
+        self.replica_seconds += f64::from(running) * dt;
+        if served > 0.0 {
+            self.utilization.push(load / served);
+        } else if load > 0.0 {
+            self.utilization.push(f64::INFINITY);
+        }
+    }
+
+    fn outcome(mut self, bound_changes: usize) -> Outcome {
+        let p95 = crate::core::stats::nearest_rank(&mut self.utilization, 0.95).unwrap_or(0.0);
+        Outcome {
+            overload_minutes: self.overload_seconds / 60.0,
+            overload_share: self.overload_seconds / self.seconds.max(1.0),
+            overload_at_max_minutes: self.overload_at_max_seconds / 60.0,
+            unserved_share: if self.demand > 0.0 {
+                self.unserved / self.demand
+            } else {
+                0.0
+            },
+            replica_hours: self.replica_seconds / 3600.0,
+            changes: bound_changes,
+            utilization_p95: p95,
+        }
+    }
+}
+
+/// Simulates the HPA on `load` over `[from, to)` under `schedule` (sorted
+/// by `from`; its first entry at or before `from`), starting with the
+/// replicas it would want then, all ready.
+#[must_use]
+pub fn simulate(load: &Series, from: i64, to: i64, schedule: &[BoundsAt], hpa: &Hpa) -> Outcome {
+    simulate_traced(load, from, to, schedule, hpa).0
+}
+
+/// [`simulate`], and the ready replicas over time: `(t, ready)` at `from`
+/// and at every change (a step function, for the backtest's chart).
+#[must_use]
+pub fn simulate_traced(
+    load: &Series,
+    from: i64,
+    to: i64,
+    schedule: &[BoundsAt],
+    hpa: &Hpa,
+) -> (Outcome, Vec<(i64, u32)>) {
+    let mut last = 0.0;
+    let first = bounds_at(schedule, from).unwrap_or(BoundsAt {
+        from,
+        min: 1,
+        max: u32::MAX,
+    });
+    let start_load = load_at(load, from, &mut last);
+    let mut replicas = hpa
+        .desired(start_load)
+        .clamp(first.min, first.max.max(first.min));
+    // Pods asked for and not yet ready: when each will be.
+    let mut starting: VecDeque<i64> = VecDeque::new();
+    let mut ready = replicas;
+    let mut desires: VecDeque<(i64, u32)> = VecDeque::new();
+    let mut tally = Tally::default();
+    let mut trace = vec![(from, ready)];
+    let mut t = from;
+    while t < to {
+        while starting.front().is_some_and(|&at| at <= t) {
+            starting.pop_front();
+            ready += 1;
+        }
+        let now_load = load_at(load, t, &mut last);
+        let bounds = bounds_at(schedule, t).unwrap_or(first);
+        let (min, max) = (bounds.min, bounds.max.max(bounds.min));
+        // The HPA's desire from the ready replicas' load.
+        let desired = if ready == 0 {
+            hpa.desired(now_load)
+        } else {
+            let ratio = now_load / (f64::from(ready) * hpa.target_per_replica);
+            if (ratio - 1.0).abs() <= hpa.tolerance {
+                replicas
+            } else {
+                hpa.desired(now_load)
+            }
+        };
+        desires.push_back((t, desired));
+        while desires
+            .front()
+            .is_some_and(|&(at, _)| at < t - hpa.stabilization)
+        {
+            desires.pop_front();
+        }
+        let mut target = if desired > replicas {
+            desired
+        } else {
+            let highest = desires.iter().map(|&(_, d)| d).max().unwrap_or(desired);
+            highest.min(replicas)
+        };
+        let at_max = desired > max;
+        target = target.clamp(min, max);
+        if target > replicas {
+            for _ in replicas..target {
+                starting.push_back(t + hpa.startup);
+            }
+        } else {
+            // Pods still starting go first.
+            for _ in target..replicas {
+                if starting.pop_back().is_none() {
+                    ready -= 1;
+                }
+            }
+        }
+        replicas = target;
+        if trace.last().is_some_and(|&(_, r)| r != ready) {
+            trace.push((t, ready));
+        }
+        let dt = (hpa.sync.min(to - t)) as f64;
+        tally.add(dt, now_load, ready, replicas, hpa.capacity(), at_max);
+        t += hpa.sync;
+    }
+    (tally.outcome(changes(schedule, from, to)), trace)
+}
+
+/// The oracle over `[from, to)`: at every sync, the fewest replicas that
+/// serve the load, each started `startup` ahead (and paid for from then).
+#[must_use]
+pub fn oracle(load: &Series, from: i64, to: i64, hpa: &Hpa) -> Outcome {
+    let mut last = 0.0;
+    let needed: Vec<u32> = (from..to + hpa.startup)
+        .step_by(hpa.sync as usize)
+        .map(|t| {
+            (load_at(load, t, &mut last) / hpa.capacity())
+                .ceil()
+                .max(1.0) as u32
+        })
+        .collect();
+    let ahead = (hpa.startup / hpa.sync).max(0) as usize;
+    let mut tally = Tally::default();
+    for (k, t) in (from..to).step_by(hpa.sync as usize).enumerate() {
+        let running = needed[k..(k + ahead + 1).min(needed.len())]
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(1);
+        let now_load = load_at(load, t, &mut last);
+        let dt = (hpa.sync.min(to - t)) as f64;
+        tally.add(dt, now_load, needed[k], running, hpa.capacity(), false);
+    }
+    tally.outcome(0)
+}
+
+/// How a replay runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReplaySettings {
+    /// Replayed time: `[from, to)`, unix seconds.
+    pub from: i64,
+    pub to: i64,
+    /// Seconds between the batch job's runs.
+    pub replan: i64,
+    /// Startup and utilization of the simulated HPA (its target comes from
+    /// the workload).
+    pub startup: i64,
+    pub target_utilization: f64,
+    /// The schedule raises min this long before the expected load, on top
+    /// of `startup`.
+    pub buffer: i64,
+    /// The schedule follows the upper end of this interval; `None`: the
+    /// workload's `schedule_level` (by default the forecast mean).
+    pub schedule_level: Option<Level>,
+}
+
+/// One run of the batch job inside the replay.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Replan {
+    #[serde(serialize_with = "crate::core::time::serialize_timestamp")]
+    pub at: i64,
+    pub status: Status,
+    pub min_replicas: Option<u32>,
+    pub max_replicas: Option<u32>,
+    /// MASE of its forecast mean over the day that followed (scaled by the
+    /// daily seasonal naive's in-sample error), when both are known.
+    pub mase_next_day: Option<f64>,
+}
+
+/// The bounds policies a replay compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// The HPA's bounds of today, unchanged.
+    Reactive,
+    /// An operator's rule of thumb, set once at the start of the replay
+    /// from the history before it: min for the last week's 5th-percentile
+    /// load, max 1.2 × the last 28 days' highest load, inside the
+    /// workload's floors and ceilings.
+    Tight,
+    /// homeostat's recommended min and max, replaced at every replan.
+    Horizon,
+    /// The recommended max; min following the expected load ahead.
+    Schedule,
+    /// Perfect knowledge of the load: what no policy can beat.
+    Oracle,
+}
+
+impl Policy {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Reactive => "reactive",
+            Policy::Tight => "tight",
+            Policy::Horizon => "horizon",
+            Policy::Schedule => "schedule",
+            Policy::Oracle => "oracle",
+        }
+    }
+}
+
+/// One policy's outcome (DESIGN.md's `{"policy", "overload_minutes", …}`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PolicyOutcome {
+    pub policy: Policy,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// One workload's replay: each policy's outcome on the same load.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkloadReplay {
+    pub name: String,
+    pub namespace: String,
+    #[serde(serialize_with = "crate::core::time::serialize_timestamp")]
+    pub from: i64,
+    #[serde(serialize_with = "crate::core::time::serialize_timestamp")]
+    pub to: i64,
+    /// Reactive, tight, horizon, schedule, oracle, in that order.
+    pub policies: Vec<PolicyOutcome>,
+    pub verdict: String,
+    pub replans: Vec<Replan>,
+    /// How much the recommendation moved from one replan to the next.
+    pub stability: Stability,
+    /// What the backtest's chart draws (not in the JSON report).
+    #[serde(skip)]
+    pub chart: ReplayChart,
+}
+
+/// The replayed load and each simulated policy's ready replicas.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReplayChart {
+    /// The load over the replayed time, on its grid.
+    pub load: Vec<(i64, f64)>,
+    /// What one ready replica serves before it is overloaded.
+    pub capacity: f64,
+    /// Reactive, horizon and schedule: `(t, ready replicas)` at each change.
+    pub replicas: Vec<(Policy, Vec<(i64, u32)>)>,
+}
+
+impl WorkloadReplay {
+    /// The outcome of `policy`.
+    #[must_use]
+    pub fn outcome(&self, policy: Policy) -> &Outcome {
+        &self
+            .policies
+            .iter()
+            .find(|p| p.policy == policy)
+            .expect("every policy is replayed")
+            .outcome
+    }
+}
+
+/// Replays `workload` on `raw` (which must hold its history before
+/// `settings.from` as well as the replayed time). Each replan sees only the
+/// samples up to its own time, exactly as the batch job would have.
+pub fn replay_workload(
+    workload: &Workload,
+    raw: &RawSeries,
+    settings: &ReplaySettings,
+) -> Result<WorkloadReplay, String> {
+    let id = workload.id();
+    let current = workload.current.ok_or_else(|| {
+        format!("workload {id}: `current:` (the HPA's bounds today) is needed to compare with a reactive-only HPA")
+    })?;
+    if settings.to <= settings.from || settings.replan <= 0 {
+        return Err(format!("workload {id}: nothing to replay"));
+    }
+    let actual = resample(
+        &raw.window(
+            settings.to,
+            settings.to - settings.from + workload.history.secs(),
+        ),
+        &GridOptions {
+            step: workload.step,
+            max_gap: workload.max_gap,
+            ..GridOptions::default()
+        },
+    )
+    .map_err(|e| format!("workload {id}: {e}"))?;
+    let mut hpa = Hpa::new(workload.policy.target_per_replica);
+    hpa.startup = settings.startup;
+    hpa.target_utilization = settings.target_utilization;
+    let lead = settings.startup + settings.buffer;
+
+    let reactive_bounds = vec![BoundsAt {
+        from: settings.from,
+        min: current.min_replicas,
+        max: current.max_replicas,
+    }];
+    let tight_bounds = vec![tight_bounds(workload, &actual, settings.from)];
+    let mut horizon_bounds = Vec::new();
+    let mut schedule_bounds = Vec::new();
+    let mut replans = Vec::new();
+    let mut last = BoundsAt {
+        from: settings.from,
+        min: current.min_replicas,
+        max: current.max_replicas,
+    };
+    let mut at = settings.from;
+    // Each run sees the range the previous one left on the HPA, as the
+    // batch job reads it from the cluster.
+    let mut running = workload.clone();
+    while at < settings.to {
+        let (plan, fitted) = plan_fitted(&running, raw, Some(at));
+        let forecast = fitted.map(|f| f.forecast);
+        let until = (at + settings.replan).min(settings.to);
+        let mut mase_next_day = None;
+        if let (Status::Ok | Status::NeedsOperator, Some(min), Some(max)) =
+            (plan.status, plan.min_replicas, plan.max_replicas)
+        {
+            last = BoundsAt { from: at, min, max };
+            horizon_bounds.push(last);
+            running.current = Some(crate::core::workload::CurrentBounds {
+                min_replicas: min,
+                max_replicas: max,
+            });
+            if let Some(forecast) = &forecast {
+                let mean_at = |t: i64| {
+                    let i = (t - forecast.start).div_euclid(forecast.step);
+                    usize::try_from(i)
+                        .ok()
+                        .and_then(|i| forecast.mean.get(i))
+                        .copied()
+                };
+                let level = settings.schedule_level.or(workload.schedule_level);
+                let loads = schedule_loads(forecast, level);
+                // The steps whose min is due before the next replan.
+                let steps = usize::try_from(
+                    (until + lead - forecast.start + forecast.step - 1).div_euclid(forecast.step),
+                )
+                .unwrap_or(0);
+                let entries = schedule_min(
+                    forecast,
+                    &loads,
+                    0..steps,
+                    lead,
+                    hpa.target_per_replica,
+                    (min, max),
+                );
+                schedule_bounds.extend(in_force_from(at, &entries, max));
+                mase_next_day = next_day_mase(&actual, forecast, at, &mean_at);
+            } else {
+                schedule_bounds.push(last);
+            }
+        } else {
+            // No plan: the bounds of the last run stay in force.
+            horizon_bounds.push(BoundsAt { from: at, ..last });
+            schedule_bounds.push(BoundsAt { from: at, ..last });
+        }
+        replans.push(Replan {
+            at,
+            status: plan.status,
+            min_replicas: plan.min_replicas,
+            max_replicas: plan.max_replicas,
+            mase_next_day,
+        });
+        at = until;
+    }
+    let (from, to) = (settings.from, settings.to);
+    let (reactive, reactive_replicas) = simulate_traced(&actual, from, to, &reactive_bounds, &hpa);
+    let tight = simulate(&actual, from, to, &tight_bounds, &hpa);
+    let (horizon, horizon_replicas) = simulate_traced(&actual, from, to, &horizon_bounds, &hpa);
+    let (schedule, schedule_replicas) = simulate_traced(&actual, from, to, &schedule_bounds, &hpa);
+    let oracle = oracle(&actual, from, to, &hpa);
+    let chart = ReplayChart {
+        load: (0..actual.len())
+            .map(|i| (actual.timestamp(i), actual.values[i]))
+            .filter(|&(t, load)| t >= from && t < to && load.is_finite())
+            .collect(),
+        capacity: hpa.capacity(),
+        replicas: vec![
+            (Policy::Reactive, reactive_replicas),
+            (Policy::Horizon, horizon_replicas),
+            (Policy::Schedule, schedule_replicas),
+        ],
+    };
+    Ok(WorkloadReplay {
+        name: workload.name.clone(),
+        namespace: workload.namespace.clone(),
+        from,
+        to,
+        verdict: verdict(&reactive, &horizon, &schedule),
+        policies: [
+            (Policy::Reactive, reactive),
+            (Policy::Tight, tight),
+            (Policy::Horizon, horizon),
+            (Policy::Schedule, schedule),
+            (Policy::Oracle, oracle),
+        ]
+        .into_iter()
+        .map(|(policy, outcome)| PolicyOutcome { policy, outcome })
+        .collect(),
+        stability: Stability::of(&replans),
+        replans,
+        chart,
+    })
+}
+
+/// The tight baseline's bounds from the load before `from`: min for the
+/// last week's 5th percentile, max for 1.2 × the last 28 days' highest,
+/// each `⌈load / target_per_replica⌉` inside its floor and ceiling.
+fn tight_bounds(workload: &Workload, actual: &Series, from: i64) -> BoundsAt {
+    let known_before = |days: i64| -> Vec<f64> {
+        (0..actual.len())
+            .filter(|&i| {
+                let t = actual.timestamp(i);
+                t < from && t >= from - days * 86_400
+            })
+            .map(|i| actual.values[i])
+            .filter(|v| v.is_finite())
+            .collect()
+    };
+    let capacity = workload.policy.target_per_replica;
+    let (min_range, max_range) = (workload.policy.min_replicas, workload.policy.max_replicas);
+    let need = |load: f64, range: crate::core::bounds::ReplicaRange| {
+        ((load / capacity - 1e-9).ceil().max(1.0) as u32).clamp(range.floor(), range.ceiling())
+    };
+    let mut week = known_before(7);
+    let p5 = if week.is_empty() {
+        0.0
+    } else {
+        week.sort_by(f64::total_cmp);
+        week[((0.05 * week.len() as f64) as usize).min(week.len() - 1)]
+    };
+    let highest = known_before(28).into_iter().fold(0.0, f64::max);
+    let min = need(p5, min_range).min(max_range.ceiling());
+    let max = need(1.2 * highest, max_range).max(min);
+    BoundsAt { from, min, max }
+}
+
+/// How much the recommendation moved between consecutive replans (run to
+/// run stability: a max that changes every run is not one an owner trusts).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Stability {
+    /// Replans with a recommendation.
+    pub runs: usize,
+    /// Share of consecutive pairs of them in which max (min) changed.
+    pub max_changed_share: f64,
+    pub min_changed_share: f64,
+    /// Largest ratio between two consecutive maxes (≥ 1; 1 = never moved).
+    pub largest_max_jump: f64,
+    /// Times a replan entered `needs_operator` (a page) after one that
+    /// did not, and that per week of replayed time.
+    pub pages: usize,
+    pub pages_per_week: f64,
+}
+
+impl Stability {
+    #[must_use]
+    pub fn of(replans: &[Replan]) -> Stability {
+        let bounds: Vec<(u32, u32)> = replans
+            .iter()
+            .filter_map(|r| Some((r.min_replicas?, r.max_replicas?)))
+            .collect();
+        let pairs = bounds.len().saturating_sub(1);
+        let share = |changed: usize| {
+            if pairs == 0 {
+                0.0
+            } else {
+                changed as f64 / pairs as f64
+            }
+        };
+        let max_changes = bounds.windows(2).filter(|w| w[0].1 != w[1].1).count();
+        let min_changes = bounds.windows(2).filter(|w| w[0].0 != w[1].0).count();
+        let largest_max_jump = bounds
+            .windows(2)
+            .map(|w| {
+                let (a, b) = (f64::from(w[0].1.max(1)), f64::from(w[1].1.max(1)));
+                a.max(b) / a.min(b)
+            })
+            .fold(1.0, f64::max);
+        let mut pages = 0;
+        let mut paging = false;
+        for r in replans {
+            let now = r.status == Status::NeedsOperator;
+            pages += usize::from(now && !paging);
+            paging = now;
+        }
+        let weeks = match (replans.first(), replans.last()) {
+            (Some(first), Some(last)) if replans.len() > 1 => {
+                // The replans are evenly spaced: the span they cover.
+                let every = (last.at - first.at) as f64 / (replans.len() - 1) as f64;
+                (last.at - first.at) as f64 + every
+            }
+            _ => 0.0,
+        } / (7.0 * 86_400.0);
+        Stability {
+            runs: bounds.len(),
+            max_changed_share: share(max_changes),
+            min_changed_share: share(min_changes),
+            largest_max_jump,
+            pages,
+            pages_per_week: if weeks > 0.0 {
+                pages as f64 / weeks
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+/// The schedule's entries as bounds in force from `at` on: the entry due
+/// at `at` (or, before the first is due, the first's min) starts at `at`.
+fn in_force_from(at: i64, entries: &[ScheduledMin], max: u32) -> Vec<BoundsAt> {
+    let due = entries.partition_point(|e| e.from <= at);
+    let first = due.saturating_sub(1);
+    entries
+        .get(first)
+        .map(|e| BoundsAt {
+            from: at,
+            min: e.min_replicas,
+            max,
+        })
+        .into_iter()
+        .chain(entries.iter().skip(due.max(1)).map(|e| BoundsAt {
+            from: e.from,
+            min: e.min_replicas,
+            max,
+        }))
+        .collect()
+}
+
+/// MASE of the forecast mean over the day after `at`.
+fn next_day_mase(
+    actual: &Series,
+    forecast: &Forecast,
+    at: i64,
+    mean_at: &dyn Fn(i64) -> Option<f64>,
+) -> Option<f64> {
+    let per_day = actual.steps_per_day()?;
+    let index = |t: i64| usize::try_from((t - actual.start).div_euclid(actual.step)).ok();
+    let cut = index(at)?.min(actual.len());
+    let scale = mase_scale(&actual.values[..cut], per_day);
+    let errors: Vec<f64> = (0..per_day)
+        .filter_map(|k| {
+            let t = at + k as i64 * actual.step;
+            let a = *actual.values.get(index(t)?)?;
+            let m = mean_at(t)?;
+            (a.is_finite() && t >= forecast.start).then(|| (a - m).abs())
+        })
+        .collect();
+    (scale > 0.0 && !errors.is_empty())
+        .then(|| errors.iter().sum::<f64>() / errors.len() as f64 / scale)
+}
+
+/// `schedule: −83% overload minutes at +6% replica-hours vs reactive`.
+fn verdict(reactive: &Outcome, horizon: &Outcome, schedule: &Outcome) -> String {
+    let change = |new: f64, old: f64| {
+        if old > 0.0 {
+            signed_percent(new / old)
+        } else if new > 0.0 {
+            "more than none".to_string()
+        } else {
+            "none either".to_string()
+        }
+    };
+    let line = |name: &str, o: &Outcome| {
+        format!(
+            "{name}: {} overload minutes at {} replica-hours",
+            change(o.overload_minutes, reactive.overload_minutes),
+            change(o.replica_hours, reactive.replica_hours)
+        )
+    };
+    format!(
+        "{} vs reactive ({:.0} overload minutes, {:.0} replica-hours); {}",
+        line("schedule", schedule),
+        reactive.overload_minutes,
+        reactive.replica_hours,
+        line("horizon", horizon)
+    )
+}
+
+/// One policy against reactive-only over all replayed workloads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FleetChange {
+    pub policy: Policy,
+    /// Workloads replayed.
+    pub workloads: usize,
+    /// Median over the workloads of (policy ÷ reactive), for overload
+    /// minutes (workloads where reactive never overloads left out) and
+    /// replica-hours.
+    pub median_overload_ratio: Option<f64>,
+    pub median_replica_hours_ratio: Option<f64>,
+    /// Workloads (namespace/name) where it overloads more than reactive.
+    pub worse_on_overload: Vec<String>,
+}
+
+/// Horizon and schedule against reactive-only over all `replays`.
+#[must_use]
+pub fn fleet_changes(replays: &[WorkloadReplay]) -> Vec<FleetChange> {
+    [Policy::Horizon, Policy::Schedule]
+        .into_iter()
+        .map(|policy| {
+            let mut overload = Vec::new();
+            let mut hours = Vec::new();
+            let mut worse_on_overload = Vec::new();
+            for w in replays {
+                let (reactive, own) = (w.outcome(Policy::Reactive), w.outcome(policy));
+                if reactive.overload_minutes > 0.0 {
+                    overload.push(own.overload_minutes / reactive.overload_minutes);
+                }
+                if reactive.replica_hours > 0.0 {
+                    hours.push(own.replica_hours / reactive.replica_hours);
+                }
+                if own.overload_minutes > reactive.overload_minutes {
+                    worse_on_overload.push(format!("{}/{}", w.namespace, w.name));
+                }
+            }
+            FleetChange {
+                policy,
+                workloads: replays.len(),
+                median_overload_ratio: median(overload),
+                median_replica_hours_ratio: median(hours),
+                worse_on_overload,
+            }
+        })
+        .collect()
+}
+
+fn median(mut xs: Vec<f64>) -> Option<f64> {
+    (!xs.is_empty()).then(|| crate::core::stats::median(&mut xs))
+}
+
+impl FleetChange {
+    /// "schedule, median of 8 workloads: −55% overload minutes, +12%
+    /// replica-hours vs reactive; more overload than reactive: none".
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let ratio = |r: Option<f64>| r.map_or_else(|| "n/a".to_string(), signed_percent);
+        format!(
+            "{}, median of {} workloads: {} overload minutes, {} replica-hours vs reactive; more overload than reactive: {}",
+            self.policy.as_str(),
+            self.workloads,
+            ratio(self.median_overload_ratio),
+            ratio(self.median_replica_hours_ratio),
+            if self.worse_on_overload.is_empty() {
+                "none".to_string()
+            } else {
+                self.worse_on_overload.join(", ")
+            }
+        )
+    }
+}
+
+/// Every workload's replay, and those that could not be replayed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Backtest {
+    pub generated_at: String,
+    pub workloads: Vec<WorkloadReplay>,
+    /// Horizon and schedule against reactive over all the workloads.
+    pub fleet: Vec<FleetChange>,
+    /// `(namespace/name, reason)`.
+    pub failures: Vec<(String, String)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::series::GridStats;
+
+    const T0: i64 = 1_700_000_000 / 3600 * 3600;
+
+    fn series(step: i64, values: Vec<f64>) -> Series {
+        Series {
+            start: T0,
+            step,
+            values,
+            stats: GridStats::default(),
+        }
+    }
+
+    fn fixed(min: u32, max: u32) -> Vec<BoundsAt> {
+        vec![BoundsAt { from: T0, min, max }]
+    }
+
+    #[test]
+    fn a_replans_schedule_takes_over_at_the_replan() {
+        let entry = |from: i64, min_replicas: u32| ScheduledMin { from, min_replicas };
+        let at = |from: i64, min: u32| BoundsAt { from, min, max: 9 };
+        // Due before the replan: the one in force then starts at it.
+        let entries = [entry(T0 - 600, 2), entry(T0 - 100, 3), entry(T0 + 300, 4)];
+        assert_eq!(in_force_from(T0, &entries, 9), [at(T0, 3), at(T0 + 300, 4)]);
+        // Nothing due yet: the first entry's min from the replan on.
+        let entries = [entry(T0 + 300, 4), entry(T0 + 900, 2)];
+        assert_eq!(in_force_from(T0, &entries, 9), [at(T0, 4), at(T0 + 900, 2)]);
+        assert!(in_force_from(T0, &[], 9).is_empty());
+    }
+
+    fn replay_with(name: &str, outcomes: [(f64, f64); 3]) -> WorkloadReplay {
+        let policies = [Policy::Reactive, Policy::Horizon, Policy::Schedule]
+            .into_iter()
+            .zip(outcomes)
+            .map(
+                |(policy, (overload_minutes, replica_hours))| PolicyOutcome {
+                    policy,
+                    outcome: Outcome {
+                        overload_minutes,
+                        replica_hours,
+                        ..Outcome::default()
+                    },
+                },
+            )
+            .collect();
+        WorkloadReplay {
+            name: name.to_string(),
+            namespace: "ns".to_string(),
+            from: T0,
+            to: T0 + 86_400,
+            policies,
+            verdict: String::new(),
+            replans: Vec::new(),
+            stability: Stability::default(),
+            chart: ReplayChart::default(),
+        }
+    }
+
+    #[test]
+    fn the_fleet_summary_takes_medians_of_ratios_and_names_the_worse() {
+        let replays = [
+            replay_with("a", [(100.0, 10.0), (50.0, 11.0), (20.0, 12.0)]),
+            replay_with("b", [(10.0, 10.0), (20.0, 10.0), (6.0, 10.0)]),
+            // Reactive never overloads: no overload ratio, but worse.
+            replay_with("c", [(0.0, 10.0), (0.0, 10.0), (1.5, 13.0)]),
+        ];
+        let [horizon, schedule] = &fleet_changes(&replays)[..] else {
+            panic!("two policies");
+        };
+        assert_eq!(horizon.median_overload_ratio, Some(1.25));
+        assert_eq!(horizon.worse_on_overload, ["ns/b"]);
+        assert_eq!(schedule.median_overload_ratio, Some(0.4));
+        assert_eq!(schedule.median_replica_hours_ratio, Some(1.2));
+        assert_eq!(schedule.worse_on_overload, ["ns/c"]);
+        assert_eq!(
+            schedule.describe(),
+            "schedule, median of 3 workloads: −60% overload minutes, +20% replica-hours vs reactive; more overload than reactive: ns/c"
+        );
+    }
+
+    #[test]
+    fn a_step_up_overloads_for_exactly_the_startup_time() {
+        // 4 replicas' worth, then 8: the HPA asks at once, pods serve 90 s later.
+        let mut values = vec![40.0; 12];
+        values.extend(vec![80.0; 12]);
+        let load = series(300, values);
+        let hpa = Hpa::new(10.0);
+        let out = simulate(&load, T0, T0 + 24 * 300, &fixed(1, 20), &hpa);
+        assert!((out.overload_minutes - 1.5).abs() < 1e-9, "{out:?}");
+        let oracle = oracle(&load, T0, T0 + 24 * 300, &hpa);
+        assert_eq!(oracle.overload_minutes, 0.0);
+    }
+
+    #[test]
+    fn a_short_dip_does_not_scale_down_inside_the_stabilization_window() {
+        // 60 s steps: 5 minutes at 100, 3 minutes at 30, back to 100.
+        let mut values = vec![100.0; 5];
+        values.extend(vec![30.0; 3]);
+        values.extend(vec![100.0; 5]);
+        let load = series(60, values);
+        let hpa = Hpa::new(10.0);
+        let out = simulate(&load, T0, T0 + 13 * 60, &fixed(1, 20), &hpa);
+        // Never fewer than 10 replicas: 13 minutes × 10 replicas.
+        assert!(
+            (out.replica_hours - 13.0 * 10.0 / 60.0).abs() < 1e-9,
+            "{out:?}"
+        );
+        assert_eq!(out.overload_minutes, 0.0);
+    }
+
+    #[test]
+    fn a_change_within_tolerance_is_no_action() {
+        // 100 then 108: +8% on 10 replicas, inside the 10% tolerance.
+        let mut values = vec![100.0; 5];
+        values.extend(vec![108.0; 5]);
+        let load = series(60, values);
+        let out = simulate(&load, T0, T0 + 600, &fixed(1, 20), &Hpa::new(10.0));
+        assert!(
+            (out.replica_hours - 10.0 * 10.0 / 60.0).abs() < 1e-9,
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn bounds_clamp_and_their_changes_are_counted() {
+        let load = series(300, vec![10.0; 24]);
+        let schedule = vec![
+            BoundsAt {
+                from: T0,
+                min: 1,
+                max: 5,
+            },
+            BoundsAt {
+                from: T0 + 3600,
+                min: 4,
+                max: 5,
+            },
+            BoundsAt {
+                from: T0 + 7200,
+                min: 4,
+                max: 5,
+            },
+        ];
+        let out = simulate(&load, T0, T0 + 24 * 300, &schedule, &Hpa::new(10.0));
+        // 1 replica for an hour, then 4 (a raised min) for an hour.
+        assert!((out.replica_hours - 5.0).abs() < 1e-9, "{out:?}");
+        assert_eq!(out.changes, 1);
+    }
+
+    #[test]
+    fn the_oracle_never_overloads_and_pays_for_pods_ahead() {
+        let values: Vec<f64> = (0..288)
+            .map(|i: i32| 50.0 + 40.0 * (f64::from(i) / 20.0).sin())
+            .collect();
+        let load = series(300, values);
+        let hpa = Hpa::new(10.0);
+        let out = oracle(&load, T0, T0 + 288 * 300, &hpa);
+        assert_eq!(out.overload_minutes, 0.0);
+        assert!(out.utilization_p95 <= 1.0);
+        let reactive = simulate(&load, T0, T0 + 288 * 300, &fixed(1, 100), &hpa);
+        assert!(out.replica_hours < reactive.replica_hours);
+    }
+}

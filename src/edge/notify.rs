@@ -1,0 +1,615 @@
+//! Notify (edge): calls an operator through Alertmanager when the cluster
+//! cannot heal itself, and pushes the run's metrics to a Pushgateway.
+//!
+//! The pure part decides: which alerts a run raises ([`firing_alerts`]),
+//! which earlier ones it resolves ([`resolved_alerts`]) and the metrics
+//! text ([`run_metrics`]). [`notify`] does the I/O.
+//!
+//! Alertmanager forgets an alert sent without `endsAt` after its
+//! `resolve_timeout` (5 minutes by default), shorter than the time between
+//! runs: firing alerts are sent with `endsAt` an hour ahead
+//! ([`FIRING_FOR`]), and every run re-sends the alerts whose condition
+//! still holds. Which alerts an earlier run raised
+//! is read back from Alertmanager itself (`GET /api/v2/alerts`), so
+//! resolving needs no local state: an active `HomeostatCannotHeal` alert
+//! of a workload in this run that this run does not raise again is sent
+//! once more with `endsAt` = now.
+
+use crate::core::apply::Trouble;
+use crate::core::bounds::significant;
+use crate::core::plan::{Plan, Status, WorkloadPlan};
+use crate::core::time::{format_timestamp, parse_timestamp};
+use crate::edge::http::Endpoint;
+use crate::edge::http::{error_chain, with_tls, Auth};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// The one alert homeostat raises; its `reason` label says why.
+pub const ALERT_NAME: &str = "HomeostatCannotHeal";
+/// Seconds a firing alert lasts unless a later run renews or resolves it
+/// (runs come every 15 minutes; Alertmanager's own 5-minute default
+/// would make it flap between runs).
+pub const FIRING_FOR: i64 = 3_600;
+
+/// An alert as Alertmanager's API v2 takes it (and gives it back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(rename = "startsAt", default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<String>,
+    #[serde(rename = "endsAt", default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<String>,
+}
+
+fn alert(
+    namespace: &str,
+    workload: &str,
+    reason: &str,
+    severity: &str,
+    annotations: [(&str, String); 3],
+) -> Alert {
+    let labels = [
+        ("alertname", ALERT_NAME),
+        ("namespace", namespace),
+        ("workload", workload),
+        ("reason", reason),
+        ("severity", severity),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    Alert {
+        labels,
+        annotations: annotations
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        starts_at: None,
+        ends_at: None,
+    }
+}
+
+/// The alert a workload's plan raises, if any: a ceiling too low for the
+/// expected load (critical: the HPA will hit it), or no recommendation at
+/// all (missing, stale or unreadable data; a failed fit).
+#[must_use]
+pub fn plan_alert(w: &WorkloadPlan) -> Option<Alert> {
+    let id = format!("{}/{}", w.namespace, w.name);
+    let numbers = match (w.min_replicas, w.max_replicas, w.expected_load) {
+        (Some(min), Some(max), Some(load)) => format!(
+            "recommended min {min}, max {max}; expected load {} to {}",
+            significant(load.low, 6),
+            significant(load.high, 6)
+        ),
+        _ => "no recommendation".to_string(),
+    };
+    let (reason, severity, summary, fix) = match w.status {
+        Status::Ok if w.untrustworthy_model => (
+            "untrustworthy_model",
+            "warning",
+            format!(
+                "{id}: the forecast is not trustworthy (backtest MASE {})",
+                w.validation_mase.unwrap_or(f64::NAN)
+            ),
+            "look at the workload's history (`homeostat fetch`, `homeostat events`) for outages, a changed metric or a new pattern; pin the bounds (min/max floors and ceilings) until the history is clean, or raise max_mase if this workload is simply noisy".to_string(),
+        ),
+        Status::Ok => return None,
+        Status::NeedsOperator => (
+            "ceiling",
+            "critical",
+            format!("{id}: the expected load needs more replicas than its ceiling allows"),
+            "raise max_replicas.ceiling (or min_replicas.ceiling) in homeostat's config and make sure the cluster has room for them (nodes, quotas); or raise target_per_replica if one replica can carry more".to_string(),
+        ),
+        Status::InsufficientData => (
+            "insufficient_data",
+            "warning",
+            format!("{id}: too little or too old load data to recommend bounds"),
+            "check that the load metric is still scraped (the query, the exporter, Prometheus' retention); the HPA keeps its current bounds meanwhile".to_string(),
+        ),
+        Status::NoData => (
+            "no_data",
+            "warning",
+            format!("{id}: the load query matches no series"),
+            "check the workload's query and labels in homeostat's config; the HPA keeps its current bounds meanwhile".to_string(),
+        ),
+        Status::Error => (
+            "error",
+            "warning",
+            format!("{id}: homeostat could not process the workload"),
+            "read the description; the HPA keeps its current bounds meanwhile".to_string(),
+        ),
+    };
+    let mut description = numbers;
+    let why: Vec<&String> = match &w.bounds {
+        Some(bounds) if w.status == Status::NeedsOperator => bounds.needs_operator.iter().collect(),
+        _ => w.reasons.iter().collect(),
+    };
+    for line in why {
+        let _ = write!(description, "\n{line}");
+    }
+    Some(alert(
+        &w.namespace,
+        &w.name,
+        reason,
+        severity,
+        [
+            ("summary", summary),
+            ("description", description),
+            ("fix", fix),
+        ],
+    ))
+}
+
+/// Every alert this run raises: from the plan, and from `troubles` found
+/// while applying it.
+#[must_use]
+pub fn firing_alerts(plan: &Plan, troubles: &[Trouble]) -> Vec<Alert> {
+    plan.workloads
+        .iter()
+        .filter_map(plan_alert)
+        .chain(troubles.iter().map(|t| {
+            alert(
+                &t.namespace,
+                &t.workload,
+                &t.reason,
+                &t.severity,
+                [
+                    ("summary", t.summary.clone()),
+                    ("description", t.description.clone()),
+                    ("fix", t.fix.clone()),
+                ],
+            )
+        }))
+        .collect()
+}
+
+/// The alerts to resolve: those `active` in Alertmanager, raised by
+/// homeostat for a workload of this run (`in_run`: namespace, name), that
+/// this run does not raise again. They are sent back with `endsAt` = `now`.
+#[must_use]
+pub fn resolved_alerts(
+    active: &[Alert],
+    firing: &[Alert],
+    in_run: &[(String, String)],
+    now: i64,
+) -> Vec<Alert> {
+    let label = |a: &Alert, key: &str| a.labels.get(key).cloned().unwrap_or_default();
+    active
+        .iter()
+        .filter(|a| label(a, "alertname") == ALERT_NAME)
+        .filter(|a| {
+            in_run
+                .iter()
+                .any(|(ns, name)| label(a, "namespace") == *ns && label(a, "workload") == *name)
+        })
+        .filter(|a| !firing.iter().any(|f| f.labels == a.labels))
+        .map(|a| {
+            // Alertmanager refuses an end before the start, and its start
+            // has milliseconds: within the start's second, end at it.
+            let started_late = a
+                .starts_at
+                .as_deref()
+                .and_then(|t| parse_timestamp(t).ok())
+                .is_some_and(|start| start >= now);
+            Alert {
+                labels: a.labels.clone(),
+                annotations: a.annotations.clone(),
+                starts_at: a.starts_at.clone(),
+                ends_at: if started_late {
+                    a.starts_at.clone()
+                } else {
+                    Some(format_timestamp(now))
+                },
+            }
+        })
+        .collect()
+}
+
+/// A Prometheus label value, escaped for the text format.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The run's metrics in the Prometheus text format (no timestamps; the same
+/// `# TYPE` for a name every time; a trailing newline): run duration and
+/// time, workloads by outcome, and per workload with a recommendation its
+/// min, max and expected peak load.
+#[must_use]
+pub fn run_metrics(plan: &Plan, duration_secs: f64, finished_at: i64) -> String {
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, samples: &[(String, f64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    gauge(
+        "homeostat_run_duration_seconds",
+        "Wall time of the last run.",
+        &[(String::new(), duration_secs)],
+    );
+    gauge(
+        "homeostat_run_finished_timestamp_seconds",
+        "When the last run finished (unix seconds).",
+        &[(String::new(), finished_at as f64)],
+    );
+    let count =
+        |f: &dyn Fn(Status) -> bool| plan.workloads.iter().filter(|w| f(w.status)).count() as f64;
+    gauge(
+        "homeostat_workloads",
+        "Workloads of the last run by outcome: ok, needs_operator, failed (no recommendation).",
+        &[
+            ("{outcome=\"ok\"}".to_string(), count(&|s| s == Status::Ok)),
+            (
+                "{outcome=\"needs_operator\"}".to_string(),
+                count(&|s| s == Status::NeedsOperator),
+            ),
+            (
+                "{outcome=\"failed\"}".to_string(),
+                count(&|s| !matches!(s, Status::Ok | Status::NeedsOperator)),
+            ),
+        ],
+    );
+    let per_workload = |value: &dyn Fn(&WorkloadPlan) -> Option<f64>| {
+        plan.workloads
+            .iter()
+            .filter_map(|w| {
+                value(w).map(|v| {
+                    (
+                        format!(
+                            "{{namespace=\"{}\",workload=\"{}\"}}",
+                            escape(&w.namespace),
+                            escape(&w.name)
+                        ),
+                        v,
+                    )
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    gauge(
+        "homeostat_recommended_min_replicas",
+        "Recommended minReplicas.",
+        &per_workload(&|w| w.min_replicas.map(f64::from)),
+    );
+    gauge(
+        "homeostat_recommended_max_replicas",
+        "Recommended maxReplicas.",
+        &per_workload(&|w| w.max_replicas.map(f64::from)),
+    );
+    gauge(
+        "homeostat_expected_peak_load",
+        "Highest expected load over the horizon (upper end of the interval).",
+        &per_workload(&|w| w.expected_load.map(|l| l.high)),
+    );
+    out
+}
+
+/// What notifying did; `errors` name the server and what went wrong.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotifyReport {
+    pub alerts_sent: usize,
+    pub alerts_resolved: usize,
+    pub metrics_pushed: bool,
+    pub errors: Vec<String>,
+}
+
+/// An HTTP client for one notified server.
+struct Server {
+    http: reqwest::Client,
+    auth: Auth,
+    url: String,
+}
+
+impl Server {
+    fn new(endpoint: &Endpoint, setting: &str) -> Result<Server, String> {
+        let timeout = Duration::from_secs(endpoint.timeout.secs().unsigned_abs());
+        let builder = reqwest::Client::builder()
+            .user_agent(concat!("homeostat/", env!("CARGO_PKG_VERSION")))
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)));
+        let http = with_tls(
+            builder,
+            setting,
+            endpoint.ca_file.as_deref(),
+            endpoint.insecure_skip_verify,
+        )?
+        .build()
+        .map_err(|e| format!("{setting}: cannot set up the HTTP client: {e}"))?;
+        let auth = Auth::read(
+            setting,
+            endpoint.basic_auth.as_ref(),
+            endpoint.bearer_token.as_ref(),
+        )?;
+        Ok(Server {
+            http,
+            auth,
+            url: endpoint.url.clone(),
+        })
+    }
+
+    /// Sends `request`; a non-2xx answer is an error quoting its body (as
+    /// text: Alertmanager answers a JSON string or `{code, message}`).
+    async fn send(&self, request: reqwest::RequestBuilder, what: &str) -> Result<String, String> {
+        let response = self
+            .auth
+            .apply(request)
+            .send()
+            .await
+            .map_err(|e| format!("{what}: {}", error_chain(&e)))?;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            Ok(body)
+        } else {
+            let body: String = body.trim().chars().take(300).collect();
+            Err(format!("{what}: HTTP {status}: {body}"))
+        }
+    }
+}
+
+async fn send_alerts(
+    server: &Server,
+    firing: &[Alert],
+    in_run: &[(String, String)],
+    now: i64,
+    report: &mut NotifyReport,
+) -> Result<(), String> {
+    let url = format!("{}/api/v2/alerts", server.url);
+    // Which alerts to resolve. If they cannot be read, the firing ones are
+    // sent all the same: an operator must not miss them for that.
+    let active = async {
+        let body = server
+            .send(
+                server
+                    .http
+                    .get(&url)
+                    .query(&[("filter", format!("alertname=\"{ALERT_NAME}\""))]),
+                "alertmanager: reading active alerts",
+            )
+            .await?;
+        serde_json::from_str::<Vec<Alert>>(&body)
+            .map_err(|e| format!("alertmanager: reading active alerts: not a list of alerts: {e}"))
+    }
+    .await;
+    let resolved = match active {
+        Ok(active) => resolved_alerts(&active, firing, in_run, now),
+        Err(e) => {
+            report
+                .errors
+                .push(format!("{e} (no alert resolved this run)"));
+            Vec::new()
+        }
+    };
+    // An alert lapses when its `endsAt` passes: far enough ahead that the
+    // next runs renew it before, near enough that alerts of a homeostat
+    // that stopped running clear by themselves.
+    // `startsAt` too: without it Alertmanager takes `endsAt` as the start,
+    // an alert that begins in an hour. A re-sent alert keeps its first
+    // start (Alertmanager merges overlapping ones, earliest start first).
+    let (since, until) = (format_timestamp(now), format_timestamp(now + FIRING_FOR));
+    let firing: Vec<Alert> = firing
+        .iter()
+        .map(|a| Alert {
+            starts_at: Some(since.clone()),
+            ends_at: Some(until.clone()),
+            ..a.clone()
+        })
+        .collect();
+    let all: Vec<&Alert> = firing.iter().chain(&resolved).collect();
+    if all.is_empty() {
+        return Ok(());
+    }
+    server
+        .send(
+            server
+                .http
+                .post(&url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(serde_json::to_vec(&all).expect("alerts always serialise")),
+            "alertmanager: sending alerts",
+        )
+        .await?;
+    report.alerts_sent = firing.len();
+    report.alerts_resolved = resolved.len();
+    Ok(())
+}
+
+/// Sends the run's alerts to Alertmanager and its metrics to the
+/// Pushgateway, those configured. Never fails the run: problems are in the
+/// report's `errors`.
+pub async fn notify(
+    alertmanager: Option<&Endpoint>,
+    pushgateway: Option<&Endpoint>,
+    firing: &[Alert],
+    in_run: &[(String, String)],
+    metrics: &str,
+    now: i64,
+) -> NotifyReport {
+    let mut report = NotifyReport::default();
+    if let Some(endpoint) = alertmanager {
+        let sent = match Server::new(endpoint, "alertmanager") {
+            Ok(server) => send_alerts(&server, firing, in_run, now, &mut report).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            report.errors.push(e);
+        }
+    }
+    if let Some(endpoint) = pushgateway {
+        let pushed = match Server::new(endpoint, "pushgateway") {
+            Ok(server) => {
+                let url = format!("{}/metrics/job/homeostat", server.url);
+                server
+                    .send(
+                        server
+                            .http
+                            .put(&url)
+                            .header(
+                                reqwest::header::CONTENT_TYPE,
+                                "text/plain; version=0.0.4; charset=utf-8",
+                            )
+                            .body(metrics.to_string()),
+                        "pushgateway: pushing run metrics",
+                    )
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match pushed {
+            Ok(_) => report.metrics_pushed = true,
+            Err(e) => report.errors.push(e),
+        }
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::plan::ExpectedLoad;
+
+    fn workload(name: &str, status: Status) -> WorkloadPlan {
+        let mut w = WorkloadPlan::empty("shop", name, name, status);
+        w.reasons = vec![format!("{name}: why")];
+        if matches!(status, Status::Ok | Status::NeedsOperator) {
+            w.min_replicas = Some(3);
+            w.max_replicas = Some(20);
+            w.expected_load = Some(ExpectedLoad {
+                low: 120.0,
+                high: 2400.5,
+            });
+        }
+        w
+    }
+
+    fn plan(workloads: Vec<WorkloadPlan>) -> Plan {
+        Plan {
+            generated_at: String::new(),
+            workloads,
+        }
+    }
+
+    #[test]
+    fn a_run_alerts_for_every_workload_that_cannot_heal_and_no_other() {
+        let plan = plan(vec![
+            workload("cart", Status::Ok),
+            workload("search", Status::NeedsOperator),
+            workload("ads", Status::NoData),
+            workload("feed", Status::InsufficientData),
+        ]);
+        let alerts = firing_alerts(
+            &plan,
+            &[Trouble {
+                namespace: "shop".into(),
+                workload: "cart".into(),
+                reason: "patch_failed".into(),
+                severity: "warning".into(),
+                summary: "s".into(),
+                description: "d".into(),
+                fix: "f".into(),
+            }],
+        );
+        let reasons: Vec<(&str, &str, &str)> = alerts
+            .iter()
+            .map(|a| {
+                (
+                    a.labels["workload"].as_str(),
+                    a.labels["reason"].as_str(),
+                    a.labels["severity"].as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                ("search", "ceiling", "critical"),
+                ("ads", "no_data", "warning"),
+                ("feed", "insufficient_data", "warning"),
+                ("cart", "patch_failed", "warning"),
+            ]
+        );
+        let ceiling = &alerts[0];
+        assert_eq!(ceiling.labels["alertname"], ALERT_NAME);
+        assert_eq!(ceiling.labels["namespace"], "shop");
+        assert!(ceiling.annotations["description"].contains("expected load 120 to 2400.5"));
+        assert!(ceiling.annotations["fix"].contains("max_replicas.ceiling"));
+        assert!(alerts[1].annotations["description"].contains("ads: why"));
+        assert!(ceiling.ends_at.is_none(), "a firing alert has no endsAt");
+    }
+
+    #[test]
+    fn an_untrustworthy_model_is_alerted_with_its_error() {
+        let mut w = workload("cart", Status::Ok);
+        w.validation_mase = Some(3.4);
+        assert_eq!(plan_alert(&w), None, "only when flagged");
+        w.untrustworthy_model = true;
+        let alert = plan_alert(&w).unwrap();
+        assert_eq!(alert.labels["reason"], "untrustworthy_model");
+        assert!(alert.annotations["summary"].contains("MASE 3.4"));
+    }
+
+    #[test]
+    fn alerts_no_longer_raised_are_resolved_only_for_this_runs_workloads() {
+        let plan = plan(vec![workload("search", Status::NeedsOperator)]);
+        let firing = firing_alerts(&plan, &[]);
+        let mut cleared = plan_alert(&workload("ads", Status::NoData)).unwrap();
+        cleared.starts_at = Some("2025-11-26T09:00:00Z".into());
+        let mut elsewhere = cleared.clone();
+        elsewhere.labels.insert("namespace".into(), "other".into());
+        let mut foreign = cleared.clone();
+        foreign
+            .labels
+            .insert("alertname".into(), "KubePodCrashLooping".into());
+        let active = [firing[0].clone(), cleared.clone(), elsewhere, foreign];
+        let in_run = [
+            ("shop".to_string(), "search".to_string()),
+            ("shop".to_string(), "ads".to_string()),
+        ];
+        let resolved = resolved_alerts(&active, &firing, &in_run, 1_764_151_200);
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].labels, cleared.labels);
+        assert_eq!(resolved[0].starts_at, cleared.starts_at);
+        assert_eq!(resolved[0].ends_at.as_deref(), Some("2025-11-26T10:00:00Z"));
+        // Started within the same second: ends at its own start.
+        let mut just = cleared.clone();
+        just.starts_at = Some("2025-11-26T10:00:00.349Z".into());
+        let resolved = resolved_alerts(&[just], &firing, &in_run, 1_764_151_200);
+        assert_eq!(
+            resolved[0].ends_at.as_deref(),
+            Some("2025-11-26T10:00:00.349Z")
+        );
+    }
+
+    #[test]
+    fn metrics_are_text_format_with_one_type_line_per_name() {
+        let plan = plan(vec![
+            workload("cart", Status::Ok),
+            workload("se\"arch", Status::NeedsOperator),
+            workload("ads", Status::Error),
+        ]);
+        let text = run_metrics(&plan, 1.25, 1_764_151_200);
+        assert!(text.ends_with('\n'));
+        assert!(text.contains("homeostat_run_duration_seconds 1.25\n"));
+        assert!(text.contains("homeostat_workloads{outcome=\"ok\"} 1\n"));
+        assert!(text.contains("homeostat_workloads{outcome=\"needs_operator\"} 1\n"));
+        assert!(text.contains("homeostat_workloads{outcome=\"failed\"} 1\n"));
+        assert!(text.contains(
+            "homeostat_recommended_max_replicas{namespace=\"shop\",workload=\"se\\\"arch\"} 20\n"
+        ));
+        assert!(
+            !text.contains("workload=\"ads\""),
+            "no numbers without a recommendation"
+        );
+        let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
+        assert_eq!(types, 6);
+    }
+}

@@ -1,0 +1,530 @@
+//! The Prometheus client: the I/O edge of the Prometheus source.
+//!
+//! One [`Client`] serves a whole run, so that its concurrency bound holds
+//! across every workload (a fleet run must never flood Prometheus: at most
+//! `max_concurrency` requests are in flight, whatever the number of
+//! workloads or chunks). Each request is a `POST /api/v1/query_range` with
+//! a form body (long queries do not hit URL length limits of proxies in
+//! front of Prometheus), explicit `start`/`end`/`step`, gzip accepted.
+//!
+//! Failures are sorted into two kinds. Transient ones are retried with
+//! exponential backoff and jitter, without holding a concurrency permit
+//! while waiting: connection errors, timeouts, answers cut off mid-body,
+//! HTTP 429 and 5xx (503 is how Prometheus says a query timed out), with
+//! `Retry-After` honoured. Final ones are reported at once, with
+//! Prometheus' own words: a bad query (400), bad credentials (401/403), a
+//! query too heavy to run (422, "too many samples"), an answer that is not
+//! a range result.
+//!
+//! Secrets (a basic-auth password, a bearer token) are read from files or
+//! environment variables when the client is made, kept in a type that
+//! never prints them, and sent as sensitive headers.
+
+use super::{combine, parse_range_answer, plan_chunks, AnswerError, Chunk, CombineError};
+use crate::core::workload::Aggregate;
+use crate::edge::http::{error_chain, with_tls, Auth};
+use crate::edge::prometheus::{Prometheus, RangeSeries};
+use crate::edge::source::Sample;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::StatusCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// Largest answer read for one request: a single series of 11,001 points
+/// is about 300 KiB, so this only stops a query that matches thousands of
+/// series (a per-pod metric without `sum`).
+pub const MAX_ANSWER_BYTES: usize = 256 << 20;
+
+/// How transient failures are retried.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (so `max_retries + 1` attempts).
+    pub max_retries: u32,
+    /// Wait before the first retry; doubled for each next one.
+    pub first_backoff: Duration,
+    /// Longest wait between two attempts (also caps `Retry-After`).
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 3,
+            first_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (0-based): "equal jitter", a
+    /// uniform draw in [d/2, d] for d = first·2^retry capped, so that
+    /// workloads failing together do not retry together; at least what
+    /// the server asked for in `Retry-After`.
+    fn backoff(&self, retry: u32, retry_after: Option<Duration>) -> Duration {
+        let full = self
+            .first_backoff
+            .saturating_mul(1 << retry.min(16))
+            .min(self.max_backoff);
+        let jittered = full.mul_f64(0.5 + 0.5 * fastrand::f64());
+        retry_after.map_or(jittered, |asked| jittered.max(asked.min(self.max_backoff)))
+    }
+}
+
+/// A workload's history as Prometheus gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct History {
+    /// One series, time-ordered, lookback repeats removed.
+    pub samples: Vec<Sample>,
+    /// HTTP requests it took (chunks; retries not counted).
+    pub requests: usize,
+    /// Points that were ±Inf, left out as unknown.
+    pub infinite: usize,
+    /// Steps each value holds for, when the data is coarser than the step
+    /// ([`super::coarser_than_step`]).
+    pub coarser: Option<usize>,
+}
+
+/// Why a workload's history could not be fetched.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FetchError {
+    /// The query matched nothing: not an error of Prometheus, but nothing to plan from.
+    #[error("no data: the query returned no series between {from} and {to}")]
+    NoData { from: String, to: String },
+    #[error("{0}")]
+    Series(CombineError),
+    #[error("Prometheus refused the query (HTTP {status}, {kind}): {message}")]
+    Refused {
+        status: u16,
+        kind: String,
+        message: String,
+    },
+    #[error("Prometheus refused the credentials (HTTP {status}): check prometheus.basic_auth or the bearer token")]
+    Unauthorized { status: u16 },
+    /// The server's certificate is not trusted: no retry can fix that.
+    #[error("TLS: {0} (give the CA that signed Prometheus' certificate as prometheus.ca_file)")]
+    Tls(String),
+    #[error("the answer is larger than {limit_mib} MiB: the query matches too many series; aggregate it in PromQL (sum(...))")]
+    TooLarge { limit_mib: usize },
+    #[error("the answer {0}: a query matching many series? (aggregate it in PromQL, sum(...), or set `aggregate:`), or give the run more memory")]
+    Budget(crate::edge::budget::BudgetError),
+    #[error("gave up after {attempts} attempts; last: {last}")]
+    GaveUp { attempts: u32, last: String },
+    #[error("Prometheus' answer is unusable: {0}")]
+    Answer(AnswerError),
+}
+
+impl FetchError {
+    /// True when the query simply matched nothing.
+    #[must_use]
+    pub fn is_no_data(&self) -> bool {
+        matches!(self, FetchError::NoData { .. })
+    }
+}
+
+/// One attempt's failure.
+enum Failure {
+    Final(FetchError),
+    Transient {
+        why: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+/// A Prometheus HTTP API client shared by a whole run.
+#[derive(Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    endpoint: String,
+    auth: Auth,
+    permits: Arc<Semaphore>,
+    retry: RetryPolicy,
+    timeout: Duration,
+    lookback: crate::edge::prometheus::Lookback,
+    max_points: u32,
+}
+
+impl Client {
+    /// Makes the client of `config`: reads the secrets and the CA file,
+    /// checks the headers. Errs with a message naming the setting at fault
+    /// (never a secret's value).
+    pub fn new(config: &Prometheus) -> Result<Client, String> {
+        let timeout = Duration::from_secs(config.timeout.secs() as u64);
+        let mut headers = HeaderMap::new();
+        for (name, value) in &config.headers {
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("prometheus.headers: `{name}` is not a valid header name"))?;
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                format!("prometheus.headers.{name}: the value is not a valid header value")
+            })?;
+            headers.insert(header, value);
+        }
+        let builder = reqwest::Client::builder()
+            .user_agent(concat!("homeostat/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .gzip(true)
+            // A redirect would turn the POST into a GET without its form:
+            // report the 3xx instead (point prometheus.url at the target).
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(config.max_concurrency as usize);
+        let builder = with_tls(
+            builder,
+            "prometheus",
+            config.ca_file.as_deref(),
+            config.insecure_skip_verify,
+        )?;
+        let http = builder
+            .build()
+            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+        let auth = Auth::read(
+            "prometheus",
+            config.basic_auth.as_ref(),
+            config.bearer_token.as_ref(),
+        )?;
+        Ok(Client {
+            http,
+            endpoint: format!("{}/api/v1/query_range", config.url.trim_end_matches('/')),
+            auth,
+            permits: Arc::new(Semaphore::new(config.max_concurrency as usize)),
+            retry: RetryPolicy {
+                max_retries: config.max_retries,
+                ..RetryPolicy::default()
+            },
+            timeout,
+            lookback: config.lookback,
+            max_points: config.max_points_per_request,
+        })
+    }
+
+    /// The same client with another retry policy (tests use short waits).
+    #[must_use]
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Client {
+        self.retry = retry;
+        self
+    }
+
+    /// The history of `query` over `[start, end]` at `step` seconds (both
+    /// ends rounded inward to multiples of the step), asked for in chunks
+    /// of at most `max_points_per_request` points that run side by side within the client's
+    /// concurrency bound, and made one series (see [`combine`]).
+    pub async fn fetch_history(
+        &self,
+        query: &str,
+        aggregate: Option<Aggregate>,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<History, FetchError> {
+        let chunks = plan_chunks(start, end, step, self.max_points);
+        let no_data = || FetchError::NoData {
+            from: crate::core::time::format_timestamp(start),
+            to: crate::core::time::format_timestamp(end),
+        };
+        let Some(last) = chunks.last().copied() else {
+            return Err(no_data());
+        };
+        // `aggregate:` is asked of the server (`sum(<query>)`): its answer
+        // is one series, where the pods' own would be held in full here.
+        let wrapped = aggregate.map(|a| a.wrap(query));
+        let query = wrapped.as_deref().unwrap_or(query);
+        // Without an aggregate, several series are an error whatever the
+        // other chunks hold: say so at the first chunk that shows them and
+        // cancel the rest, instead of fetching every pod's history.
+        let answers = futures_util::future::try_join_all(chunks.iter().map(|chunk| async {
+            let series = self.query_range(query, *chunk).await?;
+            if aggregate.is_none() && series.len() > 1 {
+                return Err(FetchError::Series(CombineError::TooManySeries {
+                    count: series.len(),
+                    examples: super::describe_series(&series),
+                }));
+            }
+            Ok(series)
+        }))
+        .await?;
+        let infinite = answers.iter().flatten().map(|s| s.infinite).sum();
+        let samples = combine(answers, aggregate, step, self.lookback.secs(step), last.end)
+            .map_err(|e| match e {
+                CombineError::NoSeries => no_data(),
+                other @ CombineError::TooManySeries { .. } => FetchError::Series(other),
+            })?;
+        Ok(History {
+            coarser: super::coarser_than_step(&samples, step),
+            samples,
+            requests: chunks.len(),
+            infinite,
+        })
+    }
+
+    /// One chunk, retried while its failures are transient.
+    pub async fn query_range(
+        &self,
+        query: &str,
+        chunk: Chunk,
+    ) -> Result<Vec<RangeSeries>, FetchError> {
+        let mut retry = 0;
+        loop {
+            let outcome = {
+                let _permit = self
+                    .permits
+                    .acquire()
+                    .await
+                    .expect("the semaphore is never closed");
+                self.attempt(query, chunk).await
+            };
+            match outcome {
+                Ok(series) => return Ok(series),
+                Err(Failure::Final(error)) => return Err(error),
+                Err(Failure::Transient { why, retry_after }) => {
+                    if retry >= self.retry.max_retries {
+                        return Err(FetchError::GaveUp {
+                            attempts: retry + 1,
+                            last: why,
+                        });
+                    }
+                    tokio::time::sleep(self.retry.backoff(retry, retry_after)).await;
+                    retry += 1;
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, query: &str, chunk: Chunk) -> Result<Vec<RangeSeries>, Failure> {
+        let form = [
+            ("query", query.to_string()),
+            ("start", chunk.start.to_string()),
+            ("end", chunk.end.to_string()),
+            ("step", chunk.step.to_string()),
+            // Thanos: fail rather than answer from only some of its stores.
+            ("partial_response", "false".to_string()),
+        ];
+        // The run's memory budget: the answer of one series at this step
+        // (about 30 bytes a point, as much again parsed), reserved before
+        // asking; a longer answer (many series) takes more as it comes.
+        let points = u64::try_from((chunk.end - chunk.start) / chunk.step.max(1) + 1).unwrap_or(0);
+        let budget = crate::edge::budget::run_budget();
+        let mut reservation = budget
+            .reserve_async(64 * points + (64 << 10))
+            .await
+            .map_err(|e| Failure::Final(FetchError::Budget(e)))?;
+        let request = self.auth.apply(self.http.post(&self.endpoint).form(&form));
+        let mut response = request.send().await.map_err(|e| self.transient_http(&e))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
+        // Read piece by piece, so that an answer too large to hold (a query
+        // matching thousands of series) is refused instead of filling memory.
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(piece)) => {
+                    if body.len() + piece.len() > MAX_ANSWER_BYTES {
+                        return Err(Failure::Final(FetchError::TooLarge {
+                            limit_mib: MAX_ANSWER_BYTES >> 20,
+                        }));
+                    }
+                    body.extend_from_slice(&piece);
+                    let held = 2 * body.len() as u64;
+                    if held > reservation.bytes() {
+                        reservation
+                            .grow(held - reservation.bytes())
+                            .map_err(|e| Failure::Final(FetchError::Budget(e)))?;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(Failure::Transient {
+                        why: if e.is_timeout() {
+                            format!(
+                                "the answer did not arrive within the {:?} timeout",
+                                self.timeout
+                            )
+                        } else {
+                            format!("the answer was cut off: {}", error_chain(&e))
+                        },
+                        retry_after: None,
+                    })
+                }
+            }
+        }
+        if status.is_success() {
+            let mut series = parse_range_answer(&body).map_err(|e| match e {
+                AnswerError::Refused { kind, message } => Failure::Final(FetchError::Refused {
+                    status: status.as_u16(),
+                    kind,
+                    message,
+                }),
+                other @ AnswerError::Malformed(_) => Failure::Final(FetchError::Answer(other)),
+            })?;
+            // Only the steps asked for: a misbehaving server's extra points
+            // (off the grid, outside the range) are not history.
+            for one in &mut series {
+                one.samples.retain(|s| {
+                    s.ts >= chunk.start
+                        && s.ts <= chunk.end
+                        && (s.ts - chunk.start) % chunk.step == 0
+                });
+            }
+            return Ok(series);
+        }
+        let (kind, message) = explain(&body);
+        let code = status.as_u16();
+        Err(match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                Failure::Final(FetchError::Unauthorized { status: code })
+            }
+            StatusCode::UNPROCESSABLE_ENTITY => Failure::Final(FetchError::Refused {
+                status: code,
+                kind,
+                message: if message.contains("too many points") {
+                    // VictoriaMetrics below its default points per series.
+                    format!(
+                        "{message} (the server allows fewer points per request than the {} asked for: set prometheus.max_points_per_request to its limit)",
+                        chunk.points()
+                    )
+                } else {
+                    format!(
+                        "{message} (the query could not be executed, usually too many samples: \
+                         query a shorter history or a coarser step, or use a recording rule)"
+                    )
+                },
+            }),
+            StatusCode::TOO_MANY_REQUESTS => Failure::Transient {
+                why: format!("Prometheus is rate limiting (HTTP 429): {message}"),
+                retry_after,
+            },
+            StatusCode::SERVICE_UNAVAILABLE => Failure::Transient {
+                why: format!(
+                    "HTTP 503 ({kind}): {message} (the query timed out or Prometheus is overloaded)"
+                ),
+                retry_after,
+            },
+            s if s.is_server_error() => Failure::Transient {
+                why: format!("HTTP {code} ({kind}): {message}"),
+                retry_after,
+            },
+            _ => Failure::Final(FetchError::Refused {
+                status: code,
+                kind,
+                message,
+            }),
+        })
+    }
+
+    fn transient_http(&self, e: &reqwest::Error) -> Failure {
+        let chain = error_chain(e);
+        if e.is_builder() {
+            return Failure::Final(FetchError::Refused {
+                status: 0,
+                kind: "request".into(),
+                message: format!("cannot make a request to {}: {chain}", self.endpoint),
+            });
+        }
+        if e.is_connect() && chain.contains("certificate") {
+            return Failure::Final(FetchError::Tls(format!(
+                "cannot connect to {}: {chain}",
+                self.endpoint
+            )));
+        }
+        let why = if e.is_timeout() {
+            format!("no answer within the {:?} timeout", self.timeout)
+        } else if e.is_connect() {
+            format!("cannot connect to {}: {}", self.endpoint, error_chain(e))
+        } else {
+            format!("request to {} failed: {}", self.endpoint, error_chain(e))
+        };
+        Failure::Transient {
+            why,
+            retry_after: None,
+        }
+    }
+}
+
+/// `Retry-After`: seconds, or an HTTP date (RFC 7231) turned into the
+/// wait from `now`; `None` when unreadable.
+fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = at.with_timezone(&chrono::Utc) - now;
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// Prometheus' `errorType` and `error` of a refusal, or the start of a
+/// body that is not its JSON (a proxy's HTML page, say).
+fn explain(body: &[u8]) -> (String, String) {
+    if let Err(AnswerError::Refused { kind, message }) = parse_range_answer(body) {
+        return (kind, message);
+    }
+    let text = String::from_utf8_lossy(body);
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut snippet: String = line.chars().take(200).collect();
+    if line.chars().count() > 200 {
+        snippet.push('…');
+    }
+    ("http".into(), snippet)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_is_capped_and_honours_retry_after() {
+        let policy = RetryPolicy {
+            max_retries: 5,
+            first_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+        };
+        for _ in 0..100 {
+            let first = policy.backoff(0, None);
+            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+            let third = policy.backoff(2, None);
+            assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400));
+            assert!(policy.backoff(10, None) <= Duration::from_secs(1));
+            assert_eq!(
+                policy.backoff(0, Some(Duration::from_secs(60))),
+                Duration::from_secs(1)
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_an_http_date() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-26T08:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Thu, 26 Nov 2026 08:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Thu, 26 Nov 2026 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn a_refusal_is_explained_in_prometheus_words_or_by_the_body_start() {
+        let refusal = br#"{"status":"error","errorType":"bad_data","error":"1:6: parse error: unclosed left parenthesis"}"#;
+        assert_eq!(
+            explain(refusal),
+            (
+                "bad_data".to_string(),
+                "1:6: parse error: unclosed left parenthesis".to_string()
+            )
+        );
+        let (kind, message) = explain(b"<html>\n<body>502 Bad Gateway</body></html>");
+        assert_eq!(kind, "http");
+        assert_eq!(message, "<html> <body>502 Bad Gateway</body></html>");
+    }
+}

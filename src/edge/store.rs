@@ -1,0 +1,380 @@
+//! Model store (edge): per workload, the model that was chosen, the last
+//! recommendation and the history of recommendations and applied values,
+//! as versioned JSON (`<store>/<namespace>/<name>.json`).
+//!
+//! Written atomically: a temporary file in the same folder, fsync, rename,
+//! fsync of the folder; a crash leaves the old file or the new one, never a
+//! mix. A file that cannot be read back (corrupt, truncated, written by a
+//! newer homeostat) is renamed aside, never deleted, and reported; the run
+//! goes on as if there were none.
+//!
+//! One writer at a time: a run that writes the store holds an advisory
+//! lock on `<store>/.lock` ([`Store::lock`]); a second run (a manual one
+//! during the scheduled job's) waits for it briefly, then gives up saying who
+//! holds it, rather than interleave and lose records. The kernel releases
+//! the lock when the holder exits, however it exits.
+
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The schema version this homeostat writes and reads.
+pub const STORE_VERSION: u32 = 1;
+/// Runs kept per workload (about 10 days at one run every 15 minutes).
+pub const HISTORY_KEPT: usize = 1000;
+
+/// The model a run chose.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelState {
+    pub model: String,
+    pub seasonality: Option<String>,
+}
+
+/// One run's outcome for a workload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The recommendation's "now" (RFC3339).
+    pub at: String,
+    pub status: String,
+    pub recommended_min: Option<u32>,
+    pub recommended_max: Option<u32>,
+    /// What the HPA was set to, when a patch was applied.
+    pub applied_min: Option<u32>,
+    pub applied_max: Option<u32>,
+    pub dry_run: bool,
+}
+
+/// Everything kept about one workload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadState {
+    pub version: u32,
+    pub namespace: String,
+    pub name: String,
+    pub model: Option<ModelState>,
+    /// Oldest first; the last is the latest run.
+    pub history: Vec<RunRecord>,
+}
+
+impl WorkloadState {
+    #[must_use]
+    pub fn new(namespace: &str, name: &str) -> WorkloadState {
+        WorkloadState {
+            version: STORE_VERSION,
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            model: None,
+            history: Vec::new(),
+        }
+    }
+
+    /// The latest run, if any.
+    #[must_use]
+    pub fn last(&self) -> Option<&RunRecord> {
+        self.history.last()
+    }
+
+    /// Adds a run, keeping the last [`HISTORY_KEPT`].
+    pub fn record(&mut self, run: RunRecord) {
+        self.history.push(run);
+        let excess = self.history.len().saturating_sub(HISTORY_KEPT);
+        self.history.drain(..excess);
+    }
+}
+
+/// The store folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// What loading found: the state (none if new or set aside) and, when a
+/// file was set aside, what happened to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub state: Option<WorkloadState>,
+    pub set_aside: Option<String>,
+}
+
+/// The store's lock, held until dropped.
+#[derive(Debug)]
+pub struct StoreLock {
+    _file: fs::File,
+}
+
+/// How long a run waits for another one's lock on the store.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Store {
+    #[must_use]
+    pub fn new(root: impl Into<PathBuf>) -> Store {
+        Store { root: root.into() }
+    }
+
+    /// Takes the store's lock, waiting up to `wait` for another run to
+    /// let go of it. The holder's process id and start are written into
+    /// the lock file, so that the next run can say who holds it.
+    pub fn lock(&self, wait: std::time::Duration) -> Result<StoreLock, String> {
+        let cannot = |what: &str, e: &dyn std::fmt::Display| {
+            format!(
+                "model store {}: cannot {what}: {e} (a run that writes the store needs a writable folder)",
+                self.root.display()
+            )
+        };
+        fs::create_dir_all(&self.root).map_err(|e| cannot("create it", &e))?;
+        let path = self.root.join(".lock");
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| cannot("open its lock file .lock", &e))?;
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    let holder = fs::read_to_string(&path).unwrap_or_default();
+                    return Err(format!(
+                        "model store {} is in use by another homeostat run ({}); waited {} s for it: run again once it has finished",
+                        self.root.display(),
+                        crate::core::time::shown(holder.trim()),
+                        wait.as_secs()
+                    ));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(cannot("lock .lock", &e)),
+            }
+        }
+        // Who holds it, for the next run's message (best effort: the lock
+        // holds whether or not this is written).
+        let _ = file.set_len(0).and_then(|()| {
+            write!(
+                file,
+                "process {} since {}",
+                std::process::id(),
+                crate::core::time::format_timestamp(chrono::Utc::now().timestamp())
+            )
+        });
+        Ok(StoreLock { _file: file })
+    }
+
+    /// Where a workload's state lives. Names are Kubernetes names (DNS
+    /// labels), safe as path parts; anything else is escaped.
+    #[must_use]
+    pub fn path(&self, namespace: &str, name: &str) -> PathBuf {
+        let safe = |s: &str| -> String {
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect::<String>()
+                .trim_start_matches('.')
+                .to_string()
+        };
+        self.root
+            .join(safe(namespace))
+            .join(format!("{}.json", safe(name)))
+    }
+
+    /// Reads a workload's state. A file that is not this version's valid
+    /// JSON is renamed to `<file>.<why>-<unix seconds>` and reported.
+    #[must_use]
+    pub fn load(&self, namespace: &str, name: &str, now: i64) -> Loaded {
+        let path = self.path(namespace, name);
+        let text = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Loaded {
+                    state: None,
+                    set_aside: None,
+                }
+            }
+            Err(e) => {
+                return Loaded {
+                    state: None,
+                    set_aside: Some(format!("{}: cannot read: {e}", path.display())),
+                }
+            }
+        };
+        let problem = match serde_json::from_slice::<serde_json::Value>(&text) {
+            Err(e) => ("corrupt", format!("not valid JSON ({e})")),
+            Ok(value) => match value.get("version").and_then(serde_json::Value::as_u64) {
+                Some(v) if v > u64::from(STORE_VERSION) => (
+                    "newer",
+                    format!(
+                        "written by a newer homeostat (version {v}; this one reads {STORE_VERSION})"
+                    ),
+                ),
+                _ => match serde_json::from_value::<WorkloadState>(value) {
+                    Ok(state) if state.version == STORE_VERSION => {
+                        return Loaded {
+                            state: Some(state),
+                            set_aside: None,
+                        }
+                    }
+                    Ok(state) => (
+                        "older",
+                        format!("schema version {} is not {STORE_VERSION}", state.version),
+                    ),
+                    Err(e) => ("corrupt", format!("not a workload state ({e})")),
+                },
+            },
+        };
+        let (tag, why) = problem;
+        // Never over an earlier file set aside.
+        let mut aside = path.with_extension(format!("json.{tag}-{now}"));
+        let mut n = 1;
+        while aside.exists() {
+            aside = path.with_extension(format!("json.{tag}-{now}-{n}"));
+            n += 1;
+        }
+        let moved = match fs::rename(&path, &aside) {
+            Ok(()) => format!("set aside as {}", aside.display()),
+            Err(e) => format!("could not be set aside ({e})"),
+        };
+        Loaded {
+            state: None,
+            set_aside: Some(format!("{}: {why}; {moved}", path.display())),
+        }
+    }
+
+    /// Writes a workload's state atomically.
+    pub fn save(&self, state: &WorkloadState) -> Result<(), String> {
+        let path = self.path(&state.namespace, &state.name);
+        let folder = path.parent().expect("a store path has a folder");
+        fs::create_dir_all(folder)
+            .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+        let text = serde_json::to_vec_pretty(state).expect("a state always serialises");
+        write_atomically(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+}
+
+/// Where a crash test kills the process (tests/it/crash.rs).
+fn fault_point(name: &str) {
+    if crate::edge::fault::reached(name) {
+        crate::edge::fault::wait_to_be_killed();
+    }
+}
+
+/// The state's JSON, through [`crate::edge::atomic::write_atomically`], with the
+/// crash test's two fault points: half the file written; all of it written,
+/// before the sync and the rename.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    crate::edge::atomic::write_atomically(path, |file| {
+        let half = bytes.len() / 2;
+        file.write_all(&bytes[..half])?;
+        fault_point("store-mid-write");
+        file.write_all(&bytes[half..])?;
+        fault_point("store-before-rename");
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(at: &str, min: u32) -> RunRecord {
+        RunRecord {
+            at: at.into(),
+            status: "ok".into(),
+            recommended_min: Some(min),
+            recommended_max: Some(10),
+            applied_min: Some(min),
+            applied_max: Some(10),
+            dry_run: false,
+        }
+    }
+
+    #[test]
+    fn two_runs_in_a_row_keep_the_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        assert_eq!(store.load("shop", "cart", 0).state, None);
+        let mut state = WorkloadState::new("shop", "cart");
+        state.record(record("2026-11-26T12:00:00Z", 3));
+        store.save(&state).unwrap();
+        let mut again = store.load("shop", "cart", 0).state.unwrap();
+        again.record(record("2026-11-26T12:15:00Z", 4));
+        store.save(&again).unwrap();
+        let read = store.load("shop", "cart", 0).state.unwrap();
+        assert_eq!(read.history.len(), 2);
+        assert_eq!(read.last().unwrap().recommended_min, Some(4));
+        // No temporary file is left behind.
+        let files: Vec<_> = fs::read_dir(dir.path().join("shop")).unwrap().collect();
+        assert_eq!(files.len(), 1);
+    }
+
+    #[test]
+    fn a_truncated_or_newer_file_is_set_aside_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let mut state = WorkloadState::new("shop", "cart");
+        state.record(record("2026-11-26T12:00:00Z", 3));
+        store.save(&state).unwrap();
+        let path = store.path("shop", "cart");
+        let full = fs::read(&path).unwrap();
+        fs::write(&path, &full[..full.len() / 2]).unwrap();
+        let loaded = store.load("shop", "cart", 1_764_158_400);
+        assert_eq!(loaded.state, None);
+        let why = loaded.set_aside.unwrap();
+        assert!(why.contains("not valid JSON"), "{why}");
+        let aside = dir.path().join("shop/cart.json.corrupt-1764158400");
+        assert_eq!(
+            fs::read(&aside).unwrap(),
+            &full[..full.len() / 2],
+            "kept, not deleted"
+        );
+        assert!(!path.exists());
+
+        let newer = String::from_utf8(full)
+            .unwrap()
+            .replace("\"version\": 1", "\"version\": 7");
+        fs::write(&path, newer).unwrap();
+        let why = store.load("shop", "cart", 5).set_aside.unwrap();
+        assert!(why.contains("newer homeostat (version 7"), "{why}");
+        assert!(dir.path().join("shop/cart.json.newer-5").exists());
+        // A second one set aside at the same second does not replace it.
+        fs::write(&path, "{").unwrap();
+        let again = store.load("shop", "cart", 1_764_158_400);
+        assert!(again.set_aside.is_some());
+        assert!(dir
+            .path()
+            .join("shop/cart.json.corrupt-1764158400-1")
+            .exists());
+        assert!(dir
+            .path()
+            .join("shop/cart.json.corrupt-1764158400")
+            .exists());
+        // The next run starts afresh.
+        store.save(&state).unwrap();
+        assert_eq!(store.load("shop", "cart", 6).state, Some(state));
+    }
+
+    #[test]
+    fn names_cannot_escape_the_store() {
+        let store = Store::new("/var/lib/homeostat");
+        assert_eq!(
+            store.path("../etc", "pass/wd"),
+            PathBuf::from("/var/lib/homeostat/_etc/pass_wd.json")
+        );
+    }
+
+    #[test]
+    fn the_history_is_capped() {
+        let mut state = WorkloadState::new("shop", "cart");
+        for i in 0..HISTORY_KEPT + 5 {
+            state.record(record(&i.to_string(), 1));
+        }
+        assert_eq!(state.history.len(), HISTORY_KEPT);
+        assert_eq!(state.history[0].at, "5");
+    }
+}
