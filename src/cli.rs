@@ -1,0 +1,334 @@
+//! The command line: clap's types for every command and flag, and the
+//! checks of flag values that clap runs while parsing (`--level`), so that
+//! `main.rs` only dispatches.
+
+use clap::{Parser, Subcommand};
+use homeostat::app::{config, run};
+use homeostat::core::model::{level_error, Level};
+use homeostat::core::time::{parse_timestamp, Span};
+use homeostat::report::{Format, ResultFormat};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "homeostat",
+    version,
+    about = "Predictive autoscaler for Kubernetes: forecasts load and recommends HPA min/max replicas"
+)]
+pub(crate) struct Cli {
+    /// Diagnostics on stderr: `text` for people, `json` (one object per
+    /// line, with the run's summary) for a batch job's log collector.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    pub(crate) log_format: LogFormat,
+    /// Threads that plan workloads at once (0: one per core).
+    #[arg(long, default_value_t = 0, global = true)]
+    pub(crate) threads: usize,
+    /// Memory for reading histories at once, e.g. `512Mi` or `2G`: a file
+    /// or answer that needs more fails alone; reads that together would
+    /// pass it wait their turn. Default: half of the container's memory
+    /// limit (cgroup), else half of the machine's RAM.
+    #[arg(long, global = true, value_name = "SIZE", value_parser = homeostat::edge::budget::parse_size)]
+    pub(crate) memory_budget: Option<u64>,
+    /// Only the workloads of shard INDEX of COUNT (by a fixed hash of
+    /// namespace/name; INDEX from 0, as Kubernetes' `JOB_COMPLETION_INDEX`):
+    /// for the commands that read a config. `report merge` combines the
+    /// shards' JSON reports.
+    #[arg(long, global = true, value_name = "INDEX/COUNT")]
+    pub(crate) shard: Option<config::Shard>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// The main job: read each workload's load, forecast it, recommend HPA bounds.
+    Recommend {
+        /// Configuration file (YAML). Default: the bundled example, data/homeostat.yaml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Fix "now" (RFC3339 or unix seconds): only data up to it is used.
+        /// Default: the time of each file's last sample.
+        #[arg(long, value_parser = parse_timestamp)]
+        at: Option<i64>,
+        /// `table` (colours on a terminal unless `NO_COLOR` is set), `json`
+        /// (the full report), `csv` (a row per workload), `markdown` (for a
+        /// pull request or a chat message), `html` (one page with a chart
+        /// per workload), `parquet` (each workload's history and forecast,
+        /// and report.json, into the folder --output).
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Write the report to this file (a folder for `parquet`) instead
+        /// of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Send the run's alerts to Alertmanager and its metrics to the
+        /// Pushgateway (those configured). A failure to notify is reported
+        /// and makes the exit code 1; the report is written all the same.
+        #[arg(long)]
+        notify: bool,
+    },
+    /// Apply the recommendations to the HPAs: read each HPA (kube-rs:
+    /// kubeconfig or in-cluster service account), hold changes back by the
+    /// safety rules, patch minReplicas/maxReplicas by server-side apply
+    /// (field manager `homeostat`), alert and push run metrics.
+    Apply {
+        /// Configuration file (YAML). Default: the bundled example, data/homeostat.yaml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Fix "now" (RFC3339 or unix seconds).
+        #[arg(long, value_parser = parse_timestamp)]
+        at: Option<i64>,
+        /// Change no HPA: show what would change. Without a reachable
+        /// cluster, compare with `current:` in the config.
+        #[arg(long)]
+        dry_run: bool,
+        /// Send no alerts and push no metrics (they are sent in a dry run too).
+        #[arg(long)]
+        no_notify: bool,
+        /// `yaml`: write the patches as YAML documents (to commit to the
+        /// repository Argo CD or Flux syncs, or as kustomize patches) instead
+        /// of the report; the report goes to stderr.
+        #[arg(long, value_enum)]
+        output_format: Option<PatchFormat>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ApplyFormat,
+        /// Write the output to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Replay the last `--span` of each workload's data: rerun the batch job
+    /// every `--replan` on the data before that moment, and simulate the HPA
+    /// on the real load under reactive-only bounds (`current:`), the
+    /// recommended bounds, the time-of-day schedule and an oracle.
+    Backtest {
+        /// Configuration file (YAML). Default: the bundled example, data/homeostat.yaml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Replay only this workload (`name` or `namespace/name`).
+        #[arg(long)]
+        workload: Option<String>,
+        /// End of the replay (RFC3339 or unix seconds). Default: each
+        /// workload's last sample.
+        #[arg(long, value_parser = parse_timestamp)]
+        at: Option<i64>,
+        /// How much time to replay.
+        #[arg(long, default_value = "7d")]
+        span: Span,
+        /// Time between the batch job's runs.
+        #[arg(long, default_value = "1d")]
+        replan: Span,
+        /// From asking for a pod until it serves.
+        #[arg(long, default_value = "90s")]
+        startup: Span,
+        /// The HPA's target utilization (a replica is overloaded above 1.0).
+        #[arg(long, default_value_t = 0.7)]
+        target_utilization: f64,
+        /// The schedule raises min this long before the expected load, on top of the startup.
+        #[arg(long, default_value = "5m", value_parser = homeostat::core::time::parse_span_or_zero)]
+        buffer: i64,
+        /// Size the schedule's min for the upper end of this central
+        /// interval (percent) instead of the forecast mean: fewer overloads
+        /// from the noise around the expected curve, more replica-hours.
+        #[arg(long)]
+        schedule_level: Option<f64>,
+        /// `html`: a page with each policy's overload and replica-hours and
+        /// the simulated replicas against the load over one week.
+        #[arg(long, value_enum, default_value = "table")]
+        format: ResultFormat,
+        /// The week the HTML charts draw, from this time (RFC3339 or unix
+        /// seconds). Default: the last week of the replay.
+        #[arg(long, value_parser = parse_timestamp)]
+        chart_week: Option<i64>,
+        /// Write the result to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Forecast accuracy over many series: hold out the last `--test` span of
+    /// each, forecast it, score MASE, sMAPE, interval coverage and width.
+    Evaluate {
+        /// Folder of series files (CSV or Parquet with `timestamp,value`).
+        #[arg(long)]
+        input: PathBuf,
+        /// Held-out span at the end of each series.
+        #[arg(long, default_value = "7d")]
+        test: Span,
+        /// Central interval level, percent.
+        #[arg(long, default_value = "90", value_parser = parse_level)]
+        level: Level,
+        #[arg(long, value_enum, default_value = "table")]
+        format: EvaluateFormat,
+        /// Write the result to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Also write each series' history, held-out actuals and forecast
+        /// to `DIR/<series>.parquet` (`timestamp, load, mean, lower, upper`).
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
+    },
+    /// Export each workload's history, as `recommend` would use it, one
+    /// file per workload (`<namespace>_<name>.csv`, columns `timestamp,value`).
+    Fetch {
+        /// Configuration file (YAML). Default: the bundled example, data/homeostat.yaml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Fix "now" (RFC3339 or unix seconds): the history ends there.
+        /// Default: the clock for Prometheus queries, the last sample for files.
+        #[arg(long, value_parser = parse_timestamp)]
+        at: Option<i64>,
+        /// Folder to write the files to (made when missing).
+        #[arg(long)]
+        output: PathBuf,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: run::SeriesFormat,
+    },
+    /// Find the spikes, dips and level shifts of one series: a JSON array
+    /// of `{"kind", "start", "end", "before", "after"}`.
+    Events {
+        /// Load file: CSV or Parquet with columns `timestamp,value`.
+        #[arg(long)]
+        input: PathBuf,
+        /// Grid step (default: the most common spacing of the input).
+        #[arg(long)]
+        step: Option<Span>,
+        /// A departure lasting longer than this is a shift.
+        #[arg(long, default_value = "6h")]
+        persistence: Span,
+        /// Least size, in robust noise standard deviations.
+        #[arg(long, default_value_t = 3.0)]
+        min_z: f64,
+        /// Least size relative to the expected level, percent.
+        #[arg(long, default_value_t = 15.0)]
+        min_change: f64,
+        /// Write the JSON to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Make a synthetic fleet for trials and benchmarks: one load file per
+    /// workload (daily and weekly seasonality, trend, noise, spikes, level
+    /// shifts, gaps; seeded), and `homeostat.yaml` to run it.
+    Synth {
+        /// How many workloads.
+        #[arg(long, default_value_t = 100)]
+        workloads: usize,
+        /// Days of history each.
+        #[arg(long, default_value = "28d")]
+        days: Span,
+        /// Time between samples.
+        #[arg(long, default_value = "5m")]
+        step: Span,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The last sample's time (RFC3339 or unix seconds).
+        #[arg(long, default_value = "2026-01-01T00:00:00Z", value_parser = parse_timestamp)]
+        end: i64,
+        /// Folder to write to (made when missing).
+        #[arg(long)]
+        output: PathBuf,
+        #[arg(long, value_enum, default_value = "parquet")]
+        format: run::SeriesFormat,
+        /// Also write `fleet.om` (`OpenMetrics`, gauge
+        /// `homeostat_synthetic_load{namespace, workload}`) for `promtool
+        /// tsdb create-blocks-from openmetrics`, and
+        /// `homeostat-prometheus.yaml` querying it.
+        #[arg(long)]
+        openmetrics: bool,
+    },
+    /// Work on reports already written.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+    /// Check a configuration before a run.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Forecast one series: CSV `timestamp,mean,lower,upper`, one row per step after the input.
+    Forecast {
+        /// Load file: CSV or Parquet with columns `timestamp,value`.
+        #[arg(long)]
+        input: PathBuf,
+        /// How far ahead to forecast (e.g. 1d, 7d).
+        #[arg(long, default_value = "7d")]
+        horizon: Span,
+        /// Central interval level, percent.
+        #[arg(long, default_value = "90", value_parser = parse_level)]
+        level: Level,
+        /// Grid step (default: the most common spacing of the input).
+        #[arg(long)]
+        step: Option<Span>,
+        /// Write the CSV to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ReportCommand {
+    /// Combine the JSON reports of `recommend --shard i/n` into the fleet's
+    /// report (charts are not redrawn: the HTML has none).
+    Merge {
+        /// The shards' JSON reports (`recommend --format json`).
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// The fleet's config: workloads in its order, and any that no
+        /// shard holds named (exit code 1). Without it: sorted by
+        /// namespace and name.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Write the report to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Validate a configuration and read every workload's file, touching
+    /// no server (queries are not run): every problem listed, one line
+    /// per workload. Exit code 2 for an invalid configuration, 1 when a
+    /// file cannot be read, else 0.
+    Check {
+        /// Configuration file (YAML). Default: the bundled example.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Fix "now" (RFC3339 or unix seconds), as for `recommend`.
+        #[arg(long, value_parser = parse_timestamp)]
+        at: Option<i64>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum PatchFormat {
+    Yaml,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum ApplyFormat {
+    Table,
+    Json,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum EvaluateFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+
+/// `--level`: a percentage, validated once (a fraction like `0.9` is refused with a hint).
+pub(crate) fn parse_level(text: &str) -> Result<Level, String> {
+    let percent: f64 = text
+        .parse()
+        .map_err(|_| format!("expected a percentage such as 90, got `{text}`"))?;
+    Level::from_percent(percent).ok_or_else(|| level_error(percent))
+}
