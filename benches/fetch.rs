@@ -30,6 +30,9 @@
 //! `cargo test --benches` runs it once at 5 workloads × 2 days (dense) and
 //! 10 workloads × 2 days (fleet), to keep it working.
 
+// Benchmarks read the clock freely (clippy.toml is about the library).
+#![allow(clippy::disallowed_methods)]
+
 #[path = "support/homeostat.rs"]
 mod binary;
 #[path = "../tests/it/support/prometheus.rs"]

@@ -324,7 +324,6 @@ pub(crate) enum EvaluateFormat {
     Csv,
 }
 
-
 /// `--level`: a percentage, validated once (a fraction like `0.9` is refused with a hint).
 pub(crate) fn parse_level(text: &str) -> Result<Level, String> {
     let percent: f64 = text

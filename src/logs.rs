@@ -73,4 +73,3 @@ impl std::io::Write for LogWriter {
         std::io::stderr().flush()
     }
 }
-

@@ -2,12 +2,17 @@
 //! an exit code (0 all fine, 1 some workloads failed or need an operator,
 //! 2 could not run at all). Everything else lives in the library.
 
+// The clock is read here and in src/app/ only (clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
 mod cli;
 mod logs;
 
 use anyhow::{Context, Result};
 use clap::Parser as _;
-use cli::{ApplyFormat, Cli, Command, ConfigCommand, EvaluateFormat, LogFormat, PatchFormat, ReportCommand};
+use cli::{
+    ApplyFormat, Cli, Command, ConfigCommand, EvaluateFormat, LogFormat, PatchFormat, ReportCommand,
+};
 use homeostat::app::{config, run};
 use homeostat::core::evaluate;
 use homeostat::core::model::{self, Level};
@@ -532,7 +537,6 @@ fn render_exported(exported: &[run::Exported]) -> String {
     }
     text
 }
-
 
 /// `--config`, or the bundled example, read and validated; only `shard`'s
 /// workloads when given.

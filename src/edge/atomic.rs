@@ -32,6 +32,8 @@ pub fn write_atomically(
         _ => Path::new("."),
     };
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // The clock as a nonce for the temporary file's name, not as time.
+    #[allow(clippy::disallowed_methods)]
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());

@@ -5,6 +5,9 @@
 //! runs one area, e.g. `cargo test --release --test it events:: --
 //! --nocapture` for the events benchmark.
 
+// Tests read the clock freely (clippy.toml is about the library).
+#![allow(clippy::disallowed_methods)]
+
 mod support;
 
 mod adaptation;

@@ -312,6 +312,8 @@ impl Client {
         let request = self.auth.apply(self.http.post(&self.endpoint).form(&form));
         let mut response = request.send().await.map_err(|e| self.transient_http(&e))?;
         let status = response.status();
+        // `Retry-After` may be a date: how long until then, by the clock now.
+        #[allow(clippy::disallowed_methods)]
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
