@@ -1,0 +1,288 @@
+//! `homeostat apply`: each workload's HPA compared, held back by the
+//! safety rules, patched, and the run remembered in the model store.
+
+use crate::app::config::Config;
+use crate::core::apply::ApplyRun;
+use crate::core::time::format_timestamp;
+
+/// How `homeostat apply` runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ApplySettings {
+    /// Change no HPA; still read them, report, notify and write patches.
+    pub dry_run: bool,
+    pub rules: crate::core::apply::ApplyRules,
+}
+
+/// Compares each workload of `plan` with its HPA (read through `cluster`,
+/// or `current:` in the config without one), decides with the safety rules
+/// and, unless `dry_run`, patches the HPAs that need it. One workload's
+/// failure never stops the others.
+pub async fn apply_changes(
+    config: &Config,
+    plan: &crate::core::plan::Plan,
+    cluster: Option<&kube::Client>,
+    settings: &ApplySettings,
+) -> ApplyRun {
+    use crate::core::apply::{decide, Baseline};
+    use crate::edge::cluster::{apply_patch, patch_body, read_hpa};
+    let mut run = ApplyRun {
+        generated_at: plan.generated_at.clone(),
+        dry_run: settings.dry_run,
+        cluster: cluster.is_some(),
+        changes: Vec::new(),
+        failures: Vec::new(),
+        patches: Vec::new(),
+        troubles: Vec::new(),
+        since_last_run: Vec::new(),
+        store_problems: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let store = store_of(config);
+    // kube-state-metrics in Prometheus, when there is one, says how long
+    // each HPA sat at its max since the last run.
+    let prometheus = match config
+        .prometheus
+        .as_ref()
+        .map(crate::edge::prometheus::client::Client::new)
+    {
+        Some(Ok(client)) => Some(client),
+        Some(Err(e)) => {
+            run.warnings.push(format!("time at max not checked: {e}"));
+            None
+        }
+        None => None,
+    };
+    for (done, w) in plan.workloads.iter().enumerate() {
+        if let Some(signal) = crate::app::stop::requested() {
+            run.warnings.push(format!(
+                "stopped by {}: {} of {} workloads not applied",
+                crate::app::stop::name(signal),
+                plan.workloads.len() - done,
+                plan.workloads.len()
+            ));
+            break;
+        }
+        let id = format!("{}/{}", w.namespace, w.name);
+        let now = crate::core::time::parse_timestamp(&w.now).unwrap_or(0);
+        let loaded = store.load(&w.namespace, &w.name, chrono::Utc::now().timestamp());
+        if let Some(client) = &prometheus {
+            let last_run = loaded
+                .state
+                .as_ref()
+                .and_then(|s| s.last())
+                .and_then(|r| crate::core::time::parse_timestamp(&r.at).ok());
+            let since = crate::core::apply::at_max_window_start(last_run, now);
+            let after = last_run.unwrap_or(since);
+            match minutes_at_max(client, &w.namespace, &w.hpa, since, after, now).await {
+                Ok(Some(stretch)) if stretch > crate::core::apply::AT_MAX_ALERT => {
+                    run.troubles.push(crate::core::apply::Trouble {
+                        namespace: w.namespace.clone(),
+                        workload: w.name.clone(),
+                        reason: "at_max".into(),
+                        severity: "critical".into(),
+                        summary: format!(
+                            "{id}: the HPA sat at its max for {} in a row",
+                            crate::core::series::human_span(stretch)
+                        ),
+                        description: format!(
+                            "kube_horizontalpodautoscaler_status_current_replicas reached spec_max_replicas for {} in a row between {} and {}: the load needed more than the HPA may give",
+                            crate::core::series::human_span(stretch),
+                            format_timestamp(since),
+                            format_timestamp(now)
+                        ),
+                        fix: "raise max_replicas (its ceiling in homeostat's config) if the cluster has room; check whether the load is real or an incident".into(),
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => run
+                    .warnings
+                    .push(format!("{id}: time at max not checked: {e}")),
+            }
+        }
+        let current = config
+            .workloads
+            .iter()
+            .find(|c| c.namespace == w.namespace && c.name == w.name)
+            .and_then(|c| c.current);
+        let baseline = match cluster {
+            Some(client) => match read_hpa(client, &w.namespace, &w.hpa).await {
+                Ok(live) => Baseline::Live(live),
+                Err(e) => {
+                    run.failures.push((id, e.clone()));
+                    run.troubles.push(hpa_trouble(
+                        w,
+                        "hpa_unreadable",
+                        "cannot read its HPA",
+                        e,
+                        "check the HPA's name and namespace in homeostat's config and homeostat's RBAC (get on horizontalpodautoscalers)",
+                    ));
+                    continue;
+                }
+            },
+            None => current.map_or(Baseline::Unknown, Baseline::Config),
+        };
+        let change = decide(w, baseline, &settings.rules);
+        if change.patch {
+            // The reasons about the bounds themselves; the rest is in the report.
+            let reasons: Vec<String> = w
+                .reasons
+                .iter()
+                .filter(|r| {
+                    ["min ", "max ", "change", "healing headroom"]
+                        .iter()
+                        .any(|p| r.starts_with(p))
+                })
+                .cloned()
+                .collect();
+            let body = patch_body(&change, &w.now, &reasons);
+            if !settings.dry_run {
+                if let Some(client) = cluster {
+                    if let Err(e) = apply_patch(client, &w.namespace, &w.hpa, &body).await {
+                        run.failures.push((id, e.clone()));
+                        run.troubles.push(hpa_trouble(
+                            w,
+                            "patch_failed",
+                            "could not patch its HPA",
+                            e,
+                            "read the description: a conflict names the field manager that owns the field; a refusal names the missing permission",
+                        ));
+                    }
+                }
+            }
+            run.patches.push(body);
+        }
+        remember(&store, loaded, w, &change, &mut run);
+        run.changes.push(change);
+        crate::app::stop::pause_until_stopped("apply-between-workloads");
+        crate::app::stop::stuck_after_stop("apply-stuck-while-stopping");
+    }
+    run
+}
+
+/// A failure reading or patching `w`'s HPA, as an alert (warning).
+fn hpa_trouble(
+    w: &crate::core::plan::WorkloadPlan,
+    reason: &str,
+    what: &str,
+    description: String,
+    fix: &str,
+) -> crate::core::apply::Trouble {
+    crate::core::apply::Trouble {
+        namespace: w.namespace.clone(),
+        workload: w.name.clone(),
+        reason: reason.into(),
+        severity: "warning".into(),
+        summary: format!("{}/{}: homeostat {what}", w.namespace, w.name),
+        description,
+        fix: fix.into(),
+    }
+}
+
+/// The config's model store (`store:`, else `models/`).
+#[must_use]
+pub fn store_of(config: &Config) -> crate::edge::store::Store {
+    crate::edge::store::Store::new(
+        config
+            .store
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("models")),
+    )
+}
+
+/// Records the run in the model store and notes what changed since the last.
+fn remember(
+    store: &crate::edge::store::Store,
+    loaded: crate::edge::store::Loaded,
+    w: &crate::core::plan::WorkloadPlan,
+    change: &crate::core::apply::Change,
+    run: &mut ApplyRun,
+) {
+    use crate::edge::store::{ModelState, RunRecord, WorkloadState};
+    let id = format!("{}/{}", w.namespace, w.name);
+    if let Some(problem) = loaded.set_aside {
+        run.store_problems.push(problem);
+    }
+    let mut state = loaded
+        .state
+        .unwrap_or_else(|| WorkloadState::new(&w.namespace, &w.name));
+    if let Some(last) = state.last() {
+        let pair = |a: Option<u32>, b: Option<u32>| match (a, b) {
+            (Some(a), Some(b)) => format!("{a}..{b}"),
+            _ => "nothing".to_string(),
+        };
+        let before = pair(last.recommended_min, last.recommended_max);
+        let after = pair(w.min_replicas, w.max_replicas);
+        let note = if before == after {
+            format!("recommended {after} as at the last run ({})", last.at)
+        } else {
+            format!(
+                "recommended {before} at the last run ({}), now {after}",
+                last.at
+            )
+        };
+        run.since_last_run.push((id.clone(), note));
+    }
+    // A run for an earlier "now" (`--at`) is not history: it is not kept.
+    let now = crate::core::time::parse_timestamp(&w.now).ok();
+    let last_at = state
+        .last()
+        .and_then(|r| crate::core::time::parse_timestamp(&r.at).ok());
+    if let (Some(now), Some(last)) = (now, last_at) {
+        if now < last {
+            return;
+        }
+    }
+    let failed = run.failures.iter().any(|(f, _)| *f == id);
+    let applied = change.patch && !run.dry_run && run.cluster && !failed;
+    if let Some(model) = &w.model {
+        state.model = Some(ModelState {
+            model: model.clone(),
+            seasonality: w.seasonality.clone(),
+        });
+    }
+    state.record(RunRecord {
+        at: w.now.clone(),
+        status: w.status.as_str().to_string(),
+        recommended_min: w.min_replicas,
+        recommended_max: w.max_replicas,
+        applied_min: if applied { change.to_min } else { None },
+        applied_max: if applied { change.to_max } else { None },
+        dry_run: run.dry_run,
+    });
+    if let Err(e) = store.save(&state) {
+        run.store_problems.push(e);
+    }
+}
+
+/// The longest stretch (seconds) the HPA sat at its max within
+/// `[since, now]` that lasted until `after` or later, from kube-state-metrics; `None` when Prometheus has no
+/// such series (kube-state-metrics not installed, or the HPA unknown to it).
+async fn minutes_at_max(
+    client: &crate::edge::prometheus::client::Client,
+    namespace: &str,
+    hpa: &str,
+    since: i64,
+    after: i64,
+    now: i64,
+) -> Result<Option<i64>, String> {
+    let query = crate::core::apply::at_max_query(namespace, hpa);
+    let step = 60;
+    match client
+        .fetch_history(
+            &query,
+            Some(crate::core::workload::Aggregate::Max),
+            since,
+            now,
+            step,
+        )
+        .await
+    {
+        Ok(history) => Ok(Some(crate::core::apply::longest_at_max(
+            &history.samples,
+            step,
+            after,
+        ))),
+        Err(e) if e.is_no_data() => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}

@@ -1,0 +1,138 @@
+//! `homeostat evaluate`: the evaluation protocol over a folder of series.
+
+use super::write_curves;
+use crate::core::evaluate::{self, Evaluation, SeriesEvaluation};
+use crate::core::model::{self, Level};
+use crate::core::series::{self, GridOptions};
+use crate::core::time::Span;
+use crate::edge::source::{self};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Evaluates the forecaster on every `.csv` and `.parquet` series in `dir`
+/// (see [`crate::core::evaluate`]); returns the evaluations and, per series that
+/// could not be evaluated, its reason. Errs only when `dir` cannot be listed
+/// or holds no series, or `export` cannot be made.
+///
+/// `export`: also write each series' training history, held-out actuals
+/// and forecast to `export/<series>.parquet` (columns as
+/// [`export_fitted`]'s; the held-out rows have both `load` and the forecast).
+pub fn evaluate_dir(
+    dir: &Path,
+    test: Span,
+    level: Level,
+    export: Option<&Path>,
+) -> Result<Evaluation, String> {
+    if let Some(export) = export {
+        std::fs::create_dir_all(export)
+            .map_err(|e| format!("{}: cannot create: {e}", export.display()))?;
+    }
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("{}: cannot list: {e}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                matches!(e.to_ascii_lowercase().as_str(), "csv" | "parquet" | "pq")
+            })
+        })
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(format!(
+            "{}: no .csv or .parquet series to evaluate",
+            dir.display()
+        ));
+    }
+    let mut evaluation = Evaluation::default();
+    for path in paths {
+        let name = path.file_stem().map_or_else(
+            || path.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+        let export = export.map(|d| d.join(format!("{name}.parquet")));
+        match evaluate_file(&path, &name, test, level, export.as_deref()) {
+            Ok((series, exported)) => {
+                evaluation.series.push(series);
+                if let Err(reason) = exported {
+                    evaluation.failures.push((name, reason));
+                }
+            }
+            Err(reason) => evaluation.failures.push((name, reason)),
+        }
+    }
+    Ok(evaluation)
+}
+
+/// One series' evaluation, and whether its export (when asked) was written.
+fn evaluate_file(
+    path: &Path,
+    name: &str,
+    test: Span,
+    level: Level,
+    export: Option<&Path>,
+) -> Result<(SeriesEvaluation, Result<(), String>), String> {
+    let raw = source::read_file(path).map_err(|e| e.to_string())?;
+    let series = series::resample(&raw, &GridOptions::default()).map_err(|e| e.to_string())?;
+    let test_steps = model::steps_in(test.secs(), series.step);
+    let (train, actual) = evaluate::split(&series, test_steps)?;
+    let per_day = train.steps_per_day().expect("split checked the day");
+    let started = Instant::now();
+    let forecast = model::forecast(&train, test_steps).map_err(|e| e.to_string())?;
+    let seconds = started.elapsed().as_secs_f64();
+    let scale = evaluate::mase_scale(&train.values, per_day);
+    if scale <= 0.0 {
+        return Err(
+            "MASE is undefined: the training part does not vary from day to day \
+             (the daily seasonal naive's in-sample error is 0)"
+                .into(),
+        );
+    }
+    let horizons = evaluate::Horizons {
+        label: test.to_string(),
+        steps: test_steps,
+        per_day,
+    };
+    let scores = evaluate::scores(&actual, &forecast, level, &horizons, scale);
+    // When the adapted history cannot be fitted (too much of it was a
+    // departure), the bare scores still stand; the adapted ones are left
+    // out (the reports show NaN).
+    let adapted = adapted_forecast(&train, test_steps)
+        .map(|forecast| evaluate::scores(&actual, &forecast, level, &horizons, scale))
+        .unwrap_or_default();
+    let exported = export.map_or(Ok(()), |export| {
+        write_curves(
+            export,
+            &train,
+            &actual,
+            &forecast,
+            &forecast.interval(level),
+        )
+        .map_err(|e| format!("{}: cannot write: {e}", export.display()))
+    });
+    let evaluation = SeriesEvaluation {
+        series: name.to_string(),
+        model: forecast.model.clone(),
+        seasonality: forecast.seasonality.label().to_string(),
+        train_steps: train.len(),
+        test_steps,
+        seconds,
+        scores,
+        adapted,
+    };
+    Ok((evaluation, exported))
+}
+
+/// The forecast `recommend` uses, over the same held-out span: the
+/// training history's events found, its spikes and dips taken out and its
+/// levels re-based after shifts (the default `events:` policy), then the
+/// same model selection.
+fn adapted_forecast(train: &series::Series, steps: usize) -> Option<model::Forecast> {
+    let policy = crate::core::adapt::AdaptPolicy::default();
+    let found = crate::core::events::detect_in(train, &policy.detection);
+    // The reaction time only sizes the healing headroom, which is not
+    // scored here: 0 rather than a copy of `plan`'s.
+    let adaptation = crate::core::adapt::adapt(train, &found, train.end(), &policy, 0);
+    model::forecast(&adaptation.series, steps).ok()
+}

@@ -1,0 +1,94 @@
+//! Orchestration: the only module that sequences I/O (files, Prometheus,
+//! the clock) and the pure core.
+//!
+//! [`load_histories`] reads every workload's history, from files or from
+//! Prometheus, and hands each to a visitor in config order while the next
+//! ones are being fetched: at most a few times `max_concurrency` histories
+//! are in memory at once, whatever the fleet size. The visitor (planning,
+//! exporting) runs on the calling thread; fetching runs on a tokio runtime
+//! made only when some workload has a query. One workload's failure is
+//! recorded as its result and never stops the others.
+//!
+//! One file per command flow; [`pipeline`] is what they share.
+
+mod apply;
+mod backtest;
+mod check;
+mod evaluate;
+mod export;
+mod notify;
+mod pipeline;
+mod recommend;
+
+pub use apply::*;
+pub use backtest::*;
+pub use check::*;
+pub use evaluate::*;
+pub use export::*;
+pub use notify::*;
+pub use pipeline::*;
+pub use recommend::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::config::Config;
+    use std::fmt::Write as _;
+    use std::path::Path;
+
+    /// A config of `n` file workloads, every one reading the same small file.
+    fn config(dir: &Path, n: usize) -> Config {
+        let mut csv = String::from("timestamp,value\n");
+        for i in 0..3 * 288 {
+            let _ = writeln!(csv, "{},{}", 1_700_006_400 + i * 300, 100 + i % 7);
+        }
+        std::fs::write(dir.join("load.csv"), csv).unwrap();
+        let mut yaml = String::from("workloads:\n");
+        for i in 0..n {
+            let _ = write!(
+                yaml,
+                "  - name: w{i:03}\n    file: load.csv\n    target_per_replica: 10\n"
+            );
+        }
+        let path = dir.join("homeostat.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        crate::app::config::load(&path).unwrap()
+    }
+
+    #[test]
+    fn results_come_in_config_order_and_a_panic_is_one_workloads_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path(), 40);
+        set_threads(3);
+        let mut seen = Vec::new();
+        process_histories(
+            &config,
+            None,
+            chrono::Utc::now().timestamp(),
+            &Progress::hidden(),
+            |workload, loaded| {
+                // Later workloads finish first: the order comes from the pipeline.
+                std::thread::sleep(std::time::Duration::from_millis(
+                    40 - workload.name[1..].parse::<u64>().unwrap(),
+                ));
+                assert!(workload.name != "w007" || loaded.is_err(), "boom");
+                loaded.map(|l| l.raw.samples.len()).map_err(|f| f.reason)
+            },
+            |workload, result| seen.push((workload.name.clone(), result)),
+        );
+        set_threads(0);
+        let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
+        let expected: Vec<String> = (0..40).map(|i| format!("w{i:03}")).collect();
+        assert_eq!(names, expected);
+        assert_eq!(seen[0].1, Ok(3 * 288));
+        let failure = seen[7].1.clone().unwrap_err();
+        assert!(
+            failure.contains("failed unexpectedly") && failure.contains("boom"),
+            "{failure}"
+        );
+        assert!(seen
+            .iter()
+            .enumerate()
+            .all(|(i, (_, r))| i == 7 || r.is_ok()));
+    }
+}

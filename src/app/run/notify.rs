@@ -1,0 +1,65 @@
+//! `recommend --notify` and `apply`'s alerts and run metrics, sent.
+
+use crate::app::config::Config;
+
+/// What notifying did, and what the operator should know about how.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notified {
+    pub report: crate::edge::notify::NotifyReport,
+    pub warnings: Vec<String>,
+}
+
+/// Sends `plan`'s alerts (and those of `troubles`) to Alertmanager and the
+/// run's metrics to the Pushgateway, those the config names.
+#[must_use]
+pub fn notify(
+    config: &Config,
+    plan: &crate::core::plan::Plan,
+    troubles: &[crate::core::apply::Trouble],
+    duration_secs: f64,
+    now: i64,
+) -> Notified {
+    use crate::edge::notify;
+    let mut warnings = Vec::new();
+    if config.alertmanager.is_none() && config.pushgateway.is_none() {
+        return Notified {
+            report: notify::NotifyReport::default(),
+            warnings,
+        };
+    }
+    for (setting, endpoint) in [
+        ("alertmanager", &config.alertmanager),
+        ("pushgateway", &config.pushgateway),
+    ] {
+        if endpoint.as_ref().is_some_and(|e| e.insecure_skip_verify) {
+            warnings.push(format!(
+                "{setting}.insecure_skip_verify is on: the server's TLS certificate is not checked"
+            ));
+        }
+    }
+    let firing = notify::firing_alerts(plan, troubles);
+    let in_run: Vec<(String, String)> = plan
+        .workloads
+        .iter()
+        .map(|w| (w.namespace.clone(), w.name.clone()))
+        .collect();
+    let metrics = notify::run_metrics(plan, duration_secs, now);
+    let report = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(notify::notify(
+            config.alertmanager.as_ref(),
+            config.pushgateway.as_ref(),
+            &firing,
+            &in_run,
+            &metrics,
+            now,
+        )),
+        Err(e) => notify::NotifyReport {
+            errors: vec![format!("cannot start the async runtime: {e}")],
+            ..notify::NotifyReport::default()
+        },
+    };
+    Notified { report, warnings }
+}

@@ -1,0 +1,218 @@
+//! `homeostat recommend`: plans every workload; the Parquet export of
+//! histories and forecasts; `synth`'s fleet files.
+
+use super::{process_histories, with_planning_budget, worker_threads, Progress, SeriesFormat};
+use crate::app::config::Config;
+use crate::core::model::{self};
+use crate::core::plan::{plan_fitted, Fitted, Plan, WorkloadPlan};
+use crate::core::series::{self};
+use crate::core::time::format_timestamp;
+use crate::core::workload::Workload;
+use crate::edge::source::{self};
+use std::path::{Path, PathBuf};
+
+/// Runs the recommender over every workload of `config`.
+///
+/// `at` fixes "now" for every workload (see [`load_histories`]);
+/// `clock_now` is the wall-clock time, stamped on the report.
+#[must_use]
+pub fn recommend(config: &Config, at: Option<i64>, clock_now: i64) -> Plan {
+    recommend_with(config, at, clock_now, &Progress::hidden(), |_, _, _| ()).0
+}
+
+/// [`recommend`], counting on `progress`, and running `extra` on each
+/// workload's plan and what it was made from, on the thread that made it
+/// (to draw or export it while only that workload's data is in memory).
+/// Returns the plan and `extra`'s results, in config order.
+pub fn recommend_with<T, F>(
+    config: &Config,
+    at: Option<i64>,
+    clock_now: i64,
+    progress: &Progress,
+    extra: F,
+) -> (Plan, Vec<T>)
+where
+    T: Send,
+    F: Fn(&Workload, &WorkloadPlan, Option<&Fitted>) -> T + Sync,
+{
+    let mut workloads = Vec::with_capacity(config.workloads.len());
+    let mut extras = Vec::with_capacity(config.workloads.len());
+    process_histories(
+        config,
+        at,
+        clock_now,
+        progress,
+        |workload, loaded| {
+            // The plan's memory grows with the history's samples: taken
+            // from the run's budget once the read has given its share back
+            // (a thread never waits while it holds any).
+            let (loaded, _planning) = with_planning_budget(workload, loaded, at);
+            let (plan, fitted) = match loaded {
+                Ok(loaded) => plan_fitted(workload, &loaded.raw, Some(loaded.now)),
+                Err(failure) => (
+                    WorkloadPlan::failed(workload, failure.now, failure.status, failure.reason),
+                    None,
+                ),
+            };
+            let extra = extra(workload, &plan, fitted.as_ref());
+            (plan, extra)
+        },
+        |_, (plan, extra)| {
+            workloads.push(plan);
+            extras.push(extra);
+        },
+    );
+    let plan = Plan {
+        generated_at: format_timestamp(clock_now),
+        workloads,
+    };
+    (plan, extras)
+}
+
+/// `homeostat recommend --format parquet`: writes one workload's history
+/// and forecast to `dir/<namespace>_<name>.parquet`, with columns
+/// `timestamp, load, mean, lower, upper` (the interval at the workload's
+/// level): the history's rows have `load`, the forecast's the other three.
+/// Without a forecast (the workload failed), a file left by an earlier run
+/// is removed, so that no reader takes old data for this run's.
+pub fn export_fitted(
+    dir: &Path,
+    workload: &Workload,
+    fitted: Option<&Fitted>,
+) -> Result<Option<PathBuf>, String> {
+    let path = dir.join(format!("{}_{}.parquet", workload.namespace, workload.name));
+    let Some(fitted) = fitted else {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!(
+                "{}: cannot remove the previous run's file: {e}",
+                path.display()
+            )),
+            _ => Ok(None),
+        };
+    };
+    let intervals = fitted.forecast.interval(fitted.level);
+    write_curves(&path, &fitted.history, &[], &fitted.forecast, &intervals)
+        .map(|()| Some(path.clone()))
+        .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+}
+
+/// The history's steps (`load`), then the forecast's (`mean, lower,
+/// upper`, and `load` from `actual` where it is known): one Parquet table.
+pub(super) fn write_curves(
+    path: &Path,
+    history: &series::Series,
+    actual: &[f64],
+    forecast: &model::Forecast,
+    intervals: &[model::Interval],
+) -> std::io::Result<()> {
+    let finite = |v: f64| v.is_finite().then_some(v);
+    let steps = history.len() + forecast.mean.len();
+    let mut timestamps = Vec::with_capacity(steps);
+    let (mut load, mut mean, mut lower, mut upper) = (
+        Vec::with_capacity(steps),
+        Vec::with_capacity(steps),
+        Vec::with_capacity(steps),
+        Vec::with_capacity(steps),
+    );
+    for (i, &value) in history.values.iter().enumerate() {
+        timestamps.push(history.timestamp(i));
+        load.push(finite(value));
+        mean.push(None);
+        lower.push(None);
+        upper.push(None);
+    }
+    for (i, (&m, interval)) in forecast.mean.iter().zip(intervals).enumerate() {
+        timestamps.push(forecast.timestamp(i));
+        load.push(actual.get(i).copied().and_then(finite));
+        mean.push(finite(m));
+        lower.push(finite(interval.lower));
+        upper.push(finite(interval.upper));
+    }
+    source::write_table_parquet(
+        path,
+        &timestamps,
+        vec![
+            ("load", load),
+            ("mean", mean),
+            ("lower", lower),
+            ("upper", upper),
+        ],
+    )
+}
+
+/// `homeostat synth`: writes each workload of a synthetic fleet to
+/// `dir/<namespace>_<name>.<csv|parquet>` (in parallel, one workload in
+/// memory per thread), `dir/homeostat.yaml` to run them, and with
+/// `openmetrics` the whole fleet as `dir/fleet.om` with
+/// `dir/homeostat-prometheus.yaml` querying it once backfilled.
+pub fn write_fleet(
+    spec: &crate::core::synthetic::FleetSpec,
+    dir: &Path,
+    format: SeriesFormat,
+    openmetrics: bool,
+) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+    let extension = match format {
+        SeriesFormat::Csv => "csv",
+        SeriesFormat::Parquet => "parquet",
+    };
+    // Plain threads taking the next index: polars' writer runs its own
+    // thread pool, which must not be nested in another's tasks.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let write_one = |index: usize| {
+        let w = crate::core::synthetic::fleet_workload(spec, index);
+        let path = dir.join(format!("{}_{}.{extension}", w.namespace, w.name));
+        match format {
+            SeriesFormat::Csv => source::write_csv(&path, &w.samples),
+            SeriesFormat::Parquet => source::write_parquet(&path, &w.samples),
+        }
+        .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+        Ok::<_, String>((w.namespace, w.name, w.target_per_replica, w.current))
+    };
+    let mut written: Vec<(usize, crate::core::synthetic::Member)> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..worker_threads())
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if index >= spec.workloads {
+                            return Ok(mine);
+                        }
+                        mine.push((index, write_one(index)?));
+                    }
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("a writer thread does not panic"))
+            .collect::<Result<Vec<Vec<_>>, String>>()
+            .map(|parts| parts.concat())
+    })?;
+    written.sort_by_key(|(index, _)| *index);
+    let workloads: Vec<crate::core::synthetic::Member> =
+        written.into_iter().map(|(_, w)| w).collect();
+    let config = dir.join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        crate::core::synthetic::fleet_config(spec, &workloads, extension),
+    )
+    .map_err(|e| format!("{}: cannot write: {e}", config.display()))?;
+    if openmetrics {
+        let path = dir.join("fleet.om");
+        let file = std::fs::File::create(&path)
+            .map_err(|e| format!("{}: cannot create: {e}", path.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        crate::core::synthetic::write_openmetrics(&mut out, spec)
+            .and_then(|()| std::io::Write::flush(&mut out))
+            .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+        let queries = dir.join("homeostat-prometheus.yaml");
+        std::fs::write(
+            &queries,
+            crate::core::synthetic::fleet_query_config(spec, &workloads),
+        )
+        .map_err(|e| format!("{}: cannot write: {e}", queries.display()))?;
+    }
+    Ok(())
+}
