@@ -14,7 +14,6 @@ use cli::{
     ApplyFormat, Cli, Command, ConfigCommand, EvaluateFormat, LogFormat, PatchFormat, ReportCommand,
 };
 use homeostat::app::{config, run};
-use homeostat::core::evaluate;
 use homeostat::core::model::{self, Level};
 use homeostat::core::series::{self, GridOptions};
 use homeostat::core::time::Span;
@@ -324,9 +323,9 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
             let evaluation = run::evaluate_dir(&input, test, level, export.as_deref())
                 .map_err(anyhow::Error::msg)?;
             let text = match format {
-                EvaluateFormat::Table => evaluate::render_table(&evaluation),
-                EvaluateFormat::Json => evaluate::render_json(&evaluation),
-                EvaluateFormat::Csv => evaluate::render_csv(&evaluation),
+                EvaluateFormat::Table => report::evaluation::render_table(&evaluation),
+                EvaluateFormat::Json => report::evaluation::render_json(&evaluation),
+                EvaluateFormat::Csv => report::evaluation::render_csv(&evaluation),
             };
             emit(output.as_deref(), &text)?;
             for (series, reason) in &evaluation.failures {
@@ -380,7 +379,7 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
             let events = homeostat::core::events::detect_in(&series, &settings);
             emit(
                 output.as_deref(),
-                &homeostat::core::events::render_json(&events),
+                &report::events::render_events_json(&events),
             )?;
             Ok(0)
         }

@@ -639,31 +639,6 @@ fn without_week_levels(x: &[f64], start: i64, step: i64) -> Vec<f64> {
         .collect()
 }
 
-/// The JSON array of DESIGN.md: `{"kind", "start", "end", "before", "after"}`
-/// (RFC3339 times, `end` null for a shift).
-#[must_use]
-pub fn render_json(events: &[Event]) -> String {
-    #[derive(Serialize)]
-    struct Row {
-        kind: EventKind,
-        start: String,
-        end: Option<String>,
-        before: f64,
-        after: f64,
-    }
-    let rows: Vec<Row> = events
-        .iter()
-        .map(|e| Row {
-            kind: e.kind,
-            start: crate::core::time::format_timestamp(e.start),
-            end: e.end.map(crate::core::time::format_timestamp),
-            before: e.before,
-            after: e.after,
-        })
-        .collect();
-    serde_json::to_string_pretty(&rows).expect("events serialise") + "\n"
-}
-
 /// A burst that comes back at the same time of day is expected load (a
 /// batch at 09:00, a nightly backup), not a spike to heal: the model must
 /// see it so that the forecast, max and the schedule make room for it.

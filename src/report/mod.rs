@@ -4,6 +4,8 @@
 //! in memory; writing them is the caller's business.
 
 pub mod chart;
+pub mod evaluation;
+pub mod events;
 pub mod html;
 pub mod markdown;
 

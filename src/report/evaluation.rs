@@ -1,0 +1,156 @@
+//! `homeostat evaluate`'s table, CSV and JSON: the accuracy of every
+//! series, then median and mean per horizon.
+
+use crate::core::evaluate::{horizons, summary, summary_of, Evaluation, Score};
+use std::fmt::Write as _;
+
+type Metric = (&'static str, fn(&Score) -> f64);
+
+const METRICS: [Metric; 6] = [
+    ("mase", |s| s.mase),
+    ("smape", |s| s.smape),
+    ("coverage", |s| s.coverage),
+    ("width_rel", |s| s.width_rel),
+    ("p95_ratio", |s| s.p95_ratio),
+    ("upper_p95_ratio", |s| s.upper_p95_ratio),
+];
+
+/// A table: one line per series and horizon, then median and mean per horizon.
+#[must_use]
+pub fn render_table(evaluation: &Evaluation) -> String {
+    let (evaluations, failures) = (&evaluation.series, &evaluation.failures);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<36} {:>3} {:>7} {:>7} {:>7} {:>8} {:>9} {:>9} {:>9}  MODEL",
+        "SERIES", "H", "MASE", "ADAPTED", "SMAPE", "COVERAGE", "WIDTH_REL", "P95_RATIO", "SECONDS"
+    );
+    for e in evaluations {
+        for s in &e.scores {
+            let adapted = e.adapted_at(&s.horizon).map_or(f64::NAN, |a| a.mase);
+            let _ = writeln!(
+                out,
+                "{:<36} {:>3} {:>7.3} {:>7.3} {:>7.1} {:>8.3} {:>9.2} {:>9.3} {:>9.4}  {}",
+                e.series,
+                s.horizon,
+                s.mase,
+                adapted,
+                s.smape,
+                s.coverage,
+                s.width_rel,
+                s.p95_ratio,
+                e.seconds,
+                e.model
+            );
+        }
+    }
+    for horizon in horizons(evaluations) {
+        let stats: Vec<(f64, f64)> = METRICS
+            .iter()
+            .map(|(_, metric)| summary(evaluations, &horizon, *metric))
+            .collect();
+        let adapted = summary_of(evaluations, &horizon, |s| s.mase, |e| &e.adapted);
+        for (label, pick) in [("median", 0), ("mean", 1)] {
+            let value = |k: usize| if pick == 0 { stats[k].0 } else { stats[k].1 };
+            let _ = writeln!(
+                out,
+                "{:<36} {:>3} {:>7.3} {:>7.3} {:>7.1} {:>8.3} {:>9.2} {:>9.3}",
+                format!("[{label} of {}]", evaluations.len()),
+                horizon,
+                value(0),
+                if pick == 0 { adapted.0 } else { adapted.1 },
+                value(1),
+                value(2),
+                value(3),
+                value(4)
+            );
+        }
+    }
+    for (series, reason) in failures {
+        let _ = writeln!(out, "{series}: not evaluated: {reason}");
+    }
+    out
+}
+
+/// CSV: one row per series and horizon.
+#[must_use]
+pub fn render_csv(evaluation: &Evaluation) -> String {
+    let evaluations = &evaluation.series;
+    let mut out = String::from(
+        "series,horizon,model,mase,smape,coverage,width_rel,p95_ratio,upper_p95_ratio,seconds,train_steps,test_steps,adapted_mase,adapted_coverage\n",
+    );
+    for e in evaluations {
+        for s in &e.scores {
+            let adapted = e.adapted_at(&s.horizon);
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                csv_field(&e.series),
+                s.horizon,
+                csv_field(&e.model),
+                s.mase,
+                s.smape,
+                s.coverage,
+                s.width_rel,
+                s.p95_ratio,
+                s.upper_p95_ratio,
+                e.seconds,
+                e.train_steps,
+                e.test_steps,
+                adapted.map_or(f64::NAN, |a| a.mase),
+                adapted.map_or(f64::NAN, |a| a.coverage)
+            );
+        }
+    }
+    out
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180):
+/// a combined model's name lists its members with commas.
+fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\"")).into()
+    } else {
+        text.into()
+    }
+}
+
+/// JSON: the per-series evaluations, the failures and the summary.
+#[must_use]
+pub fn render_json(evaluation: &Evaluation) -> String {
+    let (evaluations, failures) = (&evaluation.series, &evaluation.failures);
+    let mut summaries = serde_json::Map::new();
+    for horizon in horizons(evaluations) {
+        let mut per_metric = serde_json::Map::new();
+        for (name, metric) in METRICS {
+            let (median, mean) = summary(evaluations, &horizon, metric);
+            per_metric.insert(
+                name.into(),
+                serde_json::json!({"median": median, "mean": mean}),
+            );
+        }
+        for (name, metric) in [
+            ("adapted_mase", METRICS[0].1),
+            ("adapted_coverage", METRICS[2].1),
+        ] {
+            let (median, mean) = summary_of(evaluations, &horizon, metric, |e| &e.adapted);
+            per_metric.insert(
+                name.into(),
+                serde_json::json!({"median": median, "mean": mean}),
+            );
+        }
+        summaries.insert(horizon, per_metric.into());
+    }
+    let failures: Vec<_> = failures
+        .iter()
+        .map(|(series, reason)| serde_json::json!({"series": series, "reason": reason}))
+        .collect();
+    let mut text = serde_json::to_string_pretty(&serde_json::json!({
+        "series": evaluations,
+        "failures": failures,
+        "summary": summaries,
+    }))
+    .expect("evaluations always serialise");
+    text.push('\n');
+    text
+}
