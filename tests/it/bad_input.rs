@@ -6,22 +6,15 @@
 
 use crate::support;
 
+use crate::support::homeostat;
 use serde_json::Value;
 use std::fmt::Write as _;
-use std::process::{Command, Output};
 
 /// The good workload's last sample: "now" for the whole run (`--at`),
 /// 2023-10-30T23:55:00Z. Its three days hold the end of Berlin's summer
 /// time (2023-10-29, 03:00 CEST back to 02:00 CET, at 01:00 UTC).
 const END: i64 = 1_698_710_100;
 const DST_END: i64 = 1_698_541_200;
-
-fn homeostat(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_homeostat"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn load(i: i64) -> f64 {
     let phase = std::f64::consts::TAU * (i % 288) as f64 / 288.0;

@@ -1,26 +1,11 @@
 //! The command-line contract of DESIGN.md, exercised through the real binary:
 //! outputs, exit codes, and a clear error for every kind of bad input.
 
+use crate::support::{homeostat, stderr, stdout};
 use polars::prelude::{DataFrame, DataType, NamedFrom, ParquetWriter, Series as Column, TimeUnit};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn homeostat(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_homeostat"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the homeostat binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use std::process::Command;
 
 /// `days` of a daily-cycling load at a 5-minute step, as CSV text.
 fn daily_csv(days: i64) -> String {

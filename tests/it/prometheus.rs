@@ -7,6 +7,7 @@
 
 use crate::support;
 
+use crate::support::{homeostat_with_env as homeostat, text};
 use homeostat::app::config;
 use homeostat::app::run::{load_histories, LoadFailure, Loaded};
 use homeostat::edge::source::{read_file, Sample};
@@ -17,19 +18,6 @@ use std::process::{Command, Output};
 use std::time::Duration;
 use support::prometheus::{Backfill, PrometheusServer, WebAuth};
 use support::victoria::VictoriaServer;
-
-fn homeostat(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_homeostat"))
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the homeostat binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()

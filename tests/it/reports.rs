@@ -3,27 +3,11 @@
 //! workload, nothing fetched from the network), CSV, the Parquet exports,
 //! and the JSON logs — all through the real binary.
 
+use crate::support::{homeostat, stderr, stdout};
 use polars::prelude::{DataType, ParquetReader, SerReader, TimeUnit, TimeZone};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn homeostat(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_homeostat"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("the homeostat binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use std::process::Output;
 
 /// `homeostat recommend --config CONFIG --format FORMAT`.
 fn recommend_as(config: &Path, format: &str) -> Output {

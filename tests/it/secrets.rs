@@ -9,8 +9,9 @@
 
 use crate::support;
 
+use crate::support::homeostat_with_env as homeostat;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use support::notify::{Server, WebAuth as NotifyAuth};
 use support::prometheus::{Backfill, PrometheusServer, WebAuth};
 
@@ -20,14 +21,6 @@ const WRONG: &str = "battery staple";
 /// bcrypt (cost 4) of "correct horse", made with Python's bcrypt 4.
 const BCRYPT: &str = "$2b$04$BtNqem9AARMO2ufq4KGiceET8Z/GXqmC8hX0ifaoQPLNZh7szbDhS";
 const ALERTMANAGER_PASSWORD_ENV: &str = "HOMEOSTAT_TEST_ALERTMANAGER_PASSWORD";
-
-fn homeostat(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_homeostat"))
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
-}
 
 /// Everything a run printed, as text.
 fn printed(output: &Output) -> String {

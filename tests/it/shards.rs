@@ -1,19 +1,8 @@
 //! Sharding a fleet (`--shard i/n`) and merging the shards' reports
 //! (`report merge`), through the real binary on a synthetic fleet.
 
+use crate::support::{homeostat, stderr};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn homeostat(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_homeostat"))
-        .args(args)
-        .output()
-        .expect("the homeostat binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// The report without its time stamp.
 fn stamped_out(text: &str) -> String {

@@ -5,6 +5,39 @@ pub mod notify;
 pub mod prometheus;
 pub mod victoria;
 
+/// The `homeostat` binary with `args`, run from the crate's folder (where
+/// the bundled example's relative paths resolve), its output collected.
+/// `NO_COLOR` is removed so that colour is decided as on a plain terminal.
+pub fn homeostat(args: &[&str]) -> std::process::Output {
+    homeostat_with_env(args, &[])
+}
+
+/// [`homeostat`] with more environment variables.
+pub fn homeostat_with_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_homeostat"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("NO_COLOR")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the homeostat binary runs")
+}
+
+/// Bytes a run wrote, as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// What a run wrote on stderr.
+pub fn stderr(output: &std::process::Output) -> String {
+    text(&output.stderr)
+}
+
+/// What a run wrote on stdout.
+pub fn stdout(output: &std::process::Output) -> String {
+    text(&output.stdout)
+}
+
 /// The `run finished` line of a `--log-format json` run's stderr (the
 /// run's summary: counts, `error`, `peak_rss_kib`).
 #[allow(dead_code)]
