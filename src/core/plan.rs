@@ -123,8 +123,13 @@ pub struct WorkloadPlan {
     pub model: Option<String>,
     pub events: Vec<Event>,
     pub reasons: Vec<String>,
-    /// The "now" the recommendation was made at.
-    pub now: String,
+    /// The "now" the recommendation was made at (unix seconds; RFC3339 in
+    /// JSON, `""` when the workload failed before it had one).
+    #[serde(
+        serialize_with = "crate::core::time::serialize_optional_timestamp",
+        deserialize_with = "crate::core::time::deserialize_optional_timestamp"
+    )]
+    pub now: Option<i64>,
     /// What the HPA has today, when known.
     pub current: Option<CurrentBounds>,
     /// The load one replica carries at the HPA's target: a bound of `n`
@@ -160,7 +165,7 @@ impl WorkloadPlan {
     pub fn failed(workload: &Workload, now: Option<i64>, status: Status, reason: String) -> Self {
         WorkloadPlan {
             reasons: vec![reason],
-            now: now.map(format_timestamp).unwrap_or_default(),
+            now,
             current: workload.current,
             target_per_replica: Some(workload.policy.target_per_replica),
             ..WorkloadPlan::empty(&workload.namespace, &workload.name, &workload.hpa, status)
@@ -182,7 +187,7 @@ impl WorkloadPlan {
             model: None,
             events: Vec::new(),
             reasons: Vec::new(),
-            now: String::new(),
+            now: None,
             current: None,
             target_per_replica: None,
             seasonality: None,
@@ -431,7 +436,7 @@ pub fn plan_fitted(
         model: Some(forecast.model.clone()),
         events: events.iter().map(Event::from).collect(),
         reasons,
-        now: format_timestamp(now),
+        now: Some(now),
         current: workload.current,
         target_per_replica: Some(workload.policy.target_per_replica),
         seasonality: Some(forecast.seasonality.label().to_string()),

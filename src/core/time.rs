@@ -145,6 +145,27 @@ pub fn serialize_timestamp<S: serde::Serializer>(
     serializer.serialize_str(&format_timestamp(*secs))
 }
 
+/// [`serialize_timestamp`] for a time that may be unknown: `""` then.
+pub fn serialize_optional_timestamp<S: serde::Serializer>(
+    secs: &Option<i64>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&secs.map(format_timestamp).unwrap_or_default())
+}
+
+/// [`deserialize_timestamp`] for a time that may be unknown (`""`).
+pub fn deserialize_optional_timestamp<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+    if text.is_empty() {
+        return Ok(None);
+    }
+    parse_timestamp(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
 /// ```
 /// use homeostat::core::time::Span;
 /// let horizon: Span = "7d".parse().unwrap();

@@ -512,7 +512,7 @@ pub fn render_csv(plan: &Plan) -> String {
             count(EventKind::Spike).to_string(),
             count(EventKind::Dip).to_string(),
             w.in_spike.to_string(),
-            w.now.clone(),
+            w.now.map(format_timestamp).unwrap_or_default(),
             w.reasons.join(" | "),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();

@@ -108,7 +108,7 @@ fn workload(name: &str, status: Status, min: u32, max: u32) -> WorkloadPlan {
         min_replicas: recommended.then_some(min),
         max_replicas: recommended.then_some(max),
         reasons: vec![format!("{name}: the reason")],
-        now: "2026-11-26T12:00:00Z".to_string(),
+        now: homeostat::core::time::parse_timestamp("2026-11-26T12:00:00Z").ok(),
         ..WorkloadPlan::empty("shop", name, name, status)
     }
 }
@@ -357,7 +357,7 @@ fn the_model_store_remembers_what_was_applied_run_after_run() {
     });
     assert!(applied.since_last_run.is_empty());
     let mut second = plan(vec![workload("cart", Status::Ok, 5, 12)]);
-    second.workloads[0].now = "2026-11-26T12:15:00Z".into();
+    second.workloads[0].now = homeostat::core::time::parse_timestamp("2026-11-26T12:15:00Z").ok();
     let applied = runtime.block_on(async {
         let (client, _, _) = scripted(vec![
             get("cart", StatusCode::OK, hpa("cart", 4, 12, 5)),

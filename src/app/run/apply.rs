@@ -63,7 +63,7 @@ pub async fn apply_changes(
             break;
         }
         let id = format!("{}/{}", w.namespace, w.name);
-        let now = crate::core::time::parse_timestamp(&w.now).unwrap_or(0);
+        let now = w.now.unwrap_or(0);
         let loaded = store.load(&w.namespace, &w.name, chrono::Utc::now().timestamp());
         if let Some(client) = &prometheus {
             let last_run = loaded
@@ -134,7 +134,8 @@ pub async fn apply_changes(
                 })
                 .cloned()
                 .collect();
-            let body = patch_body(&change, &w.now, &reasons);
+            let at = w.now.map(format_timestamp).unwrap_or_default();
+            let body = patch_body(&change, &at, &reasons);
             if !settings.dry_run {
                 if let Some(client) = cluster {
                     if let Err(e) = apply_patch(client, &w.namespace, &w.hpa, &body).await {
@@ -223,7 +224,7 @@ fn remember(
         run.since_last_run.push((id.clone(), note));
     }
     // A run for an earlier "now" (`--at`) is not history: it is not kept.
-    let now = crate::core::time::parse_timestamp(&w.now).ok();
+    let now = w.now;
     let last_at = state
         .last()
         .and_then(|r| crate::core::time::parse_timestamp(&r.at).ok());
@@ -241,7 +242,7 @@ fn remember(
         });
     }
     state.record(RunRecord {
-        at: w.now.clone(),
+        at: w.now.map(format_timestamp).unwrap_or_default(),
         status: w.status.as_str().to_string(),
         recommended_min: w.min_replicas,
         recommended_max: w.max_replicas,
