@@ -1,0 +1,739 @@
+//! Events stage (pure): tells transient departures from lasting changes of
+//! level, so that the bounds can heal through the first and adapt to the
+//! second.
+//!
+//! - `spike` / `dip`: load above / below its expected level (seasonality
+//!   and the current level removed) that returns within `persistence`;
+//! - `shift`: a change of level that holds for at least `persistence`.
+//!
+//! How, and why this way:
+//! 1. Work on `ln(load + c)` (c = 5% of the median load, and at least the
+//!    load's counting unit): load events are multiplicative (×3 traffic,
+//!    +40% after a launch), and so is most seasonality; on a log scale a
+//!    doubling is the same size at the daily peak and trough. Load that
+//!    arrives as a few whole requests per step has Poisson noise on top
+//!    (a step that counted none of four expected is one in fifty): its
+//!    counting unit is measured from how the step-to-step variance grows
+//!    with the level, and a departure must also stand out of that
+//!    counting noise (item 7). A load that flaps between two levels every
+//!    step or two (a ten-minute job seen at five) is read through its
+//!    mean over the flap's period.
+//! 2. Remove seasonality robustly: each day's median is the day's level;
+//!    the daily profile is, per phase of the day, the median over days of
+//!    the value minus its day's level. A weekly shape (a city's weekend
+//!    mornings are quiet, its nights busy, at the same day total) is added
+//!    when the data holds three weeks or more and it removes at least a
+//!    tenth of what is left: per phase of the week, the median over the
+//!    five weeks about each one (a clock change moves a weekend's hours),
+//!    smoothed over two hours. Medians, so that spikes and a shift or two
+//!    do not bend the profile. On `nyc_taxi` this cut the events found from
+//!    242 to 77 (weekend mornings were dips).
+//! 3. Noise scale σ: the median absolute deviation of first differences
+//!    (÷√2): a level shift or a spike moves only a few differences, so σ
+//!    measures the noise alone.
+//! 4. Changepoints: a two-window median scan. At each step τ the median of
+//!    the `persistence` after τ minus the median of the `persistence` before
+//!    it; its peaks above the thresholds are candidate level changes,
+//!    tried strongest first, at least one window apart, each placed at the
+//!    split that fits the two levels best (distances capped at the size of
+//!    the change, so that a spike beside it does not pull it). The shift threshold also scales
+//!    with the level's own wander about each day's median (2 wander SD at
+//!    z = 3), so hours-long drifts of a bursty series are not shifts.
+//!    Medians make the scan blind to any
+//!    departure shorter than half a window, which is what a spike is; a
+//!    CUSUM would react to a tall short spike and a BOCPD needs a noise
+//!    model this heavy-tailed load does not follow. The scan costs one
+//!    median per step (O(n·w)).
+//! 5. Persistence rule: a candidate is a shift only when a whole window of
+//!    history follows it before the next change and the level over up to a
+//!    day after it differs from the level over up to a day before; a
+//!    rejected candidate blocks nothing (a tall spike next to a real shift
+//!    cannot hide it). A final pass drops any change whose whole segments
+//!    no longer differ. A change in the last window of history is not a
+//!    shift *yet*.
+//! 6. Spikes and dips are departures from the level on *both* sides of a
+//!    step (the medians of two windows before and after it, within its
+//!    segment): a step beside a change of level departs from one side
+//!    only, so a change too small or too recent to be called a shift is
+//!    not mistaken for spikes, and does not swell the noise scale.
+//! 7. They are found by a scan at several scales (1, 2, 3, 4, ×1.5 … up to
+//!    half the persistence window): the mean over k steps, in units of the
+//!    noise of such means as measured on this series (the level's wander
+//!    makes it fall slower than 1/√k), must pass `min_z + 1.5`. One sample
+//!    must pass 4.5 SD at the default (single samples past 3 SD happen by
+//!    chance in a month of heavy-tailed load); a 3-hour ×3 surge at 3 SD
+//!    per sample is plain at its own scale. On counts, the excess over
+//!    what was expected must also pass the same bar in counting noise
+//!    (`√(unit·expected)`). Each flagged run is split into
+//!    events by taking the window that stands out most, grown and trimmed
+//!    to the steps as far off as half its mean, then searching the rest.
+//!    The noise scale is measured twice, the second time without the
+//!    events of the first (in a busy month they are a tenth of the steps).
+//!    A window holding an unknown step is never flagged: nothing is
+//!    invented inside a gap.
+//!
+//! Measured by tests/it/events.rs (events ≥ 3 robust SD, a shift's start
+//! within 1 hour). On 34 real traces as they are, known events injected:
+//! spikes+dips recall 0.887, precision 0.718 (0.906 with the trace's own
+//! near-threshold departures as its own); shifts 0.786 / 0.906. On their
+//! Poisson versions (a median of 4 per step): spikes+dips 0.778 / 0.790.
+//! On 6 cleaned bases × 10 seeds: spikes+dips 0.916 / 0.995, shifts
+//! 0.957 / 0.975; on the bases without injected events, 4 events in
+//! 6 × 28 days.
+
+//! Sensitivity, in user units ([`EventSettings`]): a robust z-score (how
+//! many noise SD) and a least relative size (15%: smaller moves are left to
+//! the HPA whatever the noise).
+
+use crate::core::series::Series;
+use crate::core::stats::median;
+use crate::core::time::{Span, DAY};
+use serde::Serialize;
+
+mod deseasonalise;
+mod scan;
+mod transients;
+
+use deseasonalise::{deseasonalise, rhythm_of};
+use scan::{departure_from_sides, recurs_weekly, refine, side_medians};
+use transients::{find_departures, without_recurring, Counting, NoiseScale, PrefixSums};
+
+/// How sensitive detection is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EventSettings {
+    /// A departure that lasts longer than this is a shift.
+    pub persistence: Span,
+    /// Least size in robust noise standard deviations.
+    pub min_z: f64,
+    /// Least size relative to the expected level (0.2 = 20%).
+    pub min_relative: f64,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        EventSettings {
+            persistence: Span::from_secs(6 * 3600).expect("positive"),
+            min_z: 3.0,
+            min_relative: 0.15,
+        }
+    }
+}
+
+/// What kind of event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    Spike,
+    Dip,
+    Shift,
+}
+
+/// One event found in a history.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Event {
+    pub kind: EventKind,
+    /// First step of the event (unix seconds).
+    pub start: i64,
+    /// First step back at the expected level; `None` for a shift.
+    pub end: Option<i64>,
+    /// The load expected at the event's peak (spike, dip) or the level
+    /// before the change (shift, median load over one window before).
+    pub before: f64,
+    /// The load at the peak (spike), trough (dip) or the new level (shift).
+    pub after: f64,
+    /// Size in robust noise standard deviations.
+    pub z: f64,
+    /// The highest load expected within half a day either side of a spike
+    /// or dip (the kind of load `max_replicas` is sized for); a shift's new
+    /// level.
+    pub day_peak: f64,
+}
+
+/// Median of the known values of `xs`, when at least `least` are known.
+fn known_median(xs: &[f64], least: usize, scratch: &mut Vec<f64>) -> Option<f64> {
+    scratch.clear();
+    scratch.extend(xs.iter().copied().filter(|v| v.is_finite()));
+    (scratch.len() >= least.max(1)).then(|| median(scratch))
+}
+
+/// Finds the events of `series`, with a daily profile when the data has
+/// daily seasonality. A weekly pattern needs no profile of its own: each
+/// day's median level already follows the weekdays, and a per-step weekly
+/// profile from four weeks would be a median of four noisy values.
+#[must_use]
+pub fn detect_in(series: &Series, settings: &EventSettings) -> Vec<Event> {
+    let rhythm = rhythm_of(series, &series.values);
+    let first = detect(series, rhythm.0, rhythm.1, settings);
+    // A lasting shift inside the history confounds the weekly test (the
+    // days after it differ from the days before by more than weekdays
+    // do): the rhythm is looked for again with each shift undone, and
+    // the history read again only when that rhythm differs.
+    let shifts: Vec<&Event> = first
+        .iter()
+        .filter(|e| e.kind == EventKind::Shift)
+        .collect();
+    if shifts.is_empty() {
+        return first;
+    }
+    let mut undone = series.values.clone();
+    for shift in shifts {
+        let ratio = (shift.before + 1e-9) / (shift.after + 1e-9);
+        let from = ((shift.start - series.start) / series.step.max(1)).max(0) as usize;
+        for v in undone.iter_mut().skip(from) {
+            *v *= ratio;
+        }
+    }
+    let again = rhythm_of(series, &undone);
+    if again == rhythm {
+        return first;
+    }
+    detect(series, again.0, again.1, settings)
+}
+
+/// Finds the events of `series`, whose seasonal period (in steps) is
+/// `period` (the week when weekly seasonality was detected, else the day,
+/// else `None`). Events come in time order.
+#[must_use]
+pub fn detect(
+    series: &Series,
+    period: Option<usize>,
+    weekday_levels: bool,
+    settings: &EventSettings,
+) -> Vec<Event> {
+    let n = series.values.len();
+    let window = ((settings.persistence.secs() / series.step) as usize).max(2);
+    if n < 2 * window {
+        return Vec::new();
+    }
+    let ds = deseasonalise(series, period, weekday_levels);
+    // A level change must stand out of the level's own wander (how far it
+    // drifts for hours with nothing happening: 2 wander SD at the default
+    // z of 3, measured best on the ground truth of tests/it/events.rs), not
+    // only out of the sample-to-sample noise.
+    let threshold = (settings.min_z * ds.sigma)
+        .max(settings.min_z * 2.0 / 3.0 * ds.wander)
+        .max((1.0 + settings.min_relative).ln());
+    let time = |i: usize| series.start + i as i64 * series.step;
+    let load = |log: f64| (log.exp() - ds.offset).max(0.0);
+
+    // Two-window median scan: at each step, the median of the window
+    // after it (from it on) less that of the window before it.
+    let mut scratch = Vec::with_capacity(window);
+    let (before, after) = side_medians(&ds.level, window, window / 2);
+    let scan: Vec<f64> = (0..n)
+        .map(|tau| {
+            if tau < window || tau > n - window {
+                return 0.0;
+            }
+            // `after[tau − 1]` is the median of level[tau..tau + window].
+            let change = after[tau - 1] - before[tau];
+            if change.is_finite() {
+                change
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    // Peaks of the scan above the thresholds, strongest first.
+    let mut candidates: Vec<usize> = (1..n - 1)
+        .filter(|&t| {
+            let size = scan[t].abs();
+            size >= threshold && size >= scan[t - 1].abs() && size >= scan[t + 1].abs()
+        })
+        .collect();
+    candidates.sort_by(|&a, &b| scan[b].abs().total_cmp(&scan[a].abs()).then(a.cmp(&b)));
+    // Each candidate is tried on its own merits against the changes
+    // already kept: a change kept must leave a window of history after it
+    // before the next one, and the level over up to a day after it must
+    // differ from the level over up to a day before (a spike of a few
+    // hours moves the scan, not the day's median). A rejected candidate
+    // blocks nothing, so a tall spike next to a real shift cannot hide it.
+    let reach = 4 * window;
+    let per_week = (7 * DAY / series.step) as usize;
+    let slack = ((3600 / series.step) as usize).max(1);
+    let mut changes: Vec<usize> = Vec::new();
+    for candidate in candidates {
+        if changes.iter().any(|&c| c.abs_diff(candidate) < window) {
+            continue;
+        }
+        if recurs_weekly(&scan, candidate, per_week, slack, window) {
+            continue;
+        }
+        // The scan's peak is only within half a window of the change (a
+        // median moves once half its window has changed): place it where
+        // splitting the two windows at the two levels fits best.
+        let tau = refine(&ds.level, candidate, window, &mut scratch);
+        let previous = changes
+            .iter()
+            .copied()
+            .filter(|&c| c < tau)
+            .max()
+            .unwrap_or(0);
+        let next = changes
+            .iter()
+            .copied()
+            .filter(|&c| c > tau)
+            .min()
+            .unwrap_or(n);
+        if next - tau < window || tau - previous < window / 2 {
+            continue;
+        }
+        let before = known_median(
+            &ds.level[previous.max(tau.saturating_sub(reach))..tau],
+            window / 2,
+            &mut scratch,
+        );
+        let after = known_median(
+            &ds.level[tau..next.min(tau + reach)],
+            window / 2,
+            &mut scratch,
+        );
+        if let (Some(before), Some(after)) = (before, after) {
+            if (after - before).abs() >= threshold {
+                changes.push(tau);
+            }
+        }
+    }
+    changes.sort_unstable();
+
+    // Persistence rule: drop the weakest change that fails it, until none does.
+    let segment_level = |from: usize, to: usize, scratch: &mut Vec<f64>| {
+        known_median(&ds.level[from..to], 1, scratch)
+    };
+    loop {
+        let mut bounds = vec![0];
+        bounds.extend(&changes);
+        bounds.push(n);
+        let levels: Vec<Option<f64>> = bounds
+            .windows(2)
+            .map(|b| segment_level(b[0], b[1], &mut scratch))
+            .collect();
+        let weakest = (0..changes.len())
+            .map(|j| {
+                let holds = bounds[j + 2] - bounds[j + 1] >= window;
+                let size = match (levels[j], levels[j + 1]) {
+                    (Some(a), Some(b)) => (b - a).abs(),
+                    _ => 0.0,
+                };
+                (j, holds && size >= threshold, size)
+            })
+            .filter(|&(_, ok, _)| !ok)
+            .min_by(|a, b| a.2.total_cmp(&b.2));
+        match weakest {
+            Some((j, _, _)) => {
+                changes.remove(j);
+            }
+            None => break,
+        }
+    }
+
+    // A change of level that comes back within two days (a storm, a
+    // holiday, an outage) is a long departure, not a shift: it is healed
+    // and left out of the fit, and it never re-bases the history. One that
+    // holds for longer is a shift. Pairs are taken shortest first, until
+    // none is left.
+    let return_within = (2 * DAY / series.step) as usize;
+    let mut long_departures: Vec<(usize, usize, f64)> = Vec::new();
+    loop {
+        let mut bounds = vec![0];
+        bounds.extend(&changes);
+        bounds.push(n);
+        let levels: Vec<Option<f64>> = bounds
+            .windows(2)
+            .map(|b| segment_level(b[0], b[1], &mut scratch))
+            .collect();
+        // A run of changes j..=k (a storm comes in steps and goes in
+        // steps) after which the level is back where it was before j.
+        let at = &changes;
+        let returning = (0..at.len())
+            .flat_map(|j| {
+                (j + 1..at.len())
+                    .take_while(move |&k| at[k] - at[j] <= return_within)
+                    .map(move |k| (j, k))
+            })
+            .filter_map(|(j, k)| {
+                let (Some(a), Some(c)) = (levels[j], levels[k + 1]) else {
+                    return None;
+                };
+                if (c - a).abs() >= threshold {
+                    return None;
+                }
+                // Its size: the middle level farthest from the one before.
+                let size = levels[j + 1..=k]
+                    .iter()
+                    .flatten()
+                    .map(|m| m - a)
+                    .max_by(|x, y| x.abs().total_cmp(&y.abs()))?;
+                Some((at[k] - at[j], j, k, size))
+            })
+            .min_by_key(|&(length, ..)| length);
+        let Some((_, j, k, size)) = returning else {
+            break;
+        };
+        long_departures.push((changes[j], changes[k], size));
+        changes.drain(j..=k);
+    }
+
+    let mut events = Vec::new();
+    let mut bounds = vec![0];
+    bounds.extend(&changes);
+    bounds.push(n);
+    let mut level_at = vec![f64::NAN; n];
+    for b in bounds.windows(2) {
+        let level = segment_level(b[0], b[1], &mut scratch).unwrap_or(f64::NAN);
+        level_at[b[0]..b[1]].fill(level);
+    }
+    // A shift's levels are the typical load of the segments, seasonality
+    // removed (the profile is centred on each day's median).
+    for &tau in &changes {
+        events.push(Event {
+            kind: EventKind::Shift,
+            start: time(tau),
+            end: None,
+            before: load(level_at[tau - 1]),
+            after: load(level_at[tau]),
+            z: (level_at[tau] - level_at[tau - 1]) / ds.sigma,
+            day_peak: load(level_at[tau]),
+        });
+    }
+
+    // Transients, twice: the noise scale of the first pass is inflated by
+    // the events themselves (in a busy month a tenth of the samples), so
+    // the second measures it without them.
+    // Departures are measured from the level on either side, within the
+    // step's segment (see `departure_from_sides`): this also follows a
+    // change too small or too recent to be called a shift, which would
+    // otherwise swell the noise scale and hide the spikes.
+    let mut residual = vec![f64::NAN; n];
+    for b in bounds.windows(2) {
+        let part = departure_from_sides(&ds.level[b[0]..b[1]], 2 * window, window / 2);
+        residual[b[0]..b[1]].copy_from_slice(&part);
+    }
+    // The long departures are events already: nothing else is looked for
+    // inside them.
+    let half_day = (DAY / series.step) as usize / 2;
+    for &(from, to, size) in &long_departures {
+        residual[from..to].fill(f64::NAN);
+        let up = size > 0.0;
+        let signed = |i: usize| if up { ds.level[i] } else { -ds.level[i] };
+        let peak = (from..to)
+            .filter(|&i| ds.level[i].is_finite())
+            .max_by(|&a, &b| signed(a).total_cmp(&signed(b)))
+            .unwrap_or(from);
+        // Expected: the level the load came back to, with the day's shape.
+        let base = level_at[from.saturating_sub(1)];
+        let expected = |i: usize| load(base + ds.seasonal[i]);
+        let day_peak = (peak.saturating_sub(half_day)..(peak + half_day + 1).min(n))
+            .map(expected)
+            .filter(|v| v.is_finite())
+            .fold(f64::NAN, f64::max);
+        events.push(Event {
+            kind: if up { EventKind::Spike } else { EventKind::Dip },
+            start: time(from),
+            end: Some(time(to)),
+            before: expected(peak),
+            after: series.values[peak],
+            z: size / ds.sigma,
+            day_peak,
+        });
+    }
+    let hours: Vec<usize> = (0..n)
+        .map(|i| (time(i).rem_euclid(DAY) / 3600) as usize)
+        .collect();
+    let expected: Vec<f64> = (0..n)
+        .map(|i| load(ds.level[i] - residual[i] + ds.seasonal[i]))
+        .collect();
+    let counting = Counting::new(&ds.load, &expected, ds.unit);
+    let mut quiet = vec![true; n];
+    let per_hour = ((3600 / series.step) as usize).max(1);
+    let mut departures = Vec::new();
+    let mut first: Option<Vec<f64>> = None;
+    for _ in 0..2 {
+        let mut noise = NoiseScale::measure(&residual, &hours, &quiet, ds.sigma, window);
+        // Without the first pass's events the noise may fall by what they
+        // swelled it (a fifth at most, for a tenth of the steps); more is
+        // the calm that is left once the busy hours are out, not the
+        // noise, and would turn ordinary wander into events.
+        match &first {
+            None => first = Some(noise.by_hour.clone()),
+            Some(first) => {
+                for (now, before) in noise.by_hour.iter_mut().zip(first) {
+                    *now = now.max(0.8 * before);
+                }
+            }
+        }
+        departures = find_departures(&residual, &noise, &hours, &counting, settings);
+        quiet.fill(true);
+        for d in &departures {
+            // A margin as long as the event, up to an hour: its shoulders
+            // are not noise. (Longer, a busy month leaves only its calmest
+            // hours to measure the noise on, and the next pass then finds
+            // events in ordinary wander.)
+            let margin = (d.end - d.start).min(per_hour);
+            quiet[d.start.saturating_sub(margin)..(d.end + margin).min(n)].fill(false);
+        }
+    }
+    let per_day = (DAY / series.step) as usize;
+    let departures = without_recurring(departures, per_day, (1800 / series.step) as usize);
+    for d in departures {
+        // From the steps away from any event and its shoulders (where the
+        // sides disagree, the residual is 0 and `expected` is the load
+        // itself: the edge of a spike would be its own day's peak).
+        let around = d.peak.saturating_sub(half_day)..(d.peak + half_day + 1).min(n);
+        let highest = |quiet_only: bool| {
+            around
+                .clone()
+                .filter(|&i| !quiet_only || quiet[i])
+                .map(|i| expected[i])
+                .filter(|v| v.is_finite())
+                .fold(f64::NAN, f64::max)
+        };
+        let day_peak = Some(highest(true))
+            .filter(|v| v.is_finite())
+            .unwrap_or_else(|| highest(false));
+        events.push(Event {
+            kind: if d.up {
+                EventKind::Spike
+            } else {
+                EventKind::Dip
+            },
+            start: time(d.start),
+            end: Some(time(d.end)),
+            before: load(ds.level[d.peak] - residual[d.peak] + ds.seasonal[d.peak]),
+            after: series.values[d.peak],
+            z: d.z,
+            day_peak,
+        });
+    }
+    events.sort_by_key(|e| e.start);
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::deseasonalise::{counting_unit, flapping_period, log_scale, period_means};
+    use super::*;
+    use crate::core::series::GridStats;
+
+    /// `days` of a daily cycle at 5 minutes with seeded noise.
+    fn daily(days: i64) -> Series {
+        Series {
+            start: 1_700_006_400 / DAY * DAY,
+            step: 300,
+            values: crate::core::synthetic::load(days, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 7),
+            stats: GridStats::default(),
+        }
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// The sliding windows give each side's median exactly as sorting
+        /// each window would: ties, unknown steps, windows at the edges.
+        #[test]
+        fn side_medians_match_a_median_per_window(
+            level in proptest::collection::vec(
+                proptest::prop_oneof![
+                    4 => (0_u8..6).prop_map(f64::from),
+                    4 => -50.0_f64..50.0,
+                    1 => proptest::strategy::Just(f64::NAN),
+                ],
+                0..80,
+            ),
+            width in 1_usize..12,
+            least in 0_usize..5,
+        ) {
+            let median_of = |xs: &[f64]| {
+                let mut known: Vec<f64> = xs.iter().copied().filter(|v| v.is_finite()).collect();
+                known.sort_by(f64::total_cmp);
+                let len = known.len();
+                if len < least.max(1) {
+                    f64::NAN
+                } else if len % 2 == 1 {
+                    known[len / 2]
+                } else {
+                    0.5 * (known[len / 2 - 1] + known[len / 2])
+                }
+            };
+            let (left, right) = side_medians(&level, width, least);
+            for i in 0..level.len() {
+                let want_left = median_of(&level[i.saturating_sub(width)..i]);
+                let want_right = median_of(&level[i + 1..(i + 1 + width).min(level.len())]);
+                proptest::prop_assert!(left[i].total_cmp(&want_left).is_eq(), "left {i}: {} {want_left}", left[i]);
+                proptest::prop_assert!(right[i].total_cmp(&want_right).is_eq(), "right {i}: {} {want_right}", right[i]);
+            }
+        }
+    }
+
+    fn kinds(events: &[Event]) -> Vec<EventKind> {
+        events.iter().map(|e| e.kind).collect()
+    }
+
+    #[test]
+    fn a_quiet_seasonal_series_has_no_events() {
+        let events = detect(&daily(28), Some(288), false, &EventSettings::default());
+        assert!(events.is_empty(), "{events:?}");
+    }
+
+    #[test]
+    fn a_two_hour_spike_is_a_spike_with_its_start_end_and_peak() {
+        let mut series = daily(28);
+        let at = 20 * 288 + 100;
+        for v in &mut series.values[at..at + 24] {
+            *v *= 4.0;
+        }
+        let events = detect(&series, Some(288), false, &EventSettings::default());
+        assert_eq!(kinds(&events), [EventKind::Spike], "{events:?}");
+        let spike = events[0];
+        assert_eq!(spike.start, series.start + at as i64 * 300);
+        assert_eq!(spike.end, Some(series.start + (at + 24) as i64 * 300));
+        assert!(spike.after / spike.before > 3.0, "{spike:?}");
+    }
+
+    #[test]
+    fn a_lasting_rise_is_one_shift_at_its_start_and_a_late_one_is_not_a_shift_yet() {
+        let mut series = daily(28);
+        let at = 20 * 288 + 37;
+        for v in &mut series.values[at..] {
+            *v *= 1.5;
+        }
+        let events = detect(&series, Some(288), false, &EventSettings::default());
+        assert_eq!(kinds(&events), [EventKind::Shift], "{events:?}");
+        assert_eq!(events[0].start, series.start + at as i64 * 300);
+        assert!((events[0].after / events[0].before - 1.5).abs() < 0.2);
+
+        // Three hours before the end: not yet a shift, a departure.
+        let mut late = daily(28);
+        let n = late.values.len();
+        for v in &mut late.values[n - 36..] {
+            *v *= 1.5;
+        }
+        let events = detect(&late, Some(288), false, &EventSettings::default());
+        assert!(
+            events.iter().all(|e| e.kind != EventKind::Shift),
+            "{events:?}"
+        );
+    }
+
+    /// `days` of a few requests per 5 minutes: a daily cycle between 2 and
+    /// 6 expected, each step drawn from a Poisson distribution (seeded).
+    fn counts(days: i64) -> Series {
+        let mut rng = crate::core::synthetic::Rng::new(11);
+        let values = (0..days * 288)
+            .map(|i| {
+                let phase = (i % 288) as f64 / 288.0 * std::f64::consts::TAU;
+                rng.poisson(4.0 + 2.0 * phase.sin())
+            })
+            .collect();
+        Series {
+            values,
+            ..daily(days)
+        }
+    }
+
+    #[test]
+    fn the_counting_unit_of_a_count_and_of_a_rate_and_none_for_high_volume() {
+        let requests = counts(28);
+        let unit = counting_unit(&requests.values, 12);
+        assert!((0.6..1.4).contains(&unit), "{unit}");
+        // The same as a rate per second over the 5-minute step.
+        let rate: Vec<f64> = requests.values.iter().map(|v| v / 300.0).collect();
+        let per_second = counting_unit(&rate, 12);
+        assert!((per_second * 300.0 - unit).abs() < 1e-9, "{per_second}");
+        // Thousands a step: its noise is its own wander, and the log
+        // scale's offset stays 5% of the median.
+        let busy = daily(28);
+        let (_, offset) = log_scale(&busy.values, counting_unit(&busy.values, 12));
+        let mut known = busy.values.clone();
+        assert!(
+            (offset - 0.05 * median(&mut known)).abs() < 1e-9,
+            "{offset}"
+        );
+    }
+
+    #[test]
+    fn counting_noise_is_no_event_and_a_burst_of_counts_is_a_spike() {
+        let series = counts(28);
+        let events = detect(&series, Some(288), false, &EventSettings::default());
+        // On a log scale with the offset at 5% of the median, the steps
+        // that counted none of the four expected were ~150 dips a month.
+        assert!(events.len() <= 2, "{events:?}");
+        let mut burst = series.clone();
+        let at = 20 * 288 + 100;
+        for v in &mut burst.values[at..at + 12] {
+            *v *= 3.0;
+        }
+        let events = detect(&burst, Some(288), false, &EventSettings::default());
+        let spikes: Vec<&Event> = events
+            .iter()
+            .filter(|e| {
+                e.kind == EventKind::Spike && (e.start - burst.start) / 300 >= at as i64 - 12
+            })
+            .filter(|e| (e.start - burst.start) / 300 <= at as i64 + 12)
+            .collect();
+        assert_eq!(spikes.len(), 1, "{events:?}");
+    }
+
+    #[test]
+    fn a_load_flapping_between_two_levels_each_step_still_shows_its_spikes_and_dips() {
+        // A ten-minute job seen every five minutes: 3, 18, 3, 18 … with
+        // the daily cycle on top.
+        let mut flapping = daily(28);
+        for (i, v) in flapping.values.iter_mut().enumerate() {
+            *v *= if i % 2 == 0 { 0.3 } else { 1.7 };
+        }
+        // Read through its pair means, 28 days of this noise raise one
+        // ten-minute dip at this seed (5 SD), no more.
+        let quiet = detect(&flapping, Some(288), false, &EventSettings::default());
+        assert!(quiet.len() <= 1, "{quiet:?}");
+        // A three-hour +50%, and a three-hour −50%: read step by step, the
+        // flapping's noise (six times the load between two steps) hides them.
+        let at = 20 * 288 + 100;
+        for (factor, kind) in [(1.5, EventKind::Spike), (0.5, EventKind::Dip)] {
+            let mut series = flapping.clone();
+            for v in &mut series.values[at..at + 36] {
+                *v *= factor;
+            }
+            let events = detect(&series, Some(288), false, &EventSettings::default());
+            let found: Vec<&Event> = events
+                .iter()
+                .filter(|e| ((e.start - series.start) / 300).abs_diff(at as i64) <= 2)
+                .collect();
+            assert_eq!(found.len(), 1, "{events:?}");
+            assert_eq!(found[0].kind, kind, "{events:?}");
+            assert!(events.len() <= quiet.len() + 1, "{events:?}");
+        }
+    }
+
+    #[test]
+    fn white_noise_and_a_smooth_load_do_not_flap_and_a_gap_stays_a_gap() {
+        let mut rng = crate::core::synthetic::Rng::new(3);
+        let noise: Vec<f64> = (0..2000).map(|_| rng.normal()).collect();
+        assert_eq!(flapping_period(&noise), None);
+        let smooth: Vec<f64> = (0..2000).map(|i| (f64::from(i) / 50.0).sin()).collect();
+        assert_eq!(flapping_period(&smooth), None);
+        let flapping: Vec<f64> = (0..2000)
+            .map(|i| if i % 2 == 0 { 1.0 } else { 3.0 } + 0.01 * rng.normal())
+            .collect();
+        assert_eq!(flapping_period(&flapping), Some(2));
+        let mut gap = flapping.clone();
+        gap[100] = f64::NAN;
+        let read = period_means(&gap, 2);
+        assert!(read[100].is_nan() && read[99].is_finite() && read[101].is_finite());
+    }
+
+    #[test]
+    fn a_single_outlier_is_never_a_shift_and_a_gap_holds_no_event() {
+        let mut series = daily(28);
+        series.values[5000] *= 10.0;
+        for v in &mut series.values[6000..6500] {
+            *v = f64::NAN;
+        }
+        let events = detect(&series, Some(288), false, &EventSettings::default());
+        assert_eq!(kinds(&events), [EventKind::Spike], "{events:?}");
+        assert_eq!(events[0].start, series.start + 5000 * 300);
+        assert_eq!(events[0].end, Some(series.start + 5001 * 300));
+    }
+}
