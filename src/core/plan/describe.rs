@@ -1,0 +1,317 @@
+//! The reasons in words: what a recommendation rests on (the history, the
+//! model, each bound's derivation, the events, the change from today's
+//! range), written from the numbers the pipeline computed.
+
+use super::{signed_percent, ORDINARY_PEAK_DAYS};
+use crate::core::adapt::Adaptation;
+use crate::core::bounds::{
+    significant, Basis, BoundsPolicy, Clamp, Derivation, ReplicaBounds, MAX_HOLD, MAX_HOLD_BELOW,
+    MAX_STEP, MIN_HOLD,
+};
+use crate::core::events::{self, EventKind};
+use crate::core::model::Forecast;
+use crate::core::series::Series;
+use crate::core::time::{format_moment, format_stretch, format_timestamp, Span};
+use crate::core::workload::{CurrentBounds, Workload};
+
+pub(super) fn describe_data(series: &Series, origin: &str) -> String {
+    let step = Span::from_secs(series.step).expect("grid step is positive");
+    // Duplicate timestamps (a DST hour read twice, a double export) are
+    // merged by their mean: said, so that it is never silent.
+    let merged = match series.stats.merged {
+        0 => String::new(),
+        n => format!("; {n} samples merged into a step that already had one (their mean)"),
+    };
+    format!(
+        "history: {} steps of {step} from {} to {} ({origin}); {} interpolated, {} unknown{merged}",
+        series.len(),
+        format_timestamp(series.start),
+        format_timestamp(series.end()),
+        series.stats.interpolated,
+        series.stats.unknown
+    )
+}
+
+pub(super) fn describe_model(forecast: &Forecast) -> String {
+    let s = &forecast.seasonality;
+    format!(
+        "model: {} chosen by backtest (MAE {:.4} over the last {} windows of history); seasonality {} (daily strength {:.2}, weekly {:.2})",
+        forecast.model,
+        forecast.validation_mae,
+        forecast.origins,
+        s.label(),
+        s.daily_strength,
+        s.weekly_strength
+    )
+}
+
+/// `texture`: the spikes are the workload's texture, kept in the fit.
+pub(super) fn describe_bound(
+    which: &str,
+    d: &Derivation,
+    policy: &BoundsPolicy,
+    texture: bool,
+) -> String {
+    let is_min = which == "min";
+    let range = if is_min {
+        policy.min_replicas
+    } else {
+        policy.max_replicas
+    };
+    let what = match d.basis {
+        Basis::Expected => format!(
+            "lowest expected load {} (the forecast mean at {})",
+            significant(d.load, 4),
+            format_moment(d.at)
+        ),
+        Basis::IntervalUpper => format!(
+            "highest expected load {} (upper end of the {} interval at {})",
+            significant(d.load, 4),
+            policy.level,
+            format_moment(d.at)
+        ),
+        Basis::OrdinaryPeak => format!(
+            "the last {ORDINARY_PEAK_DAYS} days' ordinary peak {} (99th percentile, {}), above anything forecast",
+            significant(d.load, 4),
+            if texture {
+                "its texture of spikes in"
+            } else {
+                "spikes left out"
+            }
+        ),
+    };
+    let headroom = if is_min {
+        String::new()
+    } else {
+        format!(" × headroom {}", significant(policy.headroom, 3))
+    };
+    let wanted = (d.raw - 1e-9).ceil();
+    let clamp = match d.clamp {
+        None => String::new(),
+        Some(Clamp::Held) => format!(
+            ", kept at the HPA's {} instead of {wanted}: within the hysteresis band ({})",
+            d.replicas,
+            if is_min {
+                format!("±{:.0}%, at least one replica", MIN_HOLD * 100.0)
+            } else {
+                format!(
+                    "from {:.0}% under what is wanted to {:.0}% above",
+                    MAX_HOLD_BELOW * 100.0,
+                    MAX_HOLD * 100.0
+                )
+            }
+        ),
+        Some(Clamp::Floor) if is_min => format!(
+            ", raised to the floor {} (min_replicas.floor: fewer pods cannot ride out a node drain)",
+            range.floor()
+        ),
+        Some(Clamp::Floor) => format!(", raised to the floor {}", range.floor()),
+        Some(Clamp::StepLimit) => format!(
+            ", moved only to {} this run (step limit ×{MAX_STEP} of the HPA's max per run; the rest follows if the next runs still want it)",
+            d.replicas
+        ),
+        Some(Clamp::Ceiling) => format!(", cut to the ceiling {}", range.ceiling()),
+        Some(Clamp::RaisedToMin) => ", raised to min so that min <= max".to_string(),
+        Some(Clamp::MaxCeiling) => {
+            format!(", cut to the max ceiling {}", policy.max_replicas.ceiling())
+        }
+    };
+    format!(
+        "{which} {}: {what}{headroom} / {} per replica = {:.2}{clamp}",
+        d.replicas, policy.target_per_replica, d.raw
+    )
+}
+
+/// How many spikes (and dips) the reasons name one by one: the tallest
+/// (deepest); the rest are counted.
+pub(super) const EVENTS_NAMED: usize = 3;
+
+/// The events in words, and what was done about each: every shift; the
+/// tallest spikes and the deepest dips, with the rest counted; the healing
+/// headroom the spikes asked for. `end` is the end of the history (a
+/// departure reaching it is still going on); `now` the run's.
+pub(super) fn describe_events(
+    found: &[events::Event],
+    adaptation: &Adaptation,
+    bounds: &ReplicaBounds,
+    workload: &Workload,
+    now: i64,
+    end: i64,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    let max = bounds.max.replicas;
+    let capacity = f64::from(max) * workload.policy.target_per_replica;
+    let change = signed_percent;
+    let min_now = match workload.current {
+        Some(c) if c.min_replicas != bounds.min.replicas => {
+            format!("min {} → {}", c.min_replicas, bounds.min.replicas)
+        }
+        Some(c) => format!("min stays {}", c.min_replicas),
+        None => format!("min {}", bounds.min.replicas),
+    };
+    let shifts: Vec<&events::Event> = found
+        .iter()
+        .filter(|e| e.kind == EventKind::Shift)
+        .collect();
+    let down_after = workload.events.shift_down_after;
+    for (k, shift) in shifts.iter().enumerate() {
+        let ratio = if shift.before > 0.0 {
+            shift.after / shift.before
+        } else {
+            f64::INFINITY
+        };
+        let what = format!(
+            "shift {} {} (level {} → {})",
+            format_moment(shift.start),
+            change(ratio),
+            significant(shift.before, 3),
+            significant(shift.after, 3)
+        );
+        let last = k + 1 == shifts.len();
+        let held = adaptation.level.and_then(|l| l.held_until);
+        let action = match held {
+            Some(until) if shift.after < shift.before && shift.start + down_after.secs() > now => format!(
+                "not followed until it has lasted {down_after} ({}): capacity is given back cautiously, the plan keeps the level before it",
+                format_moment(until)
+            ),
+            // Down and back up inside the hold: the plan still keeps the
+            // higher level from before the drop.
+            Some(_) if last => format!("the plan keeps the higher level held before it; {min_now}"),
+            _ if last => format!("the forecast starts from the new level; {min_now}"),
+            _ => "the history before it is re-based to the current level".to_string(),
+        };
+        lines.push(format!("{what}: {action}"));
+    }
+
+    let describe_transient = |e: &events::Event| {
+        // Against an expected level of about nothing, a ratio means little.
+        let size = if e.before > 1e-3 * e.day_peak.max(0.0) && e.before > 0.0 {
+            format!("×{:.1} expected", e.after / e.before)
+        } else {
+            format!("{} where about 0 was expected", significant(e.after, 3))
+        };
+        let ratio = if e.before > 0.0 {
+            e.after / e.before
+        } else {
+            f64::INFINITY
+        };
+        let stretch = match e.end {
+            Some(t) if t < end => format_stretch(e.start, t),
+            _ => format!("since {}", format_moment(e.start)),
+        };
+        let ongoing = e.end.is_none_or(|t| t >= end);
+        let kind = if e.kind == EventKind::Spike {
+            "spike"
+        } else {
+            "dip"
+        };
+        let action = if e.kind == EventKind::Dip {
+            "left out of the fit, min unchanged".to_string()
+        } else {
+            let allows = if e.before > 0.0 {
+                capacity / e.before
+            } else {
+                f64::INFINITY
+            };
+            let left = if ongoing {
+                format!(
+                    "a shift only if it lasts {}",
+                    workload.events.detection.persistence
+                )
+            } else {
+                "left to the HPA".to_string()
+            };
+            if !allows.is_finite() || !ratio.is_finite() {
+                format!("{left} (max {max} carries {})", significant(capacity, 3))
+            } else if ratio <= allows {
+                format!("{left} (max {max} allows ×{allows:.1})")
+            } else {
+                format!("{left}, but more than max {max} allows (×{allows:.1})")
+            }
+        };
+        format!("{kind} {stretch}, {size}: {action}")
+    };
+    for kind in [EventKind::Spike, EventKind::Dip] {
+        let mut these: Vec<&events::Event> = found.iter().filter(|e| e.kind == kind).collect();
+        if these.is_empty() {
+            continue;
+        }
+        // Tallest spikes, deepest dips first; an ongoing one always.
+        let size = |e: &&events::Event| {
+            if e.before > 0.0 {
+                (e.after / e.before).ln().abs()
+            } else {
+                f64::INFINITY
+            }
+        };
+        these.sort_by(|a, b| {
+            let ongoing = |e: &&events::Event| e.end.is_none_or(|t| t >= end);
+            ongoing(b)
+                .cmp(&ongoing(a))
+                .then(size(b).total_cmp(&size(a)))
+        });
+        for e in these.iter().take(EVENTS_NAMED) {
+            lines.push(describe_transient(e));
+        }
+        if these.len() > EVENTS_NAMED {
+            let more = these.len() - EVENTS_NAMED;
+            let name = match (kind == EventKind::Spike, more == 1) {
+                (true, true) => "spike",
+                (true, false) => "spikes",
+                (false, true) => "dip",
+                (false, false) => "dips",
+            };
+            lines.push(format!(
+                "{more} more {name} in the history, smaller, {}",
+                if kind == EventKind::Spike && adaptation.texture.is_some() {
+                    "kept in the fit"
+                } else {
+                    "left out of the fit"
+                }
+            ));
+        }
+    }
+    if let Some(per_day) = adaptation.texture {
+        lines.push(format!(
+            "spikes come {per_day:.1} times a day: the workload's ordinary texture (more than {} a day), kept in the fit, so that the forecast and max are sized with them",
+            crate::core::adapt::TEXTURE_PER_DAY
+        ));
+    }
+    if let Some(h) = adaptation.spike_headroom {
+        if h.factor > workload.policy.headroom {
+            lines.push(format!(
+                "healing headroom ×{:.2} instead of ×{}: the 95th percentile of how far {} rose above the day's expected peak",
+                h.factor,
+                workload.policy.headroom,
+                if h.absorbable == 1 {
+                    "the one spike the HPA can absorb".to_string()
+                } else {
+                    format!("the {} spikes the HPA can absorb", h.absorbable)
+                },
+            ));
+        }
+        if h.beyond > 0 {
+            lines.push(format!(
+                "{} rose more than ×{} above the day's expected peak (the tallest ×{:.1}): max is not sized for {}; covering {} is an operator's decision (events.max_spike_headroom, or capacity held in reserve)",
+                if h.beyond == 1 { "1 spike".to_string() } else { format!("{} spikes", h.beyond) },
+                workload.events.max_spike_headroom,
+                h.tallest,
+                if h.beyond == 1 { "it" } else { "them" },
+                if h.beyond == 1 { "it" } else { "them" },
+            ));
+        }
+    }
+    lines
+}
+
+pub(super) fn describe_change(current: CurrentBounds, bounds: &ReplicaBounds) -> String {
+    let (min, max) = (bounds.min.replicas, bounds.max.replicas);
+    if current.min_replicas == min && current.max_replicas == max {
+        format!("no change: the HPA already has {min}..{max}")
+    } else {
+        format!(
+            "change: min {} → {min}, max {} → {max}",
+            current.min_replicas, current.max_replicas
+        )
+    }
+}
