@@ -40,7 +40,7 @@ mod binary;
 mod prometheus_server;
 
 use homeostat::app::config::{self, Config};
-use homeostat::app::run::load_histories;
+use homeostat::app::run::{load_histories, RunContext};
 use homeostat::core::synthetic;
 use homeostat::edge::prometheus::plan_chunks;
 use prometheus_server::{Backfill, PrometheusServer};
@@ -66,16 +66,20 @@ fn time_homeostat(config: &Config, end: i64, samples: usize) -> (f64, usize) {
         let (mut fetched, mut failed) = (0, 0);
         requests = 0;
         let timer = Instant::now();
-        load_histories(config, Some(end), end, |_, result| match result {
-            Ok(loaded) => {
-                fetched += loaded.raw.samples.len();
-                requests += loaded.requests;
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("{}", e.reason);
-            }
-        });
+        load_histories(
+            &RunContext::new(Some(end), end),
+            config,
+            |_, result| match result {
+                Ok(loaded) => {
+                    fetched += loaded.raw.samples.len();
+                    requests += loaded.requests;
+                }
+                Err(e) => {
+                    failed += 1;
+                    eprintln!("{}", e.reason);
+                }
+            },
+        );
         times.push(timer.elapsed().as_secs_f64());
         assert_eq!((fetched, failed), (samples, 0));
     }

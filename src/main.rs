@@ -33,14 +33,13 @@ fn main() -> ExitCode {
     };
     logs::init_logs(cli.log_format);
     homeostat::app::stop::install();
-    run::set_threads(cli.threads);
     if let Some(bytes) = cli.memory_budget {
         homeostat::edge::budget::set_run_budget(homeostat::edge::budget::MemoryBudget::new(
             bytes,
             "set by --memory-budget",
         ));
     }
-    match execute(cli.command, cli.log_format, cli.shard) {
+    match execute(cli.command, cli.log_format, cli.shard, cli.threads) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             tracing::error!("{e:#}");
@@ -66,8 +65,17 @@ fn progress(total: usize, planning: &str, logs: LogFormat) -> run::Progress {
     }
 }
 
-fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> Result<u8> {
+fn execute(
+    command: Command,
+    logs: LogFormat,
+    shard: Option<config::Shard>,
+    threads: usize,
+) -> Result<u8> {
     let load_config = |path| load_config(path, shard);
+    // Each run's context: "now" (`--at`), the clock read once, here, the
+    // threads and the progress bars.
+    let run_at =
+        |at: Option<i64>, clock: i64| run::RunContext::new(at, clock).with_threads(threads);
     match command {
         Command::Recommend {
             config,
@@ -90,12 +98,10 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
                 _ => None,
             };
             let progress = progress(config.workloads.len(), "fit", logs);
-            let (plan, extras) = run::recommend_with(
-                &config,
-                at,
-                chrono::Utc::now().timestamp(),
-                &progress,
-                |workload, plan, fitted| {
+            let context =
+                run_at(at, chrono::Utc::now().timestamp()).with_progress(progress.clone());
+            let (plan, extras) =
+                run::recommend_with(&context, &config, |workload, plan, fitted| {
                     let chart = (format == Format::Html)
                         .then(|| fitted.map(|f| report::chart::workload_chart(plan, f)))
                         .flatten();
@@ -103,8 +109,7 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
                         .as_ref()
                         .map_or(Ok(None), |dir| run::export_fitted(dir, workload, fitted));
                     (chart, exported)
-                },
-            );
+                });
             progress.finish();
             if let Some(signal) = homeostat::app::stop::requested() {
                 return Ok(stopped(
@@ -172,7 +177,7 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
                 .lock(homeostat::edge::store::LOCK_WAIT)
                 .map_err(anyhow::Error::msg)?;
             let progress = progress(config.workloads.len(), "fit", logs);
-            let (plan, _) = run::recommend_with(&config, at, clock, &progress, |_, _, _| ());
+            let plan = run::recommend(&run_at(at, clock).with_progress(progress.clone()), &config);
             progress.finish();
             if let Some(signal) = homeostat::app::stop::requested() {
                 return Ok(stopped(
@@ -291,12 +296,10 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
                 schedule_level,
             };
             let progress = progress(config.workloads.len(), "replay", logs);
-            let backtest = run::backtest_with(
+            let backtest = run::backtest(
+                &run_at(at, chrono::Utc::now().timestamp()).with_progress(progress.clone()),
                 &config,
-                at,
-                chrono::Utc::now().timestamp(),
                 &settings,
-                &progress,
             );
             progress.finish();
             let text = match format {
@@ -340,9 +343,13 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
             format,
         } => {
             let config = load_config(config)?;
-            let exported =
-                run::export_histories(&config, at, chrono::Utc::now().timestamp(), &output, format)
-                    .map_err(anyhow::Error::msg)?;
+            let exported = run::export_histories(
+                &run_at(at, chrono::Utc::now().timestamp()),
+                &config,
+                &output,
+                format,
+            )
+            .map_err(anyhow::Error::msg)?;
             emit(None, &render_exported(&exported))?;
             let failed = exported.iter().filter(|e| e.result.is_err()).count();
             for entry in exported.iter().filter(|e| e.result.is_err()) {
@@ -403,7 +410,9 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
             if spec.days < 1 {
                 anyhow::bail!("--days {days}: at least one day");
             }
-            run::write_fleet(&spec, &output, format, openmetrics).map_err(anyhow::Error::msg)?;
+            let threads = run_at(None, 0).threads;
+            run::write_fleet(&spec, &output, format, openmetrics, threads)
+                .map_err(anyhow::Error::msg)?;
             println!(
                 "{} workloads × {} days in {}; run them with: homeostat recommend --config {}",
                 workloads,
@@ -417,7 +426,7 @@ fn execute(command: Command, logs: LogFormat, shard: Option<config::Shard>) -> R
             command: ConfigCommand::Check { config, at },
         } => {
             let config = load_config(config)?;
-            let text = run::check_files(&config, at, chrono::Utc::now().timestamp());
+            let text = run::check_files(&run_at(at, chrono::Utc::now().timestamp()), &config);
             emit(None, &text.report)?;
             Ok(u8::from(text.problems > 0))
         }

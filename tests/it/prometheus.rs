@@ -9,7 +9,7 @@ use crate::support;
 
 use crate::support::{homeostat_with_env as homeostat, text};
 use homeostat::app::config;
-use homeostat::app::run::{load_histories, LoadFailure, Loaded};
+use homeostat::app::run::{load_histories, LoadFailure, Loaded, RunContext};
 use homeostat::edge::source::{read_file, Sample};
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -96,9 +96,13 @@ fn workloads_reading_a(count: usize, history: &str) -> String {
 fn load(dir: &Path, yaml: &str, at: i64) -> Vec<(String, Result<Loaded, LoadFailure>)> {
     let config = config::load(&write_config(dir, "in-process.yaml", yaml)).unwrap();
     let mut results = Vec::new();
-    load_histories(&config, Some(at), now(), |workload, result| {
-        results.push((workload.id(), result));
-    });
+    load_histories(
+        &RunContext::new(Some(at), now()),
+        &config,
+        |workload, result| {
+            results.push((workload.id(), result));
+        },
+    );
     results
 }
 
@@ -597,12 +601,16 @@ fn prometheus_killed_mid_run_fails_the_unfinished_workloads_clearly_and_a_restar
     yaml.push_str(&workloads_reading_a(8, "30d"));
     let config = config::load(&write_config(dir.path(), "homeostat.yaml", &yaml)).unwrap();
     let mut results = Vec::new();
-    load_histories(&config, Some(end), now(), |workload, result| {
-        if results.is_empty() {
-            server.stop();
-        }
-        results.push((workload.id(), result));
-    });
+    load_histories(
+        &RunContext::new(Some(end), now()),
+        &config,
+        |workload, result| {
+            if results.is_empty() {
+                server.stop();
+            }
+            results.push((workload.id(), result));
+        },
+    );
     assert_eq!(results.len(), 8, "every workload has a result");
     let first = results[0]
         .1
@@ -882,7 +890,7 @@ fn a_whole_run_never_has_more_than_max_concurrency_requests_on_prometheus() {
     std::thread::scope(|scope| {
         let run = scope.spawn(|| {
             let mut loaded = 0;
-            load_histories(&config, Some(end), now(), |_, result| {
+            load_histories(&RunContext::new(Some(end), now()), &config, |_, result| {
                 assert!(result.is_ok(), "{:?}", result.err());
                 loaded += 1;
             });

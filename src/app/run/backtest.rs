@@ -1,6 +1,6 @@
 //! `homeostat backtest`: the last span of each workload's data replayed.
 
-use super::{process_histories, with_planning_budget, Progress};
+use super::{process_histories, with_planning_budget, RunContext};
 use crate::app::config::Config;
 use crate::core::replay::Backtest;
 use crate::core::time::{format_timestamp, Span};
@@ -22,35 +22,17 @@ pub struct BacktestSettings {
 /// (up to `at`, or its last sample). The history read reaches `span` further
 /// back than `recommend`'s, so that the first replan sees a whole history.
 #[must_use]
-pub fn backtest(
-    config: &Config,
-    at: Option<i64>,
-    clock_now: i64,
-    settings: &BacktestSettings,
-) -> Backtest {
-    backtest_with(config, at, clock_now, settings, &Progress::hidden())
-}
-
-/// [`backtest`], counting on `progress`.
-#[must_use]
-pub fn backtest_with(
-    config: &Config,
-    at: Option<i64>,
-    clock_now: i64,
-    settings: &BacktestSettings,
-    progress: &Progress,
-) -> Backtest {
+pub fn backtest(run: &RunContext, config: &Config, settings: &BacktestSettings) -> Backtest {
     let mut extended = config.clone();
     for w in &mut extended.workloads {
         w.history = Span::from_secs(w.history.secs() + settings.span.secs()).expect("positive");
     }
     let mut workloads = Vec::new();
     let mut failures = Vec::new();
+    let at = run.at;
     process_histories(
+        run,
         &extended,
-        at,
-        clock_now,
-        progress,
         |extended, loaded| {
             let mut workload = extended.clone();
             workload.history = Span::from_secs(workload.history.secs() - settings.span.secs())
@@ -79,7 +61,7 @@ pub fn backtest_with(
         },
     );
     Backtest {
-        generated_at: format_timestamp(clock_now),
+        generated_at: format_timestamp(run.clock_now),
         fleet: crate::core::replay::fleet_changes(&workloads),
         workloads,
         failures,

@@ -1,7 +1,7 @@
 //! `homeostat config check`: every file workload's history read as a run
 //! would, touching no server.
 
-use super::load_histories;
+use super::{load_histories, RunContext};
 use crate::app::config::Config;
 use crate::core::time::format_timestamp;
 use crate::core::workload::LoadSource;
@@ -17,7 +17,7 @@ pub struct FileCheck {
 /// the same messages), touching no server: query workloads are listed,
 /// not run.
 #[must_use]
-pub fn check_files(config: &Config, at: Option<i64>, clock_now: i64) -> FileCheck {
+pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
     use std::fmt::Write as _;
     let files = Config {
         prometheus: None,
@@ -32,7 +32,7 @@ pub fn check_files(config: &Config, at: Option<i64>, clock_now: i64) -> FileChec
     // Visited in config order: one line per file workload, in order.
     let mut lines = Vec::with_capacity(files.workloads.len());
     let mut problems = 0;
-    load_histories(&files, at, clock_now, |_, result| {
+    load_histories(run, &files, |_, result| {
         lines.push(match result {
             Ok(loaded) => {
                 let samples = &loaded.raw.samples;

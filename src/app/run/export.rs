@@ -1,7 +1,7 @@
 //! `homeostat fetch`: each workload's history, as `recommend` would use it,
 //! written one file per workload.
 
-use super::{load_histories, LoadFailure};
+use super::{load_histories, LoadFailure, RunContext};
 use crate::app::config::Config;
 use crate::edge::source::{self};
 use std::path::{Path, PathBuf};
@@ -30,9 +30,8 @@ pub struct Exported {
 /// it, to `dir/<namespace>_<name>.csv` (or `.parquet`). Kubernetes names
 /// hold no `_`, so the file name is unambiguous.
 pub fn export_histories(
+    run: &RunContext,
     config: &Config,
-    at: Option<i64>,
-    clock_now: i64,
     dir: &Path,
     format: SeriesFormat,
 ) -> Result<Vec<Exported>, String> {
@@ -42,7 +41,7 @@ pub fn export_histories(
         SeriesFormat::Parquet => "parquet",
     };
     let mut exported = Vec::with_capacity(config.workloads.len());
-    load_histories(config, at, clock_now, |workload, loaded| {
+    load_histories(run, config, |workload, loaded| {
         let mut loaded = match loaded {
             Ok(loaded) => loaded,
             Err(failure) => {

@@ -59,13 +59,10 @@ mod tests {
     fn results_come_in_config_order_and_a_panic_is_one_workloads_failure() {
         let dir = tempfile::tempdir().unwrap();
         let config = config(dir.path(), 40);
-        set_threads(3);
         let mut seen = Vec::new();
         process_histories(
+            &RunContext::new(None, chrono::Utc::now().timestamp()).with_threads(3),
             &config,
-            None,
-            chrono::Utc::now().timestamp(),
-            &Progress::hidden(),
             |workload, loaded| {
                 // Later workloads finish first: the order comes from the pipeline.
                 std::thread::sleep(std::time::Duration::from_millis(
@@ -76,7 +73,6 @@ mod tests {
             },
             |workload, result| seen.push((workload.name.clone(), result)),
         );
-        set_threads(0);
         let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
         let expected: Vec<String> = (0..40).map(|i| format!("w{i:03}")).collect();
         assert_eq!(names, expected);

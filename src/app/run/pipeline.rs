@@ -43,20 +43,64 @@ impl LoadFailure {
     }
 }
 
+/// What one run of a command shares, set up once where it starts (the
+/// clock is read there, and only there): the time it plans for, how many
+/// threads plan at once, and its progress bars.
+#[derive(Clone)]
+pub struct RunContext {
+    /// Fixes "now" for every workload (`--at`); without it a query is
+    /// planned at `clock_now` and a file at its last sample. A query always
+    /// asks Prometheus for explicit `start` and `end`, never its own "now".
+    pub at: Option<i64>,
+    /// The wall clock when the run started, stamped on its reports.
+    pub clock_now: i64,
+    /// Threads that plan workloads at once.
+    pub threads: usize,
+    pub progress: Progress,
+}
+
+impl RunContext {
+    /// A run at `at` (or the data's own "now"), started at `clock_now`, on
+    /// one thread per core, drawing no progress.
+    #[must_use]
+    pub fn new(at: Option<i64>, clock_now: i64) -> RunContext {
+        RunContext {
+            at,
+            clock_now,
+            threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            progress: Progress::hidden(),
+        }
+    }
+
+    /// The same run on `threads` threads (0: one per core).
+    #[must_use]
+    pub fn with_threads(self, threads: usize) -> RunContext {
+        match threads {
+            0 => self,
+            n => RunContext { threads: n, ..self },
+        }
+    }
+
+    /// The same run, counting on `progress`.
+    #[must_use]
+    pub fn with_progress(self, progress: Progress) -> RunContext {
+        RunContext { progress, ..self }
+    }
+}
+
 /// Reads every workload's history (only samples in `(now − history, now]`)
-/// and calls `visit` with each, in config order.
-///
-/// `at` fixes "now"; without it a query is planned at `clock_now` and a
-/// file at its last sample. A query always asks Prometheus for explicit
-/// `start` and `end`, never its own "now".
-pub fn load_histories<F>(config: &Config, at: Option<i64>, clock_now: i64, visit: F)
+/// and calls `visit` with each, in config order, counting on the run's
+/// progress: a history read, a workload visited.
+pub fn load_histories<F>(run: &RunContext, config: &Config, visit: F)
 where
     F: FnMut(&Workload, Result<Loaded, LoadFailure>),
 {
-    load_histories_with(config, at, clock_now, &Progress::hidden(), visit);
+    process_histories(run, config, |_, loaded| loaded, visit);
 }
 
 /// The bars on screen, if any: log lines lift them while they are written.
+/// Process-wide, as stderr is: the log writer (one tracing subscriber per
+/// process) reaches them here, not through a run's context.
 static BARS: std::sync::Mutex<Option<indicatif::MultiProgress>> = std::sync::Mutex::new(None);
 
 /// A run's progress: histories read and workloads planned. Drawn on
@@ -130,35 +174,6 @@ impl Progress {
     }
 }
 
-/// [`load_histories`], counting on `progress`: a history read, a workload
-/// visited.
-pub fn load_histories_with<F>(
-    config: &Config,
-    at: Option<i64>,
-    clock_now: i64,
-    progress: &Progress,
-    visit: F,
-) where
-    F: FnMut(&Workload, Result<Loaded, LoadFailure>),
-{
-    process_histories(config, at, clock_now, progress, |_, loaded| loaded, visit);
-}
-
-/// Worker threads for [`process_histories`]; 0: one per core.
-static THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Sets how many threads plan workloads at once (0: one per core).
-pub fn set_threads(threads: usize) {
-    THREADS.store(threads, std::sync::atomic::Ordering::Relaxed);
-}
-
-pub(super) fn worker_threads() -> usize {
-    match THREADS.load(std::sync::atomic::Ordering::Relaxed) {
-        0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-        n => n,
-    }
-}
-
 /// The pipeline of every run: reads each workload's history (files on the
 /// worker threads, queries on the async runtime, at most
 /// `max_concurrency` at once), runs `work` on it on one thread per core,
@@ -168,21 +183,16 @@ pub(super) fn worker_threads() -> usize {
 /// on, or done and waiting for an earlier one — so memory is bounded by the
 /// threads, not by the fleet. A `work` that panics is given the workload
 /// again as a failure, so that one bad workload never stops the others.
-pub fn process_histories<R, W, V>(
-    config: &Config,
-    at: Option<i64>,
-    clock_now: i64,
-    progress: &Progress,
-    work: W,
-    mut visit: V,
-) where
+pub fn process_histories<R, W, V>(run: &RunContext, config: &Config, work: W, mut visit: V)
+where
     R: Send,
     W: Fn(&Workload, Result<Loaded, LoadFailure>) -> R + Sync,
     V: FnMut(&Workload, R),
 {
     use std::sync::mpsc::{channel, sync_channel};
     let workloads = &config.workloads;
-    let threads = worker_threads();
+    let (at, clock_now, progress) = (run.at, run.clock_now, &run.progress);
+    let threads = run.threads.max(1);
     let window = 4 * threads;
     // A job is a workload's index and its history, or `None`: read its
     // file on the worker.

@@ -1,7 +1,7 @@
 //! `homeostat recommend`: plans every workload; the Parquet export of
 //! histories and forecasts; `synth`'s fleet files.
 
-use super::{process_histories, with_planning_budget, worker_threads, Progress, SeriesFormat};
+use super::{process_histories, with_planning_budget, RunContext, SeriesFormat};
 use crate::app::config::Config;
 use crate::core::model::{self};
 use crate::core::plan::{plan_fitted, Fitted, Plan, WorkloadPlan};
@@ -11,37 +11,29 @@ use crate::core::workload::Workload;
 use crate::edge::source::{self};
 use std::path::{Path, PathBuf};
 
-/// Runs the recommender over every workload of `config`.
-///
-/// `at` fixes "now" for every workload (see [`load_histories`]);
-/// `clock_now` is the wall-clock time, stamped on the report.
+/// Runs the recommender over every workload of `config`, at the run's
+/// "now" (see [`RunContext::at`]); the report is stamped with the run's
+/// clock.
 #[must_use]
-pub fn recommend(config: &Config, at: Option<i64>, clock_now: i64) -> Plan {
-    recommend_with(config, at, clock_now, &Progress::hidden(), |_, _, _| ()).0
+pub fn recommend(run: &RunContext, config: &Config) -> Plan {
+    recommend_with(run, config, |_, _, _| ()).0
 }
 
-/// [`recommend`], counting on `progress`, and running `extra` on each
-/// workload's plan and what it was made from, on the thread that made it
-/// (to draw or export it while only that workload's data is in memory).
-/// Returns the plan and `extra`'s results, in config order.
-pub fn recommend_with<T, F>(
-    config: &Config,
-    at: Option<i64>,
-    clock_now: i64,
-    progress: &Progress,
-    extra: F,
-) -> (Plan, Vec<T>)
+/// [`recommend`], running `extra` on each workload's plan and what it was
+/// made from, on the thread that made it (to draw or export it while only
+/// that workload's data is in memory). Returns the plan and `extra`'s
+/// results, in config order.
+pub fn recommend_with<T, F>(run: &RunContext, config: &Config, extra: F) -> (Plan, Vec<T>)
 where
     T: Send,
     F: Fn(&Workload, &WorkloadPlan, Option<&Fitted>) -> T + Sync,
 {
     let mut workloads = Vec::with_capacity(config.workloads.len());
     let mut extras = Vec::with_capacity(config.workloads.len());
+    let at = run.at;
     process_histories(
+        run,
         config,
-        at,
-        clock_now,
-        progress,
         |workload, loaded| {
             // The plan's memory grows with the history's samples: taken
             // from the run's budget once the read has given its share back
@@ -63,7 +55,7 @@ where
         },
     );
     let plan = Plan {
-        generated_at: format_timestamp(clock_now),
+        generated_at: format_timestamp(run.clock_now),
         workloads,
     };
     (plan, extras)
@@ -150,6 +142,7 @@ pub fn write_fleet(
     dir: &Path,
     format: SeriesFormat,
     openmetrics: bool,
+    threads: usize,
 ) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
     let extension = match format {
@@ -170,7 +163,7 @@ pub fn write_fleet(
         Ok::<_, String>((w.namespace, w.name, w.target_per_replica, w.current))
     };
     let mut written: Vec<(usize, crate::core::synthetic::Member)> = std::thread::scope(|scope| {
-        let threads: Vec<_> = (0..worker_threads())
+        let threads: Vec<_> = (0..threads.max(1))
             .map(|_| {
                 scope.spawn(|| {
                     let mut mine = Vec::new();
