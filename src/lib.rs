@@ -31,13 +31,3 @@ pub mod app;
 pub mod core;
 pub mod edge;
 pub mod report;
-
-/// The text a panic was raised with, if any (for the error that takes its
-/// place: a panic on one workload's data never ends the run).
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(ToString::to_string)
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_default()
-}

@@ -388,7 +388,7 @@ fn parse_parquet(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
                 format: "Parquet",
                 message: format!(
                     "the Parquet decoder failed on it ({}): a corrupt file?",
-                    crate::core::time::shown(&crate::panic_message(panic.as_ref()))
+                    crate::core::time::shown(&crate::core::panic_message(panic.as_ref()))
                 ),
             })
         })

@@ -306,7 +306,7 @@ fn read_guarded(
         Err(LoadFailure::error(
             format!(
                 "reading this workload's file failed unexpectedly (a bug: please report it with the file): {}",
-                crate::panic_message(panic.as_ref())
+                crate::core::panic_message(panic.as_ref())
             ),
             at,
         ))
@@ -327,7 +327,7 @@ fn work_or_failure<R>(
         .or(at);
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(workload, loaded)))
         .unwrap_or_else(|panic| {
-            let message = crate::panic_message(panic.as_ref());
+            let message = crate::core::panic_message(panic.as_ref());
             let failure = LoadFailure::error(
                 format!("planning this workload failed unexpectedly (a bug: please report it): {message}"),
                 now,
