@@ -99,11 +99,8 @@ pub async fn apply_changes(
                     .push(format!("{id}: time at max not checked: {e}")),
             }
         }
-        let current = config
-            .workloads
-            .iter()
-            .find(|c| c.namespace == w.namespace && c.name == w.name)
-            .and_then(|c| c.current);
+        // Today's range as the config gives it, carried by the plan.
+        let current = w.current;
         let baseline = match cluster {
             Some(client) => match read_hpa(client, &w.namespace, &w.hpa).await {
                 Ok(live) => Baseline::Live(live),
