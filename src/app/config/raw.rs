@@ -1,0 +1,194 @@
+//! The YAML as written: every key, nothing checked yet (unknown keys are
+//! refused here, by serde).
+
+use crate::core::adapt::AdaptPolicy;
+use crate::core::events::EventSettings;
+use crate::core::time::Span;
+use crate::core::workload::{Aggregate, Mode};
+use crate::edge::prometheus::Lookback;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) prometheus: Option<RawPrometheus>,
+    pub(super) alertmanager: Option<RawEndpoint>,
+    pub(super) pushgateway: Option<RawEndpoint>,
+    pub(super) store: Option<PathBuf>,
+    pub(super) apply: Option<RawApply>,
+    #[serde(default)]
+    pub(super) defaults: RawDefaults,
+    pub(super) workloads: Vec<RawWorkload>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPrometheus {
+    pub(super) url: String,
+    pub(super) timeout: Option<Span>,
+    pub(super) max_concurrency: Option<u32>,
+    pub(super) max_retries: Option<u32>,
+    pub(super) max_points_per_request: Option<u32>,
+    pub(super) lookback: Option<Lookback>,
+    pub(super) basic_auth: Option<RawBasicAuth>,
+    pub(super) bearer_token_file: Option<PathBuf>,
+    pub(super) bearer_token_env: Option<String>,
+    pub(super) ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) insecure_skip_verify: bool,
+    #[serde(default)]
+    pub(super) headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBasicAuth {
+    pub(super) username: String,
+    pub(super) password_file: Option<PathBuf>,
+    pub(super) password_env: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawApply {
+    pub(super) max_step_up: Option<f64>,
+    pub(super) max_step_down: Option<f64>,
+    pub(super) hysteresis: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEndpoint {
+    pub(super) url: String,
+    pub(super) timeout: Option<Span>,
+    pub(super) basic_auth: Option<RawBasicAuth>,
+    pub(super) bearer_token_file: Option<PathBuf>,
+    pub(super) bearer_token_env: Option<String>,
+    pub(super) ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) insecure_skip_verify: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDefaults {
+    pub(super) history: Option<Span>,
+    pub(super) step: Option<Span>,
+    pub(super) horizon: Option<Span>,
+    pub(super) level: Option<f64>,
+    pub(super) headroom: Option<f64>,
+    pub(super) max_gap: Option<Span>,
+    pub(super) events: Option<RawEvents>,
+    pub(super) mode: Option<Mode>,
+    pub(super) startup: Option<Span>,
+    pub(super) buffer: Option<Span>,
+    pub(super) max_mase: Option<f64>,
+    pub(super) schedule_level: Option<f64>,
+}
+
+/// `events:` (in `defaults` or a workload; a workload's keys win one by one).
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEvents {
+    pub(super) persistence: Option<Span>,
+    pub(super) min_z: Option<f64>,
+    /// Percent.
+    pub(super) min_change: Option<f64>,
+    pub(super) shift_down_after: Option<Span>,
+    pub(super) max_spike_headroom: Option<f64>,
+}
+
+impl RawEvents {
+    pub(super) fn or(self, defaults: RawEvents) -> RawEvents {
+        RawEvents {
+            persistence: self.persistence.or(defaults.persistence),
+            min_z: self.min_z.or(defaults.min_z),
+            min_change: self.min_change.or(defaults.min_change),
+            shift_down_after: self.shift_down_after.or(defaults.shift_down_after),
+            max_spike_headroom: self.max_spike_headroom.or(defaults.max_spike_headroom),
+        }
+    }
+
+    pub(super) fn validate(self) -> Result<AdaptPolicy, String> {
+        let default = AdaptPolicy::default();
+        let min_z = self.min_z.unwrap_or(default.detection.min_z);
+        if !(min_z.is_finite() && min_z > 0.0) {
+            return Err(format!(
+                "events.min_z must be a positive number of noise standard deviations (e.g. 3), got {min_z}"
+            ));
+        }
+        let min_relative = match self.min_change {
+            None => default.detection.min_relative,
+            Some(p) if p.is_finite() && p > 0.0 && p < 100.0 => p / 100.0,
+            Some(p) => {
+                return Err(format!(
+                    "events.min_change is a percentage between 0 and 100 (e.g. 15), got {p}"
+                ))
+            }
+        };
+        let max_spike_headroom = self
+            .max_spike_headroom
+            .unwrap_or(default.max_spike_headroom);
+        if !(max_spike_headroom.is_finite() && max_spike_headroom >= 1.0) {
+            return Err(format!(
+                "events.max_spike_headroom must be a factor of at least 1 (e.g. 3), got {max_spike_headroom}"
+            ));
+        }
+        Ok(AdaptPolicy {
+            detection: EventSettings {
+                persistence: self.persistence.unwrap_or(default.detection.persistence),
+                min_z,
+                min_relative,
+            },
+            shift_down_after: self.shift_down_after.unwrap_or(default.shift_down_after),
+            max_spike_headroom,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWorkload {
+    pub(super) name: String,
+    #[serde(default = "default_namespace")]
+    pub(super) namespace: String,
+    pub(super) hpa: Option<String>,
+    pub(super) query: Option<String>,
+    pub(super) aggregate: Option<Aggregate>,
+    pub(super) file: Option<PathBuf>,
+    pub(super) target_per_replica: f64,
+    pub(super) min_replicas: Option<RawRange>,
+    pub(super) max_replicas: Option<RawRange>,
+    pub(super) current: Option<RawCurrent>,
+    pub(super) history: Option<Span>,
+    pub(super) step: Option<Span>,
+    pub(super) horizon: Option<Span>,
+    pub(super) level: Option<f64>,
+    pub(super) headroom: Option<f64>,
+    pub(super) events: Option<RawEvents>,
+    pub(super) mode: Option<Mode>,
+    pub(super) startup: Option<Span>,
+    pub(super) buffer: Option<Span>,
+    pub(super) max_mase: Option<f64>,
+    pub(super) schedule_level: Option<f64>,
+}
+
+pub(super) fn default_namespace() -> String {
+    "default".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRange {
+    pub(super) floor: Option<u32>,
+    pub(super) ceiling: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCurrent {
+    pub(super) min_replicas: u32,
+    pub(super) max_replicas: u32,
+}

@@ -1,0 +1,431 @@
+//! From the YAML as written to a [`Config`](super::Config): every value
+//! checked once, with the key, the line or the workload in the message.
+
+use super::raw::{
+    RawApply, RawBasicAuth, RawConfig, RawDefaults, RawEndpoint, RawEvents, RawRange, RawWorkload,
+};
+use super::{
+    check_kubernetes_name, Config, NameKind, DEFAULT_CEILING, DEFAULT_HEADROOM, DEFAULT_HISTORY,
+    DEFAULT_HORIZON, DEFAULT_LEVEL_PERCENT, DEFAULT_MIN_FLOOR, DEFAULT_QUERY_STEP,
+};
+use crate::core::bounds::{BoundsPolicy, ReplicaRange};
+use crate::core::model::{level_error, Level};
+use crate::core::time::Span;
+use crate::core::workload::{CurrentBounds, LoadSource, Workload};
+use crate::edge::http::{Endpoint, SecretSource};
+use crate::edge::prometheus::{Lookback, Prometheus, DEFAULT_LOOKBACK};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+pub(super) fn span_or(value: Option<Span>, fallback: Option<Span>, default: &str) -> Span {
+    value
+        .or(fallback)
+        .unwrap_or_else(|| default.parse().expect("default spans are valid"))
+}
+
+/// One workload of the config, validated (defaults applied).
+pub(super) fn validate_workload(
+    index: usize,
+    w: RawWorkload,
+    d: &RawDefaults,
+    default_events: RawEvents,
+    has_prometheus: bool,
+    base: &Path,
+    seen: &mut HashSet<String>,
+) -> Result<Workload, String> {
+    if w.name.trim().is_empty() {
+        return Err(format!(
+            "workload #{} (counting from 1) has an empty `name`",
+            index + 1
+        ));
+    }
+    // Names become paths (the model store, exports) and reach terminals,
+    // CSV and HTML: only Kubernetes names, which can do no harm there
+    // and map to distinct files.
+    let named = |problem: String| format!("workload #{} (counting from 1): {problem}", index + 1);
+    check_kubernetes_name(&w.namespace, NameKind::Label)
+        .map_err(|e| named(format!("namespace {e}")))?;
+    check_kubernetes_name(&w.name, NameKind::Subdomain).map_err(|e| named(format!("name {e}")))?;
+    if let Some(hpa) = &w.hpa {
+        check_kubernetes_name(hpa, NameKind::Subdomain).map_err(|e| named(format!("hpa {e}")))?;
+    }
+    let id = format!("{}/{}", w.namespace, w.name);
+    let err = |problem: String| format!("workload {id}: {problem}");
+    if !seen.insert(id.clone()) {
+        return Err(err(
+            "defined twice: workload names must be unique per namespace".into(),
+        ));
+    }
+    let source = match (w.query, w.file) {
+        (Some(_), Some(_)) => return Err(err("has both `query` and `file`; give one".into())),
+        (None, None) => return Err(err("needs a `query` (Prometheus) or a `file`".into())),
+        (Some(query), None) => {
+            if !has_prometheus {
+                return Err(err(
+                    "has a `query` but the config has no `prometheus:` section".into(),
+                ));
+            }
+            if query.trim().is_empty() {
+                return Err(err("`query` is empty".into()));
+            }
+            LoadSource::Query {
+                query,
+                aggregate: w.aggregate,
+            }
+        }
+        (None, Some(_)) if w.aggregate.is_some() => {
+            return Err(err(
+                "`aggregate` applies to a Prometheus `query`, not to a `file`".into(),
+            ))
+        }
+        (None, Some(file)) => LoadSource::File(base.join(file)),
+    };
+    // A file's step is read off its timestamps; a query needs one to ask for.
+    let step = match (&source, w.step.or(d.step)) {
+        (LoadSource::Query { .. }, None) => {
+            Some(DEFAULT_QUERY_STEP.parse().expect("valid default"))
+        }
+        (_, step) => step,
+    };
+    if !(w.target_per_replica.is_finite() && w.target_per_replica > 0.0) {
+        return Err(err(format!(
+            "target_per_replica must be a positive number (the load one replica carries at the HPA target), got {}",
+            w.target_per_replica
+        )));
+    }
+    // One pod turns a node drain or a zone loss into an outage: min is 2
+    // unless the config says otherwise (or a ceiling allows only 1).
+    let ceiling_of = |r: Option<&RawRange>| r.and_then(|r| r.ceiling).unwrap_or(DEFAULT_CEILING);
+    let default_min_floor = DEFAULT_MIN_FLOOR
+        .min(ceiling_of(w.min_replicas.as_ref()))
+        .min(ceiling_of(w.max_replicas.as_ref()))
+        .max(1);
+    let min_replicas =
+        range(w.min_replicas.as_ref(), "min_replicas", default_min_floor).map_err(&err)?;
+    let max_replicas = range(w.max_replicas.as_ref(), "max_replicas", 1).map_err(&err)?;
+    if min_replicas.floor() > max_replicas.ceiling() {
+        return Err(err(format!(
+            "min_replicas.floor {} is above max_replicas.ceiling {}: no bound can satisfy both",
+            min_replicas.floor(),
+            max_replicas.ceiling()
+        )));
+    }
+    let level = w.level.or(d.level).unwrap_or(DEFAULT_LEVEL_PERCENT);
+    let level = check_level(level).map_err(&err)?;
+    let headroom =
+        check_headroom(w.headroom.or(d.headroom).unwrap_or(DEFAULT_HEADROOM)).map_err(&err)?;
+    let events = w
+        .events
+        .unwrap_or_default()
+        .or(default_events)
+        .validate()
+        .map_err(&err)?;
+    if let Some(current) = &w.current {
+        if current.min_replicas > current.max_replicas || current.min_replicas == 0 {
+            return Err(err(format!(
+                "current: min_replicas {} and max_replicas {} must satisfy 1 <= min <= max",
+                current.min_replicas, current.max_replicas
+            )));
+        }
+    }
+    Ok(Workload {
+        hpa: w.hpa.unwrap_or_else(|| w.name.clone()),
+        name: w.name,
+        namespace: w.namespace,
+        source,
+        history: span_or(w.history, d.history, DEFAULT_HISTORY),
+        step,
+        horizon: span_or(w.horizon, d.horizon, DEFAULT_HORIZON),
+        max_gap: d.max_gap.unwrap_or_else(|| "1h".parse().expect("valid")),
+        policy: BoundsPolicy {
+            target_per_replica: w.target_per_replica,
+            min_replicas,
+            max_replicas,
+            headroom,
+            level,
+        },
+        events,
+        current: w.current.map(|c| CurrentBounds {
+            min_replicas: c.min_replicas,
+            max_replicas: c.max_replicas,
+        }),
+        schedule_level: w
+            .schedule_level
+            .or(d.schedule_level)
+            .map(|p| check_level(p).map_err(|e| err(format!("schedule_level: {e}"))))
+            .transpose()?,
+        mode: w.mode.or(d.mode).unwrap_or_default(),
+        startup: span_or(w.startup, d.startup, "90s"),
+        buffer: span_or(w.buffer, d.buffer, "5m"),
+        max_mase: {
+            let max_mase = w.max_mase.or(d.max_mase).unwrap_or(2.0);
+            if !(max_mase.is_finite() && max_mase > 0.0) {
+                return Err(err(format!(
+                    "max_mase must be a positive number (e.g. 2), got {max_mase}"
+                )));
+            }
+            max_mase
+        },
+    })
+}
+
+pub(super) fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> {
+    let d = &raw.defaults;
+    if let Some(level) = d.level {
+        check_level(level).map_err(|e| format!("defaults: {e}"))?;
+    }
+    if let Some(headroom) = d.headroom {
+        check_headroom(headroom).map_err(|e| format!("defaults: {e}"))?;
+    }
+    let default_events = d.events.unwrap_or_default();
+    default_events
+        .validate()
+        .map_err(|e| format!("defaults: {e}"))?;
+    if raw.workloads.is_empty() {
+        return Err("no workloads: add at least one under `workloads:`".into());
+    }
+    // Every workload's problems at once, so that one `config check` (or
+    // one refused run) lists them all.
+    let has_prometheus = raw.prometheus.is_some();
+    let mut seen = HashSet::new();
+    let mut workloads = Vec::with_capacity(raw.workloads.len());
+    let mut problems = Vec::new();
+    for (index, w) in raw.workloads.into_iter().enumerate() {
+        match validate_workload(index, w, d, default_events, has_prometheus, base, &mut seen) {
+            Ok(workload) => workloads.push(workload),
+            Err(problem) => problems.push(problem),
+        }
+    }
+    match problems.len() {
+        0 => {}
+        1 => return Err(problems.remove(0)),
+        n => return Err(format!("{n} problems:\n  - {}", problems.join("\n  - "))),
+    }
+    let prometheus = raw
+        .prometheus
+        .map(|p| {
+            if p.url.trim().is_empty() {
+                return Err("prometheus.url is empty".to_string());
+            }
+            if p.max_concurrency == Some(0) {
+                return Err("prometheus.max_concurrency must be at least 1".to_string());
+            }
+            if p.max_points_per_request.is_some_and(|n| n < 2) {
+                return Err(format!(
+                    "prometheus.max_points_per_request must be at least 2, got {}: the server's points-per-series limit (Prometheus 11001; VictoriaMetrics' -search.maxPointsPerTimeseries)",
+                    p.max_points_per_request.unwrap_or(0)
+                ));
+            }
+            check_url(&p.url, "prometheus")?;
+            // Headers that carry credentials belong in files, not in a ConfigMap.
+            if let Some(name) = p.headers.keys().find(|k| holds_credentials(k)) {
+                return Err(format!(
+                    "prometheus.headers.{name}: credentials do not belong in the YAML; use basic_auth.password_file or bearer_token_file (or their _env forms)"
+                ));
+            }
+            let (basic_auth, bearer_token) = credentials(
+                p.basic_auth,
+                p.bearer_token_file,
+                p.bearer_token_env,
+                base,
+                "prometheus",
+            )?;
+            Ok(Prometheus {
+                url: p.url,
+                timeout: p.timeout.unwrap_or_else(|| "30s".parse().expect("valid")),
+                max_concurrency: p.max_concurrency.unwrap_or(4),
+                max_retries: p.max_retries.unwrap_or(3),
+                max_points_per_request: p
+                    .max_points_per_request
+                    .unwrap_or(crate::edge::prometheus::MAX_POINTS_PER_REQUEST),
+                lookback: p
+                    .lookback
+                    .unwrap_or_else(|| Lookback::Span(DEFAULT_LOOKBACK.parse().expect("valid"))),
+                basic_auth,
+                bearer_token,
+                ca_file: p.ca_file.map(|f| base.join(f)),
+                insecure_skip_verify: p.insecure_skip_verify,
+                headers: p.headers,
+            })
+        })
+        .transpose()?;
+    Ok(Config {
+        path: path.into(),
+        prometheus,
+        alertmanager: raw
+            .alertmanager
+            .map(|e| endpoint(e, base, "alertmanager"))
+            .transpose()?,
+        pushgateway: raw
+            .pushgateway
+            .map(|e| endpoint(e, base, "pushgateway"))
+            .transpose()?,
+        store: raw.store.map(|s| base.join(s)),
+        apply_rules: apply_rules(raw.apply)?,
+        workloads,
+    })
+}
+
+/// Header names that carry credentials (Authorization, Cookie, X-Api-Key, ...).
+pub(super) fn holds_credentials(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["auth", "cookie", "token", "key", "secret", "password"]
+        .iter()
+        .any(|word| name.contains(word))
+}
+
+/// `_file` or `_env`, exactly one.
+pub(super) fn secret_source(
+    file: Option<PathBuf>,
+    env: Option<String>,
+    base: &Path,
+    setting: &str,
+) -> Result<SecretSource, String> {
+    match (file, env) {
+        (Some(file), None) => Ok(SecretSource::File(base.join(file))),
+        (None, Some(name)) if !name.trim().is_empty() => Ok(SecretSource::Env(name)),
+        (None, Some(_)) => Err(format!("{setting}_env: the variable name is empty")),
+        (Some(_), Some(_)) => Err(format!("{setting}: give `_file` or `_env`, not both")),
+        (None, None) => Err(format!(
+            "{setting}: give `{}_file` (a path) or `{}_env` (a variable name)",
+            setting.rsplit('.').next().unwrap_or(setting),
+            setting.rsplit('.').next().unwrap_or(setting)
+        )),
+    }
+}
+
+pub(super) fn apply_rules(raw: Option<RawApply>) -> Result<crate::core::apply::ApplyRules, String> {
+    let defaults = crate::core::apply::ApplyRules::default();
+    let Some(raw) = raw else {
+        return Ok(defaults);
+    };
+    let rules = crate::core::apply::ApplyRules {
+        max_step_up: raw.max_step_up.unwrap_or(defaults.max_step_up),
+        max_step_down: raw.max_step_down.unwrap_or(defaults.max_step_down),
+        hysteresis: raw.hysteresis.unwrap_or(defaults.hysteresis),
+    };
+    if !(rules.max_step_up.is_finite() && rules.max_step_up >= 1.0) {
+        return Err(format!(
+            "apply.max_step_up must be a factor of at least 1 (e.g. 1.5), got {}",
+            rules.max_step_up
+        ));
+    }
+    if !(rules.max_step_down > 0.0 && rules.max_step_down <= 1.0) {
+        return Err(format!(
+            "apply.max_step_down must be a factor in (0, 1] (e.g. 0.8), got {}",
+            rules.max_step_down
+        ));
+    }
+    if !(rules.hysteresis >= 0.0 && rules.hysteresis < 1.0) {
+        return Err(format!(
+            "apply.hysteresis must be a share in [0, 1) (e.g. 0.1), got {}",
+            rules.hysteresis
+        ));
+    }
+    Ok(rules)
+}
+
+/// Validates a notified server's section `setting`.
+pub(super) fn endpoint(raw: RawEndpoint, base: &Path, setting: &str) -> Result<Endpoint, String> {
+    check_url(&raw.url, setting)?;
+    let (basic_auth, bearer_token) = credentials(
+        raw.basic_auth,
+        raw.bearer_token_file,
+        raw.bearer_token_env,
+        base,
+        setting,
+    )?;
+    Ok(Endpoint {
+        url: raw.url.trim_end_matches('/').to_string(),
+        timeout: raw.timeout.unwrap_or_else(|| "10s".parse().expect("valid")),
+        basic_auth,
+        bearer_token,
+        ca_file: raw.ca_file.map(|f| base.join(f)),
+        insecure_skip_verify: raw.insecure_skip_verify,
+    })
+}
+
+/// Where a server section's credentials come from: basic auth or a bearer
+/// token (each from a file or an environment variable), not both.
+type Credentials = (Option<(String, SecretSource)>, Option<SecretSource>);
+
+pub(super) fn credentials(
+    basic_auth: Option<RawBasicAuth>,
+    bearer_token_file: Option<PathBuf>,
+    bearer_token_env: Option<String>,
+    base: &Path,
+    setting: &str,
+) -> Result<Credentials, String> {
+    let basic_auth = basic_auth
+        .map(|a| {
+            secret_source(
+                a.password_file,
+                a.password_env,
+                base,
+                &format!("{setting}.basic_auth.password"),
+            )
+            .map(|source| (a.username, source))
+        })
+        .transpose()?;
+    let bearer_token = match (bearer_token_file, bearer_token_env) {
+        (None, None) => None,
+        (file, env) => Some(secret_source(
+            file,
+            env,
+            base,
+            &format!("{setting}.bearer_token"),
+        )?),
+    };
+    if basic_auth.is_some() && bearer_token.is_some() {
+        return Err(format!(
+            "{setting}: give basic_auth or a bearer token, not both"
+        ));
+    }
+    Ok((basic_auth, bearer_token))
+}
+
+/// An `http(s)://` URL with no credentials in it (they would end up in
+/// logs and error messages).
+pub(super) fn check_url(url: &str, setting: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        // The URL itself is never echoed: it may hold a password.
+        .ok_or_else(|| format!("{setting}.url must start with http:// or https:// (lowercase)"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(format!(
+            "{setting}.url must not hold credentials (user:password@): use basic_auth.password_file"
+        ));
+    }
+    if authority.is_empty() {
+        return Err(format!("{setting}.url has no host"));
+    }
+    Ok(())
+}
+
+pub(super) fn check_level(percent: f64) -> Result<Level, String> {
+    Level::from_percent(percent).ok_or_else(|| level_error(percent))
+}
+
+pub(super) fn check_headroom(headroom: f64) -> Result<f64, String> {
+    if headroom.is_finite() && headroom >= 1.0 {
+        Ok(headroom)
+    } else {
+        Err(format!(
+            "headroom must be a factor of at least 1 (e.g. 1.2), got {headroom}"
+        ))
+    }
+}
+
+pub(super) fn range(
+    raw: Option<&RawRange>,
+    key: &str,
+    default_floor: u32,
+) -> Result<ReplicaRange, String> {
+    let floor = raw.and_then(|r| r.floor).unwrap_or(default_floor);
+    let ceiling = raw.and_then(|r| r.ceiling).unwrap_or(DEFAULT_CEILING);
+    ReplicaRange::new(floor, ceiling).ok_or_else(|| {
+        format!("{key}: floor {floor} and ceiling {ceiling} must satisfy 1 <= floor <= ceiling")
+    })
+}
