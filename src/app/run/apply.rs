@@ -121,18 +121,8 @@ pub async fn apply_changes(
         let change = decide(w, baseline, &settings.rules);
         if change.patch {
             // The reasons about the bounds themselves; the rest is in the report.
-            let reasons: Vec<String> = w
-                .reasons
-                .iter()
-                .filter(|r| {
-                    ["min ", "max ", "change", "healing headroom"]
-                        .iter()
-                        .any(|p| r.starts_with(p))
-                })
-                .cloned()
-                .collect();
             let at = w.now.map(format_timestamp).unwrap_or_default();
-            let body = patch_body(&change, &at, &reasons);
+            let body = patch_body(&change, &at, &w.annotation);
             if !settings.dry_run {
                 if let Some(client) = cluster {
                     if let Err(e) = apply_patch(client, &w.namespace, &w.hpa, &body).await {

@@ -130,6 +130,24 @@ pub(super) const EVENTS_NAMED: usize = 3;
 /// tallest spikes and the deepest dips, with the rest counted; the healing
 /// headroom the spikes asked for. `end` is the end of the history (a
 /// departure reaching it is still going on); `now` the run's.
+/// Why max's headroom is more than the workload's own, when the spikes
+/// the HPA can absorb asked for more.
+pub(super) fn describe_headroom(adaptation: &Adaptation, workload: &Workload) -> Option<String> {
+    let h = adaptation.spike_headroom?;
+    (h.factor > workload.policy.headroom).then(|| {
+        format!(
+            "healing headroom ×{:.2} instead of ×{}: the 95th percentile of how far {} rose above the day's expected peak",
+            h.factor,
+            workload.policy.headroom,
+            if h.absorbable == 1 {
+                "the one spike the HPA can absorb".to_string()
+            } else {
+                format!("the {} spikes the HPA can absorb", h.absorbable)
+            },
+        )
+    })
+}
+
 pub(super) fn describe_events(
     found: &[events::Event],
     adaptation: &Adaptation,
@@ -278,18 +296,7 @@ pub(super) fn describe_events(
         ));
     }
     if let Some(h) = adaptation.spike_headroom {
-        if h.factor > workload.policy.headroom {
-            lines.push(format!(
-                "healing headroom ×{:.2} instead of ×{}: the 95th percentile of how far {} rose above the day's expected peak",
-                h.factor,
-                workload.policy.headroom,
-                if h.absorbable == 1 {
-                    "the one spike the HPA can absorb".to_string()
-                } else {
-                    format!("the {} spikes the HPA can absorb", h.absorbable)
-                },
-            ));
-        }
+        lines.extend(describe_headroom(adaptation, workload));
         if h.beyond > 0 {
             lines.push(format!(
                 "{} rose more than ×{} above the day's expected peak (the tallest ×{:.1}): max is not sized for {}; covering {} is an operator's decision (events.max_spike_headroom, or capacity held in reserve)",

@@ -22,7 +22,10 @@ use serde::{Deserialize, Serialize};
 
 mod describe;
 
-use describe::{describe_bound, describe_change, describe_data, describe_events, describe_model};
+use describe::{
+    describe_bound, describe_change, describe_data, describe_events, describe_headroom,
+    describe_model,
+};
 
 /// The whole run's recommendations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,6 +129,11 @@ pub struct WorkloadPlan {
     pub model: Option<String>,
     pub events: Vec<Event>,
     pub reasons: Vec<String>,
+    /// The reasons about the bounds themselves (min, max, the change from
+    /// today's range, a raised headroom), as `apply` records them in the
+    /// HPA's annotation; all of them are in `reasons` too.
+    #[serde(skip)]
+    pub annotation: Vec<String>,
     /// The "now" the recommendation was made at (unix seconds; RFC3339 in
     /// JSON, `""` when the workload failed before it had one).
     #[serde(
@@ -168,6 +176,7 @@ impl WorkloadPlan {
     pub fn failed(workload: &Workload, now: Option<i64>, status: Status, reason: String) -> Self {
         WorkloadPlan {
             reasons: vec![reason],
+            annotation: Vec::new(),
             now,
             current: workload.current,
             target_per_replica: Some(workload.policy.target_per_replica),
@@ -190,6 +199,7 @@ impl WorkloadPlan {
             model: None,
             events: Vec::new(),
             reasons: Vec::new(),
+            annotation: Vec::new(),
             now: None,
             current: None,
             target_per_replica: None,
@@ -370,11 +380,17 @@ pub fn plan_fitted(
         })
         .collect();
     let texture = adaptation.texture.is_some();
-    reasons.push(describe_bound("min", &bounds.min, &policy, texture));
-    reasons.push(describe_bound("max", &bounds.max, &policy, texture));
+    // The reasons about the bounds themselves: the report has them all,
+    // the HPA's annotation these.
+    let mut annotation = vec![
+        describe_bound("min", &bounds.min, &policy, texture),
+        describe_bound("max", &bounds.max, &policy, texture),
+    ];
     if let Some(current) = workload.current {
-        reasons.push(describe_change(current, &bounds));
+        annotation.push(describe_change(current, &bounds));
     }
+    reasons.extend(annotation.iter().cloned());
+    annotation.extend(describe_headroom(&adaptation, workload));
     reasons.extend(describe_events(
         &events,
         &adaptation,
@@ -439,6 +455,7 @@ pub fn plan_fitted(
         model: Some(forecast.model.clone()),
         events: events.iter().map(Event::from).collect(),
         reasons,
+        annotation,
         now: Some(now),
         current: workload.current,
         target_per_replica: Some(workload.policy.target_per_replica),
