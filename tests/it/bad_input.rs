@@ -6,7 +6,7 @@
 
 use crate::support;
 
-use crate::support::homeostat;
+use crate::support::{homeostat, recommend_json};
 use serde_json::Value;
 use std::fmt::Write as _;
 
@@ -361,15 +361,7 @@ fn every_bad_file_gets_its_rule_or_a_clear_error_and_the_good_workload_its_bound
     }
     let config = dir.path().join("homeostat.yaml");
     std::fs::write(&config, yaml).unwrap();
-    let run = homeostat(&[
-        "recommend",
-        "--config",
-        config.to_str().unwrap(),
-        "--at",
-        &END.to_string(),
-        "--format",
-        "json",
-    ]);
+    let run = recommend_json(&config, END, &[], &[]);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(
         run.status.code(),
@@ -585,21 +577,15 @@ fn a_history_too_large_for_the_memory_budget_fails_alone_and_those_that_fit_wait
     )
     .unwrap();
     let run = |budget: &str| {
-        let run = homeostat(&[
+        let flags = [
             "--log-format",
             "json",
             "--threads",
             "3",
             "--memory-budget",
             budget,
-            "recommend",
-            "--config",
-            config.to_str().unwrap(),
-            "--at",
-            &END.to_string(),
-            "--format",
-            "json",
-        ]);
+        ];
+        let run = recommend_json(&config, END, &flags, &[]);
         let report: Value = serde_json::from_slice(&run.stdout)
             .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&run.stderr)));
         (run, report)
@@ -662,17 +648,7 @@ fn a_file_too_large_for_any_history_fails_alone_before_it_is_read() {
         "workloads:\n  - {name: good, file: good.csv, target_per_replica: 20}\n  - {name: huge, file: huge.csv, target_per_replica: 20}\n",
     )
     .unwrap();
-    let run = homeostat(&[
-        "--log-format",
-        "json",
-        "recommend",
-        "--config",
-        config.to_str().unwrap(),
-        "--at",
-        &END.to_string(),
-        "--format",
-        "json",
-    ]);
+    let run = recommend_json(&config, END, &["--log-format", "json"], &[]);
     assert_eq!(
         run.status.code(),
         Some(1),

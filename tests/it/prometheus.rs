@@ -7,7 +7,7 @@
 
 use crate::support;
 
-use crate::support::{homeostat_with_env as homeostat, text};
+use crate::support::{homeostat_with_env as homeostat, recommend_json, text};
 use homeostat::app::config;
 use homeostat::app::run::{load_histories, LoadFailure, Loaded, RunContext};
 use homeostat::edge::source::{read_file, Sample};
@@ -60,22 +60,6 @@ fn serve_a(samples: &[(i64, f64)]) -> PrometheusServer {
             samples,
         }],
         None,
-    )
-}
-
-/// `homeostat recommend --config CONFIG --at AT --format json`, with `env`.
-fn recommend_json(config: &Path, at: i64, env: &[(&str, &str)]) -> Output {
-    homeostat(
-        &[
-            "recommend",
-            "--config",
-            config.to_str().unwrap(),
-            "--at",
-            &at.to_string(),
-            "--format",
-            "json",
-        ],
-        env,
     )
 }
 
@@ -304,7 +288,7 @@ fn recommend_from_victoria_metrics_gives_the_same_bounds_as_from_the_same_files(
             server.url
         ),
     );
-    let output = recommend_json(&config, end, &[]);
+    let output = recommend_json(&config, end, &[], &[]);
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let workload = &report["workloads"][0];
     assert_eq!(workload["status"], "error", "{workload}");
@@ -350,7 +334,7 @@ fn same_bounds_as_files(
     let query_config = write_config(dir, "queries.yaml", &queries);
 
     let run = |config: &Path| {
-        let output = recommend_json(config, end, &[]);
+        let output = recommend_json(config, end, &[], &[]);
         assert!(output.status.code() != Some(2), "{}", text(&output.stderr));
         let report: Value = serde_json::from_slice(&output.stdout).unwrap();
         report["workloads"].as_array().unwrap().clone()
@@ -416,6 +400,28 @@ fn same_bounds_as_files(
     }
 }
 
+/// A query workload over 14 days, as a YAML list item (`extra`: more keys).
+fn query_case(name: &str, query: &str, extra: &str) -> String {
+    format!(
+        "  - name: {name}\n    query: '{query}'\n    history: 14d\n    target_per_replica: 50\n{extra}"
+    )
+}
+
+/// The config of the server answer cases, for a server at `url` (holding
+/// [`two_series`]; `settings`: more keys of `prometheus:`): a good query, a
+/// typo, one matching nothing, two series without and with `aggregate:`,
+/// then `more` workloads.
+fn query_cases(url: &str, settings: &str, more: &str) -> String {
+    format!(
+        "prometheus: {{url: {url}{settings}}}\nworkloads:\n{}{}{}{}{}{more}",
+        query_case("good", r#"load{workload="a"}"#, ""),
+        query_case("typo", r#"sum(load{workload="a"}"#, ""),
+        query_case("absent", r#"load{workload="nope"}"#, ""),
+        query_case("pods", "load", ""),
+        query_case("pods-summed", "load", "    aggregate: sum\n"),
+    )
+}
+
 /// 14 days of 5-minute load in two series, `a` and `b`.
 fn two_series(end: i64) -> (Points, Points) {
     let a = series(end, 14, 300, 0..0);
@@ -441,28 +447,15 @@ fn a_bad_query_no_series_and_two_series_each_say_so_and_the_others_finish() {
         None,
     );
     let dir = tempfile::tempdir().unwrap();
-    let workload = |name: &str, query: &str, extra: &str| {
-        format!(
-            "  - name: {name}\n    query: '{query}'\n    history: 14d\n    target_per_replica: 50\n{extra}"
-        )
-    };
-    let yaml = format!(
-        "prometheus: {{url: {}}}\nworkloads:\n{}{}{}{}{}{}",
-        server.url,
-        workload("good", r#"load{workload="a"}"#, ""),
-        workload("typo", r#"sum(load{workload="a"}"#, ""),
-        workload("absent", r#"load{workload="nope"}"#, ""),
-        workload("pods", "load", ""),
-        workload("pods-summed", "load", "    aggregate: sum\n"),
-        // Divided by 0 where `a` is under 100.5 (a few steps): +Inf there.
-        workload(
-            "ratio",
-            r#"load{workload="a"} / (load{workload="a"} > bool 100.5)"#,
-            ""
-        ),
+    // Divided by 0 where `a` is under 100.5 (a few steps): +Inf there.
+    let ratio = query_case(
+        "ratio",
+        r#"load{workload="a"} / (load{workload="a"} > bool 100.5)"#,
+        "",
     );
+    let yaml = query_cases(&server.url, "", &ratio);
     let config = write_config(dir.path(), "homeostat.yaml", &yaml);
-    let output = recommend_json(&config, end, &[]);
+    let output = recommend_json(&config, end, &[], &[]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let workloads = report["workloads"].as_array().unwrap();
@@ -542,7 +535,7 @@ fn basic_auth_works_from_a_file_or_the_environment_and_a_wrong_password_is_refus
     std::fs::write(dir.path().join("wrong"), "battery staple\n").unwrap();
     let run = |yaml: String, env: &[(&str, &str)]| {
         let path = write_config(dir.path(), "homeostat.yaml", &yaml);
-        recommend_json(&path, end, env)
+        recommend_json(&path, end, &[], env)
     };
     let never_printed = |output: &Output| {
         let all = text(&output.stdout) + &text(&output.stderr);
@@ -648,7 +641,7 @@ fn prometheus_killed_mid_run_fails_the_unfinished_workloads_clearly_and_a_restar
             server.url
         ),
     );
-    let output = recommend_json(&mixed, end, &[]);
+    let output = recommend_json(&mixed, end, &[], &[]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["workloads"][0]["status"], "ok");
@@ -698,7 +691,7 @@ workloads:
             server.url
         ),
     );
-    let output = recommend_json(&config, end, &[]);
+    let output = recommend_json(&config, end, &[], &[]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["workloads"][0]["status"], "ok", "{report}");
@@ -760,7 +753,7 @@ fn an_answer_cut_off_mid_body_is_retried_then_named_and_the_others_finish() {
              \x20 - {{name: cut, query: 'load{{workload=\"a\"}}', step: 5m, history: 14d, target_per_replica: 50}}\n"
         ),
     );
-    let output = recommend_json(&config, end, &[]);
+    let output = recommend_json(&config, end, &[], &[]);
     let _ = relay.kill();
     let _ = relay.wait();
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
@@ -830,7 +823,7 @@ fn https_is_verified_against_the_ca_file_and_skipping_verification_warns() {
             server.url
         );
         let path = write_config(dir.path(), "homeostat.yaml", &yaml);
-        recommend_json(&path, end, &[])
+        recommend_json(&path, end, &[], &[])
     };
     let ca = server.ca_file.as_ref().unwrap().display().to_string();
     let output = run(&format!(", ca_file: {ca}"));
@@ -1024,20 +1017,7 @@ fn an_aggregate_over_a_thousand_pods_comes_back_as_one_series_and_memory_stays_s
             server.url
         ),
     );
-    let output = homeostat(
-        &[
-            "--log-format",
-            "json",
-            "recommend",
-            "--config",
-            config.to_str().unwrap(),
-            "--at",
-            &end.to_string(),
-            "--format",
-            "json",
-        ],
-        &[],
-    );
+    let output = recommend_json(&config, end, &["--log-format", "json"], &[]);
     let log = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{log}");
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -1062,25 +1042,13 @@ fn an_aggregate_over_a_thousand_pods_comes_back_as_one_series_and_memory_stays_s
             server.url
         ),
     );
-    let output = homeostat(
-        &[
-            "--memory-budget",
-            "8Mi",
-            "recommend",
-            "--config",
-            config.to_str().unwrap(),
-            "--at",
-            &end.to_string(),
-            "--format",
-            "json",
-        ],
-        &[],
-    );
+    let output = recommend_json(&config, end, &["--memory-budget", "8Mi"], &[]);
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let (each, summed) = (&report["workloads"][0], &report["workloads"][1]);
     assert_eq!(summed["status"], "ok", "{summed}");
     assert_eq!(each["status"], "error", "{each}");
     let reason = each["reasons"][0].as_str().unwrap();
+    println!("{reason}");
     assert!(
         reason.contains("Prometheus query `load`: the answer needed")
             && reason.contains("the run's memory budget of 8 MiB (set by --memory-budget)")
@@ -1105,22 +1073,9 @@ fn victoria_metrics_answers_a_bad_query_no_series_two_series_and_a_sum_as_promet
         },
     ]);
     let dir = tempfile::tempdir().unwrap();
-    let workload = |name: &str, query: &str, extra: &str| {
-        format!(
-            "  - name: {name}\n    query: '{query}'\n    history: 14d\n    target_per_replica: 50\n{extra}"
-        )
-    };
-    let yaml = format!(
-        "prometheus: {{url: {}, lookback: step}}\nworkloads:\n{}{}{}{}{}",
-        server.url,
-        workload("good", r#"load{workload="a"}"#, ""),
-        workload("typo", r#"sum(load{workload="a"}"#, ""),
-        workload("absent", r#"load{workload="nope"}"#, ""),
-        workload("pods", "load", ""),
-        workload("pods-summed", "load", "    aggregate: sum\n"),
-    );
+    let yaml = query_cases(&server.url, ", lookback: step", "");
     let config = write_config(dir.path(), "homeostat.yaml", &yaml);
-    let output = recommend_json(&config, end, &[]);
+    let output = recommend_json(&config, end, &[], &[]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let workloads = report["workloads"].as_array().unwrap();
@@ -1170,7 +1125,7 @@ fn data_coarser_than_the_step_is_named_with_the_step_to_set() {
                 server.url
             ),
         );
-        let output = recommend_json(&config, end, &[]);
+        let output = recommend_json(&config, end, &[], &[]);
         let report: Value = serde_json::from_slice(&output.stdout).unwrap();
         report["workloads"][0]["reasons"][0]
             .as_str()

@@ -149,6 +149,16 @@ pub struct Event {
     pub day_peak: f64,
 }
 
+/// The segments' edges a sorted list of changes cuts `0..n` into: 0, the
+/// changes, then `n`.
+fn segment_bounds(changes: &[usize], n: usize) -> Vec<usize> {
+    let mut bounds = Vec::with_capacity(changes.len() + 2);
+    bounds.push(0);
+    bounds.extend_from_slice(changes);
+    bounds.push(n);
+    bounds
+}
+
 /// Median of the known values of `xs`, when at least `least` are known.
 fn known_median(xs: &[f64], least: usize, scratch: &mut Vec<f64>) -> Option<f64> {
     scratch.clear();
@@ -300,14 +310,15 @@ pub fn detect(
     let segment_level = |from: usize, to: usize, scratch: &mut Vec<f64>| {
         known_median(&ds.level[from..to], 1, scratch)
     };
-    loop {
-        let mut bounds = vec![0];
-        bounds.extend(&changes);
-        bounds.push(n);
-        let levels: Vec<Option<f64>> = bounds
+    let segment_levels = |bounds: &[usize], scratch: &mut Vec<f64>| -> Vec<Option<f64>> {
+        bounds
             .windows(2)
-            .map(|b| segment_level(b[0], b[1], &mut scratch))
-            .collect();
+            .map(|b| segment_level(b[0], b[1], scratch))
+            .collect()
+    };
+    loop {
+        let bounds = segment_bounds(&changes, n);
+        let levels = segment_levels(&bounds, &mut scratch);
         let weakest = (0..changes.len())
             .map(|j| {
                 let holds = bounds[j + 2] - bounds[j + 1] >= window;
@@ -335,13 +346,8 @@ pub fn detect(
     let return_within = (2 * DAY / series.step) as usize;
     let mut long_departures: Vec<(usize, usize, f64)> = Vec::new();
     loop {
-        let mut bounds = vec![0];
-        bounds.extend(&changes);
-        bounds.push(n);
-        let levels: Vec<Option<f64>> = bounds
-            .windows(2)
-            .map(|b| segment_level(b[0], b[1], &mut scratch))
-            .collect();
+        let bounds = segment_bounds(&changes, n);
+        let levels = segment_levels(&bounds, &mut scratch);
         // A run of changes j..=k (a storm comes in steps and goes in
         // steps) after which the level is back where it was before j.
         let at = &changes;
@@ -375,9 +381,7 @@ pub fn detect(
     }
 
     let mut events = Vec::new();
-    let mut bounds = vec![0];
-    bounds.extend(&changes);
-    bounds.push(n);
+    let bounds = segment_bounds(&changes, n);
     let mut level_at = vec![f64::NAN; n];
     for b in bounds.windows(2) {
         let level = segment_level(b[0], b[1], &mut scratch).unwrap_or(f64::NAN);

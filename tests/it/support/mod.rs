@@ -23,6 +23,29 @@ pub fn homeostat_with_env(args: &[&str], env: &[(&str, &str)]) -> std::process::
         .expect("the homeostat binary runs")
 }
 
+/// `homeostat <flags> recommend --config CONFIG --at AT --format json`,
+/// with `env`.
+pub fn recommend_json(
+    config: &std::path::Path,
+    at: i64,
+    flags: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let at = at.to_string();
+    let config = config.to_str().expect("a UTF-8 path");
+    let mut args = flags.to_vec();
+    args.extend([
+        "recommend",
+        "--config",
+        config,
+        "--at",
+        &at,
+        "--format",
+        "json",
+    ]);
+    homeostat_with_env(&args, env)
+}
+
 /// Bytes a run wrote, as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
