@@ -1,7 +1,7 @@
 //! Diagnostics on stderr: `homeostat: warning: …` lines for people, or
 //! one JSON object per line for a batch job's log collector.
 
-use crate::cli::LogFormat;
+use homeostat::app::cli::LogFormat;
 
 /// `homeostat: warning: …` lines for people (warnings and errors only), or
 /// JSON objects for a log collector (with the runs' summaries too).

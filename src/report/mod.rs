@@ -3,6 +3,8 @@
 //! self-contained HTML page with charts ([`html`], [`chart`]). Pure: strings
 //! in memory; writing them is the caller's business.
 
+mod apply;
+mod backtest;
 pub mod chart;
 pub mod evaluation;
 pub mod events;
@@ -12,10 +14,11 @@ pub mod markdown;
 use crate::core::events::EventKind;
 use crate::core::model::{Forecast, Level};
 use crate::core::plan::{Plan, Status, WorkloadPlan};
-use crate::core::replay::Backtest;
-use crate::core::replay::{Outcome, WorkloadReplay};
 use crate::core::time::format_timestamp;
 use std::fmt::Write as _;
+
+pub use apply::{render_apply_json, render_apply_table};
+pub use backtest::{render_backtest_csv, render_backtest_json, render_backtest_table};
 
 /// Output formats of `recommend`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -271,7 +274,7 @@ pub fn render_json(plan: &Plan) -> String {
     text
 }
 
-fn range(min: Option<u32>, max: Option<u32>) -> String {
+pub(crate) fn range(min: Option<u32>, max: Option<u32>) -> String {
     match (min, max) {
         (Some(min), Some(max)) => format!("{min}..{max}"),
         _ => "-".into(),
@@ -292,7 +295,8 @@ pub fn number(x: f64) -> String {
 
 /// Columns aligned kubectl-style: each as wide as its widest cell, three
 /// spaces apart, no trailing blanks.
-fn aligned<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> String {
+#[must_use]
+pub fn aligned<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> String {
     aligned_painted(header, rows, |_, _| None)
 }
 
@@ -306,7 +310,7 @@ pub fn columns(text: &str) -> usize {
 
 /// [`aligned`], with the cells `paint(row, column)` names wrapped in that
 /// ANSI colour (the padding stays outside, so the columns stay aligned).
-fn aligned_painted<R: AsRef<[String]>>(
+pub(crate) fn aligned_painted<R: AsRef<[String]>>(
     header: &[&str],
     rows: &[R],
     paint: impl Fn(usize, usize) -> Option<&'static str>,
@@ -341,7 +345,7 @@ fn aligned_painted<R: AsRef<[String]>>(
 
 /// The ANSI colour of a status: green ok, bold red when an operator must
 /// act on the bounds, yellow otherwise.
-fn status_colour(status: Status) -> &'static str {
+pub(crate) fn status_colour(status: Status) -> &'static str {
     match status {
         Status::Ok => "32",
         Status::NeedsOperator => "1;31",
@@ -539,180 +543,6 @@ pub fn render_forecast_csv(forecast: &Forecast, level: Level) -> String {
             interval.lower,
             interval.upper
         );
-    }
-    out
-}
-
-/// `homeostat backtest` as a table: one row per workload and policy, then
-/// each workload's verdict.
-#[must_use]
-pub fn render_backtest_table(backtest: &Backtest) -> String {
-    let header = [
-        "NAMESPACE",
-        "NAME",
-        "POLICY",
-        "OVERLOAD MIN",
-        "OVERLOAD %",
-        "AT MAX MIN",
-        "UNSERVED %",
-        "REPLICA-H",
-        "CHANGES",
-        "P95 UTIL",
-    ];
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for w in &backtest.workloads {
-        for (policy, o) in policies(w) {
-            rows.push(vec![
-                w.namespace.clone(),
-                w.name.clone(),
-                policy.to_string(),
-                format!("{:.1}", o.overload_minutes),
-                format!("{:.2}", o.overload_share * 100.0),
-                format!("{:.1}", o.overload_at_max_minutes),
-                format!("{:.3}", o.unserved_share * 100.0),
-                format!("{:.1}", o.replica_hours),
-                o.changes.to_string(),
-                format!("{:.2}", o.utilization_p95),
-            ]);
-        }
-    }
-    let mut out = aligned(&header, &rows);
-    for w in &backtest.workloads {
-        let _ = writeln!(out, "{}/{}: {}", w.namespace, w.name, w.verdict);
-    }
-    if backtest.workloads.len() > 1 {
-        for change in &backtest.fleet {
-            let _ = writeln!(out, "{}", change.describe());
-        }
-    }
-    for (id, reason) in &backtest.failures {
-        let _ = writeln!(out, "{id}: not replayed: {reason}");
-    }
-    out
-}
-
-fn policies(w: &WorkloadReplay) -> impl Iterator<Item = (&'static str, &Outcome)> {
-    w.policies.iter().map(|p| (p.policy.as_str(), &p.outcome))
-}
-
-/// `homeostat backtest` as JSON (pretty, newline-terminated).
-#[must_use]
-pub fn render_backtest_json(backtest: &Backtest) -> String {
-    let mut text = serde_json::to_string_pretty(backtest).expect("a backtest always serialises");
-    text.push('\n');
-    text
-}
-
-/// `homeostat apply`'s report: one row per workload, then each rule that
-/// held a change back and each failure. `colour`: status and action in
-/// ANSI colours (for a terminal).
-#[must_use]
-pub fn render_apply_table(run: &crate::core::apply::ApplyRun, colour: bool) -> String {
-    let header = [
-        "NAMESPACE",
-        "NAME",
-        "HPA",
-        "STATUS",
-        "COMPARED",
-        "FROM",
-        "RECOMMENDED",
-        "TO",
-        "ACTION",
-    ];
-    let rows: Vec<Vec<String>> = run
-        .changes
-        .iter()
-        .map(|c| {
-            let id = format!("{}/{}", c.namespace, c.name);
-            let failed = run.failures.iter().any(|(f, _)| *f == id);
-            let action = match (c.patch, run.dry_run, failed) {
-                (_, _, true) => "FAILED",
-                (true, true, _) => "would patch",
-                (true, false, _) => "patched",
-                (false, _, _) => "unchanged",
-            };
-            vec![
-                c.namespace.clone(),
-                c.name.clone(),
-                c.hpa.clone(),
-                c.status.as_str().to_string(),
-                c.compared_with.to_string(),
-                range(c.from_min, c.from_max),
-                range(c.recommended_min, c.recommended_max),
-                range(c.to_min, c.to_max),
-                action.to_string(),
-            ]
-        })
-        .collect();
-    let mut out = aligned_painted(&header, &rows, |row, column| {
-        if !colour {
-            return None;
-        }
-        match column {
-            3 => Some(status_colour(run.changes[row].status)),
-            8 => match rows[row][8].as_str() {
-                "FAILED" => Some("1;31"),
-                "patched" | "would patch" => Some("36"),
-                _ => None,
-            },
-            _ => None,
-        }
-    });
-    for c in &run.changes {
-        for why in &c.held_back {
-            let _ = writeln!(out, "{}/{}: {why}", c.namespace, c.name);
-        }
-    }
-    for (id, note) in &run.since_last_run {
-        let _ = writeln!(out, "{id}: {note}");
-    }
-    for (id, failure) in &run.failures {
-        let _ = writeln!(out, "{id}: FAILED: {failure}");
-    }
-    for problem in &run.store_problems {
-        let _ = writeln!(out, "model store: {problem}");
-    }
-    for warning in &run.warnings {
-        let _ = writeln!(out, "warning: {warning}");
-    }
-    if run.dry_run {
-        out.push_str("dry run: no HPA was changed\n");
-    }
-    out
-}
-
-/// `homeostat apply`'s report as JSON.
-#[must_use]
-pub fn render_apply_json(run: &crate::core::apply::ApplyRun) -> String {
-    let mut text = serde_json::to_string_pretty(run).expect("an apply run always serialises");
-    text.push('\n');
-    text
-}
-
-/// `homeostat backtest` as CSV: one row per workload and policy.
-#[must_use]
-pub fn render_backtest_csv(backtest: &Backtest) -> String {
-    let mut out = String::from(
-        "namespace,name,from,to,policy,overload_minutes,overload_share,overload_at_max_minutes,unserved_share,replica_hours,changes,utilization_p95\n",
-    );
-    for w in &backtest.workloads {
-        for (policy, o) in policies(w) {
-            let _ = writeln!(
-                out,
-                "{},{},{},{},{policy},{},{},{},{},{},{},{}",
-                w.namespace,
-                w.name,
-                format_timestamp(w.from),
-                format_timestamp(w.to),
-                o.overload_minutes,
-                o.overload_share,
-                o.overload_at_max_minutes,
-                o.unserved_share,
-                o.replica_hours,
-                o.changes,
-                o.utilization_p95
-            );
-        }
     }
     out
 }

@@ -1,5 +1,6 @@
 //! `recommend --notify` and `apply`'s alerts and run metrics, sent.
 
+use super::RunContext;
 use crate::app::config::Config;
 
 /// What notifying did, and what the operator should know about how.
@@ -10,9 +11,11 @@ pub struct Notified {
 }
 
 /// Sends `plan`'s alerts (and those of `troubles`) to Alertmanager and the
-/// run's metrics to the Pushgateway, those the config names.
+/// run's metrics to the Pushgateway, those the config names, on the run's
+/// runtime.
 #[must_use]
 pub fn notify(
+    run: &RunContext,
     config: &Config,
     plan: &crate::core::plan::Plan,
     troubles: &[crate::core::apply::Trouble],
@@ -44,10 +47,7 @@ pub fn notify(
         .map(|w| (w.namespace.clone(), w.name.clone()))
         .collect();
     let metrics = notify::run_metrics(plan, duration_secs, now);
-    let report = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let report = match run.runtime() {
         Ok(runtime) => runtime.block_on(notify::notify(
             config.alertmanager.as_ref(),
             config.pushgateway.as_ref(),
@@ -57,7 +57,7 @@ pub fn notify(
             now,
         )),
         Err(e) => notify::NotifyReport {
-            errors: vec![format!("cannot start the async runtime: {e}")],
+            errors: vec![e],
             ..notify::NotifyReport::default()
         },
     };

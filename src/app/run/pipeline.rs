@@ -9,7 +9,8 @@ use crate::core::workload::{LoadSource, Workload};
 use crate::edge::prometheus::Client;
 use crate::edge::source::{self, RawSeries};
 use futures_util::StreamExt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use tokio_util::task::AbortOnDropHandle;
 
 /// A workload's history as read for a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,7 +46,7 @@ impl LoadFailure {
 
 /// What one run of a command shares, set up once where it starts (the
 /// clock is read there, and only there): the time it plans for, how many
-/// threads plan at once, and its progress bars.
+/// threads plan at once, its progress bars and its async runtime.
 #[derive(Clone)]
 pub struct RunContext {
     /// Fixes "now" for every workload (`--at`); without it a query is
@@ -57,6 +58,9 @@ pub struct RunContext {
     /// Threads that plan workloads at once.
     pub threads: usize,
     pub progress: Progress,
+    /// Made the first time the run talks to a server (Prometheus, the
+    /// Kubernetes API, Alertmanager): one per run, none for a run of files.
+    runtime: Arc<OnceLock<Result<tokio::runtime::Runtime, String>>>,
 }
 
 impl RunContext {
@@ -69,7 +73,24 @@ impl RunContext {
             clock_now,
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             progress: Progress::hidden(),
+            runtime: Arc::default(),
         }
+    }
+
+    /// The run's async runtime, made on first use.
+    ///
+    /// # Errors
+    /// Why it cannot be made (the OS refused its threads).
+    pub fn runtime(&self) -> Result<&tokio::runtime::Runtime, String> {
+        self.runtime
+            .get_or_init(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start the async runtime: {e}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The same run on `threads` threads (0: one per core).
@@ -235,7 +256,7 @@ where
                     && crate::app::stop::requested().is_none()
                     && jobs.send((index, loaded)).is_ok()
             };
-            produce(config, at, clock_now, progress, &mut send);
+            produce(run, config, &mut send);
         });
         let mut waiting = std::collections::BTreeMap::new();
         let mut next = 0;
@@ -340,12 +361,11 @@ fn work_or_failure<R>(
 /// by the workers), queries fetched on an async runtime, a bounded number
 /// ahead. Stops when `send` says the pipeline is gone.
 fn produce(
+    run: &RunContext,
     config: &Config,
-    at: Option<i64>,
-    clock_now: i64,
-    progress: &Progress,
     send: &mut dyn FnMut(usize, Option<Result<Loaded, LoadFailure>>) -> bool,
 ) {
+    let (at, clock_now) = (run.at, run.clock_now);
     let any_query = config
         .workloads
         .iter()
@@ -372,15 +392,11 @@ fn produce(
             "prometheus.insecure_skip_verify is on: Prometheus' TLS certificate is not checked"
         );
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match run.runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
             for index in 0..config.workloads.len() {
-                let failure =
-                    LoadFailure::error(format!("cannot start the async runtime: {e}"), at);
+                let failure = LoadFailure::error(e.clone(), at);
                 if !send(index, Some(Err(failure))) {
                     return;
                 }
@@ -396,17 +412,19 @@ fn produce(
         .map_or(4, |p| 4 * p.max_concurrency as usize);
     let (sender, mut receiver) = tokio::sync::mpsc::channel(ahead);
     let workloads = config.workloads.clone();
-    let read = progress.read.clone();
-    runtime.spawn(async move {
+    let read = run.progress.read.clone();
+    // Aborted when dropped: a run that stops early (a signal, the workers
+    // gone) leaves no query running behind it on the run's runtime.
+    let _fetching = AbortOnDropHandle::new(runtime.spawn(async move {
         let mut results = futures_util::stream::iter(workloads)
             .map(|workload| {
                 let client = client.clone();
                 let read = read.clone();
-                tokio::spawn(async move {
+                AbortOnDropHandle::new(tokio::spawn(async move {
                     let loaded = load_one(&workload, client, at, clock_now).await;
                     read.inc(1);
                     loaded
-                })
+                }))
             })
             .buffered(ahead);
         while let Some(joined) = results.next().await {
@@ -420,7 +438,7 @@ fn produce(
                 break;
             }
         }
-    });
+    }));
     for index in 0..config.workloads.len() {
         let result = receiver.blocking_recv().unwrap_or_else(|| {
             Err(LoadFailure::error(

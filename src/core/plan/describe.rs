@@ -2,7 +2,8 @@
 //! model, each bound's derivation, the events, the change from today's
 //! range), written from the numbers the pipeline computed.
 
-use super::{signed_percent, ORDINARY_PEAK_DAYS};
+use super::pipeline::{Computed, ORDINARY_PEAK_DAYS};
+use super::signed_percent;
 use crate::core::adapt::Adaptation;
 use crate::core::bounds::{
     significant, Basis, BoundsPolicy, Clamp, Derivation, ReplicaBounds, MAX_HOLD, MAX_HOLD_BELOW,
@@ -10,11 +11,79 @@ use crate::core::bounds::{
 };
 use crate::core::events::{self, EventKind};
 use crate::core::model::Forecast;
+use crate::core::series::human_span;
 use crate::core::series::Series;
 use crate::core::time::{format_moment, format_stretch, format_timestamp, Span};
 use crate::core::workload::{CurrentBounds, Workload};
 
-pub(super) fn describe_data(series: &Series, origin: &str) -> String {
+/// The reasons of a computed plan, in the report's order (the data, the
+/// model, the bounds and what changed, the events, what the operator must
+/// know, the schedule), and those the HPA's annotation carries (the bounds,
+/// the change, a raised headroom).
+pub(super) fn reasons(
+    workload: &Workload,
+    origin: &str,
+    computed: &Computed,
+) -> (Vec<String>, Vec<String>) {
+    let Computed {
+        series,
+        now,
+        adaptation,
+        policy,
+        forecast,
+        bounds,
+        ..
+    } = computed;
+    let mut reasons = vec![describe_data(series, origin), describe_model(forecast)];
+    let (thinnest, needed) = computed.interval_support;
+    if thinnest < needed {
+        reasons.push(format!(
+            "interval: only {thinnest} backtest errors at some lead times (a {} interval needs {needed} to be guaranteed): the bounds rest on the worst error seen, check the history's held-out part for unknown steps",
+            workload.policy.level
+        ));
+    }
+    let texture = adaptation.texture.is_some();
+    // The reasons about the bounds themselves: the report has them all,
+    // the HPA's annotation these.
+    let mut annotation = vec![
+        describe_bound("min", &bounds.min, policy, texture),
+        describe_bound("max", &bounds.max, policy, texture),
+    ];
+    if let Some(current) = workload.current {
+        annotation.push(describe_change(current, bounds));
+    }
+    reasons.extend(annotation.iter().cloned());
+    annotation.extend(describe_headroom(adaptation, workload));
+    reasons.extend(describe_events(
+        &computed.events,
+        adaptation,
+        bounds,
+        workload,
+        *now,
+        series.end() + series.step,
+    ));
+    reasons.extend(bounds.needs_operator.iter().cloned());
+    reasons.extend(bounds.notes.iter().cloned());
+    if let (true, Some(mase)) = (computed.untrustworthy_model, computed.validation_mase) {
+        reasons.push(format!(
+            "model not trusted: its backtest error is {mase} times the daily seasonal naive's (max_mase {}): the bounds rest on a poor forecast",
+            workload.max_mase
+        ));
+    }
+    if let Some(min) = computed.scheduled_min {
+        let (low, high) = computed.schedule.iter().fold((u32::MAX, 0), |(l, h), e| {
+            (l.min(e.min_replicas), h.max(e.min_replicas))
+        });
+        reasons.push(format!(
+            "schedule: min {min} now (what the expected load over the next {} needs); over the horizon min moves between {low} and {high} ({} changes)",
+            human_span(computed.lead),
+            computed.schedule.len().saturating_sub(1)
+        ));
+    }
+    (reasons, annotation)
+}
+
+fn describe_data(series: &Series, origin: &str) -> String {
     let step = Span::from_secs(series.step).expect("grid step is positive");
     // Duplicate timestamps (a DST hour read twice, a double export) are
     // merged by their mean: said, so that it is never silent.
@@ -32,7 +101,7 @@ pub(super) fn describe_data(series: &Series, origin: &str) -> String {
     )
 }
 
-pub(super) fn describe_model(forecast: &Forecast) -> String {
+fn describe_model(forecast: &Forecast) -> String {
     let s = &forecast.seasonality;
     format!(
         "model: {} chosen by backtest (MAE {:.4} over the last {} windows of history); seasonality {} (daily strength {:.2}, weekly {:.2})",
@@ -46,12 +115,7 @@ pub(super) fn describe_model(forecast: &Forecast) -> String {
 }
 
 /// `texture`: the spikes are the workload's texture, kept in the fit.
-pub(super) fn describe_bound(
-    which: &str,
-    d: &Derivation,
-    policy: &BoundsPolicy,
-    texture: bool,
-) -> String {
+fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy, texture: bool) -> String {
     let is_min = which == "min";
     let range = if is_min {
         policy.min_replicas
@@ -132,7 +196,7 @@ pub(super) const EVENTS_NAMED: usize = 3;
 /// departure reaching it is still going on); `now` the run's.
 /// Why max's headroom is more than the workload's own, when the spikes
 /// the HPA can absorb asked for more.
-pub(super) fn describe_headroom(adaptation: &Adaptation, workload: &Workload) -> Option<String> {
+fn describe_headroom(adaptation: &Adaptation, workload: &Workload) -> Option<String> {
     let h = adaptation.spike_headroom?;
     (h.factor > workload.policy.headroom).then(|| {
         format!(
@@ -148,7 +212,7 @@ pub(super) fn describe_headroom(adaptation: &Adaptation, workload: &Workload) ->
     })
 }
 
-pub(super) fn describe_events(
+fn describe_events(
     found: &[events::Event],
     adaptation: &Adaptation,
     bounds: &ReplicaBounds,
@@ -311,7 +375,7 @@ pub(super) fn describe_events(
     lines
 }
 
-pub(super) fn describe_change(current: CurrentBounds, bounds: &ReplicaBounds) -> String {
+fn describe_change(current: CurrentBounds, bounds: &ReplicaBounds) -> String {
     let (min, max) = (bounds.min.replicas, bounds.max.replicas);
     if current.min_replicas == min && current.max_replicas == max {
         format!("no change: the HPA already has {min}..{max}")

@@ -1,12 +1,13 @@
-//! The command line: clap's types for every command and flag, and the
-//! checks of flag values that clap runs while parsing (`--level`), so that
-//! `main.rs` only dispatches.
+//! The command line: clap's types for every command and flag, the checks
+//! of flag values that clap runs while parsing (`--level`, `--min-change`,
+//! ...), and [`Command::check`] for the combinations of flags, so that the
+//! commands only run.
 
+use crate::app::{config, run};
+use crate::core::model::{level_error, Level};
+use crate::core::time::{parse_timestamp, Span};
+use crate::report::{Format, ResultFormat};
 use clap::{Parser, Subcommand};
-use homeostat::app::{config, run};
-use homeostat::core::model::{level_error, Level};
-use homeostat::core::time::{parse_timestamp, Span};
-use homeostat::report::{Format, ResultFormat};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -15,38 +16,38 @@ use std::path::PathBuf;
     version,
     about = "Predictive autoscaler for Kubernetes: forecasts load and recommends HPA min/max replicas"
 )]
-pub(crate) struct Cli {
+pub struct Cli {
     /// Diagnostics on stderr: `text` for people, `json` (one object per
     /// line, with the run's summary) for a batch job's log collector.
     #[arg(long, value_enum, default_value = "text", global = true)]
-    pub(crate) log_format: LogFormat,
+    pub log_format: LogFormat,
     /// Threads that plan workloads at once (0: one per core).
     #[arg(long, default_value_t = 0, global = true)]
-    pub(crate) threads: usize,
+    pub threads: usize,
     /// Memory for reading histories at once, e.g. `512Mi` or `2G`: a file
     /// or answer that needs more fails alone; reads that together would
     /// pass it wait their turn. Default: half of the container's memory
     /// limit (cgroup), else half of the machine's RAM.
-    #[arg(long, global = true, value_name = "SIZE", value_parser = homeostat::edge::budget::parse_size)]
-    pub(crate) memory_budget: Option<u64>,
+    #[arg(long, global = true, value_name = "SIZE", value_parser = crate::edge::budget::parse_size)]
+    pub memory_budget: Option<u64>,
     /// Only the workloads of shard INDEX of COUNT (by a fixed hash of
     /// namespace/name; INDEX from 0, as Kubernetes' `JOB_COMPLETION_INDEX`):
     /// for the commands that read a config. `report merge` combines the
     /// shards' JSON reports.
     #[arg(long, global = true, value_name = "INDEX/COUNT")]
-    pub(crate) shard: Option<config::Shard>,
+    pub shard: Option<config::Shard>,
     #[command(subcommand)]
-    pub(crate) command: Command,
+    pub command: Command,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum LogFormat {
+pub enum LogFormat {
     Text,
     Json,
 }
 
 #[derive(Subcommand)]
-pub(crate) enum Command {
+pub enum Command {
     /// The main job: read each workload's load, forecast it, recommend HPA bounds.
     Recommend {
         /// Configuration file (YAML). Default: the bundled example, data/homeostat.yaml.
@@ -127,16 +128,16 @@ pub(crate) enum Command {
         #[arg(long, default_value = "90s")]
         startup: Span,
         /// The HPA's target utilization (a replica is overloaded above 1.0).
-        #[arg(long, default_value_t = 0.7)]
+        #[arg(long, default_value_t = 0.7, value_parser = parse_share)]
         target_utilization: f64,
         /// The schedule raises min this long before the expected load, on top of the startup.
-        #[arg(long, default_value = "5m", value_parser = homeostat::core::time::parse_span_or_zero)]
+        #[arg(long, default_value = "5m", value_parser = crate::core::time::parse_span_or_zero)]
         buffer: i64,
         /// Size the schedule's min for the upper end of this central
         /// interval (percent) instead of the forecast mean: fewer overloads
         /// from the noise around the expected curve, more replica-hours.
-        #[arg(long)]
-        schedule_level: Option<f64>,
+        #[arg(long, value_parser = parse_level)]
+        schedule_level: Option<Level>,
         /// `html`: a page with each policy's overload and replica-hours and
         /// the simulated replicas against the load over one week.
         #[arg(long, value_enum, default_value = "table")]
@@ -200,10 +201,10 @@ pub(crate) enum Command {
         #[arg(long, default_value = "6h")]
         persistence: Span,
         /// Least size, in robust noise standard deviations.
-        #[arg(long, default_value_t = 3.0)]
+        #[arg(long, default_value_t = 3.0, value_parser = parse_deviations)]
         min_z: f64,
         /// Least size relative to the expected level, percent.
-        #[arg(long, default_value_t = 15.0)]
+        #[arg(long, default_value_t = 15.0, value_parser = parse_change)]
         min_change: f64,
         /// Write the JSON to this file instead of standard output.
         #[arg(long)]
@@ -217,7 +218,7 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 100)]
         workloads: usize,
         /// Days of history each.
-        #[arg(long, default_value = "28d")]
+        #[arg(long, default_value = "28d", value_parser = parse_days)]
         days: Span,
         /// Time between samples.
         #[arg(long, default_value = "5m")]
@@ -270,7 +271,7 @@ pub(crate) enum Command {
 }
 
 #[derive(Subcommand)]
-pub(crate) enum ReportCommand {
+pub enum ReportCommand {
     /// Combine the JSON reports of `recommend --shard i/n` into the fleet's
     /// report (charts are not redrawn: the HTML has none).
     Merge {
@@ -291,7 +292,7 @@ pub(crate) enum ReportCommand {
 }
 
 #[derive(Subcommand)]
-pub(crate) enum ConfigCommand {
+pub enum ConfigCommand {
     /// Validate a configuration and read every workload's file, touching
     /// no server (queries are not run): every problem listed, one line
     /// per workload. Exit code 2 for an invalid configuration, 1 when a
@@ -307,27 +308,91 @@ pub(crate) enum ConfigCommand {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
-pub(crate) enum PatchFormat {
+pub enum PatchFormat {
     Yaml,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
-pub(crate) enum ApplyFormat {
+pub enum ApplyFormat {
     Table,
     Json,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
-pub(crate) enum EvaluateFormat {
+pub enum EvaluateFormat {
     Table,
     Json,
     Csv,
 }
 
 /// `--level`: a percentage, validated once (a fraction like `0.9` is refused with a hint).
-pub(crate) fn parse_level(text: &str) -> Result<Level, String> {
+pub fn parse_level(text: &str) -> Result<Level, String> {
     let percent: f64 = text
         .parse()
         .map_err(|_| format!("expected a percentage such as 90, got `{text}`"))?;
     Level::from_percent(percent).ok_or_else(|| level_error(percent))
+}
+
+/// `--target-utilization`: a share of a replica's capacity.
+pub fn parse_share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(share) if share.is_finite() && share > 0.0 && share <= 1.0 => Ok(share),
+        _ => Err(format!("a share between 0 and 1 (e.g. 0.7), got {text}")),
+    }
+}
+
+/// `--min-z`: a number of standard deviations.
+pub fn parse_deviations(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(z) if z.is_finite() && z > 0.0 => Ok(z),
+        _ => Err(format!(
+            "a positive number of standard deviations, got {text}"
+        )),
+    }
+}
+
+/// `--min-change`: a percentage of the expected level.
+pub fn parse_change(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if p.is_finite() && p > 0.0 && p < 100.0 => Ok(p),
+        _ => Err(format!(
+            "a percentage between 0 and 100 (e.g. 15), got {text}"
+        )),
+    }
+}
+
+/// `synth --days`: whole days, at least one.
+pub fn parse_days(text: &str) -> Result<Span, String> {
+    let span: Span = text.parse()?;
+    if span.secs() < crate::core::time::DAY {
+        return Err(format!("at least one day, got {text}"));
+    }
+    Ok(span)
+}
+
+impl Command {
+    /// The checks of flags that only make sense together.
+    ///
+    /// # Errors
+    /// What is wrong, naming the flags.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Command::Recommend {
+                format: Format::Parquet,
+                output: None,
+                ..
+            } => Err(
+                "--format parquet writes a file per workload: give the folder with --output DIR"
+                    .to_string(),
+            ),
+            Command::Report {
+                command:
+                    ReportCommand::Merge {
+                        format: Format::Parquet,
+                        ..
+                    },
+            } => Err("--format parquet: the shards write their own Parquet files (recommend --shard i/n --format parquet)".to_string()),
+            _ => Ok(()),
+        }
+    }
 }

@@ -1,0 +1,116 @@
+//! `homeostat apply`: the recommendations patched into the HPAs (or
+//! written as YAML for GitOps), then the alerts.
+
+use super::{colour_wanted, emit, log_summary, notify_and_say, stopped, Flags};
+use crate::app::cli::{ApplyFormat, PatchFormat};
+use crate::app::{run, stop};
+use crate::report;
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// How `apply` runs and where its output goes.
+pub(super) struct Output<'a> {
+    pub dry_run: bool,
+    /// Send the alerts and run metrics (`--no-notify` says no).
+    pub notify: bool,
+    pub patches: Option<PatchFormat>,
+    pub format: ApplyFormat,
+    pub path: Option<&'a Path>,
+}
+
+pub(super) fn apply(
+    flags: &Flags,
+    config: Option<PathBuf>,
+    at: Option<i64>,
+    output: &Output,
+) -> Result<u8> {
+    let started = std::time::Instant::now();
+    let context = flags.run_at(at);
+    if let Some(at) = at.filter(|&at| !output.dry_run && (at - context.clock_now).abs() > 900) {
+        anyhow::bail!(
+            "--at {}: a recommendation for another time than now is never applied to live HPAs; add --dry-run to see it",
+            crate::core::time::format_timestamp(at)
+        );
+    }
+    let config = flags.load_config(config)?;
+    // One writer per store: taken before the plan, so that a second
+    // run learns at once (or after a short wait) that it must not run.
+    let _store_lock = run::store_of(&config)
+        .lock(crate::edge::store::LOCK_WAIT)
+        .map_err(anyhow::Error::msg)?;
+    let progress = flags.progress(config.workloads.len(), "fit");
+    let context = context.with_progress(progress.clone());
+    let plan = run::recommend(&context, &config);
+    progress.finish();
+    if let Some(signal) = stop::requested() {
+        return Ok(stopped(
+            signal,
+            plan.workloads.len(),
+            config.workloads.len(),
+        ));
+    }
+    let settings = run::ApplySettings {
+        dry_run: output.dry_run,
+        rules: config.apply_rules,
+    };
+    let runtime = context.runtime().map_err(anyhow::Error::msg)?;
+    let applied = runtime.block_on(async {
+        let cluster = match kube::Client::try_default().await {
+            Ok(client) => Some(client),
+            Err(e) if output.dry_run => {
+                tracing::warn!(
+                    "no Kubernetes API ({e}): comparing with `current:` in {}",
+                    config.path.display()
+                );
+                None
+            }
+            Err(e) => {
+                return Err(anyhow::anyhow!(
+                    "cannot reach the Kubernetes API: {e} (a kubeconfig or an in-cluster service account is needed; `--dry-run` works from `current:` without one)"
+                ))
+            }
+        };
+        Ok(run::apply_changes(&config, &plan, cluster.as_ref(), &settings).await)
+    })?;
+    let mut code = plan.exit_code() as u8;
+    if !applied.failures.is_empty() || !applied.store_problems.is_empty() {
+        code = code.max(1);
+    }
+    // Not only in the report (which may be a file nobody reads).
+    for problem in &applied.store_problems {
+        tracing::error!("model store: {problem}");
+    }
+    let report = match output.format {
+        ApplyFormat::Table => report::render_apply_table(
+            &applied,
+            output.patches.is_none() && colour_wanted(output.path),
+        ),
+        ApplyFormat::Json => report::render_apply_json(&applied),
+    };
+    log_summary("apply", &plan, started, applied.store_problems.len());
+    // HPAs may have been patched by now: notify even if the report
+    // cannot be written.
+    let written = match output.patches {
+        Some(PatchFormat::Yaml) => {
+            eprint!("{report}");
+            emit(output.path, &applied.patches_yaml())
+        }
+        None => emit(output.path, &report),
+    };
+    if output.notify {
+        code = code.max(notify_and_say(
+            &context,
+            &config,
+            &plan,
+            &applied.troubles,
+            started,
+        ));
+    }
+    written?;
+    // Stopped between two patches: what was applied is reported
+    // above; the exit code says the run did not finish.
+    if let Some(signal) = stop::requested() {
+        code = stop::exit_code(signal);
+    }
+    Ok(code)
+}

@@ -1,0 +1,48 @@
+//! `homeostat backtest`: the replay of past weeks, rendered.
+
+use super::{emit, Flags};
+use crate::app::run;
+use crate::report::{self, ResultFormat};
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+#[allow(clippy::too_many_arguments)] // one per flag of the command
+pub(super) fn backtest(
+    flags: &Flags,
+    config: Option<PathBuf>,
+    workload: Option<&str>,
+    at: Option<i64>,
+    settings: &run::BacktestSettings,
+    format: ResultFormat,
+    chart_week: Option<i64>,
+    output: Option<&Path>,
+) -> Result<u8> {
+    let mut config = flags.load_config(config)?;
+    if let Some(wanted) = workload {
+        config
+            .workloads
+            .retain(|w| w.name == wanted || w.id() == wanted);
+        if config.workloads.is_empty() {
+            anyhow::bail!("--workload {wanted}: no workload of that name in the config");
+        }
+    }
+    let progress = flags.progress(config.workloads.len(), "replay");
+    let backtest = run::backtest(
+        &flags.run_at(at).with_progress(progress.clone()),
+        &config,
+        settings,
+    );
+    progress.finish();
+    let text = match format {
+        ResultFormat::Table => report::render_backtest_table(&backtest),
+        ResultFormat::Json => report::render_backtest_json(&backtest),
+        ResultFormat::Csv => report::render_backtest_csv(&backtest),
+        ResultFormat::Markdown => report::markdown::render_backtest(&backtest),
+        ResultFormat::Html => report::html::render_backtest(&backtest, chart_week),
+    };
+    emit(output, &text)?;
+    for (id, reason) in &backtest.failures {
+        tracing::error!(workload = %id, "{id}: not replayed: {reason}");
+    }
+    Ok(u8::from(!backtest.failures.is_empty()))
+}

@@ -1,0 +1,342 @@
+//! The commands of the CLI: each reads its flags (already checked by
+//! [`crate::app::cli`]), runs its flow from [`crate::app::run`], renders
+//! with [`crate::report`], writes the output and says which exit code the
+//! run calls for. One file per command; the series tools share one.
+
+mod apply;
+mod backtest;
+mod recommend;
+mod tools;
+
+use crate::app::cli::{Cli, Command, ConfigCommand, LogFormat, ReportCommand};
+use crate::app::{config, run, stop};
+use crate::core::plan::{Plan, Status};
+use crate::core::series::{self, GridOptions};
+use crate::core::time::Span;
+use crate::edge::{atomic, budget, source};
+use anyhow::{Context, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Runs the command `cli` names and returns its exit code: 0 all went
+/// well, 1 some workloads (or servers) failed, 2 the run could not start.
+///
+/// # Errors
+/// Why the run could not start or its output could not be written.
+pub fn execute(cli: Cli) -> Result<u8> {
+    stop::install();
+    if let Some(bytes) = cli.memory_budget {
+        budget::set_run_budget(budget::MemoryBudget::new(bytes, "set by --memory-budget"));
+    }
+    cli.command.check().map_err(anyhow::Error::msg)?;
+    let flags = Flags {
+        logs: cli.log_format,
+        shard: cli.shard,
+        threads: cli.threads,
+    };
+    match cli.command {
+        Command::Recommend {
+            config,
+            at,
+            format,
+            output,
+            notify,
+        } => recommend::recommend(&flags, config, at, format, output.as_deref(), notify),
+        Command::Apply {
+            config,
+            at,
+            dry_run,
+            no_notify,
+            output_format,
+            format,
+            output,
+        } => apply::apply(
+            &flags,
+            config,
+            at,
+            &apply::Output {
+                dry_run,
+                notify: !no_notify,
+                patches: output_format,
+                format,
+                path: output.as_deref(),
+            },
+        ),
+        Command::Backtest {
+            config,
+            workload,
+            at,
+            span,
+            replan,
+            startup,
+            target_utilization,
+            buffer,
+            schedule_level,
+            format,
+            chart_week,
+            output,
+        } => backtest::backtest(
+            &flags,
+            config,
+            workload.as_deref(),
+            at,
+            &run::BacktestSettings {
+                span,
+                replan,
+                startup,
+                target_utilization,
+                buffer,
+                schedule_level,
+            },
+            format,
+            chart_week,
+            output.as_deref(),
+        ),
+        Command::Evaluate {
+            input,
+            test,
+            level,
+            format,
+            output,
+            export,
+        } => tools::evaluate(
+            &input,
+            test,
+            level,
+            format,
+            output.as_deref(),
+            export.as_deref(),
+        ),
+        Command::Fetch {
+            config,
+            at,
+            output,
+            format,
+        } => tools::fetch(&flags, config, at, &output, format),
+        Command::Events {
+            input,
+            step,
+            persistence,
+            min_z,
+            min_change,
+            output,
+        } => tools::events(
+            &input,
+            step,
+            &crate::core::events::EventSettings {
+                persistence,
+                min_z,
+                min_relative: min_change / 100.0,
+            },
+            output.as_deref(),
+        ),
+        Command::Synth {
+            workloads,
+            days,
+            step,
+            seed,
+            end,
+            output,
+            format,
+            openmetrics,
+        } => tools::synth(
+            &flags,
+            &crate::core::synthetic::FleetSpec {
+                workloads,
+                days: days.secs() / crate::core::time::DAY,
+                step: step.secs(),
+                end,
+                seed,
+            },
+            &output,
+            format,
+            openmetrics,
+        ),
+        Command::Config {
+            command: ConfigCommand::Check { config, at },
+        } => tools::config_check(&flags, config, at),
+        Command::Report {
+            command:
+                ReportCommand::Merge {
+                    reports,
+                    config,
+                    format,
+                    output,
+                },
+        } => tools::report_merge(&reports, config, format, output.as_deref()),
+        Command::Forecast {
+            input,
+            horizon,
+            level,
+            step,
+            output,
+        } => tools::forecast(&input, horizon, level, step, output.as_deref()),
+    }
+}
+
+/// The global flags every command may read.
+struct Flags {
+    logs: LogFormat,
+    shard: Option<config::Shard>,
+    threads: usize,
+}
+
+impl Flags {
+    /// A run at `at` (`--at`), started now: the clock is read here, once
+    /// per run.
+    fn run_at(&self, at: Option<i64>) -> run::RunContext {
+        run::RunContext::new(at, chrono::Utc::now().timestamp()).with_threads(self.threads)
+    }
+
+    /// `--config`, or the bundled example, read and validated; only the
+    /// shard's workloads when `--shard` is given.
+    fn load_config(&self, path: Option<PathBuf>) -> Result<config::Config> {
+        load_config(path, self.shard)
+    }
+
+    /// Progress bars for `total` workloads, unless the logs are JSON (a
+    /// batch job).
+    fn progress(&self, total: usize, planning: &str) -> run::Progress {
+        match self.logs {
+            LogFormat::Text => run::Progress::on_stderr(total, planning),
+            LogFormat::Json => run::Progress::hidden(),
+        }
+    }
+}
+
+/// `path`, or the bundled example, read and validated; only `shard`'s
+/// workloads when given.
+fn load_config(path: Option<PathBuf>, shard: Option<config::Shard>) -> Result<config::Config> {
+    let path = match path {
+        Some(path) => path,
+        None => bundled_config()?,
+    };
+    let mut config = config::load(&path)?;
+    if let Some(shard) = shard {
+        config.select_shard(shard);
+    }
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    Ok(config)
+}
+
+/// The bundled example configuration: `data/homeostat.yaml` under the
+/// current folder, else in the source tree this binary was built from.
+fn bundled_config() -> Result<PathBuf> {
+    let candidates = [
+        PathBuf::from("data/homeostat.yaml"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/homeostat.yaml"),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .with_context(|| {
+            format!(
+                "no --config given and the bundled example is neither at {} nor at {}; pass --config FILE",
+                candidates[0].display(),
+                candidates[1].display()
+            )
+        })
+}
+
+/// A series file on its grid (`--step`, or the most common spacing).
+fn read_series(input: &Path, step: Option<Span>) -> Result<series::Series> {
+    let raw = source::read_file(input)?;
+    let options = GridOptions {
+        step,
+        ..GridOptions::default()
+    };
+    Ok(series::resample(&raw, &options)?)
+}
+
+/// Colours in the table: only for a terminal, and never when `NO_COLOR`
+/// is set (<https://no-color.org>).
+fn colour_wanted(output: Option<&Path>) -> bool {
+    use std::io::IsTerminal as _;
+    output.is_none()
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Writes `text` to `path` (atomically: a temporary file renamed into
+/// place, so a reader never sees half a report) or to standard output.
+fn emit(path: Option<&Path>, text: &str) -> Result<()> {
+    match path {
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth a message.
+            match stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
+        }
+        Some(path) => atomic::write_atomically(path, |file| file.write_all(text.as_bytes()))
+            .with_context(|| format!("cannot write {}", path.display())),
+    }
+}
+
+/// A run stopped by `signal` before it finished planning: says so and
+/// gives the exit code (nothing is written: a report or alerts for part of
+/// the fleet would read as the whole).
+fn stopped(signal: i32, planned: usize, total: usize) -> u8 {
+    tracing::error!(
+        "stopped by {} after planning {planned} of {total} workloads: no report written, no alert sent, no HPA changed",
+        stop::name(signal)
+    );
+    stop::exit_code(signal)
+}
+
+/// Sends the run's alerts and metrics; says on stderr what went wrong.
+/// Returns the exit code it calls for: 1 when a server could not be told.
+fn notify_and_say(
+    run: &run::RunContext,
+    config: &config::Config,
+    plan: &Plan,
+    troubles: &[crate::core::apply::Trouble],
+    started: std::time::Instant,
+) -> u8 {
+    let elapsed = started.elapsed().as_secs_f64();
+    // The clock is not read again: the run's start plus its duration.
+    let now = run.clock_now + elapsed.round() as i64;
+    let notified = run::notify(run, config, plan, troubles, elapsed, now);
+    for line in &notified.warnings {
+        tracing::warn!("{line}");
+    }
+    for error in &notified.report.errors {
+        tracing::error!("notify: {error}");
+    }
+    u8::from(!notified.report.errors.is_empty())
+}
+
+/// The run's summary, for the batch job's log (`--log-format json`).
+/// `other_errors`: failures outside the workloads' statuses (the model
+/// store's), counted in `error` too.
+fn log_summary(command: &str, plan: &Plan, started: std::time::Instant, other_errors: usize) {
+    // Each workload without a usable recommendation, by name, so that
+    // the batch job's log says which and why (the report may be a file).
+    for w in plan.workloads.iter().filter(|w| w.status != Status::Ok) {
+        let (workload, status) = (format!("{}/{}", w.namespace, w.name), w.status.as_str());
+        let reason = w.reasons.first().map_or("", String::as_str);
+        tracing::warn!(workload, status, reason, "{workload}: {status}: {reason}");
+    }
+    let count = |status: Status| plan.workloads.iter().filter(|w| w.status == status).count();
+    tracing::info!(
+        command,
+        workloads = plan.workloads.len(),
+        ok = count(Status::Ok),
+        needs_operator = count(Status::NeedsOperator),
+        insufficient_data = count(Status::InsufficientData),
+        no_data = count(Status::NoData),
+        error = count(Status::Error) + other_errors,
+        other_errors,
+        seconds = started.elapsed().as_secs_f64(),
+        peak_rss_kib = budget::peak_rss_kib(),
+        memory_budget_mib = budget::run_budget().total() >> 20,
+        "run finished"
+    );
+}

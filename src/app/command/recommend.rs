@@ -1,0 +1,80 @@
+//! `homeostat recommend`: the main job's report (and `--notify`).
+
+use super::{colour_wanted, emit, log_summary, notify_and_say, stopped, Flags};
+use crate::app::{run, stop};
+use crate::report::{self, Format};
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+pub(super) fn recommend(
+    flags: &Flags,
+    config: Option<PathBuf>,
+    at: Option<i64>,
+    format: Format,
+    output: Option<&Path>,
+    notify: bool,
+) -> Result<u8> {
+    let started = std::time::Instant::now();
+    let config = flags.load_config(config)?;
+    // `--format parquet` has its folder (checked with the flags).
+    let parquet_dir = match (format, output) {
+        (Format::Parquet, Some(dir)) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            Some(dir)
+        }
+        _ => None,
+    };
+    let progress = flags.progress(config.workloads.len(), "fit");
+    let context = flags.run_at(at).with_progress(progress.clone());
+    let (plan, extras) = run::recommend_with(&context, &config, |workload, plan, fitted| {
+        let chart = (format == Format::Html)
+            .then(|| fitted.map(|f| report::chart::workload_chart(plan, f)))
+            .flatten();
+        let exported =
+            parquet_dir.map_or(Ok(None), |dir| run::export_fitted(dir, workload, fitted));
+        (chart, exported)
+    });
+    progress.finish();
+    if let Some(signal) = stop::requested() {
+        return Ok(stopped(
+            signal,
+            plan.workloads.len(),
+            config.workloads.len(),
+        ));
+    }
+    let mut charts = Vec::with_capacity(extras.len());
+    let mut export_failures = 0;
+    for ((chart, exported), w) in extras.into_iter().zip(&plan.workloads) {
+        charts.push(chart);
+        if let Err(e) = exported {
+            tracing::error!(workload = %format!("{}/{}", w.namespace, w.name), "{e}");
+            export_failures += 1;
+        }
+    }
+    let text = match format {
+        Format::Table => report::render_table(&plan, colour_wanted(output)),
+        Format::Json | Format::Parquet => report::render_json(&plan),
+        Format::Csv => report::render_csv(&plan),
+        Format::Markdown => report::markdown::render(&plan),
+        Format::Html => report::html::render(&plan, &charts),
+    };
+    // Alerts go out even if the report cannot be written.
+    let written = match parquet_dir {
+        Some(dir) => emit(Some(&dir.join("report.json")), &text),
+        None => emit(output, &text),
+    };
+    let mut code = (plan.exit_code() as u8).max(u8::from(export_failures > 0));
+    log_summary("recommend", &plan, started, export_failures);
+    if notify && config.alertmanager.is_none() && config.pushgateway.is_none() {
+        tracing::warn!(
+            "--notify: {} configures neither `alertmanager:` nor `pushgateway:`",
+            config.path.display()
+        );
+    }
+    if notify {
+        code = code.max(notify_and_say(&context, &config, &plan, &[], started));
+    }
+    written?;
+    Ok(code)
+}

@@ -1,0 +1,172 @@
+//! The commands around the main job: `evaluate`, `fetch`, `events`,
+//! `synth`, `config check`, `report merge` and `forecast`.
+
+use super::{colour_wanted, emit, load_config, read_series, Flags};
+use crate::app::cli::EvaluateFormat;
+use crate::app::run;
+use crate::core::model::{self, Level};
+use crate::core::time::{self, Span};
+use crate::core::{events, synthetic};
+use crate::report::{self, Format};
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+pub(super) fn evaluate(
+    input: &Path,
+    test: Span,
+    level: Level,
+    format: EvaluateFormat,
+    output: Option<&Path>,
+    export: Option<&Path>,
+) -> Result<u8> {
+    let evaluation = run::evaluate_dir(input, test, level, export).map_err(anyhow::Error::msg)?;
+    let text = match format {
+        EvaluateFormat::Table => report::evaluation::render_table(&evaluation),
+        EvaluateFormat::Json => report::evaluation::render_json(&evaluation),
+        EvaluateFormat::Csv => report::evaluation::render_csv(&evaluation),
+    };
+    emit(output, &text)?;
+    for (series, reason) in &evaluation.failures {
+        tracing::error!(series = %series, "{series}: not evaluated: {reason}");
+    }
+    Ok(u8::from(!evaluation.failures.is_empty()))
+}
+
+pub(super) fn fetch(
+    flags: &Flags,
+    config: Option<PathBuf>,
+    at: Option<i64>,
+    output: &Path,
+    format: run::SeriesFormat,
+) -> Result<u8> {
+    let config = flags.load_config(config)?;
+    let exported = run::export_histories(&flags.run_at(at), &config, output, format)
+        .map_err(anyhow::Error::msg)?;
+    emit(None, &fetch_table(&exported))?;
+    let mut failed = 0;
+    for entry in &exported {
+        if let Err(failure) = &entry.result {
+            tracing::error!(workload = %entry.workload, "{}: {}", entry.workload, failure.reason);
+            failed += 1;
+        }
+    }
+    Ok(u8::from(failed > 0))
+}
+
+pub(super) fn events(
+    input: &Path,
+    step: Option<Span>,
+    settings: &events::EventSettings,
+    output: Option<&Path>,
+) -> Result<u8> {
+    let series = read_series(input, step)?;
+    let events = events::detect_in(&series, settings);
+    emit(output, &report::events::render_events_json(&events))?;
+    Ok(0)
+}
+
+pub(super) fn synth(
+    flags: &Flags,
+    spec: &synthetic::FleetSpec,
+    output: &Path,
+    format: run::SeriesFormat,
+    openmetrics: bool,
+) -> Result<u8> {
+    let threads = flags.run_at(None).threads;
+    run::write_fleet(spec, output, format, openmetrics, threads).map_err(anyhow::Error::msg)?;
+    println!(
+        "{} workloads × {} days in {}; run them with: homeostat recommend --config {}",
+        spec.workloads,
+        spec.days,
+        output.display(),
+        output.join("homeostat.yaml").display()
+    );
+    Ok(0)
+}
+
+pub(super) fn config_check(flags: &Flags, config: Option<PathBuf>, at: Option<i64>) -> Result<u8> {
+    let config = flags.load_config(config)?;
+    let checked = run::check_files(&flags.run_at(at), &config);
+    emit(None, &checked.report)?;
+    Ok(u8::from(checked.problems > 0))
+}
+
+pub(super) fn report_merge(
+    reports: &[PathBuf],
+    config: Option<PathBuf>,
+    format: Format,
+    output: Option<&Path>,
+) -> Result<u8> {
+    let mut shards = Vec::with_capacity(reports.len());
+    for path in reports {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let plan: crate::core::plan::Plan = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{}: not a JSON report of `homeostat recommend --format json`",
+                path.display()
+            )
+        })?;
+        shards.push((path.display().to_string(), plan));
+    }
+    // The fleet's order: the whole config's, not one shard's.
+    let order = config
+        .map(|path| load_config(Some(path), None))
+        .transpose()?
+        .map(|c| c.workloads.iter().map(|w| w.id()).collect::<Vec<_>>());
+    let (plan, problems) = report::merge(shards, order.as_deref()).map_err(anyhow::Error::msg)?;
+    let text = match format {
+        Format::Table => report::render_table(&plan, colour_wanted(output)),
+        Format::Json => report::render_json(&plan),
+        Format::Csv => report::render_csv(&plan),
+        Format::Markdown => report::markdown::render(&plan),
+        // Parquet is refused with the flags.
+        Format::Html | Format::Parquet => report::html::render(&plan, &[]),
+    };
+    emit(output, &text)?;
+    for problem in &problems {
+        tracing::error!("{problem}");
+    }
+    Ok((plan.exit_code() as u8).max(u8::from(!problems.is_empty())))
+}
+
+pub(super) fn forecast(
+    input: &Path,
+    horizon: Span,
+    level: Level,
+    step: Option<Span>,
+    output: Option<&Path>,
+) -> Result<u8> {
+    let series = read_series(input, step)?;
+    let steps = model::steps_in(horizon.secs(), series.step);
+    let forecast = model::forecast(&series, steps)
+        .with_context(|| format!("{}: cannot forecast", input.display()))?;
+    emit(output, &report::render_forecast_csv(&forecast, level))?;
+    Ok(0)
+}
+
+/// The summary `fetch` prints: one aligned line per workload.
+fn fetch_table(exported: &[run::Exported]) -> String {
+    let time = |t: Option<i64>| t.map_or_else(|| "-".to_string(), time::format_timestamp);
+    let rows: Vec<[String; 6]> = exported
+        .iter()
+        .map(|e| {
+            let (status, file) = match &e.result {
+                Ok(path) => ("ok".to_string(), path.display().to_string()),
+                Err(failure) => (failure.status.as_str().to_string(), "-".to_string()),
+            };
+            [
+                e.workload.clone(),
+                status,
+                e.samples.to_string(),
+                e.requests.to_string(),
+                format!("{} .. {}", time(e.first), time(e.last)),
+                file,
+            ]
+        })
+        .collect();
+    report::aligned(
+        &["WORKLOAD", "STATUS", "SAMPLES", "REQUESTS", "RANGE", "FILE"],
+        &rows,
+    )
+}

@@ -1,0 +1,360 @@
+//! The pipeline of one workload (pure): raw samples and "now" in, a
+//! [`WorkloadPlan`] out. [`compute`] does the arithmetic — grid, events,
+//! adaptation, forecast, bounds, schedule — and `describe` words the
+//! finished numbers in one pass: no reason is written between two steps of
+//! the arithmetic.
+
+use super::describe;
+use super::{min_due, DataSummary, Event, ExpectedLoad, Status, WorkloadPlan};
+use crate::core::adapt::{adapt, Adaptation};
+use crate::core::bounds::{
+    derive_bounds, schedule_loads, schedule_min, significant, BoundsPolicy, Evidence,
+    ReplicaBounds, ScheduledMin,
+};
+use crate::core::evaluate::mase_scale;
+use crate::core::events::{self, EventKind};
+use crate::core::model::{self, Forecast, Level};
+use crate::core::series::RawSeries;
+use crate::core::series::{human_span, resample, GridOptions, Series};
+use crate::core::time::{format_timestamp, Span};
+use crate::core::workload::{Mode, Workload};
+
+/// Recommends bounds for one workload from its raw samples.
+///
+/// `now`: only samples at or before it are used, and the bounds cover
+/// `(now, now + horizon]`. `None` means the last sample's time, the natural
+/// "now" for a file of history.
+#[must_use]
+pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> WorkloadPlan {
+    plan_fitted(workload, raw, now).0
+}
+
+/// What a plan was made from, for the reports' charts and exports and for
+/// the replay's schedule.
+#[derive(Debug, Clone)]
+pub struct Fitted {
+    /// The history on its grid, as observed (spikes and shifts included).
+    pub history: Series,
+    /// The forecast the bounds came from (fitted on the adapted history).
+    pub forecast: Forecast,
+    /// The interval level the bounds use.
+    pub level: Level,
+    /// The spikes, dips and shifts found in the history.
+    pub events: Vec<events::Event>,
+    /// The "now" the plan was made at (the history may end before it).
+    pub now: i64,
+}
+
+/// Every number one workload's plan and its reasons rest on.
+pub(super) struct Computed {
+    /// The history on its grid, as observed.
+    pub series: Series,
+    pub now: i64,
+    pub adaptation: Adaptation,
+    /// The workload's policy, its headroom sized from the spikes.
+    pub policy: BoundsPolicy,
+    pub forecast: Forecast,
+    pub bounds: ReplicaBounds,
+    /// The forecast's backtest error against the daily seasonal naive's.
+    pub validation_mase: Option<f64>,
+    pub untrustworthy_model: bool,
+    /// The fewest backtest errors at some lead time, and how many the
+    /// interval needs to be guaranteed.
+    pub interval_support: (usize, usize),
+    /// The events that matter to capacity.
+    pub events: Vec<events::Event>,
+    pub schedule: Vec<ScheduledMin>,
+    pub scheduled_min: Option<u32>,
+    /// How far ahead the schedule raises min (startup and buffer).
+    pub lead: i64,
+}
+
+/// [`plan_workload`], and what it was made from when a forecast was made.
+#[must_use]
+pub fn plan_fitted(
+    workload: &Workload,
+    raw: &RawSeries,
+    now: Option<i64>,
+) -> (WorkloadPlan, Option<Fitted>) {
+    let now = now.unwrap_or_else(|| raw.latest());
+    let computed = match compute(workload, raw, now) {
+        Ok(computed) => computed,
+        Err((status, reason)) => {
+            return (
+                WorkloadPlan::failed(workload, Some(now), status, reason),
+                None,
+            )
+        }
+    };
+    let (reasons, annotation) = describe::reasons(workload, &raw.origin, &computed);
+    let Computed {
+        series,
+        forecast,
+        bounds,
+        events,
+        ..
+    } = computed;
+    let status = if bounds.needs_operator.is_empty() {
+        Status::Ok
+    } else {
+        Status::NeedsOperator
+    };
+    let history_end = series.end() + series.step;
+    let in_spike = events
+        .iter()
+        .any(|e| e.kind == EventKind::Spike && e.end.is_none_or(|t| t >= history_end));
+    let (thinnest, needed) = computed.interval_support;
+    let plan = WorkloadPlan {
+        name: workload.name.clone(),
+        namespace: workload.namespace.clone(),
+        hpa: workload.hpa.clone(),
+        status,
+        min_replicas: Some(bounds.min.replicas),
+        max_replicas: Some(bounds.max.replicas),
+        expected_load: Some(ExpectedLoad {
+            low: significant(bounds.expected_low, 4),
+            high: significant(bounds.expected_high, 4),
+        }),
+        model: Some(forecast.model.clone()),
+        events: events.iter().map(Event::from).collect(),
+        reasons,
+        annotation,
+        now: Some(now),
+        current: workload.current,
+        target_per_replica: Some(workload.policy.target_per_replica),
+        seasonality: Some(forecast.seasonality.label().to_string()),
+        data: Some(DataSummary {
+            from: format_timestamp(series.start),
+            to: format_timestamp(series.end()),
+            step: Span::from_secs(series.step).expect("grid step is positive"),
+            steps: series.len(),
+            interpolated: series.stats.interpolated,
+            unknown: series.stats.unknown,
+        }),
+        bounds: Some(bounds),
+        in_spike,
+        thin_interval: thinnest < needed,
+        scheduled_min: computed.scheduled_min,
+        schedule: computed.schedule,
+        validation_mase: computed.validation_mase,
+        untrustworthy_model: computed.untrustworthy_model,
+    };
+    let fitted = Fitted {
+        history: series,
+        forecast,
+        level: workload.policy.level,
+        events,
+        now,
+    };
+    (plan, Some(fitted))
+}
+
+/// The arithmetic of one workload's plan at `now`, or the status and
+/// reason that stop it (too little or stale data, no forecast).
+fn compute(workload: &Workload, raw: &RawSeries, now: i64) -> Result<Computed, (Status, String)> {
+    let window = raw.window(now, workload.history.secs());
+    let options = GridOptions {
+        step: workload.step,
+        max_gap: workload.max_gap,
+        ..GridOptions::default()
+    };
+    let series = resample(&window, &options).map_err(|e| {
+        (
+            Status::InsufficientData,
+            format!(
+                "{e} (history window {} up to {})",
+                workload.history,
+                format_timestamp(now)
+            ),
+        )
+    })?;
+    // The grid's last step is the last sample rounded to the grid, which may
+    // lie up to half a step after "now".
+    let staleness = (now - series.end()).max(0);
+    if staleness > workload.max_gap.secs() {
+        return Err((
+            Status::InsufficientData,
+            format!(
+                "{}: latest sample at {} is {} older than now ({}), more than the {} allowed gap",
+                raw.origin,
+                format_timestamp(series.end()),
+                human_span(staleness),
+                format_timestamp(now),
+                workload.max_gap
+            ),
+        ));
+    }
+    // Forecast step i is at end + (i + 1)·step. The bounds cover the steps in
+    // (now, now + horizon]: from ⌊staleness / step⌋ to ⌊(staleness + horizon)
+    // / step⌋ (exclusive), and at least one step when the horizon is shorter
+    // than a step.
+    let first_after_now = staleness.div_euclid(series.step) as usize;
+    let total = ((staleness + workload.horizon.secs()).div_euclid(series.step) as usize)
+        .max(first_after_now + 1);
+    // Healing versus adaptation: spikes (unless they are the workload's
+    // texture) and dips out of the fit, the history re-based after shifts,
+    // the headroom sized from the spikes.
+    let found = events::detect_in(&series, &workload.events.detection);
+    let reaction = reaction_time(workload);
+    let adaptation = adapt(&series, &found, now, &workload.events, reaction);
+    let mut policy = workload.policy;
+    policy.headroom = adaptation.headroom(policy.headroom);
+    let forecast = model::forecast(&adaptation.series, total)
+        .map_err(|e| (Status::Error, format!("{}: {e}", raw.origin)))?;
+    let evidence = Evidence {
+        ordinary_peak: ordinary_peak(&adaptation.series, ORDINARY_PEAK_DAYS),
+        highest_seen: highest_seen(&series, crate::core::bounds::HIGHEST_SEEN_DAYS),
+        lowest_seen: lowest_seen(&series, crate::core::bounds::LOWEST_SEEN_DAYS),
+        current: workload.current.map(|c| (c.min_replicas, c.max_replicas)),
+    };
+    let bounds = derive_bounds(&forecast, first_after_now..total, &policy, &evidence);
+    let validation_mase = series
+        .steps_per_day()
+        .map(|per_day| mase_scale(&adaptation.series.values, per_day))
+        .filter(|&scale| scale > 0.0)
+        .map(|scale| significant(forecast.validation_mae / scale, 3));
+    // Every dip found is left out of the fit, and every spike but a
+    // texture's (see `adapt`); only those that matter to capacity are
+    // reported.
+    let texture_carried = adaptation
+        .texture
+        .map(|_| f64::from(bounds.max.replicas) * policy.target_per_replica);
+    let events: Vec<events::Event> = found
+        .into_iter()
+        .filter(|e| {
+            matters_to_capacity(
+                e,
+                reaction,
+                &workload.policy,
+                bounds.min.replicas,
+                texture_carried,
+            )
+        })
+        .collect();
+    let lead = workload.startup.secs() + workload.buffer.secs();
+    let (schedule, scheduled_min) = if workload.mode == Mode::Schedule {
+        let schedule = schedule_min(
+            &forecast,
+            &schedule_loads(&forecast, workload.schedule_level),
+            first_after_now..total,
+            lead,
+            policy.target_per_replica,
+            (bounds.min.replicas, bounds.max.replicas),
+        );
+        let now_min = min_due(&schedule, now, workload.buffer.secs());
+        (schedule, now_min)
+    } else {
+        (Vec::new(), None)
+    };
+    Ok(Computed {
+        untrustworthy_model: validation_mase.is_some_and(|m| m > workload.max_mase),
+        interval_support: forecast.interval_support(workload.policy.level),
+        series,
+        now,
+        adaptation,
+        policy,
+        forecast,
+        bounds,
+        validation_mase,
+        events,
+        schedule,
+        scheduled_min,
+        lead,
+    })
+}
+
+/// Seconds the HPA takes to answer a departure: a pod's startup plus the
+/// minute a rate metric needs to show it.
+fn reaction_time(workload: &Workload) -> i64 {
+    workload.startup.secs() + 60
+}
+
+/// Whether an event matters to capacity: a shift always; a spike or dip
+/// only when it lasts as long as the HPA takes to react and its peak
+/// (trough) needs another replica count than the load expected then,
+/// counts clamped to `min` (the recommended min: a dip under it moves no
+/// pod) and the max ceiling. A spike, besides, only when its peak needs more
+/// than the day's expected peak with the configured headroom: one that
+/// stays within it asks nothing of max that an ordinary day does not, and
+/// the HPA heals it inside its range, as designed. When the spikes are the
+/// workload's texture (ordinary load, in the fit), `texture_carried` is the
+/// load the recommended max carries: only a spike above it is news.
+#[must_use]
+pub fn matters_to_capacity(
+    e: &events::Event,
+    reaction: i64,
+    policy: &BoundsPolicy,
+    min: u32,
+    texture_carried: Option<f64>,
+) -> bool {
+    if e.kind == EventKind::Shift {
+        return true;
+    }
+    // The HPA scales down only after its stabilization window: a shorter
+    // dip moves no pod.
+    let answered_after = if e.kind == EventKind::Dip {
+        reaction + crate::core::bounds::HPA_SCALE_DOWN_STABILIZATION
+    } else {
+        reaction
+    };
+    let lasts = e.end.is_none_or(|end| end - e.start >= answered_after);
+    // Whole replica counts, compared as integers.
+    let (lowest, highest) = (
+        i64::from(min.max(policy.min_replicas.floor())),
+        i64::from(policy.max_replicas.ceiling()),
+    );
+    let replicas = |load: f64| {
+        ((load / policy.target_per_replica - 1e-9).ceil() as i64).clamp(lowest.max(1), highest)
+    };
+    let beyond_the_day = e.kind != EventKind::Spike
+        || replicas(e.after) > replicas(e.day_peak * policy.headroom.max(1.0));
+    let beyond_the_texture =
+        e.kind != EventKind::Spike || texture_carried.is_none_or(|carried| e.after > carried);
+    lasts && replicas(e.after) != replicas(e.before) && beyond_the_day && beyond_the_texture
+}
+
+/// Days of history whose ordinary peak max may not fall below.
+pub(super) const ORDINARY_PEAK_DAYS: i64 = 14;
+
+/// The 99th percentile of the last `days` of `adapted` (spikes and dips
+/// left out, re-based after shifts): the peak the workload reaches on an
+/// ordinary day. `None` with less than a day of known steps.
+fn ordinary_peak(adapted: &Series, days: i64) -> Option<f64> {
+    let steps = (days * 86_400 / adapted.step.max(1)) as usize;
+    let from = adapted.len().saturating_sub(steps);
+    let mut known: Vec<f64> = adapted.values[from..]
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    let per_day = (86_400 / adapted.step.max(1)) as usize;
+    if known.len() < per_day.max(1) {
+        return None;
+    }
+    crate::core::stats::nearest_rank(&mut known, 0.99)
+}
+
+/// The highest 15-minute mean load (one step when steps are longer) of
+/// the last `days` of `series` as it was (spikes in, nothing re-based):
+/// one odd sample is not load that has been. `None` without a known
+/// window.
+fn highest_seen(series: &Series, days: i64) -> Option<f64> {
+    seen_means(series, days).max_by(f64::total_cmp)
+}
+
+/// The lowest such mean: see [`highest_seen`].
+fn lowest_seen(series: &Series, days: i64) -> Option<f64> {
+    seen_means(series, days).min_by(f64::total_cmp)
+}
+
+/// The 15-minute means (one step when steps are longer) of the known
+/// windows of the last `days` of `series`.
+fn seen_means(series: &Series, days: i64) -> impl Iterator<Item = f64> + '_ {
+    let steps = (days * 86_400 / series.step.max(1)) as usize;
+    let from = series.len().saturating_sub(steps);
+    let width = (900 / series.step.max(1)).max(1) as usize;
+    series.values[from..]
+        .windows(width.min(series.len() - from).max(1))
+        .filter(|w| w.iter().all(|v| v.is_finite()))
+        .map(|w| w.iter().sum::<f64>() / w.len() as f64)
+}

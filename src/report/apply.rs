@@ -1,0 +1,90 @@
+//! `homeostat apply`'s report: a table for people, JSON for tools.
+
+use super::{aligned_painted, range, status_colour};
+use std::fmt::Write as _;
+
+/// `homeostat apply`'s report: one row per workload, then each rule that
+/// held a change back and each failure. `colour`: status and action in
+/// ANSI colours (for a terminal).
+#[must_use]
+pub fn render_apply_table(run: &crate::core::apply::ApplyRun, colour: bool) -> String {
+    let header = [
+        "NAMESPACE",
+        "NAME",
+        "HPA",
+        "STATUS",
+        "COMPARED",
+        "FROM",
+        "RECOMMENDED",
+        "TO",
+        "ACTION",
+    ];
+    let rows: Vec<Vec<String>> = run
+        .changes
+        .iter()
+        .map(|c| {
+            let id = format!("{}/{}", c.namespace, c.name);
+            let failed = run.failures.iter().any(|(f, _)| *f == id);
+            let action = match (c.patch, run.dry_run, failed) {
+                (_, _, true) => "FAILED",
+                (true, true, _) => "would patch",
+                (true, false, _) => "patched",
+                (false, _, _) => "unchanged",
+            };
+            vec![
+                c.namespace.clone(),
+                c.name.clone(),
+                c.hpa.clone(),
+                c.status.as_str().to_string(),
+                c.compared_with.to_string(),
+                range(c.from_min, c.from_max),
+                range(c.recommended_min, c.recommended_max),
+                range(c.to_min, c.to_max),
+                action.to_string(),
+            ]
+        })
+        .collect();
+    let mut out = aligned_painted(&header, &rows, |row, column| {
+        if !colour {
+            return None;
+        }
+        match column {
+            3 => Some(status_colour(run.changes[row].status)),
+            8 => match rows[row][8].as_str() {
+                "FAILED" => Some("1;31"),
+                "patched" | "would patch" => Some("36"),
+                _ => None,
+            },
+            _ => None,
+        }
+    });
+    for c in &run.changes {
+        for why in &c.held_back {
+            let _ = writeln!(out, "{}/{}: {why}", c.namespace, c.name);
+        }
+    }
+    for (id, note) in &run.since_last_run {
+        let _ = writeln!(out, "{id}: {note}");
+    }
+    for (id, failure) in &run.failures {
+        let _ = writeln!(out, "{id}: FAILED: {failure}");
+    }
+    for problem in &run.store_problems {
+        let _ = writeln!(out, "model store: {problem}");
+    }
+    for warning in &run.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    if run.dry_run {
+        out.push_str("dry run: no HPA was changed\n");
+    }
+    out
+}
+
+/// `homeostat apply`'s report as JSON.
+#[must_use]
+pub fn render_apply_json(run: &crate::core::apply::ApplyRun) -> String {
+    let mut text = serde_json::to_string_pretty(run).expect("an apply run always serialises");
+    text.push('\n');
+    text
+}

@@ -1,0 +1,95 @@
+//! `homeostat backtest`'s result as a table, JSON and CSV (Markdown and
+//! HTML are in their own modules).
+
+use super::aligned;
+use crate::core::replay::{Backtest, Outcome, WorkloadReplay};
+use crate::core::time::format_timestamp;
+use std::fmt::Write as _;
+
+/// `homeostat backtest` as a table: one row per workload and policy, then
+/// each workload's verdict.
+#[must_use]
+pub fn render_backtest_table(backtest: &Backtest) -> String {
+    let header = [
+        "NAMESPACE",
+        "NAME",
+        "POLICY",
+        "OVERLOAD MIN",
+        "OVERLOAD %",
+        "AT MAX MIN",
+        "UNSERVED %",
+        "REPLICA-H",
+        "CHANGES",
+        "P95 UTIL",
+    ];
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for w in &backtest.workloads {
+        for (policy, o) in policies(w) {
+            rows.push(vec![
+                w.namespace.clone(),
+                w.name.clone(),
+                policy.to_string(),
+                format!("{:.1}", o.overload_minutes),
+                format!("{:.2}", o.overload_share * 100.0),
+                format!("{:.1}", o.overload_at_max_minutes),
+                format!("{:.3}", o.unserved_share * 100.0),
+                format!("{:.1}", o.replica_hours),
+                o.changes.to_string(),
+                format!("{:.2}", o.utilization_p95),
+            ]);
+        }
+    }
+    let mut out = aligned(&header, &rows);
+    for w in &backtest.workloads {
+        let _ = writeln!(out, "{}/{}: {}", w.namespace, w.name, w.verdict);
+    }
+    if backtest.workloads.len() > 1 {
+        for change in &backtest.fleet {
+            let _ = writeln!(out, "{}", change.describe());
+        }
+    }
+    for (id, reason) in &backtest.failures {
+        let _ = writeln!(out, "{id}: not replayed: {reason}");
+    }
+    out
+}
+
+fn policies(w: &WorkloadReplay) -> impl Iterator<Item = (&'static str, &Outcome)> {
+    w.policies.iter().map(|p| (p.policy.as_str(), &p.outcome))
+}
+
+/// `homeostat backtest` as JSON (pretty, newline-terminated).
+#[must_use]
+pub fn render_backtest_json(backtest: &Backtest) -> String {
+    let mut text = serde_json::to_string_pretty(backtest).expect("a backtest always serialises");
+    text.push('\n');
+    text
+}
+
+/// `homeostat backtest` as CSV: one row per workload and policy.
+#[must_use]
+pub fn render_backtest_csv(backtest: &Backtest) -> String {
+    let mut out = String::from(
+        "namespace,name,from,to,policy,overload_minutes,overload_share,overload_at_max_minutes,unserved_share,replica_hours,changes,utilization_p95\n",
+    );
+    for w in &backtest.workloads {
+        for (policy, o) in policies(w) {
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{policy},{},{},{},{},{},{},{}",
+                w.namespace,
+                w.name,
+                format_timestamp(w.from),
+                format_timestamp(w.to),
+                o.overload_minutes,
+                o.overload_share,
+                o.overload_at_max_minutes,
+                o.unserved_share,
+                o.replica_hours,
+                o.changes,
+                o.utilization_p95
+            );
+        }
+    }
+    out
+}
