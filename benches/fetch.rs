@@ -3,7 +3,7 @@
 //! run.
 //!
 //! `cargo bench --bench fetch` runs two cases, each backfilled into a
-//! Prometheus started on loopback (tests/it/support/prometheus.rs):
+//! Prometheus started on loopback (tests/testkit/src/prometheus.rs):
 //! - dense: 500 workloads × 28 days at a 1-minute step (40,320 points
 //!   each: 4 `query_range` requests per workload, 2,000 in all, 20 million
 //!   samples);
@@ -33,21 +33,19 @@
 // Benchmarks read the clock freely (clippy.toml is about the library).
 #![allow(clippy::disallowed_methods)]
 
-#[path = "support/homeostat.rs"]
-mod binary;
-#[path = "../tests/it/support/prometheus.rs"]
-#[allow(clippy::all, clippy::pedantic)]
-mod prometheus_server;
-
 use homeostat::app::config::{self, Config};
 use homeostat::app::run::{load_histories, RunContext};
 use homeostat::core::synthetic;
 use homeostat::edge::prometheus::plan_chunks;
-use prometheus_server::{Backfill, PrometheusServer};
+use homeostat_testkit::fleet as binary;
+use homeostat_testkit::prometheus::{Backfill, PrometheusServer};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
+
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_homeostat");
 
 const CONCURRENCY: usize = 4;
 const RUNS: usize = 3;
@@ -240,6 +238,7 @@ fn fleet(full: bool) {
     let (workloads, days) = if full { (1000, 28) } else { (10, 2) };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fleet-bench");
     let made = binary::synth(
+        Path::new(BIN),
         &root.join(format!("prometheus-{workloads}x{days}")),
         workloads,
         days as u32,
@@ -292,9 +291,10 @@ fn fleet(full: bool) {
 
     let end = END.to_string();
     let at = ["--at", end.as_str()];
-    let (from_prometheus, summary) = binary::recommend(&config_path, &at);
+    let (from_prometheus, summary) = binary::recommend(Path::new(BIN), &config_path, &at);
     assert_eq!(summary["workloads"], workloads);
-    let (from_files, summary) = binary::recommend(&made.join("homeostat.yaml"), &at);
+    let (from_files, summary) =
+        binary::recommend(Path::new(BIN), &made.join("homeostat.yaml"), &at);
     assert_eq!(summary["workloads"], workloads);
     println!(
         "fleet recommend end to end: from Prometheus {from_prometheus:.2} s, from files {from_files:.2} s \

@@ -10,14 +10,16 @@
 //! Under `cargo test --benches` it runs one small fleet, as a check that
 //! the benchmark works (no timing is asserted anywhere).
 
-#[path = "support/homeostat.rs"]
-mod binary;
-
+use homeostat_testkit::fleet as binary;
 use std::path::{Path, PathBuf};
+
+/// The binary under test.
+const BIN: &str = env!("CARGO_BIN_EXE_homeostat");
 
 /// The fleet of `workloads` × `days`, made when missing.
 fn fleet(root: &Path, workloads: usize, days: u32) -> PathBuf {
     binary::synth(
+        Path::new(BIN),
         &root.join(format!("{workloads}x{days}")),
         workloads,
         days,
@@ -47,7 +49,7 @@ fn main() {
             continue;
         }
         let config = fleet(&root, workloads, days);
-        let (seconds, summary) = binary::recommend(&config, &[]);
+        let (seconds, summary) = binary::recommend(Path::new(BIN), &config, &[]);
         assert_eq!(summary["workloads"], workloads, "{summary}");
         let rss = summary["peak_rss_kib"].as_f64().unwrap_or(0.0) / 1024.0;
         println!(

@@ -20,7 +20,8 @@ fn main() -> ExitCode {
     match homeostat::app::command::execute(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            tracing::error!("{e:#}");
+            let label = homeostat::app::command::error_label(&e);
+            tracing::error!(error = label, "{e:#}");
             ExitCode::from(2)
         }
     }

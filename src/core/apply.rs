@@ -288,6 +288,10 @@ pub struct ApplyRun {
     pub store_problems: Vec<String>,
     /// Checks that could not be made (e.g. time at max from Prometheus).
     pub warnings: Vec<String>,
+    /// The stable label of each failure and store problem (e.g.
+    /// `field_conflict`, `store_unwritable`), for the logs' run summary.
+    #[serde(skip)]
+    pub error_labels: Vec<&'static str>,
 }
 
 impl ApplyRun {

@@ -131,6 +131,18 @@ pub enum SeriesError {
     },
 }
 
+impl SeriesError {
+    /// A stable name for the kind of failure, for logs and the run summary.
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            SeriesError::NoSamples { .. } => "no_data",
+            SeriesError::TooManySteps { .. } => "grid_too_large",
+            _ => "insufficient_data",
+        }
+    }
+}
+
 /// Largest grid accepted: a year of 1-second steps. Guards against a bad
 /// timestamp (say a year 2200) turning into a multi-gigabyte allocation.
 const MAX_STEPS: i64 = 366 * DAY;

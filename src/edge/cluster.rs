@@ -45,53 +45,151 @@ where
     }
 }
 
-/// A Kubernetes API error in words, naming the HPA and what to do.
-fn explain_after(
-    (error, attempts): (kube::Error, u32),
-    namespace: &str,
-    hpa: &str,
-    verb: &str,
-) -> String {
-    let text = explain(&error, namespace, hpa, verb);
-    if attempts > 1 {
-        format!("{text} (gave up after {attempts} attempts)")
-    } else {
-        text
+/// Why a call to the Kubernetes API about one HPA failed, in words that
+/// name the HPA and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClusterError {
+    #[error("HorizontalPodAutoscaler {namespace}/{hpa} not found: check `hpa:` (it defaults to the workload's name) and the namespace{}", after(*attempts))]
+    NotFound {
+        namespace: String,
+        hpa: String,
+        attempts: u32,
+    },
+    #[error("{verb} HorizontalPodAutoscaler {namespace}/{hpa} is forbidden ({message}): homeostat's service account needs get and patch on horizontalpodautoscalers (deploy/rbac.yaml){}", after(*attempts))]
+    Forbidden {
+        verb: &'static str,
+        namespace: String,
+        hpa: String,
+        message: String,
+        attempts: u32,
+    },
+    #[error("{verb} HorizontalPodAutoscaler {namespace}/{hpa}: conflict ({message}): another field manager owns the field; hand it over to `{FIELD_MANAGER}` (remove it from that manager's manifest) or leave the workload out of homeostat's config{}", after(*attempts))]
+    Conflict {
+        verb: &'static str,
+        namespace: String,
+        hpa: String,
+        message: String,
+        attempts: u32,
+    },
+    #[error("{verb} HorizontalPodAutoscaler {namespace}/{hpa}: the API server answered {code} {reason}: {message}{}", after(*attempts))]
+    Refused {
+        verb: &'static str,
+        namespace: String,
+        hpa: String,
+        code: u16,
+        reason: String,
+        message: String,
+        attempts: u32,
+    },
+    #[error("{verb} HorizontalPodAutoscaler {namespace}/{hpa}: {message}{}", after(*attempts))]
+    Unreachable {
+        verb: &'static str,
+        namespace: String,
+        hpa: String,
+        message: String,
+        attempts: u32,
+    },
+    /// The HPA read has no usable bounds.
+    #[error("HorizontalPodAutoscaler {namespace}/{hpa}{problem}")]
+    Invalid {
+        namespace: String,
+        hpa: String,
+        problem: String,
+    },
+}
+
+impl ClusterError {
+    /// A stable name for the kind of failure, for logs and the run summary.
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            ClusterError::NotFound { .. } => "hpa_not_found",
+            ClusterError::Forbidden { .. } => "kubernetes_forbidden",
+            ClusterError::Conflict { .. } => "field_conflict",
+            ClusterError::Refused { .. } => "kubernetes_refused",
+            ClusterError::Unreachable { .. } => "kubernetes_unreachable",
+            ClusterError::Invalid { .. } => "hpa_invalid",
+        }
+    }
+
+    /// The API's answer to `verb` on the HPA, after `attempts` attempts.
+    fn from_api(
+        (error, attempts): (kube::Error, u32),
+        namespace: &str,
+        hpa: &str,
+        verb: &'static str,
+    ) -> Self {
+        let (namespace, hpa) = (namespace.to_string(), hpa.to_string());
+        match error {
+            kube::Error::Api(status) if status.code == 404 => ClusterError::NotFound {
+                namespace,
+                hpa,
+                attempts,
+            },
+            kube::Error::Api(status) if status.code == 403 => ClusterError::Forbidden {
+                verb,
+                namespace,
+                hpa,
+                message: status.message,
+                attempts,
+            },
+            kube::Error::Api(status) if status.code == 409 => ClusterError::Conflict {
+                verb,
+                namespace,
+                hpa,
+                message: status.message,
+                attempts,
+            },
+            kube::Error::Api(status) => ClusterError::Refused {
+                verb,
+                namespace,
+                hpa,
+                code: status.code,
+                reason: status.reason,
+                message: status.message,
+                attempts,
+            },
+            other => ClusterError::Unreachable {
+                verb,
+                namespace,
+                hpa,
+                message: other.to_string(),
+                attempts,
+            },
+        }
     }
 }
 
-/// A Kubernetes API error in words, naming the HPA and what to do.
-fn explain(error: &kube::Error, namespace: &str, hpa: &str, verb: &str) -> String {
-    let id = format!("HorizontalPodAutoscaler {namespace}/{hpa}");
-    match error {
-        kube::Error::Api(status) if status.code == 404 => {
-            format!("{id} not found: check `hpa:` (it defaults to the workload's name) and the namespace")
-        }
-        kube::Error::Api(status) if status.code == 403 => format!(
-            "{verb} {id} is forbidden ({}): homeostat's service account needs get and patch on horizontalpodautoscalers (deploy/rbac.yaml)",
-            status.message
-        ),
-        kube::Error::Api(status) if status.code == 409 => format!(
-            "{verb} {id}: conflict ({}): another field manager owns the field; hand it over to `{FIELD_MANAGER}` (remove it from that manager's manifest) or leave the workload out of homeostat's config",
-            status.message
-        ),
-        kube::Error::Api(status) => format!(
-            "{verb} {id}: the API server answered {} {}: {}",
-            status.code, status.reason, status.message
-        ),
-        other => format!("{verb} {id}: {other}"),
+/// How many attempts were made, when more than one.
+fn after(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" (gave up after {attempts} attempts)")
+    } else {
+        String::new()
     }
 }
 
 /// Reads the HPA's bounds and running replicas.
-pub async fn read_hpa(client: &Client, namespace: &str, hpa: &str) -> Result<LiveHpa, String> {
+///
+/// # Errors
+/// The API's refusal, or an HPA without usable bounds.
+pub async fn read_hpa(
+    client: &Client,
+    namespace: &str,
+    hpa: &str,
+) -> Result<LiveHpa, ClusterError> {
     let api: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), namespace);
     let object = with_retries(|| api.get(hpa))
         .await
-        .map_err(|e| explain_after(e, namespace, hpa, "reading"))?;
+        .map_err(|e| ClusterError::from_api(e, namespace, hpa, "reading"))?;
+    let invalid = |problem: String| ClusterError::Invalid {
+        namespace: namespace.to_string(),
+        hpa: hpa.to_string(),
+        problem,
+    };
     let spec = object
         .spec
-        .ok_or_else(|| format!("HorizontalPodAutoscaler {namespace}/{hpa} has no spec"))?;
+        .ok_or_else(|| invalid(" has no spec".to_string()))?;
     let positive = |v: i32| u32::try_from(v).ok().filter(|&v| v >= 1);
     let min_replicas = spec.min_replicas.map_or(Some(1), positive);
     let max_replicas = positive(spec.max_replicas);
@@ -104,10 +202,10 @@ pub async fn read_hpa(client: &Client, namespace: &str, hpa: &str) -> Result<Liv
                 .and_then(|s| s.current_replicas)
                 .and_then(|r| u32::try_from(r).ok()),
         }),
-        _ => Err(format!(
-            "HorizontalPodAutoscaler {namespace}/{hpa}: minReplicas {:?} / maxReplicas {} are not positive",
+        _ => Err(invalid(format!(
+            ": minReplicas {:?} / maxReplicas {} are not positive",
             spec.min_replicas, spec.max_replicas
-        )),
+        ))),
     }
 }
 
@@ -147,12 +245,12 @@ pub async fn apply_patch(
     namespace: &str,
     hpa: &str,
     body: &Value,
-) -> Result<(), String> {
+) -> Result<(), ClusterError> {
     let api: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), namespace);
     let params = PatchParams::apply(FIELD_MANAGER);
     let patch = Patch::Apply(body);
     with_retries(|| api.patch(hpa, &params, &patch))
         .await
         .map(|_| ())
-        .map_err(|e| explain_after(e, namespace, hpa, "patching"))
+        .map_err(|e| ClusterError::from_api(e, namespace, hpa, "patching"))
 }

@@ -28,11 +28,11 @@ impl Auth {
         setting: &str,
         basic_auth: Option<&(String, SecretSource)>,
         bearer_token: Option<&SecretSource>,
-    ) -> Result<Auth, String> {
+    ) -> Result<Auth, EndpointError> {
         match (basic_auth, bearer_token) {
-            (Some(_), Some(_)) => Err(format!(
-                "{setting}: give basic_auth or a bearer token, not both"
-            )),
+            (Some(_), Some(_)) => Err(EndpointError::TwoCredentials {
+                setting: setting.to_string(),
+            }),
             (Some((username, password)), None) => Ok(Auth::Basic {
                 username: username.clone(),
                 password: read_secret(password, &format!("{setting}.basic_auth.password"))?,
@@ -55,19 +55,53 @@ impl Auth {
     }
 }
 
+/// Why a server's connection settings cannot be used: the message names
+/// the setting at fault (never a secret's value).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    #[error("{setting}: give basic_auth or a bearer token, not both")]
+    TwoCredentials { setting: String },
+    #[error("{setting}: {problem}")]
+    Secret { setting: String, problem: String },
+    #[error("{setting}.ca_file: {problem}")]
+    CaFile { setting: String, problem: String },
+    #[error("{setting}: {problem}")]
+    Header { setting: String, problem: String },
+    #[error("{setting}: cannot set up the HTTP client: {reason}")]
+    Client { setting: String, reason: String },
+}
+
+impl EndpointError {
+    /// A stable name for the kind of failure, for logs and the run summary.
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            EndpointError::TwoCredentials { .. } => "credentials_ambiguous",
+            EndpointError::Secret { .. } => "secret_unreadable",
+            EndpointError::CaFile { .. } => "ca_file_invalid",
+            EndpointError::Header { .. } => "header_invalid",
+            EndpointError::Client { .. } => "http_client",
+        }
+    }
+}
+
 /// Reads a secret from its file or environment variable; `setting` names
 /// it in errors (never its value).
-pub(crate) fn read_secret(source: &SecretSource, setting: &str) -> Result<Secret, String> {
+pub(crate) fn read_secret(source: &SecretSource, setting: &str) -> Result<Secret, EndpointError> {
+    let unusable = |problem: String| EndpointError::Secret {
+        setting: setting.to_string(),
+        problem,
+    };
     let text = match source {
         SecretSource::File(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("{setting}: cannot read {}: {e}", path.display()))?,
+            .map_err(|e| unusable(format!("cannot read {}: {e}", path.display())))?,
         SecretSource::Env(name) => std::env::var(name)
-            .map_err(|_| format!("{setting}: environment variable {name} is not set"))?,
+            .map_err(|_| unusable(format!("environment variable {name} is not set")))?,
     };
     // Files written by `echo` or editors end in a newline that is not part of the secret.
     let secret = text.trim_end_matches(['\n', '\r']).to_string();
     if secret.is_empty() {
-        return Err(format!("{setting}: the secret is empty"));
+        return Err(unusable("the secret is empty".to_string()));
     }
     Ok(Secret(secret))
 }
@@ -79,17 +113,18 @@ pub(crate) fn with_tls(
     setting: &str,
     ca_file: Option<&Path>,
     insecure_skip_verify: bool,
-) -> Result<reqwest::ClientBuilder, String> {
+) -> Result<reqwest::ClientBuilder, EndpointError> {
     if let Some(path) = ca_file {
+        let unusable = |problem: String| EndpointError::CaFile {
+            setting: setting.to_string(),
+            problem,
+        };
         let pem = std::fs::read(path)
-            .map_err(|e| format!("{setting}.ca_file: cannot read {}: {e}", path.display()))?;
+            .map_err(|e| unusable(format!("cannot read {}: {e}", path.display())))?;
         let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| format!("{setting}.ca_file: {} is not PEM: {e}", path.display()))?;
+            .map_err(|e| unusable(format!("{} is not PEM: {e}", path.display())))?;
         if certificates.is_empty() {
-            return Err(format!(
-                "{setting}.ca_file: {} holds no certificate",
-                path.display()
-            ));
+            return Err(unusable(format!("{} holds no certificate", path.display())));
         }
         for certificate in certificates {
             builder = builder.add_root_certificate(certificate);

@@ -20,7 +20,7 @@ use crate::core::bounds::significant;
 use crate::core::plan::{Plan, Status, WorkloadPlan};
 use crate::core::time::{format_timestamp, parse_timestamp};
 use crate::edge::http::Endpoint;
-use crate::edge::http::{error_chain, with_tls, Auth};
+use crate::edge::http::{error_chain, with_tls, Auth, EndpointError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -299,7 +299,52 @@ pub struct NotifyReport {
     pub alerts_sent: usize,
     pub alerts_resolved: usize,
     pub metrics_pushed: bool,
-    pub errors: Vec<String>,
+    pub errors: Vec<NotifyError>,
+}
+
+/// Why Alertmanager or the Pushgateway could not be told.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Settings(#[from] EndpointError),
+    #[error("{what}: {chain}")]
+    Unreachable {
+        server: &'static str,
+        what: &'static str,
+        chain: String,
+    },
+    #[error("{what}: HTTP {status}: {body}")]
+    Refused {
+        server: &'static str,
+        what: &'static str,
+        status: String,
+        body: String,
+    },
+    #[error("{what}: not a list of alerts: {reason}")]
+    NotAlerts { what: &'static str, reason: String },
+    /// The active alerts could not be read: none was resolved.
+    #[error("{0} (no alert resolved this run)")]
+    NoneResolved(Box<NotifyError>),
+}
+
+impl NotifyError {
+    /// A stable name for the kind of failure, for logs and the run summary.
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            NotifyError::Settings(e) => e.label(),
+            NotifyError::Unreachable { server, .. } => match *server {
+                "alertmanager" => "alertmanager_unreachable",
+                _ => "pushgateway_unreachable",
+            },
+            NotifyError::Refused { server, .. } => match *server {
+                "alertmanager" => "alertmanager_refused",
+                _ => "pushgateway_refused",
+            },
+            NotifyError::NotAlerts { .. } => "alertmanager_bad_answer",
+            NotifyError::NoneResolved(e) => e.label(),
+        }
+    }
 }
 
 /// An HTTP client for one notified server.
@@ -307,10 +352,12 @@ struct Server {
     http: reqwest::Client,
     auth: Auth,
     url: String,
+    /// `alertmanager` or `pushgateway`.
+    setting: &'static str,
 }
 
 impl Server {
-    fn new(endpoint: &Endpoint, setting: &str) -> Result<Server, String> {
+    fn new(endpoint: &Endpoint, setting: &'static str) -> Result<Server, EndpointError> {
         let timeout = Duration::from_secs(endpoint.timeout.secs().unsigned_abs());
         let builder = reqwest::Client::builder()
             .user_agent(concat!("homeostat/", env!("CARGO_PKG_VERSION")))
@@ -323,7 +370,10 @@ impl Server {
             endpoint.insecure_skip_verify,
         )?
         .build()
-        .map_err(|e| format!("{setting}: cannot set up the HTTP client: {e}"))?;
+        .map_err(|e| EndpointError::Client {
+            setting: setting.to_string(),
+            reason: e.to_string(),
+        })?;
         let auth = Auth::read(
             setting,
             endpoint.basic_auth.as_ref(),
@@ -333,25 +383,39 @@ impl Server {
             http,
             auth,
             url: endpoint.url.clone(),
+            setting,
         })
     }
 
     /// Sends `request`; a non-2xx answer is an error quoting its body (as
     /// text: Alertmanager answers a JSON string or `{code, message}`).
-    async fn send(&self, request: reqwest::RequestBuilder, what: &str) -> Result<String, String> {
-        let response = self
-            .auth
-            .apply(request)
-            .send()
-            .await
-            .map_err(|e| format!("{what}: {}", error_chain(&e)))?;
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &'static str,
+    ) -> Result<String, NotifyError> {
+        let response =
+            self.auth
+                .apply(request)
+                .send()
+                .await
+                .map_err(|e| NotifyError::Unreachable {
+                    server: self.setting,
+                    what,
+                    chain: error_chain(&e),
+                })?;
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
         if status.is_success() {
             Ok(body)
         } else {
             let body: String = body.trim().chars().take(300).collect();
-            Err(format!("{what}: HTTP {status}: {body}"))
+            Err(NotifyError::Refused {
+                server: self.setting,
+                what,
+                status: status.to_string(),
+                body,
+            })
         }
     }
 }
@@ -362,7 +426,7 @@ async fn send_alerts(
     in_run: &[(String, String)],
     now: i64,
     report: &mut NotifyReport,
-) -> Result<(), String> {
+) -> Result<(), NotifyError> {
     let url = format!("{}/api/v2/alerts", server.url);
     // Which alerts to resolve. If they cannot be read, the firing ones are
     // sent all the same: an operator must not miss them for that.
@@ -376,16 +440,16 @@ async fn send_alerts(
                 "alertmanager: reading active alerts",
             )
             .await?;
-        serde_json::from_str::<Vec<Alert>>(&body)
-            .map_err(|e| format!("alertmanager: reading active alerts: not a list of alerts: {e}"))
+        serde_json::from_str::<Vec<Alert>>(&body).map_err(|e| NotifyError::NotAlerts {
+            what: "alertmanager: reading active alerts",
+            reason: e.to_string(),
+        })
     }
     .await;
     let resolved = match active {
         Ok(active) => resolved_alerts(&active, firing, in_run, now),
         Err(e) => {
-            report
-                .errors
-                .push(format!("{e} (no alert resolved this run)"));
+            report.errors.push(NotifyError::NoneResolved(Box::new(e)));
             Vec::new()
         }
     };
@@ -438,7 +502,7 @@ pub async fn notify(
     if let Some(endpoint) = alertmanager {
         let sent = match Server::new(endpoint, "alertmanager") {
             Ok(server) => send_alerts(&server, firing, in_run, now, &mut report).await,
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         };
         if let Err(e) = sent {
             report.errors.push(e);
@@ -462,7 +526,7 @@ pub async fn notify(
                     )
                     .await
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         };
         match pushed {
             Ok(_) => report.metrics_pushed = true,

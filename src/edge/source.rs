@@ -89,6 +89,18 @@ pub enum SourceError {
     UnknownFormat { path: PathBuf },
 }
 
+impl SourceError {
+    /// A stable name for the kind of failure, for logs and the run summary.
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            SourceError::Io { .. } => "file_unreadable",
+            SourceError::TooLarge { .. } => "file_too_large",
+            _ => "file_invalid",
+        }
+    }
+}
+
 /// Reads a load file; the format follows the extension (`.parquet`/`.pq`, else CSV).
 pub fn read_file(path: &Path) -> Result<RawSeries, SourceError> {
     let extension = path

@@ -97,6 +97,42 @@ pub struct Loaded {
 }
 
 /// The store's lock, held until dropped.
+/// Why the model store could not be taken or written.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("model store {} is in use by another homeostat run ({holder}); waited {waited} s for it: run again once it has finished", root.display())]
+    InUse {
+        root: PathBuf,
+        holder: String,
+        waited: u64,
+    },
+    #[error("model store {}: cannot {what}: {cause} (a run that writes the store needs a writable folder)", root.display())]
+    Unwritable {
+        root: PathBuf,
+        what: &'static str,
+        // `cause`, not `source`: the message already says it.
+        cause: std::sync::Arc<std::io::Error>,
+    },
+    #[error("cannot {what} {}: {cause}", path.display())]
+    NotSaved {
+        path: PathBuf,
+        what: &'static str,
+        // `cause`, not `source`: the message already says it.
+        cause: std::sync::Arc<std::io::Error>,
+    },
+}
+
+impl StoreError {
+    /// A stable name for the kind of failure, for logs and the run summary.
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            StoreError::InUse { .. } => "store_in_use",
+            StoreError::Unwritable { .. } | StoreError::NotSaved { .. } => "store_unwritable",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct StoreLock {
     _file: fs::File,
@@ -114,14 +150,16 @@ impl Store {
     /// Takes the store's lock, waiting up to `wait` for another run to
     /// let go of it. The holder's process id and start are written into
     /// the lock file, so that the next run can say who holds it.
-    pub fn lock(&self, wait: std::time::Duration) -> Result<StoreLock, String> {
-        let cannot = |what: &str, e: &dyn std::fmt::Display| {
-            format!(
-                "model store {}: cannot {what}: {e} (a run that writes the store needs a writable folder)",
-                self.root.display()
-            )
+    ///
+    /// # Errors
+    /// The store is held by another run past `wait`, or cannot be written.
+    pub fn lock(&self, wait: std::time::Duration) -> Result<StoreLock, StoreError> {
+        let cannot = |what: &'static str, source: std::io::Error| StoreError::Unwritable {
+            root: self.root.clone(),
+            what,
+            cause: std::sync::Arc::new(source),
         };
-        fs::create_dir_all(&self.root).map_err(|e| cannot("create it", &e))?;
+        fs::create_dir_all(&self.root).map_err(|e| cannot("create it", e))?;
         let path = self.root.join(".lock");
         let mut file = fs::OpenOptions::new()
             .create(true)
@@ -129,7 +167,7 @@ impl Store {
             .read(true)
             .write(true)
             .open(&path)
-            .map_err(|e| cannot("open its lock file .lock", &e))?;
+            .map_err(|e| cannot("open its lock file .lock", e))?;
         let deadline = std::time::Instant::now() + wait;
         loop {
             match file.try_lock() {
@@ -139,14 +177,13 @@ impl Store {
                 }
                 Err(fs::TryLockError::WouldBlock) => {
                     let holder = fs::read_to_string(&path).unwrap_or_default();
-                    return Err(format!(
-                        "model store {} is in use by another homeostat run ({}); waited {} s for it: run again once it has finished",
-                        self.root.display(),
-                        crate::core::time::shown(holder.trim()),
-                        wait.as_secs()
-                    ));
+                    return Err(StoreError::InUse {
+                        root: self.root.clone(),
+                        holder: crate::core::time::shown(holder.trim()),
+                        waited: wait.as_secs(),
+                    });
                 }
-                Err(fs::TryLockError::Error(e)) => return Err(cannot("lock .lock", &e)),
+                Err(fs::TryLockError::Error(e)) => return Err(cannot("lock .lock", e)),
             }
         }
         // Who holds it, for the next run's message (best effort: the lock
@@ -249,13 +286,20 @@ impl Store {
     }
 
     /// Writes a workload's state atomically.
-    pub fn save(&self, state: &WorkloadState) -> Result<(), String> {
+    ///
+    /// # Errors
+    /// The file (or its folder) cannot be written.
+    pub fn save(&self, state: &WorkloadState) -> Result<(), StoreError> {
         let path = self.path(&state.namespace, &state.name);
         let folder = path.parent().expect("a store path has a folder");
-        fs::create_dir_all(folder)
-            .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+        let failed = |what: &'static str, path: &Path, source| StoreError::NotSaved {
+            path: path.to_path_buf(),
+            what,
+            cause: std::sync::Arc::new(source),
+        };
+        fs::create_dir_all(folder).map_err(|e| failed("create", folder, e))?;
         let text = serde_json::to_vec_pretty(state).expect("a state always serialises");
-        write_atomically(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        write_atomically(&path, &text).map_err(|e| failed("write", &path, e))
     }
 }
 

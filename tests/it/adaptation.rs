@@ -459,7 +459,9 @@ mod replay {
 
     #[test]
     fn a_workload_without_current_bounds_is_refused_by_name() {
-        let err = replay_workload(&workload(), &raw(&load(19)), &settings()).unwrap_err();
+        let err = replay_workload(&workload(), &raw(&load(19)), &settings())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("web/api") && err.contains("current"), "{err}");
     }
 }

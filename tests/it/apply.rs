@@ -140,6 +140,7 @@ fn run(
         let settings = ApplySettings {
             dry_run,
             rules: ApplyRules::default(),
+            clock_now: chrono::Utc::now().timestamp(),
         };
         let store = tempfile::tempdir().unwrap();
         let applied = apply_changes(&config(store.path()), plan, Some(&client), &settings).await;
@@ -324,6 +325,7 @@ fn applies_to_a_real_cluster() {
         let settings = ApplySettings {
             dry_run: false,
             rules: ApplyRules::default(),
+            clock_now: chrono::Utc::now().timestamp(),
         };
         let store = tempfile::tempdir().unwrap();
         let applied = apply_changes(&config(store.path()), &plan, Some(&client), &settings).await;
@@ -345,6 +347,7 @@ fn the_model_store_remembers_what_was_applied_run_after_run() {
     let settings = ApplySettings {
         dry_run: false,
         rules: ApplyRules::default(),
+        clock_now: chrono::Utc::now().timestamp(),
     };
     let config = config(store.path());
     let first = plan(vec![workload("cart", Status::Ok, 4, 12)]);

@@ -1,5 +1,5 @@
 //! The Prometheus source against a real Prometheus on loopback (see
-//! tests/support/prometheus.rs): chunking, gaps, bad queries, series
+//! tests/testkit/src/prometheus.rs): chunking, gaps, bad queries, series
 //! counts, basic auth, a server killed mid-run and one slower than the
 //! timeout, and `recommend` giving the same bounds from Prometheus, and
 //! from `VictoriaMetrics` (tests/support/victoria.rs), as from the same data
@@ -964,6 +964,7 @@ fn an_hpa_at_its_max_for_more_than_15_minutes_calls_an_operator() {
     let settings = homeostat::app::run::ApplySettings {
         dry_run: true,
         rules: homeostat::core::apply::ApplyRules::default(),
+        clock_now: chrono::Utc::now().timestamp(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -35,9 +35,7 @@ pub(super) fn apply(
     let config = flags.load_config(config)?;
     // One writer per store: taken before the plan, so that a second
     // run learns at once (or after a short wait) that it must not run.
-    let _store_lock = run::store_of(&config)
-        .lock(crate::edge::store::LOCK_WAIT)
-        .map_err(anyhow::Error::msg)?;
+    let _store_lock = run::store_of(&config).lock(crate::edge::store::LOCK_WAIT)?;
     let progress = flags.progress(config.workloads.len(), "fit");
     let context = context.with_progress(progress.clone());
     let plan = run::recommend(&context, &config);
@@ -52,6 +50,7 @@ pub(super) fn apply(
     let settings = run::ApplySettings {
         dry_run: output.dry_run,
         rules: config.apply_rules,
+        clock_now: context.clock_now,
     };
     let runtime = context.runtime().map_err(anyhow::Error::msg)?;
     let applied = runtime.block_on(async {
@@ -76,10 +75,6 @@ pub(super) fn apply(
     if !applied.failures.is_empty() || !applied.store_problems.is_empty() {
         code = code.max(1);
     }
-    // Not only in the report (which may be a file nobody reads).
-    for problem in &applied.store_problems {
-        tracing::error!("model store: {problem}");
-    }
     let report = match output.format {
         ApplyFormat::Table => report::render_apply_table(
             &applied,
@@ -87,7 +82,7 @@ pub(super) fn apply(
         ),
         ApplyFormat::Json => report::render_apply_json(&applied),
     };
-    log_summary("apply", &plan, started, applied.store_problems.len());
+    log_summary("apply", &plan, started, &applied.error_labels);
     // HPAs may have been patched by now: notify even if the report
     // cannot be written.
     let written = match output.patches {

@@ -41,8 +41,8 @@ pub(super) fn backtest(
         ResultFormat::Html => report::html::render_backtest(&backtest, chart_week),
     };
     emit(output, &text)?;
-    for (id, reason) in &backtest.failures {
-        tracing::error!(workload = %id, "{id}: not replayed: {reason}");
+    for ((id, reason), label) in backtest.failures.iter().zip(&backtest.failure_labels) {
+        tracing::error!(workload = %id, error = label, "{id}: not replayed: {reason}");
     }
     Ok(u8::from(!backtest.failures.is_empty()))
 }

@@ -174,6 +174,31 @@ pub fn execute(cli: Cli) -> Result<u8> {
     }
 }
 
+/// The stable label of the error that stopped a run, for the log: the
+/// first error of a layer's own type in the chain, else `run_failed`.
+#[must_use]
+pub fn error_label(error: &anyhow::Error) -> &'static str {
+    for cause in error.chain() {
+        let label = if let Some(e) = cause.downcast_ref::<config::ConfigError>() {
+            e.label()
+        } else if let Some(e) = cause.downcast_ref::<run::RunError>() {
+            e.label()
+        } else if let Some(e) = cause.downcast_ref::<crate::edge::store::StoreError>() {
+            e.label()
+        } else if let Some(e) = cause.downcast_ref::<source::SourceError>() {
+            e.label()
+        } else if let Some(e) = cause.downcast_ref::<series::SeriesError>() {
+            e.label()
+        } else if let Some(e) = cause.downcast_ref::<crate::core::model::ModelError>() {
+            e.label()
+        } else {
+            continue;
+        };
+        return label;
+    }
+    "run_failed"
+}
+
 /// The global flags every command may read.
 struct Flags {
     logs: LogFormat,
@@ -308,15 +333,21 @@ fn notify_and_say(
         tracing::warn!("{line}");
     }
     for error in &notified.report.errors {
-        tracing::error!("notify: {error}");
+        tracing::error!(error = error.label(), "notify: {error}");
     }
     u8::from(!notified.report.errors.is_empty())
 }
 
 /// The run's summary, for the batch job's log (`--log-format json`).
-/// `other_errors`: failures outside the workloads' statuses (the model
-/// store's), counted in `error` too.
-fn log_summary(command: &str, plan: &Plan, started: std::time::Instant, other_errors: usize) {
+/// `other_errors`: the labels of failures outside the workloads' statuses
+/// (the model store's, the Kubernetes API's, an export's), counted in
+/// `error` too and by label in `error_kinds` (`store_unwritable=2`).
+fn log_summary(
+    command: &str,
+    plan: &Plan,
+    started: std::time::Instant,
+    other_errors: &[&'static str],
+) {
     // Each workload without a usable recommendation, by name, so that
     // the batch job's log says which and why (the report may be a file).
     for w in plan.workloads.iter().filter(|w| w.status != Status::Ok) {
@@ -325,6 +356,15 @@ fn log_summary(command: &str, plan: &Plan, started: std::time::Instant, other_er
         tracing::warn!(workload, status, reason, "{workload}: {status}: {reason}");
     }
     let count = |status: Status| plan.workloads.iter().filter(|w| w.status == status).count();
+    let mut kinds = std::collections::BTreeMap::new();
+    for label in other_errors {
+        *kinds.entry(*label).or_insert(0) += 1;
+    }
+    let error_kinds = kinds
+        .iter()
+        .map(|(label, n)| format!("{label}={n}"))
+        .collect::<Vec<_>>()
+        .join(",");
     tracing::info!(
         command,
         workloads = plan.workloads.len(),
@@ -332,8 +372,9 @@ fn log_summary(command: &str, plan: &Plan, started: std::time::Instant, other_er
         needs_operator = count(Status::NeedsOperator),
         insufficient_data = count(Status::InsufficientData),
         no_data = count(Status::NoData),
-        error = count(Status::Error) + other_errors,
-        other_errors,
+        error = count(Status::Error) + other_errors.len(),
+        other_errors = other_errors.len(),
+        error_kinds,
         seconds = started.elapsed().as_secs_f64(),
         peak_rss_kib = budget::peak_rss_kib(),
         memory_budget_mib = budget::run_budget().total() >> 20,

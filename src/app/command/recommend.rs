@@ -6,6 +6,9 @@ use crate::report::{self, Format};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
+/// The label of a workload's Parquet files not written.
+const EXPORT_FAILED: &str = "export_unwritable";
+
 pub(super) fn recommend(
     flags: &Flags,
     config: Option<PathBuf>,
@@ -44,12 +47,12 @@ pub(super) fn recommend(
         ));
     }
     let mut charts = Vec::with_capacity(extras.len());
-    let mut export_failures = 0;
+    let mut export_failures = Vec::new();
     for ((chart, exported), w) in extras.into_iter().zip(&plan.workloads) {
         charts.push(chart);
         if let Err(e) = exported {
-            tracing::error!(workload = %format!("{}/{}", w.namespace, w.name), "{e}");
-            export_failures += 1;
+            tracing::error!(workload = %format!("{}/{}", w.namespace, w.name), error = EXPORT_FAILED, "{e}");
+            export_failures.push(EXPORT_FAILED);
         }
     }
     let text = match format {
@@ -64,8 +67,8 @@ pub(super) fn recommend(
         Some(dir) => emit(Some(&dir.join("report.json")), &text),
         None => emit(output, &text),
     };
-    let mut code = (plan.exit_code() as u8).max(u8::from(export_failures > 0));
-    log_summary("recommend", &plan, started, export_failures);
+    let mut code = (plan.exit_code() as u8).max(u8::from(!export_failures.is_empty()));
+    log_summary("recommend", &plan, started, &export_failures);
     if notify && config.alertmanager.is_none() && config.pushgateway.is_none() {
         tracing::warn!(
             "--notify: {} configures neither `alertmanager:` nor `pushgateway:`",

@@ -19,7 +19,7 @@ pub(super) fn evaluate(
     output: Option<&Path>,
     export: Option<&Path>,
 ) -> Result<u8> {
-    let evaluation = run::evaluate_dir(input, test, level, export).map_err(anyhow::Error::msg)?;
+    let evaluation = run::evaluate_dir(input, test, level, export)?;
     let text = match format {
         EvaluateFormat::Table => report::evaluation::render_table(&evaluation),
         EvaluateFormat::Json => report::evaluation::render_json(&evaluation),
@@ -40,8 +40,7 @@ pub(super) fn fetch(
     format: run::SeriesFormat,
 ) -> Result<u8> {
     let config = flags.load_config(config)?;
-    let exported = run::export_histories(&flags.run_at(at), &config, output, format)
-        .map_err(anyhow::Error::msg)?;
+    let exported = run::export_histories(&flags.run_at(at), &config, output, format)?;
     emit(None, &fetch_table(&exported))?;
     let mut failed = 0;
     for entry in &exported {
@@ -73,7 +72,7 @@ pub(super) fn synth(
     openmetrics: bool,
 ) -> Result<u8> {
     let threads = flags.run_at(None).threads;
-    run::write_fleet(spec, output, format, openmetrics, threads).map_err(anyhow::Error::msg)?;
+    run::write_fleet(spec, output, format, openmetrics, threads)?;
     println!(
         "{} workloads × {} days in {}; run them with: homeostat recommend --config {}",
         spec.workloads,

@@ -33,6 +33,17 @@ pub enum ConfigError {
     Invalid { path: PathBuf, problem: String },
 }
 
+impl ConfigError {
+    /// A stable name for the kind of failure, for logs and the run summary.
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            ConfigError::Io { .. } => "config_unreadable",
+            ConfigError::Parse { .. } | ConfigError::Invalid { .. } => "config_invalid",
+        }
+    }
+}
+
 /// Defaults when the config says nothing.
 pub const DEFAULT_HISTORY: &str = "28d";
 pub const DEFAULT_HORIZON: &str = "7d";

@@ -11,6 +11,9 @@ pub struct ApplySettings {
     /// Change no HPA; still read them, report, notify and write patches.
     pub dry_run: bool,
     pub rules: crate::core::apply::ApplyRules,
+    /// The run's wall clock (unix seconds): when a damaged store file is
+    /// set aside.
+    pub clock_now: i64,
 }
 
 /// Compares each workload of `plan` with its HPA (read through `cluster`,
@@ -36,6 +39,7 @@ pub async fn apply_changes(
         since_last_run: Vec::new(),
         store_problems: Vec::new(),
         warnings: Vec::new(),
+        error_labels: Vec::new(),
     };
     let store = store_of(config);
     // kube-state-metrics in Prometheus, when there is one, says how long
@@ -62,42 +66,9 @@ pub async fn apply_changes(
             ));
             break;
         }
-        let id = format!("{}/{}", w.namespace, w.name);
-        let now = w.now.unwrap_or(0);
-        let loaded = store.load(&w.namespace, &w.name, chrono::Utc::now().timestamp());
+        let loaded = store.load(&w.namespace, &w.name, settings.clock_now);
         if let Some(client) = &prometheus {
-            let last_run = loaded
-                .state
-                .as_ref()
-                .and_then(|s| s.last())
-                .and_then(|r| crate::core::time::parse_timestamp(&r.at).ok());
-            let since = crate::core::apply::at_max_window_start(last_run, now);
-            let after = last_run.unwrap_or(since);
-            match minutes_at_max(client, &w.namespace, &w.hpa, since, after, now).await {
-                Ok(Some(stretch)) if stretch > crate::core::apply::AT_MAX_ALERT => {
-                    run.troubles.push(crate::core::apply::Trouble {
-                        namespace: w.namespace.clone(),
-                        workload: w.name.clone(),
-                        reason: "at_max".into(),
-                        severity: "critical".into(),
-                        summary: format!(
-                            "{id}: the HPA sat at its max for {} in a row",
-                            crate::core::series::human_span(stretch)
-                        ),
-                        description: format!(
-                            "kube_horizontalpodautoscaler_status_current_replicas reached spec_max_replicas for {} in a row between {} and {}: the load needed more than the HPA may give",
-                            crate::core::series::human_span(stretch),
-                            format_timestamp(since),
-                            format_timestamp(now)
-                        ),
-                        fix: "raise max_replicas (its ceiling in homeostat's config) if the cluster has room; check whether the load is real or an incident".into(),
-                    });
-                }
-                Ok(_) => {}
-                Err(e) => run
-                    .warnings
-                    .push(format!("{id}: time at max not checked: {e}")),
-            }
+            check_time_at_max(client, w, &loaded, &mut run).await;
         }
         // Today's range as the config gives it, carried by the plan.
         let current = w.current;
@@ -105,14 +76,7 @@ pub async fn apply_changes(
             Some(client) => match read_hpa(client, &w.namespace, &w.hpa).await {
                 Ok(live) => Baseline::Live(live),
                 Err(e) => {
-                    run.failures.push((id, e.clone()));
-                    run.troubles.push(hpa_trouble(
-                        w,
-                        "hpa_unreadable",
-                        "cannot read its HPA",
-                        e,
-                        "check the HPA's name and namespace in homeostat's config and homeostat's RBAC (get on horizontalpodautoscalers)",
-                    ));
+                    failed(&mut run, w, &e, "hpa_unreadable", "cannot read its HPA", "check the HPA's name and namespace in homeostat's config and homeostat's RBAC (get on horizontalpodautoscalers)");
                     continue;
                 }
             },
@@ -126,14 +90,7 @@ pub async fn apply_changes(
             if !settings.dry_run {
                 if let Some(client) = cluster {
                     if let Err(e) = apply_patch(client, &w.namespace, &w.hpa, &body).await {
-                        run.failures.push((id, e.clone()));
-                        run.troubles.push(hpa_trouble(
-                            w,
-                            "patch_failed",
-                            "could not patch its HPA",
-                            e,
-                            "read the description: a conflict names the field manager that owns the field; a refusal names the missing permission",
-                        ));
+                        failed(&mut run, w, &e, "patch_failed", "could not patch its HPA", "read the description: a conflict names the field manager that owns the field; a refusal names the missing permission");
                     }
                 }
             }
@@ -145,6 +102,77 @@ pub async fn apply_changes(
         crate::app::stop::stuck_after_stop("apply-stuck-while-stopping");
     }
     run
+}
+
+/// An alert when the HPA sat at its max (kube-state-metrics in Prometheus)
+/// longer than [`crate::core::apply::AT_MAX_ALERT`] since the last run; a
+/// warning when that cannot be checked.
+async fn check_time_at_max(
+    client: &crate::edge::prometheus::client::Client,
+    w: &crate::core::plan::WorkloadPlan,
+    loaded: &crate::edge::store::Loaded,
+    run: &mut ApplyRun,
+) {
+    let id = format!("{}/{}", w.namespace, w.name);
+    let now = w.now.unwrap_or(0);
+    let last_run = loaded
+        .state
+        .as_ref()
+        .and_then(|s| s.last())
+        .and_then(|r| crate::core::time::parse_timestamp(&r.at).ok());
+    let since = crate::core::apply::at_max_window_start(last_run, now);
+    let after = last_run.unwrap_or(since);
+    match minutes_at_max(client, &w.namespace, &w.hpa, since, after, now).await {
+        Ok(Some(stretch)) if stretch > crate::core::apply::AT_MAX_ALERT => {
+            run.troubles.push(crate::core::apply::Trouble {
+                namespace: w.namespace.clone(),
+                workload: w.name.clone(),
+                reason: "at_max".into(),
+                severity: "critical".into(),
+                summary: format!(
+                    "{id}: the HPA sat at its max for {} in a row",
+                    crate::core::series::human_span(stretch)
+                ),
+                description: format!(
+                    "kube_horizontalpodautoscaler_status_current_replicas reached spec_max_replicas for {} in a row between {} and {}: the load needed more than the HPA may give",
+                    crate::core::series::human_span(stretch),
+                    format_timestamp(since),
+                    format_timestamp(now)
+                ),
+                fix: "raise max_replicas (its ceiling in homeostat's config) if the cluster has room; check whether the load is real or an incident".into(),
+            });
+        }
+        Ok(_) => {}
+        Err(e) => run
+            .warnings
+            .push(format!("{id}: time at max not checked: {e}")),
+    }
+}
+
+/// A model store file set aside or not written: in the report, and in the
+/// log (not only in the report, which may be a file nobody reads).
+fn store_problem(run: &mut ApplyRun, label: &'static str, problem: String) {
+    tracing::error!(error = label, "model store: {problem}");
+    run.store_problems.push(problem);
+    run.error_labels.push(label);
+}
+
+/// A failure reading or patching `w`'s HPA: in the report, as an alert,
+/// and in the log under its label.
+fn failed(
+    run: &mut ApplyRun,
+    w: &crate::core::plan::WorkloadPlan,
+    e: &crate::edge::cluster::ClusterError,
+    reason: &str,
+    what: &str,
+    fix: &str,
+) {
+    let id = format!("{}/{}", w.namespace, w.name);
+    tracing::error!(workload = %id, error = e.label(), "{id}: {e}");
+    run.failures.push((id, e.to_string()));
+    run.error_labels.push(e.label());
+    run.troubles
+        .push(hpa_trouble(w, reason, what, e.to_string(), fix));
 }
 
 /// A failure reading or patching `w`'s HPA, as an alert (warning).
@@ -188,7 +216,7 @@ fn remember(
     use crate::edge::store::{ModelState, RunRecord, WorkloadState};
     let id = format!("{}/{}", w.namespace, w.name);
     if let Some(problem) = loaded.set_aside {
-        run.store_problems.push(problem);
+        store_problem(run, "store_set_aside", problem);
     }
     let mut state = loaded
         .state
@@ -238,7 +266,7 @@ fn remember(
         dry_run: run.dry_run,
     });
     if let Err(e) = store.save(&state) {
-        run.store_problems.push(e);
+        store_problem(run, e.label(), e.to_string());
     }
 }
 

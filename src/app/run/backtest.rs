@@ -29,6 +29,7 @@ pub fn backtest(run: &RunContext, config: &Config, settings: &BacktestSettings) 
     }
     let mut workloads = Vec::new();
     let mut failures = Vec::new();
+    let mut failure_labels = Vec::new();
     let at = run.at;
     process_histories(
         run,
@@ -38,7 +39,8 @@ pub fn backtest(run: &RunContext, config: &Config, settings: &BacktestSettings) 
             workload.history = Span::from_secs(workload.history.secs() - settings.span.secs())
                 .expect("extended above");
             let (loaded, _planning) = with_planning_budget(&workload, loaded, at);
-            loaded.map_err(|failure| failure.reason).and_then(|loaded| {
+            let loaded = loaded.map_err(|failure| (failure.status.as_str(), failure.reason));
+            loaded.and_then(|loaded| {
                 let to = loaded.now;
                 crate::core::replay::replay_workload(
                     &workload,
@@ -53,11 +55,15 @@ pub fn backtest(run: &RunContext, config: &Config, settings: &BacktestSettings) 
                         schedule_level: settings.schedule_level,
                     },
                 )
+                .map_err(|e| (e.label(), e.to_string()))
             })
         },
         |workload, replayed| match replayed {
             Ok(replay) => workloads.push(replay),
-            Err(reason) => failures.push((workload.id(), reason)),
+            Err((label, reason)) => {
+                failures.push((workload.id(), reason));
+                failure_labels.push(label);
+            }
         },
     );
     Backtest {
@@ -65,5 +71,6 @@ pub fn backtest(run: &RunContext, config: &Config, settings: &BacktestSettings) 
         fleet: crate::core::replay::fleet_changes(&workloads),
         workloads,
         failures,
+        failure_labels,
     }
 }

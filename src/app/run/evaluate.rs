@@ -1,6 +1,6 @@
 //! `homeostat evaluate`: the evaluation protocol over a folder of series.
 
-use super::write_curves;
+use super::{write_curves, RunError};
 use crate::core::evaluate::{self, Evaluation, SeriesEvaluation};
 use crate::core::model::{self, Level};
 use crate::core::series::{self, GridOptions};
@@ -22,13 +22,11 @@ pub fn evaluate_dir(
     test: Span,
     level: Level,
     export: Option<&Path>,
-) -> Result<Evaluation, String> {
+) -> Result<Evaluation, RunError> {
     if let Some(export) = export {
-        std::fs::create_dir_all(export)
-            .map_err(|e| format!("{}: cannot create: {e}", export.display()))?;
+        std::fs::create_dir_all(export).map_err(|e| RunError::file(export, "create", e))?;
     }
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| format!("{}: cannot list: {e}", dir.display()))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| RunError::file(dir, "list", e))?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|entry| entry.path())
@@ -40,10 +38,9 @@ pub fn evaluate_dir(
         .collect();
     paths.sort();
     if paths.is_empty() {
-        return Err(format!(
-            "{}: no .csv or .parquet series to evaluate",
-            dir.display()
-        ));
+        return Err(RunError::NoSeries {
+            dir: dir.to_path_buf(),
+        });
     }
     let mut evaluation = Evaluation::default();
     for path in paths {
@@ -55,8 +52,8 @@ pub fn evaluate_dir(
         match evaluate_file(&path, &name, test, level, export.as_deref()) {
             Ok((series, exported)) => {
                 evaluation.series.push(series);
-                if let Err(reason) = exported {
-                    evaluation.failures.push((name, reason));
+                if let Err(e) = exported {
+                    evaluation.failures.push((name, e.to_string()));
                 }
             }
             Err(reason) => evaluation.failures.push((name, reason)),
@@ -72,7 +69,7 @@ fn evaluate_file(
     test: Span,
     level: Level,
     export: Option<&Path>,
-) -> Result<(SeriesEvaluation, Result<(), String>), String> {
+) -> Result<(SeriesEvaluation, Result<(), RunError>), String> {
     let raw = source::read_file(path).map_err(|e| e.to_string())?;
     let series = series::resample(&raw, &GridOptions::default()).map_err(|e| e.to_string())?;
     let test_steps = model::steps_in(test.secs(), series.step);
@@ -109,7 +106,7 @@ fn evaluate_file(
             &forecast,
             &forecast.interval(level),
         )
-        .map_err(|e| format!("{}: cannot write: {e}", export.display()))
+        .map_err(|e| RunError::file(export, "write", e))
     });
     let evaluation = SeriesEvaluation {
         series: name.to_string(),

@@ -1,7 +1,7 @@
 //! `homeostat fetch`: each workload's history, as `recommend` would use it,
 //! written one file per workload.
 
-use super::{load_histories, LoadFailure, RunContext};
+use super::{load_histories, LoadFailure, RunContext, RunError};
 use crate::app::config::Config;
 use crate::edge::source::{self};
 use std::path::{Path, PathBuf};
@@ -34,8 +34,8 @@ pub fn export_histories(
     config: &Config,
     dir: &Path,
     format: SeriesFormat,
-) -> Result<Vec<Exported>, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+) -> Result<Vec<Exported>, RunError> {
+    std::fs::create_dir_all(dir).map_err(|e| RunError::file(dir, "create", e))?;
     let extension = match format {
         SeriesFormat::Csv => "csv",
         SeriesFormat::Parquet => "parquet",

@@ -29,6 +29,43 @@ pub use notify::*;
 pub use pipeline::*;
 pub use recommend::*;
 
+use std::path::{Path, PathBuf};
+
+/// Why a command's own files could not be made: the path, what was tried
+/// and why it failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    #[error("{}: cannot {action}: {reason}", path.display())]
+    File {
+        path: PathBuf,
+        action: &'static str,
+        reason: String,
+    },
+    #[error("{}: no .csv or .parquet series to evaluate", dir.display())]
+    NoSeries { dir: PathBuf },
+}
+
+impl RunError {
+    /// `action` (create, list, write) on `path` failed with `e`.
+    pub(crate) fn file(path: &Path, action: &'static str, e: impl std::fmt::Display) -> Self {
+        RunError::File {
+            path: path.to_path_buf(),
+            action,
+            reason: e.to_string(),
+        }
+    }
+
+    /// A stable name for the kind of failure, for logs and the run summary.
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            RunError::File { action: "list", .. } => "folder_unreadable",
+            RunError::File { .. } => "file_unwritable",
+            RunError::NoSeries { .. } => "no_series",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,7 +57,12 @@ pub fn notify(
             now,
         )),
         Err(e) => notify::NotifyReport {
-            errors: vec![e],
+            errors: vec![notify::NotifyError::Settings(
+                crate::edge::http::EndpointError::Client {
+                    setting: "alertmanager/pushgateway".to_string(),
+                    reason: e,
+                },
+            )],
             ..notify::NotifyReport::default()
         },
     };

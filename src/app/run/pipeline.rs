@@ -380,7 +380,7 @@ fn produce(
     }
     let client = match config.prometheus.as_ref().map(Client::new) {
         Some(Ok(client)) => Ok(Arc::new(client)),
-        Some(Err(reason)) => Err(reason),
+        Some(Err(e)) => Err(e.to_string()),
         None => Err("the config has no `prometheus:` section".to_string()),
     };
     if config

@@ -1,7 +1,7 @@
 //! `homeostat recommend`: plans every workload; the Parquet export of
 //! histories and forecasts; `synth`'s fleet files.
 
-use super::{process_histories, with_planning_budget, RunContext, SeriesFormat};
+use super::{process_histories, with_planning_budget, RunContext, RunError, SeriesFormat};
 use crate::app::config::Config;
 use crate::core::model::{self};
 use crate::core::plan::{plan_fitted, Fitted, Plan, WorkloadPlan};
@@ -71,21 +71,20 @@ pub fn export_fitted(
     dir: &Path,
     workload: &Workload,
     fitted: Option<&Fitted>,
-) -> Result<Option<PathBuf>, String> {
+) -> Result<Option<PathBuf>, RunError> {
     let path = dir.join(format!("{}_{}.parquet", workload.namespace, workload.name));
     let Some(fitted) = fitted else {
         return match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!(
-                "{}: cannot remove the previous run's file: {e}",
-                path.display()
-            )),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(RunError::file(&path, "remove the previous run's file", e))
+            }
             _ => Ok(None),
         };
     };
     let intervals = fitted.forecast.interval(fitted.level);
     write_curves(&path, &fitted.history, &[], &fitted.forecast, &intervals)
         .map(|()| Some(path.clone()))
-        .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+        .map_err(|e| RunError::file(&path, "write", e))
 }
 
 /// The history's steps (`load`), then the forecast's (`mean, lower,
@@ -143,8 +142,8 @@ pub fn write_fleet(
     format: SeriesFormat,
     openmetrics: bool,
     threads: usize,
-) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+) -> Result<(), RunError> {
+    std::fs::create_dir_all(dir).map_err(|e| RunError::file(dir, "create", e))?;
     let extension = match format {
         SeriesFormat::Csv => "csv",
         SeriesFormat::Parquet => "parquet",
@@ -159,8 +158,8 @@ pub fn write_fleet(
             SeriesFormat::Csv => source::write_csv(&path, &w.samples),
             SeriesFormat::Parquet => source::write_parquet(&path, &w.samples),
         }
-        .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
-        Ok::<_, String>((w.namespace, w.name, w.target_per_replica, w.current))
+        .map_err(|e| RunError::file(&path, "write", e))?;
+        Ok::<_, RunError>((w.namespace, w.name, w.target_per_replica, w.current))
     };
     let mut written: Vec<(usize, crate::core::synthetic::Member)> = std::thread::scope(|scope| {
         let threads: Vec<_> = (0..threads.max(1))
@@ -180,7 +179,7 @@ pub fn write_fleet(
         threads
             .into_iter()
             .map(|t| t.join().expect("a writer thread does not panic"))
-            .collect::<Result<Vec<Vec<_>>, String>>()
+            .collect::<Result<Vec<Vec<_>>, RunError>>()
             .map(|parts| parts.concat())
     })?;
     written.sort_by_key(|(index, _)| *index);
@@ -191,21 +190,20 @@ pub fn write_fleet(
         &config,
         crate::core::synthetic::fleet_config(spec, &workloads, extension),
     )
-    .map_err(|e| format!("{}: cannot write: {e}", config.display()))?;
+    .map_err(|e| RunError::file(&config, "write", e))?;
     if openmetrics {
         let path = dir.join("fleet.om");
-        let file = std::fs::File::create(&path)
-            .map_err(|e| format!("{}: cannot create: {e}", path.display()))?;
+        let file = std::fs::File::create(&path).map_err(|e| RunError::file(&path, "create", e))?;
         let mut out = std::io::BufWriter::new(file);
         crate::core::synthetic::write_openmetrics(&mut out, spec)
             .and_then(|()| std::io::Write::flush(&mut out))
-            .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+            .map_err(|e| RunError::file(&path, "write", e))?;
         let queries = dir.join("homeostat-prometheus.yaml");
         std::fs::write(
             &queries,
             crate::core::synthetic::fleet_query_config(spec, &workloads),
         )
-        .map_err(|e| format!("{}: cannot write: {e}", queries.display()))?;
+        .map_err(|e| RunError::file(&queries, "write", e))?;
     }
     Ok(())
 }

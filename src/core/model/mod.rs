@@ -88,10 +88,26 @@ pub enum ModelError {
     },
     #[error("{model}: fit failed: {message}")]
     Fit { model: String, message: String },
+    #[error("{model}: no known held-out steps to score it on")]
+    Unscored { model: String },
     #[error("no model could be fitted: {0}")]
     NoCandidate(String),
     #[error("forecast horizon must be at least one step")]
     EmptyHorizon,
+}
+
+impl ModelError {
+    /// A stable name for the kind of failure, for logs and the run summary.
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            ModelError::TooShort { .. } => "insufficient_data",
+            ModelError::EmptyHorizon => "empty_horizon",
+            ModelError::Fit { .. } | ModelError::Unscored { .. } | ModelError::NoCandidate(_) => {
+                "no_forecast"
+            }
+        }
+    }
 }
 
 /// A central interval level, strictly between 0 and 1 (0.9 = 90%).
@@ -435,7 +451,7 @@ impl Backtest {
         predictions: Vec<Vec<f64>>,
         values: &[f64],
         origins: &[usize],
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ModelError> {
         let mut errors = Vec::new();
         for (&origin, predicted) in origins.iter().zip(&predictions) {
             errors.extend(
@@ -448,7 +464,9 @@ impl Backtest {
             );
         }
         if errors.is_empty() {
-            return Err(format!("{name}: no known held-out steps to score it on"));
+            return Err(ModelError::Unscored {
+                model: name.to_string(),
+            });
         }
         let mae = errors.iter().map(|(_, e)| e.abs()).sum::<f64>() / errors.len() as f64;
         Ok(Backtest {
@@ -467,7 +485,7 @@ impl Backtest {
         grid: Grid,
         origins: &[usize],
         validation: usize,
-    ) -> Result<Vec<Result<Self, String>>, String> {
+    ) -> Result<Vec<Result<Self, ModelError>>, ModelError> {
         let forecast = |fitted: &dyn Fitted| -> Vec<f64> {
             fitted
                 .predict(validation)
@@ -478,9 +496,7 @@ impl Backtest {
         // predictions[model][origin]
         let mut predictions = vec![Vec::with_capacity(origins.len()); 1 + companions.len()];
         for &origin in origins {
-            let fitted = candidate
-                .fit(&values[..origin], grid)
-                .map_err(|e| e.to_string())?;
+            let fitted = candidate.fit(&values[..origin], grid)?;
             predictions[0].push(forecast(fitted.as_ref()));
             for (k, companion) in fitted.companions().into_iter().enumerate() {
                 predictions[k + 1].push(forecast(companion));
@@ -652,11 +668,11 @@ pub fn forecast(series: &Series, horizon: usize) -> Result<Forecast, ModelError>
                 for (result, model) in results.into_iter().zip(models) {
                     match result {
                         Ok(result) => tried.push((result, model)),
-                        Err(e) => failures.push(e),
+                        Err(e) => failures.push(e.to_string()),
                     }
                 }
             }
-            Err(e) => failures.push(e),
+            Err(e) => failures.push(e.to_string()),
         }
     }
     if tried.is_empty() {

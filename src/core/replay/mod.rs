@@ -133,6 +133,33 @@ impl WorkloadReplay {
     }
 }
 
+/// Why a workload cannot be replayed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ReplayError {
+    #[error("workload {id}: `current:` (the HPA's bounds today) is needed to compare with a reactive-only HPA")]
+    NoCurrent { id: String },
+    #[error("workload {id}: nothing to replay")]
+    Empty { id: String },
+    #[error("workload {id}: {cause}")]
+    Grid {
+        id: String,
+        // `cause`, not `source`: the message already says it.
+        cause: crate::core::series::SeriesError,
+    },
+}
+
+impl ReplayError {
+    /// A stable name for the kind of failure, for logs and the run summary.
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            ReplayError::NoCurrent { .. } => "no_current_range",
+            ReplayError::Empty { .. } => "nothing_to_replay",
+            ReplayError::Grid { .. } => "insufficient_data",
+        }
+    }
+}
+
 /// Replays `workload` on `raw` (which must hold its history before
 /// `settings.from` as well as the replayed time). Each replan sees only the
 /// samples up to its own time, exactly as the batch job would have.
@@ -140,13 +167,13 @@ pub fn replay_workload(
     workload: &Workload,
     raw: &RawSeries,
     settings: &ReplaySettings,
-) -> Result<WorkloadReplay, String> {
+) -> Result<WorkloadReplay, ReplayError> {
     let id = workload.id();
-    let current = workload.current.ok_or_else(|| {
-        format!("workload {id}: `current:` (the HPA's bounds today) is needed to compare with a reactive-only HPA")
-    })?;
+    let current = workload
+        .current
+        .ok_or_else(|| ReplayError::NoCurrent { id: id.clone() })?;
     if settings.to <= settings.from || settings.replan <= 0 {
-        return Err(format!("workload {id}: nothing to replay"));
+        return Err(ReplayError::Empty { id });
     }
     let actual = resample(
         &raw.window(
@@ -159,7 +186,10 @@ pub fn replay_workload(
             ..GridOptions::default()
         },
     )
-    .map_err(|e| format!("workload {id}: {e}"))?;
+    .map_err(|cause| ReplayError::Grid {
+        id: id.clone(),
+        cause,
+    })?;
     let mut hpa = Hpa::new(workload.policy.target_per_replica);
     hpa.startup = settings.startup;
     hpa.target_utilization = settings.target_utilization;
@@ -534,6 +564,10 @@ pub struct Backtest {
     pub fleet: Vec<FleetChange>,
     /// `(namespace/name, reason)`.
     pub failures: Vec<(String, String)>,
+    /// The stable label of each failure (`insufficient_data`,
+    /// `no_current_range`, ...), for the logs.
+    #[serde(skip)]
+    pub failure_labels: Vec<&'static str>,
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@
 
 use super::{combine, parse_range_answer, plan_chunks, AnswerError, Chunk, CombineError};
 use crate::core::workload::Aggregate;
-use crate::edge::http::{error_chain, with_tls, Auth};
+use crate::edge::http::{error_chain, with_tls, Auth, EndpointError};
 use crate::edge::prometheus::{Prometheus, RangeSeries};
 use crate::edge::source::Sample;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
@@ -149,14 +149,21 @@ impl Client {
     /// Makes the client of `config`: reads the secrets and the CA file,
     /// checks the headers. Errs with a message naming the setting at fault
     /// (never a secret's value).
-    pub fn new(config: &Prometheus) -> Result<Client, String> {
+    ///
+    /// # Errors
+    /// A setting that cannot be used (a header, a secret, the CA file).
+    pub fn new(config: &Prometheus) -> Result<Client, EndpointError> {
         let timeout = Duration::from_secs(config.timeout.secs() as u64);
         let mut headers = HeaderMap::new();
         for (name, value) in &config.headers {
-            let header = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("prometheus.headers: `{name}` is not a valid header name"))?;
-            let value = HeaderValue::from_str(value).map_err(|_| {
-                format!("prometheus.headers.{name}: the value is not a valid header value")
+            let header =
+                HeaderName::from_bytes(name.as_bytes()).map_err(|_| EndpointError::Header {
+                    setting: "prometheus.headers".to_string(),
+                    problem: format!("`{name}` is not a valid header name"),
+                })?;
+            let value = HeaderValue::from_str(value).map_err(|_| EndpointError::Header {
+                setting: format!("prometheus.headers.{name}"),
+                problem: "the value is not a valid header value".to_string(),
             })?;
             headers.insert(header, value);
         }
@@ -176,9 +183,10 @@ impl Client {
             config.ca_file.as_deref(),
             config.insecure_skip_verify,
         )?;
-        let http = builder
-            .build()
-            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+        let http = builder.build().map_err(|e| EndpointError::Client {
+            setting: "prometheus".to_string(),
+            reason: e.to_string(),
+        })?;
         let auth = Auth::read(
             "prometheus",
             config.basic_auth.as_ref(),

@@ -1,9 +1,8 @@
 //! Shared helpers of the integration tests.
 
 pub mod events;
-pub mod notify;
-pub mod prometheus;
-pub mod victoria;
+// The servers live in the testkit crate, shared with the benchmarks.
+pub use homeostat_testkit::{notify, prometheus, victoria};
 
 /// The `homeostat` binary with `args`, run from the crate's folder (where
 /// the bundled example's relative paths resolve), its output collected.

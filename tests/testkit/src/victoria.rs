@@ -12,8 +12,8 @@
 
 #![allow(dead_code)]
 
-use super::prometheus::free_port;
-use super::prometheus::Backfill;
+use crate::prometheus::free_port;
+use crate::prometheus::Backfill;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::TcpStream;

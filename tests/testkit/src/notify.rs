@@ -7,7 +7,7 @@
 
 #![allow(dead_code)]
 
-use super::prometheus::free_port;
+use crate::prometheus::free_port;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

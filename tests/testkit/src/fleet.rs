@@ -1,20 +1,25 @@
-//! The release binary as the fleet and fetch benchmarks run it: a synthetic
-//! fleet made once, and a whole `recommend` run timed.
+//! The homeostat binary as the fleet and fetch benchmarks run it: a
+//! synthetic fleet made once, and a whole `recommend` run timed. `bin` is
+//! the binary under test (`env!("CARGO_BIN_EXE_homeostat")` in a bench).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-pub fn homeostat() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_homeostat"))
-}
 
 /// `homeostat synth` of `workloads` × `days` into `dir` (with `extra`
 /// arguments), unless `dir` already holds `marker`; returns `dir`.
-pub fn synth(dir: &Path, workloads: usize, days: u32, extra: &[&str], marker: &str) -> PathBuf {
+pub fn synth(
+    bin: &Path,
+    dir: &Path,
+    workloads: usize,
+    days: u32,
+    extra: &[&str],
+    marker: &str,
+) -> PathBuf {
     if !dir.join(marker).exists() {
         let started = Instant::now();
-        let status = homeostat()
+        let status = Command::new(bin)
             .args(["synth", "--workloads", &workloads.to_string(), "--days"])
             .arg(format!("{days}d"))
             .args(extra)
@@ -36,9 +41,9 @@ pub fn synth(dir: &Path, workloads: usize, days: u32, extra: &[&str], marker: &s
 /// One `homeostat recommend --config CONFIG` run (with `extra` arguments),
 /// its JSON report thrown away: wall seconds, and the run's own summary
 /// (workloads, peak RSS) from its JSON log.
-pub fn recommend(config: &Path, extra: &[&str]) -> (f64, serde_json::Value) {
+pub fn recommend(bin: &Path, config: &Path, extra: &[&str]) -> (f64, serde_json::Value) {
     let started = Instant::now();
-    let output = homeostat()
+    let output = Command::new(bin)
         .arg("recommend")
         .arg("--config")
         .arg(config)
