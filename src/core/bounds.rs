@@ -220,23 +220,13 @@ pub fn derive_bounds(
         ((current - f64::from(wanted)).abs() <= band).then_some(current as u32)
     });
     if min_clamp == Some(Clamp::Ceiling) {
-        let ceiling = f64::from(policy.min_replicas.ceiling());
-        match evidence.lowest_seen {
-            Some(seen) if whole(seen / capacity) <= ceiling => notes.push(format!(
-                "even the lowest expected load {} would need {} replicas, above the min ceiling {}; the lowest load of the history's last day (15-minute mean), {}, needed {}: no page for it until the load stays above the ceiling for a day",
-                significant(low, 4),
-                min_raw.ceil(),
-                policy.min_replicas.ceiling(),
-                significant(seen, 4),
-                whole(seen / capacity)
-            )),
-            _ => needs_operator.push(format!(
-                "even the lowest expected load {} needs {} replicas, above the min ceiling {}",
-                significant(low, 4),
-                min_raw.ceil(),
-                policy.min_replicas.ceiling()
-            )),
+        let (page, text) = min_above_ceiling(low, policy, evidence);
+        if page {
+            &mut needs_operator
+        } else {
+            &mut notes
         }
+        .push(text);
     }
     // The max ceiling is the hard limit of the whole range: min may not pass it either.
     if min_replicas > policy.max_replicas.ceiling() {
@@ -256,60 +246,18 @@ pub fn derive_bounds(
         kept.then_some(current)
     });
     if max_clamp == Some(Clamp::Ceiling) {
-        // Only the load we expect calls the operator: the ceiling cutting
-        // the headroom or the interval's tail above it is said, not paged.
-        // The expected peak the operator is called for: the 99th percentile
-        // of the forecast mean over the window, so that one burst a seasonal
-        // naive repeats each day (a workload whose bursts are its texture)
-        // is not a page on its own.
-        let mut means: Vec<f64> = window
-            .clone()
-            .map(|i| forecast.mean[i])
-            .filter(|m| m.is_finite())
-            .collect();
-        let mean_peak =
-            crate::core::stats::nearest_rank(&mut means, 0.99).map_or(0.0, |p| p.max(0.0));
-        let expected = mean_peak.max(evidence.ordinary_peak.unwrap_or(0.0));
-        let expected_need = whole(expected / capacity);
-        let ceiling = f64::from(policy.max_replicas.ceiling());
-        if expected_need > ceiling {
-            // Called only once load has needed more than the ceiling: an
-            // expected peak beyond anything the last weeks held (a re-based
-            // history's bursts, a trend carried on) is a note in the
-            // reasons until the load gets there, not a page.
-            match evidence.highest_seen {
-                Some(seen) if whole(seen / capacity) <= ceiling => notes.push(format!(
-                    "the expected peak load {} would need {expected_need} replicas, above the max ceiling {}; the highest load of the history's last {HIGHEST_SEEN_DAYS} days (15-minute mean), {}, needed {} replicas: no page for it until the load needs more than the ceiling",
-                    significant(expected, 4),
-                    policy.max_replicas.ceiling(),
-                    significant(seen, 4),
-                    whole(seen / capacity)
-                )),
-                _ => needs_operator.push(format!(
-                    "the expected peak load {} needs {expected_need} replicas, above the max ceiling {}",
-                    significant(expected, 4),
-                    policy.max_replicas.ceiling()
-                )),
+        if let Some((page, text)) = max_above_ceiling(forecast, window.clone(), policy, evidence) {
+            if page {
+                &mut needs_operator
+            } else {
+                &mut notes
             }
+            .push(text);
         }
     }
-    // Step limit: one run moves max at most ×MAX_STEP from today's, up or
-    // down; the rest follows if the next runs still want it. A 6-hourly
-    // job still follows a doubling within a day (×1.5 twice is ×2.25),
-    // and a false alarm that the next run withdraws costs little.
-    if let Some((_, today)) = evidence.current {
-        let today = f64::from(today.max(1));
-        let up = (today * MAX_STEP).floor().max(today + 1.0);
-        let down = (today / MAX_STEP).ceil();
-        let ceiling = f64::from(policy.max_replicas.ceiling());
-        let replicas = f64::from(max_replicas);
-        if replicas > up {
-            max_replicas = up.min(ceiling) as u32;
-            max_clamp = Some(Clamp::StepLimit);
-        } else if replicas < down && down <= ceiling {
-            max_replicas = down as u32;
-            max_clamp = Some(Clamp::StepLimit);
-        }
+    if let Some(limited) = step_limited(max_replicas, policy, evidence) {
+        max_replicas = limited;
+        max_clamp = Some(Clamp::StepLimit);
     }
     if max_replicas < min_replicas {
         max_replicas = min_replicas;
@@ -338,6 +286,97 @@ pub fn derive_bounds(
         expected_high: high,
         needs_operator,
         notes,
+    }
+}
+
+/// The lowest expected load needs more than the min ceiling allows: a
+/// page (true) unless the last day's lowest load fitted under it, then a
+/// note. The words either way.
+fn min_above_ceiling(low: f64, policy: &BoundsPolicy, evidence: &Evidence) -> (bool, String) {
+    let capacity = policy.target_per_replica;
+    let min_raw = low / capacity;
+    let ceiling = f64::from(policy.min_replicas.ceiling());
+    match evidence.lowest_seen {
+        Some(seen) if whole(seen / capacity) <= ceiling => (false, format!(
+            "even the lowest expected load {} would need {} replicas, above the min ceiling {}; the lowest load of the history's last day (15-minute mean), {}, needed {}: no page for it until the load stays above the ceiling for a day",
+            significant(low, 4),
+            min_raw.ceil(),
+            policy.min_replicas.ceiling(),
+            significant(seen, 4),
+            whole(seen / capacity)
+        )),
+        _ => (true, format!(
+            "even the lowest expected load {} needs {} replicas, above the min ceiling {}",
+            significant(low, 4),
+            min_raw.ceil(),
+            policy.min_replicas.ceiling()
+        )),
+    }
+}
+
+/// Max was cut to its ceiling: whether the load we expect (not the
+/// headroom, not the interval's tail) needs more, as a page (true) or, when
+/// no load of the last weeks needed more, a note; `None` when it does not.
+fn max_above_ceiling(
+    forecast: &Forecast,
+    window: std::ops::Range<usize>,
+    policy: &BoundsPolicy,
+    evidence: &Evidence,
+) -> Option<(bool, String)> {
+    let capacity = policy.target_per_replica;
+    // The expected peak the operator is called for: the 99th percentile
+    // of the forecast mean over the window, so that one burst a seasonal
+    // naive repeats each day (a workload whose bursts are its texture)
+    // is not a page on its own.
+    let mut means: Vec<f64> = window
+        .map(|i| forecast.mean[i])
+        .filter(|m| m.is_finite())
+        .collect();
+    let mean_peak = crate::core::stats::nearest_rank(&mut means, 0.99).map_or(0.0, |p| p.max(0.0));
+    let expected = mean_peak.max(evidence.ordinary_peak.unwrap_or(0.0));
+    let expected_need = whole(expected / capacity);
+    let ceiling = f64::from(policy.max_replicas.ceiling());
+    if expected_need <= ceiling {
+        return None;
+    }
+    // Called only once load has needed more than the ceiling: an expected
+    // peak beyond anything the last weeks held (a re-based history's
+    // bursts, a trend carried on) is a note in the reasons until the load
+    // gets there, not a page.
+    Some(match evidence.highest_seen {
+        Some(seen) if whole(seen / capacity) <= ceiling => (false, format!(
+            "the expected peak load {} would need {expected_need} replicas, above the max ceiling {}; the highest load of the history's last {HIGHEST_SEEN_DAYS} days (15-minute mean), {}, needed {} replicas: no page for it until the load needs more than the ceiling",
+            significant(expected, 4),
+            policy.max_replicas.ceiling(),
+            significant(seen, 4),
+            whole(seen / capacity)
+        )),
+        _ => (true, format!(
+            "the expected peak load {} needs {expected_need} replicas, above the max ceiling {}",
+            significant(expected, 4),
+            policy.max_replicas.ceiling()
+        )),
+    })
+}
+
+/// Step limit: one run moves max at most ×[`MAX_STEP`] from today's, up or
+/// down; the rest follows if the next runs still want it. A 6-hourly job
+/// still follows a doubling within a day (×1.5 twice is ×2.25), and a false
+/// alarm that the next run withdraws costs little. The limited max, when
+/// `max_replicas` is beyond the step.
+fn step_limited(max_replicas: u32, policy: &BoundsPolicy, evidence: &Evidence) -> Option<u32> {
+    let (_, today) = evidence.current?;
+    let today = f64::from(today.max(1));
+    let up = (today * MAX_STEP).floor().max(today + 1.0);
+    let down = (today / MAX_STEP).ceil();
+    let ceiling = f64::from(policy.max_replicas.ceiling());
+    let replicas = f64::from(max_replicas);
+    if replicas > up {
+        Some(up.min(ceiling) as u32)
+    } else if replicas < down && down <= ceiling {
+        Some(down as u32)
+    } else {
+        None
     }
 }
 

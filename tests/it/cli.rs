@@ -719,7 +719,11 @@ fn events_finds_an_injected_spike_and_writes_the_design_json() {
         "150",
     ]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(stderr(&bad).contains("--min-change is a percentage"));
+    let said = stderr(&bad);
+    assert!(
+        said.contains("--min-change") && said.contains("a percentage between 0 and 100"),
+        "{said}"
+    );
 }
 
 #[test]

@@ -220,99 +220,8 @@ fn describe_events(
     now: i64,
     end: i64,
 ) -> Vec<String> {
-    let mut lines = Vec::new();
+    let mut lines = describe_shifts(found, adaptation, bounds, workload, now);
     let max = bounds.max.replicas;
-    let capacity = f64::from(max) * workload.policy.target_per_replica;
-    let change = signed_percent;
-    let min_now = match workload.current {
-        Some(c) if c.min_replicas != bounds.min.replicas => {
-            format!("min {} → {}", c.min_replicas, bounds.min.replicas)
-        }
-        Some(c) => format!("min stays {}", c.min_replicas),
-        None => format!("min {}", bounds.min.replicas),
-    };
-    let shifts: Vec<&events::Event> = found
-        .iter()
-        .filter(|e| e.kind == EventKind::Shift)
-        .collect();
-    let down_after = workload.events.shift_down_after;
-    for (k, shift) in shifts.iter().enumerate() {
-        let ratio = if shift.before > 0.0 {
-            shift.after / shift.before
-        } else {
-            f64::INFINITY
-        };
-        let what = format!(
-            "shift {} {} (level {} → {})",
-            format_moment(shift.start),
-            change(ratio),
-            significant(shift.before, 3),
-            significant(shift.after, 3)
-        );
-        let last = k + 1 == shifts.len();
-        let held = adaptation.level.and_then(|l| l.held_until);
-        let action = match held {
-            Some(until) if shift.after < shift.before && shift.start + down_after.secs() > now => format!(
-                "not followed until it has lasted {down_after} ({}): capacity is given back cautiously, the plan keeps the level before it",
-                format_moment(until)
-            ),
-            // Down and back up inside the hold: the plan still keeps the
-            // higher level from before the drop.
-            Some(_) if last => format!("the plan keeps the higher level held before it; {min_now}"),
-            _ if last => format!("the forecast starts from the new level; {min_now}"),
-            _ => "the history before it is re-based to the current level".to_string(),
-        };
-        lines.push(format!("{what}: {action}"));
-    }
-
-    let describe_transient = |e: &events::Event| {
-        // Against an expected level of about nothing, a ratio means little.
-        let size = if e.before > 1e-3 * e.day_peak.max(0.0) && e.before > 0.0 {
-            format!("×{:.1} expected", e.after / e.before)
-        } else {
-            format!("{} where about 0 was expected", significant(e.after, 3))
-        };
-        let ratio = if e.before > 0.0 {
-            e.after / e.before
-        } else {
-            f64::INFINITY
-        };
-        let stretch = match e.end {
-            Some(t) if t < end => format_stretch(e.start, t),
-            _ => format!("since {}", format_moment(e.start)),
-        };
-        let ongoing = e.end.is_none_or(|t| t >= end);
-        let kind = if e.kind == EventKind::Spike {
-            "spike"
-        } else {
-            "dip"
-        };
-        let action = if e.kind == EventKind::Dip {
-            "left out of the fit, min unchanged".to_string()
-        } else {
-            let allows = if e.before > 0.0 {
-                capacity / e.before
-            } else {
-                f64::INFINITY
-            };
-            let left = if ongoing {
-                format!(
-                    "a shift only if it lasts {}",
-                    workload.events.detection.persistence
-                )
-            } else {
-                "left to the HPA".to_string()
-            };
-            if !allows.is_finite() || !ratio.is_finite() {
-                format!("{left} (max {max} carries {})", significant(capacity, 3))
-            } else if ratio <= allows {
-                format!("{left} (max {max} allows ×{allows:.1})")
-            } else {
-                format!("{left}, but more than max {max} allows (×{allows:.1})")
-            }
-        };
-        format!("{kind} {stretch}, {size}: {action}")
-    };
     for kind in [EventKind::Spike, EventKind::Dip] {
         let mut these: Vec<&events::Event> = found.iter().filter(|e| e.kind == kind).collect();
         if these.is_empty() {
@@ -333,7 +242,7 @@ fn describe_events(
                 .then(size(b).total_cmp(&size(a)))
         });
         for e in these.iter().take(EVENTS_NAMED) {
-            lines.push(describe_transient(e));
+            lines.push(describe_transient(e, max, workload, end));
         }
         if these.len() > EVENTS_NAMED {
             let more = these.len() - EVENTS_NAMED;
@@ -373,6 +282,111 @@ fn describe_events(
         }
     }
     lines
+}
+
+/// Each shift, and what the plan does about it.
+fn describe_shifts(
+    found: &[events::Event],
+    adaptation: &Adaptation,
+    bounds: &ReplicaBounds,
+    workload: &Workload,
+    now: i64,
+) -> Vec<String> {
+    let min_now = match workload.current {
+        Some(c) if c.min_replicas != bounds.min.replicas => {
+            format!("min {} → {}", c.min_replicas, bounds.min.replicas)
+        }
+        Some(c) => format!("min stays {}", c.min_replicas),
+        None => format!("min {}", bounds.min.replicas),
+    };
+    let shifts: Vec<&events::Event> = found
+        .iter()
+        .filter(|e| e.kind == EventKind::Shift)
+        .collect();
+    let down_after = workload.events.shift_down_after;
+    let mut lines = Vec::new();
+    for (k, shift) in shifts.iter().enumerate() {
+        let ratio = if shift.before > 0.0 {
+            shift.after / shift.before
+        } else {
+            f64::INFINITY
+        };
+        let what = format!(
+            "shift {} {} (level {} → {})",
+            format_moment(shift.start),
+            signed_percent(ratio),
+            significant(shift.before, 3),
+            significant(shift.after, 3)
+        );
+        let last = k + 1 == shifts.len();
+        let held = adaptation.level.and_then(|l| l.held_until);
+        let action = match held {
+            Some(until) if shift.after < shift.before && shift.start + down_after.secs() > now => format!(
+                "not followed until it has lasted {down_after} ({}): capacity is given back cautiously, the plan keeps the level before it",
+                format_moment(until)
+            ),
+            // Down and back up inside the hold: the plan still keeps the
+            // higher level from before the drop.
+            Some(_) if last => format!("the plan keeps the higher level held before it; {min_now}"),
+            _ if last => format!("the forecast starts from the new level; {min_now}"),
+            _ => "the history before it is re-based to the current level".to_string(),
+        };
+        lines.push(format!("{what}: {action}"));
+    }
+    lines
+}
+
+/// A spike or dip, its size against the expected load, and whether the
+/// recommended `max` covers it (`end`: the history's end, after which an
+/// event is ongoing).
+fn describe_transient(e: &events::Event, max: u32, workload: &Workload, end: i64) -> String {
+    let capacity = f64::from(max) * workload.policy.target_per_replica;
+    // Against an expected level of about nothing, a ratio means little.
+    let size = if e.before > 1e-3 * e.day_peak.max(0.0) && e.before > 0.0 {
+        format!("×{:.1} expected", e.after / e.before)
+    } else {
+        format!("{} where about 0 was expected", significant(e.after, 3))
+    };
+    let ratio = if e.before > 0.0 {
+        e.after / e.before
+    } else {
+        f64::INFINITY
+    };
+    let stretch = match e.end {
+        Some(t) if t < end => format_stretch(e.start, t),
+        _ => format!("since {}", format_moment(e.start)),
+    };
+    let ongoing = e.end.is_none_or(|t| t >= end);
+    let kind = if e.kind == EventKind::Spike {
+        "spike"
+    } else {
+        "dip"
+    };
+    let action = if e.kind == EventKind::Dip {
+        "left out of the fit, min unchanged".to_string()
+    } else {
+        let allows = if e.before > 0.0 {
+            capacity / e.before
+        } else {
+            f64::INFINITY
+        };
+        let left = if ongoing {
+            format!(
+                "a shift only if it lasts {}",
+                workload.events.detection.persistence
+            )
+        } else {
+            "left to the HPA".to_string()
+        };
+        if !allows.is_finite() || !ratio.is_finite() {
+            format!("{left} (max {max} carries {})", significant(capacity, 3))
+        } else if ratio <= allows {
+            format!("{left} (max {max} allows ×{allows:.1})")
+        } else {
+            format!("{left}, but more than max {max} allows (×{allows:.1})")
+        }
+    };
+    format!("{kind} {stretch}, {size}: {action}")
 }
 
 fn describe_change(current: CurrentBounds, bounds: &ReplicaBounds) -> String {

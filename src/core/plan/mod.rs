@@ -237,7 +237,7 @@ pub fn signed_percent(ratio: f64) -> String {
 mod tests {
     use super::*;
     use crate::app::config;
-    use crate::core::series::Sample;
+    use crate::core::series::{RawSeries, Sample};
     use crate::core::synthetic;
     use proptest::prelude::*;
     use std::path::Path;

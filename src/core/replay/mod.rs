@@ -577,19 +577,6 @@ mod tests {
 
     const T0: i64 = 1_700_000_000 / 3600 * 3600;
 
-    fn series(step: i64, values: Vec<f64>) -> Series {
-        Series {
-            start: T0,
-            step,
-            values,
-            stats: GridStats::default(),
-        }
-    }
-
-    fn fixed(min: u32, max: u32) -> Vec<BoundsAt> {
-        vec![BoundsAt { from: T0, min, max }]
-    }
-
     #[test]
     fn a_replans_schedule_takes_over_at_the_replan() {
         let entry = |from: i64, min_replicas: u32| ScheduledMin { from, min_replicas };

@@ -215,7 +215,7 @@ impl PrometheusServer {
         require(PROMTOOL);
         let dir = tempfile::Builder::new()
             .prefix("prometheus-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .tempdir_in(crate::scratch_root())
             .unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();

@@ -72,7 +72,7 @@ impl VictoriaServer {
         );
         let dir = tempfile::Builder::new()
             .prefix("victoria-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .tempdir_in(crate::scratch_root())
             .unwrap();
         let port = free_port();
         let child = Command::new(VICTORIA)
