@@ -251,6 +251,10 @@ fn a_state_that_cannot_be_written_is_said_on_stderr_in_the_log_and_counted() {
     // Read (a folder where its file should be) and not written: two.
     assert_eq!(finished["other_errors"], 2, "{finished}");
     assert_eq!(finished["error"], 2, "{finished}");
+    assert_eq!(
+        finished["error_kinds"], "store_unreadable=1,store_unwritable=1",
+        "{finished}"
+    );
     // The other workload's state was written.
     assert!(dir.path().join("models/web/api-0.json").is_file());
 }

@@ -216,7 +216,7 @@ fn remember(
     use crate::edge::store::{ModelState, RunRecord, WorkloadState};
     let id = format!("{}/{}", w.namespace, w.name);
     if let Some(problem) = loaded.set_aside {
-        store_problem(run, "store_set_aside", problem);
+        store_problem(run, "store_unreadable", problem);
     }
     let mut state = loaded
         .state

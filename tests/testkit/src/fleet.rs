@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-
 /// `homeostat synth` of `workloads` × `days` into `dir` (with `extra`
 /// arguments), unless `dir` already holds `marker`; returns `dir`.
 pub fn synth(
