@@ -1,5 +1,5 @@
 //! `homeostat apply`: the recommendations patched into the HPAs (or
-//! written as YAML for GitOps), then the alerts.
+//! written as YAML for `GitOps`), then the alerts.
 
 use super::{colour_wanted, emit, log_summary, notify_and_say, stopped, Flags};
 use crate::app::cli::{ApplyFormat, PatchFormat};

@@ -21,6 +21,9 @@ use std::path::{Path, PathBuf};
 /// Runs the command `cli` names and returns its exit code: 0 all went
 /// well, 1 some workloads (or servers) failed, 2 the run could not start.
 ///
+/// Long (150 lines) only because it is the dispatch: one arm per command,
+/// each destructuring its flags and calling that command's function.
+///
 /// # Errors
 /// Why the run could not start or its output could not be written.
 pub fn execute(cli: Cli) -> Result<u8> {

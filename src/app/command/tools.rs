@@ -112,7 +112,12 @@ pub(super) fn report_merge(
     let order = config
         .map(|path| load_config(Some(path), None))
         .transpose()?
-        .map(|c| c.workloads.iter().map(|w| w.id()).collect::<Vec<_>>());
+        .map(|c| {
+            c.workloads
+                .iter()
+                .map(crate::core::workload::Workload::id)
+                .collect::<Vec<_>>()
+        });
     let (plan, problems) = report::merge(shards, order.as_deref()).map_err(anyhow::Error::msg)?;
     let text = match format {
         Format::Table => report::render_table(&plan, colour_wanted(output)),

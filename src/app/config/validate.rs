@@ -33,53 +33,16 @@ pub(super) fn validate_workload(
     base: &Path,
     seen: &mut HashSet<String>,
 ) -> Result<Workload, String> {
-    if w.name.trim().is_empty() {
-        return Err(format!(
-            "workload #{} (counting from 1) has an empty `name`",
-            index + 1
-        ));
-    }
-    // Names become paths (the model store, exports) and reach terminals,
-    // CSV and HTML: only Kubernetes names, which can do no harm there
-    // and map to distinct files.
-    let named = |problem: String| format!("workload #{} (counting from 1): {problem}", index + 1);
-    check_kubernetes_name(&w.namespace, NameKind::Label)
-        .map_err(|e| named(format!("namespace {e}")))?;
-    check_kubernetes_name(&w.name, NameKind::Subdomain).map_err(|e| named(format!("name {e}")))?;
-    if let Some(hpa) = &w.hpa {
-        check_kubernetes_name(hpa, NameKind::Subdomain).map_err(|e| named(format!("hpa {e}")))?;
-    }
-    let id = format!("{}/{}", w.namespace, w.name);
+    let id = workload_id(index, &w, seen)?;
     let err = |problem: String| format!("workload {id}: {problem}");
-    if !seen.insert(id.clone()) {
-        return Err(err(
-            "defined twice: workload names must be unique per namespace".into(),
-        ));
-    }
-    let source = match (w.query, w.file) {
-        (Some(_), Some(_)) => return Err(err("has both `query` and `file`; give one".into())),
-        (None, None) => return Err(err("needs a `query` (Prometheus) or a `file`".into())),
-        (Some(query), None) => {
-            if !has_prometheus {
-                return Err(err(
-                    "has a `query` but the config has no `prometheus:` section".into(),
-                ));
-            }
-            if query.trim().is_empty() {
-                return Err(err("`query` is empty".into()));
-            }
-            LoadSource::Query {
-                query,
-                aggregate: w.aggregate,
-            }
-        }
-        (None, Some(_)) if w.aggregate.is_some() => {
-            return Err(err(
-                "`aggregate` applies to a Prometheus `query`, not to a `file`".into(),
-            ))
-        }
-        (None, Some(file)) => LoadSource::File(base.join(file)),
-    };
+    let source = load_source(
+        w.query.as_deref(),
+        w.file.as_deref(),
+        w.aggregate,
+        has_prometheus,
+        base,
+    )
+    .map_err(&err)?;
     // A file's step is read off its timestamps; a query needs one to ask for.
     let step = match (&source, w.step.or(d.step)) {
         (LoadSource::Query { .. }, None) => {
@@ -93,23 +56,7 @@ pub(super) fn validate_workload(
             w.target_per_replica
         )));
     }
-    // One pod turns a node drain or a zone loss into an outage: min is 2
-    // unless the config says otherwise (or a ceiling allows only 1).
-    let ceiling_of = |r: Option<&RawRange>| r.and_then(|r| r.ceiling).unwrap_or(DEFAULT_CEILING);
-    let default_min_floor = DEFAULT_MIN_FLOOR
-        .min(ceiling_of(w.min_replicas.as_ref()))
-        .min(ceiling_of(w.max_replicas.as_ref()))
-        .max(1);
-    let min_replicas =
-        range(w.min_replicas.as_ref(), "min_replicas", default_min_floor).map_err(&err)?;
-    let max_replicas = range(w.max_replicas.as_ref(), "max_replicas", 1).map_err(&err)?;
-    if min_replicas.floor() > max_replicas.ceiling() {
-        return Err(err(format!(
-            "min_replicas.floor {} is above max_replicas.ceiling {}: no bound can satisfy both",
-            min_replicas.floor(),
-            max_replicas.ceiling()
-        )));
-    }
+    let (min_replicas, max_replicas) = replica_ranges(&w).map_err(&err)?;
     let level = w.level.or(d.level).unwrap_or(DEFAULT_LEVEL_PERCENT);
     let level = check_level(level).map_err(&err)?;
     let headroom =
@@ -167,6 +114,87 @@ pub(super) fn validate_workload(
             max_mase
         },
     })
+}
+
+/// The workload's `namespace/name`, once its names are Kubernetes names
+/// and no other workload has it.
+fn workload_id(
+    index: usize,
+    w: &RawWorkload,
+    seen: &mut HashSet<String>,
+) -> Result<String, String> {
+    if w.name.trim().is_empty() {
+        return Err(format!(
+            "workload #{} (counting from 1) has an empty `name`",
+            index + 1
+        ));
+    }
+    // Names become paths (the model store, exports) and reach terminals,
+    // CSV and HTML: only Kubernetes names, which can do no harm there
+    // and map to distinct files.
+    let named = |problem: String| format!("workload #{} (counting from 1): {problem}", index + 1);
+    check_kubernetes_name(&w.namespace, NameKind::Label)
+        .map_err(|e| named(format!("namespace {e}")))?;
+    check_kubernetes_name(&w.name, NameKind::Subdomain).map_err(|e| named(format!("name {e}")))?;
+    if let Some(hpa) = &w.hpa {
+        check_kubernetes_name(hpa, NameKind::Subdomain).map_err(|e| named(format!("hpa {e}")))?;
+    }
+    let id = format!("{}/{}", w.namespace, w.name);
+    if !seen.insert(id.clone()) {
+        return Err(format!(
+            "workload {id}: defined twice: workload names must be unique per namespace"
+        ));
+    }
+    Ok(id)
+}
+
+/// Where the workload's load comes from: a Prometheus `query` (which needs
+/// the `prometheus:` section) or a `file` (relative to the config's folder).
+fn load_source(
+    query: Option<&str>,
+    file: Option<&Path>,
+    aggregate: Option<crate::core::workload::Aggregate>,
+    has_prometheus: bool,
+    base: &Path,
+) -> Result<LoadSource, String> {
+    match (query, file) {
+        (Some(_), Some(_)) => Err("has both `query` and `file`; give one".into()),
+        (None, None) => Err("needs a `query` (Prometheus) or a `file`".into()),
+        (Some(_), None) if !has_prometheus => {
+            Err("has a `query` but the config has no `prometheus:` section".into())
+        }
+        (Some(query), None) if query.trim().is_empty() => Err("`query` is empty".into()),
+        (Some(query), None) => Ok(LoadSource::Query {
+            query: query.to_string(),
+            aggregate,
+        }),
+        (None, Some(_)) if aggregate.is_some() => {
+            Err("`aggregate` applies to a Prometheus `query`, not to a `file`".into())
+        }
+        (None, Some(file)) => Ok(LoadSource::File(base.join(file))),
+    }
+}
+
+/// `min_replicas` and `max_replicas`, with their defaults, and a floor no
+/// ceiling contradicts.
+fn replica_ranges(w: &RawWorkload) -> Result<(ReplicaRange, ReplicaRange), String> {
+    // One pod turns a node drain or a zone loss into an outage: min is 2
+    // unless the config says otherwise (or a ceiling allows only 1).
+    let ceiling_of = |r: Option<&RawRange>| r.and_then(|r| r.ceiling).unwrap_or(DEFAULT_CEILING);
+    let default_min_floor = DEFAULT_MIN_FLOOR
+        .min(ceiling_of(w.min_replicas.as_ref()))
+        .min(ceiling_of(w.max_replicas.as_ref()))
+        .max(1);
+    let min_replicas = range(w.min_replicas.as_ref(), "min_replicas", default_min_floor)?;
+    let max_replicas = range(w.max_replicas.as_ref(), "max_replicas", 1)?;
+    if min_replicas.floor() > max_replicas.ceiling() {
+        return Err(format!(
+            "min_replicas.floor {} is above max_replicas.ceiling {}: no bound can satisfy both",
+            min_replicas.floor(),
+            max_replicas.ceiling()
+        ));
+    }
+    Ok((min_replicas, max_replicas))
 }
 
 pub(super) fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> {

@@ -179,11 +179,39 @@ pub(super) fn deseasonalise(
     };
     let unit = counting_unit(&load, (3600 / series.step.max(1)) as usize);
     let (x, offset) = log_scale(&load, unit);
-    let time = |i: usize| series.start + i as i64 * series.step;
-    let mut seasonal = vec![0.0; x.len()];
-    if let Some(period) = period.filter(|&p| p > 1) {
-        // Each day's median is its level.
-        let day_of = |i: usize| time(i).div_euclid(DAY);
+    let seasonal = match period.filter(|&p| p > 1) {
+        Some(period) => Profile::new(series, &x, period).seasonal(weekday_levels),
+        None => vec![0.0; x.len()],
+    };
+    let level: Vec<f64> = x.iter().zip(&seasonal).map(|(v, s)| v - s).collect();
+    let (sigma, wander) = noise_scales(series, &level);
+    Deseasonalised {
+        level,
+        seasonal,
+        load,
+        offset,
+        unit,
+        sigma,
+        wander,
+    }
+}
+
+/// A log-scale series read against its days: each day's median is its
+/// level, and the seasonal profile is what repeats about those levels.
+struct Profile<'a> {
+    series: &'a Series,
+    x: &'a [f64],
+    /// The seasonal period in steps (a day, or a week).
+    period: usize,
+    first_day: i64,
+    day_level: Vec<f64>,
+    /// Steps per day (at most the period).
+    per_day: usize,
+}
+
+impl<'a> Profile<'a> {
+    fn new(series: &'a Series, x: &'a [f64], period: usize) -> Self {
+        let day_of = |i: usize| (series.start + i as i64 * series.step).div_euclid(DAY);
         let first_day = day_of(0);
         let days = (day_of(x.len().saturating_sub(1)) - first_day + 1) as usize;
         let mut by_day: Vec<Vec<f64>> = vec![Vec::new(); days];
@@ -196,141 +224,181 @@ pub(super) fn deseasonalise(
             .iter_mut()
             .map(|d| if d.is_empty() { f64::NAN } else { median(d) })
             .collect();
-        let level_at = |i: usize| day_level[(day_of(i) - first_day) as usize];
-        // The daily shape: per phase of the day, the median over days.
-        let per_day = ((DAY / series.step) as usize).clamp(1, period);
-        let day_phase = |i: usize| (time(i).rem_euclid(DAY) / series.step) as usize % per_day;
-        let daily = phase_medians(
-            per_day,
-            (0..x.len()).map(|i| (day_phase(i), x[i] - level_at(i))),
-        );
-        for (i, s) in seasonal.iter_mut().enumerate() {
-            *s = daily[day_phase(i)];
+        Profile {
+            series,
+            x,
+            period,
+            first_day,
+            day_level,
+            per_day: ((DAY / series.step) as usize).clamp(1, period),
         }
-        // A weekly shape (Saturday mornings are quiet) on top, from three
-        // weeks or more: per phase of the week, the median over the five
-        // weeks about this one of what the day's level and shape leave
-        // (near weeks only: a clock change or a season moves the hours of
-        // a weekend), smoothed over two hours, since a median of a few
-        // weeks alone would follow the noise.
-        let week_secs = period as i64 * series.step;
-        if period > per_day && x.len() >= 3 * period {
-            let week_of = |i: usize| {
-                (time(i) - time(0) + time(0).rem_euclid(week_secs)).div_euclid(week_secs) as usize
-            };
-            let week_phase =
-                |i: usize| (time(i).rem_euclid(week_secs) / series.step) as usize % period;
-            let weeks = week_of(x.len() - 1) + 1;
-            // remainder[week][phase]
-            let mut remainder = vec![vec![f64::NAN; period]; weeks];
-            for i in 0..x.len() {
-                remainder[week_of(i)][week_phase(i)] = x[i] - level_at(i) - seasonal[i];
+    }
+
+    fn time(&self, i: usize) -> i64 {
+        self.series.start + i as i64 * self.series.step
+    }
+
+    /// The index of step `i`'s day in `day_level`.
+    fn day(&self, i: usize) -> usize {
+        (self.time(i).div_euclid(DAY) - self.first_day) as usize
+    }
+
+    fn level_at(&self, i: usize) -> f64 {
+        self.day_level[self.day(i)]
+    }
+
+    /// The seasonal profile at each step: the daily shape, then (from three
+    /// weeks of a weekly period) the week's shape and, when `weekday_levels`
+    /// and the days' totals follow the weekday, each weekday's level.
+    fn seasonal(&self, weekday_levels: bool) -> Vec<f64> {
+        // The daily shape: per phase of the day, the median over days.
+        let day_phase =
+            |i: usize| (self.time(i).rem_euclid(DAY) / self.series.step) as usize % self.per_day;
+        let daily = phase_medians(
+            self.per_day,
+            (0..self.x.len()).map(|i| (day_phase(i), self.x[i] - self.level_at(i))),
+        );
+        let mut seasonal: Vec<f64> = (0..self.x.len()).map(|i| daily[day_phase(i)]).collect();
+        if self.period > self.per_day && self.x.len() >= 3 * self.period {
+            self.add_weekly_shape(&mut seasonal);
+            if weekday_levels {
+                self.add_weekday_levels(&mut seasonal);
             }
-            let half = ((3600 / series.step) as usize).max(1);
-            let mut around = Vec::with_capacity(5);
-            let corrections: Vec<Vec<f64>> = (0..weeks)
-                .map(|w| {
-                    let (from, to) = (
-                        w.saturating_sub(2).min(weeks.saturating_sub(5)),
-                        (w + 3).max(5).min(weeks),
-                    );
-                    let raw: Vec<f64> = (0..period)
-                        .map(|p| {
-                            around.clear();
-                            around.extend(
-                                remainder[from..to]
-                                    .iter()
-                                    .map(|r| r[p])
-                                    .filter(|v| v.is_finite()),
-                            );
-                            if around.len() >= 3 {
-                                median(&mut around)
-                            } else {
-                                0.0
-                            }
-                        })
-                        .collect();
-                    // Around the week's end the window wraps to its
-                    // start: the phases in `raw` twice over, no modulo in
-                    // this loop (it runs for every step of every week).
-                    let wrapped: Vec<f64> = raw.iter().chain(&raw).chain(&raw).copied().collect();
-                    (0..period)
-                        .map(|p| {
-                            let from = p + period - half;
-                            let sum: f64 = wrapped[from..=from + 2 * half].iter().sum();
-                            sum / (2 * half + 1) as f64
-                        })
-                        .collect()
-                })
-                .collect();
-            // Kept only where it explains something: at least a tenth of
-            // the spread that the day's level and shape leave. (Without a
-            // weekly shape it adds noise, and on a day with a shift, that
-            // day's step at the same hours of other weeks.)
-            let mut before: Vec<f64> = (0..x.len())
-                .map(|i| x[i] - level_at(i) - seasonal[i])
-                .collect();
-            let mut after: Vec<f64> = (0..x.len())
-                .map(|i| before[i] - corrections[week_of(i)][week_phase(i)])
-                .collect();
-            if robust_sd_in_place(&mut after) <= 0.9 * robust_sd_in_place(&mut before) {
-                for (i, s) in seasonal.iter_mut().enumerate() {
-                    *s += corrections[week_of(i)][week_phase(i)];
-                }
-            }
-            // And the weekday's own level (a busier Saturday), when the day
-            // totals were seen to follow the weekday, by the same rule: per
-            // weekday, the median of each day's level over the
-            // median of the week about it. Otherwise every weekend would
-            // be a shift up and back down.
-            let reference: Vec<f64> = (0..days)
-                .map(|d| {
-                    let mut week: Vec<f64> = day_level[d.saturating_sub(3)..(d + 4).min(days)]
-                        .iter()
-                        .copied()
-                        .filter(|v| v.is_finite())
-                        .collect();
-                    median(&mut week)
-                })
-                .collect();
-            let deviation: Vec<f64> = (0..days).map(|d| day_level[d] - reference[d]).collect();
-            let mut known: Vec<f64> = deviation
-                .iter()
-                .copied()
-                .filter(|v| v.is_finite())
-                .collect();
-            let known_sd = robust_sd_in_place(&mut known).max(1e-12);
-            // What grouping the days by `cycle` leaves of their spread.
-            let grouped = |cycle: usize| {
-                let group = |d: usize| (first_day + d as i64).rem_euclid(cycle as i64) as usize;
-                let effect = phase_medians(cycle, (0..days).map(|d| (group(d), deviation[d])));
-                let mut left: Vec<f64> = (0..days)
-                    .filter(|&d| deviation[d].is_finite())
-                    .map(|d| deviation[d] - effect[group(d)])
+        }
+        seasonal
+    }
+
+    /// A weekly shape (Saturday mornings are quiet) on top, from three
+    /// weeks or more: per phase of the week, the median over the five
+    /// weeks about this one of what the day's level and shape leave (near
+    /// weeks only: a clock change or a season moves the hours of a
+    /// weekend), smoothed over two hours, since a median of a few weeks
+    /// alone would follow the noise. Kept only where it explains
+    /// something: at least a tenth of the spread that the day's level and
+    /// shape leave. (Without a weekly shape it adds noise, and on a day
+    /// with a shift, that day's step at the same hours of other weeks.)
+    fn add_weekly_shape(&self, seasonal: &mut [f64]) {
+        let (x, period, step) = (self.x, self.period, self.series.step);
+        let week_secs = period as i64 * step;
+        let week_of = |i: usize| {
+            (self.time(i) - self.time(0) + self.time(0).rem_euclid(week_secs)).div_euclid(week_secs)
+                as usize
+        };
+        let week_phase = |i: usize| (self.time(i).rem_euclid(week_secs) / step) as usize % period;
+        let weeks = week_of(x.len() - 1) + 1;
+        // remainder[week][phase]
+        let mut remainder = vec![vec![f64::NAN; period]; weeks];
+        for i in 0..x.len() {
+            remainder[week_of(i)][week_phase(i)] = x[i] - self.level_at(i) - seasonal[i];
+        }
+        let half = ((3600 / step) as usize).max(1);
+        let mut around = Vec::with_capacity(5);
+        let corrections: Vec<Vec<f64>> = (0..weeks)
+            .map(|w| {
+                let (from, to) = (
+                    w.saturating_sub(2).min(weeks.saturating_sub(5)),
+                    (w + 3).max(5).min(weeks),
+                );
+                let raw: Vec<f64> = (0..period)
+                    .map(|p| {
+                        around.clear();
+                        around.extend(
+                            remainder[from..to]
+                                .iter()
+                                .map(|r| r[p])
+                                .filter(|v| v.is_finite()),
+                        );
+                        if around.len() >= 3 {
+                            median(&mut around)
+                        } else {
+                            0.0
+                        }
+                    })
                     .collect();
-                (robust_sd_in_place(&mut left) / known_sd, effect)
-            };
-            let (left, effect) = grouped(7);
-            // Grouped by 6 or 8 days, nothing real is grouped: a week that
-            // explains no more than those is shifts and noise (in a month
-            // with a few shifts, any grouping explains some).
-            let null = grouped(6).0.min(grouped(8).0);
-            let weekday = |d: usize| (first_day + d as i64).rem_euclid(7) as usize;
-            if weekday_levels && left <= 0.9 && left <= null - 0.1 {
-                for (i, s) in seasonal.iter_mut().enumerate() {
-                    *s += effect[weekday((day_of(i) - first_day) as usize)];
-                }
+                // Around the week's end the window wraps to its start: the
+                // phases in `raw` twice over, no modulo in this loop (it
+                // runs for every step of every week).
+                let wrapped: Vec<f64> = raw.iter().chain(&raw).chain(&raw).copied().collect();
+                (0..period)
+                    .map(|p| {
+                        let from = p + period - half;
+                        let sum: f64 = wrapped[from..=from + 2 * half].iter().sum();
+                        sum / (2 * half + 1) as f64
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut before: Vec<f64> = (0..x.len())
+            .map(|i| x[i] - self.level_at(i) - seasonal[i])
+            .collect();
+        let mut after: Vec<f64> = (0..x.len())
+            .map(|i| before[i] - corrections[week_of(i)][week_phase(i)])
+            .collect();
+        if robust_sd_in_place(&mut after) <= 0.9 * robust_sd_in_place(&mut before) {
+            for (i, s) in seasonal.iter_mut().enumerate() {
+                *s += corrections[week_of(i)][week_phase(i)];
             }
         }
     }
-    let level: Vec<f64> = x.iter().zip(&seasonal).map(|(v, s)| v - s).collect();
+
+    /// The weekday's own level (a busier Saturday), when the day totals
+    /// follow the weekday, by the same rule: per weekday, the median of
+    /// each day's level over the median of the week about it. Otherwise
+    /// every weekend would be a shift up and back down.
+    fn add_weekday_levels(&self, seasonal: &mut [f64]) {
+        let (day_level, days) = (&self.day_level, self.day_level.len());
+        let reference: Vec<f64> = (0..days)
+            .map(|d| {
+                let mut week: Vec<f64> = day_level[d.saturating_sub(3)..(d + 4).min(days)]
+                    .iter()
+                    .copied()
+                    .filter(|v| v.is_finite())
+                    .collect();
+                median(&mut week)
+            })
+            .collect();
+        let deviation: Vec<f64> = (0..days).map(|d| day_level[d] - reference[d]).collect();
+        let mut known: Vec<f64> = deviation
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
+        let known_sd = robust_sd_in_place(&mut known).max(1e-12);
+        // What grouping the days by `cycle` leaves of their spread.
+        let grouped = |cycle: usize| {
+            let group = |d: usize| (self.first_day + d as i64).rem_euclid(cycle as i64) as usize;
+            let effect = phase_medians(cycle, (0..days).map(|d| (group(d), deviation[d])));
+            let mut left: Vec<f64> = (0..days)
+                .filter(|&d| deviation[d].is_finite())
+                .map(|d| deviation[d] - effect[group(d)])
+                .collect();
+            (robust_sd_in_place(&mut left) / known_sd, effect)
+        };
+        let (left, effect) = grouped(7);
+        // Grouped by 6 or 8 days, nothing real is grouped: a week that
+        // explains no more than those is shifts and noise (in a month
+        // with a few shifts, any grouping explains some).
+        let null = grouped(6).0.min(grouped(8).0);
+        let weekday = |d: usize| (self.first_day + d as i64).rem_euclid(7) as usize;
+        if left <= 0.9 && left <= null - 0.1 {
+            for (i, s) in seasonal.iter_mut().enumerate() {
+                *s += effect[weekday(self.day(i))];
+            }
+        }
+    }
+}
+
+/// The noise scale of `level` from first differences (the white part of
+/// the noise), and the wander about each day's median (how far the level
+/// drifts for hours without anything happening), at least the noise.
+fn noise_scales(series: &Series, level: &[f64]) -> (f64, f64) {
     let mut diffs: Vec<f64> = level
         .windows(2)
         .map(|w| w[1] - w[0])
         .filter(|d| d.is_finite())
         .collect();
     let sigma = (robust_sd_in_place(&mut diffs) / std::f64::consts::SQRT_2).max(1e-9);
-    let day_of = |i: usize| time(i).div_euclid(DAY);
+    let day_of = |i: usize| (series.start + i as i64 * series.step).div_euclid(DAY);
     let mut wander_residuals = Vec::with_capacity(level.len());
     let mut i = 0;
     while i < level.len() {
@@ -348,15 +416,7 @@ pub(super) fn deseasonalise(
         i = j;
     }
     let wander = (1.4826 * median(&mut wander_residuals)).max(sigma);
-    Deseasonalised {
-        level,
-        seasonal,
-        load,
-        offset,
-        unit,
-        sigma,
-        wander,
-    }
+    (sigma, wander)
 }
 
 /// The seasonal period `detect` reads `series` against, found in

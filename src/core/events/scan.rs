@@ -1,8 +1,338 @@
-//! The two-window median scan for level changes: side medians (sliding,
+//! The scan of a deseasonalised level (`Scan`: the stages of `detect`, in
+//! order) and its parts: the two-window median scan for level changes, side medians (sliding,
 //! O(n·w)), a change placed where it splits best, weekly twins, and each
 //! step's departure from the level on both of its sides.
 
-use super::known_median;
+use super::deseasonalise::Deseasonalised;
+use super::transients::{find_departures, without_recurring, Counting, NoiseScale};
+use super::{known_median, segment_bounds, Event, EventKind, EventSettings};
+use crate::core::series::Series;
+use crate::core::time::DAY;
+
+/// One series' deseasonalised level, scanned for events: the stages of
+/// [`detect`], in the order it runs them.
+pub(super) struct Scan<'a> {
+    pub(super) series: &'a Series,
+    pub(super) ds: &'a Deseasonalised,
+    /// Steps a change must hold (the persistence).
+    pub(super) window: usize,
+    /// Least size of a level change (log space).
+    pub(super) threshold: f64,
+}
+
+impl Scan<'_> {
+    fn time(&self, i: usize) -> i64 {
+        self.series.start + i as i64 * self.series.step
+    }
+
+    fn load(&self, log: f64) -> f64 {
+        (log.exp() - self.ds.offset).max(0.0)
+    }
+
+    /// The changes of level, in time order: peaks of a two-window median
+    /// scan, each placed where the two levels split best.
+    pub(super) fn level_changes(&self, scratch: &mut Vec<f64>) -> Vec<usize> {
+        let (ds, window, threshold) = (self.ds, self.window, self.threshold);
+        let n = ds.level.len();
+        // Two-window median scan: at each step, the median of the window
+        // after it (from it on) less that of the window before it.
+        let (before, after) = side_medians(&ds.level, window, window / 2);
+        let scan: Vec<f64> = (0..n)
+            .map(|tau| {
+                if tau < window || tau > n - window {
+                    return 0.0;
+                }
+                // `after[tau − 1]` is the median of level[tau..tau + window].
+                let change = after[tau - 1] - before[tau];
+                if change.is_finite() {
+                    change
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        // Peaks of the scan above the thresholds, strongest first.
+        let mut candidates: Vec<usize> = (1..n - 1)
+            .filter(|&t| {
+                let size = scan[t].abs();
+                size >= threshold && size >= scan[t - 1].abs() && size >= scan[t + 1].abs()
+            })
+            .collect();
+        candidates.sort_by(|&a, &b| scan[b].abs().total_cmp(&scan[a].abs()).then(a.cmp(&b)));
+        // Each candidate is tried on its own merits against the changes
+        // already kept: a change kept must leave a window of history after it
+        // before the next one, and the level over up to a day after it must
+        // differ from the level over up to a day before (a spike of a few
+        // hours moves the scan, not the day's median). A rejected candidate
+        // blocks nothing, so a tall spike next to a real shift cannot hide it.
+        let reach = 4 * window;
+        let per_week = (7 * DAY / self.series.step) as usize;
+        let slack = ((3600 / self.series.step) as usize).max(1);
+        let mut changes: Vec<usize> = Vec::new();
+        for candidate in candidates {
+            if changes.iter().any(|&c| c.abs_diff(candidate) < window) {
+                continue;
+            }
+            if recurs_weekly(&scan, candidate, per_week, slack, window) {
+                continue;
+            }
+            // The scan's peak is only within half a window of the change (a
+            // median moves once half its window has changed): place it where
+            // splitting the two windows at the two levels fits best.
+            let tau = refine(&ds.level, candidate, window, scratch);
+            let previous = changes
+                .iter()
+                .copied()
+                .filter(|&c| c < tau)
+                .max()
+                .unwrap_or(0);
+            let next = changes
+                .iter()
+                .copied()
+                .filter(|&c| c > tau)
+                .min()
+                .unwrap_or(n);
+            if next - tau < window || tau - previous < window / 2 {
+                continue;
+            }
+            let before = known_median(
+                &ds.level[previous.max(tau.saturating_sub(reach))..tau],
+                window / 2,
+                scratch,
+            );
+            let after = known_median(&ds.level[tau..next.min(tau + reach)], window / 2, scratch);
+            if let (Some(before), Some(after)) = (before, after) {
+                if (after - before).abs() >= threshold {
+                    changes.push(tau);
+                }
+            }
+        }
+        changes.sort_unstable();
+        changes
+    }
+
+    /// The median level of each segment between `changes`.
+    fn segment_levels(&self, changes: &[usize], scratch: &mut Vec<f64>) -> Vec<Option<f64>> {
+        segment_bounds(changes, self.ds.level.len())
+            .windows(2)
+            .map(|b| known_median(&self.ds.level[b[0]..b[1]], 1, scratch))
+            .collect()
+    }
+
+    /// Persistence rule: drops the weakest change that fails it (a segment
+    /// shorter than the window after it, or levels closer than the
+    /// threshold), until none does.
+    pub(super) fn keep_persistent(&self, changes: &mut Vec<usize>, scratch: &mut Vec<f64>) {
+        loop {
+            let bounds = segment_bounds(changes, self.ds.level.len());
+            let levels = self.segment_levels(changes, scratch);
+            let weakest = (0..changes.len())
+                .map(|j| {
+                    let holds = bounds[j + 2] - bounds[j + 1] >= self.window;
+                    let size = match (levels[j], levels[j + 1]) {
+                        (Some(a), Some(b)) => (b - a).abs(),
+                        _ => 0.0,
+                    };
+                    (j, holds && size >= self.threshold, size)
+                })
+                .filter(|&(_, ok, _)| !ok)
+                .min_by(|a, b| a.2.total_cmp(&b.2));
+            match weakest {
+                Some((j, _, _)) => {
+                    changes.remove(j);
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// A change of level that comes back within two days (a storm, a
+    /// holiday, an outage) is a long departure, not a shift: it is healed
+    /// and left out of the fit, and it never re-bases the history. One that
+    /// holds for longer is a shift. Pairs are taken out of `changes`
+    /// shortest first, until none is left: `(from, to, size)` each.
+    pub(super) fn take_long_departures(
+        &self,
+        changes: &mut Vec<usize>,
+        scratch: &mut Vec<f64>,
+    ) -> Vec<(usize, usize, f64)> {
+        let return_within = (2 * DAY / self.series.step) as usize;
+        let mut long_departures: Vec<(usize, usize, f64)> = Vec::new();
+        loop {
+            let levels = self.segment_levels(changes, scratch);
+            // A run of changes j..=k (a storm comes in steps and goes in
+            // steps) after which the level is back where it was before j.
+            let at = &*changes;
+            let returning = (0..at.len())
+                .flat_map(|j| {
+                    (j + 1..at.len())
+                        .take_while(move |&k| at[k] - at[j] <= return_within)
+                        .map(move |k| (j, k))
+                })
+                .filter_map(|(j, k)| {
+                    let (Some(a), Some(c)) = (levels[j], levels[k + 1]) else {
+                        return None;
+                    };
+                    if (c - a).abs() >= self.threshold {
+                        return None;
+                    }
+                    // Its size: the middle level farthest from the one before.
+                    let size = levels[j + 1..=k]
+                        .iter()
+                        .flatten()
+                        .map(|m| m - a)
+                        .max_by(|x, y| x.abs().total_cmp(&y.abs()))?;
+                    Some((at[k] - at[j], j, k, size))
+                })
+                .min_by_key(|&(length, ..)| length);
+            let Some((_, j, k, size)) = returning else {
+                break;
+            };
+            long_departures.push((changes[j], changes[k], size));
+            changes.drain(j..=k);
+        }
+        long_departures
+    }
+
+    /// The shifts at `changes`. A shift's levels are the typical load of
+    /// the segments, seasonality removed (the profile is centred on each
+    /// day's median).
+    pub(super) fn shifts(&self, changes: &[usize], level_at: &[f64]) -> Vec<Event> {
+        changes
+            .iter()
+            .map(|&tau| Event {
+                kind: EventKind::Shift,
+                start: self.time(tau),
+                end: None,
+                before: self.load(level_at[tau - 1]),
+                after: self.load(level_at[tau]),
+                z: (level_at[tau] - level_at[tau - 1]) / self.ds.sigma,
+                day_peak: self.load(level_at[tau]),
+            })
+            .collect()
+    }
+
+    /// The long departures as spikes or dips: expected, the level the load
+    /// came back to with the day's shape.
+    pub(super) fn long_departures(
+        &self,
+        departures: &[(usize, usize, f64)],
+        level_at: &[f64],
+    ) -> Vec<Event> {
+        let ds = self.ds;
+        let n = ds.level.len();
+        let half_day = (DAY / self.series.step) as usize / 2;
+        departures
+            .iter()
+            .map(|&(from, to, size)| {
+                let up = size > 0.0;
+                let signed = |i: usize| if up { ds.level[i] } else { -ds.level[i] };
+                let peak = (from..to)
+                    .filter(|&i| ds.level[i].is_finite())
+                    .max_by(|&a, &b| signed(a).total_cmp(&signed(b)))
+                    .unwrap_or(from);
+                let base = level_at[from.saturating_sub(1)];
+                let expected = |i: usize| self.load(base + ds.seasonal[i]);
+                let day_peak = (peak.saturating_sub(half_day)..(peak + half_day + 1).min(n))
+                    .map(expected)
+                    .filter(|v| v.is_finite())
+                    .fold(f64::NAN, f64::max);
+                Event {
+                    kind: if up { EventKind::Spike } else { EventKind::Dip },
+                    start: self.time(from),
+                    end: Some(self.time(to)),
+                    before: expected(peak),
+                    after: self.series.values[peak],
+                    z: size / ds.sigma,
+                    day_peak,
+                }
+            })
+            .collect()
+    }
+
+    /// Spikes and dips in `residual` (the departure from the level on
+    /// either side, log space; NaN inside the long departures), found
+    /// twice: the noise scale of the first pass is inflated by the events
+    /// themselves (in a busy month a tenth of the samples), so the second
+    /// measures it without them. A burst recurring at the same time of day
+    /// is expected load, left out.
+    pub(super) fn transients(&self, residual: &[f64], settings: &EventSettings) -> Vec<Event> {
+        let (ds, series, window) = (self.ds, self.series, self.window);
+        let n = ds.level.len();
+        let half_day = (DAY / series.step) as usize / 2;
+        let hours: Vec<usize> = (0..n)
+            .map(|i| (self.time(i).rem_euclid(DAY) / 3600) as usize)
+            .collect();
+        let expected: Vec<f64> = (0..n)
+            .map(|i| self.load(ds.level[i] - residual[i] + ds.seasonal[i]))
+            .collect();
+        let counting = Counting::new(&ds.load, &expected, ds.unit);
+        let mut quiet = vec![true; n];
+        let per_hour = ((3600 / series.step) as usize).max(1);
+        let mut departures = Vec::new();
+        let mut first: Option<Vec<f64>> = None;
+        for _ in 0..2 {
+            let mut noise = NoiseScale::measure(residual, &hours, &quiet, ds.sigma, window);
+            // Without the first pass's events the noise may fall by what they
+            // swelled it (a fifth at most, for a tenth of the steps); more is
+            // the calm that is left once the busy hours are out, not the
+            // noise, and would turn ordinary wander into events.
+            match &first {
+                None => first = Some(noise.by_hour.clone()),
+                Some(first) => {
+                    for (now, before) in noise.by_hour.iter_mut().zip(first) {
+                        *now = now.max(0.8 * before);
+                    }
+                }
+            }
+            departures = find_departures(residual, &noise, &hours, &counting, settings);
+            quiet.fill(true);
+            for d in &departures {
+                // A margin as long as the event, up to an hour: its shoulders
+                // are not noise. (Longer, a busy month leaves only its calmest
+                // hours to measure the noise on, and the next pass then finds
+                // events in ordinary wander.)
+                let margin = (d.end - d.start).min(per_hour);
+                quiet[d.start.saturating_sub(margin)..(d.end + margin).min(n)].fill(false);
+            }
+        }
+        let per_day = (DAY / series.step) as usize;
+        let departures = without_recurring(departures, per_day, (1800 / series.step) as usize);
+        departures
+            .into_iter()
+            .map(|d| {
+                // From the steps away from any event and its shoulders (where the
+                // sides disagree, the residual is 0 and `expected` is the load
+                // itself: the edge of a spike would be its own day's peak).
+                let around = d.peak.saturating_sub(half_day)..(d.peak + half_day + 1).min(n);
+                let highest = |quiet_only: bool| {
+                    around
+                        .clone()
+                        .filter(|&i| !quiet_only || quiet[i])
+                        .map(|i| expected[i])
+                        .filter(|v| v.is_finite())
+                        .fold(f64::NAN, f64::max)
+                };
+                let day_peak = Some(highest(true))
+                    .filter(|v| v.is_finite())
+                    .unwrap_or_else(|| highest(false));
+                Event {
+                    kind: if d.up {
+                        EventKind::Spike
+                    } else {
+                        EventKind::Dip
+                    },
+                    start: self.time(d.start),
+                    end: Some(self.time(d.end)),
+                    before: self.load(ds.level[d.peak] - residual[d.peak] + ds.seasonal[d.peak]),
+                    after: series.values[d.peak],
+                    z: d.z,
+                    day_peak,
+                }
+            })
+            .collect()
+    }
+}
 
 /// Weekly rhythm is seasonality, never a shift: a change of level that
 /// comes back at the same hour (within `slack` steps) in at least half of

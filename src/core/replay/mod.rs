@@ -193,7 +193,6 @@ pub fn replay_workload(
     let mut hpa = Hpa::new(workload.policy.target_per_replica);
     hpa.startup = settings.startup;
     hpa.target_utilization = settings.target_utilization;
-    let lead = settings.startup + settings.buffer;
 
     let reactive_bounds = vec![BoundsAt {
         from: settings.from,
@@ -201,6 +200,70 @@ pub fn replay_workload(
         max: current.max_replicas,
     }];
     let tight_bounds = vec![tight_bounds(workload, &actual, settings.from)];
+    let Replanned {
+        horizon: horizon_bounds,
+        schedule: schedule_bounds,
+        replans,
+    } = replan(workload, raw, settings, &actual, &hpa, current);
+    let (from, to) = (settings.from, settings.to);
+    let (reactive, reactive_replicas) = simulate_traced(&actual, from, to, &reactive_bounds, &hpa);
+    let tight = simulate(&actual, from, to, &tight_bounds, &hpa);
+    let (horizon, horizon_replicas) = simulate_traced(&actual, from, to, &horizon_bounds, &hpa);
+    let (schedule, schedule_replicas) = simulate_traced(&actual, from, to, &schedule_bounds, &hpa);
+    let oracle = oracle(&actual, from, to, &hpa);
+    let chart = ReplayChart {
+        load: (0..actual.len())
+            .map(|i| (actual.timestamp(i), actual.values[i]))
+            .filter(|&(t, load)| t >= from && t < to && load.is_finite())
+            .collect(),
+        capacity: hpa.capacity(),
+        replicas: vec![
+            (Policy::Reactive, reactive_replicas),
+            (Policy::Horizon, horizon_replicas),
+            (Policy::Schedule, schedule_replicas),
+        ],
+    };
+    Ok(WorkloadReplay {
+        name: workload.name.clone(),
+        namespace: workload.namespace.clone(),
+        from,
+        to,
+        verdict: verdict(&reactive, &horizon, &schedule),
+        policies: [
+            (Policy::Reactive, reactive),
+            (Policy::Tight, tight),
+            (Policy::Horizon, horizon),
+            (Policy::Schedule, schedule),
+            (Policy::Oracle, oracle),
+        ]
+        .into_iter()
+        .map(|(policy, outcome)| PolicyOutcome { policy, outcome })
+        .collect(),
+        stability: Stability::of(&replans),
+        replans,
+        chart,
+    })
+}
+
+/// The bounds each replan put in force, and the replans themselves.
+struct Replanned {
+    horizon: Vec<BoundsAt>,
+    schedule: Vec<BoundsAt>,
+    replans: Vec<Replan>,
+}
+
+/// The batch job rerun every `settings.replan` over the replayed time, each
+/// run on the data before it and seeing the range the previous one left on
+/// the HPA (as the job reads it from the cluster).
+fn replan(
+    workload: &Workload,
+    raw: &RawSeries,
+    settings: &ReplaySettings,
+    actual: &Series,
+    hpa: &Hpa,
+    current: crate::core::workload::CurrentBounds,
+) -> Replanned {
+    let lead = settings.startup + settings.buffer;
     let mut horizon_bounds = Vec::new();
     let mut schedule_bounds = Vec::new();
     let mut replans = Vec::new();
@@ -251,7 +314,7 @@ pub fn replay_workload(
                     (min, max),
                 );
                 schedule_bounds.extend(in_force_from(at, &entries, max));
-                mase_next_day = next_day_mase(&actual, forecast, at, &mean_at);
+                mase_next_day = next_day_mase(actual, forecast, at, &mean_at);
             } else {
                 schedule_bounds.push(last);
             }
@@ -269,44 +332,11 @@ pub fn replay_workload(
         });
         at = until;
     }
-    let (from, to) = (settings.from, settings.to);
-    let (reactive, reactive_replicas) = simulate_traced(&actual, from, to, &reactive_bounds, &hpa);
-    let tight = simulate(&actual, from, to, &tight_bounds, &hpa);
-    let (horizon, horizon_replicas) = simulate_traced(&actual, from, to, &horizon_bounds, &hpa);
-    let (schedule, schedule_replicas) = simulate_traced(&actual, from, to, &schedule_bounds, &hpa);
-    let oracle = oracle(&actual, from, to, &hpa);
-    let chart = ReplayChart {
-        load: (0..actual.len())
-            .map(|i| (actual.timestamp(i), actual.values[i]))
-            .filter(|&(t, load)| t >= from && t < to && load.is_finite())
-            .collect(),
-        capacity: hpa.capacity(),
-        replicas: vec![
-            (Policy::Reactive, reactive_replicas),
-            (Policy::Horizon, horizon_replicas),
-            (Policy::Schedule, schedule_replicas),
-        ],
-    };
-    Ok(WorkloadReplay {
-        name: workload.name.clone(),
-        namespace: workload.namespace.clone(),
-        from,
-        to,
-        verdict: verdict(&reactive, &horizon, &schedule),
-        policies: [
-            (Policy::Reactive, reactive),
-            (Policy::Tight, tight),
-            (Policy::Horizon, horizon),
-            (Policy::Schedule, schedule),
-            (Policy::Oracle, oracle),
-        ]
-        .into_iter()
-        .map(|(policy, outcome)| PolicyOutcome { policy, outcome })
-        .collect(),
-        stability: Stability::of(&replans),
+    Replanned {
+        horizon: horizon_bounds,
+        schedule: schedule_bounds,
         replans,
-        chart,
-    })
+    }
 }
 
 /// The tight baseline's bounds from the load before `from`: min for the
@@ -573,7 +603,6 @@ pub struct Backtest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::series::GridStats;
 
     const T0: i64 = 1_700_000_000 / 3600 * 3600;
 

@@ -123,6 +123,59 @@ impl FetchError {
     }
 }
 
+/// A non-2xx answer as a failure: final for what no retry can fix (bad
+/// credentials, a query the server cannot run), transient for an
+/// overloaded or restarting server (with its `Retry-After`).
+fn refusal(
+    status: StatusCode,
+    body: &[u8],
+    chunk: Chunk,
+    retry_after: Option<Duration>,
+) -> Failure {
+    let (kind, message) = explain(body);
+    let code = status.as_u16();
+    match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            Failure::Final(FetchError::Unauthorized { status: code })
+        }
+        StatusCode::UNPROCESSABLE_ENTITY => Failure::Final(FetchError::Refused {
+            status: code,
+            kind,
+            message: if message.contains("too many points") {
+                // VictoriaMetrics below its default points per series.
+                format!(
+                    "{message} (the server allows fewer points per request than the {} asked for: set prometheus.max_points_per_request to its limit)",
+                    chunk.points()
+                )
+            } else {
+                format!(
+                    "{message} (the query could not be executed, usually too many samples: \
+                     query a shorter history or a coarser step, or use a recording rule)"
+                )
+            },
+        }),
+        StatusCode::TOO_MANY_REQUESTS => Failure::Transient {
+            why: format!("Prometheus is rate limiting (HTTP 429): {message}"),
+            retry_after,
+        },
+        StatusCode::SERVICE_UNAVAILABLE => Failure::Transient {
+            why: format!(
+                "HTTP 503 ({kind}): {message} (the query timed out or Prometheus is overloaded)"
+            ),
+            retry_after,
+        },
+        s if s.is_server_error() => Failure::Transient {
+            why: format!("HTTP {code} ({kind}): {message}"),
+            retry_after,
+        },
+        _ => Failure::Final(FetchError::Refused {
+            status: code,
+            kind,
+            message,
+        }),
+    }
+}
+
 /// One attempt's failure.
 enum Failure {
     Final(FetchError),
@@ -327,8 +380,38 @@ impl Client {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
-        // Read piece by piece, so that an answer too large to hold (a query
-        // matching thousands of series) is refused instead of filling memory.
+        let body = self.read_body(&mut response, &mut reservation).await?;
+        if status.is_success() {
+            let mut series = parse_range_answer(&body).map_err(|e| match e {
+                AnswerError::Refused { kind, message } => Failure::Final(FetchError::Refused {
+                    status: status.as_u16(),
+                    kind,
+                    message,
+                }),
+                other @ AnswerError::Malformed(_) => Failure::Final(FetchError::Answer(other)),
+            })?;
+            // Only the steps asked for: a misbehaving server's extra points
+            // (off the grid, outside the range) are not history.
+            for one in &mut series {
+                one.samples.retain(|s| {
+                    s.ts >= chunk.start
+                        && s.ts <= chunk.end
+                        && (s.ts - chunk.start) % chunk.step == 0
+                });
+            }
+            return Ok(series);
+        }
+        Err(refusal(status, &body, chunk, retry_after))
+    }
+
+    /// The answer's body, read piece by piece, so that an answer too large
+    /// to hold (a query matching thousands of series) is refused instead of
+    /// filling memory; `reservation` grows with it.
+    async fn read_body(
+        &self,
+        response: &mut reqwest::Response,
+        reservation: &mut crate::edge::budget::Reservation<'static>,
+    ) -> Result<Vec<u8>, Failure> {
         let mut body = Vec::new();
         loop {
             match response.chunk().await {
@@ -362,68 +445,7 @@ impl Client {
                 }
             }
         }
-        if status.is_success() {
-            let mut series = parse_range_answer(&body).map_err(|e| match e {
-                AnswerError::Refused { kind, message } => Failure::Final(FetchError::Refused {
-                    status: status.as_u16(),
-                    kind,
-                    message,
-                }),
-                other @ AnswerError::Malformed(_) => Failure::Final(FetchError::Answer(other)),
-            })?;
-            // Only the steps asked for: a misbehaving server's extra points
-            // (off the grid, outside the range) are not history.
-            for one in &mut series {
-                one.samples.retain(|s| {
-                    s.ts >= chunk.start
-                        && s.ts <= chunk.end
-                        && (s.ts - chunk.start) % chunk.step == 0
-                });
-            }
-            return Ok(series);
-        }
-        let (kind, message) = explain(&body);
-        let code = status.as_u16();
-        Err(match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                Failure::Final(FetchError::Unauthorized { status: code })
-            }
-            StatusCode::UNPROCESSABLE_ENTITY => Failure::Final(FetchError::Refused {
-                status: code,
-                kind,
-                message: if message.contains("too many points") {
-                    // VictoriaMetrics below its default points per series.
-                    format!(
-                        "{message} (the server allows fewer points per request than the {} asked for: set prometheus.max_points_per_request to its limit)",
-                        chunk.points()
-                    )
-                } else {
-                    format!(
-                        "{message} (the query could not be executed, usually too many samples: \
-                         query a shorter history or a coarser step, or use a recording rule)"
-                    )
-                },
-            }),
-            StatusCode::TOO_MANY_REQUESTS => Failure::Transient {
-                why: format!("Prometheus is rate limiting (HTTP 429): {message}"),
-                retry_after,
-            },
-            StatusCode::SERVICE_UNAVAILABLE => Failure::Transient {
-                why: format!(
-                    "HTTP 503 ({kind}): {message} (the query timed out or Prometheus is overloaded)"
-                ),
-                retry_after,
-            },
-            s if s.is_server_error() => Failure::Transient {
-                why: format!("HTTP {code} ({kind}): {message}"),
-                retry_after,
-            },
-            _ => Failure::Final(FetchError::Refused {
-                status: code,
-                kind,
-                message,
-            }),
-        })
+        Ok(body)
     }
 
     fn transient_http(&self, e: &reqwest::Error) -> Failure {
