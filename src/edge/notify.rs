@@ -322,6 +322,9 @@ pub enum NotifyError {
     },
     #[error("{what}: not a list of alerts: {reason}")]
     NotAlerts { what: &'static str, reason: String },
+    /// No async runtime to send from (the OS refused its threads).
+    #[error("{0}")]
+    Runtime(String),
     /// The active alerts could not be read: none was resolved.
     #[error("{0} (no alert resolved this run)")]
     NoneResolved(Box<NotifyError>),
@@ -342,6 +345,7 @@ impl NotifyError {
                 _ => "pushgateway_refused",
             },
             NotifyError::NotAlerts { .. } => "alertmanager_bad_answer",
+            NotifyError::Runtime(_) => "runtime",
             NotifyError::NoneResolved(e) => e.label(),
         }
     }

@@ -57,12 +57,7 @@ pub fn notify(
             now,
         )),
         Err(e) => notify::NotifyReport {
-            errors: vec![notify::NotifyError::Settings(
-                crate::edge::http::EndpointError::Client {
-                    setting: "alertmanager/pushgateway".to_string(),
-                    reason: e,
-                },
-            )],
+            errors: vec![notify::NotifyError::Runtime(e)],
             ..notify::NotifyReport::default()
         },
     };

@@ -263,8 +263,10 @@ pub fn detect(
 #[cfg(test)]
 mod tests {
     use super::deseasonalise::{counting_unit, flapping_period, log_scale, period_means};
+    use super::scan::side_medians;
     use super::*;
     use crate::core::series::GridStats;
+    use crate::core::time::DAY;
 
     /// `days` of a daily cycle at 5 minutes with seeded noise.
     fn daily(days: i64) -> Series {
