@@ -288,6 +288,11 @@ pub struct ApplyRun {
     pub store_problems: Vec<String>,
     /// Checks that could not be made (e.g. time at max from Prometheus).
     pub warnings: Vec<String>,
+    /// Incidents opened and closed by this run (see [`crate::core::incident`]),
+    /// and how many are open after it.
+    pub incidents_opened: Vec<crate::core::incident::Incident>,
+    pub incidents_closed: Vec<crate::core::incident::Incident>,
+    pub incidents_open: usize,
     /// The stable label of each failure and store problem (e.g.
     /// `field_conflict`, `store_unwritable`), for the logs' run summary.
     #[serde(skip)]

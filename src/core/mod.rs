@@ -9,6 +9,7 @@ pub mod apply;
 pub mod bounds;
 pub mod evaluate;
 pub mod events;
+pub mod incident;
 pub mod model;
 pub mod plan;
 pub mod replay;

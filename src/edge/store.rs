@@ -54,6 +54,10 @@ pub struct WorkloadState {
     pub model: Option<ModelState>,
     /// Oldest first; the last is the latest run.
     pub history: Vec<RunRecord>,
+    /// What homeostat could not heal, oldest first (open ones and the
+    /// latest closed; absent from files written before issue 21).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incidents: Vec<crate::core::incident::Incident>,
 }
 
 impl WorkloadState {
@@ -65,6 +69,7 @@ impl WorkloadState {
             name: name.to_string(),
             model: None,
             history: Vec::new(),
+            incidents: Vec::new(),
         }
     }
 

@@ -72,6 +72,26 @@ pub fn render_apply_table(run: &crate::core::apply::ApplyRun, colour: bool) -> S
     for problem in &run.store_problems {
         let _ = writeln!(out, "model store: {problem}");
     }
+    for i in &run.incidents_opened {
+        let _ = writeln!(
+            out,
+            "incident {} opened ({}): {}",
+            i.id,
+            i.cause.as_str(),
+            i.blocked_by
+        );
+    }
+    for i in &run.incidents_closed {
+        let _ = writeln!(
+            out,
+            "incident {} closed: the condition ({}) has cleared; open since {}, {} {}",
+            i.id,
+            i.cause.as_str(),
+            i.opened,
+            i.runs,
+            if i.runs == 1 { "run" } else { "runs" }
+        );
+    }
     for warning in &run.warnings {
         let _ = writeln!(out, "warning: {warning}");
     }

@@ -18,6 +18,7 @@ mod crash;
 mod deploy;
 mod events;
 mod fuzz;
+mod incidents;
 mod layers;
 mod notify;
 mod prometheus;

@@ -82,7 +82,17 @@ pub(super) fn apply(
         ),
         ApplyFormat::Json => report::render_apply_json(&applied),
     };
-    log_summary("apply", &plan, started, &applied.error_labels);
+    log_summary(
+        "apply",
+        &plan,
+        started,
+        &applied.error_labels,
+        Some([
+            applied.incidents_open,
+            applied.incidents_opened.len(),
+            applied.incidents_closed.len(),
+        ]),
+    );
     // HPAs may have been patched by now: notify even if the report
     // cannot be written.
     let written = match output.patches {

@@ -345,11 +345,13 @@ fn notify_and_say(
 /// `other_errors`: the labels of failures outside the workloads' statuses
 /// (the model store's, the Kubernetes API's, an export's), counted in
 /// `error` too and by label in `error_kinds` (`store_unwritable=2`).
+/// `incidents`: open after the run, opened and closed by it (`apply`).
 fn log_summary(
     command: &str,
     plan: &Plan,
     started: std::time::Instant,
     other_errors: &[&'static str],
+    incidents: Option<[usize; 3]>,
 ) {
     // Each workload without a usable recommendation, by name, so that
     // the batch job's log says which and why (the report may be a file).
@@ -378,6 +380,9 @@ fn log_summary(
         error = count(Status::Error) + other_errors.len(),
         other_errors = other_errors.len(),
         error_kinds,
+        incidents_open = incidents.map(|i| i[0]),
+        incidents_opened = incidents.map(|i| i[1]),
+        incidents_closed = incidents.map(|i| i[2]),
         seconds = started.elapsed().as_secs_f64(),
         peak_rss_kib = budget::peak_rss_kib(),
         memory_budget_mib = budget::run_budget().total() >> 20,

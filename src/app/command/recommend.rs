@@ -68,7 +68,7 @@ pub(super) fn recommend(
         None => emit(output, &text),
     };
     let mut code = (plan.exit_code() as u8).max(u8::from(!export_failures.is_empty()));
-    log_summary("recommend", &plan, started, &export_failures);
+    log_summary("recommend", &plan, started, &export_failures, None);
     if notify && config.alertmanager.is_none() && config.pushgateway.is_none() {
         tracing::warn!(
             "--notify: {} configures neither `alertmanager:` nor `pushgateway:`",

@@ -39,6 +39,9 @@ pub async fn apply_changes(
         since_last_run: Vec::new(),
         store_problems: Vec::new(),
         warnings: Vec::new(),
+        incidents_opened: Vec::new(),
+        incidents_closed: Vec::new(),
+        incidents_open: 0,
         error_labels: Vec::new(),
     };
     let store = store_of(config);
@@ -213,6 +216,8 @@ fn remember(
     change: &crate::core::apply::Change,
     run: &mut ApplyRun,
 ) {
+    use crate::core::incident;
+    use crate::core::plan::Status;
     use crate::edge::store::{ModelState, RunRecord, WorkloadState};
     let id = format!("{}/{}", w.namespace, w.name);
     if let Some(problem) = loaded.set_aside {
@@ -250,6 +255,19 @@ fn remember(
     }
     let failed = run.failures.iter().any(|(f, _)| *f == id);
     let applied = change.patch && !run.dry_run && run.cluster && !failed;
+    // Incidents move only on a run that made a plan: without one (no
+    // data, an error) the conditions cannot be judged either way.
+    if matches!(w.status, Status::Ok | Status::NeedsOperator) {
+        let at = w.now.map(format_timestamp).unwrap_or_default();
+        let found = incident::findings(w, &run.troubles);
+        let changes = incident::advance(&mut state.incidents, &found, w, &at);
+        for opened in &changes.opened {
+            tracing::warn!(workload = %id, incident = %opened.id, cause = opened.cause.as_str(), "{id}: incident {} opened: {}", opened.id, opened.blocked_by);
+        }
+        run.incidents_opened.extend(changes.opened);
+        run.incidents_closed.extend(changes.closed);
+    }
+    run.incidents_open += state.incidents.iter().filter(|i| i.is_open()).count();
     if let Some(model) = &w.model {
         state.model = Some(ModelState {
             model: model.clone(),

@@ -1,0 +1,347 @@
+//! Incidents (pure): the times a workload was in a state homeostat could
+//! not heal by itself, kept in the model store so that the operator's fix
+//! can be attributed to them and learned from (issue 21).
+//!
+//! A run finds a workload's conditions ([`findings`]): its bounds need an
+//! operator (`needs_operator`: a ceiling below what the expected load
+//! needs), a spike is going on above what the recommended max carries, or
+//! the HPA sat at its max too long since the last run. [`advance`] opens an
+//! incident for a condition that has none open, counts the runs of one
+//! that is open, and closes it on the first run that no longer finds it (a
+//! whole run in which the condition had cleared).
+
+use crate::core::apply::Trouble;
+use crate::core::events::EventKind;
+use crate::core::plan::{Status, WorkloadPlan};
+use serde::{Deserialize, Serialize};
+
+/// Incidents kept per workload: the open ones and the latest closed.
+pub const INCIDENTS_KEPT: usize = 100;
+
+/// What homeostat could not heal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// The expected load needs more than a ceiling allows.
+    NeedsOperator,
+    /// A spike is going on above what the recommended max carries.
+    SpikeAboveMax,
+    /// The HPA sat at its max too long since the last run.
+    AtMax,
+}
+
+impl Cause {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::NeedsOperator => "needs_operator",
+            Cause::SpikeAboveMax => "spike_above_max",
+            Cause::AtMax => "at_max",
+        }
+    }
+}
+
+/// One condition a run found, with the numbers the operator needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub cause: Cause,
+    /// The load that could not be served (expected peak, spike, …).
+    pub load: Option<f64>,
+    /// What the recommended range carries at most (max × target per
+    /// replica).
+    pub capacity: Option<f64>,
+    /// What blocked healing, in words.
+    pub blocked_by: String,
+}
+
+/// One incident of one workload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    /// `<namespace>/<name>#<n>`, `n` counting the workload's incidents
+    /// from 1.
+    pub id: String,
+    pub cause: Cause,
+    /// The run that opened it ("now" of that run, RFC3339).
+    pub opened: String,
+    /// The first run that no longer found the condition.
+    pub closed: Option<String>,
+    /// The latest run that found it, and how many did.
+    pub last_seen: String,
+    pub runs: u32,
+    /// The highest load the runs found that could not be served, and the
+    /// capacity of the range recommended then.
+    pub load: Option<f64>,
+    pub capacity: Option<f64>,
+    /// What homeostat recommended when it opened.
+    pub recommended_min: Option<u32>,
+    pub recommended_max: Option<u32>,
+    /// What blocked healing, in words (the latest run's).
+    pub blocked_by: String,
+}
+
+impl Incident {
+    #[must_use]
+    pub fn is_open(&self) -> bool {
+        self.closed.is_none()
+    }
+}
+
+/// What one run did to a workload's incidents.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    pub opened: Vec<Incident>,
+    pub closed: Vec<Incident>,
+    /// Still open after this run.
+    pub open: usize,
+}
+
+/// The conditions `plan` (and the run's `troubles` for the same workload)
+/// show that homeostat cannot heal, one per cause.
+#[must_use]
+pub fn findings(plan: &WorkloadPlan, troubles: &[Trouble]) -> Vec<Finding> {
+    let capacity = plan
+        .max_replicas
+        .zip(plan.target_per_replica)
+        .map(|(max, per)| f64::from(max) * per);
+    let mut found = Vec::new();
+    if plan.status == Status::NeedsOperator {
+        let blocked_by = plan
+            .bounds
+            .as_ref()
+            .and_then(|b| b.needs_operator.first().cloned())
+            .unwrap_or_else(|| "a ceiling is below what the expected load needs".to_string());
+        found.push(Finding {
+            cause: Cause::NeedsOperator,
+            load: plan.expected_load.as_ref().map(|e| e.high),
+            capacity,
+            blocked_by,
+        });
+    }
+    // An ongoing spike above the recommended max: healing needs more than
+    // the range allows (the HPA is capped until it passes).
+    let spike = plan
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Spike && e.end.is_none())
+        .map(|e| e.after)
+        .fold(f64::NAN, f64::max);
+    if let Some(capacity) = capacity.filter(|&c| spike > c) {
+        found.push(Finding {
+            cause: Cause::SpikeAboveMax,
+            load: Some(spike),
+            capacity: Some(capacity),
+            blocked_by: format!(
+                "a spike of {spike:.4} is going on above the {capacity:.4} that max {} carries",
+                plan.max_replicas.unwrap_or(0)
+            ),
+        });
+    }
+    if let Some(trouble) = troubles
+        .iter()
+        .find(|t| t.reason == "at_max" && t.namespace == plan.namespace && t.workload == plan.name)
+    {
+        found.push(Finding {
+            cause: Cause::AtMax,
+            load: None,
+            capacity,
+            blocked_by: trouble.description.clone(),
+        });
+    }
+    found
+}
+
+/// Opens, continues and closes `incidents` (a workload's, oldest first)
+/// after a run at `now` (RFC3339) that found `findings` for `plan`.
+pub fn advance(
+    incidents: &mut Vec<Incident>,
+    findings: &[Finding],
+    plan: &WorkloadPlan,
+    now: &str,
+) -> Changes {
+    let mut changes = Changes::default();
+    for incident in incidents.iter_mut().filter(|i| i.is_open()) {
+        if let Some(finding) = findings.iter().find(|f| f.cause == incident.cause) {
+            incident.runs += 1;
+            incident.last_seen = now.to_string();
+            incident.blocked_by.clone_from(&finding.blocked_by);
+            incident.load = match (incident.load, finding.load) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            incident.capacity = finding.capacity.or(incident.capacity);
+        } else {
+            incident.closed = Some(now.to_string());
+            changes.closed.push(incident.clone());
+        }
+    }
+    let counted = incidents
+        .iter()
+        .filter_map(|i| {
+            i.id.rsplit_once('#')
+                .and_then(|(_, n)| n.parse::<u32>().ok())
+        })
+        .max()
+        .unwrap_or(0);
+    for (k, finding) in findings
+        .iter()
+        .filter(|f| !incidents.iter().any(|i| i.is_open() && i.cause == f.cause))
+        .enumerate()
+    {
+        let incident = Incident {
+            id: format!(
+                "{}/{}#{}",
+                plan.namespace,
+                plan.name,
+                counted + 1 + k as u32
+            ),
+            cause: finding.cause,
+            opened: now.to_string(),
+            closed: None,
+            last_seen: now.to_string(),
+            runs: 1,
+            load: finding.load,
+            capacity: finding.capacity,
+            recommended_min: plan.min_replicas,
+            recommended_max: plan.max_replicas,
+            blocked_by: finding.blocked_by.clone(),
+        };
+        changes.opened.push(incident);
+    }
+    incidents.extend(changes.opened.iter().cloned());
+    // The open ones are all kept; of the closed, the latest.
+    let excess = incidents.len().saturating_sub(INCIDENTS_KEPT);
+    let mut dropped = 0;
+    incidents.retain(|i| {
+        let drop = dropped < excess && !i.is_open();
+        dropped += usize::from(drop);
+        !drop
+    });
+    changes.open = incidents.iter().filter(|i| i.is_open()).count();
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(status: Status) -> WorkloadPlan {
+        let yaml = "workloads:\n  - name: api\n    namespace: web\n    file: api.csv\n    target_per_replica: 100\n";
+        let config = crate::app::config::parse(
+            yaml,
+            std::path::Path::new("t.yaml"),
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        let mut plan = WorkloadPlan::failed(&config.workloads[0], Some(0), status, String::new());
+        plan.status = status;
+        plan.min_replicas = Some(2);
+        plan.max_replicas = Some(10);
+        plan.target_per_replica = Some(100.0);
+        plan
+    }
+
+    fn finding(cause: Cause) -> Finding {
+        Finding {
+            cause,
+            load: Some(1500.0),
+            capacity: Some(1000.0),
+            blocked_by: "max ceiling 10".into(),
+        }
+    }
+
+    #[test]
+    fn an_incident_opens_continues_and_closes_on_the_first_clear_run() {
+        let plan = plan(Status::NeedsOperator);
+        let mut incidents = Vec::new();
+        let first = advance(
+            &mut incidents,
+            &[finding(Cause::NeedsOperator)],
+            &plan,
+            "t1",
+        );
+        assert_eq!(first.opened.len(), 1);
+        assert_eq!(first.opened[0].id, "web/api#1");
+        assert_eq!(first.open, 1);
+        let second = advance(
+            &mut incidents,
+            &[finding(Cause::NeedsOperator)],
+            &plan,
+            "t2",
+        );
+        assert!(second.opened.is_empty() && second.closed.is_empty());
+        assert_eq!(
+            (incidents[0].runs, incidents[0].last_seen.as_str()),
+            (2, "t2")
+        );
+        let third = advance(&mut incidents, &[], &plan, "t3");
+        assert_eq!(third.closed.len(), 1);
+        assert_eq!(incidents[0].closed.as_deref(), Some("t3"));
+        assert_eq!(third.open, 0);
+        // The same cause again is a new incident, counted on.
+        let again = advance(
+            &mut incidents,
+            &[finding(Cause::NeedsOperator)],
+            &plan,
+            "t4",
+        );
+        assert_eq!(again.opened[0].id, "web/api#2");
+    }
+
+    #[test]
+    fn each_cause_has_its_own_incident() {
+        let plan = plan(Status::NeedsOperator);
+        let mut incidents = Vec::new();
+        let both = [finding(Cause::NeedsOperator), finding(Cause::AtMax)];
+        let changes = advance(&mut incidents, &both, &plan, "t1");
+        let ids: Vec<&str> = changes.opened.iter().map(|i| i.id.as_str()).collect();
+        assert_eq!(ids, ["web/api#1", "web/api#2"]);
+        let changes = advance(&mut incidents, &both[1..], &plan, "t2");
+        assert_eq!(changes.closed.len(), 1);
+        assert_eq!(changes.closed[0].cause, Cause::NeedsOperator);
+        assert_eq!(changes.open, 1);
+    }
+
+    #[test]
+    fn open_incidents_are_kept_and_old_closed_ones_dropped() {
+        let plan = plan(Status::NeedsOperator);
+        let mut incidents = Vec::new();
+        advance(&mut incidents, &[finding(Cause::AtMax)], &plan, "t0");
+        for k in 0..INCIDENTS_KEPT + 5 {
+            advance(
+                &mut incidents,
+                &[finding(Cause::AtMax), finding(Cause::NeedsOperator)],
+                &plan,
+                &format!("a{k}"),
+            );
+            advance(
+                &mut incidents,
+                &[finding(Cause::AtMax)],
+                &plan,
+                &format!("b{k}"),
+            );
+        }
+        assert_eq!(incidents.len(), INCIDENTS_KEPT);
+        assert_eq!(incidents.iter().filter(|i| i.is_open()).count(), 1);
+        assert_eq!(
+            incidents.iter().find(|i| i.is_open()).unwrap().id,
+            "web/api#1"
+        );
+    }
+
+    #[test]
+    fn a_plan_needing_an_operator_is_a_finding_with_its_numbers() {
+        let mut plan = plan(Status::NeedsOperator);
+        plan.expected_load = Some(crate::core::plan::ExpectedLoad {
+            low: 100.0,
+            high: 1500.0,
+        });
+        let found = findings(&plan, &[]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].cause, Cause::NeedsOperator);
+        assert_eq!(
+            (found[0].load, found[0].capacity),
+            (Some(1500.0), Some(1000.0))
+        );
+        assert!(findings(&self::plan(Status::Ok), &[]).is_empty());
+    }
+}

@@ -1,0 +1,113 @@
+//! Incidents (issue 21) through the real binary: opened in the model store
+//! when homeostat cannot heal a workload, counted run after run, closed by
+//! the first run that finds the condition cleared — in the apply report,
+//! its JSON, the store and the run summary.
+
+use crate::support;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The bundled taxi trace with a max ceiling of `ceiling` (3 is far below
+/// what its peaks need at 2,000 a replica), its store under `dir`.
+fn config(dir: &Path, ceiling: u32) -> PathBuf {
+    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+    let text = format!(
+        "store: {store}\ndefaults: {{history: 28d, horizon: 1d}}\nworkloads:\n\
+         \x20 - name: taxi\n    namespace: mobility\n    file: {taxi}\n    target_per_replica: 2000\n    max_replicas: {{floor: 2, ceiling: {ceiling}}}\n    current: {{min_replicas: 2, max_replicas: 3}}\n",
+        taxi = taxi.display(),
+        store = dir.join("models").display(),
+    );
+    let path = dir.join("homeostat.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `apply --dry-run` without a cluster (comparing with `current:`), JSON
+/// logs; `format` the report's.
+fn apply(config: &Path, home: &Path, format: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_homeostat"))
+        .args(["--log-format", "json", "apply", "--dry-run", "--no-notify"])
+        .args(["--format", format, "--config"])
+        .arg(config)
+        .env("KUBECONFIG", home.join("no-kubeconfig"))
+        .env("HOME", home)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap()
+}
+
+fn stored(dir: &Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("models/mobility/taxi.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn an_incident_opens_when_a_ceiling_blocks_healing_and_closes_once_the_ceiling_is_raised() {
+    let dir = tempfile::tempdir().unwrap();
+    let low = config(dir.path(), 3);
+
+    let first = apply(&low, dir.path(), "json");
+    let report: Value = serde_json::from_slice(&first.stdout).unwrap();
+    let summary = support::run_summary(&first.stderr);
+    assert_eq!(first.status.code(), Some(1), "{summary}");
+    let opened = &report["incidents_opened"][0];
+    assert_eq!(opened["id"], "mobility/taxi#1", "{report}");
+    assert_eq!(opened["cause"], "needs_operator");
+    // The numbers the operator needs: the load against what the range carries.
+    let (load, capacity) = (
+        opened["load"].as_f64().unwrap(),
+        opened["capacity"].as_f64().unwrap(),
+    );
+    assert!(
+        load > capacity && (capacity - 3.0 * 2000.0).abs() < 1e-9,
+        "{opened}"
+    );
+    assert!(
+        opened["blocked_by"]
+            .as_str()
+            .unwrap()
+            .contains("max ceiling 3"),
+        "{opened}"
+    );
+    assert_eq!(
+        (
+            &summary["incidents_open"],
+            &summary["incidents_opened"],
+            &summary["incidents_closed"]
+        ),
+        (&Value::from(1), &Value::from(1), &Value::from(0)),
+        "{summary}"
+    );
+    assert!(stored(dir.path())["incidents"][0]["closed"].is_null());
+
+    // Still blocked: the same incident, one more run.
+    let second = apply(&low, dir.path(), "json");
+    let report: Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(report["incidents_opened"], Value::Array(Vec::new()));
+    assert_eq!(report["incidents_open"], 1);
+    let state = stored(dir.path());
+    assert_eq!(state["incidents"].as_array().unwrap().len(), 1, "{state}");
+    assert_eq!(state["incidents"][0]["runs"], 2, "{state}");
+
+    // The operator raises the ceiling: the next run closes it, and says so.
+    let raised = config(dir.path(), 40);
+    let third = apply(&raised, dir.path(), "table");
+    let table = support::stdout(&third);
+    assert!(
+        table.contains(
+            "incident mobility/taxi#1 closed: the condition (needs_operator) has cleared"
+        ) && table.contains("2 runs"),
+        "{table}"
+    );
+    let summary = support::run_summary(&third.stderr);
+    assert_eq!(summary["incidents_open"], 0, "{summary}");
+    assert_eq!(summary["incidents_closed"], 1, "{summary}");
+    let state = stored(dir.path());
+    assert!(state["incidents"][0]["closed"].is_string(), "{state}");
+    // A run that reads the state again keeps the closed incident as it was.
+    let fourth = apply(&raised, dir.path(), "json");
+    let report: Value = serde_json::from_slice(&fourth.stdout).unwrap();
+    assert_eq!(report["incidents_closed"], Value::Array(Vec::new()));
+    assert_eq!(stored(dir.path())["incidents"], state["incidents"]);
+}
