@@ -11,6 +11,7 @@
 //! whole run in which the condition had cleared).
 
 use crate::core::apply::Trouble;
+use crate::core::bounds::BoundsPolicy;
 use crate::core::events::EventKind;
 use crate::core::plan::{Status, WorkloadPlan};
 use serde::{Deserialize, Serialize};
@@ -77,6 +78,98 @@ pub struct Incident {
     pub recommended_max: Option<u32>,
     /// What blocked healing, in words (the latest run's).
     pub blocked_by: String,
+    /// What the operator changed while it was open (or after it, before
+    /// the next incident), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operator_changes: Vec<OperatorChange>,
+}
+
+/// A change homeostat did not make, seen by a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorChange {
+    /// The run that saw it (RFC3339).
+    pub at: String,
+    pub what: String,
+}
+
+/// The settings of a workload's config that an operator changes to heal
+/// it, kept per workload so that the next run sees what changed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    pub min_floor: u32,
+    pub min_ceiling: u32,
+    pub max_floor: u32,
+    pub max_ceiling: u32,
+    pub target_per_replica: f64,
+    pub headroom: f64,
+}
+
+impl Fingerprint {
+    #[must_use]
+    pub fn of(policy: &BoundsPolicy) -> Fingerprint {
+        Fingerprint {
+            min_floor: policy.min_replicas.floor(),
+            min_ceiling: policy.min_replicas.ceiling(),
+            max_floor: policy.max_replicas.floor(),
+            max_ceiling: policy.max_replicas.ceiling(),
+            target_per_replica: policy.target_per_replica,
+            headroom: policy.headroom,
+        }
+    }
+
+    /// What changed from `before` to `self`, one phrase per setting
+    /// (`max_replicas.ceiling 3 → 40`).
+    #[must_use]
+    pub fn changes_since(&self, before: &Fingerprint) -> Vec<String> {
+        let mut changes = Vec::new();
+        let mut whole = |name: &str, a: u32, b: u32| {
+            if a != b {
+                changes.push(format!("{name} {a} → {b}"));
+            }
+        };
+        whole("min_replicas.floor", before.min_floor, self.min_floor);
+        whole("min_replicas.ceiling", before.min_ceiling, self.min_ceiling);
+        whole("max_replicas.floor", before.max_floor, self.max_floor);
+        whole("max_replicas.ceiling", before.max_ceiling, self.max_ceiling);
+        for (name, a, b) in [
+            (
+                "target_per_replica",
+                before.target_per_replica,
+                self.target_per_replica,
+            ),
+            ("headroom", before.headroom, self.headroom),
+        ] {
+            if a.to_bits() != b.to_bits() {
+                changes.push(format!("{name} {a} → {b}"));
+            }
+        }
+        changes
+    }
+}
+
+/// Attributes `what` (seen by the run at `at`) to the incidents still open
+/// before this run's findings, else to the latest one: the doctor's fix
+/// belongs to the problem it fixed. The incidents it was noted on.
+pub fn attribute(incidents: &mut [Incident], what: &str, at: &str) -> Vec<String> {
+    let change = OperatorChange {
+        at: at.to_string(),
+        what: what.to_string(),
+    };
+    let open: Vec<usize> = (0..incidents.len())
+        .filter(|&k| incidents[k].is_open())
+        .collect();
+    let targets = if open.is_empty() {
+        incidents.len().checked_sub(1).into_iter().collect()
+    } else {
+        open
+    };
+    targets
+        .into_iter()
+        .map(|k| {
+            incidents[k].operator_changes.push(change.clone());
+            incidents[k].id.clone()
+        })
+        .collect()
 }
 
 impl Incident {
@@ -204,6 +297,7 @@ pub fn advance(
             recommended_min: plan.min_replicas,
             recommended_max: plan.max_replicas,
             blocked_by: finding.blocked_by.clone(),
+            operator_changes: Vec::new(),
         };
         changes.opened.push(incident);
     }
@@ -326,6 +420,51 @@ mod tests {
             incidents.iter().find(|i| i.is_open()).unwrap().id,
             "web/api#1"
         );
+    }
+
+    #[test]
+    fn an_operator_change_goes_to_the_open_incident_else_the_latest() {
+        let plan = plan(Status::NeedsOperator);
+        let mut incidents = Vec::new();
+        assert!(attribute(&mut incidents, "max 3 → 40", "t0").is_empty());
+        advance(
+            &mut incidents,
+            &[finding(Cause::NeedsOperator)],
+            &plan,
+            "t1",
+        );
+        assert_eq!(attribute(&mut incidents, "max 3 → 40", "t2"), ["web/api#1"]);
+        advance(&mut incidents, &[], &plan, "t2");
+        // Closed: a later change still belongs to the last incident.
+        assert_eq!(attribute(&mut incidents, "headroom", "t3"), ["web/api#1"]);
+        let changes: Vec<&str> = incidents[0]
+            .operator_changes
+            .iter()
+            .map(|c| c.what.as_str())
+            .collect();
+        assert_eq!(changes, ["max 3 → 40", "headroom"]);
+    }
+
+    #[test]
+    fn a_fingerprint_names_each_setting_that_changed() {
+        let before = Fingerprint {
+            min_floor: 2,
+            min_ceiling: 100,
+            max_floor: 2,
+            max_ceiling: 3,
+            target_per_replica: 2000.0,
+            headroom: 1.2,
+        };
+        let after = Fingerprint {
+            max_ceiling: 40,
+            headroom: 1.5,
+            ..before
+        };
+        assert_eq!(
+            after.changes_since(&before),
+            ["max_replicas.ceiling 3 → 40", "headroom 1.2 → 1.5"]
+        );
+        assert!(before.changes_since(&before).is_empty());
     }
 
     #[test]

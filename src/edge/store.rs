@@ -58,6 +58,10 @@ pub struct WorkloadState {
     /// latest closed; absent from files written before issue 21).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub incidents: Vec<crate::core::incident::Incident>,
+    /// The config's settings at the last run, to see what an operator
+    /// changed between runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<crate::core::incident::Fingerprint>,
 }
 
 impl WorkloadState {
@@ -70,6 +74,7 @@ impl WorkloadState {
             model: None,
             history: Vec::new(),
             incidents: Vec::new(),
+            settings: None,
         }
     }
 
@@ -408,6 +413,27 @@ mod tests {
         // The next run starts afresh.
         store.save(&state).unwrap();
         assert_eq!(store.load("shop", "cart", 6).state, Some(state));
+    }
+
+    #[test]
+    fn a_file_written_before_incidents_reads_as_having_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let path = store.path("shop", "cart");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            r#"{"version": 1, "namespace": "shop", "name": "cart", "model": null, "history": []}"#,
+        )
+        .unwrap();
+        let loaded = store.load("shop", "cart", 0);
+        assert_eq!(loaded.set_aside, None);
+        let state = loaded.state.unwrap();
+        assert!(state.incidents.is_empty() && state.settings.is_none());
+        // And a state without incidents is written as before.
+        store.save(&state).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("incidents") && !text.contains("settings"), "{text}");
     }
 
     #[test]

@@ -100,11 +100,20 @@ fn an_incident_opens_when_a_ceiling_blocks_healing_and_closes_once_the_ceiling_i
         ) && table.contains("2 runs"),
         "{table}"
     );
+    // What the operator changed is seen and noted on the incident it healed.
+    assert!(
+        table.contains("mobility/taxi: config: max_replicas.ceiling 3 → 40 since the last run (noted on incident mobility/taxi#1)"),
+        "{table}"
+    );
     let summary = support::run_summary(&third.stderr);
     assert_eq!(summary["incidents_open"], 0, "{summary}");
     assert_eq!(summary["incidents_closed"], 1, "{summary}");
     let state = stored(dir.path());
     assert!(state["incidents"][0]["closed"].is_string(), "{state}");
+    assert_eq!(
+        state["incidents"][0]["operator_changes"][0]["what"], "config: max_replicas.ceiling 3 → 40",
+        "{state}"
+    );
     // A run that reads the state again keeps the closed incident as it was.
     let fourth = apply(&raised, dir.path(), "json");
     let report: Value = serde_json::from_slice(&fourth.stdout).unwrap();

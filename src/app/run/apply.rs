@@ -59,6 +59,12 @@ pub async fn apply_changes(
         }
         None => None,
     };
+    // Each workload's settings, to see what an operator changed.
+    let settings_of: std::collections::HashMap<String, crate::core::incident::Fingerprint> = config
+        .workloads
+        .iter()
+        .map(|c| (c.id(), crate::core::incident::Fingerprint::of(&c.policy)))
+        .collect();
     for (done, w) in plan.workloads.iter().enumerate() {
         if let Some(signal) = crate::app::stop::requested() {
             run.warnings.push(format!(
@@ -99,7 +105,8 @@ pub async fn apply_changes(
             }
             run.patches.push(body);
         }
-        remember(&store, loaded, w, &change, &mut run);
+        let settings = settings_of.get(&format!("{}/{}", w.namespace, w.name));
+        remember(&store, loaded, w, settings.copied(), &change, &mut run);
         run.changes.push(change);
         crate::app::stop::pause_until_stopped("apply-between-workloads");
         crate::app::stop::stuck_after_stop("apply-stuck-while-stopping");
@@ -213,6 +220,7 @@ fn remember(
     store: &crate::edge::store::Store,
     loaded: crate::edge::store::Loaded,
     w: &crate::core::plan::WorkloadPlan,
+    settings: Option<crate::core::incident::Fingerprint>,
     change: &crate::core::apply::Change,
     run: &mut ApplyRun,
 ) {
@@ -255,10 +263,30 @@ fn remember(
     }
     let failed = run.failures.iter().any(|(f, _)| *f == id);
     let applied = change.patch && !run.dry_run && run.cluster && !failed;
+    let at = w.now.map(format_timestamp).unwrap_or_default();
+    // What the operator changed in the config since the last run, noted on
+    // the incident it was meant to heal.
+    if let Some(settings) = settings {
+        let changed = state
+            .settings
+            .map(|before| settings.changes_since(&before))
+            .unwrap_or_default();
+        if !changed.is_empty() {
+            let what = format!("config: {}", changed.join(", "));
+            let noted = incident::attribute(&mut state.incidents, &what, &at);
+            let on = if noted.is_empty() {
+                String::new()
+            } else {
+                format!(" (noted on incident {})", noted.join(", "))
+            };
+            run.since_last_run
+                .push((id.clone(), format!("{what} since the last run{on}")));
+        }
+        state.settings = Some(settings);
+    }
     // Incidents move only on a run that made a plan: without one (no
     // data, an error) the conditions cannot be judged either way.
     if matches!(w.status, Status::Ok | Status::NeedsOperator) {
-        let at = w.now.map(format_timestamp).unwrap_or_default();
         let found = incident::findings(w, &run.troubles);
         let changes = incident::advance(&mut state.incidents, &found, w, &at);
         for opened in &changes.opened {
