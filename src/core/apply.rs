@@ -42,16 +42,46 @@ impl Default for ApplyRules {
 }
 
 /// An HPA as read from the cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LiveHpa {
     pub min_replicas: u32,
     pub max_replicas: u32,
     /// `status.currentReplicas`, when the HPA has a status.
     pub current_replicas: Option<u32>,
+    /// The bounds homeostat's annotation says it last applied, if any.
+    pub last_applied: Option<(u32, u32)>,
+    /// Field managers other than homeostat that own `minReplicas` or
+    /// `maxReplicas` (`kubectl`, `argocd-controller`, ...).
+    pub other_managers: Vec<String>,
+}
+
+impl LiveHpa {
+    /// The HPA's bounds changed by someone else since homeostat last
+    /// applied them, in words (`maxReplicas 3 → 40 (by kubectl)`).
+    #[must_use]
+    pub fn changed_by_others(&self) -> Option<String> {
+        let (min, max) = self.last_applied?;
+        let mut parts = Vec::new();
+        if min != self.min_replicas {
+            parts.push(format!("minReplicas {min} → {}", self.min_replicas));
+        }
+        if max != self.max_replicas {
+            parts.push(format!("maxReplicas {max} → {}", self.max_replicas));
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        let by = if self.other_managers.is_empty() {
+            String::new()
+        } else {
+            format!(" (by {})", self.other_managers.join(", "))
+        };
+        Some(format!("HPA {}{by}", parts.join(", ")))
+    }
 }
 
 /// What the recommendation is compared with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Baseline {
     /// The HPA read from the cluster.
     Live(LiveHpa),
@@ -324,6 +354,8 @@ mod tests {
             min_replicas: min,
             max_replicas: max,
             current_replicas: Some(running),
+            last_applied: None,
+            other_managers: Vec::new(),
         })
     }
 

@@ -166,7 +166,14 @@ pub fn attribute(incidents: &mut [Incident], what: &str, at: &str) -> Vec<String
     targets
         .into_iter()
         .map(|k| {
-            incidents[k].operator_changes.push(change.clone());
+            // Seen again (the HPA stays as the operator left it): once.
+            if !incidents[k]
+                .operator_changes
+                .iter()
+                .any(|c| c.what == change.what)
+            {
+                incidents[k].operator_changes.push(change.clone());
+            }
             incidents[k].id.clone()
         })
         .collect()

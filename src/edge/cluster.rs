@@ -9,6 +9,7 @@
 
 use crate::core::apply::{Change, LiveHpa};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::{json, Value};
@@ -201,12 +202,43 @@ pub async fn read_hpa(
                 .status
                 .and_then(|s| s.current_replicas)
                 .and_then(|r| u32::try_from(r).ok()),
+            last_applied: last_applied(&object.metadata),
+            other_managers: bound_owners(&object.metadata),
         }),
         _ => Err(invalid(format!(
             ": minReplicas {:?} / maxReplicas {} are not positive",
             spec.min_replicas, spec.max_replicas
         ))),
     }
+}
+
+/// The bounds homeostat's annotation on the HPA says it applied last.
+fn last_applied(metadata: &ObjectMeta) -> Option<(u32, u32)> {
+    let record: Value =
+        serde_json::from_str(metadata.annotations.as_ref()?.get(ANNOTATION)?).ok()?;
+    let bound = |key: &str| u32::try_from(record.get(key)?.as_u64()?).ok();
+    Some((bound("min_replicas")?, bound("max_replicas")?))
+}
+
+/// The field managers other than homeostat that own `spec.minReplicas` or
+/// `spec.maxReplicas` (from `metadata.managedFields`), sorted, once each.
+fn bound_owners(metadata: &ObjectMeta) -> Vec<String> {
+    let mut owners: Vec<String> = metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter(|entry| {
+            entry.fields_v1.as_ref().is_some_and(|fields| {
+                let spec = &fields.0["f:spec"];
+                spec.get("f:minReplicas").is_some() || spec.get("f:maxReplicas").is_some()
+            })
+        })
+        .filter_map(|entry| entry.manager.clone())
+        .filter(|manager| manager != FIELD_MANAGER)
+        .collect();
+    owners.sort();
+    owners.dedup();
+    owners
 }
 
 /// The server-side apply body of `change` (also the `GitOps` YAML patch):

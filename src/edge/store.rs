@@ -433,7 +433,10 @@ mod tests {
         // And a state without incidents is written as before.
         store.save(&state).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(!text.contains("incidents") && !text.contains("settings"), "{text}");
+        assert!(
+            !text.contains("incidents") && !text.contains("settings"),
+            "{text}"
+        );
     }
 
     #[test]

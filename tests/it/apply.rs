@@ -386,3 +386,71 @@ fn the_model_store_remembers_what_was_applied_run_after_run() {
         .collect();
     assert_eq!(applied, [(Some(4), Some(12)), (Some(5), Some(12))]);
 }
+
+/// `hpa(..)` as homeostat left it at `applied` and someone else since
+/// moved (`manager` owning `spec.maxReplicas`, as managedFields say).
+fn hpa_changed_by(name: &str, (min, max): (i32, i32), applied: (u32, u32), manager: &str) -> Value {
+    let mut object = hpa(name, min, max, 5);
+    let record = json!({"min_replicas": applied.0, "max_replicas": applied.1}).to_string();
+    object["metadata"]["annotations"] = json!({ "homeostat.io/last-recommendation": record });
+    object["metadata"]["managedFields"] = json!([
+        {"manager": "homeostat", "operation": "Apply", "apiVersion": "autoscaling/v2",
+         "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:minReplicas": {}}}},
+        {"manager": manager, "operation": "Update", "apiVersion": "autoscaling/v2",
+         "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:maxReplicas": {}}}}
+    ]);
+    object
+}
+
+#[test]
+fn the_operators_change_to_the_hpa_is_noted_on_the_incident_it_healed() {
+    let store = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let settings = ApplySettings {
+        dry_run: false,
+        rules: ApplyRules::default(),
+        clock_now: chrono::Utc::now().timestamp(),
+    };
+    let config = config(store.path());
+    // Capped: homeostat recommends what the ceiling allows and calls the operator.
+    let capped = plan(vec![workload("cart", Status::NeedsOperator, 2, 3)]);
+    let first = runtime.block_on(async {
+        let (client, _, _) = scripted(vec![get(
+            "cart",
+            StatusCode::OK,
+            hpa_changed_by("cart", (2, 3), (2, 3), "kubectl"),
+        )]);
+        apply_changes(&config, &capped, Some(&client), &settings).await
+    });
+    assert_eq!(first.incidents_opened.len(), 1, "{first:?}");
+    // The operator raised maxReplicas with kubectl; the load fits again.
+    let mut healed = plan(vec![workload("cart", Status::Ok, 2, 40)]);
+    healed.workloads[0].now = homeostat::core::time::parse_timestamp("2026-11-26T12:15:00Z").ok();
+    let second = runtime.block_on(async {
+        let (client, _, _) = scripted(vec![get(
+            "cart",
+            StatusCode::OK,
+            hpa_changed_by("cart", (2, 40), (2, 3), "kubectl"),
+        )]);
+        apply_changes(&config, &healed, Some(&client), &settings).await
+    });
+    assert!(
+        second.since_last_run.iter().any(|(id, note)| id == "shop/cart"
+            && note
+                == "HPA maxReplicas 3 → 40 (by kubectl) since homeostat's last run (noted on incident shop/cart#1)"),
+        "{:?}",
+        second.since_last_run
+    );
+    assert_eq!(second.incidents_closed.len(), 1);
+    let closed = &second.incidents_closed[0];
+    let changes: Vec<&str> = closed
+        .operator_changes
+        .iter()
+        .map(|c| c.what.as_str())
+        .collect();
+    assert_eq!(changes, ["HPA maxReplicas 3 → 40 (by kubectl)"]);
+    assert_eq!(closed.closed.as_deref(), Some("2026-11-26T12:15:00Z"));
+}

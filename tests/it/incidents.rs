@@ -102,7 +102,7 @@ fn an_incident_opens_when_a_ceiling_blocks_healing_and_closes_once_the_ceiling_i
     );
     // What the operator changed is seen and noted on the incident it healed.
     assert!(
-        table.contains("mobility/taxi: config: max_replicas.ceiling 3 → 40 since the last run (noted on incident mobility/taxi#1)"),
+        table.contains("mobility/taxi: config: max_replicas.ceiling 3 → 40 since homeostat's last run (noted on incident mobility/taxi#1)"),
         "{table}"
     );
     let summary = support::run_summary(&third.stderr);

@@ -76,6 +76,8 @@ pub async fn apply_changes(
             break;
         }
         let loaded = store.load(&w.namespace, &w.name, settings.clock_now);
+        // Changes made outside homeostat, seen on the HPA.
+        let mut seen: Vec<String> = Vec::new();
         if let Some(client) = &prometheus {
             check_time_at_max(client, w, &loaded, &mut run).await;
         }
@@ -83,7 +85,10 @@ pub async fn apply_changes(
         let current = w.current;
         let baseline = match cluster {
             Some(client) => match read_hpa(client, &w.namespace, &w.hpa).await {
-                Ok(live) => Baseline::Live(live),
+                Ok(live) => {
+                    seen.extend(live.changed_by_others());
+                    Baseline::Live(live)
+                }
                 Err(e) => {
                     failed(&mut run, w, &e, "hpa_unreadable", "cannot read its HPA", "check the HPA's name and namespace in homeostat's config and homeostat's RBAC (get on horizontalpodautoscalers)");
                     continue;
@@ -106,7 +111,15 @@ pub async fn apply_changes(
             run.patches.push(body);
         }
         let settings = settings_of.get(&format!("{}/{}", w.namespace, w.name));
-        remember(&store, loaded, w, settings.copied(), &change, &mut run);
+        remember(
+            &store,
+            loaded,
+            w,
+            settings.copied(),
+            &seen,
+            &change,
+            &mut run,
+        );
         run.changes.push(change);
         crate::app::stop::pause_until_stopped("apply-between-workloads");
         crate::app::stop::stuck_after_stop("apply-stuck-while-stopping");
@@ -221,6 +234,7 @@ fn remember(
     loaded: crate::edge::store::Loaded,
     w: &crate::core::plan::WorkloadPlan,
     settings: Option<crate::core::incident::Fingerprint>,
+    seen: &[String],
     change: &crate::core::apply::Change,
     run: &mut ApplyRun,
 ) {
@@ -264,25 +278,30 @@ fn remember(
     let failed = run.failures.iter().any(|(f, _)| *f == id);
     let applied = change.patch && !run.dry_run && run.cluster && !failed;
     let at = w.now.map(format_timestamp).unwrap_or_default();
-    // What the operator changed in the config since the last run, noted on
-    // the incident it was meant to heal.
+    // What the operator changed — in the config since the last run, on
+    // the HPA since homeostat last applied it — noted on the incident it
+    // was meant to heal.
+    let mut changed: Vec<String> = Vec::new();
     if let Some(settings) = settings {
-        let changed = state
+        let in_config = state
             .settings
             .map(|before| settings.changes_since(&before))
             .unwrap_or_default();
-        if !changed.is_empty() {
-            let what = format!("config: {}", changed.join(", "));
-            let noted = incident::attribute(&mut state.incidents, &what, &at);
-            let on = if noted.is_empty() {
-                String::new()
-            } else {
-                format!(" (noted on incident {})", noted.join(", "))
-            };
-            run.since_last_run
-                .push((id.clone(), format!("{what} since the last run{on}")));
+        if !in_config.is_empty() {
+            changed.push(format!("config: {}", in_config.join(", ")));
         }
         state.settings = Some(settings);
+    }
+    changed.extend(seen.iter().cloned());
+    for what in changed {
+        let noted = incident::attribute(&mut state.incidents, &what, &at);
+        let on = if noted.is_empty() {
+            String::new()
+        } else {
+            format!(" (noted on incident {})", noted.join(", "))
+        };
+        run.since_last_run
+            .push((id.clone(), format!("{what} since homeostat's last run{on}")));
     }
     // Incidents move only on a run that made a plan: without one (no
     // data, an error) the conditions cannot be judged either way.
