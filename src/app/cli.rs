@@ -240,6 +240,26 @@ pub enum Command {
         #[arg(long)]
         openmetrics: bool,
     },
+    /// A draft post-mortem of an incident homeostat could not heal, from
+    /// the model store: summary, why, what the operator changed, timeline,
+    /// what homeostat does now (Markdown, for a pull request or an
+    /// incident tracker).
+    Postmortem {
+        /// Configuration file (YAML): its model store and workloads.
+        /// Default: the bundled example.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The latest incident of this workload (`name` or
+        /// `namespace/name`). Default: the latest of any workload.
+        #[arg(long)]
+        workload: Option<String>,
+        /// This incident (`namespace/name#n`, as `apply` reports it).
+        #[arg(long)]
+        incident: Option<String>,
+        /// Write the draft to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Work on reports already written.
     Report {
         #[command(subcommand)]

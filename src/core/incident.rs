@@ -19,6 +19,20 @@ use serde::{Deserialize, Serialize};
 /// Incidents kept per workload: the open ones and the latest closed.
 pub const INCIDENTS_KEPT: usize = 100;
 
+/// One run's outcome for a workload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The recommendation's "now" (RFC3339).
+    pub at: String,
+    pub status: String,
+    pub recommended_min: Option<u32>,
+    pub recommended_max: Option<u32>,
+    /// What the HPA was set to, when a patch was applied.
+    pub applied_min: Option<u32>,
+    pub applied_max: Option<u32>,
+    pub dry_run: bool,
+}
+
 /// What homeostat could not heal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

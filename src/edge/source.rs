@@ -176,7 +176,7 @@ pub fn read_csv(path: &Path) -> Result<RawSeries, SourceError> {
     parse_csv(path, bytes)
 }
 
-// Long (130 lines) because it is one pass over one buffer, in order:
+// Long because it is one pass over one buffer, in order:
 // encoding, byte-order mark and line ends fixed in place, the header
 // checked and rewritten in place, polars' parse (a failure named by its
 // line), the buffer dropped before the cells are read, so that a large

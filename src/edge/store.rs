@@ -31,19 +31,9 @@ pub struct ModelState {
     pub seasonality: Option<String>,
 }
 
-/// One run's outcome for a workload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunRecord {
-    /// The recommendation's "now" (RFC3339).
-    pub at: String,
-    pub status: String,
-    pub recommended_min: Option<u32>,
-    pub recommended_max: Option<u32>,
-    /// What the HPA was set to, when a patch was applied.
-    pub applied_min: Option<u32>,
-    pub applied_max: Option<u32>,
-    pub dry_run: bool,
-}
+/// One run's outcome for a workload (a plain record of the core, kept
+/// here run after run).
+pub use crate::core::incident::RunRecord;
 
 /// Everything kept about one workload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,6 +97,16 @@ pub struct Loaded {
 }
 
 /// The store's lock, held until dropped.
+/// Why a workload's state file cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unusable {
+    /// The file exists but cannot be read (the message names it).
+    Unreadable(String),
+    /// Not this version's valid state: `tag` (`corrupt`, `newer`, `older`)
+    /// names the file it is set aside as, `why` says what is wrong.
+    Invalid { tag: &'static str, why: String },
+}
+
 /// Why the model store could not be taken or written.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -211,6 +211,12 @@ impl Store {
         Ok(StoreLock { _file: file })
     }
 
+    /// The store's folder.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Where a workload's state lives. Names are Kubernetes names (DNS
     /// labels), safe as path parts; anything else is escaped.
     #[must_use]
@@ -238,46 +244,21 @@ impl Store {
     #[must_use]
     pub fn load(&self, namespace: &str, name: &str, now: i64) -> Loaded {
         let path = self.path(namespace, name);
-        let text = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        let (tag, why) = match self.read(namespace, name) {
+            Ok(state) => {
                 return Loaded {
-                    state: None,
+                    state,
                     set_aside: None,
                 }
             }
-            Err(e) => {
+            Err(Unusable::Unreadable(why)) => {
                 return Loaded {
                     state: None,
-                    set_aside: Some(format!("{}: cannot read: {e}", path.display())),
+                    set_aside: Some(why),
                 }
             }
+            Err(Unusable::Invalid { tag, why }) => (tag, why),
         };
-        let problem = match serde_json::from_slice::<serde_json::Value>(&text) {
-            Err(e) => ("corrupt", format!("not valid JSON ({e})")),
-            Ok(value) => match value.get("version").and_then(serde_json::Value::as_u64) {
-                Some(v) if v > u64::from(STORE_VERSION) => (
-                    "newer",
-                    format!(
-                        "written by a newer homeostat (version {v}; this one reads {STORE_VERSION})"
-                    ),
-                ),
-                _ => match serde_json::from_value::<WorkloadState>(value) {
-                    Ok(state) if state.version == STORE_VERSION => {
-                        return Loaded {
-                            state: Some(state),
-                            set_aside: None,
-                        }
-                    }
-                    Ok(state) => (
-                        "older",
-                        format!("schema version {} is not {STORE_VERSION}", state.version),
-                    ),
-                    Err(e) => ("corrupt", format!("not a workload state ({e})")),
-                },
-            },
-        };
-        let (tag, why) = problem;
         // Never over an earlier file set aside.
         let mut aside = path.with_extension(format!("json.{tag}-{now}"));
         let mut n = 1;
@@ -293,6 +274,44 @@ impl Store {
             state: None,
             set_aside: Some(format!("{}: {why}; {moved}", path.display())),
         }
+    }
+
+    /// Reads a workload's state, touching nothing: `None` when it has none.
+    ///
+    /// # Errors
+    /// The file cannot be read, or is not this version's valid state.
+    pub fn read(&self, namespace: &str, name: &str) -> Result<Option<WorkloadState>, Unusable> {
+        let path = self.path(namespace, name);
+        let text = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Unusable::Unreadable(format!(
+                    "{}: cannot read: {e}",
+                    path.display()
+                )))
+            }
+        };
+        let (tag, why) = match serde_json::from_slice::<serde_json::Value>(&text) {
+            Err(e) => ("corrupt", format!("not valid JSON ({e})")),
+            Ok(value) => match value.get("version").and_then(serde_json::Value::as_u64) {
+                Some(v) if v > u64::from(STORE_VERSION) => (
+                    "newer",
+                    format!(
+                        "written by a newer homeostat (version {v}; this one reads {STORE_VERSION})"
+                    ),
+                ),
+                _ => match serde_json::from_value::<WorkloadState>(value) {
+                    Ok(state) if state.version == STORE_VERSION => return Ok(Some(state)),
+                    Ok(state) => (
+                        "older",
+                        format!("schema version {} is not {STORE_VERSION}", state.version),
+                    ),
+                    Err(e) => ("corrupt", format!("not a workload state ({e})")),
+                },
+            },
+        };
+        Err(Unusable::Invalid { tag, why })
     }
 
     /// Writes a workload's state atomically.

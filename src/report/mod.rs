@@ -10,6 +10,7 @@ pub mod evaluation;
 pub mod events;
 pub mod html;
 pub mod markdown;
+pub mod postmortem;
 
 use crate::core::events::EventKind;
 use crate::core::model::{Forecast, Level};

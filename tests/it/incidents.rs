@@ -114,6 +114,52 @@ fn an_incident_opens_when_a_ceiling_blocks_healing_and_closes_once_the_ceiling_i
         state["incidents"][0]["operator_changes"][0]["what"], "config: max_replicas.ceiling 3 → 40",
         "{state}"
     );
+    // The post-mortem draft: what happened, what the operator did, when.
+    let draft = support::homeostat(&[
+        "postmortem",
+        "--config",
+        raised.to_str().unwrap(),
+        "--workload",
+        "mobility/taxi",
+    ]);
+    let text = support::stdout(&draft);
+    assert_eq!(draft.status.code(), Some(0), "{}", support::stderr(&draft));
+    assert!(
+        text.starts_with("# Post-mortem draft: mobility/taxi#1 (needs_operator)"),
+        "{text}"
+    );
+    assert!(text.contains("max ceiling 3"), "{text}");
+    let timeline: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("## Timeline"))
+        .filter(|l| l.starts_with("| 2"))
+        .collect();
+    assert!(
+        timeline
+            .iter()
+            .any(|l| l.ends_with("| incident opened: needs_operator |"))
+            && timeline
+                .iter()
+                .any(|l| l.ends_with("| operator: config: max_replicas.ceiling 3 → 40 |"))
+            && timeline
+                .last()
+                .unwrap()
+                .ends_with("| incident closed: the condition had cleared |"),
+        "{text}"
+    );
+    let none = support::homeostat(&[
+        "postmortem",
+        "--config",
+        raised.to_str().unwrap(),
+        "--incident",
+        "mobility/taxi#9",
+    ]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        support::stderr(&none).contains("no incident mobility/taxi#9 in the model store"),
+        "{}",
+        support::stderr(&none)
+    );
     // A run that reads the state again keeps the closed incident as it was.
     let fourth = apply(&raised, dir.path(), "json");
     let report: Value = serde_json::from_slice(&fourth.stdout).unwrap();

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 /// Runs the command `cli` names and returns its exit code: 0 all went
 /// well, 1 some workloads (or servers) failed, 2 the run could not start.
 ///
-/// Long (150 lines) only because it is the dispatch: one arm per command,
+/// Long only because it is the dispatch: one arm per command,
 /// each destructuring its flags and calling that command's function.
 ///
 /// # Errors
@@ -174,6 +174,18 @@ pub fn execute(cli: Cli) -> Result<u8> {
             step,
             output,
         } => tools::forecast(&input, horizon, level, step, output.as_deref()),
+        Command::Postmortem {
+            config,
+            workload,
+            incident,
+            output,
+        } => tools::postmortem(
+            &flags,
+            config,
+            workload.as_deref(),
+            incident.as_deref(),
+            output.as_deref(),
+        ),
     }
 }
 

@@ -149,6 +149,56 @@ pub(super) fn forecast(
     Ok(0)
 }
 
+pub(super) fn postmortem(
+    flags: &Flags,
+    config: Option<PathBuf>,
+    workload: Option<&str>,
+    incident: Option<&str>,
+    output: Option<&Path>,
+) -> Result<u8> {
+    let config = flags.load_config(config)?;
+    let store = run::store_of(&config);
+    // Read only: a file this command cannot use is named, never moved.
+    let mut candidates = Vec::new();
+    for w in &config.workloads {
+        let wanted = workload.is_none_or(|wanted| w.name == wanted || w.id() == wanted)
+            && incident.is_none_or(|id| id.starts_with(&format!("{}#", w.id())));
+        if !wanted {
+            continue;
+        }
+        match store.read(&w.namespace, &w.name) {
+            Ok(Some(state)) => candidates.push(state),
+            Ok(None) => {}
+            Err(crate::edge::store::Unusable::Unreadable(why)) => tracing::warn!("{why}"),
+            Err(crate::edge::store::Unusable::Invalid { why, .. }) => {
+                tracing::warn!("{}: {why}", store.path(&w.namespace, &w.name).display());
+            }
+        }
+    }
+    // The incident asked for, else the latest opened.
+    let found = candidates
+        .iter()
+        .flat_map(|state| state.incidents.iter().map(move |i| (i, state)))
+        .filter(|(i, _)| incident.is_none_or(|id| i.id == id))
+        .max_by(|(a, _), (b, _)| a.opened.cmp(&b.opened));
+    let Some((chosen, state)) = found else {
+        let which = match (incident, workload) {
+            (Some(id), _) => format!("incident {id}"),
+            (None, Some(w)) => format!("incident of {w}"),
+            (None, None) => "incident".to_string(),
+        };
+        anyhow::bail!(
+            "no {which} in the model store {}: incidents are recorded by `homeostat apply` runs",
+            store.root().display()
+        );
+    };
+    emit(
+        output,
+        &report::postmortem::render_markdown(chosen, &state.history),
+    )?;
+    Ok(0)
+}
+
 /// The summary `fetch` prints: one aligned line per workload.
 fn fetch_table(exported: &[run::Exported]) -> String {
     let time = |t: Option<i64>| t.map_or_else(|| "-".to_string(), time::format_timestamp);

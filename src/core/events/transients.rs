@@ -217,7 +217,7 @@ pub(super) struct Departure {
 /// Spikes and dips: the multi-scale scan of the module doc (item 7) on
 /// `residual`, the departure from both sides' levels (log space).
 ///
-/// Long (146 lines) because it is one scan with one state: the candidate
+/// Long because it is one scan with one state: the candidate
 /// windows of every scale, tested and then merged in a single pass over
 /// shared prefix sums; split, the pieces would pass that state around.
 pub(super) fn find_departures(

@@ -1,0 +1,213 @@
+//! `homeostat postmortem`: a draft post-mortem of one incident in Markdown
+//! (for a pull request or an incident tracker), from what the model store
+//! kept — the incident, the runs around it, what the operator changed.
+
+use crate::core::incident::{Cause, Incident, RunRecord};
+use std::fmt::Write as _;
+
+/// What the cause means, for a reader who did not see the alert.
+fn cause_in_words(cause: Cause) -> &'static str {
+    match cause {
+        Cause::NeedsOperator => "the expected load needed more replicas than a ceiling allows",
+        Cause::SpikeAboveMax => "a spike went above what the recommended max carries",
+        Cause::AtMax => "the HPA sat at its max for longer than it should",
+    }
+}
+
+fn range(min: Option<u32>, max: Option<u32>) -> String {
+    match (min, max) {
+        (Some(min), Some(max)) => format!("{min}..{max}"),
+        _ => "none".to_string(),
+    }
+}
+
+/// The draft: summary, why homeostat could not heal, what the operator
+/// changed, the timeline (runs from the one before the incident to the one
+/// after it) and what homeostat does now. `runs`: the workload's history,
+/// oldest first.
+#[must_use]
+pub fn render_markdown(incident: &Incident, runs: &[RunRecord]) -> String {
+    let mut out = String::new();
+    let workload = incident
+        .id
+        .rsplit_once('#')
+        .map_or(incident.id.as_str(), |(w, _)| w);
+    let _ = writeln!(
+        out,
+        "# Post-mortem draft: {} ({})\n",
+        incident.id,
+        incident.cause.as_str()
+    );
+    let _ = writeln!(
+        out,
+        "| | |\n|---|---|\n| workload | `{workload}` |\n| what happened | {} |",
+        cause_in_words(incident.cause)
+    );
+    let _ = writeln!(out, "| opened | {} |", incident.opened);
+    let _ = writeln!(
+        out,
+        "| closed | {} |",
+        incident.closed.as_deref().unwrap_or("still open")
+    );
+    let _ = writeln!(
+        out,
+        "| runs that found it | {} (the last at {}) |",
+        incident.runs, incident.last_seen
+    );
+    if let (Some(load), Some(capacity)) = (incident.load, incident.capacity) {
+        let _ = writeln!(
+            out,
+            "| load against the range | {} against the {} the recommended max carries (×{:.1}) |",
+            crate::report::number(load),
+            crate::report::number(capacity),
+            load / capacity
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| homeostat recommended | {} when it opened |\n",
+        range(incident.recommended_min, incident.recommended_max)
+    );
+    let _ = writeln!(
+        out,
+        "## Why homeostat could not heal it\n\n{}\n",
+        incident.blocked_by
+    );
+    out.push_str("## What the operator changed\n\n");
+    if incident.operator_changes.is_empty() {
+        out.push_str("Nothing homeostat could see (the config's floors, ceilings, target and headroom, the HPA's bounds). Add what it cannot see here: a code fix, a new node pool.\n\n");
+    } else {
+        for change in &incident.operator_changes {
+            let _ = writeln!(out, "- {}: {}", change.at, change.what);
+        }
+        out.push('\n');
+    }
+    out.push_str("## Timeline\n\n| time | what |\n|---|---|\n");
+    let end = incident.closed.as_deref().unwrap_or(&incident.last_seen);
+    let mut lines: Vec<(String, String)> = Vec::new();
+    // The run before it, the runs during it, and the one that closed it.
+    let first = runs
+        .iter()
+        .rposition(|r| r.at.as_str() < incident.opened.as_str())
+        .unwrap_or(0);
+    for run in runs[first..].iter().filter(|r| r.at.as_str() <= end) {
+        let applied = match (run.applied_min, run.applied_max) {
+            (Some(_), Some(_)) => format!(", applied {}", range(run.applied_min, run.applied_max)),
+            _ if run.dry_run => " (dry run)".to_string(),
+            _ => String::new(),
+        };
+        lines.push((
+            run.at.clone(),
+            format!(
+                "run: {} recommended {}{applied}",
+                run.status,
+                range(run.recommended_min, run.recommended_max)
+            ),
+        ));
+    }
+    lines.push((
+        incident.opened.clone(),
+        format!("incident opened: {}", incident.cause.as_str()),
+    ));
+    for change in &incident.operator_changes {
+        lines.push((change.at.clone(), format!("operator: {}", change.what)));
+    }
+    if let Some(closed) = &incident.closed {
+        lines.push((
+            closed.clone(),
+            "incident closed: the condition had cleared".to_string(),
+        ));
+    }
+    // Stable: at one time, the run first, then what it found.
+    lines.sort_by(|a, b| a.0.cmp(&b.0));
+    for (at, what) in &lines {
+        let _ = writeln!(out, "| {at} | {} |", what.replace('|', "\\|"));
+    }
+    out.push_str("\n## What homeostat does now\n\n");
+    let latest = runs.last();
+    match (incident.closed.as_ref(), latest) {
+        (Some(_), Some(run)) => {
+            let _ = writeln!(
+                out,
+                "The condition has cleared. The latest run ({}) recommended {} ({}); it recommends within the limits the operator set.",
+                run.at,
+                range(run.recommended_min, run.recommended_max),
+                run.status
+            );
+        }
+        (None, _) => {
+            out.push_str("The incident is still open: every run keeps alerting until the condition clears.\n");
+        }
+        (Some(_), None) => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::incident::OperatorChange;
+
+    fn run(at: &str, status: &str, max: u32) -> RunRecord {
+        RunRecord {
+            at: at.into(),
+            status: status.into(),
+            recommended_min: Some(2),
+            recommended_max: Some(max),
+            applied_min: None,
+            applied_max: None,
+            dry_run: true,
+        }
+    }
+
+    #[test]
+    fn the_draft_has_the_summary_the_operators_change_and_a_timeline_in_order() {
+        let incident = Incident {
+            id: "mobility/taxi#1".into(),
+            cause: Cause::NeedsOperator,
+            opened: "2026-01-02T00:00:00Z".into(),
+            closed: Some("2026-01-02T12:00:00Z".into()),
+            last_seen: "2026-01-02T06:00:00Z".into(),
+            runs: 2,
+            load: Some(30_000.0),
+            capacity: Some(6_000.0),
+            recommended_min: Some(2),
+            recommended_max: Some(3),
+            blocked_by: "the expected peak load 30000 needs 15 replicas, above the max ceiling 3"
+                .into(),
+            operator_changes: vec![OperatorChange {
+                at: "2026-01-02T12:00:00Z".into(),
+                what: "config: max_replicas.ceiling 3 → 40".into(),
+            }],
+        };
+        let runs = [
+            run("2026-01-01T18:00:00Z", "ok", 3),
+            run("2026-01-02T00:00:00Z", "needs_operator", 3),
+            run("2026-01-02T06:00:00Z", "needs_operator", 3),
+            run("2026-01-02T12:00:00Z", "ok", 18),
+            run("2026-01-02T18:00:00Z", "ok", 18),
+        ];
+        let text = render_markdown(&incident, &runs);
+        assert!(text.starts_with("# Post-mortem draft: mobility/taxi#1 (needs_operator)"));
+        assert!(text.contains("| load against the range | 30000 against the 6000 the recommended max carries (×5.0) |"), "{text}");
+        assert!(text.contains("- 2026-01-02T12:00:00Z: config: max_replicas.ceiling 3 → 40"));
+        let timeline: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("## Timeline"))
+            .filter(|l| l.starts_with("| 2026"))
+            .collect();
+        assert_eq!(
+            timeline,
+            [
+                "| 2026-01-01T18:00:00Z | run: ok recommended 2..3 (dry run) |",
+                "| 2026-01-02T00:00:00Z | run: needs_operator recommended 2..3 (dry run) |",
+                "| 2026-01-02T00:00:00Z | incident opened: needs_operator |",
+                "| 2026-01-02T06:00:00Z | run: needs_operator recommended 2..3 (dry run) |",
+                "| 2026-01-02T12:00:00Z | run: ok recommended 2..18 (dry run) |",
+                "| 2026-01-02T12:00:00Z | operator: config: max_replicas.ceiling 3 → 40 |",
+                "| 2026-01-02T12:00:00Z | incident closed: the condition had cleared |",
+            ]
+        );
+        assert!(text.contains("The latest run (2026-01-02T18:00:00Z) recommended 2..18 (ok)"));
+    }
+}
