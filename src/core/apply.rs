@@ -323,6 +323,10 @@ pub struct ApplyRun {
     pub incidents_opened: Vec<crate::core::incident::Incident>,
     pub incidents_closed: Vec<crate::core::incident::Incident>,
     pub incidents_open: usize,
+    /// Per workload with any incident: its open incidents and its repeats
+    /// (incidents of a cause it had had before), for the run metrics.
+    #[serde(skip)]
+    pub incident_tallies: Vec<crate::core::incident::Tally>,
     /// The stable label of each failure and store problem (e.g.
     /// `field_conflict`, `store_unwritable`), for the logs' run summary.
     #[serde(skip)]

@@ -200,6 +200,34 @@ impl Incident {
     }
 }
 
+/// A workload's incidents counted, for the run metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally {
+    pub namespace: String,
+    pub workload: String,
+    pub open: usize,
+    /// Incidents of a cause the workload had had before: the same problem
+    /// again (the count homeostat's learning is meant to bring to 0).
+    pub repeats: usize,
+}
+
+impl Tally {
+    #[must_use]
+    pub fn of(namespace: &str, workload: &str, incidents: &[Incident]) -> Tally {
+        let repeats = incidents
+            .iter()
+            .enumerate()
+            .filter(|(k, i)| incidents[..*k].iter().any(|before| before.cause == i.cause))
+            .count();
+        Tally {
+            namespace: namespace.to_string(),
+            workload: workload.to_string(),
+            open: incidents.iter().filter(|i| i.is_open()).count(),
+            repeats,
+        }
+    }
+}
+
 /// What one run did to a workload's incidents.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
@@ -464,6 +492,27 @@ mod tests {
             .map(|c| c.what.as_str())
             .collect();
         assert_eq!(changes, ["max 3 → 40", "headroom"]);
+    }
+
+    #[test]
+    fn a_cause_seen_again_is_a_repeat() {
+        let plan = plan(Status::NeedsOperator);
+        let mut incidents = Vec::new();
+        advance(
+            &mut incidents,
+            &[finding(Cause::NeedsOperator)],
+            &plan,
+            "t1",
+        );
+        advance(&mut incidents, &[finding(Cause::AtMax)], &plan, "t2");
+        advance(
+            &mut incidents,
+            &[finding(Cause::NeedsOperator)],
+            &plan,
+            "t3",
+        );
+        let tally = Tally::of("web", "api", &incidents);
+        assert_eq!((tally.open, tally.repeats), (1, 1), "{incidents:?}");
     }
 
     #[test]

@@ -217,6 +217,75 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// The incident metrics of an `apply` run, in the text format: open
+/// incidents and repeats per workload, incidents opened and closed by the
+/// run, and how long those closed had been open.
+#[must_use]
+pub fn incident_metrics(run: &crate::core::apply::ApplyRun) -> String {
+    let mut out = String::new();
+    let labels = |namespace: &str, workload: &str| {
+        format!(
+            "{{namespace=\"{}\",workload=\"{}\"}}",
+            escape(namespace),
+            escape(workload)
+        )
+    };
+    let mut gauge = |name: &str, help: &str, samples: Vec<(String, f64)>| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    let tallies = &run.incident_tallies;
+    gauge(
+        "homeostat_incidents_open",
+        "Incidents open after the last run: conditions homeostat could not heal (per workload with any incident).",
+        tallies
+            .iter()
+            .map(|t| (labels(&t.namespace, &t.workload), t.open as f64))
+            .collect(),
+    );
+    gauge(
+        "homeostat_incidents_repeated",
+        "Incidents of a cause the workload had had before (per workload with any incident).",
+        tallies
+            .iter()
+            .map(|t| (labels(&t.namespace, &t.workload), t.repeats as f64))
+            .collect(),
+    );
+    gauge(
+        "homeostat_incidents_changed",
+        "Incidents opened and closed by the last run.",
+        vec![
+            (
+                "{change=\"opened\"}".to_string(),
+                run.incidents_opened.len() as f64,
+            ),
+            (
+                "{change=\"closed\"}".to_string(),
+                run.incidents_closed.len() as f64,
+            ),
+        ],
+    );
+    let resolved: Vec<(String, f64)> = run
+        .incidents_closed
+        .iter()
+        .filter_map(|i| {
+            let opened = crate::core::time::parse_timestamp(&i.opened).ok()?;
+            let closed = crate::core::time::parse_timestamp(i.closed.as_deref()?).ok()?;
+            let (namespace, workload) = i.id.rsplit_once('#')?.0.split_once('/')?;
+            Some((labels(namespace, workload), (closed - opened) as f64))
+        })
+        .collect();
+    gauge(
+        "homeostat_incident_resolved_after_seconds",
+        "How long the incidents the last run closed had been open.",
+        resolved,
+    );
+    out
+}
+
 /// The run's metrics in the Prometheus text format (no timestamps; the same
 /// `# TYPE` for a name every time; a trailing newline): run duration and
 /// time, workloads by outcome, and per workload with a recommendation its

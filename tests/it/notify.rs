@@ -216,4 +216,29 @@ fn apply_dry_run_without_a_cluster_writes_the_yaml_reports_and_alerts() {
     // Alerts are sent in a dry run too; the run is remembered.
     assert_eq!(active_alerts(&alertmanager).len(), 2);
     assert!(dir.path().join("models/mobility/ok-taxi.json").exists());
+    // The capped workload's incident is in the run metrics, read back from
+    // the real Pushgateway.
+    let metrics = pushgateway.get("/metrics").unwrap();
+    let sample = |name: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name) && !l.starts_with('#'))
+            .unwrap_or_else(|| panic!("{name} missing: {metrics}"))
+            .to_string()
+    };
+    let open = sample("homeostat_incidents_open{");
+    assert!(
+        open.contains("namespace=\"mobility\"")
+            && open.contains("workload=\"taxi\"")
+            && open.ends_with(" 1"),
+        "{open}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("homeostat_incidents_changed{")
+                && l.contains("change=\"opened\"")
+                && l.ends_with(" 1")),
+        "{metrics}"
+    );
 }

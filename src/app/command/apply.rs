@@ -107,7 +107,7 @@ pub(super) fn apply(
             &context,
             &config,
             &plan,
-            &applied.troubles,
+            Some(&applied),
             started,
         ));
     }

@@ -337,13 +337,13 @@ fn notify_and_say(
     run: &run::RunContext,
     config: &config::Config,
     plan: &Plan,
-    troubles: &[crate::core::apply::Trouble],
+    applied: Option<&crate::core::apply::ApplyRun>,
     started: std::time::Instant,
 ) -> u8 {
     let elapsed = started.elapsed().as_secs_f64();
     // The clock is not read again: the run's start plus its duration.
     let now = run.clock_now + elapsed.round() as i64;
-    let notified = run::notify(run, config, plan, troubles, elapsed, now);
+    let notified = run::notify(run, config, plan, applied, elapsed, now);
     for line in &notified.warnings {
         tracing::warn!("{line}");
     }

@@ -76,7 +76,7 @@ pub(super) fn recommend(
         );
     }
     if notify {
-        code = code.max(notify_and_say(&context, &config, &plan, &[], started));
+        code = code.max(notify_and_say(&context, &config, &plan, None, started));
     }
     written?;
     Ok(code)

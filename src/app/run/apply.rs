@@ -42,6 +42,7 @@ pub async fn apply_changes(
         incidents_opened: Vec::new(),
         incidents_closed: Vec::new(),
         incidents_open: 0,
+        incident_tallies: Vec::new(),
         error_labels: Vec::new(),
     };
     let store = store_of(config);
@@ -315,6 +316,10 @@ fn remember(
         run.incidents_closed.extend(changes.closed);
     }
     run.incidents_open += state.incidents.iter().filter(|i| i.is_open()).count();
+    if !state.incidents.is_empty() {
+        run.incident_tallies
+            .push(incident::Tally::of(&w.namespace, &w.name, &state.incidents));
+    }
     if let Some(model) = &w.model {
         state.model = Some(ModelState {
             model: model.clone(),

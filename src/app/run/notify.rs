@@ -10,15 +10,15 @@ pub struct Notified {
     pub warnings: Vec<String>,
 }
 
-/// Sends `plan`'s alerts (and those of `troubles`) to Alertmanager and the
-/// run's metrics to the Pushgateway, those the config names, on the run's
-/// runtime.
+/// Sends `plan`'s alerts (and, after `apply`, those of its troubles) to
+/// Alertmanager and the run's metrics (with `apply`'s incidents) to the
+/// Pushgateway, those the config names, on the run's runtime.
 #[must_use]
 pub fn notify(
     run: &RunContext,
     config: &Config,
     plan: &crate::core::plan::Plan,
-    troubles: &[crate::core::apply::Trouble],
+    applied: Option<&crate::core::apply::ApplyRun>,
     duration_secs: f64,
     now: i64,
 ) -> Notified {
@@ -40,13 +40,17 @@ pub fn notify(
             ));
         }
     }
+    let troubles = applied.map_or(&[][..], |a| a.troubles.as_slice());
     let firing = notify::firing_alerts(plan, troubles);
     let in_run: Vec<(String, String)> = plan
         .workloads
         .iter()
         .map(|w| (w.namespace.clone(), w.name.clone()))
         .collect();
-    let metrics = notify::run_metrics(plan, duration_secs, now);
+    let mut metrics = notify::run_metrics(plan, duration_secs, now);
+    if let Some(applied) = applied {
+        metrics.push_str(&notify::incident_metrics(applied));
+    }
     let report = match run.runtime() {
         Ok(runtime) => runtime.block_on(notify::notify(
             config.alertmanager.as_ref(),
