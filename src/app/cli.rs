@@ -260,6 +260,11 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Work on the incidents of the model store.
+    Incident {
+        #[command(subcommand)]
+        command: IncidentCommand,
+    },
     /// Work on reports already written.
     Report {
         #[command(subcommand)]
@@ -308,6 +313,24 @@ pub enum ReportCommand {
         /// Write the report to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum IncidentCommand {
+    /// Note what the operator did that homeostat cannot see (a code fix, a
+    /// new node pool) on the workload's open incident, else its latest:
+    /// the post-mortem's timeline shows it.
+    Note {
+        /// The workload (`name` or `namespace/name`).
+        workload: String,
+        /// What was done, in words.
+        #[arg(long)]
+        text: String,
+        /// Configuration file (YAML): its model store and workloads.
+        /// Default: the bundled example.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 

@@ -90,6 +90,22 @@ fn an_incident_opens_when_a_ceiling_blocks_healing_and_closes_once_the_ceiling_i
     assert_eq!(state["incidents"].as_array().unwrap().len(), 1, "{state}");
     assert_eq!(state["incidents"][0]["runs"], 2, "{state}");
 
+    // What no run can see, the operator notes on the open incident.
+    let note = support::homeostat(&[
+        "incident",
+        "note",
+        "mobility/taxi",
+        "--text",
+        "added a node pool",
+        "--config",
+        low.to_str().unwrap(),
+    ]);
+    assert_eq!(note.status.code(), Some(0), "{}", support::stderr(&note));
+    assert_eq!(
+        support::stdout(&note),
+        "noted on incident mobility/taxi#1\n"
+    );
+
     // The operator raises the ceiling: the next run closes it, and says so.
     let raised = config(dir.path(), 40);
     let third = apply(&raised, dir.path(), "table");
@@ -110,8 +126,18 @@ fn an_incident_opens_when_a_ceiling_blocks_healing_and_closes_once_the_ceiling_i
     assert_eq!(summary["incidents_closed"], 1, "{summary}");
     let state = stored(dir.path());
     assert!(state["incidents"][0]["closed"].is_string(), "{state}");
+    let changes: Vec<&str> = state["incidents"][0]["operator_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["what"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        state["incidents"][0]["operator_changes"][0]["what"], "config: max_replicas.ceiling 3 → 40",
+        changes,
+        [
+            "note: added a node pool",
+            "config: max_replicas.ceiling 3 → 40"
+        ],
         "{state}"
     );
     // The post-mortem draft: what happened, what the operator did, when.
@@ -129,6 +155,7 @@ fn an_incident_opens_when_a_ceiling_blocks_healing_and_closes_once_the_ceiling_i
         "{text}"
     );
     assert!(text.contains("max ceiling 3"), "{text}");
+    assert!(text.contains(": note: added a node pool"), "{text}");
     let timeline: Vec<&str> = text
         .lines()
         .skip_while(|l| !l.starts_with("## Timeline"))
@@ -142,9 +169,11 @@ fn an_incident_opens_when_a_ceiling_blocks_healing_and_closes_once_the_ceiling_i
                 .iter()
                 .any(|l| l.ends_with("| operator: config: max_replicas.ceiling 3 → 40 |"))
             && timeline
-                .last()
-                .unwrap()
-                .ends_with("| incident closed: the condition had cleared |"),
+                .iter()
+                .any(|l| l.ends_with("| incident closed: the condition had cleared |"))
+            && timeline
+                .iter()
+                .any(|l| l.ends_with("| operator: note: added a node pool |")),
         "{text}"
     );
     let none = support::homeostat(&[

@@ -8,7 +8,7 @@ mod backtest;
 mod recommend;
 mod tools;
 
-use crate::app::cli::{Cli, Command, ConfigCommand, LogFormat, ReportCommand};
+use crate::app::cli::{Cli, Command, ConfigCommand, IncidentCommand, LogFormat, ReportCommand};
 use crate::app::{config, run, stop};
 use crate::core::plan::{Plan, Status};
 use crate::core::series::{self, GridOptions};
@@ -174,6 +174,14 @@ pub fn execute(cli: Cli) -> Result<u8> {
             step,
             output,
         } => tools::forecast(&input, horizon, level, step, output.as_deref()),
+        Command::Incident {
+            command:
+                IncidentCommand::Note {
+                    workload,
+                    text,
+                    config,
+                },
+        } => tools::incident_note(&flags, config, &workload, &text),
         Command::Postmortem {
             config,
             workload,

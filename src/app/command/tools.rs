@@ -199,6 +199,54 @@ pub(super) fn postmortem(
     Ok(0)
 }
 
+pub(super) fn incident_note(
+    flags: &Flags,
+    config: Option<PathBuf>,
+    workload: &str,
+    text: &str,
+) -> Result<u8> {
+    let config = flags.load_config(config)?;
+    let Some(w) = config
+        .workloads
+        .iter()
+        .find(|w| w.name == workload || w.id() == workload)
+    else {
+        anyhow::bail!(
+            "{workload}: no workload of that name in {}",
+            config.path.display()
+        );
+    };
+    if text.trim().is_empty() {
+        anyhow::bail!("--text: say what was done (it goes in the post-mortem)");
+    }
+    let store = run::store_of(&config);
+    // A writer like `apply`: one at a time.
+    let _lock = store.lock(crate::edge::store::LOCK_WAIT)?;
+    let state = match store.read(&w.namespace, &w.name) {
+        Ok(Some(state)) => state,
+        Ok(None) => anyhow::bail!(
+            "{}: no incident in the model store {}: incidents are recorded by `homeostat apply` runs",
+            w.id(),
+            store.root().display()
+        ),
+        Err(crate::edge::store::Unusable::Unreadable(why)) => anyhow::bail!("{why}"),
+        Err(crate::edge::store::Unusable::Invalid { why, .. }) => anyhow::bail!(
+            "{}: {why}; the next `apply` sets it aside",
+            store.path(&w.namespace, &w.name).display()
+        ),
+    };
+    let mut state = state;
+    let at = time::format_timestamp(flags.run_at(None).clock_now);
+    let noted =
+        crate::core::incident::attribute(&mut state.incidents, &format!("note: {text}"), &at);
+    if noted.is_empty() {
+        anyhow::bail!("{}: no incident to note it on", w.id());
+    }
+    store.save(&state)?;
+    println!("noted on incident {}", noted.join(", "));
+    Ok(0)
+}
+
 /// The summary `fetch` prints: one aligned line per workload.
 fn fetch_table(exported: &[run::Exported]) -> String {
     let time = |t: Option<i64>| t.map_or_else(|| "-".to_string(), time::format_timestamp);
