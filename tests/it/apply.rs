@@ -340,15 +340,7 @@ fn applies_to_a_real_cluster() {
 #[test]
 fn the_model_store_remembers_what_was_applied_run_after_run() {
     let store = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let settings = ApplySettings {
-        dry_run: false,
-        rules: ApplyRules::default(),
-        clock_now: chrono::Utc::now().timestamp(),
-    };
+    let (runtime, settings) = runs_in_a_row();
     let config = config(store.path());
     let first = plan(vec![workload("cart", Status::Ok, 4, 12)]);
     let applied = runtime.block_on(async {
@@ -402,9 +394,8 @@ fn hpa_changed_by(name: &str, (min, max): (i32, i32), applied: (u32, u32), manag
     object
 }
 
-#[test]
-fn the_operators_change_to_the_hpa_is_noted_on_the_incident_it_healed() {
-    let store = tempfile::tempdir().unwrap();
+/// A runtime and settings for runs of `apply_changes` one after another.
+fn runs_in_a_row() -> (tokio::runtime::Runtime, ApplySettings) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -414,6 +405,13 @@ fn the_operators_change_to_the_hpa_is_noted_on_the_incident_it_healed() {
         rules: ApplyRules::default(),
         clock_now: chrono::Utc::now().timestamp(),
     };
+    (runtime, settings)
+}
+
+#[test]
+fn the_operators_change_to_the_hpa_is_noted_on_the_incident_it_healed() {
+    let store = tempfile::tempdir().unwrap();
+    let (runtime, settings) = runs_in_a_row();
     let config = config(store.path());
     // Capped: homeostat recommends what the ceiling allows and calls the operator.
     let capped = plan(vec![workload("cart", Status::NeedsOperator, 2, 3)]);

@@ -6,7 +6,7 @@
 use crate::support;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// The bundled taxi trace with a max ceiling of `ceiling` (3 is far below
 /// what its peaks need at 2,000 a replica), its store under `dir`.
@@ -26,15 +26,11 @@ fn config(dir: &Path, ceiling: u32) -> PathBuf {
 /// `apply --dry-run` without a cluster (comparing with `current:`), JSON
 /// logs; `format` the report's.
 fn apply(config: &Path, home: &Path, format: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_homeostat"))
-        .args(["--log-format", "json", "apply", "--dry-run", "--no-notify"])
-        .args(["--format", format, "--config"])
-        .arg(config)
-        .env("KUBECONFIG", home.join("no-kubeconfig"))
-        .env("HOME", home)
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .output()
-        .unwrap()
+    support::apply_without_a_cluster(
+        &["--no-notify", "--log-format", "json", "--format", format],
+        config,
+        home,
+    )
 }
 
 fn stored(dir: &Path) -> Value {

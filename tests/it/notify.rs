@@ -42,18 +42,9 @@ fn recommend_notify(config: &Path) -> Output {
         .unwrap()
 }
 
-/// `apply --dry-run --output-format yaml` with no kubeconfig and no
-/// in-cluster service account, whatever the machine has (`home` stands in
-/// for $HOME).
+/// `apply --dry-run --output-format yaml` without a cluster.
 fn apply_dry_run_without_a_cluster(config: &Path, home: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_homeostat"))
-        .args(["apply", "--dry-run", "--output-format", "yaml", "--config"])
-        .arg(config)
-        .env("KUBECONFIG", home.join("no-kubeconfig"))
-        .env("HOME", home)
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .output()
-        .unwrap()
+    support::apply_without_a_cluster(&["--output-format", "yaml"], config, home)
 }
 
 /// Active `HomeostatCannotHeal` alerts: (workload, reason, severity).

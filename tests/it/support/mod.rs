@@ -22,6 +22,26 @@ pub fn homeostat_with_env(args: &[&str], env: &[(&str, &str)]) -> std::process::
         .expect("the homeostat binary runs")
 }
 
+/// `homeostat apply --dry-run <args> --config CONFIG` with no kubeconfig and
+/// no in-cluster service account, whatever the machine has (`home` stands
+/// in for $HOME): it compares with `current:` in the config.
+pub fn apply_without_a_cluster(
+    args: &[&str],
+    config: &std::path::Path,
+    home: &std::path::Path,
+) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_homeostat"))
+        .args(["apply", "--dry-run"])
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .env("KUBECONFIG", home.join("no-kubeconfig"))
+        .env("HOME", home)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .expect("the homeostat binary runs")
+}
+
 /// `homeostat <flags> recommend --config CONFIG --at AT --format json`,
 /// with `env`.
 pub fn recommend_json(
