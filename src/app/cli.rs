@@ -260,6 +260,19 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// The settings operators chose while healing incidents (an HPA max
+    /// raised above the config's ceiling), as a YAML patch of the config
+    /// to review and merge: each with the incident and change it comes
+    /// from. Reads the model store without changing it.
+    Learned {
+        /// Configuration file (YAML): its model store and workloads.
+        /// Default: the bundled example.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Write the patch to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Work on the incidents of the model store.
     Incident {
         #[command(subcommand)]

@@ -106,6 +106,50 @@ pub struct OperatorChange {
     pub what: String,
 }
 
+/// A setting an operator chose while healing an incident, suggested for
+/// the config (`learning: suggest`): homeostat reports it until the config
+/// takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Learned {
+    /// The config's setting, as its YAML path: `max_replicas.ceiling`.
+    pub setting: String,
+    pub value: u32,
+    /// The incident it healed, and the operator's change it comes from.
+    pub incident: String,
+    pub because: String,
+    /// The run that saw it (RFC3339).
+    pub at: String,
+}
+
+/// The learned settings after a run: an HPA max raised above the config's
+/// max ceiling (`raised_max`, with the change in words) while `noted_on`
+/// incidents were open is a ceiling to suggest; a suggestion the config
+/// has taken (its ceiling at least the value) is dropped.
+pub fn learn(
+    learned: &mut Vec<Learned>,
+    config: &Fingerprint,
+    raised_max: Option<(u32, &str)>,
+    noted_on: &[String],
+    at: &str,
+) -> Option<Learned> {
+    learned.retain(|l| !(l.setting == "max_replicas.ceiling" && l.value <= config.max_ceiling));
+    let (max, because) = raised_max?;
+    let incident = noted_on.first()?;
+    if max <= config.max_ceiling {
+        return None;
+    }
+    let new = Learned {
+        setting: "max_replicas.ceiling".to_string(),
+        value: max,
+        incident: incident.clone(),
+        because: because.to_string(),
+        at: at.to_string(),
+    };
+    learned.retain(|l| l.setting != new.setting);
+    learned.push(new.clone());
+    Some(new)
+}
+
 /// The settings of a workload's config that an operator changes to heal
 /// it, kept per workload so that the next run sees what changed.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -492,6 +536,40 @@ mod tests {
             .map(|c| c.what.as_str())
             .collect();
         assert_eq!(changes, ["max 3 → 40", "headroom"]);
+    }
+
+    #[test]
+    fn a_max_raised_on_the_hpa_above_the_ceiling_is_suggested_until_the_config_takes_it() {
+        let config = Fingerprint {
+            min_floor: 2,
+            min_ceiling: 100,
+            max_floor: 2,
+            max_ceiling: 3,
+            target_per_replica: 100.0,
+            headroom: 1.2,
+        };
+        let mut learned = Vec::new();
+        let noted = ["web/api#1".to_string()];
+        // Not during an incident: nothing to learn from.
+        assert_eq!(
+            learn(&mut learned, &config, Some((40, "HPA max")), &[], "t1"),
+            None
+        );
+        let new = learn(&mut learned, &config, Some((40, "HPA max")), &noted, "t1").unwrap();
+        assert_eq!(
+            (new.setting.as_str(), new.value),
+            ("max_replicas.ceiling", 40)
+        );
+        assert_eq!(learned.len(), 1);
+        // Kept while the config has not taken it; dropped once it has.
+        learn(&mut learned, &config, None, &[], "t2");
+        assert_eq!(learned.len(), 1);
+        let taken = Fingerprint {
+            max_ceiling: 40,
+            ..config
+        };
+        learn(&mut learned, &taken, None, &[], "t3");
+        assert!(learned.is_empty());
     }
 
     #[test]

@@ -52,6 +52,10 @@ pub struct WorkloadState {
     /// changed between runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<crate::core::incident::Fingerprint>,
+    /// Settings the operator chose during incidents, suggested for the
+    /// config until it takes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learned: Vec<crate::core::incident::Learned>,
 }
 
 impl WorkloadState {
@@ -65,6 +69,7 @@ impl WorkloadState {
             history: Vec::new(),
             incidents: Vec::new(),
             settings: None,
+            learned: Vec::new(),
         }
     }
 

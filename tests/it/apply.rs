@@ -116,14 +116,19 @@ fn workload(name: &str, status: Status, min: u32, max: u32) -> WorkloadPlan {
 /// A config whose model store is `store`.
 fn config(store: &Path) -> Config {
     config::parse(
-        &format!(
-            "store: {}\nworkloads:\n  - name: cart\n    namespace: shop\n    file: cart.csv\n    target_per_replica: 10\n",
-            store.display()
-        ),
+        &config_text(store, ""),
         Path::new("homeostat.yaml"),
         Path::new("."),
     )
     .unwrap()
+}
+
+/// The YAML of [`config`], with `extra` settings for the workload.
+fn config_text(store: &Path, extra: &str) -> String {
+    format!(
+        "store: {}\nworkloads:\n  - name: cart\n    namespace: shop\n    file: cart.csv\n    target_per_replica: 10\n{extra}",
+        store.display()
+    )
 }
 
 fn run(
@@ -412,7 +417,11 @@ fn runs_in_a_row() -> (tokio::runtime::Runtime, ApplySettings) {
 fn the_operators_change_to_the_hpa_is_noted_on_the_incident_it_healed() {
     let store = tempfile::tempdir().unwrap();
     let (runtime, settings) = runs_in_a_row();
-    let config = config(store.path());
+    // Capped at 3 by the config; the operator raises the HPA to 40.
+    let yaml = config_text(store.path(), "    max_replicas: {floor: 2, ceiling: 3}\n");
+    let config_path = store.path().join("homeostat.yaml");
+    std::fs::write(&config_path, &yaml).unwrap();
+    let config = config::parse(&yaml, &config_path, store.path()).unwrap();
     // Capped: homeostat recommends what the ceiling allows and calls the operator.
     let capped = plan(vec![workload("cart", Status::NeedsOperator, 2, 3)]);
     let first = runtime.block_on(async {
@@ -451,4 +460,44 @@ fn the_operators_change_to_the_hpa_is_noted_on_the_incident_it_healed() {
         .collect();
     assert_eq!(changes, ["HPA maxReplicas 3 → 40 (by kubectl)"]);
     assert_eq!(closed.closed.as_deref(), Some("2026-11-26T12:15:00Z"));
+    // The operator's fix, suggested for the config, and written as a patch.
+    assert!(
+        second.since_last_run.iter().any(|(_, note)| note
+            .starts_with("learned (suggested): max_replicas.ceiling 40 from incident shop/cart#1")),
+        "{:?}",
+        second.since_last_run
+    );
+    let learned =
+        crate::support::homeostat(&["learned", "--config", config_path.to_str().unwrap()]);
+    let text = crate::support::stdout(&learned);
+    assert_eq!(
+        learned.status.code(),
+        Some(0),
+        "{}",
+        crate::support::stderr(&learned)
+    );
+    let patch: Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(patch["workloads"][0]["name"], "cart", "{text}");
+    assert_eq!(
+        patch["workloads"][0]["max_replicas"]["ceiling"], 40,
+        "{text}"
+    );
+    assert!(text.contains("# from incident shop/cart#1"), "{text}");
+    // Once the config takes it, it is no longer suggested.
+    let taken = config_text(store.path(), "    max_replicas: {floor: 2, ceiling: 40}\n");
+    std::fs::write(&config_path, &taken).unwrap();
+    let config = config::parse(&taken, &config_path, store.path()).unwrap();
+    let mut later = plan(vec![workload("cart", Status::Ok, 2, 40)]);
+    later.workloads[0].now = homeostat::core::time::parse_timestamp("2026-11-26T12:30:00Z").ok();
+    runtime.block_on(async {
+        let (client, _, _) = scripted(vec![get("cart", StatusCode::OK, hpa("cart", 2, 40, 5))]);
+        apply_changes(&config, &later, Some(&client), &settings).await
+    });
+    let learned =
+        crate::support::homeostat(&["learned", "--config", config_path.to_str().unwrap()]);
+    assert!(
+        crate::support::stdout(&learned).contains("# nothing learned"),
+        "{}",
+        crate::support::stdout(&learned)
+    );
 }

@@ -182,6 +182,7 @@ pub fn execute(cli: Cli) -> Result<u8> {
                     config,
                 },
         } => tools::incident_note(&flags, config, &workload, &text),
+        Command::Learned { config, output } => tools::learned(&flags, config, output.as_deref()),
         Command::Postmortem {
             config,
             workload,

@@ -9,6 +9,7 @@ use crate::core::time::{self, Span};
 use crate::core::{events, synthetic};
 use crate::report::{self, Format};
 use anyhow::{Context, Result};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 pub(super) fn evaluate(
@@ -244,6 +245,50 @@ pub(super) fn incident_note(
     }
     store.save(&state)?;
     println!("noted on incident {}", noted.join(", "));
+    Ok(0)
+}
+
+pub(super) fn learned(flags: &Flags, config: Option<PathBuf>, output: Option<&Path>) -> Result<u8> {
+    let config = flags.load_config(config)?;
+    let store = run::store_of(&config);
+    let mut text = format!(
+        "# homeostat learned: settings operators chose while healing incidents,\n# suggested for {} (review, then merge into its workloads).\n",
+        config.path.display()
+    );
+    let mut entries = 0;
+    for w in &config.workloads {
+        let state = match store.read(&w.namespace, &w.name) {
+            Ok(Some(state)) => state,
+            Ok(None) => continue,
+            Err(crate::edge::store::Unusable::Unreadable(why)) => {
+                tracing::warn!("{why}");
+                continue;
+            }
+            Err(crate::edge::store::Unusable::Invalid { why, .. }) => {
+                tracing::warn!("{}: {why}", store.path(&w.namespace, &w.name).display());
+                continue;
+            }
+        };
+        for learned in &state.learned {
+            let Some((section, key)) = learned.setting.split_once('.') else {
+                continue;
+            };
+            if entries == 0 {
+                text.push_str("workloads:\n");
+            }
+            entries += 1;
+            let because = learned.because.replace(['\n', '\r'], " ");
+            let _ = writeln!(
+                text,
+                "  - namespace: {}\n    name: {}\n    # from incident {} ({}): {because}\n    {section}:\n      {key}: {}",
+                w.namespace, w.name, learned.incident, learned.at, learned.value
+            );
+        }
+    }
+    if entries == 0 {
+        text.push_str("# nothing learned: no operator's fix is waiting for the config\n");
+    }
+    emit(output, &text)?;
     Ok(0)
 }
 

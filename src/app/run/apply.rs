@@ -77,8 +77,10 @@ pub async fn apply_changes(
             break;
         }
         let loaded = store.load(&w.namespace, &w.name, settings.clock_now);
-        // Changes made outside homeostat, seen on the HPA.
+        // Changes made outside homeostat, seen on the HPA (and the max
+        // there, when it is one of them).
         let mut seen: Vec<String> = Vec::new();
+        let mut live_max = None;
         if let Some(client) = &prometheus {
             check_time_at_max(client, w, &loaded, &mut run).await;
         }
@@ -87,7 +89,10 @@ pub async fn apply_changes(
         let baseline = match cluster {
             Some(client) => match read_hpa(client, &w.namespace, &w.hpa).await {
                 Ok(live) => {
-                    seen.extend(live.changed_by_others());
+                    if let Some(change) = live.changed_by_others() {
+                        seen.push(change);
+                        live_max = Some(live.max_replicas);
+                    }
                     Baseline::Live(live)
                 }
                 Err(e) => {
@@ -112,12 +117,16 @@ pub async fn apply_changes(
             run.patches.push(body);
         }
         let settings = settings_of.get(&format!("{}/{}", w.namespace, w.name));
+        let outside = Outside {
+            seen: &seen,
+            live_max,
+        };
         remember(
             &store,
             loaded,
             w,
             settings.copied(),
-            &seen,
+            &outside,
             &change,
             &mut run,
         );
@@ -229,13 +238,20 @@ pub fn store_of(config: &Config) -> crate::edge::store::Store {
     )
 }
 
+/// What a run saw of changes made outside homeostat on a workload's HPA.
+struct Outside<'a> {
+    seen: &'a [String],
+    /// The HPA's max, when someone else changed its bounds.
+    live_max: Option<u32>,
+}
+
 /// Records the run in the model store and notes what changed since the last.
 fn remember(
     store: &crate::edge::store::Store,
     loaded: crate::edge::store::Loaded,
     w: &crate::core::plan::WorkloadPlan,
     settings: Option<crate::core::incident::Fingerprint>,
-    seen: &[String],
+    outside: &Outside,
     change: &crate::core::apply::Change,
     run: &mut ApplyRun,
 ) {
@@ -293,9 +309,12 @@ fn remember(
         }
         state.settings = Some(settings);
     }
-    changed.extend(seen.iter().cloned());
-    for what in changed {
-        let noted = incident::attribute(&mut state.incidents, &what, &at);
+    let in_config = changed.len();
+    changed.extend(outside.seen.iter().cloned());
+    // The incidents the HPA's change was noted on.
+    let mut noted_on_hpa = Vec::new();
+    for (k, what) in changed.iter().enumerate() {
+        let noted = incident::attribute(&mut state.incidents, what, &at);
         let on = if noted.is_empty() {
             String::new()
         } else {
@@ -303,6 +322,27 @@ fn remember(
         };
         run.since_last_run
             .push((id.clone(), format!("{what} since homeostat's last run{on}")));
+        if k >= in_config {
+            noted_on_hpa = noted;
+        }
+    }
+    // The operator's fix as a suggestion for the config (issue 21's
+    // learning, `suggest`: reported and exported, never applied alone).
+    if let Some(settings) = settings {
+        let raised = outside
+            .live_max
+            .zip(outside.seen.last().map(String::as_str));
+        if let Some(new) =
+            incident::learn(&mut state.learned, &settings, raised, &noted_on_hpa, &at)
+        {
+            run.since_last_run.push((
+                id.clone(),
+                format!(
+                    "learned (suggested): {} {} from incident {} ({}); `homeostat learned` writes it as a config patch",
+                    new.setting, new.value, new.incident, new.because
+                ),
+            ));
+        }
     }
     // Incidents move only on a run that made a plan: without one (no
     // data, an error) the conditions cannot be judged either way.
