@@ -84,6 +84,8 @@ pub struct Workload {
     pub current: Option<CurrentBounds>,
     /// What `apply` sets min to: the horizon's, or the time-of-day schedule's.
     pub mode: Mode,
+    /// What is done with a setting learned from an operator's fix.
+    pub learning: Learning,
     /// From asking for a pod until it serves (the schedule's lead).
     pub startup: Span,
     /// The schedule raises min this much earlier still; `apply` at `T`
@@ -95,6 +97,21 @@ pub struct Workload {
     /// The schedule's min follows the upper end of this central interval
     /// instead of the forecast mean (`None`).
     pub schedule_level: Option<Level>,
+}
+
+/// What homeostat does with what it learns from an operator's fix
+/// (`learning:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Learning {
+    /// Nothing is learned.
+    Off,
+    /// Learned settings are reported and exported (`homeostat learned`),
+    /// and used only once the config takes them.
+    #[default]
+    Suggest,
+    /// Learned settings are used at once, with a reason saying so.
+    Apply,
 }
 
 /// What `apply` sets min to.

@@ -191,3 +191,72 @@ fn an_incident_opens_when_a_ceiling_blocks_healing_and_closes_once_the_ceiling_i
     assert_eq!(report["incidents_closed"], Value::Array(Vec::new()));
     assert_eq!(stored(dir.path())["incidents"], state["incidents"]);
 }
+
+/// The taxi config of [`config`] with `learning: LEARNING`, and a store
+/// that learned a max ceiling of 40 from an earlier incident.
+fn learned_config(dir: &Path, learning: &str) -> PathBuf {
+    let path = config(dir, 3);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}    learning: {learning}\n")).unwrap();
+    let store = homeostat::edge::store::Store::new(dir.join("models"));
+    let mut state = homeostat::edge::store::WorkloadState::new("mobility", "taxi");
+    state.learned.push(homeostat::core::incident::Learned {
+        setting: "max_replicas.ceiling".into(),
+        value: 40,
+        incident: "mobility/taxi#1".into(),
+        because: "HPA maxReplicas 3 → 40 (by kubectl)".into(),
+        at: "2015-01-25T00:00:00Z".into(),
+    });
+    store.save(&state).unwrap();
+    path
+}
+
+fn recommend(config: &Path) -> Value {
+    let output = support::homeostat(&[
+        "recommend",
+        "--format",
+        "json",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn a_learned_ceiling_heals_at_once_with_learning_apply_and_is_only_suggested_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let applied = recommend(&learned_config(dir.path(), "apply"));
+    let taxi = &applied["workloads"][0];
+    assert_eq!(taxi["status"], "ok", "{taxi}");
+    assert!(taxi["max_replicas"].as_u64().unwrap() > 3, "{taxi}");
+    let reasons = taxi["reasons"].to_string();
+    assert!(
+        reasons.contains("max ceiling 40 learned from incident mobility/taxi#1")
+            && reasons.contains("learning: apply"),
+        "{reasons}"
+    );
+
+    // `apply` uses it too, run after run: it is not taken for an
+    // operator's change of the config, and stays learned until the config
+    // takes it.
+    let config = learned_config(dir.path(), "apply");
+    for _ in 0..2 {
+        let run = apply(&config, dir.path(), "table");
+        let table = support::stdout(&run);
+        assert_eq!(run.status.code(), Some(0), "{table}");
+        assert!(!table.contains("config: max_replicas.ceiling"), "{table}");
+    }
+    assert_eq!(
+        stored(dir.path())["learned"][0]["value"],
+        40,
+        "{}",
+        stored(dir.path())
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let suggested = recommend(&learned_config(dir.path(), "suggest"));
+    let taxi = &suggested["workloads"][0];
+    assert_eq!(taxi["status"], "needs_operator", "{taxi}");
+    assert_eq!(taxi["max_replicas"], 3, "{taxi}");
+    assert!(!taxi["reasons"].to_string().contains("learned"), "{taxi}");
+}

@@ -32,14 +32,19 @@ pub(super) fn apply(
             crate::core::time::format_timestamp(at)
         );
     }
-    let config = flags.load_config(config)?;
+    let mut config = flags.load_config(config)?;
     // One writer per store: taken before the plan, so that a second
     // run learns at once (or after a short wait) that it must not run.
     let _store_lock = run::store_of(&config).lock(crate::edge::store::LOCK_WAIT)?;
     let progress = flags.progress(config.workloads.len(), "fit");
     let context = context.with_progress(progress.clone());
-    let plan = run::recommend(&context, &config);
+    // The config as written: what the operator changed and what is learned
+    // are measured against it, not against the learned limits in use.
+    let written = config.clone();
+    let learned = run::use_learned(&mut config);
+    let mut plan = run::recommend(&context, &config);
     progress.finish();
+    run::note_learned(&mut plan, &learned);
     if let Some(signal) = stop::requested() {
         return Ok(stopped(
             signal,
@@ -69,7 +74,7 @@ pub(super) fn apply(
                 ))
             }
         };
-        Ok(run::apply_changes(&config, &plan, cluster.as_ref(), &settings).await)
+        Ok(run::apply_changes(&written, &plan, cluster.as_ref(), &settings).await)
     })?;
     let mut code = plan.exit_code() as u8;
     if !applied.failures.is_empty() || !applied.store_problems.is_empty() {

@@ -18,7 +18,8 @@ pub(super) fn recommend(
     notify: bool,
 ) -> Result<u8> {
     let started = std::time::Instant::now();
-    let config = flags.load_config(config)?;
+    let mut config = flags.load_config(config)?;
+    let learned = run::use_learned(&mut config);
     // `--format parquet` has its folder (checked with the flags).
     let parquet_dir = match (format, output) {
         (Format::Parquet, Some(dir)) => {
@@ -30,7 +31,7 @@ pub(super) fn recommend(
     };
     let progress = flags.progress(config.workloads.len(), "fit");
     let context = flags.run_at(at).with_progress(progress.clone());
-    let (plan, extras) = run::recommend_with(&context, &config, |workload, plan, fitted| {
+    let (mut plan, extras) = run::recommend_with(&context, &config, |workload, plan, fitted| {
         let chart = (format == Format::Html)
             .then(|| fitted.map(|f| report::chart::workload_chart(plan, f)))
             .flatten();
@@ -39,6 +40,7 @@ pub(super) fn recommend(
         (chart, exported)
     });
     progress.finish();
+    run::note_learned(&mut plan, &learned);
     if let Some(signal) = stop::requested() {
         return Ok(stopped(
             signal,

@@ -4,7 +4,7 @@
 use crate::core::adapt::AdaptPolicy;
 use crate::core::events::EventSettings;
 use crate::core::time::Span;
-use crate::core::workload::{Aggregate, Mode};
+use crate::core::workload::{Aggregate, Learning, Mode};
 use crate::edge::prometheus::Lookback;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -82,6 +82,7 @@ pub(super) struct RawDefaults {
     pub(super) max_gap: Option<Span>,
     pub(super) events: Option<RawEvents>,
     pub(super) mode: Option<Mode>,
+    pub(super) learning: Option<Learning>,
     pub(super) startup: Option<Span>,
     pub(super) buffer: Option<Span>,
     pub(super) max_mase: Option<f64>,
@@ -169,6 +170,7 @@ pub(super) struct RawWorkload {
     pub(super) headroom: Option<f64>,
     pub(super) events: Option<RawEvents>,
     pub(super) mode: Option<Mode>,
+    pub(super) learning: Option<Learning>,
     pub(super) startup: Option<Span>,
     pub(super) buffer: Option<Span>,
     pub(super) max_mase: Option<f64>,

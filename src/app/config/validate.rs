@@ -102,6 +102,7 @@ pub(super) fn validate_workload(
             .map(|p| check_level(p).map_err(|e| err(format!("schedule_level: {e}"))))
             .transpose()?,
         mode: w.mode.or(d.mode).unwrap_or_default(),
+        learning: w.learning.or(d.learning).unwrap_or_default(),
         startup: span_or(w.startup, d.startup, "90s"),
         buffer: span_or(w.buffer, d.buffer, "5m"),
         max_mase: {

@@ -60,11 +60,26 @@ pub async fn apply_changes(
         }
         None => None,
     };
-    // Each workload's settings, to see what an operator changed.
-    let settings_of: std::collections::HashMap<String, crate::core::incident::Fingerprint> = config
+    // Each workload's settings, to see what an operator changed, and
+    // whether it learns from it.
+    let settings_of: std::collections::HashMap<
+        String,
+        (
+            crate::core::incident::Fingerprint,
+            crate::core::workload::Learning,
+        ),
+    > = config
         .workloads
         .iter()
-        .map(|c| (c.id(), crate::core::incident::Fingerprint::of(&c.policy)))
+        .map(|c| {
+            (
+                c.id(),
+                (
+                    crate::core::incident::Fingerprint::of(&c.policy),
+                    c.learning,
+                ),
+            )
+        })
         .collect();
     for (done, w) in plan.workloads.iter().enumerate() {
         if let Some(signal) = crate::app::stop::requested() {
@@ -117,15 +132,17 @@ pub async fn apply_changes(
             run.patches.push(body);
         }
         let settings = settings_of.get(&format!("{}/{}", w.namespace, w.name));
+        let learns = settings.is_none_or(|s| s.1 != crate::core::workload::Learning::Off);
         let outside = Outside {
             seen: &seen,
-            live_max,
+            // Nothing to learn from when learning is off.
+            live_max: live_max.filter(|_| learns),
         };
         remember(
             &store,
             loaded,
             w,
-            settings.copied(),
+            settings.map(|s| s.0),
             &outside,
             &change,
             &mut run,
@@ -236,6 +253,58 @@ pub fn store_of(config: &Config) -> crate::edge::store::Store {
             .clone()
             .unwrap_or_else(|| std::path::PathBuf::from("models")),
     )
+}
+
+/// For the workloads with `learning: apply`, the learned ceilings the
+/// config has not taken yet, raised in `config` before the run plans; the
+/// reason for each, by workload id, to add to its plan. The store is read,
+/// not written.
+pub fn use_learned(config: &mut Config) -> Vec<(String, String)> {
+    let store = store_of(config);
+    let mut reasons = Vec::new();
+    for w in &mut config.workloads {
+        if w.learning != crate::core::workload::Learning::Apply {
+            continue;
+        }
+        let Ok(Some(state)) = store.read(&w.namespace, &w.name) else {
+            continue;
+        };
+        let max = w.policy.max_replicas;
+        let learned = state
+            .learned
+            .iter()
+            .filter(|l| l.setting == "max_replicas.ceiling" && l.value > max.ceiling())
+            .max_by_key(|l| l.value);
+        if let Some(l) = learned {
+            if let Some(raised) = crate::core::bounds::ReplicaRange::new(max.floor(), l.value) {
+                w.policy.max_replicas = raised;
+                reasons.push((
+                    w.id(),
+                    format!(
+                        "max ceiling {} learned from incident {} ({}), used at once (learning: apply; the config says {})",
+                        l.value,
+                        l.incident,
+                        l.because,
+                        max.ceiling()
+                    ),
+                ));
+            }
+        }
+    }
+    reasons
+}
+
+/// Adds the reasons of [`use_learned`] to the workloads' plans.
+pub fn note_learned(plan: &mut crate::core::plan::Plan, reasons: &[(String, String)]) {
+    for w in &mut plan.workloads {
+        let id = format!("{}/{}", w.namespace, w.name);
+        w.reasons.extend(
+            reasons
+                .iter()
+                .filter(|(of, _)| *of == id)
+                .map(|(_, reason)| reason.clone()),
+        );
+    }
 }
 
 /// What a run saw of changes made outside homeostat on a workload's HPA.
