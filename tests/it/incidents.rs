@@ -120,6 +120,7 @@ fn an_incident_opens_when_a_ceiling_blocks_healing_and_closes_once_the_ceiling_i
     let summary = support::run_summary(&third.stderr);
     assert_eq!(summary["incidents_open"], 0, "{summary}");
     assert_eq!(summary["incidents_closed"], 1, "{summary}");
+    assert_eq!(summary["incidents_repeated"], 0, "{summary}");
     let state = stored(dir.path());
     assert!(state["incidents"][0]["closed"].is_string(), "{state}");
     let changes: Vec<&str> = state["incidents"][0]["operator_changes"]
@@ -190,6 +191,14 @@ fn an_incident_opens_when_a_ceiling_blocks_healing_and_closes_once_the_ceiling_i
     let report: Value = serde_json::from_slice(&fourth.stdout).unwrap();
     assert_eq!(report["incidents_closed"], Value::Array(Vec::new()));
     assert_eq!(stored(dir.path())["incidents"], state["incidents"]);
+
+    // The ceiling back at 3: the same problem again, a repeat.
+    let low = config(dir.path(), 3);
+    let again = apply(&low, dir.path(), "json");
+    let report: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(report["incidents_opened"][0]["id"], "mobility/taxi#2");
+    let summary = support::run_summary(&again.stderr);
+    assert_eq!(summary["incidents_repeated"], 1, "{summary}");
 }
 
 /// The taxi config of [`config`] with `learning: LEARNING`, and a store

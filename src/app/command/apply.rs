@@ -96,6 +96,7 @@ pub(super) fn apply(
             applied.incidents_open,
             applied.incidents_opened.len(),
             applied.incidents_closed.len(),
+            applied.incident_tallies.iter().map(|t| t.repeats).sum(),
         ]),
     );
     // HPAs may have been patched by now: notify even if the report

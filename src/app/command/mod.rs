@@ -366,13 +366,14 @@ fn notify_and_say(
 /// `other_errors`: the labels of failures outside the workloads' statuses
 /// (the model store's, the Kubernetes API's, an export's), counted in
 /// `error` too and by label in `error_kinds` (`store_unwritable=2`).
-/// `incidents`: open after the run, opened and closed by it (`apply`).
+/// `incidents`: open after the run, opened and closed by it, and repeats
+/// (incidents of a cause a workload had had before) (`apply`).
 fn log_summary(
     command: &str,
     plan: &Plan,
     started: std::time::Instant,
     other_errors: &[&'static str],
-    incidents: Option<[usize; 3]>,
+    incidents: Option<[usize; 4]>,
 ) {
     // Each workload without a usable recommendation, by name, so that
     // the batch job's log says which and why (the report may be a file).
@@ -404,6 +405,7 @@ fn log_summary(
         incidents_open = incidents.map(|i| i[0]),
         incidents_opened = incidents.map(|i| i[1]),
         incidents_closed = incidents.map(|i| i[2]),
+        incidents_repeated = incidents.map(|i| i[3]),
         seconds = started.elapsed().as_secs_f64(),
         peak_rss_kib = budget::peak_rss_kib(),
         memory_budget_mib = budget::run_budget().total() >> 20,
