@@ -277,8 +277,6 @@ impl Tally {
 pub struct Changes {
     pub opened: Vec<Incident>,
     pub closed: Vec<Incident>,
-    /// Still open after this run.
-    pub open: usize,
 }
 
 /// The conditions `plan` (and the run's `troubles` for the same workload)
@@ -303,14 +301,15 @@ pub fn findings(plan: &WorkloadPlan, troubles: &[Trouble]) -> Vec<Finding> {
             blocked_by,
         });
     }
-    // An ongoing spike above the recommended max: healing needs more than
-    // the range allows (the HPA is capped until it passes).
+    // An ongoing spike (the plan's `in_spike`: its latest spike reaches
+    // the end of the history) above the recommended max: healing needs more
+    // than the range allows (the HPA is capped until it passes).
     let spike = plan
         .events
         .iter()
-        .filter(|e| e.kind == EventKind::Spike && e.end.is_none())
-        .map(|e| e.after)
-        .fold(f64::NAN, f64::max);
+        .filter(|e| plan.in_spike && e.kind == EventKind::Spike)
+        .max_by(|a, b| a.start.cmp(&b.start))
+        .map_or(f64::NAN, |e| e.after);
     if let Some(capacity) = capacity.filter(|&c| spike > c) {
         found.push(Finding {
             cause: Cause::SpikeAboveMax,
@@ -403,7 +402,6 @@ pub fn advance(
         dropped += usize::from(drop);
         !drop
     });
-    changes.open = incidents.iter().filter(|i| i.is_open()).count();
     changes
 }
 
@@ -448,7 +446,7 @@ mod tests {
         );
         assert_eq!(first.opened.len(), 1);
         assert_eq!(first.opened[0].id, "web/api#1");
-        assert_eq!(first.open, 1);
+        assert_eq!(incidents.iter().filter(|i| i.is_open()).count(), 1);
         let second = advance(
             &mut incidents,
             &[finding(Cause::NeedsOperator)],
@@ -463,7 +461,7 @@ mod tests {
         let third = advance(&mut incidents, &[], &plan, "t3");
         assert_eq!(third.closed.len(), 1);
         assert_eq!(incidents[0].closed.as_deref(), Some("t3"));
-        assert_eq!(third.open, 0);
+        assert_eq!(incidents.iter().filter(|i| i.is_open()).count(), 0);
         // The same cause again is a new incident, counted on.
         let again = advance(
             &mut incidents,
@@ -485,7 +483,7 @@ mod tests {
         let changes = advance(&mut incidents, &both[1..], &plan, "t2");
         assert_eq!(changes.closed.len(), 1);
         assert_eq!(changes.closed[0].cause, Cause::NeedsOperator);
-        assert_eq!(changes.open, 1);
+        assert_eq!(incidents.iter().filter(|i| i.is_open()).count(), 1);
     }
 
     #[test]
@@ -613,6 +611,34 @@ mod tests {
             ["max_replicas.ceiling 3 → 40", "headroom 1.2 → 1.5"]
         );
         assert!(before.changes_since(&before).is_empty());
+    }
+
+    #[test]
+    fn an_ongoing_spike_above_what_max_carries_is_a_finding() {
+        let spike = |start: &str, after: f64| crate::core::plan::Event {
+            kind: EventKind::Spike,
+            start: start.into(),
+            end: Some("2026-01-02T00:00:00Z".into()),
+            before: 500.0,
+            after,
+        };
+        let mut plan = plan(Status::Ok);
+        plan.events = vec![
+            spike("2026-01-01T23:00:00Z", 1800.0),
+            spike("2026-01-01T10:00:00Z", 900.0),
+        ];
+        // The latest spike is going on, above what max 10 × 100 carries.
+        plan.in_spike = true;
+        let found = findings(&plan, &[]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].cause, Cause::SpikeAboveMax);
+        assert_eq!(
+            (found[0].load, found[0].capacity),
+            (Some(1800.0), Some(1000.0))
+        );
+        // The same spikes, over: nothing to heal.
+        plan.in_spike = false;
+        assert!(findings(&plan, &[]).is_empty());
     }
 
     #[test]

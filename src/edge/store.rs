@@ -102,14 +102,20 @@ pub struct Loaded {
 }
 
 /// The store's lock, held until dropped.
-/// Why a workload's state file cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a workload's state file cannot be used; the message names it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Unusable {
-    /// The file exists but cannot be read (the message names it).
+    /// The file exists but cannot be read.
+    #[error("{0}")]
     Unreadable(String),
     /// Not this version's valid state: `tag` (`corrupt`, `newer`, `older`)
     /// names the file it is set aside as, `why` says what is wrong.
-    Invalid { tag: &'static str, why: String },
+    #[error("{}: {why}", path.display())]
+    Invalid {
+        path: PathBuf,
+        tag: &'static str,
+        why: String,
+    },
 }
 
 /// Why the model store could not be taken or written.
@@ -262,7 +268,7 @@ impl Store {
                     set_aside: Some(why),
                 }
             }
-            Err(Unusable::Invalid { tag, why }) => (tag, why),
+            Err(Unusable::Invalid { tag, why, .. }) => (tag, why),
         };
         // Never over an earlier file set aside.
         let mut aside = path.with_extension(format!("json.{tag}-{now}"));
@@ -316,7 +322,7 @@ impl Store {
                 },
             },
         };
-        Err(Unusable::Invalid { tag, why })
+        Err(Unusable::Invalid { path, tag, why })
     }
 
     /// Writes a workload's state atomically.

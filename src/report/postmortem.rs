@@ -2,6 +2,7 @@
 //! (for a pull request or an incident tracker), from what the model store
 //! kept — the incident, the runs around it, what the operator changed.
 
+use super::range;
 use crate::core::incident::{Cause, Incident, RunRecord};
 use std::fmt::Write as _;
 
@@ -11,13 +12,6 @@ fn cause_in_words(cause: Cause) -> &'static str {
         Cause::NeedsOperator => "the expected load needed more replicas than a ceiling allows",
         Cause::SpikeAboveMax => "a spike went above what the recommended max carries",
         Cause::AtMax => "the HPA sat at its max for longer than it should",
-    }
-}
-
-fn range(min: Option<u32>, max: Option<u32>) -> String {
-    match (min, max) {
-        (Some(min), Some(max)) => format!("{min}..{max}"),
-        _ => "none".to_string(),
     }
 }
 

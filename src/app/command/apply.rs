@@ -1,7 +1,7 @@
 //! `homeostat apply`: the recommendations patched into the HPAs (or
 //! written as YAML for `GitOps`), then the alerts.
 
-use super::{colour_wanted, emit, log_summary, notify_and_say, stopped, Flags};
+use super::{colour_wanted, emit, log_summary, notify_and_say, stopped_early, Flags};
 use crate::app::cli::{ApplyFormat, PatchFormat};
 use crate::app::{run, stop};
 use crate::report;
@@ -45,12 +45,8 @@ pub(super) fn apply(
     let mut plan = run::recommend(&context, &config);
     progress.finish();
     run::note_learned(&mut plan, &learned);
-    if let Some(signal) = stop::requested() {
-        return Ok(stopped(
-            signal,
-            plan.workloads.len(),
-            config.workloads.len(),
-        ));
+    if let Some(code) = stopped_early(plan.workloads.len(), config.workloads.len()) {
+        return Ok(code);
     }
     let settings = run::ApplySettings {
         dry_run: output.dry_run,

@@ -329,15 +329,16 @@ fn emit(path: Option<&Path>, text: &str) -> Result<()> {
     }
 }
 
-/// A run stopped by `signal` before it finished planning: says so and
+/// When a signal stopped the run before it finished planning: says so and
 /// gives the exit code (nothing is written: a report or alerts for part of
 /// the fleet would read as the whole).
-fn stopped(signal: i32, planned: usize, total: usize) -> u8 {
+fn stopped_early(planned: usize, total: usize) -> Option<u8> {
+    let signal = stop::requested()?;
     tracing::error!(
         "stopped by {} after planning {planned} of {total} workloads: no report written, no alert sent, no HPA changed",
         stop::name(signal)
     );
-    stop::exit_code(signal)
+    Some(stop::exit_code(signal))
 }
 
 /// Sends the run's alerts and metrics; says on stderr what went wrong.

@@ -1,7 +1,7 @@
 //! `homeostat recommend`: the main job's report (and `--notify`).
 
-use super::{colour_wanted, emit, log_summary, notify_and_say, stopped, Flags};
-use crate::app::{run, stop};
+use super::{colour_wanted, emit, log_summary, notify_and_say, stopped_early, Flags};
+use crate::app::run;
 use crate::report::{self, Format};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -41,12 +41,8 @@ pub(super) fn recommend(
     });
     progress.finish();
     run::note_learned(&mut plan, &learned);
-    if let Some(signal) = stop::requested() {
-        return Ok(stopped(
-            signal,
-            plan.workloads.len(),
-            config.workloads.len(),
-        ));
+    if let Some(code) = stopped_early(plan.workloads.len(), config.workloads.len()) {
+        return Ok(code);
     }
     let mut charts = Vec::with_capacity(extras.len());
     let mut export_failures = Vec::new();

@@ -167,14 +167,7 @@ pub(super) fn postmortem(
         if !wanted {
             continue;
         }
-        match store.read(&w.namespace, &w.name) {
-            Ok(Some(state)) => candidates.push(state),
-            Ok(None) => {}
-            Err(crate::edge::store::Unusable::Unreadable(why)) => tracing::warn!("{why}"),
-            Err(crate::edge::store::Unusable::Invalid { why, .. }) => {
-                tracing::warn!("{}: {why}", store.path(&w.namespace, &w.name).display());
-            }
-        }
+        candidates.extend(stored_state(&store, w));
     }
     // The incident asked for, else the latest opened.
     let found = candidates
@@ -230,11 +223,8 @@ pub(super) fn incident_note(
             w.id(),
             store.root().display()
         ),
-        Err(crate::edge::store::Unusable::Unreadable(why)) => anyhow::bail!("{why}"),
-        Err(crate::edge::store::Unusable::Invalid { why, .. }) => anyhow::bail!(
-            "{}: {why}; the next `apply` sets it aside",
-            store.path(&w.namespace, &w.name).display()
-        ),
+        Err(e @ crate::edge::store::Unusable::Unreadable(_)) => anyhow::bail!("{e}"),
+        Err(e) => anyhow::bail!("{e}; the next `apply` sets it aside"),
     };
     let mut state = state;
     let at = time::format_timestamp(flags.run_at(None).clock_now);
@@ -257,17 +247,8 @@ pub(super) fn learned(flags: &Flags, config: Option<PathBuf>, output: Option<&Pa
     );
     let mut entries = 0;
     for w in &config.workloads {
-        let state = match store.read(&w.namespace, &w.name) {
-            Ok(Some(state)) => state,
-            Ok(None) => continue,
-            Err(crate::edge::store::Unusable::Unreadable(why)) => {
-                tracing::warn!("{why}");
-                continue;
-            }
-            Err(crate::edge::store::Unusable::Invalid { why, .. }) => {
-                tracing::warn!("{}: {why}", store.path(&w.namespace, &w.name).display());
-                continue;
-            }
+        let Some(state) = stored_state(&store, w) else {
+            continue;
         };
         for learned in &state.learned {
             let Some((section, key)) = learned.setting.split_once('.') else {
@@ -290,6 +271,18 @@ pub(super) fn learned(flags: &Flags, config: Option<PathBuf>, output: Option<&Pa
     }
     emit(output, &text)?;
     Ok(0)
+}
+
+/// A workload's state from the store, read only: a file that cannot be
+/// used is named on stderr and skipped, never moved.
+fn stored_state(
+    store: &crate::edge::store::Store,
+    w: &crate::core::workload::Workload,
+) -> Option<crate::edge::store::WorkloadState> {
+    store.read(&w.namespace, &w.name).unwrap_or_else(|e| {
+        tracing::warn!("{e}");
+        None
+    })
 }
 
 /// The summary `fetch` prints: one aligned line per workload.

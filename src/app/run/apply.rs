@@ -92,10 +92,9 @@ pub async fn apply_changes(
             break;
         }
         let loaded = store.load(&w.namespace, &w.name, settings.clock_now);
-        // Changes made outside homeostat, seen on the HPA (and the max
-        // there, when it is one of them).
-        let mut seen: Vec<String> = Vec::new();
-        let mut live_max = None;
+        // A change made outside homeostat, seen on the HPA, in words, and
+        // the max there.
+        let mut hpa_change = None;
         if let Some(client) = &prometheus {
             check_time_at_max(client, w, &loaded, &mut run).await;
         }
@@ -104,10 +103,7 @@ pub async fn apply_changes(
         let baseline = match cluster {
             Some(client) => match read_hpa(client, &w.namespace, &w.hpa).await {
                 Ok(live) => {
-                    if let Some(change) = live.changed_by_others() {
-                        seen.push(change);
-                        live_max = Some(live.max_replicas);
-                    }
+                    hpa_change = live.changed_by_others().map(|c| (c, live.max_replicas));
                     Baseline::Live(live)
                 }
                 Err(e) => {
@@ -132,11 +128,9 @@ pub async fn apply_changes(
             run.patches.push(body);
         }
         let settings = settings_of.get(&format!("{}/{}", w.namespace, w.name));
-        let learns = settings.is_none_or(|s| s.1 != crate::core::workload::Learning::Off);
         let outside = Outside {
-            seen: &seen,
-            // Nothing to learn from when learning is off.
-            live_max: live_max.filter(|_| learns),
+            hpa_change,
+            learns: settings.is_none_or(|s| s.1 != crate::core::workload::Learning::Off),
         };
         remember(
             &store,
@@ -308,10 +302,33 @@ pub fn note_learned(plan: &mut crate::core::plan::Plan, reasons: &[(String, Stri
 }
 
 /// What a run saw of changes made outside homeostat on a workload's HPA.
-struct Outside<'a> {
-    seen: &'a [String],
-    /// The HPA's max, when someone else changed its bounds.
-    live_max: Option<u32>,
+struct Outside {
+    /// Its bounds changed by someone else, in words, and its max now.
+    hpa_change: Option<(String, u32)>,
+    /// Whether the workload learns from it (`learning:` is not `off`).
+    learns: bool,
+}
+
+/// `what` (an operator's change) noted on the workload's incident and in
+/// the report; the incidents it was noted on.
+fn note_change(
+    incidents: &mut [crate::core::incident::Incident],
+    run: &mut ApplyRun,
+    id: &str,
+    what: &str,
+    at: &str,
+) -> Vec<String> {
+    let noted = crate::core::incident::attribute(incidents, what, at);
+    let on = if noted.is_empty() {
+        String::new()
+    } else {
+        format!(" (noted on incident {})", noted.join(", "))
+    };
+    run.since_last_run.push((
+        id.to_string(),
+        format!("{what} since homeostat's last run{on}"),
+    ));
+    noted
 }
 
 /// Records the run in the model store and notes what changed since the last.
@@ -367,40 +384,29 @@ fn remember(
     // What the operator changed — in the config since the last run, on
     // the HPA since homeostat last applied it — noted on the incident it
     // was meant to heal.
-    let mut changed: Vec<String> = Vec::new();
     if let Some(settings) = settings {
         let in_config = state
             .settings
             .map(|before| settings.changes_since(&before))
             .unwrap_or_default();
         if !in_config.is_empty() {
-            changed.push(format!("config: {}", in_config.join(", ")));
+            let what = format!("config: {}", in_config.join(", "));
+            note_change(&mut state.incidents, run, &id, &what, &at);
         }
         state.settings = Some(settings);
     }
-    let in_config = changed.len();
-    changed.extend(outside.seen.iter().cloned());
-    // The incidents the HPA's change was noted on.
-    let mut noted_on_hpa = Vec::new();
-    for (k, what) in changed.iter().enumerate() {
-        let noted = incident::attribute(&mut state.incidents, what, &at);
-        let on = if noted.is_empty() {
-            String::new()
-        } else {
-            format!(" (noted on incident {})", noted.join(", "))
-        };
-        run.since_last_run
-            .push((id.clone(), format!("{what} since homeostat's last run{on}")));
-        if k >= in_config {
-            noted_on_hpa = noted;
-        }
-    }
-    // The operator's fix as a suggestion for the config (issue 21's
-    // learning, `suggest`: reported and exported, never applied alone).
-    if let Some(settings) = settings {
+    let noted_on_hpa = outside
+        .hpa_change
+        .as_ref()
+        .map_or_else(Vec::new, |(what, _)| {
+            note_change(&mut state.incidents, run, &id, what, &at)
+        });
+    // The operator's fix as a learned setting (issue 21's learning).
+    if let (Some(settings), true) = (settings, outside.learns) {
         let raised = outside
-            .live_max
-            .zip(outside.seen.last().map(String::as_str));
+            .hpa_change
+            .as_ref()
+            .map(|(what, max)| (*max, what.as_str()));
         if let Some(new) =
             incident::learn(&mut state.learned, &settings, raised, &noted_on_hpa, &at)
         {
