@@ -10,6 +10,7 @@ pub mod bounds;
 pub mod evaluate;
 pub mod events;
 pub mod incident;
+pub mod known;
 pub mod model;
 pub mod plan;
 pub mod replay;

@@ -97,6 +97,9 @@ pub struct Workload {
     /// The schedule's min follows the upper end of this central interval
     /// instead of the forecast mean (`None`).
     pub schedule_level: Option<Level>,
+    /// Load expected that no model can see coming (`events.calendar`,
+    /// iCalendar files, and what was learned from recurring incidents).
+    pub calendar: Vec<crate::core::known::KnownEvent>,
 }
 
 /// What homeostat does with what it learns from an operator's fix

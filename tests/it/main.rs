@@ -13,6 +13,7 @@ mod support;
 mod adaptation;
 mod apply;
 mod bad_input;
+mod calendar;
 mod cli;
 mod crash;
 mod deploy;

@@ -11,6 +11,7 @@ use crate::edge::http::Endpoint;
 use crate::edge::prometheus::Prometheus;
 use std::path::{Path, PathBuf};
 
+mod ical;
 mod raw;
 mod validate;
 
@@ -323,6 +324,49 @@ mod tests {
 
     const MINIMAL: &str =
         "workloads:\n  - name: cart\n    file: cart.csv\n    target_per_replica: 50\n";
+
+    #[test]
+    fn known_events_come_from_the_defaults_the_workload_and_ical_files() {
+        let dir = std::env::temp_dir().join(format!("homeostat-known-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("sales.ics"),
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nSUMMARY:spring sale\nDTSTART:20270301T080000Z\nDTEND:20270302T080000Z\nEND:VEVENT\nEND:VCALENDAR\n",
+        )
+        .unwrap();
+        let text = "defaults:\n  events:\n    calendar:\n      - {name: black-friday, start: 2026-11-27T00:00:00Z, end: 2026-11-28T00:00:00Z, factor: 3, recurring: yearly}\nworkloads:\n  - name: cart\n    file: cart.csv\n    target_per_replica: 50\n    events:\n      min_z: 4\n      ical: [{file: sales.ics, factor: 2}]\n  - name: search\n    file: search.csv\n    target_per_replica: 50\n";
+        let config = parse(text, Path::new("h.yaml"), &dir).unwrap();
+        let names = |w: &Workload| {
+            w.calendar
+                .iter()
+                .map(|e| e.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&config.workloads[0]), ["black-friday", "spring sale"]);
+        assert_eq!(config.workloads[0].calendar[1].factor, Some(2.0));
+        assert_eq!(config.workloads[0].events.detection.min_z, 4.0);
+        assert_eq!(names(&config.workloads[1]), ["black-friday"]);
+
+        let bad = text.replace("factor: 3,", "factor: 3, load: 10,");
+        let e = parse(&bad, Path::new("h.yaml"), &dir)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "defaults: events.calendar: known event `black-friday`: give exactly one of factor"
+            ),
+            "{e}"
+        );
+        let missing = text.replace("sales.ics", "nope.ics");
+        let e = parse(&missing, Path::new("h.yaml"), &dir)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("workload default/cart: events.ical: cannot read") && e.contains("nope.ics"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn minimal_config_gets_the_documented_defaults() {

@@ -3,6 +3,7 @@
 
 use crate::core::adapt::AdaptPolicy;
 use crate::core::events::EventSettings;
+use crate::core::known::KnownEvent;
 use crate::core::time::Span;
 use crate::core::workload::{Aggregate, Learning, Mode};
 use crate::edge::prometheus::Lookback;
@@ -89,8 +90,10 @@ pub(super) struct RawDefaults {
     pub(super) schedule_level: Option<f64>,
 }
 
-/// `events:` (in `defaults` or a workload; a workload's keys win one by one).
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
+/// `events:` (in `defaults` or a workload; a workload's keys win one by
+/// one, except the known events: the defaults' and the workload's both
+/// apply, see `validate::known_events`).
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawEvents {
     pub(super) persistence: Option<Span>,
@@ -99,11 +102,29 @@ pub(super) struct RawEvents {
     pub(super) min_change: Option<f64>,
     pub(super) shift_down_after: Option<Span>,
     pub(super) max_spike_headroom: Option<f64>,
+    /// Known events declared one by one.
+    #[serde(default)]
+    pub(super) calendar: Vec<KnownEvent>,
+    /// Known events from iCalendar files.
+    #[serde(default)]
+    pub(super) ical: Vec<RawIcal>,
+}
+
+/// An iCalendar file of known events: each `VEVENT` is one, its
+/// `X-HOMEOSTAT-FACTOR` (or `X-HOMEOSTAT-LOAD`) saying what it does to the
+/// load, else the `factor` given here.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawIcal {
+    pub(super) file: PathBuf,
+    pub(super) factor: Option<f64>,
 }
 
 impl RawEvents {
-    pub(super) fn or(self, defaults: RawEvents) -> RawEvents {
+    pub(super) fn or(self, defaults: &RawEvents) -> RawEvents {
         RawEvents {
+            calendar: self.calendar,
+            ical: self.ical,
             persistence: self.persistence.or(defaults.persistence),
             min_z: self.min_z.or(defaults.min_z),
             min_change: self.min_change.or(defaults.min_change),
@@ -112,7 +133,7 @@ impl RawEvents {
         }
     }
 
-    pub(super) fn validate(self) -> Result<AdaptPolicy, String> {
+    pub(super) fn validate(&self) -> Result<AdaptPolicy, String> {
         let default = AdaptPolicy::default();
         let min_z = self.min_z.unwrap_or(default.detection.min_z);
         if !(min_z.is_finite() && min_z > 0.0) {

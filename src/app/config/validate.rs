@@ -9,6 +9,7 @@ use super::{
     DEFAULT_HORIZON, DEFAULT_LEVEL_PERCENT, DEFAULT_MIN_FLOOR, DEFAULT_QUERY_STEP,
 };
 use crate::core::bounds::{BoundsPolicy, ReplicaRange};
+use crate::core::known::KnownEvent;
 use crate::core::model::{level_error, Level};
 use crate::core::time::Span;
 use crate::core::workload::{CurrentBounds, LoadSource, Workload};
@@ -28,7 +29,7 @@ pub(super) fn validate_workload(
     index: usize,
     w: RawWorkload,
     d: &RawDefaults,
-    default_events: RawEvents,
+    (default_events, default_calendar): (&RawEvents, &[KnownEvent]),
     has_prometheus: bool,
     base: &Path,
     seen: &mut HashSet<String>,
@@ -61,12 +62,10 @@ pub(super) fn validate_workload(
     let level = check_level(level).map_err(&err)?;
     let headroom =
         check_headroom(w.headroom.or(d.headroom).unwrap_or(DEFAULT_HEADROOM)).map_err(&err)?;
-    let events = w
-        .events
-        .unwrap_or_default()
-        .or(default_events)
-        .validate()
-        .map_err(&err)?;
+    let own_events = w.events.unwrap_or_default();
+    let mut calendar = default_calendar.to_vec();
+    calendar.extend(known_events(&own_events, base).map_err(&err)?);
+    let events = own_events.or(default_events).validate().map_err(&err)?;
     if let Some(current) = &w.current {
         if current.min_replicas > current.max_replicas || current.min_replicas == 0 {
             return Err(err(format!(
@@ -114,7 +113,29 @@ pub(super) fn validate_workload(
             }
             max_mase
         },
+        calendar,
     })
+}
+
+/// The known events `events` declares: its `calendar` entries and every
+/// event of its iCalendar files (relative paths against `base`), each
+/// checked.
+pub(super) fn known_events(events: &RawEvents, base: &Path) -> Result<Vec<KnownEvent>, String> {
+    let mut known = events.calendar.clone();
+    for file in &events.ical {
+        let path = base.join(&file.file);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("events.ical: cannot read {}: {e}", path.display()))?;
+        let read = super::ical::known_events(&text, file.factor)
+            .map_err(|e| format!("events.ical: {}: {e}", path.display()))?;
+        known.extend(read);
+    }
+    for event in &known {
+        if let Some(problem) = event.problem() {
+            return Err(format!("events.calendar: {problem}"));
+        }
+    }
+    Ok(known)
 }
 
 /// The workload's `namespace/name`, once its names are Kubernetes names
@@ -206,10 +227,13 @@ pub(super) fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Confi
     if let Some(headroom) = d.headroom {
         check_headroom(headroom).map_err(|e| format!("defaults: {e}"))?;
     }
-    let default_events = d.events.unwrap_or_default();
+    let default_events = d.events.clone().unwrap_or_default();
     default_events
         .validate()
         .map_err(|e| format!("defaults: {e}"))?;
+    // Read once, not once per workload.
+    let default_calendar =
+        known_events(&default_events, base).map_err(|e| format!("defaults: {e}"))?;
     if raw.workloads.is_empty() {
         return Err("no workloads: add at least one under `workloads:`".into());
     }
@@ -220,7 +244,15 @@ pub(super) fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Confi
     let mut workloads = Vec::with_capacity(raw.workloads.len());
     let mut problems = Vec::new();
     for (index, w) in raw.workloads.into_iter().enumerate() {
-        match validate_workload(index, w, d, default_events, has_prometheus, base, &mut seen) {
+        match validate_workload(
+            index,
+            w,
+            d,
+            (&default_events, &default_calendar),
+            has_prometheus,
+            base,
+            &mut seen,
+        ) {
             Ok(workload) => workloads.push(workload),
             Err(problem) => problems.push(problem),
         }

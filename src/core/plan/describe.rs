@@ -62,6 +62,7 @@ pub(super) fn reasons(
         *now,
         series.end() + series.step,
     ));
+    reasons.extend(describe_known(computed, workload));
     reasons.extend(bounds.needs_operator.iter().cloned());
     reasons.extend(bounds.notes.iter().cloned());
     if let (true, Some(mase)) = (computed.untrustworthy_model, computed.validation_mase) {
@@ -81,6 +82,36 @@ pub(super) fn reasons(
         ));
     }
     (reasons, annotation)
+}
+
+/// The known events in the horizon, one reason each, and the past ones
+/// left out of the fit.
+fn describe_known(computed: &Computed, workload: &Workload) -> Vec<String> {
+    let before = if workload.mode == crate::core::workload::Mode::Schedule {
+        format!(
+            ", and the schedule raises min {} before it",
+            human_span(computed.lead)
+        )
+    } else {
+        String::new()
+    };
+    let mut reasons: Vec<String> = computed
+        .known
+        .iter()
+        .map(|event| {
+            format!(
+                "known event {}: the forecast is raised during it, max makes room for it{before}",
+                event.describe()
+            )
+        })
+        .collect();
+    if computed.known_left_out > 0 {
+        reasons.push(format!(
+            "known events: {} steps of their past occurrences left out of the fit and of event detection",
+            computed.known_left_out
+        ));
+    }
+    reasons
 }
 
 fn describe_data(series: &Series, origin: &str) -> String {

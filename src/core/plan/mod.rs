@@ -158,6 +158,9 @@ pub struct WorkloadPlan {
     pub validation_mase: Option<f64>,
     /// `validation_mase` is above the workload's `max_mase`.
     pub untrustworthy_model: bool,
+    /// The known events in the horizon that the bounds make room for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known_events: Vec<crate::core::known::Upcoming>,
 }
 
 impl WorkloadPlan {
@@ -198,6 +201,7 @@ impl WorkloadPlan {
             bounds: None,
             in_spike: false,
             thin_interval: false,
+            known_events: Vec::new(),
             scheduled_min: None,
             schedule: Vec::new(),
             validation_mase: None,

@@ -13,6 +13,7 @@ use crate::core::bounds::{
 };
 use crate::core::evaluate::mase_scale;
 use crate::core::events::{self, EventKind};
+use crate::core::known;
 use crate::core::model::{self, Forecast, Level};
 use crate::core::series::RawSeries;
 use crate::core::series::{human_span, resample, GridOptions, Series};
@@ -67,6 +68,10 @@ pub(super) struct Computed {
     pub scheduled_min: Option<u32>,
     /// How far ahead the schedule raises min (startup and buffer).
     pub lead: i64,
+    /// The known events in the horizon, and the steps of past ones left
+    /// out of the fit.
+    pub known: Vec<known::Upcoming>,
+    pub known_left_out: usize,
 }
 
 /// [`plan_workload`], and what it was made from when a forecast was made.
@@ -138,6 +143,7 @@ pub fn plan_fitted(
         schedule: computed.schedule,
         validation_mase: computed.validation_mase,
         untrustworthy_model: computed.untrustworthy_model,
+        known_events: computed.known,
     };
     let fitted = Fitted {
         history: series,
@@ -194,13 +200,28 @@ fn compute(workload: &Workload, raw: &RawSeries, now: i64) -> Result<Computed, (
     // Healing versus adaptation: spikes (unless they are the workload's
     // texture) and dips out of the fit, the history re-based after shifts,
     // the headroom sized from the spikes.
-    let found = events::detect_in(&series, &workload.events.detection);
+    // Known events: their past occurrences are neither ordinary load nor
+    // events to find (no copy when there are none).
+    let (without_known, known_left_out) = if workload.calendar.is_empty() {
+        (None, 0)
+    } else {
+        let (series, left_out) = known::leave_out(&series, &workload.calendar);
+        (Some(series), left_out)
+    };
+    let fitted_on = without_known.as_ref().unwrap_or(&series);
+    let found = events::detect_in(fitted_on, &workload.events.detection);
     let reaction = reaction_time(workload);
-    let adaptation = adapt(&series, &found, now, &workload.events, reaction);
+    let adaptation = adapt(fitted_on, &found, now, &workload.events, reaction);
+    drop(without_known);
     let mut policy = workload.policy;
     policy.headroom = adaptation.headroom(policy.headroom);
-    let forecast = model::forecast(&adaptation.series, total)
+    let mut forecast = model::forecast(&adaptation.series, total)
         .map_err(|e| (Status::Error, format!("{}: {e}", raw.origin)))?;
+    let horizon = (
+        forecast.timestamp(first_after_now),
+        forecast.timestamp(total),
+    );
+    let known = known::raise_forecast(&mut forecast, &workload.calendar, horizon);
     let evidence = Evidence {
         ordinary_peak: ordinary_peak(&adaptation.series, ORDINARY_PEAK_DAYS),
         highest_seen: highest_seen(&series, crate::core::bounds::HIGHEST_SEEN_DAYS),
@@ -260,6 +281,8 @@ fn compute(workload: &Workload, raw: &RawSeries, now: i64) -> Result<Computed, (
         schedule,
         scheduled_min,
         lead,
+        known,
+        known_left_out,
     })
 }
 

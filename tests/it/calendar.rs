@@ -1,0 +1,136 @@
+//! Known events declared in the config (issue 21), through the real
+//! binary: a calendar event pre-scales the schedule's min from its start
+//! minus the lead and gives it back afterwards, and a past one is neither
+//! ordinary load nor an event in the history.
+
+use crate::support;
+use homeostat::core::time::parse_timestamp;
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+const STEP: i64 = 300;
+const DAY: i64 = 86_400;
+
+/// 28 days of a daily rhythm from Mon 2026-10-05, with day 20 at three
+/// times the load (last time's sale); the file's last sample is "now".
+fn history(dir: &Path) -> (PathBuf, i64) {
+    let start = parse_timestamp("2026-10-05T00:00:00Z").unwrap();
+    let values = homeostat::core::synthetic::load(28, STEP, 100.0, 40.0, 0.0, 0.0, 3.0, 21);
+    let mut text = String::from("timestamp,value\n");
+    for (i, v) in values.iter().enumerate() {
+        let t = start + i as i64 * STEP;
+        let sale = (start + 20 * DAY..start + 21 * DAY).contains(&t);
+        let _ = writeln!(text, "{t},{:.3}", if sale { v * 3.0 } else { *v });
+    }
+    let path = dir.join("shop.csv");
+    std::fs::write(&path, text).unwrap();
+    (path, start + (values.len() as i64 - 1) * STEP)
+}
+
+/// A schedule-mode workload over `file`, with `calendar` (YAML flow
+/// entries) as its known events.
+fn config(dir: &Path, file: &Path, calendar: &[String]) -> PathBuf {
+    let events = if calendar.is_empty() {
+        String::new()
+    } else {
+        format!("    events:\n      calendar: [{}]\n", calendar.join(", "))
+    };
+    let text = format!(
+        "defaults: {{history: 28d, horizon: 2d}}\nworkloads:\n  - name: shop\n    namespace: retail\n    file: {}\n    target_per_replica: 10\n    mode: schedule\n    min_replicas: {{floor: 2, ceiling: 100}}\n    max_replicas: {{floor: 4, ceiling: 100}}\n{events}",
+        file.display()
+    );
+    let path = dir.join(format!("homeostat-{}.yaml", calendar.len()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn plan(config: &Path, now: i64) -> Value {
+    let output = support::recommend_json(config, now, &[], &[]);
+    assert!(output.status.success(), "{}", support::stderr(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    report["workloads"][0].clone()
+}
+
+/// The schedule's min at `t`.
+fn min_at(plan: &Value, t: i64) -> u64 {
+    plan["schedule"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take_while(|e| parse_timestamp(e["from"].as_str().unwrap()).unwrap() <= t)
+        .last()
+        .map(|e| e["min_replicas"].as_u64().unwrap())
+        .unwrap()
+}
+
+fn event(name: &str, from: i64, to: i64) -> String {
+    format!(
+        "{{name: {name}, start: {from}, end: {to}, factor: 3}}",
+        from = homeostat::core::time::format_timestamp(from),
+        to = homeostat::core::time::format_timestamp(to)
+    )
+}
+
+#[test]
+fn a_calendar_event_pre_scales_min_by_the_lead_and_gives_it_back_afterwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, now) = history(dir.path());
+    let last_sale = (now + STEP - 8 * DAY, now + STEP - 7 * DAY);
+    // Tomorrow, 06:00 to 06:00 the day after.
+    let sale = (now + STEP + 6 * 3600, now + STEP + 30 * 3600);
+    let declared = config(
+        dir.path(),
+        &file,
+        &[
+            event("last-sale", last_sale.0, last_sale.1),
+            event("sale", sale.0, sale.1),
+        ],
+    );
+    let bare = config(dir.path(), &file, &[]);
+    let (with, without) = (plan(&declared, now), plan(&bare, now));
+
+    assert_eq!(with["known_events"][0]["name"], "sale", "{with}");
+    assert_eq!(with["known_events"].as_array().unwrap().len(), 1, "{with}");
+    let reasons = with["reasons"].to_string();
+    assert!(
+        reasons.contains("known event sale (×3, ") && reasons.contains("raises min 6m before it"),
+        "{reasons}"
+    );
+    // Startup 90 s and buffer 5 min: min rises 6.5 minutes before the start.
+    let lead = 390;
+    assert_eq!(
+        min_at(&with, sale.0 - lead - 1),
+        min_at(&without, sale.0 - lead - 1)
+    );
+    for t in [sale.0 - lead, sale.0 + 6 * 3600, sale.1 - 600] {
+        let (raised, ordinary) = (min_at(&with, t), min_at(&without, t));
+        assert!(
+            raised as f64 >= 2.5 * ordinary as f64,
+            "at {t}: {raised} against {ordinary} without the event"
+        );
+    }
+    // Given back once it is over.
+    for t in [sale.1 + 600, sale.1 + 6 * 3600] {
+        assert_eq!(min_at(&with, t), min_at(&without, t), "at {t}");
+    }
+    // max makes room for three times the day's peak (100 + 40, 10 a
+    // replica), with the headroom.
+    let max = with["max_replicas"].as_u64().unwrap();
+    assert!(max >= 3 * 14 * 12 / 10, "{max}");
+
+    // Last time's sale: events in the history without the calendar, none
+    // over it with it, and the steps it covered left out of the fit.
+    let overlaps = |plan: &Value| {
+        plan["events"].as_array().unwrap().iter().any(|e| {
+            let start = parse_timestamp(e["start"].as_str().unwrap()).unwrap();
+            (last_sale.0 - 3600..last_sale.1 + 3600).contains(&start)
+        })
+    };
+    assert!(overlaps(&without), "{}", without["events"]);
+    assert!(!overlaps(&with), "{}", with["events"]);
+    assert!(
+        reasons.contains("288 steps of their past occurrences left out"),
+        "{reasons}"
+    );
+}
