@@ -65,6 +65,9 @@ pub struct Finding {
     /// What the recommended range carries at most (max × target per
     /// replica).
     pub capacity: Option<f64>,
+    /// When the trouble itself began, when the run knows (a spike's
+    /// start, RFC3339).
+    pub started: Option<String>,
     /// What blocked healing, in words.
     pub blocked_by: String,
 }
@@ -78,6 +81,10 @@ pub struct Incident {
     pub cause: Cause,
     /// The run that opened it ("now" of that run, RFC3339).
     pub opened: String,
+    /// When the trouble itself began, when known (a spike's start, before
+    /// the run that saw it): what a recurrence is read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
     /// The first run that no longer found the condition.
     pub closed: Option<String>,
     /// The latest run that found it, and how many did.
@@ -298,6 +305,7 @@ pub fn findings(plan: &WorkloadPlan, troubles: &[Trouble]) -> Vec<Finding> {
             cause: Cause::NeedsOperator,
             load: plan.expected_load.as_ref().map(|e| e.high),
             capacity,
+            started: None,
             blocked_by,
         });
     }
@@ -309,12 +317,14 @@ pub fn findings(plan: &WorkloadPlan, troubles: &[Trouble]) -> Vec<Finding> {
         .iter()
         .filter(|e| plan.in_spike && e.kind == EventKind::Spike)
         .max_by(|a, b| a.start.cmp(&b.start))
-        .map_or(f64::NAN, |e| e.after);
+        .map_or((f64::NAN, None), |e| (e.after, Some(e.start.clone())));
+    let (spike, spike_start) = spike;
     if let Some(capacity) = capacity.filter(|&c| spike > c) {
         found.push(Finding {
             cause: Cause::SpikeAboveMax,
             load: Some(spike),
             capacity: Some(capacity),
+            started: spike_start,
             blocked_by: format!(
                 "a spike of {spike:.4} is going on above the {capacity:.4} that max {} carries",
                 plan.max_replicas.unwrap_or(0)
@@ -329,6 +339,7 @@ pub fn findings(plan: &WorkloadPlan, troubles: &[Trouble]) -> Vec<Finding> {
             cause: Cause::AtMax,
             load: None,
             capacity,
+            started: None,
             blocked_by: trouble.description.clone(),
         });
     }
@@ -381,6 +392,7 @@ pub fn advance(
             ),
             cause: finding.cause,
             opened: now.to_string(),
+            started: finding.started.clone(),
             closed: None,
             last_seen: now.to_string(),
             runs: 1,
@@ -430,6 +442,7 @@ mod tests {
             cause,
             load: Some(1500.0),
             capacity: Some(1000.0),
+            started: None,
             blocked_by: "max ceiling 10".into(),
         }
     }

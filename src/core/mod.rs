@@ -13,6 +13,7 @@ pub mod incident;
 pub mod known;
 pub mod model;
 pub mod plan;
+pub mod recurring;
 pub mod replay;
 pub mod series;
 pub mod stats;

@@ -144,6 +144,28 @@ pub fn plan_alert(w: &WorkloadPlan) -> Option<Alert> {
     ))
 }
 
+/// The alert of a spike going on above what the recommended max carries:
+/// the HPA is capped until it passes, and only an operator can lift the
+/// cap now.
+fn spike_alert(w: &WorkloadPlan) -> Option<Alert> {
+    let found = crate::core::incident::findings(w, &[]);
+    let spike = found
+        .iter()
+        .find(|f| f.cause == crate::core::incident::Cause::SpikeAboveMax)?;
+    let id = format!("{}/{}", w.namespace, w.name);
+    Some(alert(
+        &w.namespace,
+        &w.name,
+        "spike_above_max",
+        "critical",
+        [
+            ("summary", format!("{id}: a spike above what its max carries is going on")),
+            ("description", spike.blocked_by.clone()),
+            ("fix", "raise the HPA's maxReplicas for now (homeostat notes the change on the incident and learns the ceiling); a surge that comes back at the same time of day, week or month is learned as a known event, or declare it under events.calendar".to_string()),
+        ],
+    ))
+}
+
 /// Every alert this run raises: from the plan, and from `troubles` found
 /// while applying it.
 #[must_use]
@@ -151,6 +173,7 @@ pub fn firing_alerts(plan: &Plan, troubles: &[Trouble]) -> Vec<Alert> {
     plan.workloads
         .iter()
         .filter_map(plan_alert)
+        .chain(plan.workloads.iter().filter_map(spike_alert))
         .chain(troubles.iter().map(|t| {
             alert(
                 &t.namespace,

@@ -56,6 +56,10 @@ pub struct WorkloadState {
     /// config until it takes them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub learned: Vec<crate::core::incident::Learned>,
+    /// Known events learned from recurring incidents, until the config's
+    /// calendar takes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learned_events: Vec<crate::core::recurring::LearnedEvent>,
 }
 
 impl WorkloadState {
@@ -70,6 +74,7 @@ impl WorkloadState {
             incidents: Vec::new(),
             settings: None,
             learned: Vec::new(),
+            learned_events: Vec::new(),
         }
     }
 

@@ -160,6 +160,7 @@ mod tests {
             id: "mobility/taxi#1".into(),
             cause: Cause::NeedsOperator,
             opened: "2026-01-02T00:00:00Z".into(),
+            started: None,
             closed: Some("2026-01-02T12:00:00Z".into()),
             last_seen: "2026-01-02T06:00:00Z".into(),
             runs: 2,

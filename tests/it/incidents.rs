@@ -267,5 +267,11 @@ fn a_learned_ceiling_heals_at_once_with_learning_apply_and_is_only_suggested_oth
     let taxi = &suggested["workloads"][0];
     assert_eq!(taxi["status"], "needs_operator", "{taxi}");
     assert_eq!(taxi["max_replicas"], 3, "{taxi}");
-    assert!(!taxi["reasons"].to_string().contains("learned"), "{taxi}");
+    // Listed in the report all the same, as not used.
+    assert!(
+        taxi["reasons"]
+            .to_string()
+            .contains("max ceiling 40 learned from incident mobility/taxi#1 (HPA maxReplicas 3 → 40 (by kubectl)), suggested, not used (learning: suggest; the config says 3)"),
+        "{taxi}"
+    );
 }

@@ -23,6 +23,7 @@ mod incidents;
 mod layers;
 mod notify;
 mod prometheus;
+mod recurring;
 mod reference;
 mod reports;
 mod secrets;

@@ -250,19 +250,41 @@ pub(super) fn learned(flags: &Flags, config: Option<PathBuf>, output: Option<&Pa
         let Some(state) = stored_state(&store, w) else {
             continue;
         };
+        let events: Vec<_> = state
+            .learned_events
+            .iter()
+            .filter(|l| !w.calendar.iter().any(|c| c.name == l.event.name))
+            .collect();
+        if state.learned.is_empty() && events.is_empty() {
+            continue;
+        }
+        if entries == 0 {
+            text.push_str("workloads:\n");
+        }
+        entries += 1;
+        let _ = writeln!(text, "  - namespace: {}\n    name: {}", w.namespace, w.name);
         for learned in &state.learned {
             let Some((section, key)) = learned.setting.split_once('.') else {
                 continue;
             };
-            if entries == 0 {
-                text.push_str("workloads:\n");
-            }
-            entries += 1;
             let because = learned.because.replace(['\n', '\r'], " ");
             let _ = writeln!(
                 text,
-                "  - namespace: {}\n    name: {}\n    # from incident {} ({}): {because}\n    {section}:\n      {key}: {}",
-                w.namespace, w.name, learned.incident, learned.at, learned.value
+                "    # from incident {} ({}): {because}\n    {section}:\n      {key}: {}",
+                learned.incident, learned.at, learned.value
+            );
+        }
+        if !events.is_empty() {
+            text.push_str("    events:\n      calendar:\n");
+        }
+        for l in events {
+            // JSON is YAML: the event in flow style, its name quoted.
+            let event = serde_json::to_string(&l.event).map_err(anyhow::Error::from)?;
+            let _ = writeln!(
+                text,
+                "        # from incidents {} ({})\n        - {event}",
+                l.incidents.join(", "),
+                l.at
             );
         }
     }

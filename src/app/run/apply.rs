@@ -60,27 +60,10 @@ pub async fn apply_changes(
         }
         None => None,
     };
-    // Each workload's settings, to see what an operator changed, and
-    // whether it learns from it.
-    let settings_of: std::collections::HashMap<
-        String,
-        (
-            crate::core::incident::Fingerprint,
-            crate::core::workload::Learning,
-        ),
-    > = config
-        .workloads
-        .iter()
-        .map(|c| {
-            (
-                c.id(),
-                (
-                    crate::core::incident::Fingerprint::of(&c.policy),
-                    c.learning,
-                ),
-            )
-        })
-        .collect();
+    // Each workload as the config writes it: to see what an operator
+    // changed, whether it learns, and which known events it declares.
+    let written: std::collections::HashMap<String, &crate::core::workload::Workload> =
+        config.workloads.iter().map(|c| (c.id(), c)).collect();
     for (done, w) in plan.workloads.iter().enumerate() {
         if let Some(signal) = crate::app::stop::requested() {
             run.warnings.push(format!(
@@ -127,16 +110,17 @@ pub async fn apply_changes(
             }
             run.patches.push(body);
         }
-        let settings = settings_of.get(&format!("{}/{}", w.namespace, w.name));
+        let written = written.get(&format!("{}/{}", w.namespace, w.name));
         let outside = Outside {
             hpa_change,
-            learns: settings.is_none_or(|s| s.1 != crate::core::workload::Learning::Off),
+            learns: written.is_none_or(|c| c.learning != crate::core::workload::Learning::Off),
+            calendar: written.map_or(&[], |c| c.calendar.as_slice()),
         };
         remember(
             &store,
             loaded,
             w,
-            settings.map(|s| s.0),
+            written.map(|c| crate::core::incident::Fingerprint::of(&c.policy)),
             &outside,
             &change,
             &mut run,
@@ -249,19 +233,27 @@ pub fn store_of(config: &Config) -> crate::edge::store::Store {
     )
 }
 
-/// For the workloads with `learning: apply`, the learned ceilings the
-/// config has not taken yet, raised in `config` before the run plans; the
-/// reason for each, by workload id, to add to its plan. The store is read,
-/// not written.
+/// What was learned from the doctor, for every workload that learns: with
+/// `learning: apply`, the learned ceilings and known events the config has
+/// not taken yet are put in `config` before the run plans; with `suggest`,
+/// they are only said. The reason for each, by workload id, to add to its
+/// plan. The store is read, not written.
 pub fn use_learned(config: &mut Config) -> Vec<(String, String)> {
+    use crate::core::workload::Learning;
     let store = store_of(config);
     let mut reasons = Vec::new();
     for w in &mut config.workloads {
-        if w.learning != crate::core::workload::Learning::Apply {
+        if w.learning == Learning::Off {
             continue;
         }
         let Ok(Some(state)) = store.read(&w.namespace, &w.name) else {
             continue;
+        };
+        let apply = w.learning == Learning::Apply;
+        let used = if apply {
+            "used at once (learning: apply"
+        } else {
+            "suggested, not used (learning: suggest"
         };
         let max = w.policy.max_replicas;
         let learned = state
@@ -270,19 +262,41 @@ pub fn use_learned(config: &mut Config) -> Vec<(String, String)> {
             .filter(|l| l.setting == "max_replicas.ceiling" && l.value > max.ceiling())
             .max_by_key(|l| l.value);
         if let Some(l) = learned {
-            if let Some(raised) = crate::core::bounds::ReplicaRange::new(max.floor(), l.value) {
+            if let (true, Some(raised)) = (
+                apply,
+                crate::core::bounds::ReplicaRange::new(max.floor(), l.value),
+            ) {
                 w.policy.max_replicas = raised;
-                reasons.push((
-                    w.id(),
-                    format!(
-                        "max ceiling {} learned from incident {} ({}), used at once (learning: apply; the config says {})",
-                        l.value,
-                        l.incident,
-                        l.because,
-                        max.ceiling()
-                    ),
-                ));
             }
+            reasons.push((
+                w.id(),
+                format!(
+                    "max ceiling {} learned from incident {} ({}), {used}; the config says {})",
+                    l.value,
+                    l.incident,
+                    l.because,
+                    max.ceiling()
+                ),
+            ));
+        }
+        for l in &state.learned_events {
+            if w.calendar.iter().any(|c| c.name == l.event.name) {
+                continue;
+            }
+            if apply {
+                w.calendar.push(l.event.clone());
+            }
+            reasons.push((
+                w.id(),
+                format!(
+                    "known event {} ({}, {} recurring {}) learned from incidents {}, {used})",
+                    l.event.name,
+                    l.event.effect(),
+                    crate::core::time::format_stretch(l.event.start, l.event.end),
+                    l.event.recurring.map_or("once", |r| r.as_str()),
+                    l.incidents.join(", ")
+                ),
+            ));
         }
     }
     reasons
@@ -301,12 +315,15 @@ pub fn note_learned(plan: &mut crate::core::plan::Plan, reasons: &[(String, Stri
     }
 }
 
-/// What a run saw of changes made outside homeostat on a workload's HPA.
-struct Outside {
+/// What a run saw of changes made outside homeostat on a workload's HPA,
+/// and what the config as written says of learning.
+struct Outside<'a> {
     /// Its bounds changed by someone else, in words, and its max now.
     hpa_change: Option<(String, u32)>,
     /// Whether the workload learns from it (`learning:` is not `off`).
     learns: bool,
+    /// The known events the config declares.
+    calendar: &'a [crate::core::known::KnownEvent],
 }
 
 /// `what` (an operator's change) noted on the workload's incident and in
@@ -337,7 +354,7 @@ fn remember(
     loaded: crate::edge::store::Loaded,
     w: &crate::core::plan::WorkloadPlan,
     settings: Option<crate::core::incident::Fingerprint>,
-    outside: &Outside,
+    outside: &Outside<'_>,
     change: &crate::core::apply::Change,
     run: &mut ApplyRun,
 ) {
@@ -429,6 +446,9 @@ fn remember(
         }
         run.incidents_opened.extend(changes.opened);
         run.incidents_closed.extend(changes.closed);
+        if outside.learns {
+            learn_recurring(&mut state, outside.calendar, run, &at);
+        }
     }
     run.incidents_open += state.incidents.iter().filter(|i| i.is_open()).count();
     if !state.incidents.is_empty() {
@@ -453,6 +473,37 @@ fn remember(
     if let Err(e) = store.save(&state) {
         store_problem(run, e.label(), e.to_string());
     }
+}
+
+/// Recurring incidents of the workload of `state` as a known event,
+/// said in the report when it is new.
+fn learn_recurring(
+    state: &mut crate::edge::store::WorkloadState,
+    calendar: &[crate::core::known::KnownEvent],
+    run: &mut ApplyRun,
+    at: &str,
+) {
+    let workload = (state.namespace.as_str(), state.name.as_str());
+    let Some(new) = crate::core::recurring::learn(
+        &mut state.learned_events,
+        workload,
+        &state.incidents,
+        calendar,
+        at,
+    ) else {
+        return;
+    };
+    run.since_last_run.push((
+        format!("{}/{}", workload.0, workload.1),
+        format!(
+            "learned: known event {} ({}, {} recurring {}) from incidents {}; `homeostat learned` writes it as a config patch",
+            new.event.name,
+            new.event.effect(),
+            crate::core::time::format_stretch(new.event.start, new.event.end),
+            new.event.recurring.map_or("once", |r| r.as_str()),
+            new.incidents.join(", ")
+        ),
+    ));
 }
 
 /// The longest stretch (seconds) the HPA sat at its max within
