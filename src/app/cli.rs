@@ -256,6 +256,11 @@ pub enum Command {
         /// This incident (`namespace/name#n`, as `apply` reports it).
         #[arg(long)]
         incident: Option<String>,
+        /// `html` draws the load around the incident against the range in
+        /// force (it reads the workload's history, from its file or
+        /// Prometheus).
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: PostmortemFormat,
         /// Write the draft to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
@@ -372,6 +377,14 @@ pub enum PatchFormat {
 pub enum ApplyFormat {
     Table,
     Json,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum PostmortemFormat {
+    /// For a pull request or an incident tracker.
+    Markdown,
+    /// A self-contained page with the chart of the load against the range.
+    Html,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

@@ -326,7 +326,9 @@ pub fn findings(plan: &WorkloadPlan, troubles: &[Trouble]) -> Vec<Finding> {
             capacity: Some(capacity),
             started: spike_start,
             blocked_by: format!(
-                "a spike of {spike:.4} is going on above the {capacity:.4} that max {} carries",
+                "a spike of {} is going on above the {} that max {} carries",
+                crate::core::bounds::significant(spike, 4),
+                crate::core::bounds::significant(capacity, 4),
                 plan.max_replicas.unwrap_or(0)
             ),
         });

@@ -424,6 +424,103 @@ fn draw_event(
     }
 }
 
+/// What the post-mortem's chart of one incident draws.
+pub struct IncidentChart<'a> {
+    /// The load, `(t, value)`, over `shown`.
+    pub load: &'a [(i64, f64)],
+    /// Each run's recommendation (and what was applied), oldest first.
+    pub runs: &'a [crate::core::incident::RunRecord],
+    pub per_replica: f64,
+    /// From when the trouble began (or the incident opened) to when it
+    /// closed (or its last run).
+    pub open: (i64, i64),
+    /// When the operator's changes were seen.
+    pub changes: Vec<i64>,
+    pub shown: (i64, i64),
+}
+
+/// The post-mortem's chart: the load against the range in force (each
+/// run's recommended min and max as the load they carry, held until the
+/// next run, and the applied max when there was one), the incident
+/// shaded, the operator's changes as vertical lines.
+#[must_use]
+pub fn incident_chart(c: &IncidentChart) -> String {
+    let (from, to) = c.shown;
+    let at = |r: &crate::core::incident::RunRecord| {
+        crate::core::time::parse_timestamp(&r.at).unwrap_or(i64::MIN)
+    };
+    let trace = |bound: fn(&crate::core::incident::RunRecord) -> Option<u32>| {
+        let changes: Vec<(i64, u32)> = c
+            .runs
+            .iter()
+            .filter_map(|r| bound(r).map(|b| (at(r), b)))
+            .collect();
+        steps_within(&changes, from, to)
+            .into_iter()
+            .map(|(t, n)| (t, n * c.per_replica))
+            .collect::<Vec<_>>()
+    };
+    let max = trace(|r| r.recommended_max);
+    let min = trace(|r| r.recommended_min);
+    let applied = trace(|r| r.applied_max);
+    let load: Vec<(i64, f64)> = c
+        .load
+        .iter()
+        .copied()
+        .filter(|&(t, _)| t >= from && t <= to)
+        .collect();
+    let top = load
+        .iter()
+        .map(|&(_, v)| v)
+        .chain(max.iter().chain(&applied).map(|&(_, v)| v))
+        .filter(|v| v.is_finite())
+        .fold(1.0_f64, f64::max)
+        * 1.08;
+    svg(HEIGHT, |root| {
+        let mut chart = time_chart(root, (from, to), top, "load", &|v| {
+            crate::report::number(*v)
+        })?;
+        let open = (c.open.0.max(from) as f64, c.open.1.min(to) as f64);
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(open.0, 0.0), (open.1.max(open.0 + 1.0), top)],
+                SPIKE.mix(0.15).filled(),
+            )))
+            .map_err(failed)?
+            .label("incident")
+            .legend(|(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 18, y + 5)], SPIKE.mix(0.15).filled())
+            });
+        draw_lines(&mut chart, runs(&load, Keep::Both), HISTORY, 1, "load")?;
+        for (points, colour, label) in [
+            (max, MAX_LINE, "recommended max (load it carries)"),
+            (min, MIN_LINE, "recommended min"),
+            (applied, SHIFT, "applied max"),
+        ] {
+            if !points.is_empty() {
+                draw_lines(&mut chart, vec![points], colour, 2, label)?;
+            }
+        }
+        for (k, &t) in c
+            .changes
+            .iter()
+            .filter(|&&t| t >= from && t <= to)
+            .enumerate()
+        {
+            let drawn = chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(t as f64, 0.0), (t as f64, top)],
+                    BLACK.mix(0.6).stroke_width(2),
+                )))
+                .map_err(failed)?;
+            if k == 0 {
+                drawn.label("operator's change").legend(legend_line(BLACK));
+            }
+        }
+        draw_legend(&mut chart)
+    })
+}
+
 fn colour_of(policy: Policy) -> RGBColor {
     POLICY_COLOURS
         .iter()

@@ -272,3 +272,87 @@ pub fn render_backtest(backtest: &Backtest, week_from: Option<i64>) -> String {
     body.push_str("<p class=\"meta\">Replicas: ready replicas of the simulated HPA under each policy; the grey area is what the load needed (load ÷ what a ready replica serves at 100% utilization). Where a line is under the area, the workload was overloaded.</p>\n");
     page("homeostat backtest", &body)
 }
+
+/// A post-mortem draft as a page: the summary, the chart of the load
+/// against the range in force (`chart`, when the history could be read),
+/// why homeostat could not heal, what the operator changed, the timeline
+/// and what homeostat does now.
+#[must_use]
+pub fn render_postmortem(draft: &crate::report::postmortem::Draft, chart: Option<&str>) -> String {
+    let title = format!("Post-mortem draft: {} ({})", draft.incident, draft.cause);
+    let mut body = format!("<h1>{}</h1>\n", escape(&title));
+    let mut rows = vec![(
+        "workload".to_string(),
+        vec![
+            "workload".to_string(),
+            format!("<code>{}</code>", escape(&draft.workload)),
+        ],
+    )];
+    rows.extend(
+        draft
+            .summary
+            .iter()
+            .map(|(what, value)| ((*what).to_string(), vec![escape(what), escape(value)])),
+    );
+    body.push_str(&table(&["", ""], &rows));
+    body.push_str("<section>\n<h2>Load against the range in force</h2>\n");
+    match chart {
+        Some(svg) => body.push_str(svg),
+        None => body.push_str("<p class=\"meta\">No chart: the workload's history around the incident could not be read.</p>"),
+    }
+    let _ = write!(
+        body,
+        "\n</section>\n<section>\n<h2>Why homeostat could not heal it</h2>\n<div class=\"operator\">{}</div>\n</section>\n<section>\n<h2>What the operator changed</h2>\n",
+        escape(&draft.why)
+    );
+    if draft.changes.is_empty() {
+        let _ = writeln!(
+            body,
+            "<p>{}</p>",
+            escape(crate::report::postmortem::NO_CHANGE_SEEN)
+        );
+    } else {
+        let changes: Vec<String> = draft
+            .changes
+            .iter()
+            .map(|(at, what)| format!("{at}: {what}"))
+            .collect();
+        body.push_str(&list(&changes, "reasons"));
+    }
+    body.push_str("</section>\n<section>\n<h2>Timeline</h2>\n");
+    let timeline: Vec<(String, Vec<String>)> = draft
+        .timeline
+        .iter()
+        .map(|(at, what)| ("event".to_string(), vec![escape(at), escape(what)]))
+        .collect();
+    body.push_str(&table(&["time", "what"], &timeline));
+    body.push_str(
+        "</section>\n<section>\n<h2>What homeostat does now</h2>\n<ul class=\"reasons\">\n",
+    );
+    for line in &draft.now {
+        let _ = writeln!(body, "<li>{}</li>", code_spans(&escape(line)));
+    }
+    body.push_str("</ul>\n");
+    body.push_str("</section>\n");
+    page(&title, &body)
+}
+
+/// Markdown's `code` spans of an escaped text as `<code>` elements (an odd
+/// backtick is left as it is).
+fn code_spans(escaped: &str) -> String {
+    let parts: Vec<&str> = escaped.split('`').collect();
+    if parts.len().is_multiple_of(2) {
+        return escaped.to_string();
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(k, part)| {
+            if k % 2 == 1 {
+                format!("<code>{part}</code>")
+            } else {
+                (*part).to_string()
+            }
+        })
+        .collect()
+}

@@ -15,71 +15,98 @@ fn cause_in_words(cause: Cause) -> &'static str {
     }
 }
 
-/// The draft: summary, why homeostat could not heal, what the operator
-/// changed, the timeline (runs from the one before the incident to the one
-/// after it) and what homeostat does now. `runs`: the workload's history,
-/// oldest first.
+/// A post-mortem draft, as data: the Markdown and the HTML pages render
+/// the same one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    pub incident: String,
+    pub cause: &'static str,
+    /// `namespace/name`.
+    pub workload: String,
+    /// The summary table's rows after the workload's: (what, value).
+    pub summary: Vec<(&'static str, String)>,
+    pub why: String,
+    /// What the operator changed: (when, what).
+    pub changes: Vec<(String, String)>,
+    /// Runs, the incident's opening and closing and the operator's
+    /// changes, in time order: (when, what).
+    pub timeline: Vec<(String, String)>,
+    /// What homeostat does now, and what it learned from this incident.
+    pub now: Vec<String>,
+}
+
+/// Said when the store saw no change of the operator's.
+pub const NO_CHANGE_SEEN: &str = "Nothing homeostat could see (the config's floors, ceilings, target and headroom, the HPA's bounds). Add what it cannot see here: a code fix, a new node pool.";
+
+/// The draft of `incident`: summary, why homeostat could not heal, what the
+/// operator changed, the timeline (runs from the one before the incident
+/// to the one that closed it) and what homeostat does now. `runs`: the
+/// workload's history, oldest first; `learned`: what homeostat learned
+/// from it, in words.
 #[must_use]
-pub fn render_markdown(incident: &Incident, runs: &[RunRecord]) -> String {
-    let mut out = String::new();
+pub fn draft(incident: &Incident, runs: &[RunRecord], learned: &[String]) -> Draft {
     let workload = incident
         .id
         .rsplit_once('#')
         .map_or(incident.id.as_str(), |(w, _)| w);
-    let _ = writeln!(
-        out,
-        "# Post-mortem draft: {} ({})\n",
-        incident.id,
-        incident.cause.as_str()
-    );
-    let _ = writeln!(
-        out,
-        "| | |\n|---|---|\n| workload | `{workload}` |\n| what happened | {} |",
-        cause_in_words(incident.cause)
-    );
-    let _ = writeln!(out, "| opened | {} |", incident.opened);
-    let _ = writeln!(
-        out,
-        "| closed | {} |",
-        incident.closed.as_deref().unwrap_or("still open")
-    );
-    let _ = writeln!(
-        out,
-        "| runs that found it | {} (the last at {}) |",
-        incident.runs, incident.last_seen
-    );
+    let mut summary = vec![
+        ("what happened", cause_in_words(incident.cause).to_string()),
+        ("opened", incident.opened.clone()),
+        (
+            "closed",
+            incident
+                .closed
+                .clone()
+                .unwrap_or_else(|| "still open".into()),
+        ),
+        (
+            "runs that found it",
+            format!("{} (the last at {})", incident.runs, incident.last_seen),
+        ),
+    ];
+    if let Some(started) = &incident.started {
+        summary.insert(1, ("began", started.clone()));
+    }
     if let (Some(load), Some(capacity)) = (incident.load, incident.capacity) {
-        let _ = writeln!(
-            out,
-            "| load against the range | {} against the {} the recommended max carries (×{:.1}) |",
-            crate::report::number(load),
-            crate::report::number(capacity),
-            load / capacity
-        );
+        summary.push((
+            "load against the range",
+            format!(
+                "{} against the {} the recommended max carries (×{:.1})",
+                crate::report::number(load),
+                crate::report::number(capacity),
+                load / capacity
+            ),
+        ));
     }
-    let _ = writeln!(
-        out,
-        "| homeostat recommended | {} when it opened |\n",
-        range(incident.recommended_min, incident.recommended_max)
-    );
-    let _ = writeln!(
-        out,
-        "## Why homeostat could not heal it\n\n{}\n",
-        incident.blocked_by
-    );
-    out.push_str("## What the operator changed\n\n");
-    if incident.operator_changes.is_empty() {
-        out.push_str("Nothing homeostat could see (the config's floors, ceilings, target and headroom, the HPA's bounds). Add what it cannot see here: a code fix, a new node pool.\n\n");
-    } else {
-        for change in &incident.operator_changes {
-            let _ = writeln!(out, "- {}: {}", change.at, change.what);
-        }
-        out.push('\n');
+    summary.push((
+        "homeostat recommended",
+        format!(
+            "{} when it opened",
+            range(incident.recommended_min, incident.recommended_max)
+        ),
+    ));
+    Draft {
+        incident: incident.id.clone(),
+        cause: incident.cause.as_str(),
+        workload: workload.to_string(),
+        summary,
+        why: incident.blocked_by.clone(),
+        changes: incident
+            .operator_changes
+            .iter()
+            .map(|c| (c.at.clone(), c.what.clone()))
+            .collect(),
+        timeline: timeline(incident, runs),
+        now: what_now(incident, runs, learned),
     }
-    out.push_str("## Timeline\n\n| time | what |\n|---|---|\n");
+}
+
+/// The runs from the one before `incident` to the one that closed it, and
+/// what happened to the incident, in time order (at one time, the run
+/// first, then what it found).
+fn timeline(incident: &Incident, runs: &[RunRecord]) -> Vec<(String, String)> {
     let end = incident.closed.as_deref().unwrap_or(&incident.last_seen);
     let mut lines: Vec<(String, String)> = Vec::new();
-    // The run before it, the runs during it, and the one that closed it.
     let first = runs
         .iter()
         .rposition(|r| r.at.as_str() < incident.opened.as_str())
@@ -112,27 +139,67 @@ pub fn render_markdown(incident: &Incident, runs: &[RunRecord]) -> String {
             "incident closed: the condition had cleared".to_string(),
         ));
     }
-    // Stable: at one time, the run first, then what it found.
     lines.sort_by(|a, b| a.0.cmp(&b.0));
-    for (at, what) in &lines {
-        let _ = writeln!(out, "| {at} | {} |", what.replace('|', "\\|"));
+    lines
+}
+
+fn what_now(incident: &Incident, runs: &[RunRecord], learned: &[String]) -> Vec<String> {
+    let mut now = Vec::new();
+    match (incident.closed.as_ref(), runs.last()) {
+        (Some(_), Some(run)) => now.push(format!(
+            "The condition has cleared. The latest run ({}) recommended {} ({}); it recommends within the limits the operator set.",
+            run.at,
+            range(run.recommended_min, run.recommended_max),
+            run.status
+        )),
+        (None, _) => now.push(
+            "The incident is still open: every run keeps alerting until the condition clears."
+                .to_string(),
+        ),
+        (Some(_), None) => {}
+    }
+    if learned.is_empty() {
+        now.push("Nothing learned from it yet: an operator's raised ceiling, or the same surge again at the same time, would be.".to_string());
+    }
+    now.extend(learned.iter().map(|l| format!("Learned: {l}.")));
+    now
+}
+
+/// The draft in Markdown, for a pull request or an incident tracker.
+#[must_use]
+pub fn render_markdown(draft: &Draft) -> String {
+    let mut out = String::new();
+    let cell = |text: &str| text.replace('|', "\\|");
+    let _ = writeln!(
+        out,
+        "# Post-mortem draft: {} ({})\n",
+        draft.incident, draft.cause
+    );
+    let _ = writeln!(out, "| | |\n|---|---|\n| workload | `{}` |", draft.workload);
+    for (what, value) in &draft.summary {
+        let _ = writeln!(out, "| {what} | {} |", cell(value));
+    }
+    let _ = writeln!(
+        out,
+        "\n## Why homeostat could not heal it\n\n{}\n",
+        draft.why
+    );
+    out.push_str("## What the operator changed\n\n");
+    if draft.changes.is_empty() {
+        let _ = writeln!(out, "{NO_CHANGE_SEEN}\n");
+    } else {
+        for (at, what) in &draft.changes {
+            let _ = writeln!(out, "- {at}: {what}");
+        }
+        out.push('\n');
+    }
+    out.push_str("## Timeline\n\n| time | what |\n|---|---|\n");
+    for (at, what) in &draft.timeline {
+        let _ = writeln!(out, "| {at} | {} |", cell(what));
     }
     out.push_str("\n## What homeostat does now\n\n");
-    let latest = runs.last();
-    match (incident.closed.as_ref(), latest) {
-        (Some(_), Some(run)) => {
-            let _ = writeln!(
-                out,
-                "The condition has cleared. The latest run ({}) recommended {} ({}); it recommends within the limits the operator set.",
-                run.at,
-                range(run.recommended_min, run.recommended_max),
-                run.status
-            );
-        }
-        (None, _) => {
-            out.push_str("The incident is still open: every run keeps alerting until the condition clears.\n");
-        }
-        (Some(_), None) => {}
+    for line in &draft.now {
+        let _ = writeln!(out, "{line}\n");
     }
     out
 }
@@ -182,7 +249,7 @@ mod tests {
             run("2026-01-02T12:00:00Z", "ok", 18),
             run("2026-01-02T18:00:00Z", "ok", 18),
         ];
-        let text = render_markdown(&incident, &runs);
+        let text = render_markdown(&draft(&incident, &runs, &[]));
         assert!(text.starts_with("# Post-mortem draft: mobility/taxi#1 (needs_operator)"));
         assert!(text.contains("| load against the range | 30000 against the 6000 the recommended max carries (×5.0) |"), "{text}");
         assert!(text.contains("- 2026-01-02T12:00:00Z: config: max_replicas.ceiling 3 → 40"));

@@ -154,6 +154,8 @@ fn a_monday_surge_that_paged_twice_is_pre_scaled_the_third_monday() {
         "{text}"
     );
 
+    postmortem_of_the_second_monday(&config, dir.path());
+
     // The third Monday, before the surge: min already raised for it.
     let before = support::recommend_json(&config, monday(6, 8, 0), &[], &[]);
     let before: Value = serde_json::from_slice(&before.stdout).unwrap();
@@ -189,4 +191,76 @@ fn a_monday_surge_that_paged_twice_is_pre_scaled_the_third_monday() {
     );
     assert_eq!(summary["incidents_open"], 0, "{summary}");
     assert!(paging(&alertmanager).is_empty());
+}
+
+/// The post-mortem of the second Monday's incident: Markdown (a snapshot)
+/// and a self-contained, well-formed HTML page with its one chart.
+fn postmortem_of_the_second_monday(config: &Path, dir: &Path) {
+    let args = |format: &str, output: &Path| {
+        support::homeostat(&[
+            "postmortem",
+            "--config",
+            config.to_str().unwrap(),
+            "--incident",
+            "shop/cart#2",
+            "--format",
+            format,
+            "--output",
+            output.to_str().unwrap(),
+        ])
+    };
+    let markdown = dir.join("postmortem.md");
+    let run = args("markdown", &markdown);
+    assert_eq!(run.status.code(), Some(0), "{}", support::stderr(&run));
+    let text = std::fs::read_to_string(&markdown).unwrap();
+    insta::assert_snapshot!("postmortem_monday_surge", text);
+
+    let html = dir.join("postmortem.html");
+    let run = args("html", &html);
+    assert_eq!(run.status.code(), Some(0), "{}", support::stderr(&run));
+    let page = std::fs::read_to_string(&html).unwrap();
+    let document = roxmltree::Document::parse_with_options(
+        &page,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..roxmltree::ParsingOptions::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let named = |tag: &str| {
+        document
+            .descendants()
+            .filter(|n| n.tag_name().name() == tag)
+            .count()
+    };
+    assert_eq!(named("svg"), 1, "one chart per incident");
+    assert_eq!(
+        named("script") + named("link") + named("img"),
+        0,
+        "self-contained"
+    );
+    for heading in [
+        "Load against the range in force",
+        "Why homeostat could not heal it",
+        "What the operator changed",
+        "Timeline",
+        "What homeostat does now",
+    ] {
+        assert!(page.contains(&format!("<h2>{heading}</h2>")), "{heading}");
+    }
+    assert!(page.contains("incident opened: spike_above_max"), "{page}");
+    assert!(
+        page.contains("Learned: known event recurring surge of shop/cart"),
+        "{page}"
+    );
+    // The chart's legend: the load, the range in force, the incident.
+    let legend: Vec<&str> = document
+        .descendants()
+        .filter(|n| n.tag_name().name() == "text")
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    for line in ["load", "recommended max (load it carries)", "incident"] {
+        assert!(legend.contains(&line), "{line}: {legend:?}");
+    }
 }

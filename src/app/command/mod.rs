@@ -187,12 +187,13 @@ pub fn execute(cli: Cli) -> Result<u8> {
             config,
             workload,
             incident,
+            format,
             output,
         } => tools::postmortem(
             &flags,
             config,
-            workload.as_deref(),
-            incident.as_deref(),
+            (workload.as_deref(), incident.as_deref()),
+            format,
             output.as_deref(),
         ),
     }

@@ -2,7 +2,7 @@
 //! `synth`, `config check`, `report merge` and `forecast`.
 
 use super::{colour_wanted, emit, load_config, read_series, Flags};
-use crate::app::cli::EvaluateFormat;
+use crate::app::cli::{EvaluateFormat, PostmortemFormat};
 use crate::app::run;
 use crate::core::model::{self, Level};
 use crate::core::time::{self, Span};
@@ -153,8 +153,8 @@ pub(super) fn forecast(
 pub(super) fn postmortem(
     flags: &Flags,
     config: Option<PathBuf>,
-    workload: Option<&str>,
-    incident: Option<&str>,
+    (workload, incident): (Option<&str>, Option<&str>),
+    format: PostmortemFormat,
     output: Option<&Path>,
 ) -> Result<u8> {
     let config = flags.load_config(config)?;
@@ -186,11 +186,110 @@ pub(super) fn postmortem(
             store.root().display()
         );
     };
-    emit(
-        output,
-        &report::postmortem::render_markdown(chosen, &state.history),
-    )?;
+    let learned = learned_from(chosen, state);
+    let draft = report::postmortem::draft(chosen, &state.history, &learned);
+    let text = match format {
+        PostmortemFormat::Markdown => report::postmortem::render_markdown(&draft),
+        PostmortemFormat::Html => {
+            let w = config
+                .workloads
+                .iter()
+                .find(|w| w.namespace == state.namespace && w.name == state.name)
+                .expect("the state was read for a workload of the config");
+            let chart = incident_chart(flags, &config, w, chosen, &state.history);
+            report::html::render_postmortem(&draft, chart.as_deref())
+        }
+    };
+    emit(output, &text)?;
     Ok(0)
+}
+
+/// What the store learned from `incident`, in words.
+fn learned_from(
+    incident: &crate::core::incident::Incident,
+    state: &crate::edge::store::WorkloadState,
+) -> Vec<String> {
+    let ceilings = state
+        .learned
+        .iter()
+        .filter(|l| l.incident == incident.id)
+        .map(|l| {
+            format!(
+                "{} {} from the operator's change ({}); `homeostat learned` writes it as a config patch, `learning: apply` uses it at once",
+                l.setting, l.value, l.because
+            )
+        });
+    let events = state
+        .learned_events
+        .iter()
+        .filter(|l| l.incidents.contains(&incident.id))
+        .map(|l| {
+            format!(
+                "known event {} ({}, recurring {}) from incidents {}: the schedule raises min before it next time (with `learning: apply`; `homeostat learned` writes it as a config patch)",
+                l.event.name,
+                l.event.effect(),
+                l.event.recurring.map_or("once", |r| r.as_str()),
+                l.incidents.join(", ")
+            )
+        });
+    ceilings.chain(events).collect()
+}
+
+/// The chart of the load around `incident` (a day before it opened to six
+/// hours after it closed) against the range each run recommended; `None`
+/// (said on stderr) when the history cannot be read.
+fn incident_chart(
+    flags: &Flags,
+    config: &crate::app::config::Config,
+    w: &crate::core::workload::Workload,
+    incident: &crate::core::incident::Incident,
+    runs: &[crate::core::incident::RunRecord],
+) -> Option<String> {
+    use crate::core::time::parse_timestamp;
+    let opened = parse_timestamp(&incident.opened).ok()?;
+    let began = incident
+        .started
+        .as_deref()
+        .and_then(|t| parse_timestamp(t).ok())
+        .unwrap_or(opened);
+    let end = parse_timestamp(incident.closed.as_deref().unwrap_or(&incident.last_seen)).ok()?;
+    let shown = (began.min(opened) - 86_400, end + 6 * 3600);
+    let clock = flags.run_at(None).clock_now;
+    let mut one = config.clone();
+    let mut workload = w.clone();
+    workload.history = Span::from_secs(shown.1 - shown.0).expect("positive");
+    one.workloads = vec![workload];
+    let mut load = None;
+    run::load_histories(
+        &flags.run_at(Some(shown.1.min(clock))),
+        &one,
+        |_, loaded| match loaded {
+            Ok(loaded) => load = Some(loaded.raw),
+            Err(failure) => tracing::warn!(
+                "{}: no chart: its history around the incident cannot be read: {}",
+                w.id(),
+                failure.reason
+            ),
+        },
+    );
+    let load = load?;
+    let mut points: Vec<(i64, f64)> = load.samples.iter().map(|s| (s.ts, s.value)).collect();
+    points.sort_by_key(|p| p.0);
+    let changes = incident
+        .operator_changes
+        .iter()
+        .filter_map(|c| parse_timestamp(&c.at).ok())
+        .collect();
+    Some(report::chart::incident_chart(
+        &report::chart::IncidentChart {
+            load: &points,
+            runs,
+            per_replica: w.policy.target_per_replica,
+            open: (began.min(opened), end),
+            changes,
+            shown,
+        },
+    ))
 }
 
 pub(super) fn incident_note(
