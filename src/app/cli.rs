@@ -138,6 +138,13 @@ pub enum Command {
         /// from the noise around the expected curve, more replica-hours.
         #[arg(long, value_parser = parse_level)]
         schedule_level: Option<Level>,
+        /// Replay the runs a second time with learning, as `learning:
+        /// apply` would have had it: the operator's fix simulated as
+        /// raising the ceiling at each `needs_operator` alert, recurring
+        /// incidents learned as known events; the report compares the
+        /// incidents opened (and repeated) without and with it.
+        #[arg(long)]
+        learning: bool,
         /// `html`: a page with each policy's overload and replica-hours and
         /// the simulated replicas against the load over one week.
         #[arg(long, value_enum, default_value = "table")]

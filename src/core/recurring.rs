@@ -3,8 +3,8 @@
 //! A surge that the model does not foresee (a Monday-morning rush, a
 //! month-end batch) pages each time it comes. When a workload's incidents
 //! of an unforeseen load — a spike above max, the HPA at its max — began
-//! at the same time of day (three days), of the week (two weeks) or of the
-//! month (two months), [`recurring_event`] makes of them a known event: a
+//! at the same time of day (three days in a week), of the week (two weeks
+//! in five) or of the month (two months in three), [`recurring_event`] makes of them a known event: a
 //! `load` at least the highest the incidents saw, recurring at that time,
 //! so that the schedule pre-scales min before it and max makes room for
 //! it the next time. It is learned like an operator's ceiling: suggested,
@@ -65,62 +65,68 @@ pub fn recurring_event(
                 id: &i.id,
                 start,
                 length: (end - start).clamp(900, 86_400 / 2),
-                load: i.load,
+                // At max, the load was at least what max carried.
+                load: i.load.or(i.capacity),
             })
         })
         .collect();
     // The latest incident anchors the search: an event is learned from
     // what is happening now, not from old coincidences.
     let latest = occurrences.iter().max_by_key(|o| o.start)?;
-    for (recurrence, needed) in [
-        (Recurrence::Daily, 3),
-        (Recurrence::Weekly, 2),
-        (Recurrence::Monthly, 2),
+    // How many, within how long before the latest: three days in a week
+    // are daily (three 15ths of three months are not), two weeks in five
+    // weekly, two months in three monthly. The recurrence that explains
+    // the most incidents wins (February's 15th is four weeks after
+    // January's, but the 15ths of three months are monthly); a tie goes
+    // to the shorter period.
+    let mut best: Option<(Recurrence, Vec<(&Occurrence, i64)>)> = None;
+    for (recurrence, needed, within) in [
+        (Recurrence::Daily, 3, 7 * 86_400),
+        (Recurrence::Weekly, 2, 35 * 86_400),
+        (Recurrence::Monthly, 2, 93 * 86_400),
     ] {
         let mut group: Vec<(&Occurrence, i64)> = occurrences
             .iter()
+            .filter(|o| latest.start - o.start <= within && o.load.is_some())
             .filter_map(|o| offset(recurrence, latest.start, o.start).map(|d| (o, d)))
             .collect();
         // One per period: the same day (week, month) twice is not a recurrence.
         group.sort_by_key(|(o, _)| o.start);
         group.dedup_by_key(|(o, _)| period_index(recurrence, o.start));
-        if group.len() < needed {
-            continue;
+        if group.len() >= needed && best.as_ref().is_none_or(|(_, b)| group.len() > b.len()) {
+            best = Some((recurrence, group));
         }
-        let load = group
-            .iter()
-            .filter_map(|(o, _)| o.load)
-            .fold(f64::NAN, f64::max);
-        if !load.is_finite() {
-            continue;
-        }
-        // The first occurrence is the earliest incident's, spanning every
-        // incident's time of day around it.
-        let (first, first_offset) = group[0];
-        let since = group.iter().map(|(_, d)| d).min().copied().unwrap_or(0);
-        let until = group
-            .iter()
-            .map(|(o, d)| d + o.length)
-            .max()
-            .unwrap_or(PHASE_TOLERANCE);
-        let start = first.start - first_offset + since - MARGIN;
-        let end = first.start - first_offset + until + MARGIN;
-        let event = KnownEvent {
-            name: format!(
-                "recurring surge of {namespace}/{name} ({} from {})",
-                recurrence.as_str(),
-                when(recurrence, start)
-            ),
-            start,
-            end,
-            factor: None,
-            load: Some(crate::core::bounds::significant(load, 4)),
-            recurring: Some(recurrence),
-        };
-        let ids = group.iter().map(|(o, _)| o.id.to_string()).collect();
-        return Some((event, ids));
     }
-    None
+    let (recurrence, group) = best?;
+    let load = group
+        .iter()
+        .filter_map(|(o, _)| o.load)
+        .fold(f64::NAN, f64::max);
+    // The first occurrence is the earliest incident's, spanning every
+    // incident's time of day around it.
+    let (first, first_offset) = group[0];
+    let since = group.iter().map(|(_, d)| d).min().copied().unwrap_or(0);
+    let until = group
+        .iter()
+        .map(|(o, d)| d + o.length)
+        .max()
+        .unwrap_or(PHASE_TOLERANCE);
+    let start = first.start - first_offset + since - MARGIN;
+    let end = first.start - first_offset + until + MARGIN;
+    let event = KnownEvent {
+        name: format!(
+            "recurring surge of {namespace}/{name} ({} from {})",
+            recurrence.as_str(),
+            when(recurrence, start)
+        ),
+        start,
+        end,
+        factor: None,
+        load: Some(crate::core::bounds::significant(load, 4)),
+        recurring: Some(recurrence),
+    };
+    let ids = group.iter().map(|(o, _)| o.id.to_string()).collect();
+    Some((event, ids))
 }
 
 /// Where `t` falls against `anchor` in `recurrence`'s period, in seconds
@@ -300,6 +306,15 @@ mod tests {
         ];
         let (event, _) = recurring_event("shop", "cart", &monthly).unwrap();
         assert_eq!(event.recurring, Some(Recurrence::Monthly));
+        // Three months at the same hour are monthly, not daily.
+        let mar = parse_timestamp("2026-03-15T22:00:00Z").unwrap();
+        let three = [
+            incident(1, Cause::AtMax, jan, 60, 200.0),
+            incident(2, Cause::AtMax, feb, 60, 250.0),
+            incident(3, Cause::AtMax, mar, 60, 250.0),
+        ];
+        let (event, ids) = recurring_event("shop", "cart", &three).unwrap();
+        assert_eq!((event.recurring, ids.len()), (Some(Recurrence::Monthly), 3));
         assert!(event.name.contains("day 15 21:30 UTC"), "{}", event.name);
     }
 

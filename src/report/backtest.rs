@@ -42,6 +42,9 @@ pub fn render_backtest_table(backtest: &Backtest) -> String {
     let mut out = aligned(&header, &rows);
     for w in &backtest.workloads {
         let _ = writeln!(out, "{}/{}: {}", w.namespace, w.name, w.verdict);
+        if let Some(incidents) = w.incidents.describe() {
+            let _ = writeln!(out, "{}/{}: {incidents}", w.namespace, w.name);
+        }
     }
     if backtest.workloads.len() > 1 {
         for change in &backtest.fleet {

@@ -264,6 +264,9 @@ pub fn render_backtest(backtest: &Backtest, week_from: Option<i64>) -> String {
             escape(&crate::core::time::format_timestamp(w.to)),
             escape(&w.verdict)
         );
+        if let Some(incidents) = w.incidents.describe() {
+            let _ = writeln!(body, "<p class=\"meta\">{}</p>", escape(&incidents));
+        }
         body.push_str(&chart::policy_bars(w));
         body.push('\n');
         body.push_str(&chart::replay_chart(w, week_from));

@@ -161,6 +161,15 @@ pub fn render_backtest(backtest: &Backtest) -> String {
             super::visible(&w.name),
             cell(&w.verdict)
         );
+        if let Some(incidents) = w.incidents.describe() {
+            let _ = writeln!(
+                out,
+                "- `{}/{}`: {}",
+                super::visible(&w.namespace),
+                super::visible(&w.name),
+                cell(&incidents)
+            );
+        }
     }
     for (id, reason) in &backtest.failures {
         let _ = writeln!(out, "- `{id}`: not replayed: {}", cell(reason));

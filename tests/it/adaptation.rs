@@ -409,6 +409,7 @@ mod replay {
             target_utilization: 0.7,
             buffer: 300,
             schedule_level: None,
+            learning: false,
         }
     }
 

@@ -1,8 +1,9 @@
-//! A surge that comes back every Monday (issue 21's learning), through the
-//! real binary with a real Alertmanager and Pushgateway: it pages two
+//! Surges that come back (issue 21's learning), through the real binary.
+//! Every Monday, with a real Alertmanager and Pushgateway: it pages two
 //! Mondays in a row, homeostat learns it as a known event, and the third
 //! Monday is pre-scaled — min raised before 09:00, max making room — and
-//! pages no one.
+//! pages no one. Every 15th of the month, replayed by `backtest
+//! --learning`: three pages without learning, two with it.
 
 use crate::support;
 use homeostat::core::time::{format_timestamp, parse_timestamp};
@@ -191,6 +192,73 @@ fn a_monday_surge_that_paged_twice_is_pre_scaled_the_third_monday() {
     );
     assert_eq!(summary["incidents_open"], 0, "{summary}");
     assert!(paging(&alertmanager).is_empty());
+}
+
+/// A month-end-like batch: 142 days of a daily rhythm in quarter hours
+/// from 2026-07-01, four times the load on the 15th of each month from
+/// 08:00 to 12:00 — a rhythm no model of 28 days of history can see.
+fn monthly_history(dir: &Path) -> PathBuf {
+    let from = parse_timestamp("2026-07-01T00:00:00Z").unwrap();
+    let step = 900;
+    let values = homeostat::core::synthetic::load(142, step, 100.0, 40.0, 0.0, 0.0, 3.0, 5);
+    let mut text = String::from("timestamp,value\n");
+    for (i, v) in values.iter().enumerate() {
+        let t = from + i as i64 * step;
+        let at = chrono::DateTime::from_timestamp(t, 0).unwrap();
+        let batch =
+            chrono::Datelike::day(&at) == 15 && (8..12).contains(&chrono::Timelike::hour(&at));
+        let _ = writeln!(text, "{t},{:.3}", if batch { v * 4.0 } else { *v });
+    }
+    let path = dir.join("batch.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn the_backtest_replays_the_loop_and_learning_spares_the_third_month() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "defaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - name: batch\n    namespace: billing\n    file: {}\n    target_per_replica: 10\n    mode: schedule\n    max_replicas: {{floor: 2, ceiling: 100}}\n    current: {{min_replicas: 2, max_replicas: 20}}\n",
+            monthly_history(dir.path()).display()
+        ),
+    )
+    .unwrap();
+    // Runs every 6 hours from Sep 14 21:00: the 09:00 run of each 15th
+    // sees the batch's first hour.
+    let output = support::homeostat(&[
+        "backtest",
+        "--config",
+        config.to_str().unwrap(),
+        "--at",
+        "2026-11-15T21:00:00Z",
+        "--span",
+        "62d",
+        "--replan",
+        "6h",
+        "--learning",
+        "--format",
+        "json",
+    ]);
+    assert!(output.status.success(), "{}", support::stderr(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let incidents = &report["workloads"][0]["incidents"];
+    let (without, with) = (&incidents["without_learning"], &incidents["with_learning"]);
+    // Three months, three pages, two of them repeats.
+    assert_eq!(without["spike_above_max"], 3, "{incidents}");
+    assert_eq!(without["repeats"], 2, "{incidents}");
+    // With learning, the third month is pre-scaled: two pages, none after
+    // the batch was learned.
+    assert_eq!(with["spike_above_max"], 2, "{incidents}");
+    assert_eq!(with["after_learning"], 0, "{incidents}");
+    assert!(
+        incidents["learned"][0].as_str().unwrap().starts_with(
+            "known event recurring surge of billing/batch (monthly from day 15 07:30 UTC)"
+        ),
+        "{incidents}"
+    );
 }
 
 /// The post-mortem of the second Monday's incident: Markdown (a snapshot)

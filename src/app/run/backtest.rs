@@ -16,6 +16,8 @@ pub struct BacktestSettings {
     /// Seconds (may be 0).
     pub buffer: i64,
     pub schedule_level: Option<crate::core::model::Level>,
+    /// Also replay the runs with learning (`--learning`).
+    pub learning: bool,
 }
 
 /// `homeostat backtest`: replays the last `span` of each workload's data
@@ -53,6 +55,7 @@ pub fn backtest(run: &RunContext, config: &Config, settings: &BacktestSettings) 
                         target_utilization: settings.target_utilization,
                         buffer: settings.buffer,
                         schedule_level: settings.schedule_level,
+                        learning: settings.learning,
                     },
                 )
                 .map_err(|e| (e.label(), e.to_string()))

@@ -3,8 +3,10 @@
 //! have been (the simulated HPA is in [`hpa`]).
 
 mod hpa;
+mod incidents;
 
 pub use hpa::*;
+pub use incidents::{replay_learning, IncidentCounts, ReplayIncidents};
 
 use crate::core::bounds::{schedule_loads, schedule_min, ScheduledMin};
 use crate::core::evaluate::mase_scale;
@@ -34,6 +36,8 @@ pub struct ReplaySettings {
     /// The schedule follows the upper end of this interval; `None`: the
     /// workload's `schedule_level` (by default the forecast mean).
     pub schedule_level: Option<Level>,
+    /// Also replay the runs with learning (see [`replay_learning`]).
+    pub learning: bool,
 }
 
 /// One run of the batch job inside the replay.
@@ -104,6 +108,8 @@ pub struct WorkloadReplay {
     pub replans: Vec<Replan>,
     /// How much the recommendation moved from one replan to the next.
     pub stability: Stability,
+    /// The incidents the runs opened, without learning and with it.
+    pub incidents: ReplayIncidents,
     /// What the backtest's chart draws (not in the JSON report).
     #[serde(skip)]
     pub chart: ReplayChart,
@@ -204,7 +210,15 @@ pub fn replay_workload(
         horizon: horizon_bounds,
         schedule: schedule_bounds,
         replans,
+        incidents: without_learning,
     } = replan(workload, raw, settings, &actual, &hpa, current);
+    let (with_learning, learned) = if settings.learning {
+        let (counts, learned) =
+            replay_learning(workload, raw, (settings.from, settings.to, settings.replan));
+        (Some(counts), learned)
+    } else {
+        (None, Vec::new())
+    };
     let (from, to) = (settings.from, settings.to);
     let (reactive, reactive_replicas) = simulate_traced(&actual, from, to, &reactive_bounds, &hpa);
     let tight = simulate(&actual, from, to, &tight_bounds, &hpa);
@@ -241,6 +255,11 @@ pub fn replay_workload(
         .collect(),
         stability: Stability::of(&replans),
         replans,
+        incidents: ReplayIncidents {
+            without_learning,
+            with_learning,
+            learned,
+        },
         chart,
     })
 }
@@ -250,6 +269,8 @@ struct Replanned {
     horizon: Vec<BoundsAt>,
     schedule: Vec<BoundsAt>,
     replans: Vec<Replan>,
+    /// The incidents the runs opened (no one fixing anything).
+    incidents: IncidentCounts,
 }
 
 /// The batch job rerun every `settings.replan` over the replayed time, each
@@ -276,8 +297,10 @@ fn replan(
     // Each run sees the range the previous one left on the HPA, as the
     // batch job reads it from the cluster.
     let mut running = workload.clone();
+    let mut follower = incidents::Follower::default();
     while at < settings.to {
         let (plan, fitted) = plan_fitted(&running, raw, Some(at));
+        follower.observe(&plan, at);
         let forecast = fitted.map(|f| f.forecast);
         let until = (at + settings.replan).min(settings.to);
         let mut mase_next_day = None;
@@ -336,6 +359,7 @@ fn replan(
         horizon: horizon_bounds,
         schedule: schedule_bounds,
         replans,
+        incidents: follower.counts(),
     }
 }
 
@@ -643,6 +667,7 @@ mod tests {
             verdict: String::new(),
             replans: Vec::new(),
             stability: Stability::default(),
+            incidents: ReplayIncidents::default(),
             chart: ReplayChart::default(),
         }
     }
