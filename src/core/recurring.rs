@@ -33,6 +33,23 @@ pub struct LearnedEvent {
     pub at: String,
 }
 
+impl LearnedEvent {
+    /// `known event <name> (load at least 514, Mon Aug 31 08:30–11:00
+    /// recurring weekly) learned from incidents shop/cart#1, shop/cart#2`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let e = &self.event;
+        format!(
+            "known event {} ({}, {} recurring {}) learned from incidents {}",
+            e.name,
+            e.effect(),
+            crate::core::time::format_stretch(e.start, e.end),
+            e.recurring.map_or("once", |r| r.as_str()),
+            self.incidents.join(", ")
+        )
+    }
+}
+
 /// One incident of unforeseen load, as a recurrence is read from it.
 struct Occurrence<'a> {
     id: &'a str,

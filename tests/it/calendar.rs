@@ -52,18 +52,6 @@ fn plan(config: &Path, now: i64) -> Value {
     report["workloads"][0].clone()
 }
 
-/// The schedule's min at `t`.
-fn min_at(plan: &Value, t: i64) -> u64 {
-    plan["schedule"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .take_while(|e| parse_timestamp(e["from"].as_str().unwrap()).unwrap() <= t)
-        .last()
-        .map(|e| e["min_replicas"].as_u64().unwrap())
-        .unwrap()
-}
-
 fn event(name: &str, from: i64, to: i64) -> String {
     format!(
         "{{name: {name}, start: {from}, end: {to}, factor: 3}}",
@@ -100,11 +88,14 @@ fn a_calendar_event_pre_scales_min_by_the_lead_and_gives_it_back_afterwards() {
     // Startup 90 s and buffer 5 min: min rises 6.5 minutes before the start.
     let lead = 390;
     assert_eq!(
-        min_at(&with, sale.0 - lead - 1),
-        min_at(&without, sale.0 - lead - 1)
+        support::schedule_min_at(&with, sale.0 - lead - 1),
+        support::schedule_min_at(&without, sale.0 - lead - 1)
     );
     for t in [sale.0 - lead, sale.0 + 6 * 3600, sale.1 - 600] {
-        let (raised, ordinary) = (min_at(&with, t), min_at(&without, t));
+        let (raised, ordinary) = (
+            support::schedule_min_at(&with, t),
+            support::schedule_min_at(&without, t),
+        );
         assert!(
             raised as f64 >= 2.5 * ordinary as f64,
             "at {t}: {raised} against {ordinary} without the event"
@@ -112,7 +103,11 @@ fn a_calendar_event_pre_scales_min_by_the_lead_and_gives_it_back_afterwards() {
     }
     // Given back once it is over.
     for t in [sale.1 + 600, sale.1 + 6 * 3600] {
-        assert_eq!(min_at(&with, t), min_at(&without, t), "at {t}");
+        assert_eq!(
+            support::schedule_min_at(&with, t),
+            support::schedule_min_at(&without, t),
+            "at {t}"
+        );
     }
     // max makes room for three times the day's peak (100 + 40, 10 a
     // replica), with the headroom.

@@ -82,18 +82,6 @@ fn paging(alertmanager: &Server) -> Vec<String> {
         .collect()
 }
 
-/// The schedule's min at `t`.
-fn min_at(plan: &Value, t: i64) -> u64 {
-    plan["schedule"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .take_while(|e| parse_timestamp(e["from"].as_str().unwrap()).unwrap() <= t)
-        .last()
-        .map(|e| e["min_replicas"].as_u64().unwrap())
-        .unwrap()
-}
-
 #[test]
 fn a_monday_surge_that_paged_twice_is_pre_scaled_the_third_monday() {
     let alertmanager = Server::alertmanager();
@@ -167,13 +155,16 @@ fn a_monday_surge_that_paged_twice_is_pre_scaled_the_third_monday() {
             && reasons.contains("used at once (learning: apply"),
         "{reasons}"
     );
-    let (ordinary, surge) = (min_at(plan, monday(6, 8, 5)), min_at(plan, monday(6, 9, 0)));
+    let (ordinary, surge) = (
+        support::schedule_min_at(plan, monday(6, 8, 5)),
+        support::schedule_min_at(plan, monday(6, 9, 0)),
+    );
     assert!(
         surge >= 3 * ordinary,
         "min {surge} at 09:00 against {ordinary} at 08:05"
     );
     assert!(
-        min_at(plan, monday(6, 13, 0)) < surge,
+        support::schedule_min_at(plan, monday(6, 13, 0)) < surge,
         "given back after it"
     );
     let max = plan["max_replicas"].as_u64().unwrap();

@@ -225,11 +225,8 @@ fn learned_from(
         .filter(|l| l.incidents.contains(&incident.id))
         .map(|l| {
             format!(
-                "known event {} ({}, recurring {}) from incidents {}: the schedule raises min before it next time (with `learning: apply`; `homeostat learned` writes it as a config patch)",
-                l.event.name,
-                l.event.effect(),
-                l.event.recurring.map_or("once", |r| r.as_str()),
-                l.incidents.join(", ")
+                "{}: the schedule raises min before it next time (with `learning: apply`; `homeostat learned` writes it as a config patch)",
+                l.describe()
             )
         });
     ceilings.chain(events).collect()

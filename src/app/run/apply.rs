@@ -286,17 +286,7 @@ pub fn use_learned(config: &mut Config) -> Vec<(String, String)> {
             if apply {
                 w.calendar.push(l.event.clone());
             }
-            reasons.push((
-                w.id(),
-                format!(
-                    "known event {} ({}, {} recurring {}) learned from incidents {}, {used})",
-                    l.event.name,
-                    l.event.effect(),
-                    crate::core::time::format_stretch(l.event.start, l.event.end),
-                    l.event.recurring.map_or("once", |r| r.as_str()),
-                    l.incidents.join(", ")
-                ),
-            ));
+            reasons.push((w.id(), format!("{}, {used})", l.describe())));
         }
     }
     reasons
@@ -496,12 +486,8 @@ fn learn_recurring(
     run.since_last_run.push((
         format!("{}/{}", workload.0, workload.1),
         format!(
-            "learned: known event {} ({}, {} recurring {}) from incidents {}; `homeostat learned` writes it as a config patch",
-            new.event.name,
-            new.event.effect(),
-            crate::core::time::format_stretch(new.event.start, new.event.end),
-            new.event.recurring.map_or("once", |r| r.as_str()),
-            new.incidents.join(", ")
+            "learned: {}; `homeostat learned` writes it as a config patch",
+            new.describe()
         ),
     ));
 }

@@ -90,3 +90,20 @@ pub fn run_summary(stderr: &[u8]) -> serde_json::Value {
         .find(|l| l["message"] == "run finished")
         .expect("the run's summary in the JSON log")
 }
+
+/// The min a JSON plan's `schedule` has in force at `t`.
+pub fn schedule_min_at(plan: &serde_json::Value, t: i64) -> u64 {
+    let from = |e: &serde_json::Value| {
+        homeostat::core::time::parse_timestamp(e["from"].as_str().expect("from")).expect("a time")
+    };
+    plan["schedule"]
+        .as_array()
+        .expect("a schedule")
+        .iter()
+        .take_while(|e| from(e) <= t)
+        .last()
+        .map_or_else(
+            || panic!("no schedule entry at or before {t}"),
+            |e| e["min_replicas"].as_u64().expect("a count"),
+        )
+}
