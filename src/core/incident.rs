@@ -128,33 +128,49 @@ pub struct Learned {
     pub at: String,
 }
 
-/// The learned settings after a run: an HPA max raised above the config's
-/// max ceiling (`raised_max`, with the change in words) while `noted_on`
-/// incidents were open is a ceiling to suggest; a suggestion the config
-/// has taken (its ceiling at least the value) is dropped.
+/// The learned settings after a run: an HPA's max or min (`hpa`: both now,
+/// with the change in words) raised above the config's ceiling for it
+/// while `noted_on` incidents were open is a ceiling to suggest; a
+/// suggestion the config has taken (its ceiling at least the value) is
+/// dropped. The settings newly learned.
 pub fn learn(
     learned: &mut Vec<Learned>,
     config: &Fingerprint,
-    raised_max: Option<(u32, &str)>,
+    hpa: Option<((u32, u32), &str)>,
     noted_on: &[String],
     at: &str,
-) -> Option<Learned> {
-    learned.retain(|l| !(l.setting == "max_replicas.ceiling" && l.value <= config.max_ceiling));
-    let (max, because) = raised_max?;
-    let incident = noted_on.first()?;
-    if max <= config.max_ceiling {
-        return None;
-    }
-    let new = Learned {
-        setting: "max_replicas.ceiling".to_string(),
-        value: max,
-        incident: incident.clone(),
-        because: because.to_string(),
-        at: at.to_string(),
+) -> Vec<Learned> {
+    let ceilings = |config: &Fingerprint| {
+        [
+            ("min_replicas.ceiling", config.min_ceiling),
+            ("max_replicas.ceiling", config.max_ceiling),
+        ]
     };
-    learned.retain(|l| l.setting != new.setting);
-    learned.push(new.clone());
-    Some(new)
+    learned.retain(|l| {
+        !ceilings(config)
+            .iter()
+            .any(|(setting, ceiling)| l.setting == *setting && l.value <= *ceiling)
+    });
+    let (Some(((min, max), because)), Some(incident)) = (hpa, noted_on.first()) else {
+        return Vec::new();
+    };
+    let mut new = Vec::new();
+    for ((setting, ceiling), value) in ceilings(config).into_iter().zip([min, max]) {
+        if value <= ceiling {
+            continue;
+        }
+        let l = Learned {
+            setting: setting.to_string(),
+            value,
+            incident: incident.clone(),
+            because: because.to_string(),
+            at: at.to_string(),
+        };
+        learned.retain(|old| old.setting != l.setting);
+        learned.push(l.clone());
+        new.push(l);
+    }
+    new
 }
 
 /// The settings of a workload's config that an operator changes to heal
@@ -565,15 +581,41 @@ mod tests {
         let noted = ["web/api#1".to_string()];
         // Not during an incident: nothing to learn from.
         assert_eq!(
-            learn(&mut learned, &config, Some((40, "HPA max")), &[], "t1"),
-            None
+            learn(&mut learned, &config, Some(((2, 40), "HPA max")), &[], "t1"),
+            []
         );
-        let new = learn(&mut learned, &config, Some((40, "HPA max")), &noted, "t1").unwrap();
+        let new = learn(
+            &mut learned,
+            &config,
+            Some(((2, 40), "HPA max")),
+            &noted,
+            "t1",
+        );
         assert_eq!(
-            (new.setting.as_str(), new.value),
+            (new[0].setting.as_str(), new[0].value),
             ("max_replicas.ceiling", 40)
         );
         assert_eq!(learned.len(), 1);
+        // A min raised above its ceiling too.
+        let low_min = Fingerprint {
+            min_ceiling: 4,
+            ..config
+        };
+        let new = learn(
+            &mut learned,
+            &low_min,
+            Some(((8, 40), "HPA min")),
+            &noted,
+            "t1",
+        );
+        assert_eq!(
+            new.iter()
+                .map(|l| (l.setting.as_str(), l.value))
+                .collect::<Vec<_>>(),
+            [("min_replicas.ceiling", 8), ("max_replicas.ceiling", 40)]
+        );
+        learn(&mut learned, &config, None, &[], "t2");
+        assert_eq!(learned.len(), 1, "the config's min ceiling 100 takes 8");
         // Kept while the config has not taken it; dropped once it has.
         learn(&mut learned, &config, None, &[], "t2");
         assert_eq!(learned.len(), 1);

@@ -19,14 +19,14 @@ use std::sync::{Arc, Mutex};
 const HPAS: &str = "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers";
 
 /// One expected request and the answer to it.
-struct Step {
+pub(crate) struct Step {
     method: Method,
     uri: String,
     status: StatusCode,
     answer: Value,
 }
 
-fn get(hpa: &str, status: StatusCode, answer: Value) -> Step {
+pub(crate) fn get(hpa: &str, status: StatusCode, answer: Value) -> Step {
     Step {
         method: Method::GET,
         uri: format!("{HPAS}/{hpa}"),
@@ -44,7 +44,7 @@ fn patch(hpa: &str, status: StatusCode, answer: Value) -> Step {
     }
 }
 
-fn hpa(name: &str, min: i32, max: i32, running: i32) -> Value {
+pub(crate) fn hpa(name: &str, min: i32, max: i32, running: i32) -> Value {
     json!({
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
@@ -64,10 +64,10 @@ fn api_error(code: u16, reason: &str, message: &str) -> Value {
 }
 
 /// The PATCH bodies received, in order.
-type Patches = Arc<Mutex<Vec<(String, Value)>>>;
+pub(crate) type Patches = Arc<Mutex<Vec<(String, Value)>>>;
 
 /// A kube client whose every request must be the script's next one.
-fn scripted(script: Vec<Step>) -> (kube::Client, Patches, Arc<Mutex<VecDeque<Step>>>) {
+pub(crate) fn scripted(script: Vec<Step>) -> (kube::Client, Patches, Arc<Mutex<VecDeque<Step>>>) {
     let script = Arc::new(Mutex::new(VecDeque::from(script)));
     let patches: Patches = Arc::default();
     let (left, seen) = (script.clone(), patches.clone());
@@ -386,7 +386,12 @@ fn the_model_store_remembers_what_was_applied_run_after_run() {
 
 /// `hpa(..)` as homeostat left it at `applied` and someone else since
 /// moved (`manager` owning `spec.maxReplicas`, as managedFields say).
-fn hpa_changed_by(name: &str, (min, max): (i32, i32), applied: (u32, u32), manager: &str) -> Value {
+pub(crate) fn hpa_changed_by(
+    name: &str,
+    (min, max): (i32, i32),
+    applied: (u32, u32),
+    manager: &str,
+) -> Value {
     let mut object = hpa(name, min, max, 5);
     let record = json!({"min_replicas": applied.0, "max_replicas": applied.1}).to_string();
     object["metadata"]["annotations"] = json!({ "homeostat.io/last-recommendation": record });

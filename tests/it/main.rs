@@ -17,6 +17,7 @@ mod calendar;
 mod cli;
 mod crash;
 mod deploy;
+mod doctor;
 mod events;
 mod fuzz;
 mod incidents;

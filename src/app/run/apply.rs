@@ -86,7 +86,9 @@ pub async fn apply_changes(
         let baseline = match cluster {
             Some(client) => match read_hpa(client, &w.namespace, &w.hpa).await {
                 Ok(live) => {
-                    hpa_change = live.changed_by_others().map(|c| (c, live.max_replicas));
+                    hpa_change = live
+                        .changed_by_others()
+                        .map(|c| (c, (live.min_replicas, live.max_replicas)));
                     Baseline::Live(live)
                 }
                 Err(e) => {
@@ -234,7 +236,7 @@ pub fn store_of(config: &Config) -> crate::edge::store::Store {
 }
 
 /// What was learned from the doctor, for every workload that learns: with
-/// `learning: apply`, the learned ceilings and known events the config has
+/// `learning: apply`, the learned ceilings (min's and max's) and known events the config has
 /// not taken yet are put in `config` before the run plans; with `suggest`,
 /// they are only said. The reason for each, by workload id, to add to its
 /// plan. The store is read, not written.
@@ -255,27 +257,27 @@ pub fn use_learned(config: &mut Config) -> Vec<(String, String)> {
         } else {
             "suggested, not used (learning: suggest"
         };
-        let max = w.policy.max_replicas;
-        let learned = state
-            .learned
-            .iter()
-            .filter(|l| l.setting == "max_replicas.ceiling" && l.value > max.ceiling())
-            .max_by_key(|l| l.value);
-        if let Some(l) = learned {
+        for l in &state.learned {
+            let (which, range) = match l.setting.as_str() {
+                "max_replicas.ceiling" => ("max", &mut w.policy.max_replicas),
+                "min_replicas.ceiling" => ("min", &mut w.policy.min_replicas),
+                _ => continue,
+            };
+            let written = range.ceiling();
+            if l.value <= written {
+                continue;
+            }
             if let (true, Some(raised)) = (
                 apply,
-                crate::core::bounds::ReplicaRange::new(max.floor(), l.value),
+                crate::core::bounds::ReplicaRange::new(range.floor(), l.value),
             ) {
-                w.policy.max_replicas = raised;
+                *range = raised;
             }
             reasons.push((
                 w.id(),
                 format!(
-                    "max ceiling {} learned from incident {} ({}), {used}; the config says {})",
-                    l.value,
-                    l.incident,
-                    l.because,
-                    max.ceiling()
+                    "{which} ceiling {} learned from incident {} ({}), {used}; the config says {written})",
+                    l.value, l.incident, l.because
                 ),
             ));
         }
@@ -308,8 +310,9 @@ pub fn note_learned(plan: &mut crate::core::plan::Plan, reasons: &[(String, Stri
 /// What a run saw of changes made outside homeostat on a workload's HPA,
 /// and what the config as written says of learning.
 struct Outside<'a> {
-    /// Its bounds changed by someone else, in words, and its max now.
-    hpa_change: Option<(String, u32)>,
+    /// Its bounds changed by someone else, in words, and its min and max
+    /// now.
+    hpa_change: Option<(String, (u32, u32))>,
     /// Whether the workload learns from it (`learning:` is not `off`).
     learns: bool,
     /// The known events the config declares.
@@ -413,10 +416,8 @@ fn remember(
         let raised = outside
             .hpa_change
             .as_ref()
-            .map(|(what, max)| (*max, what.as_str()));
-        if let Some(new) =
-            incident::learn(&mut state.learned, &settings, raised, &noted_on_hpa, &at)
-        {
+            .map(|(what, bounds)| (*bounds, what.as_str()));
+        for new in incident::learn(&mut state.learned, &settings, raised, &noted_on_hpa, &at) {
             run.since_last_run.push((
                 id.clone(),
                 format!(
