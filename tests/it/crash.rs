@@ -2,7 +2,8 @@
 //! fault point of the model store's write (half the file written; all of
 //! it written, not yet synced and renamed into place). The previous state
 //! must be intact and the next run must proceed as if the killed one had
-//! never started.
+//! never started — its incidents (issue 21) included: the workload's
+//! ceiling is too low, so the state holds an open one.
 
 use crate::support;
 
@@ -88,7 +89,7 @@ fn a_run_killed_while_writing_the_store_leaves_the_last_state_and_the_next_run_p
         std::fs::write(
             &config,
             "store: models\nworkloads:\n  - {name: api, namespace: web, file: api.csv, target_per_replica: 10, \
-             current: {min_replicas: 2, max_replicas: 10}}\n",
+             max_replicas: {floor: 2, ceiling: 3}, current: {min_replicas: 2, max_replicas: 3}}\n",
         )
         .unwrap();
         let state = dir.path().join("models/web/api.json");
@@ -123,6 +124,14 @@ fn a_run_killed_while_writing_the_store_leaves_the_last_state_and_the_next_run_p
             history.len(),
             2,
             "{point}: the first run and the next: {after}"
+        );
+        // The incident the first run opened, still open, seen by both.
+        let incidents = after["incidents"].as_array().unwrap();
+        assert_eq!(incidents.len(), 1, "{point}: {after}");
+        assert_eq!(
+            (&incidents[0]["id"], &incidents[0]["runs"], incidents[0]["closed"].is_null()),
+            (&serde_json::json!("web/api#1"), &serde_json::json!(2), true),
+            "{point}: {after}"
         );
     }
 }
