@@ -281,6 +281,11 @@ pub enum Command {
         /// Default: the bundled example.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// `yaml`: a patch of the config to review and merge; `json`:
+        /// everything learned per workload, with where it came from, for
+        /// tools.
+        #[arg(long, value_enum, default_value = "yaml")]
+        format: LearnedFormat,
         /// Write the patch to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
@@ -383,6 +388,12 @@ pub enum PatchFormat {
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum ApplyFormat {
     Table,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LearnedFormat {
+    Yaml,
     Json,
 }
 

@@ -4,7 +4,8 @@
 //! month-end batch) pages each time it comes. When a workload's incidents
 //! of an unforeseen load — a spike above max, the HPA at its max — began
 //! at the same time of day (three days in a week), of the week (two weeks
-//! in five) or of the month (two months in three), [`recurring_event`] makes of them a known event: a
+//! in five), of the month (two months in three) or of the year (the same
+//! date two years running), [`recurring_event`] makes of them a known event: a
 //! `load` at least the highest the incidents saw, recurring at that time,
 //! so that the schedule pre-scales min before it and max makes room for
 //! it the next time. It is learned like an operator's ceiling: suggested,
@@ -92,7 +93,8 @@ pub fn recurring_event(
     let latest = occurrences.iter().max_by_key(|o| o.start)?;
     // How many, within how long before the latest: three days in a week
     // are daily (three 15ths of three months are not), two weeks in five
-    // weekly, two months in three monthly. The recurrence that explains
+    // weekly, two months in three monthly, two years (the same date) in
+    // two yearly. The recurrence that explains
     // the most incidents wins (February's 15th is four weeks after
     // January's, but the 15ths of three months are monthly); a tie goes
     // to the shorter period.
@@ -101,6 +103,7 @@ pub fn recurring_event(
         (Recurrence::Daily, 3, 7 * 86_400),
         (Recurrence::Weekly, 2, 35 * 86_400),
         (Recurrence::Monthly, 2, 93 * 86_400),
+        (Recurrence::Yearly, 2, 2 * 366 * 86_400),
     ] {
         let mut group: Vec<(&Occurrence, i64)> = occurrences
             .iter()
@@ -323,6 +326,7 @@ mod tests {
         ];
         let (event, _) = recurring_event("shop", "cart", &monthly).unwrap();
         assert_eq!(event.recurring, Some(Recurrence::Monthly));
+        assert!(event.name.contains("day 15 21:30 UTC"), "{}", event.name);
         // Three months at the same hour are monthly, not daily.
         let mar = parse_timestamp("2026-03-15T22:00:00Z").unwrap();
         let three = [
@@ -332,7 +336,20 @@ mod tests {
         ];
         let (event, ids) = recurring_event("shop", "cart", &three).unwrap();
         assert_eq!((event.recurring, ids.len()), (Some(Recurrence::Monthly), 3));
-        assert!(event.name.contains("day 15 21:30 UTC"), "{}", event.name);
+        // A yearly sale: the same date two years running.
+        let sale = parse_timestamp("2025-11-28T08:00:00Z").unwrap();
+        let next = parse_timestamp("2026-11-28T08:20:00Z").unwrap();
+        let yearly = [
+            incident(1, Cause::SpikeAboveMax, sale, 120, 900.0),
+            incident(2, Cause::SpikeAboveMax, next, 120, 950.0),
+        ];
+        let (event, _) = recurring_event("shop", "cart", &yearly).unwrap();
+        assert_eq!(event.recurring, Some(Recurrence::Yearly));
+        assert!(
+            event.name.contains("yearly from Nov 28 07:30 UTC"),
+            "{}",
+            event.name
+        );
     }
 
     #[test]

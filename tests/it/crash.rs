@@ -129,7 +129,11 @@ fn a_run_killed_while_writing_the_store_leaves_the_last_state_and_the_next_run_p
         let incidents = after["incidents"].as_array().unwrap();
         assert_eq!(incidents.len(), 1, "{point}: {after}");
         assert_eq!(
-            (&incidents[0]["id"], &incidents[0]["runs"], incidents[0]["closed"].is_null()),
+            (
+                &incidents[0]["id"],
+                &incidents[0]["runs"],
+                incidents[0]["closed"].is_null()
+            ),
             (&serde_json::json!("web/api#1"), &serde_json::json!(2), true),
             "{point}: {after}"
         );

@@ -130,6 +130,19 @@ fn a_monday_surge_that_paged_twice_is_pre_scaled_the_third_monday() {
     let declared = &patch["workloads"][0]["events"]["calendar"][0];
     assert_eq!(declared["recurring"], "weekly", "{text}");
     assert!(declared["load"].as_f64().unwrap() > 300.0, "{text}");
+    let json = support::homeostat(&[
+        "learned",
+        "--config",
+        config.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let json: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        json["workloads"][0]["events"][0]["incidents"],
+        serde_json::json!(["shop/cart#1", "shop/cart#2"]),
+        "{json}"
+    );
     // From 08:30 (half an hour before the surges began) to 11:00: the
     // last run that saw a surge was at 09:30, the one that closed it at
     // 12:00; it ended in between, taken as at most an hour after 09:30,

@@ -184,7 +184,11 @@ pub fn execute(cli: Cli) -> Result<u8> {
                     config,
                 },
         } => tools::incident_note(&flags, config, &workload, &text),
-        Command::Learned { config, output } => tools::learned(&flags, config, output.as_deref()),
+        Command::Learned {
+            config,
+            format,
+            output,
+        } => tools::learned(&flags, config, format, output.as_deref()),
         Command::Postmortem {
             config,
             workload,

@@ -2,7 +2,7 @@
 //! `synth`, `config check`, `report merge` and `forecast`.
 
 use super::{colour_wanted, emit, load_config, read_series, Flags};
-use crate::app::cli::{EvaluateFormat, PostmortemFormat};
+use crate::app::cli::{EvaluateFormat, LearnedFormat, PostmortemFormat};
 use crate::app::run;
 use crate::core::model::{self, Level};
 use crate::core::time::{self, Span};
@@ -334,9 +334,35 @@ pub(super) fn incident_note(
     Ok(0)
 }
 
-pub(super) fn learned(flags: &Flags, config: Option<PathBuf>, output: Option<&Path>) -> Result<u8> {
+pub(super) fn learned(
+    flags: &Flags,
+    config: Option<PathBuf>,
+    format: LearnedFormat,
+    output: Option<&Path>,
+) -> Result<u8> {
     let config = flags.load_config(config)?;
     let store = run::store_of(&config);
+    if format == LearnedFormat::Json {
+        let workloads: Vec<serde_json::Value> = config
+            .workloads
+            .iter()
+            .filter_map(|w| stored_state(&store, w))
+            .filter(|s| !s.learned.is_empty() || !s.learned_events.is_empty())
+            .map(|s| {
+                serde_json::json!({
+                    "namespace": s.namespace,
+                    "name": s.name,
+                    "settings": s.learned,
+                    "events": s.learned_events,
+                })
+            })
+            .collect();
+        let mut text =
+            serde_json::to_string_pretty(&serde_json::json!({ "workloads": workloads }))?;
+        text.push('\n');
+        emit(output, &text)?;
+        return Ok(0);
+    }
     let mut text = format!(
         "# homeostat learned: settings operators chose while healing incidents,\n# suggested for {} (review, then merge into its workloads).\n",
         config.path.display()
