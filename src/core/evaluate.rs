@@ -9,6 +9,7 @@
 //!
 //! Pure: the caller reads the files and times the forecast.
 
+use crate::core::crps::Quantiles;
 use crate::core::model::{Forecast, Level};
 use crate::core::series::Series;
 use crate::core::stats::quantile;
@@ -31,6 +32,12 @@ pub struct Score {
     pub p95_ratio: f64,
     /// 95th percentile of the interval's upper end over that of the actual values.
     pub upper_p95_ratio: f64,
+    /// Mean CRPS of the quantile forecast (see [`crate::core::crps`]), in
+    /// units of the daily seasonal naive's in-sample MAE (as MASE).
+    pub crps: f64,
+    /// Mean CRPS over the daily seasonal naive's (its quantiles from its
+    /// own day-over-day errors): below 1 is better than seasonal naive.
+    pub crps_rel: f64,
 }
 
 /// One series' evaluation.
@@ -108,17 +115,20 @@ pub struct Evaluation {
     pub failures: Vec<(String, String)>,
 }
 
-/// Scores the first `steps` of `forecast` against `actual`.
+/// A forecast as it is scored: its mean and interval, its quantiles and
+/// the seasonal naive's (the CRPS reference).
+pub struct Scored<'a> {
+    pub forecast: &'a Forecast,
+    pub level: Level,
+    pub quantiles: &'a Quantiles,
+    pub reference: Option<&'a Quantiles>,
+}
+
+/// Scores the first `steps` of `scored` against `actual`.
 #[must_use]
-pub fn score(
-    horizon: &str,
-    actual: &[f64],
-    forecast: &Forecast,
-    level: Level,
-    steps: usize,
-    scale: f64,
-) -> Score {
-    let intervals = forecast.interval(level);
+pub fn score(horizon: &str, actual: &[f64], scored: &Scored, steps: usize, scale: f64) -> Score {
+    let forecast = scored.forecast;
+    let intervals = forecast.interval(scored.level);
     let rows: Vec<Row> = actual
         .iter()
         .zip(&forecast.mean)
@@ -142,6 +152,8 @@ pub fn score(
             width_rel: f64::NAN,
             p95_ratio: f64::NAN,
             upper_p95_ratio: f64::NAN,
+            crps: f64::NAN,
+            crps_rel: f64::NAN,
         };
     }
     let n = rows.len() as f64;
@@ -164,6 +176,10 @@ pub fn score(
         percentile(&mut xs, 0.95)
     };
     let actual_p95 = p95(|r| r.actual);
+    let crps = scored.quantiles.mean_crps(actual, steps);
+    let reference = scored
+        .reference
+        .map_or(f64::NAN, |r| r.mean_crps(actual, steps));
     Score {
         horizon: horizon.to_string(),
         mase: mae / scale,
@@ -172,46 +188,49 @@ pub fn score(
         width_rel: width / actual_mean,
         p95_ratio: p95(|r| r.mean) / actual_p95,
         upper_p95_ratio: p95(|r| r.upper) / actual_p95,
+        crps: crps / scale,
+        crps_rel: crps / reference,
     }
 }
 
 /// The horizons a forecast is scored over: the whole test span (`label`,
-/// `steps` long) and, when it is longer than a day, its first day.
+/// `steps` long) and, within it, its first day, six hours and hour (those
+/// a whole number of steps).
 pub struct Horizons {
     pub label: String,
     pub steps: usize,
     pub per_day: usize,
 }
 
-/// `forecast`'s scores against `actual` over `horizons`, MASE scaled by
-/// `scale` (the training history's daily seasonal naive MAE).
+/// `forecast`'s scores against `actual` over `horizons`, MASE and CRPS
+/// scaled by `scale` (the training history's daily seasonal naive MAE),
+/// CRPS also relative to `reference` (the seasonal naive's quantiles).
 #[must_use]
 pub fn scores(
     actual: &[f64],
     forecast: &Forecast,
     level: Level,
     horizons: &Horizons,
-    scale: f64,
+    (scale, reference): (f64, Option<&Quantiles>),
 ) -> Vec<Score> {
-    let mut scores = vec![score(
-        &horizons.label,
-        actual,
+    let quantiles = Quantiles::of(forecast);
+    let scored = Scored {
         forecast,
         level,
-        horizons.steps,
-        scale,
-    )];
-    if horizons.steps > horizons.per_day {
-        scores.push(score(
-            "1d",
-            actual,
-            forecast,
-            level,
-            horizons.per_day,
-            scale,
-        ));
+        quantiles: &quantiles,
+        reference,
+    };
+    let mut spans = vec![(horizons.label.clone(), horizons.steps)];
+    for (label, parts) in [("1d", 1), ("6h", 4), ("1h", 24)] {
+        let steps = horizons.per_day / parts;
+        if steps > 0 && steps * parts == horizons.per_day && steps < horizons.steps {
+            spans.push((label.to_string(), steps));
+        }
     }
-    scores
+    spans
+        .iter()
+        .map(|(label, steps)| score(label, actual, &scored, *steps, scale))
+        .collect()
 }
 
 /// Percentile `q` of `xs` (sorts them); NaN for none, so that an empty
@@ -286,18 +305,42 @@ mod tests {
         assert_eq!((train.len(), test.len()), (72, 168));
         let forecast = model::forecast(&train, test.len()).unwrap();
         let scale = mase_scale(&train.values, 24);
-        let score = score(
-            "7d",
-            &test,
-            &forecast,
-            Level::new(0.9).unwrap(),
-            test.len(),
-            scale,
-        );
+        let quantiles = Quantiles::of(&forecast);
+        let reference = Quantiles::seasonal_naive(&train.values, 24, test.len());
+        let scored = Scored {
+            forecast: &forecast,
+            level: Level::new(0.9).unwrap(),
+            quantiles: &quantiles,
+            reference: reference.as_ref(),
+        };
+        let score = score("7d", &test, &scored, test.len(), scale);
         // Seasonal naive's error is √2 times the noise; the model's about 1×.
         assert!(score.mase < 0.9, "{score:?}");
         assert!(score.coverage > 0.8 && score.smape < 5.0, "{score:?}");
         assert!((score.p95_ratio - 1.0).abs() < 0.1, "{score:?}");
+        // Its distribution too, with a fortnight of history to calibrate
+        // on: better than seasonal naive's.
+        let values = synthetic::load(21, 3600, 100.0, 30.0, 0.0, 0.0, 2.0, 1);
+        let series = Series {
+            start: 0,
+            step: 3600,
+            values,
+            stats: GridStats::default(),
+        };
+        let (train, test) = split(&series, 7 * 24).unwrap();
+        let forecast = model::forecast(&train, test.len()).unwrap();
+        let quantiles = Quantiles::of(&forecast);
+        let reference = Quantiles::seasonal_naive(&train.values, 24, test.len());
+        let scored = Scored {
+            forecast: &forecast,
+            level: Level::new(0.9).unwrap(),
+            quantiles: &quantiles,
+            reference: reference.as_ref(),
+        };
+        for steps in [24, test.len()] {
+            let s = super::score("", &test, &scored, steps, mase_scale(&train.values, 24));
+            assert!(s.crps_rel < 0.9, "{steps}: {s:?}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod adapt;
 pub mod apply;
 pub mod bounds;
+pub mod crps;
 pub mod evaluate;
 pub mod events;
 pub mod incident;

@@ -6,13 +6,15 @@ use std::fmt::Write as _;
 
 type Metric = (&'static str, fn(&Score) -> f64);
 
-const METRICS: [Metric; 6] = [
+const METRICS: [Metric; 8] = [
     ("mase", |s| s.mase),
     ("smape", |s| s.smape),
     ("coverage", |s| s.coverage),
     ("width_rel", |s| s.width_rel),
     ("p95_ratio", |s| s.p95_ratio),
     ("upper_p95_ratio", |s| s.upper_p95_ratio),
+    ("crps", |s| s.crps),
+    ("crps_rel", |s| s.crps_rel),
 ];
 
 /// A table: one line per series and horizon, then median and mean per horizon.
@@ -22,15 +24,24 @@ pub fn render_table(evaluation: &Evaluation) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<36} {:>3} {:>7} {:>7} {:>7} {:>8} {:>9} {:>9} {:>9}  MODEL",
-        "SERIES", "H", "MASE", "ADAPTED", "SMAPE", "COVERAGE", "WIDTH_REL", "P95_RATIO", "SECONDS"
+        "{:<36} {:>3} {:>7} {:>7} {:>7} {:>8} {:>9} {:>9} {:>8} {:>9}  MODEL",
+        "SERIES",
+        "H",
+        "MASE",
+        "ADAPTED",
+        "SMAPE",
+        "COVERAGE",
+        "WIDTH_REL",
+        "P95_RATIO",
+        "CRPS_REL",
+        "SECONDS"
     );
     for e in evaluations {
         for s in &e.scores {
             let adapted = e.adapted_at(&s.horizon).map_or(f64::NAN, |a| a.mase);
             let _ = writeln!(
                 out,
-                "{:<36} {:>3} {:>7.3} {:>7.3} {:>7.1} {:>8.3} {:>9.2} {:>9.3} {:>9.4}  {}",
+                "{:<36} {:>3} {:>7.3} {:>7.3} {:>7.1} {:>8.3} {:>9.2} {:>9.3} {:>8.3} {:>9.4}  {}",
                 e.series,
                 s.horizon,
                 s.mase,
@@ -39,6 +50,7 @@ pub fn render_table(evaluation: &Evaluation) -> String {
                 s.coverage,
                 s.width_rel,
                 s.p95_ratio,
+                s.crps_rel,
                 e.seconds,
                 e.model
             );
@@ -54,7 +66,7 @@ pub fn render_table(evaluation: &Evaluation) -> String {
             let value = |k: usize| if pick == 0 { stats[k].0 } else { stats[k].1 };
             let _ = writeln!(
                 out,
-                "{:<36} {:>3} {:>7.3} {:>7.3} {:>7.1} {:>8.3} {:>9.2} {:>9.3}",
+                "{:<36} {:>3} {:>7.3} {:>7.3} {:>7.1} {:>8.3} {:>9.2} {:>9.3} {:>8.3}",
                 format!("[{label} of {}]", evaluations.len()),
                 horizon,
                 value(0),
@@ -62,7 +74,8 @@ pub fn render_table(evaluation: &Evaluation) -> String {
                 value(1),
                 value(2),
                 value(3),
-                value(4)
+                value(4),
+                value(7)
             );
         }
     }
@@ -77,14 +90,14 @@ pub fn render_table(evaluation: &Evaluation) -> String {
 pub fn render_csv(evaluation: &Evaluation) -> String {
     let evaluations = &evaluation.series;
     let mut out = String::from(
-        "series,horizon,model,mase,smape,coverage,width_rel,p95_ratio,upper_p95_ratio,seconds,train_steps,test_steps,adapted_mase,adapted_coverage\n",
+        "series,horizon,model,mase,smape,coverage,width_rel,p95_ratio,upper_p95_ratio,seconds,train_steps,test_steps,adapted_mase,adapted_coverage,crps,crps_rel\n",
     );
     for e in evaluations {
         for s in &e.scores {
             let adapted = e.adapted_at(&s.horizon);
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
                 csv_field(&e.series),
                 s.horizon,
                 csv_field(&e.model),
@@ -98,7 +111,9 @@ pub fn render_csv(evaluation: &Evaluation) -> String {
                 e.train_steps,
                 e.test_steps,
                 adapted.map_or(f64::NAN, |a| a.mase),
-                adapted.map_or(f64::NAN, |a| a.coverage)
+                adapted.map_or(f64::NAN, |a| a.coverage),
+                s.crps,
+                s.crps_rel
             );
         }
     }

@@ -498,6 +498,19 @@ fn evaluate_scores_every_series_and_lists_the_ones_it_could_not() {
         .as_f64()
         .unwrap();
     assert!((adapted - mase).abs() <= 0.05 * mase, "{adapted} vs {mase}");
+    // Per horizon, the first six hours and hour too; the quantile forecast
+    // scored by CRPS, better than seasonal naive's.
+    let horizons: Vec<&str> = first["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["horizon"].as_str().unwrap())
+        .collect();
+    assert_eq!(horizons, ["7d", "1d", "6h", "1h"]);
+    let crps_rel = report["summary"]["1d"]["crps_rel"]["median"]
+        .as_f64()
+        .unwrap();
+    assert!(crps_rel < 1.0, "{crps_rel}");
 
     let table = homeostat(&["evaluate", "--input", input, "--test", "1d"]);
     assert!(
@@ -509,14 +522,14 @@ fn evaluate_scores_every_series_and_lists_the_ones_it_could_not() {
     let csv = homeostat(&[
         "evaluate", "--input", input, "--test", "1d", "--format", "csv",
     ]);
-    // With a one-day test span there is one horizon, not two.
-    assert_eq!(stdout(&csv).lines().count(), 1 + 3);
+    // With a one-day test span: the day, its first six hours and hour.
+    assert_eq!(stdout(&csv).lines().count(), 1 + 3 * 3);
     assert!(
         stdout(&csv)
             .lines()
             .next()
             .unwrap()
-            .ends_with(",adapted_mase,adapted_coverage"),
+            .ends_with(",adapted_mase,adapted_coverage,crps,crps_rel"),
         "{}",
         stdout(&csv)
     );

@@ -91,12 +91,28 @@ fn evaluate_file(
         steps: test_steps,
         per_day,
     };
-    let scores = evaluate::scores(&actual, &forecast, level, &horizons, scale);
+    let reference =
+        crate::core::crps::Quantiles::seasonal_naive(&train.values, per_day, test_steps);
+    let scores = evaluate::scores(
+        &actual,
+        &forecast,
+        level,
+        &horizons,
+        (scale, reference.as_ref()),
+    );
     // When the adapted history cannot be fitted (too much of it was a
     // departure), the bare scores still stand; the adapted ones are left
     // out (the reports show NaN).
     let adapted = adapted_forecast(&train, test_steps)
-        .map(|forecast| evaluate::scores(&actual, &forecast, level, &horizons, scale))
+        .map(|forecast| {
+            evaluate::scores(
+                &actual,
+                &forecast,
+                level,
+                &horizons,
+                (scale, reference.as_ref()),
+            )
+        })
         .unwrap_or_default();
     let exported = export.map_or(Ok(()), |export| {
         write_curves(
