@@ -3,7 +3,7 @@
 //! measured against (as Datadog's BOOM benchmark reports it: relative to
 //! seasonal naive = 1).
 //!
-//! CRPS(F, y) = 2 ∫₀¹ QL_τ(y, F⁻¹(τ)) dτ, QL_τ(y, q) = (1{y < q} − τ)(q − y):
+//! `CRPS(F, y) = 2 ∫₀¹ QL_τ(y, F⁻¹(τ)) dτ`, `QL_τ(y, q) = (1{y < q} − τ)(q − y)`:
 //! integrated over the 19 levels 0.05, 0.10, …, 0.95 by the midpoint rule.
 //! The tails beyond 2.5% and 97.5% are left out for every forecast scored
 //! alike, so the ratio to seasonal naive is fair; a reference test checks
