@@ -3,7 +3,8 @@
 # once, the notebooks executed on fresh outputs, then all tests (unit,
 # property, integration, snapshot) last, so that the run closes on the test
 # runner's summary.
-# Needs the Rust toolchain (cargo-nextest is used when present) and
+# Needs the Rust toolchain (cargo-nextest is used when present), Go (it
+# builds kube-apiserver and etcd for the cluster tests, once) and
 # python3; installs the Debian packages the integration tests run for real
 # (Prometheus, Alertmanager, Pushgateway) when they are missing, and the
 # notebooks' pinned Python packages into .venv-notebooks (made when missing).
@@ -86,6 +87,9 @@ cargo_step build
 # otherwise one stale notebook hides every test result.
 notebooks_failed=0
 bash scripts/notebooks.sh || notebooks_failed=1
+
+echo "== the Kubernetes control plane for the cluster tests (built once, cached in target/controlplane)"
+bash scripts/controlplane.sh
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then

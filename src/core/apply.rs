@@ -55,7 +55,37 @@ pub struct LiveHpa {
     pub other_managers: Vec<String>,
 }
 
+/// Field managers of imperative writes (`kubectl create`, `edit`, `patch`,
+/// `scale`, client-side `apply`; older kubectl wrote as `kubectl`): a field
+/// they wrote is owned by them in the server's bookkeeping, yet nothing of
+/// theirs will write it back, so homeostat may take it over (server-side
+/// apply with force) instead of failing on every HPA made with kubectl.
+/// A declarative owner — a server-side apply manager (Argo CD, Flux,
+/// `kubectl apply --server-side`) or Helm, whose upgrades restore drifted
+/// fields — is never taken over: the conflict is reported.
+pub const IMPERATIVE_MANAGERS: [&str; 8] = [
+    "kubectl",
+    "kubectl-create",
+    "kubectl-edit",
+    "kubectl-patch",
+    "kubectl-scale",
+    "kubectl-replace",
+    "kubectl-set",
+    "kubectl-client-side-apply",
+];
+
 impl LiveHpa {
+    /// Whether every other owner of the bounds wrote them imperatively
+    /// (see [`IMPERATIVE_MANAGERS`]), so that homeostat may take them over.
+    #[must_use]
+    pub fn bounds_taken_over_safely(&self) -> bool {
+        !self.other_managers.is_empty()
+            && self
+                .other_managers
+                .iter()
+                .all(|m| IMPERATIVE_MANAGERS.contains(&m.as_str()))
+    }
+
     /// The HPA's bounds changed by someone else since homeostat last
     /// applied them, in words (`maxReplicas 3 → 40 (by kubectl)`).
     #[must_use]

@@ -1,11 +1,13 @@
 //! Cluster (edge): reads HPAs and patches their bounds through the
 //! Kubernetes API with kube-rs.
 //!
-//! Patches are server-side apply under the field manager `homeostat`,
-//! without `force`: homeostat owns only `spec.minReplicas`,
-//! `spec.maxReplicas` and its annotation, and when another manager (kubectl,
-//! Helm, Argo CD) owns one of them the API answers 409 and the report says
-//! which manager holds it, instead of homeostat silently taking it over.
+//! Patches are server-side apply under the field manager `homeostat`:
+//! homeostat owns only `spec.minReplicas`, `spec.maxReplicas` and its
+//! annotation. Without `force` first: when another manager owns one of
+//! them the API answers 409. The caller may then take the fields over
+//! (`force`) when their owners wrote them imperatively (see
+//! [`crate::core::apply::IMPERATIVE_MANAGERS`]); a declarative owner (Helm,
+//! Argo CD) is reported, never taken over.
 
 use crate::core::apply::{Change, LiveHpa};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -271,15 +273,20 @@ pub fn patch_body(change: &Change, at: &str, reasons: &[String]) -> Value {
 }
 
 /// Applies `body` to the HPA (server-side apply, field manager
-/// `homeostat`, no force).
+/// `homeostat`; `force` takes the fields over from their other owners).
 pub async fn apply_patch(
     client: &Client,
     namespace: &str,
     hpa: &str,
     body: &Value,
+    force: bool,
 ) -> Result<(), ClusterError> {
     let api: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), namespace);
-    let params = PatchParams::apply(FIELD_MANAGER);
+    let params = if force {
+        PatchParams::apply(FIELD_MANAGER).force()
+    } else {
+        PatchParams::apply(FIELD_MANAGER)
+    };
     let patch = Patch::Apply(body);
     with_retries(|| api.patch(hpa, &params, &patch))
         .await

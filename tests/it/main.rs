@@ -15,6 +15,7 @@ mod apply;
 mod bad_input;
 mod calendar;
 mod cli;
+mod cluster;
 mod crash;
 mod deploy;
 mod doctor;

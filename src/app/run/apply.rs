@@ -78,6 +78,9 @@ pub async fn apply_changes(
         // A change made outside homeostat, seen on the HPA, in words, and
         // the max there.
         let mut hpa_change = None;
+        // The other owners of its bounds, when they wrote them imperatively
+        // and may be taken over (see `IMPERATIVE_MANAGERS`).
+        let mut imperative_owners = None;
         if let Some(client) = &prometheus {
             check_time_at_max(client, w, &loaded, &mut run).await;
         }
@@ -89,6 +92,9 @@ pub async fn apply_changes(
                     hpa_change = live
                         .changed_by_others()
                         .map(|c| (c, (live.min_replicas, live.max_replicas)));
+                    imperative_owners = live
+                        .bounds_taken_over_safely()
+                        .then(|| live.other_managers.join(", "));
                     Baseline::Live(live)
                 }
                 Err(e) => {
@@ -105,7 +111,21 @@ pub async fn apply_changes(
             let body = patch_body(&change, &at, &w.annotation);
             if !settings.dry_run {
                 if let Some(client) = cluster {
-                    if let Err(e) = apply_patch(client, &w.namespace, &w.hpa, &body).await {
+                    let mut patched = apply_patch(client, &w.namespace, &w.hpa, &body, false).await;
+                    if let (
+                        Err(crate::edge::cluster::ClusterError::Conflict { .. }),
+                        Some(owners),
+                    ) = (&patched, &imperative_owners)
+                    {
+                        patched = apply_patch(client, &w.namespace, &w.hpa, &body, true).await;
+                        if patched.is_ok() {
+                            run.since_last_run.push((
+                                format!("{}/{}", w.namespace, w.hpa),
+                                format!("took spec.minReplicas/maxReplicas over from {owners} (written imperatively: nothing of theirs writes them back); homeostat owns them from now on"),
+                            ));
+                        }
+                    }
+                    if let Err(e) = patched {
                         failed(&mut run, w, &e, "patch_failed", "could not patch its HPA", "read the description: a conflict names the field manager that owns the field; a refusal names the missing permission");
                     }
                 }

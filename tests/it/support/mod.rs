@@ -2,7 +2,7 @@
 
 pub mod events;
 // The servers live in the testkit crate, shared with the benchmarks.
-pub use homeostat_testkit::{notify, prometheus, victoria};
+pub use homeostat_testkit::{kube, notify, prometheus, victoria};
 
 /// The `homeostat` binary with `args`, run from the crate's folder (where
 /// the bundled example's relative paths resolve), its output collected.

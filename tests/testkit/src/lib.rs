@@ -1,13 +1,15 @@
 //! Real servers on loopback for homeostat's tests and benchmarks — the
-//! Debian-packaged Prometheus, Alertmanager and Pushgateway, and
-//! VictoriaMetrics — each on a free port with its own data folder, stopped
-//! by PID when dropped; and the binary run as the benchmarks run it.
+//! Debian-packaged Prometheus, Alertmanager and Pushgateway,
+//! VictoriaMetrics, and a Kubernetes control plane built from Go modules —
+//! each on a free port with its own data folder, stopped by PID when
+//! dropped; and the binary run as the benchmarks run it.
 //!
 //! A crate of its own (a dev-dependency) so that the integration tests and
 //! the benchmarks share it without `#[path]`. Its dependencies are
 //! homeostat's own, at the same versions.
 
 pub mod fleet;
+pub mod kube;
 pub mod notify;
 pub mod prometheus;
 pub mod victoria;

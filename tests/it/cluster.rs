@@ -1,0 +1,191 @@
+//! `apply` against a real Kubernetes API server (issue 24): kube-apiserver
+//! and etcd built from Go modules (`scripts/controlplane.sh`), RBAC on.
+//! Server-side apply under the field manager `homeostat`: the bounds and
+//! the annotation are written, a second run with nothing to change writes
+//! nothing; bounds written imperatively (`kubectl create`) are taken over,
+//! bounds a declarative manager owns (Argo CD's server-side apply) are
+//! reported as a conflict and left alone.
+
+use crate::support;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use support::kube::ControlPlane;
+
+fn client(kubeconfig: &Path, runtime: &tokio::runtime::Runtime) -> kube::Client {
+    runtime.block_on(async {
+        let config = kube::Config::from_custom_kubeconfig(
+            kube::config::Kubeconfig::read_from(kubeconfig).unwrap(),
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .unwrap();
+        kube::Client::try_from(config).unwrap()
+    })
+}
+
+fn hpa(name: &str) -> Value {
+    json!({
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": name, "namespace": "shop"},
+        "spec": {
+            "minReplicas": 2,
+            "maxReplicas": 3,
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        }
+    })
+}
+
+/// The bundled taxi trace as shop/web and shop/search (2,000 a replica:
+/// its peaks need about 17 replicas; steps up to ×10 allowed, so that one
+/// run reaches the recommendation).
+fn config(dir: &Path) -> PathBuf {
+    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+    let path = dir.join("homeostat.yaml");
+    let workload = |name: &str| {
+        format!(
+            "  - {{name: {name}, namespace: shop, file: {}, target_per_replica: 2000, max_replicas: {{floor: 2, ceiling: 40}}}}\n",
+            taxi.display()
+        )
+    };
+    std::fs::write(
+        &path,
+        format!(
+            "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\napply: {{max_step_up: 10}}\nworkloads:\n{}{}",
+            dir.join("models").display(),
+            workload("web"),
+            workload("search")
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// `homeostat apply` (not a dry run) with `kubeconfig`, JSON report.
+fn apply(config: &Path, kubeconfig: &Path) -> (Value, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_homeostat"))
+        .args(["apply", "--no-notify", "--format", "json", "--config"])
+        .arg(config)
+        .env("KUBECONFIG", kubeconfig)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap();
+    let stderr = support::stderr(&output);
+    let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    (report, stderr)
+}
+
+fn read(
+    api: &Api<HorizontalPodAutoscaler>,
+    name: &str,
+    runtime: &tokio::runtime::Runtime,
+) -> HorizontalPodAutoscaler {
+    runtime.block_on(api.get(name)).unwrap()
+}
+
+fn owners(hpa: &HorizontalPodAutoscaler) -> Vec<(String, String)> {
+    hpa.metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .map(|m| {
+            (
+                m.manager.clone().unwrap_or_default(),
+                m.operation.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn apply_patches_a_real_hpa_takes_over_imperative_bounds_and_leaves_declarative_owners_alone() {
+    let plane = ControlPlane::start();
+    let admin = plane.admin_kubeconfig();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let kube = client(&admin, &runtime);
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(kube.clone(), "shop");
+    runtime.block_on(async {
+        let namespaces: Api<Namespace> = Api::all(kube.clone());
+        let shop: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": "shop"}})).unwrap();
+        namespaces
+            .create(&PostParams::default(), &shop)
+            .await
+            .unwrap();
+        // `kubectl create`: an imperative write.
+        let web: HorizontalPodAutoscaler = serde_json::from_value(hpa("web")).unwrap();
+        let created = PostParams {
+            field_manager: Some("kubectl-create".into()),
+            ..PostParams::default()
+        };
+        hpas.create(&created, &web).await.unwrap();
+        // Argo CD's server-side apply: a declarative owner.
+        hpas.patch(
+            "search",
+            &PatchParams::apply("argocd-controller"),
+            &Patch::Apply(hpa("search")),
+        )
+        .await
+        .unwrap();
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+
+    let (report, stderr) = apply(&config, &admin);
+    let web = read(&hpas, "web", &runtime);
+    let spec = web.spec.as_ref().unwrap();
+    assert_eq!(
+        (spec.min_replicas, spec.max_replicas),
+        (Some(2), 17),
+        "{report}\n{stderr}"
+    );
+    assert!(
+        owners(&web).contains(&("homeostat".into(), "Apply".into())),
+        "{:?}",
+        owners(&web)
+    );
+    let annotation =
+        &web.metadata.annotations.as_ref().unwrap()["homeostat.io/last-recommendation"];
+    let record: Value = serde_json::from_str(annotation).unwrap();
+    assert_eq!(
+        (
+            record["min_replicas"].as_u64(),
+            record["max_replicas"].as_u64()
+        ),
+        (Some(2), Some(17))
+    );
+    assert!(
+        report["since_last_run"]
+            .to_string()
+            .contains("took spec.minReplicas/maxReplicas over from kubectl-create"),
+        "{report}"
+    );
+    // Argo CD's field: reported, not forced.
+    let search = read(&hpas, "search", &runtime);
+    assert_eq!(search.spec.as_ref().unwrap().max_replicas, 3);
+    assert_eq!(
+        owners(&search),
+        [("argocd-controller".to_string(), "Apply".to_string())]
+    );
+    assert!(
+        report["failures"]
+            .to_string()
+            .contains("conflict with \\\"argocd-controller\\\""),
+        "{report}"
+    );
+
+    // Nothing to change: nothing written.
+    let version = web.metadata.resource_version.clone();
+    let (report, _) = apply(&config, &admin);
+    assert_eq!(
+        read(&hpas, "web", &runtime).metadata.resource_version,
+        version,
+        "{report}"
+    );
+}
