@@ -189,3 +189,161 @@ fn apply_patches_a_real_hpa_takes_over_imperative_bounds_and_leaves_declarative_
         "{report}"
     );
 }
+
+/// Every manifest of `deploy/homeostat.yaml`, applied as `kubectl apply
+/// --server-side` would (the namespace made first, as README says).
+fn apply_deploy_manifests(kube: &kube::Client, runtime: &tokio::runtime::Runtime) {
+    use kube::api::{DynamicObject, GroupVersionKind};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/homeostat.yaml");
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple(&std::fs::read_to_string(path).unwrap()).unwrap();
+    runtime.block_on(async {
+        let namespaces: Api<Namespace> = Api::all(kube.clone());
+        let ns: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": "homeostat"}})).unwrap();
+        namespaces
+            .create(&PostParams::default(), &ns)
+            .await
+            .unwrap();
+        for doc in docs {
+            let (group, version) = match doc["apiVersion"].as_str().unwrap().split_once('/') {
+                Some((g, v)) => (g.to_string(), v.to_string()),
+                None => (
+                    String::new(),
+                    doc["apiVersion"].as_str().unwrap().to_string(),
+                ),
+            };
+            let gvk = GroupVersionKind::gvk(&group, &version, doc["kind"].as_str().unwrap());
+            let (resource, caps) = kube::discovery::pinned_kind(kube, &gvk).await.unwrap();
+            let name = doc["metadata"]["name"].as_str().unwrap().to_string();
+            let api: Api<DynamicObject> = match doc["metadata"]["namespace"].as_str() {
+                Some(ns) if caps.scope == kube::discovery::Scope::Namespaced => {
+                    Api::namespaced_with(kube.clone(), ns, &resource)
+                }
+                _ => Api::all_with(kube.clone(), &resource),
+            };
+            api.patch(&name, &PatchParams::apply("kubectl"), &Patch::Apply(&doc))
+                .await
+                .unwrap_or_else(|e| panic!("{} {name}: {e}", doc["kind"]));
+        }
+    });
+}
+
+/// A token of the service account `homeostat/homeostat` (TokenRequest).
+fn service_account_token(kube: &kube::Client, runtime: &tokio::runtime::Runtime) -> String {
+    use k8s_openapi::api::authentication::v1::TokenRequest;
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let accounts: Api<ServiceAccount> = Api::namespaced(kube.clone(), "homeostat");
+    let request: TokenRequest =
+        serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 3600}}))
+            .unwrap();
+    let answer: TokenRequest = runtime
+        .block_on(accounts.create_subresource(
+            "token",
+            "homeostat",
+            &PostParams::default(),
+            &request,
+        ))
+        .unwrap();
+    answer.status.unwrap().token
+}
+
+/// Whether the caller of `kube` may `verb` `resource` in `shop`
+/// (SelfSubjectAccessReview: the API server's own answer).
+fn can_i(
+    kube: &kube::Client,
+    runtime: &tokio::runtime::Runtime,
+    verb: &str,
+    group: &str,
+    resource: &str,
+) -> bool {
+    use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
+    let reviews: Api<SelfSubjectAccessReview> = Api::all(kube.clone());
+    let review: SelfSubjectAccessReview = serde_json::from_value(json!({
+        "spec": {"resourceAttributes": {"namespace": "shop", "verb": verb, "group": group, "resource": resource}}
+    }))
+    .unwrap();
+    let answer = runtime
+        .block_on(reviews.create(&PostParams::default(), &review))
+        .unwrap();
+    answer.status.unwrap().allowed
+}
+
+#[test]
+fn the_shipped_rbac_lets_homeostat_read_and_patch_hpas_and_nothing_more() {
+    let plane = ControlPlane::start();
+    let admin_config = plane.admin_kubeconfig();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let admin = client(&admin_config, &runtime);
+    apply_deploy_manifests(&admin, &runtime);
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(admin.clone(), "shop");
+    runtime.block_on(async {
+        let namespaces: Api<Namespace> = Api::all(admin.clone());
+        let shop: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": "shop"}})).unwrap();
+        namespaces
+            .create(&PostParams::default(), &shop)
+            .await
+            .unwrap();
+        let web: HorizontalPodAutoscaler = serde_json::from_value(hpa("web")).unwrap();
+        let created = PostParams {
+            field_manager: Some("kubectl-create".into()),
+            ..PostParams::default()
+        };
+        hpas.create(&created, &web).await.unwrap();
+    });
+    let token = service_account_token(&admin, &runtime);
+    let as_homeostat = plane.token_kubeconfig("homeostat", &token);
+    let homeostat = client(&as_homeostat, &runtime);
+
+    // What the job does, with the service account's token only.
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.lines()
+            .filter(|l| !l.contains("name: search"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    let (report, stderr) = apply(&config, &as_homeostat);
+    assert_eq!(report["failures"], json!([]), "{report}\n{stderr}");
+    let web = read(&hpas, "web", &runtime);
+    assert_eq!(web.spec.unwrap().max_replicas, 17, "{report}");
+
+    // And nothing more: the API server's own answers.
+    for (verb, group, resource, allowed) in [
+        ("get", "autoscaling", "horizontalpodautoscalers", true),
+        ("list", "autoscaling", "horizontalpodautoscalers", true),
+        ("patch", "autoscaling", "horizontalpodautoscalers", true),
+        ("create", "autoscaling", "horizontalpodautoscalers", false),
+        ("delete", "autoscaling", "horizontalpodautoscalers", false),
+        ("patch", "apps", "deployments", false),
+        ("get", "", "secrets", false),
+        ("list", "", "pods", false),
+    ] {
+        assert_eq!(
+            can_i(&homeostat, &runtime, verb, group, resource),
+            allowed,
+            "{verb} {group}/{resource}"
+        );
+    }
+    // A patch of a Deployment is refused by the server itself.
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(homeostat.clone(), "shop");
+    let refused = runtime.block_on(deployments.patch(
+        "web",
+        &PatchParams::apply("homeostat"),
+        &Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 9}})),
+    ));
+    assert!(
+        matches!(refused, Err(kube::Error::Api(ref s)) if s.code == 403),
+        "{refused:?}"
+    );
+}
