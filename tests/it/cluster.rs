@@ -229,7 +229,7 @@ fn apply_deploy_manifests(kube: &kube::Client, runtime: &tokio::runtime::Runtime
     });
 }
 
-/// A token of the service account `homeostat/homeostat` (TokenRequest).
+/// A token of the service account `homeostat/homeostat` (`TokenRequest`).
 fn service_account_token(kube: &kube::Client, runtime: &tokio::runtime::Runtime) -> String {
     use k8s_openapi::api::authentication::v1::TokenRequest;
     use k8s_openapi::api::core::v1::ServiceAccount;
@@ -249,7 +249,7 @@ fn service_account_token(kube: &kube::Client, runtime: &tokio::runtime::Runtime)
 }
 
 /// Whether the caller of `kube` may `verb` `resource` in `shop`
-/// (SelfSubjectAccessReview: the API server's own answer).
+/// (`SelfSubjectAccessReview`: the API server's own answer).
 fn can_i(
     kube: &kube::Client,
     runtime: &tokio::runtime::Runtime,
