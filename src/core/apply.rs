@@ -51,15 +51,24 @@ pub struct LiveHpa {
     /// The bounds homeostat's annotation says it last applied, if any.
     pub last_applied: Option<(u32, u32)>,
     /// Field managers other than homeostat that own `minReplicas` or
-    /// `maxReplicas` (`kubectl`, `argocd-controller`, ...).
-    pub other_managers: Vec<String>,
+    /// `maxReplicas` (`kubectl`, `argocd-controller`, ...), and which.
+    pub other_managers: Vec<BoundOwner>,
+}
+
+/// A field manager that owns one or both of an HPA's bounds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BoundOwner {
+    pub manager: String,
+    pub min: bool,
+    pub max: bool,
 }
 
 /// Field managers of imperative writes (`kubectl create`, `edit`, `patch`,
 /// `scale`, client-side `apply`; older kubectl wrote as `kubectl`): a field
 /// they wrote is owned by them in the server's bookkeeping, yet nothing of
-/// theirs will write it back, so homeostat may take it over (server-side
-/// apply with force) instead of failing on every HPA made with kubectl.
+/// theirs will write it back, so homeostat may take it over once, on first
+/// contact (server-side apply with force), instead of failing on every HPA
+/// made with kubectl.
 /// A declarative owner — a server-side apply manager (Argo CD, Flux,
 /// `kubectl apply --server-side`) or Helm, whose upgrades restore drifted
 /// fields — is never taken over: the conflict is reported.
@@ -75,15 +84,20 @@ pub const IMPERATIVE_MANAGERS: [&str; 8] = [
 ];
 
 impl LiveHpa {
-    /// Whether every other owner of the bounds wrote them imperatively
-    /// (see [`IMPERATIVE_MANAGERS`]), so that homeostat may take them over.
+    /// Whether homeostat may take the bounds over: it has never applied
+    /// them (no annotation of its own: the handover from whoever created
+    /// the HPA) and every other owner wrote them imperatively (see
+    /// [`IMPERATIVE_MANAGERS`]). Once homeostat has applied them, another
+    /// writer's change is an operator's decision — the doctor's fix of
+    /// issue 21 — and is reported and learned from, never overwritten.
     #[must_use]
     pub fn bounds_taken_over_safely(&self) -> bool {
-        !self.other_managers.is_empty()
+        self.last_applied.is_none()
+            && !self.other_managers.is_empty()
             && self
                 .other_managers
                 .iter()
-                .all(|m| IMPERATIVE_MANAGERS.contains(&m.as_str()))
+                .all(|o| IMPERATIVE_MANAGERS.contains(&o.manager.as_str()))
     }
 
     /// The HPA's bounds changed by someone else since homeostat last
@@ -101,10 +115,17 @@ impl LiveHpa {
         if parts.is_empty() {
             return None;
         }
-        let by = if self.other_managers.is_empty() {
+        // The owners of the bounds that changed.
+        let owners: Vec<&str> = self
+            .other_managers
+            .iter()
+            .filter(|o| (o.min && min != self.min_replicas) || (o.max && max != self.max_replicas))
+            .map(|o| o.manager.as_str())
+            .collect();
+        let by = if owners.is_empty() {
             String::new()
         } else {
-            format!(" (by {})", self.other_managers.join(", "))
+            format!(" (by {})", owners.join(", "))
         };
         Some(format!("HPA {}{by}", parts.join(", ")))
     }

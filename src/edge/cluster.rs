@@ -223,23 +223,35 @@ fn last_applied(metadata: &ObjectMeta) -> Option<(u32, u32)> {
 }
 
 /// The field managers other than homeostat that own `spec.minReplicas` or
-/// `spec.maxReplicas` (from `metadata.managedFields`), sorted, once each.
-fn bound_owners(metadata: &ObjectMeta) -> Vec<String> {
-    let mut owners: Vec<String> = metadata
-        .managed_fields
-        .iter()
-        .flatten()
-        .filter(|entry| {
-            entry.fields_v1.as_ref().is_some_and(|fields| {
-                let spec = &fields.0["f:spec"];
-                spec.get("f:minReplicas").is_some() || spec.get("f:maxReplicas").is_some()
-            })
-        })
-        .filter_map(|entry| entry.manager.clone())
-        .filter(|manager| manager != FIELD_MANAGER)
-        .collect();
-    owners.sort();
-    owners.dedup();
+/// `spec.maxReplicas` (from `metadata.managedFields`), sorted, once each,
+/// with which of the two.
+fn bound_owners(metadata: &ObjectMeta) -> Vec<crate::core::apply::BoundOwner> {
+    let mut owners: Vec<crate::core::apply::BoundOwner> = Vec::new();
+    for entry in metadata.managed_fields.iter().flatten() {
+        let (Some(manager), Some(fields)) = (&entry.manager, &entry.fields_v1) else {
+            continue;
+        };
+        let spec = &fields.0["f:spec"];
+        let (min, max) = (
+            spec.get("f:minReplicas").is_some(),
+            spec.get("f:maxReplicas").is_some(),
+        );
+        if manager == FIELD_MANAGER || !(min || max) {
+            continue;
+        }
+        match owners.iter_mut().find(|o| o.manager == *manager) {
+            Some(owner) => {
+                owner.min |= min;
+                owner.max |= max;
+            }
+            None => owners.push(crate::core::apply::BoundOwner {
+                manager: manager.clone(),
+                min,
+                max,
+            }),
+        }
+    }
+    owners.sort_by(|a, b| a.manager.cmp(&b.manager));
     owners
 }
 

@@ -188,6 +188,41 @@ fn apply_patches_a_real_hpa_takes_over_imperative_bounds_and_leaves_declarative_
         version,
         "{report}"
     );
+
+    // A person raises max with `kubectl edit` (the doctor's fix): seen,
+    // reported, and not taken back — homeostat took the bounds over once,
+    // from their creator, never from a later writer.
+    runtime.block_on(async {
+        let edit = PatchParams {
+            field_manager: Some("kubectl-edit".into()),
+            ..PatchParams::default()
+        };
+        hpas.patch(
+            "web",
+            &edit,
+            &Patch::Merge(json!({"spec": {"maxReplicas": 30}})),
+        )
+        .await
+        .unwrap();
+    });
+    let (report, _) = apply(&config, &admin);
+    assert_eq!(
+        read(&hpas, "web", &runtime).spec.unwrap().max_replicas,
+        30,
+        "{report}"
+    );
+    assert!(
+        report["since_last_run"]
+            .to_string()
+            .contains("HPA maxReplicas 17 → 30 (by kubectl-edit)"),
+        "{report}"
+    );
+    assert!(
+        report["failures"]
+            .to_string()
+            .contains("conflict with \\\"kubectl-edit\\\""),
+        "{report}"
+    );
 }
 
 /// Every manifest of `deploy/homeostat.yaml`, applied as `kubectl apply

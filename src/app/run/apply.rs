@@ -92,9 +92,14 @@ pub async fn apply_changes(
                     hpa_change = live
                         .changed_by_others()
                         .map(|c| (c, (live.min_replicas, live.max_replicas)));
-                    imperative_owners = live
-                        .bounds_taken_over_safely()
-                        .then(|| live.other_managers.join(", "));
+                    imperative_owners = live.bounds_taken_over_safely().then(|| {
+                        let names: Vec<&str> = live
+                            .other_managers
+                            .iter()
+                            .map(|o| o.manager.as_str())
+                            .collect();
+                        names.join(", ")
+                    });
                     Baseline::Live(live)
                 }
                 Err(e) => {

@@ -52,7 +52,24 @@ fn openssl(dir: &Path, args: &[&str]) {
 fn make_pki(pki: &Path) {
     std::fs::create_dir_all(pki).unwrap();
     let days = ["-days", "2"];
-    openssl(pki, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=homeostat-test-ca", days[0], days[1]]);
+    openssl(
+        pki,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-subj",
+            "/CN=homeostat-test-ca",
+            days[0],
+            days[1],
+        ],
+    );
     std::fs::write(
         pki.join("server.ext"),
         "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\n",
@@ -67,9 +84,38 @@ fn make_pki(pki: &Path) {
         ("apiserver", "/CN=kube-apiserver", "server.ext"),
         ("admin", "/O=system:masters/CN=admin", "client.ext"),
     ] {
-        let (key, csr, crt) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.crt"));
-        openssl(pki, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", subject]);
-        openssl(pki, &["x509", "-req", "-in", &csr, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", &crt, "-extfile", ext, days[0], days[1]]);
+        let (key, csr, crt) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.crt"),
+        );
+        openssl(
+            pki,
+            &[
+                "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj",
+                subject,
+            ],
+        );
+        openssl(
+            pki,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &crt,
+                "-extfile",
+                ext,
+                days[0],
+                days[1],
+            ],
+        );
     }
     openssl(pki, &["genrsa", "-out", "sa.key", "2048"]);
     openssl(pki, &["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
@@ -94,7 +140,9 @@ impl ControlPlane {
             .arg(format!("--listen-client-urls=http://127.0.0.1:{client}"))
             .arg(format!("--advertise-client-urls=http://127.0.0.1:{client}"))
             .arg(format!("--listen-peer-urls=http://127.0.0.1:{peer}"))
-            .arg(format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer}"))
+            .arg(format!(
+                "--initial-advertise-peer-urls=http://127.0.0.1:{peer}"
+            ))
             .arg(format!("--initial-cluster=default=http://127.0.0.1:{peer}"))
             .stdout(Stdio::null())
             .stderr(log("etcd.log"))
@@ -109,7 +157,10 @@ impl ControlPlane {
             .arg(format!("--tls-private-key-file={}", file("apiserver.key")))
             .arg(format!("--client-ca-file={}", file("ca.crt")))
             .arg(format!("--service-account-key-file={}", file("sa.pub")))
-            .arg(format!("--service-account-signing-key-file={}", file("sa.key")))
+            .arg(format!(
+                "--service-account-signing-key-file={}",
+                file("sa.key")
+            ))
             .arg("--service-account-issuer=https://kubernetes.default.svc")
             .arg("--authorization-mode=RBAC")
             .arg("--service-cluster-ip-range=10.96.0.0/16")
@@ -134,7 +185,10 @@ impl ControlPlane {
         let url = format!("{}/readyz", self.url);
         loop {
             if let Some(status) = self.apiserver.try_wait().unwrap() {
-                panic!("kube-apiserver exited ({status}): {}", self.log("apiserver.log"));
+                panic!(
+                    "kube-apiserver exited ({status}): {}",
+                    self.log("apiserver.log")
+                );
             }
             if http(&url) {
                 return;
