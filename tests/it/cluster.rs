@@ -382,3 +382,102 @@ fn the_shipped_rbac_lets_homeostat_read_and_patch_hpas_and_nothing_more() {
         "{refused:?}"
     );
 }
+
+#[test]
+fn a_patch_the_server_refuses_is_reported_with_its_message_and_changes_nothing() {
+    use k8s_openapi::api::admissionregistration::v1::{
+        ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+    };
+    let plane = ControlPlane::start();
+    let admin_config = plane.admin_kubeconfig();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let admin = client(&admin_config, &runtime);
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(admin.clone(), "shop");
+    runtime.block_on(async {
+        let namespaces: Api<Namespace> = Api::all(admin.clone());
+        let shop: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": "shop"}})).unwrap();
+        namespaces
+            .create(&PostParams::default(), &shop)
+            .await
+            .unwrap();
+        let web: HorizontalPodAutoscaler = serde_json::from_value(hpa("web")).unwrap();
+        let created = PostParams {
+            field_manager: Some("kubectl-create".into()),
+            ..PostParams::default()
+        };
+        hpas.create(&created, &web).await.unwrap();
+        // The platform team's rule, enforced by the API server itself.
+        let policy: ValidatingAdmissionPolicy = serde_json::from_value(json!({
+            "metadata": {"name": "max-replicas-cap"},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {"resourceRules": [{
+                    "apiGroups": ["autoscaling"], "apiVersions": ["v2"],
+                    "operations": ["CREATE", "UPDATE"], "resources": ["horizontalpodautoscalers"]
+                }]},
+                "validations": [{
+                    "expression": "object.spec.maxReplicas <= 10",
+                    "message": "maxReplicas above 10 needs a capacity review"
+                }]
+            }
+        }))
+        .unwrap();
+        Api::<ValidatingAdmissionPolicy>::all(admin.clone())
+            .create(&PostParams::default(), &policy)
+            .await
+            .unwrap();
+        let binding: ValidatingAdmissionPolicyBinding = serde_json::from_value(json!({
+            "metadata": {"name": "max-replicas-cap"},
+            "spec": {"policyName": "max-replicas-cap", "validationActions": ["Deny"]}
+        }))
+        .unwrap();
+        Api::<ValidatingAdmissionPolicyBinding>::all(admin.clone())
+            .create(&PostParams::default(), &binding)
+            .await
+            .unwrap();
+        // In force once a dry run of a breaking patch is denied.
+        let dry = PatchParams {
+            dry_run: true,
+            ..PatchParams::default()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while hpas
+            .patch(
+                "web",
+                &dry,
+                &Patch::Merge(json!({"spec": {"maxReplicas": 11}})),
+            )
+            .await
+            .is_ok()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the policy never took effect"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let (report, stderr) = apply(&config, &admin_config);
+    let failures = report["failures"].to_string();
+    assert!(
+        failures.contains("shop/web")
+            && failures.contains("maxReplicas above 10 needs a capacity review"),
+        "{report}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("kubernetes_refused") || stderr.contains("the API server answered"),
+        "{stderr}"
+    );
+    let web = read(&hpas, "web", &runtime);
+    assert_eq!(web.spec.unwrap().max_replicas, 3);
+    assert!(web
+        .metadata
+        .annotations
+        .is_none_or(|a| !a.contains_key("homeostat.io/last-recommendation")));
+}
