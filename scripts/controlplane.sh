@@ -1,27 +1,30 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes control plane the cluster tests run for real
-# (kube-apiserver and etcd) from the Go module in tests/controlplane
+# (kube-apiserver, kube-controller-manager and etcd) from the Go module in
+# tests/controlplane
 # (k8s.io/kubernetes v1.34.4, every staging module pinned to v0.34.4; etcd
 # v3.6.4 from the same module graph) into target/controlplane/bin, once:
 # it is reused while tests/controlplane/go.mod and go.sum are unchanged.
-# Cold on a 2-core machine: about 4 minutes (kube-apiserver 226 s with the
-# module downloads, etcd 10 s); cached: nothing.
+# Cold on a 2-core machine: about 5 minutes (kube-apiserver 226 s with the
+# module downloads, kube-controller-manager 60 s more, etcd 10 s); cached:
+# nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=target/controlplane/bin
 stamp=$out/.built-from
 want=$(cat tests/controlplane/go.mod tests/controlplane/go.sum | sha256sum | cut -d' ' -f1)
-if [[ -f $stamp && $(cat "$stamp") == "$want" && -x $out/kube-apiserver && -x $out/etcd ]]; then
+if [[ -f $stamp && $(cat "$stamp") == "$want" && -x $out/kube-apiserver && -x $out/kube-controller-manager && -x $out/etcd ]]; then
     echo "== control plane: cached in $out"
     exit 0
 fi
-command -v go >/dev/null || { echo "== the cluster tests need Go (to build kube-apiserver and etcd)" >&2; exit 1; }
+command -v go >/dev/null || { echo "== the cluster tests need Go (to build kube-apiserver, kube-controller-manager and etcd)" >&2; exit 1; }
 mkdir -p "$out"
 start=$(date +%s)
 (
     cd tests/controlplane
     export GOFLAGS=-mod=readonly
     go build -o "../../$out/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+    go build -o "../../$out/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager
     go build -o "../../$out/etcd" go.etcd.io/etcd/server/v3
 )
 echo "$want" >"$stamp"

@@ -481,3 +481,95 @@ fn a_patch_the_server_refuses_is_reported_with_its_message_and_changes_nothing()
         .annotations
         .is_none_or(|a| !a.contains_key("homeostat.io/last-recommendation")));
 }
+
+#[test]
+fn the_hpa_controller_scales_the_deployment_to_the_min_homeostat_applies() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let mut plane = ControlPlane::start();
+    plane.start_hpa_controller();
+    let admin_config = plane.admin_kubeconfig();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let admin = client(&admin_config, &runtime);
+    let deployments: Api<Deployment> = Api::namespaced(admin.clone(), "shop");
+    let replicas = |runtime: &tokio::runtime::Runtime| {
+        runtime
+            .block_on(deployments.get("web"))
+            .unwrap()
+            .spec
+            .unwrap()
+            .replicas
+    };
+    runtime.block_on(async {
+        let namespaces: Api<Namespace> = Api::all(admin.clone());
+        let shop: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": "shop"}})).unwrap();
+        namespaces
+            .create(&PostParams::default(), &shop)
+            .await
+            .unwrap();
+        // One replica of a Deployment (no pods run: there is no scheduler
+        // or kubelet; the HPA controller acts on the scale subresource).
+        let web: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "web", "image": "registry.k8s.io/pause:3.10"}]}
+                }
+            }
+        }))
+        .unwrap();
+        deployments
+            .create(&PostParams::default(), &web)
+            .await
+            .unwrap();
+        let mut hpa_object = hpa("web");
+        hpa_object["spec"]["minReplicas"] = json!(1);
+        let web_hpa: HorizontalPodAutoscaler = serde_json::from_value(hpa_object).unwrap();
+        let created = PostParams {
+            field_manager: Some("kubectl-create".into()),
+            ..PostParams::default()
+        };
+        Api::<HorizontalPodAutoscaler>::namespaced(admin.clone(), "shop")
+            .create(&created, &web_hpa)
+            .await
+            .unwrap();
+    });
+    assert_eq!(replicas(&runtime), Some(1));
+
+    // homeostat raises min to its floor of 4 (the config's `min_replicas`).
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("name: search"))
+        .map(|l| {
+            l.replace(
+                "max_replicas:",
+                "min_replicas: {floor: 4, ceiling: 10}, max_replicas:",
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&config, text + "\n").unwrap();
+    let (report, stderr) = apply(&config, &admin_config);
+    assert_eq!(report["failures"], json!([]), "{report}\n{stderr}");
+
+    // The HPA controller follows: the Deployment is scaled up to min.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while replicas(&runtime) != Some(4) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Deployment stayed at {:?}: {}",
+            replicas(&runtime),
+            plane.log("controller-manager.log")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}

@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A running etcd and kube-apiserver.
+/// A running etcd and kube-apiserver (and kube-controller-manager, once
+/// started).
 pub struct ControlPlane {
     etcd: Child,
     apiserver: Child,
+    controllers: Option<Child>,
     dir: tempfile::TempDir,
     /// `https://127.0.0.1:<port>`.
     pub url: String,
@@ -172,6 +174,7 @@ impl ControlPlane {
         let mut plane = ControlPlane {
             etcd,
             apiserver,
+            controllers: None,
             dir,
             url: format!("https://127.0.0.1:{secure}"),
         };
@@ -249,9 +252,37 @@ impl ControlPlane {
     }
 }
 
+impl ControlPlane {
+    /// Starts kube-controller-manager with the HPA controller alone
+    /// (syncing every second), as the admin: the controller that acts on
+    /// the bounds homeostat writes.
+    pub fn start_hpa_controller(&mut self) {
+        let kubeconfig = self.admin_kubeconfig();
+        let log = std::fs::File::create(self.dir.path().join("controller-manager.log")).unwrap();
+        let child = Command::new(binary("kube-controller-manager"))
+            .arg(format!("--kubeconfig={}", kubeconfig.display()))
+            .args([
+                "--controllers=horizontalpodautoscaling",
+                "--horizontal-pod-autoscaler-sync-period=1s",
+                "--leader-elect=false",
+                "--use-service-account-credentials=false",
+                "--secure-port=0",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("kube-controller-manager starts");
+        self.controllers = Some(child);
+    }
+}
+
 impl Drop for ControlPlane {
     fn drop(&mut self) {
-        for child in [&mut self.apiserver, &mut self.etcd] {
+        let children = self
+            .controllers
+            .iter_mut()
+            .chain([&mut self.apiserver, &mut self.etcd]);
+        for child in children {
             let _ = child.kill();
             let _ = child.wait();
         }
