@@ -63,8 +63,9 @@ pub struct BoundOwner {
     pub max: bool,
 }
 
-/// Field managers of imperative writes (`kubectl create`, `edit`, `patch`,
-/// `scale`, client-side `apply`; older kubectl wrote as `kubectl`): a field
+/// Field managers of imperative writes (`kubectl create`, `autoscale`,
+/// `edit`, `patch`, `scale`, client-side `apply`; older kubectl wrote as
+/// `kubectl`): a field
 /// they wrote is owned by them in the server's bookkeeping, yet nothing of
 /// theirs will write it back, so homeostat may take it over once, on first
 /// contact (server-side apply with force), instead of failing on every HPA
@@ -72,8 +73,9 @@ pub struct BoundOwner {
 /// A declarative owner — a server-side apply manager (Argo CD, Flux,
 /// `kubectl apply --server-side`) or Helm, whose upgrades restore drifted
 /// fields — is never taken over: the conflict is reported.
-pub const IMPERATIVE_MANAGERS: [&str; 8] = [
+pub const IMPERATIVE_MANAGERS: [&str; 9] = [
     "kubectl",
+    "kubectl-autoscale",
     "kubectl-create",
     "kubectl-edit",
     "kubectl-patch",

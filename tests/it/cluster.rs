@@ -228,18 +228,36 @@ fn apply_patches_a_real_hpa_takes_over_imperative_bounds_and_leaves_declarative_
 /// Every manifest of `deploy/homeostat.yaml`, applied as `kubectl apply
 /// --server-side` would (the namespace made first, as README says).
 fn apply_deploy_manifests(kube: &kube::Client, runtime: &tokio::runtime::Runtime) {
+    apply_manifests(kube, runtime, "deploy/homeostat.yaml", false);
+    // The sharded variant, checked by the server without being stored
+    // (`dryRun=All`): it names the same objects.
+    apply_manifests(kube, runtime, "deploy/homeostat-indexed.yaml", true);
+}
+
+/// Every document of `file`, applied as `kubectl apply --server-side`
+/// would (`dry_run`: `--dry-run=server`).
+fn apply_manifests(
+    kube: &kube::Client,
+    runtime: &tokio::runtime::Runtime,
+    file: &str,
+    dry_run: bool,
+) {
     use kube::api::{DynamicObject, GroupVersionKind};
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/homeostat.yaml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     let docs: Vec<Value> =
         serde_saphyr::from_multiple(&std::fs::read_to_string(path).unwrap()).unwrap();
     runtime.block_on(async {
-        let namespaces: Api<Namespace> = Api::all(kube.clone());
-        let ns: Namespace =
-            serde_json::from_value(json!({"metadata": {"name": "homeostat"}})).unwrap();
-        namespaces
-            .create(&PostParams::default(), &ns)
-            .await
-            .unwrap();
+        if !dry_run {
+            let namespaces: Api<Namespace> = Api::all(kube.clone());
+            let ns: Namespace =
+                serde_json::from_value(json!({"metadata": {"name": "homeostat"}})).unwrap();
+            namespaces
+                .create(&PostParams::default(), &ns)
+                .await
+                .unwrap();
+        }
+        let mut params = PatchParams::apply("kubectl");
+        params.dry_run = dry_run;
         for doc in docs {
             let (group, version) = match doc["apiVersion"].as_str().unwrap().split_once('/') {
                 Some((g, v)) => (g.to_string(), v.to_string()),
@@ -257,9 +275,9 @@ fn apply_deploy_manifests(kube: &kube::Client, runtime: &tokio::runtime::Runtime
                 }
                 _ => Api::all_with(kube.clone(), &resource),
             };
-            api.patch(&name, &PatchParams::apply("kubectl"), &Patch::Apply(&doc))
+            api.patch(&name, &params, &Patch::Apply(&doc))
                 .await
-                .unwrap_or_else(|e| panic!("{} {name}: {e}", doc["kind"]));
+                .unwrap_or_else(|e| panic!("{file}: {} {name}: {e}", doc["kind"]));
         }
     });
 }
@@ -567,6 +585,30 @@ fn the_hpa_controller_scales_the_deployment_to_the_min_homeostat_applies() {
         assert!(
             std::time::Instant::now() < deadline,
             "the Deployment stayed at {:?}: {}",
+            replicas(&runtime),
+            plane.log("controller-manager.log")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    // Scaled by hand above the max homeostat applied: lowered to it.
+    let max = runtime
+        .block_on(Api::<HorizontalPodAutoscaler>::namespaced(admin.clone(), "shop").get("web"))
+        .unwrap()
+        .spec
+        .unwrap()
+        .max_replicas;
+    runtime
+        .block_on(deployments.patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": max + 10}})),
+        ))
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while replicas(&runtime) != Some(max) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Deployment stayed at {:?} above max {max}: {}",
             replicas(&runtime),
             plane.log("controller-manager.log")
         );
