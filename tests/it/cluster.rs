@@ -26,6 +26,29 @@ fn client(kubeconfig: &Path, runtime: &tokio::runtime::Runtime) -> kube::Client 
     })
 }
 
+/// Makes the namespace `name`.
+async fn create_namespace(kube: &kube::Client, name: &str) {
+    let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+    Api::<Namespace>::all(kube.clone())
+        .create(&PostParams::default(), &namespace)
+        .await
+        .unwrap();
+}
+
+/// Creates `hpa` in `shop` as `kubectl create` does (an imperative write
+/// under the field manager `kubectl-create`).
+async fn kubectl_create(kube: &kube::Client, hpa: Value) {
+    let hpa: HorizontalPodAutoscaler = serde_json::from_value(hpa).unwrap();
+    let created = PostParams {
+        field_manager: Some("kubectl-create".into()),
+        ..PostParams::default()
+    };
+    Api::<HorizontalPodAutoscaler>::namespaced(kube.clone(), "shop")
+        .create(&created, &hpa)
+        .await
+        .unwrap();
+}
+
 fn hpa(name: &str) -> Value {
     json!({
         "apiVersion": "autoscaling/v2",
@@ -111,20 +134,9 @@ fn apply_patches_a_real_hpa_takes_over_imperative_bounds_and_leaves_declarative_
     let kube = client(&admin, &runtime);
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(kube.clone(), "shop");
     runtime.block_on(async {
-        let namespaces: Api<Namespace> = Api::all(kube.clone());
-        let shop: Namespace =
-            serde_json::from_value(json!({"metadata": {"name": "shop"}})).unwrap();
-        namespaces
-            .create(&PostParams::default(), &shop)
-            .await
-            .unwrap();
+        create_namespace(&kube, "shop").await;
         // `kubectl create`: an imperative write.
-        let web: HorizontalPodAutoscaler = serde_json::from_value(hpa("web")).unwrap();
-        let created = PostParams {
-            field_manager: Some("kubectl-create".into()),
-            ..PostParams::default()
-        };
-        hpas.create(&created, &web).await.unwrap();
+        kubectl_create(&kube, hpa("web")).await;
         // Argo CD's server-side apply: a declarative owner.
         hpas.patch(
             "search",
@@ -248,13 +260,7 @@ fn apply_manifests(
         serde_saphyr::from_multiple(&std::fs::read_to_string(path).unwrap()).unwrap();
     runtime.block_on(async {
         if !dry_run {
-            let namespaces: Api<Namespace> = Api::all(kube.clone());
-            let ns: Namespace =
-                serde_json::from_value(json!({"metadata": {"name": "homeostat"}})).unwrap();
-            namespaces
-                .create(&PostParams::default(), &ns)
-                .await
-                .unwrap();
+            create_namespace(kube, "homeostat").await;
         }
         let mut params = PatchParams::apply("kubectl");
         params.dry_run = dry_run;
@@ -334,19 +340,8 @@ fn the_shipped_rbac_lets_homeostat_read_and_patch_hpas_and_nothing_more() {
     apply_deploy_manifests(&admin, &runtime);
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(admin.clone(), "shop");
     runtime.block_on(async {
-        let namespaces: Api<Namespace> = Api::all(admin.clone());
-        let shop: Namespace =
-            serde_json::from_value(json!({"metadata": {"name": "shop"}})).unwrap();
-        namespaces
-            .create(&PostParams::default(), &shop)
-            .await
-            .unwrap();
-        let web: HorizontalPodAutoscaler = serde_json::from_value(hpa("web")).unwrap();
-        let created = PostParams {
-            field_manager: Some("kubectl-create".into()),
-            ..PostParams::default()
-        };
-        hpas.create(&created, &web).await.unwrap();
+        create_namespace(&admin, "shop").await;
+        kubectl_create(&admin, hpa("web")).await;
     });
     let token = service_account_token(&admin, &runtime);
     let as_homeostat = plane.token_kubeconfig("homeostat", &token);
@@ -415,19 +410,8 @@ fn a_patch_the_server_refuses_is_reported_with_its_message_and_changes_nothing()
     let admin = client(&admin_config, &runtime);
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(admin.clone(), "shop");
     runtime.block_on(async {
-        let namespaces: Api<Namespace> = Api::all(admin.clone());
-        let shop: Namespace =
-            serde_json::from_value(json!({"metadata": {"name": "shop"}})).unwrap();
-        namespaces
-            .create(&PostParams::default(), &shop)
-            .await
-            .unwrap();
-        let web: HorizontalPodAutoscaler = serde_json::from_value(hpa("web")).unwrap();
-        let created = PostParams {
-            field_manager: Some("kubectl-create".into()),
-            ..PostParams::default()
-        };
-        hpas.create(&created, &web).await.unwrap();
+        create_namespace(&admin, "shop").await;
+        kubectl_create(&admin, hpa("web")).await;
         // The platform team's rule, enforced by the API server itself.
         let policy: ValidatingAdmissionPolicy = serde_json::from_value(json!({
             "metadata": {"name": "max-replicas-cap"},
@@ -521,13 +505,7 @@ fn the_hpa_controller_scales_the_deployment_to_the_min_homeostat_applies() {
             .replicas
     };
     runtime.block_on(async {
-        let namespaces: Api<Namespace> = Api::all(admin.clone());
-        let shop: Namespace =
-            serde_json::from_value(json!({"metadata": {"name": "shop"}})).unwrap();
-        namespaces
-            .create(&PostParams::default(), &shop)
-            .await
-            .unwrap();
+        create_namespace(&admin, "shop").await;
         // One replica of a Deployment (no pods run: there is no scheduler
         // or kubelet; the HPA controller acts on the scale subresource).
         let web: Deployment = serde_json::from_value(json!({
@@ -548,15 +526,7 @@ fn the_hpa_controller_scales_the_deployment_to_the_min_homeostat_applies() {
             .unwrap();
         let mut hpa_object = hpa("web");
         hpa_object["spec"]["minReplicas"] = json!(1);
-        let web_hpa: HorizontalPodAutoscaler = serde_json::from_value(hpa_object).unwrap();
-        let created = PostParams {
-            field_manager: Some("kubectl-create".into()),
-            ..PostParams::default()
-        };
-        Api::<HorizontalPodAutoscaler>::namespaced(admin.clone(), "shop")
-            .create(&created, &web_hpa)
-            .await
-            .unwrap();
+        kubectl_create(&admin, hpa_object).await;
     });
     assert_eq!(replicas(&runtime), Some(1));
 

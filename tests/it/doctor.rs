@@ -69,19 +69,6 @@ fn run_at(path: &Path, at: i64, live: Value) -> (Plan, ApplyRun) {
     (plan, applied)
 }
 
-/// The reasons of the active `HomeostatCannotHeal` alerts of shop/cart.
-fn paging(alertmanager: &Server) -> Vec<String> {
-    let body = alertmanager
-        .get("/api/v2/alerts?filter=alertname%3D%22HomeostatCannotHeal%22")
-        .unwrap();
-    let alerts: Vec<Value> = serde_json::from_str(&body).unwrap();
-    alerts
-        .iter()
-        .filter(|a| a["status"]["state"] == "active" && a["labels"]["workload"] == "cart")
-        .map(|a| a["labels"]["reason"].as_str().unwrap().to_string())
-        .collect()
-}
-
 /// The taxi trace's last sample, and a week before it.
 fn times() -> (i64, i64) {
     let last = parse_timestamp("2015-02-01T04:30:00Z").unwrap();
@@ -99,7 +86,7 @@ fn the_operators_fix_is_noted_learned_and_heals_the_same_load_a_week_later() {
     let (plan, first) = run_at(&path, week_before, hpa("cart", 2, 3, 3));
     assert_eq!(plan.workloads[0].status, Status::NeedsOperator);
     assert_eq!(first.incidents_opened[0].id, "shop/cart#1");
-    assert_eq!(paging(&alertmanager), ["ceiling"]);
+    assert_eq!(support::paging(&alertmanager, "cart"), ["ceiling"]);
 
     // The operator raises the HPA's max to 40 with kubectl: noted on the
     // incident and learned (this run planned before it knew).
@@ -129,7 +116,7 @@ fn the_operators_fix_is_noted_learned_and_heals_the_same_load_a_week_later() {
         .iter()
         .any(|r| r.starts_with("max ceiling 40 learned from incident shop/cart#1")));
     assert_eq!(third.incidents_closed[0].id, "shop/cart#1");
-    assert!(paging(&alertmanager).is_empty());
+    assert!(support::paging(&alertmanager, "cart").is_empty());
     let metrics = pushgateway.get("/metrics").unwrap();
     assert!(
         metrics
@@ -180,7 +167,7 @@ fn the_operators_fix_is_noted_learned_and_heals_the_same_load_a_week_later() {
         "{:?}",
         later.incidents_opened
     );
-    assert!(paging(&alertmanager).is_empty());
+    assert!(support::paging(&alertmanager, "cart").is_empty());
 }
 
 #[test]
@@ -203,7 +190,7 @@ fn with_learning_suggest_it_keeps_paging_and_suggests_the_patch() {
         "{:?}",
         cart.reasons
     );
-    assert_eq!(paging(&alertmanager), ["ceiling"]);
+    assert_eq!(support::paging(&alertmanager, "cart"), ["ceiling"]);
     let patch = support::homeostat(&["learned", "--config", path.to_str().unwrap()]);
     let text = support::stdout(&patch);
     let patch: Value = serde_saphyr::from_str(&text).unwrap();

@@ -69,19 +69,6 @@ fn apply_at(config: &Path, home: &Path, at: i64) -> (Value, Value, Output) {
     (report, summary, output)
 }
 
-/// The reasons of the active `HomeostatCannotHeal` alerts of shop/cart.
-fn paging(alertmanager: &Server) -> Vec<String> {
-    let body = alertmanager
-        .get("/api/v2/alerts?filter=alertname%3D%22HomeostatCannotHeal%22")
-        .expect("alerts readable");
-    let alerts: Vec<Value> = serde_json::from_str(&body).unwrap();
-    alerts
-        .iter()
-        .filter(|a| a["status"]["state"] == "active" && a["labels"]["workload"] == "cart")
-        .map(|a| a["labels"]["reason"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn a_monday_surge_that_paged_twice_is_pre_scaled_the_third_monday() {
     let alertmanager = Server::alertmanager();
@@ -99,10 +86,17 @@ fn a_monday_surge_that_paged_twice_is_pre_scaled_the_third_monday() {
             support::stderr(&output)
         );
         assert_eq!(report["incidents_opened"][0]["cause"], "spike_above_max");
-        assert_eq!(paging(&alertmanager), ["spike_above_max"], "week {week}");
+        assert_eq!(
+            support::paging(&alertmanager, "cart"),
+            ["spike_above_max"],
+            "week {week}"
+        );
         let (report, _, _) = apply_at(&config, dir.path(), monday(week, 12, 0));
         assert_eq!(report["incidents_closed"][0]["id"], id, "{report}");
-        assert!(paging(&alertmanager).is_empty(), "week {week}");
+        assert!(
+            support::paging(&alertmanager, "cart").is_empty(),
+            "week {week}"
+        );
     }
     // The second was a repeat, on the Pushgateway.
     let metrics = pushgateway.get("/metrics").unwrap();
@@ -195,7 +189,7 @@ fn a_monday_surge_that_paged_twice_is_pre_scaled_the_third_monday() {
         "{during}"
     );
     assert_eq!(summary["incidents_open"], 0, "{summary}");
-    assert!(paging(&alertmanager).is_empty());
+    assert!(support::paging(&alertmanager, "cart").is_empty());
 }
 
 /// A month-end-like batch: 142 days of a daily rhythm in quarter hours

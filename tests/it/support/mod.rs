@@ -107,3 +107,22 @@ pub fn schedule_min_at(plan: &serde_json::Value, t: i64) -> u64 {
             |e| e["min_replicas"].as_u64().expect("a count"),
         )
 }
+
+/// The reasons of the `HomeostatCannotHeal` alerts active in `alertmanager`
+/// for `workload`.
+pub fn paging(alertmanager: &notify::Server, workload: &str) -> Vec<String> {
+    let body = alertmanager
+        .get("/api/v2/alerts?filter=alertname%3D%22HomeostatCannotHeal%22")
+        .expect("alerts readable");
+    let alerts: Vec<serde_json::Value> = serde_json::from_str(&body).expect("JSON");
+    alerts
+        .iter()
+        .filter(|a| a["status"]["state"] == "active" && a["labels"]["workload"] == workload)
+        .map(|a| {
+            a["labels"]["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
