@@ -177,3 +177,53 @@ proptest! {
         check_load_file("load.parquet", bytes)?;
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases(3000)))]
+
+    /// Whatever the HPA holds, the plan (min ≤ max, the schedule's min
+    /// between them, as the pipeline makes them) and the safety rules, a
+    /// patch never asks the API server for min above max or a bound below
+    /// one — the refusal a real server would answer (issue 24).
+    #[test]
+    fn apply_never_patches_min_above_max(
+        (min, max) in (1u32..60).prop_flat_map(|min| (Just(min), min..200)),
+        scheduled in proptest::option::of(0u32..=100),
+        (live_min, live_max) in (1u32..60).prop_flat_map(|min| (Just(min), min..200)),
+        running in proptest::option::of(0u32..300),
+        in_spike in any::<bool>(),
+        thin in any::<bool>(),
+        step_up in 1.0f64..10.0,
+        step_down in 0.1f64..1.0,
+        hysteresis in 0.0f64..0.5,
+    ) {
+        use homeostat::core::apply::{decide, ApplyRules, Baseline, LiveHpa};
+        use homeostat::core::plan::{Status, WorkloadPlan};
+        let scheduled = scheduled.map(|s| s.clamp(min, max));
+        let plan = WorkloadPlan {
+            min_replicas: Some(min),
+            max_replicas: Some(max),
+            scheduled_min: scheduled,
+            in_spike,
+            thin_interval: thin,
+            ..WorkloadPlan::empty("shop", "cart", "cart", Status::Ok)
+        };
+        let rules = ApplyRules { max_step_up: step_up, max_step_down: step_down, hysteresis };
+        for baseline in [
+            Baseline::Live(LiveHpa {
+                min_replicas: live_min,
+                max_replicas: live_max,
+                current_replicas: running,
+                last_applied: None,
+                other_managers: Vec::new(),
+            }),
+            Baseline::Unknown,
+        ] {
+            let change = decide(&plan, baseline, &rules);
+            if change.patch {
+                let (to_min, to_max) = (change.to_min.unwrap(), change.to_max.unwrap());
+                prop_assert!(1 <= to_min && to_min <= to_max, "{change:?}");
+            }
+        }
+    }
+}
