@@ -20,12 +20,19 @@ fi
 command -v go >/dev/null || { echo "== the cluster tests need Go (to build kube-apiserver, kube-controller-manager and etcd)" >&2; exit 1; }
 mkdir -p "$out"
 start=$(date +%s)
-(
-    cd tests/controlplane
-    export GOFLAGS=-mod=readonly
-    go build -o "../../$out/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
-    go build -o "../../$out/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager
-    go build -o "../../$out/etcd" go.etcd.io/etcd/server/v3
-)
+# A module download can fail on a passing network fault: each build is
+# tried three times (what was fetched stays in the module cache).
+build() {
+    local attempt
+    for attempt in 1 2 3; do
+        (cd tests/controlplane && GOFLAGS=-mod=readonly go build -o "../../$out/$1" "$2") && return 0
+        echo "== building $1 failed (attempt $attempt of 3)" >&2
+        sleep $((attempt * 10))
+    done
+    return 1
+}
+build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
+build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
+build etcd go.etcd.io/etcd/server/v3
 echo "$want" >"$stamp"
 echo "== control plane built in $(( $(date +%s) - start )) s into $out"
