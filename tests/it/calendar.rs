@@ -76,6 +76,13 @@ fn a_calendar_event_pre_scales_min_by_the_lead_and_gives_it_back_afterwards() {
         ],
     );
     let bare = config(dir.path(), &file, &[]);
+    // `config check` lists them, so that a calendar's parse is seen early.
+    let check = support::homeostat(&["config", "check", "--config", declared.to_str().unwrap()]);
+    assert!(
+        support::stdout(&check).contains("known events: last-sale (×3, once), sale (×3, once)"),
+        "{}",
+        support::stdout(&check)
+    );
     let (with, without) = (plan(&declared, now), plan(&bare, now));
 
     assert_eq!(with["known_events"][0]["name"], "sale", "{with}");

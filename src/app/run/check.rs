@@ -69,7 +69,25 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
                 "query: not run (config check touches no server)".to_string()
             }
         };
-        let _ = writeln!(report, "{}: {line}", workload.id());
+        // The known events it will plan for, so that a calendar's parse
+        // is seen before the day it matters.
+        let known = match workload.calendar.as_slice() {
+            [] => String::new(),
+            events => format!(
+                "; known events: {}",
+                events
+                    .iter()
+                    .map(|e| format!(
+                        "{} ({}, {})",
+                        e.name,
+                        e.effect(),
+                        e.recurring.map_or("once", |r| r.as_str())
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let _ = writeln!(report, "{}: {line}{known}", workload.id());
     }
     FileCheck { report, problems }
 }
