@@ -56,11 +56,8 @@ impl Quantiles {
     /// repeated (statsforecast's intervals). `None` without any error.
     #[must_use]
     pub fn seasonal_naive(train: &[f64], per_day: usize, steps: usize) -> Option<Quantiles> {
-        let mut errors: Vec<f64> = train
-            .iter()
-            .zip(train.iter().skip(per_day))
-            .filter(|(a, b)| a.is_finite() && b.is_finite())
-            .map(|(a, b)| b - a)
+        let mut errors: Vec<f64> = crate::core::evaluate::day_over_day(train, per_day)
+            .filter(|e| e.is_finite())
             .collect();
         if errors.is_empty() || per_day == 0 || train.len() < per_day {
             return None;

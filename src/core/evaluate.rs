@@ -87,16 +87,22 @@ pub fn split(series: &Series, test_steps: usize) -> Result<(Series, Vec<f64>), S
     Ok((train, series.values[cut..].to_vec()))
 }
 
-/// In-sample MAE of the daily seasonal-naive forecast over known pairs.
-#[must_use]
-pub fn mase_scale(train: &[f64], per_day: usize) -> f64 {
-    let errors: Vec<f64> = train
+/// The daily seasonal naive's in-sample errors (each known step minus the
+/// same step a day before), over the known pairs.
+pub fn day_over_day(train: &[f64], per_day: usize) -> impl Iterator<Item = f64> + '_ {
+    train
         .iter()
         .zip(train.iter().skip(per_day))
         .filter(|(a, b)| !a.is_nan() && !b.is_nan())
-        .map(|(a, b)| (b - a).abs())
-        .collect();
-    errors.iter().sum::<f64>() / errors.len().max(1) as f64
+        .map(|(a, b)| b - a)
+}
+
+/// In-sample MAE of the daily seasonal-naive forecast over known pairs.
+#[must_use]
+pub fn mase_scale(train: &[f64], per_day: usize) -> f64 {
+    let (sum, n) =
+        day_over_day(train, per_day).fold((0.0, 0usize), |(s, n), e| (s + e.abs(), n + 1));
+    sum / n.max(1) as f64
 }
 
 /// One test step: the actual value, the forecast mean and its interval.
@@ -292,9 +298,10 @@ mod tests {
     use crate::core::series::GridStats;
     use crate::core::synthetic;
 
-    #[test]
-    fn a_good_forecast_of_a_noisy_cycle_beats_seasonal_naive_and_covers() {
-        let values = synthetic::load(10, 3600, 100.0, 30.0, 0.0, 0.0, 2.0, 1);
+    /// The scores (7d, 1d, 6h, 1h) of a forecast of a noisy hourly cycle
+    /// with `days` of data, the last 7 held out.
+    fn scores_of_a_noisy_cycle(days: i64) -> Vec<Score> {
+        let values = synthetic::load(days, 3600, 100.0, 30.0, 0.0, 0.0, 2.0, 1);
         let series = Series {
             start: 0,
             step: 3600,
@@ -302,44 +309,37 @@ mod tests {
             stats: GridStats::default(),
         };
         let (train, test) = split(&series, 7 * 24).unwrap();
-        assert_eq!((train.len(), test.len()), (72, 168));
+        assert_eq!(train.len(), usize::try_from(days - 7).unwrap() * 24);
         let forecast = model::forecast(&train, test.len()).unwrap();
-        let scale = mase_scale(&train.values, 24);
-        let quantiles = Quantiles::of(&forecast);
-        let reference = Quantiles::seasonal_naive(&train.values, 24, test.len());
-        let scored = Scored {
-            forecast: &forecast,
-            level: Level::new(0.9).unwrap(),
-            quantiles: &quantiles,
-            reference: reference.as_ref(),
+        let horizons = Horizons {
+            label: "7d".into(),
+            steps: test.len(),
+            per_day: 24,
         };
-        let score = score("7d", &test, &scored, test.len(), scale);
+        let reference = Quantiles::seasonal_naive(&train.values, 24, test.len());
+        scores(
+            &test,
+            &forecast,
+            Level::new(0.9).unwrap(),
+            &horizons,
+            (mase_scale(&train.values, 24), reference.as_ref()),
+        )
+    }
+
+    #[test]
+    fn a_good_forecast_of_a_noisy_cycle_beats_seasonal_naive_and_covers() {
+        let scores = scores_of_a_noisy_cycle(10);
+        let labels: Vec<&str> = scores.iter().map(|s| s.horizon.as_str()).collect();
+        assert_eq!(labels, ["7d", "1d", "6h", "1h"]);
+        let score = &scores[0];
         // Seasonal naive's error is √2 times the noise; the model's about 1×.
         assert!(score.mase < 0.9, "{score:?}");
         assert!(score.coverage > 0.8 && score.smape < 5.0, "{score:?}");
         assert!((score.p95_ratio - 1.0).abs() < 0.1, "{score:?}");
         // Its distribution too, with a fortnight of history to calibrate
-        // on: better than seasonal naive's.
-        let values = synthetic::load(21, 3600, 100.0, 30.0, 0.0, 0.0, 2.0, 1);
-        let series = Series {
-            start: 0,
-            step: 3600,
-            values,
-            stats: GridStats::default(),
-        };
-        let (train, test) = split(&series, 7 * 24).unwrap();
-        let forecast = model::forecast(&train, test.len()).unwrap();
-        let quantiles = Quantiles::of(&forecast);
-        let reference = Quantiles::seasonal_naive(&train.values, 24, test.len());
-        let scored = Scored {
-            forecast: &forecast,
-            level: Level::new(0.9).unwrap(),
-            quantiles: &quantiles,
-            reference: reference.as_ref(),
-        };
-        for steps in [24, test.len()] {
-            let s = super::score("", &test, &scored, steps, mase_scale(&train.values, 24));
-            assert!(s.crps_rel < 0.9, "{steps}: {s:?}");
+        // on: better than seasonal naive's over the day and the week.
+        for s in &scores_of_a_noisy_cycle(21)[..2] {
+            assert!(s.crps_rel < 0.9, "{s:?}");
         }
     }
 

@@ -209,6 +209,20 @@ impl Upcoming {
     }
 }
 
+/// The steps of a grid (`start`, `step`, `len` steps) that overlap
+/// `[from, to)`: a step stands for `[t, t + step)`. Found by arithmetic,
+/// not by a pass over the grid per occurrence.
+fn steps_overlapping(
+    (start, step, len): (i64, i64, usize),
+    (from, to): (i64, i64),
+) -> std::ops::Range<usize> {
+    // t + step > from ⇔ i > (from − start − step) / step; t < to ⇔ i ≤ (to − start − 1) / step.
+    let first = ((from - start - step).div_euclid(step) + 1).max(0);
+    let end = ((to - start - 1).div_euclid(step) + 1).max(0);
+    let clamp = |i: i64| usize::try_from(i).unwrap_or(0).min(len);
+    clamp(first)..clamp(end).max(clamp(first))
+}
+
 /// `series` with the steps of past occurrences unknown (NaN), and how many
 /// steps that left out: a known event is neither ordinary load for the
 /// model nor a shift or spike for the detector.
@@ -218,11 +232,10 @@ pub fn leave_out(series: &Series, events: &[KnownEvent]) -> (Series, usize) {
     let mut left_out = 0;
     let end = series.end() + series.step;
     for event in events {
-        for (from, to) in event.occurrences(series.start, end) {
-            for (i, value) in out.values.iter_mut().enumerate() {
-                let t = series.start + i as i64 * series.step;
-                // A step stands for [t, t + step): out when it overlaps.
-                if t < to && t + series.step > from && value.is_finite() {
+        for occurrence in event.occurrences(series.start, end) {
+            let grid = (series.start, series.step, out.values.len());
+            for value in &mut out.values[steps_overlapping(grid, occurrence)] {
+                if value.is_finite() {
                     *value = f64::NAN;
                     left_out += 1;
                 }
@@ -245,11 +258,9 @@ pub fn raise_forecast(
     let mut upcoming = Vec::new();
     for event in events {
         for (from, to) in event.occurrences(first, last) {
-            for (i, mean) in forecast.mean.iter_mut().enumerate() {
-                let t = first + i as i64 * forecast.step;
-                if t < to && t + forecast.step > from {
-                    *mean = mean.max(event.expected(*mean));
-                }
+            let grid = (first, forecast.step, forecast.mean.len());
+            for mean in &mut forecast.mean[steps_overlapping(grid, (from, to))] {
+                *mean = mean.max(event.expected(*mean));
             }
             if from < until && to > since {
                 upcoming.push(Upcoming {
