@@ -17,6 +17,7 @@ pub mod plan;
 pub mod recurring;
 pub mod replay;
 pub mod series;
+pub mod shapes;
 pub mod stats;
 pub mod synthetic;
 pub mod time;

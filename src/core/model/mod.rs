@@ -305,6 +305,35 @@ fn conformal_quantile(errors: &[f64], q: f64) -> f64 {
 }
 
 impl Forecast {
+    /// A forecast whose interval is calibrated on errors measured
+    /// elsewhere (the fleet's simulated cold starts): `buckets` are each
+    /// lead-time bucket's last lead and its errors, by increasing lead.
+    #[must_use]
+    pub fn calibrated_elsewhere(
+        start: i64,
+        step: i64,
+        mean: Vec<f64>,
+        model: String,
+        seasonality: Seasonality,
+        buckets: Vec<(usize, Vec<f64>)>,
+        validation_mae: f64,
+    ) -> Forecast {
+        let (last_lead, mut errors): (Vec<usize>, Vec<Vec<f64>>) = buckets.into_iter().unzip();
+        for e in &mut errors {
+            e.sort_by(f64::total_cmp);
+        }
+        Forecast {
+            start,
+            step,
+            mean,
+            model,
+            seasonality,
+            calibration: Calibration { last_lead, errors },
+            validation_mae,
+            origins: 0,
+        }
+    }
+
     /// Timestamp of forecast step `i`.
     #[must_use]
     pub fn timestamp(&self, i: usize) -> i64 {

@@ -1,0 +1,807 @@
+//! Fleet shapes stage: the typical weekly load shapes of a fleet, and the
+//! cold start of a workload too young for a model of its own.
+//!
+//! A new service rarely has a shape of its own: a new API behind the same
+//! frontend, a new shard of a queue follow the daily and weekly rhythm of
+//! workloads the fleet already knows. So:
+//! - every workload with a week or more of history gives its **profile**:
+//!   the median load of each of the 168 hours of the week over its last 28
+//!   days, divided by their mean (a shape, not a level);
+//! - [`learn`] clusters the profiles by k-means (linfa), the number of
+//!   shapes chosen by BIC (below), and calibrates cold starts on the fleet
+//!   itself: for a sample of workloads it hides all but the last H hours
+//!   before a moment (H = 1 … 48), forecasts the next day the way a new
+//!   workload would be, and keeps the errors' quantiles by lead time;
+//! - [`cold_forecast`] matches a young workload to the shape that best
+//!   explains what it has seen (its level fitted by least squares), or to a
+//!   flat line when no shape explains it better; the interval comes from
+//!   the fleet's errors at that much history (wider the less it has seen);
+//! - [`blend`] gives a workload between two and fourteen days old a mean of
+//!   its own model and its shape, its own weight growing with its history.
+//!
+//! Why BIC: the profiles are points in 168 dimensions; a spherical
+//! Gaussian mixture with one shared variance scores `k` clusters by
+//! `n·d·ln(W/(n·d)) + k·(d+1)·ln n` (W the within-cluster sum of squares),
+//! so a shape is split only when the split explains more than its 169
+//! parameters cost — and, unlike silhouette or Calinski–Harabasz, one
+//! shape is an answer (a fleet that all looks alike is one shape).
+
+use crate::core::model::{Forecast, ModelError, Seasonality};
+use crate::core::series::Series;
+use crate::core::time::{DAY, WEEK};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Hours in a week: the length of a profile.
+pub const WEEK_HOURS: usize = 168;
+/// Least history that gives a profile: every hour of the week seen.
+pub const PROFILE_MIN_HISTORY: i64 = WEEK;
+/// History a profile is taken from (its end).
+pub const PROFILE_HISTORY: i64 = 28 * DAY;
+/// Least fleet that shapes are learned from.
+pub const MIN_FLEET: usize = 5;
+/// Least history a cold start rests on.
+pub const COLD_MIN_HISTORY: i64 = 3_600;
+/// History below which a workload has no model of its own: the fleet's
+/// shape alone (the model needs two days).
+pub const COLD_HISTORY: i64 = crate::core::series::DEFAULT_MIN_HISTORY;
+/// History from which the fleet shape no longer matters.
+pub const OWN_HISTORY: i64 = 14 * DAY;
+/// Most shapes tried.
+pub const MAX_SHAPES: usize = 8;
+/// Profiles the number of shapes is chosen on (evenly spaced over the
+/// fleet); every profile is then assigned to its nearest shape.
+const CLUSTER_SAMPLE: usize = 1_000;
+/// Workloads cold starts are simulated on to calibrate the intervals.
+pub const PROBES: usize = 256;
+/// History a probe keeps: two days to start from, one to forecast.
+pub const PROBE_HISTORY: i64 = 3 * DAY;
+/// Histories (hours) the cold starts are simulated with.
+pub const CALIBRATION_HOURS: [i64; 6] = [1, 3, 6, 12, 24, 48];
+/// A shape is preferred to a flat line unless the flat line explains
+/// what was seen this much better: a new workload more likely has the
+/// fleet's rhythm than none.
+const SHAPE_PREFERENCE: f64 = 1.1;
+/// Version of the fleet-shapes file this homeostat writes and reads.
+pub const SHAPES_VERSION: u32 = 1;
+
+/// Hour of the week of `ts` (Monday 00:00–01:00 UTC is 0): the epoch was a
+/// Thursday.
+#[must_use]
+pub fn hour_of_week(ts: i64) -> usize {
+    ((ts + 3 * DAY).rem_euclid(WEEK) / 3_600) as usize
+}
+
+/// A profile's value at `ts`, interpolated between the hours' middles.
+#[must_use]
+pub fn at(profile: &[f64], ts: i64) -> f64 {
+    let position = (ts + 3 * DAY).rem_euclid(WEEK) as f64 / 3_600.0 - 0.5;
+    let below = position.floor();
+    let f = position - below;
+    let i = (below as i64).rem_euclid(WEEK_HOURS as i64) as usize;
+    profile[i] * (1.0 - f) + profile[(i + 1) % WEEK_HOURS] * f
+}
+
+/// The profile of a history on its grid: per hour of the week, the median
+/// of its last [`PROFILE_HISTORY`], divided by the mean of the 168
+/// medians. `None` when some hour of the week was never seen, or the load
+/// is all zero.
+#[must_use]
+pub fn profile(values: &[f64], start: i64, step: i64) -> Option<Vec<f64>> {
+    if step > 3_600 || step <= 0 {
+        return None;
+    }
+    let steps = (PROFILE_HISTORY / step) as usize;
+    let from = values.len().saturating_sub(steps);
+    let mut hours: Vec<Vec<f64>> = vec![Vec::new(); WEEK_HOURS];
+    for (i, &v) in values.iter().enumerate().skip(from) {
+        if v.is_finite() {
+            hours[hour_of_week(start + i as i64 * step)].push(v);
+        }
+    }
+    if hours.iter().any(Vec::is_empty) {
+        return None;
+    }
+    let medians: Vec<f64> = hours
+        .iter_mut()
+        .map(|h| crate::core::stats::median(h))
+        .collect();
+    let mean = medians.iter().sum::<f64>() / WEEK_HOURS as f64;
+    (mean > 0.0).then(|| medians.iter().map(|m| m / mean).collect())
+}
+
+/// One workload's contribution to the fleet: its profile and, for a
+/// sample of the fleet, the end of its history to simulate cold starts on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profiled {
+    /// `namespace/name`.
+    pub id: String,
+    pub profile: Vec<f64>,
+    pub probe: Option<Series>,
+}
+
+/// The last [`PROBE_HISTORY`] of a history, to simulate cold starts on.
+#[must_use]
+pub fn probe(series: &Series) -> Series {
+    let steps = (PROBE_HISTORY / series.step) as usize;
+    let from = series.len().saturating_sub(steps);
+    Series {
+        start: series.timestamp(from),
+        step: series.step,
+        values: series.values[from..].to_vec(),
+        stats: series.stats,
+    }
+}
+
+/// One typical shape of the fleet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shape {
+    /// `shape-1`, … (largest first).
+    pub name: String,
+    /// Workloads of the fleet nearest to it.
+    pub members: usize,
+    /// The member nearest to it, to name it by.
+    pub example: String,
+    /// Load per hour of the week (Monday 00:00 UTC first), mean 1.
+    pub profile: Vec<f64>,
+}
+
+/// Cold-start errors at one lead time: up to `until` seconds ahead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeadErrors {
+    pub until: i64,
+    /// (actual − forecast) / level, at the 101 percentiles 0, 1, …, 100.
+    pub percentiles: Vec<f64>,
+}
+
+/// The fleet's cold-start errors for one length of history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColdErrors {
+    /// Hours of history the cold starts had.
+    pub hours: i64,
+    /// Cold starts simulated.
+    pub starts: usize,
+    /// Errors of the forecast a cold start makes (shape or flat, as matched).
+    pub matched: Vec<LeadErrors>,
+    /// Errors of a flat line at the level seen (the fallback's).
+    pub flat: Vec<LeadErrors>,
+}
+
+/// The fleet's shapes, as kept in the model store
+/// (`<store>/fleet-shapes.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FleetShapes {
+    pub version: u32,
+    /// When they were learned (the run's "now", RFC3339).
+    pub learned_at: String,
+    /// Profiles they were learned from.
+    pub workloads: usize,
+    /// How the number of shapes was chosen: BIC of each `k` tried.
+    pub bic: Vec<f64>,
+    pub shapes: Vec<Shape>,
+    /// Each profiled workload's shape (index into `shapes`).
+    pub members: BTreeMap<String, usize>,
+    /// Interval calibration, shortest history first.
+    pub calibration: Vec<ColdErrors>,
+}
+
+/// Learns the fleet's shapes from `profiled` (at least [`MIN_FLEET`]),
+/// stamped `learned_at`; `None` for a smaller fleet.
+#[must_use]
+pub fn learn(profiled: &[Profiled], learned_at: &str) -> Option<FleetShapes> {
+    if profiled.len() < MIN_FLEET {
+        return None;
+    }
+    let sample: Vec<&Profiled> = if profiled.len() <= CLUSTER_SAMPLE {
+        profiled.iter().collect()
+    } else {
+        (0..CLUSTER_SAMPLE)
+            .map(|i| &profiled[i * profiled.len() / CLUSTER_SAMPLE])
+            .collect()
+    };
+    let (centroids, bic) = cluster(&sample);
+    let mut assigned = vec![0usize; profiled.len()];
+    let mut nearest: Vec<Option<(f64, usize)>> = vec![None; centroids.len()];
+    for (i, p) in profiled.iter().enumerate() {
+        let (shape, distance) = nearest_centroid(&centroids, &p.profile);
+        assigned[i] = shape;
+        if nearest[shape].is_none_or(|(d, _)| distance < d) {
+            nearest[shape] = Some((distance, i));
+        }
+    }
+    // Largest shape first; empty ones dropped.
+    let mut order: Vec<usize> = (0..centroids.len())
+        .filter(|&c| nearest[c].is_some())
+        .collect();
+    let count = |c: usize| assigned.iter().filter(|&&a| a == c).count();
+    order.sort_by_key(|&c| (std::cmp::Reverse(count(c)), c));
+    let renumber: BTreeMap<usize, usize> = order.iter().enumerate().map(|(n, &c)| (c, n)).collect();
+    let shapes: Vec<Shape> = order
+        .iter()
+        .enumerate()
+        .map(|(n, &c)| {
+            let mean = centroids[c].iter().sum::<f64>() / WEEK_HOURS as f64;
+            Shape {
+                name: format!("shape-{}", n + 1),
+                members: count(c),
+                example: profiled[nearest[c].expect("kept non-empty").1].id.clone(),
+                profile: centroids[c].iter().map(|v| v / mean).collect(),
+            }
+        })
+        .collect();
+    let members = profiled
+        .iter()
+        .zip(&assigned)
+        .map(|(p, a)| (p.id.clone(), renumber[a]))
+        .collect();
+    let mut fleet = FleetShapes {
+        version: SHAPES_VERSION,
+        learned_at: learned_at.to_string(),
+        workloads: profiled.len(),
+        bic,
+        shapes,
+        members,
+        calibration: Vec::new(),
+    };
+    fleet.calibration = calibrate(&fleet, profiled);
+    Some(fleet)
+}
+
+/// k-means (linfa) for k = 1 … [`MAX_SHAPES`] on `sample`: the centroids
+/// of the k with the lowest BIC, and every k's BIC.
+fn cluster(sample: &[&Profiled]) -> (Vec<Vec<f64>>, Vec<f64>) {
+    use linfa::prelude::*;
+    use linfa_clustering::KMeans;
+    let n = sample.len();
+    let d = WEEK_HOURS;
+    let records = ndarray::Array2::from_shape_fn((n, d), |(i, j)| sample[i].profile[j]);
+    let dataset = linfa::DatasetBase::from(records.clone());
+    let bic = |within: f64, k: usize| {
+        let nd = (n * d) as f64;
+        nd * (within.max(1e-12) / nd).ln() + (k * (d + 1)) as f64 * (n as f64).ln()
+    };
+    let mean: Vec<f64> = (0..d).map(|j| records.column(j).mean().unwrap_or(1.0)).collect();
+    let mut best = (bic(within(&records, &[mean.clone()]), 1), vec![mean]);
+    let mut scores = vec![best.0];
+    // Each cluster needs a few members to stand for a shape.
+    for k in 2..=MAX_SHAPES.min(n / 3) {
+        let Ok(model) = KMeans::params(k)
+            .n_runs(3)
+            .max_n_iterations(100)
+            .tolerance(1e-6)
+            .fit(&dataset)
+        else {
+            break;
+        };
+        let centroids: Vec<Vec<f64>> = model
+            .centroids()
+            .rows()
+            .into_iter()
+            .map(|r| r.to_vec())
+            .collect();
+        let score = bic(within(&records, &centroids), k);
+        scores.push(score);
+        if score < best.0 {
+            best = (score, centroids);
+        }
+    }
+    (best.1, scores)
+}
+
+/// Sum of squared distances of `records` to their nearest centroid.
+fn within(records: &ndarray::Array2<f64>, centroids: &[Vec<f64>]) -> f64 {
+    records
+        .rows()
+        .into_iter()
+        .map(|r| nearest_centroid(centroids, r.as_slice().expect("rows of a standard array")).1)
+        .sum()
+}
+
+/// The centroid nearest to `profile` and its squared distance.
+fn nearest_centroid(centroids: &[Vec<f64>], profile: &[f64]) -> (usize, f64) {
+    centroids
+        .iter()
+        .map(|c| c.iter().zip(profile).map(|(a, b)| (a - b).powi(2)).sum::<f64>())
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("at least one centroid")
+}
+
+/// What a young workload was matched to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    /// The shape's profile (`None`: a flat line).
+    pub profile: Option<Vec<f64>>,
+    /// What the shape is called in reasons (`shape-2`, `like team/api`).
+    pub label: String,
+    /// The load the shape's mean stands for.
+    pub level: f64,
+    /// Mean absolute misfit over the history seen, relative to its load.
+    pub misfit: f64,
+    /// The flat line's misfit, for the reason.
+    pub flat_misfit: f64,
+}
+
+/// Level and relative misfit of `profile` (or a flat line) on the known
+/// values of `series`: the level by least squares.
+fn fit(profile: Option<&[f64]>, series: &Series) -> Option<(f64, f64)> {
+    let shape = |i: usize| profile.map_or(1.0, |p| at(p, series.timestamp(i)));
+    let (mut vs, mut ss, mut total) = (0.0, 0.0, 0.0);
+    for (i, &v) in series.values.iter().enumerate() {
+        if v.is_finite() {
+            let s = shape(i);
+            vs += v * s;
+            ss += s * s;
+            total += v.abs();
+        }
+    }
+    if ss <= 0.0 {
+        return None;
+    }
+    let level = (vs / ss).max(0.0);
+    let misfit: f64 = series
+        .values
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(i, v)| (v - level * shape(i)).abs())
+        .sum();
+    Some((level, if total > 0.0 { misfit / total } else { 0.0 }))
+}
+
+/// Matches `series` (a young workload's history) to the fleet's shape that
+/// explains it best, or to `like` when given (its label and profile); a
+/// flat line when no shape does better than [`SHAPE_PREFERENCE`] × it.
+#[must_use]
+pub fn match_shape(
+    series: &Series,
+    shapes: &[Shape],
+    like: Option<(&str, &[f64])>,
+) -> Option<Match> {
+    let (flat_level, flat_misfit) = fit(None, series)?;
+    let flat = Match {
+        profile: None,
+        label: "flat".to_string(),
+        level: flat_level,
+        misfit: flat_misfit,
+        flat_misfit,
+    };
+    if let Some((label, profile)) = like {
+        let (level, misfit) = fit(Some(profile), series)?;
+        return Some(Match {
+            profile: Some(profile.to_vec()),
+            label: label.to_string(),
+            level,
+            misfit,
+            flat_misfit,
+        });
+    }
+    let best = shapes
+        .iter()
+        .filter_map(|s| fit(Some(&s.profile), series).map(|(l, m)| (s, l, m)))
+        .min_by(|a, b| a.2.total_cmp(&b.2));
+    Some(match best {
+        Some((shape, level, misfit)) if misfit <= flat_misfit * SHAPE_PREFERENCE => Match {
+            profile: Some(shape.profile.clone()),
+            label: shape.name.clone(),
+            level,
+            misfit,
+            flat_misfit,
+        },
+        _ => flat,
+    })
+}
+
+/// The mean forecast of a match for `steps` steps from `start`.
+fn project(m: &Match, start: i64, step: i64, steps: usize) -> Vec<f64> {
+    (0..steps)
+        .map(|i| {
+            let ts = start + i as i64 * step;
+            m.level * m.profile.as_deref().map_or(1.0, |p| at(p, ts))
+        })
+        .collect()
+}
+
+/// Lead-time buckets of the calibration (seconds ahead, doubling).
+fn lead_buckets() -> Vec<i64> {
+    let mut until = vec![900];
+    while until.last().is_some_and(|&u| u < DAY) {
+        let next = (until.last().expect("non-empty") * 2).min(DAY);
+        until.push(next);
+    }
+    until
+}
+
+/// Simulates cold starts on the probes of `profiled` (at most [`PROBES`]):
+/// for each length of history in [`CALIBRATION_HOURS`], the errors of the
+/// day forecast from it.
+fn calibrate(fleet: &FleetShapes, profiled: &[Profiled]) -> Vec<ColdErrors> {
+    let probes: Vec<&Series> = profiled
+        .iter()
+        .filter_map(|p| p.probe.as_ref())
+        .take(PROBES)
+        .collect();
+    let buckets = lead_buckets();
+    CALIBRATION_HOURS
+        .iter()
+        .map(|&hours| {
+            let mut matched = vec![Vec::new(); buckets.len()];
+            let mut flat = vec![Vec::new(); buckets.len()];
+            let mut starts = 0;
+            for probe in &probes {
+                let day = (DAY / probe.step) as usize;
+                let seen = (hours * 3_600 / probe.step).max(1) as usize;
+                if probe.len() < day + seen {
+                    continue;
+                }
+                let origin = probe.len() - day;
+                let history = Series {
+                    start: probe.timestamp(origin - seen),
+                    step: probe.step,
+                    values: probe.values[origin - seen..origin].to_vec(),
+                    stats: probe.stats,
+                };
+                let Some(m) = match_shape(&history, &fleet.shapes, None) else {
+                    continue;
+                };
+                if m.level <= 0.0 {
+                    continue;
+                }
+                starts += 1;
+                let start = probe.timestamp(origin);
+                let mean = project(&m, start, probe.step, day);
+                let flat_level = m.level_flat(&history);
+                for (i, &actual) in probe.values[origin..].iter().enumerate() {
+                    if !actual.is_finite() {
+                        continue;
+                    }
+                    let ahead = (i as i64 + 1) * probe.step;
+                    let b = buckets.iter().position(|&u| ahead <= u).unwrap_or(buckets.len() - 1);
+                    matched[b].push((actual - mean[i]) / m.level);
+                    flat[b].push((actual - flat_level) / m.level);
+                }
+            }
+            ColdErrors {
+                hours,
+                starts,
+                matched: percentiles(&buckets, matched),
+                flat: percentiles(&buckets, flat),
+            }
+        })
+        .filter(|c| c.starts > 0)
+        .collect()
+}
+
+impl Match {
+    /// The flat line's level on `series` (this match's own when flat).
+    fn level_flat(&self, series: &Series) -> f64 {
+        if self.profile.is_none() {
+            return self.level;
+        }
+        fit(None, series).map_or(self.level, |(l, _)| l)
+    }
+}
+
+/// Each bucket's errors as 101 percentiles (empty buckets left out).
+fn percentiles(buckets: &[i64], errors: Vec<Vec<f64>>) -> Vec<LeadErrors> {
+    buckets
+        .iter()
+        .zip(errors)
+        .filter(|(_, e)| !e.is_empty())
+        .map(|(&until, mut e)| {
+            e.sort_by(f64::total_cmp);
+            LeadErrors {
+                until,
+                percentiles: (0..=100)
+                    .map(|p| crate::core::stats::quantile(&e, f64::from(p) / 100.0))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// How a plan rests on the fleet's shapes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColdStart {
+    /// The shape matched (`shape-2`), `like namespace/name`, or `flat`.
+    pub shape: String,
+    /// Seconds of history the workload has.
+    pub history: i64,
+    /// Weight of the workload's own model in the forecast (0: the shape
+    /// alone).
+    pub own_weight: f64,
+    /// Workloads the shapes were learned from.
+    pub fleet: usize,
+    /// The match's misfit and a flat line's on the history seen.
+    pub misfit: f64,
+    pub flat_misfit: f64,
+}
+
+/// Seconds of known history in `series`.
+#[must_use]
+pub fn known_history(series: &Series) -> i64 {
+    series.known() as i64 * series.step
+}
+
+/// A young workload's forecast of `steps` steps after `series` from the
+/// fleet's shapes (or `like`'s profile): see the module docs.
+///
+/// # Errors
+/// No known value to fit a level to, or no calibration in `fleet`.
+pub fn cold_forecast(
+    series: &Series,
+    steps: usize,
+    fleet: &FleetShapes,
+    like: Option<(&str, &[f64])>,
+) -> Result<(Forecast, ColdStart), ModelError> {
+    let model = "fleet_shape".to_string();
+    let m = match_shape(series, &fleet.shapes, like).ok_or_else(|| ModelError::TooShort {
+        model: model.clone(),
+        have: 0,
+        need: 1,
+    })?;
+    let seen = known_history(series);
+    let calibration = fleet
+        .calibration
+        .iter()
+        .rev()
+        .find(|c| c.hours * 3_600 <= seen)
+        .or(fleet.calibration.first())
+        .ok_or_else(|| ModelError::Fit {
+            model: model.clone(),
+            message: "the fleet's shapes have no calibration".into(),
+        })?;
+    // The flat fallback takes the wider of the two: no shape explained
+    // this workload, so the fleet's shaped errors are no promise either.
+    let errors = if m.profile.is_some() {
+        calibration.matched.clone()
+    } else {
+        widest(&calibration.matched, &calibration.flat)
+    };
+    let start = series.end() + series.step;
+    let mean = project(&m, start, series.step, steps);
+    let mut buckets: Vec<(usize, Vec<f64>)> = Vec::new();
+    for lead in &errors {
+        let last = (lead.until / series.step).max(1) as usize;
+        let scaled: Vec<f64> = lead.percentiles.iter().map(|e| e * m.level).collect();
+        match buckets.last_mut() {
+            Some((l, e)) if *l >= last => *e = scaled,
+            _ => buckets.push((last, scaled)),
+        }
+    }
+    let mae = errors
+        .iter()
+        .flat_map(|l| l.percentiles.iter())
+        .map(|e| e.abs())
+        .sum::<f64>()
+        / errors.iter().map(|l| l.percentiles.len()).sum::<usize>().max(1) as f64
+        * m.level;
+    let per_day = series.steps_per_day();
+    let seasonality = Seasonality {
+        daily: m.profile.as_ref().and(per_day),
+        weekly: m.profile.as_ref().and(per_day).map(|d| 7 * d),
+        daily_strength: 0.0,
+        weekly_strength: 0.0,
+    };
+    let name = match &m.profile {
+        Some(_) => format!("fleet_shape({})", m.label),
+        None => "fleet_shape(flat)".to_string(),
+    };
+    let forecast = Forecast::calibrated_elsewhere(
+        start,
+        series.step,
+        mean,
+        name,
+        seasonality,
+        buckets,
+        mae,
+    );
+    let cold = ColdStart {
+        shape: m.label.clone(),
+        history: seen,
+        own_weight: 0.0,
+        fleet: fleet.workloads,
+        misfit: m.misfit,
+        flat_misfit: m.flat_misfit,
+    };
+    Ok((forecast, cold))
+}
+
+/// Per lead, the percentiles of whichever of `a` and `b` is wider there.
+fn widest(a: &[LeadErrors], b: &[LeadErrors]) -> Vec<LeadErrors> {
+    let width = |l: &LeadErrors| l.percentiles[95] - l.percentiles[5];
+    a.iter()
+        .map(|la| match b.iter().find(|lb| lb.until == la.until) {
+            Some(lb) if width(lb) > width(la) => lb.clone(),
+            _ => la.clone(),
+        })
+        .collect()
+}
+
+/// The weight of a workload's own model with `history` seconds of it:
+/// growing linearly to 1 at [`OWN_HISTORY`] (below [`COLD_HISTORY`] it has
+/// no model: the shape alone).
+#[must_use]
+pub fn own_weight(history: i64) -> f64 {
+    (history as f64 / OWN_HISTORY as f64).clamp(0.0, 1.0)
+}
+
+/// A workload younger than [`OWN_HISTORY`] with a model of its own: its
+/// forecast's mean moved towards the shape that explains its last two days
+/// (or `like`'s), by the shape's share of the weight. The interval stays
+/// the model's (its own backtest). `None` when the history is old enough,
+/// or no shape explains it better than a flat line.
+#[must_use]
+pub fn blend(
+    forecast: &mut Forecast,
+    series: &Series,
+    fleet: &FleetShapes,
+    like: Option<(&str, &[f64])>,
+) -> Option<ColdStart> {
+    let history = known_history(series);
+    let own = own_weight(history);
+    if own >= 1.0 {
+        return None;
+    }
+    let recent = (COLD_HISTORY / series.step) as usize;
+    let from = series.len().saturating_sub(recent);
+    let last_days = Series {
+        start: series.timestamp(from),
+        step: series.step,
+        values: series.values[from..].to_vec(),
+        stats: series.stats,
+    };
+    let m = match_shape(&last_days, &fleet.shapes, like)?;
+    m.profile.as_ref()?;
+    let shaped = project(&m, forecast.start, forecast.step, forecast.mean.len());
+    for (mean, s) in forecast.mean.iter_mut().zip(shaped) {
+        *mean = own * *mean + (1.0 - own) * s;
+    }
+    forecast.model = format!(
+        "{} blended with fleet_shape({})",
+        forecast.model, m.label
+    );
+    Some(ColdStart {
+        shape: m.label,
+        history,
+        own_weight: own,
+        fleet: fleet.workloads,
+        misfit: m.misfit,
+        flat_misfit: m.flat_misfit,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A week-long profile peaking at `peak_hour` of each day.
+    fn daily(peak_hour: f64) -> impl Fn(i64) -> f64 {
+        move |ts: i64| {
+            let hour = (ts.rem_euclid(DAY)) as f64 / 3_600.0;
+            1.0 + 0.6 * ((hour - peak_hour) / 24.0 * std::f64::consts::TAU).cos()
+        }
+    }
+
+    fn series(shape: &dyn Fn(i64) -> f64, level: f64, start: i64, steps: usize) -> Series {
+        let step = 300;
+        let mut seed = 7_u64;
+        let values = (0..steps)
+            .map(|i| {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                let noise = ((seed >> 33) as f64 / f64::from(u32::MAX) - 0.5) * 0.06;
+                level * shape(start + i as i64 * step) * (1.0 + noise)
+            })
+            .collect();
+        Series {
+            start,
+            step,
+            values,
+            stats: crate::core::series::GridStats::default(),
+        }
+    }
+
+    const START: i64 = 1_700_006_400; // a Wednesday, 00:00 UTC
+
+    fn fleet(n: usize) -> Vec<Profiled> {
+        (0..n)
+            .map(|i| {
+                let peak = if i % 2 == 0 { 10.0 } else { 21.0 };
+                let s = series(&daily(peak), 50.0 + i as f64 * 30.0, START, 28 * 288);
+                Profiled {
+                    id: format!("ns/w{i}"),
+                    profile: profile(&s.values, s.start, s.step).unwrap(),
+                    probe: Some(probe(&s)),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn hour_of_week_starts_on_monday() {
+        // 1970-01-05 was a Monday.
+        assert_eq!(hour_of_week(4 * DAY), 0);
+        assert_eq!(hour_of_week(4 * DAY - 1), 167);
+        assert_eq!(hour_of_week(0), 72);
+    }
+
+    #[test]
+    fn two_rhythms_are_two_shapes_and_a_copy_at_another_level_matches_its_own() {
+        let shapes = learn(&fleet(12), "2026-01-01T00:00:00Z").unwrap();
+        assert_eq!(shapes.shapes.len(), 2, "BIC {:?}", shapes.bic);
+        let evening = shapes.members["ns/w1"];
+        // A new workload with the evening rhythm at a level none has, an
+        // hour of history (rising towards its peak at 21:00).
+        let young = series(&daily(21.0), 7_000.0, START + 30 * DAY + 15 * 3_600, 12);
+        let m = match_shape(&young, &shapes.shapes, None).unwrap();
+        assert_eq!(m.label, shapes.shapes[evening].name, "{m:?}");
+        assert!((m.level / 7_000.0 - 1.0).abs() < 0.1, "{m:?}");
+        assert!(!shapes.calibration.is_empty());
+    }
+
+    #[test]
+    fn one_rhythm_is_one_shape_and_a_flat_workload_is_not_forced_into_it() {
+        let fleet: Vec<Profiled> = (0..8)
+            .map(|i| {
+                let s = series(&daily(14.0), 100.0 * (i + 1) as f64, START, 28 * 288);
+                Profiled {
+                    id: format!("ns/w{i}"),
+                    profile: profile(&s.values, s.start, s.step).unwrap(),
+                    probe: Some(probe(&s)),
+                }
+            })
+            .collect();
+        let shapes = learn(&fleet, "2026-01-01T00:00:00Z").unwrap();
+        assert_eq!(shapes.shapes.len(), 1, "BIC {:?}", shapes.bic);
+        let flat = series(&|_| 1.0, 300.0, START + 30 * DAY, 12 * 12);
+        let (forecast, cold) = cold_forecast(&flat, 288, &shapes, None).unwrap();
+        assert_eq!(cold.shape, "flat");
+        assert!(forecast.mean.iter().all(|m| (m / 300.0 - 1.0).abs() < 0.02));
+        // Wider than the shaped interval would be for a shaped workload.
+        let level = crate::core::model::Level::new(0.9).unwrap();
+        let width = |f: &Forecast| {
+            let i = f.interval(level);
+            (i[200].upper - i[200].lower) / f.mean[200]
+        };
+        let shaped = series(&daily(14.0), 300.0, START + 30 * DAY, 12 * 12);
+        let (shaped_forecast, shaped_cold) = cold_forecast(&shaped, 288, &shapes, None).unwrap();
+        assert_eq!(shaped_cold.shape, "shape-1");
+        assert!(width(&forecast) > 0.0 && width(&shaped_forecast) > 0.0);
+    }
+
+    #[test]
+    fn intervals_narrow_as_history_grows() {
+        let shapes = learn(&fleet(10), "2026-01-01T00:00:00Z").unwrap();
+        let level = crate::core::model::Level::new(0.9).unwrap();
+        let width = |hours: usize| {
+            let s = series(&daily(10.0), 500.0, START + 30 * DAY, hours * 12);
+            let (f, _) = cold_forecast(&s, 288, &shapes, None).unwrap();
+            let i = f.interval(level);
+            i.iter().map(|x| x.upper - x.lower).sum::<f64>()
+        };
+        assert!(width(1) >= width(24), "{} {}", width(1), width(24));
+    }
+
+    #[test]
+    fn like_overrides_the_match() {
+        let shapes = learn(&fleet(10), "2026-01-01T00:00:00Z").unwrap();
+        let young = series(&daily(10.0), 400.0, START + 30 * DAY, 24 * 12);
+        let evening = &shapes.shapes[shapes.members["ns/w1"]].profile;
+        let m = match_shape(&young, &shapes.shapes, Some(("like ns/w1", evening))).unwrap();
+        assert_eq!(m.label, "like ns/w1");
+        let free = match_shape(&young, &shapes.shapes, None).unwrap();
+        assert_ne!(free.label, shapes.shapes[shapes.members["ns/w1"]].name);
+    }
+
+    #[test]
+    fn a_small_fleet_learns_nothing() {
+        assert!(learn(&fleet(4), "x").is_none());
+    }
+
+    #[test]
+    fn own_weight_grows_to_one_at_two_weeks() {
+        assert_eq!(own_weight(0), 0.0);
+        assert!((own_weight(7 * DAY) - 0.5).abs() < 1e-12);
+        assert_eq!(own_weight(20 * DAY), 1.0);
+    }
+}
