@@ -178,6 +178,12 @@ pub enum Command {
         /// to `DIR/<series>.parquet` (`timestamp, load, mean, lower, upper`).
         #[arg(long, value_name = "DIR")]
         export: Option<PathBuf>,
+        /// Simulate cold starts instead: for each series, the next day
+        /// forecast from only its last SPANS of history (comma-separated,
+        /// e.g. `6h,24h,48h`), the fleet's shapes learned from the other
+        /// series of the folder; scored against its own model and a flat line.
+        #[arg(long, value_name = "SPANS", value_delimiter = ',')]
+        cold_start: Vec<Span>,
     },
     /// Export each workload's history, as `recommend` would use it, one
     /// file per workload (`<namespace>_<name>.csv`, columns `timestamp,value`).

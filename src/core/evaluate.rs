@@ -291,6 +291,28 @@ pub fn horizons(evaluations: &[SeriesEvaluation]) -> Vec<String> {
     labels
 }
 
+/// One trace's simulated cold start (`homeostat evaluate --cold-start`):
+/// the next day forecast from only its last `hours` hours, the other
+/// traces of the set as the fleet.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ColdStartScore {
+    pub series: String,
+    pub hours: i64,
+    /// The shape it was matched to (`flat`: none).
+    pub shape: String,
+    /// Next-day MASE of the cold start, of the workload's own model on its
+    /// whole training history, and of a flat line at the median of the
+    /// hours seen (all in units of the training history's daily seasonal
+    /// naive error).
+    pub mase: f64,
+    pub own_mase: f64,
+    pub flat_mase: f64,
+    /// Share of the next day inside the cold start's central interval.
+    pub coverage: f64,
+    /// CRPS relative to the seasonal naive's (as `evaluate`'s).
+    pub crps_rel: f64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

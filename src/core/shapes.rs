@@ -261,7 +261,7 @@ fn cluster(sample: &[&Profiled]) -> (Vec<Vec<f64>>, Vec<f64>) {
         nd * (within.max(1e-12) / nd).ln() + (k * (d + 1)) as f64 * (n as f64).ln()
     };
     let mean: Vec<f64> = (0..d).map(|j| records.column(j).mean().unwrap_or(1.0)).collect();
-    let mut best = (bic(within(&records, &[mean.clone()]), 1), vec![mean]);
+    let mut best = (bic(within(&records, std::slice::from_ref(&mean)), 1), vec![mean]);
     let mut scores = vec![best.0];
     // Each cluster needs a few members to stand for a shape.
     for k in 2..=MAX_SHAPES.min(n / 3) {

@@ -100,6 +100,9 @@ pub struct Workload {
     /// Load expected that no model can see coming (`events.calendar`,
     /// iCalendar files, and what was learned from recurring incidents).
     pub calendar: Vec<crate::core::known::KnownEvent>,
+    /// `like: namespace/name`: the workload whose shape a young one starts
+    /// from, instead of the fleet shape it matches best.
+    pub like: Option<String>,
 }
 
 /// What homeostat does with what it learns from an operator's fix

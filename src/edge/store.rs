@@ -348,6 +348,59 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Where the fleet's shapes live: `<store>/fleet-shapes.json`.
+    #[must_use]
+    pub fn shapes_path(&self) -> PathBuf {
+        self.root.join(SHAPES_FILE)
+    }
+
+    /// The fleet's shapes a run learned, `None` when none were kept.
+    ///
+    /// # Errors
+    /// The file cannot be read, or is not this version's shapes (the run
+    /// goes on without them; the next run that learns writes it anew).
+    pub fn read_shapes(&self) -> Result<Option<crate::core::shapes::FleetShapes>, String> {
+        let path = self.shapes_path();
+        let text = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("{}: cannot read: {e}", path.display())),
+        };
+        let shapes: crate::core::shapes::FleetShapes = serde_json::from_slice(&text)
+            .map_err(|e| format!("{}: not the fleet's shapes ({e})", path.display()))?;
+        if shapes.version != crate::core::shapes::SHAPES_VERSION {
+            return Err(format!(
+                "{}: version {} is not {}",
+                path.display(),
+                shapes.version,
+                crate::core::shapes::SHAPES_VERSION
+            ));
+        }
+        Ok(Some(shapes))
+    }
+
+    /// Writes the fleet's shapes atomically (two runs writing at once:
+    /// the last one's, whole).
+    ///
+    /// # Errors
+    /// The file (or its folder) cannot be written.
+    pub fn save_shapes(&self, shapes: &crate::core::shapes::FleetShapes) -> Result<(), StoreError> {
+        let path = self.shapes_path();
+        let failed = |what: &'static str, path: &Path, source| StoreError::NotSaved {
+            path: path.to_path_buf(),
+            what,
+            cause: std::sync::Arc::new(source),
+        };
+        fs::create_dir_all(&self.root).map_err(|e| failed("create", &self.root, e))?;
+        let text = serde_json::to_vec_pretty(shapes).expect("shapes always serialise");
+        write_atomically(&path, &text).map_err(|e| failed("write", &path, e))
+    }
+}
+
+/// The fleet's shapes' file name in the store.
+pub const SHAPES_FILE: &str = "fleet-shapes.json";
+
 /// Where a crash test kills the process (tests/it/crash.rs).
 fn fault_point(name: &str) {
     if crate::edge::fault::reached(name) {

@@ -1,7 +1,7 @@
 //! `homeostat evaluate`'s table, CSV and JSON: the accuracy of every
 //! series, then median and mean per horizon.
 
-use crate::core::evaluate::{horizons, summary, summary_of, Evaluation, Score};
+use crate::core::evaluate::{horizons, summary, summary_of, ColdStartScore, Evaluation, Score};
 use std::fmt::Write as _;
 
 type Metric = (&'static str, fn(&Score) -> f64);
@@ -169,3 +169,66 @@ pub fn render_json(evaluation: &Evaluation) -> String {
     text.push('\n');
     text
 }
+/// `evaluate --cold-start`'s table: one line per series and history
+/// length, then per length the medians and the share of series beating a
+/// flat line.
+#[must_use]
+pub fn render_cold_start_table(scores: &[ColdStartScore]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<40} {:>5} {:>7} {:>8} {:>6} {:>8} {:>8} {:>8}  SHAPE",
+        "SERIES", "HOURS", "MASE", "OWN_28D", "RATIO", "FLAT", "COVERAGE", "CRPS_REL"
+    );
+    for s in scores {
+        let _ = writeln!(
+            out,
+            "{:<40} {:>5} {:>7.3} {:>8.3} {:>6.2} {:>8.3} {:>8.3} {:>8.3}  {}",
+            s.series,
+            s.hours,
+            s.mase,
+            s.own_mase,
+            s.mase / s.own_mase,
+            s.flat_mase,
+            s.coverage,
+            s.crps_rel,
+            s.shape
+        );
+    }
+    let mut hours: Vec<i64> = scores.iter().map(|s| s.hours).collect();
+    hours.sort_unstable();
+    hours.dedup();
+    for h in hours {
+        let of = |f: fn(&ColdStartScore) -> f64| {
+            let mut xs: Vec<f64> = scores.iter().filter(|s| s.hours == h).map(f).collect();
+            crate::core::stats::median(&mut xs)
+        };
+        let at: Vec<&ColdStartScore> = scores.iter().filter(|s| s.hours == h).collect();
+        let beat_flat = at.iter().filter(|s| s.mase < s.flat_mase).count();
+        let coverage_mean = at.iter().map(|s| s.coverage).sum::<f64>() / at.len().max(1) as f64;
+        let _ = writeln!(
+            out,
+            "{:<40} {:>5} {:>7.3} {:>8.3} {:>6.2} {:>8.3} {:>8.3} {:>8.3}  median ratio of medians {:.2}; better than flat on {beat_flat}/{}; mean coverage {coverage_mean:.3}",
+            "median",
+            h,
+            of(|s| s.mase),
+            of(|s| s.own_mase),
+            of(|s| s.mase / s.own_mase),
+            of(|s| s.flat_mase),
+            of(|s| s.coverage),
+            of(|s| s.crps_rel),
+            of(|s| s.mase) / of(|s| s.own_mase),
+            at.len()
+        );
+    }
+    out
+}
+
+/// `evaluate --cold-start`'s JSON: every score.
+#[must_use]
+pub fn render_cold_start_json(scores: &[ColdStartScore]) -> String {
+    let mut text = serde_json::to_string_pretty(scores).expect("scores serialise");
+    text.push('\n');
+    text
+}
+

@@ -104,14 +104,21 @@ pub fn execute(cli: Cli) -> Result<u8> {
             format,
             output,
             export,
-        } => tools::evaluate(
-            &input,
-            test,
-            level,
-            format,
-            output.as_deref(),
-            export.as_deref(),
-        ),
+            cold_start,
+        } => {
+            if cold_start.is_empty() {
+                tools::evaluate(
+                    &input,
+                    test,
+                    level,
+                    format,
+                    output.as_deref(),
+                    export.as_deref(),
+                )
+            } else {
+                tools::evaluate_cold_start(&input, test, &cold_start, level, format, output.as_deref())
+            }
+        }
         Command::Fetch {
             config,
             at,

@@ -33,6 +33,30 @@ pub(super) fn evaluate(
     Ok(u8::from(!evaluation.failures.is_empty()))
 }
 
+/// `homeostat evaluate --cold-start`.
+pub(super) fn evaluate_cold_start(
+    input: &Path,
+    test: Span,
+    spans: &[Span],
+    level: Level,
+    format: EvaluateFormat,
+    output: Option<&Path>,
+) -> Result<u8> {
+    let hours: Vec<i64> = spans.iter().map(|s| (s.secs() / 3_600).max(1)).collect();
+    let (scores, failures) = run::cold_start_dir(input, test, &hours, level)?;
+    let text = match format {
+        EvaluateFormat::Table | EvaluateFormat::Csv => {
+            report::evaluation::render_cold_start_table(&scores)
+        }
+        EvaluateFormat::Json => report::evaluation::render_cold_start_json(&scores),
+    };
+    emit(output, &text)?;
+    for (series, reason) in &failures {
+        tracing::error!(series = %series, "{series}: not evaluated: {reason}");
+    }
+    Ok(u8::from(!failures.is_empty()))
+}
+
 pub(super) fn fetch(
     flags: &Flags,
     config: Option<PathBuf>,

@@ -196,6 +196,7 @@ pub(super) struct RawWorkload {
     pub(super) buffer: Option<Span>,
     pub(super) max_mase: Option<f64>,
     pub(super) schedule_level: Option<f64>,
+    pub(super) like: Option<String>,
 }
 
 pub(super) fn default_namespace() -> String {

@@ -114,6 +114,20 @@ pub(super) fn validate_workload(
             max_mase
         },
         calendar,
+        like: w
+            .like
+            .map(|like| {
+                let mut parts = like.split('/');
+                match (parts.next(), parts.next(), parts.next()) {
+                    (Some(ns), Some(name), None) if !ns.is_empty() && !name.is_empty() => {
+                        Ok(like.clone())
+                    }
+                    _ => Err(err(format!(
+                        "like: expected `namespace/name` of the workload whose shape this one starts from, got {like:?}"
+                    ))),
+                }
+            })
+            .transpose()?,
     })
 }
 

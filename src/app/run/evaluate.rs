@@ -62,6 +62,143 @@ pub fn evaluate_dir(
     Ok(evaluation)
 }
 
+/// The series files (`.csv`, `.parquet`) in `dir`, sorted.
+fn series_files(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| RunError::file(dir, "list", e))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                matches!(e.to_ascii_lowercase().as_str(), "csv" | "parquet" | "pq")
+            })
+        })
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(RunError::NoSeries {
+            dir: dir.to_path_buf(),
+        });
+    }
+    Ok(paths)
+}
+
+/// Simulated cold starts over the series of `dir` (the evaluation
+/// protocol's split: the test span held out): for each series, the fleet's
+/// shapes learned from the other series' training parts, then the first
+/// test day forecast from only the last `hours` of its own training part,
+/// scored against its own model's forecast from the whole training part
+/// and a flat line. Returns the scores and, per series that could not be
+/// scored, its reason.
+pub fn cold_start_dir(
+    dir: &Path,
+    test: Span,
+    hours: &[i64],
+    level: Level,
+) -> Result<(Vec<evaluate::ColdStartScore>, Vec<(String, String)>), RunError> {
+    use crate::core::shapes;
+    let mut failures = Vec::new();
+    let mut traces = Vec::new();
+    for path in series_files(dir)? {
+        let name = path
+            .file_stem()
+            .map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
+        let split = source::read_file(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|raw| series::resample(&raw, &GridOptions::default()).map_err(|e| e.to_string()))
+            .and_then(|series| {
+                let test_steps = model::steps_in(test.secs(), series.step);
+                evaluate::split(&series, test_steps)
+            });
+        match split {
+            Ok((train, actual)) => {
+                let profiled = shapes::profile(&train.values, train.start, train.step).map(|p| {
+                    shapes::Profiled {
+                        id: name.clone(),
+                        profile: p,
+                        probe: Some(shapes::probe(&train)),
+                    }
+                });
+                traces.push((name, train, actual, profiled));
+            }
+            Err(reason) => failures.push((name, reason)),
+        }
+    }
+    let mut scores = Vec::new();
+    for (name, train, actual, _) in &traces {
+        let fleet: Vec<shapes::Profiled> = traces
+            .iter()
+            .filter(|(other, ..)| other != name)
+            .filter_map(|(.., p)| p.clone())
+            .collect();
+        let Some(fleet) = shapes::learn(&fleet, "evaluation") else {
+            failures.push((name.clone(), format!("fewer than {} other series give a profile", shapes::MIN_FLEET)));
+            continue;
+        };
+        let Some(per_day) = train.steps_per_day() else {
+            failures.push((name.clone(), "a day is not a whole number of steps".into()));
+            continue;
+        };
+        let scale = evaluate::mase_scale(&train.values, per_day);
+        let reference = crate::core::crps::Quantiles::seasonal_naive(&train.values, per_day, per_day);
+        let day = evaluate::Horizons {
+            label: "1d".into(),
+            steps: per_day,
+            per_day,
+        };
+        let score = |forecast: &model::Forecast| {
+            evaluate::scores(actual, forecast, level, &day, (scale, reference.as_ref()))
+                .into_iter()
+                .next()
+                .expect("the day is scored")
+        };
+        let own = match model::forecast(train, per_day) {
+            Ok(forecast) => score(&forecast).mase,
+            Err(e) => {
+                failures.push((name.clone(), e.to_string()));
+                continue;
+            }
+        };
+        for &h in hours {
+            let seen = ((h * 3_600) / train.step).max(1) as usize;
+            let from = train.len().saturating_sub(seen);
+            let young = series::Series {
+                start: train.timestamp(from),
+                step: train.step,
+                values: train.values[from..].to_vec(),
+                stats: train.stats,
+            };
+            let (forecast, cold) = match shapes::cold_forecast(&young, per_day, &fleet, None) {
+                Ok(made) => made,
+                Err(e) => {
+                    failures.push((format!("{name} ({h}h)"), e.to_string()));
+                    continue;
+                }
+            };
+            let cold_score = score(&forecast);
+            let mut known: Vec<f64> = young.values.iter().copied().filter(|v| v.is_finite()).collect();
+            let flat = crate::core::stats::median(&mut known);
+            let flat_mae = actual[..per_day.min(actual.len())]
+                .iter()
+                .filter(|a| a.is_finite())
+                .map(|a| (a - flat).abs())
+                .collect::<Vec<f64>>();
+            let flat_mase = flat_mae.iter().sum::<f64>() / flat_mae.len().max(1) as f64 / scale;
+            scores.push(evaluate::ColdStartScore {
+                series: name.clone(),
+                hours: h,
+                shape: cold.shape,
+                mase: cold_score.mase,
+                own_mase: own,
+                flat_mase,
+                coverage: cold_score.coverage,
+                crps_rel: cold_score.crps_rel,
+            });
+        }
+    }
+    Ok((scores, failures))
+}
+
 /// One series' evaluation, and whether its export (when asked) was written.
 fn evaluate_file(
     path: &Path,

@@ -1,10 +1,13 @@
 //! `homeostat recommend`: plans every workload; the Parquet export of
 //! histories and forecasts; `synth`'s fleet files.
 
-use super::{process_histories, with_planning_budget, RunContext, RunError, SeriesFormat};
+use super::{
+    process_histories, with_planning_budget, Loaded, RunContext, RunError, SeriesFormat,
+};
 use crate::app::config::Config;
 use crate::core::model::{self};
-use crate::core::plan::{plan_fitted, Fitted, Plan, WorkloadPlan};
+use crate::core::plan::{plan_in_fleet, Fitted, Fleet, Plan, Status, WorkloadPlan};
+use crate::core::shapes;
 use crate::core::series::{self};
 use crate::core::time::format_timestamp;
 use crate::core::workload::Workload;
@@ -23,6 +26,13 @@ pub fn recommend(run: &RunContext, config: &Config) -> Plan {
 /// made from, on the thread that made it (to draw or export it while only
 /// that workload's data is in memory). Returns the plan and `extra`'s
 /// results, in config order.
+///
+/// The fleet's shapes: every workload with a week of history gives its
+/// profile; once all are planned, the shapes are learned from them (five
+/// or more; else the store's are used) and kept in the store, and the
+/// workloads too young for a model of their own (put aside on the way)
+/// are planned from them. Workloads younger than two weeks are planned
+/// with the store's shapes, when it has any.
 pub fn recommend_with<T, F>(run: &RunContext, config: &Config, extra: F) -> (Plan, Vec<T>)
 where
     T: Send,
@@ -30,7 +40,14 @@ where
 {
     let mut workloads = Vec::with_capacity(config.workloads.len());
     let mut extras = Vec::with_capacity(config.workloads.len());
+    let mut profiled: Vec<shapes::Profiled> = Vec::new();
+    let mut young: Vec<(usize, Loaded)> = Vec::new();
     let at = run.at;
+    let store = super::store_of(config);
+    let stored = store.read_shapes().unwrap_or_else(|e| {
+        tracing::warn!(error = "shapes_unreadable", "{e}: the run learns them anew");
+        None
+    });
     process_histories(
         run,
         config,
@@ -40,25 +57,137 @@ where
             // (a thread never waits while it holds any).
             let (loaded, _planning) = with_planning_budget(workload, loaded, at);
             let (plan, fitted) = match loaded {
-                Ok(loaded) => plan_fitted(workload, &loaded.raw, Some(loaded.now)),
+                Ok(loaded) => {
+                    let fleet = fleet_for(workload, stored.as_ref(), &[]);
+                    let planned = plan_in_fleet(workload, &loaded.raw, Some(loaded.now), &fleet);
+                    if planned.0.status == Status::InsufficientData
+                        && young_workload(workload, &loaded.raw, Some(loaded.now))
+                    {
+                        // Planned once the run's shapes are learned.
+                        return Planned::Young(loaded);
+                    }
+                    planned
+                }
                 Err(failure) => (
                     WorkloadPlan::failed(workload, failure.now, failure.status, failure.reason),
                     None,
                 ),
             };
+            let profile = fitted.as_ref().and_then(|f| {
+                let h = &f.history;
+                shapes::profile(&h.values, h.start, h.step).map(|p| (p, shapes::probe(h)))
+            });
             let extra = extra(workload, &plan, fitted.as_ref());
-            (plan, extra)
+            Planned::Done {
+                plan,
+                extra,
+                profile,
+            }
         },
-        |_, (plan, extra)| {
-            workloads.push(plan);
-            extras.push(extra);
+        |workload, planned| match planned {
+            Planned::Done {
+                plan,
+                extra,
+                profile,
+            } => {
+                if let Some((profile, probe)) = profile {
+                    let probe = (profiled.len() < shapes::PROBES).then_some(probe);
+                    profiled.push(shapes::Profiled {
+                        id: workload.id(),
+                        profile,
+                        probe,
+                    });
+                }
+                workloads.push(plan);
+                extras.push(Some(extra));
+            }
+            Planned::Young(loaded) => {
+                young.push((workloads.len(), loaded));
+                workloads.push(WorkloadPlan::empty(
+                    &workload.namespace,
+                    &workload.name,
+                    &workload.hpa,
+                    Status::InsufficientData,
+                ));
+                extras.push(None);
+            }
         },
     );
+    let learned = shapes::learn(&profiled, &format_timestamp(run.at.unwrap_or(run.clock_now)));
+    if let (Some(learned), Some(_)) = (&learned, &config.store) {
+        if let Err(e) = store.save_shapes(learned) {
+            tracing::error!(error = "store_unwritable", "fleet shapes not kept: {e}");
+        }
+    }
+    let shapes = learned.as_ref().or(stored.as_ref());
+    for (index, loaded) in young {
+        let workload = config
+            .workloads
+            .iter()
+            .find(|w| w.namespace == workloads[index].namespace && w.name == workloads[index].name)
+            .expect("a planned workload is in the config");
+        let fleet = fleet_for(workload, shapes, &profiled);
+        if let (Some(like), Fleet::Shapes { like: None, .. }) = (&workload.like, &fleet) {
+            tracing::warn!(
+                workload = %workload.id(),
+                "like: {like} has no shape (not profiled in this run, not in the store's fleet shapes): the best-matching shape is used"
+            );
+        }
+        let (plan, fitted) = plan_in_fleet(workload, &loaded.raw, Some(loaded.now), &fleet);
+        extras[index] = Some(extra(workload, &plan, fitted.as_ref()));
+        workloads[index] = plan;
+    }
     let plan = Plan {
         generated_at: format_timestamp(run.clock_now),
         workloads,
     };
+    let extras = extras
+        .into_iter()
+        .map(|e| e.expect("every workload planned"))
+        .collect();
     (plan, extras)
+}
+
+/// One workload's outcome on the planning threads.
+enum Planned<T> {
+    Done {
+        plan: WorkloadPlan,
+        extra: T,
+        /// Its profile and probe, for the fleet's shapes.
+        profile: Option<(Vec<f64>, series::Series)>,
+    },
+    /// Too young for a model of its own: planned from the fleet's shapes.
+    Young(Loaded),
+}
+
+/// Whether the fleet's shapes could start this workload.
+fn young_workload(workload: &Workload, raw: &source::RawSeries, now: Option<i64>) -> bool {
+    crate::core::plan::young(workload, raw, now)
+}
+
+/// The fleet a workload is planned in: the shapes (none: alone) and the
+/// profile its `like:` names — the workload's own from this run when it
+/// has one, else the shape the shapes put it in.
+fn fleet_for<'a>(
+    workload: &'a Workload,
+    shapes: Option<&'a shapes::FleetShapes>,
+    profiled: &'a [shapes::Profiled],
+) -> Fleet<'a> {
+    let Some(shapes) = shapes else {
+        return Fleet::Alone;
+    };
+    let like = workload.like.as_deref().and_then(|id| {
+        profiled
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| p.profile.as_slice())
+            .or_else(|| {
+                let shape = *shapes.members.get(id)?;
+                shapes.shapes.get(shape).map(|s| s.profile.as_slice())
+            })
+            .map(|profile| (id, profile))
+    });
+    Fleet::Shapes { shapes, like }
 }
 
 /// `homeostat recommend --format parquet`: writes one workload's history

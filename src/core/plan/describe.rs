@@ -16,6 +16,35 @@ use crate::core::series::Series;
 use crate::core::time::{format_moment, format_stretch, format_timestamp, Span};
 use crate::core::workload::{CurrentBounds, Workload};
 
+/// How the forecast rests on the fleet's shapes.
+fn describe_cold_start(cold: &crate::core::shapes::ColdStart) -> String {
+    let history = human_span(cold.history);
+    let fit = format!(
+        "it explains the history with a mean misfit of {:.0}% (a flat line: {:.0}%)",
+        cold.misfit * 100.0,
+        cold.flat_misfit * 100.0
+    );
+    if cold.own_weight > 0.0 {
+        return format!(
+            "young workload: {history} of history, forecast {:.0}% from its own model and {:.0}% from the fleet's {} (learned from {} workloads; {fit}); the shape's share falls to 0 at two weeks",
+            cold.own_weight * 100.0,
+            (1.0 - cold.own_weight) * 100.0,
+            cold.shape,
+            cold.fleet
+        );
+    }
+    if cold.shape == "flat" {
+        return format!(
+            "cold start: only {history} of history and no fleet shape explains it better than a flat line ({:.0}% misfit): forecast flat at the level seen, with the fleet's widest cold-start interval",
+            cold.flat_misfit * 100.0
+        );
+    }
+    format!(
+        "cold start: only {history} of history (a model of its own needs 2d): forecast from the fleet's {} (learned from {} workloads) at the level seen; {fit}; the interval is the fleet's simulated cold starts' at this much history",
+        cold.shape, cold.fleet
+    )
+}
+
 /// The reasons of a computed plan, in the report's order (the data, the
 /// model, the bounds and what changed, the events, what the operator must
 /// know, the schedule), and those the HPA's annotation carries (the bounds,
@@ -35,6 +64,7 @@ pub(super) fn reasons(
         ..
     } = computed;
     let mut reasons = vec![describe_data(series, origin), describe_model(forecast)];
+    reasons.extend(computed.cold_start.as_ref().map(describe_cold_start));
     let (thinnest, needed) = computed.interval_support;
     if thinnest < needed {
         reasons.push(format!(

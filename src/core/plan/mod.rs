@@ -161,6 +161,10 @@ pub struct WorkloadPlan {
     /// The known events in the horizon that the bounds make room for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub known_events: Vec<crate::core::known::Upcoming>,
+    /// The forecast rests on the fleet's shapes (a young workload): which,
+    /// and how much.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cold_start: Option<crate::core::shapes::ColdStart>,
 }
 
 impl WorkloadPlan {
@@ -202,6 +206,7 @@ impl WorkloadPlan {
             in_spike: false,
             thin_interval: false,
             known_events: Vec::new(),
+            cold_start: None,
             scheduled_min: None,
             schedule: Vec::new(),
             validation_mase: None,

@@ -17,6 +17,7 @@ use crate::core::known;
 use crate::core::model::{self, Forecast, Level};
 use crate::core::series::RawSeries;
 use crate::core::series::{human_span, resample, GridOptions, Series};
+use crate::core::shapes::{self, FleetShapes};
 use crate::core::time::{format_timestamp, Span};
 use crate::core::workload::{Mode, Workload};
 
@@ -28,6 +29,35 @@ use crate::core::workload::{Mode, Workload};
 #[must_use]
 pub fn plan_workload(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> WorkloadPlan {
     plan_fitted(workload, raw, now).0
+}
+
+/// What the fleet lends a young workload (see [`crate::core::shapes`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Fleet<'a> {
+    /// No shapes: a workload with less than two days of history has
+    /// insufficient data.
+    #[default]
+    Alone,
+    /// The fleet's shapes, and the profile the workload's `like:` names
+    /// (with its label), when it names one that is known.
+    Shapes {
+        shapes: &'a FleetShapes,
+        like: Option<(&'a str, &'a [f64])>,
+    },
+}
+
+/// Whether the fleet's shapes could start `workload` at `now`: it has
+/// less than two days of history (and not too old), but at least
+/// [`shapes::COLD_MIN_HISTORY`]. A run that learns shapes plans such a
+/// workload once they are learned.
+#[must_use]
+pub fn young(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> bool {
+    let now = now.unwrap_or_else(|| raw.latest());
+    let Ok(series) = grid(workload, raw, now, &Fleet::Alone, true) else {
+        return false;
+    };
+    shapes::known_history(&series) < shapes::COLD_HISTORY
+        && now - series.end() <= workload.max_gap.secs()
 }
 
 /// What a plan was made from, for the reports' charts and exports and for
@@ -72,6 +102,8 @@ pub(super) struct Computed {
     /// out of the fit.
     pub known: Vec<known::Upcoming>,
     pub known_left_out: usize,
+    /// How the forecast rests on the fleet's shapes, if it does.
+    pub cold_start: Option<shapes::ColdStart>,
 }
 
 /// [`plan_workload`], and what it was made from when a forecast was made.
@@ -81,8 +113,20 @@ pub fn plan_fitted(
     raw: &RawSeries,
     now: Option<i64>,
 ) -> (WorkloadPlan, Option<Fitted>) {
+    plan_in_fleet(workload, raw, now, &Fleet::Alone)
+}
+
+/// [`plan_fitted`] in a fleet whose shapes may start a young workload or
+/// steer one younger than two weeks (see [`crate::core::shapes`]).
+#[must_use]
+pub fn plan_in_fleet(
+    workload: &Workload,
+    raw: &RawSeries,
+    now: Option<i64>,
+    fleet: &Fleet,
+) -> (WorkloadPlan, Option<Fitted>) {
     let now = now.unwrap_or_else(|| raw.latest());
-    let computed = match compute(workload, raw, now) {
+    let computed = match compute(workload, raw, now, fleet) {
         Ok(computed) => computed,
         Err((status, reason)) => {
             return (
@@ -144,6 +188,7 @@ pub fn plan_fitted(
         validation_mase: computed.validation_mase,
         untrustworthy_model: computed.untrustworthy_model,
         known_events: computed.known,
+        cold_start: computed.cold_start,
     };
     let fitted = Fitted {
         history: series,
@@ -157,23 +202,13 @@ pub fn plan_fitted(
 
 /// The arithmetic of one workload's plan at `now`, or the status and
 /// reason that stop it (too little or stale data, no forecast).
-fn compute(workload: &Workload, raw: &RawSeries, now: i64) -> Result<Computed, (Status, String)> {
-    let window = raw.window(now, workload.history.secs());
-    let options = GridOptions {
-        step: workload.step,
-        max_gap: workload.max_gap,
-        ..GridOptions::default()
-    };
-    let series = resample(&window, &options).map_err(|e| {
-        (
-            Status::InsufficientData,
-            format!(
-                "{e} (history window {} up to {})",
-                workload.history,
-                format_timestamp(now)
-            ),
-        )
-    })?;
+fn compute(
+    workload: &Workload,
+    raw: &RawSeries,
+    now: i64,
+    fleet: &Fleet,
+) -> Result<Computed, (Status, String)> {
+    let series = grid(workload, raw, now, fleet, false)?;
     // The grid's last step is the last sample rounded to the grid, which may
     // lie up to half a step after "now".
     let staleness = (now - series.end()).max(0);
@@ -215,7 +250,7 @@ fn compute(workload: &Workload, raw: &RawSeries, now: i64) -> Result<Computed, (
     drop(without_known);
     let mut policy = workload.policy;
     policy.headroom = adaptation.headroom(policy.headroom);
-    let mut forecast = model::forecast(&adaptation.series, total)
+    let (mut forecast, cold_start) = fleet_forecast(&adaptation.series, total, fleet)
         .map_err(|e| (Status::Error, format!("{}: {e}", raw.origin)))?;
     let horizon = (
         forecast.timestamp(first_after_now),
@@ -283,6 +318,64 @@ fn compute(workload: &Workload, raw: &RawSeries, now: i64) -> Result<Computed, (
         lead,
         known,
         known_left_out,
+        cold_start,
+    })
+}
+
+/// The forecast of `total` steps: the workload's own model's; with fleet
+/// shapes, the shape's alone below two days of history, and a blend of
+/// both up to two weeks.
+fn fleet_forecast(
+    adapted: &Series,
+    total: usize,
+    fleet: &Fleet,
+) -> Result<(Forecast, Option<shapes::ColdStart>), model::ModelError> {
+    let Fleet::Shapes { shapes: fleet, like } = *fleet else {
+        return Ok((model::forecast(adapted, total)?, None));
+    };
+    if shapes::known_history(adapted) < shapes::COLD_HISTORY {
+        let (forecast, cold) = shapes::cold_forecast(adapted, total, fleet, like)?;
+        return Ok((forecast, Some(cold)));
+    }
+    let mut forecast = model::forecast(adapted, total)?;
+    let cold = shapes::blend(&mut forecast, adapted, fleet, like);
+    Ok((forecast, cold))
+}
+
+/// The workload's history window at `now` on its grid: at least two days
+/// of known values, or (`young`, or with fleet shapes) at least
+/// [`shapes::COLD_MIN_HISTORY`].
+fn grid(
+    workload: &Workload,
+    raw: &RawSeries,
+    now: i64,
+    fleet: &Fleet,
+    young: bool,
+) -> Result<Series, (Status, String)> {
+    let window = raw.window(now, workload.history.secs());
+    let mut options = GridOptions {
+        step: workload.step,
+        max_gap: workload.max_gap,
+        ..GridOptions::default()
+    };
+    if young || matches!(fleet, Fleet::Shapes { .. }) {
+        options.min_history =
+            Span::from_secs(shapes::COLD_MIN_HISTORY).expect("positive constant");
+    }
+    resample(&window, &options).map_err(|e| {
+        let fleet_note = if matches!(fleet, Fleet::Alone) {
+            ""
+        } else {
+            " (the fleet's shapes start a workload from 1h of history)"
+        };
+        (
+            Status::InsufficientData,
+            format!(
+                "{e} (history window {} up to {}){fleet_note}",
+                workload.history,
+                format_timestamp(now)
+            ),
+        )
     })
 }
 
