@@ -58,10 +58,6 @@ pub const PROBES: usize = 256;
 pub const PROBE_HISTORY: i64 = 3 * DAY;
 /// Histories (hours) the cold starts are simulated with.
 pub const CALIBRATION_HOURS: [i64; 6] = [1, 3, 6, 12, 24, 48];
-/// A shape is preferred to a flat line unless the flat line explains
-/// what was seen this much better: a new workload more likely has the
-/// fleet's rhythm than none.
-const SHAPE_PREFERENCE: f64 = 1.1;
 /// Version of the fleet-shapes file this homeostat writes and reads.
 pub const SHAPES_VERSION: u32 = 1;
 
@@ -150,7 +146,9 @@ pub struct Shape {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeadErrors {
     pub until: i64,
-    /// (actual − forecast) / level, at the 101 percentiles 0, 1, …, 100.
+    /// (actual − forecast) / the fit's spread on the history seen (its mean
+    /// absolute misfit), at the 101 percentiles 0, 1, …, 100: a noisy
+    /// workload's interval is wider than a smooth one's.
     pub percentiles: Vec<f64>,
 }
 
@@ -161,6 +159,10 @@ pub struct ColdErrors {
     pub hours: i64,
     /// Cold starts simulated.
     pub starts: usize,
+    /// Weight of the workload's own earlier days (where it has seen the
+    /// same time of day) against the shape's fit: the one that served the
+    /// simulated cold starts best.
+    pub own_weight: f64,
     /// Errors of the forecast a cold start makes (shape or flat, as matched).
     pub matched: Vec<LeadErrors>,
     /// Errors of a flat line at the level seen (the fallback's).
@@ -314,80 +316,127 @@ pub struct Match {
     pub profile: Option<Vec<f64>>,
     /// What the shape is called in reasons (`shape-2`, `like team/api`).
     pub label: String,
-    /// The load the shape's mean stands for.
+    /// The load the shape's weekly mean stands for.
     pub level: f64,
+    /// How much of the shape's swing the workload shows (1: all of it).
+    pub amplitude: f64,
     /// Mean absolute misfit over the history seen, relative to its load.
     pub misfit: f64,
     /// The flat line's misfit, for the reason.
     pub flat_misfit: f64,
+    /// Mean absolute misfit in load units (at least 1% of the level): the
+    /// unit the fleet's cold-start errors are kept in.
+    pub spread: f64,
 }
 
-/// Level and relative misfit of `profile` (or a flat line) on the known
-/// values of `series`: the level by least squares.
-fn fit(profile: Option<&[f64]>, series: &Series) -> Option<(f64, f64)> {
-    let shape = |i: usize| profile.map_or(1.0, |p| at(p, series.timestamp(i)));
-    let (mut vs, mut ss, mut total) = (0.0, 0.0, 0.0);
-    for (i, &v) in series.values.iter().enumerate() {
-        if v.is_finite() {
-            let s = shape(i);
-            vs += v * s;
-            ss += s * s;
-            total += v.abs();
-        }
-    }
-    if ss <= 0.0 {
-        return None;
-    }
-    let level = (vs / ss).max(0.0);
-    let misfit: f64 = series
+/// Least amplitude that makes a shape: below it the workload shows too
+/// little of the shape's swing to tell it from a flat line.
+const MIN_AMPLITUDE: f64 = 0.25;
+/// Largest amplitude believed (a swing twice the shape's).
+const MAX_AMPLITUDE: f64 = 2.0;
+
+/// Fits `profile` (or a flat line) to the known values of `series`:
+/// load = level × (1 + amplitude × (shape − 1)), by Huber-weighted least
+/// squares (a burst in a few hours of history must not set the level),
+/// the amplitude held towards 1 (the shape as the fleet has it) with the
+/// weight of one hour of data — with an hour seen, the fleet's shape is
+/// most of what is known. A flat line is the median.
+fn fit(profile: Option<&[f64]>, series: &Series) -> Option<Match> {
+    let points: Vec<(f64, f64)> = series
         .values
         .iter()
         .enumerate()
         .filter(|(_, v)| v.is_finite())
-        .map(|(i, v)| (v - level * shape(i)).abs())
+        .map(|(i, &v)| {
+            let x = profile.map_or(0.0, |p| at(p, series.timestamp(i)) - 1.0);
+            (x, v)
+        })
+        .collect();
+    if points.is_empty() {
+        return None;
+    }
+    let total: f64 = points.iter().map(|(_, v)| v.abs()).sum();
+    let mut values: Vec<f64> = points.iter().map(|&(_, v)| v).collect();
+    let median = crate::core::stats::median(&mut values);
+    let (mut b0, mut b1) = (median, 0.0);
+    if let Some(profile) = profile {
+        let swing = profile.iter().map(|s| (s - 1.0).powi(2)).sum::<f64>() / WEEK_HOURS as f64;
+        let lambda = (3_600 / series.step).max(1) as f64 * swing;
+        let mut weights = vec![1.0; points.len()];
+        for _ in 0..5 {
+            let (mut sw, mut swx, mut swxx, mut swv, mut swxv) = (0.0, 0.0, 0.0, 0.0, 0.0);
+            for (&(x, v), w) in points.iter().zip(&weights) {
+                sw += w;
+                swx += w * x;
+                swxx += w * x * x;
+                swv += w * v;
+                swxv += w * x * v;
+            }
+            // Normal equations of Σw(v − b0 − b1·x)² + λ(b1 − b0)².
+            let (a11, a12, a22) = (sw + lambda, swx - lambda, swxx + lambda);
+            let det = a11 * a22 - a12 * a12;
+            if det.abs() < 1e-12 {
+                break;
+            }
+            b0 = (swv * a22 - a12 * swxv) / det;
+            b1 = (a11 * swxv - a12 * swv) / det;
+            let mut residuals: Vec<f64> = points.iter().map(|&(x, v)| v - b0 - b1 * x).collect();
+            let sigma = crate::core::stats::robust_sd(&residuals).max(1e-9 * b0.abs());
+            for (w, r) in weights.iter_mut().zip(residuals.iter_mut()) {
+                *w = (1.345 * sigma / r.abs().max(1e-300)).min(1.0);
+            }
+        }
+        if b0 <= 0.0 {
+            return None;
+        }
+    }
+    let level = b0.max(0.0);
+    let amplitude = if level > 0.0 {
+        (b1 / level).clamp(0.0, MAX_AMPLITUDE)
+    } else {
+        0.0
+    };
+    let absolute: f64 = points
+        .iter()
+        .map(|&(x, v)| (v - level * (1.0 + amplitude * x)).abs())
         .sum();
-    Some((level, if total > 0.0 { misfit / total } else { 0.0 }))
+    Some(Match {
+        profile: profile.map(<[f64]>::to_vec),
+        label: if profile.is_some() { String::new() } else { "flat".into() },
+        level,
+        amplitude,
+        misfit: if total > 0.0 { absolute / total } else { 0.0 },
+        flat_misfit: 0.0,
+        spread: (absolute / points.len() as f64).max(0.01 * level).max(1e-9),
+    })
 }
 
 /// Matches `series` (a young workload's history) to the fleet's shape that
 /// explains it best, or to `like` when given (its label and profile); a
-/// flat line when no shape does better than [`SHAPE_PREFERENCE`] × it.
+/// flat line when no shape explains it better, or the workload shows
+/// little of the best one's swing.
 #[must_use]
 pub fn match_shape(
     series: &Series,
     shapes: &[Shape],
     like: Option<(&str, &[f64])>,
 ) -> Option<Match> {
-    let (flat_level, flat_misfit) = fit(None, series)?;
-    let flat = Match {
-        profile: None,
-        label: "flat".to_string(),
-        level: flat_level,
-        misfit: flat_misfit,
-        flat_misfit,
+    let mut flat = fit(None, series)?;
+    flat.flat_misfit = flat.misfit;
+    let with = |mut m: Match, label: &str| {
+        m.label = label.to_string();
+        m.flat_misfit = flat.misfit;
+        m
     };
     if let Some((label, profile)) = like {
-        let (level, misfit) = fit(Some(profile), series)?;
-        return Some(Match {
-            profile: Some(profile.to_vec()),
-            label: label.to_string(),
-            level,
-            misfit,
-            flat_misfit,
-        });
+        return fit(Some(profile), series).map(|m| with(m, label));
     }
     let best = shapes
         .iter()
-        .filter_map(|s| fit(Some(&s.profile), series).map(|(l, m)| (s, l, m)))
-        .min_by(|a, b| a.2.total_cmp(&b.2));
+        .filter_map(|s| fit(Some(&s.profile), series).map(|m| with(m, &s.name)))
+        .min_by(|a, b| a.misfit.total_cmp(&b.misfit));
     Some(match best {
-        Some((shape, level, misfit)) if misfit <= flat_misfit * SHAPE_PREFERENCE => Match {
-            profile: Some(shape.profile.clone()),
-            label: shape.name.clone(),
-            level,
-            misfit,
-            flat_misfit,
-        },
+        Some(m) if m.misfit <= flat.misfit && m.amplitude >= MIN_AMPLITUDE => m,
         _ => flat,
     })
 }
@@ -397,7 +446,8 @@ fn project(m: &Match, start: i64, step: i64, steps: usize) -> Vec<f64> {
     (0..steps)
         .map(|i| {
             let ts = start + i as i64 * step;
-            m.level * m.profile.as_deref().map_or(1.0, |p| at(p, ts))
+            let swing = m.profile.as_deref().map_or(0.0, |p| at(p, ts) - 1.0);
+            (m.level * (1.0 + m.amplitude * swing)).max(0.0)
         })
         .collect()
 }
@@ -425,9 +475,9 @@ fn calibrate(fleet: &FleetShapes, profiled: &[Profiled]) -> Vec<ColdErrors> {
     CALIBRATION_HOURS
         .iter()
         .map(|&hours| {
-            let mut matched = vec![Vec::new(); buckets.len()];
-            let mut flat = vec![Vec::new(); buckets.len()];
-            let mut starts = 0;
+            // Per probe: the day's actual values, the match's and the flat
+            // line's forecasts, the workload's own earlier days, the spreads.
+            let mut starts = Vec::new();
             for probe in &probes {
                 let day = (DAY / probe.step) as usize;
                 let seen = (hours * 3_600 / probe.step).max(1) as usize;
@@ -441,29 +491,67 @@ fn calibrate(fleet: &FleetShapes, profiled: &[Profiled]) -> Vec<ColdErrors> {
                     values: probe.values[origin - seen..origin].to_vec(),
                     stats: probe.stats,
                 };
-                let Some(m) = match_shape(&history, &fleet.shapes, None) else {
+                let (Some(m), Some(line)) = (
+                    match_shape(&history, &fleet.shapes, None),
+                    fit(None, &history),
+                ) else {
                     continue;
                 };
-                if m.level <= 0.0 {
-                    continue;
-                }
-                starts += 1;
                 let start = probe.timestamp(origin);
-                let mean = project(&m, start, probe.step, day);
-                let flat_level = m.level_flat(&history);
-                for (i, &actual) in probe.values[origin..].iter().enumerate() {
-                    if !actual.is_finite() {
+                let own: Vec<Option<f64>> = (0..day)
+                    .map(|i| own_day(&history, start + i as i64 * probe.step))
+                    .collect();
+                starts.push((
+                    &probe.values[origin..],
+                    project(&m, start, probe.step, day),
+                    project(&line, start, probe.step, day),
+                    own,
+                    (m.spread, line.spread),
+                    probe.step,
+                ));
+            }
+            // The weight of the workload's own earlier days that served
+            // these cold starts best (in units of each one's spread).
+            let own_weight = OWN_WEIGHTS
+                .iter()
+                .copied()
+                .min_by(|&x, &y| {
+                    let cost = |w: f64| -> f64 {
+                        starts
+                            .iter()
+                            .flat_map(|(actual, mean, _, own, (spread, _), _)| {
+                                actual.iter().zip(mean).zip(own).filter_map(
+                                    move |((a, f), o)| {
+                                        let o = (*o)?;
+                                        a.is_finite().then(|| {
+                                            (a - (w * o + (1.0 - w) * f)).abs() / spread
+                                        })
+                                    },
+                                )
+                            })
+                            .sum()
+                    };
+                    cost(x).total_cmp(&cost(y))
+                })
+                .unwrap_or(0.0);
+            let mut matched = vec![Vec::new(); buckets.len()];
+            let mut flat = vec![Vec::new(); buckets.len()];
+            for (actual, mean, line, own, (spread, line_spread), step) in &starts {
+                for (i, &a) in actual.iter().enumerate() {
+                    if !a.is_finite() {
                         continue;
                     }
-                    let ahead = (i as i64 + 1) * probe.step;
+                    let ahead = (i as i64 + 1) * step;
                     let b = buckets.iter().position(|&u| ahead <= u).unwrap_or(buckets.len() - 1);
-                    matched[b].push((actual - mean[i]) / m.level);
-                    flat[b].push((actual - flat_level) / m.level);
+                    let mix = |f: f64| own[i].map_or(f, |o| own_weight * o + (1.0 - own_weight) * f);
+                    matched[b].push((a - mix(mean[i])) / spread);
+                    flat[b].push((a - mix(line[i])) / line_spread);
                 }
             }
             ColdErrors {
                 hours,
-                starts,
+                starts: starts.len(),
+                own_weight,
                 matched: percentiles(&buckets, matched),
                 flat: percentiles(&buckets, flat),
             }
@@ -472,14 +560,34 @@ fn calibrate(fleet: &FleetShapes, profiled: &[Profiled]) -> Vec<ColdErrors> {
         .collect()
 }
 
-impl Match {
-    /// The flat line's level on `series` (this match's own when flat).
-    fn level_flat(&self, series: &Series) -> f64 {
-        if self.profile.is_none() {
-            return self.level;
+/// Weights of a workload's own earlier days tried against the shape's fit.
+const OWN_WEIGHTS: [f64; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
+
+/// The workload's own load at `ts`, a whole number of days earlier: the
+/// mean of the known steps within a step of `ts − k days`, averaged over
+/// the (at most two) latest such days its history holds. A day seen once
+/// is the best guess of the next for a workload with a rhythm of its own
+/// (a nightly batch no fleet shape has).
+fn own_day(series: &Series, ts: i64) -> Option<f64> {
+    let mut days = Vec::new();
+    let mut k = 1;
+    while days.len() < 2 {
+        let then = ts - k * DAY;
+        if then < series.start - series.step {
+            break;
         }
-        fit(None, series).map_or(self.level, |(l, _)| l)
+        let centre = (then - series.start).div_euclid(series.step);
+        let near: Vec<f64> = (centre - 1..=centre + 1)
+            .filter_map(|i| usize::try_from(i).ok())
+            .filter_map(|i| series.values.get(i).copied())
+            .filter(|v| v.is_finite())
+            .collect();
+        if !near.is_empty() {
+            days.push(near.iter().sum::<f64>() / near.len() as f64);
+        }
+        k += 1;
     }
+    (!days.is_empty()).then(|| days.iter().sum::<f64>() / days.len() as f64)
 }
 
 /// Each bucket's errors as 101 percentiles (empty buckets left out).
@@ -559,11 +667,18 @@ pub fn cold_forecast(
         widest(&calibration.matched, &calibration.flat)
     };
     let start = series.end() + series.step;
-    let mean = project(&m, start, series.step, steps);
+    let w = calibration.own_weight;
+    let mean: Vec<f64> = project(&m, start, series.step, steps)
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            own_day(series, start + i as i64 * series.step).map_or(f, |o| w * o + (1.0 - w) * f)
+        })
+        .collect();
     let mut buckets: Vec<(usize, Vec<f64>)> = Vec::new();
     for lead in &errors {
         let last = (lead.until / series.step).max(1) as usize;
-        let scaled: Vec<f64> = lead.percentiles.iter().map(|e| e * m.level).collect();
+        let scaled: Vec<f64> = lead.percentiles.iter().map(|e| e * m.spread).collect();
         match buckets.last_mut() {
             Some((l, e)) if *l >= last => *e = scaled,
             _ => buckets.push((last, scaled)),
@@ -575,7 +690,7 @@ pub fn cold_forecast(
         .map(|e| e.abs())
         .sum::<f64>()
         / errors.iter().map(|l| l.percentiles.len()).sum::<usize>().max(1) as f64
-        * m.level;
+        * m.spread;
     let per_day = series.steps_per_day();
     let seasonality = Seasonality {
         daily: m.profile.as_ref().and(per_day),
