@@ -262,8 +262,13 @@ fn cluster(sample: &[&Profiled]) -> (Vec<Vec<f64>>, Vec<f64>) {
         let nd = (n * d) as f64;
         nd * (within.max(1e-12) / nd).ln() + (k * (d + 1)) as f64 * (n as f64).ln()
     };
-    let mean: Vec<f64> = (0..d).map(|j| records.column(j).mean().unwrap_or(1.0)).collect();
-    let mut best = (bic(within(&records, std::slice::from_ref(&mean)), 1), vec![mean]);
+    let mean: Vec<f64> = (0..d)
+        .map(|j| records.column(j).mean().unwrap_or(1.0))
+        .collect();
+    let mut best = (
+        bic(within(&records, std::slice::from_ref(&mean)), 1),
+        vec![mean],
+    );
     let mut scores = vec![best.0];
     // Each cluster needs a few members to stand for a shape.
     for k in 2..=MAX_SHAPES.min(n / 3) {
@@ -303,7 +308,12 @@ fn within(records: &ndarray::Array2<f64>, centroids: &[Vec<f64>]) -> f64 {
 fn nearest_centroid(centroids: &[Vec<f64>], profile: &[f64]) -> (usize, f64) {
     centroids
         .iter()
-        .map(|c| c.iter().zip(profile).map(|(a, b)| (a - b).powi(2)).sum::<f64>())
+        .map(|c| {
+            c.iter()
+                .zip(profile)
+                .map(|(a, b)| (a - b).powi(2))
+                .sum::<f64>()
+        })
         .enumerate()
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .expect("at least one centroid")
@@ -402,7 +412,11 @@ fn fit(profile: Option<&[f64]>, series: &Series) -> Option<Match> {
         .sum();
     Some(Match {
         profile: profile.map(<[f64]>::to_vec),
-        label: if profile.is_some() { String::new() } else { "flat".into() },
+        label: if profile.is_some() {
+            String::new()
+        } else {
+            "flat".into()
+        },
         level,
         amplitude,
         misfit: if total > 0.0 { absolute / total } else { 0.0 },
@@ -412,7 +426,8 @@ fn fit(profile: Option<&[f64]>, series: &Series) -> Option<Match> {
 }
 
 /// Matches `series` (a young workload's history) to the fleet's shape that
-/// explains it best, or to `like` when given (its label and profile); a
+/// explains it best, or to `like` when given (the workload it names and
+/// its profile: labelled `like namespace/name`); a
 /// flat line when no shape explains it better, or the workload shows
 /// little of the best one's swing.
 #[must_use]
@@ -429,7 +444,7 @@ pub fn match_shape(
         m
     };
     if let Some((label, profile)) = like {
-        return fit(Some(profile), series).map(|m| with(m, label));
+        return fit(Some(profile), series).map(|m| with(m, &format!("like {label}")));
     }
     let best = shapes
         .iter()
@@ -520,14 +535,15 @@ fn calibrate(fleet: &FleetShapes, profiled: &[Profiled]) -> Vec<ColdErrors> {
                         starts
                             .iter()
                             .flat_map(|(actual, mean, _, own, (spread, _), _)| {
-                                actual.iter().zip(mean).zip(own).filter_map(
-                                    move |((a, f), o)| {
+                                actual
+                                    .iter()
+                                    .zip(mean)
+                                    .zip(own)
+                                    .filter_map(move |((a, f), o)| {
                                         let o = (*o)?;
-                                        a.is_finite().then(|| {
-                                            (a - (w * o + (1.0 - w) * f)).abs() / spread
-                                        })
-                                    },
-                                )
+                                        a.is_finite()
+                                            .then(|| (a - (w * o + (1.0 - w) * f)).abs() / spread)
+                                    })
                             })
                             .sum()
                     };
@@ -542,8 +558,12 @@ fn calibrate(fleet: &FleetShapes, profiled: &[Profiled]) -> Vec<ColdErrors> {
                         continue;
                     }
                     let ahead = (i as i64 + 1) * step;
-                    let b = buckets.iter().position(|&u| ahead <= u).unwrap_or(buckets.len() - 1);
-                    let mix = |f: f64| own[i].map_or(f, |o| own_weight * o + (1.0 - own_weight) * f);
+                    let b = buckets
+                        .iter()
+                        .position(|&u| ahead <= u)
+                        .unwrap_or(buckets.len() - 1);
+                    let mix =
+                        |f: f64| own[i].map_or(f, |o| own_weight * o + (1.0 - own_weight) * f);
                     matched[b].push((a - mix(mean[i])) / spread);
                     flat[b].push((a - mix(line[i])) / line_spread);
                 }
@@ -689,7 +709,11 @@ pub fn cold_forecast(
         .flat_map(|l| l.percentiles.iter())
         .map(|e| e.abs())
         .sum::<f64>()
-        / errors.iter().map(|l| l.percentiles.len()).sum::<usize>().max(1) as f64
+        / errors
+            .iter()
+            .map(|l| l.percentiles.len())
+            .sum::<usize>()
+            .max(1) as f64
         * m.spread;
     let per_day = series.steps_per_day();
     let seasonality = Seasonality {
@@ -702,15 +726,8 @@ pub fn cold_forecast(
         Some(_) => format!("fleet_shape({})", m.label),
         None => "fleet_shape(flat)".to_string(),
     };
-    let forecast = Forecast::calibrated_elsewhere(
-        start,
-        series.step,
-        mean,
-        name,
-        seasonality,
-        buckets,
-        mae,
-    );
+    let forecast =
+        Forecast::calibrated_elsewhere(start, series.step, mean, name, seasonality, buckets, mae);
     let cold = ColdStart {
         shape: m.label.clone(),
         history: seen,
@@ -772,10 +789,7 @@ pub fn blend(
     for (mean, s) in forecast.mean.iter_mut().zip(shaped) {
         *mean = own * *mean + (1.0 - own) * s;
     }
-    forecast.model = format!(
-        "{} blended with fleet_shape({})",
-        forecast.model, m.label
-    );
+    forecast.model = format!("{} blended with fleet_shape({})", forecast.model, m.label);
     Some(ColdStart {
         shape: m.label,
         history,
@@ -858,7 +872,7 @@ mod tests {
     fn one_rhythm_is_one_shape_and_a_flat_workload_is_not_forced_into_it() {
         let fleet: Vec<Profiled> = (0..8)
             .map(|i| {
-                let s = series(&daily(14.0), 100.0 * (i + 1) as f64, START, 28 * 288);
+                let s = series(&daily(14.0), 100.0 * f64::from(i + 1), START, 28 * 288);
                 Profiled {
                     id: format!("ns/w{i}"),
                     profile: profile(&s.values, s.start, s.step).unwrap(),
@@ -902,7 +916,7 @@ mod tests {
         let shapes = learn(&fleet(10), "2026-01-01T00:00:00Z").unwrap();
         let young = series(&daily(10.0), 400.0, START + 30 * DAY, 24 * 12);
         let evening = &shapes.shapes[shapes.members["ns/w1"]].profile;
-        let m = match_shape(&young, &shapes.shapes, Some(("like ns/w1", evening))).unwrap();
+        let m = match_shape(&young, &shapes.shapes, Some(("ns/w1", evening))).unwrap();
         assert_eq!(m.label, "like ns/w1");
         let free = match_shape(&young, &shapes.shapes, None).unwrap();
         assert_ne!(free.label, shapes.shapes[shapes.members["ns/w1"]].name);

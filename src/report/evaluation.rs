@@ -231,4 +231,3 @@ pub fn render_cold_start_json(scores: &[ColdStartScore]) -> String {
     text.push('\n');
     text
 }
-

@@ -16,6 +16,7 @@ mod bad_input;
 mod calendar;
 mod cli;
 mod cluster;
+mod coldstart;
 mod crash;
 mod deploy;
 mod doctor;

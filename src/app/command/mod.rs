@@ -116,7 +116,14 @@ pub fn execute(cli: Cli) -> Result<u8> {
                     export.as_deref(),
                 )
             } else {
-                tools::evaluate_cold_start(&input, test, &cold_start, level, format, output.as_deref())
+                tools::evaluate_cold_start(
+                    &input,
+                    test,
+                    &cold_start,
+                    level,
+                    format,
+                    output.as_deref(),
+                )
             }
         }
         Command::Fetch {

@@ -83,6 +83,9 @@ fn series_files(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
     Ok(paths)
 }
 
+/// The cold starts' scores, and per series that could not be scored, why.
+pub type ColdStartEvaluation = (Vec<evaluate::ColdStartScore>, Vec<(String, String)>);
+
 /// Simulated cold starts over the series of `dir` (the evaluation
 /// protocol's split: the test span held out): for each series, the fleet's
 /// shapes learned from the other series' training parts, then the first
@@ -95,17 +98,20 @@ pub fn cold_start_dir(
     test: Span,
     hours: &[i64],
     level: Level,
-) -> Result<(Vec<evaluate::ColdStartScore>, Vec<(String, String)>), RunError> {
+) -> Result<ColdStartEvaluation, RunError> {
     use crate::core::shapes;
     let mut failures = Vec::new();
     let mut traces = Vec::new();
     for path in series_files(dir)? {
-        let name = path
-            .file_stem()
-            .map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
+        let name = path.file_stem().map_or_else(
+            || path.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        );
         let split = source::read_file(&path)
             .map_err(|e| e.to_string())
-            .and_then(|raw| series::resample(&raw, &GridOptions::default()).map_err(|e| e.to_string()))
+            .and_then(|raw| {
+                series::resample(&raw, &GridOptions::default()).map_err(|e| e.to_string())
+            })
             .and_then(|series| {
                 let test_steps = model::steps_in(test.secs(), series.step);
                 evaluate::split(&series, test_steps)
@@ -132,7 +138,13 @@ pub fn cold_start_dir(
             .filter_map(|(.., p)| p.clone())
             .collect();
         let Some(fleet) = shapes::learn(&fleet, "evaluation") else {
-            failures.push((name.clone(), format!("fewer than {} other series give a profile", shapes::MIN_FLEET)));
+            failures.push((
+                name.clone(),
+                format!(
+                    "fewer than {} other series give a profile",
+                    shapes::MIN_FLEET
+                ),
+            ));
             continue;
         };
         let Some(per_day) = train.steps_per_day() else {
@@ -140,7 +152,8 @@ pub fn cold_start_dir(
             continue;
         };
         let scale = evaluate::mase_scale(&train.values, per_day);
-        let reference = crate::core::crps::Quantiles::seasonal_naive(&train.values, per_day, per_day);
+        let reference =
+            crate::core::crps::Quantiles::seasonal_naive(&train.values, per_day, per_day);
         let day = evaluate::Horizons {
             label: "1d".into(),
             steps: per_day,
@@ -176,7 +189,12 @@ pub fn cold_start_dir(
                 }
             };
             let cold_score = score(&forecast);
-            let mut known: Vec<f64> = young.values.iter().copied().filter(|v| v.is_finite()).collect();
+            let mut known: Vec<f64> = young
+                .values
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .collect();
             let flat = crate::core::stats::median(&mut known);
             let flat_mae = actual[..per_day.min(actual.len())]
                 .iter()

@@ -1,14 +1,12 @@
 //! `homeostat recommend`: plans every workload; the Parquet export of
 //! histories and forecasts; `synth`'s fleet files.
 
-use super::{
-    process_histories, with_planning_budget, Loaded, RunContext, RunError, SeriesFormat,
-};
+use super::{process_histories, with_planning_budget, Loaded, RunContext, RunError, SeriesFormat};
 use crate::app::config::Config;
 use crate::core::model::{self};
 use crate::core::plan::{plan_in_fleet, Fitted, Fleet, Plan, Status, WorkloadPlan};
-use crate::core::shapes;
 use crate::core::series::{self};
+use crate::core::shapes;
 use crate::core::time::format_timestamp;
 use crate::core::workload::Workload;
 use crate::edge::source::{self};
@@ -64,7 +62,7 @@ where
                         && young_workload(workload, &loaded.raw, Some(loaded.now))
                     {
                         // Planned once the run's shapes are learned.
-                        return Planned::Young(loaded);
+                        return Planned::Young(Box::new(loaded));
                     }
                     planned
                 }
@@ -102,7 +100,7 @@ where
                 extras.push(Some(extra));
             }
             Planned::Young(loaded) => {
-                young.push((workloads.len(), loaded));
+                young.push((workloads.len(), *loaded));
                 workloads.push(WorkloadPlan::empty(
                     &workload.namespace,
                     &workload.name,
@@ -113,7 +111,10 @@ where
             }
         },
     );
-    let learned = shapes::learn(&profiled, &format_timestamp(run.at.unwrap_or(run.clock_now)));
+    let learned = shapes::learn(
+        &profiled,
+        &format_timestamp(run.at.unwrap_or(run.clock_now)),
+    );
     if let (Some(learned), Some(_)) = (&learned, &config.store) {
         if let Err(e) = store.save_shapes(learned) {
             tracing::error!(error = "store_unwritable", "fleet shapes not kept: {e}");
@@ -133,7 +134,13 @@ where
                 "like: {like} has no shape (not profiled in this run, not in the store's fleet shapes): the best-matching shape is used"
             );
         }
-        let (plan, fitted) = plan_in_fleet(workload, &loaded.raw, Some(loaded.now), &fleet);
+        let (mut plan, fitted) = plan_in_fleet(workload, &loaded.raw, Some(loaded.now), &fleet);
+        if shapes.is_none() {
+            plan.reasons.push(format!(
+                "no fleet shapes to start it from: a run with {} or more workloads of a week's history learns them (and keeps them in the store), and then plans a workload from 1h of history",
+                shapes::MIN_FLEET
+            ));
+        }
         extras[index] = Some(extra(workload, &plan, fitted.as_ref()));
         workloads[index] = plan;
     }
@@ -157,7 +164,7 @@ enum Planned<T> {
         profile: Option<(Vec<f64>, series::Series)>,
     },
     /// Too young for a model of its own: planned from the fleet's shapes.
-    Young(Loaded),
+    Young(Box<Loaded>),
 }
 
 /// Whether the fleet's shapes could start this workload.

@@ -39,9 +39,15 @@ fn describe_cold_start(cold: &crate::core::shapes::ColdStart) -> String {
             cold.flat_misfit * 100.0
         );
     }
+    let source = match cold.shape.strip_prefix("like ") {
+        Some(id) => format!("the shape of {id} (`like:`)"),
+        None => format!(
+            "the fleet's {} (learned from {} workloads)",
+            cold.shape, cold.fleet
+        ),
+    };
     format!(
-        "cold start: only {history} of history (a model of its own needs 2d): forecast from the fleet's {} (learned from {} workloads) at the level seen; {fit}; the interval is the fleet's simulated cold starts' at this much history",
-        cold.shape, cold.fleet
+        "cold start: only {history} of history (a model of its own needs 2d): forecast from {source} at the level seen, and from its own earlier days where it has seen the time of day; {fit}; the interval is the fleet's simulated cold starts' at this much history"
     )
 }
 
@@ -164,6 +170,13 @@ fn describe_data(series: &Series, origin: &str) -> String {
 
 fn describe_model(forecast: &Forecast) -> String {
     let s = &forecast.seasonality;
+    if forecast.origins == 0 {
+        return format!(
+            "model: {} (no backtest of its own: the fleet's simulated cold starts give its interval; their mean absolute error at this much history is {})",
+            forecast.model,
+            significant(forecast.validation_mae, 4)
+        );
+    }
     format!(
         "model: {} chosen by backtest (MAE {:.4} over the last {} windows of history); seasonality {} (daily strength {:.2}, weekly {:.2})",
         forecast.model,

@@ -330,7 +330,11 @@ fn fleet_forecast(
     total: usize,
     fleet: &Fleet,
 ) -> Result<(Forecast, Option<shapes::ColdStart>), model::ModelError> {
-    let Fleet::Shapes { shapes: fleet, like } = *fleet else {
+    let Fleet::Shapes {
+        shapes: fleet,
+        like,
+    } = *fleet
+    else {
         return Ok((model::forecast(adapted, total)?, None));
     };
     if shapes::known_history(adapted) < shapes::COLD_HISTORY {
@@ -359,8 +363,7 @@ fn grid(
         ..GridOptions::default()
     };
     if young || matches!(fleet, Fleet::Shapes { .. }) {
-        options.min_history =
-            Span::from_secs(shapes::COLD_MIN_HISTORY).expect("positive constant");
+        options.min_history = Span::from_secs(shapes::COLD_MIN_HISTORY).expect("positive constant");
     }
     resample(&window, &options).map_err(|e| {
         let fleet_note = if matches!(fleet, Fleet::Alone) {

@@ -1,0 +1,212 @@
+//! Day one (issue 23), through the real binary: the fleet's shapes are
+//! learned in a run and kept in the store; a workload with an hour of
+//! history is matched to the shape of the fleet member it copies (at a
+//! level none of them has), `like:` overrides the match, a flat workload
+//! is not forced into a shape, and the shapes outlive the run.
+
+use crate::support;
+use homeostat::core::time::parse_timestamp;
+use serde_json::Value;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+const STEP: i64 = 300;
+const DAY: i64 = 86_400;
+
+/// Load at `t` of the office rhythm (a 10:00 peak on weekdays, quiet
+/// weekends) or the evening one (a 21:00 peak every day), mean about 1.
+fn rhythm(office: bool, t: i64) -> f64 {
+    let hour = t.rem_euclid(DAY) as f64 / 3_600.0;
+    let weekday = (t.div_euclid(DAY) + 3).rem_euclid(7); // 0 = Monday
+    if office {
+        let weekend = if weekday >= 5 { 0.4 } else { 1.0 };
+        weekend * (1.0 + 0.8 * ((hour - 10.0) / 24.0 * std::f64::consts::TAU).cos())
+    } else {
+        1.0 + 0.6 * ((hour - 21.0) / 24.0 * std::f64::consts::TAU).cos()
+    }
+}
+
+/// A file of `shape(t) × level` with 3% noise over `(now − span, now]`.
+fn write(
+    dir: &Path,
+    name: &str,
+    now: i64,
+    span: i64,
+    level: f64,
+    shape: &dyn Fn(i64) -> f64,
+) -> PathBuf {
+    let mut seed = name
+        .bytes()
+        .fold(17_u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let mut text = String::from("timestamp,value\n");
+    let mut t = now - span + STEP;
+    while t <= now {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let noise = ((seed >> 33) as f64 / f64::from(u32::MAX) - 0.5) * 0.06;
+        let _ = writeln!(text, "{t},{:.3}", level * shape(t) * (1.0 + noise));
+        t += STEP;
+    }
+    let path = dir.join(format!("{name}.csv"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A Wednesday, 09:00 UTC: the office rhythm is rising, the evening one
+/// falling.
+fn now() -> i64 {
+    parse_timestamp("2026-11-04T09:00:00Z").unwrap()
+}
+
+/// One workload entry of a config.
+fn entry(name: &str, file: &Path, target: f64, extra: &str) -> String {
+    format!(
+        "  - name: {name}\n    namespace: apps\n    file: {}\n    target_per_replica: {target}\n    max_replicas: {{ceiling: 200}}\n{extra}",
+        file.display()
+    )
+}
+
+/// The fleet (three office and three evening workloads, 28 days) and its
+/// entries.
+fn fleet(dir: &Path) -> Vec<String> {
+    (0..6)
+        .map(|i| {
+            let office = i % 2 == 0;
+            let name = format!("{}-{i}", if office { "office" } else { "evening" });
+            let level = [100.0, 400.0, 1_600.0][i / 2];
+            let file = write(dir, &name, now(), 28 * DAY, level, &|t| rhythm(office, t));
+            entry(&name, &file, level / 5.0, "")
+        })
+        .collect()
+}
+
+fn config(dir: &Path, file: &str, entries: &[String]) -> PathBuf {
+    let text = format!(
+        "store: store\ndefaults: {{history: 28d, horizon: 1d}}\nworkloads:\n{}",
+        entries.join("")
+    );
+    let path = dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn recommend(config: &Path) -> Vec<Value> {
+    let output = support::recommend_json(config, now(), &[], &[]);
+    let report: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", support::stderr(&output)));
+    report["workloads"].as_array().unwrap().clone()
+}
+
+fn named<'a>(plans: &'a [Value], name: &str) -> &'a Value {
+    plans.iter().find(|p| p["name"] == name).unwrap()
+}
+
+fn shapes(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("store/fleet-shapes.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn a_new_workload_starts_from_the_shape_it_copies_and_like_overrides_the_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut entries = fleet(d);
+    // The office rhythm at a level none has, one hour old.
+    let hour = write(d, "api-eu", now(), 3_600, 9_000.0, &|t| rhythm(true, t));
+    entries.push(entry("api-eu", &hour, 1_800.0, ""));
+    // Six hours of the same, but told to start like an evening workload.
+    let six = write(d, "api-us", now(), 6 * 3_600, 9_000.0, &|t| rhythm(true, t));
+    entries.push(entry("api-us", &six, 1_800.0, "    like: apps/evening-1\n"));
+    // Twelve hours of a flat load: no shape of the fleet's.
+    let flat = write(d, "cron", now(), 12 * 3_600, 300.0, &|_| 1.0);
+    entries.push(entry("cron", &flat, 60.0, ""));
+    let plans = recommend(&config(d, "homeostat.yaml", &entries));
+
+    let shapes = shapes(d);
+    assert_eq!(
+        shapes["shapes"].as_array().unwrap().len(),
+        2,
+        "{}",
+        shapes["bic"]
+    );
+    let office = &shapes["shapes"][shapes["members"]["apps/office-0"].as_u64().unwrap() as usize];
+    let evening = &shapes["shapes"][shapes["members"]["apps/evening-1"].as_u64().unwrap() as usize];
+    assert_ne!(office["name"], evening["name"]);
+    for member in ["apps/office-0", "apps/office-2", "apps/office-4"] {
+        assert_eq!(
+            shapes["members"][member],
+            shapes["members"]["apps/office-0"]
+        );
+    }
+
+    let api = named(&plans, "api-eu");
+    assert_eq!(api["status"], "ok", "{api:#}");
+    assert_eq!(api["cold_start"]["shape"], office["name"], "{api:#}");
+    assert_eq!(api["cold_start"]["history"], 3_600);
+    assert_eq!(api["cold_start"]["fleet"], 6);
+    let reasons = api["reasons"].to_string();
+    assert!(
+        reasons.contains("cold start: only 1h of history"),
+        "{reasons}"
+    );
+    // Its level, not the fleet's: at 9,000 × the office rhythm (about 2 at
+    // 10:00 on a weekday), max must make room for well above 9,000.
+    let max = api["max_replicas"].as_u64().unwrap();
+    assert!((8..=200).contains(&max), "max {max}: {reasons}");
+
+    let us = named(&plans, "api-us");
+    assert_eq!(us["status"], "ok", "{us:#}");
+    assert_eq!(us["cold_start"]["shape"], "like apps/evening-1", "{us:#}");
+
+    let cron = named(&plans, "cron");
+    assert_eq!(cron["status"], "ok", "{cron:#}");
+    assert_eq!(cron["cold_start"]["shape"], "flat", "{cron:#}");
+    let forecast_range = (
+        cron["expected_load"]["low"].as_f64().unwrap(),
+        cron["expected_load"]["high"].as_f64().unwrap(),
+    );
+    assert!(
+        forecast_range.0 < 300.0 && forecast_range.1 > 300.0,
+        "{forecast_range:?}"
+    );
+
+    // The fleet's own members are planned as ever: no cold start.
+    assert!(named(&plans, "office-0").get("cold_start").is_none());
+}
+
+#[test]
+fn the_shapes_outlive_the_run_and_without_them_a_young_workload_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let young = write(d, "api-eu", now(), 6 * 3_600, 9_000.0, &|t| rhythm(true, t));
+    let alone = config(d, "alone.yaml", &[entry("api-eu", &young, 1_800.0, "")]);
+    // No shapes yet: insufficient data, and the reason says what would help.
+    let plans = recommend(&alone);
+    assert_eq!(plans[0]["status"], "insufficient_data", "{:#}", plans[0]);
+    assert!(
+        plans[0]["reasons"]
+            .to_string()
+            .contains("no fleet shapes to start it from"),
+        "{:#}",
+        plans[0]
+    );
+
+    let mut entries = fleet(d);
+    entries.push(entry("api-eu", &young, 1_800.0, ""));
+    let first = recommend(&config(d, "fleet.yaml", &entries));
+    let office = shapes(d)["members"]["apps/office-0"].as_u64().unwrap() as usize;
+    let office_name = shapes(d)["shapes"][office]["name"].clone();
+    assert_eq!(named(&first, "api-eu")["cold_start"]["shape"], office_name);
+
+    // A later run of the young workload alone (a shard, a workload added
+    // to another config) starts it from the stored shapes.
+    let plans = recommend(&alone);
+    assert_eq!(plans[0]["status"], "ok", "{:#}", plans[0]);
+    assert_eq!(plans[0]["cold_start"]["shape"], office_name);
+    assert_eq!(plans[0]["cold_start"]["fleet"], 6);
+    assert_eq!(
+        plans[0]["max_replicas"],
+        named(&first, "api-eu")["max_replicas"],
+        "the same shapes give the same bounds"
+    );
+}
