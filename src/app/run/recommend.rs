@@ -62,7 +62,7 @@ where
                         && young_workload(workload, &loaded.raw, Some(loaded.now))
                     {
                         // Planned once the run's shapes are learned.
-                        return Planned::Young(Box::new(loaded));
+                        return Planned::Young(loaded);
                     }
                     planned
                 }
@@ -77,7 +77,7 @@ where
             });
             let extra = extra(workload, &plan, fitted.as_ref());
             Planned::Done {
-                plan,
+                plan: Box::new(plan),
                 extra,
                 profile,
             }
@@ -96,11 +96,11 @@ where
                         probe,
                     });
                 }
-                workloads.push(plan);
+                workloads.push(*plan);
                 extras.push(Some(extra));
             }
             Planned::Young(loaded) => {
-                young.push((workloads.len(), *loaded));
+                young.push((workloads.len(), loaded));
                 workloads.push(WorkloadPlan::empty(
                     &workload.namespace,
                     &workload.name,
@@ -158,13 +158,13 @@ where
 /// One workload's outcome on the planning threads.
 enum Planned<T> {
     Done {
-        plan: WorkloadPlan,
+        plan: Box<WorkloadPlan>,
         extra: T,
         /// Its profile and probe, for the fleet's shapes.
         profile: Option<(Vec<f64>, series::Series)>,
     },
     /// Too young for a model of its own: planned from the fleet's shapes.
-    Young(Box<Loaded>),
+    Young(Loaded),
 }
 
 /// Whether the fleet's shapes could start this workload.
