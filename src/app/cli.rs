@@ -145,6 +145,12 @@ pub enum Command {
         /// incidents opened (and repeated) without and with it.
         #[arg(long)]
         learning: bool,
+        /// Replay each workload as if it were new: its runs see only this
+        /// much history before the replay (growing as it goes), the
+        /// fleet's shapes learned from the other workloads' history before
+        /// the replay.
+        #[arg(long, value_name = "SPAN")]
+        cold_start: Option<Span>,
         /// `html`: a page with each policy's overload and replica-hours and
         /// the simulated replicas against the load over one week.
         #[arg(long, value_enum, default_value = "table")]

@@ -410,6 +410,7 @@ mod replay {
             buffer: 300,
             schedule_level: None,
             learning: false,
+            cold_start: None,
         }
     }
 

@@ -2,7 +2,9 @@
 
 use super::{process_histories, with_planning_budget, RunContext};
 use crate::app::config::Config;
+use crate::core::plan::Fleet;
 use crate::core::replay::Backtest;
+use crate::core::shapes;
 use crate::core::time::{format_timestamp, Span};
 
 /// What `homeostat backtest` replays, besides each workload's config.
@@ -18,6 +20,9 @@ pub struct BacktestSettings {
     pub schedule_level: Option<crate::core::model::Level>,
     /// Also replay the runs with learning (`--learning`).
     pub learning: bool,
+    /// Start each workload with only this much history before the replay
+    /// (`--cold-start`), the fleet's shapes learned from the others'.
+    pub cold_start: Option<Span>,
 }
 
 /// `homeostat backtest`: replays the last `span` of each workload's data
@@ -33,6 +38,12 @@ pub fn backtest(run: &RunContext, config: &Config, settings: &BacktestSettings) 
     let mut failures = Vec::new();
     let mut failure_labels = Vec::new();
     let at = run.at;
+    // A cold start's fleet: every workload's profile before the replay.
+    let profiled = if settings.cold_start.is_some() {
+        fleet_before(run, &extended, settings.span.secs())
+    } else {
+        Vec::new()
+    };
     process_histories(
         run,
         &extended,
@@ -42,9 +53,22 @@ pub fn backtest(run: &RunContext, config: &Config, settings: &BacktestSettings) 
                 .expect("extended above");
             let (loaded, _planning) = with_planning_budget(&workload, loaded, at);
             let loaded = loaded.map_err(|failure| (failure.status.as_str(), failure.reason));
+            // The others as the fleet (learned per workload: its own
+            // shape must not tell it what it will be).
+            let shapes = settings.cold_start.and_then(|_| {
+                let others: Vec<shapes::Profiled> = profiled
+                    .iter()
+                    .filter(|p| p.id != workload.id())
+                    .cloned()
+                    .collect();
+                shapes::learn(&others, "backtest")
+            });
+            let fleet = shapes
+                .as_ref()
+                .map_or(Fleet::Alone, |shapes| Fleet::Shapes { shapes, like: None });
             loaded.and_then(|loaded| {
                 let to = loaded.now;
-                crate::core::replay::replay_workload(
+                crate::core::replay::replay_in_fleet(
                     &workload,
                     &loaded.raw,
                     &crate::core::replay::ReplaySettings {
@@ -56,7 +80,9 @@ pub fn backtest(run: &RunContext, config: &Config, settings: &BacktestSettings) 
                         buffer: settings.buffer,
                         schedule_level: settings.schedule_level,
                         learning: settings.learning,
+                        cold_start: settings.cold_start.map(Span::secs),
                     },
+                    &fleet,
                 )
                 .map_err(|e| (e.label(), e.to_string()))
             })
@@ -76,4 +102,38 @@ pub fn backtest(run: &RunContext, config: &Config, settings: &BacktestSettings) 
         failures,
         failure_labels,
     }
+}
+
+/// Each workload's profile (and probe) from its history before the replay
+/// (`span` before its end), for the cold starts' fleet.
+fn fleet_before(run: &RunContext, config: &Config, span: i64) -> Vec<shapes::Profiled> {
+    let mut profiled = Vec::new();
+    process_histories(
+        run,
+        config,
+        |workload, loaded| {
+            let loaded = loaded.ok()?;
+            let before = loaded.now - span;
+            let raw = loaded.raw.window(before, workload.history.secs() - span);
+            let options = crate::core::series::GridOptions {
+                step: workload.step,
+                max_gap: workload.max_gap,
+                ..crate::core::series::GridOptions::default()
+            };
+            let series = crate::core::series::resample(&raw, &options).ok()?;
+            let profile = shapes::profile(&series.values, series.start, series.step)?;
+            Some((profile, shapes::probe(&series)))
+        },
+        |workload, profile| {
+            if let Some((profile, probe)) = profile {
+                let probe = (profiled.len() < shapes::PROBES).then_some(probe);
+                profiled.push(shapes::Profiled {
+                    id: workload.id(),
+                    profile,
+                    probe,
+                });
+            }
+        },
+    );
+    profiled
 }

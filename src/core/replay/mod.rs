@@ -12,7 +12,7 @@ use crate::core::bounds::{schedule_loads, schedule_min, ScheduledMin};
 use crate::core::evaluate::mase_scale;
 use crate::core::model::Forecast;
 use crate::core::model::Level;
-use crate::core::plan::{plan_fitted, signed_percent, Status};
+use crate::core::plan::{plan_in_fleet, signed_percent, Fleet, Status};
 use crate::core::series::RawSeries;
 use crate::core::series::{resample, GridOptions, Series};
 use crate::core::workload::Workload;
@@ -38,6 +38,9 @@ pub struct ReplaySettings {
     pub schedule_level: Option<Level>,
     /// Also replay the runs with learning (see [`replay_learning`]).
     pub learning: bool,
+    /// Seconds of history the workload has at `from` (a cold start: the
+    /// runs see nothing older); `None`: all of it.
+    pub cold_start: Option<i64>,
 }
 
 /// One run of the batch job inside the replay.
@@ -174,6 +177,20 @@ pub fn replay_workload(
     raw: &RawSeries,
     settings: &ReplaySettings,
 ) -> Result<WorkloadReplay, ReplayError> {
+    replay_in_fleet(workload, raw, settings, &Fleet::Alone)
+}
+
+/// [`replay_workload`], each run planned in `fleet` (see
+/// [`crate::core::plan::plan_in_fleet`]).
+///
+/// # Errors
+/// As [`replay_workload`].
+pub fn replay_in_fleet(
+    workload: &Workload,
+    raw: &RawSeries,
+    settings: &ReplaySettings,
+    fleet: &Fleet,
+) -> Result<WorkloadReplay, ReplayError> {
     let id = workload.id();
     let current = workload
         .current
@@ -211,7 +228,22 @@ pub fn replay_workload(
         schedule: schedule_bounds,
         replans,
         incidents: without_learning,
-    } = replan(workload, raw, settings, &actual, &hpa, current);
+    } = match settings.cold_start {
+        Some(history) => {
+            let earliest = settings.from - history;
+            let young = RawSeries {
+                origin: raw.origin.clone(),
+                samples: raw
+                    .samples
+                    .iter()
+                    .filter(|s| s.ts > earliest)
+                    .copied()
+                    .collect(),
+            };
+            replan(workload, &young, settings, &actual, &hpa, current, fleet)
+        }
+        None => replan(workload, raw, settings, &actual, &hpa, current, fleet),
+    };
     let (with_learning, learned) = if settings.learning {
         let (counts, learned) =
             replay_learning(workload, raw, (settings.from, settings.to, settings.replan));
@@ -283,6 +315,7 @@ fn replan(
     actual: &Series,
     hpa: &Hpa,
     current: crate::core::workload::CurrentBounds,
+    fleet: &Fleet,
 ) -> Replanned {
     let lead = settings.startup + settings.buffer;
     let mut horizon_bounds = Vec::new();
@@ -299,7 +332,7 @@ fn replan(
     let mut running = workload.clone();
     let mut follower = incidents::Follower::default();
     while at < settings.to {
-        let (plan, fitted) = plan_fitted(&running, raw, Some(at));
+        let (plan, fitted) = plan_in_fleet(&running, raw, Some(at), fleet);
         follower.observe(&plan, at);
         let forecast = fitted.map(|f| f.forecast);
         let until = (at + settings.replan).min(settings.to);
