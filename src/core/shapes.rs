@@ -550,9 +550,10 @@ fn calibrate(fleet: &FleetShapes, profiled: &[Profiled]) -> Vec<ColdErrors> {
                     cost(x).total_cmp(&cost(y))
                 })
                 .unwrap_or(0.0);
-            let mut matched = vec![Vec::new(); buckets.len()];
-            let mut flat = vec![Vec::new(); buckets.len()];
+            let mut matched = Combined::new(&buckets);
+            let mut flat = Combined::new(&buckets);
             for (actual, mean, line, own, (spread, line_spread), step) in &starts {
+                let (mut m, mut f) = (vec![Vec::new(); buckets.len()], vec![Vec::new(); buckets.len()]);
                 for (i, &a) in actual.iter().enumerate() {
                     if !a.is_finite() {
                         continue;
@@ -564,16 +565,18 @@ fn calibrate(fleet: &FleetShapes, profiled: &[Profiled]) -> Vec<ColdErrors> {
                         .unwrap_or(buckets.len() - 1);
                     let mix =
                         |f: f64| own[i].map_or(f, |o| own_weight * o + (1.0 - own_weight) * f);
-                    matched[b].push((a - mix(mean[i])) / spread);
-                    flat[b].push((a - mix(line[i])) / line_spread);
+                    m[b].push((a - mix(mean[i])) / spread);
+                    f[b].push((a - mix(line[i])) / line_spread);
                 }
+                matched.add(m);
+                flat.add(f);
             }
             ColdErrors {
                 hours,
                 starts: starts.len(),
                 own_weight,
-                matched: percentiles(&buckets, matched),
-                flat: percentiles(&buckets, flat),
+                matched: matched.finish(),
+                flat: flat.finish(),
             }
         })
         .filter(|c| c.starts > 0)
@@ -610,22 +613,69 @@ fn own_day(series: &Series, ts: i64) -> Option<f64> {
     (!days.is_empty()).then(|| days.iter().sum::<f64>() / days.len() as f64)
 }
 
-/// Each bucket's errors as 101 percentiles (empty buckets left out).
-fn percentiles(buckets: &[i64], errors: Vec<Vec<f64>>) -> Vec<LeadErrors> {
-    buckets
-        .iter()
-        .zip(errors)
-        .filter(|(_, e)| !e.is_empty())
-        .map(|(&until, mut e)| {
-            e.sort_by(f64::total_cmp);
-            LeadErrors {
-                until,
-                percentiles: (0..=100)
-                    .map(|p| crate::core::stats::quantile(&e, f64::from(p) / 100.0))
-                    .collect(),
+/// The cold starts' errors per lead-time bucket, combined halfway between
+/// the two usual ways to combine distributions: pooling them (each start
+/// weighs the same; one with errors a hundred times its spread, a nightly
+/// batch no shape has, stretches every interval: out of sample 0.92–0.97
+/// of the next day covered on the shared sets) and averaging their
+/// percentiles (Combinedization: sharper, 0.80–0.91 covered). The mean of
+/// the two covered 0.885–0.954 (`homeostat evaluate --cold-start`).
+struct Combined<'a> {
+    buckets: &'a [i64],
+    sums: Vec<Vec<f64>>,
+    counts: Vec<usize>,
+    pooled: Vec<Vec<f64>>,
+}
+
+impl<'a> Combined<'a> {
+    fn new(buckets: &'a [i64]) -> Self {
+        Combined {
+            buckets,
+            sums: vec![vec![0.0; 101]; buckets.len()],
+            counts: vec![0; buckets.len()],
+            pooled: vec![Vec::new(); buckets.len()],
+        }
+    }
+
+    /// One start's errors, per bucket.
+    fn add(&mut self, errors: Vec<Vec<f64>>) {
+        for (b, mut e) in errors.into_iter().enumerate() {
+            if e.is_empty() {
+                continue;
             }
-        })
-        .collect()
+            e.sort_by(f64::total_cmp);
+            self.pooled[b].extend_from_slice(&e);
+            for (p, sum) in self.sums[b].iter_mut().enumerate() {
+                *sum += crate::core::stats::quantile(&e, p as f64 / 100.0);
+            }
+            self.counts[b] += 1;
+        }
+    }
+
+    /// The averaged percentiles (buckets no start reached left out).
+    fn finish(self) -> Vec<LeadErrors> {
+        self.buckets
+            .iter()
+            .zip(self.sums)
+            .zip(self.counts)
+            .zip(self.pooled)
+            .filter(|((_, n), _)| *n > 0)
+            .map(|(((&until, sums), n), mut pooled)| {
+                pooled.sort_by(f64::total_cmp);
+                LeadErrors {
+                    until,
+                    percentiles: sums
+                        .into_iter()
+                        .enumerate()
+                        .map(|(p, s)| {
+                            let q = crate::core::stats::quantile(&pooled, p as f64 / 100.0);
+                            0.5 * (s / n as f64) + 0.5 * q
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    }
 }
 
 /// How a plan rests on the fleet's shapes.
