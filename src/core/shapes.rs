@@ -553,7 +553,10 @@ fn calibrate(fleet: &FleetShapes, profiled: &[Profiled]) -> Vec<ColdErrors> {
             let mut matched = Combined::new(&buckets);
             let mut flat = Combined::new(&buckets);
             for (actual, mean, line, own, (spread, line_spread), step) in &starts {
-                let (mut m, mut f) = (vec![Vec::new(); buckets.len()], vec![Vec::new(); buckets.len()]);
+                let (mut m, mut f) = (
+                    vec![Vec::new(); buckets.len()],
+                    vec![Vec::new(); buckets.len()],
+                );
                 for (i, &a) in actual.iter().enumerate() {
                     if !a.is_finite() {
                         continue;
@@ -810,9 +813,10 @@ pub fn own_weight(history: i64) -> f64 {
 
 /// A workload younger than [`OWN_HISTORY`] with a model of its own: its
 /// forecast's mean moved towards the shape that explains its last two days
-/// (or `like`'s), by the shape's share of the weight. The interval stays
-/// the model's (its own backtest). `None` when the history is old enough,
-/// or no shape explains it better than a flat line.
+/// (or `like`'s), by the shape's share of the weight (none when no shape
+/// explains them better than a flat line); its interval never narrower
+/// than the fleet's cold starts' with two days of history. `None` when
+/// the history is old enough.
 #[must_use]
 pub fn blend(
     forecast: &mut Forecast,
@@ -834,12 +838,18 @@ pub fn blend(
         stats: series.stats,
     };
     let m = match_shape(&last_days, &fleet.shapes, like)?;
-    m.profile.as_ref()?;
-    let shaped = project(&m, forecast.start, forecast.step, forecast.mean.len());
-    for (mean, s) in forecast.mean.iter_mut().zip(shaped) {
-        *mean = own * *mean + (1.0 - own) * s;
+    // The interval: the model's own backtest (a day or two of it), never
+    // narrower than the fleet's cold starts with two days of history.
+    if let Ok((cold, _)) = cold_forecast(&last_days, forecast.mean.len(), fleet, like) {
+        forecast.widen_to(&cold);
     }
-    forecast.model = format!("{} blended with fleet_shape({})", forecast.model, m.label);
+    if m.profile.is_some() {
+        let shaped = project(&m, forecast.start, forecast.step, forecast.mean.len());
+        for (mean, s) in forecast.mean.iter_mut().zip(shaped) {
+            *mean = own * *mean + (1.0 - own) * s;
+        }
+        forecast.model = format!("{} blended with fleet_shape({})", forecast.model, m.label);
+    }
     Some(ColdStart {
         shape: m.label,
         history,

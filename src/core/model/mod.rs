@@ -182,6 +182,8 @@ pub struct Forecast {
     pub seasonality: Seasonality,
     /// The chosen model's backtest errors, by lead time.
     calibration: Calibration,
+    /// Errors the interval is never narrower than (see [`Forecast::widen_to`]).
+    floor: Option<Calibration>,
     /// Mean absolute error of the chosen model over the backtest.
     pub validation_mae: f64,
     /// Backtest origins the choice rests on.
@@ -329,6 +331,7 @@ impl Forecast {
             model,
             seasonality,
             calibration: Calibration { last_lead, errors },
+            floor: None,
             validation_mae,
             origins: 0,
         }
@@ -362,33 +365,62 @@ impl Forecast {
     /// the mean plus the backtest error quantiles at that lead time; beyond
     /// the longest lead the backtest reached, the last bucket's quantiles
     /// (which stand for the middle of its leads) widened by a power of the
-    /// lead fitted to how the backtest errors grew (see `growth`).
+    /// lead fitted to how the backtest errors grew (see `growth`). With a
+    /// floor (see [`Forecast::widen_to`]), never narrower than the floor's.
     #[must_use]
     pub fn interval(&self, level: Level) -> Vec<Interval> {
-        let quantiles = self.calibration.quantiles(level);
-        let leads = &self.calibration.last_lead;
-        let growth = self.calibration.growth(&quantiles);
-        let mut bucket = 0;
+        let own = self.calibration.offsets(level, self.mean.len());
+        let floor = self
+            .floor
+            .as_ref()
+            .map(|f| f.offsets(level, self.mean.len()));
         self.mean
             .iter()
             .enumerate()
             .map(|(i, &mean)| {
-                let lead = i + 1;
+                let (mut low, mut high) = own[i];
+                if let Some(floor) = &floor {
+                    low = low.min(floor[i].0);
+                    high = high.max(floor[i].1);
+                }
+                Interval {
+                    lower: (mean + low).max(0.0),
+                    upper: (mean + high).max(0.0),
+                }
+            })
+            .collect()
+    }
+
+    /// Never narrower than `other`'s interval at the same lead (a young
+    /// workload's own backtest rests on a day or two: the fleet's cold
+    /// starts say how wrong that much history can be).
+    pub fn widen_to(&mut self, other: &Forecast) {
+        self.floor = Some(other.calibration.clone());
+    }
+}
+
+impl Calibration {
+    /// The interval's offsets from the mean (lower, upper) at each of
+    /// `steps` leads: see [`Forecast::interval`].
+    fn offsets(&self, level: Level, steps: usize) -> Vec<(f64, f64)> {
+        let quantiles = self.quantiles(level);
+        let leads = &self.last_lead;
+        let growth = self.growth(&quantiles);
+        let mut bucket = 0;
+        (1..=steps)
+            .map(|lead| {
                 while bucket + 1 < leads.len() && lead > leads[bucket] {
                     bucket += 1;
                 }
                 let (low, high) = quantiles.get(bucket).copied().unwrap_or((0.0, 0.0));
                 let reached = leads.get(bucket).copied().unwrap_or(1).max(1);
                 let widen = if lead > reached {
-                    let middle = self.calibration.middle(bucket);
+                    let middle = self.middle(bucket);
                     (lead as f64 / middle).powf(growth).max(1.0)
                 } else {
                     1.0
                 };
-                Interval {
-                    lower: (mean + low * widen).max(0.0),
-                    upper: (mean + high * widen).max(0.0),
-                }
+                (low * widen, high * widen)
             })
             .collect()
     }
@@ -741,6 +773,7 @@ pub fn forecast(series: &Series, horizon: usize) -> Result<Forecast, ModelError>
         model: chosen.name(),
         seasonality,
         calibration: Calibration::new(result.errors),
+        floor: None,
         validation_mae: result.mae,
         origins: origins.len(),
     })

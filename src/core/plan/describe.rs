@@ -24,9 +24,15 @@ fn describe_cold_start(cold: &crate::core::shapes::ColdStart) -> String {
         cold.misfit * 100.0,
         cold.flat_misfit * 100.0
     );
+    if cold.own_weight > 0.0 && cold.shape == "flat" {
+        return format!(
+            "young workload: {history} of history, forecast from its own model (no fleet shape explains its last two days better than a flat line), its interval no narrower than the fleet's cold starts' with two days of history (learned from {} workloads)",
+            cold.fleet
+        );
+    }
     if cold.own_weight > 0.0 {
         return format!(
-            "young workload: {history} of history, forecast {:.0}% from its own model and {:.0}% from the fleet's {} (learned from {} workloads; {fit}); the shape's share falls to 0 at two weeks",
+            "young workload: {history} of history, forecast {:.0}% from its own model and {:.0}% from the fleet's {} (learned from {} workloads; {fit}); its interval no narrower than the fleet's cold starts' with two days of history; the shape's share falls to 0 at two weeks",
             cold.own_weight * 100.0,
             (1.0 - cold.own_weight) * 100.0,
             cold.shape,
