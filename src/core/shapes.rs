@@ -792,6 +792,28 @@ pub fn cold_forecast(
     Ok((forecast, cold))
 }
 
+/// The forecast of `steps` steps after `series` with the fleet's shapes:
+/// the shape's alone below [`COLD_HISTORY`] of history ([`cold_forecast`]),
+/// the workload's own model blended with it up to [`OWN_HISTORY`]
+/// ([`blend`]), its own model's beyond; and how it rests on the shapes.
+///
+/// # Errors
+/// No forecast could be made.
+pub fn forecast_in_fleet(
+    series: &Series,
+    steps: usize,
+    fleet: &FleetShapes,
+    like: Option<(&str, &[f64])>,
+) -> Result<(Forecast, Option<ColdStart>), ModelError> {
+    if known_history(series) < COLD_HISTORY {
+        let (forecast, cold) = cold_forecast(series, steps, fleet, like)?;
+        return Ok((forecast, Some(cold)));
+    }
+    let mut forecast = crate::core::model::forecast(series, steps)?;
+    let cold = blend(&mut forecast, series, fleet, like);
+    Ok((forecast, cold))
+}
+
 /// Per lead, the percentiles of whichever of `a` and `b` is wider there.
 fn widest(a: &[LeadErrors], b: &[LeadErrors]) -> Vec<LeadErrors> {
     let width = |l: &LeadErrors| l.percentiles[95] - l.percentiles[5];

@@ -181,8 +181,17 @@ pub fn cold_start_dir(
                 values: train.values[from..].to_vec(),
                 stats: train.stats,
             };
-            let (forecast, cold) = match shapes::cold_forecast(&young, per_day, &fleet, None) {
-                Ok(made) => made,
+            // As `recommend` would: the shape alone under two days of
+            // history, blended with the workload's own model from two days.
+            let (forecast, cold) = match shapes::forecast_in_fleet(&young, per_day, &fleet, None) {
+                Ok((forecast, Some(cold))) => (forecast, cold),
+                Ok((_, None)) => {
+                    failures.push((
+                        format!("{name} ({h}h)"),
+                        "no fleet shape to start from".into(),
+                    ));
+                    continue;
+                }
                 Err(e) => {
                     failures.push((format!("{name} ({h}h)"), e.to_string()));
                     continue;

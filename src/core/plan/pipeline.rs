@@ -322,28 +322,20 @@ fn compute(
     })
 }
 
-/// The forecast of `total` steps: the workload's own model's; with fleet
-/// shapes, the shape's alone below two days of history, and a blend of
-/// both up to two weeks.
+/// The forecast of `total` steps: the workload's own model's, or with
+/// fleet shapes [`shapes::forecast_in_fleet`]'s.
 fn fleet_forecast(
     adapted: &Series,
     total: usize,
     fleet: &Fleet,
 ) -> Result<(Forecast, Option<shapes::ColdStart>), model::ModelError> {
-    let Fleet::Shapes {
-        shapes: fleet,
-        like,
-    } = *fleet
-    else {
-        return Ok((model::forecast(adapted, total)?, None));
-    };
-    if shapes::known_history(adapted) < shapes::COLD_HISTORY {
-        let (forecast, cold) = shapes::cold_forecast(adapted, total, fleet, like)?;
-        return Ok((forecast, Some(cold)));
+    match *fleet {
+        Fleet::Alone => Ok((model::forecast(adapted, total)?, None)),
+        Fleet::Shapes {
+            shapes: fleet,
+            like,
+        } => shapes::forecast_in_fleet(adapted, total, fleet, like),
     }
-    let mut forecast = model::forecast(adapted, total)?;
-    let cold = shapes::blend(&mut forecast, adapted, fleet, like);
-    Ok((forecast, cold))
 }
 
 /// The workload's history window at `now` on its grid: at least two days
