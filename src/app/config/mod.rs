@@ -326,6 +326,23 @@ mod tests {
         "workloads:\n  - name: cart\n    file: cart.csv\n    target_per_replica: 50\n";
 
     #[test]
+    fn like_names_a_workload_as_namespace_slash_name() {
+        let good = format!("{MINIMAL}    like: shop/cart\n");
+        assert_eq!(
+            parse_text(&good).unwrap().workloads[0].like.as_deref(),
+            Some("shop/cart")
+        );
+        for bad in ["cart", "shop/", "/cart", "a/b/c"] {
+            let text = format!("{MINIMAL}    like: {bad}\n");
+            let message = parse_text(&text).unwrap_err().to_string();
+            assert!(
+                message.contains("cart") && message.contains("like: expected `namespace/name`"),
+                "{bad}: {message}"
+            );
+        }
+    }
+
+    #[test]
     fn known_events_come_from_the_defaults_the_workload_and_ical_files() {
         let dir = std::env::temp_dir().join(format!("homeostat-known-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
