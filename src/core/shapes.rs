@@ -26,6 +26,7 @@
 //! parameters cost — and, unlike silhouette or Calinski–Harabasz, one
 //! shape is an answer (a fleet that all looks alike is one shape).
 
+use crate::core::bounds::significant;
 use crate::core::model::{Forecast, ModelError, Seasonality};
 use crate::core::series::Series;
 use crate::core::time::{DAY, WEEK};
@@ -786,8 +787,8 @@ pub fn cold_forecast(
         history: seen,
         own_weight: 0.0,
         fleet: fleet.workloads,
-        misfit: m.misfit,
-        flat_misfit: m.flat_misfit,
+        misfit: significant(m.misfit, 3),
+        flat_misfit: significant(m.flat_misfit, 3),
     };
     Ok((forecast, cold))
 }
@@ -875,10 +876,10 @@ pub fn blend(
     Some(ColdStart {
         shape: m.label,
         history,
-        own_weight: own,
+        own_weight: significant(own, 3),
         fleet: fleet.workloads,
-        misfit: m.misfit,
-        flat_misfit: m.flat_misfit,
+        misfit: significant(m.misfit, 3),
+        flat_misfit: significant(m.flat_misfit, 3),
     })
 }
 

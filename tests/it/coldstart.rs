@@ -210,3 +210,67 @@ fn the_shapes_outlive_the_run_and_without_them_a_young_workload_waits() {
         "the same shapes give the same bounds"
     );
 }
+
+#[test]
+fn backtest_replays_a_workload_as_new_from_six_hours_of_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let entries: Vec<String> = fleet(d)
+        .into_iter()
+        .map(|e| format!("{e}    current: {{min_replicas: 2, max_replicas: 100}}\n"))
+        .collect();
+    let config = config(d, "replay.yaml", &entries);
+    let replay = |extra: &[&str]| {
+        let mut args = vec![
+            "backtest",
+            "--config",
+            config.to_str().unwrap(),
+            "--workload",
+            "apps/office-2",
+            "--span",
+            "2d",
+            "--replan",
+            "12h",
+            "--format",
+            "json",
+        ];
+        let at = now().to_string();
+        args.extend(["--at", &at]);
+        args.extend(extra);
+        let output = support::homeostat(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            support::stderr(&output)
+        );
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        report["workloads"][0].clone()
+    };
+    let young = replay(&["--cold-start", "6h"]);
+    let replans = young["replans"].as_array().unwrap();
+    assert_eq!(replans.len(), 4);
+    // Planned from the first run (6 hours of history), by the others'
+    // shapes; each run's forecast scored against the day that followed.
+    for r in replans {
+        assert_eq!(r["status"], "ok", "{r}");
+        assert!(r["min_replicas"].as_u64().unwrap() >= 1, "{r}");
+    }
+    let schedule = |w: &Value| {
+        w["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["policy"] == "schedule")
+            .unwrap()
+            .clone()
+    };
+    // The fleet copies its rhythm: the cold start serves it.
+    assert!(
+        schedule(&young)["overload_minutes"].as_f64().unwrap() <= 30.0,
+        "{:#}",
+        schedule(&young)
+    );
+    let grown = replay(&[]);
+    assert_eq!(grown["replans"].as_array().unwrap().len(), 4);
+}

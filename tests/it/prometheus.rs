@@ -233,7 +233,28 @@ fn shifted_bundled_data(dir: &Path, end: i64) -> Vec<(String, i64, Points)> {
             std::fs::write(dir.join(path.file_name().unwrap()), csv).unwrap();
             (stem, step, shifted)
         })
+        .chain(std::iter::once(young_trace(dir, end)))
         .collect()
+}
+
+/// A workload twelve hours old (the last 12 hours of the ELB trace, twice
+/// the load), as `young.csv` in `dir` and as a trace: started from the
+/// fleet's shapes, the same from Prometheus as from its file.
+fn young_trace(dir: &Path, end: i64) -> (String, i64, Points) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__elb_request_count_8c0756.csv");
+    let mut samples = read_file(&path).unwrap().samples;
+    samples.sort_by_key(|s| s.ts);
+    let shift = end - samples.last().unwrap().ts;
+    let young: Points = samples
+        .iter()
+        .map(|s| (s.ts + shift, 2.0 * s.value))
+        .filter(|&(ts, _)| ts > end - 12 * 3_600)
+        .collect();
+    let csv: String = std::iter::once("timestamp,value\n".to_string())
+        .chain(young.iter().map(|(ts, v)| format!("{ts},{v}\n")))
+        .collect();
+    std::fs::write(dir.join("young.csv"), csv).unwrap();
+    ("young".to_string(), 300, young)
 }
 
 /// [`shifted_bundled_data`]'s traces as series for a server.
@@ -310,9 +331,12 @@ fn same_bounds_as_files(
     dir: &Path,
     traces: &[(String, i64, Points)],
 ) {
-    let bundled =
+    let mut bundled =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/homeostat.yaml"))
             .unwrap();
+    bundled.push_str(
+        "  - name: young\n    namespace: web\n    file: young.csv\n    target_per_replica: 25\n    max_replicas: {ceiling: 60}\n",
+    );
     let files_config = write_config(dir, "files.yaml", &bundled);
     // The same config with each `file:` replaced by its query and step.
     let mut queries = format!("prometheus: {{url: {url}{settings}}}\n");
@@ -341,7 +365,14 @@ fn same_bounds_as_files(
     };
     let from_files = run(&files_config);
     let from_prometheus = run(&query_config);
-    assert_eq!(from_files.len(), 7);
+    assert_eq!(from_files.len(), 8);
+    let young = from_prometheus.last().unwrap();
+    assert_eq!(young["name"], "young");
+    assert!(
+        young["cold_start"]["shape"].is_string()
+            && young["model"].as_str().unwrap().starts_with("fleet_shape"),
+        "{young}"
+    );
     for (file, query) in from_files.iter().zip(&from_prometheus) {
         assert_eq!(file["status"], "ok", "{file}");
         // Everything but the reasons, which name where the data came from.
@@ -356,6 +387,7 @@ fn same_bounds_as_files(
             "data",
             "bounds",
             "now",
+            "cold_start",
         ] {
             assert_eq!(
                 file[key], query[key],

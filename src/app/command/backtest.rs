@@ -18,6 +18,8 @@ pub(super) fn backtest(
     output: Option<&Path>,
 ) -> Result<u8> {
     let mut config = flags.load_config(config)?;
+    // A cold start's fleet is the whole config, whichever are replayed.
+    let fleet = settings.cold_start.map(|_| config.clone());
     if let Some(wanted) = workload {
         config
             .workloads
@@ -27,9 +29,10 @@ pub(super) fn backtest(
         }
     }
     let progress = flags.progress(config.workloads.len(), "replay");
-    let backtest = run::backtest(
+    let backtest = run::backtest_in(
         &flags.run_at(at).with_progress(progress.clone()),
         &config,
+        fleet.as_ref().unwrap_or(&config),
         settings,
     );
     progress.finish();

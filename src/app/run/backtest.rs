@@ -30,17 +30,33 @@ pub struct BacktestSettings {
 /// back than `recommend`'s, so that the first replan sees a whole history.
 #[must_use]
 pub fn backtest(run: &RunContext, config: &Config, settings: &BacktestSettings) -> Backtest {
-    let mut extended = config.clone();
-    for w in &mut extended.workloads {
-        w.history = Span::from_secs(w.history.secs() + settings.span.secs()).expect("positive");
-    }
+    backtest_in(run, config, config, settings)
+}
+
+/// [`backtest`] of `config`'s workloads, a cold start's fleet being
+/// `fleet`'s (all of a config's workloads when only some are replayed).
+#[must_use]
+pub fn backtest_in(
+    run: &RunContext,
+    config: &Config,
+    fleet: &Config,
+    settings: &BacktestSettings,
+) -> Backtest {
+    let extend = |config: &Config| {
+        let mut extended = config.clone();
+        for w in &mut extended.workloads {
+            w.history = Span::from_secs(w.history.secs() + settings.span.secs()).expect("positive");
+        }
+        extended
+    };
+    let extended = extend(config);
     let mut workloads = Vec::new();
     let mut failures = Vec::new();
     let mut failure_labels = Vec::new();
     let at = run.at;
     // A cold start's fleet: every workload's profile before the replay.
     let profiled = if settings.cold_start.is_some() {
-        fleet_before(run, &extended, settings.span.secs())
+        fleet_before(run, &extend(fleet), settings.span.secs())
     } else {
         Vec::new()
     };
