@@ -117,6 +117,22 @@ pub struct Profiled {
     pub probe: Option<Series>,
 }
 
+/// What a history gives the fleet, when it gives a profile: its profile
+/// and its probe.
+#[must_use]
+pub fn contribution(series: &Series) -> Option<(Vec<f64>, Series)> {
+    profile(&series.values, series.start, series.step).map(|p| (p, probe(series)))
+}
+
+impl Profiled {
+    /// Adds workload `id`'s contribution to `fleet`, its probe kept while
+    /// fewer than [`PROBES`] members have one.
+    pub fn add_to(fleet: &mut Vec<Profiled>, id: String, (profile, probe): (Vec<f64>, Series)) {
+        let probe = (fleet.len() < PROBES).then_some(probe);
+        fleet.push(Profiled { id, profile, probe });
+    }
+}
+
 /// The last [`PROBE_HISTORY`] of a history, to simulate cold starts on.
 #[must_use]
 pub fn probe(series: &Series) -> Series {

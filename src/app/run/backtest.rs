@@ -137,17 +137,11 @@ fn fleet_before(run: &RunContext, config: &Config, span: i64) -> Vec<shapes::Pro
                 ..crate::core::series::GridOptions::default()
             };
             let series = crate::core::series::resample(&raw, &options).ok()?;
-            let profile = shapes::profile(&series.values, series.start, series.step)?;
-            Some((profile, shapes::probe(&series)))
+            shapes::contribution(&series)
         },
-        |workload, profile| {
-            if let Some((profile, probe)) = profile {
-                let probe = (profiled.len() < shapes::PROBES).then_some(probe);
-                profiled.push(shapes::Profiled {
-                    id: workload.id(),
-                    profile,
-                    probe,
-                });
+        |workload, contribution| {
+            if let Some(contribution) = contribution {
+                shapes::Profiled::add_to(&mut profiled, workload.id(), contribution);
             }
         },
     );

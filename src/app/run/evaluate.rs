@@ -26,22 +26,7 @@ pub fn evaluate_dir(
     if let Some(export) = export {
         std::fs::create_dir_all(export).map_err(|e| RunError::file(export, "create", e))?;
     }
-    let entries = std::fs::read_dir(dir).map_err(|e| RunError::file(dir, "list", e))?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| {
-            path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                matches!(e.to_ascii_lowercase().as_str(), "csv" | "parquet" | "pq")
-            })
-        })
-        .collect();
-    paths.sort();
-    if paths.is_empty() {
-        return Err(RunError::NoSeries {
-            dir: dir.to_path_buf(),
-        });
-    }
+    let paths = series_files(dir)?;
     let mut evaluation = Evaluation::default();
     for path in paths {
         let name = path.file_stem().map_or_else(
@@ -118,13 +103,12 @@ pub fn cold_start_dir(
             });
         match split {
             Ok((train, actual)) => {
-                let profiled = shapes::profile(&train.values, train.start, train.step).map(|p| {
-                    shapes::Profiled {
+                let profiled =
+                    shapes::contribution(&train).map(|(profile, probe)| shapes::Profiled {
                         id: name.clone(),
-                        profile: p,
-                        probe: Some(shapes::probe(&train)),
-                    }
-                });
+                        profile,
+                        probe: Some(probe),
+                    });
                 traces.push((name, train, actual, profiled));
             }
             Err(reason) => failures.push((name, reason)),

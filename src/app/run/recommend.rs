@@ -71,10 +71,9 @@ where
                     None,
                 ),
             };
-            let profile = fitted.as_ref().and_then(|f| {
-                let h = &f.history;
-                shapes::profile(&h.values, h.start, h.step).map(|p| (p, shapes::probe(h)))
-            });
+            let profile = fitted
+                .as_ref()
+                .and_then(|f| shapes::contribution(&f.history));
             let extra = extra(workload, &plan, fitted.as_ref());
             Planned::Done {
                 plan: Box::new(plan),
@@ -88,13 +87,8 @@ where
                 extra,
                 profile,
             } => {
-                if let Some((profile, probe)) = profile {
-                    let probe = (profiled.len() < shapes::PROBES).then_some(probe);
-                    profiled.push(shapes::Profiled {
-                        id: workload.id(),
-                        profile,
-                        probe,
-                    });
+                if let Some(contribution) = profile {
+                    shapes::Profiled::add_to(&mut profiled, workload.id(), contribution);
                 }
                 workloads.push(*plan);
                 extras.push(Some(extra));
