@@ -180,6 +180,11 @@ pub struct ColdErrors {
     /// same time of day) against the shape's fit: the one that served the
     /// simulated cold starts best.
     pub own_weight: f64,
+    /// How much better than a flat line a shape must explain the history
+    /// seen (see [`match_shape`]): the one that served the simulated cold
+    /// starts best.
+    #[serde(default = "no_gain")]
+    pub shape_gain: f64,
     /// Errors of the forecast a cold start makes (shape or flat, as matched).
     pub matched: Vec<LeadErrors>,
     /// Errors of a flat line at the level seen (the fallback's).
@@ -442,33 +447,51 @@ fn fit(profile: Option<&[f64]>, series: &Series) -> Option<Match> {
     })
 }
 
+/// The fleet's shape that explains `series` best, fitted (labelled by the
+/// shape's name), when one shows at least [`MIN_AMPLITUDE`] of its swing.
+fn best_shape(series: &Series, shapes: &[Shape]) -> Option<Match> {
+    shapes
+        .iter()
+        .filter_map(|s| {
+            fit(Some(&s.profile), series).map(|mut m| {
+                m.label.clone_from(&s.name);
+                m
+            })
+        })
+        .min_by(|a, b| a.misfit.total_cmp(&b.misfit))
+        .filter(|m| m.amplitude >= MIN_AMPLITUDE)
+}
+
 /// Matches `series` (a young workload's history) to the fleet's shape that
 /// explains it best, or to `like` when given (the workload it names and
-/// its profile: labelled `like namespace/name`); a
-/// flat line when no shape explains it better, or the workload shows
-/// little of the best one's swing.
+/// its profile: labelled `like namespace/name`); a flat line when no shape
+/// explains it `gain` times as well (a misfit at most `gain` × the flat
+/// line's: with its level and amplitude fitted, a shape matches a flat
+/// stretch as well as a flat line does, and then forecasts its swing — a
+/// nightly batch at a hundred times the day — on a workload that showed
+/// none; the fleet's simulated cold starts choose the gain), or the
+/// workload shows little of its swing.
 #[must_use]
 pub fn match_shape(
     series: &Series,
     shapes: &[Shape],
     like: Option<(&str, &[f64])>,
+    gain: f64,
 ) -> Option<Match> {
     let mut flat = fit(None, series)?;
     flat.flat_misfit = flat.misfit;
-    let with = |mut m: Match, label: &str| {
-        m.label = label.to_string();
-        m.flat_misfit = flat.misfit;
-        m
-    };
     if let Some((label, profile)) = like {
-        return fit(Some(profile), series).map(|m| with(m, &format!("like {label}")));
+        return fit(Some(profile), series).map(|mut m| {
+            m.label = format!("like {label}");
+            m.flat_misfit = flat.misfit;
+            m
+        });
     }
-    let best = shapes
-        .iter()
-        .filter_map(|s| fit(Some(&s.profile), series).map(|m| with(m, &s.name)))
-        .min_by(|a, b| a.misfit.total_cmp(&b.misfit));
-    Some(match best {
-        Some(m) if m.misfit <= flat.misfit && m.amplitude >= MIN_AMPLITUDE => m,
+    Some(match best_shape(series, shapes) {
+        Some(mut m) if m.misfit <= gain * flat.misfit => {
+            m.flat_misfit = flat.misfit;
+            m
+        }
         _ => flat,
     })
 }
@@ -507,87 +530,30 @@ fn calibrate(fleet: &FleetShapes, profiled: &[Profiled]) -> Vec<ColdErrors> {
     CALIBRATION_HOURS
         .iter()
         .map(|&hours| {
-            // Per probe: the day's actual values, the match's and the flat
-            // line's forecasts, the workload's own earlier days, the spreads.
-            let mut starts = Vec::new();
-            for probe in &probes {
-                let day = (DAY / probe.step) as usize;
-                let seen = (hours * 3_600 / probe.step).max(1) as usize;
-                if probe.len() < day + seen {
-                    continue;
-                }
-                let origin = probe.len() - day;
-                let history = Series {
-                    start: probe.timestamp(origin - seen),
-                    step: probe.step,
-                    values: probe.values[origin - seen..origin].to_vec(),
-                    stats: probe.stats,
-                };
-                let (Some(m), Some(line)) = (
-                    match_shape(&history, &fleet.shapes, None),
-                    fit(None, &history),
-                ) else {
-                    continue;
-                };
-                let start = probe.timestamp(origin);
-                let own: Vec<Option<f64>> = (0..day)
-                    .map(|i| own_day(&history, start + i as i64 * probe.step))
-                    .collect();
-                starts.push((
-                    &probe.values[origin..],
-                    project(&m, start, probe.step, day),
-                    project(&line, start, probe.step, day),
-                    own,
-                    (m.spread, line.spread),
-                    probe.step,
-                ));
-            }
-            // The weight of the workload's own earlier days that served
-            // these cold starts best (in units of each one's spread).
-            let own_weight = OWN_WEIGHTS
+            let starts: Vec<Start> = probes
                 .iter()
-                .copied()
-                .min_by(|&x, &y| {
-                    let cost = |w: f64| -> f64 {
-                        starts
-                            .iter()
-                            .flat_map(|(actual, mean, _, own, (spread, _), _)| {
-                                actual
-                                    .iter()
-                                    .zip(mean)
-                                    .zip(own)
-                                    .filter_map(move |((a, f), o)| {
-                                        let o = (*o)?;
-                                        a.is_finite()
-                                            .then(|| (a - (w * o + (1.0 - w) * f)).abs() / spread)
-                                    })
-                            })
-                            .sum()
-                    };
-                    cost(x).total_cmp(&cost(y))
-                })
-                .unwrap_or(0.0);
+                .filter_map(|probe| Start::simulate(probe, hours, &fleet.shapes))
+                .collect();
+            // The gain a shape must show and the weight of the workload's
+            // own earlier days that served these cold starts best (errors
+            // in units of each one's flat spread).
+            let mut best = (f64::INFINITY, 1.0, 0.0);
+            for gain in SHAPE_GAINS {
+                for own_weight in OWN_WEIGHTS {
+                    let cost: f64 = starts
+                        .iter()
+                        .map(|start| start.cost(gain, own_weight))
+                        .sum();
+                    if cost < best.0 {
+                        best = (cost, gain, own_weight);
+                    }
+                }
+            }
+            let (_, shape_gain, own_weight) = best;
             let mut matched = Combined::new(&buckets);
             let mut flat = Combined::new(&buckets);
-            for (actual, mean, line, own, (spread, line_spread), step) in &starts {
-                let (mut m, mut f) = (
-                    vec![Vec::new(); buckets.len()],
-                    vec![Vec::new(); buckets.len()],
-                );
-                for (i, &a) in actual.iter().enumerate() {
-                    if !a.is_finite() {
-                        continue;
-                    }
-                    let ahead = (i as i64 + 1) * step;
-                    let b = buckets
-                        .iter()
-                        .position(|&u| ahead <= u)
-                        .unwrap_or(buckets.len() - 1);
-                    let mix =
-                        |f: f64| own[i].map_or(f, |o| own_weight * o + (1.0 - own_weight) * f);
-                    m[b].push((a - mix(mean[i])) / spread);
-                    f[b].push((a - mix(line[i])) / line_spread);
-                }
+            for start in &starts {
+                let (m, f) = start.errors(&buckets, shape_gain, own_weight);
                 matched.add(m);
                 flat.add(f);
             }
@@ -595,6 +561,7 @@ fn calibrate(fleet: &FleetShapes, profiled: &[Profiled]) -> Vec<ColdErrors> {
                 hours,
                 starts: starts.len(),
                 own_weight,
+                shape_gain,
                 matched: matched.finish(),
                 flat: flat.finish(),
             }
@@ -603,8 +570,116 @@ fn calibrate(fleet: &FleetShapes, profiled: &[Profiled]) -> Vec<ColdErrors> {
         .collect()
 }
 
+/// Gains tried (see [`match_shape`]): a shape used when it fits as well as
+/// a flat line, down to 20% better.
+const SHAPE_GAINS: [f64; 4] = [1.0, 0.95, 0.9, 0.8];
+
+/// One simulated cold start: the day after a moment, forecast from `hours`
+/// before it.
+struct Start<'a> {
+    actual: &'a [f64],
+    step: i64,
+    /// The best shape's forecast, misfit and spread, if one is fitted.
+    shape: Option<(Vec<f64>, f64, f64)>,
+    /// The flat line's.
+    flat: (Vec<f64>, f64, f64),
+    /// The workload's own earlier days at each step, where seen.
+    own: Vec<Option<f64>>,
+}
+
+impl<'a> Start<'a> {
+    fn simulate(probe: &'a Series, hours: i64, shapes: &[Shape]) -> Option<Self> {
+        let day = (DAY / probe.step) as usize;
+        let seen = (hours * 3_600 / probe.step).max(1) as usize;
+        if probe.len() < day + seen {
+            return None;
+        }
+        let origin = probe.len() - day;
+        let history = Series {
+            start: probe.timestamp(origin - seen),
+            step: probe.step,
+            values: probe.values[origin - seen..origin].to_vec(),
+            stats: probe.stats,
+        };
+        let line = fit(None, &history)?;
+        let start = probe.timestamp(origin);
+        let shape = best_shape(&history, shapes)
+            .map(|m| (project(&m, start, probe.step, day), m.misfit, m.spread));
+        Some(Start {
+            actual: &probe.values[origin..],
+            step: probe.step,
+            shape,
+            flat: (
+                project(&line, start, probe.step, day),
+                line.misfit,
+                line.spread,
+            ),
+            own: (0..day)
+                .map(|i| own_day(&history, start + i as i64 * probe.step))
+                .collect(),
+        })
+    }
+
+    /// The forecast and spread a cold start with this `gain` makes.
+    fn chosen(&self, gain: f64) -> (&[f64], f64) {
+        match &self.shape {
+            Some((mean, misfit, spread)) if *misfit <= gain * self.flat.1 => (mean, *spread),
+            _ => (&self.flat.0, self.flat.2),
+        }
+    }
+
+    fn mix(&self, i: usize, f: f64, own_weight: f64) -> f64 {
+        self.own[i].map_or(f, |o| own_weight * o + (1.0 - own_weight) * f)
+    }
+
+    /// Absolute error over the day in units of the flat spread.
+    fn cost(&self, gain: f64, own_weight: f64) -> f64 {
+        let (mean, _) = self.chosen(gain);
+        self.actual
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.is_finite())
+            .map(|(i, a)| (a - self.mix(i, mean[i], own_weight)).abs())
+            .sum::<f64>()
+            / self.flat.2
+    }
+
+    /// Per lead-time bucket, the errors of the forecast made (in units of
+    /// its spread) and of the flat line (in units of its own).
+    fn errors(
+        &self,
+        buckets: &[i64],
+        gain: f64,
+        own_weight: f64,
+    ) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        let (mean, spread) = self.chosen(gain);
+        let (mut matched, mut flat) = (
+            vec![Vec::new(); buckets.len()],
+            vec![Vec::new(); buckets.len()],
+        );
+        for (i, &a) in self.actual.iter().enumerate() {
+            if !a.is_finite() {
+                continue;
+            }
+            let ahead = (i as i64 + 1) * self.step;
+            let b = buckets
+                .iter()
+                .position(|&u| ahead <= u)
+                .unwrap_or(buckets.len() - 1);
+            matched[b].push((a - self.mix(i, mean[i], own_weight)) / spread);
+            flat[b].push((a - self.mix(i, self.flat.0[i], own_weight)) / self.flat.2);
+        }
+        (matched, flat)
+    }
+}
+
 /// Weights of a workload's own earlier days tried against the shape's fit.
 const OWN_WEIGHTS: [f64; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
+
+/// [`ColdErrors::shape_gain`] of files written before it was chosen.
+fn no_gain() -> f64 {
+    1.0
+}
 
 /// The workload's own load at `ts`, a whole number of days earlier: the
 /// mean of the known steps within a step of `ts − k days`, averaged over
@@ -733,11 +808,6 @@ pub fn cold_forecast(
     like: Option<(&str, &[f64])>,
 ) -> Result<(Forecast, ColdStart), ModelError> {
     let model = "fleet_shape".to_string();
-    let m = match_shape(series, &fleet.shapes, like).ok_or_else(|| ModelError::TooShort {
-        model: model.clone(),
-        have: 0,
-        need: 1,
-    })?;
     let seen = known_history(series);
     let calibration = fleet
         .calibration
@@ -749,6 +819,13 @@ pub fn cold_forecast(
             model: model.clone(),
             message: "the fleet's shapes have no calibration".into(),
         })?;
+    let m = match_shape(series, &fleet.shapes, like, calibration.shape_gain).ok_or_else(|| {
+        ModelError::TooShort {
+            model: model.clone(),
+            have: 0,
+            need: 1,
+        }
+    })?;
     // The flat fallback takes the wider of the two: no shape explained
     // this workload, so the fleet's shaped errors are no promise either.
     let errors = if m.profile.is_some() {
@@ -876,7 +953,8 @@ pub fn blend(
         values: series.values[from..].to_vec(),
         stats: series.stats,
     };
-    let m = match_shape(&last_days, &fleet.shapes, like)?;
+    let gain = fleet.calibration.last().map_or(1.0, |c| c.shape_gain);
+    let m = match_shape(&last_days, &fleet.shapes, like, gain)?;
     // The interval: the model's own backtest (a day or two of it), never
     // narrower than the fleet's cold starts with two days of history.
     if let Ok((cold, _)) = cold_forecast(&last_days, forecast.mean.len(), fleet, like) {
@@ -961,7 +1039,7 @@ mod tests {
         // A new workload with the evening rhythm at a level none has, an
         // hour of history (rising towards its peak at 21:00).
         let young = series(&daily(21.0), 7_000.0, START + 30 * DAY + 15 * 3_600, 12);
-        let m = match_shape(&young, &shapes.shapes, None).unwrap();
+        let m = match_shape(&young, &shapes.shapes, None, 1.0).unwrap();
         assert_eq!(m.label, shapes.shapes[evening].name, "{m:?}");
         assert!((m.level / 7_000.0 - 1.0).abs() < 0.1, "{m:?}");
         assert!(!shapes.calibration.is_empty());
@@ -1015,9 +1093,9 @@ mod tests {
         let shapes = learn(&fleet(10), "2026-01-01T00:00:00Z").unwrap();
         let young = series(&daily(10.0), 400.0, START + 30 * DAY, 24 * 12);
         let evening = &shapes.shapes[shapes.members["ns/w1"]].profile;
-        let m = match_shape(&young, &shapes.shapes, Some(("ns/w1", evening))).unwrap();
+        let m = match_shape(&young, &shapes.shapes, Some(("ns/w1", evening)), 1.0).unwrap();
         assert_eq!(m.label, "like ns/w1");
-        let free = match_shape(&young, &shapes.shapes, None).unwrap();
+        let free = match_shape(&young, &shapes.shapes, None, 1.0).unwrap();
         assert_ne!(free.label, shapes.shapes[shapes.members["ns/w1"]].name);
     }
 
