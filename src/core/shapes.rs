@@ -826,12 +826,12 @@ pub fn cold_forecast(
             need: 1,
         }
     })?;
-    // The flat fallback takes the wider of the two: no shape explained
-    // this workload, so the fleet's shaped errors are no promise either.
+    // A flat line's interval: the fleet's errors of flat lines (wide
+    // where the fleet has shapes: they missed every swing).
     let errors = if m.profile.is_some() {
         calibration.matched.clone()
     } else {
-        widest(&calibration.matched, &calibration.flat)
+        calibration.flat.clone()
     };
     let start = series.end() + series.step;
     let w = calibration.own_weight;
@@ -906,17 +906,6 @@ pub fn forecast_in_fleet(
     let mut forecast = crate::core::model::forecast(series, steps)?;
     let cold = blend(&mut forecast, series, fleet, like);
     Ok((forecast, cold))
-}
-
-/// Per lead, the percentiles of whichever of `a` and `b` is wider there.
-fn widest(a: &[LeadErrors], b: &[LeadErrors]) -> Vec<LeadErrors> {
-    let width = |l: &LeadErrors| l.percentiles[95] - l.percentiles[5];
-    a.iter()
-        .map(|la| match b.iter().find(|lb| lb.until == la.until) {
-            Some(lb) if width(lb) > width(la) => lb.clone(),
-            _ => la.clone(),
-        })
-        .collect()
 }
 
 /// The weight of a workload's own model with `history` seconds of it:
