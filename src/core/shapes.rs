@@ -873,8 +873,31 @@ pub fn cold_forecast(
         Some(_) => format!("fleet_shape({})", m.label),
         None => "fleet_shape(flat)".to_string(),
     };
-    let forecast =
+    // Never narrower than the workload's own noise around the fit on what
+    // it has seen: the fleet's errors are in units of each start's misfit,
+    // which for a steady workload is its noise's mean size, and a 90%
+    // interval of noise is wider than that (a steady flat workload's
+    // interval covered half of its next day without this).
+    let fitted = project(&m, series.start, series.step, series.len());
+    let noise: Vec<f64> = series
+        .values
+        .iter()
+        .zip(&fitted)
+        .filter(|(v, _)| v.is_finite())
+        .map(|(v, f)| v - f)
+        .collect();
+    let noise = Forecast::calibrated_elsewhere(
+        start,
+        series.step,
+        mean.clone(),
+        String::new(),
+        seasonality,
+        vec![(steps.max(1), noise)],
+        0.0,
+    );
+    let mut forecast =
         Forecast::calibrated_elsewhere(start, series.step, mean, name, seasonality, buckets, mae);
+    forecast.widen_to(&noise);
     let cold = ColdStart {
         shape: m.label.clone(),
         history: seen,
@@ -1052,29 +1075,51 @@ mod tests {
         let (forecast, cold) = cold_forecast(&flat, 288, &shapes, None).unwrap();
         assert_eq!(cold.shape, "flat");
         assert!(forecast.mean.iter().all(|m| (m / 300.0 - 1.0).abs() < 0.02));
-        // Wider than the shaped interval would be for a shaped workload.
+        // Its interval holds what the same steady load does next: the flat
+        // line's errors (the fleet's flat lines', in units of each one's
+        // misfit) scaled by its own misfit.
         let level = crate::core::model::Level::new(0.9).unwrap();
-        let width = |f: &Forecast| {
-            let i = f.interval(level);
-            (i[200].upper - i[200].lower) / f.mean[200]
-        };
+        let next = series(&|_| 1.0, 300.0, forecast.start, 288);
+        let inside = forecast
+            .interval(level)
+            .iter()
+            .zip(&next.values)
+            .filter(|(i, v)| i.lower <= **v && **v <= i.upper)
+            .count();
+        assert!(inside as f64 / 288.0 >= 0.85, "{inside} of 288");
+        // A shaped workload of the same level gets the shape, and an
+        // interval around its swing.
         let shaped = series(&daily(14.0), 300.0, START + 30 * DAY, 12 * 12);
         let (shaped_forecast, shaped_cold) = cold_forecast(&shaped, 288, &shapes, None).unwrap();
         assert_eq!(shaped_cold.shape, "shape-1");
-        assert!(width(&forecast) > 0.0 && width(&shaped_forecast) > 0.0);
+        let swing = shaped_forecast.mean.iter().copied().fold(0.0, f64::max)
+            / shaped_forecast
+                .mean
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min);
+        assert!(swing > 2.0, "{swing}");
     }
 
     #[test]
-    fn intervals_narrow_as_history_grows() {
+    fn the_fleets_cold_start_errors_shrink_as_history_grows() {
         let shapes = learn(&fleet(10), "2026-01-01T00:00:00Z").unwrap();
-        let level = crate::core::model::Level::new(0.9).unwrap();
-        let width = |hours: usize| {
-            let s = series(&daily(10.0), 500.0, START + 30 * DAY, hours * 12);
-            let (f, _) = cold_forecast(&s, 288, &shapes, None).unwrap();
-            let i = f.interval(level);
-            i.iter().map(|x| x.upper - x.lower).sum::<f64>()
+        // Per history length, the mean width of the 90% range of the
+        // simulated cold starts' errors (in units of each one's misfit).
+        let width = |hours: i64| {
+            let row = shapes
+                .calibration
+                .iter()
+                .find(|c| c.hours == hours)
+                .unwrap();
+            row.matched
+                .iter()
+                .map(|l| l.percentiles[95] - l.percentiles[5])
+                .sum::<f64>()
+                / row.matched.len() as f64
         };
-        assert!(width(1) >= width(24), "{} {}", width(1), width(24));
+        assert!(width(1) > width(24), "{} {}", width(1), width(24));
+        assert!(width(3) > width(48), "{} {}", width(3), width(48));
     }
 
     #[test]
