@@ -350,6 +350,24 @@ pub fn run_metrics(plan: &Plan, duration_secs: f64, finished_at: i64) -> String 
             ),
         ],
     );
+    let from_shapes = |blended: bool| {
+        plan.workloads
+            .iter()
+            .filter(|w| {
+                w.cold_start
+                    .as_ref()
+                    .is_some_and(|c| (c.own_weight > 0.0) == blended)
+            })
+            .count() as f64
+    };
+    gauge(
+        "homeostat_workloads_from_fleet_shapes",
+        "Workloads of the last run planned with the fleet's shapes: cold_start (under two days of history, the shape alone), blended (under two weeks).",
+        &[
+            ("{stage=\"cold_start\"}".to_string(), from_shapes(false)),
+            ("{stage=\"blended\"}".to_string(), from_shapes(true)),
+        ],
+    );
     let per_workload = |value: &dyn Fn(&WorkloadPlan) -> Option<f64>| {
         plan.workloads
             .iter()
@@ -769,7 +787,8 @@ mod tests {
             !text.contains("workload=\"ads\""),
             "no numbers without a recommendation"
         );
+        assert!(text.contains("homeostat_workloads_from_fleet_shapes{stage=\"cold_start\"} 0\n"));
         let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
-        assert_eq!(types, 6);
+        assert_eq!(types, 7);
     }
 }

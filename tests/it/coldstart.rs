@@ -92,10 +92,18 @@ fn config(dir: &Path, file: &str, entries: &[String]) -> PathBuf {
 }
 
 fn recommend(config: &Path) -> Vec<Value> {
-    let output = support::recommend_json(config, now(), &[], &[]);
+    recommend_logged(config).0
+}
+
+/// The plans, and the run's `run finished` summary.
+fn recommend_logged(config: &Path) -> (Vec<Value>, Value) {
+    let output = support::recommend_json(config, now(), &["--log-format", "json"], &[]);
     let report: Value = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", support::stderr(&output)));
-    report["workloads"].as_array().unwrap().clone()
+    (
+        report["workloads"].as_array().unwrap().clone(),
+        support::run_summary(&output.stderr),
+    )
 }
 
 fn named<'a>(plans: &'a [Value], name: &str) -> &'a Value {
@@ -120,7 +128,8 @@ fn a_new_workload_starts_from_the_shape_it_copies_and_like_overrides_the_match()
     // Twelve hours of a flat load: no shape of the fleet's.
     let flat = write(d, "cron", now(), 12 * 3_600, 300.0, &|_| 1.0);
     entries.push(entry("cron", &flat, 60.0, ""));
-    let plans = recommend(&config(d, "homeostat.yaml", &entries));
+    let (plans, summary) = recommend_logged(&config(d, "homeostat.yaml", &entries));
+    assert_eq!(summary["cold_start"], 3, "{summary}");
 
     let shapes = shapes(d);
     assert_eq!(

@@ -423,6 +423,11 @@ fn log_summary(
         needs_operator = count(Status::NeedsOperator),
         insufficient_data = count(Status::InsufficientData),
         no_data = count(Status::NoData),
+        cold_start = plan
+            .workloads
+            .iter()
+            .filter(|w| w.cold_start.as_ref().is_some_and(|c| c.own_weight == 0.0))
+            .count(),
         error = count(Status::Error) + other_errors.len(),
         other_errors = other_errors.len(),
         error_kinds,
