@@ -92,8 +92,14 @@ fn cold_forecast(c: &mut Criterion) {
             &young,
             |b, young| {
                 b.iter(|| {
-                    shapes::cold_forecast(black_box(young), 7 * 288, &shapes, None)
-                        .expect("a forecast")
+                    shapes::cold_forecast(
+                        black_box(young),
+                        shapes::known_history(young),
+                        7 * 288,
+                        &shapes,
+                        None,
+                    )
+                    .expect("a forecast")
                 });
             },
         );

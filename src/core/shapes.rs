@@ -209,6 +209,63 @@ pub struct FleetShapes {
     pub calibration: Vec<ColdErrors>,
 }
 
+impl FleetShapes {
+    /// What a file of shapes must hold to be used (a hand-edited or
+    /// truncated one is refused, not half-used): the first thing wrong.
+    ///
+    /// # Errors
+    /// Says which shape, member or calibration is wrong and what was
+    /// expected.
+    pub fn check(&self) -> Result<(), String> {
+        if self.shapes.is_empty() {
+            return Err("no shapes".into());
+        }
+        for shape in &self.shapes {
+            if shape.profile.len() != WEEK_HOURS {
+                return Err(format!(
+                    "shape {}: profile of {} hours, expected {WEEK_HOURS} (one per hour of the week)",
+                    shape.name,
+                    shape.profile.len()
+                ));
+            }
+            if let Some(v) = shape.profile.iter().find(|v| !v.is_finite() || **v < 0.0) {
+                return Err(format!(
+                    "shape {}: profile value {v}, expected a finite value ≥ 0",
+                    shape.name
+                ));
+            }
+        }
+        if let Some((id, &shape)) = self.members.iter().find(|(_, &s)| s >= self.shapes.len()) {
+            return Err(format!(
+                "member {id}: shape {shape}, expected one of the {} shapes (0 to {})",
+                self.shapes.len(),
+                self.shapes.len() - 1
+            ));
+        }
+        if self.calibration.is_empty() {
+            return Err("no calibration".into());
+        }
+        for c in &self.calibration {
+            for (which, leads) in [("matched", &c.matched), ("flat", &c.flat)] {
+                if leads.is_empty() {
+                    return Err(format!("calibration {}h: no {which} errors", c.hours));
+                }
+                if let Some(lead) = leads.iter().find(|l| {
+                    l.percentiles.len() != 101 || l.percentiles.iter().any(|e| !e.is_finite())
+                }) {
+                    return Err(format!(
+                        "calibration {}h, {which} errors up to {}s: {} percentiles, expected 101 finite ones",
+                        c.hours,
+                        lead.until,
+                        lead.percentiles.len()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Learns the fleet's shapes from `profiled` (at least [`MIN_FLEET`]),
 /// stamped `learned_at`; `None` for a smaller fleet.
 #[must_use]
@@ -481,11 +538,13 @@ pub fn match_shape(
     let mut flat = fit(None, series)?;
     flat.flat_misfit = flat.misfit;
     if let Some((label, profile)) = like {
-        return fit(Some(profile), series).map(|mut m| {
+        // No positive level to scale the named shape by (no load seen
+        // yet): the flat line.
+        return Some(fit(Some(profile), series).map_or(flat.clone(), |mut m| {
             m.label = format!("like {label}");
             m.flat_misfit = flat.misfit;
             m
-        });
+        }));
     }
     Some(match best_shape(series, shapes) {
         Some(mut m) if m.misfit <= gain * flat.misfit => {
@@ -602,11 +661,18 @@ impl<'a> Start<'a> {
             stats: probe.stats,
         };
         let line = fit(None, &history)?;
+        let actual = &probe.values[origin..];
+        // A start that saw no load (level 0: its spread is no unit) or
+        // whose next day is mostly unknown says nothing of the errors.
+        let known = actual.iter().filter(|v| v.is_finite()).count();
+        if line.level <= 0.0 || 2 * known < actual.len() {
+            return None;
+        }
         let start = probe.timestamp(origin);
         let shape = best_shape(&history, shapes)
             .map(|m| (project(&m, start, probe.step, day), m.misfit, m.spread));
         Some(Start {
-            actual: &probe.values[origin..],
+            actual,
             step: probe.step,
             shape,
             flat: (
@@ -797,18 +863,20 @@ pub fn known_history(series: &Series) -> i64 {
 }
 
 /// A young workload's forecast of `steps` steps after `series` from the
-/// fleet's shapes (or `like`'s profile): see the module docs.
+/// fleet's shapes (or `like`'s profile): see the module docs. `seen` is
+/// the seconds of history it has (as observed: `series` may be adapted,
+/// its spikes unknown).
 ///
 /// # Errors
 /// No known value to fit a level to, or no calibration in `fleet`.
 pub fn cold_forecast(
     series: &Series,
+    seen: i64,
     steps: usize,
     fleet: &FleetShapes,
     like: Option<(&str, &[f64])>,
 ) -> Result<(Forecast, ColdStart), ModelError> {
     let model = "fleet_shape".to_string();
-    let seen = known_history(series);
     let calibration = fleet
         .calibration
         .iter()
@@ -913,21 +981,24 @@ pub fn cold_forecast(
 /// the shape's alone below [`COLD_HISTORY`] of history ([`cold_forecast`]),
 /// the workload's own model blended with it up to [`OWN_HISTORY`]
 /// ([`blend`]), its own model's beyond; and how it rests on the shapes.
+/// `history` is the seconds of history it has, as observed (the adapted
+/// `series` leaves its spikes and dips unknown).
 ///
 /// # Errors
 /// No forecast could be made.
 pub fn forecast_in_fleet(
     series: &Series,
+    history: i64,
     steps: usize,
     fleet: &FleetShapes,
     like: Option<(&str, &[f64])>,
 ) -> Result<(Forecast, Option<ColdStart>), ModelError> {
-    if known_history(series) < COLD_HISTORY {
-        let (forecast, cold) = cold_forecast(series, steps, fleet, like)?;
+    if history < COLD_HISTORY {
+        let (forecast, cold) = cold_forecast(series, history, steps, fleet, like)?;
         return Ok((forecast, Some(cold)));
     }
     let mut forecast = crate::core::model::forecast(series, steps)?;
-    let cold = blend(&mut forecast, series, fleet, like);
+    let cold = blend(&mut forecast, series, history, fleet, like);
     Ok((forecast, cold))
 }
 
@@ -944,15 +1015,15 @@ pub fn own_weight(history: i64) -> f64 {
 /// (or `like`'s), by the shape's share of the weight (none when no shape
 /// explains them better than a flat line); its interval never narrower
 /// than the fleet's cold starts' with two days of history. `None` when
-/// the history is old enough.
+/// the `history` (seconds, as observed) is old enough.
 #[must_use]
 pub fn blend(
     forecast: &mut Forecast,
     series: &Series,
+    history: i64,
     fleet: &FleetShapes,
     like: Option<(&str, &[f64])>,
 ) -> Option<ColdStart> {
-    let history = known_history(series);
     let own = own_weight(history);
     if own >= 1.0 {
         return None;
@@ -969,7 +1040,8 @@ pub fn blend(
     let m = match_shape(&last_days, &fleet.shapes, like, gain)?;
     // The interval: the model's own backtest (a day or two of it), never
     // narrower than the fleet's cold starts with two days of history.
-    if let Ok((cold, _)) = cold_forecast(&last_days, forecast.mean.len(), fleet, like) {
+    let seen = history.min(COLD_HISTORY);
+    if let Ok((cold, _)) = cold_forecast(&last_days, seen, forecast.mean.len(), fleet, like) {
         forecast.widen_to(&cold);
     }
     if m.profile.is_some() {
@@ -1072,7 +1144,8 @@ mod tests {
         let shapes = learn(&fleet, "2026-01-01T00:00:00Z").unwrap();
         assert_eq!(shapes.shapes.len(), 1, "BIC {:?}", shapes.bic);
         let flat = series(&|_| 1.0, 300.0, START + 30 * DAY, 12 * 12);
-        let (forecast, cold) = cold_forecast(&flat, 288, &shapes, None).unwrap();
+        let (forecast, cold) =
+            cold_forecast(&flat, known_history(&flat), 288, &shapes, None).unwrap();
         assert_eq!(cold.shape, "flat");
         assert!(forecast.mean.iter().all(|m| (m / 300.0 - 1.0).abs() < 0.02));
         // Its interval holds what the same steady load does next: the flat
@@ -1090,7 +1163,8 @@ mod tests {
         // A shaped workload of the same level gets the shape, and an
         // interval around its swing.
         let shaped = series(&daily(14.0), 300.0, START + 30 * DAY, 12 * 12);
-        let (shaped_forecast, shaped_cold) = cold_forecast(&shaped, 288, &shapes, None).unwrap();
+        let (shaped_forecast, shaped_cold) =
+            cold_forecast(&shaped, known_history(&shaped), 288, &shapes, None).unwrap();
         assert_eq!(shaped_cold.shape, "shape-1");
         let swing = shaped_forecast.mean.iter().copied().fold(0.0, f64::max)
             / shaped_forecast
@@ -1131,6 +1205,56 @@ mod tests {
         assert_eq!(m.label, "like ns/w1");
         let free = match_shape(&young, &shapes.shapes, None, 1.0).unwrap();
         assert_ne!(free.label, shapes.shapes[shapes.members["ns/w1"]].name);
+        // No load seen yet: nothing to scale the named shape by, a flat
+        // line at 0 (not an error).
+        let idle = series(&|_| 0.0, 0.0, START + 30 * DAY, 24 * 12);
+        let m = match_shape(&idle, &shapes.shapes, Some(("ns/w1", evening)), 1.0).unwrap();
+        assert_eq!((m.label.as_str(), m.level), ("flat", 0.0));
+    }
+
+    #[test]
+    fn a_workload_gone_idle_does_not_set_the_fleets_errors() {
+        let calm = learn(&fleet(10), "2026-01-01T00:00:00Z").unwrap();
+        let mut with_idle = fleet(10);
+        for p in with_idle.iter_mut().take(3) {
+            // Idle until the day the cold starts forecast.
+            let probe = p.probe.as_mut().unwrap();
+            let day = probe.len() - (DAY / probe.step) as usize;
+            probe.values[..day].iter_mut().for_each(|v| *v = 0.0);
+        }
+        let idle = learn(&with_idle, "2026-01-01T00:00:00Z").unwrap();
+        let widest = |f: &FleetShapes| {
+            f.calibration
+                .iter()
+                .flat_map(|c| c.matched.iter().chain(&c.flat))
+                .flat_map(|l| l.percentiles.iter())
+                .fold(0.0_f64, |m, e| m.max(e.abs()))
+        };
+        // Errors in units of a spread of 1e-9 would be ~1e11.
+        assert!(
+            widest(&idle) <= 2.0 * widest(&calm),
+            "{} vs {}",
+            widest(&idle),
+            widest(&calm)
+        );
+    }
+
+    #[test]
+    fn a_damaged_shapes_file_is_refused() {
+        let shapes = learn(&fleet(12), "2026-01-01T00:00:00Z").unwrap();
+        assert_eq!(shapes.check(), Ok(()));
+        let mut short = shapes.clone();
+        short.shapes[0].profile.pop();
+        assert!(short.check().unwrap_err().contains("167 hours"));
+        let mut stray = shapes.clone();
+        stray.members.insert("ns/x".into(), 99);
+        assert!(stray
+            .check()
+            .unwrap_err()
+            .starts_with("member ns/x: shape 99"));
+        let mut cut = shapes;
+        cut.calibration[0].matched[0].percentiles.truncate(50);
+        assert!(cut.check().unwrap_err().contains("50 percentiles"));
     }
 
     #[test]

@@ -377,6 +377,9 @@ impl Store {
                 crate::core::shapes::SHAPES_VERSION
             ));
         }
+        shapes
+            .check()
+            .map_err(|e| format!("{}: not usable: {e}", path.display()))?;
         Ok(Some(shapes))
     }
 

@@ -79,9 +79,16 @@ pub fn backtest_in(
                     .collect();
                 shapes::learn(&others, "backtest")
             });
+            // `like:` names another workload: its profile before the replay.
+            let like = workload.like.as_deref().and_then(|id| {
+                profiled
+                    .iter()
+                    .find(|p| p.id == id && id != workload.id())
+                    .map(|p| (id, p.profile.as_slice()))
+            });
             let fleet = shapes
                 .as_ref()
-                .map_or(Fleet::Alone, |shapes| Fleet::Shapes { shapes, like: None });
+                .map_or(Fleet::Alone, |shapes| Fleet::Shapes { shapes, like });
             loaded.and_then(|loaded| {
                 let to = loaded.now;
                 crate::core::replay::replay_in_fleet(

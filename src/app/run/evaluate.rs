@@ -167,7 +167,13 @@ pub fn cold_start_dir(
             };
             // As `recommend` would: the shape alone under two days of
             // history, blended with the workload's own model from two days.
-            let (forecast, cold) = match shapes::forecast_in_fleet(&young, per_day, &fleet, None) {
+            let (forecast, cold) = match shapes::forecast_in_fleet(
+                &young,
+                shapes::known_history(&young),
+                per_day,
+                &fleet,
+                None,
+            ) {
                 Ok((forecast, Some(cold))) => (forecast, cold),
                 Ok((_, None)) => {
                     failures.push((

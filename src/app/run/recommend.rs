@@ -42,10 +42,15 @@ where
     let mut young: Vec<(usize, Loaded)> = Vec::new();
     let at = run.at;
     let store = super::store_of(config);
-    let stored = store.read_shapes().unwrap_or_else(|e| {
-        tracing::warn!(error = "shapes_unreadable", "{e}: the run learns them anew");
+    // Only a configured store's: a run without one learns its own.
+    let stored = if config.store.is_some() {
+        store.read_shapes().unwrap_or_else(|e| {
+            tracing::warn!(error = "shapes_unreadable", "{e}: the run learns them anew");
+            None
+        })
+    } else {
         None
-    });
+    };
     process_histories(
         run,
         config,
@@ -57,11 +62,16 @@ where
             let (plan, fitted) = match loaded {
                 Ok(loaded) => {
                     let fleet = fleet_for(workload, stored.as_ref(), &[]);
+                    // A young workload is planned once the run's shapes are
+                    // learned: those of this run's fleet, and the profile
+                    // its `like:` names from this run rather than the
+                    // stored shape it was put in.
+                    let young = young_workload(workload, &loaded.raw, Some(loaded.now));
+                    if young && workload.like.is_some() {
+                        return Planned::Young(loaded);
+                    }
                     let planned = plan_in_fleet(workload, &loaded.raw, Some(loaded.now), &fleet);
-                    if planned.0.status == Status::InsufficientData
-                        && young_workload(workload, &loaded.raw, Some(loaded.now))
-                    {
-                        // Planned once the run's shapes are learned.
+                    if planned.0.status == Status::InsufficientData && young {
                         return Planned::Young(loaded);
                     }
                     planned
@@ -105,10 +115,17 @@ where
             }
         },
     );
-    let learned = shapes::learn(
-        &profiled,
-        &format_timestamp(run.at.unwrap_or(run.clock_now)),
-    );
+    // Interrupted (SIGTERM): the workloads not planned are missing from
+    // the fleet, whose shapes are not learned from a part of it.
+    let interrupted = crate::app::stop::requested().is_some();
+    let learned = if interrupted {
+        None
+    } else {
+        shapes::learn(
+            &profiled,
+            &format_timestamp(run.at.unwrap_or(run.clock_now)),
+        )
+    };
     if let (Some(learned), Some(_)) = (&learned, &config.store) {
         if let Err(e) = store.save_shapes(learned) {
             tracing::error!(error = "store_unwritable", "fleet shapes not kept: {e}");
@@ -128,14 +145,32 @@ where
                 "like: {like} has no shape (not profiled in this run, not in the store's fleet shapes): the best-matching shape is used"
             );
         }
-        let (mut plan, fitted) = plan_in_fleet(workload, &loaded.raw, Some(loaded.now), &fleet);
-        if shapes.is_none() {
+        // As on the planning threads: a panic is this workload's error.
+        let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let (plan, fitted) = plan_in_fleet(workload, &loaded.raw, Some(loaded.now), &fleet);
+            let extra = extra(workload, &plan, fitted.as_ref());
+            (plan, extra)
+        }));
+        let (mut plan, extra) = planned.unwrap_or_else(|panic| {
+            let plan = WorkloadPlan::failed(
+                workload,
+                Some(loaded.now),
+                Status::Error,
+                format!(
+                    "planning this workload failed unexpectedly (a bug: please report it): {}",
+                    crate::core::panic_message(panic.as_ref())
+                ),
+            );
+            let extra = extra(workload, &plan, None);
+            (plan, extra)
+        });
+        if shapes.is_none() && plan.status == Status::InsufficientData {
             plan.reasons.push(format!(
                 "no fleet shapes to start it from: a run with {} or more workloads of a week's history learns them (and keeps them in the store), and then plans a workload from 1h of history",
                 shapes::MIN_FLEET
             ));
         }
-        extras[index] = Some(extra(workload, &plan, fitted.as_ref()));
+        extras[index] = Some(extra);
         workloads[index] = plan;
     }
     let plan = Plan {

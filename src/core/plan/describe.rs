@@ -41,7 +41,7 @@ fn describe_cold_start(cold: &crate::core::shapes::ColdStart) -> String {
     }
     if cold.shape == "flat" {
         return format!(
-            "cold start: only {history} of history and no fleet shape explains it better than a flat line ({:.0}% misfit): forecast flat at the level seen, with the fleet's widest cold-start interval",
+            "cold start: only {history} of history and no fleet shape explains it better than a flat line ({:.0}% misfit): forecast flat at the level seen (and from its own earlier days where it has seen the time of day), with the interval of the fleet's simulated cold starts that were forecast flat at this much history, never narrower than its own noise",
             cold.flat_misfit * 100.0
         );
     }

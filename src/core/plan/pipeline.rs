@@ -250,7 +250,8 @@ fn compute(
     drop(without_known);
     let mut policy = workload.policy;
     policy.headroom = adaptation.headroom(policy.headroom);
-    let (mut forecast, cold_start) = fleet_forecast(&adaptation.series, total, fleet)
+    let history = shapes::known_history(&series);
+    let (mut forecast, cold_start) = fleet_forecast(&adaptation.series, history, total, fleet)
         .map_err(|e| (Status::Error, format!("{}: {e}", raw.origin)))?;
     let horizon = (
         forecast.timestamp(first_after_now),
@@ -264,8 +265,10 @@ fn compute(
         current: workload.current.map(|c| (c.min_replicas, c.max_replicas)),
     };
     let bounds = derive_bounds(&forecast, first_after_now..total, &policy, &evidence);
+    // A cold start's errors are the fleet's, not a backtest of its own.
     let validation_mase = series
         .steps_per_day()
+        .filter(|_| cold_start.as_ref().is_none_or(|c| c.own_weight > 0.0))
         .map(|per_day| mase_scale(&adaptation.series.values, per_day))
         .filter(|&scale| scale > 0.0)
         .map(|scale| significant(forecast.validation_mae / scale, 3));
@@ -326,6 +329,7 @@ fn compute(
 /// fleet shapes [`shapes::forecast_in_fleet`]'s.
 fn fleet_forecast(
     adapted: &Series,
+    history: i64,
     total: usize,
     fleet: &Fleet,
 ) -> Result<(Forecast, Option<shapes::ColdStart>), model::ModelError> {
@@ -334,7 +338,7 @@ fn fleet_forecast(
         Fleet::Shapes {
             shapes: fleet,
             like,
-        } => shapes::forecast_in_fleet(adapted, total, fleet, like),
+        } => shapes::forecast_in_fleet(adapted, history, total, fleet, like),
     }
 }
 
