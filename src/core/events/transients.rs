@@ -8,9 +8,12 @@ use crate::core::stats::robust_sd_in_place;
 /// batch at 09:00, a nightly backup), not a spike to heal: the model must
 /// see it so that the forecast, max and the schedule make room for it.
 /// Departures are dropped when others of the same direction start within
-/// `slack` steps of the same phase of `period` (a day) in other periods, far more often than chance would put them there (bursty load
-/// has spikes at every hour: three times the matches its number of
-/// departures gives by chance, and at least two, i.e. seen three times).
+/// `slack` steps of the same phase of `period` (a day) in other periods
+/// of the week either side, far more often than chance would put them
+/// there (bursty load has spikes at every hour: three times the matches
+/// the departures of those two weeks give by chance, and at least two,
+/// i.e. seen three times). Only the weeks around it: a nightly job that
+/// began on the 17th makes no dip at that hour on the 8th expected.
 pub(super) fn without_recurring(
     departures: Vec<Departure>,
     period: usize,
@@ -20,28 +23,49 @@ pub(super) fn without_recurring(
         return departures;
     }
     let share = ((2 * slack + 1) as f64 / period as f64).min(1.0);
-    let by_chance = (departures.len() - 1) as f64 * share;
-    let needed = (3.0 * by_chance).max(2.0);
-    let matches = |d: &Departure| {
-        departures
+    let reach = RECURRENCE_PERIODS * period + slack;
+    let near = |d: &Departure, e: &Departure| {
+        !std::ptr::eq(d, e) && e.up == d.up && e.start.abs_diff(d.start) <= reach
+    };
+    let recurs = |d: &Departure| {
+        let around = departures.iter().filter(|e| near(d, e)).count();
+        let by_chance = around as f64 * share;
+        let matches = departures
             .iter()
-            .filter(|e| e.up == d.up && e.start.abs_diff(d.start) >= period / 2)
+            .filter(|e| near(d, e) && e.start.abs_diff(d.start) >= period / 2)
             .filter(|e| {
                 let phase = e.start.abs_diff(d.start) % period;
                 phase.min(period - phase) <= slack
             })
-            .count()
+            .count();
+        matches >= 2 && poisson_tail(by_chance, matches) < CHANCE
     };
-    let keep: Vec<bool> = departures
-        .iter()
-        .map(|d| (matches(d) as f64) < needed)
-        .collect();
+    let keep: Vec<bool> = departures.iter().map(|d| !recurs(d)).collect();
     departures
         .into_iter()
         .zip(keep)
         .filter_map(|(d, keep)| keep.then_some(d))
         .collect()
 }
+
+/// How unlikely the matches must be by chance for a burst to be recurring:
+/// one in a thousand (a busy month holds a few hundred departures).
+const CHANCE: f64 = 1e-3;
+
+/// P(X ≥ k) for X Poisson with mean `lambda`.
+fn poisson_tail(lambda: f64, k: usize) -> f64 {
+    let mut term = (-lambda).exp();
+    let mut below = 0.0;
+    for i in 0..k {
+        below += term;
+        term *= lambda / (i + 1) as f64;
+    }
+    (1.0 - below).max(0.0)
+}
+
+/// How many periods (days) either side a burst must recur in to be
+/// expected load: a week, so that weekday-only bursts count too.
+const RECURRENCE_PERIODS: usize = 7;
 
 /// The noise of the residual about its level (log space): per hour of day
 /// (on a log scale the quiet hours are noisier: fewer requests, same
@@ -365,4 +389,68 @@ pub(super) fn find_departures(
         }
     }
     merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: usize = 288; // 5-minute steps
+    const SLACK: usize = 6; // half an hour
+
+    fn dip(start: usize) -> Departure {
+        Departure {
+            start,
+            end: start + 6,
+            up: false,
+            peak: start + 3,
+            z: -6.0,
+        }
+    }
+
+    fn starts(departures: &[Departure]) -> Vec<usize> {
+        departures.iter().map(|d| d.start).collect()
+    }
+
+    #[test]
+    fn a_nightly_dip_recurs_only_in_the_weeks_it_happens() {
+        // A nightly job from day 17 to 27 at 01:05; a dip at 01:05 on day 8;
+        // a few unrelated dips.
+        let mut departures: Vec<Departure> = (17..28).map(|day| dip(day * DAY + 13)).collect();
+        departures.push(dip(8 * DAY + 13));
+        departures.extend([3, 11, 20].map(|day| dip(day * DAY + 150)));
+        departures.sort_by_key(|d| d.start);
+        let kept = starts(&without_recurring(departures, DAY, SLACK));
+        assert_eq!(
+            kept,
+            vec![3 * DAY + 150, 8 * DAY + 13, 11 * DAY + 150, 20 * DAY + 150]
+        );
+    }
+
+    #[test]
+    fn a_weekday_burst_is_expected_and_scattered_bursts_are_not() {
+        let weekdays: Vec<Departure> = (0..28)
+            .filter(|day| day % 7 < 5)
+            .map(|day| Departure {
+                up: true,
+                ..dip(day * DAY + 108)
+            })
+            .collect();
+        assert!(without_recurring(weekdays, DAY, SLACK).is_empty());
+        // 200 bursts at scattered times (a bursty month): none recurs.
+        let mut departures = Vec::new();
+        let mut x: u64 = 7;
+        for _ in 0..200 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            departures.push(Departure {
+                up: true,
+                ..dip((x >> 33) as usize % (28 * DAY))
+            });
+        }
+        departures.sort_by_key(|d| d.start);
+        let kept = without_recurring(departures, DAY, SLACK).len();
+        assert!(kept >= 198, "{kept} of 200 kept");
+    }
 }
