@@ -16,7 +16,9 @@
 //! - `max_replicas` = ⌈highest expected load × headroom / capacity⌉, where
 //!   the highest expected load is the upper end of the interval, and never
 //!   below the recent weeks' ordinary peak (their 99th percentile with
-//!   spikes left out and the level re-based after shifts): one quiet
+//!   spikes left out and the level re-based after shifts), nor below the
+//!   median day's highest load (a five-minute burst every morning is each
+//!   day's peak, and a percentile of two weeks never sees it): one quiet
 //!   forecast must not take away the room last week's peaks needed.
 //! - Hysteresis: when the HPA's range today is known and the new count is
 //!   within a small band of it, today's count is kept (a max that moves
@@ -76,6 +78,9 @@ pub struct Evidence {
     /// The recent weeks' ordinary peak: the 99th percentile of the load,
     /// spikes and dips left out, re-based after shifts.
     pub ordinary_peak: Option<f64>,
+    /// The median day's highest load over the same weeks (spikes out): a
+    /// short burst that comes every day is each day's peak, and expected.
+    pub typical_day_peak: Option<f64>,
     /// The highest load the history actually held over its last
     /// [`HIGHEST_SEEN_DAYS`] days (spikes in, nothing re-based; a 15-minute
     /// mean, so that one scrape glitch is not load): a page needs load
@@ -121,6 +126,9 @@ pub enum Basis {
     IntervalUpper,
     /// The recent weeks' ordinary peak (99th percentile of the history).
     OrdinaryPeak,
+    /// The recent weeks' median day's highest load (a burst that comes
+    /// every day).
+    TypicalDayPeak,
 }
 
 /// Which clamp changed a replica count.
@@ -205,10 +213,16 @@ pub fn derive_bounds(
         .map(|i| (i, intervals[i].upper))
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .unwrap_or((0, 0.0));
-    let (high, basis, quantile) = match evidence.ordinary_peak {
-        Some(peak) if peak > upper => (peak, Basis::OrdinaryPeak, 0.99),
-        _ => (upper, Basis::IntervalUpper, policy.level.upper_quantile()),
-    };
+    let (mut high, mut basis, mut quantile) =
+        (upper, Basis::IntervalUpper, policy.level.upper_quantile());
+    for (peak, peak_basis, peak_quantile) in [
+        (evidence.ordinary_peak, Basis::OrdinaryPeak, 0.99),
+        (evidence.typical_day_peak, Basis::TypicalDayPeak, 0.5),
+    ] {
+        if let Some(peak) = peak.filter(|&peak| peak > high) {
+            (high, basis, quantile) = (peak, peak_basis, peak_quantile);
+        }
+    }
     let capacity = policy.target_per_replica;
     let mut needs_operator = Vec::new();
     let mut notes = Vec::new();
@@ -554,6 +568,25 @@ mod tests {
         // 100 × 1.2 / 25 = 4.8 → 5
         assert_eq!(bounds.max.replicas, 5);
         assert!(bounds.needs_operator.is_empty());
+    }
+
+    #[test]
+    fn max_is_sized_for_the_highest_of_forecast_ordinary_and_typical_day_peak() {
+        let forecast = forecast_of(vec![100.0; 3 * 288]);
+        let policy = policy(10.0, (1, 1), (100, 100));
+        let max = |ordinary: Option<f64>, typical: Option<f64>| {
+            let evidence = Evidence {
+                ordinary_peak: ordinary,
+                typical_day_peak: typical,
+                ..Evidence::default()
+            };
+            let max = derive_bounds(&forecast, 0..288, &policy, &evidence).max;
+            (max.replicas, max.basis)
+        };
+        assert_eq!(max(None, None), (12, Basis::IntervalUpper));
+        assert_eq!(max(Some(150.0), Some(120.0)), (18, Basis::OrdinaryPeak));
+        // A burst every morning: the day's peak, above the 99th percentile.
+        assert_eq!(max(Some(150.0), Some(300.0)), (36, Basis::TypicalDayPeak));
     }
 
     #[test]

@@ -779,7 +779,7 @@ fn own_day(series: &Series, ts: i64) -> Option<f64> {
 /// weighs the same; one with errors a hundred times its spread, a nightly
 /// batch no shape has, stretches every interval: out of sample 0.92–0.97
 /// of the next day covered on the shared sets) and averaging their
-/// percentiles (Combinedization: sharper, 0.80–0.91 covered). The mean of
+/// percentiles (Vincentization: sharper, 0.80–0.91 covered). The mean of
 /// the two covered 0.885–0.954 (`homeostat evaluate --cold-start`).
 struct Combined<'a> {
     buckets: &'a [i64],

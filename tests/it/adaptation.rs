@@ -467,3 +467,40 @@ mod replay {
         assert!(err.contains("web/api") && err.contains("current"), "{err}");
     }
 }
+
+#[test]
+fn a_five_minute_burst_every_morning_is_room_max_keeps() {
+    // Three times the load for five minutes at 08:05 every day, four
+    // weeks: the 99th percentile of two weeks never sees it (14 steps of
+    // 4,032), each day's peak is it. Max keeps room for it (Google's job
+    // counts burst like this every morning).
+    let mut values = load(28);
+    for day in 0..28 {
+        let at = index(START + day * DAY + 8 * HOUR + 300);
+        values[at] *= 3.0;
+    }
+    let burst = (0..28)
+        .map(|day| values[index(START + day * DAY + 8 * HOUR + 300)])
+        .fold(f64::INFINITY, f64::min);
+    let text = "workloads:\n  - name: api\n    namespace: web\n    file: api.csv\n    target_per_replica: 10\n    history: 28d\n    horizon: 1d\n";
+    let w = config::parse(text, Path::new("t.yaml"), Path::new("."))
+        .unwrap()
+        .workloads
+        .remove(0);
+    let plan = plan_workload(&w, &raw(&values), Some(START + 28 * DAY));
+    assert_eq!(plan.status, Status::Ok, "{:?}", plan.reasons);
+    let max = plan.max_replicas.unwrap();
+    assert!(
+        f64::from(max) * 10.0 >= 0.9 * burst,
+        "max {max} carries {} of a burst of {burst:.0}: {:?}",
+        f64::from(max) * 10.0,
+        plan.reasons
+    );
+    assert!(
+        plan.reasons
+            .iter()
+            .any(|r| r.contains("typical daily peak")),
+        "{:?}",
+        plan.reasons
+    );
+}

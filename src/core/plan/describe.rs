@@ -223,6 +223,15 @@ fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy, texture: b
                 "spikes left out"
             }
         ),
+        Basis::TypicalDayPeak => format!(
+            "the last {ORDINARY_PEAK_DAYS} days' typical daily peak {} (the median day's highest load, {}), above anything forecast",
+            significant(d.load, 4),
+            if texture {
+                "its texture of spikes in"
+            } else {
+                "spikes left out"
+            }
+        ),
     };
     let headroom = if is_min {
         String::new()

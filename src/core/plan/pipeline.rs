@@ -260,6 +260,7 @@ fn compute(
     let known = known::raise_forecast(&mut forecast, &workload.calendar, horizon);
     let evidence = Evidence {
         ordinary_peak: ordinary_peak(&adaptation.series, ORDINARY_PEAK_DAYS),
+        typical_day_peak: typical_day_peak(&adaptation.series, ORDINARY_PEAK_DAYS),
         highest_seen: highest_seen(&series, crate::core::bounds::HIGHEST_SEEN_DAYS),
         lowest_seen: lowest_seen(&series, crate::core::bounds::LOWEST_SEEN_DAYS),
         current: workload.current.map(|c| (c.min_replicas, c.max_replicas)),
@@ -447,6 +448,32 @@ fn ordinary_peak(adapted: &Series, days: i64) -> Option<f64> {
         return None;
     }
     crate::core::stats::nearest_rank(&mut known, 0.99)
+}
+
+/// The median day's highest load over the last `days` of `adapted` (as
+/// [`ordinary_peak`]): a five-minute burst at 08:05 every day is each
+/// day's peak and expected load, and the 99th percentile of two weeks
+/// never sees it (14 steps of 4,032). Days counted back from the end; a
+/// day with under half its steps known has no peak to speak of. `None`
+/// without three such days.
+fn typical_day_peak(adapted: &Series, days: i64) -> Option<f64> {
+    let steps = (days * 86_400 / adapted.step.max(1)) as usize;
+    let from = adapted.len().saturating_sub(steps);
+    let per_day = ((86_400 / adapted.step.max(1)) as usize).max(1);
+    let mut peaks: Vec<f64> = adapted.values[from..]
+        .rchunks(per_day)
+        .filter(|day| day.iter().filter(|v| v.is_finite()).count() * 2 >= per_day)
+        .map(|day| {
+            day.iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .fold(f64::MIN, f64::max)
+        })
+        .collect();
+    if peaks.len() < 3 {
+        return None;
+    }
+    crate::core::stats::nearest_rank(&mut peaks, 0.5)
 }
 
 /// The highest 15-minute mean load (one step when steps are longer) of
