@@ -10,10 +10,11 @@ use crate::core::stats::robust_sd_in_place;
 /// Departures are dropped when others of the same direction start within
 /// `slack` steps of the same phase of `period` (a day) in other periods
 /// of the week either side, far more often than chance would put them
-/// there (bursty load has spikes at every hour: three times the matches
-/// the departures of those two weeks give by chance, and at least two,
-/// i.e. seen three times). Only the weeks around it: a nightly job that
-/// began on the 17th makes no dip at that hour on the 8th expected.
+/// there (bursty load has spikes at every hour): at least two matches,
+/// i.e. seen three times, and no more likely than one in a thousand for
+/// that many departures of those two weeks at random hours (Poisson
+/// tail). Only the weeks around it: a nightly job that began on the 17th
+/// makes no dip at that hour on the 8th expected.
 pub(super) fn without_recurring(
     departures: Vec<Departure>,
     period: usize,
