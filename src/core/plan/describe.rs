@@ -202,6 +202,11 @@ fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy, texture: b
     } else {
         policy.max_replicas
     };
+    let spikes = if texture {
+        "its texture of spikes in"
+    } else {
+        "spikes left out"
+    };
     let what = match d.basis {
         Basis::Expected => format!(
             "lowest expected load {} (the forecast mean at {})",
@@ -215,22 +220,12 @@ fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy, texture: b
             format_moment(d.at)
         ),
         Basis::OrdinaryPeak => format!(
-            "the last {ORDINARY_PEAK_DAYS} days' ordinary peak {} (99th percentile, {}), above anything forecast",
+            "the last {ORDINARY_PEAK_DAYS} days' ordinary peak {} (99th percentile, {spikes}), above anything forecast",
             significant(d.load, 4),
-            if texture {
-                "its texture of spikes in"
-            } else {
-                "spikes left out"
-            }
         ),
         Basis::TypicalDayPeak => format!(
-            "the last {ORDINARY_PEAK_DAYS} days' typical daily peak {} (the median day's highest load, {}), above anything forecast",
+            "the last {ORDINARY_PEAK_DAYS} days' typical daily peak {} (the median day's highest load, {spikes}), above anything forecast",
             significant(d.load, 4),
-            if texture {
-                "its texture of spikes in"
-            } else {
-                "spikes left out"
-            }
         ),
     };
     let headroom = if is_min {

@@ -436,9 +436,7 @@ pub(super) const ORDINARY_PEAK_DAYS: i64 = 14;
 /// left out, re-based after shifts): the peak the workload reaches on an
 /// ordinary day. `None` with less than a day of known steps.
 fn ordinary_peak(adapted: &Series, days: i64) -> Option<f64> {
-    let steps = (days * 86_400 / adapted.step.max(1)) as usize;
-    let from = adapted.len().saturating_sub(steps);
-    let mut known: Vec<f64> = adapted.values[from..]
+    let mut known: Vec<f64> = last_days(adapted, days)
         .iter()
         .copied()
         .filter(|v| v.is_finite())
@@ -450,6 +448,12 @@ fn ordinary_peak(adapted: &Series, days: i64) -> Option<f64> {
     crate::core::stats::nearest_rank(&mut known, 0.99)
 }
 
+/// The values of the last `days` of `series`.
+fn last_days(series: &Series, days: i64) -> &[f64] {
+    let steps = (days * 86_400 / series.step.max(1)) as usize;
+    &series.values[series.len().saturating_sub(steps)..]
+}
+
 /// The median day's highest load over the last `days` of `adapted` (as
 /// [`ordinary_peak`]): a five-minute burst at 08:05 every day is each
 /// day's peak and expected load, and the 99th percentile of two weeks
@@ -457,10 +461,8 @@ fn ordinary_peak(adapted: &Series, days: i64) -> Option<f64> {
 /// day with under half its steps known has no peak to speak of. `None`
 /// without three such days.
 fn typical_day_peak(adapted: &Series, days: i64) -> Option<f64> {
-    let steps = (days * 86_400 / adapted.step.max(1)) as usize;
-    let from = adapted.len().saturating_sub(steps);
     let per_day = ((86_400 / adapted.step.max(1)) as usize).max(1);
-    let mut peaks: Vec<f64> = adapted.values[from..]
+    let mut peaks: Vec<f64> = last_days(adapted, days)
         .rchunks(per_day)
         .filter(|day| day.iter().filter(|v| v.is_finite()).count() * 2 >= per_day)
         .map(|day| {
@@ -492,11 +494,10 @@ fn lowest_seen(series: &Series, days: i64) -> Option<f64> {
 /// The 15-minute means (one step when steps are longer) of the known
 /// windows of the last `days` of `series`.
 fn seen_means(series: &Series, days: i64) -> impl Iterator<Item = f64> + '_ {
-    let steps = (days * 86_400 / series.step.max(1)) as usize;
-    let from = series.len().saturating_sub(steps);
+    let recent = last_days(series, days);
     let width = (900 / series.step.max(1)).max(1) as usize;
-    series.values[from..]
-        .windows(width.min(series.len() - from).max(1))
+    recent
+        .windows(width.min(recent.len()).max(1))
         .filter(|w| w.iter().all(|v| v.is_finite()))
         .map(|w| w.iter().sum::<f64>() / w.len() as f64)
 }
