@@ -17,6 +17,11 @@
 //!   `shift_down_after` (default 2 days). A shift down is followed only
 //!   once it has lasted that long; a shift down and back up inside it
 //!   changes nothing, so min does not oscillate.
+//! - Room is given back later still: `max_replicas` keeps room for the
+//!   level before a shift down for [`ROOM_KEPT_AFTER_DROP`] (a week). A
+//!   drop is often undone (a failover, clients retrying elsewhere), and a
+//!   max above the load costs nothing until the HPA uses it; a max cut to
+//!   the new level leaves the first rebound unserved.
 //! - Room to heal: `max_replicas` keeps the headroom of the spikes this
 //!   workload has actually had and that the HPA can usefully absorb: those
 //!   lasting longer than it takes to start a pod (shorter ones are over
@@ -62,7 +67,28 @@ pub struct PlannedLevel {
     /// When the planned level is above the last one: the time from which
     /// the lower level will be followed (a shift down is held until then).
     pub held_until: Option<i64>,
+    /// The level `max_replicas` keeps room for: as `planned`, with shifts
+    /// down held for [`ROOM_KEPT_AFTER_DROP`] instead.
+    pub room_for: f64,
+    /// When `room_for` is above `planned`: the time from which max follows.
+    pub room_held_until: Option<i64>,
 }
+
+impl PlannedLevel {
+    /// How much more load max keeps room for than the re-based history
+    /// holds: `room_for / planned`, at least 1.
+    #[must_use]
+    pub fn room_factor(&self) -> f64 {
+        if self.planned > 0.0 {
+            (self.room_for / self.planned).max(1.0)
+        } else {
+            1.0
+        }
+    }
+}
+
+/// How long after a shift down max keeps room for the level before it.
+pub const ROOM_KEPT_AFTER_DROP: i64 = 7 * 86_400;
 
 /// The headroom sized from the workload's spikes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -210,23 +236,35 @@ pub fn adapt(
 }
 
 /// The level to plan for: the last segment's, or a higher one the workload
-/// held less than `down_after` seconds before `now`.
+/// held less than `down_after` seconds before `now`; and the level max
+/// keeps room for (the same with [`ROOM_KEPT_AFTER_DROP`]).
 fn planned_level(shifts: &[&Event], now: i64, down_after: i64) -> Option<PlannedLevel> {
     let last = shifts.last()?.after;
-    // The segment before a shift ended at the shift's start: it is still
-    // held until `down_after` later.
-    let release = |s: &&Event| s.start + down_after;
-    let held = || shifts.iter().filter(|s| now < release(s));
-    let planned = held().map(|s| s.before).fold(last, f64::max);
-    // Held until the last of the segments at that level is released.
-    let held_until = (planned > last)
-        .then(|| held().filter(|s| s.before >= planned).map(release).max())
-        .flatten();
+    let (planned, held_until) = held_level(shifts, last, now, down_after);
+    let (room_for, room_held_until) =
+        held_level(shifts, last, now, down_after.max(ROOM_KEPT_AFTER_DROP));
     Some(PlannedLevel {
         planned,
         last,
         held_until,
+        room_for: room_for.max(planned),
+        room_held_until: room_held_until.filter(|_| room_for > planned),
     })
+}
+
+/// The highest level held less than `hold` seconds before `now` (at least
+/// `last`), and until when it is held when above `last`.
+fn held_level(shifts: &[&Event], last: f64, now: i64, hold: i64) -> (f64, Option<i64>) {
+    // The segment before a shift ended at the shift's start: it is still
+    // held until `hold` later.
+    let release = |s: &&Event| s.start + hold;
+    let held = || shifts.iter().filter(|s| now < release(s));
+    let level = held().map(|s| s.before).fold(last, f64::max);
+    // Held until the last of the segments at that level is released.
+    let until = (level > last)
+        .then(|| held().filter(|s| s.before >= level).map(release).max())
+        .flatten();
+    (level, until)
 }
 
 /// Scales `values` from level `from` to level `to` (both loads).
@@ -371,6 +409,46 @@ mod tests {
         let old = adapt(&series, &events, 72 * HOUR, &policy, 0);
         assert_eq!(old.level.unwrap().planned, 60.0);
         assert!(old.series.values.iter().all(|v| (v - 60.0).abs() < 1e-9));
+    }
+
+    #[test]
+    fn max_keeps_room_for_the_level_before_a_drop_for_a_week() {
+        let mut series = flat(24 * 10);
+        for v in &mut series.values[24 * 12..] {
+            *v = 60.0;
+        }
+        let events = [shift(24 * HOUR, 100.0, 60.0)];
+        let policy = AdaptPolicy::default();
+        // Inside the two days: min and max both keep the level before it.
+        let young = adapt(&series, &events, 30 * HOUR, &policy, 0)
+            .level
+            .unwrap();
+        assert_eq!((young.planned, young.room_for), (100.0, 100.0));
+        assert_eq!((young.room_factor(), young.room_held_until), (1.0, None));
+        // After them: min follows the drop, max keeps room for a week.
+        let followed = adapt(&series, &events, 96 * HOUR, &policy, 0)
+            .level
+            .unwrap();
+        assert_eq!((followed.planned, followed.room_for), (60.0, 100.0));
+        assert!((followed.room_factor() - 100.0 / 60.0).abs() < 1e-12);
+        assert_eq!(
+            followed.room_held_until,
+            Some(24 * HOUR + ROOM_KEPT_AFTER_DROP)
+        );
+        // A week after the drop: max follows too.
+        let old = adapt(
+            &series,
+            &events,
+            24 * HOUR + ROOM_KEPT_AFTER_DROP,
+            &policy,
+            0,
+        )
+        .level
+        .unwrap();
+        assert_eq!(
+            (old.room_for, old.room_factor(), old.room_held_until),
+            (60.0, 1.0, None)
+        );
     }
 
     #[test]

@@ -432,7 +432,8 @@ pub const HPA_SCALE_DOWN_STABILIZATION: i64 = 300;
 /// that any step overlapping `[t, t + lead]` needs: the fewest replicas
 /// the HPA keeps at that load, `⌈load / (target_per_replica × (1 +
 /// HPA_TOLERANCE))⌉` (more would be replicas the HPA itself would not
-/// run at the expected load), within `[low, high]` (the horizon's min and max):
+/// run at the expected load), within `[low, high]` (the horizon's min
+/// without its hysteresis, [`schedule_floor`], and max):
 /// raised `lead` before a step that needs more, lowered only when the step
 /// that needed it is over. One entry per change.
 #[must_use]
@@ -501,6 +502,18 @@ fn serialize_significant<S: serde::Serializer>(x: &f64, serializer: S) -> Result
 /// 3.0000000001, float noise, is 3, not 4).
 fn whole(raw: f64) -> f64 {
     (raw - 1e-9).ceil()
+}
+
+/// The lowest min a time-of-day schedule may set: the lowest expected
+/// load's need inside the min range, as `bounds.min` without its
+/// hysteresis. The hold keeps one min that stands all week from moving
+/// run after run; a schedule moves by the hour anyway, and a min held at
+/// yesterday's count would only keep replicas idle at every trough.
+#[must_use]
+pub fn schedule_floor(bounds: &ReplicaBounds, policy: &BoundsPolicy) -> u32 {
+    settle(bounds.min.raw, policy.min_replicas, |_| None)
+        .0
+        .min(bounds.min.replicas)
 }
 
 /// Rounds `raw` up to whole replicas and clamps it into `range`; then
@@ -700,6 +713,40 @@ mod tests {
         }
         assert_eq!(with_today((10, 19)).replicas, 13);
         assert_eq!(with_today((10, 9)).replicas, 12);
+    }
+
+    #[test]
+    fn the_schedule_floor_is_the_lowest_expected_loads_need_without_the_hold() {
+        // Constant 100 at 10 per replica: min 10; today's 11 is inside the
+        // hysteresis band and kept, but the schedule may go to the need.
+        let forecast = forecast_of(vec![100.0; 3 * 288]);
+        let policy = policy(10.0, (2, 1), (100, 100));
+        let bounds = |current| {
+            let evidence = Evidence {
+                current,
+                ..Evidence::default()
+            };
+            derive_bounds(&forecast, 0..288, &policy, &evidence)
+        };
+        let held = bounds(Some((11, 12)));
+        assert_eq!((held.min.replicas, held.min.clamp), (11, Some(Clamp::Held)));
+        assert_eq!(schedule_floor(&held, &policy), 10);
+        assert_eq!(schedule_floor(&bounds(None), &policy), 10);
+        // Never under the configured floor, never above the min itself.
+        let low = derive_bounds(
+            &forecast_of(vec![1.0; 3 * 288]),
+            0..288,
+            &policy,
+            &Evidence::default(),
+        );
+        assert_eq!((low.min.replicas, schedule_floor(&low, &policy)), (2, 2));
+        let cut = derive_bounds(
+            &forecast,
+            0..288,
+            &self::policy(10.0, (1, 1), (100, 5)),
+            &Evidence::default(),
+        );
+        assert_eq!((cut.min.replicas, schedule_floor(&cut, &policy)), (5, 5));
     }
 
     #[test]

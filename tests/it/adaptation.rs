@@ -173,6 +173,44 @@ fn a_shift_down_and_back_up_does_not_make_min_oscillate() {
 }
 
 #[test]
+fn after_a_lasting_drop_min_follows_in_two_days_and_max_keeps_room_for_a_week() {
+    let clean = load(26);
+    let dropped = scaled(&clean, AT, AT + 12 * DAY, 0.5);
+    let before = run(&dropped, AT - 15 * 60);
+    let (min_before, max_before) = (before.min_replicas.unwrap(), before.max_replicas.unwrap());
+    // Three days on: min is given back, max still has room for the level
+    // before the drop (a drop is often undone), and the report says until
+    // when.
+    let followed = run(&dropped, AT + 3 * DAY);
+    assert!(
+        f64::from(followed.min_replicas.unwrap()) <= 0.7 * f64::from(min_before),
+        "min {min_before} → {:?}: {:?}",
+        followed.min_replicas,
+        followed.reasons
+    );
+    assert!(
+        followed.max_replicas.unwrap() >= max_before,
+        "max {max_before} → {:?}: {:?}",
+        followed.max_replicas,
+        followed.reasons
+    );
+    assert!(
+        followed.reasons.iter().any(|r| r.starts_with("shift ")
+            && r.contains("max keeps room for the level before it until")),
+        "{:?}",
+        followed.reasons
+    );
+    // A week and a day on: max follows too.
+    let settled = run(&dropped, AT + 8 * DAY);
+    assert!(
+        f64::from(settled.max_replicas.unwrap()) <= 0.75 * f64::from(max_before),
+        "max {max_before} → {:?}: {:?}",
+        settled.max_replicas,
+        settled.reasons
+    );
+}
+
+#[test]
 fn a_single_outlier_sample_is_never_a_shift_and_moves_no_bound_below() {
     let clean = load(22);
     let outlier = scaled(&clean, AT, AT + STEP, 10.0);

@@ -412,7 +412,13 @@ fn describe_shifts(
             // Down and back up inside the hold: the plan still keeps the
             // higher level from before the drop.
             Some(_) if last => format!("the plan keeps the higher level held before it; {min_now}"),
-            _ if last => format!("the forecast starts from the new level; {min_now}"),
+            _ if last => match adaptation.level.and_then(|l| l.room_held_until) {
+                Some(until) => format!(
+                    "the forecast starts from the new level; {min_now}; max keeps room for the level before it until {} (a week after the drop: a drop is often undone, and room above the load costs nothing until it is used)",
+                    format_moment(until)
+                ),
+                None => format!("the forecast starts from the new level; {min_now}"),
+            },
             _ => "the history before it is re-based to the current level".to_string(),
         };
         lines.push(format!("{what}: {action}"));

@@ -258,9 +258,13 @@ fn compute(
         forecast.timestamp(total),
     );
     let known = known::raise_forecast(&mut forecast, &workload.calendar, horizon);
+    // After a shift down, max keeps room for the level before it a while
+    // longer than min (see `adapt`): the re-based peaks scaled back up.
+    let room = adaptation.level.map_or(1.0, |l| l.room_factor());
     let evidence = Evidence {
-        ordinary_peak: ordinary_peak(&adaptation.series, ORDINARY_PEAK_DAYS),
-        typical_day_peak: typical_day_peak(&adaptation.series, ORDINARY_PEAK_DAYS),
+        ordinary_peak: ordinary_peak(&adaptation.series, ORDINARY_PEAK_DAYS).map(|p| p * room),
+        typical_day_peak: typical_day_peak(&adaptation.series, ORDINARY_PEAK_DAYS)
+            .map(|p| p * room),
         highest_seen: highest_seen(&series, crate::core::bounds::HIGHEST_SEEN_DAYS),
         lowest_seen: lowest_seen(&series, crate::core::bounds::LOWEST_SEEN_DAYS),
         current: workload.current.map(|c| (c.min_replicas, c.max_replicas)),
@@ -299,7 +303,10 @@ fn compute(
             first_after_now..total,
             lead,
             policy.target_per_replica,
-            (bounds.min.replicas, bounds.max.replicas),
+            (
+                crate::core::bounds::schedule_floor(&bounds, &policy),
+                bounds.max.replicas,
+            ),
         );
         let now_min = min_due(&schedule, now, workload.buffer.secs());
         (schedule, now_min)

@@ -8,7 +8,7 @@ mod incidents;
 pub use hpa::*;
 pub use incidents::{replay_learning, IncidentCounts, ReplayIncidents};
 
-use crate::core::bounds::{schedule_loads, schedule_min, ScheduledMin};
+use crate::core::bounds::{schedule_floor, schedule_loads, schedule_min, ScheduledMin};
 use crate::core::evaluate::mase_scale;
 use crate::core::model::Forecast;
 use crate::core::model::Level;
@@ -367,7 +367,12 @@ fn replan(
                     0..steps,
                     lead,
                     hpa.target_per_replica,
-                    (min, max),
+                    (
+                        plan.bounds
+                            .as_ref()
+                            .map_or(min, |b| schedule_floor(b, &workload.policy)),
+                        max,
+                    ),
                 );
                 schedule_bounds.extend(in_force_from(at, &entries, max));
                 mase_next_day = next_day_mase(actual, forecast, at, &mean_at);
