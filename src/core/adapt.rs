@@ -17,11 +17,10 @@
 //!   `shift_down_after` (default 2 days). A shift down is followed only
 //!   once it has lasted that long; a shift down and back up inside it
 //!   changes nothing, so min does not oscillate.
-//! - Room is given back later still: `max_replicas` keeps room for the
-//!   level before a shift down for [`ROOM_KEPT_AFTER_DROP`] (a week). A
-//!   drop is often undone (a failover, clients retrying elsewhere), and a
-//!   max above the load costs nothing until the HPA uses it; a max cut to
-//!   the new level leaves the first rebound unserved.
+//! - What max is sized from sees the history as it was where re-basing
+//!   raised it ([`Adaptation::history_as`]): a rise reaches max through the
+//!   forecast, and the peaks of a stretch must not double or halve because
+//!   one run places the rise a few days from where the last one did.
 //! - Room to heal: `max_replicas` keeps the headroom of the spikes this
 //!   workload has actually had and that the HPA can usefully absorb: those
 //!   lasting longer than it takes to start a pod (shorter ones are over
@@ -67,28 +66,16 @@ pub struct PlannedLevel {
     /// When the planned level is above the last one: the time from which
     /// the lower level will be followed (a shift down is held until then).
     pub held_until: Option<i64>,
-    /// The level `max_replicas` keeps room for: as `planned`, with shifts
-    /// down held for [`ROOM_KEPT_AFTER_DROP`] instead.
-    pub room_for: f64,
-    /// When `room_for` is above `planned`: the time from which max follows.
-    pub room_held_until: Option<i64>,
 }
 
-impl PlannedLevel {
-    /// How much more load max keeps room for than the re-based history
-    /// holds: `room_for / planned`, at least 1.
-    #[must_use]
-    pub fn room_factor(&self) -> f64 {
-        if self.planned > 0.0 {
-            (self.room_for / self.planned).max(1.0)
-        } else {
-            1.0
-        }
-    }
+/// Which re-basing [`Adaptation::history_as`] undoes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undo {
+    /// Where the history was raised to a later, higher level.
+    Raises,
+    /// All of it: the load as it was (spikes and dips still left out).
+    All,
 }
-
-/// How long after a shift down max keeps room for the level before it.
-pub const ROOM_KEPT_AFTER_DROP: i64 = 7 * 86_400;
 
 /// The headroom sized from the workload's spikes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -123,6 +110,9 @@ pub const TEXTURE_PER_DAY: f64 = 1.0;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Adaptation {
     pub series: Series,
+    /// The segments of `series` that were re-based: their steps and the
+    /// factor they were multiplied by.
+    pub rescaled: Vec<(std::ops::Range<usize>, f64)>,
     /// Steps of spikes and dips left out of the fit.
     pub masked_steps: usize,
     /// Spikes per day, when so many ([`TEXTURE_PER_DAY`]) that they are
@@ -133,6 +123,40 @@ pub struct Adaptation {
 }
 
 impl Adaptation {
+    /// Whether any of `series` from time `t` on was re-based down (a drop
+    /// followed).
+    #[must_use]
+    pub fn lowered_since(&self, t: i64) -> bool {
+        let from = usize::try_from((t - self.series.start).div_euclid(self.series.step.max(1)))
+            .unwrap_or(0);
+        self.rescaled
+            .iter()
+            .any(|(segment, factor)| *factor < 1.0 && segment.end > from)
+    }
+
+    /// The last `steps` of `series` with re-basing undone as `undo` says.
+    #[must_use]
+    pub fn history_as(&self, steps: usize, undo: Undo) -> Series {
+        let n = self.series.len();
+        let from = n.saturating_sub(steps);
+        let mut values = self.series.values[from..].to_vec();
+        for (segment, factor) in &self.rescaled {
+            let (start, end) = (segment.start.max(from), segment.end.min(n));
+            if start >= end || (undo == Undo::Raises && *factor <= 1.0) {
+                continue;
+            }
+            for v in &mut values[start - from..end - from] {
+                *v /= factor;
+            }
+        }
+        Series {
+            start: self.series.start + from as i64 * self.series.step,
+            step: self.series.step,
+            values,
+            stats: self.series.stats,
+        }
+    }
+
     /// The healing headroom for `max_replicas`: the configured one, or the
     /// spikes' when they ask for more.
     #[must_use]
@@ -163,16 +187,20 @@ pub fn adapt(
         .filter(|e| e.kind == EventKind::Shift)
         .collect();
     let level = planned_level(&shifts, now, policy.shift_down_after.secs());
+    let mut rescaled = Vec::new();
     if let Some(level) = level {
         // Segment k runs from shift k−1 to shift k; its level is the
         // `before` of shift k (the last segment's is the last `after`).
         let mut from = 0;
         for (k, shift) in shifts.iter().enumerate() {
             let to = index(shift.start);
-            rescale(&mut out.values[from..to], level.planned, shift.before);
+            if rescale(&mut out.values[from..to], level.planned, shift.before) {
+                rescaled.push((from..to, level.planned / shift.before));
+            }
             from = to;
-            if k + 1 == shifts.len() {
-                rescale(&mut out.values[from..], level.planned, shift.after);
+            if k + 1 == shifts.len() && rescale(&mut out.values[from..], level.planned, shift.after)
+            {
+                rescaled.push((from..series.len(), level.planned / shift.after));
             }
         }
     }
@@ -228,6 +256,7 @@ pub fn adapt(
 
     Adaptation {
         series: out,
+        rescaled,
         masked_steps,
         texture,
         level,
@@ -236,49 +265,39 @@ pub fn adapt(
 }
 
 /// The level to plan for: the last segment's, or a higher one the workload
-/// held less than `down_after` seconds before `now`; and the level max
-/// keeps room for (the same with [`ROOM_KEPT_AFTER_DROP`]).
+/// held less than `down_after` seconds before `now`.
 fn planned_level(shifts: &[&Event], now: i64, down_after: i64) -> Option<PlannedLevel> {
     let last = shifts.last()?.after;
-    let (planned, held_until) = held_level(shifts, last, now, down_after);
-    let (room_for, room_held_until) =
-        held_level(shifts, last, now, down_after.max(ROOM_KEPT_AFTER_DROP));
+    // The segment before a shift ended at the shift's start: it is still
+    // held until `down_after` later.
+    let release = |s: &&Event| s.start + down_after;
+    let held = || shifts.iter().filter(|s| now < release(s));
+    let planned = held().map(|s| s.before).fold(last, f64::max);
+    // Held until the last of the segments at that level is released.
+    let held_until = (planned > last)
+        .then(|| held().filter(|s| s.before >= planned).map(release).max())
+        .flatten();
     Some(PlannedLevel {
         planned,
         last,
         held_until,
-        room_for: room_for.max(planned),
-        room_held_until: room_held_until.filter(|_| room_for > planned),
     })
 }
 
-/// The highest level held less than `hold` seconds before `now` (at least
-/// `last`), and until when it is held when above `last`.
-fn held_level(shifts: &[&Event], last: f64, now: i64, hold: i64) -> (f64, Option<i64>) {
-    // The segment before a shift ended at the shift's start: it is still
-    // held until `hold` later.
-    let release = |s: &&Event| s.start + hold;
-    let held = || shifts.iter().filter(|s| now < release(s));
-    let level = held().map(|s| s.before).fold(last, f64::max);
-    // Held until the last of the segments at that level is released.
-    let until = (level > last)
-        .then(|| held().filter(|s| s.before >= level).map(release).max())
-        .flatten();
-    (level, until)
-}
-
-/// Scales `values` from level `from` to level `to` (both loads).
-fn rescale(values: &mut [f64], to: f64, from: f64) {
+/// Scales `values` from level `from` to level `to` (both loads): whether
+/// it did (not for a level of zero or less, nor a factor of 1).
+fn rescale(values: &mut [f64], to: f64, from: f64) -> bool {
     if !(from > 0.0 && to > 0.0) {
-        return;
+        return false;
     }
     let factor = to / from;
     if (factor - 1.0).abs() < 1e-12 {
-        return;
+        return false;
     }
     for v in values.iter_mut().filter(|v| v.is_finite()) {
         *v *= factor;
     }
+    true
 }
 
 #[cfg(test)]
@@ -412,42 +431,35 @@ mod tests {
     }
 
     #[test]
-    fn max_keeps_room_for_the_level_before_a_drop_for_a_week() {
-        let mut series = flat(24 * 10);
-        for v in &mut series.values[24 * 12..] {
-            *v = 60.0;
+    fn the_history_as_it_was_undoes_the_re_basing() {
+        // 100, then 200 from hour 24, then 50 from hour 72 (followed).
+        let mut series = flat(120);
+        for v in &mut series.values[24 * 12..72 * 12] {
+            *v = 200.0;
         }
-        let events = [shift(24 * HOUR, 100.0, 60.0)];
-        let policy = AdaptPolicy::default();
-        // Inside the two days: min and max both keep the level before it.
-        let young = adapt(&series, &events, 30 * HOUR, &policy, 0)
-            .level
-            .unwrap();
-        assert_eq!((young.planned, young.room_for), (100.0, 100.0));
-        assert_eq!((young.room_factor(), young.room_held_until), (1.0, None));
-        // After them: min follows the drop, max keeps room for a week.
-        let followed = adapt(&series, &events, 96 * HOUR, &policy, 0)
-            .level
-            .unwrap();
-        assert_eq!((followed.planned, followed.room_for), (60.0, 100.0));
-        assert!((followed.room_factor() - 100.0 / 60.0).abs() < 1e-12);
-        assert_eq!(
-            followed.room_held_until,
-            Some(24 * HOUR + ROOM_KEPT_AFTER_DROP)
-        );
-        // A week after the drop: max follows too.
-        let old = adapt(
-            &series,
-            &events,
-            24 * HOUR + ROOM_KEPT_AFTER_DROP,
-            &policy,
-            0,
-        )
-        .level
-        .unwrap();
-        assert_eq!(
-            (old.room_for, old.room_factor(), old.room_held_until),
-            (60.0, 1.0, None)
+        for v in &mut series.values[72 * 12..] {
+            *v = 50.0;
+        }
+        let events = [
+            shift(24 * HOUR, 100.0, 200.0),
+            shift(72 * HOUR, 200.0, 50.0),
+        ];
+        let a = adapt(&series, &events, 120 * HOUR, &AdaptPolicy::default(), 0);
+        assert!(a.series.values.iter().all(|v| (v - 50.0).abs() < 1e-9));
+        // Raises undone: the first day was re-based down (kept), nothing
+        // was raised.
+        let peaks = a.history_as(120 * 12, Undo::Raises);
+        assert!(peaks.values.iter().all(|v| (v - 50.0).abs() < 1e-9));
+        let was = a.history_as(60 * 12, Undo::All);
+        assert_eq!(was.start, series.start + 60 * 12 * 300);
+        assert!((was.values[0] - 200.0).abs() < 1e-9 && (was.values[12 * 12] - 50.0).abs() < 1e-9);
+        assert_eq!(was.values[..12 * 12], series.values[60 * 12..72 * 12]);
+        // A rise: the stretch before it was raised, and the peaks see it as
+        // it was.
+        let rise = adapt(&series, &events[..1], 48 * HOUR, &AdaptPolicy::default(), 0);
+        let peaks = rise.history_as(series.len(), Undo::Raises);
+        assert!(
+            (peaks.values[0] - 100.0).abs() < 1e-9 && (rise.series.values[0] - 200.0).abs() < 1e-9
         );
     }
 

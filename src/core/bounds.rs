@@ -76,8 +76,13 @@ pub struct BoundsPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Evidence {
     /// The recent weeks' ordinary peak: the 99th percentile of the load,
-    /// spikes and dips left out, re-based after shifts.
+    /// spikes and dips left out, re-based after shifts down (as it was
+    /// before a rise, which reaches max through the forecast).
     pub ordinary_peak: Option<f64>,
+    /// When the last week was re-based down after a drop: its ordinary
+    /// peak as the load was (spikes and dips left out, nothing re-based).
+    /// Max keeps room for the level before a drop for a week.
+    pub last_week_peak: Option<f64>,
     /// The median day's highest load over the same weeks (spikes out): a
     /// short burst that comes every day is each day's peak, and expected.
     pub typical_day_peak: Option<f64>,
@@ -126,6 +131,8 @@ pub enum Basis {
     IntervalUpper,
     /// The recent weeks' ordinary peak (99th percentile of the history).
     OrdinaryPeak,
+    /// The last week's ordinary peak as the load was (after a drop).
+    LastWeekPeak,
     /// The recent weeks' median day's highest load (a burst that comes
     /// every day).
     TypicalDayPeak,
@@ -217,6 +224,7 @@ pub fn derive_bounds(
         (upper, Basis::IntervalUpper, policy.level.upper_quantile());
     for (peak, peak_basis, peak_quantile) in [
         (evidence.ordinary_peak, Basis::OrdinaryPeak, 0.99),
+        (evidence.last_week_peak, Basis::LastWeekPeak, 0.99),
         (evidence.typical_day_peak, Basis::TypicalDayPeak, 0.5),
     ] {
         if let Some(peak) = peak.filter(|&peak| peak > high) {
@@ -584,7 +592,7 @@ mod tests {
     }
 
     #[test]
-    fn max_is_sized_for_the_highest_of_forecast_ordinary_and_typical_day_peak() {
+    fn max_is_sized_for_the_highest_of_forecast_ordinary_last_week_and_typical_day_peak() {
         let forecast = forecast_of(vec![100.0; 3 * 288]);
         let policy = policy(10.0, (1, 1), (100, 100));
         let max = |ordinary: Option<f64>, typical: Option<f64>| {
@@ -600,6 +608,15 @@ mod tests {
         assert_eq!(max(Some(150.0), Some(120.0)), (18, Basis::OrdinaryPeak));
         // A burst every morning: the day's peak, above the 99th percentile.
         assert_eq!(max(Some(150.0), Some(300.0)), (36, Basis::TypicalDayPeak));
+        // After a drop: the last week as it was.
+        let evidence = Evidence {
+            ordinary_peak: Some(150.0),
+            last_week_peak: Some(250.0),
+            typical_day_peak: Some(120.0),
+            ..Evidence::default()
+        };
+        let max = derive_bounds(&forecast, 0..288, &policy, &evidence).max;
+        assert_eq!((max.replicas, max.basis), (30, Basis::LastWeekPeak));
     }
 
     #[test]

@@ -196,7 +196,7 @@ fn after_a_lasting_drop_min_follows_in_two_days_and_max_keeps_room_for_a_week() 
     );
     assert!(
         followed.reasons.iter().any(|r| r.starts_with("shift ")
-            && r.contains("max keeps room for the level before it until")),
+            && r.contains("max keeps room for the last week's load as it was until")),
         "{:?}",
         followed.reasons
     );

@@ -2,7 +2,7 @@
 //! model, each bound's derivation, the events, the change from today's
 //! range), written from the numbers the pipeline computed.
 
-use super::pipeline::{Computed, ORDINARY_PEAK_DAYS};
+use super::pipeline::{Computed, ORDINARY_PEAK_DAYS, ROOM_AFTER_DROP_DAYS};
 use super::signed_percent;
 use crate::core::adapt::Adaptation;
 use crate::core::bounds::{
@@ -223,6 +223,10 @@ fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy, texture: b
             "the last {ORDINARY_PEAK_DAYS} days' ordinary peak {} (99th percentile, {spikes}), above anything forecast",
             significant(d.load, 4),
         ),
+        Basis::LastWeekPeak => format!(
+            "the last {ROOM_AFTER_DROP_DAYS} days' ordinary peak {} as the load was (99th percentile, {spikes}, not re-based after a drop), above anything forecast",
+            significant(d.load, 4),
+        ),
         Basis::TypicalDayPeak => format!(
             "the last {ORDINARY_PEAK_DAYS} days' typical daily peak {} (the median day's highest load, {spikes}), above anything forecast",
             significant(d.load, 4),
@@ -388,6 +392,7 @@ fn describe_shifts(
         .filter(|e| e.kind == EventKind::Shift)
         .collect();
     let down_after = workload.events.shift_down_after;
+    let room_until = |shift: &events::Event| shift.start + ROOM_AFTER_DROP_DAYS * 86_400;
     let mut lines = Vec::new();
     for (k, shift) in shifts.iter().enumerate() {
         let ratio = if shift.before > 0.0 {
@@ -412,13 +417,11 @@ fn describe_shifts(
             // Down and back up inside the hold: the plan still keeps the
             // higher level from before the drop.
             Some(_) if last => format!("the plan keeps the higher level held before it; {min_now}"),
-            _ if last => match adaptation.level.and_then(|l| l.room_held_until) {
-                Some(until) => format!(
-                    "the forecast starts from the new level; {min_now}; max keeps room for the level before it until {} (a week after the drop: a drop is often undone, and room above the load costs nothing until it is used)",
-                    format_moment(until)
-                ),
-                None => format!("the forecast starts from the new level; {min_now}"),
-            },
+            _ if last && shift.after < shift.before && now < room_until(shift) => format!(
+                "the forecast starts from the new level; {min_now}; max keeps room for the last week's load as it was until {} (a drop is often undone, and room above the load costs nothing until it is used)",
+                format_moment(room_until(shift))
+            ),
+            _ if last => format!("the forecast starts from the new level; {min_now}"),
             _ => "the history before it is re-based to the current level".to_string(),
         };
         lines.push(format!("{what}: {action}"));

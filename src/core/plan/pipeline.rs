@@ -6,7 +6,7 @@
 
 use super::describe;
 use super::{min_due, DataSummary, Event, ExpectedLoad, Status, WorkloadPlan};
-use crate::core::adapt::{adapt, Adaptation};
+use crate::core::adapt::{adapt, Adaptation, Undo};
 use crate::core::bounds::{
     derive_bounds, schedule_loads, schedule_min, significant, BoundsPolicy, Evidence,
     ReplicaBounds, ScheduledMin,
@@ -258,13 +258,21 @@ fn compute(
         forecast.timestamp(total),
     );
     let known = known::raise_forecast(&mut forecast, &workload.calendar, horizon);
-    // After a shift down, max keeps room for the level before it a while
-    // longer than min (see `adapt`): the re-based peaks scaled back up.
-    let room = adaptation.level.map_or(1.0, |l| l.room_factor());
+    // Max is sized from the peaks of the history as it was where re-basing
+    // raised it (a rise reaches max through the forecast), and never below
+    // the last week's as they were: after a drop, room for a week more (a
+    // drop is often undone, and room above the load costs nothing until it
+    // is used), whether or not this run calls the drop a shift.
+    let per_day = usize::try_from(86_400 / series.step.max(1)).unwrap_or(usize::MAX);
+    let peaks = adaptation.history_as(ORDINARY_PEAK_DAYS as usize * per_day, Undo::Raises);
+    let last_week = adaptation.history_as(ROOM_AFTER_DROP_DAYS as usize * per_day, Undo::All);
     let evidence = Evidence {
-        ordinary_peak: ordinary_peak(&adaptation.series, ORDINARY_PEAK_DAYS).map(|p| p * room),
-        typical_day_peak: typical_day_peak(&adaptation.series, ORDINARY_PEAK_DAYS)
-            .map(|p| p * room),
+        ordinary_peak: ordinary_peak(&peaks, ORDINARY_PEAK_DAYS),
+        last_week_peak: adaptation
+            .lowered_since(last_week.start)
+            .then(|| ordinary_peak(&last_week, ROOM_AFTER_DROP_DAYS))
+            .flatten(),
+        typical_day_peak: typical_day_peak(&peaks, ORDINARY_PEAK_DAYS),
         highest_seen: highest_seen(&series, crate::core::bounds::HIGHEST_SEEN_DAYS),
         lowest_seen: lowest_seen(&series, crate::core::bounds::LOWEST_SEEN_DAYS),
         current: workload.current.map(|c| (c.min_replicas, c.max_replicas)),
@@ -438,6 +446,9 @@ pub fn matters_to_capacity(
 
 /// Days of history whose ordinary peak max may not fall below.
 pub(super) const ORDINARY_PEAK_DAYS: i64 = 14;
+/// Days of history as it was (not re-based after a drop) whose ordinary
+/// peak max may not fall below either.
+pub(super) const ROOM_AFTER_DROP_DAYS: i64 = 7;
 
 /// The 99th percentile of the last `days` of `adapted` (spikes and dips
 /// left out, re-based after shifts): the peak the workload reaches on an
