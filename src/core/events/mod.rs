@@ -74,11 +74,11 @@
 //!
 //! Measured by tests/it/events.rs (events ≥ 3 robust SD, a shift's start
 //! within 1 hour). On 34 real traces as they are, known events injected:
-//! spikes+dips recall 0.894, precision 0.729 (0.903 with the trace's own
-//! near-threshold departures as its own); shifts 0.771 / 0.885. On their
-//! Poisson versions (a median of 4 per step): spikes+dips 0.785 / 0.818.
+//! spikes+dips recall 0.901, precision 0.736 (0.903 with the trace's own
+//! near-threshold departures as its own); shifts 0.804 / 0.895. On their
+//! Poisson versions (a median of 4 per step): spikes+dips 0.785 / 0.813.
 //! On 6 cleaned bases × 10 seeds: spikes+dips 0.916 / 0.995, shifts
-//! 0.957 / 0.975; on the bases without injected events, 4 events in
+//! 0.963 / 0.981; on the bases without injected events, 4 events in
 //! 6 × 28 days.
 
 //! Sensitivity, in user units ([`EventSettings`]): a robust z-score (how

@@ -13,6 +13,14 @@
 //! Both measures winsorise the residuals at 5 robust standard deviations
 //! first, so that a few bursts (heavy-tailed load) cannot hide a pattern,
 //! and one holiday cannot invent one.
+//!
+//! [`detect_seasonality_robust`] (what the events stage reads its rhythm
+//! with) measures the daily shape by hourly medians and absolute
+//! deviations instead: a load that spends hours of most days in bursts
+//! (a fifth of the month, as the events tests inject) keeps a daily shape
+//! the hourly means lose to the bursts' variance. The weekly test stays on
+//! squares there: with four or five days per weekday, medians fit noise
+//! (a month of noise read as weekly).
 
 use crate::core::stats::{median, robust_sd};
 use crate::core::time::{DAY, WEEK};
@@ -54,6 +62,28 @@ impl Seasonality {
 /// `start` with `step` seconds.
 #[must_use]
 pub fn detect_seasonality(values: &[f64], start: i64, step: i64) -> Seasonality {
+    detect_with(values, start, step, Spread::Squares)
+}
+
+/// [`detect_seasonality`] with the daily shape measured by medians and
+/// absolute deviations instead of means and squares (see the module
+/// docs): for load that holds many departures of its own.
+#[must_use]
+pub fn detect_seasonality_robust(values: &[f64], start: i64, step: i64) -> Seasonality {
+    detect_with(values, start, step, Spread::AbsoluteDeviations)
+}
+
+/// How the share of the spread a grouping explains is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Spread {
+    /// Group means and squared deviations: the adjusted R².
+    Squares,
+    /// Group medians and absolute deviations, the ratio squared (on the
+    /// same scale as R² for normal noise, so the thresholds hold).
+    AbsoluteDeviations,
+}
+
+fn detect_with(values: &[f64], start: i64, step: i64, spread: Spread) -> Seasonality {
     let mut found = Seasonality {
         daily: None,
         weekly: None,
@@ -66,7 +96,7 @@ pub fn detect_seasonality(values: &[f64], start: i64, step: i64) -> Seasonality 
         return found;
     }
     let per_day = (DAY as f64 / step as f64).round() as usize;
-    found.daily_strength = daily_strength(values, start, step, per_day);
+    found.daily_strength = daily_strength(values, start, step, per_day, spread);
     if found.daily_strength >= DAILY_MIN_STRENGTH {
         found.daily = Some(per_day);
     }
@@ -77,7 +107,7 @@ pub fn detect_seasonality(values: &[f64], start: i64, step: i64) -> Seasonality 
     found
 }
 
-fn daily_strength(values: &[f64], start: i64, step: i64, per_day: usize) -> f64 {
+fn daily_strength(values: &[f64], start: i64, step: i64, per_day: usize, spread: Spread) -> f64 {
     if values.len() < 2 * per_day {
         return 0.0;
     }
@@ -92,7 +122,7 @@ fn daily_strength(values: &[f64], start: i64, step: i64, per_day: usize) -> f64 
             ((second_of_day * bins as i64 / DAY) as usize, x)
         })
         .collect();
-    adjusted_group_r2(&groups, bins)
+    adjusted_group_r2(&groups, bins, spread)
 }
 
 fn weekly_strength(values: &[f64], start: i64, step: i64, per_day: usize) -> f64 {
@@ -125,7 +155,7 @@ fn weekly_strength(values: &[f64], start: i64, step: i64, per_day: usize) -> f64
             (weekday, mean - (intercept + slope * day))
         })
         .collect();
-    adjusted_group_r2(&groups, 7)
+    adjusted_group_r2(&groups, 7, Spread::Squares)
 }
 
 /// `values` minus their centred moving average over `window` steps (NaN
@@ -166,38 +196,63 @@ fn line_fit(points: &[(f64, f64)]) -> (f64, f64) {
     (mean_y - slope * mean_x, slope)
 }
 
-/// Adjusted R² of the group means of winsorised values.
-fn adjusted_group_r2(groups: &[(usize, f64)], group_count: usize) -> f64 {
+/// Adjusted R² of the group means of winsorised values (with
+/// [`Spread::AbsoluteDeviations`], of their group medians: one minus the
+/// squared ratio of absolute deviations within the groups to those about
+/// the overall median).
+fn adjusted_group_r2(groups: &[(usize, f64)], group_count: usize, spread: Spread) -> f64 {
     let n = groups.len();
     if n <= group_count + 1 {
         return 0.0;
     }
     let mut xs: Vec<f64> = groups.iter().map(|g| g.1).collect();
     let center = median(&mut xs.clone());
-    let spread = robust_sd(&xs);
-    if spread > 0.0 {
-        let (lo, hi) = (center - 5.0 * spread, center + 5.0 * spread);
+    let sd = robust_sd(&xs);
+    if sd > 0.0 {
+        let (lo, hi) = (center - 5.0 * sd, center + 5.0 * sd);
         for x in &mut xs {
             *x = x.clamp(lo, hi);
         }
     }
-    let mean = xs.iter().sum::<f64>() / n as f64;
-    let total: f64 = xs.iter().map(|x| (x - mean).powi(2)).sum();
-    if total <= f64::EPSILON * mean.abs().max(1.0) * n as f64 {
-        return 0.0;
-    }
-    let mut sums = vec![0.0; group_count];
-    let mut counts = vec![0usize; group_count];
+    let mut members: Vec<Vec<f64>> = vec![Vec::new(); group_count];
     for (&(group, _), &x) in groups.iter().zip(&xs) {
-        sums[group] += x;
-        counts[group] += 1;
+        members[group].push(x);
     }
-    let within: f64 = groups
-        .iter()
-        .zip(&xs)
-        .map(|(&(group, _), &x)| (x - sums[group] / counts[group] as f64).powi(2))
-        .sum();
-    let used = counts.iter().filter(|&&c| c > 0).count();
+    let used = members.iter().filter(|m| !m.is_empty()).count();
+    let (within, total) = match spread {
+        Spread::Squares => {
+            let mean = xs.iter().sum::<f64>() / n as f64;
+            let total: f64 = xs.iter().map(|x| (x - mean).powi(2)).sum();
+            if total <= f64::EPSILON * mean.abs().max(1.0) * n as f64 {
+                return 0.0;
+            }
+            let within: f64 = members
+                .iter()
+                .filter(|m| !m.is_empty())
+                .map(|m| {
+                    let mean = m.iter().sum::<f64>() / m.len() as f64;
+                    m.iter().map(|x| (x - mean).powi(2)).sum::<f64>()
+                })
+                .sum();
+            (within, total)
+        }
+        Spread::AbsoluteDeviations => {
+            let centre = median(&mut xs.clone());
+            let total: f64 = xs.iter().map(|x| (x - centre).abs()).sum();
+            if total <= f64::EPSILON * centre.abs().max(1.0) * n as f64 {
+                return 0.0;
+            }
+            let within: f64 = members
+                .iter_mut()
+                .filter(|m| !m.is_empty())
+                .map(|m| {
+                    let centre = median(m);
+                    m.iter().map(|x| (x - centre).abs()).sum::<f64>()
+                })
+                .sum();
+            ((within / total).powi(2), 1.0)
+        }
+    };
     let r2 = 1.0 - within / total;
     1.0 - (1.0 - r2) * (n - 1) as f64 / (n - used) as f64
 }
@@ -231,6 +286,35 @@ mod tests {
     #[test]
     fn both_are_detected() {
         assert_eq!(detect(30.0, 20.0).label(), "daily+weekly");
+    }
+
+    #[test]
+    fn bursts_for_hours_every_day_hide_a_daily_shape_from_variance_not_from_medians() {
+        // A daily ±30% and, every 14 hours, three hours at ×6: a fifth of
+        // the month in bursts that move across the hours of the day.
+        let mut values = synthetic::load(28, STEP, 100.0, 30.0, 0.0, 0.0, 5.0, 7);
+        let per_hour = (3600 / STEP) as usize;
+        let mut at = 0;
+        while at + 3 * per_hour < values.len() {
+            for v in &mut values[at..at + 3 * per_hour] {
+                *v *= 6.0;
+            }
+            at += 14 * per_hour;
+        }
+        let squares = detect_seasonality(&values, 0, STEP);
+        let robust = detect_seasonality_robust(&values, 0, STEP);
+        assert!(
+            robust.daily_strength > squares.daily_strength && robust.daily.is_some(),
+            "squares {squares:?}, robust {robust:?}"
+        );
+        // Without bursts the two agree on what is there.
+        let clean = synthetic::load(28, STEP, 100.0, 30.0, 20.0, 0.0, 5.0, 7);
+        assert_eq!(
+            detect_seasonality_robust(&clean, 0, STEP).label(),
+            "daily+weekly"
+        );
+        let noise = synthetic::load(28, STEP, 100.0, 0.0, 0.0, 0.0, 5.0, 7);
+        assert_eq!(detect_seasonality_robust(&noise, 0, STEP).label(), "none");
     }
 
     #[test]
