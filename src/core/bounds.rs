@@ -16,10 +16,14 @@
 //! - `max_replicas` = ⌈highest expected load × headroom / capacity⌉, where
 //!   the highest expected load is the upper end of the interval, and never
 //!   below the recent weeks' ordinary peak (their 99th percentile with
-//!   spikes left out and the level re-based after shifts), nor below the
-//!   median day's highest load (a five-minute burst every morning is each
-//!   day's peak, and a percentile of two weeks never sees it): one quiet
-//!   forecast must not take away the room last week's peaks needed.
+//!   spikes left out and the level re-based after drops), nor, after a
+//!   followed drop, the last week's as the load was (room for the level
+//!   before it for a week), nor the median day's highest load (a
+//!   five-minute burst every morning is each day's peak, and a percentile
+//!   of two weeks never sees it): one quiet forecast must not take away
+//!   the room last week's peaks needed.
+//! - The time-of-day schedule's min never goes below the lowest expected
+//!   load's need ([`schedule_floor`]).
 //! - Hysteresis: when the HPA's range today is known and the new count is
 //!   within a small band of it, today's count is kept (a max that moves
 //!   every run is one nobody trusts, and each move is a patch).

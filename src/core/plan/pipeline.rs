@@ -263,9 +263,9 @@ fn compute(
     // the last week's as they were: after a drop, room for a week more (a
     // drop is often undone, and room above the load costs nothing until it
     // is used), whether or not this run calls the drop a shift.
-    let per_day = usize::try_from(86_400 / series.step.max(1)).unwrap_or(usize::MAX);
-    let peaks = adaptation.history_as(ORDINARY_PEAK_DAYS as usize * per_day, Undo::Raises);
-    let last_week = adaptation.history_as(ROOM_AFTER_DROP_DAYS as usize * per_day, Undo::All);
+    let peaks = adaptation.history_as(steps_in_days(ORDINARY_PEAK_DAYS, series.step), Undo::Raises);
+    let last_week =
+        adaptation.history_as(steps_in_days(ROOM_AFTER_DROP_DAYS, series.step), Undo::All);
     let evidence = Evidence {
         ordinary_peak: ordinary_peak(&peaks, ORDINARY_PEAK_DAYS),
         last_week_peak: adaptation
@@ -451,8 +451,9 @@ pub(super) const ORDINARY_PEAK_DAYS: i64 = 14;
 pub(super) const ROOM_AFTER_DROP_DAYS: i64 = 7;
 
 /// The 99th percentile of the last `days` of `adapted` (spikes and dips
-/// left out, re-based after shifts): the peak the workload reaches on an
-/// ordinary day. `None` with less than a day of known steps.
+/// left out; re-based as [`Adaptation::history_as`] gives it): the peak the
+/// workload reaches on an ordinary day. `None` with less than a day of
+/// known steps.
 fn ordinary_peak(adapted: &Series, days: i64) -> Option<f64> {
     let mut known: Vec<f64> = last_days(adapted, days)
         .iter()
@@ -466,10 +467,16 @@ fn ordinary_peak(adapted: &Series, days: i64) -> Option<f64> {
     crate::core::stats::nearest_rank(&mut known, 0.99)
 }
 
+/// Steps of `step` seconds in `days` days.
+fn steps_in_days(days: i64, step: i64) -> usize {
+    usize::try_from(days * 86_400 / step.max(1)).unwrap_or(0)
+}
+
 /// The values of the last `days` of `series`.
 fn last_days(series: &Series, days: i64) -> &[f64] {
-    let steps = (days * 86_400 / series.step.max(1)) as usize;
-    &series.values[series.len().saturating_sub(steps)..]
+    &series.values[series
+        .len()
+        .saturating_sub(steps_in_days(days, series.step))..]
 }
 
 /// The median day's highest load over the last `days` of `adapted` (as
