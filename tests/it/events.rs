@@ -50,6 +50,15 @@ fn detected_transient(kind: EventKind) -> bool {
     kind != EventKind::Shift
 }
 
+fn same_kind(detected: EventKind, truth: Kind) -> bool {
+    matches!(
+        (detected, truth),
+        (EventKind::Spike, Kind::Spike)
+            | (EventKind::Dip, Kind::Dip)
+            | (EventKind::Shift, Kind::Shift)
+    )
+}
+
 #[derive(Default, Debug)]
 struct Confusion {
     spike_called_shift: usize,
@@ -114,11 +123,19 @@ impl Tally {
             if big {
                 score.truths += 1;
             }
-            // The same family first, then the other (a confusion).
-            let same = detected.iter().enumerate().position(|(i, d)| {
+            // The same kind first (a dip for a dip), then the same family,
+            // then the other (a confusion).
+            let same_kind = detected.iter().enumerate().position(|(i, d)| {
                 !used[i]
-                    && detected_transient(d.kind) == transient(truth.kind)
+                    && same_kind(d.kind, truth.kind)
                     && matches(d, truth, series.start, series.step)
+            });
+            let same = same_kind.or_else(|| {
+                detected.iter().enumerate().position(|(i, d)| {
+                    !used[i]
+                        && detected_transient(d.kind) == transient(truth.kind)
+                        && matches(d, truth, series.start, series.step)
+                })
             });
             if let Some(i) = same {
                 used[i] = true;
@@ -213,9 +230,15 @@ impl Tally {
                     })
                     .min()
                     .map_or(f64::INFINITY, |s| s as f64 / 3600.0);
+                // Inside an injected event's window: a second piece of it.
+                let inside = truths.iter().any(|t| {
+                    transient(t.kind) == detected_transient(d.kind)
+                        && matches(d, t, series.start, series.step)
+                });
                 if !self.quiet {
                     eprintln!(
-                        "{label}: false {d:?} (nearest injected {:.1} h away: {}; own {own_near:.1} h)",
+                        "{label}: false{} {d:?} (nearest injected {:.1} h away: {}; own {own_near:.1} h)",
+                        if inside { " (a piece of an injected event)" } else { "" },
                         nearest.0.abs(),
                         nearest.1
                     );
