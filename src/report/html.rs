@@ -171,7 +171,7 @@ fn section(w: &WorkloadPlan, chart: Option<&str>) -> String {
         );
     }
     let changes = change_reasons(w);
-    if severity == super::Severity::Change && !changes.is_empty() {
+    if super::recommends_change(w) && !changes.is_empty() {
         out.push_str("<p><strong>Why the range changes</strong></p>\n");
         out.push_str(&list(&changes, "reasons"));
     }

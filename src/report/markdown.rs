@@ -2,7 +2,7 @@
 
 use super::{
     by_urgency, change_reasons, current_range, operator_reasons, recommended_range, severity,
-    summary_line, Severity,
+    summary_line,
 };
 use crate::core::plan::Plan;
 use crate::core::replay::Backtest;
@@ -88,7 +88,7 @@ pub fn render(plan: &Plan) -> String {
     }
     let changes: Vec<_> = workloads
         .iter()
-        .filter(|w| severity(w) == Severity::Change)
+        .filter(|w| super::recommends_change(w))
         .collect();
     if !changes.is_empty() {
         out.push_str("\n**Changes**\n\n");

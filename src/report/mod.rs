@@ -54,7 +54,8 @@ pub enum ResultFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
-    /// A bound is capped by a ceiling: the expected load cannot be served.
+    /// A bound is capped by a ceiling, or a spike going on is above what
+    /// the recommended max carries: load cannot be served.
     Critical,
     /// No recommendation (no data, too little, an error), or one resting
     /// on an untrustworthy model: someone should look.
@@ -88,11 +89,30 @@ impl Severity {
 pub fn severity(w: &WorkloadPlan) -> Severity {
     match w.status {
         Status::NeedsOperator => Severity::Critical,
+        Status::Ok if spike_above_max(w).is_some() => Severity::Critical,
         Status::Ok if w.untrustworthy_model => Severity::Warning,
         Status::Ok if changes(w) => Severity::Change,
         Status::Ok => Severity::Unchanged,
         Status::InsufficientData | Status::NoData | Status::Error => Severity::Warning,
     }
+}
+
+/// The ongoing spike above the recommended max, in words — the same
+/// finding that sends the critical `spike_above_max` alert and opens the
+/// incident, so the report and the page never disagree.
+fn spike_above_max(w: &WorkloadPlan) -> Option<String> {
+    crate::core::incident::findings(w, &[])
+        .into_iter()
+        .find(|f| f.cause == crate::core::incident::Cause::SpikeAboveMax)
+        .map(|f| f.blocked_by)
+}
+
+/// A trusted recommendation whose range differs from today's: what the
+/// reports list as a change, whatever else makes the workload urgent (a
+/// spike going on above max is critical and still has a new range).
+#[must_use]
+pub fn recommends_change(w: &WorkloadPlan) -> bool {
+    w.status == Status::Ok && !w.untrustworthy_model && changes(w)
 }
 
 /// The recommended range differs from today's (or today's is unknown).
@@ -149,7 +169,8 @@ pub fn summary_line(plan: &Plan) -> String {
 }
 
 /// Why an operator is needed, in words: the ceilings that cap a bound, the
-/// reason there is no recommendation, or the untrusted model; and, for a
+/// spike going on above max, the reason there is no recommendation, or the
+/// untrusted model; and, for a
 /// workload that is ok, a max ceiling the expected load would pass before
 /// any load has (a note, not a page).
 #[must_use]
@@ -166,10 +187,14 @@ pub fn operator_reasons(w: &WorkloadPlan) -> Vec<String> {
                 .as_ref()
                 .map(|b| b.notes.clone())
                 .unwrap_or_default();
-            w.reasons
-                .iter()
-                .filter(|r| r.starts_with("model not trusted"))
-                .cloned()
+            spike_above_max(w)
+                .into_iter()
+                .chain(
+                    w.reasons
+                        .iter()
+                        .filter(|r| r.starts_with("model not trusted"))
+                        .cloned(),
+                )
                 .chain(notes)
                 .collect()
         }
@@ -592,6 +617,33 @@ mod tests {
             }),
             ..WorkloadPlan::empty("ns", name, name, Status::Ok)
         }
+    }
+
+    #[test]
+    fn a_spike_going_on_above_max_is_critical_with_its_reason() {
+        // The plan that sends a critical `spike_above_max` alert must not
+        // read "ok, change, 0 critical" in the report.
+        let mut w = recommended("spiking", (2, 12), (2, 18));
+        w.target_per_replica = Some(5.0);
+        w.events = vec![crate::core::plan::Event {
+            kind: crate::core::events::EventKind::Spike,
+            start: "2026-01-01T23:00:00Z".into(),
+            end: None,
+            before: 20.0,
+            after: 298.0,
+        }];
+        w.in_spike = true;
+        assert_eq!(severity(&w), Severity::Critical);
+        let reasons = super::operator_reasons(&w);
+        assert_eq!(
+            reasons,
+            ["a spike of 298 is going on above the 90 that max 18 carries"]
+        );
+        assert!(super::summary_line(&plan(vec![w.clone()])).contains("1 critical"));
+        // Once it is over, the same plan is an ordinary change.
+        w.in_spike = false;
+        assert_eq!(severity(&w), Severity::Change);
+        assert!(super::operator_reasons(&w).is_empty());
     }
 
     #[test]
