@@ -159,6 +159,16 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     parse(&text, path, base)
 }
 
+/// The YAML parser's message as the user should read it: its snippet
+/// names the file instead of `<input>`, without a second `error:` after
+/// ours.
+fn parse_message(message: &str, path: &Path) -> String {
+    message
+        .strip_prefix("error: ")
+        .unwrap_or(message)
+        .replace("<input>", &path.display().to_string())
+}
+
 /// Parses and validates config `text`; `path` names it in errors and `base`
 /// is the folder relative paths resolve against.
 pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Config, ConfigError> {
@@ -166,7 +176,7 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Config, ConfigError
     let raw: RawConfig =
         serde_saphyr::from_str_with_options(text, options).map_err(|e| ConfigError::Parse {
             path: path.into(),
-            message: e.to_string(),
+            message: parse_message(&e.to_string(), path),
         })?;
     validate(raw, path, base).map_err(|problem| ConfigError::Invalid {
         path: path.into(),
@@ -324,6 +334,18 @@ mod tests {
 
     const MINIMAL: &str =
         "workloads:\n  - name: cart\n    file: cart.csv\n    target_per_replica: 50\n";
+
+    #[test]
+    fn a_yaml_syntax_error_names_the_file_and_the_line_once() {
+        let text = format!("{MINIMAL}    history: [oops\n");
+        let message = parse_text(&text).unwrap_err().to_string();
+        assert!(
+            message.starts_with("homeostat.yaml: invalid config: line 5"),
+            "{message}"
+        );
+        assert!(message.contains("--> homeostat.yaml:5:"), "{message}");
+        assert!(!message.contains("<input>") && !message.contains("error: "), "{message}");
+    }
 
     #[test]
     fn like_names_a_workload_as_namespace_slash_name() {

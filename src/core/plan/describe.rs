@@ -92,7 +92,11 @@ pub(super) fn reasons(
         describe_bound("max", &bounds.max, policy, texture),
     ];
     if let Some(current) = workload.current {
-        annotation.push(describe_change(current, bounds));
+        annotation.push(describe_change(
+            current,
+            bounds.min.replicas,
+            bounds.max.replicas,
+        ));
     }
     reasons.extend(annotation.iter().cloned());
     annotation.extend(describe_headroom(adaptation, workload));
@@ -482,14 +486,49 @@ fn describe_transient(e: &events::Event, max: u32, workload: &Workload, end: i64
     format!("{kind} {stretch}, {size}: {action}")
 }
 
-fn describe_change(current: CurrentBounds, bounds: &ReplicaBounds) -> String {
-    let (min, max) = (bounds.min.replicas, bounds.max.replicas);
+/// `change: min stays 3, max 15 → 20`, or `no change: …`.
+fn describe_change(current: CurrentBounds, min: u32, max: u32) -> String {
     if current.min_replicas == min && current.max_replicas == max {
         format!("no change: the HPA already has {min}..{max}")
     } else {
+        // Only the bounds that move, so no line reads `min 3 → 3`.
+        let moves = |name: &str, from: u32, to: u32| {
+            if from == to {
+                format!("{name} stays {to}")
+            } else {
+                format!("{name} {from} → {to}")
+            }
+        };
         format!(
-            "change: min {} → {min}, max {} → {max}",
-            current.min_replicas, current.max_replicas
+            "change: {}, {}",
+            moves("min", current.min_replicas, min),
+            moves("max", current.max_replicas, max)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_change;
+    use crate::core::workload::CurrentBounds;
+
+    #[test]
+    fn a_change_names_only_the_bounds_that_move() {
+        let current = CurrentBounds {
+            min_replicas: 3,
+            max_replicas: 15,
+        };
+        assert_eq!(
+            describe_change(current, 3, 20),
+            "change: min stays 3, max 15 → 20"
+        );
+        assert_eq!(
+            describe_change(current, 2, 15),
+            "change: min 3 → 2, max stays 15"
+        );
+        assert_eq!(
+            describe_change(current, 3, 15),
+            "no change: the HPA already has 3..15"
+        );
     }
 }

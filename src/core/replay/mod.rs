@@ -550,20 +550,22 @@ fn next_day_mase(
 
 /// `schedule: −83% overload minutes at +6% replica-hours vs reactive`.
 fn verdict(reactive: &Outcome, horizon: &Outcome, schedule: &Outcome) -> String {
-    let change = |new: f64, old: f64| {
+    // `−83% overload minutes`; against a reactive total of zero there is no
+    // percentage, so the phrase says so in words.
+    let change = |new: f64, old: f64, what: &str| {
         if old > 0.0 {
-            signed_percent(new / old)
+            format!("{} {what}", signed_percent(new / old))
         } else if new > 0.0 {
-            "more than none".to_string()
+            format!("{new:.0} {what} (reactive had none)")
         } else {
-            "none either".to_string()
+            format!("no {what} (nor reactive)")
         }
     };
     let line = |name: &str, o: &Outcome| {
         format!(
-            "{name}: {} overload minutes at {} replica-hours",
-            change(o.overload_minutes, reactive.overload_minutes),
-            change(o.replica_hours, reactive.replica_hours)
+            "{name}: {} at {}",
+            change(o.overload_minutes, reactive.overload_minutes, "overload minutes"),
+            change(o.replica_hours, reactive.replica_hours, "replica-hours")
         )
     };
     format!(
