@@ -26,8 +26,8 @@ pub struct Cli {
     pub threads: usize,
     /// Memory for reading histories at once, e.g. `512Mi` or `2G`: a file
     /// or answer that needs more fails alone; reads that together would
-    /// pass it wait their turn. Default: half of the container's memory
-    /// limit (cgroup), else half of the machine's RAM.
+    /// pass it wait their turn. Default: three quarters of the container's
+    /// memory limit (cgroup), else of the machine's RAM.
     #[arg(long, global = true, value_name = "SIZE", value_parser = crate::edge::budget::parse_size)]
     pub memory_budget: Option<u64>,
     /// Only the workloads of shard INDEX of COUNT (by a fixed hash of
@@ -105,8 +105,11 @@ pub enum Command {
     },
     /// Replay the last `--span` of each workload's data: rerun the batch job
     /// every `--replan` on the data before that moment, and simulate the HPA
-    /// on the real load under reactive-only bounds (`current:`), the
-    /// recommended bounds, the time-of-day schedule and an oracle.
+    /// on the real load under reactive-only bounds (`current:`), a tight
+    /// rule of thumb set once from the history before the replay (min for
+    /// the last week's 5th percentile, max 1.2 × the last 28 days'
+    /// highest), the recommended bounds, the time-of-day schedule and an
+    /// oracle.
     Backtest {
         /// Configuration file (YAML). Default: the bundled example, data/homeostat.yaml.
         #[arg(long)]

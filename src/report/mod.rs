@@ -26,7 +26,7 @@ pub use backtest::{render_backtest_csv, render_backtest_json, render_backtest_ta
 pub enum Format {
     /// Aligned columns for a terminal.
     Table,
-    /// The JSON report of DESIGN.md.
+    /// The JSON report (README, Reports): every field of the plan.
     Json,
     /// One row per workload.
     Csv,
