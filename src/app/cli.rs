@@ -32,8 +32,8 @@ pub struct Cli {
     pub memory_budget: Option<u64>,
     /// Only the workloads of shard INDEX of COUNT (by a fixed hash of
     /// namespace/name; INDEX from 0, as Kubernetes' `JOB_COMPLETION_INDEX`):
-    /// for the commands that read a config. `report merge` combines the
-    /// shards' JSON reports.
+    /// for the commands that read a config (the others refuse it). `report
+    /// merge` combines the shards' JSON reports.
     #[arg(long, global = true, value_name = "INDEX/COUNT")]
     pub shard: Option<config::Shard>,
     #[command(subcommand)]
@@ -473,6 +473,28 @@ pub fn parse_days(text: &str) -> Result<Span, String> {
 }
 
 impl Command {
+    /// Whether the command plans the workloads of a config, the only ones
+    /// `--shard` can select from (`report merge` reads the whole config to
+    /// combine the shards).
+    #[must_use]
+    pub fn reads_config_workloads(&self) -> bool {
+        match self {
+            Command::Recommend { .. }
+            | Command::Apply { .. }
+            | Command::Backtest { .. }
+            | Command::Fetch { .. }
+            | Command::Postmortem { .. }
+            | Command::Learned { .. }
+            | Command::Incident { .. }
+            | Command::Config { .. } => true,
+            Command::Evaluate { .. }
+            | Command::Events { .. }
+            | Command::Synth { .. }
+            | Command::Report { .. }
+            | Command::Forecast { .. } => false,
+        }
+    }
+
     /// The checks of flags that only make sense together.
     ///
     /// # Errors

@@ -353,6 +353,20 @@ fn bad_arguments_and_configs_exit_2() {
     );
     let bad_horizon = homeostat(&["forecast", "--input", "x.csv", "--horizon", "soon"]);
     assert_eq!(bad_horizon.status.code(), Some(2));
+    // --shard on a command that reads no config is refused, not ignored
+    // (the whole input would run and look like one shard's work).
+    for args in [
+        &["forecast", "--input", "data/nab__nyc_taxi.csv"][..],
+        &["evaluate", "--input", "data"][..],
+    ] {
+        let sharded = homeostat(&[args, &["--shard", "0/2"]].concat());
+        assert_eq!(sharded.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&sharded).contains("--shard selects a config's workloads"),
+            "{}",
+            stderr(&sharded)
+        );
+    }
 
     let dir = tempfile::tempdir().unwrap();
     let config = write(dir.path(), "bad.yaml", b"workloads:\n  - name: a\n    file: a.csv\n    target_per_replica: 5\n    headroom: 1.2\n    colour: blue\n");

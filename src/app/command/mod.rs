@@ -32,6 +32,12 @@ pub fn execute(cli: Cli) -> Result<u8> {
         budget::set_run_budget(budget::MemoryBudget::new(bytes, "set by --memory-budget"));
     }
     cli.command.check().map_err(anyhow::Error::msg)?;
+    if cli.shard.is_some() && !cli.command.reads_config_workloads() {
+        // Silently running the whole input would look like a shard's work.
+        anyhow::bail!(
+            "--shard selects a config's workloads (recommend, apply, backtest, fetch, config check, postmortem, learned, incident note); this command reads no config"
+        );
+    }
     let flags = Flags {
         logs: cli.log_format,
         shard: cli.shard,
