@@ -450,6 +450,25 @@ fn at_uses_only_data_up_to_it() {
         let strip = |v: &serde_json::Value| v.to_string().replace("a.csv", "").replace("b.csv", "");
         assert_eq!(strip(&a[key]), strip(&b[key]), "{key}");
     }
+    // An `--at` before the file's data says where the data is.
+    let before = homeostat(&[
+        "recommend",
+        "--config",
+        config.to_str().unwrap(),
+        "--at",
+        "2020-01-01T00:00:00Z",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(before.status.code(), Some(1), "{}", stderr(&before));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&before)).unwrap();
+    let a = &report["workloads"][0];
+    assert_eq!(a["status"], "insufficient_data");
+    let reason = a["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("no samples in the history window 28d up to 2020-01-01T00:00:00Z; the file holds 2023-11-15T00:00:00Z to"),
+        "{reason}"
+    );
 }
 
 #[test]

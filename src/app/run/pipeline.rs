@@ -572,8 +572,26 @@ fn read_file(workload: &Workload, at: Option<i64>, clock_now: i64) -> Result<Loa
         }
     }
     let now = at.unwrap_or_else(|| raw.latest());
+    let window = raw.window(now, workload.history.secs());
+    if window.samples.is_empty() {
+        // Most often a `--at` outside the file's time: say where its data is.
+        if let Some(first) = raw.samples.iter().map(|s| s.ts).min() {
+            return Err(LoadFailure {
+                status: Status::InsufficientData,
+                reason: format!(
+                    "{}: no samples in the history window {} up to {}; the file holds {} to {}",
+                    path.display(),
+                    workload.history,
+                    format_timestamp(now),
+                    format_timestamp(first),
+                    format_timestamp(raw.latest())
+                ),
+                now: Some(now),
+            });
+        }
+    }
     Ok(Loaded {
-        raw: raw.window(now, workload.history.secs()),
+        raw: window,
         now,
         requests: 0,
     })
