@@ -53,7 +53,7 @@ pub enum Command {
         /// Configuration file (YAML). Default: the bundled example, data/homeostat.yaml.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Fix "now" (RFC3339 or unix seconds): only data up to it is used.
+        /// Fix "now" (RFC3339, `YYYY-MM-DD HH:MM:SS` in UTC, or unix seconds): only data up to it is used.
         /// Default: the time of each file's last sample.
         #[arg(long, value_parser = parse_timestamp)]
         at: Option<i64>,
@@ -82,7 +82,7 @@ pub enum Command {
         /// Configuration file (YAML). Default: the bundled example, data/homeostat.yaml.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Fix "now" (RFC3339 or unix seconds).
+        /// Fix "now" (RFC3339, `YYYY-MM-DD HH:MM:SS` in UTC, or unix seconds).
         #[arg(long, value_parser = parse_timestamp)]
         at: Option<i64>,
         /// Change no HPA: show what would change. Without a reachable
@@ -117,7 +117,7 @@ pub enum Command {
         /// Replay only this workload (`name` or `namespace/name`).
         #[arg(long)]
         workload: Option<String>,
-        /// End of the replay (RFC3339 or unix seconds). Default: each
+        /// End of the replay (RFC3339, `YYYY-MM-DD HH:MM:SS` in UTC, or unix seconds). Default: each
         /// workload's last sample.
         #[arg(long, value_parser = parse_timestamp)]
         at: Option<i64>,
@@ -200,7 +200,7 @@ pub enum Command {
         /// Configuration file (YAML). Default: the bundled example, data/homeostat.yaml.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Fix "now" (RFC3339 or unix seconds): the history ends there.
+        /// Fix "now" (RFC3339, `YYYY-MM-DD HH:MM:SS` in UTC, or unix seconds): the history ends there.
         /// Default: the clock for Prometheus queries, the last sample for files.
         #[arg(long, value_parser = parse_timestamp)]
         at: Option<i64>,
@@ -247,7 +247,7 @@ pub enum Command {
         step: Span,
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// The last sample's time (RFC3339 or unix seconds).
+        /// The last sample's time (RFC3339, `YYYY-MM-DD HH:MM:SS` in UTC, or unix seconds).
         #[arg(long, default_value = "2026-01-01T00:00:00Z", value_parser = parse_timestamp)]
         end: i64,
         /// Folder to write to (made when missing).
@@ -389,7 +389,7 @@ pub enum ConfigCommand {
         /// Configuration file (YAML). Default: the bundled example.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Fix "now" (RFC3339 or unix seconds), as for `recommend`.
+        /// Fix "now" (RFC3339, `YYYY-MM-DD HH:MM:SS` in UTC, or unix seconds), as for `recommend`.
         #[arg(long, value_parser = parse_timestamp)]
         at: Option<i64>,
     },
