@@ -344,7 +344,10 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("--> homeostat.yaml:5:"), "{message}");
-        assert!(!message.contains("<input>") && !message.contains("error: "), "{message}");
+        assert!(
+            !message.contains("<input>") && !message.contains("error: "),
+            "{message}"
+        );
     }
 
     #[test]

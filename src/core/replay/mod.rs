@@ -564,7 +564,11 @@ fn verdict(reactive: &Outcome, horizon: &Outcome, schedule: &Outcome) -> String 
     let line = |name: &str, o: &Outcome| {
         format!(
             "{name}: {} at {}",
-            change(o.overload_minutes, reactive.overload_minutes, "overload minutes"),
+            change(
+                o.overload_minutes,
+                reactive.overload_minutes,
+                "overload minutes"
+            ),
             change(o.replica_hours, reactive.replica_hours, "replica-hours")
         )
     };
