@@ -544,6 +544,12 @@ fn settle(
     } else {
         (wanted as u32, None)
     };
+    // A count cut to the ceiling is never held below it: today's smaller
+    // count would hide that the load needs more than the ceiling allows
+    // (no page), and the ceiling itself is closer to the need.
+    if why == Some(Clamp::Ceiling) {
+        return (replicas, why);
+    }
     match held(replicas) {
         Some(today) if today != replicas && (range.floor..=range.ceiling).contains(&today) => {
             (today, Some(Clamp::Held))
@@ -635,6 +641,31 @@ mod tests {
         assert_eq!((bounds.min.replicas, bounds.max.replicas), (20, 50));
         assert_eq!(bounds.min.clamp, Some(Clamp::Ceiling));
         assert_eq!(bounds.needs_operator.len(), 2);
+    }
+
+    #[test]
+    fn a_need_above_the_ceiling_is_never_held_at_todays_smaller_count() {
+        // 1000 at 10 per replica needs 100, above the ceiling 90; today's
+        // 82..89 is within the hold band of 90 but must not hide that.
+        let forecast = forecast_of(vec![1000.0; 3 * 288]);
+        let policy = policy(10.0, (1, 1), (200, 90));
+        for today in [82, 85, 89] {
+            let evidence = Evidence {
+                current: Some((60, today)),
+                highest_seen: Some(1200.0),
+                ..Evidence::default()
+            };
+            let bounds = derive_bounds(&forecast, 0..288, &policy, &evidence);
+            assert_eq!(bounds.max.replicas, 90, "today {today}");
+            assert_eq!(bounds.max.clamp, Some(Clamp::Ceiling), "today {today}");
+            assert!(
+                bounds
+                    .needs_operator
+                    .iter()
+                    .any(|m| m.starts_with("the expected peak load 1000 needs 100 replicas")),
+                "today {today}: {bounds:?}"
+            );
+        }
     }
 
     #[test]

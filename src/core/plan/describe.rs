@@ -241,11 +241,17 @@ fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy, texture: b
     } else {
         format!(" × headroom {}", significant(policy.headroom, 3))
     };
-    let wanted = (d.raw - 1e-9).ceil();
+    // What the count would be without the hold: the need, inside the range.
+    let wanted = (d.raw - 1e-9).ceil().max(1.0);
+    let instead = if wanted < f64::from(range.floor()) {
+        format!("the floor {}", range.floor())
+    } else {
+        format!("{}", wanted.min(f64::from(range.ceiling())))
+    };
     let clamp = match d.clamp {
         None => String::new(),
         Some(Clamp::Held) => format!(
-            ", kept at the HPA's {} instead of {wanted}: within the hysteresis band ({})",
+            ", kept at the HPA's {} instead of {instead}: within the hysteresis band ({})",
             d.replicas,
             if is_min {
                 format!("±{:.0}%, at least one replica", MIN_HOLD * 100.0)
