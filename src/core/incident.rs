@@ -12,7 +12,6 @@
 
 use crate::core::apply::Trouble;
 use crate::core::bounds::BoundsPolicy;
-use crate::core::events::EventKind;
 use crate::core::plan::{Status, WorkloadPlan};
 use serde::{Deserialize, Serialize};
 
@@ -325,26 +324,18 @@ pub fn findings(plan: &WorkloadPlan, troubles: &[Trouble]) -> Vec<Finding> {
             blocked_by,
         });
     }
-    // An ongoing spike (the plan's `in_spike`: its latest spike reaches
-    // the end of the history) above the recommended max: healing needs more
-    // than the range allows (the HPA is capped until it passes).
-    let spike = plan
-        .events
-        .iter()
-        .filter(|e| plan.in_spike && e.kind == EventKind::Spike)
-        .max_by(|a, b| a.start.cmp(&b.start))
-        .map_or((f64::NAN, None), |e| (e.after, Some(e.start.clone())));
-    let (spike, spike_start) = spike;
-    if let Some(capacity) = capacity.filter(|&c| spike > c) {
+    // An ongoing spike above the recommended max: healing needs more than
+    // the range allows (the HPA is capped until it passes).
+    if let Some(spike) = plan.spike_above_max() {
         found.push(Finding {
             cause: Cause::SpikeAboveMax,
-            load: Some(spike),
-            capacity: Some(capacity),
-            started: spike_start,
+            load: Some(spike.load),
+            capacity: Some(spike.capacity),
+            started: Some(spike.start),
             blocked_by: format!(
                 "a spike of {} is going on above the {} that max {} carries",
-                crate::core::bounds::significant(spike, 4),
-                crate::core::bounds::significant(capacity, 4),
+                crate::core::bounds::significant(spike.load, 4),
+                crate::core::bounds::significant(spike.capacity, 4),
                 plan.max_replicas.unwrap_or(0)
             ),
         });
@@ -438,6 +429,7 @@ pub fn advance(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::events::EventKind;
 
     fn plan(status: Status) -> WorkloadPlan {
         let yaml = "workloads:\n  - name: api\n    namespace: web\n    file: api.csv\n    target_per_replica: 100\n";

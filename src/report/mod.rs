@@ -295,7 +295,16 @@ pub fn csv_field(text: &str) -> String {
 /// The JSON report (pretty-printed, newline-terminated).
 #[must_use]
 pub fn render_json(plan: &Plan) -> String {
-    let mut text = serde_json::to_string_pretty(plan).expect("a plan always serialises");
+    // Each workload with its severity, as the CSV and the Markdown have it.
+    let mut value = serde_json::to_value(plan).expect("a plan always serialises");
+    if let Some(workloads) = value.get_mut("workloads").and_then(|w| w.as_array_mut()) {
+        for (json, w) in workloads.iter_mut().zip(&plan.workloads) {
+            if let Some(object) = json.as_object_mut() {
+                object.insert("severity".into(), severity(w).as_str().into());
+            }
+        }
+    }
+    let mut text = serde_json::to_string_pretty(&value).expect("a value always serialises");
     text.push('\n');
     text
 }
@@ -453,6 +462,17 @@ pub fn render_table(plan: &Plan, colour: bool) -> String {
             w.status.as_str(),
             visible(&why.replace('\n', " "))
         );
+    }
+    // Ok, but critical: the same page the alert and the incident make.
+    for w in plan.workloads.iter().filter(|w| w.status == Status::Ok) {
+        if let Some(spike) = spike_above_max(w) {
+            let _ = writeln!(
+                out,
+                "{}/{} critical: {spike} (spike_above_max: the HPA is capped until it passes)",
+                visible(&w.namespace),
+                visible(&w.name),
+            );
+        }
     }
     out
 }

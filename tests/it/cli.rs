@@ -1,7 +1,7 @@
 //! The command-line contract of DESIGN.md, exercised through the real binary:
 //! outputs, exit codes, and a clear error for every kind of bad input.
 
-use crate::support::{homeostat, stderr, stdout};
+use crate::support::{homeostat, stderr, stdout, BUNDLED_EXIT};
 use polars::prelude::{DataFrame, DataType, NamedFrom, ParquetWriter, Series as Column, TimeUnit};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -474,7 +474,12 @@ fn at_uses_only_data_up_to_it() {
 #[test]
 fn bundled_example_runs_and_its_json_report_matches_the_snapshot() {
     let output = homeostat(&["recommend", "--format", "json"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(BUNDLED_EXIT),
+        "{}",
+        stderr(&output)
+    );
     let mut report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert!(report["generated_at"].as_str().unwrap().ends_with('Z'));
     report["generated_at"] = "[generated_at]".into();
@@ -588,7 +593,12 @@ fn output_writes_the_same_report_to_a_file() {
         "--output",
         path.to_str().unwrap(),
     ]);
-    assert_eq!(to_file.status.code(), Some(0), "{}", stderr(&to_file));
+    assert_eq!(
+        to_file.status.code(),
+        Some(BUNDLED_EXIT),
+        "{}",
+        stderr(&to_file)
+    );
     assert!(to_file.stdout.is_empty());
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -620,7 +630,12 @@ fn output_to_a_fifo_or_through_a_symlink_writes_there_and_leaves_it_what_it_was(
         "--output",
         fifo.to_str().unwrap(),
     ]);
-    assert_eq!(piped.status.code(), Some(0), "{}", stderr(&piped));
+    assert_eq!(
+        piped.status.code(),
+        Some(BUNDLED_EXIT),
+        "{}",
+        stderr(&piped)
+    );
     // Checked before reading: a FIFO replaced by a file would leave the
     // reader waiting for ever.
     assert!(std::fs::symlink_metadata(&fifo)
@@ -649,7 +664,12 @@ fn output_to_a_fifo_or_through_a_symlink_writes_there_and_leaves_it_what_it_was(
         "--output",
         link.to_str().unwrap(),
     ]);
-    assert_eq!(linked.status.code(), Some(0), "{}", stderr(&linked));
+    assert_eq!(
+        linked.status.code(),
+        Some(BUNDLED_EXIT),
+        "{}",
+        stderr(&linked)
+    );
     assert!(std::fs::symlink_metadata(&link)
         .unwrap()
         .file_type()
@@ -715,7 +735,12 @@ fn config_check_reads_every_file_lists_every_problem_and_touches_no_server() {
 #[test]
 fn bundled_example_table_lists_every_workload() {
     let output = homeostat(&["recommend"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(BUNDLED_EXIT),
+        "{}",
+        stderr(&output)
+    );
     let text = stdout(&output);
     assert!(text.starts_with("NAMESPACE"), "{text}");
     for name in [

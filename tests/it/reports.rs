@@ -3,7 +3,7 @@
 //! workload, nothing fetched from the network), CSV, the Parquet exports,
 //! and the JSON logs — all through the real binary.
 
-use crate::support::{homeostat, stderr, stdout};
+use crate::support::{homeostat, stderr, stdout, BUNDLED_EXIT};
 use polars::prelude::{DataType, ParquetReader, SerReader, TimeUnit, TimeZone};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -77,7 +77,12 @@ fn fleet_with_every_severity(dir: &Path) -> PathBuf {
 #[test]
 fn markdown_report_of_the_bundled_example_matches_the_snapshot() {
     let output = homeostat(&["recommend", "--format", "markdown"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(BUNDLED_EXIT),
+        "{}",
+        stderr(&output)
+    );
     let text = stdout(&output);
     let generated = text.find(" · generated ").expect("a generated-at stamp");
     let end = generated + text[generated..].find('\n').unwrap();
@@ -227,7 +232,12 @@ fn html_report_is_well_formed_self_contained_and_has_one_chart_per_workload() {
         "--output",
         page.to_str().unwrap(),
     ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(BUNDLED_EXIT),
+        "{}",
+        stderr(&output)
+    );
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     let found = sections(&html);

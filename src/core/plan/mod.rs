@@ -26,10 +26,15 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// 0 when every workload is `ok`, else 1 (DESIGN.md's exit codes).
+    /// 0 when every workload is `ok` and none has a spike going on above
+    /// its max, else 1: some workload failed or needs an operator.
     #[must_use]
     pub fn exit_code(&self) -> i32 {
-        i32::from(self.workloads.iter().any(|w| w.status != Status::Ok))
+        i32::from(
+            self.workloads
+                .iter()
+                .any(|w| w.status != Status::Ok || w.spike_above_max().is_some()),
+        )
     }
 }
 
@@ -167,7 +172,37 @@ pub struct WorkloadPlan {
     pub cold_start: Option<crate::core::shapes::ColdStart>,
 }
 
+/// A spike going on at the end of the history above what the recommended
+/// max carries: healing needs more than the range allows (the HPA is
+/// capped until it passes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpikeAboveMax {
+    /// The spike's peak load.
+    pub load: f64,
+    /// `max_replicas × target_per_replica`.
+    pub capacity: f64,
+    /// When the spike began (RFC3339).
+    pub start: String,
+}
+
 impl WorkloadPlan {
+    /// The ongoing spike (the latest spike, when `in_spike`) above what max
+    /// carries, if any: an operator has to act, as for `needs_operator`.
+    #[must_use]
+    pub fn spike_above_max(&self) -> Option<SpikeAboveMax> {
+        let capacity = f64::from(self.max_replicas?) * self.target_per_replica?;
+        let spike = self
+            .events
+            .iter()
+            .filter(|e| self.in_spike && e.kind == EventKind::Spike)
+            .max_by(|a, b| a.start.cmp(&b.start))?;
+        (spike.after > capacity).then(|| SpikeAboveMax {
+            load: spike.after,
+            capacity,
+            start: spike.start.clone(),
+        })
+    }
+
     /// A plan with only a status and reasons: nothing could be recommended.
     #[must_use]
     pub fn failed(workload: &Workload, now: Option<i64>, status: Status, reason: String) -> Self {
