@@ -82,7 +82,9 @@ pub enum Command {
         /// Configuration file (YAML). Default: the bundled example, data/homeostat.yaml.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Fix "now" (RFC3339, `YYYY-MM-DD HH:MM:SS` in UTC, or unix seconds).
+        /// Fix "now" (RFC3339, `YYYY-MM-DD HH:MM:SS` in UTC, or unix
+        /// seconds); more than 15 minutes from the clock needs `--dry-run`
+        /// (a recommendation for another time is never applied).
         #[arg(long, value_parser = parse_timestamp)]
         at: Option<i64>,
         /// Change no HPA: show what would change. Without a reachable
@@ -97,6 +99,8 @@ pub enum Command {
         /// of the report; the report goes to stderr.
         #[arg(long, value_enum)]
         output_format: Option<PatchFormat>,
+        /// The report of what was applied, held back or refused, per
+        /// workload: `table` for people, `json` for tools.
         #[arg(long, value_enum, default_value = "table")]
         format: ApplyFormat,
         /// Write the output to this file instead of standard output.
@@ -354,11 +358,40 @@ pub enum ReportCommand {
         #[arg(long)]
         config: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "table")]
-        format: Format,
+        format: MergeFormat,
         /// Write the report to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
     },
+}
+
+/// Output formats of `report merge`: `recommend`'s, but for Parquet (the
+/// shards write their own files) and without charts (the shards' data is
+/// not in their JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MergeFormat {
+    /// Aligned columns for a terminal.
+    Table,
+    /// The fleet's JSON report, as `recommend --format json` writes one.
+    Json,
+    /// One row per workload.
+    Csv,
+    /// The table and one line per change, for a pull request or a chat message.
+    Markdown,
+    /// One self-contained page, without charts.
+    Html,
+}
+
+impl From<MergeFormat> for Format {
+    fn from(format: MergeFormat) -> Format {
+        match format {
+            MergeFormat::Table => Format::Table,
+            MergeFormat::Json => Format::Json,
+            MergeFormat::Csv => Format::Csv,
+            MergeFormat::Markdown => Format::Markdown,
+            MergeFormat::Html => Format::Html,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -509,13 +542,10 @@ impl Command {
                 "--format parquet writes a file per workload: give the folder with --output DIR"
                     .to_string(),
             ),
-            Command::Report {
-                command:
-                    ReportCommand::Merge {
-                        format: Format::Parquet,
-                        ..
-                    },
-            } => Err("--format parquet: the shards write their own Parquet files (recommend --shard i/n --format parquet)".to_string()),
+            // A config without workloads is one homeostat refuses to run.
+            Command::Synth { workloads: 0, .. } => {
+                Err("--workloads must be at least 1 (the config written must have a workload to run)".to_string())
+            }
             _ => Ok(()),
         }
     }

@@ -190,7 +190,7 @@ pub fn execute(cli: Cli) -> Result<u8> {
                     format,
                     output,
                 },
-        } => tools::report_merge(&reports, config, format, output.as_deref()),
+        } => tools::report_merge(&reports, config, format.into(), output.as_deref()),
         Command::Forecast {
             input,
             horizon,
