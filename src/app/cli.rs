@@ -543,9 +543,10 @@ impl Command {
                     .to_string(),
             ),
             // A config without workloads is one homeostat refuses to run.
-            Command::Synth { workloads: 0, .. } => {
-                Err("--workloads must be at least 1 (the config written must have a workload to run)".to_string())
-            }
+            Command::Synth { workloads: 0, .. } => Err(
+                "--workloads must be at least 1 (the config written must have a workload to run)"
+                    .to_string(),
+            ),
             _ => Ok(()),
         }
     }

@@ -283,6 +283,7 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
         return Err(SourceError::NoRows { path: path.into() });
     }
     let mut samples = Vec::with_capacity(timestamps.len());
+    let mut bad_rows = BadRows::default();
     for (row, (ts, value)) in timestamps.iter().zip(values.iter()).enumerate() {
         // polars keeps a blank line as a row of nulls, so row i is line i + 2
         // (line 1 is the header); blank lines carry no sample.
@@ -291,18 +292,23 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
         if blank(ts) && blank(value) {
             continue;
         }
-        let bad = |problem: String| SourceError::BadRow {
+        let ts = ts
+            .ok_or_else(|| "empty timestamp".to_string())
+            .and_then(parse_timestamp);
+        let value = value
+            .ok_or_else(|| "empty value".to_string())
+            .and_then(parse_value);
+        match (ts, value) {
+            (Ok(ts), Ok(value)) => samples.push(Sample { ts, value }),
+            (Err(problem), _) | (_, Err(problem)) => bad_rows.add(line, problem),
+        }
+    }
+    if let Some((line, problem)) = bad_rows.summary() {
+        return Err(SourceError::BadRow {
             path: path.into(),
             line,
             problem,
-        };
-        let ts = ts
-            .ok_or_else(|| bad("empty timestamp".into()))
-            .and_then(|t| parse_timestamp(t).map_err(bad))?;
-        let value = value
-            .ok_or_else(|| bad("empty value".into()))
-            .and_then(|v| parse_value(v).map_err(bad))?;
-        samples.push(Sample { ts, value });
+        });
     }
     if samples.is_empty() {
         return Err(SourceError::NoRows { path: path.into() });
@@ -351,6 +357,41 @@ fn ragged_line(bytes: &[u8], expected: usize) -> Option<(usize, usize)> {
 }
 
 /// A column of `frame` as text (every CSV column is read as text).
+/// A file's bad rows: the first few with their problems, and how many, so
+/// that one run names what to fix instead of one line per run.
+#[derive(Default)]
+struct BadRows {
+    first: Vec<(usize, String)>,
+    count: usize,
+}
+
+impl BadRows {
+    /// Lines named one by one; the rest are counted (the error stays
+    /// short enough for a log line).
+    const NAMED: usize = 3;
+
+    fn add(&mut self, line: usize, problem: String) {
+        if self.first.len() < Self::NAMED {
+            self.first.push((line, problem));
+        }
+        self.count += 1;
+    }
+
+    /// The first bad line, and its problem followed by the others'.
+    fn summary(&self) -> Option<(usize, String)> {
+        use std::fmt::Write as _;
+        let (line, problem) = self.first.first()?;
+        let mut text = problem.clone();
+        for (other, problem) in &self.first[1..] {
+            let _ = write!(text, "; line {other}: {problem}");
+        }
+        if self.count > 1 {
+            let _ = write!(text, " ({} bad rows in all)", self.count);
+        }
+        Some((*line, text))
+    }
+}
+
 fn text_column(frame: &DataFrame, name: &str) -> Result<StringChunked, PolarsError> {
     Ok(frame.column(name)?.cast(&DataType::String)?.str()?.clone())
 }
@@ -628,6 +669,27 @@ mod tests {
                 ts: 1_429_696_800,
                 value: 4.0
             }]
+        );
+    }
+
+    #[test]
+    fn one_read_names_the_first_bad_rows_and_counts_them_all() {
+        let mut input = String::from("timestamp,value\n");
+        for i in 0..100 {
+            let value = match i {
+                10 => "abc".to_string(),
+                20 => "-5".to_string(),
+                30..=33 => String::new(),
+                _ => "1".to_string(),
+            };
+            input.push_str(&format!("{},{value}\n", 1_700_000_000 + i * 60));
+        }
+        let err = parse(input.as_bytes()).unwrap_err().to_string();
+        assert!(
+            err.ends_with(
+                "line 12: cannot parse value `abc`: expected a decimal number; line 22: value `-5` is negative: load must be 0 or more; line 32: empty value (6 bad rows in all)"
+            ),
+            "{err}"
         );
     }
 
