@@ -674,6 +674,7 @@ mod tests {
 
     #[test]
     fn one_read_names_the_first_bad_rows_and_counts_them_all() {
+        use std::fmt::Write as _;
         let mut input = String::from("timestamp,value\n");
         for i in 0..100 {
             let value = match i {
@@ -682,7 +683,7 @@ mod tests {
                 30..=33 => String::new(),
                 _ => "1".to_string(),
             };
-            input.push_str(&format!("{},{value}\n", 1_700_000_000 + i * 60));
+            let _ = writeln!(input, "{},{value}", 1_700_000_000 + i * 60);
         }
         let err = parse(input.as_bytes()).unwrap_err().to_string();
         assert!(
