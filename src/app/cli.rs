@@ -162,8 +162,9 @@ pub enum Command {
         /// the simulated replicas against the load over one week.
         #[arg(long, value_enum, default_value = "table")]
         format: ResultFormat,
-        /// The week the HTML charts draw, from this time (RFC3339 or unix
-        /// seconds). Default: the last week of the replay.
+        /// The week the HTML charts draw, from this time (RFC3339,
+        /// `YYYY-MM-DD HH:MM:SS` in UTC, or unix seconds). Default: the last
+        /// week of the replay.
         #[arg(long, value_parser = parse_timestamp)]
         chart_week: Option<i64>,
         /// Write the result to this file instead of standard output.
