@@ -395,15 +395,14 @@ fn step_limited(max_replicas: u32, policy: &BoundsPolicy, evidence: &Evidence) -
     let today = f64::from(today.max(1));
     let up = (today * MAX_STEP).floor().max(today + 1.0);
     let down = (today / MAX_STEP).ceil();
-    let ceiling = f64::from(policy.max_replicas.ceiling());
-    let replicas = f64::from(max_replicas);
-    if replicas > up {
-        Some(up.min(ceiling) as u32)
-    } else if replicas < down && down <= ceiling {
-        Some(down as u32)
-    } else {
-        None
-    }
+    // The floor and the ceiling are the owner's hard limits: the step
+    // never leaves them (a max of 30 under a new ceiling of 19 goes to 19,
+    // not to 20 nor past the step to what the load wants).
+    let range = policy.max_replicas;
+    let limited = f64::from(max_replicas)
+        .clamp(down, up)
+        .clamp(f64::from(range.floor()), f64::from(range.ceiling())) as u32;
+    (limited != max_replicas).then_some(limited)
 }
 
 /// One entry of a time-of-day schedule: `min_replicas` in force from `from`
@@ -528,6 +527,14 @@ pub fn schedule_floor(bounds: &ReplicaBounds, policy: &BoundsPolicy) -> u32 {
         .min(bounds.min.replicas)
 }
 
+/// The highest min a time-of-day schedule may set: max, and never above
+/// the min ceiling (an owner who caps min for cost or quota caps the
+/// schedule's min too; the HPA still scales above it within max).
+#[must_use]
+pub fn schedule_ceiling(max_replicas: u32, policy: &BoundsPolicy) -> u32 {
+    max_replicas.min(policy.min_replicas.ceiling())
+}
+
 /// Rounds `raw` up to whole replicas and clamps it into `range`; then
 /// keeps today's count instead when `held` says it is within the
 /// hysteresis band of that (and it is inside the range too).
@@ -641,6 +648,40 @@ mod tests {
         assert_eq!((bounds.min.replicas, bounds.max.replicas), (20, 50));
         assert_eq!(bounds.min.clamp, Some(Clamp::Ceiling));
         assert_eq!(bounds.needs_operator.len(), 2);
+    }
+
+    #[test]
+    fn the_step_limit_never_leaves_the_floor_and_ceiling() {
+        // 70 × 1.2 / 10 wants max 9.
+        let forecast = forecast_of(vec![70.0; 3 * 288]);
+        let max = |floors: (u32, u32), ceilings: (u32, u32), today: (u32, u32)| {
+            let evidence = Evidence {
+                current: Some(today),
+                ..Evidence::default()
+            };
+            derive_bounds(
+                &forecast,
+                0..288,
+                &policy(10.0, floors, ceilings),
+                &evidence,
+            )
+            .max
+        };
+        // From 30 the step allows 20 at the least, but the ceiling is 19.
+        let cut = max((1, 1), (100, 19), (2, 30));
+        assert_eq!((cut.replicas, cut.clamp), (19, Some(Clamp::StepLimit)));
+        // Within the ceiling the step holds it at 20.
+        assert_eq!(max((1, 1), (100, 20), (2, 30)).replicas, 20);
+        // A max floor of 50 is the owner's limit, not a step away.
+        let floored = max((1, 50), (100, 100), (2, 10));
+        assert_eq!((floored.replicas, floored.clamp), (50, Some(Clamp::Floor)));
+    }
+
+    #[test]
+    fn the_schedule_never_sets_min_above_the_min_ceiling() {
+        let policy = policy(10.0, (1, 1), (3, 40));
+        assert_eq!(schedule_ceiling(15, &policy), 3);
+        assert_eq!(schedule_ceiling(2, &policy), 2);
     }
 
     #[test]

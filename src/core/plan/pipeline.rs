@@ -313,7 +313,7 @@ fn compute(
             policy.target_per_replica,
             (
                 crate::core::bounds::schedule_floor(&bounds, &policy),
-                bounds.max.replicas,
+                crate::core::bounds::schedule_ceiling(bounds.max.replicas, &policy),
             ),
         );
         let now_min = min_due(&schedule, now, workload.buffer.secs());

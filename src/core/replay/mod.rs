@@ -8,7 +8,9 @@ mod incidents;
 pub use hpa::*;
 pub use incidents::{replay_learning, IncidentCounts, ReplayIncidents};
 
-use crate::core::bounds::{schedule_floor, schedule_loads, schedule_min, ScheduledMin};
+use crate::core::bounds::{
+    schedule_ceiling, schedule_floor, schedule_loads, schedule_min, ScheduledMin,
+};
 use crate::core::evaluate::mase_scale;
 use crate::core::model::Forecast;
 use crate::core::model::Level;
@@ -371,7 +373,7 @@ fn replan(
                         plan.bounds
                             .as_ref()
                             .map_or(min, |b| schedule_floor(b, &workload.policy)),
-                        max,
+                        schedule_ceiling(max, &workload.policy),
                     ),
                 );
                 schedule_bounds.extend(in_force_from(at, &entries, max));
