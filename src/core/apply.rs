@@ -12,7 +12,9 @@
 //! - max is not lowered below the replicas the HPA runs now (that would
 //!   stop pods at once);
 //! - hysteresis: a change of less than `hysteresis` (10%) of the current
-//!   value is not worth a patch.
+//!   value is not worth a patch;
+//! - and none of these keeps or sets a bound outside the configured floors
+//!   and ceilings: a bound outside them goes to the edge at once.
 //!
 //! The cluster I/O is in [`crate::edge::cluster`]; this module only decides.
 
@@ -221,11 +223,24 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
         return change;
     };
     let held = &mut change.held_back;
+    // The configured ranges: no rule keeps or sets a bound outside them
+    // (a max left at 21 under a ceiling of 20 stayed there run after run).
+    let (min_range, max_range) = match plan.limits {
+        Some((low, high)) => (
+            low.floor()..=low.ceiling().min(high.ceiling()).max(low.floor()),
+            high.floor()..=high.ceiling(),
+        ),
+        None => (1..=u32::MAX, 1..=u32::MAX),
+    };
     // Hysteresis on the whole recommended change (on the step-limited one,
     // a large change cut to a small step would never be made).
-    let [min, max] = [("min", from_min, min), ("max", from_max, max)].map(|(name, from, to)| {
+    let [min, max] = [
+        ("min", from_min, min, &min_range),
+        ("max", from_max, max, &max_range),
+    ]
+    .map(|(name, from, to, range)| {
         let step = f64::from(to.abs_diff(from));
-        if to != from && step < rules.hysteresis * f64::from(from) {
+        if to != from && step < rules.hysteresis * f64::from(from) && range.contains(&from) {
             held.push(format!(
                 "{name} {from} → {to}: less than the {}% hysteresis, unchanged",
                 rules.hysteresis * 100.0
@@ -235,14 +250,16 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
             to
         }
     });
-    let mut to_min = step_limited(from_min, min, rules);
+    // The step limit, but never outside the range: a bound outside it goes
+    // to its edge at once.
+    let mut to_min = step_limited(from_min, min, rules).clamp(*min_range.start(), *min_range.end());
     if to_min != min {
         held.push(format!(
             "min {from_min} → {min} limited to {to_min} this run (at most ×{} up, ×{} down per run)",
             rules.max_step_up, rules.max_step_down
         ));
     }
-    let mut to_max = step_limited(from_max, max, rules);
+    let mut to_max = step_limited(from_max, max, rules).clamp(*max_range.start(), *max_range.end());
     if to_max != max {
         held.push(format!(
             "max {from_max} → {max} limited to {to_max} this run (at most ×{} up, ×{} down per run)",
@@ -275,6 +292,9 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
         ));
         to_max = kept;
     }
+    // Whatever held a bound back, it stays inside the configured range.
+    to_min = to_min.clamp(*min_range.start(), *min_range.end());
+    to_max = to_max.clamp(*max_range.start(), *max_range.end());
     if to_max < to_min {
         to_max = to_min;
     }
@@ -544,6 +564,40 @@ mod tests {
         scheduled.scheduled_min = Some(6);
         let c = decide(&scheduled, live(5, 12, 5), &ApplyRules::default());
         assert_eq!((c.recommended_min, c.to_min), (Some(6), Some(6)));
+    }
+
+    #[test]
+    fn no_rule_keeps_or_sets_a_bound_outside_the_configured_ranges() {
+        let ranges = |min: (u32, u32), max: (u32, u32)| {
+            Some((
+                crate::core::bounds::ReplicaRange::new(min.0, min.1).unwrap(),
+                crate::core::bounds::ReplicaRange::new(max.0, max.1).unwrap(),
+            ))
+        };
+        let rules = ApplyRules::default();
+        // Max 21 under a ceiling of 20: not "within the hysteresis".
+        let mut over = plan(Status::Ok, 3, 20);
+        over.limits = ranges((1, 1000), (1, 20));
+        assert_eq!(
+            to(&decide(&over, live(3, 21, 3), &rules)),
+            (Some(3), Some(20), true)
+        );
+        // Min 18 under a floor of 19 likewise.
+        let mut under = plan(Status::Ok, 19, 24);
+        under.limits = ranges((19, 1000), (1, 1000));
+        assert_eq!(
+            to(&decide(&under, live(18, 24, 18), &rules)),
+            (Some(19), Some(24), true)
+        );
+        // A step down from 30 stops at the ceiling 19, not at 24.
+        let mut stepped = plan(Status::Ok, 3, 9);
+        stepped.limits = ranges((1, 1000), (1, 19));
+        assert_eq!(to(&decide(&stepped, live(2, 30, 2), &rules)).1, Some(19));
+        // A min held up by a spike still respects its ceiling.
+        let mut spiking = plan(Status::Ok, 2, 10);
+        spiking.limits = ranges((1, 5), (1, 10));
+        spiking.in_spike = true;
+        assert_eq!(to(&decide(&spiking, live(8, 10, 8), &rules)).0, Some(5));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! workload's status and reasons, so that one bad workload never stops the
 //! others.
 
-use crate::core::bounds::{significant, ReplicaBounds, ScheduledMin};
+use crate::core::bounds::{significant, ReplicaBounds, ReplicaRange, ScheduledMin};
 use crate::core::events::{self, EventKind};
 use crate::core::time::{format_timestamp, Span};
 use crate::core::workload::{CurrentBounds, Workload};
@@ -129,6 +129,11 @@ pub struct WorkloadPlan {
     /// HPA's annotation; all of them are in `reasons` too.
     #[serde(skip)]
     pub annotation: Vec<String>,
+    /// The configured `(min_replicas, max_replicas)` ranges the HPA's
+    /// bounds must stay in: `apply`'s hysteresis and step limits never
+    /// keep or set a bound outside them.
+    #[serde(skip)]
+    pub limits: Option<(ReplicaRange, ReplicaRange)>,
     /// The "now" the recommendation was made at (unix seconds; RFC3339 in
     /// JSON, `""` when the workload failed before it had one).
     #[serde(
@@ -209,6 +214,7 @@ impl WorkloadPlan {
         WorkloadPlan {
             reasons: vec![reason],
             annotation: Vec::new(),
+            limits: Some((workload.policy.min_replicas, workload.policy.max_replicas)),
             now,
             current: workload.current,
             target_per_replica: Some(workload.policy.target_per_replica),
@@ -232,6 +238,7 @@ impl WorkloadPlan {
             events: Vec::new(),
             reasons: Vec::new(),
             annotation: Vec::new(),
+            limits: None,
             now: None,
             current: None,
             target_per_replica: None,

@@ -168,6 +168,7 @@ pub fn plan_in_fleet(
         events: events.iter().map(Event::from).collect(),
         reasons,
         annotation,
+        limits: Some((workload.policy.min_replicas, workload.policy.max_replicas)),
         now: Some(now),
         current: workload.current,
         target_per_replica: Some(workload.policy.target_per_replica),
