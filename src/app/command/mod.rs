@@ -407,9 +407,19 @@ fn log_summary(
 ) {
     // Each workload without a usable recommendation, by name, so that
     // the batch job's log says which and why (the report may be a file).
-    for w in plan.workloads.iter().filter(|w| w.status != Status::Ok) {
+    // The reason is why an operator is needed (the ceiling, the spike above
+    // max, the failure), not the first reason of the report (its history).
+    let critical = |w: &&crate::core::plan::WorkloadPlan| {
+        w.status != Status::Ok || w.spike_above_max().is_some()
+    };
+    for w in plan.workloads.iter().filter(critical) {
         let (workload, status) = (format!("{}/{}", w.namespace, w.name), w.status.as_str());
-        let reason = w.reasons.first().map_or("", String::as_str);
+        let reasons = crate::report::operator_reasons(w);
+        let reason = if reasons.is_empty() {
+            w.reasons.first().cloned().unwrap_or_default()
+        } else {
+            reasons.join("; ")
+        };
         tracing::warn!(workload, status, reason, "{workload}: {status}: {reason}");
     }
     let count = |status: Status| plan.workloads.iter().filter(|w| w.status == status).count();
