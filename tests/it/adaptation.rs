@@ -498,6 +498,32 @@ mod replay {
     }
 
     #[test]
+    fn a_span_before_the_data_replays_from_its_first_sample_and_a_short_replan_is_a_step() {
+        // From a day before the data's first sample, replanned every second:
+        // the same replay as from the first sample, replanned every step.
+        let values = load(19);
+        let workload = workload_with_current();
+        let early = ReplaySettings {
+            from: START - DAY,
+            to: START + 3 * DAY,
+            replan: 1,
+            ..settings()
+        };
+        let replay = replay_workload(&workload, &raw(&values), &early).unwrap();
+        let oracle = replay.outcome(Policy::Oracle);
+        assert!(oracle.overload_minutes.abs() < f64::EPSILON, "{oracle:?}");
+        let from_data = ReplaySettings {
+            from: START,
+            replan: 300,
+            ..early
+        };
+        assert_eq!(
+            replay,
+            replay_workload(&workload, &raw(&values), &from_data).unwrap()
+        );
+    }
+
+    #[test]
     fn a_workload_without_current_bounds_is_refused_by_name() {
         let err = replay_workload(&workload(), &raw(&load(19)), &settings())
             .unwrap_err()

@@ -553,10 +553,7 @@ fn backtest_renders_as_markdown_and_as_html_with_bars_and_the_replayed_replicas(
         10,
         "{text}"
     );
-    assert!(
-        text.contains("- schedule, median of 2 workloads: "),
-        "{text}"
-    );
+    assert!(text.contains("- schedule, median of 2 workloads"), "{text}");
     assert!(text.contains("- `default/api`: schedule: "), "{text}");
 
     let html = homeostat(&[
