@@ -371,7 +371,7 @@ fn max_above_ceiling(
     // gets there, not a page.
     Some(match evidence.highest_seen {
         Some(seen) if whole(seen / capacity) <= ceiling => (false, format!(
-            "the expected peak load {} would need {expected_need} replicas, above the max ceiling {}; the highest load of the history's last {HIGHEST_SEEN_DAYS} days (15-minute mean), {}, needed {} replicas: no page for it until the load needs more than the ceiling",
+            "the expected peak load {} would need {expected_need} replicas, above the max ceiling {}; the highest load the history holds (15-minute mean; its last {HIGHEST_SEEN_DAYS} days at most, the configured history when shorter), {}, needed {} replicas: no page for it until the load needs more than the ceiling",
             significant(expected, 4),
             policy.max_replicas.ceiling(),
             significant(seen, 4),
