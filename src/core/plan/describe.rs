@@ -257,7 +257,7 @@ fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy, texture: b
                 format!("±{:.0}%, at least one replica", MIN_HOLD * 100.0)
             } else {
                 format!(
-                    "from {:.0}% under what is wanted to {:.0}% above",
+                    "from {:.0}% under what is wanted, rounded down to whole replicas, to {:.0}% above",
                     MAX_HOLD_BELOW * 100.0,
                     MAX_HOLD * 100.0
                 )
