@@ -451,15 +451,7 @@ fn at_uses_only_data_up_to_it() {
         assert_eq!(strip(&a[key]), strip(&b[key]), "{key}");
     }
     // An `--at` before the file's data says where the data is.
-    let before = homeostat(&[
-        "recommend",
-        "--config",
-        config.to_str().unwrap(),
-        "--at",
-        "2020-01-01T00:00:00Z",
-        "--format",
-        "json",
-    ]);
+    let before = crate::support::recommend_json(&config, 1_577_836_800, &[], &[]); // 2020-01-01
     assert_eq!(before.status.code(), Some(1), "{}", stderr(&before));
     let report: serde_json::Value = serde_json::from_str(&stdout(&before)).unwrap();
     let a = &report["workloads"][0];
