@@ -292,7 +292,7 @@ impl Calibration {
 /// covers at least its level. When that rank is beyond m (fewer than
 /// 1/(1−q) − 1 errors: 19 for a 95% end) no finite interval is guaranteed;
 /// the extreme error is used, and the interval is only as good as it.
-fn conformal_quantile(errors: &[f64], q: f64) -> f64 {
+pub(crate) fn conformal_quantile(errors: &[f64], q: f64) -> f64 {
     let m = errors.len();
     if m == 0 {
         return 0.0;
