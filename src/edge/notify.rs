@@ -602,14 +602,16 @@ async fn send_alerts(
 }
 
 /// Sends the run's alerts to Alertmanager and its metrics to the
-/// Pushgateway, those configured. Never fails the run: problems are in the
-/// report's `errors`.
+/// Pushgateway, those configured: a sharded run's (`shard`, `0-of-4`) to a
+/// group of its own, so that the shards' pushes do not replace each
+/// other's. Never fails the run: problems are in the report's `errors`.
 pub async fn notify(
     alertmanager: Option<&Endpoint>,
     pushgateway: Option<&Endpoint>,
     firing: &[Alert],
     in_run: &[(String, String)],
     metrics: &str,
+    shard: Option<&str>,
     now: i64,
 ) -> NotifyReport {
     let mut report = NotifyReport::default();
@@ -625,7 +627,11 @@ pub async fn notify(
     if let Some(endpoint) = pushgateway {
         let pushed = match Server::new(endpoint, "pushgateway") {
             Ok(server) => {
-                let url = format!("{}/metrics/job/homeostat", server.url);
+                let mut url = format!("{}/metrics/job/homeostat", server.url);
+                if let Some(shard) = shard {
+                    url.push_str("/shard/");
+                    url.push_str(shard);
+                }
                 server
                     .send(
                         server

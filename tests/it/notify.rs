@@ -144,6 +144,59 @@ fn alerts_are_raised_kept_alive_and_resolved_and_metrics_read_back() {
     assert!(sample("homeostat_run_duration_seconds", "") > 0.0);
 }
 
+/// The shards of a fleet (`--shard i/n`, as `deploy/homeostat-indexed.yaml`
+/// runs them) push to groups of their own: one shard's push does not
+/// replace another's metrics.
+#[test]
+fn each_shard_pushes_its_own_metrics_group() {
+    let pushgateway = Server::pushgateway();
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(config(
+        dir.path(),
+        "http://127.0.0.1:9",
+        &pushgateway.url,
+        60,
+    ))
+    .unwrap()
+    .replace("alertmanager: {url: http://127.0.0.1:9}\n", "");
+    let path = dir.path().join("sharded.yaml");
+    std::fs::write(&path, text).unwrap();
+    for shard in ["0/2", "1/2"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_homeostat"))
+            .args([
+                "recommend",
+                "--notify",
+                "--format",
+                "json",
+                "--shard",
+                shard,
+                "--config",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("notify:"), "{stderr}");
+    }
+    let metrics = pushgateway.get("/metrics").unwrap();
+    // Both shards' finish times, and the three workloads between them.
+    for shard in ["0-of-2", "1-of-2"] {
+        assert!(
+            metrics.lines().any(
+                |l| l.starts_with("homeostat_run_finished_timestamp_seconds")
+                    && l.contains(&format!("shard=\"{shard}\""))
+            ),
+            "{shard} not pushed:\n{metrics}"
+        );
+    }
+    let counted: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("homeostat_workloads{"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(counted.round() as i64, 3, "{metrics}");
+}
+
 #[test]
 fn servers_that_are_down_are_reported_and_the_report_is_still_written() {
     let dir = tempfile::tempdir().unwrap();

@@ -485,7 +485,10 @@ fn a_bad_query_no_series_and_two_series_each_say_so_and_the_others_finish() {
         r#"load{workload="a"} / (load{workload="a"} > bool 100.5)"#,
         "",
     );
-    let yaml = query_cases(&server.url, "", &ratio);
+    // A difference goes below zero where `a` is under 110: refused as a
+    // file with negative load is, not planned as load 0 (which shrank max).
+    let difference = query_case("difference", r#"load{workload="a"} - 110"#, "");
+    let yaml = query_cases(&server.url, "", &format!("{ratio}{difference}"));
     let config = write_config(dir.path(), "homeostat.yaml", &yaml);
     let output = recommend_json(&config, end, &[], &[]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
@@ -528,6 +531,19 @@ fn a_bad_query_no_series_and_two_series_each_say_so_and_the_others_finish() {
             "{expected_inf} point(s) of ±Inf left out as unknown"
         )),
         "{ratio}"
+    );
+    let below: Vec<&(i64, f64)> = a.iter().filter(|(_, v)| *v < 110.0).collect();
+    assert!(!below.is_empty(), "the test series has steps under 110");
+    assert_eq!(find("difference")["status"], "error");
+    let difference = reason("difference");
+    assert!(
+        difference.contains(&format!(
+            "{} value(s) below zero, the first {} at {}: load must be 0 or more",
+            below.len(),
+            below[0].1 - 110.0,
+            homeostat::core::time::format_timestamp(below[0].0)
+        )),
+        "{difference}"
     );
     // The sum of a and b is 1.5 × a: 1.5 × the bounds' load.
     let summed = find("pods-summed");

@@ -72,6 +72,8 @@ pub struct Config {
     /// `apply`'s safety rules.
     pub apply_rules: crate::core::apply::ApplyRules,
     pub workloads: Vec<Workload>,
+    /// The shard of the fleet this run plans (`--shard`), when one.
+    pub shard: Option<Shard>,
 }
 
 /// One of `count` shards of a fleet (`--shard index/count`, index from 0
@@ -146,6 +148,7 @@ impl Config {
     pub fn select_shard(&mut self, shard: Shard) {
         self.workloads
             .retain(|w| shard.holds(&w.namespace, &w.name));
+        self.shard = Some(shard);
     }
 }
 

@@ -338,6 +338,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Confi
         store: raw.store.map(|s| base.join(s)),
         apply_rules: apply_rules(raw.apply)?,
         workloads,
+        shard: None,
     })
 }
 

@@ -58,6 +58,10 @@ pub fn notify(
             &firing,
             &in_run,
             &metrics,
+            config
+                .shard
+                .map(|s| format!("{}-of-{}", s.index, s.count))
+                .as_deref(),
             now,
         )),
         Err(e) => notify::NotifyReport {

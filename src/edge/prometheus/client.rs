@@ -113,6 +113,13 @@ pub enum FetchError {
     GaveUp { attempts: u32, last: String },
     #[error("Prometheus' answer is unusable: {0}")]
     Answer(AnswerError),
+    /// Load below zero: the query is a difference, not a rate or a count.
+    #[error("{count} value(s) below zero, the first {value} at {at}: load must be 0 or more; query a rate or a count (a subtraction, delta() or deriv() can go below zero)")]
+    Negative {
+        count: usize,
+        value: f64,
+        at: String,
+    },
 }
 
 impl FetchError {
@@ -121,6 +128,31 @@ impl FetchError {
     pub fn is_no_data(&self) -> bool {
         matches!(self, FetchError::NoData { .. })
     }
+}
+
+/// Load is never below zero, as for a file (which is refused for it):
+/// a query that goes there is a difference (a subtraction, `delta()`,
+/// `deriv()`), and a plan from it would shrink the HPA for nothing.
+/// Rounding dust (a billionth of the largest value) is read as 0.
+fn refuse_negative(samples: &mut [Sample]) -> Result<(), FetchError> {
+    let largest = samples
+        .iter()
+        .map(|s| s.value.abs())
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let dust = 1e-9 * largest;
+    let mut negative = samples.iter().filter(|s| s.value < -dust);
+    if let Some(first) = negative.next() {
+        return Err(FetchError::Negative {
+            count: 1 + negative.count(),
+            value: first.value,
+            at: crate::core::time::format_timestamp(first.ts),
+        });
+    }
+    for s in samples.iter_mut().filter(|s| s.value < 0.0) {
+        s.value = 0.0;
+    }
+    Ok(())
 }
 
 /// A non-2xx answer as a failure: final for what no retry can fix (bad
@@ -306,11 +338,12 @@ impl Client {
         }))
         .await?;
         let infinite = answers.iter().flatten().map(|s| s.infinite).sum();
-        let samples = combine(answers, aggregate, step, self.lookback.secs(step), last.end)
+        let mut samples = combine(answers, aggregate, step, self.lookback.secs(step), last.end)
             .map_err(|e| match e {
                 CombineError::NoSeries => no_data(),
                 other @ CombineError::TooManySeries { .. } => FetchError::Series(other),
             })?;
+        refuse_negative(&mut samples)?;
         Ok(History {
             coarser: super::coarser_than_step(&samples, step),
             samples,
