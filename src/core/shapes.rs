@@ -252,6 +252,33 @@ impl FleetShapes {
             return Err("no calibration".into());
         }
         for c in &self.calibration {
+            // Numbers a hand edit can make absurd: a weight of 5 gave a
+            // negative expected load, a gain of −3 made every young
+            // workload flat, 0 hours took the shortest row for every age.
+            if c.hours <= 0 {
+                return Err(format!(
+                    "calibration {}h: hours of history must be 1 or more",
+                    c.hours
+                ));
+            }
+            if !(0.0..=1.0).contains(&c.own_weight) {
+                return Err(format!(
+                    "calibration {}h: own_weight {}, expected 0 to 1",
+                    c.hours, c.own_weight
+                ));
+            }
+            if !(c.shape_gain > 0.0 && c.shape_gain <= 1.0) {
+                return Err(format!(
+                    "calibration {}h: shape_gain {}, expected more than 0 and at most 1",
+                    c.hours, c.shape_gain
+                ));
+            }
+            if !(c.interval_scale.is_finite() && c.interval_scale > 0.0) {
+                return Err(format!(
+                    "calibration {}h: interval_scale {}, expected a positive number",
+                    c.hours, c.interval_scale
+                ));
+            }
             for (which, leads) in [("matched", &c.matched), ("flat", &c.flat)] {
                 if leads.is_empty() {
                     return Err(format!("calibration {}h: no {which} errors", c.hours));
@@ -1645,9 +1672,24 @@ mod tests {
             .check()
             .unwrap_err()
             .starts_with("member ns/x: shape 99"));
-        let mut cut = shapes;
+        let mut cut = shapes.clone();
         cut.calibration[0].matched[0].percentiles.truncate(50);
         assert!(cut.check().unwrap_err().contains("50 percentiles"));
+        let mut heavy = shapes.clone();
+        heavy.calibration[1].own_weight = 5.0;
+        assert!(heavy
+            .check()
+            .unwrap_err()
+            .contains("own_weight 5, expected 0 to 1"));
+        let mut negative = shapes.clone();
+        negative.calibration[0].shape_gain = -3.0;
+        assert!(negative.check().unwrap_err().contains("shape_gain -3"));
+        let mut ageless = shapes;
+        ageless.calibration[2].hours = 0;
+        assert!(ageless
+            .check()
+            .unwrap_err()
+            .contains("0h: hours of history"));
     }
 
     #[test]

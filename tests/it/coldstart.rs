@@ -218,6 +218,32 @@ fn the_shapes_outlive_the_run_and_without_them_a_young_workload_waits() {
         named(&first, "api-eu")["max_replicas"],
         "the same shapes give the same bounds"
     );
+
+    // A replay in the past (`--at`) neither starts from shapes learned
+    // after it nor replaces them with its older ones.
+    let learned_at = shapes(d)["learned_at"].clone();
+    let past = support::recommend_json(
+        &config(d, "fleet.yaml", &entries),
+        now() - 3 * DAY,
+        &[],
+        &[],
+    );
+    assert!(past.status.code().is_some(), "{}", support::stderr(&past));
+    assert_eq!(shapes(d)["learned_at"], learned_at);
+    let alone_past = support::recommend_json(&alone, now() - 2 * 3_600, &[], &[]);
+    let report: Value = serde_json::from_slice(&alone_past.stdout).unwrap();
+    assert_eq!(
+        report["workloads"][0]["status"], "insufficient_data",
+        "the young workload alone has no shapes from before then: {:#}",
+        report["workloads"][0]
+    );
+    assert!(
+        report["workloads"][0]["reasons"]
+            .to_string()
+            .contains("no fleet shapes to start it from"),
+        "{:#}",
+        report["workloads"][0]
+    );
 }
 
 #[test]

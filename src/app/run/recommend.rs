@@ -51,6 +51,21 @@ where
     } else {
         None
     };
+    // A run at a past moment (`--at`) neither uses shapes learned after it
+    // (they saw load it must not) nor replaces them with its older ones.
+    let now = at.unwrap_or(run.clock_now);
+    let learned_later = stored.as_ref().is_some_and(|s| {
+        crate::core::time::parse_timestamp(&s.learned_at).is_ok_and(|learned| learned > now)
+    });
+    let stored = if learned_later {
+        tracing::info!(
+            "the store's fleet shapes were learned after {}: this run learns its own and keeps the store's",
+            format_timestamp(now)
+        );
+        None
+    } else {
+        stored
+    };
     process_histories(
         run,
         config,
@@ -126,7 +141,7 @@ where
             &format_timestamp(run.at.unwrap_or(run.clock_now)),
         )
     };
-    if let (Some(learned), Some(_)) = (&learned, &config.store) {
+    if let (Some(learned), Some(_), false) = (&learned, &config.store, learned_later) {
         if let Err(e) = store.save_shapes(learned) {
             tracing::error!(error = "store_unwritable", "fleet shapes not kept: {e}");
         }
