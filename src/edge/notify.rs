@@ -423,11 +423,14 @@ pub enum NotifyError {
         what: &'static str,
         chain: String,
     },
-    #[error("{what}: HTTP {status}: {body}")]
+    #[error("{what}: {url} answered HTTP {status}{hint}: {body}")]
     Refused {
         server: &'static str,
         what: &'static str,
+        url: String,
         status: String,
+        /// What to check in the config, for the statuses that say.
+        hint: String,
         body: String,
     },
     #[error("{what}: not a list of alerts: {reason}")]
@@ -519,15 +522,26 @@ impl Server {
                     chain: error_chain(&e),
                 })?;
         let status = response.status();
+        let url = response.url().to_string();
         let body = response.text().await.unwrap_or_default();
         if status.is_success() {
             Ok(body)
         } else {
             let body: String = body.trim().chars().take(300).collect();
+            let setting = self.setting;
+            let hint = match status.as_u16() {
+                401 | 403 => format!(" (check {setting}.basic_auth or the bearer token)"),
+                404 | 405 => {
+                    format!(" (is {setting}.url the server's base address, without a path?)")
+                }
+                _ => String::new(),
+            };
             Err(NotifyError::Refused {
                 server: self.setting,
                 what,
+                url,
                 status: status.to_string(),
+                hint,
                 body,
             })
         }

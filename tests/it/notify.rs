@@ -238,6 +238,50 @@ fn servers_that_are_down_are_reported_and_the_report_is_still_written() {
     assert!(dir.path().join("models/mobility/ok-taxi.json").exists());
 }
 
+/// A server that answers but is not the one configured (a URL with a
+/// path, a Pushgateway given as Alertmanager): the error names the URL it
+/// asked and the setting to check.
+#[test]
+fn a_wrong_address_names_the_url_and_the_setting() {
+    let pushgateway = Server::pushgateway();
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = format!("{}/prefix", pushgateway.url);
+    let config = config(dir.path(), &wrong, &wrong, 60);
+    let output = recommend_notify(&config);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{wrong}/api/v2/alerts"))
+            && stderr.contains("(is alertmanager.url the server's base address, without a path?)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("(is pushgateway.url the server's base address, without a path?)"),
+        "{stderr}"
+    );
+    // The batch job's summary line counts them (it said `error: 0`).
+    let logged = Command::new(env!("CARGO_BIN_EXE_homeostat"))
+        .args([
+            "--log-format",
+            "json",
+            "recommend",
+            "--notify",
+            "--format",
+            "json",
+            "--config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let summary = support::run_summary(&logged.stderr);
+    // Alertmanager twice: its active alerts could not be read, nor the
+    // firing ones sent.
+    assert_eq!(
+        summary["error_kinds"], "alertmanager_refused=2,pushgateway_refused=1",
+        "{summary}"
+    );
+}
+
 #[test]
 fn apply_dry_run_without_a_cluster_writes_the_yaml_reports_and_alerts() {
     let alertmanager = Server::alertmanager();

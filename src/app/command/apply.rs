@@ -83,11 +83,19 @@ pub(super) fn apply(
         ),
         ApplyFormat::Json => report::render_apply_json(&applied),
     };
+    // HPAs may have been patched by now: notify even if the report
+    // cannot be written (and before the summary, which counts its failures).
+    let mut failures = applied.error_labels.clone();
+    if output.notify {
+        let unsent = notify_and_say(&context, &config, &plan, Some(&applied), started);
+        code = code.max(u8::from(!unsent.is_empty()));
+        failures.extend(unsent);
+    }
     log_summary(
         "apply",
         &plan,
         started,
-        &applied.error_labels,
+        &failures,
         Some([
             applied.incidents_open,
             applied.incidents_opened.len(),
@@ -95,8 +103,6 @@ pub(super) fn apply(
             applied.incident_tallies.iter().map(|t| t.repeats).sum(),
         ]),
     );
-    // HPAs may have been patched by now: notify even if the report
-    // cannot be written.
     let written = match output.patches {
         Some(PatchFormat::Yaml) => {
             eprint!("{report}");
@@ -104,15 +110,6 @@ pub(super) fn apply(
         }
         None => emit(output.path, &report),
     };
-    if output.notify {
-        code = code.max(notify_and_say(
-            &context,
-            &config,
-            &plan,
-            Some(&applied),
-            started,
-        ));
-    }
     written?;
     // Stopped between two patches: what was applied is reported
     // above; the exit code says the run did not finish.

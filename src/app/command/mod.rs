@@ -371,14 +371,15 @@ fn stopped_early(planned: usize, total: usize) -> Option<u8> {
 }
 
 /// Sends the run's alerts and metrics; says on stderr what went wrong.
-/// Returns the exit code it calls for: 1 when a server could not be told.
+/// Returns the failures' labels (for the run's summary): a server that
+/// could not be told makes the exit code 1.
 fn notify_and_say(
     run: &run::RunContext,
     config: &config::Config,
     plan: &Plan,
     applied: Option<&crate::core::apply::ApplyRun>,
     started: std::time::Instant,
-) -> u8 {
+) -> Vec<&'static str> {
     let elapsed = started.elapsed().as_secs_f64();
     // The clock is not read again: the run's start plus its duration.
     let now = run.clock_now + elapsed.round() as i64;
@@ -389,7 +390,12 @@ fn notify_and_say(
     for error in &notified.report.errors {
         tracing::error!(error = error.label(), "notify: {error}");
     }
-    u8::from(!notified.report.errors.is_empty())
+    notified
+        .report
+        .errors
+        .iter()
+        .map(crate::edge::notify::NotifyError::label)
+        .collect()
 }
 
 /// The run's summary, for the batch job's log (`--log-format json`).

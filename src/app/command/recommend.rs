@@ -66,16 +66,20 @@ pub(super) fn recommend(
         None => emit(output, &text),
     };
     let mut code = (plan.exit_code() as u8).max(u8::from(!export_failures.is_empty()));
-    log_summary("recommend", &plan, started, &export_failures, None);
     if notify && config.alertmanager.is_none() && config.pushgateway.is_none() {
         tracing::warn!(
             "--notify: {} configures neither `alertmanager:` nor `pushgateway:`",
             config.path.display()
         );
     }
+    // Before the summary, which counts its failures.
+    let mut failures = export_failures;
     if notify {
-        code = code.max(notify_and_say(&context, &config, &plan, None, started));
+        let unsent = notify_and_say(&context, &config, &plan, None, started);
+        code = code.max(u8::from(!unsent.is_empty()));
+        failures.extend(unsent);
     }
+    log_summary("recommend", &plan, started, &failures, None);
     written?;
     Ok(code)
 }
