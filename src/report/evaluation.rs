@@ -224,10 +224,63 @@ pub fn render_cold_start_table(scores: &[ColdStartScore]) -> String {
     out
 }
 
+/// `evaluate --cold-start`'s CSV: one row per series and history length
+/// (the table's medians are left to the reader's tool).
+#[must_use]
+pub fn render_cold_start_csv(scores: &[ColdStartScore]) -> String {
+    let mut out =
+        String::from("series,hours,shape,mase,own_mase,ratio,flat_mase,coverage,crps_rel\n");
+    for s in scores {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{}",
+            csv_field(&s.series),
+            s.hours,
+            csv_field(&s.shape),
+            s.mase,
+            s.own_mase,
+            s.mase / s.own_mase,
+            s.flat_mase,
+            s.coverage,
+            s.crps_rel
+        );
+    }
+    out
+}
+
 /// `evaluate --cold-start`'s JSON: every score.
 #[must_use]
 pub fn render_cold_start_json(scores: &[ColdStartScore]) -> String {
     let mut text = serde_json::to_string_pretty(scores).expect("scores serialise");
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cold_start_csv_has_a_row_per_series_and_history_and_quotes_names() {
+        let score = |series: &str, hours| ColdStartScore {
+            series: series.into(),
+            hours,
+            shape: "shape-1".into(),
+            mase: 0.6,
+            own_mase: 0.5,
+            flat_mase: 0.7,
+            coverage: 0.9,
+            crps_rel: 0.8,
+        };
+        let csv = render_cold_start_csv(&[score("web", 6), score("a,b", 24)]);
+        let rows: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            rows,
+            [
+                "series,hours,shape,mase,own_mase,ratio,flat_mase,coverage,crps_rel",
+                "web,6,shape-1,0.6,0.5,1.2,0.7,0.9,0.8",
+                "\"a,b\",24,shape-1,0.6,0.5,1.2,0.7,0.9,0.8",
+            ]
+        );
+    }
 }

@@ -125,11 +125,14 @@ fn a_new_workload_starts_from_the_shape_it_copies_and_like_overrides_the_match()
     // Six hours of the same, but told to start like an evening workload.
     let six = write(d, "api-us", now(), 6 * 3_600, 9_000.0, &|t| rhythm(true, t));
     entries.push(entry("api-us", &six, 1_800.0, "    like: apps/evening-1\n"));
+    // Told to start like a workload nobody has: the best match, and the
+    // report says the `like:` was not followed.
+    entries.push(entry("api-ap", &six, 1_800.0, "    like: apps/nope\n"));
     // Twelve hours of a flat load: no shape of the fleet's.
     let flat = write(d, "cron", now(), 12 * 3_600, 300.0, &|_| 1.0);
     entries.push(entry("cron", &flat, 60.0, ""));
     let (plans, summary) = recommend_logged(&config(d, "homeostat.yaml", &entries));
-    assert_eq!(summary["cold_start"], 3, "{summary}");
+    assert_eq!(summary["cold_start"], 4, "{summary}");
 
     let shapes = shapes(d);
     assert_eq!(
@@ -166,6 +169,15 @@ fn a_new_workload_starts_from_the_shape_it_copies_and_like_overrides_the_match()
     let us = named(&plans, "api-us");
     assert_eq!(us["status"], "ok", "{us:#}");
     assert_eq!(us["cold_start"]["shape"], "like apps/evening-1", "{us:#}");
+
+    let ap = named(&plans, "api-ap");
+    assert_eq!(ap["cold_start"]["shape"], office["name"], "{ap:#}");
+    assert!(
+        ap["reasons"]
+            .to_string()
+            .contains("like: apps/nope has no shape"),
+        "{ap:#}"
+    );
 
     let cron = named(&plans, "cron");
     assert_eq!(cron["status"], "ok", "{cron:#}");

@@ -45,9 +45,8 @@ pub(super) fn evaluate_cold_start(
     let hours: Vec<i64> = spans.iter().map(|s| (s.secs() / 3_600).max(1)).collect();
     let (scores, failures) = run::cold_start_dir(input, test, &hours, level)?;
     let text = match format {
-        EvaluateFormat::Table | EvaluateFormat::Csv => {
-            report::evaluation::render_cold_start_table(&scores)
-        }
+        EvaluateFormat::Table => report::evaluation::render_cold_start_table(&scores),
+        EvaluateFormat::Csv => report::evaluation::render_cold_start_csv(&scores),
         EvaluateFormat::Json => report::evaluation::render_cold_start_json(&scores),
     };
     emit(output, &text)?;

@@ -154,11 +154,14 @@ where
             .find(|w| w.namespace == workloads[index].namespace && w.name == workloads[index].name)
             .expect("a planned workload is in the config");
         let fleet = fleet_for(workload, shapes, &profiled);
-        if let (Some(like), Fleet::Shapes { like: None, .. }) = (&workload.like, &fleet) {
-            tracing::warn!(
-                workload = %workload.id(),
-                "like: {like} has no shape (not profiled in this run, not in the store's fleet shapes): the best-matching shape is used"
-            );
+        let like_missing = match (&workload.like, &fleet) {
+            (Some(like), Fleet::Shapes { like: None, .. }) => Some(format!(
+                "like: {like} has no shape (not profiled in this run, not in the store's fleet shapes): the best-matching shape is used instead"
+            )),
+            _ => None,
+        };
+        if let Some(missing) = &like_missing {
+            tracing::warn!(workload = %workload.id(), "{missing}");
         }
         // As on the planning threads: a panic is this workload's error.
         let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -179,6 +182,10 @@ where
             let extra = extra(workload, &plan, None);
             (plan, extra)
         });
+        // In the report too: its reasons name the shape used, not the one asked for.
+        if let (Some(missing), Some(_)) = (like_missing, &plan.cold_start) {
+            plan.reasons.push(missing);
+        }
         if shapes.is_none() && plan.status == Status::InsufficientData {
             plan.reasons.push(format!(
                 "no fleet shapes to start it from: a run with {} or more workloads of a week's history learns them (and keeps them in the store), and then plans a workload from 1h of history",
