@@ -1418,16 +1418,23 @@ mod tests {
 
     const START: i64 = 1_700_006_400; // a Wednesday, 00:00 UTC
 
+    /// Fleet member `ns/w<i>` with the history `s`.
+    fn member(i: impl std::fmt::Display, s: &Series) -> Profiled {
+        Profiled {
+            id: format!("ns/w{i}"),
+            profile: profile(&s.values, s.start, s.step).unwrap(),
+            probe: Some(probe(s)),
+        }
+    }
+
     fn fleet(n: usize) -> Vec<Profiled> {
         (0..n)
             .map(|i| {
                 let peak = if i % 2 == 0 { 10.0 } else { 21.0 };
-                let s = series(&daily(peak), 50.0 + i as f64 * 30.0, START, 28 * 288);
-                Profiled {
-                    id: format!("ns/w{i}"),
-                    profile: profile(&s.values, s.start, s.step).unwrap(),
-                    probe: Some(probe(&s)),
-                }
+                member(
+                    i,
+                    &series(&daily(peak), 50.0 + i as f64 * 30.0, START, 28 * 288),
+                )
             })
             .collect()
     }
@@ -1458,12 +1465,10 @@ mod tests {
     fn one_rhythm_is_one_shape_and_a_flat_workload_is_not_forced_into_it() {
         let fleet: Vec<Profiled> = (0..8)
             .map(|i| {
-                let s = series(&daily(14.0), 100.0 * f64::from(i + 1), START, 28 * 288);
-                Profiled {
-                    id: format!("ns/w{i}"),
-                    profile: profile(&s.values, s.start, s.step).unwrap(),
-                    probe: Some(probe(&s)),
-                }
+                member(
+                    i,
+                    &series(&daily(14.0), 100.0 * f64::from(i + 1), START, 28 * 288),
+                )
             })
             .collect();
         let shapes = learn(&fleet, "2026-01-01T00:00:00Z").unwrap();
@@ -1544,11 +1549,7 @@ mod tests {
                 let peak = if i % 2 == 0 { 10.0 } else { 21.0 };
                 let s = series(&daily(peak), 50.0 + f64::from(i) * 30.0, START, 28 * 288);
                 let s = if i % 3 == 0 { bursty(s, 24) } else { s };
-                Profiled {
-                    id: format!("ns/w{i}"),
-                    profile: profile(&s.values, s.start, s.step).unwrap(),
-                    probe: Some(probe(&s)),
-                }
+                member(i, &s)
             })
             .collect();
         let shapes = learn(&fleet, "2026-01-01T00:00:00Z").unwrap();
