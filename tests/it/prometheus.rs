@@ -552,6 +552,34 @@ fn a_bad_query_no_series_and_two_series_each_say_so_and_the_others_finish() {
     assert!(high(summed) > 1.3 * high(find("good")), "{summed}");
 }
 
+/// A `url` with a path the server does not have (a prefix that is not
+/// there): the workload's error names the address asked and the setting.
+#[test]
+fn a_wrong_path_prefix_names_the_address_and_the_setting() {
+    let end = now() / 60 * 60;
+    let server = serve_a(&series(end, 2, 60, 0..0));
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "prometheus: {{url: {}/prefix}}\nworkloads:\n{}",
+        server.url,
+        workloads_reading_a(1, "2d")
+    );
+    let results = load(dir.path(), &yaml, end);
+    let Err(failure) = &results[0].1 else {
+        panic!("a wrong prefix fails the workload")
+    };
+    assert!(
+        failure
+            .reason
+            .contains(&format!("{}/prefix/api/v1/query_range", server.url))
+            && failure
+                .reason
+                .contains("is prometheus.url the server's base address"),
+        "{}",
+        failure.reason
+    );
+}
+
 /// bcrypt (cost 4) of "correct horse", made with Python's bcrypt 4:
 /// `bcrypt.hashpw(b"correct horse", bcrypt.gensalt(rounds=4))`.
 const BCRYPT_CORRECT_HORSE: &str = "$2b$04$BtNqem9AARMO2ufq4KGiceET8Z/GXqmC8hX0ifaoQPLNZh7szbDhS";

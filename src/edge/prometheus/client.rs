@@ -158,15 +158,37 @@ fn refuse_negative(samples: &mut [Sample]) -> Result<(), FetchError> {
 /// A non-2xx answer as a failure: final for what no retry can fix (bad
 /// credentials, a query the server cannot run), transient for an
 /// overloaded or restarting server (with its `Retry-After`).
+/// `(url, location)`: the endpoint asked and where a redirect pointed.
 fn refusal(
     status: StatusCode,
     body: &[u8],
     chunk: Chunk,
     retry_after: Option<Duration>,
+    (url, location): (&str, Option<&str>),
 ) -> Failure {
     let (kind, message) = explain(body);
     let code = status.as_u16();
     match status {
+        // Not followed: a redirect would turn the POST into a GET without
+        // its form.
+        s if s.is_redirection() => Failure::Final(FetchError::Refused {
+            status: code,
+            kind: "redirect".into(),
+            message: format!(
+                "{url} redirects to {}: point prometheus.url at the address it redirects to",
+                location.unwrap_or("another address")
+            ),
+        }),
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
+            Failure::Final(FetchError::Refused {
+                status: code,
+                kind,
+                message: format!(
+                    "{url}: no query API there (is prometheus.url the server's base address, with its path prefix if it has one?){}",
+                    if message.is_empty() { String::new() } else { format!(": {message}") }
+                ),
+            })
+        }
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
             Failure::Final(FetchError::Unauthorized { status: code })
         }
@@ -413,6 +435,11 @@ impl Client {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = self.read_body(&mut response, &mut reservation).await?;
         if status.is_success() {
             let mut series = parse_range_answer(&body).map_err(|e| match e {
@@ -434,7 +461,13 @@ impl Client {
             }
             return Ok(series);
         }
-        Err(refusal(status, &body, chunk, retry_after))
+        Err(refusal(
+            status,
+            &body,
+            chunk,
+            retry_after,
+            (&self.endpoint, location.as_deref()),
+        ))
     }
 
     /// The answer's body, read piece by piece, so that an answer too large
@@ -540,6 +573,32 @@ fn explain(body: &[u8]) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redirect_says_where_to_point_the_url() {
+        let chunk = Chunk {
+            start: 0,
+            end: 60,
+            step: 60,
+        };
+        let failure = refusal(
+            StatusCode::FOUND,
+            b"",
+            chunk,
+            None,
+            (
+                "http://old/api/v1/query_range",
+                Some("https://new/api/v1/query_range"),
+            ),
+        );
+        let Failure::Final(error) = failure else {
+            panic!("a redirect is not retried")
+        };
+        assert_eq!(
+            error.to_string(),
+            "Prometheus refused the query (HTTP 302, redirect): http://old/api/v1/query_range redirects to https://new/api/v1/query_range: point prometheus.url at the address it redirects to"
+        );
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_is_capped_and_honours_retry_after() {
