@@ -447,6 +447,18 @@ mod tests {
             "{:?}",
             stale.reasons
         );
+        // Too short and stale: both said (the shortness alone read as if
+        // waiting would help).
+        let young = raw(&values[..72]);
+        let last = young.samples.last().unwrap().ts;
+        let stale_young = plan_workload(&workload(""), &young, Some(last + 3 * 3600));
+        assert_eq!(stale_young.status, Status::InsufficientData);
+        assert!(
+            stale_young.reasons[0].contains("need at least 2d")
+                && stale_young.reasons[0].contains("is 3h older than now"),
+            "{:?}",
+            stale_young.reasons
+        );
         let early = plan_workload(&workload(""), &series, Some(1_400_000_000 + 86_400));
         assert_eq!(early.status, Status::InsufficientData);
         assert!(

@@ -209,7 +209,28 @@ fn compute(
     now: i64,
     fleet: &Fleet,
 ) -> Result<Computed, (Status, String)> {
-    let series = grid(workload, raw, now, fleet, false)?;
+    let series = grid(workload, raw, now, fleet, false).map_err(|(status, reason)| {
+        // Too short and stale too: a young workload is planned from the
+        // fleet's shapes only while its data is fresh, so say both.
+        let latest = raw.samples.iter().map(|s| s.ts).filter(|&ts| ts <= now).max();
+        match latest {
+            Some(latest)
+                if status == Status::InsufficientData
+                    && now - latest > workload.max_gap.secs() =>
+            {
+                (
+                    status,
+                    format!(
+                        "{reason}; and its latest sample at {} is {} older than now, more than the {} allowed gap (a young workload is started from the fleet's shapes only while its data is fresh)",
+                        format_timestamp(latest),
+                        human_span(now - latest),
+                        workload.max_gap
+                    ),
+                )
+            }
+            _ => (status, reason),
+        }
+    })?;
     // The grid's last step is the last sample rounded to the grid, which may
     // lie up to half a step after "now".
     let staleness = (now - series.end()).max(0);
