@@ -477,7 +477,6 @@ fn fit(profile: Option<&[f64]>, series: &Series) -> Option<Match> {
     if points.is_empty() {
         return None;
     }
-
     let mut values: Vec<f64> = points.iter().map(|&(_, v)| v).collect();
     let median = crate::core::stats::median(&mut values);
     let (mut b0, mut b1) = (median, 0.0);
@@ -532,7 +531,6 @@ fn fit(profile: Option<&[f64]>, series: &Series) -> Option<Match> {
         absolute += (v - f).abs();
         total += v.abs();
     }
-    let kept = values.len();
     Some(Match {
         profile: profile.map(<[f64]>::to_vec),
         label: if profile.is_some() {
@@ -544,11 +542,11 @@ fn fit(profile: Option<&[f64]>, series: &Series) -> Option<Match> {
         amplitude,
         misfit: if total > 0.0 { absolute / total } else { 0.0 },
         flat_misfit: 0.0,
-        spread: (absolute / kept.max(1) as f64).max(0.01 * level).max(1e-9),
+        spread: (absolute / values.len() as f64).max(0.01 * level).max(1e-9),
     })
 }
 
-/// `history` with its spikes and dips (against the flat line `line`, see
+/// `history` with its short spikes (against the flat line `line`, see
 /// [`ordinary`]) unknown: what its own earlier days are read from (one
 /// burst at midnight otherwise came back in every night's forecast).
 fn without_spikes(history: &Series, line: &Match) -> Series {
