@@ -40,6 +40,9 @@ pub fn render_backtest_table(backtest: &Backtest) -> String {
         }
     }
     let mut out = aligned(&header, &rows);
+    if let Some(cold) = &backtest.cold_start {
+        let _ = writeln!(out, "{cold}");
+    }
     for w in &backtest.workloads {
         let _ = writeln!(out, "{}/{}: {}", w.namespace, w.name, w.verdict);
         if let Some(incidents) = w.incidents.describe() {

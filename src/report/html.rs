@@ -199,6 +199,9 @@ pub fn render_backtest(backtest: &Backtest, week_from: Option<i64>) -> String {
         super::count_of(backtest.workloads.len(), "workload"),
         escape(&backtest.generated_at)
     );
+    if let Some(cold) = &backtest.cold_start {
+        let _ = writeln!(body, "<p class=\"meta\">{}</p>", escape(cold));
+    }
     let fleet: Vec<String> = backtest
         .fleet
         .iter()

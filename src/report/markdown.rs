@@ -116,6 +116,9 @@ pub fn render_backtest(backtest: &Backtest) -> String {
         super::count_of(backtest.workloads.len(), "workload"),
         backtest.generated_at
     );
+    if let Some(cold) = &backtest.cold_start {
+        let _ = writeln!(out, "{}\n", cell(cold));
+    }
     if backtest.workloads.len() > 1 {
         for change in &backtest.fleet {
             let _ = writeln!(out, "- {}", cell(&change.describe()));

@@ -291,10 +291,20 @@ fn backtest_replays_a_workload_as_new_from_six_hours_of_history() {
             "{}",
             support::stderr(&output)
         );
-        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-        report["workloads"][0].clone()
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
     };
-    let young = replay(&["--cold-start", "6h"]);
+    let young_report = replay(&["--cold-start", "6h"]);
+    // The report says how it was replayed.
+    assert!(
+        young_report["cold_start"]
+            .as_str()
+            .is_some_and(|c| c.starts_with(
+                "cold start: each workload replayed as new, its runs seeing 6h of history"
+            )),
+        "{}",
+        young_report["cold_start"]
+    );
+    let young = young_report["workloads"][0].clone();
     let replans = young["replans"].as_array().unwrap();
     assert_eq!(replans.len(), 4);
     // Planned from the first run (6 hours of history), by the others'
@@ -318,6 +328,8 @@ fn backtest_replays_a_workload_as_new_from_six_hours_of_history() {
         "{:#}",
         schedule(&young)
     );
-    let grown = replay(&[]);
+    let grown_report = replay(&[]);
+    assert!(grown_report.get("cold_start").is_none());
+    let grown = grown_report["workloads"][0].clone();
     assert_eq!(grown["replans"].as_array().unwrap().len(), 4);
 }

@@ -122,6 +122,11 @@ pub fn backtest_in(
         generated_at: format_timestamp(run.clock_now),
         fleet: crate::core::replay::fleet_changes(&workloads),
         workloads,
+        cold_start: settings.cold_start.map(|span| {
+            format!(
+                "cold start: each workload replayed as new, its runs seeing {span} of history before the replay, growing as it goes; the fleet's shapes from the other workloads' history before the replay; the tight range set from its whole history before the replay, as without it"
+            )
+        }),
         failures,
         failure_labels,
     }

@@ -692,6 +692,9 @@ pub struct Backtest {
     pub workloads: Vec<WorkloadReplay>,
     /// Horizon and schedule against reactive over all the workloads.
     pub fleet: Vec<FleetChange>,
+    /// `--cold-start`: how the workloads were replayed as new, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cold_start: Option<String>,
     /// `(namespace/name, reason)`.
     pub failures: Vec<(String, String)>,
     /// The stable label of each failure (`insufficient_data`,
