@@ -136,10 +136,7 @@ where
     let learned = if interrupted {
         None
     } else {
-        shapes::learn(
-            &profiled,
-            &format_timestamp(run.at.unwrap_or(run.clock_now)),
-        )
+        shapes::learn(&profiled, &format_timestamp(now))
     };
     if let (Some(learned), Some(_), false) = (&learned, &config.store, learned_later) {
         if let Err(e) = store.save_shapes(learned) {
