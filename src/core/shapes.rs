@@ -1336,8 +1336,9 @@ pub fn own_weight(history: i64) -> f64 {
 /// A workload younger than [`OWN_HISTORY`] with a model of its own: its
 /// forecast's mean moved towards the shape that explains its last two days
 /// (or `like`'s), by the shape's share of the weight (none when no shape
-/// explains them better than a flat line); its interval never narrower
-/// than the fleet's cold starts' with two days of history. `None` when
+/// explains them better than a flat line); its interval mixed with the
+/// fleet's cold starts' with two days of history (see
+/// [`Forecast::mix_interval`]). `None` when
 /// the `history` (seconds, as observed) is old enough.
 #[must_use]
 pub fn blend(
@@ -1361,11 +1362,11 @@ pub fn blend(
     };
     let gain = fleet.calibration.last().map_or(1.0, |c| c.shape_gain);
     let m = match_shape(&last_days, &fleet.shapes, like, gain)?;
-    // The interval: the model's own backtest (a day or two of it), never
-    // narrower than the fleet's cold starts with two days of history.
+    // The interval: the model's own backtest (a day or two of it) and the
+    // fleet's cold starts with two days of history, weighed as the means.
     let seen = history.min(COLD_HISTORY);
     if let Ok((cold, _)) = cold_forecast(&last_days, seen, forecast.mean.len(), fleet, like) {
-        forecast.widen_to(&cold);
+        forecast.mix_interval(&cold, own);
     }
     if m.profile.is_some() {
         let shaped = project(&m, forecast.start, forecast.step, forecast.mean.len());

@@ -167,3 +167,56 @@ fn levels_outside_zero_to_one_are_refused() {
         assert!(Level::from_percent(bad).is_none(), "{bad}");
     }
 }
+
+/// A young workload's interval: the lower end weighed between its own
+/// backtest and the fleet's, the upper end never narrower than either.
+#[test]
+fn a_mixed_interval_averages_the_lower_end_and_keeps_the_wider_upper_end() {
+    let level = Level::new(0.9).unwrap();
+    // Symmetric errors: ±10 in the young workload's own backtest, ±30 in
+    // the fleet's cold starts (41 errors each: the 5% and 95% quantiles
+    // are the extremes' neighbours).
+    let errors = |scale: f64| -> Vec<f64> {
+        (0..=40)
+            .map(|i| (f64::from(i) - 20.0) / 20.0 * scale)
+            .collect()
+    };
+    let forecast = |scale: f64| {
+        Forecast::calibrated_elsewhere(
+            0,
+            300,
+            vec![100.0; 3],
+            String::new(),
+            Seasonality {
+                daily: None,
+                weekly: None,
+                daily_strength: 0.0,
+                weekly_strength: 0.0,
+            },
+            vec![(3, errors(scale))],
+            0.0,
+        )
+    };
+    let own = forecast(10.0).interval(level)[0];
+    let fleet = forecast(30.0).interval(level)[0];
+    let mut mixed = forecast(10.0);
+    mixed.mix_interval(&forecast(30.0), 0.25);
+    let got = mixed.interval(level)[0];
+    let expected_lower = 0.25 * own.lower + 0.75 * fleet.lower;
+    assert!(
+        (got.lower - expected_lower).abs() < 1e-9,
+        "{got:?} vs {expected_lower}"
+    );
+    assert!(
+        (got.upper - fleet.upper).abs() < 1e-9,
+        "{got:?} vs {fleet:?}"
+    );
+    // A wider own backtest keeps its own upper end.
+    let mut wide = forecast(30.0);
+    wide.mix_interval(&forecast(10.0), 0.25);
+    assert!((wide.interval(level)[0].upper - fleet.upper).abs() < 1e-9);
+    // The share is clamped: all its own.
+    let mut all_own = forecast(10.0);
+    all_own.mix_interval(&forecast(30.0), 7.0);
+    assert!((all_own.interval(level)[0].lower - own.lower).abs() < 1e-9);
+}
