@@ -2,6 +2,7 @@
 //! series, then median and mean per horizon.
 
 use crate::core::evaluate::{horizons, summary, summary_of, ColdStartScore, Evaluation, Score};
+use serde::Serialize;
 use std::fmt::Write as _;
 
 type Metric = (&'static str, fn(&Score) -> f64);
@@ -169,6 +170,57 @@ pub fn render_json(evaluation: &Evaluation) -> String {
     text.push('\n');
     text
 }
+/// One history length of `evaluate --cold-start`, over its series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ColdStartSummary {
+    pub hours: i64,
+    pub series: usize,
+    /// Medians over the series.
+    pub mase: f64,
+    pub own_mase: f64,
+    /// The median of the series' ratios, and the ratio of the medians.
+    pub ratio: f64,
+    pub ratio_of_medians: f64,
+    pub flat_mase: f64,
+    pub coverage: f64,
+    pub crps_rel: f64,
+    /// Mean coverage over the series (what issue 23's 0.85–0.95 reads).
+    pub coverage_mean: f64,
+    /// Series whose cold start scores a lower MASE than the flat line.
+    pub better_than_flat: usize,
+}
+
+/// Per history length, in ascending order: medians over the series.
+#[must_use]
+pub fn cold_start_summary(scores: &[ColdStartScore]) -> Vec<ColdStartSummary> {
+    let mut hours: Vec<i64> = scores.iter().map(|s| s.hours).collect();
+    hours.sort_unstable();
+    hours.dedup();
+    hours
+        .into_iter()
+        .map(|h| {
+            let at: Vec<&ColdStartScore> = scores.iter().filter(|s| s.hours == h).collect();
+            let of = |f: fn(&ColdStartScore) -> f64| {
+                let mut xs: Vec<f64> = at.iter().map(|s| f(s)).collect();
+                crate::core::stats::median(&mut xs)
+            };
+            ColdStartSummary {
+                hours: h,
+                series: at.len(),
+                mase: of(|s| s.mase),
+                own_mase: of(|s| s.own_mase),
+                ratio: of(|s| s.mase / s.own_mase),
+                ratio_of_medians: of(|s| s.mase) / of(|s| s.own_mase),
+                flat_mase: of(|s| s.flat_mase),
+                coverage: of(|s| s.coverage),
+                crps_rel: of(|s| s.crps_rel),
+                coverage_mean: at.iter().map(|s| s.coverage).sum::<f64>() / at.len().max(1) as f64,
+                better_than_flat: at.iter().filter(|s| s.mase < s.flat_mase).count(),
+            }
+        })
+        .collect()
+}
+
 /// `evaluate --cold-start`'s table: one line per series and history
 /// length, then per length the medians and the share of series beating a
 /// flat line.
@@ -195,30 +247,22 @@ pub fn render_cold_start_table(scores: &[ColdStartScore]) -> String {
             s.shape
         );
     }
-    let mut hours: Vec<i64> = scores.iter().map(|s| s.hours).collect();
-    hours.sort_unstable();
-    hours.dedup();
-    for h in hours {
-        let of = |f: fn(&ColdStartScore) -> f64| {
-            let mut xs: Vec<f64> = scores.iter().filter(|s| s.hours == h).map(f).collect();
-            crate::core::stats::median(&mut xs)
-        };
-        let at: Vec<&ColdStartScore> = scores.iter().filter(|s| s.hours == h).collect();
-        let beat_flat = at.iter().filter(|s| s.mase < s.flat_mase).count();
-        let coverage_mean = at.iter().map(|s| s.coverage).sum::<f64>() / at.len().max(1) as f64;
+    for m in cold_start_summary(scores) {
         let _ = writeln!(
             out,
-            "{:<40} {:>5} {:>7.3} {:>8.3} {:>6.2} {:>8.3} {:>8.3} {:>8.3}  median ratio of medians {:.2}; better than flat on {beat_flat}/{}; mean coverage {coverage_mean:.3}",
+            "{:<40} {:>5} {:>7.3} {:>8.3} {:>6.2} {:>8.3} {:>8.3} {:>8.3}  median ratio of medians {:.2}; better than flat on {}/{}; mean coverage {:.3}",
             "median",
-            h,
-            of(|s| s.mase),
-            of(|s| s.own_mase),
-            of(|s| s.mase / s.own_mase),
-            of(|s| s.flat_mase),
-            of(|s| s.coverage),
-            of(|s| s.crps_rel),
-            of(|s| s.mase) / of(|s| s.own_mase),
-            at.len()
+            m.hours,
+            m.mase,
+            m.own_mase,
+            m.ratio,
+            m.flat_mase,
+            m.coverage,
+            m.crps_rel,
+            m.ratio_of_medians,
+            m.better_than_flat,
+            m.series,
+            m.coverage_mean
         );
     }
     out
@@ -248,10 +292,15 @@ pub fn render_cold_start_csv(scores: &[ColdStartScore]) -> String {
     out
 }
 
-/// `evaluate --cold-start`'s JSON: every score.
+/// `evaluate --cold-start`'s JSON: every score (`series`), then per
+/// history length the medians (`summary`, as the table's last lines).
 #[must_use]
 pub fn render_cold_start_json(scores: &[ColdStartScore]) -> String {
-    let mut text = serde_json::to_string_pretty(scores).expect("scores serialise");
+    let report = serde_json::json!({
+        "series": scores,
+        "summary": cold_start_summary(scores),
+    });
+    let mut text = serde_json::to_string_pretty(&report).expect("scores serialise");
     text.push('\n');
     text
 }
@@ -282,5 +331,38 @@ mod tests {
                 "\"a,b\",24,shape-1,0.6,0.5,1.2,0.7,0.9,0.8",
             ]
         );
+    }
+
+    #[test]
+    fn the_cold_start_json_carries_each_historys_medians() {
+        let score = |series: &str, hours, mase: f64, coverage: f64| ColdStartScore {
+            series: series.into(),
+            hours,
+            shape: "flat".into(),
+            mase,
+            own_mase: 0.5,
+            flat_mase: 0.7,
+            coverage,
+            crps_rel: 0.8,
+        };
+        let scores = [
+            score("a", 24, 0.5, 1.0),
+            score("a", 6, 1.0, 0.8),
+            score("b", 6, 0.6, 0.9),
+            score("c", 6, 0.8, 0.7),
+        ];
+        let json: serde_json::Value =
+            serde_json::from_str(&render_cold_start_json(&scores)).unwrap();
+        assert_eq!(json["series"].as_array().unwrap().len(), 4);
+        let summary = json["summary"].as_array().unwrap();
+        assert_eq!(summary.len(), 2);
+        let six = &summary[0];
+        assert_eq!(six["hours"], 6);
+        assert_eq!(six["series"], 3);
+        assert!((six["mase"].as_f64().unwrap() - 0.8).abs() < 1e-12);
+        assert!((six["ratio"].as_f64().unwrap() - 1.6).abs() < 1e-12);
+        assert!((six["coverage_mean"].as_f64().unwrap() - 0.8).abs() < 1e-12);
+        assert_eq!(six["better_than_flat"], 1);
+        assert_eq!(summary[1]["hours"], 24);
     }
 }

@@ -574,6 +574,51 @@ fn evaluate_scores_every_series_and_lists_the_ones_it_could_not() {
     );
 }
 
+/// A cold start is simulated from whole hours, up to two weeks (when a
+/// workload's own model takes over): other spans are refused by name, and
+/// each span is scored once however often it is asked for.
+#[test]
+fn evaluate_cold_start_refuses_spans_it_cannot_simulate_and_scores_each_once() {
+    for span in ["30m", "90m", "14d", "20d"] {
+        let refused = homeostat(&["evaluate", "--input", "data", "--cold-start", span]);
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{span}: {}",
+            stderr(&refused)
+        );
+        assert!(
+            stderr(&refused).contains(&format!("--cold-start {span}: "))
+                && stderr(&refused).contains("from 1h to under 14d"),
+            "{span}: {}",
+            stderr(&refused)
+        );
+    }
+    let json = homeostat(&[
+        "evaluate",
+        "--input",
+        "data",
+        "--cold-start",
+        "24h,6h,24h",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(json.status.code(), Some(0), "{}", stderr(&json));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let series = report["series"].as_array().unwrap();
+    let summary = report["summary"].as_array().unwrap();
+    let hours: Vec<i64> = summary
+        .iter()
+        .map(|s| s["hours"].as_i64().unwrap())
+        .collect();
+    assert_eq!(hours, [6, 24]);
+    for s in summary {
+        let at = series.iter().filter(|x| x["hours"] == s["hours"]).count();
+        assert_eq!(s["series"].as_u64().unwrap() as usize, at);
+        assert_eq!(at, 13, "every bundled trace once per span");
+    }
+}
+
 #[test]
 fn output_writes_the_same_report_to_a_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -42,7 +42,7 @@ pub(super) fn evaluate_cold_start(
     format: EvaluateFormat,
     output: Option<&Path>,
 ) -> Result<u8> {
-    let hours: Vec<i64> = spans.iter().map(|s| (s.secs() / 3_600).max(1)).collect();
+    let hours = cold_start_hours(spans)?;
     let (scores, failures) = run::cold_start_dir(input, test, &hours, level)?;
     let text = match format {
         EvaluateFormat::Table => report::evaluation::render_cold_start_table(&scores),
@@ -54,6 +54,33 @@ pub(super) fn evaluate_cold_start(
         tracing::error!(series = %series, "{series}: not evaluated: {reason}");
     }
     Ok(u8::from(!failures.is_empty()))
+}
+
+/// `--cold-start`'s spans as whole hours, ascending, each once: from
+/// [`shapes::COLD_MIN_HISTORY`] to under [`shapes::OWN_HISTORY`] (from
+/// then on a workload is forecast by its own model alone, no cold start).
+fn cold_start_hours(spans: &[Span]) -> Result<Vec<i64>> {
+    use crate::core::shapes::{COLD_MIN_HISTORY, OWN_HISTORY};
+    let mut hours = Vec::with_capacity(spans.len());
+    for span in spans {
+        let secs = span.secs();
+        if secs % 3_600 != 0 || !(COLD_MIN_HISTORY..OWN_HISTORY).contains(&secs) {
+            anyhow::bail!(
+                "--cold-start {}: a cold start is simulated from whole hours of history, from {} to under {} (from then on a workload is forecast by its own model alone)",
+                span,
+                shown_span(COLD_MIN_HISTORY),
+                shown_span(OWN_HISTORY),
+            );
+        }
+        hours.push(secs / 3_600);
+    }
+    hours.sort_unstable();
+    hours.dedup();
+    Ok(hours)
+}
+
+fn shown_span(secs: i64) -> Span {
+    Span::from_secs(secs).expect("a positive constant")
 }
 
 pub(super) fn fetch(
