@@ -74,6 +74,10 @@ pub struct BoundsPolicy {
     /// Factor (≥ 1) on the highest expected load, room for the HPA to heal.
     pub headroom: f64,
     pub level: Level,
+    /// Largest factor max may rise by in one run: [`MAX_STEP`], or the
+    /// config's `apply.max_step_up` where that allows more (a plan that
+    /// knows the HPA's bounds must not hold back what `apply` would allow).
+    pub max_step_up: f64,
 }
 
 /// What the history says besides the forecast (measured by `plan`).
@@ -121,8 +125,9 @@ pub const HIGHEST_SEEN_DAYS: i64 = 28;
 /// min ceiling: one daily cycle, so that a lasting rise pages within a
 /// day and a burst (or a shift read into one) does not.
 pub const LOWEST_SEEN_DAYS: i64 = 1;
+
 /// Step limit: one run moves max at most this factor from today's, up or
-/// down.
+/// down (up, more when `apply.max_step_up` allows more).
 pub const MAX_STEP: f64 = 1.5;
 
 /// What a bound was sized for.
@@ -385,6 +390,14 @@ fn max_above_ceiling(
     })
 }
 
+impl BoundsPolicy {
+    /// The factor max may rise by in one run: see [`BoundsPolicy::max_step_up`].
+    #[must_use]
+    pub fn step_up(&self) -> f64 {
+        self.max_step_up.max(MAX_STEP)
+    }
+}
+
 /// Step limit: one run moves max at most ×[`MAX_STEP`] from today's, up or
 /// down; the rest follows if the next runs still want it. A 6-hourly job
 /// still follows a doubling within a day (×1.5 twice is ×2.25), and a false
@@ -393,7 +406,7 @@ fn max_above_ceiling(
 fn step_limited(max_replicas: u32, policy: &BoundsPolicy, evidence: &Evidence) -> Option<u32> {
     let (_, today) = evidence.current?;
     let today = f64::from(today.max(1));
-    let up = (today * MAX_STEP).floor().max(today + 1.0);
+    let up = (today * policy.step_up()).floor().max(today + 1.0);
     let down = (today / MAX_STEP).ceil();
     // The floor and the ceiling are the owner's hard limits: the step
     // never leaves them (a max of 30 under a new ceiling of 19 goes to 19,
@@ -580,6 +593,7 @@ mod tests {
             max_replicas: ReplicaRange::new(floors.1, ceilings.1).unwrap(),
             headroom: 1.2,
             level: Level::new(0.9).unwrap(),
+            max_step_up: MAX_STEP,
         }
     }
 

@@ -585,3 +585,53 @@ fn the_hpa_controller_scales_the_deployment_to_the_min_homeostat_applies() {
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
 }
+
+/// A max raised by the last run is raised again from there, not from the
+/// config's `current:` as once written: the plan's step limit starts from
+/// the live HPA (review finding: with `current: 3..10` max stayed at 15,
+/// ×1.5 of 10, run after run, while the load needed 20 and more).
+#[test]
+fn the_plans_step_limit_starts_from_the_live_hpa_not_from_current_in_the_config() {
+    let plane = ControlPlane::start();
+    let admin = plane.admin_kubeconfig();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let kube = client(&admin, &runtime);
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(kube.clone(), "shop");
+    runtime.block_on(async {
+        create_namespace(&kube, "shop").await;
+        let mut web = hpa("web");
+        web["spec"]["minReplicas"] = json!(3);
+        web["spec"]["maxReplicas"] = json!(10);
+        kubectl_create(&kube, web).await;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+    let config = dir.path().join("homeostat.yaml");
+    // The bundled taxi trace: its peaks need about 23 replicas of 1,500
+    // with headroom (two ×1.5 steps from 10).
+    std::fs::write(
+        &config,
+        format!(
+            "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: web, namespace: shop, file: {}, target_per_replica: 1500, max_replicas: {{floor: 2, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 10}}}}\n",
+            dir.path().join("models").display(),
+            taxi.display()
+        ),
+    )
+    .unwrap();
+    let max = || read(&hpas, "web", &runtime).spec.unwrap().max_replicas;
+    let (report, stderr) = apply(&config, &admin);
+    assert_eq!(max(), 15, "one ×1.5 step from 10: {report}\n{stderr}");
+    let (report, stderr) = apply(&config, &admin);
+    let second = max();
+    assert!(
+        second > 15,
+        "the second run steps on from the live 15, not again from `current:`'s 10: max {second}\n{report}\n{stderr}"
+    );
+    assert!(
+        report["changes"].to_string().contains("\"from_max\":15"),
+        "{report}"
+    );
+}

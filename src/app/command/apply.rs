@@ -42,6 +42,27 @@ pub(super) fn apply(
     // are measured against it, not against the learned limits in use.
     let written = config.clone();
     let learned = run::use_learned(&mut config);
+    let runtime = context.runtime().map_err(anyhow::Error::msg)?;
+    let cluster = runtime.block_on(async {
+        match kube::Client::try_default().await {
+            Ok(client) => Ok(Some(client)),
+            Err(e) if output.dry_run => {
+                tracing::warn!(
+                    "no Kubernetes API ({e}): comparing with `current:` in {}",
+                    config.path.display()
+                );
+                Ok(None)
+            }
+            Err(e) => Err(anyhow::anyhow!(
+                "cannot reach the Kubernetes API: {e} (a kubeconfig or an in-cluster service account is needed; `--dry-run` works from `current:` without one)"
+            )),
+        }
+    })?;
+    // Today's range is the live HPA's, not `current:` as once written:
+    // the step limits and holds of the plan start from what is in force.
+    if let Some(client) = &cluster {
+        runtime.block_on(run::current_from_cluster(client, &mut config));
+    }
     let mut plan = run::recommend(&context, &config);
     progress.finish();
     run::note_learned(&mut plan, &learned);
@@ -53,25 +74,12 @@ pub(super) fn apply(
         rules: config.apply_rules,
         clock_now: context.clock_now,
     };
-    let runtime = context.runtime().map_err(anyhow::Error::msg)?;
-    let applied = runtime.block_on(async {
-        let cluster = match kube::Client::try_default().await {
-            Ok(client) => Some(client),
-            Err(e) if output.dry_run => {
-                tracing::warn!(
-                    "no Kubernetes API ({e}): comparing with `current:` in {}",
-                    config.path.display()
-                );
-                None
-            }
-            Err(e) => {
-                return Err(anyhow::anyhow!(
-                    "cannot reach the Kubernetes API: {e} (a kubeconfig or an in-cluster service account is needed; `--dry-run` works from `current:` without one)"
-                ))
-            }
-        };
-        Ok(run::apply_changes(&written, &plan, cluster.as_ref(), &settings).await)
-    })?;
+    let applied = runtime.block_on(run::apply_changes(
+        &written,
+        &plan,
+        cluster.as_ref(),
+        &settings,
+    ));
     let mut code = plan.exit_code() as u8;
     if !applied.failures.is_empty() || !applied.store_problems.is_empty() {
         code = code.max(1);

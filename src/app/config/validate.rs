@@ -89,6 +89,8 @@ pub(super) fn validate_workload(
             max_replicas,
             headroom,
             level,
+            // Set from `apply:` once the whole config is read.
+            max_step_up: crate::core::bounds::MAX_STEP,
         },
         events,
         current: w.current.map(|c| CurrentBounds {
@@ -324,6 +326,10 @@ pub(super) fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Confi
             })
         })
         .transpose()?;
+    let apply_rules = apply_rules(raw.apply)?;
+    for w in &mut workloads {
+        w.policy.max_step_up = apply_rules.max_step_up;
+    }
     Ok(Config {
         path: path.into(),
         prometheus,
@@ -336,7 +342,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Confi
             .map(|e| endpoint(e, base, "pushgateway"))
             .transpose()?,
         store: raw.store.map(|s| base.join(s)),
-        apply_rules: apply_rules(raw.apply)?,
+        apply_rules,
         workloads,
         shard: None,
     })

@@ -159,6 +159,35 @@ pub async fn apply_changes(
     run
 }
 
+/// Each workload's `current:` set to its HPA's bounds as the cluster has
+/// them (a config's `current:` is what was true when it was written; the
+/// plan's step limits and holds must start from what is in force, or a
+/// max raised by the last run is raised from the same old value again).
+/// An HPA that cannot be read keeps `current:`: `apply_changes` reports it.
+pub async fn current_from_cluster(client: &kube::Client, config: &mut Config) {
+    use crate::core::workload::CurrentBounds;
+    use futures_util::StreamExt as _;
+    // A few reads at once: one round trip each, thousands of workloads.
+    let lives: Vec<Option<CurrentBounds>> = futures_util::stream::iter(&config.workloads)
+        .map(|w| async move {
+            crate::edge::cluster::read_hpa(client, &w.namespace, &w.hpa)
+                .await
+                .ok()
+                .map(|live| CurrentBounds {
+                    min_replicas: live.min_replicas,
+                    max_replicas: live.max_replicas,
+                })
+        })
+        .buffered(8)
+        .collect()
+        .await;
+    for (w, live) in config.workloads.iter_mut().zip(lives) {
+        if live.is_some() {
+            w.current = live;
+        }
+    }
+}
+
 /// An alert when the HPA sat at its max (kube-state-metrics in Prometheus)
 /// longer than [`crate::core::apply::AT_MAX_ALERT`] since the last run; a
 /// warning when that cannot be checked.

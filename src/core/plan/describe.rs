@@ -7,7 +7,7 @@ use super::signed_percent;
 use crate::core::adapt::Adaptation;
 use crate::core::bounds::{
     significant, Basis, BoundsPolicy, Clamp, Derivation, ReplicaBounds, MAX_HOLD, MAX_HOLD_BELOW,
-    MAX_STEP, MIN_HOLD,
+    MIN_HOLD,
 };
 use crate::core::events::{self, EventKind};
 use crate::core::model::Forecast;
@@ -269,8 +269,9 @@ fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy, texture: b
         ),
         Some(Clamp::Floor) => format!(", raised to the floor {}", range.floor()),
         Some(Clamp::StepLimit) => format!(
-            ", moved only to {} this run (step limit ×{MAX_STEP} of the HPA's max per run; the rest follows if the next runs still want it)",
-            d.replicas
+            ", moved only to {} this run (step limit ×{} of the HPA's max per run; the rest follows if the next runs still want it)",
+            d.replicas,
+            policy.step_up()
         ),
         Some(Clamp::Ceiling) => format!(", cut to the ceiling {}", range.ceiling()),
         Some(Clamp::RaisedToMin) => ", raised to min so that min <= max".to_string(),
