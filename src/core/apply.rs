@@ -380,9 +380,19 @@ pub struct ApplyRun {
     /// `(namespace/name, what failed)`: reading or patching an HPA.
     pub failures: Vec<(String, String)>,
     /// Patches that were (or, in a dry run, would be) applied: server-side
-    /// apply bodies, also the `GitOps` YAML.
+    /// apply bodies.
     #[serde(skip)]
     pub patches: Vec<serde_json::Value>,
+    /// Every HPA's bounds as they should be after this run, for the
+    /// `GitOps` YAML: the patches, and the HPAs left as they are (a file
+    /// that lists only this run's changes would drop the last run's from
+    /// the repository, and the bounds would flap back to the base).
+    #[serde(skip)]
+    pub desired: Vec<serde_json::Value>,
+    /// Workloads with no bounds to put there (no recommendation this run,
+    /// no live HPA read): `namespace/name`.
+    #[serde(skip)]
+    pub not_desired: Vec<String>,
     #[serde(skip)]
     pub troubles: Vec<Trouble>,
     /// What changed since the last run, per workload, from the model store.
@@ -407,10 +417,10 @@ pub struct ApplyRun {
 }
 
 impl ApplyRun {
-    /// The patches as YAML documents (`---` between them).
+    /// Every HPA's desired bounds as YAML documents (`---` between them).
     #[must_use]
     pub fn patches_yaml(&self) -> String {
-        serde_saphyr::to_string_multiple(&self.patches).expect("JSON values always serialise")
+        serde_saphyr::to_string_multiple(&self.desired).expect("JSON values always serialise")
     }
 }
 

@@ -284,6 +284,28 @@ pub fn patch_body(change: &Change, at: &str, reasons: &[String]) -> Value {
     })
 }
 
+/// An HPA's bounds as they stay (no change this run), for the `GitOps`
+/// YAML: `bounds` and an annotation with only them, so that the document
+/// changes only when the bounds do (the full record, with the time and the
+/// reasons, comes with a change).
+#[must_use]
+pub fn unchanged_body(change: &Change, bounds: (u32, u32)) -> Value {
+    let record = json!({"min_replicas": bounds.0, "max_replicas": bounds.1});
+    json!({
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {
+            "name": change.hpa,
+            "namespace": change.namespace,
+            "annotations": {ANNOTATION: record.to_string()},
+        },
+        "spec": {
+            "minReplicas": bounds.0,
+            "maxReplicas": bounds.1,
+        },
+    })
+}
+
 /// Applies `body` to the HPA (server-side apply, field manager
 /// `homeostat`; `force` takes the fields over from their other owners).
 pub async fn apply_patch(

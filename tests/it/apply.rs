@@ -221,6 +221,77 @@ fn a_dry_run_reads_but_never_patches_and_still_writes_the_yaml() {
     assert!(yaml.contains("minReplicas: 4"), "{yaml}");
 }
 
+/// The `GitOps` YAML is the desired state of every HPA, not this run's
+/// changes only: a file that dropped the HPAs left as they are would drop
+/// the last run's patches from the repository, and their bounds would
+/// flap back to the base at the next sync (review finding). An HPA left
+/// as it is carries only its bounds, so that its document changes only
+/// when they do.
+#[test]
+fn the_gitops_yaml_holds_every_hpa_changed_or_not() {
+    let plan = plan(vec![
+        workload("cart", Status::Ok, 4, 12),
+        // Within the hysteresis: left as it is.
+        workload("search", Status::Ok, 3, 21),
+        // No recommendation: the live bounds are held.
+        workload("ads", Status::NeedsOperator, 3, 90),
+    ]);
+    let script = vec![
+        get("cart", StatusCode::OK, hpa("cart", 3, 10, 5)),
+        get("search", StatusCode::OK, hpa("search", 3, 20, 4)),
+        get("ads", StatusCode::OK, hpa("ads", 2, 20, 20)),
+    ];
+    let (applied, _) = run(&plan, script, true);
+    let documents: Vec<Value> = applied.desired.clone();
+    let bounds: Vec<(String, Value)> = documents
+        .iter()
+        .map(|d| {
+            (
+                d["metadata"]["name"].as_str().unwrap().to_string(),
+                d["spec"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        bounds,
+        [
+            (
+                "cart".to_string(),
+                json!({"minReplicas": 4, "maxReplicas": 12})
+            ),
+            (
+                "search".to_string(),
+                json!({"minReplicas": 3, "maxReplicas": 20})
+            ),
+            (
+                "ads".to_string(),
+                json!({"minReplicas": 2, "maxReplicas": 20})
+            ),
+        ]
+    );
+    let record = |d: &Value| -> Value {
+        serde_json::from_str(
+            d["metadata"]["annotations"]["homeostat.io/last-recommendation"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    // The change carries its full record; the others only their bounds.
+    assert!(record(&documents[0])["reasons"].is_array());
+    assert_eq!(
+        record(&documents[1]),
+        json!({"min_replicas": 3, "max_replicas": 20})
+    );
+    let yaml = applied.patches_yaml();
+    assert_eq!(
+        yaml.matches("kind: HorizontalPodAutoscaler").count(),
+        3,
+        "{yaml}"
+    );
+    assert!(applied.not_desired.is_empty());
+}
+
 #[test]
 fn a_conflict_and_a_refusal_are_reported_per_workload_and_alerted() {
     let plan = plan(vec![

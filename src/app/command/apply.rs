@@ -114,6 +114,9 @@ pub(super) fn apply(
     let written = match output.patches {
         Some(PatchFormat::Yaml) => {
             eprint!("{report}");
+            for id in &applied.not_desired {
+                tracing::warn!(workload = %id, "{id}: not in the YAML: no recommendation this run and no live HPA to read its bounds from (keep its last patch in the repository)");
+            }
             emit(output.path, &applied.patches_yaml())
         }
         None => emit(output.path, &report),

@@ -27,7 +27,7 @@ pub async fn apply_changes(
     settings: &ApplySettings,
 ) -> ApplyRun {
     use crate::core::apply::{decide, Baseline};
-    use crate::edge::cluster::{apply_patch, patch_body, read_hpa};
+    use crate::edge::cluster::{apply_patch, patch_body, read_hpa, unchanged_body};
     let mut run = ApplyRun {
         generated_at: plan.generated_at.clone(),
         dry_run: settings.dry_run,
@@ -35,6 +35,8 @@ pub async fn apply_changes(
         changes: Vec::new(),
         failures: Vec::new(),
         patches: Vec::new(),
+        desired: Vec::new(),
+        not_desired: Vec::new(),
         troubles: Vec::new(),
         since_last_run: Vec::new(),
         store_problems: Vec::new(),
@@ -135,7 +137,21 @@ pub async fn apply_changes(
                     }
                 }
             }
+            run.desired.push(body.clone());
             run.patches.push(body);
+        } else {
+            // Left as it is: in the GitOps YAML all the same. The bounds in
+            // force when known — this run's decision, else the live HPA's
+            // (not `current:`, which may be older than the last patch).
+            let kept = change.to_min.zip(change.to_max).or_else(|| {
+                (change.compared_with == "cluster")
+                    .then(|| change.from_min.zip(change.from_max))
+                    .flatten()
+            });
+            match kept {
+                Some(bounds) => run.desired.push(unchanged_body(&change, bounds)),
+                None => run.not_desired.push(format!("{}/{}", w.namespace, w.name)),
+            }
         }
         let written = written.get(&format!("{}/{}", w.namespace, w.name));
         let outside = Outside {
