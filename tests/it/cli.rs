@@ -767,6 +767,20 @@ fn config_check_reads_every_file_lists_every_problem_and_touches_no_server() {
         "{}",
         stderr(&refused)
     );
+    // A history too short for any model of its own: every run would end
+    // in insufficient_data, so the check says so before one does.
+    let short = write(
+        dir.path(),
+        "short.yaml",
+        b"defaults: {history: 36h}\nworkloads:\n  - {name: good, file: good.csv, target_per_replica: 10}\n",
+    );
+    let refused = homeostat(&["config", "check", "--config", short.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("workload default/good: history: 36h is shorter than the 2d"),
+        "{}",
+        stderr(&refused)
+    );
 }
 
 #[test]

@@ -51,6 +51,13 @@ pub(super) fn validate_workload(
         }
         (_, step) => step,
     };
+    let history = span_or(w.history, d.history, DEFAULT_HISTORY);
+    if history.secs() < crate::core::series::DEFAULT_MIN_HISTORY {
+        return Err(err(format!(
+            "history: {history} is shorter than the {} of data a workload's own model needs: it would never have a model of its own (28d, the default, sees four weeks)",
+            Span::from_secs(crate::core::series::DEFAULT_MIN_HISTORY).expect("positive constant")
+        )));
+    }
     if !(w.target_per_replica.is_finite() && w.target_per_replica > 0.0) {
         return Err(err(format!(
             "target_per_replica must be a positive number (the load one replica carries at the HPA target), got {}",
@@ -79,7 +86,7 @@ pub(super) fn validate_workload(
         name: w.name,
         namespace: w.namespace,
         source,
-        history: span_or(w.history, d.history, DEFAULT_HISTORY),
+        history,
         step,
         horizon: span_or(w.horizon, d.horizon, DEFAULT_HORIZON),
         max_gap: d.max_gap.unwrap_or_else(|| "1h".parse().expect("valid")),
