@@ -635,3 +635,104 @@ fn the_plans_step_limit_starts_from_the_live_hpa_not_from_current_in_the_config(
         "{report}"
     );
 }
+
+/// The doctor's loop on a real API server: a ceiling too low pages, a
+/// person raises the HPA's max with `kubectl patch` (an imperative write
+/// homeostat does not overwrite while the incident is open), the change is
+/// noted and learned (`learning: apply`), the incident closes; once it is
+/// closed and the person's bounds are within the limits in force, the next
+/// change homeostat wants takes the bounds back instead of failing on the
+/// person's field ownership run after run (review finding: exit 1 and a
+/// `patch_failed` alert on every later run that moved max).
+#[test]
+fn after_the_doctors_fix_is_learned_and_its_incident_closed_homeostat_takes_the_bounds_back() {
+    let plane = ControlPlane::start();
+    let admin = plane.admin_kubeconfig();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let kube = client(&admin, &runtime);
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(kube.clone(), "shop");
+    runtime.block_on(async {
+        create_namespace(&kube, "shop").await;
+        kubectl_create(&kube, hpa("web")).await;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+    let config = dir.path().join("homeostat.yaml");
+    let write_config = |ceiling: u32, target: u32| {
+        std::fs::write(
+            &config,
+            format!(
+                "store: {}\ndefaults: {{history: 28d, horizon: 1d, learning: apply}}\napply: {{max_step_up: 10}}\nworkloads:\n  - {{name: web, namespace: shop, file: {}, target_per_replica: {target}, max_replicas: {{floor: 2, ceiling: {ceiling}}}}}\n",
+                dir.path().join("models").display(),
+                taxi.display()
+            ),
+        )
+        .unwrap();
+    };
+    let max = || read(&hpas, "web", &runtime).spec.unwrap().max_replicas;
+
+    // Taken over at first contact, at what the load needs.
+    write_config(40, 2000);
+    let (report, stderr) = apply(&config, &admin);
+    assert_eq!(max(), 17, "{report}\n{stderr}");
+    // A ceiling too low for the load: an incident.
+    write_config(12, 2000);
+    let (report, stderr) = apply(&config, &admin);
+    assert_eq!(
+        report["incidents_opened"].as_array().map(Vec::len),
+        Some(1),
+        "{report}\n{stderr}"
+    );
+    // The doctor raises max by hand.
+    runtime.block_on(async {
+        let patch = PatchParams {
+            field_manager: Some("kubectl-patch".into()),
+            ..PatchParams::default()
+        };
+        hpas.patch(
+            "web",
+            &patch,
+            &Patch::Merge(json!({"spec": {"maxReplicas": 24}})),
+        )
+        .await
+        .unwrap();
+    });
+    // Seen, noted on the incident, learned; the person's max stands.
+    let (report, stderr) = apply(&config, &admin);
+    assert!(
+        report["since_last_run"].to_string().contains("learned"),
+        "{report}\n{stderr}"
+    );
+    assert_eq!(max(), 24);
+    // Planned within the learned ceiling: the incident closes.
+    let (report, stderr) = apply(&config, &admin);
+    assert_eq!(
+        report["incidents_closed"].as_array().map(Vec::len),
+        Some(1),
+        "{report}\n{stderr}"
+    );
+    // The load needs far fewer replicas now (a cheaper replica's worth):
+    // homeostat moves max again, taking the bounds back from the person.
+    write_config(12, 6000);
+    let (report, stderr) = apply(&config, &admin);
+    assert_eq!(report["failures"], json!([]), "{report}\n{stderr}");
+    assert!(max() < 24, "max {}: {report}", max());
+    assert!(
+        report["since_last_run"]
+            .to_string()
+            .contains("took spec.minReplicas/maxReplicas back from kubectl-create, kubectl-patch: the operator's change healed incident shop/web#1"),
+        "{report}"
+    );
+    // homeostat owns max again: the next step down needs no taking back.
+    let before = max();
+    let (report, stderr) = apply(&config, &admin);
+    assert_eq!(report["failures"], json!([]), "{report}\n{stderr}");
+    assert!(max() < before, "max {} after {before}: {report}", max());
+    assert!(
+        !report["since_last_run"].to_string().contains("took"),
+        "{report}"
+    );
+}

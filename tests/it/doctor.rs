@@ -100,7 +100,8 @@ fn the_operators_fix_is_noted_learned_and_heals_the_same_load_a_week_later() {
     );
     assert!(
         second.since_last_run.iter().any(|(_, note)| note
-            .starts_with("learned (suggested): max_replicas.ceiling 40 from incident shop/cart#1")),
+            .starts_with("learned: max_replicas.ceiling 40 from incident shop/cart#1")
+            && note.contains("used from the next run on (learning: apply)")),
         "{:?}",
         second.since_last_run
     );

@@ -94,14 +94,21 @@ pub async fn apply_changes(
                     hpa_change = live
                         .changed_by_others()
                         .map(|c| (c, (live.min_replicas, live.max_replicas)));
-                    imperative_owners = live.bounds_taken_over_safely().then(|| {
+                    let names = || {
                         let names: Vec<&str> = live
                             .other_managers
                             .iter()
                             .map(|o| o.manager.as_str())
                             .collect();
                         names.join(", ")
-                    });
+                    };
+                    imperative_owners = if live.bounds_taken_over_safely() {
+                        Some(format!("took spec.minReplicas/maxReplicas over from {} (written imperatively: nothing of theirs writes them back); homeostat owns them from now on", names()))
+                    } else {
+                        doctors_fix_settled(&live, hpa_change.as_ref().map(|c| c.0.as_str()), &loaded, w.limits).map(|incident| {
+                            format!("took spec.minReplicas/maxReplicas back from {}: the operator's change healed incident {incident}, which is closed, and its bounds are within the limits in force; homeostat owns them again", names())
+                        })
+                    };
                     Baseline::Live(live)
                 }
                 Err(e) => {
@@ -126,10 +133,8 @@ pub async fn apply_changes(
                     {
                         patched = apply_patch(client, &w.namespace, &w.hpa, &body, true).await;
                         if patched.is_ok() {
-                            run.since_last_run.push((
-                                format!("{}/{}", w.namespace, w.hpa),
-                                format!("took spec.minReplicas/maxReplicas over from {owners} (written imperatively: nothing of theirs writes them back); homeostat owns them from now on"),
-                            ));
+                            run.since_last_run
+                                .push((format!("{}/{}", w.namespace, w.hpa), owners.clone()));
                         }
                     }
                     if let Err(e) = patched {
@@ -157,6 +162,8 @@ pub async fn apply_changes(
         let outside = Outside {
             hpa_change,
             learns: written.is_none_or(|c| c.learning != crate::core::workload::Learning::Off),
+            learns_at_once: written
+                .is_some_and(|c| c.learning == crate::core::workload::Learning::Apply),
             calendar: written.map_or(&[], |c| c.calendar.as_slice()),
         };
         remember(
@@ -173,6 +180,60 @@ pub async fn apply_changes(
         crate::app::stop::stuck_after_stop("apply-stuck-while-stopping");
     }
     run
+}
+
+/// The doctor's fix settled: a person changed the HPA's bounds
+/// imperatively (`kubectl edit`, `patch`: nothing of theirs writes them
+/// back) while an incident was open, a run noted it there (`change`, in the words
+/// [`crate::core::apply::LiveHpa::changed_by_others`] gives), that incident
+/// is closed and none is open, and the bounds they chose are within the
+/// limits now in force (the config's, with the learned ones it uses). Then
+/// homeostat may take the bounds back: the fix is policy, and max moves
+/// with the load again. The incident's id; `None` while the person's
+/// bounds must stand (an incident open, or a learned ceiling not merged
+/// yet: taking them back would undo the fix).
+fn doctors_fix_settled(
+    live: &crate::core::apply::LiveHpa,
+    change: Option<&str>,
+    loaded: &crate::edge::store::Loaded,
+    limits: Option<(
+        crate::core::bounds::ReplicaRange,
+        crate::core::bounds::ReplicaRange,
+    )>,
+) -> Option<String> {
+    let imperative = !live.other_managers.is_empty()
+        && live
+            .other_managers
+            .iter()
+            .all(|o| crate::core::apply::IMPERATIVE_MANAGERS.contains(&o.manager.as_str()));
+    let (change, state, (min, max)) = (change?, loaded.state.as_ref()?, limits?);
+    let within = |range: crate::core::bounds::ReplicaRange, bound: u32| {
+        (range.floor()..=range.ceiling()).contains(&bound)
+    };
+    if !imperative
+        || live.last_applied.is_none()
+        || state
+            .incidents
+            .iter()
+            .any(crate::core::incident::Incident::is_open)
+        || !within(min, live.min_replicas)
+        || !within(max, live.max_replicas)
+    {
+        return None;
+    }
+    state
+        .incidents
+        .iter()
+        .rev()
+        .find(|i| {
+            // Seen while the incident was open, or by the run that found it
+            // closed (both RFC3339 in UTC): a change after that is noted on
+            // it too, but no incident explains it, and it stays the person's.
+            i.operator_changes.iter().any(|c| {
+                c.what == change && i.closed.as_ref().is_some_and(|closed| c.at <= *closed)
+            })
+        })
+        .map(|i| i.id.clone())
 }
 
 /// Each workload's `current:` set to its HPA's bounds as the cluster has
@@ -385,6 +446,8 @@ struct Outside<'a> {
     hpa_change: Option<(String, (u32, u32))>,
     /// Whether the workload learns from it (`learning:` is not `off`).
     learns: bool,
+    /// Whether what it learns is used at once (`learning: apply`).
+    learns_at_once: bool,
     /// The known events the config declares.
     calendar: &'a [crate::core::known::KnownEvent],
 }
@@ -490,10 +553,17 @@ fn remember(
         for new in incident::learn(&mut state.learned, &settings, raised, &noted_on_hpa, &at) {
             run.since_last_run.push((
                 id.clone(),
-                format!(
-                    "learned (suggested): {} {} from incident {} ({}); `homeostat learned` writes it as a config patch",
-                    new.setting, new.value, new.incident, new.because
-                ),
+                if outside.learns_at_once {
+                    format!(
+                        "learned: {} {} from incident {} ({}), used from the next run on (learning: apply); `homeostat learned` writes it as a config patch",
+                        new.setting, new.value, new.incident, new.because
+                    )
+                } else {
+                    format!(
+                        "learned (suggested): {} {} from incident {} ({}); `homeostat learned` writes it as a config patch",
+                        new.setting, new.value, new.incident, new.because
+                    )
+                },
             ));
         }
     }
