@@ -108,7 +108,13 @@ impl LiveHpa {
     /// applied them, in words (`maxReplicas 3 → 40 (by kubectl)`).
     #[must_use]
     pub fn changed_by_others(&self) -> Option<String> {
-        let (min, max) = self.last_applied?;
+        self.changed_since(self.last_applied?)
+    }
+
+    /// The HPA's bounds changed from `(min, max)`, in words, with the field
+    /// managers that own the bounds that changed.
+    #[must_use]
+    pub fn changed_since(&self, (min, max): (u32, u32)) -> Option<String> {
         let mut parts = Vec::new();
         if min != self.min_replicas {
             parts.push(format!("minReplicas {min} → {}", self.min_replicas));

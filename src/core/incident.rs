@@ -30,6 +30,11 @@ pub struct RunRecord {
     pub applied_min: Option<u32>,
     pub applied_max: Option<u32>,
     pub dry_run: bool,
+    /// The HPA's bounds as the run read them from the cluster (before any
+    /// patch): what a change by someone else is seen against while
+    /// homeostat has not patched the HPA yet (no annotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen: Option<(u32, u32)>,
 }
 
 /// What homeostat could not heal.

@@ -438,6 +438,7 @@ mod tests {
             applied_min: Some(min),
             applied_max: Some(10),
             dry_run: false,
+            seen: None,
         }
     }
 

@@ -218,6 +218,7 @@ mod tests {
             applied_min: None,
             applied_max: None,
             dry_run: true,
+            seen: None,
         }
     }
 

@@ -736,3 +736,66 @@ fn after_the_doctors_fix_is_learned_and_its_incident_closed_homeostat_takes_the_
         "{report}"
     );
 }
+
+/// A workload whose very first run already needs the operator: homeostat
+/// has not patched its HPA (no annotation to compare with), yet the
+/// doctor's fix is seen against the bounds the last run read, noted on
+/// the incident and learned (review finding: nothing was learned, and the
+/// post-mortem said the operator changed nothing homeostat could see).
+#[test]
+fn the_doctors_fix_is_seen_when_the_incident_began_at_first_contact() {
+    let plane = ControlPlane::start();
+    let admin = plane.admin_kubeconfig();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let kube = client(&admin, &runtime);
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(kube.clone(), "shop");
+    runtime.block_on(async {
+        create_namespace(&kube, "shop").await;
+        kubectl_create(&kube, hpa("web")).await;
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: web, namespace: shop, file: {}, target_per_replica: 2000, max_replicas: {{floor: 2, ceiling: 10}}}}\n",
+            dir.path().join("models").display(),
+            taxi.display()
+        ),
+    )
+    .unwrap();
+    let (report, stderr) = apply(&config, &admin);
+    assert_eq!(
+        report["incidents_opened"].as_array().map(Vec::len),
+        Some(1),
+        "{report}\n{stderr}"
+    );
+    assert_eq!(read(&hpas, "web", &runtime).spec.unwrap().max_replicas, 3);
+    runtime.block_on(async {
+        let patch = PatchParams {
+            field_manager: Some("kubectl-patch".into()),
+            ..PatchParams::default()
+        };
+        hpas.patch(
+            "web",
+            &patch,
+            &Patch::Merge(json!({"spec": {"maxReplicas": 20}})),
+        )
+        .await
+        .unwrap();
+    });
+    let (report, stderr) = apply(&config, &admin);
+    let notes = report["since_last_run"].to_string();
+    assert!(
+        notes.contains("HPA maxReplicas 3 → 20 (by kubectl-patch) since homeostat's last run (noted on incident shop/web#1)"),
+        "{report}\n{stderr}"
+    );
+    assert!(
+        notes.contains("learned (suggested): max_replicas.ceiling 20 from incident shop/web#1"),
+        "{report}"
+    );
+}

@@ -91,8 +91,16 @@ pub async fn apply_changes(
         let baseline = match cluster {
             Some(client) => match read_hpa(client, &w.namespace, &w.hpa).await {
                 Ok(live) => {
+                    // Against homeostat's annotation; without one (it has not
+                    // patched this HPA yet: every run so far needed the
+                    // operator), against the bounds the last run read.
+                    let seen_last_run = || {
+                        let seen = loaded.state.as_ref()?.last()?.seen?;
+                        live.changed_since(seen)
+                    };
                     hpa_change = live
                         .changed_by_others()
+                        .or_else(|| live.last_applied.is_none().then(seen_last_run).flatten())
                         .map(|c| (c, (live.min_replicas, live.max_replicas)));
                     let names = || {
                         let names: Vec<&str> = live
@@ -600,6 +608,9 @@ fn remember(
         applied_min: if applied { change.to_min } else { None },
         applied_max: if applied { change.to_max } else { None },
         dry_run: run.dry_run,
+        seen: (change.compared_with == "cluster")
+            .then(|| change.from_min.zip(change.from_max))
+            .flatten(),
     });
     if let Err(e) = store.save(&state) {
         store_problem(run, e.label(), e.to_string());
