@@ -9,9 +9,24 @@ use crate::core::replay::Backtest;
 use std::fmt::Write as _;
 
 /// A table cell: pipes escaped, line breaks flattened, control
-/// characters written as escapes ([`super::visible`]).
+/// characters written as escapes ([`super::visible`]), and outside code
+/// spans `<`, `>` and `&` as entities (a file name or a server's message
+/// is not markup: `<img src=x onerror=…>` in a path must not render).
 fn cell(text: &str) -> String {
-    super::visible(&text.replace(['\n', '\r'], " ")).replace('|', "\\|")
+    let flat = super::visible(&text.replace(['\n', '\r'], " ")).replace('|', "\\|");
+    flat.split('`')
+        .enumerate()
+        .map(|(k, part)| {
+            if k % 2 == 1 {
+                part.to_string()
+            } else {
+                part.replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
 }
 
 /// A Markdown table.
@@ -178,4 +193,17 @@ pub fn render_backtest(backtest: &Backtest) -> String {
         let _ = writeln!(out, "- `{id}`: not replayed: {}", cell(reason));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn a_cell_shows_markup_as_text_outside_code_spans() {
+        assert_eq!(
+            cell("missing <img src=x onerror=alert(1)>|`a<b`.csv & more"),
+            "missing &lt;img src=x onerror=alert(1)&gt;\\|`a<b`.csv &amp; more"
+        );
+    }
 }
