@@ -93,10 +93,12 @@ pub async fn apply_changes(
                 Ok(live) => {
                     // Against homeostat's annotation; without one (it has not
                     // patched this HPA yet: every run so far needed the
-                    // operator), against the bounds the last run read.
+                    // operator), against what the last run patched or read.
                     let seen_last_run = || {
-                        let seen = loaded.state.as_ref()?.last()?.seen?;
-                        live.changed_since(seen)
+                        let last = loaded.state.as_ref()?.last()?;
+                        // What it patched then, else what it read.
+                        let since = last.applied_min.zip(last.applied_max).or(last.seen)?;
+                        live.changed_since(since)
                     };
                     hpa_change = live
                         .changed_by_others()
