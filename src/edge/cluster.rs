@@ -269,19 +269,7 @@ pub fn patch_body(change: &Change, at: &str, reasons: &[String]) -> Value {
         "held_back": change.held_back,
         "reasons": reasons,
     });
-    json!({
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": {
-            "name": change.hpa,
-            "namespace": change.namespace,
-            "annotations": {ANNOTATION: record.to_string()},
-        },
-        "spec": {
-            "minReplicas": change.to_min,
-            "maxReplicas": change.to_max,
-        },
-    })
+    hpa_document(change, (change.to_min, change.to_max), &record)
 }
 
 /// An HPA's bounds as they stay (no change this run), for the `GitOps`
@@ -291,6 +279,12 @@ pub fn patch_body(change: &Change, at: &str, reasons: &[String]) -> Value {
 #[must_use]
 pub fn unchanged_body(change: &Change, bounds: (u32, u32)) -> Value {
     let record = json!({"min_replicas": bounds.0, "max_replicas": bounds.1});
+    hpa_document(change, (Some(bounds.0), Some(bounds.1)), &record)
+}
+
+/// The HPA of `change` with only its two bounds and homeostat's annotation
+/// (`record`): nothing else is owned.
+fn hpa_document(change: &Change, (min, max): (Option<u32>, Option<u32>), record: &Value) -> Value {
     json!({
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
@@ -300,8 +294,8 @@ pub fn unchanged_body(change: &Change, bounds: (u32, u32)) -> Value {
             "annotations": {ANNOTATION: record.to_string()},
         },
         "spec": {
-            "minReplicas": bounds.0,
-            "maxReplicas": bounds.1,
+            "minReplicas": min,
+            "maxReplicas": max,
         },
     })
 }

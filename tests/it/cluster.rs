@@ -586,46 +586,99 @@ fn the_hpa_controller_scales_the_deployment_to_the_min_homeostat_applies() {
     }
 }
 
+/// A control plane whose namespace `shop` holds the HPA `web` as
+/// `kubectl create` wrote it (`hpa("web")` with `bounds`), and the means
+/// to read it; the plane stops when this is dropped.
+struct Shop {
+    _plane: ControlPlane,
+    admin: PathBuf,
+    runtime: tokio::runtime::Runtime,
+    hpas: Api<HorizontalPodAutoscaler>,
+}
+
+impl Shop {
+    fn with_web(bounds: (u32, u32)) -> Shop {
+        let plane = ControlPlane::start();
+        let admin = plane.admin_kubeconfig();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let kube = client(&admin, &runtime);
+        runtime.block_on(async {
+            create_namespace(&kube, "shop").await;
+            let mut web = hpa("web");
+            web["spec"]["minReplicas"] = json!(bounds.0);
+            web["spec"]["maxReplicas"] = json!(bounds.1);
+            kubectl_create(&kube, web).await;
+        });
+        Shop {
+            _plane: plane,
+            admin,
+            runtime,
+            hpas: Api::namespaced(kube, "shop"),
+        }
+    }
+
+    fn max(&self) -> i32 {
+        read(&self.hpas, "web", &self.runtime)
+            .spec
+            .unwrap()
+            .max_replicas
+    }
+
+    /// A person's `kubectl patch` of `web`'s max.
+    fn kubectl_patch_max(&self, max: u32) {
+        let patch = PatchParams {
+            field_manager: Some("kubectl-patch".into()),
+            ..PatchParams::default()
+        };
+        self.runtime
+            .block_on(self.hpas.patch(
+                "web",
+                &patch,
+                &Patch::Merge(json!({"spec": {"maxReplicas": max}})),
+            ))
+            .unwrap();
+    }
+}
+
+/// A config in `dir` with the bundled taxi trace as shop/web: `defaults`
+/// and the workload's `options` as YAML flow-mapping entries.
+fn web_config(dir: &Path, defaults: &str, options: &str) -> PathBuf {
+    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+    let path = dir.join("homeostat.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "store: {}\n{defaults}\nworkloads:\n  - {{name: web, namespace: shop, file: {}, {options}}}\n",
+            dir.join("models").display(),
+            taxi.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
 /// A max raised by the last run is raised again from there, not from the
 /// config's `current:` as once written: the plan's step limit starts from
 /// the live HPA (review finding: with `current: 3..10` max stayed at 15,
 /// ×1.5 of 10, run after run, while the load needed 20 and more).
 #[test]
 fn the_plans_step_limit_starts_from_the_live_hpa_not_from_current_in_the_config() {
-    let plane = ControlPlane::start();
-    let admin = plane.admin_kubeconfig();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let kube = client(&admin, &runtime);
-    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(kube.clone(), "shop");
-    runtime.block_on(async {
-        create_namespace(&kube, "shop").await;
-        let mut web = hpa("web");
-        web["spec"]["minReplicas"] = json!(3);
-        web["spec"]["maxReplicas"] = json!(10);
-        kubectl_create(&kube, web).await;
-    });
+    let shop = Shop::with_web((3, 10));
     let dir = tempfile::tempdir().unwrap();
-    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
-    let config = dir.path().join("homeostat.yaml");
     // The bundled taxi trace: its peaks need about 23 replicas of 1,500
     // with headroom (two ×1.5 steps from 10).
-    std::fs::write(
-        &config,
-        format!(
-            "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: web, namespace: shop, file: {}, target_per_replica: 1500, max_replicas: {{floor: 2, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 10}}}}\n",
-            dir.path().join("models").display(),
-            taxi.display()
-        ),
-    )
-    .unwrap();
-    let max = || read(&hpas, "web", &runtime).spec.unwrap().max_replicas;
-    let (report, stderr) = apply(&config, &admin);
-    assert_eq!(max(), 15, "one ×1.5 step from 10: {report}\n{stderr}");
-    let (report, stderr) = apply(&config, &admin);
-    let second = max();
+    let config = web_config(
+        dir.path(),
+        "defaults: {history: 28d, horizon: 1d}",
+        "target_per_replica: 1500, max_replicas: {floor: 2, ceiling: 40}, current: {min_replicas: 3, max_replicas: 10}",
+    );
+    let (report, stderr) = apply(&config, &shop.admin);
+    assert_eq!(shop.max(), 15, "one ×1.5 step from 10: {report}\n{stderr}");
+    let (report, stderr) = apply(&config, &shop.admin);
+    let second = shop.max();
     assert!(
         second > 15,
         "the second run steps on from the live 15, not again from `current:`'s 10: max {second}\n{report}\n{stderr}"
@@ -646,69 +699,39 @@ fn the_plans_step_limit_starts_from_the_live_hpa_not_from_current_in_the_config(
 /// `patch_failed` alert on every later run that moved max).
 #[test]
 fn after_the_doctors_fix_is_learned_and_its_incident_closed_homeostat_takes_the_bounds_back() {
-    let plane = ControlPlane::start();
-    let admin = plane.admin_kubeconfig();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let kube = client(&admin, &runtime);
-    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(kube.clone(), "shop");
-    runtime.block_on(async {
-        create_namespace(&kube, "shop").await;
-        kubectl_create(&kube, hpa("web")).await;
-    });
+    let shop = Shop::with_web((2, 3));
     let dir = tempfile::tempdir().unwrap();
-    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
-    let config = dir.path().join("homeostat.yaml");
-    let write_config = |ceiling: u32, target: u32| {
-        std::fs::write(
-            &config,
-            format!(
-                "store: {}\ndefaults: {{history: 28d, horizon: 1d, learning: apply}}\napply: {{max_step_up: 10}}\nworkloads:\n  - {{name: web, namespace: shop, file: {}, target_per_replica: {target}, max_replicas: {{floor: 2, ceiling: {ceiling}}}}}\n",
-                dir.path().join("models").display(),
-                taxi.display()
+    let config = |ceiling: u32, target: u32| {
+        web_config(
+            dir.path(),
+            "defaults: {history: 28d, horizon: 1d, learning: apply}\napply: {max_step_up: 10}",
+            &format!(
+                "target_per_replica: {target}, max_replicas: {{floor: 2, ceiling: {ceiling}}}"
             ),
         )
-        .unwrap();
     };
-    let max = || read(&hpas, "web", &runtime).spec.unwrap().max_replicas;
 
     // Taken over at first contact, at what the load needs.
-    write_config(40, 2000);
-    let (report, stderr) = apply(&config, &admin);
-    assert_eq!(max(), 17, "{report}\n{stderr}");
+    let (report, stderr) = apply(&config(40, 2000), &shop.admin);
+    assert_eq!(shop.max(), 17, "{report}\n{stderr}");
     // A ceiling too low for the load: an incident.
-    write_config(12, 2000);
-    let (report, stderr) = apply(&config, &admin);
+    let (report, stderr) = apply(&config(12, 2000), &shop.admin);
     assert_eq!(
         report["incidents_opened"].as_array().map(Vec::len),
         Some(1),
         "{report}\n{stderr}"
     );
     // The doctor raises max by hand.
-    runtime.block_on(async {
-        let patch = PatchParams {
-            field_manager: Some("kubectl-patch".into()),
-            ..PatchParams::default()
-        };
-        hpas.patch(
-            "web",
-            &patch,
-            &Patch::Merge(json!({"spec": {"maxReplicas": 24}})),
-        )
-        .await
-        .unwrap();
-    });
+    shop.kubectl_patch_max(24);
     // Seen, noted on the incident, learned; the person's max stands.
-    let (report, stderr) = apply(&config, &admin);
+    let (report, stderr) = apply(&config(12, 2000), &shop.admin);
     assert!(
         report["since_last_run"].to_string().contains("learned"),
         "{report}\n{stderr}"
     );
-    assert_eq!(max(), 24);
+    assert_eq!(shop.max(), 24);
     // Planned within the learned ceiling: the incident closes.
-    let (report, stderr) = apply(&config, &admin);
+    let (report, stderr) = apply(&config(12, 2000), &shop.admin);
     assert_eq!(
         report["incidents_closed"].as_array().map(Vec::len),
         Some(1),
@@ -716,10 +739,10 @@ fn after_the_doctors_fix_is_learned_and_its_incident_closed_homeostat_takes_the_
     );
     // The load needs far fewer replicas now (a cheaper replica's worth):
     // homeostat moves max again, taking the bounds back from the person.
-    write_config(12, 6000);
-    let (report, stderr) = apply(&config, &admin);
+    let config = config(12, 6000);
+    let (report, stderr) = apply(&config, &shop.admin);
     assert_eq!(report["failures"], json!([]), "{report}\n{stderr}");
-    assert!(max() < 24, "max {}: {report}", max());
+    assert!(shop.max() < 24, "max {}: {report}", shop.max());
     assert!(
         report["since_last_run"]
             .to_string()
@@ -727,10 +750,14 @@ fn after_the_doctors_fix_is_learned_and_its_incident_closed_homeostat_takes_the_
         "{report}"
     );
     // homeostat owns max again: the next step down needs no taking back.
-    let before = max();
-    let (report, stderr) = apply(&config, &admin);
+    let before = shop.max();
+    let (report, stderr) = apply(&config, &shop.admin);
     assert_eq!(report["failures"], json!([]), "{report}\n{stderr}");
-    assert!(max() < before, "max {} after {before}: {report}", max());
+    assert!(
+        shop.max() < before,
+        "max {} after {before}: {report}",
+        shop.max()
+    );
     assert!(
         !report["since_last_run"].to_string().contains("took"),
         "{report}"
@@ -744,51 +771,22 @@ fn after_the_doctors_fix_is_learned_and_its_incident_closed_homeostat_takes_the_
 /// post-mortem said the operator changed nothing homeostat could see).
 #[test]
 fn the_doctors_fix_is_seen_when_the_incident_began_at_first_contact() {
-    let plane = ControlPlane::start();
-    let admin = plane.admin_kubeconfig();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let kube = client(&admin, &runtime);
-    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(kube.clone(), "shop");
-    runtime.block_on(async {
-        create_namespace(&kube, "shop").await;
-        kubectl_create(&kube, hpa("web")).await;
-    });
+    let shop = Shop::with_web((2, 3));
     let dir = tempfile::tempdir().unwrap();
-    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
-    let config = dir.path().join("homeostat.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: web, namespace: shop, file: {}, target_per_replica: 2000, max_replicas: {{floor: 2, ceiling: 10}}}}\n",
-            dir.path().join("models").display(),
-            taxi.display()
-        ),
-    )
-    .unwrap();
-    let (report, stderr) = apply(&config, &admin);
+    let config = web_config(
+        dir.path(),
+        "defaults: {history: 28d, horizon: 1d}",
+        "target_per_replica: 2000, max_replicas: {floor: 2, ceiling: 10}",
+    );
+    let (report, stderr) = apply(&config, &shop.admin);
     assert_eq!(
         report["incidents_opened"].as_array().map(Vec::len),
         Some(1),
         "{report}\n{stderr}"
     );
-    assert_eq!(read(&hpas, "web", &runtime).spec.unwrap().max_replicas, 3);
-    runtime.block_on(async {
-        let patch = PatchParams {
-            field_manager: Some("kubectl-patch".into()),
-            ..PatchParams::default()
-        };
-        hpas.patch(
-            "web",
-            &patch,
-            &Patch::Merge(json!({"spec": {"maxReplicas": 20}})),
-        )
-        .await
-        .unwrap();
-    });
-    let (report, stderr) = apply(&config, &admin);
+    assert_eq!(shop.max(), 3);
+    shop.kubectl_patch_max(20);
+    let (report, stderr) = apply(&config, &shop.admin);
     let notes = report["since_last_run"].to_string();
     assert!(
         notes.contains("HPA maxReplicas 3 → 20 (by kubectl-patch) since homeostat's last run (noted on incident shop/web#1)"),
