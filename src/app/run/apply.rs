@@ -80,9 +80,11 @@ pub async fn apply_changes(
         // A change made outside homeostat, seen on the HPA, in words, and
         // the max there.
         let mut hpa_change = None;
-        // The other owners of its bounds, when they wrote them imperatively
-        // and may be taken over (see `IMPERATIVE_MANAGERS`).
-        let mut imperative_owners = None;
+        // When the bounds may be taken from their other owners (with force,
+        // on a conflict): what the report says then. At first contact from
+        // imperative writers (see `IMPERATIVE_MANAGERS`), or once the
+        // doctor's fix is settled (see `doctors_fix_settled`).
+        let mut take_over = None;
         if let Some(client) = &prometheus {
             check_time_at_max(client, w, &loaded, &mut run).await;
         }
@@ -112,7 +114,7 @@ pub async fn apply_changes(
                             .collect();
                         names.join(", ")
                     };
-                    imperative_owners = if live.bounds_taken_over_safely() {
+                    take_over = if live.bounds_taken_over_safely() {
                         Some(format!("took spec.minReplicas/maxReplicas over from {} (written imperatively: nothing of theirs writes them back); homeostat owns them from now on", names()))
                     } else {
                         doctors_fix_settled(&live, hpa_change.as_ref().map(|c| c.0.as_str()), &loaded, w.limits).map(|incident| {
@@ -136,15 +138,13 @@ pub async fn apply_changes(
             if !settings.dry_run {
                 if let Some(client) = cluster {
                     let mut patched = apply_patch(client, &w.namespace, &w.hpa, &body, false).await;
-                    if let (
-                        Err(crate::edge::cluster::ClusterError::Conflict { .. }),
-                        Some(owners),
-                    ) = (&patched, &imperative_owners)
+                    if let (Err(crate::edge::cluster::ClusterError::Conflict { .. }), Some(said)) =
+                        (&patched, &take_over)
                     {
                         patched = apply_patch(client, &w.namespace, &w.hpa, &body, true).await;
                         if patched.is_ok() {
                             run.since_last_run
-                                .push((format!("{}/{}", w.namespace, w.hpa), owners.clone()));
+                                .push((format!("{}/{}", w.namespace, w.hpa), said.clone()));
                         }
                     }
                     if let Err(e) = patched {
