@@ -162,15 +162,20 @@ fn plan(workloads: Vec<WorkloadPlan>) -> Plan {
     }
 }
 
+/// Three workloads against HPAs at 3..10, 3..20 and 2..20: cart to
+/// patch (4..12), search within the hysteresis (3..21: left as it is),
+/// ads with no recommendation to apply (needs an operator).
+fn cart_search_ads() -> Plan {
+    plan(vec![
+        workload("cart", Status::Ok, 4, 12),
+        workload("search", Status::Ok, 3, 21),
+        workload("ads", Status::NeedsOperator, 3, 90),
+    ])
+}
+
 #[test]
 fn reads_each_hpa_and_patches_only_what_the_rules_let_through() {
-    let plan = plan(vec![
-        workload("cart", Status::Ok, 4, 12),
-        // Within the hysteresis: read, not patched.
-        workload("search", Status::Ok, 3, 21),
-        // Not ok: read, never patched.
-        workload("ads", Status::NeedsOperator, 3, 90),
-    ]);
+    let plan = cart_search_ads();
     let script = vec![
         get("cart", StatusCode::OK, hpa("cart", 3, 10, 5)),
         patch("cart", StatusCode::OK, hpa("cart", 4, 12, 5)),
@@ -229,20 +234,14 @@ fn a_dry_run_reads_but_never_patches_and_still_writes_the_yaml() {
 /// when they do.
 #[test]
 fn the_gitops_yaml_holds_every_hpa_changed_or_not() {
-    let plan = plan(vec![
-        workload("cart", Status::Ok, 4, 12),
-        // Within the hysteresis: left as it is.
-        workload("search", Status::Ok, 3, 21),
-        // No recommendation: the live bounds are held.
-        workload("ads", Status::NeedsOperator, 3, 90),
-    ]);
+    let plan = cart_search_ads();
     let script = vec![
         get("cart", StatusCode::OK, hpa("cart", 3, 10, 5)),
         get("search", StatusCode::OK, hpa("search", 3, 20, 4)),
         get("ads", StatusCode::OK, hpa("ads", 2, 20, 20)),
     ];
     let (applied, _) = run(&plan, script, true);
-    let documents: Vec<Value> = applied.desired.clone();
+    let documents = &applied.desired;
     let bounds: Vec<(String, Value)> = documents
         .iter()
         .map(|d| {
