@@ -148,6 +148,8 @@ pub enum Baseline {
     Live(LiveHpa),
     /// `current:` in the config (no cluster, e.g. a `GitOps` pipeline).
     Config(CurrentBounds),
+    /// The bounds in the `GitOps` YAML the last run wrote (no cluster).
+    Yaml(CurrentBounds),
     /// Neither.
     Unknown,
 }
@@ -159,7 +161,8 @@ pub struct Change {
     pub name: String,
     pub hpa: String,
     pub status: Status,
-    /// `cluster`, `config` or `nothing`: what the values were compared with.
+    /// `cluster`, `config`, `yaml` (the last run's `GitOps` YAML) or
+    /// `nothing`: what the values were compared with.
     pub compared_with: &'static str,
     pub from_min: Option<u32>,
     pub from_max: Option<u32>,
@@ -196,6 +199,7 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
             Some(live),
         ),
         Baseline::Config(c) => ("config", Some((c.min_replicas, c.max_replicas)), None),
+        Baseline::Yaml(c) => ("yaml", Some((c.min_replicas, c.max_replicas)), None),
         Baseline::Unknown => ("nothing", None, None),
     };
     let mut change = Change {

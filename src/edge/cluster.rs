@@ -300,6 +300,72 @@ fn hpa_document(change: &Change, (min, max): (Option<u32>, Option<u32>), record:
     })
 }
 
+/// (min, max) of each HPA, by (namespace, name).
+pub type HpaBounds = std::collections::BTreeMap<(String, String), (u32, u32)>;
+
+/// The bounds of each HPA document in `yaml` (the `GitOps` YAML
+/// [`patch_body`] and [`unchanged_body`] write), by (namespace, name).
+/// Documents of other kinds are passed over; an HPA document without both
+/// bounds, or twice the same HPA, is an error: the file is not what the
+/// last run wrote, and a guess would move max from the wrong value.
+///
+/// # Errors
+///
+/// What is not such YAML, naming the document.
+pub fn bounds_in_yaml(yaml: &str) -> Result<HpaBounds, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Document {
+        kind: Option<String>,
+        metadata: Option<Metadata>,
+        spec: Option<Spec>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        name: Option<String>,
+        namespace: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Spec {
+        min_replicas: Option<u32>,
+        max_replicas: Option<u32>,
+    }
+    let documents: Vec<Option<Document>> = serde_saphyr::from_multiple(yaml)
+        .map_err(|e| format!("not the HPA documents expected: {e}"))?;
+    let mut bounds = std::collections::BTreeMap::new();
+    for (i, document) in documents.into_iter().flatten().enumerate() {
+        if document.kind.as_deref() != Some("HorizontalPodAutoscaler") {
+            continue;
+        }
+        let n = i + 1;
+        let metadata = document.metadata.as_ref();
+        let name = metadata.and_then(|m| m.name.clone());
+        let namespace = metadata.and_then(|m| m.namespace.clone());
+        let (Some(name), Some(namespace)) = (name, namespace) else {
+            return Err(format!(
+                "HPA document {n} has no metadata.name and metadata.namespace"
+            ));
+        };
+        let spec = document.spec.as_ref();
+        let (Some(min), Some(max)) = (
+            spec.and_then(|s| s.min_replicas),
+            spec.and_then(|s| s.max_replicas),
+        ) else {
+            return Err(format!(
+                "HPA {namespace}/{name} (document {n}) has no spec.minReplicas and spec.maxReplicas"
+            ));
+        };
+        if bounds
+            .insert((namespace.clone(), name.clone()), (min, max))
+            .is_some()
+        {
+            return Err(format!("HPA {namespace}/{name} is in it twice"));
+        }
+    }
+    Ok(bounds)
+}
+
 /// Applies `body` to the HPA (server-side apply, field manager
 /// `homeostat`; `force` takes the fields over from their other owners).
 pub async fn apply_patch(
@@ -320,4 +386,75 @@ pub async fn apply_patch(
         .await
         .map(|_| ())
         .map_err(|e| ClusterError::from_api(e, namespace, hpa, "patching"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::plan::Status;
+
+    fn change(hpa: &str, to: (u32, u32)) -> Change {
+        Change {
+            namespace: "shop".into(),
+            name: hpa.into(),
+            hpa: hpa.into(),
+            status: Status::Ok,
+            compared_with: "yaml",
+            from_min: Some(3),
+            from_max: Some(10),
+            recommended_min: Some(to.0),
+            recommended_max: Some(to.1),
+            to_min: Some(to.0),
+            to_max: Some(to.1),
+            patch: true,
+            held_back: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_gitops_yaml_is_read_back_as_it_was_written() {
+        let documents = vec![
+            patch_body(
+                &change("web", (3, 15)),
+                "2026-12-06T00:00:00Z",
+                &["why".into()],
+            ),
+            unchanged_body(&change("api", (2, 8)), (2, 8)),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}),
+        ];
+        let yaml = serde_saphyr::to_string_multiple(&documents).unwrap();
+        let bounds = bounds_in_yaml(&yaml).unwrap();
+        assert_eq!(
+            bounds.into_iter().collect::<Vec<_>>(),
+            [
+                (("shop".to_string(), "api".to_string()), (2, 8)),
+                (("shop".to_string(), "web".to_string()), (3, 15)),
+            ]
+        );
+        assert!(bounds_in_yaml("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_gitops_yaml_that_is_not_what_a_run_wrote_is_refused_by_name() {
+        let hpa = |spec: &str| {
+            format!("kind: HorizontalPodAutoscaler\nmetadata: {{name: web, namespace: shop}}\nspec: {spec}\n")
+        };
+        let missing = bounds_in_yaml(&hpa("{minReplicas: 3}")).unwrap_err();
+        assert!(
+            missing.contains("shop/web") && missing.contains("spec.maxReplicas"),
+            "{missing}"
+        );
+        let twice = bounds_in_yaml(&format!(
+            "{}---\n{}",
+            hpa("{minReplicas: 3, maxReplicas: 9}"),
+            hpa("{minReplicas: 3, maxReplicas: 12}")
+        ))
+        .unwrap_err();
+        assert!(twice.contains("shop/web is in it twice"), "{twice}");
+        let negative = bounds_in_yaml(&hpa("{minReplicas: -1, maxReplicas: 9}")).unwrap_err();
+        assert!(
+            negative.starts_with("not the HPA documents expected"),
+            "{negative}"
+        );
+    }
 }

@@ -5,6 +5,7 @@
 //! not the next, a 409 or 403 at a chosen moment — and for the exact
 //! requests; `cluster.rs` runs `apply` against a real kube-apiserver.
 
+use crate::support;
 use homeostat::app::config::{self, Config};
 use homeostat::app::run::{apply_changes, ApplySettings};
 use homeostat::core::apply::ApplyRules;
@@ -146,6 +147,7 @@ fn run(
             dry_run,
             rules: ApplyRules::default(),
             clock_now: chrono::Utc::now().timestamp(),
+            ..Default::default()
         };
         let store = tempfile::tempdir().unwrap();
         let applied = apply_changes(&config(store.path()), plan, Some(&client), &settings).await;
@@ -289,6 +291,83 @@ fn the_gitops_yaml_holds_every_hpa_changed_or_not() {
         "{yaml}"
     );
     assert!(applied.not_desired.is_empty());
+}
+
+/// A `GitOps` job without a cluster: the YAML the last run wrote is what
+/// the repository holds, so the next run's step limit starts from it, not
+/// from `current:` as once written (review finding: max stayed at 15, ×1.5
+/// of the config's 10, run after run, while the load needed 22). A file
+/// that is not that YAML stops the run before it is overwritten.
+#[test]
+fn without_a_cluster_the_gitops_yaml_of_the_last_run_is_what_the_plan_starts_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: web, namespace: shop, file: {}, target_per_replica: 1500, max_replicas: {{floor: 2, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 10}}}}\n",
+            dir.path().join("models").display(),
+            taxi.display()
+        ),
+    )
+    .unwrap();
+    let yaml = dir.path().join("hpa.yaml");
+    let run = || {
+        let out = support::apply_without_a_cluster(
+            &[
+                "--output-format",
+                "yaml",
+                "--output",
+                yaml.to_str().unwrap(),
+            ],
+            &config,
+            dir.path(),
+        );
+        let stderr = support::stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let text = std::fs::read_to_string(&yaml).unwrap();
+        let bounds = homeostat::edge::cluster::bounds_in_yaml(&text).unwrap();
+        (bounds[&("shop".to_string(), "web".to_string())], stderr)
+    };
+    let (first, stderr) = run();
+    assert_eq!(
+        first,
+        (3, 15),
+        "one ×1.5 step from `current:`'s 10: {stderr}"
+    );
+    let (second, stderr) = run();
+    assert_eq!(second, (3, 22), "on from the YAML's 15: {stderr}");
+    assert!(stderr.contains("yaml       3..15"), "{stderr}");
+    let (third, _) = run();
+    assert_eq!(third, (3, 22), "there: the document stays");
+
+    std::fs::write(
+        &yaml,
+        "kind: HorizontalPodAutoscaler\nmetadata: {name: web}\n",
+    )
+    .unwrap();
+    let out = support::apply_without_a_cluster(
+        &[
+            "--output-format",
+            "yaml",
+            "--output",
+            yaml.to_str().unwrap(),
+        ],
+        &config,
+        dir.path(),
+    );
+    let stderr = support::stderr(&out);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("hpa.yaml") && stderr.contains("no metadata.name and metadata.namespace"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&yaml).unwrap(),
+        "kind: HorizontalPodAutoscaler\nmetadata: {name: web}\n",
+        "left as it was"
+    );
 }
 
 #[test]
@@ -452,6 +531,7 @@ fn runs_in_a_row() -> (tokio::runtime::Runtime, ApplySettings) {
         dry_run: false,
         rules: ApplyRules::default(),
         clock_now: chrono::Utc::now().timestamp(),
+        ..Default::default()
     };
     (runtime, settings)
 }

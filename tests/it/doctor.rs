@@ -59,6 +59,7 @@ fn run_at(path: &Path, at: i64, live: Value) -> (Plan, ApplyRun) {
         dry_run: true,
         rules: ApplyRules::default(),
         clock_now: clock,
+        ..Default::default()
     };
     let applied = context.runtime().unwrap().block_on(async {
         let (client, _, _) = scripted(vec![get("cart", StatusCode::OK, live)]);

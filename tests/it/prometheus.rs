@@ -1041,6 +1041,7 @@ fn an_hpa_at_its_max_for_more_than_15_minutes_calls_an_operator() {
         dry_run: true,
         rules: homeostat::core::apply::ApplyRules::default(),
         clock_now: chrono::Utc::now().timestamp(),
+        ..Default::default()
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -47,10 +47,18 @@ pub(super) fn apply(
         match kube::Client::try_default().await {
             Ok(client) => Ok(Some(client)),
             Err(e) if output.dry_run => {
-                tracing::warn!(
-                    "no Kubernetes API ({e}): comparing with `current:` in {}",
-                    config.path.display()
-                );
+                if let (Some(PatchFormat::Yaml), Some(yaml)) = (output.patches, output.path) {
+                    tracing::warn!(
+                        "no Kubernetes API ({e}): comparing with the last run's YAML in {} for the HPAs it holds, with `current:` in {} for the others",
+                        yaml.display(),
+                        config.path.display()
+                    );
+                } else {
+                    tracing::warn!(
+                        "no Kubernetes API ({e}): comparing with `current:` in {}",
+                        config.path.display()
+                    );
+                }
                 Ok(None)
             }
             Err(e) => Err(anyhow::anyhow!(
@@ -60,8 +68,24 @@ pub(super) fn apply(
     })?;
     // Today's range is the live HPA's, not `current:` as once written:
     // the step limits and holds of the plan start from what is in force.
+    // Without one, a GitOps job's repository is what is in force: the
+    // YAML the last run wrote to `--output`.
+    let mut from_yaml = std::collections::HashSet::new();
     if let Some(client) = &cluster {
         runtime.block_on(run::current_from_cluster(client, &mut config));
+    } else if let (Some(PatchFormat::Yaml), Some(path)) = (output.patches, output.path) {
+        match std::fs::read_to_string(path) {
+            Ok(yaml) => {
+                from_yaml = run::current_from_yaml(path, &yaml, &mut config)?;
+                tracing::info!(
+                    "the plan starts from the bounds of {} HPAs in {} (the last run's YAML), the rest from `current:`",
+                    from_yaml.len(),
+                    path.display()
+                );
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+        }
     }
     let mut plan = run::recommend(&context, &config);
     progress.finish();
@@ -73,6 +97,7 @@ pub(super) fn apply(
         dry_run: output.dry_run,
         rules: config.apply_rules,
         clock_now: context.clock_now,
+        from_yaml,
     };
     let applied = runtime.block_on(run::apply_changes(
         &written,

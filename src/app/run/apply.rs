@@ -6,7 +6,7 @@ use crate::core::apply::ApplyRun;
 use crate::core::time::format_timestamp;
 
 /// How `homeostat apply` runs.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ApplySettings {
     /// Change no HPA; still read them, report, notify and write patches.
     pub dry_run: bool,
@@ -14,6 +14,10 @@ pub struct ApplySettings {
     /// The run's wall clock (unix seconds): when a damaged store file is
     /// set aside.
     pub clock_now: i64,
+    /// Workloads (`namespace/name`) whose `current:` was read from the
+    /// `GitOps` YAML of the last run (see [`current_from_yaml`]): compared
+    /// with it, not with the config, when there is no cluster.
+    pub from_yaml: std::collections::HashSet<String>,
 }
 
 /// Compares each workload of `plan` with its HPA (read through `cluster`,
@@ -128,7 +132,17 @@ pub async fn apply_changes(
                     continue;
                 }
             },
-            None => current.map_or(Baseline::Unknown, Baseline::Config),
+            None => match current {
+                Some(c)
+                    if settings
+                        .from_yaml
+                        .contains(&format!("{}/{}", w.namespace, w.name)) =>
+                {
+                    Baseline::Yaml(c)
+                }
+                Some(c) => Baseline::Config(c),
+                None => Baseline::Unknown,
+            },
         };
         let change = decide(w, baseline, &settings.rules);
         if change.patch {
@@ -159,7 +173,7 @@ pub async fn apply_changes(
             // force when known — this run's decision, else the live HPA's
             // (not `current:`, which may be older than the last patch).
             let kept = change.to_min.zip(change.to_max).or_else(|| {
-                (change.compared_with == "cluster")
+                matches!(change.compared_with, "cluster" | "yaml")
                     .then(|| change.from_min.zip(change.from_max))
                     .flatten()
             });
@@ -273,6 +287,43 @@ pub async fn current_from_cluster(client: &kube::Client, config: &mut Config) {
             w.current = live;
         }
     }
+}
+
+/// Each workload's `current:` set to its HPA's bounds in `yaml`, the
+/// `GitOps` YAML the last run wrote (its `--output`), when no cluster is
+/// reachable: what the repository holds is what is in force, so the plan's
+/// step limits and holds start from there, not from a `current:` older
+/// than the last patch (max stayed at ×1.5 of it run after run). The ids
+/// (`namespace/name`) of the workloads it set; an HPA the file does not
+/// hold keeps `current:`.
+///
+/// # Errors
+///
+/// The file's name and what in it is not such YAML.
+pub fn current_from_yaml(
+    path: &std::path::Path,
+    yaml: &str,
+    config: &mut Config,
+) -> anyhow::Result<std::collections::HashSet<String>> {
+    let bounds = crate::edge::cluster::bounds_in_yaml(yaml).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e}; expected the HPA documents an earlier `apply --output-format yaml` wrote there (move the file away to start from `current:`)",
+            path.display()
+        )
+    })?;
+    let mut set = std::collections::HashSet::new();
+    for w in &mut config.workloads {
+        if let Some(&(min_replicas, max_replicas)) =
+            bounds.get(&(w.namespace.clone(), w.hpa.clone()))
+        {
+            w.current = Some(crate::core::workload::CurrentBounds {
+                min_replicas,
+                max_replicas,
+            });
+            set.insert(w.id());
+        }
+    }
+    Ok(set)
 }
 
 /// An alert when the HPA sat at its max (kube-state-metrics in Prometheus)
