@@ -366,7 +366,7 @@ pub fn longest_at_max(samples: &[crate::core::series::Sample], step: i64, after:
 
 /// A problem found outside the plan (applying a patch, reading the
 /// cluster) that an operator must hear of.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Trouble {
     pub namespace: String,
     pub workload: String,
@@ -403,7 +403,9 @@ pub struct ApplyRun {
     /// no live HPA read): `namespace/name`.
     #[serde(skip)]
     pub not_desired: Vec<String>,
-    #[serde(skip)]
+    /// The alerts this run raises beyond the plan's: an HPA that sat at
+    /// its max, a read or patch that failed (in the JSON as `alerts`).
+    #[serde(rename = "alerts")]
     pub troubles: Vec<Trouble>,
     /// What changed since the last run, per workload, from the model store.
     pub since_last_run: Vec<(String, String)>,

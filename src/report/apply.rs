@@ -69,6 +69,19 @@ pub fn render_apply_table(run: &crate::core::apply::ApplyRun, colour: bool) -> S
     for (id, failure) in &run.failures {
         let _ = writeln!(out, "{id}: FAILED: {failure}");
     }
+    // The failures are said above; what else was alerted, here (an HPA
+    // that sat at its max reached Alertmanager and nowhere in the report).
+    for t in run
+        .troubles
+        .iter()
+        .filter(|t| t.reason == crate::core::incident::Cause::AtMax.as_str())
+    {
+        let _ = writeln!(
+            out,
+            "{}/{}: ALERT {} ({}): {}; {}",
+            t.namespace, t.workload, t.reason, t.severity, t.description, t.fix
+        );
+    }
     for problem in &run.store_problems {
         let _ = writeln!(out, "model store: {problem}");
     }

@@ -1064,6 +1064,16 @@ fn an_hpa_at_its_max_for_more_than_15_minutes_calls_an_operator() {
         applied.troubles[0].summary
     );
     assert_eq!(applied.troubles[0].severity, "critical");
+    // Said in the report too, not only to Alertmanager.
+    let table = homeostat::report::render_apply_table(&applied, false);
+    assert!(
+        table.contains("shop/cart: ALERT at_max (critical): kube_horizontalpodautoscaler_status_current_replicas reached spec_max_replicas for 20m"),
+        "{table}"
+    );
+    assert!(!table.contains("shop/search: ALERT"), "{table}");
+    let json: serde_json::Value =
+        serde_json::from_str(&homeostat::report::render_apply_json(&applied)).unwrap();
+    assert_eq!(json["alerts"][0]["reason"], "at_max", "{json}");
 }
 
 #[test]
