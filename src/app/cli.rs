@@ -325,7 +325,7 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Forecast one series: CSV `timestamp,mean,lower,upper`, one row per step after the input.
+    /// Forecast one series as `recommend` does (events found in the history, spikes and dips out, levels re-based after shifts; `--bare` for the model alone): CSV `timestamp,mean,lower,upper`, one row per step after the input.
     Forecast {
         /// Load file: CSV or Parquet with columns `timestamp,value`.
         #[arg(long)]
@@ -342,6 +342,10 @@ pub enum Command {
         /// Write the CSV to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// The model fitted to the history as it is, without the events
+        /// stage (what `evaluate` scores as `MASE`, beside `ADAPTED`).
+        #[arg(long)]
+        bare: bool,
     },
 }
 

@@ -166,6 +166,27 @@ impl Adaptation {
     }
 }
 
+/// The forecast `recommend` sizes the bounds from, `steps` ahead of
+/// `series`: its events found (the default `events:` policy), its spikes
+/// and dips taken out and its levels re-based after shifts, then the same
+/// model selection as the bare model's.
+///
+/// # Errors
+///
+/// As [`crate::core::model::forecast`] (e.g. too little history left once
+/// the departures are out).
+pub fn adapted_forecast(
+    series: &Series,
+    steps: usize,
+) -> Result<crate::core::model::Forecast, crate::core::model::ModelError> {
+    let policy = AdaptPolicy::default();
+    let found = crate::core::events::detect_in(series, &policy.detection);
+    // The reaction time only sizes the healing headroom, which is not part
+    // of the forecast: 0 rather than a copy of `plan`'s.
+    let adaptation = adapt(series, &found, series.end(), &policy, 0);
+    crate::core::model::forecast(&adaptation.series, steps)
+}
+
 /// Applies `events` (found in `series`) as of `now`; spikes shorter than
 /// `reaction` seconds (the time the HPA takes to bring a pod) size no
 /// headroom.

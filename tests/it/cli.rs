@@ -72,6 +72,51 @@ fn forecast_writes_one_row_per_step_after_the_input() {
     }
 }
 
+/// `forecast` gives what `recommend` sizes the bounds from (issue 18: it
+/// scored the bare model): a one-off ×3 burst of four hours yesterday is
+/// taken out of the history, so it does not widen today's interval at
+/// the same hours; `--bare` keeps the model of the history as it is.
+#[test]
+fn forecast_is_the_one_recommend_uses_and_bare_is_the_model_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 24 * 288_i64;
+    let burst = n - 288 + 120..n - 288 + 168;
+    let mut rng = homeostat::core::synthetic::Rng::new(3);
+    let mut text = String::from("timestamp,value\n");
+    for i in 0..n {
+        let phase = (i % 288) as f64 / 288.0 * std::f64::consts::TAU;
+        let mut v = 100.0 * (1.0 + 0.3 * phase.sin()) * (1.0 + 0.03 * rng.normal());
+        if burst.contains(&i) {
+            v *= 3.0;
+        }
+        let _ = writeln!(text, "{},{v:.3}", 1_700_006_400 + i * 300);
+    }
+    let input = write(dir.path(), "burst.csv", text.as_bytes());
+    let highest_upper_in_the_bursts_hours = |extra: &[&str]| -> f64 {
+        let mut args = vec![
+            "forecast",
+            "--input",
+            input.to_str().unwrap(),
+            "--horizon",
+            "1d",
+        ];
+        args.extend_from_slice(extra);
+        let output = homeostat(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
+            .lines()
+            .skip(1 + 120)
+            .take(48)
+            .map(|l| l.split(',').nth(3).unwrap().parse::<f64>().unwrap())
+            .fold(f64::MIN, f64::max)
+    };
+    // Ordinary load peaks at 130 (plus noise).
+    let adapted = highest_upper_in_the_bursts_hours(&[]);
+    assert!(adapted < 160.0, "{adapted}");
+    let bare = highest_upper_in_the_bursts_hours(&["--bare"]);
+    assert!(bare > 200.0, "{bare}");
+}
+
 #[test]
 fn forecast_reads_parquet_like_csv() {
     let dir = tempfile::tempdir().unwrap();

@@ -197,7 +197,8 @@ pub fn execute(cli: Cli) -> Result<u8> {
             level,
             step,
             output,
-        } => tools::forecast(&input, horizon, level, step, output.as_deref()),
+            bare,
+        } => tools::forecast(&input, (horizon, level, step), bare, output.as_deref()),
         Command::Incident {
             command:
                 IncidentCommand::Note {

@@ -187,15 +187,33 @@ pub(super) fn report_merge(
 
 pub(super) fn forecast(
     input: &Path,
-    horizon: Span,
-    level: Level,
-    step: Option<Span>,
+    (horizon, level, step): (Span, Level, Option<Span>),
+    bare: bool,
     output: Option<&Path>,
 ) -> Result<u8> {
     let series = read_series(input, step)?;
     let steps = model::steps_in(horizon.secs(), series.step);
-    let forecast = model::forecast(&series, steps)
-        .with_context(|| format!("{}: cannot forecast", input.display()))?;
+    let adapted = if bare {
+        None
+    } else {
+        match crate::core::adapt::adapted_forecast(&series, steps) {
+            Ok(forecast) => Some(forecast),
+            Err(e) => {
+                // Too much of the history was a departure: the model of
+                // the history as it is still says something.
+                tracing::warn!(
+                    "{}: the forecast without the history's events failed ({e}); this is the model of the history as it is",
+                    input.display()
+                );
+                None
+            }
+        }
+    };
+    let forecast = match adapted {
+        Some(forecast) => forecast,
+        None => model::forecast(&series, steps)
+            .with_context(|| format!("{}: cannot forecast", input.display()))?,
+    };
     emit(output, &report::render_forecast_csv(&forecast, level))?;
     Ok(0)
 }

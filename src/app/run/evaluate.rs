@@ -257,7 +257,7 @@ fn evaluate_file(
     // When the adapted history cannot be fitted (too much of it was a
     // departure), the bare scores still stand; the adapted ones are left
     // out (the reports show NaN).
-    let adapted = adapted_forecast(&train, test_steps)
+    let adapted = crate::core::adapt::adapted_forecast(&train, test_steps)
         .map(|forecast| {
             evaluate::scores(
                 &actual,
@@ -289,17 +289,4 @@ fn evaluate_file(
         adapted,
     };
     Ok((evaluation, exported))
-}
-
-/// The forecast `recommend` uses, over the same held-out span: the
-/// training history's events found, its spikes and dips taken out and its
-/// levels re-based after shifts (the default `events:` policy), then the
-/// same model selection.
-fn adapted_forecast(train: &series::Series, steps: usize) -> Option<model::Forecast> {
-    let policy = crate::core::adapt::AdaptPolicy::default();
-    let found = crate::core::events::detect_in(train, &policy.detection);
-    // The reaction time only sizes the healing headroom, which is not
-    // scored here: 0 rather than a copy of `plan`'s.
-    let adaptation = crate::core::adapt::adapt(train, &found, train.end(), &policy, 0);
-    model::forecast(&adaptation.series, steps).ok()
 }
