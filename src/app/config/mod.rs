@@ -581,6 +581,13 @@ mod tests {
             ),
             (
                 format!(
+                    "{MINIMAL}{}",
+                    MINIMAL[11..].replace("name: cart", "name: cart-eu\n    hpa: cart")
+                ),
+                "workload default/cart-eu: hpa cart is workload default/cart's too",
+            ),
+            (
+                format!(
                     "{MINIMAL}    min_replicas: {{floor: 9}}\n    max_replicas: {{ceiling: 5}}\n"
                 ),
                 "min_replicas.floor 9 is above max_replicas.ceiling 5",

@@ -280,6 +280,17 @@ pub(super) fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Confi
             Err(problem) => problems.push(problem),
         }
     }
+    // One HPA, one workload: two would each set its bounds to their own
+    // recommendation, and the HPA would flip between them run after run.
+    let mut hpas: std::collections::HashMap<(&str, &str), &str> = std::collections::HashMap::new();
+    for w in &workloads {
+        if let Some(first) = hpas.insert((&w.namespace, &w.hpa), &w.name) {
+            problems.push(format!(
+                "workload {}/{}: hpa {} is workload {}/{first}'s too: each would set its bounds to its own recommendation (give one its own `hpa:`, or keep one of the two)",
+                w.namespace, w.name, w.hpa, w.namespace
+            ));
+        }
+    }
     match problems.len() {
         0 => {}
         1 => return Err(problems.remove(0)),
