@@ -115,10 +115,12 @@ pub fn recommends_change(w: &WorkloadPlan) -> bool {
     w.status == Status::Ok && !w.untrustworthy_model && changes(w)
 }
 
-/// The recommended range differs from today's (or today's is unknown).
+/// The recommended range differs from today's (or today's is unknown);
+/// in schedule mode with the schedule's min for now, as `apply` sets it.
 fn changes(w: &WorkloadPlan) -> bool {
     w.current.is_none_or(|c| {
-        Some(c.min_replicas) != w.min_replicas || Some(c.max_replicas) != w.max_replicas
+        Some(c.min_replicas) != w.scheduled_min.or(w.min_replicas)
+            || Some(c.max_replicas) != w.max_replicas
     })
 }
 
@@ -230,10 +232,12 @@ pub fn current_range(w: &WorkloadPlan) -> String {
     )
 }
 
-/// `2..23`, or `-` when there is no recommendation.
+/// `2..23`, or `-` when there is no recommendation. In schedule mode min
+/// is the schedule's for now: what `apply` sets (the horizon's lowest is
+/// in the JSON's `min_replicas` and the reasons).
 #[must_use]
 pub fn recommended_range(w: &WorkloadPlan) -> String {
-    range(w.min_replicas, w.max_replicas)
+    range(w.scheduled_min.or(w.min_replicas), w.max_replicas)
 }
 
 /// Text as a terminal, a CSV reader or a web page may show it: control
@@ -637,6 +641,21 @@ mod tests {
             }),
             ..WorkloadPlan::empty("ns", name, name, Status::Ok)
         }
+    }
+
+    /// In schedule mode `apply` sets the schedule's min for now: the
+    /// report says that range and counts it as a change (review finding:
+    /// "unchanged, 2..20" while apply would patch to 3..20).
+    #[test]
+    fn in_schedule_mode_the_report_shows_and_counts_the_min_apply_sets() {
+        let mut w = recommended("sched", (2, 20), (2, 20));
+        assert_eq!(severity(&w), Severity::Unchanged);
+        w.scheduled_min = Some(3);
+        assert_eq!(super::recommended_range(&w), "3..20");
+        assert_eq!(severity(&w), Severity::Change);
+        assert!(super::recommends_change(&w));
+        w.scheduled_min = Some(2);
+        assert_eq!(severity(&w), Severity::Unchanged);
     }
 
     #[test]

@@ -92,11 +92,16 @@ pub(super) fn reasons(
         describe_bound("max", &bounds.max, policy, texture),
     ];
     if let Some(current) = workload.current {
-        annotation.push(describe_change(
+        // In schedule mode `apply` sets the schedule's min for now.
+        let mut change = describe_change(
             current,
-            bounds.min.replicas,
+            computed.scheduled_min.unwrap_or(bounds.min.replicas),
             bounds.max.replicas,
-        ));
+        );
+        if computed.scheduled_min.is_some() {
+            change.push_str(" (min: the schedule's for now)");
+        }
+        annotation.push(change);
     }
     reasons.extend(annotation.iter().cloned());
     annotation.extend(describe_headroom(adaptation, workload));
@@ -447,7 +452,14 @@ fn describe_transient(e: &events::Event, max: u32, workload: &Workload, end: i64
     let capacity = f64::from(max) * workload.policy.target_per_replica;
     // Against an expected level of about nothing, a ratio means little.
     let size = if e.before > 1e-3 * e.day_peak.max(0.0) && e.before > 0.0 {
-        format!("×{:.1} expected", e.after / e.before)
+        // One decimal from ×0.1 up; a deeper dip in two significant
+        // digits (×0.02, not ×0.0).
+        let ratio = e.after / e.before;
+        if ratio >= 0.095 {
+            format!("×{ratio:.1} expected")
+        } else {
+            format!("×{} expected", significant(ratio, 2))
+        }
     } else {
         format!("{} where about 0 was expected", significant(e.after, 3))
     };
