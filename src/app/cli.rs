@@ -244,7 +244,7 @@ pub enum Command {
         /// How many workloads.
         #[arg(long, default_value_t = 100)]
         workloads: usize,
-        /// Days of history each.
+        /// Days of history each (at least 2d, what a workload's own model needs).
         #[arg(long, default_value = "28d", value_parser = parse_days)]
         days: Span,
         /// Time between samples.
@@ -501,11 +501,16 @@ pub fn parse_change(text: &str) -> Result<f64, String> {
     }
 }
 
-/// `synth --days`: whole days, at least one.
+/// `synth --days`: whole days, at least the history a workload's own model
+/// needs (two days: a shorter fleet's config could not run).
 pub fn parse_days(text: &str) -> Result<Span, String> {
     let span: Span = text.parse()?;
-    if span.secs() < crate::core::time::DAY {
-        return Err(format!("at least one day, got {text}"));
+    let least = crate::core::series::DEFAULT_MIN_HISTORY;
+    if span.secs() < least {
+        return Err(format!(
+            "at least {} days, the history a workload's own model needs, got {text}",
+            least / crate::core::time::DAY
+        ));
     }
     Ok(span)
 }

@@ -398,6 +398,23 @@ fn bad_arguments_and_configs_exit_2() {
     );
     let bad_horizon = homeostat(&["forecast", "--input", "x.csv", "--horizon", "soon"]);
     assert_eq!(bad_horizon.status.code(), Some(2));
+    // A fleet too young for any workload's own model: its config could not run.
+    let young = tempfile::tempdir().unwrap();
+    let one_day = homeostat(&[
+        "synth",
+        "--days",
+        "1d",
+        "--output",
+        young.path().to_str().unwrap(),
+    ]);
+    assert_eq!(one_day.status.code(), Some(2));
+    assert!(
+        stderr(&one_day)
+            .contains("at least 2 days, the history a workload's own model needs, got 1d"),
+        "{}",
+        stderr(&one_day)
+    );
+    assert!(!young.path().join("homeostat.yaml").exists());
     // --shard on a command that reads no config is refused, not ignored
     // (the whole input would run and look like one shard's work).
     for args in [
