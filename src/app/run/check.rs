@@ -32,10 +32,23 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
     // Visited in config order: one line per file workload, in order.
     let mut lines = Vec::with_capacity(files.workloads.len());
     let mut problems = 0;
-    load_histories(run, &files, |_, result| {
+    load_histories(run, &files, |workload, result| {
         lines.push(match result {
-            Ok(loaded) => {
+            Ok(loaded) => 'line: {
                 let samples = &loaded.raw.samples;
+                // What the run would refuse on its grid, said now.
+                if let Some(step) = workload.step {
+                    let mut timestamps: Vec<i64> = samples.iter().map(|s| s.ts).collect();
+                    timestamps.sort_unstable();
+                    if let Err(e) = crate::core::series::check_step_against_data(
+                        &timestamps,
+                        step,
+                        &loaded.raw.origin,
+                    ) {
+                        problems += 1;
+                        break 'line format!("error: {e}");
+                    }
+                }
                 let span =
                     samples
                         .first()

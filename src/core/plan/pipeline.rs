@@ -400,6 +400,13 @@ fn grid(
         options.min_history = Span::from_secs(shapes::COLD_MIN_HISTORY).expect("positive constant");
     }
     resample(&window, &options).map_err(|e| {
+        if matches!(
+            e,
+            crate::core::series::SeriesError::StepFinerThanData { .. }
+        ) {
+            // A config mistake, not a young workload: no history cures it.
+            return (Status::Error, e.to_string());
+        }
         let fleet_note = if matches!(fleet, Fleet::Alone) {
             ""
         } else {
