@@ -512,7 +512,18 @@ pub fn merge(
         for id in order {
             match by_id.remove(id) {
                 Some((_, w)) => workloads.push(w),
-                None => problems.push(format!("{id}: in the config but in no shard report")),
+                None => {
+                    let problem = format!("{id}: in the config but in no shard report");
+                    // In the merged report too, as an error: a file that
+                    // left it out would read as the whole fleet's.
+                    let (namespace, name) = id.split_once('/').unwrap_or(("", id));
+                    let mut missing = WorkloadPlan::empty(namespace, name, name, Status::Error);
+                    missing.reasons.push(format!(
+                        "{problem}: its shard did not run, failed, or its report was not passed to `report merge`"
+                    ));
+                    workloads.push(missing);
+                    problems.push(problem);
+                }
             }
         }
         let mut extra: Vec<&String> = by_id.keys().collect();

@@ -133,12 +133,30 @@ fn shards_cover_every_workload_once_and_merge_into_the_unsharded_report() {
     let mut args = vec!["report", "merge"];
     args.extend(shards[1..].iter().map(String::as_str));
     args.extend(["--config", config]);
+    args.extend(["--format", "json"]);
     let missing = homeostat(&args);
     assert_eq!(missing.status.code(), Some(1));
     assert!(
         stderr(&missing).contains("in the config but in no shard report"),
         "{}",
         stderr(&missing)
+    );
+    // The merged file says so too: the missing shard's workloads are in it
+    // as errors, so that a job collecting the file cannot take it for the
+    // whole fleet's.
+    let merged: serde_json::Value = serde_json::from_slice(&missing.stdout).unwrap();
+    let merged = merged["workloads"].as_array().unwrap();
+    assert_eq!(merged.len(), all.len());
+    let errors: Vec<&serde_json::Value> =
+        merged.iter().filter(|w| w["status"] == "error").collect();
+    assert!(!errors.is_empty());
+    assert!(
+        errors[0]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("in the config but in no shard report"),
+        "{:?}",
+        errors[0]
     );
     let twice = homeostat(&["report", "merge", &shards[0], &shards[0]]);
     assert_eq!(twice.status.code(), Some(2));
