@@ -510,20 +510,19 @@ pub fn merge(
     let mut workloads = Vec::with_capacity(by_id.len());
     if let Some(order) = order {
         for id in order {
-            match by_id.remove(id) {
-                Some((_, w)) => workloads.push(w),
-                None => {
-                    let problem = format!("{id}: in the config but in no shard report");
-                    // In the merged report too, as an error: a file that
-                    // left it out would read as the whole fleet's.
-                    let (namespace, name) = id.split_once('/').unwrap_or(("", id));
-                    let mut missing = WorkloadPlan::empty(namespace, name, name, Status::Error);
-                    missing.reasons.push(format!(
-                        "{problem}: its shard did not run, failed, or its report was not passed to `report merge`"
-                    ));
-                    workloads.push(missing);
-                    problems.push(problem);
-                }
+            if let Some((_, w)) = by_id.remove(id) {
+                workloads.push(w);
+            } else {
+                let problem = format!("{id}: in the config but in no shard report");
+                // In the merged report too, as an error: a file that left
+                // it out would read as the whole fleet's.
+                let (namespace, name) = id.split_once('/').unwrap_or(("", id));
+                let mut missing = WorkloadPlan::empty(namespace, name, name, Status::Error);
+                missing.reasons.push(format!(
+                    "{problem}: its shard did not run, failed, or its report was not passed to `report merge`"
+                ));
+                workloads.push(missing);
+                problems.push(problem);
             }
         }
         let mut extra: Vec<&String> = by_id.keys().collect();
