@@ -9,6 +9,7 @@ use crate::support;
 use crate::support::{homeostat, recommend_json};
 use serde_json::Value;
 use std::fmt::Write as _;
+use std::path::Path;
 
 /// The good workload's last sample: "now" for the whole run (`--at`),
 /// 2023-10-30T23:55:00Z. Its three days hold the end of Berlin's summer
@@ -521,6 +522,54 @@ fn config_mistakes_are_refused_before_anything_runs_naming_key_line_or_workload(
         wrong.is_empty(),
         "config cases not as documented:\n{}",
         wrong.join("\n")
+    );
+}
+
+/// `config check` gives the verdict the run would on what it can know
+/// from the files (review finding: "ok" for a workload the run then
+/// refused): data stale at `--at`, a step most of whose grid would be made
+/// up, and (a note, not a problem: the fleet's shapes may start it) too
+/// little history for the workload's own model.
+#[test]
+fn config_check_says_what_the_run_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let fb = std::fs::read_to_string(data.join("nab__twitter_volume_fb.csv")).unwrap();
+    let day = fb.lines().take(1 + 288).collect::<Vec<_>>().join("\n") + "\n";
+    std::fs::write(dir.path().join("day.csv"), day).unwrap();
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "workloads:\n  - {{name: taxi, file: {taxi}, target_per_replica: 900}}\n  - {{name: fine, file: {taxi}, step: 5m, target_per_replica: 900}}\n  - {{name: young, file: day.csv, target_per_replica: 5}}\n",
+            taxi = data.join("nab__nyc_taxi.csv").display()
+        ),
+    )
+    .unwrap();
+    let check = |at: &[&str]| {
+        let mut args = vec!["config", "check", "--config", config.to_str().unwrap()];
+        args.extend_from_slice(at);
+        let run = homeostat(&args);
+        (run.status.code(), support::stdout(&run))
+    };
+    let (code, out) = check(&[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("default/taxi: ok: 1344 samples"), "{out}");
+    assert!(
+        out.contains("default/fine: error: ")
+            && out.contains("the data comes every 30m, the step is 5m"),
+        "{out}"
+    );
+    assert!(
+        out.contains("default/young: ok: 288 samples")
+            && out.contains("only 23h 55m of history: its own model needs 2d"),
+        "{out}"
+    );
+    let (code, out) = check(&["--at", "2015-02-01T06:00:00Z"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("default/taxi: insufficient_data: latest sample at 2015-02-01T04:30:00Z is 1h 30m older than now"),
+        "{out}"
     );
 }
 

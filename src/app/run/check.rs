@@ -49,6 +49,42 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
                         break 'line format!("error: {e}");
                     }
                 }
+                // Stale at `now` (`--at`, else the last sample): the run
+                // would refuse it.
+                let latest = samples
+                    .iter()
+                    .map(|s| s.ts)
+                    .filter(|&ts| ts <= loaded.now)
+                    .max();
+                if let Some(latest) = latest {
+                    let stale = loaded.now - latest;
+                    if stale > workload.max_gap.secs() {
+                        problems += 1;
+                        break 'line format!(
+                            "insufficient_data: latest sample at {} is {} older than now ({}), more than the {} allowed gap",
+                            format_timestamp(latest),
+                            crate::core::series::human_span(stale),
+                            format_timestamp(loaded.now),
+                            workload.max_gap
+                        );
+                    }
+                }
+                // Too young for its own model: the run starts it from the
+                // fleet's shapes when there are some, which this check
+                // cannot know (they come from the run's fleet, or the store).
+                let first = samples.iter().map(|s| s.ts).min();
+                let young = match (first, latest) {
+                    (Some(first), Some(latest))
+                        if latest - first < crate::core::series::DEFAULT_MIN_HISTORY =>
+                    {
+                        format!(
+                            " — only {} of history: its own model needs {}; the run starts it from the fleet's shapes if it has some (5 workloads with a week of history, or shapes kept in the store), else it is `insufficient_data`",
+                            crate::core::series::human_span(latest - first),
+                            crate::core::series::human_span(crate::core::series::DEFAULT_MIN_HISTORY)
+                        )
+                    }
+                    _ => String::new(),
+                };
                 let span =
                     samples
                         .first()
@@ -60,7 +96,7 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
                                 format_timestamp(b.ts)
                             )
                         });
-                format!("ok: {} samples{span}", samples.len())
+                format!("ok: {} samples{span}{young}", samples.len())
             }
             Err(failure) => {
                 problems += 1;
