@@ -313,8 +313,8 @@ fn without_a_cluster_the_gitops_yaml_of_the_last_run_is_what_the_plan_starts_fro
     )
     .unwrap();
     let yaml = dir.path().join("hpa.yaml");
-    let run = || {
-        let out = support::apply_without_a_cluster(
+    let apply = || {
+        support::apply_without_a_cluster(
             &[
                 "--output-format",
                 "yaml",
@@ -323,7 +323,10 @@ fn without_a_cluster_the_gitops_yaml_of_the_last_run_is_what_the_plan_starts_fro
             ],
             &config,
             dir.path(),
-        );
+        )
+    };
+    let run = || {
+        let out = apply();
         let stderr = support::stderr(&out);
         assert_eq!(out.status.code(), Some(0), "{stderr}");
         let text = std::fs::read_to_string(&yaml).unwrap();
@@ -347,16 +350,7 @@ fn without_a_cluster_the_gitops_yaml_of_the_last_run_is_what_the_plan_starts_fro
         "kind: HorizontalPodAutoscaler\nmetadata: {name: web}\n",
     )
     .unwrap();
-    let out = support::apply_without_a_cluster(
-        &[
-            "--output-format",
-            "yaml",
-            "--output",
-            yaml.to_str().unwrap(),
-        ],
-        &config,
-        dir.path(),
-    );
+    let out = apply();
     let stderr = support::stderr(&out);
     assert_ne!(out.status.code(), Some(0), "{stderr}");
     assert!(
