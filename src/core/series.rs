@@ -121,7 +121,7 @@ pub enum SeriesError {
         covered: String,
         need: Span,
     },
-    #[error("{origin}: the data comes every {data_step}, the step is {step}: {made_up} of every {every} steps would be made up by interpolation (and the noise and events read from them); set `step: {data_step}`, or leave `step` out to use the data's own spacing")]
+    #[error("{origin}: the data comes every {data_step}, the step is {step}: {made_up} of every {every} steps would be made up by interpolation (and the noise and events read from them); set the step to {data_step} (`step:` in the config, `--step` on the command line), or leave it out to use the data's own spacing")]
     StepFinerThanData {
         origin: String,
         step: Span,
