@@ -948,6 +948,26 @@ fn backtest_replays_every_workload_in_every_format_and_names_the_ones_it_cannot(
     let api = &report["workloads"][0];
     assert_eq!(api["replans"].as_array().unwrap().len(), 3);
     assert!(api["verdict"].as_str().unwrap().starts_with("schedule: "));
+    // 17 days before the replay: the tight rule had its week.
+    assert!(!api["verdict"].as_str().unwrap().contains("tight rests"));
+    // A span as long as the data leaves the tight rule no load to read.
+    let all = homeostat(&[
+        "backtest",
+        "--config",
+        config,
+        "--span",
+        "20d",
+        "--workload",
+        "api",
+        "--format",
+        "json",
+    ]);
+    let all: serde_json::Value = serde_json::from_str(&stdout(&all)).unwrap();
+    let verdict = all["workloads"][0]["verdict"].as_str().unwrap();
+    assert!(
+        verdict.ends_with("; tight rests on none of load before the replay (its rule reads the last week and 28 days): no fair baseline here"),
+        "{verdict}"
+    );
     let policies = api["policies"].as_array().unwrap();
     let names: Vec<&str> = policies
         .iter()

@@ -294,7 +294,7 @@ pub fn replay_in_fleet(
         namespace: workload.namespace.clone(),
         from,
         to,
-        verdict: verdict(&reactive, &horizon, &schedule),
+        verdict: verdict(&reactive, &horizon, &schedule) + &tight_caveat(&actual, settings.from),
         policies: [
             (Policy::Reactive, reactive),
             (Policy::Tight, tight),
@@ -451,6 +451,27 @@ fn tight_bounds(workload: &Workload, actual: &Series, from: i64) -> BoundsAt {
     let min = need(p5, min_range).min(max_range.ceiling());
     let max = need(1.2 * highest, max_range).max(min);
     BoundsAt { from, min, max }
+}
+
+/// What the verdict adds when the tight baseline had less than the week of
+/// load before the replay that its rule reads (a `--span` as long as the
+/// data leaves it nothing, and its bounds then say nothing of an operator's).
+fn tight_caveat(actual: &Series, from: i64) -> String {
+    let first_known = (0..actual.len())
+        .find(|&i| actual.values[i].is_finite())
+        .map(|i| actual.timestamp(i));
+    let before = first_known.map_or(0, |t| (from - t).max(0));
+    if before >= 7 * 86_400 {
+        return String::new();
+    }
+    format!(
+        "; tight rests on {} of load before the replay (its rule reads the last week and 28 days): no fair baseline here",
+        if before == 0 {
+            "none".to_string()
+        } else {
+            crate::core::series::human_span(before)
+        }
+    )
 }
 
 /// How much the recommendation moved between consecutive replans (run to
