@@ -527,12 +527,22 @@ fn at_uses_only_data_up_to_it() {
 
 #[test]
 fn bundled_example_runs_and_its_json_report_matches_the_snapshot() {
-    let output = homeostat(&["recommend", "--format", "json"]);
+    let output = homeostat(&["--log-format", "json", "recommend", "--format", "json"]);
     assert_eq!(
         output.status.code(),
         Some(BUNDLED_EXIT),
         "{}",
         stderr(&output)
+    );
+    // The log's summary says where the exit code 1 comes from.
+    let finished = crate::support::run_summary(&output.stderr);
+    assert_eq!(
+        (
+            finished["ok"].as_u64(),
+            finished["spike_above_max"].as_u64()
+        ),
+        (Some(7), Some(1)),
+        "{finished}"
     );
     let mut report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert!(report["generated_at"].as_str().unwrap().ends_with('Z'));

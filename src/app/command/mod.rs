@@ -444,6 +444,13 @@ fn log_summary(
         workloads = plan.workloads.len(),
         ok = count(Status::Ok),
         needs_operator = count(Status::NeedsOperator),
+        // `ok` but critical: the exit code 1 of a run whose workloads are
+        // all `ok` comes from these.
+        spike_above_max = plan
+            .workloads
+            .iter()
+            .filter(|w| w.status == Status::Ok && w.spike_above_max().is_some())
+            .count(),
         insufficient_data = count(Status::InsufficientData),
         no_data = count(Status::NoData),
         cold_start = plan
