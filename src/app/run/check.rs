@@ -36,10 +36,12 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
         lines.push(match result {
             Ok(loaded) => 'line: {
                 let samples = &loaded.raw.samples;
+                // Sorted once: the step check, the staleness and the age
+                // read them.
+                let mut timestamps: Vec<i64> = samples.iter().map(|s| s.ts).collect();
+                timestamps.sort_unstable();
                 // What the run would refuse on its grid, said now.
                 if let Some(step) = workload.step {
-                    let mut timestamps: Vec<i64> = samples.iter().map(|s| s.ts).collect();
-                    timestamps.sort_unstable();
                     if let Err(e) = crate::core::series::check_step_against_data(
                         &timestamps,
                         step,
@@ -51,11 +53,8 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
                 }
                 // Stale at `now` (`--at`, else the last sample): the run
                 // would refuse it.
-                let latest = samples
-                    .iter()
-                    .map(|s| s.ts)
-                    .filter(|&ts| ts <= loaded.now)
-                    .max();
+                let up_to_now = timestamps.partition_point(|&ts| ts <= loaded.now);
+                let latest = up_to_now.checked_sub(1).map(|i| timestamps[i]);
                 if let Some(latest) = latest {
                     let stale = loaded.now - latest;
                     if stale > workload.max_gap.secs() {
@@ -72,7 +71,7 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
                 // Too young for its own model: the run starts it from the
                 // fleet's shapes when there are some, which this check
                 // cannot know (they come from the run's fleet, or the store).
-                let first = samples.iter().map(|s| s.ts).min();
+                let first = timestamps.first().copied();
                 let young = match (first, latest) {
                     (Some(first), Some(latest))
                         if latest - first < crate::core::series::DEFAULT_MIN_HISTORY =>
