@@ -459,6 +459,12 @@ fn decode_parquet(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError>
         format: "Parquet",
         message: crate::core::time::shown(&message),
     };
+    let bytes: polars_buffer::Buffer<u8> = bytes.into();
+    check_parquet_pages(&bytes).map_err(|message| SourceError::Malformed {
+        path: path.into(),
+        format: "Parquet",
+        message,
+    })?;
     let mut reader = ParquetReader::new(Cursor::new(bytes));
     let header = reader
         .schema()
@@ -509,6 +515,77 @@ fn decode_parquet(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError>
         origin: path.display().to_string(),
         samples,
     })
+}
+
+/// Checks the counts in the footer and in the page headers of the two
+/// columns read, before polars decodes them: its decoder takes a page's
+/// value count (an `i32`) as a `usize`, so a negative one in a corrupt file
+/// asks for exabytes and aborts the whole run (found by the fuzz tests),
+/// and a count beyond the row group's asks for memory the rows do not
+/// need. Every count must be between 0 and the row group's rows, and the
+/// pages of a column must hold exactly its rows (flat columns: one value,
+/// or null, a row). Columns missing here are left to the schema check.
+/// The message is whole; polars' own is cut and escaped.
+fn check_parquet_pages(bytes: &polars_buffer::Buffer<u8>) -> Result<(), String> {
+    use polars_parquet::parquet::page::{CompressedPage, DataPageHeader};
+    use polars_parquet::parquet::read::{get_page_iterator, read_metadata};
+    let polars =
+        |e: polars_parquet::parquet::error::ParquetError| crate::core::time::shown(&e.to_string());
+    let metadata = read_metadata(&mut Cursor::new(bytes.as_ref())).map_err(polars)?;
+    let mut rows = 0usize;
+    for (index, group) in metadata.row_groups.iter().enumerate() {
+        let group_rows = group.num_rows();
+        rows = rows.saturating_add(group_rows);
+        let count = |what: &str, n: i64| -> Result<usize, String> {
+            usize::try_from(n)
+                .ok()
+                .filter(|&n| n <= group_rows)
+                .ok_or_else(|| {
+                    format!("{what} {n} in row group {index} of {group_rows} rows: a corrupt file?")
+                })
+        };
+        for name in ["timestamp", "value"] {
+            let Some(chunks) = group.columns_under_root_iter(name) else {
+                continue;
+            };
+            for chunk in chunks {
+                count("column value count", chunk.num_values())?;
+                let pages =
+                    get_page_iterator(chunk, Cursor::new(bytes.clone()), Vec::new(), bytes.len())
+                        .map_err(polars)?;
+                let mut values = 0usize;
+                for page in pages {
+                    match page.map_err(polars)? {
+                        // Its size is read unsigned, and it holds no rows.
+                        CompressedPage::Dict(_) => {}
+                        CompressedPage::Data(data) => match data.header() {
+                            DataPageHeader::V1(h) => {
+                                values += count("page value count", i64::from(h.num_values))?;
+                            }
+                            DataPageHeader::V2(h) => {
+                                values += count("page value count", i64::from(h.num_values))?;
+                                count("page row count", i64::from(h.num_rows))?;
+                                count("page null count", i64::from(h.num_nulls))?;
+                            }
+                        },
+                    }
+                }
+                if values != group_rows {
+                    return Err(format!(
+                        "row group {index} holds {group_rows} rows but the pages of `{name}` \
+                         hold {values} values: a corrupt file?"
+                    ));
+                }
+            }
+        }
+    }
+    if rows != metadata.num_rows {
+        return Err(format!(
+            "the footer says {} rows but its row groups hold {rows}: a corrupt file?",
+            metadata.num_rows
+        ));
+    }
+    Ok(())
 }
 
 /// What is wrong with a Parquet column: the whole of it, or one row (from 0).

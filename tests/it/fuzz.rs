@@ -9,7 +9,8 @@
 //! `PROPTEST_CASES=100000 cargo test --release --test it fuzz::` runs longer.
 //! What a run finds is kept in tests/it/fuzz.proptest-regressions (replayed
 //! first every run), beside the seed corpus. The first run found a panic
-//! in polars' Parquet decoder on a corrupt file, now a malformed-file error.
+//! in polars' Parquet decoder on a corrupt file, now a malformed-file error;
+//! a later one an abort (a negative page count), now checked before decoding.
 //! The corpus holds long lines (a 70 KB header) and control characters
 //! (CR-only line ends, ESC and NUL in cells, an ESC in a workload name,
 //! ±Inf answers), and every load-file error must be under 1 KB with no
@@ -166,6 +167,43 @@ proptest! {
             }
         }
     }
+}
+
+/// A Parquet page whose value count is negative: polars' decoder took it
+/// as 2^64 − 269 values and asked for 2^61 bytes, which aborted the whole
+/// process (once in about five test runs, from a flipped byte). The count
+/// is a zigzag varint after the data page header's field marker (0x15);
+/// −269 encodes in as many bytes as 269, so the file keeps its layout.
+#[test]
+fn a_parquet_page_with_a_negative_value_count_is_refused_not_an_abort() {
+    let mut bytes = corpus("parquet").remove(0);
+    let rows = 269u64;
+    let varint = |mut n: u64| {
+        let mut out = Vec::new();
+        loop {
+            let low = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(low);
+                return out;
+            }
+            out.push(low | 0x80);
+        }
+    };
+    let (count, negative) = (varint(2 * rows), varint(2 * rows - 1));
+    let marker: Vec<u8> = std::iter::once(0x15).chain(count).collect();
+    let at = bytes
+        .windows(marker.len())
+        .position(|w| w == marker.as_slice())
+        .expect("the corpus file's first data page holds 269 values");
+    bytes.splice(at + 1..at + marker.len(), negative);
+    let error = parse_file(Path::new("load.parquet"), bytes)
+        .expect_err("a negative count is refused")
+        .to_string();
+    assert!(
+        error.starts_with("load.parquet") && error.contains("page value count -269"),
+        "{error}"
+    );
 }
 
 proptest! {
