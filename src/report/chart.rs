@@ -528,6 +528,13 @@ fn colour_of(policy: Policy) -> RGBColor {
         .map_or(BLACK, |&(_, c)| c)
 }
 
+/// Whether the week from `start` shares any time with a replay of
+/// `from..to` (else the chart draws the replay's last week).
+#[must_use]
+pub fn week_overlaps(start: i64, from: i64, to: i64) -> bool {
+    start < to && start + SHOWN_WEEK > from
+}
+
 /// The backtest's chart of one workload: the replicas the load needed
 /// (load ÷ what a ready replica serves) and each policy's ready replicas,
 /// over the week from `week_from` (clipped to the replay), or the replay's
@@ -536,7 +543,7 @@ fn colour_of(policy: Policy) -> RGBColor {
 pub fn replay_chart(replay: &WorkloadReplay, week_from: Option<i64>) -> String {
     let chart_data = &replay.chart;
     let (from, to) = match week_from {
-        Some(start) if start < replay.to && start + SHOWN_WEEK > replay.from => {
+        Some(start) if week_overlaps(start, replay.from, replay.to) => {
             (start.max(replay.from), (start + SHOWN_WEEK).min(replay.to))
         }
         _ => ((replay.to - SHOWN_WEEK).max(replay.from), replay.to),

@@ -272,6 +272,15 @@ pub fn render_backtest(backtest: &Backtest, week_from: Option<i64>) -> String {
         }
         body.push_str(&chart::policy_bars(w));
         body.push('\n');
+        if let Some(week) = week_from.filter(|&t| !chart::week_overlaps(t, w.from, w.to)) {
+            let _ = writeln!(
+                body,
+                "<p class=\"meta\">The week asked for (from {}) is outside this replay ({} to {}): its last week is drawn.</p>",
+                crate::core::time::format_timestamp(week),
+                crate::core::time::format_timestamp(w.from),
+                crate::core::time::format_timestamp(w.to)
+            );
+        }
         body.push_str(&chart::replay_chart(w, week_from));
         body.push_str("\n</section>\n");
     }

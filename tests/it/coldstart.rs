@@ -131,8 +131,27 @@ fn a_new_workload_starts_from_the_shape_it_copies_and_like_overrides_the_match()
     // Twelve hours of a flat load: no shape of the fleet's.
     let flat = write(d, "cron", now(), 12 * 3_600, 300.0, &|_| 1.0);
     entries.push(entry("cron", &flat, 60.0, ""));
-    let (plans, summary) = recommend_logged(&config(d, "homeostat.yaml", &entries));
+    let path = config(d, "homeostat.yaml", &entries);
+    let (plans, summary) = recommend_logged(&path);
     assert_eq!(summary["cold_start"], 4, "{summary}");
+    // `config check` says beforehand which `like:` names no workload of the
+    // config (the store's shapes may still have it), and passes.
+    let check = support::homeostat(&["config", "check", "--config", path.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&check.stdout).to_string();
+    assert!(check.status.success(), "{said}{}", support::stderr(&check));
+    let line = |name: &str| {
+        said.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_default()
+    };
+    assert!(
+        line("apps/api-ap:").contains("like: apps/nope is not a workload of this config"),
+        "{said}"
+    );
+    assert!(
+        !line("apps/api-us:").contains("is not a workload"),
+        "{said}"
+    );
 
     let shapes = shapes(d);
     assert_eq!(

@@ -581,6 +581,33 @@ fn backtest_renders_as_markdown_and_as_html_with_bars_and_the_replayed_replicas(
         let found = texts.iter().filter(|t| *t == label).count();
         assert_eq!(found, 2 * per_workload, "{label}: {texts:?}");
     }
+
+    // A week outside the replay is said on stderr and on the page (it
+    // fell back to the last week without a word).
+    let elsewhere = homeostat(&[
+        "backtest",
+        "--config",
+        config,
+        "--span",
+        "2d",
+        "--format",
+        "html",
+        "--chart-week",
+        "2001-01-01T00:00:00Z",
+    ]);
+    assert_eq!(elsewhere.status.code(), Some(0), "{}", stderr(&elsewhere));
+    assert!(
+        stderr(&elsewhere)
+            .contains("--chart-week 2001-01-01T00:00:00Z is outside the replay of default/api"),
+        "{}",
+        stderr(&elsewhere)
+    );
+    assert_eq!(
+        stdout(&elsewhere)
+            .matches("The week asked for (from 2001-01-01T00:00:00Z) is outside this replay")
+            .count(),
+        2
+    );
 }
 
 #[test]

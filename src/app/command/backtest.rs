@@ -36,6 +36,24 @@ pub(super) fn backtest(
         settings,
     );
     progress.finish();
+    // A week the charts cannot draw is said, not silently replaced.
+    if let Some(week) = chart_week {
+        if format != ResultFormat::Html {
+            tracing::warn!("--chart-week is drawn only by --format html: ignored");
+        }
+        for w in &backtest.workloads {
+            if !crate::report::chart::week_overlaps(week, w.from, w.to) {
+                let id = format!("{}/{}", w.namespace, w.name);
+                tracing::warn!(
+                    workload = %id,
+                    "--chart-week {} is outside the replay of {id} ({} to {}): its last week is drawn",
+                    crate::core::time::format_timestamp(week),
+                    crate::core::time::format_timestamp(w.from),
+                    crate::core::time::format_timestamp(w.to)
+                );
+            }
+        }
+    }
     let text = match format {
         ResultFormat::Table => report::render_backtest_table(&backtest),
         ResultFormat::Json => report::render_backtest_json(&backtest),

@@ -166,10 +166,24 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 /// names the file instead of `<input>`, without a second `error:` after
 /// ours.
 fn parse_message(message: &str, path: &Path) -> String {
-    message
+    let mut message = message
         .strip_prefix("error: ")
         .unwrap_or(message)
-        .replace("<input>", &path.display().to_string())
+        .replace("<input>", &path.display().to_string());
+    // The parser names Rust types and its own options; a person writing
+    // YAML needs what to write instead.
+    for (parser, person) in [
+        ("invalid u32", "expected a whole number, 0 or more"),
+        ("invalid u64", "expected a whole number, 0 or more"),
+        ("invalid usize", "expected a whole number, 0 or more"),
+        (
+            ", set DuplicateKeyPolicy in Options if acceptable",
+            " (each key once in a mapping: which one is meant?)",
+        ),
+    ] {
+        message = message.replace(parser, person);
+    }
+    message
 }
 
 /// Parses and validates config `text`; `path` names it in errors and `base`
@@ -349,6 +363,25 @@ mod tests {
         assert!(message.contains("--> homeostat.yaml:5:"), "{message}");
         assert!(
             !message.contains("<input>") && !message.contains("error: "),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_number_or_a_repeated_key_says_what_to_write() {
+        for bad in ["-2", "2.5"] {
+            let text = format!("{MINIMAL}    min_replicas: {{floor: {bad}}}\n");
+            let message = parse_text(&text).unwrap_err().to_string();
+            assert!(
+                message.contains("expected a whole number, 0 or more") && !message.contains("u32"),
+                "{bad}: {message}"
+            );
+        }
+        let text = format!("{MINIMAL}    name: again\n");
+        let message = parse_text(&text).unwrap_err().to_string();
+        assert!(
+            message.contains("duplicate mapping key: name (each key once")
+                && !message.contains("DuplicateKeyPolicy"),
             "{message}"
         );
     }

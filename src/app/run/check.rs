@@ -135,7 +135,15 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
                     .join(", ")
             ),
         };
-        let _ = writeln!(report, "{}: {line}{known}", workload.id());
+        // A `like:` outside the config can only come from the store's
+        // fleet shapes, which this check does not read: said, not refused.
+        let like = match workload.like.as_deref() {
+            Some(like) if !config.workloads.iter().any(|w| w.id() == like) => format!(
+                "; like: {like} is not a workload of this config: its shape is used only if the store's fleet shapes have it, else the best-matching shape"
+            ),
+            _ => String::new(),
+        };
+        let _ = writeln!(report, "{}: {line}{known}{like}", workload.id());
     }
     FileCheck { report, problems }
 }
