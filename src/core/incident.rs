@@ -132,6 +132,25 @@ pub struct Learned {
     pub at: String,
 }
 
+/// The ceilings a learned setting can be, with the config's value of each.
+fn ceilings(config: &Fingerprint) -> [(&'static str, u32); 2] {
+    [
+        ("min_replicas.ceiling", config.min_ceiling),
+        ("max_replicas.ceiling", config.max_ceiling),
+    ]
+}
+
+impl Learned {
+    /// Whether `config` has taken it: its ceiling at least the value (a
+    /// suggestion below the config's would lower it).
+    #[must_use]
+    pub fn taken_by(&self, config: &Fingerprint) -> bool {
+        ceilings(config)
+            .iter()
+            .any(|(setting, ceiling)| self.setting == *setting && self.value <= *ceiling)
+    }
+}
+
 /// The learned settings after a run: an HPA's max or min (`hpa`: both now,
 /// with the change in words) raised above the config's ceiling for it
 /// while `noted_on` incidents were open is a ceiling to suggest; a
@@ -144,17 +163,7 @@ pub fn learn(
     noted_on: &[String],
     at: &str,
 ) -> Vec<Learned> {
-    let ceilings = |config: &Fingerprint| {
-        [
-            ("min_replicas.ceiling", config.min_ceiling),
-            ("max_replicas.ceiling", config.max_ceiling),
-        ]
-    };
-    learned.retain(|l| {
-        !ceilings(config)
-            .iter()
-            .any(|(setting, ceiling)| l.setting == *setting && l.value <= *ceiling)
-    });
+    learned.retain(|l| !l.taken_by(config));
     let (Some(((min, max), because)), Some(incident)) = (hpa, noted_on.first()) else {
         return Vec::new();
     };

@@ -600,6 +600,24 @@ fn the_operators_change_to_the_hpa_is_noted_on_the_incident_it_healed() {
         "{text}"
     );
     assert!(text.contains("# from incident shop/cart#1"), "{text}");
+    // A config raised beyond it since (merged or by hand) is never offered
+    // the lower ceiling, even before a run has seen the change.
+    let raised = config_text(store.path(), "    max_replicas: {floor: 2, ceiling: 60}\n");
+    std::fs::write(&config_path, &raised).unwrap();
+    for format in ["yaml", "json"] {
+        let learned = crate::support::homeostat(&[
+            "learned",
+            "--config",
+            config_path.to_str().unwrap(),
+            "--format",
+            format,
+        ]);
+        let text = crate::support::stdout(&learned);
+        assert!(
+            !text.contains("ceiling") && !text.contains("cart"),
+            "{format}: {text}"
+        );
+    }
     // Once the config takes it, it is no longer suggested.
     let taken = config_text(store.path(), "    max_replicas: {floor: 2, ceiling: 40}\n");
     std::fs::write(&config_path, &taken).unwrap();

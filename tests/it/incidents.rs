@@ -275,3 +275,39 @@ fn a_learned_ceiling_heals_at_once_with_learning_apply_and_is_only_suggested_oth
         "{taxi}"
     );
 }
+
+#[test]
+fn a_replay_of_an_earlier_moment_is_said_and_leaves_the_store_as_it_is() {
+    // It was dropped without a word, and the report compared it with the
+    // later run as if that were its last.
+    let dir = tempfile::tempdir().unwrap();
+    let low = config(dir.path(), 3);
+    let latest = apply(&low, dir.path(), "json");
+    assert_eq!(
+        latest.status.code(),
+        Some(1),
+        "{}",
+        support::stderr(&latest)
+    );
+    let before = stored(dir.path());
+    let earlier = support::apply_without_a_cluster(
+        &[
+            "--no-notify",
+            "--format",
+            "json",
+            "--at",
+            "2015-01-25T00:00:00Z",
+        ],
+        &low,
+        dir.path(),
+    );
+    let report: Value = serde_json::from_slice(&earlier.stdout).unwrap();
+    let notes = report["since_last_run"].to_string();
+    assert!(
+        notes.contains("not recorded in the model store: its last run is at 2015-02-01T04:30:00Z, later than this one")
+            && !notes.contains("at the last run"),
+        "{notes}"
+    );
+    assert!(support::stderr(&earlier).contains("not recorded in the model store"));
+    assert_eq!(stored(dir.path()), before);
+}

@@ -402,6 +402,22 @@ pub(super) fn incident_note(
     Ok(0)
 }
 
+/// What `state` learned that the config `w` has not taken yet: the store
+/// keeps a suggestion until the next run sees the config take it, and a
+/// config merged (or raised by hand) since must not be offered a lower
+/// ceiling, or an event it already has.
+fn untaken(
+    w: &crate::core::workload::Workload,
+    mut state: crate::edge::store::WorkloadState,
+) -> crate::edge::store::WorkloadState {
+    let config = crate::core::incident::Fingerprint::of(&w.policy);
+    state.learned.retain(|l| !l.taken_by(&config));
+    state
+        .learned_events
+        .retain(|l| !w.calendar.iter().any(|c| c.name == l.event.name));
+    state
+}
+
 pub(super) fn learned(
     flags: &Flags,
     config: Option<PathBuf>,
@@ -414,7 +430,7 @@ pub(super) fn learned(
         let workloads: Vec<serde_json::Value> = config
             .workloads
             .iter()
-            .filter_map(|w| stored_state(&store, w))
+            .filter_map(|w| stored_state(&store, w).map(|s| untaken(w, s)))
             .filter(|s| !s.learned.is_empty() || !s.learned_events.is_empty())
             .map(|s| {
                 serde_json::json!({
@@ -437,14 +453,10 @@ pub(super) fn learned(
     );
     let mut entries = 0;
     for w in &config.workloads {
-        let Some(state) = stored_state(&store, w) else {
+        let Some(state) = stored_state(&store, w).map(|s| untaken(w, s)) else {
             continue;
         };
-        let events: Vec<_> = state
-            .learned_events
-            .iter()
-            .filter(|l| !w.calendar.iter().any(|c| c.name == l.event.name))
-            .collect();
+        let events: Vec<_> = state.learned_events.iter().collect();
         if state.learned.is_empty() && events.is_empty() {
             continue;
         }

@@ -555,6 +555,25 @@ fn remember(
     let mut state = loaded
         .state
         .unwrap_or_else(|| WorkloadState::new(&w.namespace, &w.name));
+    // A run for an earlier "now" (`--at`) than the store's last run is not
+    // history: it is not kept, and the report says so instead of comparing
+    // with a run that came after it. (The same moment is kept: a file's
+    // "now" is its last sample, the same on each run until it grows, and
+    // a rerun after the operator's fix must see the fix.)
+    let last_at = state
+        .last()
+        .and_then(|r| crate::core::time::parse_timestamp(&r.at).ok());
+    if let (Some(now), Some(last)) = (w.now, last_at) {
+        if now < last {
+            let note = format!(
+                "not recorded in the model store: its last run is at {}, later than this one; a replay of an earlier moment leaves the store's history and incidents as they are",
+                format_timestamp(last)
+            );
+            tracing::warn!(workload = %id, "{id}: {note}");
+            run.since_last_run.push((id, note));
+            return;
+        }
+    }
     if let Some(last) = state.last() {
         let pair = |a: Option<u32>, b: Option<u32>| match (a, b) {
             (Some(a), Some(b)) => format!("{a}..{b}"),
@@ -571,16 +590,6 @@ fn remember(
             )
         };
         run.since_last_run.push((id.clone(), note));
-    }
-    // A run for an earlier "now" (`--at`) is not history: it is not kept.
-    let now = w.now;
-    let last_at = state
-        .last()
-        .and_then(|r| crate::core::time::parse_timestamp(&r.at).ok());
-    if let (Some(now), Some(last)) = (now, last_at) {
-        if now < last {
-            return;
-        }
     }
     let failed = run.failures.iter().any(|(f, _)| *f == id);
     let applied = change.patch && !run.dry_run && run.cluster && !failed;
