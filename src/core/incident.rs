@@ -241,9 +241,10 @@ impl Fingerprint {
     }
 }
 
-/// Attributes `what` (seen by the run at `at`) to the incidents still open
-/// before this run's findings, else to the latest one: the doctor's fix
-/// belongs to the problem it fixed. The incidents it was noted on.
+/// Attributes `what` (seen by the run at `at`) to the open incidents, else
+/// to the latest one: the doctor's fix belongs to the problem it fixed.
+/// (`apply` notes an HPA change before its run's findings move the
+/// incidents, a config change after.) The incidents it was noted on.
 pub fn attribute(incidents: &mut [Incident], what: &str, at: &str) -> Vec<String> {
     let change = OperatorChange {
         at: at.to_string(),

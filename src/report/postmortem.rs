@@ -44,7 +44,12 @@ pub const NO_CHANGE_SEEN: &str = "Nothing homeostat could see (the config's floo
 /// workload's history, oldest first; `learned`: what homeostat learned
 /// from it, in words.
 #[must_use]
-pub fn draft(incident: &Incident, runs: &[RunRecord], learned: &[String]) -> Draft {
+pub fn draft(
+    incident: &Incident,
+    runs: &[RunRecord],
+    learned: &[String],
+    open_since: Option<&Incident>,
+) -> Draft {
     let workload = incident
         .id
         .rsplit_once('#')
@@ -97,7 +102,7 @@ pub fn draft(incident: &Incident, runs: &[RunRecord], learned: &[String]) -> Dra
             .map(|c| (c.at.clone(), c.what.clone()))
             .collect(),
         timeline: timeline(incident, runs),
-        now: what_now(incident, runs, learned),
+        now: what_now(incident, runs, learned, open_since),
     }
 }
 
@@ -143,15 +148,42 @@ fn timeline(incident: &Incident, runs: &[RunRecord]) -> Vec<(String, String)> {
     lines
 }
 
-fn what_now(incident: &Incident, runs: &[RunRecord], learned: &[String]) -> Vec<String> {
+/// What homeostat does now; `open_since`: an incident of the workload
+/// opened after this one closed and still open (the condition back, or
+/// another), which the draft must not call cleared.
+fn what_now(
+    incident: &Incident,
+    runs: &[RunRecord],
+    learned: &[String],
+    open_since: Option<&Incident>,
+) -> Vec<String> {
     let mut now = Vec::new();
     match (incident.closed.as_ref(), runs.last()) {
-        (Some(_), Some(run)) => now.push(format!(
-            "The condition has cleared. The latest run ({}) recommended {} ({}); it recommends within the limits the operator set.",
-            run.at,
-            range(run.recommended_min, run.recommended_max),
-            run.status
-        )),
+        (Some(closed), Some(run)) => {
+            let mut text = format!("The condition cleared at {closed}.");
+            if let Some(open) = open_since {
+                let _ = write!(
+                    text,
+                    " Incident {} ({}) has been open since {}: see its post-mortem.",
+                    open.id,
+                    open.cause.as_str(),
+                    open.opened
+                );
+            }
+            let _ = write!(
+                text,
+                " The latest run ({}) recommended {} ({}){}",
+                run.at,
+                range(run.recommended_min, run.recommended_max),
+                run.status,
+                if run.status == "ok" {
+                    "; it recommends within the limits the operator set."
+                } else {
+                    "."
+                }
+            );
+            now.push(text);
+        }
         (None, _) => now.push(
             "The incident is still open: every run keeps alerting until the condition clears."
                 .to_string(),
@@ -250,7 +282,7 @@ mod tests {
             run("2026-01-02T12:00:00Z", "ok", 18),
             run("2026-01-02T18:00:00Z", "ok", 18),
         ];
-        let text = render_markdown(&draft(&incident, &runs, &[]));
+        let text = render_markdown(&draft(&incident, &runs, &[], None));
         assert!(text.starts_with("# Post-mortem draft: mobility/taxi#1 (needs_operator)"));
         assert!(text.contains("| load against the range | 30000 against the 6000 the recommended max carries (×5.0) |"), "{text}");
         assert!(text.contains("- 2026-01-02T12:00:00Z: config: max_replicas.ceiling 3 → 40"));
@@ -271,6 +303,22 @@ mod tests {
                 "| 2026-01-02T12:00:00Z | incident closed: the condition had cleared |",
             ]
         );
-        assert!(text.contains("The latest run (2026-01-02T18:00:00Z) recommended 2..18 (ok)"));
+        assert!(text.contains("The condition cleared at 2026-01-02T12:00:00Z. The latest run (2026-01-02T18:00:00Z) recommended 2..18 (ok); it recommends within"), "{text}");
+
+        // The condition back under a new incident: not called cleared
+        // without a word, nor within the operator's limits.
+        let again = Incident {
+            id: "mobility/taxi#2".into(),
+            opened: "2026-01-03T00:00:00Z".into(),
+            closed: None,
+            ..incident.clone()
+        };
+        let mut later = runs.to_vec();
+        later.push(run("2026-01-03T00:00:00Z", "needs_operator", 3));
+        let text = render_markdown(&draft(&incident, &later, &[], Some(&again)));
+        assert!(
+            text.contains("Incident mobility/taxi#2 (needs_operator) has been open since 2026-01-03T00:00:00Z: see its post-mortem. The latest run (2026-01-03T00:00:00Z) recommended 2..3 (needs_operator).\n"),
+            "{text}"
+        );
     }
 }

@@ -199,6 +199,41 @@ fn an_incident_opens_when_a_ceiling_blocks_healing_and_closes_once_the_ceiling_i
     assert_eq!(report["incidents_opened"][0]["id"], "mobility/taxi#2");
     let summary = support::run_summary(&again.stderr);
     assert_eq!(summary["incidents_repeated"], 1, "{summary}");
+    // The lowering that brought it back belongs to the new incident, not
+    // to the fix of the closed one; whose post-mortem says it is back.
+    let state = stored(dir.path());
+    let whats = |k: usize| -> Vec<String> {
+        state["incidents"][k]["operator_changes"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|c| c["what"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        whats(0),
+        [
+            "note: added a node pool",
+            "config: max_replicas.ceiling 3 → 40"
+        ],
+        "{state}"
+    );
+    assert_eq!(whats(1), ["config: max_replicas.ceiling 40 → 3"], "{state}");
+    let first = support::homeostat(&[
+        "postmortem",
+        "--config",
+        low.to_str().unwrap(),
+        "--incident",
+        "mobility/taxi#1",
+    ]);
+    let text = support::stdout(&first);
+    assert!(
+        text.contains("Incident mobility/taxi#2 (needs_operator) has been open since")
+            && !text.contains("40 → 3"),
+        "{text}"
+    );
 }
 
 /// The taxi config of [`config`] with `learning: LEARNING`, and a store
@@ -310,4 +345,63 @@ fn a_replay_of_an_earlier_moment_is_said_and_leaves_the_store_as_it_is() {
     );
     assert!(support::stderr(&earlier).contains("not recorded in the model store"));
     assert_eq!(stored(dir.path()), before);
+}
+
+#[test]
+fn a_name_two_namespaces_share_is_refused_by_note_and_postmortem_alike() {
+    // `incident note taxi` noted on mobility/taxi while `postmortem
+    // --workload taxi` drafted web/taxi's, each without a word.
+    let dir = tempfile::tempdir().unwrap();
+    let one = config(dir.path(), 3);
+    let text = std::fs::read_to_string(&one).unwrap();
+    let second = text
+        .lines()
+        .skip_while(|l| !l.contains("- name: taxi"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("namespace: mobility", "namespace: web");
+    std::fs::write(&one, format!("{text}{second}\n")).unwrap();
+    let config = one.to_str().unwrap();
+    for args in [
+        vec![
+            "incident",
+            "note",
+            "taxi",
+            "--text",
+            "scaled the node pool",
+            "--config",
+            config,
+        ],
+        vec!["postmortem", "--workload", "taxi", "--config", config],
+    ] {
+        let out = support::homeostat(&args);
+        let said = support::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {said}");
+        assert!(
+            said.contains("taxi: 2 workloads of")
+                && said.contains("(mobility/taxi, web/taxi): give it as namespace/name"),
+            "{args:?}: {said}"
+        );
+    }
+    let out = support::homeostat(&["postmortem", "--workload", "nosuch", "--config", config]);
+    assert!(
+        support::stderr(&out).contains("nosuch: no workload of that name"),
+        "{}",
+        support::stderr(&out)
+    );
+    let out = support::homeostat(&[
+        "postmortem",
+        "--workload",
+        "web/taxi",
+        "--incident",
+        "mobility/taxi#1",
+        "--config",
+        config,
+    ]);
+    assert!(
+        support::stderr(&out)
+            .contains("--incident mobility/taxi#1 is not an incident of --workload web/taxi"),
+        "{}",
+        support::stderr(&out)
+    );
 }

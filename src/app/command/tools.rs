@@ -227,10 +227,24 @@ pub(super) fn postmortem(
 ) -> Result<u8> {
     let config = flags.load_config(config)?;
     let store = run::store_of(&config);
+    // The workload asked for, named as `incident note` names it; an
+    // incident id of another workload is said as such.
+    let named = workload
+        .map(|wanted| config.workload_named(wanted))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!(e))?;
+    if let (Some(w), Some(id)) = (named, incident) {
+        if !id.starts_with(&format!("{}#", w.id())) {
+            anyhow::bail!(
+                "--incident {id} is not an incident of --workload {} (ids are `namespace/name#n`)",
+                w.id()
+            );
+        }
+    }
     // Read only: a file this command cannot use is named, never moved.
     let mut candidates = Vec::new();
     for w in &config.workloads {
-        let wanted = workload.is_none_or(|wanted| w.name == wanted || w.id() == wanted)
+        let wanted = named.is_none_or(|n| n.id() == w.id())
             && incident.is_none_or(|id| id.starts_with(&format!("{}#", w.id())));
         if !wanted {
             continue;
@@ -255,7 +269,14 @@ pub(super) fn postmortem(
         );
     };
     let learned = learned_from(chosen, state);
-    let draft = report::postmortem::draft(chosen, &state.history, &learned);
+    // An incident of the workload open since this one closed.
+    let open_since = chosen.closed.as_ref().and_then(|closed| {
+        state
+            .incidents
+            .iter()
+            .find(|i| i.is_open() && i.id != chosen.id && i.opened >= *closed)
+    });
+    let draft = report::postmortem::draft(chosen, &state.history, &learned, open_since);
     let text = match format {
         PostmortemFormat::Markdown => report::postmortem::render_markdown(&draft),
         PostmortemFormat::Html => {
@@ -364,16 +385,9 @@ pub(super) fn incident_note(
     text: &str,
 ) -> Result<u8> {
     let config = flags.load_config(config)?;
-    let Some(w) = config
-        .workloads
-        .iter()
-        .find(|w| w.name == workload || w.id() == workload)
-    else {
-        anyhow::bail!(
-            "{workload}: no workload of that name in {}",
-            config.path.display()
-        );
-    };
+    let w = config
+        .workload_named(workload)
+        .map_err(|e| anyhow::anyhow!(e))?;
     if text.trim().is_empty() {
         anyhow::bail!("--text: say what was done (it goes in the post-mortem)");
     }

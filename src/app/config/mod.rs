@@ -144,6 +144,29 @@ impl Config {
             .collect()
     }
 
+    /// The workload `wanted` names: `namespace/name`, or a name only one
+    /// workload of the config has. A name two namespaces share is refused
+    /// with both ids (each command picked a different one of them).
+    pub fn workload_named(&self, wanted: &str) -> Result<&Workload, String> {
+        if let Some(w) = self.workloads.iter().find(|w| w.id() == wanted) {
+            return Ok(w);
+        }
+        let named: Vec<&Workload> = self.workloads.iter().filter(|w| w.name == wanted).collect();
+        match named.as_slice() {
+            [one] => Ok(one),
+            [] => Err(format!(
+                "{wanted}: no workload of that name in {}",
+                self.path.display()
+            )),
+            many => Err(format!(
+                "{wanted}: {} workloads of {} have that name ({}): give it as namespace/name",
+                many.len(),
+                self.path.display(),
+                many.iter().map(|w| w.id()).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+
     /// Keeps only the workloads of `shard`.
     pub fn select_shard(&mut self, shard: Shard) {
         self.workloads

@@ -594,20 +594,9 @@ fn remember(
     let failed = run.failures.iter().any(|(f, _)| *f == id);
     let applied = change.patch && !run.dry_run && run.cluster && !failed;
     let at = w.now.map(format_timestamp).unwrap_or_default();
-    // What the operator changed — in the config since the last run, on
-    // the HPA since homeostat last applied it — noted on the incident it
-    // was meant to heal.
-    if let Some(settings) = settings {
-        let in_config = state
-            .settings
-            .map(|before| settings.changes_since(&before))
-            .unwrap_or_default();
-        if !in_config.is_empty() {
-            let what = format!("config: {}", in_config.join(", "));
-            note_change(&mut state.incidents, run, &id, &what, &at);
-        }
-        state.settings = Some(settings);
-    }
+    // What the operator changed on the HPA since homeostat last applied
+    // it, noted on the incident it was meant to heal (the config's changes
+    // are noted once this run's incidents have moved: see below).
     let noted_on_hpa = outside
         .hpa_change
         .as_ref()
@@ -650,6 +639,22 @@ fn remember(
         if outside.learns {
             learn_recurring(&mut state, outside.calendar, run, &at);
         }
+    }
+    // The config's changes since the last run, noted after the incidents
+    // moved: a change that this run finds healed the open incident goes
+    // on it (closed now, the latest), and one after which this run opens
+    // an incident goes on the new one, not on the closed incident before
+    // it (whose post-mortem listed the regression as part of its fix).
+    if let Some(settings) = settings {
+        let in_config = state
+            .settings
+            .map(|before| settings.changes_since(&before))
+            .unwrap_or_default();
+        if !in_config.is_empty() {
+            let what = format!("config: {}", in_config.join(", "));
+            note_change(&mut state.incidents, run, &id, &what, &at);
+        }
+        state.settings = Some(settings);
     }
     run.incidents_open += state.incidents.iter().filter(|i| i.is_open()).count();
     if !state.incidents.is_empty() {
