@@ -106,6 +106,10 @@ pub struct Evidence {
     /// The HPA's `(min, max)` today, when known: changes within the
     /// hysteresis band are held back.
     pub current: Option<(u32, u32)>,
+    /// The highest load a known event in the horizon expects (the forecast
+    /// raised for it): declared by a person, so a ceiling too low for it
+    /// pages though no load of the history needed as much.
+    pub declared_peak: Option<f64>,
 }
 
 /// Relative band around today's max within which it is kept: from
@@ -369,6 +373,22 @@ fn max_above_ceiling(
     let ceiling = f64::from(policy.max_replicas.ceiling());
     if expected_need <= ceiling {
         return None;
+    }
+    // A known event's load was declared, not extrapolated: a ceiling too
+    // low for it pages before it begins (the history cannot have held it).
+    if let Some(declared) = evidence
+        .declared_peak
+        .filter(|&d| whole(d / capacity) > ceiling)
+    {
+        return Some((
+            true,
+            format!(
+                "a known event in the horizon expects load {}, which needs {} replicas, above the max ceiling {}: raise the ceiling before it begins",
+                significant(declared, 4),
+                whole(declared / capacity),
+                policy.max_replicas.ceiling()
+            ),
+        ));
     }
     // Called only once load has needed more than the ceiling: an expected
     // peak beyond anything the last weeks held (a re-based history's

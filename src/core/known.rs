@@ -115,10 +115,13 @@ impl KnownEvent {
             }
         }
         match (self.factor, self.load) {
-            (Some(f), None) if f.is_finite() && f > 0.0 => None,
+            (Some(f), None) if f.is_finite() && f >= 1.0 => None,
             (None, Some(l)) if l.is_finite() && l >= 0.0 => None,
+            // The forecast is only ever raised for an event (a quieter
+            // stretch is the HPA's to follow down): a factor below 1 would
+            // do nothing while its reasons said the forecast was raised.
             (Some(f), None) => Some(format!(
-                "known event `{name}`: factor must be a positive multiple of the ordinary load (e.g. 3), got {f}"
+                "known event `{name}`: factor must be a multiple of the ordinary load of at least 1 (e.g. 3: known events raise the forecast; a quieter stretch is left to the HPA), got {f}"
             )),
             (None, Some(l)) => Some(format!(
                 "known event `{name}`: load must be a non-negative load, got {l}"
@@ -245,35 +248,103 @@ pub fn leave_out(series: &Series, events: &[KnownEvent]) -> (Series, usize) {
     (out, left_out)
 }
 
+/// What [`raise_forecast`] did: the occurrences the bounds cover, and the
+/// highest load the forecast expects during them (what a declared event
+/// asks of max).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Raised {
+    pub upcoming: Vec<Upcoming>,
+    pub declared_peak: Option<f64>,
+}
+
 /// Raises `forecast` during the occurrences of `events` (each step to the
 /// highest load an event overlapping it expects), and returns the
-/// occurrences that overlap `[since, until)`, the horizon the bounds cover.
+/// occurrences that overlap `[now, until)` — the bounds cover `[since,
+/// until)`, from the first forecast step after `now` — with the highest
+/// load they raise it to there. An occurrence in progress at `now` that
+/// ends before `since` (the rest of its last data step) raises the step
+/// at `since` instead: carried a little long rather than given back
+/// while it still runs.
 pub fn raise_forecast(
     forecast: &mut Forecast,
     events: &[KnownEvent],
+    now: i64,
     (since, until): (i64, i64),
-) -> Vec<Upcoming> {
+) -> Raised {
     let first = forecast.start;
     let last = forecast.timestamp(forecast.mean.len());
-    let mut upcoming = Vec::new();
+    let grid = (first, forecast.step, forecast.mean.len());
+    let window = steps_overlapping(grid, (since, until));
+    let mut raised = Raised::default();
     for event in events {
-        for (from, to) in event.occurrences(first, last) {
-            let grid = (first, forecast.step, forecast.mean.len());
-            for mean in &mut forecast.mean[steps_overlapping(grid, (from, to))] {
+        for (from, to) in event.occurrences(first.min(now), last) {
+            let mut steps = steps_overlapping(grid, (from, to));
+            let in_progress = from <= now && now < to;
+            if in_progress && steps.end <= window.start && window.start < window.end {
+                steps = window.start..window.start + 1;
+            }
+            for i in steps.clone() {
+                let mean = &mut forecast.mean[i];
                 *mean = mean.max(event.expected(*mean));
             }
-            if from < until && to > since {
-                upcoming.push(Upcoming {
+            if from < until && (to > since || in_progress) {
+                raised.upcoming.push(Upcoming {
                     name: event.name.clone(),
                     from,
                     to,
                     effect: event.effect(),
                 });
+                let peak = (steps.start.max(window.start)..steps.end.min(window.end))
+                    .map(|i| forecast.mean[i])
+                    .filter(|m| m.is_finite())
+                    .reduce(f64::max);
+                raised.declared_peak = match (raised.declared_peak, peak) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
             }
         }
     }
-    upcoming.sort_by_key(|u| u.from);
-    upcoming
+    raised.upcoming.sort_by_key(|u| u.from);
+    raised
+}
+
+/// While an occurrence of `events` is in progress at the end of `series`
+/// (its steps are left out of event detection, so no spike is found in
+/// it), load above `capacity` up to the end: the first step of that run
+/// and its highest load, when the run lasts at least 15 minutes (one step
+/// when a step is longer). Declaring an event must not silence the page
+/// for load beyond what max carries.
+#[must_use]
+pub fn overload_in_progress(
+    series: &Series,
+    events: &[KnownEvent],
+    capacity: f64,
+) -> Option<(i64, f64)> {
+    let last = series.end();
+    let began = events
+        .iter()
+        .flat_map(|e| e.occurrences(last, last + series.step))
+        .map(|(from, _)| from)
+        .min()?;
+    let least = usize::try_from(900 / series.step).unwrap_or(0).max(1);
+    let (mut first, mut peak, mut above) = (None, 0.0f64, 0usize);
+    for (i, &value) in series.values.iter().enumerate().rev() {
+        let t = series.start + i as i64 * series.step;
+        if t + series.step <= began {
+            break;
+        }
+        if value.is_nan() {
+            continue;
+        }
+        if value <= capacity {
+            break;
+        }
+        first = Some(t);
+        peak = peak.max(value);
+        above += 1;
+    }
+    first.filter(|_| above >= least).map(|t| (t, peak))
 }
 
 #[cfg(test)]
@@ -379,6 +450,13 @@ mod tests {
             .problem()
             .unwrap()
             .contains("longer than it takes to recur"));
+        // Known events only raise the forecast: below 1 would do nothing
+        // while the reasons said it was raised.
+        let quieter = KnownEvent {
+            factor: Some(0.2),
+            ..event("2026-11-27T00:00:00Z", "2026-11-28T00:00:00Z", None)
+        };
+        assert!(quieter.problem().unwrap().contains("of at least 1"));
     }
 
     #[test]
@@ -407,7 +485,7 @@ mod tests {
         let mut forecast = crate::core::model::forecast(&series, 24).unwrap();
         let before = forecast.mean.clone();
         let horizon = (forecast.start, forecast.start + 24 * hour);
-        let upcoming = raise_forecast(&mut forecast, &[e], horizon);
+        let upcoming = raise_forecast(&mut forecast, &[e], horizon.0, horizon).upcoming;
         assert_eq!(upcoming.len(), 1);
         assert_eq!(upcoming[0].from, 48 * hour + 2 * hour + 1800);
         assert!(upcoming[0]

@@ -136,3 +136,83 @@ fn a_calendar_event_pre_scales_min_by_the_lead_and_gives_it_back_afterwards() {
         "{reasons}"
     );
 }
+
+#[test]
+fn a_declared_event_pages_when_the_ceiling_is_too_low_and_never_silences_overload() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, now) = history(dir.path());
+    // Tomorrow's launch expects 5,000: 500 replicas at 10 each, above the
+    // ceiling of 100, which no load of the history came near. It is
+    // declared, not extrapolated: a page before it begins.
+    let launch = format!(
+        "{{name: launch, start: {}, end: {}, load: 5000}}",
+        homeostat::core::time::format_timestamp(now + 12 * 3600),
+        homeostat::core::time::format_timestamp(now + 14 * 3600)
+    );
+    let output = support::recommend_json(&config(dir.path(), &file, &[launch]), now, &[], &[]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let w = &report["workloads"][0];
+    assert_eq!(w["status"], "needs_operator", "{w:#}");
+    assert!(
+        w["reasons"].to_string().contains(
+            "a known event in the horizon expects load 5000, which needs 500 replicas, above the max ceiling 100"
+        ),
+        "{w:#}"
+    );
+
+    // An event in progress, its load far beyond what was declared and what
+    // max carries: the same spike above max as without the event (its
+    // steps are left out of detection, and it went unseen).
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let surged: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| match line.split_once(',') {
+            Some((t, v)) if i + 24 >= lines.len() && i > 0 => {
+                format!("{t},{:.3}", v.parse::<f64>().unwrap() * 20.0)
+            }
+            _ => (*line).to_string(),
+        })
+        .collect();
+    std::fs::write(&file, surged.join("\n") + "\n").unwrap();
+    let concert = event("concert", now - 3 * 3600, now + 3 * 3600);
+    let output = support::recommend_json(&config(dir.path(), &file, &[concert]), now, &[], &[]);
+    // Critical: exit 1, and said on stderr.
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::stderr(&output)
+    );
+    assert!(support::stderr(&output).contains("is going on above the"));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let w = &report["workloads"][0];
+    assert_eq!(w["in_spike"], true, "{w:#}");
+    let carried = w["max_replicas"].as_f64().unwrap() * 10.0;
+    let spike = w["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "spike" && e["end"].is_null())
+        .unwrap_or_else(|| panic!("{w:#}"));
+    assert!(spike["after"].as_f64().unwrap() > carried, "{w:#}");
+}
+
+#[test]
+fn an_event_in_its_last_data_step_is_still_carried() {
+    // At 2 minutes past the last 5-minute sample the event has 2 minutes
+    // left; the plan starts at the next step, after its end. Min and max
+    // were given back while it ran.
+    let dir = tempfile::tempdir().unwrap();
+    let (file, now) = history(dir.path());
+    let sale = event("sale", now - 6 * 3600, now + 240);
+    let declared = config(dir.path(), &file, &[sale]);
+    let during = plan(&declared, now + 120);
+    assert_eq!(during["known_events"][0]["name"], "sale", "{during:#}");
+    let bare = plan(&config(dir.path(), &file, &[]), now + 120);
+    assert!(
+        during["scheduled_min"].as_u64().unwrap() > bare["scheduled_min"].as_u64().unwrap(),
+        "{during:#}\n{bare:#}"
+    );
+}

@@ -279,7 +279,10 @@ fn compute(
         forecast.timestamp(first_after_now),
         forecast.timestamp(total),
     );
-    let known = known::raise_forecast(&mut forecast, &workload.calendar, horizon);
+    let known::Raised {
+        upcoming: known,
+        declared_peak,
+    } = known::raise_forecast(&mut forecast, &workload.calendar, now, horizon);
     // Max is sized from the peaks of the history as it was where re-basing
     // raised it (a rise reaches max through the forecast), and never below
     // the last week's as they were: after a drop, room for a week more (a
@@ -298,6 +301,7 @@ fn compute(
         highest_seen: highest_seen(&series, crate::core::bounds::HIGHEST_SEEN_DAYS),
         lowest_seen: lowest_seen(&series, crate::core::bounds::LOWEST_SEEN_DAYS),
         current: workload.current.map(|c| (c.min_replicas, c.max_replicas)),
+        declared_peak,
     };
     let bounds = derive_bounds(&forecast, first_after_now..total, &policy, &evidence);
     // A cold start's errors are the fleet's, not a backtest of its own.
@@ -313,7 +317,7 @@ fn compute(
     let texture_carried = adaptation
         .texture
         .map(|_| f64::from(bounds.max.replicas) * policy.target_per_replica);
-    let events: Vec<events::Event> = found
+    let mut events: Vec<events::Event> = found
         .into_iter()
         .filter(|e| {
             matters_to_capacity(
@@ -325,6 +329,26 @@ fn compute(
             )
         })
         .collect();
+    // A known event in progress is left out of detection: load beyond
+    // what max carries during it is a spike above max all the same.
+    let carried = f64::from(bounds.max.replicas) * policy.target_per_replica;
+    if let Some((start, peak)) = known::overload_in_progress(&series, &workload.calendar, carried) {
+        let expected = forecast
+            .mean
+            .get(first_after_now)
+            .copied()
+            .unwrap_or(carried);
+        events.push(events::Event {
+            kind: EventKind::Spike,
+            start,
+            end: None,
+            before: expected,
+            after: peak,
+            // Not measured against the noise: found against capacity.
+            z: 0.0,
+            day_peak: expected,
+        });
+    }
     let lead = workload.startup.secs() + workload.buffer.secs();
     let (schedule, scheduled_min) = if workload.mode == Mode::Schedule {
         let schedule = schedule_min(
