@@ -248,9 +248,16 @@ pub fn adapt(
         }
     }
 
+    // A spike in the history's first half day is measured against the
+    // part of its day the window still holds: a holiday rush cut by the
+    // window's start read as ×3 the day's peak in one run and ×1.5 an hour
+    // later, and max jumped with it. Only spikes with their whole day
+    // before them size the headroom.
+    let whole_day_before = series.start + 43_200;
     let heights: Vec<f64> = events
         .iter()
         .filter(|e| e.kind == EventKind::Spike && e.day_peak > 0.0)
+        .filter(|e| e.start >= whole_day_before)
         .filter(|e| e.end.is_none_or(|end| end - e.start >= reaction))
         .map(|e| e.after / e.day_peak)
         .filter(|r| r.is_finite())
@@ -364,11 +371,11 @@ mod tests {
     #[test]
     fn a_spike_is_left_out_and_sizes_the_headroom() {
         let series = flat(48);
-        let events = [spike(10 * HOUR, 12 * HOUR, 100.0, 400.0)];
+        let events = [spike(14 * HOUR, 16 * HOUR, 100.0, 400.0)];
         let a = adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default(), 0);
         assert_eq!(a.masked_steps, 24);
-        assert!(a.series.values[120..144].iter().all(|v| v.is_nan()));
-        assert!(a.series.values[144].is_finite());
+        assert!(a.series.values[168..192].iter().all(|v| v.is_nan()));
+        assert!(a.series.values[192].is_finite());
         // ×4 the day's peak is beyond the ×3 max_spike_headroom: the
         // operator's call, not a max inflated to the cap.
         let h = a.spike_headroom.unwrap();
@@ -379,9 +386,15 @@ mod tests {
         assert_eq!(a.headroom(1.2), 1.2);
         // A ×2.5 spike is absorbed; one shorter than the HPA's reaction
         // sizes nothing.
-        let events = [spike(10 * HOUR, 12 * HOUR, 100.0, 250.0)];
+        let events = [spike(14 * HOUR, 16 * HOUR, 100.0, 250.0)];
         let a = adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default(), 0);
         assert_eq!(a.headroom(1.2), 2.5);
+        // The same spike in the history's first half day, its day cut by
+        // the window: left out of the fit, but it sizes nothing.
+        let early = [spike(10 * HOUR, 12 * HOUR, 100.0, 250.0)];
+        let a = adapt(&series, &early, 48 * HOUR, &AdaptPolicy::default(), 0);
+        assert_eq!((a.masked_steps, a.spike_headroom), (24, None));
+        assert_eq!(a.headroom(1.2), 1.2);
         let a = adapt(
             &series,
             &events,
@@ -399,7 +412,14 @@ mod tests {
         let series = flat(48);
         let spikes = |n: i64| -> Vec<Event> {
             (0..n)
-                .map(|k| spike(k * 4 * HOUR, k * 4 * HOUR + HOUR, 100.0, 250.0))
+                .map(|k| {
+                    spike(
+                        12 * HOUR + k * 4 * HOUR,
+                        13 * HOUR + k * 4 * HOUR,
+                        100.0,
+                        250.0,
+                    )
+                })
                 .collect()
         };
         let healed = adapt(&series, &spikes(2), 48 * HOUR, &AdaptPolicy::default(), 0);

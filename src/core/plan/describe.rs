@@ -302,15 +302,19 @@ pub(super) const EVENTS_NAMED: usize = 3;
 /// the HPA can absorb asked for more.
 fn describe_headroom(adaptation: &Adaptation, workload: &Workload) -> Option<String> {
     let h = adaptation.spike_headroom?;
-    (h.factor > workload.policy.headroom).then(|| {
+    // Said only when it shows: "×1.20 instead of ×1.2" is no change.
+    let shown = |x: f64| (x * 100.0).round();
+    (shown(h.factor) > shown(workload.policy.headroom)).then(|| {
         format!(
             "healing headroom ×{:.2} instead of ×{}: the 95th percentile of how far {} rose above the day's expected peak",
             h.factor,
             workload.policy.headroom,
+            // Counted among every spike found, most of which change no
+            // replica count and so are not in the events listed.
             if h.absorbable == 1 {
-                "the one spike the HPA can absorb".to_string()
+                "the one spike found in the history that the HPA can absorb (listed only if it changes a replica count)".to_string()
             } else {
-                format!("the {} spikes the HPA can absorb", h.absorbable)
+                format!("the {} spikes found in the history that the HPA can absorb (the events list only those that change a replica count)", h.absorbable)
             },
         )
     })

@@ -575,6 +575,11 @@ fn next_day_mase(
 ) -> Option<f64> {
     let per_day = actual.steps_per_day()?;
     let index = |t: i64| usize::try_from((t - actual.start).div_euclid(actual.step)).ok();
+    // A day the data does not reach to its end is no next day's score
+    // (a replan near the end of the data was scored on its first hours).
+    if index(at + (per_day as i64 - 1) * actual.step)? >= actual.len() {
+        return None;
+    }
     let cut = index(at)?.min(actual.len());
     let scale = mase_scale(&actual.values[..cut], per_day);
     let errors: Vec<f64> = (0..per_day)
