@@ -396,14 +396,14 @@ fn max_above_ceiling(
     // gets there, not a page.
     Some(match evidence.highest_seen {
         Some(seen) if whole(seen / capacity) <= ceiling => (false, format!(
-            "the expected peak load {} would need {expected_need} replicas, above the max ceiling {}; the highest load the history holds (15-minute mean; its last {HIGHEST_SEEN_DAYS} days at most, the configured history when shorter), {}, needed {} replicas: no page for it until the load needs more than the ceiling",
+            "the expected peak load {} (the forecast's mean, before the interval and headroom max adds) would need {expected_need} replicas, above the max ceiling {}; the highest load the history holds (15-minute mean; its last {HIGHEST_SEEN_DAYS} days at most, the configured history when shorter), {}, needed {} replicas: no page for it until the load needs more than the ceiling",
             significant(expected, 4),
             policy.max_replicas.ceiling(),
             significant(seen, 4),
             whole(seen / capacity)
         )),
         _ => (true, format!(
-            "the expected peak load {} needs {expected_need} replicas, above the max ceiling {}",
+            "the expected peak load {} (the forecast's mean, before the interval and headroom max adds) needs {expected_need} replicas, above the max ceiling {}",
             significant(expected, 4),
             policy.max_replicas.ceiling()
         )),
@@ -737,7 +737,7 @@ mod tests {
                 bounds
                     .needs_operator
                     .iter()
-                    .any(|m| m.starts_with("the expected peak load 1000 needs 100 replicas")),
+                    .any(|m| m.starts_with("the expected peak load 1000 (the forecast's mean, before the interval and headroom max adds) needs 100 replicas")),
                 "today {today}: {bounds:?}"
             );
         }
