@@ -568,3 +568,31 @@ fn a_five_minute_burst_every_morning_is_room_max_keeps() {
         plan.reasons
     );
 }
+
+#[test]
+fn no_shift_is_smaller_than_min_change_between_its_levels() {
+    // The taxi trace the day before the ordinary level came back after New
+    // Year reported "shift −4% (level 12200 → 11700)" under the 15% that
+    // makes a shift.
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/homeostat.yaml");
+    for at in [
+        "2015-01-29T00:00:00Z",
+        "2015-01-29T04:00:00Z",
+        "2015-01-29T07:00:00Z",
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_homeostat"))
+            .args(["recommend", "--format", "json", "--at", at, "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        for w in report["workloads"].as_array().unwrap() {
+            for e in w["events"].as_array().into_iter().flatten() {
+                if e["kind"] == "shift" {
+                    let ratio = e["after"].as_f64().unwrap() / e["before"].as_f64().unwrap();
+                    assert!((ratio - 1.0).abs() >= 0.14, "{at} {}: {e}", w["name"]);
+                }
+            }
+        }
+    }
+}

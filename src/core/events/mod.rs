@@ -233,12 +233,33 @@ pub fn detect(
     let mut changes = scan.level_changes(&mut scratch);
     scan.keep_persistent(&mut changes, &mut scratch);
     let long_departures = scan.take_long_departures(&mut changes, &mut scratch);
-    let bounds = segment_bounds(&changes, n);
+    // A change is a shift only when the levels it separates differ by the
+    // least relative change (`min_change`): one found as a jump but whose
+    // segments' medians end up closer (the segments hold other events)
+    // was reported as "shift −4%". The smallest such is dropped and the
+    // levels measured again, until none is left.
+    let least = (1.0 + settings.min_relative).ln();
     let mut level_at = vec![f64::NAN; n];
-    for b in bounds.windows(2) {
-        let level = known_median(&ds.level[b[0]..b[1]], 1, &mut scratch).unwrap_or(f64::NAN);
-        level_at[b[0]..b[1]].fill(level);
+    loop {
+        let bounds = segment_bounds(&changes, n);
+        for b in bounds.windows(2) {
+            let level = known_median(&ds.level[b[0]..b[1]], 1, &mut scratch).unwrap_or(f64::NAN);
+            level_at[b[0]..b[1]].fill(level);
+        }
+        let smallest = changes
+            .iter()
+            .enumerate()
+            .map(|(k, &tau)| (k, (level_at[tau] - level_at[tau - 1]).abs()))
+            .filter(|&(_, size)| size < least)
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        match smallest {
+            Some((k, _)) => {
+                changes.remove(k);
+            }
+            None => break,
+        }
     }
+    let bounds = segment_bounds(&changes, n);
     let mut events = scan.shifts(&changes, &level_at);
     // Departures are measured from the level on either side, within the
     // step's segment (see `departure_from_sides`): this also follows a
