@@ -12,7 +12,9 @@
 
 use crate::core::model::Forecast;
 use crate::core::series::Series;
-use crate::core::time::{deserialize_timestamp, format_stretch, serialize_timestamp};
+use crate::core::time::{
+    deserialize_timestamp, deserialize_zoned_timestamp, format_stretch, serialize_timestamp,
+};
 use chrono::{DateTime, Months, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -76,12 +78,12 @@ pub struct KnownEvent {
     /// Its first occurrence, `[start, end)`.
     #[serde(
         serialize_with = "serialize_timestamp",
-        deserialize_with = "deserialize_timestamp"
+        deserialize_with = "deserialize_zoned_timestamp"
     )]
     pub start: i64,
     #[serde(
         serialize_with = "serialize_timestamp",
-        deserialize_with = "deserialize_timestamp"
+        deserialize_with = "deserialize_zoned_timestamp"
     )]
     pub end: i64,
     /// The load expected during it, as a multiple of the ordinary load.
@@ -457,6 +459,26 @@ mod tests {
             ..event("2026-11-27T00:00:00Z", "2026-11-28T00:00:00Z", None)
         };
         assert!(quieter.problem().unwrap().contains("of at least 1"));
+    }
+
+    #[test]
+    fn a_start_without_a_zone_or_beyond_the_years_handled_is_refused_in_words() {
+        let parse = |start: &str| {
+            serde_json::from_str::<KnownEvent>(&format!(
+                r#"{{"name": "concert", "start": "{start}", "end": "2015-01-27T22:00:00Z", "factor": 3}}"#
+            ))
+        };
+        let naive = parse("2015-01-27T18:00:00").unwrap_err().to_string();
+        assert!(
+            naive.contains("has no time zone: write it with one, e.g. 2015-01-27T18:00:00Z"),
+            "{naive}"
+        );
+        let spaced = parse("2015-01-27 18:00:00").unwrap_err().to_string();
+        assert!(spaced.contains("has no time zone"), "{spaced}");
+        let far = parse("9999-01-01T18:00:00Z").unwrap_err().to_string();
+        assert!(far.contains("outside the years 1653 to 2286"), "{far}");
+        assert!(parse("2015-01-27T18:00:00+01:00").is_ok());
+        assert!(parse("1422381600").is_ok());
     }
 
     #[test]

@@ -31,7 +31,15 @@ pub const MAX_TIMESTAMP: i64 = 10_000_000_000;
 /// assert_eq!(parse_timestamp("1429696800"), Ok(1_429_696_800));
 /// ```
 pub fn parse_timestamp(text: &str) -> Result<i64, String> {
-    check_timestamp(parse_any_timestamp(text.trim())?)
+    let text = text.trim();
+    let secs = parse_any_timestamp(text)?;
+    // A date written out is no unit mistake: say it is out of range.
+    if text.parse::<f64>().is_err() && !(-MAX_TIMESTAMP..=MAX_TIMESTAMP).contains(&secs) {
+        return Err(format!(
+            "{text:?} is outside the years 1653 to 2286 that homeostat handles"
+        ));
+    }
+    check_timestamp(secs)
 }
 
 /// `secs` if within ±[`MAX_TIMESTAMP`], else an error suggesting milliseconds.
@@ -134,6 +142,31 @@ pub fn deserialize_timestamp<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<i64, D::Error> {
     let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+    parse_timestamp(&text).map_err(serde::de::Error::custom)
+}
+
+/// [`deserialize_timestamp`] for an instant a person declares (a known
+/// event's start and end): a date and time without a zone is refused, not
+/// read as UTC (a team in New York would be five hours off without a word).
+pub fn deserialize_zoned_timestamp<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<i64, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+    let trimmed = text.trim();
+    let naive = [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ]
+    .iter()
+    .any(|format| NaiveDateTime::parse_from_str(trimmed, format).is_ok());
+    if naive {
+        return Err(serde::de::Error::custom(format!(
+            "{trimmed:?} has no time zone: write it with one, e.g. {}Z for UTC or {}+01:00",
+            trimmed.replace(' ', "T"),
+            trimmed.replace(' ', "T")
+        )));
+    }
     parse_timestamp(&text).map_err(serde::de::Error::custom)
 }
 
