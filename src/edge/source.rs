@@ -838,7 +838,7 @@ mod tests {
         let err = parse(b"timestamp,value\n0000-01-01T00:00:00Z,1\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("before the year 1653"), "{err}");
+        assert!(err.contains("outside the years 1653 to 2286"), "{err}");
     }
 
     #[test]
