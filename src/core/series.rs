@@ -372,6 +372,8 @@ pub fn human_span(secs: i64) -> String {
     let (days, hours, minutes) = (secs / DAY, (secs % DAY) / 3600, (secs % 3600) / 60);
     match (days, hours, minutes) {
         (0, 0, 0) => format!("{secs}s"),
+        // Under an hour the seconds count (a lead of 6m 30s is not 6m).
+        (0, 0, m) if secs % 60 != 0 => format!("{m}m {}s", secs % 60),
         (0, 0, m) => format!("{m}m"),
         (0, h, 0) => format!("{h}h"),
         (0, h, m) => format!("{h}h {m}m"),

@@ -89,7 +89,8 @@ fn a_calendar_event_pre_scales_min_by_the_lead_and_gives_it_back_afterwards() {
     assert_eq!(with["known_events"].as_array().unwrap().len(), 1, "{with}");
     let reasons = with["reasons"].to_string();
     assert!(
-        reasons.contains("known event sale (×3, ") && reasons.contains("raises min 6m before it"),
+        reasons.contains("known event sale (×3, ")
+            && reasons.contains("raises min 6m 30s before it"),
         "{reasons}"
     );
     // Startup 90 s and buffer 5 min: min rises 6.5 minutes before the start.
