@@ -76,10 +76,19 @@ fn a_calendar_event_pre_scales_min_by_the_lead_and_gives_it_back_afterwards() {
         ],
     );
     let bare = config(dir.path(), &file, &[]);
-    // `config check` lists them, so that a calendar's parse is seen early.
+    // `config check` lists them, with their times in UTC, so that a
+    // calendar's parse (an offset, unix seconds) is seen early.
     let check = support::homeostat(&["config", "check", "--config", declared.to_str().unwrap()]);
+    let ts = homeostat::core::time::format_timestamp;
+    let listed = format!(
+        "known events: last-sale (×3, once, first {} to {}), sale (×3, once, first {} to {})",
+        ts(last_sale.0),
+        ts(last_sale.1),
+        ts(sale.0),
+        ts(sale.1)
+    );
     assert!(
-        support::stdout(&check).contains("known events: last-sale (×3, once), sale (×3, once)"),
+        support::stdout(&check).contains(&listed),
         "{}",
         support::stdout(&check)
     );

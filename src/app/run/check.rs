@@ -126,10 +126,12 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
                 events
                     .iter()
                     .map(|e| format!(
-                        "{} ({}, {})",
+                        "{} ({}, {}, first {} to {})",
                         e.name,
                         e.effect(),
-                        e.recurring.map_or("once", |r| r.as_str())
+                        e.recurring.map_or("once", |r| r.as_str()),
+                        format_timestamp(e.start),
+                        format_timestamp(e.end)
                     ))
                     .collect::<Vec<_>>()
                     .join(", ")
