@@ -440,11 +440,22 @@ pub(super) fn learned(
 ) -> Result<u8> {
     let config = flags.load_config(config)?;
     let store = run::store_of(&config);
+    // A store file that cannot be read is named on stderr; the patch is
+    // then incomplete, which the exit code says (1), as a run's would.
+    let unread = std::cell::Cell::new(0usize);
+    let read = |w: &crate::core::workload::Workload| match store.read(&w.namespace, &w.name) {
+        Ok(state) => state,
+        Err(e) => {
+            tracing::warn!("{e}");
+            unread.set(unread.get() + 1);
+            None
+        }
+    };
     if format == LearnedFormat::Json {
         let workloads: Vec<serde_json::Value> = config
             .workloads
             .iter()
-            .filter_map(|w| stored_state(&store, w).map(|s| untaken(w, s)))
+            .filter_map(|w| read(w).map(|s| untaken(w, s)))
             .filter(|s| !s.learned.is_empty() || !s.learned_events.is_empty())
             .map(|s| {
                 serde_json::json!({
@@ -459,7 +470,7 @@ pub(super) fn learned(
             serde_json::to_string_pretty(&serde_json::json!({ "workloads": workloads }))?;
         text.push('\n');
         emit(output, &text)?;
-        return Ok(0);
+        return Ok(u8::from(unread.get() > 0));
     }
     let mut text = format!(
         "# homeostat learned: settings operators chose while healing incidents,\n# suggested for {} (review, then merge into its workloads).\n",
@@ -467,7 +478,7 @@ pub(super) fn learned(
     );
     let mut entries = 0;
     for w in &config.workloads {
-        let Some(state) = stored_state(&store, w).map(|s| untaken(w, s)) else {
+        let Some(state) = read(w).map(|s| untaken(w, s)) else {
             continue;
         };
         let events: Vec<_> = state.learned_events.iter().collect();
@@ -504,11 +515,17 @@ pub(super) fn learned(
             );
         }
     }
-    if entries == 0 {
+    if unread.get() > 0 {
+        let _ = writeln!(
+            text,
+            "# incomplete: the model store of {} workload(s) could not be read (see the warnings)",
+            unread.get()
+        );
+    } else if entries == 0 {
         text.push_str("# nothing learned: no operator's fix is waiting for the config\n");
     }
     emit(output, &text)?;
-    Ok(0)
+    Ok(u8::from(unread.get() > 0))
 }
 
 /// A workload's state from the store, read only: a file that cannot be
