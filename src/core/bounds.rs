@@ -371,11 +371,10 @@ fn max_above_ceiling(
     let expected = mean_peak.max(evidence.ordinary_peak.unwrap_or(0.0));
     let expected_need = whole(expected / capacity);
     let ceiling = f64::from(policy.max_replicas.ceiling());
-    if expected_need <= ceiling {
-        return None;
-    }
     // A known event's load was declared, not extrapolated: a ceiling too
-    // low for it pages before it begins (the history cannot have held it).
+    // low for it pages before it begins (the history cannot have held it),
+    // however short it is (the 99th percentile above passes over an hour
+    // of a week).
     if let Some(declared) = evidence
         .declared_peak
         .filter(|&d| whole(d / capacity) > ceiling)
@@ -389,6 +388,9 @@ fn max_above_ceiling(
                 policy.max_replicas.ceiling()
             ),
         ));
+    }
+    if expected_need <= ceiling {
+        return None;
     }
     // Called only once load has needed more than the ceiling: an expected
     // peak beyond anything the last weeks held (a re-based history's

@@ -243,17 +243,34 @@ impl Fingerprint {
 
 /// Attributes `what` (seen by the run at `at`) to the open incidents, else
 /// to the latest one: the doctor's fix belongs to the problem it fixed.
-/// (`apply` notes an HPA change before its run's findings move the
-/// incidents, a config change after.) The incidents it was noted on.
+/// The incidents it was noted on.
 pub fn attribute(incidents: &mut [Incident], what: &str, at: &str) -> Vec<String> {
+    attribute_to(incidents, &[], what, at)
+}
+
+/// [`attribute`] to the incidents `ids` names (those open before a run's
+/// findings moved them, and those the run opened: a config change is seen
+/// by the run that may also close the incident it fixed), else as
+/// [`attribute`] does.
+pub fn attribute_to(
+    incidents: &mut [Incident],
+    ids: &[String],
+    what: &str,
+    at: &str,
+) -> Vec<String> {
     let change = OperatorChange {
         at: at.to_string(),
         what: what.to_string(),
     };
+    let named: Vec<usize> = (0..incidents.len())
+        .filter(|&k| ids.contains(&incidents[k].id))
+        .collect();
     let open: Vec<usize> = (0..incidents.len())
         .filter(|&k| incidents[k].is_open())
         .collect();
-    let targets = if open.is_empty() {
+    let targets = if !named.is_empty() {
+        named
+    } else if open.is_empty() {
         incidents.len().checked_sub(1).into_iter().collect()
     } else {
         open

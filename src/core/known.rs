@@ -117,13 +117,10 @@ impl KnownEvent {
             }
         }
         match (self.factor, self.load) {
-            (Some(f), None) if f.is_finite() && f >= 1.0 => None,
+            (Some(f), None) if f.is_finite() && f > 0.0 => None,
             (None, Some(l)) if l.is_finite() && l >= 0.0 => None,
-            // The forecast is only ever raised for an event (a quieter
-            // stretch is the HPA's to follow down): a factor below 1 would
-            // do nothing while its reasons said the forecast was raised.
             (Some(f), None) => Some(format!(
-                "known event `{name}`: factor must be a multiple of the ordinary load of at least 1 (e.g. 3: known events raise the forecast; a quieter stretch is left to the HPA), got {f}"
+                "known event `{name}`: factor must be a positive multiple of the ordinary load (e.g. 3), got {f}"
             )),
             (None, Some(l)) => Some(format!(
                 "known event `{name}`: load must be a non-negative load, got {l}"
@@ -199,6 +196,10 @@ pub struct Upcoming {
     pub to: i64,
     /// `×3`, or `load at least 420`.
     pub effect: String,
+    /// Whether it raised the forecast at any step (a quieter stretch, or a
+    /// load the forecast expects anyway, raises none): for the reasons.
+    #[serde(skip)]
+    pub raised: bool,
 }
 
 impl Upcoming {
@@ -285,9 +286,15 @@ pub fn raise_forecast(
             if in_progress && steps.end <= window.start && window.start < window.end {
                 steps = window.start..window.start + 1;
             }
+            // The steps it raises: only those ask anything of max.
+            let mut raised_steps = Vec::new();
             for i in steps.clone() {
                 let mean = &mut forecast.mean[i];
-                *mean = mean.max(event.expected(*mean));
+                let expected = event.expected(*mean);
+                if expected > *mean {
+                    *mean = expected;
+                    raised_steps.push(i);
+                }
             }
             if from < until && (to > since || in_progress) {
                 raised.upcoming.push(Upcoming {
@@ -295,9 +302,12 @@ pub fn raise_forecast(
                     from,
                     to,
                     effect: event.effect(),
+                    raised: !raised_steps.is_empty(),
                 });
-                let peak = (steps.start.max(window.start)..steps.end.min(window.end))
-                    .map(|i| forecast.mean[i])
+                let peak = raised_steps
+                    .iter()
+                    .filter(|i| window.contains(i))
+                    .map(|&i| forecast.mean[i])
                     .filter(|m| m.is_finite())
                     .reduce(f64::max);
                 raised.declared_peak = match (raised.declared_peak, peak) {
@@ -452,13 +462,13 @@ mod tests {
             .problem()
             .unwrap()
             .contains("longer than it takes to recur"));
-        // Known events only raise the forecast: below 1 would do nothing
-        // while the reasons said it was raised.
+        // A quieter stretch (a holiday) is declared to leave its past
+        // occurrences out of the history: accepted, never a raise.
         let quieter = KnownEvent {
             factor: Some(0.2),
             ..event("2026-11-27T00:00:00Z", "2026-11-28T00:00:00Z", None)
         };
-        assert!(quieter.problem().unwrap().contains("of at least 1"));
+        assert_eq!(quieter.problem(), None);
     }
 
     #[test]

@@ -523,6 +523,12 @@ fn note_change(
     at: &str,
 ) -> Vec<String> {
     let noted = crate::core::incident::attribute(incidents, what, at);
+    say_noted(run, id, what, &noted);
+    noted
+}
+
+/// The report's line for an operator's change and where it was noted.
+fn say_noted(run: &mut ApplyRun, id: &str, what: &str, noted: &[String]) {
     let on = if noted.is_empty() {
         String::new()
     } else {
@@ -532,7 +538,6 @@ fn note_change(
         id.to_string(),
         format!("{what} since homeostat's last run{on}"),
     ));
-    noted
 }
 
 /// Records the run in the model store and notes what changed since the last.
@@ -628,9 +633,18 @@ fn remember(
     }
     // Incidents move only on a run that made a plan: without one (no
     // data, an error) the conditions cannot be judged either way.
+    // The incidents a config change may belong to: those open before this
+    // run's findings, and those it opens (see below).
+    let mut concerned: Vec<String> = state
+        .incidents
+        .iter()
+        .filter(|i| i.is_open())
+        .map(|i| i.id.clone())
+        .collect();
     if matches!(w.status, Status::Ok | Status::NeedsOperator) {
         let found = incident::findings(w, &run.troubles);
         let changes = incident::advance(&mut state.incidents, &found, w, &at);
+        concerned.extend(changes.opened.iter().map(|i| i.id.clone()));
         for opened in &changes.opened {
             tracing::warn!(workload = %id, incident = %opened.id, cause = opened.cause.as_str(), "{id}: incident {} opened: {}", opened.id, opened.blocked_by);
         }
@@ -640,11 +654,11 @@ fn remember(
             learn_recurring(&mut state, outside.calendar, run, &at);
         }
     }
-    // The config's changes since the last run, noted after the incidents
-    // moved: a change that this run finds healed the open incident goes
-    // on it (closed now, the latest), and one after which this run opens
-    // an incident goes on the new one, not on the closed incident before
-    // it (whose post-mortem listed the regression as part of its fix).
+    // The config's changes since the last run, noted on the incidents open
+    // before this run (whether it closed them or not: the change may be
+    // their fix) and on those it opened (the change may be their cause);
+    // with none, on the latest. Not on a closed incident when the run opens
+    // a new one: its post-mortem listed the regression as part of its fix.
     if let Some(settings) = settings {
         let in_config = state
             .settings
@@ -652,7 +666,8 @@ fn remember(
             .unwrap_or_default();
         if !in_config.is_empty() {
             let what = format!("config: {}", in_config.join(", "));
-            note_change(&mut state.incidents, run, &id, &what, &at);
+            let noted = incident::attribute_to(&mut state.incidents, &concerned, &what, &at);
+            say_noted(run, &id, &what, &noted);
         }
         state.settings = Some(settings);
     }

@@ -150,10 +150,17 @@ fn describe_known(computed: &Computed, workload: &Workload) -> Vec<String> {
         .known
         .iter()
         .map(|event| {
-            format!(
-                "known event {}: the forecast is raised during it, max makes room for it{before}",
-                event.describe()
-            )
+            if event.raised {
+                format!(
+                    "known event {}: the forecast is raised during it, max makes room for it{before}",
+                    event.describe()
+                )
+            } else {
+                format!(
+                    "known event {}: the forecast already expects at least that, so nothing is raised (a known event never lowers it); its past occurrences stay out of the history",
+                    event.describe()
+                )
+            }
         })
         .collect();
     if computed.known_left_out > 0 {
