@@ -335,10 +335,18 @@ pub fn bounds_in_yaml(yaml: &str) -> Result<HpaBounds, String> {
         .map_err(|e| format!("not the HPA documents expected: {e}"))?;
     let mut bounds = std::collections::BTreeMap::new();
     for (i, document) in documents.into_iter().flatten().enumerate() {
-        if document.kind.as_deref() != Some("HorizontalPodAutoscaler") {
-            continue;
-        }
         let n = i + 1;
+        // The run overwrites the file with HPA documents only: anything
+        // else in it (a Deployment kept beside them) would be lost.
+        if document.kind.as_deref() != Some("HorizontalPodAutoscaler") {
+            let what = document
+                .kind
+                .as_deref()
+                .map_or_else(|| "has no kind".to_string(), |k| format!("is a {k}"));
+            return Err(format!(
+                "document {n} {what}, not an HPA: homeostat writes only HPA documents here and would lose it (give --output a file of its own)"
+            ));
+        }
         let metadata = document.metadata.as_ref();
         let name = metadata.and_then(|m| m.name.clone());
         let namespace = metadata.and_then(|m| m.namespace.clone());
@@ -420,7 +428,6 @@ mod tests {
                 &["why".into()],
             ),
             unchanged_body(&change("api", (2, 8)), (2, 8)),
-            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}),
         ];
         let yaml = serde_saphyr::to_string_multiple(&documents).unwrap();
         let bounds = bounds_in_yaml(&yaml).unwrap();
@@ -455,6 +462,30 @@ mod tests {
         assert!(
             negative.starts_with("not the HPA documents expected"),
             "{negative}"
+        );
+        // Another kind beside them would be lost when the run writes the
+        // file: refused before (it was skipped, and overwritten).
+        let other = bounds_in_yaml(&format!(
+            "{}---
+kind: Deployment
+metadata: {{name: web, namespace: shop}}
+spec: {{replicas: 3}}
+",
+            hpa("{minReplicas: 3, maxReplicas: 9}")
+        ))
+        .unwrap_err();
+        assert!(
+            other.starts_with("document 2 is a Deployment, not an HPA"),
+            "{other}"
+        );
+        let kindless = bounds_in_yaml(
+            "foo: bar
+",
+        )
+        .unwrap_err();
+        assert!(
+            kindless.contains("document 1 has no kind, not an HPA"),
+            "{kindless}"
         );
     }
 }
