@@ -161,10 +161,9 @@ pub fn deserialize_zoned_timestamp<'de, D: serde::Deserializer<'de>>(
     .iter()
     .any(|format| NaiveDateTime::parse_from_str(trimmed, format).is_ok());
     if naive {
+        let iso = trimmed.replace(' ', "T");
         return Err(serde::de::Error::custom(format!(
-            "{trimmed:?} has no time zone: write it with one, e.g. {}Z for UTC or {}+01:00",
-            trimmed.replace(' ', "T"),
-            trimmed.replace(' ', "T")
+            "{trimmed:?} has no time zone: write it with one, e.g. {iso}Z for UTC or {iso}+01:00"
         )));
     }
     parse_timestamp(&text).map_err(serde::de::Error::custom)

@@ -443,13 +443,11 @@ pub(super) fn learned(
     // A store file that cannot be read is named on stderr; the patch is
     // then incomplete, which the exit code says (1), as a run's would.
     let unread = std::cell::Cell::new(0usize);
-    let read = |w: &crate::core::workload::Workload| match store.read(&w.namespace, &w.name) {
-        Ok(state) => state,
-        Err(e) => {
-            tracing::warn!("{e}");
+    let read = |w: &crate::core::workload::Workload| {
+        read_state(&store, w).unwrap_or_else(|()| {
             unread.set(unread.get() + 1);
             None
-        }
+        })
     };
     if format == LearnedFormat::Json {
         let workloads: Vec<serde_json::Value> = config
@@ -534,9 +532,17 @@ fn stored_state(
     store: &crate::edge::store::Store,
     w: &crate::core::workload::Workload,
 ) -> Option<crate::edge::store::WorkloadState> {
-    store.read(&w.namespace, &w.name).unwrap_or_else(|e| {
+    read_state(store, w).unwrap_or(None)
+}
+
+/// [`stored_state`], telling a file that could not be read (`Err`, named
+/// on stderr) from one that is not there (`Ok(None)`).
+fn read_state(
+    store: &crate::edge::store::Store,
+    w: &crate::core::workload::Workload,
+) -> Result<Option<crate::edge::store::WorkloadState>, ()> {
+    store.read(&w.namespace, &w.name).map_err(|e| {
         tracing::warn!("{e}");
-        None
     })
 }
 

@@ -240,7 +240,7 @@ pub fn detect(
     // levels measured again, until none is left.
     let least = (1.0 + settings.min_relative).ln();
     let mut level_at = vec![f64::NAN; n];
-    loop {
+    let bounds = loop {
         let bounds = segment_bounds(&changes, n);
         for b in bounds.windows(2) {
             let level = known_median(&ds.level[b[0]..b[1]], 1, &mut scratch).unwrap_or(f64::NAN);
@@ -256,10 +256,9 @@ pub fn detect(
             Some((k, _)) => {
                 changes.remove(k);
             }
-            None => break,
+            None => break bounds,
         }
-    }
-    let bounds = segment_bounds(&changes, n);
+    };
     let mut events = scan.shifts(&changes, &level_at);
     // Departures are measured from the level on either side, within the
     // step's segment (see `departure_from_sides`): this also follows a
