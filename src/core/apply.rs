@@ -428,11 +428,39 @@ pub struct ApplyRun {
     pub error_labels: Vec<&'static str>,
 }
 
+/// An HPA document of the `GitOps` YAML, by (namespace, name).
+pub type HpaDocument = ((String, String), serde_json::Value);
+
 impl ApplyRun {
-    /// Every HPA's desired bounds as YAML documents (`---` between them).
+    /// Every HPA's desired bounds as YAML documents (`---` between them),
+    /// then, for each HPA in `wanted` this run has no document for (a
+    /// signal stopped it first, or it had no recommendation and no live
+    /// HPA to read), its document in `earlier` (the file the last run
+    /// wrote) as it was: the file is the repository's record, and an HPA
+    /// missing from it would fall back to its base bounds at the next sync.
     #[must_use]
-    pub fn patches_yaml(&self) -> String {
-        serde_saphyr::to_string_multiple(&self.desired).expect("JSON values always serialise")
+    pub fn patches_yaml(
+        &self,
+        earlier: &[HpaDocument],
+        wanted: &std::collections::HashSet<(String, String)>,
+    ) -> String {
+        let key = |body: &serde_json::Value| {
+            let field = |f: &str| body["metadata"][f].as_str().unwrap_or_default().to_string();
+            (field("namespace"), field("name"))
+        };
+        let written: std::collections::HashSet<(String, String)> =
+            self.desired.iter().map(key).collect();
+        let documents: Vec<&serde_json::Value> = self
+            .desired
+            .iter()
+            .chain(
+                earlier
+                    .iter()
+                    .filter(|(k, _)| wanted.contains(k) && !written.contains(k))
+                    .map(|(_, body)| body),
+            )
+            .collect();
+        serde_saphyr::to_string_multiple(&documents).expect("JSON values always serialise")
     }
 }
 

@@ -55,6 +55,27 @@ pub fn write_atomically(
     result
 }
 
+/// Whether [`write_atomically`] could write `path`, found out before a
+/// run does anything that cannot be taken back (records the run, patches
+/// HPAs): a temporary file is made in its folder and removed again; what
+/// is not a regular file is opened for writing.
+///
+/// # Errors
+///
+/// Why it cannot be written (no such folder, no permission).
+pub fn check_writable(path: &Path) -> std::io::Result<()> {
+    if fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return fs::OpenOptions::new().write(true).open(path).map(drop);
+    }
+    let resolved = fs::canonicalize(path).ok();
+    let path = resolved.as_deref().unwrap_or(path);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".check-{}", std::process::id()));
+    let probe = path.with_file_name(name);
+    File::create(&probe)?;
+    fs::remove_file(&probe)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -374,6 +374,26 @@ pub fn bounds_in_yaml(yaml: &str) -> Result<HpaBounds, String> {
     Ok(bounds)
 }
 
+/// The HPA documents of `yaml` (the `GitOps` YAML a run wrote, checked as
+/// [`bounds_in_yaml`] checks it), each by (namespace, name), as they are.
+///
+/// # Errors
+///
+/// What is not such YAML, naming the document.
+pub fn hpa_documents(yaml: &str) -> Result<Vec<crate::core::apply::HpaDocument>, String> {
+    bounds_in_yaml(yaml)?;
+    let documents: Vec<Option<Value>> = serde_saphyr::from_multiple(yaml)
+        .map_err(|e| format!("not the HPA documents expected: {e}"))?;
+    Ok(documents
+        .into_iter()
+        .flatten()
+        .map(|body| {
+            let field = |f: &str| body["metadata"][f].as_str().unwrap_or_default().to_string();
+            ((field("namespace"), field("name")), body)
+        })
+        .collect())
+}
+
 /// Applies `body` to the HPA (server-side apply, field manager
 /// `homeostat`; `force` takes the fields over from their other owners).
 pub async fn apply_patch(

@@ -223,7 +223,7 @@ fn a_dry_run_reads_but_never_patches_and_still_writes_the_yaml() {
     let (applied, patches) = run(&plan, script, true);
     assert!(patches.lock().unwrap().is_empty());
     assert!(applied.changes[0].patch);
-    let yaml = applied.patches_yaml();
+    let yaml = applied.patches_yaml(&[], &std::collections::HashSet::new());
     assert!(yaml.contains("kind: HorizontalPodAutoscaler"), "{yaml}");
     assert!(yaml.contains("minReplicas: 4"), "{yaml}");
 }
@@ -284,7 +284,7 @@ fn the_gitops_yaml_holds_every_hpa_changed_or_not() {
         record(&documents[1]),
         json!({"min_replicas": 3, "max_replicas": 20})
     );
-    let yaml = applied.patches_yaml();
+    let yaml = applied.patches_yaml(&[], &std::collections::HashSet::new());
     assert_eq!(
         yaml.matches("kind: HorizontalPodAutoscaler").count(),
         3,
@@ -635,4 +635,104 @@ fn the_operators_change_to_the_hpa_is_noted_on_the_incident_it_healed() {
         "{}",
         crate::support::stdout(&learned)
     );
+}
+
+#[test]
+fn the_gitops_yaml_keeps_the_last_documents_of_hpas_this_run_writes_none_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+    // Two hours of history: no recommendation, and no `current:` either.
+    let young = dir.path().join("young.csv");
+    std::fs::write(
+        &young,
+        "timestamp,value\n2015-01-31T22:00:00Z,10\n2015-01-31T23:00:00Z,12\n",
+    )
+    .unwrap();
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: web, namespace: shop, file: {}, target_per_replica: 1500, max_replicas: {{floor: 2, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 10}}}}\n  - {{name: young, namespace: shop, file: {}, target_per_replica: 5}}\n",
+            dir.path().join("models").display(),
+            taxi.display(),
+            young.display()
+        ),
+    )
+    .unwrap();
+    let yaml = dir.path().join("hpa.yaml");
+    let document = |name: &str, min: u32, max: u32| {
+        format!("apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: {name}\n  namespace: shop\n  annotations:\n    homeostat.io/last-recommendation: '{{\"min_replicas\":{min},\"max_replicas\":{max}}}'\nspec:\n  minReplicas: {min}\n  maxReplicas: {max}\n")
+    };
+    // The last run wrote web, young, and an HPA since taken out of the config.
+    std::fs::write(
+        &yaml,
+        [
+            document("web", 3, 10),
+            document("young", 4, 9),
+            document("gone", 1, 5),
+        ]
+        .join("---\n"),
+    )
+    .unwrap();
+    let out = support::apply_without_a_cluster(
+        &[
+            "--output-format",
+            "yaml",
+            "--output",
+            yaml.to_str().unwrap(),
+        ],
+        &config,
+        dir.path(),
+    );
+    let stderr = support::stderr(&out);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    let bounds =
+        homeostat::edge::cluster::bounds_in_yaml(&std::fs::read_to_string(&yaml).unwrap()).unwrap();
+    let key = |name: &str| ("shop".to_string(), name.to_string());
+    assert_eq!(bounds[&key("web")], (3, 15), "this run's: {stderr}");
+    assert_eq!(
+        bounds.get(&key("young")),
+        Some(&(4, 9)),
+        "kept as the last run wrote it: {stderr}"
+    );
+    assert!(
+        !bounds.contains_key(&key("gone")),
+        "not in the config any more"
+    );
+}
+
+#[test]
+fn an_output_that_cannot_be_written_stops_apply_before_anything_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+    let config = dir.path().join("homeostat.yaml");
+    let store = dir.path().join("models");
+    std::fs::write(
+        &config,
+        format!(
+            "store: {}\nworkloads:\n  - {{name: web, namespace: shop, file: {}, target_per_replica: 1500, current: {{min_replicas: 3, max_replicas: 10}}}}\n",
+            store.display(),
+            taxi.display()
+        ),
+    )
+    .unwrap();
+    let output = dir.path().join("no-such-folder/hpa.yaml");
+    let out = support::apply_without_a_cluster(
+        &[
+            "--output-format",
+            "yaml",
+            "--output",
+            output.to_str().unwrap(),
+        ],
+        &config,
+        dir.path(),
+    );
+    let stderr = support::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no-such-folder/hpa.yaml") && stderr.contains("nothing was run"),
+        "{stderr}"
+    );
+    let recorded = std::fs::read_dir(&store).map_or(0, |d| d.count());
+    assert_eq!(recorded, 0, "the run is not in the store");
 }

@@ -5,7 +5,7 @@ use super::{colour_wanted, emit, log_summary, notify_and_say, stopped_early, Fla
 use crate::app::cli::{ApplyFormat, PatchFormat};
 use crate::app::{run, stop};
 use crate::report;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
 /// How `apply` runs and where its output goes.
@@ -33,6 +33,15 @@ pub(super) fn apply(
         );
     }
     let mut config = flags.load_config(config)?;
+    // Found out now, not after the run was recorded and the HPAs patched.
+    if let Some(path) = output.path {
+        crate::edge::atomic::check_writable(path).with_context(|| {
+            format!(
+                "cannot write {} (--output): nothing was run",
+                path.display()
+            )
+        })?;
+    }
     // One writer per store: taken before the plan, so that a second
     // run learns at once (or after a short wait) that it must not run.
     let _store_lock = run::store_of(&config).lock(crate::edge::store::LOCK_WAIT)?;
@@ -71,22 +80,35 @@ pub(super) fn apply(
     // Without one, a GitOps job's repository is what is in force: the
     // YAML the last run wrote to `--output`.
     let mut from_yaml = std::collections::HashSet::new();
-    if let Some(client) = &cluster {
-        runtime.block_on(run::current_from_cluster(client, &mut config));
-    } else if let (Some(PatchFormat::Yaml), Some(path)) = (output.patches, output.path) {
+    // The last run's YAML: overwritten by this run, so refused when it is
+    // not what a run wrote (it would be lost), and its documents kept for
+    // the HPAs this run writes none for.
+    let mut earlier = Vec::new();
+    if let (Some(PatchFormat::Yaml), Some(path)) = (output.patches, output.path) {
         match std::fs::read_to_string(path) {
             Ok(yaml) => {
-                from_yaml = run::current_from_yaml(path, &yaml, &mut config)?;
-                tracing::info!(
-                    "the plan starts from the bounds of {} HPAs in {} (the last run's YAML), the rest from `current:`",
-                    from_yaml.len(),
-                    path.display()
-                );
+                if cluster.is_none() {
+                    from_yaml = run::current_from_yaml(path, &yaml, &mut config)?;
+                    tracing::info!(
+                        "the plan starts from the bounds of {} HPAs in {} (the last run's YAML), the rest from `current:`",
+                        from_yaml.len(),
+                        path.display()
+                    );
+                }
+                earlier = run::documents_in_yaml(path, &yaml)?;
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
         }
     }
+    if let Some(client) = &cluster {
+        runtime.block_on(run::current_from_cluster(client, &mut config));
+    }
+    let hpas: std::collections::HashSet<(String, String)> = config
+        .workloads
+        .iter()
+        .map(|w| (w.namespace.clone(), w.hpa.clone()))
+        .collect();
     let mut plan = run::recommend(&context, &config);
     progress.finish();
     run::note_learned(&mut plan, &learned);
@@ -140,9 +162,9 @@ pub(super) fn apply(
         Some(PatchFormat::Yaml) => {
             eprint!("{report}");
             for id in &applied.not_desired {
-                tracing::warn!(workload = %id, "{id}: not in the YAML: no recommendation this run and no live HPA to read its bounds from (keep its last patch in the repository)");
+                tracing::warn!(workload = %id, "{id}: no recommendation this run and no live HPA to read its bounds from: the YAML keeps the document the last run wrote for it, if any");
             }
-            emit(output.path, &applied.patches_yaml())
+            emit(output.path, &applied.patches_yaml(&earlier, &hpas))
         }
         None => emit(output.path, &report),
     };

@@ -326,6 +326,24 @@ pub fn current_from_yaml(
     Ok(set)
 }
 
+/// The HPA documents of `yaml`, the `GitOps` YAML the last run wrote (its
+/// `--output`), as they are.
+///
+/// # Errors
+///
+/// The file's name and what in it is not such YAML.
+pub fn documents_in_yaml(
+    path: &std::path::Path,
+    yaml: &str,
+) -> anyhow::Result<Vec<crate::core::apply::HpaDocument>> {
+    crate::edge::cluster::hpa_documents(yaml).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e}; expected the HPA documents an earlier `apply --output-format yaml` wrote there (move the file away to start from `current:`)",
+            path.display()
+        )
+    })
+}
+
 /// An alert when the HPA sat at its max (kube-state-metrics in Prometheus)
 /// longer than [`crate::core::apply::AT_MAX_ALERT`] since the last run; a
 /// warning when that cannot be checked.
