@@ -1066,3 +1066,48 @@ fn backtest_replays_every_workload_in_every_format_and_names_the_ones_it_cannot(
         stdout(&table)
     );
 }
+
+#[test]
+fn config_check_reads_the_prometheus_secrets_and_headers_a_run_would_fail_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |prometheus: &str| {
+        let config = write(
+            dir.path(),
+            "homeostat.yaml",
+            format!("prometheus:\n  url: http://127.0.0.1:9\n{prometheus}workloads:\n  - {{name: api, namespace: web, query: 'sum(rate(http_requests_total[5m]))', target_per_replica: 10}}\n").as_bytes(),
+        );
+        homeostat(&["config", "check", "--config", config.to_str().unwrap()])
+    };
+    for (setting, expected) in [
+        (
+            "  bearer_token_file: /no/such/token\n",
+            "cannot read /no/such/token",
+        ),
+        (
+            "  ca_file: /no/such/ca.pem\n",
+            "cannot read /no/such/ca.pem",
+        ),
+        (
+            "  headers: {'bad header': x}\n",
+            "`bad header` is not a valid header name",
+        ),
+    ] {
+        let out = check(setting);
+        let text = stdout(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{setting}: {text}{}",
+            stderr(&out)
+        );
+        assert!(
+            text.contains("prometheus: error:") && text.contains(expected),
+            "{setting}: {text}"
+        );
+    }
+    let out = check("  insecure_skip_verify: true\n");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("prometheus: settings usable"), "{text}");
+    assert!(text.contains("insecure_skip_verify"), "{text}");
+}

@@ -147,5 +147,28 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
         };
         let _ = writeln!(report, "{}: {line}{known}{like}", workload.id());
     }
+    // The server's settings that can be judged without it: the secrets,
+    // the CA file and the headers are read as a run reads them (a missing
+    // token file failed every query workload of the run).
+    if let Some(prometheus) = &config.prometheus {
+        match crate::edge::prometheus::client::Client::new(prometheus) {
+            Ok(_) => {
+                let _ = writeln!(
+                    report,
+                    "prometheus: settings usable (secrets, CA file, headers read; the server is not contacted)"
+                );
+            }
+            Err(e) => {
+                problems += 1;
+                let _ = writeln!(report, "prometheus: error: {e}");
+            }
+        }
+        if prometheus.insecure_skip_verify {
+            let _ = writeln!(
+                report,
+                "prometheus: warning: insecure_skip_verify: the server's certificate is not checked"
+            );
+        }
+    }
     FileCheck { report, problems }
 }
