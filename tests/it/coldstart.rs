@@ -352,3 +352,29 @@ fn backtest_replays_a_workload_as_new_from_six_hours_of_history() {
     let grown = grown_report["workloads"][0].clone();
     assert_eq!(grown["replans"].as_array().unwrap().len(), 4);
 }
+
+#[test]
+fn a_rerun_at_the_same_moment_gives_a_workload_under_two_weeks_the_same_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Five days: its own model, blended with the fleet's shapes.
+    let week_old = write(d, "api-us", now(), 5 * DAY, 3_000.0, &|t| rhythm(true, t));
+    let mut entries = fleet(d);
+    entries.push(entry("api-us", &week_old, 600.0, ""));
+    let config = config(d, "fleet.yaml", &entries);
+    // The first run learns the shapes and keeps them; the second finds
+    // them in the store. Before, only the second blended with them.
+    let first = recommend(&config);
+    let second = recommend(&config);
+    let (first, second) = (named(&first, "api-us"), named(&second, "api-us"));
+    assert!(first["cold_start"].is_object(), "blended: {first:#}");
+    for field in [
+        "min_replicas",
+        "max_replicas",
+        "expected_load",
+        "cold_start",
+        "model",
+    ] {
+        assert_eq!(first[field], second[field], "{field}: {first:#} {second:#}");
+    }
+}

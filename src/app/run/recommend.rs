@@ -29,8 +29,9 @@ pub fn recommend(run: &RunContext, config: &Config) -> Plan {
 /// profile; once all are planned, the shapes are learned from them (five
 /// or more; else the store's are used) and kept in the store, and the
 /// workloads too young for a model of their own (put aside on the way)
-/// are planned from them. Workloads younger than two weeks are planned
-/// with the store's shapes, when it has any.
+/// are planned from them, and so are those younger than two weeks
+/// (blended with their own model): with this run's shapes, else the
+/// store's, so that a rerun at the same moment gives the same plan.
 pub fn recommend_with<T, F>(run: &RunContext, config: &Config, extra: F) -> (Plan, Vec<T>)
 where
     T: Send,
@@ -39,7 +40,9 @@ where
     let mut workloads = Vec::with_capacity(config.workloads.len());
     let mut extras = Vec::with_capacity(config.workloads.len());
     let mut profiled: Vec<shapes::Profiled> = Vec::new();
-    let mut young: Vec<(usize, Loaded)> = Vec::new();
+    // Planned once the shapes are learned: (index, history, the plan of
+    // its own model alone when it has one).
+    let mut young: Vec<(usize, Loaded, Option<Option<Fitted>>)> = Vec::new();
     let at = run.at;
     let store = super::store_of(config);
     // Only a configured store's: a run without one learns its own.
@@ -76,18 +79,41 @@ where
             let (loaded, _planning) = with_planning_budget(workload, loaded, at);
             let (plan, fitted) = match loaded {
                 Ok(loaded) => {
-                    let fleet = fleet_for(workload, stored.as_ref(), &[]);
-                    // A young workload is planned once the run's shapes are
-                    // learned: those of this run's fleet, and the profile
-                    // its `like:` names from this run rather than the
-                    // stored shape it was put in.
-                    let young = young_workload(workload, &loaded.raw, Some(loaded.now));
+                    // A workload the shapes take part in is planned once the
+                    // run's shapes are learned: those of this run's fleet
+                    // (else the store's), and the profile its `like:` names
+                    // from this run rather than the stored shape it was put
+                    // in. Planned with the store's shapes here, a second run
+                    // at the same moment gave other bounds than the first
+                    // (the first had stored the shapes the second used).
+                    let shaped =
+                        crate::core::plan::shaped_history(workload, &loaded.raw, Some(loaded.now));
+                    let young = shaped.is_some_and(|known| known < shapes::COLD_HISTORY);
                     if young && workload.like.is_some() {
                         return Planned::Young(loaded);
                     }
+                    let fleet = if shaped.is_some() {
+                        Fleet::Alone
+                    } else {
+                        fleet_for(workload, stored.as_ref(), &[])
+                    };
                     let planned = plan_in_fleet(workload, &loaded.raw, Some(loaded.now), &fleet);
                     if planned.0.status == Status::InsufficientData && young {
                         return Planned::Young(loaded);
+                    }
+                    if shaped.is_some() {
+                        // Its own model alone for now: its profile (from a
+                        // week) joins the fleet's, and it stays the plan
+                        // when there are no shapes.
+                        let profile = planned
+                            .1
+                            .as_ref()
+                            .and_then(|f| shapes::contribution(&f.history));
+                        return Planned::Blended {
+                            alone: Box::new(planned),
+                            profile,
+                            loaded,
+                        };
                     }
                     planned
                 }
@@ -119,13 +145,26 @@ where
                 extras.push(Some(extra));
             }
             Planned::Young(loaded) => {
-                young.push((workloads.len(), loaded));
+                young.push((workloads.len(), loaded, None));
                 workloads.push(WorkloadPlan::empty(
                     &workload.namespace,
                     &workload.name,
                     &workload.hpa,
                     Status::InsufficientData,
                 ));
+                extras.push(None);
+            }
+            Planned::Blended {
+                alone,
+                profile,
+                loaded,
+            } => {
+                if let Some(contribution) = profile {
+                    shapes::Profiled::add_to(&mut profiled, workload.id(), contribution);
+                }
+                let (plan, fitted) = *alone;
+                young.push((workloads.len(), loaded, Some(fitted)));
+                workloads.push(plan);
                 extras.push(None);
             }
         },
@@ -144,12 +183,17 @@ where
         }
     }
     let shapes = learned.as_ref().or(stored.as_ref());
-    for (index, loaded) in young {
+    for (index, loaded, alone) in young {
         let workload = config
             .workloads
             .iter()
             .find(|w| w.namespace == workloads[index].namespace && w.name == workloads[index].name)
             .expect("a planned workload is in the config");
+        // No shapes at all: a blended workload keeps its own model's plan.
+        if let (None, Some(fitted)) = (shapes, &alone) {
+            extras[index] = Some(extra(workload, &workloads[index], fitted.as_ref()));
+            continue;
+        }
         let fleet = fleet_for(workload, shapes, &profiled);
         let like_missing = match (&workload.like, &fleet) {
             (Some(like), Fleet::Shapes { like: None, .. }) => Some(format!(
@@ -213,11 +257,13 @@ enum Planned<T> {
     },
     /// Too young for a model of its own: planned from the fleet's shapes.
     Young(Loaded),
-}
-
-/// Whether the fleet's shapes could start this workload.
-fn young_workload(workload: &Workload, raw: &source::RawSeries, now: Option<i64>) -> bool {
-    crate::core::plan::young(workload, raw, now)
+    /// Under two weeks old: planned again with the run's shapes, blended
+    /// with its own model (whose plan `alone` is, and whose profile).
+    Blended {
+        alone: Box<(WorkloadPlan, Option<Fitted>)>,
+        profile: Option<(Vec<f64>, series::Series)>,
+        loaded: Loaded,
+    },
 }
 
 /// The fleet a workload is planned in: the shapes (none: alone) and the

@@ -46,18 +46,18 @@ pub enum Fleet<'a> {
     },
 }
 
-/// Whether the fleet's shapes could start `workload` at `now`: it has
-/// less than two days of history (and not too old), but at least
-/// [`shapes::COLD_MIN_HISTORY`]. A run that learns shapes plans such a
-/// workload once they are learned.
+/// How much known history `workload` has at `now`, when the fleet's
+/// shapes take part in its plan: under [`shapes::OWN_HISTORY`] and not too
+/// old. Under [`shapes::COLD_HISTORY`] it starts from a shape alone (at
+/// least [`shapes::COLD_MIN_HISTORY`]); from there its own model is
+/// blended with one. A run that learns shapes plans such a workload once
+/// they are learned.
 #[must_use]
-pub fn young(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> bool {
+pub fn shaped_history(workload: &Workload, raw: &RawSeries, now: Option<i64>) -> Option<i64> {
     let now = now.unwrap_or_else(|| raw.latest());
-    let Ok(series) = grid(workload, raw, now, &Fleet::Alone, true) else {
-        return false;
-    };
-    shapes::known_history(&series) < shapes::COLD_HISTORY
-        && now - series.end() <= workload.max_gap.secs()
+    let series = grid(workload, raw, now, &Fleet::Alone, true).ok()?;
+    let known = shapes::known_history(&series);
+    (known < shapes::OWN_HISTORY && now - series.end() <= workload.max_gap.secs()).then_some(known)
 }
 
 /// What a plan was made from, for the reports' charts and exports and for
