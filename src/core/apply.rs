@@ -450,9 +450,26 @@ impl ApplyRun {
         };
         let written: std::collections::HashSet<(String, String)> =
             self.desired.iter().map(key).collect();
+        let bounds = |body: &serde_json::Value| {
+            (
+                body["spec"]["minReplicas"].as_u64(),
+                body["spec"]["maxReplicas"].as_u64(),
+            )
+        };
+        // An HPA whose bounds stay keeps its document as it was, the last
+        // change's record in its annotation with it: a document changes
+        // only when its bounds do (rewritten with the bounds alone, every
+        // patch made a second commit 6 hours later that lost its reasons).
         let documents: Vec<&serde_json::Value> = self
             .desired
             .iter()
+            .map(|body| {
+                let k = key(body);
+                earlier
+                    .iter()
+                    .find(|(e, before)| *e == k && bounds(before) == bounds(body))
+                    .map_or(body, |(_, before)| before)
+            })
             .chain(
                 earlier
                     .iter()

@@ -342,8 +342,14 @@ fn without_a_cluster_the_gitops_yaml_of_the_last_run_is_what_the_plan_starts_fro
     let (second, stderr) = run();
     assert_eq!(second, (3, 22), "on from the YAML's 15: {stderr}");
     assert!(stderr.contains("yaml       3..15"), "{stderr}");
+    let patched = std::fs::read_to_string(&yaml).unwrap();
     let (third, _) = run();
     assert_eq!(third, (3, 22), "there: the document stays");
+    assert_eq!(
+        std::fs::read_to_string(&yaml).unwrap(),
+        patched,
+        "the same bounds: the document as the patch wrote it, its record with it"
+    );
 
     std::fs::write(
         &yaml,
