@@ -739,6 +739,6 @@ fn an_output_that_cannot_be_written_stops_apply_before_anything_is_recorded() {
         stderr.contains("no-such-folder/hpa.yaml") && stderr.contains("nothing was run"),
         "{stderr}"
     );
-    let recorded = std::fs::read_dir(&store).map_or(0, |d| d.count());
+    let recorded = std::fs::read_dir(&store).map_or(0, Iterator::count);
     assert_eq!(recorded, 0, "the run is not in the store");
 }

@@ -33,7 +33,7 @@ pub mod seasonality;
 pub mod smoothing;
 pub mod spectral;
 
-pub use naive::{RecentLevel, SeasonalNaive};
+pub use naive::{RecentLevel, SeasonalMedian, SeasonalNaive};
 pub use regression::{FourierTrend, Loss};
 pub use seasonality::{detect_seasonality, Seasonality};
 pub use smoothing::DampedTrend;
@@ -471,6 +471,18 @@ pub fn candidates(seasonality: &Seasonality, per_day: Option<usize>) -> Vec<Box<
             window: period,
             label: "1d",
         }));
+        // The median of the last week's days: every weekday once, so a
+        // weekday of its own does not bend it (3, 5, 10 and 14 days were
+        // tried: see README "Forecast quality"). Only for a daily rhythm
+        // the data shows: without one, a median per time of day keeps
+        // whatever the week's noise left there.
+        if daily {
+            list.push(Box::new(SeasonalMedian {
+                period,
+                seasons: 7,
+                label: "daily",
+            }));
+        }
     }
     list.push(Box::new(FourierTrend {
         daily,

@@ -111,6 +111,62 @@ impl Fitted for FittedRecentLevel {
     }
 }
 
+/// Per phase of the season, the median of the last `seasons` seasons'
+/// values there: seasonal naive with one season's noise averaged out,
+/// keeping what a few harmonics smooth away (a VM's ten-minute nightly job).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeasonalMedian {
+    /// Season length in steps (at least 2).
+    pub period: usize,
+    /// Seasons whose values are taken (at least 2).
+    pub seasons: usize,
+    /// What the season is, for the model's name (`daily`).
+    pub label: &'static str,
+}
+
+impl Forecaster for SeasonalMedian {
+    fn name(&self) -> String {
+        format!("seasonal_median({}, {})", self.label, self.seasons)
+    }
+
+    fn fit(&self, values: &[f64], _grid: Grid) -> Result<Box<dyn Fitted>, ModelError> {
+        let n = values.len();
+        if self.period < 2 || n < self.seasons.max(2) * self.period {
+            return Err(ModelError::TooShort {
+                model: self.name(),
+                have: n,
+                need: self.seasons.max(2) * self.period,
+            });
+        }
+        let mut fallback = None;
+        let mut same_phase = Vec::with_capacity(self.seasons);
+        let season = (n - self.period..n)
+            .map(|i| {
+                same_phase.clear();
+                same_phase.extend(
+                    (0..self.seasons)
+                        .map(|k| values[i - k * self.period])
+                        .filter(|v| !v.is_nan()),
+                );
+                if same_phase.is_empty() {
+                    *fallback.get_or_insert_with(|| {
+                        median(
+                            &mut values
+                                .iter()
+                                .copied()
+                                .filter(|v| !v.is_nan())
+                                .collect::<Vec<_>>(),
+                        )
+                    })
+                } else {
+                    median(&mut same_phase)
+                }
+            })
+            .collect();
+        Ok(Box::new(FittedSeasonalNaive { season }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +198,35 @@ mod tests {
         .fit(&values, GRID)
         .unwrap();
         assert_eq!(fitted.predict(3), [4.0, 2.0, 6.0]);
+    }
+
+    #[test]
+    fn seasonal_median_takes_each_phase_median_over_the_last_seasons() {
+        // Three seasons of two phases; the oldest is out of the window, a
+        // spike in one season does not move its phase, an unknown value
+        // leaves the others, and a phase nobody saw takes the median.
+        let values = [
+            90.0,
+            90.0, // out of the window
+            10.0,
+            20.0, //
+            11.0,
+            f64::NAN, //
+            500.0,
+            22.0,
+        ];
+        let model = SeasonalMedian {
+            period: 2,
+            seasons: 3,
+            label: "test",
+        };
+        assert_eq!(model.name(), "seasonal_median(test, 3)");
+        let fitted = model.fit(&values, GRID).unwrap();
+        assert_eq!(fitted.predict(4), [11.0, 21.0, 11.0, 21.0]);
+        let unseen = [1.0, f64::NAN, 3.0, f64::NAN, 5.0, f64::NAN];
+        let fitted = model.fit(&unseen, GRID).unwrap();
+        assert_eq!(fitted.predict(2), [3.0, 3.0]);
+        assert!(model.fit(&values[..5], GRID).is_err(), "needs 3 seasons");
     }
 
     #[test]
