@@ -742,3 +742,55 @@ fn an_output_that_cannot_be_written_stops_apply_before_anything_is_recorded() {
     let recorded = std::fs::read_dir(&store).map_or(0, Iterator::count);
     assert_eq!(recorded, 0, "the run is not in the store");
 }
+
+#[test]
+fn a_hand_edit_of_the_gitops_yaml_is_the_operators_change_and_is_not_written_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: web, namespace: shop, file: {}, target_per_replica: 1500, max_replicas: {{floor: 2, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 10}}}}\n",
+            dir.path().join("models").display(),
+            taxi.display()
+        ),
+    )
+    .unwrap();
+    let yaml = dir.path().join("hpa.yaml");
+    let apply = || {
+        let out = support::apply_without_a_cluster(
+            &[
+                "--output-format",
+                "yaml",
+                "--output",
+                yaml.to_str().unwrap(),
+            ],
+            &config,
+            dir.path(),
+        );
+        let stderr = support::stderr(&out);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+        let text = std::fs::read_to_string(&yaml).unwrap();
+        let bounds = homeostat::edge::cluster::bounds_in_yaml(&text).unwrap();
+        (bounds[&("shop".to_string(), "web".to_string())], stderr)
+    };
+    let (first, _) = apply();
+    assert_eq!(first, (3, 15));
+    // A person raises max in the repository; the annotation still says 15.
+    let edited = std::fs::read_to_string(&yaml)
+        .unwrap()
+        .replace("maxReplicas: 15", "maxReplicas: 30");
+    std::fs::write(&yaml, &edited).unwrap();
+    let (second, stderr) = apply();
+    assert_eq!(second, (3, 30), "the person's 30 stands: {stderr}");
+    assert!(
+        stderr.contains("edited by hand") && stderr.contains("maxReplicas 15 → 30"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&yaml).unwrap(),
+        edited,
+        "the document as the person left it"
+    );
+}

@@ -119,6 +119,12 @@ pub(super) fn apply(
         dry_run: output.dry_run,
         rules: config.apply_rules,
         clock_now: context.clock_now,
+        yaml_records: if cluster.is_none() {
+            run::recorded_in_yaml(&earlier)
+        } else {
+            std::collections::HashMap::new()
+        },
+        yaml_file: output.path.map(|p| p.display().to_string()),
         from_yaml,
     };
     let applied = runtime.block_on(run::apply_changes(

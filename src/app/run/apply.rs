@@ -18,6 +18,33 @@ pub struct ApplySettings {
     /// `GitOps` YAML of the last run (see [`current_from_yaml`]): compared
     /// with it, not with the config, when there is no cluster.
     pub from_yaml: std::collections::HashSet<String>,
+    /// For those, the bounds homeostat's annotation in that YAML records
+    /// (see [`recorded_in_yaml`]): other bounds there are a person's edit.
+    pub yaml_records: std::collections::HashMap<String, (u32, u32)>,
+    /// The `GitOps` YAML's name, for the reports.
+    pub yaml_file: Option<String>,
+}
+
+/// The bounds homeostat's annotation records in each HPA document of the
+/// `GitOps` YAML (`namespace/name` → (min, max)): what the run that wrote
+/// it set. A document whose bounds differ was edited by a person since.
+#[must_use]
+pub fn recorded_in_yaml(
+    documents: &[crate::core::apply::HpaDocument],
+) -> std::collections::HashMap<String, (u32, u32)> {
+    documents
+        .iter()
+        .filter_map(|((namespace, name), body)| {
+            let text =
+                body["metadata"]["annotations"][crate::edge::cluster::ANNOTATION].as_str()?;
+            let record: serde_json::Value = serde_json::from_str(text).ok()?;
+            let bound = |f: &str| u32::try_from(record[f].as_u64()?).ok();
+            Some((
+                format!("{namespace}/{name}"),
+                (bound("min_replicas")?, bound("max_replicas")?),
+            ))
+        })
+        .collect()
 }
 
 /// Compares each workload of `plan` with its HPA (read through `cluster`,
@@ -89,6 +116,9 @@ pub async fn apply_changes(
         // imperative writers (see `IMPERATIVE_MANAGERS`), or once the
         // doctor's fix is settled (see `doctors_fix_settled`).
         let mut take_over = None;
+        // Without a cluster: a person's edit of the GitOps YAML, kept or
+        // taken back.
+        let mut yaml_edit = None;
         if let Some(client) = &prometheus {
             check_time_at_max(client, w, &loaded, &mut run).await;
         }
@@ -138,13 +168,62 @@ pub async fn apply_changes(
                         .from_yaml
                         .contains(&format!("{}/{}", w.namespace, w.name)) =>
                 {
+                    // A person's edit of the YAML is the operator's change,
+                    // as one on a live HPA is: reported, noted on the
+                    // incident, learned from, and kept until it is settled
+                    // (before, the next run silently wrote it back).
+                    let id = format!("{}/{}", w.namespace, w.name);
+                    if let Some(&recorded) = settings.yaml_records.get(&id) {
+                        let file = settings.yaml_file.as_deref().unwrap_or("the GitOps YAML");
+                        let edited = crate::core::apply::LiveHpa {
+                            min_replicas: c.min_replicas,
+                            max_replicas: c.max_replicas,
+                            current_replicas: None,
+                            last_applied: Some(recorded),
+                            other_managers: vec![crate::core::apply::BoundOwner {
+                                manager: format!("a hand edit of {file}"),
+                                min: c.min_replicas != recorded.0,
+                                max: c.max_replicas != recorded.1,
+                            }],
+                        };
+                        hpa_change = edited
+                            .changed_by_others()
+                            .map(|what| (what, (c.min_replicas, c.max_replicas)));
+                        if hpa_change.is_some() {
+                            yaml_edit = Some(
+                                match settled_fix(
+                                    &edited,
+                                    hpa_change.as_ref().map(|h| h.0.as_str()),
+                                    &loaded,
+                                    w.limits,
+                                    true,
+                                ) {
+                                    Some(incident) => YamlEdit::TakenBack(format!("took the bounds back from {file}'s hand edit: it healed incident {incident}, which is closed, and its bounds are within the limits in force; homeostat sets them again")),
+                                    None => YamlEdit::Kept(format!("bounds edited by hand in {file} ({}): kept; homeostat takes them back once the incident they were noted on is closed and they are within the limits in force (a change no incident explains stays as edited: restore the document to hand it back)", hpa_change.as_ref().map_or("", |h| h.0.as_str()))),
+                                },
+                            );
+                        }
+                    }
                     Baseline::Yaml(c)
                 }
                 Some(c) => Baseline::Config(c),
                 None => Baseline::Unknown,
             },
         };
-        let change = decide(w, baseline, &settings.rules);
+        let mut change = decide(w, baseline, &settings.rules);
+        match yaml_edit {
+            Some(YamlEdit::Kept(why)) => {
+                change.to_min = change.from_min;
+                change.to_max = change.from_max;
+                change.patch = false;
+                change.held_back.push(why);
+            }
+            Some(YamlEdit::TakenBack(said)) => {
+                run.since_last_run
+                    .push((format!("{}/{}", w.namespace, w.hpa), said));
+            }
+            None => {}
+        }
         if change.patch {
             // The reasons about the bounds themselves; the rest is in the report.
             let at = w.now.map(format_timestamp).unwrap_or_default();
@@ -206,6 +285,14 @@ pub async fn apply_changes(
     run
 }
 
+/// A person's edit of the `GitOps` YAML, as the run treats it.
+enum YamlEdit {
+    /// Kept as edited this run: why, for the report.
+    Kept(String),
+    /// Settled: taken back, in words.
+    TakenBack(String),
+}
+
 /// The doctor's fix settled: a person changed the HPA's bounds
 /// imperatively (`kubectl edit`, `patch`: nothing of theirs writes them
 /// back) while an incident was open, a run noted it there (`change`, in the words
@@ -230,6 +317,23 @@ fn doctors_fix_settled(
             .other_managers
             .iter()
             .all(|o| crate::core::apply::IMPERATIVE_MANAGERS.contains(&o.manager.as_str()));
+    settled_fix(live, change, loaded, limits, imperative)
+}
+
+/// What a person's change must be for homeostat to take the bounds back:
+/// [`doctors_fix_settled`], with `imperative` saying whether anything of
+/// theirs writes the bounds back (a hand edit of the `GitOps` YAML: no).
+/// The incident's id; `None` while the person's bounds must stand.
+fn settled_fix(
+    live: &crate::core::apply::LiveHpa,
+    change: Option<&str>,
+    loaded: &crate::edge::store::Loaded,
+    limits: Option<(
+        crate::core::bounds::ReplicaRange,
+        crate::core::bounds::ReplicaRange,
+    )>,
+    imperative: bool,
+) -> Option<String> {
     let (change, state, (min, max)) = (change?, loaded.state.as_ref()?, limits?);
     let within = |range: crate::core::bounds::ReplicaRange, bound: u32| {
         (range.floor()..=range.ceiling()).contains(&bound)
