@@ -751,7 +751,7 @@ fn a_hand_edit_of_the_gitops_yaml_is_the_operators_change_and_is_not_written_bac
     std::fs::write(
         &config,
         format!(
-            "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: web, namespace: shop, file: {}, target_per_replica: 1500, max_replicas: {{floor: 2, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 10}}}}\n",
+            "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: web, hpa: web-hpa, namespace: shop, file: {}, target_per_replica: 1500, max_replicas: {{floor: 2, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 10}}}}\n",
             dir.path().join("models").display(),
             taxi.display()
         ),
@@ -773,7 +773,8 @@ fn a_hand_edit_of_the_gitops_yaml_is_the_operators_change_and_is_not_written_bac
         assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
         let text = std::fs::read_to_string(&yaml).unwrap();
         let bounds = homeostat::edge::cluster::bounds_in_yaml(&text).unwrap();
-        (bounds[&("shop".to_string(), "web".to_string())], stderr)
+        // By the HPA's name, which is not the workload's.
+        (bounds[&("shop".to_string(), "web-hpa".to_string())], stderr)
     };
     let (first, _) = apply();
     assert_eq!(first, (3, 15));

@@ -18,29 +18,30 @@ pub struct ApplySettings {
     /// `GitOps` YAML of the last run (see [`current_from_yaml`]): compared
     /// with it, not with the config, when there is no cluster.
     pub from_yaml: std::collections::HashSet<String>,
-    /// For those, the bounds homeostat's annotation in that YAML records
-    /// (see [`recorded_in_yaml`]): other bounds there are a person's edit.
-    pub yaml_records: std::collections::HashMap<String, (u32, u32)>,
+    /// The bounds homeostat's annotation records in that YAML, by
+    /// (namespace, HPA) (see [`recorded_in_yaml`]): other bounds there are
+    /// a person's edit.
+    pub yaml_records: std::collections::HashMap<(String, String), (u32, u32)>,
     /// The `GitOps` YAML's name, for the reports.
     pub yaml_file: Option<String>,
 }
 
 /// The bounds homeostat's annotation records in each HPA document of the
-/// `GitOps` YAML (`namespace/name` → (min, max)): what the run that wrote
+/// `GitOps` YAML ((namespace, HPA) → (min, max)): what the run that wrote
 /// it set. A document whose bounds differ was edited by a person since.
 #[must_use]
 pub fn recorded_in_yaml(
     documents: &[crate::core::apply::HpaDocument],
-) -> std::collections::HashMap<String, (u32, u32)> {
+) -> std::collections::HashMap<(String, String), (u32, u32)> {
     documents
         .iter()
-        .filter_map(|((namespace, name), body)| {
+        .filter_map(|(key, body)| {
             let text =
                 body["metadata"]["annotations"][crate::edge::cluster::ANNOTATION].as_str()?;
             let record: serde_json::Value = serde_json::from_str(text).ok()?;
             let bound = |f: &str| u32::try_from(record[f].as_u64()?).ok();
             Some((
-                format!("{namespace}/{name}"),
+                key.clone(),
                 (bound("min_replicas")?, bound("max_replicas")?),
             ))
         })
@@ -172,8 +173,10 @@ pub async fn apply_changes(
                     // as one on a live HPA is: reported, noted on the
                     // incident, learned from, and kept until it is settled
                     // (before, the next run silently wrote it back).
-                    let id = format!("{}/{}", w.namespace, w.name);
-                    if let Some(&recorded) = settings.yaml_records.get(&id) {
+                    if let Some(&recorded) = settings
+                        .yaml_records
+                        .get(&(w.namespace.clone(), w.hpa.clone()))
+                    {
                         let file = settings.yaml_file.as_deref().unwrap_or("the GitOps YAML");
                         let edited = crate::core::apply::LiveHpa {
                             min_replicas: c.min_replicas,
