@@ -403,6 +403,10 @@ pub struct ApplyRun {
     /// no live HPA read): `namespace/name`.
     #[serde(skip)]
     pub not_desired: Vec<String>,
+    /// HPAs (namespace, name) whose document this run writes anew even
+    /// when its bounds stay: a person's edit homeostat took back.
+    #[serde(skip)]
+    pub rewritten: std::collections::HashSet<(String, String)>,
     /// The alerts this run raises beyond the plan's: an HPA that sat at
     /// its max, a read or patch that failed (in the JSON as `alerts`).
     #[serde(rename = "alerts")]
@@ -467,7 +471,9 @@ impl ApplyRun {
                 let k = key(body);
                 earlier
                     .iter()
-                    .find(|(e, before)| *e == k && bounds(before) == bounds(body))
+                    .find(|(e, before)| {
+                        *e == k && bounds(before) == bounds(body) && !self.rewritten.contains(e)
+                    })
                     .map_or(body, |(_, before)| before)
             })
             .chain(

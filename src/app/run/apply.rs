@@ -69,6 +69,7 @@ pub async fn apply_changes(
         patches: Vec::new(),
         desired: Vec::new(),
         not_desired: Vec::new(),
+        rewritten: std::collections::HashSet::new(),
         troubles: Vec::new(),
         since_last_run: Vec::new(),
         store_problems: Vec::new(),
@@ -173,9 +174,13 @@ pub async fn apply_changes(
                     // as one on a live HPA is: reported, noted on the
                     // incident, learned from, and kept until it is settled
                     // (before, the next run silently wrote it back).
+                    // Bounds no HPA can have (a typo) are no one's decision:
+                    // overwritten by the plan.
+                    let valid = c.min_replicas >= 1 && c.min_replicas <= c.max_replicas;
                     if let Some(&recorded) = settings
                         .yaml_records
                         .get(&(w.namespace.clone(), w.hpa.clone()))
+                        .filter(|_| valid)
                     {
                         let file = settings.yaml_file.as_deref().unwrap_or("the GitOps YAML");
                         let edited = crate::core::apply::LiveHpa {
@@ -183,8 +188,10 @@ pub async fn apply_changes(
                             max_replicas: c.max_replicas,
                             current_replicas: None,
                             last_applied: Some(recorded),
+                            // Named the same whatever `--output` is called:
+                            // the words are matched with the incident's notes.
                             other_managers: vec![crate::core::apply::BoundOwner {
-                                manager: format!("a hand edit of {file}"),
+                                manager: "a hand edit of the GitOps YAML".to_string(),
                                 min: c.min_replicas != recorded.0,
                                 max: c.max_replicas != recorded.1,
                             }],
@@ -216,12 +223,17 @@ pub async fn apply_changes(
         let mut change = decide(w, baseline, &settings.rules);
         match yaml_edit {
             Some(YamlEdit::Kept(why)) => {
+                // Nothing else held it back: the plan's own limits would
+                // read as if they had.
                 change.to_min = change.from_min;
                 change.to_max = change.from_max;
                 change.patch = false;
-                change.held_back.push(why);
+                change.held_back = vec![why];
             }
             Some(YamlEdit::TakenBack(said)) => {
+                // Written with this run's record even when the bounds stay:
+                // else the edit's document would be kept, and found again.
+                run.rewritten.insert((w.namespace.clone(), w.hpa.clone()));
                 run.since_last_run
                     .push((format!("{}/{}", w.namespace, w.hpa), said));
             }

@@ -72,13 +72,25 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
                 // fleet's shapes when there are some, which this check
                 // cannot know (they come from the run's fleet, or the store).
                 let first = timestamps.first().copied();
+                // The run counts each sample's step as history (2 days of
+                // 5-minute samples span 2 days less 5 minutes between the
+                // first and the last, and are 2 days to the run).
+                let mut gaps: Vec<i64> = timestamps
+                    .windows(2)
+                    .map(|w| w[1] - w[0])
+                    .filter(|&d| d > 0)
+                    .collect();
+                gaps.sort_unstable();
+                let spacing = workload
+                    .step
+                    .map_or_else(|| gaps.get(gaps.len() / 2).copied().unwrap_or(0), crate::core::time::Span::secs);
                 let young = match (first, latest) {
                     (Some(first), Some(latest))
-                        if latest - first < crate::core::series::DEFAULT_MIN_HISTORY =>
+                        if latest - first + spacing < crate::core::series::DEFAULT_MIN_HISTORY =>
                     {
                         format!(
                             " — only {} of history: its own model needs {}; the run starts it from the fleet's shapes if it has some (5 workloads with a week of history, or shapes kept in the store), else it is `insufficient_data`",
-                            crate::core::series::human_span(latest - first),
+                            crate::core::series::human_span(latest - first + spacing),
                             crate::core::series::human_span(crate::core::series::DEFAULT_MIN_HISTORY)
                         )
                     }

@@ -109,6 +109,13 @@ where
                             .1
                             .as_ref()
                             .and_then(|f| shapes::contribution(&f.history));
+                        // With stored shapes it is planned again for sure:
+                        // its own model's fit is not kept until then.
+                        let planned = if stored.is_some() {
+                            (planned.0, None)
+                        } else {
+                            planned
+                        };
                         return Planned::Blended {
                             alone: Box::new(planned),
                             profile,
@@ -183,16 +190,28 @@ where
         }
     }
     let shapes = learned.as_ref().or(stored.as_ref());
-    for (index, loaded, alone) in young {
+    // The second pass: each workload planned with the shapes, on the run's
+    // threads (thousands of new workloads planned one after another took
+    // as long as the rest of the run). After SIGTERM none is started: a
+    // young workload stays unplanned, a blended one keeps its own model's
+    // plan, and the caller writes no report.
+    let finish = |plan_so_far: &WorkloadPlan, loaded: &Loaded, alone: &Option<Option<Fitted>>| {
         let workload = config
             .workloads
             .iter()
-            .find(|w| w.namespace == workloads[index].namespace && w.name == workloads[index].name)
+            .find(|w| w.namespace == plan_so_far.namespace && w.name == plan_so_far.name)
             .expect("a planned workload is in the config");
-        // No shapes at all: a blended workload keeps its own model's plan.
-        if let (None, Some(fitted)) = (shapes, &alone) {
-            extras[index] = Some(extra(workload, &workloads[index], fitted.as_ref()));
-            continue;
+        let stopped = crate::app::stop::requested().is_some();
+        match alone {
+            // No shapes at all: a blended workload keeps its own model's plan.
+            Some(fitted) if shapes.is_none() || stopped => {
+                return (
+                    plan_so_far.clone(),
+                    extra(workload, plan_so_far, fitted.as_ref()),
+                );
+            }
+            None if stopped => return (plan_so_far.clone(), extra(workload, plan_so_far, None)),
+            _ => {}
         }
         let fleet = fleet_for(workload, shapes, &profiled);
         let like_missing = match (&workload.like, &fleet) {
@@ -233,6 +252,29 @@ where
                 shapes::MIN_FLEET
             ));
         }
+        (plan, extra)
+    };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let finished = std::sync::Mutex::new(Vec::with_capacity(young.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..run.threads.max(1).min(young.len()) {
+            scope.spawn(|| loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((index, loaded, alone)) = young.get(k) else {
+                    break;
+                };
+                let (plan, extra) = finish(&workloads[*index], loaded, alone);
+                finished
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((*index, plan, extra));
+            });
+        }
+    });
+    let finished = finished
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for (index, plan, extra) in finished {
         extras[index] = Some(extra);
         workloads[index] = plan;
     }
