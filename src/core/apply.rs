@@ -262,20 +262,33 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
     });
     // The step limit, but never outside the range: a bound outside it goes
     // to its edge at once.
-    let mut to_min = step_limited(from_min, min, rules).clamp(*min_range.start(), *min_range.end());
-    if to_min != min {
-        held.push(format!(
-            "min {from_min} → {min} limited to {to_min} this run (at most ×{} up, ×{} down per run)",
-            rules.max_step_up, rules.max_step_down
-        ));
-    }
-    let mut to_max = step_limited(from_max, max, rules).clamp(*max_range.start(), *max_range.end());
-    if to_max != max {
-        held.push(format!(
-            "max {from_max} → {max} limited to {to_max} this run (at most ×{} up, ×{} down per run)",
-            rules.max_step_up, rules.max_step_down
-        ));
-    }
+    // Said as what moved it: the step limit, or the range's edge (a bound
+    // outside the configured range goes there at once).
+    let limited = |name: &str, from: u32, to: u32, range: &std::ops::RangeInclusive<u32>| {
+        let stepped = step_limited(from, to, rules);
+        let moved = stepped.clamp(*range.start(), *range.end());
+        let why = if moved != stepped {
+            Some(format!(
+                "{name} {from} → {to}: {moved} this run, the edge of its configured range {}..{} at once (then at most ×{} up, ×{} down per run)",
+                range.start(),
+                range.end(),
+                rules.max_step_up,
+                rules.max_step_down
+            ))
+        } else if moved != to {
+            Some(format!(
+                "{name} {from} → {to} limited to {moved} this run (at most ×{} up, ×{} down per run)",
+                rules.max_step_up, rules.max_step_down
+            ))
+        } else {
+            None
+        };
+        (moved, why)
+    };
+    let (mut to_min, why) = limited("min", from_min, min, &min_range);
+    held.extend(why);
+    let (mut to_max, why) = limited("max", from_max, max, &max_range);
+    held.extend(why);
     let running = live.and_then(|l| l.current_replicas);
     if to_min < from_min {
         let why = if plan.in_spike {
@@ -454,6 +467,9 @@ impl ApplyRun {
         };
         let written: std::collections::HashSet<(String, String)> =
             self.desired.iter().map(key).collect();
+        // A patch is written with its own record, always.
+        let patched: std::collections::HashSet<(String, String)> =
+            self.patches.iter().map(key).collect();
         let bounds = |body: &serde_json::Value| {
             (
                 body["spec"]["minReplicas"].as_u64(),
@@ -472,7 +488,10 @@ impl ApplyRun {
                 earlier
                     .iter()
                     .find(|(e, before)| {
-                        *e == k && bounds(before) == bounds(body) && !self.rewritten.contains(e)
+                        *e == k
+                            && bounds(before) == bounds(body)
+                            && !self.rewritten.contains(e)
+                            && !patched.contains(e)
                     })
                     .map_or(body, |(_, before)| before)
             })
