@@ -96,10 +96,22 @@ pub fn draft(
         workload: workload.to_string(),
         summary,
         why: incident.blocked_by.clone(),
+        // A change the run that opened the incident saw was made before
+        // it opened: listed, but as what it may be, its cause.
         changes: incident
             .operator_changes
             .iter()
-            .map(|c| (c.at.clone(), c.what.clone()))
+            .map(|c| {
+                let what = if c.at <= incident.opened {
+                    format!(
+                        "{} (seen by the run that opened the incident: made before it, a possible cause rather than a fix)",
+                        c.what
+                    )
+                } else {
+                    c.what.clone()
+                };
+                (c.at.clone(), what)
+            })
             .collect(),
         timeline: timeline(incident, runs),
         now: what_now(incident, runs, learned, open_since),
@@ -304,6 +316,17 @@ mod tests {
             ]
         );
         assert!(text.contains("The condition cleared at 2026-01-02T12:00:00Z. The latest run (2026-01-02T18:00:00Z) recommended 2..18 (ok); it recommends within"), "{text}");
+
+        // A change the opening run saw came before the incident.
+        let caused = Incident {
+            operator_changes: vec![OperatorChange {
+                at: "2026-01-02T00:00:00Z".into(),
+                what: "config: max_replicas.ceiling 40 → 3".into(),
+            }],
+            ..incident.clone()
+        };
+        let text = render_markdown(&draft(&caused, &runs, &[], None));
+        assert!(text.contains("- 2026-01-02T00:00:00Z: config: max_replicas.ceiling 40 → 3 (seen by the run that opened the incident: made before it, a possible cause rather than a fix)"), "{text}");
 
         // The condition back under a new incident: not called cleared
         // without a word, nor within the operator's limits.
