@@ -96,17 +96,14 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
                     }
                     _ => String::new(),
                 };
-                let span =
-                    samples
-                        .first()
-                        .zip(samples.last())
-                        .map_or_else(String::new, |(a, b)| {
-                            format!(
-                                " from {} to {}",
-                                format_timestamp(a.ts),
-                                format_timestamp(b.ts)
-                            )
-                        });
+                // The earliest and the latest sample (a file need not be
+                // in time order: the run sorts it).
+                let span = timestamps
+                    .first()
+                    .zip(timestamps.last())
+                    .map_or_else(String::new, |(a, b)| {
+                        format!(" from {} to {}", format_timestamp(*a), format_timestamp(*b))
+                    });
                 format!("ok: {} samples{span}{young}", samples.len())
             }
             Err(failure) => {
