@@ -293,6 +293,8 @@ impl Store {
     }
 
     /// Reads a workload's state, touching nothing: `None` when it has none.
+    /// A time that is not one (a hand edit: `"at": "yesterday"`) makes it
+    /// invalid: the order of runs and incidents rests on them.
     ///
     /// # Errors
     /// The file cannot be read, or is not this version's valid state.
@@ -318,12 +320,25 @@ impl Store {
                     ),
                 ),
                 _ => match serde_json::from_value::<WorkloadState>(value) {
-                    Ok(state) if state.version == STORE_VERSION => return Ok(Some(state)),
+                    Ok(state) if state.version == STORE_VERSION => match bad_time(&state) {
+                        None => return Ok(Some(state)),
+                        Some(bad) => ("corrupt", format!("not a workload state: {bad}")),
+                    },
                     Ok(state) => (
                         "older",
                         format!("schema version {} is not {STORE_VERSION}", state.version),
                     ),
-                    Err(e) => ("corrupt", format!("not a workload state ({e})")),
+                    // Read again from the text for the line and column (a
+                    // value has none).
+                    Err(e) => (
+                        "corrupt",
+                        format!(
+                            "not a workload state ({})",
+                            serde_json::from_slice::<WorkloadState>(&text)
+                                .err()
+                                .map_or_else(|| e.to_string(), |e| e.to_string())
+                        ),
+                    ),
                 },
             },
         };
@@ -425,6 +440,42 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     })
 }
 
+/// The first time in `state` that is not an RFC 3339 one, in words.
+fn bad_time(state: &WorkloadState) -> Option<String> {
+    // Empty: a run that had no "now" (its history could not be read).
+    let bad = |field: String, at: &str| {
+        (!at.is_empty() && crate::core::time::parse_timestamp(at).is_err())
+            .then(|| format!("{field} {at:?} is not an RFC 3339 time"))
+    };
+    for (i, run) in state.history.iter().enumerate() {
+        if let Some(b) = bad(format!("history[{i}].at"), &run.at) {
+            return Some(b);
+        }
+    }
+    for (i, incident) in state.incidents.iter().enumerate() {
+        let times = [
+            ("opened", Some(&incident.opened)),
+            ("last_seen", Some(&incident.last_seen)),
+            ("closed", incident.closed.as_ref()),
+            ("started", incident.started.as_ref()),
+        ];
+        for (name, at) in times {
+            if let Some(b) = at.and_then(|at| bad(format!("incidents[{i}].{name}"), at)) {
+                return Some(b);
+            }
+        }
+        for (j, change) in incident.operator_changes.iter().enumerate() {
+            if let Some(b) = bad(
+                format!("incidents[{i}].operator_changes[{j}].at"),
+                &change.at,
+            ) {
+                return Some(b);
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,6 +556,39 @@ mod tests {
         // The next run starts afresh.
         store.save(&state).unwrap();
         assert_eq!(store.load("shop", "cart", 6).state, Some(state));
+    }
+
+    #[test]
+    fn a_hand_edit_that_breaks_a_time_or_a_type_is_named_with_where_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let mut state = WorkloadState::new("shop", "cart");
+        state.record(record("2026-11-26T12:00:00Z", 3));
+        state.record(record("2026-11-26T18:00:00Z", 3));
+        store.save(&state).unwrap();
+        let path = store.path("shop", "cart");
+        let text = fs::read_to_string(&path).unwrap();
+        fs::write(&path, text.replace("2026-11-26T18:00:00Z", "yesterday")).unwrap();
+        let why = store.load("shop", "cart", 1).set_aside.unwrap();
+        assert!(
+            why.contains("history[1].at \"yesterday\" is not an RFC 3339 time"),
+            "{why}"
+        );
+        store.save(&state).unwrap();
+        fs::write(
+            &path,
+            text.replacen(
+                "\"recommended_min\": 3",
+                "\"recommended_min\": \"three\"",
+                1,
+            ),
+        )
+        .unwrap();
+        let why = store.load("shop", "cart", 2).set_aside.unwrap();
+        assert!(
+            why.contains("expected u32") && why.contains("line "),
+            "{why}"
+        );
     }
 
     #[test]
