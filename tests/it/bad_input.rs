@@ -562,7 +562,7 @@ fn config_check_says_what_the_run_would_refuse() {
     );
     assert!(
         out.contains("default/young: ok: 288 samples")
-            && out.contains("only 23h 55m of history: its own model needs 2d"),
+            && out.contains("only 1d of history: its own model needs 2d"),
         "{out}"
     );
     let (code, out) = check(&["--at", "2015-02-01T06:00:00Z"]);
