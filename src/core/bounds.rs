@@ -481,7 +481,8 @@ pub const HPA_SCALE_DOWN_STABILIZATION: i64 = 300;
 /// run at the expected load), within `[low, high]` (the horizon's min
 /// without its hysteresis, [`schedule_floor`], and max):
 /// raised `lead` before a step that needs more, lowered only when the step
-/// that needed it is over. One entry per change.
+/// that needed it is over, and not lowered at all for less than
+/// [`SCHEDULE_DIP_HOLD`]. One entry per change.
 #[must_use]
 pub fn schedule_min(
     forecast: &Forecast,
@@ -523,7 +524,51 @@ pub fn schedule_min(
             schedule.push(ScheduledMin { from, min_replicas });
         }
     }
+    fill_short_dips(&mut schedule, SCHEDULE_DIP_HOLD);
     schedule
+}
+
+/// The shortest drop of a scheduled min worth making, seconds: a shorter
+/// one saves a few replica-minutes for two patches (two commits in a
+/// `GitOps` repository). Measured on the decision benchmark (2026-12-06):
+/// schedule changes per day, median over 34 traces, 22.9 → 16.4 (mean
+/// 34.0 → 19.3), replica-hours against the tight range +5.4% → +5.8%
+/// (median), overload minutes 10,351 → 10,295 in all.
+pub const SCHEDULE_DIP_HOLD: i64 = 30 * 60;
+
+/// A drop of min that comes back within `hold` seconds is not made: the
+/// dip is filled to the lower of the levels on either side (two patches
+/// for a few minutes' worth of replicas, and a min that flickers with
+/// the forecast's noise). Longer dips, and every rise, stay.
+fn fill_short_dips(schedule: &mut Vec<ScheduledMin>, hold: i64) {
+    // A local low shorter than `hold` is raised to its lower neighbour and
+    // merged with it; a dip in steps (2 inside a 4) is filled from its
+    // bottom up while what is left stays short. One pass, stepping back
+    // after each fill: the schedule of a week can hold hundreds of entries.
+    let mut i = 1;
+    while i + 1 < schedule.len() {
+        let (before, here, after) = (
+            schedule[i - 1].min_replicas,
+            schedule[i].min_replicas,
+            schedule[i + 1].min_replicas,
+        );
+        if here < before && here < after && schedule[i + 1].from - schedule[i].from < hold {
+            if before <= after {
+                // Raised to the level before: one entry with it.
+                if before == after {
+                    schedule.remove(i + 1);
+                }
+                schedule.remove(i);
+            } else {
+                // Raised to the level after, from the dip's start.
+                schedule[i].min_replicas = after;
+                schedule.remove(i + 1);
+            }
+            i = (i - 1).max(1);
+        } else {
+            i += 1;
+        }
+    }
 }
 
 /// `x` rounded to `digits` significant digits: what a report can honestly
@@ -929,6 +974,36 @@ mod tests {
         let over = schedule_min(&forecast, &[23.0; 6], 0..6, 90, 10.0, (1, 50));
         assert_eq!(over, [at(t0 - 90, 3)]);
         assert!(schedule_min(&forecast, &loads, 6..6, lead, 10.0, (1, 50)).is_empty());
+    }
+
+    #[test]
+    fn a_scheduled_min_is_not_lowered_for_less_than_half_an_hour() {
+        let at = |minutes: i64, min_replicas: u32| ScheduledMin {
+            from: minutes * 60,
+            min_replicas,
+        };
+        // 6 → 4 for 10 minutes → 7: not lowered; 7 → 2 for an hour: lowered;
+        // a nested dip 5 → 3 → 4 → 5 within 20 minutes: filled to 5.
+        let mut schedule = vec![
+            at(0, 6),
+            at(10, 4),
+            at(20, 7),
+            at(30, 2),
+            at(90, 5),
+            at(100, 3),
+            at(105, 4),
+            at(120, 5),
+            at(200, 1),
+        ];
+        fill_short_dips(&mut schedule, SCHEDULE_DIP_HOLD);
+        assert_eq!(
+            schedule,
+            [at(0, 6), at(20, 7), at(30, 2), at(90, 5), at(200, 1)]
+        );
+        // A dip to a lower level after it is filled only to that level.
+        let mut schedule = vec![at(0, 6), at(10, 2), at(20, 4), at(100, 6)];
+        fill_short_dips(&mut schedule, SCHEDULE_DIP_HOLD);
+        assert_eq!(schedule, [at(0, 6), at(10, 4), at(100, 6)]);
     }
 
     #[test]
