@@ -684,7 +684,15 @@ mod tests {
         // A step down from 30 stops at the ceiling 19, not at 24.
         let mut stepped = plan(Status::Ok, 3, 9);
         stepped.limits = ranges((1, 1000), (1, 19));
-        assert_eq!(to(&decide(&stepped, live(2, 30, 2), &rules)).1, Some(19));
+        let c = decide(&stepped, live(2, 30, 2), &rules);
+        assert_eq!(to(&c).1, Some(19));
+        // Said as what moved it: the range's edge, not the step.
+        assert!(
+            c.held_back.iter().any(|h| h
+                == "max 30 → 9: 19 this run, the edge of its configured range 1..19 at once (then at most ×1.5 up, ×0.8 down per run)"),
+            "{:?}",
+            c.held_back
+        );
         // A min held up by a spike still respects its ceiling.
         let mut spiking = plan(Status::Ok, 2, 10);
         spiking.limits = ranges((1, 5), (1, 10));

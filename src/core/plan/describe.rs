@@ -7,7 +7,7 @@ use super::signed_percent;
 use crate::core::adapt::Adaptation;
 use crate::core::bounds::{
     significant, Basis, BoundsPolicy, Clamp, Derivation, ReplicaBounds, MAX_HOLD, MAX_HOLD_BELOW,
-    MIN_HOLD,
+    MAX_STEP, MIN_HOLD,
 };
 use crate::core::events::{self, EventKind};
 use crate::core::model::Forecast;
@@ -280,6 +280,16 @@ fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy, texture: b
             range.floor()
         ),
         Some(Clamp::Floor) => format!(", raised to the floor {}", range.floor()),
+        // The step would have stopped beyond the range: its edge decided.
+        Some(Clamp::StepLimit) if d.replicas == range.ceiling() => format!(
+            ", kept from falling further by the step limit (÷{MAX_STEP} of the HPA's max per run) and cut to the ceiling {}",
+            range.ceiling()
+        ),
+        Some(Clamp::StepLimit) if d.replicas == range.floor() => format!(
+            ", held below the need by the step limit (×{} of the HPA's max per run) and raised to the floor {}",
+            policy.step_up(),
+            range.floor()
+        ),
         Some(Clamp::StepLimit) => format!(
             ", moved only to {} this run (step limit ×{} of the HPA's max per run; the rest follows if the next runs still want it)",
             d.replicas,
