@@ -75,15 +75,11 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
                 // The run counts each sample's step as history (2 days of
                 // 5-minute samples span 2 days less 5 minutes between the
                 // first and the last, and are 2 days to the run).
-                let mut gaps: Vec<i64> = timestamps
-                    .windows(2)
-                    .map(|w| w[1] - w[0])
-                    .filter(|&d| d > 0)
-                    .collect();
-                gaps.sort_unstable();
                 let spacing = workload
                     .step
-                    .map_or_else(|| gaps.get(gaps.len() / 2).copied().unwrap_or(0), crate::core::time::Span::secs);
+                    .map(crate::core::time::Span::secs)
+                    .or_else(|| crate::core::series::infer_step(&timestamps))
+                    .unwrap_or(0);
                 let young = match (first, latest) {
                     (Some(first), Some(latest))
                         if latest - first + spacing < crate::core::series::DEFAULT_MIN_HISTORY =>

@@ -43,17 +43,7 @@ impl Forecaster for SeasonalNaive {
                 (0..=i / self.period)
                     .map(|k| values[i - k * self.period])
                     .find(|v| !v.is_nan())
-                    .unwrap_or_else(|| {
-                        *fallback.get_or_insert_with(|| {
-                            median(
-                                &mut values
-                                    .iter()
-                                    .copied()
-                                    .filter(|v| !v.is_nan())
-                                    .collect::<Vec<_>>(),
-                            )
-                        })
-                    })
+                    .unwrap_or_else(|| *fallback.get_or_insert_with(|| known_median(values)))
             })
             .collect();
         Ok(Box::new(FittedSeasonalNaive { season }))
@@ -111,6 +101,18 @@ impl Fitted for FittedRecentLevel {
     }
 }
 
+/// The median of the known values: what stands in for a phase no season
+/// has a value at (computed only then: it costs a pass over the history).
+fn known_median(values: &[f64]) -> f64 {
+    median(
+        &mut values
+            .iter()
+            .copied()
+            .filter(|v| !v.is_nan())
+            .collect::<Vec<_>>(),
+    )
+}
+
 /// Per phase of the season, the median of the last `seasons` seasons'
 /// values there: seasonal naive with one season's noise averaged out,
 /// keeping what a few harmonics smooth away (a VM's ten-minute nightly job).
@@ -149,15 +151,7 @@ impl Forecaster for SeasonalMedian {
                         .filter(|v| !v.is_nan()),
                 );
                 if same_phase.is_empty() {
-                    *fallback.get_or_insert_with(|| {
-                        median(
-                            &mut values
-                                .iter()
-                                .copied()
-                                .filter(|v| !v.is_nan())
-                                .collect::<Vec<_>>(),
-                        )
-                    })
+                    *fallback.get_or_insert_with(|| known_median(values))
                 } else {
                     median(&mut same_phase)
                 }
