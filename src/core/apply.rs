@@ -96,8 +96,14 @@ impl LiveHpa {
     /// issue 21 — and is reported and learned from, never overwritten.
     #[must_use]
     pub fn bounds_taken_over_safely(&self) -> bool {
-        self.last_applied.is_none()
-            && !self.other_managers.is_empty()
+        self.last_applied.is_none() && self.written_imperatively()
+    }
+
+    /// The bounds' other owners all wrote them imperatively (see
+    /// [`IMPERATIVE_MANAGERS`]): nothing of theirs writes them back.
+    #[must_use]
+    pub fn written_imperatively(&self) -> bool {
+        !self.other_managers.is_empty()
             && self
                 .other_managers
                 .iter()

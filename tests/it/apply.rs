@@ -293,6 +293,56 @@ fn the_gitops_yaml_holds_every_hpa_changed_or_not() {
     assert!(applied.not_desired.is_empty());
 }
 
+/// A `GitOps` job without a cluster over the taxi trace: a config whose
+/// workload `shop/web` (`web_extra` added to its fields, e.g. an `hpa:`)
+/// starts from `current: 3..10` under a max ceiling of 40, `more`
+/// workload lines after it, and the YAML the runs write.
+struct GitOps {
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    yaml: std::path::PathBuf,
+}
+
+impl GitOps {
+    fn new(web_extra: &str, more: impl FnOnce(&Path) -> String) -> GitOps {
+        let dir = tempfile::tempdir().unwrap();
+        let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+        let config = dir.path().join("homeostat.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: web, {web_extra}namespace: shop, file: {}, target_per_replica: 1500, max_replicas: {{floor: 2, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 10}}}}\n{}",
+                dir.path().join("models").display(),
+                taxi.display(),
+                more(dir.path())
+            ),
+        )
+        .unwrap();
+        let yaml = dir.path().join("hpa.yaml");
+        GitOps { dir, config, yaml }
+    }
+
+    /// `apply --dry-run --output-format yaml --output <yaml>`.
+    fn apply(&self) -> std::process::Output {
+        support::apply_without_a_cluster(
+            &[
+                "--output-format",
+                "yaml",
+                "--output",
+                self.yaml.to_str().unwrap(),
+            ],
+            &self.config,
+            self.dir.path(),
+        )
+    }
+
+    /// The bounds of each HPA in the YAML.
+    fn bounds(&self) -> homeostat::edge::cluster::HpaBounds {
+        homeostat::edge::cluster::bounds_in_yaml(&std::fs::read_to_string(&self.yaml).unwrap())
+            .unwrap()
+    }
+}
+
 /// A `GitOps` job without a cluster: the YAML the last run wrote is what
 /// the repository holds, so the next run's step limit starts from it, not
 /// from `current:` as once written (review finding: max stayed at 15, ×1.5
@@ -300,38 +350,17 @@ fn the_gitops_yaml_holds_every_hpa_changed_or_not() {
 /// that is not that YAML stops the run before it is overwritten.
 #[test]
 fn without_a_cluster_the_gitops_yaml_of_the_last_run_is_what_the_plan_starts_from() {
-    let dir = tempfile::tempdir().unwrap();
-    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
-    let config = dir.path().join("homeostat.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: web, namespace: shop, file: {}, target_per_replica: 1500, max_replicas: {{floor: 2, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 10}}}}\n",
-            dir.path().join("models").display(),
-            taxi.display()
-        ),
-    )
-    .unwrap();
-    let yaml = dir.path().join("hpa.yaml");
-    let apply = || {
-        support::apply_without_a_cluster(
-            &[
-                "--output-format",
-                "yaml",
-                "--output",
-                yaml.to_str().unwrap(),
-            ],
-            &config,
-            dir.path(),
-        )
-    };
+    let gitops = GitOps::new("", |_| String::new());
+    let yaml = gitops.yaml.clone();
+    let apply = || gitops.apply();
     let run = || {
         let out = apply();
         let stderr = support::stderr(&out);
         assert_eq!(out.status.code(), Some(0), "{stderr}");
-        let text = std::fs::read_to_string(&yaml).unwrap();
-        let bounds = homeostat::edge::cluster::bounds_in_yaml(&text).unwrap();
-        (bounds[&("shop".to_string(), "web".to_string())], stderr)
+        (
+            gitops.bounds()[&("shop".to_string(), "web".to_string())],
+            stderr,
+        )
     };
     let (first, stderr) = run();
     assert_eq!(
@@ -645,27 +674,20 @@ fn the_operators_change_to_the_hpa_is_noted_on_the_incident_it_healed() {
 
 #[test]
 fn the_gitops_yaml_keeps_the_last_documents_of_hpas_this_run_writes_none_for() {
-    let dir = tempfile::tempdir().unwrap();
-    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
     // Two hours of history: no recommendation, and no `current:` either.
-    let young = dir.path().join("young.csv");
-    std::fs::write(
-        &young,
-        "timestamp,value\n2015-01-31T22:00:00Z,10\n2015-01-31T23:00:00Z,12\n",
-    )
-    .unwrap();
-    let config = dir.path().join("homeostat.yaml");
-    std::fs::write(
-        &config,
+    let gitops = GitOps::new("", |dir| {
+        let young = dir.join("young.csv");
+        std::fs::write(
+            &young,
+            "timestamp,value\n2015-01-31T22:00:00Z,10\n2015-01-31T23:00:00Z,12\n",
+        )
+        .unwrap();
         format!(
-            "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: web, namespace: shop, file: {}, target_per_replica: 1500, max_replicas: {{floor: 2, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 10}}}}\n  - {{name: young, namespace: shop, file: {}, target_per_replica: 5}}\n",
-            dir.path().join("models").display(),
-            taxi.display(),
+            "  - {{name: young, namespace: shop, file: {}, target_per_replica: 5}}\n",
             young.display()
-        ),
-    )
-    .unwrap();
-    let yaml = dir.path().join("hpa.yaml");
+        )
+    });
+    let yaml = gitops.yaml.clone();
     let document = |name: &str, min: u32, max: u32| {
         format!("apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: {name}\n  namespace: shop\n  annotations:\n    homeostat.io/last-recommendation: '{{\"min_replicas\":{min},\"max_replicas\":{max}}}'\nspec:\n  minReplicas: {min}\n  maxReplicas: {max}\n")
     };
@@ -680,20 +702,10 @@ fn the_gitops_yaml_keeps_the_last_documents_of_hpas_this_run_writes_none_for() {
         .join("---\n"),
     )
     .unwrap();
-    let out = support::apply_without_a_cluster(
-        &[
-            "--output-format",
-            "yaml",
-            "--output",
-            yaml.to_str().unwrap(),
-        ],
-        &config,
-        dir.path(),
-    );
+    let out = gitops.apply();
     let stderr = support::stderr(&out);
     assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
-    let bounds =
-        homeostat::edge::cluster::bounds_in_yaml(&std::fs::read_to_string(&yaml).unwrap()).unwrap();
+    let bounds = gitops.bounds();
     let key = |name: &str| ("shop".to_string(), name.to_string());
     assert_eq!(bounds[&key("web")], (3, 15), "this run's: {stderr}");
     assert_eq!(
@@ -745,36 +757,17 @@ fn an_output_that_cannot_be_written_stops_apply_before_anything_is_recorded() {
 
 #[test]
 fn a_hand_edit_of_the_gitops_yaml_is_the_operators_change_and_is_not_written_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
-    let config = dir.path().join("homeostat.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: web, hpa: web-hpa, namespace: shop, file: {}, target_per_replica: 1500, max_replicas: {{floor: 2, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 10}}}}\n",
-            dir.path().join("models").display(),
-            taxi.display()
-        ),
-    )
-    .unwrap();
-    let yaml = dir.path().join("hpa.yaml");
+    let gitops = GitOps::new("hpa: web-hpa, ", |_| String::new());
+    let yaml = gitops.yaml.clone();
     let apply = || {
-        let out = support::apply_without_a_cluster(
-            &[
-                "--output-format",
-                "yaml",
-                "--output",
-                yaml.to_str().unwrap(),
-            ],
-            &config,
-            dir.path(),
-        );
+        let out = gitops.apply();
         let stderr = support::stderr(&out);
         assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
-        let text = std::fs::read_to_string(&yaml).unwrap();
-        let bounds = homeostat::edge::cluster::bounds_in_yaml(&text).unwrap();
         // By the HPA's name, which is not the workload's.
-        (bounds[&("shop".to_string(), "web-hpa".to_string())], stderr)
+        (
+            gitops.bounds()[&("shop".to_string(), "web-hpa".to_string())],
+            stderr,
+        )
     };
     let (first, _) = apply();
     assert_eq!(first, (3, 15));

@@ -116,7 +116,7 @@ pub async fn apply_changes(
         // When the bounds may be taken from their other owners (with force,
         // on a conflict): what the report says then. At first contact from
         // imperative writers (see `IMPERATIVE_MANAGERS`), or once the
-        // doctor's fix is settled (see `doctors_fix_settled`).
+        // doctor's fix is settled (see `settled_fix`).
         let mut take_over = None;
         // Without a cluster: a person's edit of the GitOps YAML, kept or
         // taken back.
@@ -153,7 +153,7 @@ pub async fn apply_changes(
                     take_over = if live.bounds_taken_over_safely() {
                         Some(format!("took spec.minReplicas/maxReplicas over from {} (written imperatively: nothing of theirs writes them back); homeostat owns them from now on", names()))
                     } else {
-                        doctors_fix_settled(&live, hpa_change.as_ref().map(|c| c.0.as_str()), &loaded, w.limits).map(|incident| {
+                        settled_fix(&live, hpa_change.as_ref().map(|c| c.0.as_str()), &loaded, w.limits, live.written_imperatively()).map(|incident| {
                             format!("took spec.minReplicas/maxReplicas back from {}: the operator's change healed incident {incident}, which is closed, and its bounds are within the limits in force; homeostat owns them again", names())
                         })
                     };
@@ -317,28 +317,9 @@ enum YamlEdit {
 /// homeostat may take the bounds back: the fix is policy, and max moves
 /// with the load again. The incident's id; `None` while the person's
 /// bounds must stand (an incident open, or a learned ceiling not merged
-/// yet: taking them back would undo the fix).
-fn doctors_fix_settled(
-    live: &crate::core::apply::LiveHpa,
-    change: Option<&str>,
-    loaded: &crate::edge::store::Loaded,
-    limits: Option<(
-        crate::core::bounds::ReplicaRange,
-        crate::core::bounds::ReplicaRange,
-    )>,
-) -> Option<String> {
-    let imperative = !live.other_managers.is_empty()
-        && live
-            .other_managers
-            .iter()
-            .all(|o| crate::core::apply::IMPERATIVE_MANAGERS.contains(&o.manager.as_str()));
-    settled_fix(live, change, loaded, limits, imperative)
-}
-
-/// What a person's change must be for homeostat to take the bounds back:
-/// [`doctors_fix_settled`], with `imperative` saying whether anything of
-/// theirs writes the bounds back (a hand edit of the `GitOps` YAML: no).
-/// The incident's id; `None` while the person's bounds must stand.
+/// yet: taking them back would undo the fix). `imperative`: nothing of
+/// the person's writes the bounds back (imperative field managers; a hand
+/// edit of the `GitOps` YAML).
 fn settled_fix(
     live: &crate::core::apply::LiveHpa,
     change: Option<&str>,
