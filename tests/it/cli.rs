@@ -811,7 +811,9 @@ fn config_check_reads_every_file_lists_every_problem_and_touches_no_server() {
     let out = stdout(&checked);
     assert_eq!(checked.status.code(), Some(1), "{out}{}", stderr(&checked));
     assert!(
-        out.contains("configuration valid: 4 workloads (3 files, 1 queries)"),
+        out.contains(
+            "configuration read: 4 workloads (3 files, 1 query); 2 problems below that a run would refuse"
+        ),
         "{out}"
     );
     assert!(out.contains("default/good: ok: 864 samples from "), "{out}");

@@ -109,12 +109,7 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
         });
     });
     let mut lines = lines.into_iter();
-    let mut report = format!(
-        "configuration valid: {} workloads ({} files, {} queries)\n",
-        config.workloads.len(),
-        files.workloads.len(),
-        config.workloads.len() - files.workloads.len()
-    );
+    let mut report = String::new();
     for workload in &config.workloads {
         let line = match workload.source {
             LoadSource::File(_) => lines.next().expect("one line per file workload"),
@@ -175,5 +170,27 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
             );
         }
     }
-    FileCheck { report, problems }
+    // The header last, once the problems are counted: "valid" above a
+    // list of errors read as if the errors did not matter.
+    let count =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let queries = config.workloads.len() - files.workloads.len();
+    let totals = format!(
+        "{} ({}, {})",
+        count(config.workloads.len(), "workload", "workloads"),
+        count(files.workloads.len(), "file", "files"),
+        count(queries, "query", "queries")
+    );
+    let header = if problems == 0 {
+        format!("configuration valid: {totals}\n")
+    } else {
+        format!(
+            "configuration read: {totals}; {} below that a run would refuse\n",
+            count(problems, "problem", "problems")
+        )
+    };
+    FileCheck {
+        report: header + &report,
+        problems,
+    }
 }
