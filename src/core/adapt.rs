@@ -5,7 +5,10 @@
 //! - Spikes and dips are healing's business. Their steps are left out of
 //!   the fit (made unknown), so a spike never raises the forecast, the
 //!   lower end of its interval, nor `min_replicas`, in this run or any
-//!   later one; and a dip never lowers them.
+//!   later one; and a dip never lowers them. Unless they come more than
+//!   once a day ([`TEXTURE_PER_DAY`]): then they are how the load goes,
+//!   and kept (dips only when the spikes are too: frequent dips of a load
+//!   without bursts are outages and lost scrapes).
 //! - Shifts are adaptation. The history is re-based to the level the
 //!   workload must be planned for (each segment between shifts scaled to
 //!   it), so the forecast starts from that level at once instead of after
@@ -118,6 +121,9 @@ pub struct Adaptation {
     /// Spikes per day, when so many ([`TEXTURE_PER_DAY`]) that they are
     /// the workload's ordinary load and were kept in the fit.
     pub texture: Option<f64>,
+    /// Dips per day, when the spikes are texture and the dips come as
+    /// often: kept in the fit too.
+    pub dip_texture: Option<f64>,
     pub level: Option<PlannedLevel>,
     pub spike_headroom: Option<SpikeHeadroom>,
 }
@@ -228,17 +234,25 @@ pub fn adapt(
 
     // Spikes that come several times a day on average are the workload's
     // ordinary texture (a batch burst every few hours, a VM's jobs), not
-    // departures to heal: the forecast and max must see them. (Dips are
-    // always left out: keeping them would only lower the expected load.)
-    let spikes = events.iter().filter(|e| e.kind == EventKind::Spike).count();
+    // departures to heal: the forecast and max must see them. So are the
+    // dips of such a bursty load, when they come as often (a VM idle
+    // between its jobs, a fleet's quiet evenings): with the spikes kept
+    // and the dips left out, the fit saw only the busy side of the texture
+    // and forecast above the load (the bitbrains fleet's CPU: 733,000 all
+    // day against 143,000–635,000). Frequent dips of a load without bursts
+    // are outages and lost scrapes (the NASA trace's drops to ×0.02), not
+    // load to plan for: left out.
     let days = (series.len() as f64 * series.step as f64 / 86_400.0).max(1.0);
-    let per_day = spikes as f64 / days;
-    let texture = (per_day > TEXTURE_PER_DAY).then_some(per_day);
+    let per_day = |kind: EventKind| events.iter().filter(|e| e.kind == kind).count() as f64 / days;
+    let texture = Some(per_day(EventKind::Spike)).filter(|&n| n > TEXTURE_PER_DAY);
+    let dip_texture =
+        Some(per_day(EventKind::Dip)).filter(|&n| texture.is_some() && n > TEXTURE_PER_DAY);
     let mut masked_steps = 0;
-    for event in events
-        .iter()
-        .filter(|e| e.kind == EventKind::Dip || (e.kind == EventKind::Spike && texture.is_none()))
-    {
+    for event in events.iter().filter(|e| match e.kind {
+        EventKind::Spike => texture.is_none(),
+        EventKind::Dip => dip_texture.is_none(),
+        EventKind::Shift => false,
+    }) {
         let end = event.end.map_or(series.len(), index);
         for v in &mut out.values[index(event.start)..end] {
             if v.is_finite() {
@@ -287,6 +301,7 @@ pub fn adapt(
         rescaled,
         masked_steps,
         texture,
+        dip_texture,
         level,
         spike_headroom,
     }
@@ -438,7 +453,46 @@ mod tests {
             ..spike(45 * HOUR, 46 * HOUR, 100.0, 20.0)
         });
         let a = adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default(), 0);
-        assert_eq!(a.masked_steps, 12);
+        assert_eq!((a.masked_steps, a.dip_texture), (12, None));
+    }
+
+    #[test]
+    fn dips_more_than_once_a_day_are_texture_kept_in_the_fit() {
+        // Two days of a bursty load: 2 dips (1 a day) are left out; 3 (1.5
+        // a day) are its own quiet spells, kept: the fit sees both sides.
+        let series = flat(48);
+        let dips = |n: i64| -> Vec<Event> {
+            (0..n)
+                .map(|k| Event {
+                    kind: EventKind::Dip,
+                    ..spike(
+                        12 * HOUR + k * 4 * HOUR,
+                        13 * HOUR + k * 4 * HOUR,
+                        100.0,
+                        20.0,
+                    )
+                })
+                .collect()
+        };
+        let with_bursts = |mut events: Vec<Event>| {
+            // Three spikes (1.5 a day): the load is bursty.
+            events.extend((0..3).map(|k| {
+                spike(
+                    30 * HOUR + k * 4 * HOUR,
+                    31 * HOUR + k * 4 * HOUR,
+                    100.0,
+                    250.0,
+                )
+            }));
+            adapt(&series, &events, 48 * HOUR, &AdaptPolicy::default(), 0)
+        };
+        let healed = with_bursts(dips(2));
+        assert_eq!((healed.dip_texture, healed.masked_steps), (None, 2 * 12));
+        let texture = with_bursts(dips(3));
+        assert_eq!((texture.dip_texture, texture.masked_steps), (Some(1.5), 0));
+        // Without bursts, frequent dips are outages: left out.
+        let outages = adapt(&series, &dips(3), 48 * HOUR, &AdaptPolicy::default(), 0);
+        assert_eq!((outages.dip_texture, outages.masked_steps), (None, 3 * 12));
     }
 
     #[test]

@@ -367,7 +367,8 @@ fn describe_events(
                 .then(size(b).total_cmp(&size(a)))
         });
         for e in these.iter().take(EVENTS_NAMED) {
-            lines.push(describe_transient(e, max, workload, end));
+            let kept = adaptation.dip_texture.is_some();
+            lines.push(describe_transient(e, max, workload, end, kept));
         }
         if these.len() > EVENTS_NAMED {
             let more = these.len() - EVENTS_NAMED;
@@ -379,10 +380,10 @@ fn describe_events(
             };
             lines.push(format!(
                 "{more} more {name} in the history, smaller, {}",
-                if kind == EventKind::Spike && adaptation.texture.is_some() {
-                    "kept in the fit"
-                } else {
-                    "left out of the fit"
+                match kind {
+                    EventKind::Spike if adaptation.texture.is_some() => "kept in the fit",
+                    EventKind::Dip if adaptation.dip_texture.is_some() => "kept in the fit",
+                    _ => "left out of the fit",
                 }
             ));
         }
@@ -390,6 +391,12 @@ fn describe_events(
     if let Some(per_day) = adaptation.texture {
         lines.push(format!(
             "spikes come {per_day:.1} times a day: the workload's ordinary texture (more than {} a day), kept in the fit, so that the forecast and max are sized with them",
+            crate::core::adapt::TEXTURE_PER_DAY
+        ));
+    }
+    if let Some(per_day) = adaptation.dip_texture {
+        lines.push(format!(
+            "dips come {per_day:.1} times a day: the workload's ordinary quiet spells (more than {} a day), kept in the fit, so that the forecast and min see them",
             crate::core::adapt::TEXTURE_PER_DAY
         ));
     }
@@ -468,8 +475,14 @@ fn describe_shifts(
 
 /// A spike or dip, its size against the expected load, and whether the
 /// recommended `max` covers it (`end`: the history's end, after which an
-/// event is ongoing).
-fn describe_transient(e: &events::Event, max: u32, workload: &Workload, end: i64) -> String {
+/// event is ongoing; `dips_kept`: the dips are the workload's texture).
+fn describe_transient(
+    e: &events::Event,
+    max: u32,
+    workload: &Workload,
+    end: i64,
+    dips_kept: bool,
+) -> String {
     let capacity = f64::from(max) * workload.policy.target_per_replica;
     // Against an expected level of about nothing, a ratio means little.
     let size = if e.before > 1e-3 * e.day_peak.max(0.0) && e.before > 0.0 {
@@ -499,7 +512,9 @@ fn describe_transient(e: &events::Event, max: u32, workload: &Workload, end: i64
     } else {
         "dip"
     };
-    let action = if e.kind == EventKind::Dip {
+    let action = if e.kind == EventKind::Dip && dips_kept {
+        "kept in the fit (dips are this workload's texture)".to_string()
+    } else if e.kind == EventKind::Dip {
         "left out of the fit, min unchanged".to_string()
     } else {
         let allows = if e.before > 0.0 {

@@ -254,8 +254,8 @@ fn compute(
     let first_after_now = staleness.div_euclid(series.step) as usize;
     let total = ((staleness + workload.horizon.secs()).div_euclid(series.step) as usize)
         .max(first_after_now + 1);
-    // Healing versus adaptation: spikes (unless they are the workload's
-    // texture) and dips out of the fit, the history re-based after shifts,
+    // Healing versus adaptation: spikes and dips (unless they are the
+    // workload's texture) out of the fit, the history re-based after shifts,
     // the headroom sized from the spikes.
     // Known events: their past occurrences are neither ordinary load nor
     // events to find (no copy when there are none).
@@ -311,9 +311,8 @@ fn compute(
         .map(|per_day| mase_scale(&adaptation.series.values, per_day))
         .filter(|&scale| scale > 0.0)
         .map(|scale| significant(forecast.validation_mae / scale, 3));
-    // Every dip found is left out of the fit, and every spike but a
-    // texture's (see `adapt`); only those that matter to capacity are
-    // reported.
+    // Every spike and dip found is left out of the fit but a texture's
+    // (see `adapt`); only those that matter to capacity are reported.
     let texture_carried = adaptation
         .texture
         .map(|_| f64::from(bounds.max.replicas) * policy.target_per_replica);
