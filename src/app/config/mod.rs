@@ -195,6 +195,13 @@ fn parse_message(message: &str, path: &Path) -> String {
         .replace("<input>", &path.display().to_string());
     // The parser names Rust types and its own options; a person writing
     // YAML needs what to write instead.
+    // On a line too long to show whole, the parser crops it and its
+    // `--> file:line:column` gives the column in the cropped text
+    // (`line 2 column 86` above `--> c.yaml:2:66`): the message's column
+    // is the one an editor goes to.
+    if let Some(fixed) = arrow_with_message_column(&message, path) {
+        message = fixed;
+    }
     for (parser, person) in [
         ("invalid u32", "expected a whole number, 0 or more"),
         ("invalid u64", "expected a whole number, 0 or more"),
@@ -207,6 +214,30 @@ fn parse_message(message: &str, path: &Path) -> String {
         message = message.replace(parser, person);
     }
     message
+}
+
+/// `message` with its `--> path:line:column` given the column of its
+/// own `line L column C`, when the two name the same line and differ.
+fn arrow_with_message_column(message: &str, path: &Path) -> Option<String> {
+    let at = message.find("line ")?;
+    let mut words = message[at..].split_whitespace();
+    let (_, line, _, column) = (words.next()?, words.next()?, words.next()?, words.next()?);
+    let column: String = column.chars().take_while(char::is_ascii_digit).collect();
+    let line: usize = line.parse().ok()?;
+    let arrow = format!("--> {}:{line}:", path.display());
+    let from = message.find(&arrow)? + arrow.len();
+    let digits = message[from..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .count();
+    if column.is_empty() || message[from..from + digits] == column {
+        return None;
+    }
+    Some(format!(
+        "{}{column}{}",
+        &message[..from],
+        &message[from + digits..]
+    ))
 }
 
 /// Parses and validates config `text`; `path` names it in errors and `base`
@@ -386,6 +417,19 @@ mod tests {
         assert!(message.contains("--> homeostat.yaml:5:"), "{message}");
         assert!(
             !message.contains("<input>") && !message.contains("error: "),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_long_line_error_points_at_the_column_the_message_names() {
+        // Inline, the line is too long to show whole: the parser crops it.
+        let text = "workloads:\n  - {name: a, file: nab__nyc_taxi.csv, target_per_replica: 10, min_replicas: {floor: -2}}\n";
+        let message = parse_text(text).unwrap_err().to_string();
+        let column = text.lines().nth(1).unwrap().find("-2").unwrap() + 1;
+        assert!(
+            message.contains(&format!("line 2 column {column}"))
+                && message.contains(&format!("--> homeostat.yaml:2:{column}\n")),
             "{message}"
         );
     }
