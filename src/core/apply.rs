@@ -419,9 +419,9 @@ pub struct ApplyRun {
     #[serde(skip)]
     pub desired: Vec<serde_json::Value>,
     /// Workloads with no bounds to put there (no recommendation this run,
-    /// no live HPA read): `namespace/name`.
+    /// or one not applied, and no live HPA read): `namespace/name` and why.
     #[serde(skip)]
-    pub not_desired: Vec<String>,
+    pub not_desired: Vec<(String, String)>,
     /// HPAs (namespace, name) whose document this run writes anew even
     /// when its bounds stay: a person's edit homeostat took back.
     #[serde(skip)]

@@ -788,3 +788,27 @@ fn a_hand_edit_of_the_gitops_yaml_is_the_operators_change_and_is_not_written_bac
         "the document as the person left it"
     );
 }
+
+/// A workload whose plan needs an operator has a recommendation that is
+/// not applied: the GitOps warning says so, not "no recommendation".
+#[test]
+fn a_gitops_run_says_why_a_workload_gets_no_document() {
+    let gitops = GitOps::new("", |_| {
+        let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+        format!(
+            "  - {{name: cart, namespace: shop, file: {}, target_per_replica: 2000, max_replicas: {{floor: 2, ceiling: 3}}}}\n",
+            taxi.display()
+        )
+    });
+    let out = gitops.apply();
+    let stderr = support::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("shop/cart: status needs_operator: its recommendation is not applied, and no live HPA to read its bounds from"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("no recommendation this run"), "{stderr}");
+    assert!(gitops
+        .bounds()
+        .contains_key(&("shop".to_string(), "web".to_string())));
+}

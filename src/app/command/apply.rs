@@ -167,8 +167,8 @@ pub(super) fn apply(
     let written = match output.patches {
         Some(PatchFormat::Yaml) => {
             eprint!("{report}");
-            for id in &applied.not_desired {
-                tracing::warn!(workload = %id, "{id}: no recommendation this run and no live HPA to read its bounds from: the YAML keeps the document the last run wrote for it, if any");
+            for (id, why) in &applied.not_desired {
+                tracing::warn!(workload = %id, "{id}: {why}, and no live HPA to read its bounds from: the YAML keeps the document the last run wrote for it, if any");
             }
             emit(output.path, &applied.patches_yaml(&earlier, &hpas))
         }

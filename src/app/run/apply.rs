@@ -273,7 +273,17 @@ pub async fn apply_changes(
             });
             match kept {
                 Some(bounds) => run.desired.push(unchanged_body(&change, bounds)),
-                None => run.not_desired.push(format!("{}/{}", w.namespace, w.name)),
+                None => run.not_desired.push((
+                    format!("{}/{}", w.namespace, w.name),
+                    if w.min_replicas.is_some() {
+                        format!(
+                            "status {}: its recommendation is not applied",
+                            w.status.as_str()
+                        )
+                    } else {
+                        "no recommendation this run".to_string()
+                    },
+                )),
             }
         }
         let written = written.get(&format!("{}/{}", w.namespace, w.name));
