@@ -790,7 +790,7 @@ fn a_hand_edit_of_the_gitops_yaml_is_the_operators_change_and_is_not_written_bac
 }
 
 /// A workload whose plan needs an operator has a recommendation that is
-/// not applied: the GitOps warning says so, not "no recommendation".
+/// not applied: the `GitOps` warning says so, not "no recommendation".
 #[test]
 fn a_gitops_run_says_why_a_workload_gets_no_document() {
     let gitops = GitOps::new("", |_| {
