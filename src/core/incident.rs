@@ -172,6 +172,14 @@ pub fn learn(
         if value <= ceiling {
             continue;
         }
+        // Learned already (the HPA still as the operator left it): kept as
+        // first learned, and no news.
+        if learned
+            .iter()
+            .any(|old| old.setting == setting && old.value == value)
+        {
+            continue;
+        }
         let l = Learned {
             setting: setting.to_string(),
             value,
@@ -620,7 +628,8 @@ mod tests {
             ("max_replicas.ceiling", 40)
         );
         assert_eq!(learned.len(), 1);
-        // A min raised above its ceiling too.
+        // A min raised above its ceiling too; the max, learned already, is
+        // no news.
         let low_min = Fingerprint {
             min_ceiling: 4,
             ..config
@@ -636,8 +645,9 @@ mod tests {
             new.iter()
                 .map(|l| (l.setting.as_str(), l.value))
                 .collect::<Vec<_>>(),
-            [("min_replicas.ceiling", 8), ("max_replicas.ceiling", 40)]
+            [("min_replicas.ceiling", 8)]
         );
+        assert_eq!(learned.len(), 2);
         learn(&mut learned, &config, None, &[], "t2");
         assert_eq!(learned.len(), 1, "the config's min ceiling 100 takes 8");
         // Kept while the config has not taken it; dropped once it has.

@@ -812,3 +812,96 @@ fn a_gitops_run_says_why_a_workload_gets_no_document() {
         .bounds()
         .contains_key(&("shop".to_string(), "web".to_string())));
 }
+
+/// The doctor's loop in a `GitOps` job, run after run: a ceiling too low
+/// pages; a person raises max in the YAML; the edit is noted on the
+/// incident once (not as news on every later run), learned, and kept while
+/// the incident is open; once it is closed, the next run takes the bounds
+/// back and max follows the load again.
+#[test]
+fn a_hand_edit_that_healed_an_incident_is_taken_back_once_it_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+    let config = dir.path().join("homeostat.yaml");
+    let yaml = dir.path().join("hpa.yaml");
+    let write_config = |ceiling: u32| {
+        std::fs::write(
+            &config,
+            format!(
+                "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: cart, namespace: shop, file: {}, target_per_replica: 2000, max_replicas: {{floor: 2, ceiling: {ceiling}}}, learning: apply, current: {{min_replicas: 2, max_replicas: 10}}}}\n",
+                dir.path().join("models").display(),
+                taxi.display()
+            ),
+        )
+        .unwrap();
+    };
+    let apply = |hour: u32| {
+        let at = format!("2015-01-25T{hour:02}:30:00Z");
+        let out = support::apply_without_a_cluster(
+            &[
+                "--no-notify",
+                "--at",
+                &at,
+                "--output-format",
+                "yaml",
+                "--output",
+                yaml.to_str().unwrap(),
+            ],
+            &config,
+            dir.path(),
+        );
+        let stderr = support::stderr(&out);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+        let bounds =
+            homeostat::edge::cluster::bounds_in_yaml(&std::fs::read_to_string(&yaml).unwrap())
+                .unwrap()[&("shop".to_string(), "cart".to_string())];
+        (bounds, stderr)
+    };
+    write_config(40);
+    let ((_, first_max), _) = apply(4);
+    // The ceiling lowered below what the load needs: an incident.
+    write_config(3);
+    let (_, stderr) = apply(5);
+    assert!(stderr.contains("incident shop/cart#1 opened"), "{stderr}");
+    // A person raises max in the repository.
+    let edited = std::fs::read_to_string(&yaml)
+        .unwrap()
+        .replace(&format!("maxReplicas: {first_max}"), "maxReplicas: 40");
+    std::fs::write(&yaml, edited).unwrap();
+    let change = format!("HPA maxReplicas {first_max} → 40 (by a hand edit of the GitOps YAML)");
+    let (bounds, stderr) = apply(6);
+    assert_eq!(bounds.1, 40, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{change} since homeostat's last run (noted on incident shop/cart#1)"
+        )) && stderr.contains("learned: max_replicas.ceiling 40 from incident shop/cart#1"),
+        "{stderr}"
+    );
+    // Planned within the learned ceiling: the incident closes; the edit
+    // stands, and is not news again.
+    let (bounds, stderr) = apply(7);
+    assert_eq!(bounds.1, 40, "{stderr}");
+    assert!(stderr.contains("incident shop/cart#1 closed"), "{stderr}");
+    assert!(
+        stderr.contains("edited by hand") && stderr.contains(": kept;"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("since homeostat's last run") && !stderr.contains("learned:"),
+        "{stderr}"
+    );
+    // Closed, and within the limits in force: taken back.
+    let (bounds, stderr) = apply(8);
+    assert!(
+        stderr.contains("took the bounds back from")
+            && stderr.contains("it healed incident shop/cart#1, which is closed"),
+        "{stderr}"
+    );
+    assert!(
+        bounds.1 < 40,
+        "max follows the load again: {bounds:?} {stderr}"
+    );
+    // The next run reads the document as homeostat's own again.
+    let (_, stderr) = apply(9);
+    assert!(!stderr.contains("edited by hand"), "{stderr}");
+}

@@ -642,7 +642,10 @@ struct Outside<'a> {
 }
 
 /// `what` (an operator's change) noted on the workload's incident and in
-/// the report; the incidents it was noted on.
+/// the report; the incidents it was noted on. A change seen again (the
+/// HPA or the YAML left as the operator left it, run after run) is in the
+/// report once, on the run that first saw it: it is not news since the
+/// last run any more.
 fn note_change(
     incidents: &mut [crate::core::incident::Incident],
     run: &mut ApplyRun,
@@ -650,8 +653,13 @@ fn note_change(
     what: &str,
     at: &str,
 ) -> Vec<String> {
+    let seen = incidents
+        .iter()
+        .any(|i| i.operator_changes.iter().any(|c| c.what == what));
     let noted = crate::core::incident::attribute(incidents, what, at);
-    say_noted(run, id, what, &noted);
+    if !seen {
+        say_noted(run, id, what, &noted);
+    }
     noted
 }
 
