@@ -110,6 +110,10 @@ pub struct Evidence {
     /// raised for it): declared by a person, so a ceiling too low for it
     /// pages though no load of the history needed as much.
     pub declared_peak: Option<f64>,
+    /// The peak load of a spike going on at the history's end: the HPA is
+    /// healing it inside today's range, so max is not lowered under what
+    /// carries it (today's max at most: above that, it pages).
+    pub ongoing_spike: Option<f64>,
 }
 
 /// Relative band around today's max within which it is kept: from
@@ -165,6 +169,9 @@ pub enum Clamp {
     RaisedToMin,
     /// `min` cut to the max ceiling, the hard limit of the whole range.
     MaxCeiling,
+    /// `max` not lowered under a spike going on (as far as today's max
+    /// carries it): healing happens inside today's range.
+    InSpike,
 }
 
 /// How one replica count was derived.
@@ -293,6 +300,18 @@ pub fn derive_bounds(
     if let Some(limited) = step_limited(max_replicas, policy, evidence) {
         max_replicas = limited;
         max_clamp = Some(Clamp::StepLimit);
+    }
+    // A spike is being healed now: cutting max under it (the step down of
+    // a run that wants less) would take the room the HPA is using, and page
+    // about the cap the run just made.
+    if let (Some(load), Some((_, today))) = (evidence.ongoing_spike, evidence.current) {
+        let carries = ((load / capacity - 1e-9).ceil().max(1.0) as u32)
+            .min(today)
+            .min(policy.max_replicas.ceiling());
+        if max_replicas < carries {
+            max_replicas = carries;
+            max_clamp = Some(Clamp::InSpike);
+        }
     }
     if max_replicas < min_replicas {
         max_replicas = min_replicas;
@@ -715,6 +734,29 @@ mod tests {
         };
         let max = derive_bounds(&forecast, 0..288, &policy, &evidence).max;
         assert_eq!((max.replicas, max.basis), (30, Basis::LastWeekPeak));
+    }
+
+    #[test]
+    fn max_is_not_cut_under_a_spike_going_on_as_far_as_today_carries_it() {
+        // 100 × 1.2 / 10 wants max 12; today's is 40 (÷1.5: 27 this run).
+        let forecast = forecast_of(vec![100.0; 3 * 288]);
+        let policy = policy(10.0, (1, 1), (2, 100));
+        let max = |today: u32, spike: Option<f64>| {
+            let evidence = Evidence {
+                current: Some((2, today)),
+                ongoing_spike: spike,
+                ..Evidence::default()
+            };
+            let max = derive_bounds(&forecast, 0..288, &policy, &evidence).max;
+            (max.replicas, max.clamp)
+        };
+        assert_eq!(max(40, None), (27, Some(Clamp::StepLimit)));
+        // A spike of 298 being healed: the 30 that carry it stay.
+        assert_eq!(max(40, Some(298.0)), (30, Some(Clamp::InSpike)));
+        // One the step-limited max carries already changes nothing.
+        assert_eq!(max(40, Some(150.0)), (27, Some(Clamp::StepLimit)));
+        // Above today's max: today's stays, no more (beyond it, it pages).
+        assert_eq!(max(20, Some(298.0)), (20, Some(Clamp::InSpike)));
     }
 
     #[test]

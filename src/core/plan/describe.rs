@@ -300,6 +300,10 @@ fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy, texture: b
         Some(Clamp::MaxCeiling) => {
             format!(", cut to the max ceiling {}", policy.max_replicas.ceiling())
         }
+        Some(Clamp::InSpike) => format!(
+            ", kept at {} instead of {instead} while a spike is going on: the HPA heals it inside today's range, which is not cut under it (lowered once it has passed)",
+            d.replicas
+        ),
     };
     format!(
         "{which} {}: {what}{headroom} / {} per replica = {:.2}{clamp}",

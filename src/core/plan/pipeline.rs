@@ -302,6 +302,15 @@ fn compute(
         lowest_seen: lowest_seen(&series, crate::core::bounds::LOWEST_SEEN_DAYS),
         current: workload.current.map(|c| (c.min_replicas, c.max_replicas)),
         declared_peak,
+        ongoing_spike: {
+            let history_end = series.end() + series.step;
+            found
+                .iter()
+                .filter(|e| e.kind == EventKind::Spike)
+                .filter(|e| e.end.is_none_or(|t| t >= history_end))
+                .map(|e| e.after)
+                .reduce(f64::max)
+        },
     };
     let bounds = derive_bounds(&forecast, first_after_now..total, &policy, &evidence);
     // A cold start's errors are the fleet's, not a backtest of its own.
