@@ -124,8 +124,18 @@ pub fn plan_alert(w: &WorkloadPlan) -> Option<Alert> {
         ),
     };
     let mut description = numbers;
+    // One alert per workload: a ceiling page of a workload whose model is
+    // not trusted says that too (its own alert is not raised).
     let why: Vec<&String> = match &w.bounds {
-        Some(bounds) if w.status == Status::NeedsOperator => bounds.needs_operator.iter().collect(),
+        Some(bounds) if w.status == Status::NeedsOperator => bounds
+            .needs_operator
+            .iter()
+            .chain(
+                w.reasons
+                    .iter()
+                    .filter(|r| w.untrustworthy_model && r.starts_with("model not trusted")),
+            )
+            .collect(),
         _ => w.reasons.iter().collect(),
     };
     for line in why {
@@ -753,6 +763,36 @@ mod tests {
         let alert = plan_alert(&w).unwrap();
         assert_eq!(alert.labels["reason"], "untrustworthy_model");
         assert!(alert.annotations["summary"].contains("MASE 3.4"));
+        // With a ceiling page too: one alert, which says both.
+        let mut both = workload("cart", Status::NeedsOperator);
+        let derivation = crate::core::bounds::Derivation {
+            replicas: 3,
+            load: 100.0,
+            at: 0,
+            quantile: 0.5,
+            basis: crate::core::bounds::Basis::Expected,
+            raw: 3.0,
+            clamp: None,
+        };
+        both.bounds = Some(crate::core::bounds::ReplicaBounds {
+            min: derivation.clone(),
+            max: derivation,
+            expected_low: 100.0,
+            expected_high: 100.0,
+            needs_operator: vec!["needs 14 replicas, above the max ceiling 3".into()],
+            notes: Vec::new(),
+        });
+        both.untrustworthy_model = true;
+        both.reasons
+            .push("model not trusted: its backtest error is 3.4 times …".into());
+        let alert = plan_alert(&both).unwrap();
+        assert_eq!(alert.labels["reason"], "ceiling");
+        let description = &alert.annotations["description"];
+        assert!(
+            description.contains("above the max ceiling 3")
+                && description.matches("model not trusted").count() == 1,
+            "{description}"
+        );
     }
 
     #[test]
