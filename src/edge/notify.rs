@@ -483,6 +483,17 @@ struct Server {
     setting: &'static str,
 }
 
+/// Whether a run could use `endpoint` (`setting`: `alertmanager` or
+/// `pushgateway`): its secrets, CA file and TLS settings read as a run
+/// reads them, the server not contacted (`config check`).
+///
+/// # Errors
+///
+/// As a run's first alert or push would fail on them.
+pub fn check_endpoint(endpoint: &Endpoint, setting: &'static str) -> Result<(), EndpointError> {
+    Server::new(endpoint, setting).map(drop)
+}
+
 impl Server {
     fn new(endpoint: &Endpoint, setting: &'static str) -> Result<Server, EndpointError> {
         let timeout = Duration::from_secs(endpoint.timeout.secs().unsigned_abs());

@@ -1112,4 +1112,16 @@ fn config_check_reads_the_prometheus_secrets_and_headers_a_run_would_fail_on() {
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     assert!(text.contains("prometheus: settings usable"), "{text}");
     assert!(text.contains("insecure_skip_verify"), "{text}");
+    // Alertmanager and the Pushgateway are read as a run reads them too.
+    let out = check(
+        "alertmanager: {url: 'http://127.0.0.1:9', bearer_token_env: HOMEOSTAT_TEST_UNSET_TOKEN}\npushgateway: {url: 'http://127.0.0.1:9'}\n",
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("alertmanager: error:")
+            && text.contains("HOMEOSTAT_TEST_UNSET_TOKEN is not set")
+            && text.contains("pushgateway: settings usable"),
+        "{text}"
+    );
 }

@@ -170,6 +170,32 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
             );
         }
     }
+    // Alertmanager and the Pushgateway alike: an unset token variable
+    // failed every run's alerts and metrics while the check said "valid".
+    for (setting, endpoint) in [
+        ("alertmanager", &config.alertmanager),
+        ("pushgateway", &config.pushgateway),
+    ] {
+        let Some(endpoint) = endpoint else { continue };
+        match crate::edge::notify::check_endpoint(endpoint, setting) {
+            Ok(()) => {
+                let _ = writeln!(
+                    report,
+                    "{setting}: settings usable (secrets, CA file read; the server is not contacted)"
+                );
+            }
+            Err(e) => {
+                problems += 1;
+                let _ = writeln!(report, "{setting}: error: {e}");
+            }
+        }
+        if endpoint.insecure_skip_verify {
+            let _ = writeln!(
+                report,
+                "{setting}: warning: insecure_skip_verify: the server's certificate is not checked"
+            );
+        }
+    }
     // The header last, once the problems are counted: "valid" above a
     // list of errors read as if the errors did not matter.
     let count =
