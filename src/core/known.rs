@@ -485,6 +485,12 @@ mod tests {
         );
         let spaced = parse("2015-01-27 18:00:00").unwrap_err().to_string();
         assert!(spaced.contains("has no time zone"), "{spaced}");
+        // A date alone: the forms accepted here, not the UTC one refused.
+        let date = parse("2015-01-27").unwrap_err().to_string();
+        assert!(
+            date.contains("with its zone") && !date.contains("(UTC)"),
+            "{date}"
+        );
         let far = parse("9999-01-01T18:00:00Z").unwrap_err().to_string();
         assert!(far.contains("outside the years 1653 to 2286"), "{far}");
         assert!(parse("2015-01-27T18:00:00+01:00").is_ok());

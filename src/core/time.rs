@@ -166,7 +166,18 @@ pub fn deserialize_zoned_timestamp<'de, D: serde::Deserializer<'de>>(
             "{trimmed:?} has no time zone: write it with one, e.g. {iso}Z for UTC or {iso}+01:00"
         )));
     }
-    parse_timestamp(&text).map_err(serde::de::Error::custom)
+    // The general message offers `YYYY-MM-DD HH:MM:SS` (UTC), which is
+    // refused here: say what is accepted here.
+    parse_timestamp(&text).map_err(|e| {
+        serde::de::Error::custom(if e.starts_with("cannot parse timestamp") {
+            format!(
+                "cannot parse timestamp `{}`: expected a date and time with its zone (RFC3339: 2015-04-22T10:00:00Z or 2015-04-22T10:00:00+01:00) or unix seconds",
+                shown(trimmed)
+            )
+        } else {
+            e
+        })
+    })
 }
 
 /// Serialises unix seconds as an RFC3339 timestamp (for `serialize_with`).
