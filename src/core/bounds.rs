@@ -401,7 +401,7 @@ fn max_above_ceiling(
         return Some((
             true,
             format!(
-                "a known event in the horizon expects load {}, which needs {} replicas, above the max ceiling {}: raise the ceiling before it begins",
+                "a known event in the horizon expects load {}, which needs {} replicas, above the max ceiling {}: raise the ceiling, or the HPA cannot scale past it while the event lasts",
                 significant(declared, 4),
                 whole(declared / capacity),
                 policy.max_replicas.ceiling()
