@@ -202,7 +202,15 @@ fn what_now(
         ),
         (Some(_), None) => {}
     }
-    if learned.is_empty() {
+    // A fix made in the config is there for every later run: nothing to
+    // learn (a change the opening run saw came before the incident).
+    let fixed_in_config = incident
+        .operator_changes
+        .iter()
+        .any(|c| c.what.starts_with("config:") && c.at > incident.opened);
+    if learned.is_empty() && fixed_in_config {
+        now.push("Nothing to learn from it: the operator's fix is in the config, and every later run plans with it.".to_string());
+    } else if learned.is_empty() {
         now.push("Nothing learned from it yet: an operator's raised ceiling, or the same surge again at the same time, would be.".to_string());
     }
     now.extend(learned.iter().map(|l| format!("Learned: {l}.")));
@@ -316,6 +324,11 @@ mod tests {
             ]
         );
         assert!(text.contains("The condition cleared at 2026-01-02T12:00:00Z. The latest run (2026-01-02T18:00:00Z) recommended 2..18 (ok); it recommends within"), "{text}");
+        assert!(
+            text.contains("Nothing to learn from it: the operator's fix is in the config")
+                && !text.contains("Nothing learned from it yet"),
+            "{text}"
+        );
 
         // A change the opening run saw came before the incident.
         let caused = Incident {
