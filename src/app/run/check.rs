@@ -147,41 +147,40 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
         };
         let _ = writeln!(report, "{}: {line}{known}{like}", workload.id());
     }
-    // The server's settings that can be judged without it: the secrets,
+    // The servers' settings that can be judged without them: the secrets,
     // the CA file and the headers are read as a run reads them (a missing
-    // token file failed every query workload of the run).
+    // token file failed every query workload of the run; an unset token
+    // variable every run's alerts and metrics).
+    let mut servers: Vec<(&str, &str, Result<(), String>, bool)> = Vec::new();
     if let Some(prometheus) = &config.prometheus {
-        match crate::edge::prometheus::client::Client::new(prometheus) {
-            Ok(_) => {
-                let _ = writeln!(
-                    report,
-                    "prometheus: settings usable (secrets, CA file, headers read; the server is not contacted)"
-                );
-            }
-            Err(e) => {
-                problems += 1;
-                let _ = writeln!(report, "prometheus: error: {e}");
-            }
-        }
-        if prometheus.insecure_skip_verify {
-            let _ = writeln!(
-                report,
-                "prometheus: warning: insecure_skip_verify: the server's certificate is not checked"
-            );
-        }
+        servers.push((
+            "prometheus",
+            "secrets, CA file, headers read",
+            crate::edge::prometheus::client::Client::new(prometheus)
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            prometheus.insecure_skip_verify,
+        ));
     }
-    // Alertmanager and the Pushgateway alike: an unset token variable
-    // failed every run's alerts and metrics while the check said "valid".
     for (setting, endpoint) in [
         ("alertmanager", &config.alertmanager),
         ("pushgateway", &config.pushgateway),
     ] {
-        let Some(endpoint) = endpoint else { continue };
-        match crate::edge::notify::check_endpoint(endpoint, setting) {
+        if let Some(endpoint) = endpoint {
+            servers.push((
+                setting,
+                "secrets, CA file read",
+                crate::edge::notify::check_endpoint(endpoint, setting).map_err(|e| e.to_string()),
+                endpoint.insecure_skip_verify,
+            ));
+        }
+    }
+    for (setting, read, usable, insecure) in servers {
+        match usable {
             Ok(()) => {
                 let _ = writeln!(
                     report,
-                    "{setting}: settings usable (secrets, CA file read; the server is not contacted)"
+                    "{setting}: settings usable ({read}; the server is not contacted)"
                 );
             }
             Err(e) => {
@@ -189,7 +188,7 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
                 let _ = writeln!(report, "{setting}: error: {e}");
             }
         }
-        if endpoint.insecure_skip_verify {
+        if insecure {
             let _ = writeln!(
                 report,
                 "{setting}: warning: insecure_skip_verify: the server's certificate is not checked"
