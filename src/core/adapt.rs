@@ -121,8 +121,8 @@ pub struct Adaptation {
     /// Spikes per day, when so many ([`TEXTURE_PER_DAY`]) that they are
     /// the workload's ordinary load and were kept in the fit.
     pub texture: Option<f64>,
-    /// Dips per day, when the spikes are texture and the dips come as
-    /// often: kept in the fit too.
+    /// Dips per day, when the spikes are texture and the dips too come
+    /// more than [`TEXTURE_PER_DAY`]: kept in the fit too.
     pub dip_texture: Option<f64>,
     pub level: Option<PlannedLevel>,
     pub spike_headroom: Option<SpikeHeadroom>,

@@ -172,12 +172,12 @@ pub fn learn(
         if value <= ceiling {
             continue;
         }
-        // Learned already (the HPA still as the operator left it): kept as
-        // first learned, and no news.
-        if learned
-            .iter()
-            .any(|old| old.setting == setting && old.value == value)
-        {
+        // Learned already from this incident (the HPA still as the operator
+        // left it): kept as first learned, and no news. From another
+        // incident, it is learned again from that one.
+        if learned.iter().any(|old| {
+            old.setting == setting && old.value == value && noted_on.contains(&old.incident)
+        }) {
             continue;
         }
         let l = Learned {
@@ -266,6 +266,18 @@ pub fn attribute_to(
     what: &str,
     at: &str,
 ) -> Vec<String> {
+    attribute_anew(incidents, ids, what, at).0
+}
+
+/// [`attribute_to`], and whether the change was new to any incident it
+/// was noted on (seen again, the HPA left as the operator left it, it is
+/// no news).
+pub fn attribute_anew(
+    incidents: &mut [Incident],
+    ids: &[String],
+    what: &str,
+    at: &str,
+) -> (Vec<String>, bool) {
     let change = OperatorChange {
         at: at.to_string(),
         what: what.to_string(),
@@ -283,7 +295,8 @@ pub fn attribute_to(
     } else {
         open
     };
-    targets
+    let mut anew = false;
+    let ids = targets
         .into_iter()
         .map(|k| {
             // Seen again (the HPA stays as the operator left it): once.
@@ -293,10 +306,12 @@ pub fn attribute_to(
                 .any(|c| c.what == change.what)
             {
                 incidents[k].operator_changes.push(change.clone());
+                anew = true;
             }
             incidents[k].id.clone()
         })
-        .collect()
+        .collect();
+    (ids, anew)
 }
 
 impl Incident {

@@ -203,11 +203,17 @@ fn what_now(
         (Some(_), None) => {}
     }
     // A fix made in the config is there for every later run: nothing to
-    // learn (a change the opening run saw came before the incident).
-    let fixed_in_config = incident
-        .operator_changes
-        .iter()
-        .any(|c| c.what.starts_with("config:") && c.at > incident.opened);
+    // learn. Only a change made while it was open, up to the run that
+    // found it closed (one the opening run saw came before it; one noted
+    // after it closed is a later change).
+    let fixed_in_config = incident.operator_changes.iter().any(|c| {
+        c.what.starts_with("config:")
+            && c.at > incident.opened
+            && incident
+                .closed
+                .as_ref()
+                .is_some_and(|closed| c.at <= *closed)
+    });
     if learned.is_empty() && fixed_in_config {
         now.push("Nothing to learn from it: the operator's fix is in the config, and every later run plans with it.".to_string());
     } else if learned.is_empty() {
@@ -340,6 +346,7 @@ mod tests {
         };
         let text = render_markdown(&draft(&caused, &runs, &[], None));
         assert!(text.contains("- 2026-01-02T00:00:00Z: config: max_replicas.ceiling 40 → 3 (seen by the run that opened the incident: made before it, a possible cause rather than a fix)"), "{text}");
+        assert!(text.contains("Nothing learned from it yet"), "{text}");
 
         // The condition back under a new incident: not called cleared
         // without a word, nor within the operator's limits.

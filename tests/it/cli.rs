@@ -812,7 +812,7 @@ fn config_check_reads_every_file_lists_every_problem_and_touches_no_server() {
     assert_eq!(checked.status.code(), Some(1), "{out}{}", stderr(&checked));
     assert!(
         out.contains(
-            "configuration read: 4 workloads (3 files, 1 query); 2 problems below that a run would refuse"
+            "configuration read: 4 workloads (3 files, 1 query); 2 problems below that a run would fail on"
         ),
         "{out}"
     );

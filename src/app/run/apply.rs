@@ -644,8 +644,8 @@ struct Outside<'a> {
 /// `what` (an operator's change) noted on the workload's incident and in
 /// the report; the incidents it was noted on. A change seen again (the
 /// HPA or the YAML left as the operator left it, run after run) is in the
-/// report once, on the run that first saw it: it is not news since the
-/// last run any more.
+/// report once, on the run that first noted it on an incident (the same
+/// change made again during a later incident is news again).
 fn note_change(
     incidents: &mut [crate::core::incident::Incident],
     run: &mut ApplyRun,
@@ -653,11 +653,9 @@ fn note_change(
     what: &str,
     at: &str,
 ) -> Vec<String> {
-    let seen = incidents
-        .iter()
-        .any(|i| i.operator_changes.iter().any(|c| c.what == what));
-    let noted = crate::core::incident::attribute(incidents, what, at);
-    if !seen {
+    let (noted, anew) = crate::core::incident::attribute_anew(incidents, &[], what, at);
+    // With no incident to note it on, nothing remembers it: said each run.
+    if anew || noted.is_empty() {
         say_noted(run, id, what, &noted);
     }
     noted

@@ -6,8 +6,8 @@ use crate::app::config::Config;
 use crate::core::time::format_timestamp;
 use crate::core::workload::LoadSource;
 
-/// What `config check` found: one line per workload, and how many
-/// workloads have a problem.
+/// What `config check` found: one line per workload and per server, and
+/// how many problems (workloads and server settings) a run would fail on.
 pub struct FileCheck {
     pub report: String,
     pub problems: usize,
@@ -210,7 +210,7 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
         format!("configuration valid: {totals}\n")
     } else {
         format!(
-            "configuration read: {totals}; {} below that a run would refuse\n",
+            "configuration read: {totals}; {} below that a run would fail on\n",
             count(problems, "problem", "problems")
         )
     };

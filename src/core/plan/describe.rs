@@ -301,7 +301,7 @@ fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy, texture: b
             format!(", cut to the max ceiling {}", policy.max_replicas.ceiling())
         }
         Some(Clamp::InSpike) => format!(
-            ", kept at {} instead of {instead} while a spike is going on: the HPA heals it inside today's range, which is not cut under it (lowered once it has passed)",
+            ", kept at {} while a spike is going on: the HPA heals it inside today's range, which is not cut under it (lowered once it has passed)",
             d.replicas
         ),
     };
@@ -371,8 +371,7 @@ fn describe_events(
                 .then(size(b).total_cmp(&size(a)))
         });
         for e in these.iter().take(EVENTS_NAMED) {
-            let kept = adaptation.dip_texture.is_some();
-            lines.push(describe_transient(e, max, workload, end, kept));
+            lines.push(describe_transient(e, max, workload, end));
         }
         if these.len() > EVENTS_NAMED {
             let more = these.len() - EVENTS_NAMED;
@@ -384,10 +383,10 @@ fn describe_events(
             };
             lines.push(format!(
                 "{more} more {name} in the history, smaller, {}",
-                match kind {
-                    EventKind::Spike if adaptation.texture.is_some() => "kept in the fit",
-                    EventKind::Dip if adaptation.dip_texture.is_some() => "kept in the fit",
-                    _ => "left out of the fit",
+                if kind == EventKind::Spike && adaptation.texture.is_some() {
+                    "kept in the fit"
+                } else {
+                    "left out of the fit"
                 }
             ));
         }
@@ -400,7 +399,7 @@ fn describe_events(
     }
     if let Some(per_day) = adaptation.dip_texture {
         lines.push(format!(
-            "dips come {per_day:.1} times a day: the workload's ordinary quiet spells (more than {} a day), kept in the fit, so that the forecast and min see them",
+            "dips come {per_day:.1} times a day: the workload's ordinary quiet spells (more than {} a day), kept in the fit so that the forecast and min see them, and not listed as events",
             crate::core::adapt::TEXTURE_PER_DAY
         ));
     }
@@ -479,14 +478,8 @@ fn describe_shifts(
 
 /// A spike or dip, its size against the expected load, and whether the
 /// recommended `max` covers it (`end`: the history's end, after which an
-/// event is ongoing; `dips_kept`: the dips are the workload's texture).
-fn describe_transient(
-    e: &events::Event,
-    max: u32,
-    workload: &Workload,
-    end: i64,
-    dips_kept: bool,
-) -> String {
+/// event is ongoing).
+fn describe_transient(e: &events::Event, max: u32, workload: &Workload, end: i64) -> String {
     let capacity = f64::from(max) * workload.policy.target_per_replica;
     // Against an expected level of about nothing, a ratio means little.
     let size = if e.before > 1e-3 * e.day_peak.max(0.0) && e.before > 0.0 {
@@ -516,9 +509,7 @@ fn describe_transient(
     } else {
         "dip"
     };
-    let action = if e.kind == EventKind::Dip && dips_kept {
-        "kept in the fit (dips are this workload's texture)".to_string()
-    } else if e.kind == EventKind::Dip {
+    let action = if e.kind == EventKind::Dip {
         "left out of the fit, min unchanged".to_string()
     } else {
         let allows = if e.before > 0.0 {

@@ -321,12 +321,15 @@ fn compute(
         .filter(|&scale| scale > 0.0)
         .map(|scale| significant(forecast.validation_mae / scale, 3));
     // Every spike and dip found is left out of the fit but a texture's
-    // (see `adapt`); only those that matter to capacity are reported.
+    // (see `adapt`); only those that matter to capacity are reported. A
+    // texture's dips are the load's quiet spells, in the forecast min is
+    // sized from: not events (one line of reasons says how often they come).
     let texture_carried = adaptation
         .texture
         .map(|_| f64::from(bounds.max.replicas) * policy.target_per_replica);
     let mut events: Vec<events::Event> = found
         .into_iter()
+        .filter(|e| !(e.kind == EventKind::Dip && adaptation.dip_texture.is_some()))
         .filter(|e| {
             matters_to_capacity(
                 e,
