@@ -186,6 +186,20 @@ fn an_incident_opens_when_a_ceiling_blocks_healing_and_closes_once_the_ceiling_i
         "{}",
         support::stderr(&none)
     );
+    // Not an incident id at all: the form is said.
+    let garbage = support::homeostat(&[
+        "postmortem",
+        "--config",
+        raised.to_str().unwrap(),
+        "--incident",
+        "garbage",
+    ]);
+    assert_eq!(garbage.status.code(), Some(2));
+    assert!(
+        support::stderr(&garbage).contains("incident ids are `namespace/name#n`"),
+        "{}",
+        support::stderr(&garbage)
+    );
     // A run that reads the state again keeps the closed incident as it was.
     let fourth = apply(&raised, dir.path(), "json");
     let report: Value = serde_json::from_slice(&fourth.stdout).unwrap();

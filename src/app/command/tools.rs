@@ -259,6 +259,10 @@ pub(super) fn postmortem(
         .max_by(|(a, _), (b, _)| a.opened.cmp(&b.opened));
     let Some((chosen, state)) = found else {
         let which = match (incident, workload) {
+            // Not even the form of one: say the form.
+            (Some(id), _) if !id.contains('/') || !id.contains('#') => {
+                format!("incident {id} (incident ids are `namespace/name#n`, e.g. shop/cart#1)")
+            }
             (Some(id), _) => format!("incident {id}"),
             (None, Some(w)) => format!("incident of {w}"),
             (None, None) => "incident".to_string(),
