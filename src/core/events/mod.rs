@@ -150,6 +150,16 @@ pub struct Event {
     pub day_peak: f64,
 }
 
+impl Event {
+    /// Whether it is still going on at `end` (the history's end: the first
+    /// time after its last step): a shift always, a spike or dip that had
+    /// not come back by then.
+    #[must_use]
+    pub fn ongoing_at(&self, end: i64) -> bool {
+        self.end.is_none_or(|t| t >= end)
+    }
+}
+
 /// The segments' edges a sorted list of changes cuts `0..n` into: 0, the
 /// changes, then `n`.
 fn segment_bounds(changes: &[usize], n: usize) -> Vec<usize> {

@@ -365,7 +365,7 @@ fn describe_events(
             }
         };
         these.sort_by(|a, b| {
-            let ongoing = |e: &&events::Event| e.end.is_none_or(|t| t >= end);
+            let ongoing = |e: &&events::Event| e.ongoing_at(end);
             ongoing(b)
                 .cmp(&ongoing(a))
                 .then(size(b).total_cmp(&size(a)))
@@ -503,7 +503,7 @@ fn describe_transient(e: &events::Event, max: u32, workload: &Workload, end: i64
         Some(t) if t < end => format_stretch(e.start, t),
         _ => format!("since {}", format_moment(e.start)),
     };
-    let ongoing = e.end.is_none_or(|t| t >= end);
+    let ongoing = e.ongoing_at(end);
     let kind = if e.kind == EventKind::Spike {
         "spike"
     } else {

@@ -151,7 +151,7 @@ pub fn plan_in_fleet(
     let history_end = series.end() + series.step;
     let in_spike = events
         .iter()
-        .any(|e| e.kind == EventKind::Spike && e.end.is_none_or(|t| t >= history_end));
+        .any(|e| e.kind == EventKind::Spike && e.ongoing_at(history_end));
     let (thinnest, needed) = computed.interval_support;
     let plan = WorkloadPlan {
         name: workload.name.clone(),
@@ -307,7 +307,7 @@ fn compute(
             found
                 .iter()
                 .filter(|e| e.kind == EventKind::Spike)
-                .filter(|e| e.end.is_none_or(|t| t >= history_end))
+                .filter(|e| e.ongoing_at(history_end))
                 .map(|e| e.after)
                 .reduce(f64::max)
         },
