@@ -35,6 +35,11 @@ pub struct RunRecord {
     /// homeostat has not patched the HPA yet (no annotation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seen: Option<(u32, u32)>,
+    /// A change of the HPA's bounds by someone else that the run saw, in
+    /// words: one no incident remembers is reported on the run that first
+    /// sees it, not again on every run that finds the HPA as it was left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outside_change: Option<String>,
 }
 
 /// What homeostat could not heal.

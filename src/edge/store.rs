@@ -490,6 +490,7 @@ mod tests {
             applied_max: Some(10),
             dry_run: false,
             seen: None,
+            outside_change: None,
         }
     }
 

@@ -277,6 +277,7 @@ mod tests {
             applied_max: None,
             dry_run: true,
             seen: None,
+            outside_change: None,
         }
     }
 

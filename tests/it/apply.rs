@@ -905,3 +905,70 @@ fn a_hand_edit_that_healed_an_incident_is_taken_back_once_it_is_closed() {
     let (_, stderr) = apply(9);
     assert!(!stderr.contains("edited by hand"), "{stderr}");
 }
+
+/// A hand edit of the `GitOps` YAML that no incident explains is the
+/// operator's own decision: reported on the run that first sees it, kept,
+/// and not reported again on every later run that finds it as it was left
+/// (nothing but the run record remembers it).
+#[test]
+fn a_hand_edit_without_an_incident_is_news_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+    let config = dir.path().join("homeostat.yaml");
+    let yaml = dir.path().join("hpa.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: cart, namespace: shop, file: {}, target_per_replica: 2000, max_replicas: {{floor: 2, ceiling: 40}}, current: {{min_replicas: 2, max_replicas: 10}}}}\n",
+            dir.path().join("models").display(),
+            taxi.display()
+        ),
+    )
+    .unwrap();
+    let apply = |hour: u32| {
+        let at = format!("2015-01-25T{hour:02}:30:00Z");
+        let out = support::apply_without_a_cluster(
+            &[
+                "--no-notify",
+                "--at",
+                &at,
+                "--output-format",
+                "yaml",
+                "--output",
+                yaml.to_str().unwrap(),
+            ],
+            &config,
+            dir.path(),
+        );
+        let stderr = support::stderr(&out);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+        assert!(!stderr.contains("incident shop/cart#1"), "{stderr}");
+        let bounds =
+            homeostat::edge::cluster::bounds_in_yaml(&std::fs::read_to_string(&yaml).unwrap())
+                .unwrap()[&("shop".to_string(), "cart".to_string())];
+        (bounds, stderr)
+    };
+    let ((_, first_max), _) = apply(4);
+    let edited = std::fs::read_to_string(&yaml)
+        .unwrap()
+        .replace(&format!("maxReplicas: {first_max}"), "maxReplicas: 39");
+    std::fs::write(&yaml, edited).unwrap();
+    let news = format!(
+        "HPA maxReplicas {first_max} → 39 (by a hand edit of the GitOps YAML) since homeostat's last run"
+    );
+    let (bounds, stderr) = apply(5);
+    assert_eq!(bounds.1, 39, "{stderr}");
+    assert!(stderr.contains(&news), "{stderr}");
+    for hour in [6, 7] {
+        let (bounds, stderr) = apply(hour);
+        assert_eq!(bounds.1, 39, "{stderr}");
+        assert!(
+            stderr.contains("edited by hand") && stderr.contains(": kept;"),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("since homeostat's last run (") && !stderr.contains(&news),
+            "{stderr}"
+        );
+    }
+}

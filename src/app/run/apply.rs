@@ -652,10 +652,11 @@ fn note_change(
     id: &str,
     what: &str,
     at: &str,
+    seen_last_run: Option<&str>,
 ) -> Vec<String> {
     let (noted, anew) = crate::core::incident::attribute_anew(incidents, &[], what, at);
-    // With no incident to note it on, nothing remembers it: said each run.
-    if anew || noted.is_empty() {
+    // With no incident to note it on, the last run's record remembers it.
+    if anew || (noted.is_empty() && seen_last_run != Some(what)) {
         say_noted(run, id, what, &noted);
     }
     noted
@@ -736,11 +737,19 @@ fn remember(
     // What the operator changed on the HPA since homeostat last applied
     // it, noted on the incident it was meant to heal (the config's changes
     // are noted once this run's incidents have moved: see below).
+    let seen_last_run = state.last().and_then(|r| r.outside_change.clone());
     let noted_on_hpa = outside
         .hpa_change
         .as_ref()
         .map_or_else(Vec::new, |(what, _)| {
-            note_change(&mut state.incidents, run, &id, what, &at)
+            note_change(
+                &mut state.incidents,
+                run,
+                &id,
+                what,
+                &at,
+                seen_last_run.as_deref(),
+            )
         });
     // The operator's fix as a learned setting (issue 21's learning).
     if let (Some(settings), true) = (settings, outside.learns) {
@@ -827,6 +836,7 @@ fn remember(
         seen: (change.compared_with == "cluster")
             .then(|| change.from_min.zip(change.from_max))
             .flatten(),
+        outside_change: outside.hpa_change.as_ref().map(|(what, _)| what.clone()),
     });
     if let Err(e) = store.save(&state) {
         store_problem(run, e.label(), e.to_string());
