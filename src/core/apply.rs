@@ -193,6 +193,47 @@ fn step_limited(current: u32, wanted: u32, rules: &ApplyRules) -> u32 {
     wanted.clamp(down.min(current), up)
 }
 
+/// The configured ranges of min and max: no rule keeps or sets a bound
+/// outside them (a max left at 21 under a ceiling of 20 stayed there run
+/// after run).
+fn configured_ranges(
+    plan: &WorkloadPlan,
+) -> (std::ops::RangeInclusive<u32>, std::ops::RangeInclusive<u32>) {
+    match plan.limits {
+        Some((low, high)) => (
+            low.floor()..=low.ceiling().min(high.ceiling()).max(low.floor()),
+            high.floor()..=high.ceiling().max(high.floor()),
+        ),
+        None => (1..=u32::MAX, 1..=u32::MAX),
+    }
+}
+
+/// Bounds kept as someone else set them (a hand edit of the `GitOps` YAML),
+/// but within the configured ranges: the part outside goes to the range's
+/// edge at once, as any bound does. What moved, in words, when any.
+#[must_use]
+pub fn kept_within_ranges(
+    plan: &WorkloadPlan,
+    (min, max): (u32, u32),
+) -> ((u32, u32), Vec<String>) {
+    let (min_range, max_range) = configured_ranges(plan);
+    let mut said = Vec::new();
+    let mut edge = |name: &str, value: u32, range: &std::ops::RangeInclusive<u32>| {
+        let moved = value.clamp(*range.start(), *range.end());
+        if moved != value {
+            said.push(format!(
+                "{name} {value} → {moved}: the edge of its configured range {}..{} at once",
+                range.start(),
+                range.end()
+            ));
+        }
+        moved
+    };
+    let min = edge("min", min, &min_range);
+    let max = edge("max", max, &max_range).max(min);
+    ((min, max), said)
+}
+
 /// Decides what to do with `plan`'s recommendation against `baseline`.
 #[must_use]
 pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Change {
@@ -239,15 +280,7 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
         return change;
     };
     let held = &mut change.held_back;
-    // The configured ranges: no rule keeps or sets a bound outside them
-    // (a max left at 21 under a ceiling of 20 stayed there run after run).
-    let (min_range, max_range) = match plan.limits {
-        Some((low, high)) => (
-            low.floor()..=low.ceiling().min(high.ceiling()).max(low.floor()),
-            high.floor()..=high.ceiling(),
-        ),
-        None => (1..=u32::MAX, 1..=u32::MAX),
-    };
+    let (min_range, max_range) = configured_ranges(plan);
     // Hysteresis on the whole recommended change (on the step-limited one,
     // a large change cut to a small step would never be made).
     let [min, max] = [

@@ -906,6 +906,62 @@ fn a_hand_edit_that_healed_an_incident_is_taken_back_once_it_is_closed() {
     assert!(!stderr.contains("edited by hand"), "{stderr}");
 }
 
+/// A hand edit of the `GitOps` YAML beyond the configured range is not
+/// kept there: the bound goes to the range's edge at once, as any bound
+/// outside it does, and homeostat sets the bounds from there on.
+#[test]
+fn a_hand_edit_beyond_the_ceiling_goes_to_the_ceiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+    let config = dir.path().join("homeostat.yaml");
+    let yaml = dir.path().join("hpa.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "defaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: cart, namespace: shop, file: {}, target_per_replica: 2000, max_replicas: {{floor: 4, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 15}}}}\n",
+            taxi.display()
+        ),
+    )
+    .unwrap();
+    let apply = || {
+        let out = support::apply_without_a_cluster(
+            &[
+                "--no-notify",
+                "--at",
+                "2015-01-25T04:30:00Z",
+                "--output-format",
+                "yaml",
+                "--output",
+                yaml.to_str().unwrap(),
+            ],
+            &config,
+            dir.path(),
+        );
+        let stderr = support::stderr(&out);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+        let bounds =
+            homeostat::edge::cluster::bounds_in_yaml(&std::fs::read_to_string(&yaml).unwrap())
+                .unwrap()[&("shop".to_string(), "cart".to_string())];
+        (bounds, stderr)
+    };
+    let ((_, first_max), _) = apply();
+    assert!(first_max < 40, "{first_max}");
+    let edited = std::fs::read_to_string(&yaml)
+        .unwrap()
+        .replace(&format!("maxReplicas: {first_max}"), "maxReplicas: 50");
+    std::fs::write(&yaml, edited).unwrap();
+    let ((_, max), stderr) = apply();
+    assert_eq!(max, 40, "{stderr}");
+    assert!(
+        stderr.contains("bounds edited by hand outside the configured ranges: max 50 → 40"),
+        "{stderr}"
+    );
+    // Homeostat's from here on: the next run steps from the ceiling.
+    let ((_, max), stderr) = apply();
+    assert!(max < 40, "{stderr}");
+    assert!(!stderr.contains("edited by hand"), "{stderr}");
+}
+
 /// A hand edit of the `GitOps` YAML that no incident explains is the
 /// operator's own decision: reported on the run that first sees it, kept,
 /// and not reported again on every later run that finds it as it was left

@@ -224,11 +224,33 @@ pub async fn apply_changes(
         match yaml_edit {
             Some(YamlEdit::Kept(why)) => {
                 // Nothing else held it back: the plan's own limits would
-                // read as if they had.
-                change.to_min = change.from_min;
-                change.to_max = change.from_max;
-                change.patch = false;
+                // read as if they had. Kept within the configured ranges.
                 change.held_back = vec![why];
+                // An edit while an incident is open is the operator's fix
+                // for it (a raised max above a ceiling too low), kept until
+                // it is settled and learned from; any other edit stays
+                // within the configured ranges.
+                let fixing = loaded.state.as_ref().is_some_and(|s| {
+                    s.incidents
+                        .iter()
+                        .any(crate::core::incident::Incident::is_open)
+                });
+                if let Some(edited) = change.from_min.zip(change.from_max).filter(|_| !fixing) {
+                    let (kept, moved) = crate::core::apply::kept_within_ranges(w, edited);
+                    change.to_min = Some(kept.0);
+                    change.to_max = Some(kept.1);
+                    change.patch = kept != edited;
+                    if !moved.is_empty() {
+                        change.held_back = vec![format!(
+                            "bounds edited by hand outside the configured ranges: {}; homeostat sets the bounds from here on (widen the range in the config to keep such an edit)",
+                            moved.join(", ")
+                        )];
+                    }
+                } else {
+                    change.to_min = change.from_min;
+                    change.to_max = change.from_max;
+                    change.patch = false;
+                }
             }
             Some(YamlEdit::TakenBack(said)) => {
                 // Written with this run's record even when the bounds stay:
