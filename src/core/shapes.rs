@@ -1215,6 +1215,16 @@ pub fn cold_forecast(
             model: model.clone(),
             message: "the fleet's shapes have no calibration".into(),
         })?;
+    // No load at all yet (deployed, no traffic): the shapes scale with the
+    // load seen, so nothing sizes the bounds; a max walked down to its
+    // floor run after run would cap the HPA when traffic arrives.
+    if !series.values.iter().any(|v| v.is_finite() && *v > 0.0) {
+        return Err(ModelError::NoLoad {
+            model,
+            history: crate::core::time::Span::from_secs(seen)
+                .map_or_else(|| format!("{seen}s"), |s| s.to_string()),
+        });
+    }
     let m = match_shape(series, &fleet.shapes, like, calibration.shape_gain).ok_or_else(|| {
         ModelError::TooShort {
             model: model.clone(),
@@ -1630,6 +1640,21 @@ mod tests {
         let idle = series(&|_| 0.0, 0.0, START + 30 * DAY, 24 * 12);
         let m = match_shape(&idle, &shapes.shapes, Some(("ns/w1", evening)), 1.0).unwrap();
         assert_eq!((m.label.as_str(), m.level), ("flat", 0.0));
+    }
+
+    /// Deployed, no traffic yet: no bounds from a load of 0 (a max of
+    /// 20 walked down to 2 in seven runs, status ok), but insufficient
+    /// data, so that its HPA is left as it is.
+    #[test]
+    fn a_young_workload_without_load_has_no_cold_start() {
+        let shapes = learn(&fleet(10), "2026-01-01T00:00:00Z").unwrap();
+        let idle = series(&|_| 0.0, 0.0, START + 30 * DAY, 6 * 12);
+        let e = cold_forecast(&idle, known_history(&idle), 288, &shapes, None).unwrap_err();
+        assert_eq!(e.label(), "insufficient_data", "{e}");
+        assert!(e.to_string().contains("no load in its 6h of history"), "{e}");
+        let mut one = idle.clone();
+        one.values[3] = 1.0;
+        assert!(cold_forecast(&one, known_history(&one), 288, &shapes, None).is_ok());
     }
 
     #[test]

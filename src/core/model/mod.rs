@@ -94,6 +94,8 @@ pub enum ModelError {
     NoCandidate(String),
     #[error("forecast horizon must be at least one step")]
     EmptyHorizon,
+    #[error("{model}: no load in its {history} of history: a cold start scales the fleet's shapes to the load seen, so nothing sizes its bounds yet (its HPA is left as it is)")]
+    NoLoad { model: String, history: String },
 }
 
 impl ModelError {
@@ -101,7 +103,7 @@ impl ModelError {
     #[must_use]
     pub fn label(&self) -> &'static str {
         match self {
-            ModelError::TooShort { .. } => "insufficient_data",
+            ModelError::TooShort { .. } | ModelError::NoLoad { .. } => "insufficient_data",
             ModelError::EmptyHorizon => "empty_horizon",
             ModelError::Fit { .. } | ModelError::Unscored { .. } | ModelError::NoCandidate(_) => {
                 "no_forecast"

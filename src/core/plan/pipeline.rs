@@ -274,7 +274,13 @@ fn compute(
     policy.headroom = adaptation.headroom(policy.headroom);
     let history = shapes::known_history(&series);
     let (mut forecast, cold_start) = fleet_forecast(&adaptation.series, history, total, fleet)
-        .map_err(|e| (Status::Error, format!("{}: {e}", raw.origin)))?;
+        .map_err(|e| {
+            let status = match e {
+                model::ModelError::NoLoad { .. } => Status::InsufficientData,
+                _ => Status::Error,
+            };
+            (status, format!("{}: {e}", raw.origin))
+        })?;
     let horizon = (
         forecast.timestamp(first_after_now),
         forecast.timestamp(total),
