@@ -393,7 +393,7 @@ pub fn findings(plan: &WorkloadPlan, troubles: &[Trouble]) -> Vec<Finding> {
             capacity: Some(spike.capacity),
             started: Some(spike.start),
             blocked_by: format!(
-                "a spike of {} is going on above the {} that max {} carries",
+                "a spike peaking at {} is going on above the {} that max {} carries",
                 crate::core::bounds::significant(spike.load, 4),
                 crate::core::bounds::significant(spike.capacity, 4),
                 plan.max_replicas.unwrap_or(0)

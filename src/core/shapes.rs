@@ -1651,7 +1651,10 @@ mod tests {
         let idle = series(&|_| 0.0, 0.0, START + 30 * DAY, 6 * 12);
         let e = cold_forecast(&idle, known_history(&idle), 288, &shapes, None).unwrap_err();
         assert_eq!(e.label(), "insufficient_data", "{e}");
-        assert!(e.to_string().contains("no load in its 6h of history"), "{e}");
+        assert!(
+            e.to_string().contains("no load in its 6h of history"),
+            "{e}"
+        );
         let mut one = idle.clone();
         one.values[3] = 1.0;
         assert!(cold_forecast(&one, known_history(&one), 288, &shapes, None).is_ok());

@@ -686,7 +686,7 @@ mod tests {
         let reasons = super::operator_reasons(&w);
         assert_eq!(
             reasons,
-            ["a spike of 298 is going on above the 90 that max 18 carries"]
+            ["a spike peaking at 298 is going on above the 90 that max 18 carries"]
         );
         assert!(super::summary_line(&plan(vec![w.clone()])).contains("1 critical"));
         // Once it is over, the same plan is an ordinary change.

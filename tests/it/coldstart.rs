@@ -210,6 +210,13 @@ fn a_new_workload_starts_from_the_shape_it_copies_and_like_overrides_the_match()
         "{forecast_range:?}"
     );
 
+    // A young workload's peaks are those of the hours it has, and said so.
+    for young in [api, us, ap, cron] {
+        let reasons = young["reasons"].to_string();
+        assert!(!reasons.contains("the last 14 days'"), "{reasons}");
+        assert!(!reasons.contains("the last 7 days'"), "{reasons}");
+    }
+
     // The fleet's own members are planned as ever: no cold start.
     assert!(named(&plans, "office-0").get("cold_start").is_none());
 }

@@ -56,7 +56,10 @@ pub(super) fn apply(
         match kube::Client::try_default().await {
             Ok(client) => Ok(Some(client)),
             Err(e) if output.dry_run => {
-                if let (Some(PatchFormat::Yaml), Some(yaml)) = (output.patches, output.path) {
+                if let (Some(PatchFormat::Yaml), Some(yaml)) = (
+                    output.patches,
+                    output.path.filter(|p| p.exists()),
+                ) {
                     tracing::warn!(
                         "no Kubernetes API ({e}): comparing with the last run's YAML in {} for the HPAs it holds, with `current:` in {} for the others",
                         yaml.display(),

@@ -88,8 +88,8 @@ pub(super) fn reasons(
     // The reasons about the bounds themselves: the report has them all,
     // the HPA's annotation these.
     let mut annotation = vec![
-        describe_bound("min", &bounds.min, policy, texture),
-        describe_bound("max", &bounds.max, policy, texture),
+        describe_bound("min", &bounds.min, policy, texture, series),
+        describe_bound("max", &bounds.max, policy, texture, series),
     ];
     if let Some(current) = workload.current {
         // In schedule mode `apply` sets the schedule's min for now.
@@ -118,7 +118,7 @@ pub(super) fn reasons(
     reasons.extend(bounds.notes.iter().cloned());
     if let (true, Some(mase)) = (computed.untrustworthy_model, computed.validation_mase) {
         reasons.push(format!(
-            "model not trusted: its backtest error is {mase} times the daily seasonal naive's (max_mase {}): the bounds rest on a poor forecast",
+            "model not trusted: its backtest error is {mase} times the in-sample error of a daily seasonal naive (MASE; max_mase {}): the bounds rest on a poor forecast",
             workload.max_mase
         ));
     }
@@ -126,10 +126,17 @@ pub(super) fn reasons(
         let (low, high) = computed.schedule.iter().fold((u32::MAX, 0), |(l, h), e| {
             (l.min(e.min_replicas), h.max(e.min_replicas))
         });
+        let over_the_horizon = if low == high {
+            format!("min stays {low} over the horizon")
+        } else {
+            format!(
+                "over the horizon min moves between {low} and {high} ({} changes)",
+                computed.schedule.len().saturating_sub(1)
+            )
+        };
         reasons.push(format!(
-            "schedule: min {min} now (what the expected load over the next {} needs); over the horizon min moves between {low} and {high} ({} changes)",
+            "schedule: min {min} now (what the expected load over the next {} needs); {over_the_horizon}",
             human_span(computed.lead),
-            computed.schedule.len().saturating_sub(1)
         ));
     }
     (reasons, annotation)
@@ -210,8 +217,28 @@ fn describe_model(forecast: &Forecast) -> String {
     )
 }
 
+/// Whose peak a bound rests on: the last `days` days', or a workload's
+/// shorter history's (a 30-hour-old workload's is not "the last 14 days'").
+fn last_days_of(days: i64, series: &Series) -> String {
+    let span = (series.len() as i64 * series.step).min(days * 86_400);
+    if span == days * 86_400 {
+        format!("the last {days} days'")
+    } else {
+        format!("its {} of history's", human_span(span))
+    }
+}
+
 /// `texture`: the spikes are the workload's texture, kept in the fit.
-fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy, texture: bool) -> String {
+/// `series`: the history (a young workload's ordinary peak is that of
+/// the days it has, not of 14).
+fn describe_bound(
+    which: &str,
+    d: &Derivation,
+    policy: &BoundsPolicy,
+    texture: bool,
+    series: &Series,
+) -> String {
+    let last = |days: i64| last_days_of(days, series);
     let is_min = which == "min";
     let range = if is_min {
         policy.min_replicas
@@ -236,15 +263,18 @@ fn describe_bound(which: &str, d: &Derivation, policy: &BoundsPolicy, texture: b
             format_moment(d.at)
         ),
         Basis::OrdinaryPeak => format!(
-            "the last {ORDINARY_PEAK_DAYS} days' ordinary peak {} (99th percentile, {spikes}), above anything forecast",
+            "{} ordinary peak {} (99th percentile, {spikes}), above anything forecast",
+            last(ORDINARY_PEAK_DAYS),
             significant(d.load, 4),
         ),
         Basis::LastWeekPeak => format!(
-            "the last {ROOM_AFTER_DROP_DAYS} days' ordinary peak {} as the load was (99th percentile, {spikes}, not re-based after a drop), above anything forecast",
+            "{} ordinary peak {} as the load was (99th percentile, {spikes}, not re-based after a drop), above anything forecast",
+            last(ROOM_AFTER_DROP_DAYS),
             significant(d.load, 4),
         ),
         Basis::TypicalDayPeak => format!(
-            "the last {ORDINARY_PEAK_DAYS} days' typical daily peak {} (the median day's highest load, {spikes}), above anything forecast",
+            "{} typical daily peak {} (the median day's highest load, {spikes}), above anything forecast",
+            last(ORDINARY_PEAK_DAYS),
             significant(d.load, 4),
         ),
     };
@@ -559,8 +589,21 @@ fn describe_change(current: CurrentBounds, min: u32, max: u32) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::describe_change;
+    use super::{describe_change, last_days_of};
+    use crate::core::series::{GridStats, Series};
     use crate::core::workload::CurrentBounds;
+
+    #[test]
+    fn a_peak_is_said_over_the_history_there_is() {
+        let of_hours = |hours: usize| Series {
+            start: 0,
+            step: 300,
+            values: vec![1.0; hours * 12],
+            stats: GridStats::default(),
+        };
+        assert_eq!(last_days_of(14, &of_hours(28 * 24)), "the last 14 days'");
+        assert_eq!(last_days_of(14, &of_hours(30)), "its 1d 6h of history's");
+    }
 
     #[test]
     fn a_change_names_only_the_bounds_that_move() {
