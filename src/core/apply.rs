@@ -31,6 +31,11 @@ pub struct ApplyRules {
     pub max_step_down: f64,
     /// Relative change below which nothing is patched (0.1).
     pub hysteresis: f64,
+    /// Seconds: a run this soon after the last (by the clock) that finds
+    /// the bounds it left is a rerun of it (a Job retried after exit 1, a
+    /// run started again by hand), and steps from where it started. Ten
+    /// minutes, under the shipped `CronJob`'s 15; 0 makes every run step.
+    pub rerun_window: i64,
 }
 
 impl Default for ApplyRules {
@@ -39,6 +44,7 @@ impl Default for ApplyRules {
             max_step_up: 1.5,
             max_step_down: 0.8,
             hysteresis: 0.1,
+            rerun_window: 600,
         }
     }
 }
@@ -281,11 +287,20 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
     };
     let held = &mut change.held_back;
     let (min_range, max_range) = configured_ranges(plan);
+    // A rerun of the last run steps from where that run started, as its
+    // plan did (see `Workload::step_base`).
+    let (base_min, base_max) = plan
+        .step_base
+        .filter(|_| {
+            plan.current
+                .is_some_and(|c| (c.min_replicas, c.max_replicas) == (from_min, from_max))
+        })
+        .map_or((from_min, from_max), |b| (b.min_replicas, b.max_replicas));
     // Hysteresis on the whole recommended change (on the step-limited one,
     // a large change cut to a small step would never be made).
     let [min, max] = [
-        ("min", from_min, min, &min_range),
-        ("max", from_max, max, &max_range),
+        ("min", base_min, min, &min_range),
+        ("max", base_max, max, &max_range),
     ]
     .map(|(name, from, to, range)| {
         let step = f64::from(to.abs_diff(from));
@@ -324,9 +339,9 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
         };
         (moved, why)
     };
-    let (mut to_min, why) = limited("min", from_min, min, &min_range);
+    let (mut to_min, why) = limited("min", base_min, min, &min_range);
     held.extend(why);
-    let (mut to_max, why) = limited("max", from_max, max, &max_range);
+    let (mut to_max, why) = limited("max", base_max, max, &max_range);
     held.extend(why);
     let running = live.and_then(|l| l.current_replicas);
     if to_min < from_min {

@@ -40,6 +40,16 @@ pub struct RunRecord {
     /// sees it, not again on every run that finds the HPA as it was left.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outside_change: Option<String>,
+    /// The bounds its step limits started from, and those it left (patched
+    /// or written to the `GitOps` YAML): a rerun that finds them still in
+    /// force steps from the same start (see `Workload::step_base`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_from: Option<(u32, u32)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left: Option<(u32, u32)>,
+    /// When it ran, by the clock (RFC3339): what tells a rerun.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran_at: Option<String>,
 }
 
 /// What homeostat could not heal.

@@ -103,6 +103,20 @@ pub struct Workload {
     /// `like: namespace/name`: the workload whose shape a young one starts
     /// from, instead of the fleet shape it matches best.
     pub like: Option<String>,
+    /// In a rerun of the last `apply` (see [`crate::core::apply::ApplyRules::rerun_window`]):
+    /// the bounds that run's step limits started from, which this run's
+    /// start from too (the same data then gives the same bounds, where
+    /// each rerun stepped ×1.5 further: 12 → 18 → 27 in a minute).
+    pub step_from: Option<CurrentBounds>,
+}
+
+impl Workload {
+    /// The bounds the step limits and hysteresis start from: today's, or
+    /// in a rerun the ones the run it repeats started from.
+    #[must_use]
+    pub fn step_base(&self) -> Option<CurrentBounds> {
+        self.step_from.or(self.current)
+    }
 }
 
 /// What homeostat does with what it learns from an operator's fix

@@ -491,6 +491,9 @@ mod tests {
             dry_run: false,
             seen: None,
             outside_change: None,
+            step_from: None,
+            left: None,
+            ran_at: None,
         }
     }
 

@@ -278,6 +278,9 @@ mod tests {
             dry_run: true,
             seen: None,
             outside_change: None,
+            step_from: None,
+            left: None,
+            ran_at: None,
         }
     }
 

@@ -311,7 +311,7 @@ impl GitOps {
         std::fs::write(
             &config,
             format!(
-                "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: web, {web_extra}namespace: shop, file: {}, target_per_replica: 1500, max_replicas: {{floor: 2, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 10}}}}\n{}",
+                "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\n# Each run a scheduled one, however soon after the last.\napply: {{rerun_window: 0}}\nworkloads:\n  - {{name: web, {web_extra}namespace: shop, file: {}, target_per_replica: 1500, max_replicas: {{floor: 2, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 10}}}}\n{}",
                 dir.path().join("models").display(),
                 taxi.display(),
                 more(dir.path())
@@ -906,6 +906,59 @@ fn a_hand_edit_that_healed_an_incident_is_taken_back_once_it_is_closed() {
     assert!(!stderr.contains("edited by hand"), "{stderr}");
 }
 
+/// A rerun (a retried job, the same moment run again) steps from where the
+/// run it repeats started: the same data gives the same bounds, where each
+/// rerun stepped max ×1.5 further (12 → 18 → 27). A run hours later steps
+/// on from there.
+#[test]
+fn a_rerun_at_the_same_moment_does_not_step_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let fb = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__twitter_volume_fb.csv");
+    let config = dir.path().join("homeostat.yaml");
+    let yaml = dir.path().join("hpa.yaml");
+    let write_config = |apply: &str| {
+        std::fs::write(
+        &config,
+        format!(
+            "store: {}\n{apply}workloads:\n  - {{name: mentions, namespace: social, file: {}, target_per_replica: 5, min_replicas: {{ceiling: 10}}, max_replicas: {{floor: 2, ceiling: 40}}, current: {{min_replicas: 2, max_replicas: 12}}}}\n",
+            dir.path().join("models").display(),
+            fb.display()
+        ),
+    )
+    .unwrap();
+    };
+    write_config("");
+    let apply = |at: &str| {
+        let out = support::apply_without_a_cluster(
+            &[
+                "--no-notify",
+                "--at",
+                at,
+                "--output-format",
+                "yaml",
+                "--output",
+                yaml.to_str().unwrap(),
+            ],
+            &config,
+            dir.path(),
+        );
+        let stderr = support::stderr(&out);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+        homeostat::edge::cluster::bounds_in_yaml(&std::fs::read_to_string(&yaml).unwrap()).unwrap()
+            [&("social".to_string(), "mentions".to_string())]
+    };
+    let first = apply("2015-04-20T12:00:00Z");
+    assert_eq!(first.1, 18, "{first:?}");
+    for _ in 0..2 {
+        assert_eq!(apply("2015-04-20T12:00:00Z"), first);
+    }
+    // A retry with half an hour more data is a rerun too.
+    assert_eq!(apply("2015-04-20T12:30:00Z"), first);
+    // A run after the rerun window (none here): the next step.
+    write_config("apply: {rerun_window: 0}\n");
+    assert_eq!(apply("2015-04-20T18:00:00Z").1, 27);
+}
+
 /// A hand edit of the `GitOps` YAML beyond the configured range is not
 /// kept there: the bound goes to the range's edge at once, as any bound
 /// outside it does, and homeostat sets the bounds from there on.
@@ -918,17 +971,17 @@ fn a_hand_edit_beyond_the_ceiling_goes_to_the_ceiling() {
     std::fs::write(
         &config,
         format!(
-            "defaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: cart, namespace: shop, file: {}, target_per_replica: 2000, max_replicas: {{floor: 4, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 15}}}}\n",
+            "defaults: {{history: 28d, horizon: 1d}}\napply: {{rerun_window: 0}}\nworkloads:\n  - {{name: cart, namespace: shop, file: {}, target_per_replica: 2000, max_replicas: {{floor: 4, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 15}}}}\n",
             taxi.display()
         ),
     )
     .unwrap();
-    let apply = || {
+    let apply = |at: &str| {
         let out = support::apply_without_a_cluster(
             &[
                 "--no-notify",
                 "--at",
-                "2015-01-25T04:30:00Z",
+                at,
                 "--output-format",
                 "yaml",
                 "--output",
@@ -944,20 +997,20 @@ fn a_hand_edit_beyond_the_ceiling_goes_to_the_ceiling() {
                 .unwrap()[&("shop".to_string(), "cart".to_string())];
         (bounds, stderr)
     };
-    let ((_, first_max), _) = apply();
+    let ((_, first_max), _) = apply("2015-01-25T04:30:00Z");
     assert!(first_max < 40, "{first_max}");
     let edited = std::fs::read_to_string(&yaml)
         .unwrap()
         .replace(&format!("maxReplicas: {first_max}"), "maxReplicas: 50");
     std::fs::write(&yaml, edited).unwrap();
-    let ((_, max), stderr) = apply();
+    let ((_, max), stderr) = apply("2015-01-25T10:30:00Z");
     assert_eq!(max, 40, "{stderr}");
     assert!(
         stderr.contains("bounds edited by hand outside the configured ranges: max 50 → 40"),
         "{stderr}"
     );
     // Homeostat's from here on: the next run steps from the ceiling.
-    let ((_, max), stderr) = apply();
+    let ((_, max), stderr) = apply("2015-01-25T16:30:00Z");
     assert!(max < 40, "{stderr}");
     assert!(!stderr.contains("edited by hand"), "{stderr}");
 }

@@ -672,7 +672,7 @@ fn the_plans_step_limit_starts_from_the_live_hpa_not_from_current_in_the_config(
     // with headroom (two ×1.5 steps from 10).
     let config = web_config(
         dir.path(),
-        "defaults: {history: 28d, horizon: 1d}",
+        "defaults: {history: 28d, horizon: 1d}\napply: {rerun_window: 0}",
         "target_per_replica: 1500, max_replicas: {floor: 2, ceiling: 40}, current: {min_replicas: 3, max_replicas: 10}",
     );
     let (report, stderr) = apply(&config, &shop.admin);
@@ -704,7 +704,7 @@ fn after_the_doctors_fix_is_learned_and_its_incident_closed_homeostat_takes_the_
     let config = |ceiling: u32, target: u32| {
         web_config(
             dir.path(),
-            "defaults: {history: 28d, horizon: 1d, learning: apply}\napply: {max_step_up: 10}",
+            "defaults: {history: 28d, horizon: 1d, learning: apply}\napply: {max_step_up: 10, rerun_window: 0}",
             &format!(
                 "target_per_replica: {target}, max_replicas: {{floor: 2, ceiling: {ceiling}}}"
             ),

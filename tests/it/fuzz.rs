@@ -246,7 +246,7 @@ proptest! {
             thin_interval: thin,
             ..WorkloadPlan::empty("shop", "cart", "cart", Status::Ok)
         };
-        let rules = ApplyRules { max_step_up: step_up, max_step_down: step_down, hysteresis };
+        let rules = ApplyRules { max_step_up: step_up, max_step_down: step_down, hysteresis, ..ApplyRules::default() };
         for baseline in [
             Baseline::Live(LiveHpa {
                 min_replicas: live_min,

@@ -107,6 +107,7 @@ pub(super) fn apply(
     if let Some(client) = &cluster {
         runtime.block_on(run::current_from_cluster(client, &mut config));
     }
+    run::mark_reruns(&mut config, context.clock_now);
     let hpas: std::collections::HashSet<(String, String)> = config
         .workloads
         .iter()

@@ -395,6 +395,23 @@ mod tests {
     use crate::edge::prometheus::Lookback;
     use std::fmt::Write as _;
 
+    #[test]
+    fn a_rerun_window_is_a_duration_or_zero() {
+        let window = |apply: &str| {
+            parse_text(&format!(
+                "apply: {apply}\nworkloads:\n  - {{name: a, file: a.csv, target_per_replica: 1}}\n"
+            ))
+            .map(|c| c.apply_rules.rerun_window)
+        };
+        assert_eq!(window("{}").unwrap(), 600);
+        assert_eq!(window("{rerun_window: 5m}").unwrap(), 300);
+        assert_eq!(window("{rerun_window: 0}").unwrap(), 0);
+        for bad in ["{rerun_window: 7}", "{rerun_window: soon}"] {
+            let e = window(bad).unwrap_err().to_string();
+            assert!(e.contains("apply.rerun_window"), "{bad}: {e}");
+        }
+    }
+
     fn parse_text(text: &str) -> Result<Config, ConfigError> {
         parse(
             text,

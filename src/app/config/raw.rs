@@ -57,6 +57,15 @@ pub(super) struct RawApply {
     pub(super) max_step_up: Option<f64>,
     pub(super) max_step_down: Option<f64>,
     pub(super) hysteresis: Option<f64>,
+    pub(super) rerun_window: Option<RawWindow>,
+}
+
+/// `apply.rerun_window`: a duration (`10m`), or `0` for none.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawWindow {
+    Number(u64),
+    Text(String),
 }
 
 #[derive(Debug, Deserialize)]

@@ -100,6 +100,7 @@ pub(super) fn validate_workload(
             max_step_up: crate::core::bounds::MAX_STEP,
         },
         events,
+        step_from: None,
         current: w.current.map(|c| CurrentBounds {
             min_replicas: c.min_replicas,
             max_replicas: c.max_replicas,
@@ -403,6 +404,22 @@ pub(super) fn apply_rules(raw: Option<RawApply>) -> Result<crate::core::apply::A
         max_step_up: raw.max_step_up.unwrap_or(defaults.max_step_up),
         max_step_down: raw.max_step_down.unwrap_or(defaults.max_step_down),
         hysteresis: raw.hysteresis.unwrap_or(defaults.hysteresis),
+        rerun_window: match raw.rerun_window {
+            None => defaults.rerun_window,
+            Some(super::raw::RawWindow::Number(0)) => 0,
+            Some(super::raw::RawWindow::Text(text)) if matches!(text.trim(), "0" | "0s" | "0m") => {
+                0
+            }
+            Some(super::raw::RawWindow::Number(n)) => {
+                return Err(format!(
+                    "apply.rerun_window must be a duration (e.g. 10m) or 0 for none, got {n}"
+                ))
+            }
+            Some(super::raw::RawWindow::Text(text)) => text
+                .parse::<crate::core::time::Span>()
+                .map_err(|e| format!("apply.rerun_window: {e} (or 0 for none)"))?
+                .secs(),
+        },
     };
     if !(rules.max_step_up.is_finite() && rules.max_step_up >= 1.0) {
         return Err(format!(

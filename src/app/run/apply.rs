@@ -566,6 +566,38 @@ fn hpa_trouble(
     }
 }
 
+/// Reruns: a workload whose last `apply` (as the model store recorded
+/// it) ran less than `apply.rerun_window` ago by the clock and left the
+/// bounds it has now starts its step limits where that run started (see
+/// [`crate::core::workload::Workload::step_from`]). The store is read, not
+/// written.
+pub fn mark_reruns(config: &mut Config, clock_now: i64) {
+    let window = config.apply_rules.rerun_window;
+    if window <= 0 {
+        return;
+    }
+    let store = store_of(config);
+    for w in &mut config.workloads {
+        let Some(current) = w.current else { continue };
+        let Ok(Some(state)) = store.read(&w.namespace, &w.name) else {
+            continue;
+        };
+        let Some(last) = state.last() else { continue };
+        let ran = last
+            .ran_at
+            .as_deref()
+            .and_then(|t| crate::core::time::parse_timestamp(t).ok());
+        let recent = ran.is_some_and(|ran| (0..window).contains(&(clock_now - ran)));
+        let left = last.left == Some((current.min_replicas, current.max_replicas));
+        if let (true, true, Some(from)) = (recent, left, last.step_from) {
+            w.step_from = Some(crate::core::workload::CurrentBounds {
+                min_replicas: from.0,
+                max_replicas: from.1,
+            });
+        }
+    }
+}
+
 /// The config's model store (`store:`, else `models/`).
 #[must_use]
 pub fn store_of(config: &Config) -> crate::edge::store::Store {
@@ -859,6 +891,12 @@ fn remember(
             .then(|| change.from_min.zip(change.from_max))
             .flatten(),
         outside_change: outside.hpa_change.as_ref().map(|(what, _)| what.clone()),
+        step_from: w
+            .step_base
+            .or(w.current)
+            .map(|c| (c.min_replicas, c.max_replicas)),
+        left: change.to_min.zip(change.to_max),
+        ran_at: Some(run.generated_at.clone()),
     });
     if let Err(e) = store.save(&state) {
         store_problem(run, e.label(), e.to_string());

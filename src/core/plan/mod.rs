@@ -143,6 +143,10 @@ pub struct WorkloadPlan {
     pub now: Option<i64>,
     /// What the HPA has today, when known.
     pub current: Option<CurrentBounds>,
+    /// In a rerun of the last `apply` (see [`Workload::step_base`]), the
+    /// bounds that run stepped from, which this one steps from too.
+    #[serde(skip)]
+    pub step_base: Option<CurrentBounds>,
     /// The load one replica carries at the HPA's target: a bound of `n`
     /// replicas is a load of `n × target_per_replica`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -241,6 +245,7 @@ impl WorkloadPlan {
             limits: None,
             now: None,
             current: None,
+            step_base: None,
             target_per_replica: None,
             seasonality: None,
             data: None,

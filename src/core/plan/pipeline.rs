@@ -171,6 +171,7 @@ pub fn plan_in_fleet(
         limits: Some((workload.policy.min_replicas, workload.policy.max_replicas)),
         now: Some(now),
         current: workload.current,
+        step_base: workload.step_from,
         target_per_replica: Some(workload.policy.target_per_replica),
         seasonality: Some(forecast.seasonality.label().to_string()),
         data: Some(DataSummary {
@@ -306,7 +307,9 @@ fn compute(
         typical_day_peak: typical_day_peak(&peaks, ORDINARY_PEAK_DAYS),
         highest_seen: highest_seen(&series, crate::core::bounds::HIGHEST_SEEN_DAYS),
         lowest_seen: lowest_seen(&series, crate::core::bounds::LOWEST_SEEN_DAYS),
-        current: workload.current.map(|c| (c.min_replicas, c.max_replicas)),
+        current: workload
+            .step_base()
+            .map(|c| (c.min_replicas, c.max_replicas)),
         declared_peak,
         ongoing_spike: {
             let history_end = series.end() + series.step;
