@@ -82,6 +82,16 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
                     .unwrap_or(0);
                 let young = match (first, latest) {
                     (Some(first), Some(latest))
+                        if latest - first + spacing < crate::core::shapes::COLD_MIN_HISTORY =>
+                    {
+                        format!(
+                            " — only {} of history: a cold start from the fleet's shapes needs {} and its own model {}; the run says `insufficient_data` until then",
+                            crate::core::series::human_span(latest - first + spacing),
+                            crate::core::series::human_span(crate::core::shapes::COLD_MIN_HISTORY),
+                            crate::core::series::human_span(crate::core::series::DEFAULT_MIN_HISTORY)
+                        )
+                    }
+                    (Some(first), Some(latest))
                         if latest - first + spacing < crate::core::series::DEFAULT_MIN_HISTORY =>
                     {
                         format!(

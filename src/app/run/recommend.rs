@@ -221,7 +221,7 @@ where
             _ => None,
         };
         if let Some(missing) = &like_missing {
-            tracing::warn!(workload = %workload.id(), "{missing}");
+            tracing::warn!(workload = %workload.id(), "{}: {missing}", workload.id());
         }
         // As on the planning threads: a panic is this workload's error.
         let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -452,7 +452,7 @@ fn grid(
             return (Status::Error, e.to_string());
         }
         let fleet_note = if matches!(fleet, Fleet::Alone) {
-            ""
+            "; with fleet shapes (5 workloads with a week of history, or shapes kept in the store) a workload is started from 1h of history"
         } else {
             " (the fleet's shapes start a workload from 1h of history)"
         };
