@@ -280,8 +280,15 @@ pub fn workload_chart(plan: &WorkloadPlan, fitted: &Fitted) -> String {
         )?;
         draw_lines(&mut chart, runs(&mean, Keep::Mean), FORECAST, 2, "forecast")?;
         let bound_line = |load: f64| vec![(now as f64, load), (x1, load)];
+        // In schedule mode the range's min is the schedule's (drawn below):
+        // this one is the horizon's.
+        let min_name = if plan.scheduled_min.is_some() {
+            "horizon min"
+        } else {
+            "min"
+        };
         for (load, replicas, colour, name) in [
-            (min_load, plan.min_replicas, MIN_LINE, "min"),
+            (min_load, plan.min_replicas, MIN_LINE, min_name),
             (max_load, plan.max_replicas, MAX_LINE, "max"),
         ] {
             if let (Some(load), Some(replicas)) = (load, replicas) {

@@ -208,16 +208,19 @@ pub fn operator_reasons(w: &WorkloadPlan) -> Vec<String> {
 /// bounds that differ from today's.
 #[must_use]
 pub fn change_reasons(w: &WorkloadPlan) -> Vec<String> {
+    // In schedule mode min is the schedule's for now, as the range says.
+    let scheduled = w.scheduled_min.is_some();
     let min_changes = w
         .current
-        .is_none_or(|c| Some(c.min_replicas) != w.min_replicas);
+        .is_none_or(|c| Some(c.min_replicas) != w.scheduled_min.or(w.min_replicas));
     let max_changes = w
         .current
         .is_none_or(|c| Some(c.max_replicas) != w.max_replicas);
     w.reasons
         .iter()
         .filter(|r| {
-            (min_changes && r.starts_with("min ")) || (max_changes && r.starts_with("max "))
+            (min_changes && (r.starts_with("min ") || (scheduled && r.starts_with("schedule:"))))
+                || (max_changes && r.starts_with("max "))
         })
         .cloned()
         .collect()
@@ -651,6 +654,32 @@ mod tests {
             }),
             ..WorkloadPlan::empty("ns", name, name, Status::Ok)
         }
+    }
+
+    /// In schedule mode the change of min is the schedule's, and its
+    /// reason is among those of the change (review: the HTML said why max
+    /// changed, not why min went 3 → 12).
+    #[test]
+    fn in_schedule_mode_the_schedule_says_why_min_changes() {
+        let mut w = recommended("sched", (3, 15), (3, 20));
+        w.reasons = vec![
+            "min 3: lowest expected load".into(),
+            "max 20: highest expected load".into(),
+            "schedule: min 12 now".into(),
+        ];
+        assert_eq!(
+            super::change_reasons(&w),
+            vec!["max 20: highest expected load".to_string()]
+        );
+        w.scheduled_min = Some(12);
+        assert_eq!(
+            super::change_reasons(&w),
+            vec![
+                "min 3: lowest expected load".to_string(),
+                "max 20: highest expected load".to_string(),
+                "schedule: min 12 now".to_string()
+            ]
+        );
     }
 
     /// In schedule mode `apply` sets the schedule's min for now: the
