@@ -339,6 +339,10 @@ pub enum Command {
         /// Grid step (default: the most common spacing of the input).
         #[arg(long)]
         step: Option<Span>,
+        /// Only the last HISTORY of the file (e.g. 28d, `recommend`'s
+        /// default `history:`); default: all of it.
+        #[arg(long)]
+        history: Option<Span>,
         /// Write the CSV to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,

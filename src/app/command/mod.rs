@@ -196,9 +196,16 @@ pub fn execute(cli: Cli) -> Result<u8> {
             horizon,
             level,
             step,
+            history,
             output,
             bare,
-        } => tools::forecast(&input, (horizon, level, step), bare, output.as_deref()),
+        } => tools::forecast(
+            &input,
+            (horizon, level, step),
+            history,
+            bare,
+            output.as_deref(),
+        ),
         Command::Incident {
             command:
                 IncidentCommand::Note {

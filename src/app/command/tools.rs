@@ -188,10 +188,20 @@ pub(super) fn report_merge(
 pub(super) fn forecast(
     input: &Path,
     (horizon, level, step): (Span, Level, Option<Span>),
+    history: Option<Span>,
     bare: bool,
     output: Option<&Path>,
 ) -> Result<u8> {
-    let series = read_series(input, step)?;
+    let mut series = read_series(input, step)?;
+    // The last `history` of it, as `recommend` windows a workload's.
+    if let Some(history) = history {
+        let keep = usize::try_from(history.secs() / series.step).unwrap_or(usize::MAX);
+        let drop = series.values.len().saturating_sub(keep.max(1));
+        if drop > 0 {
+            series.values.drain(..drop);
+            series.start += drop as i64 * series.step;
+        }
+    }
     let steps = model::steps_in(horizon.secs(), series.step);
     let adapted = if bare {
         None
