@@ -284,6 +284,42 @@ fn the_shapes_outlive_the_run_and_without_them_a_young_workload_waits() {
     );
 }
 
+/// Shapes are stamped with the moment of the data they saw, not the
+/// clock's: learned from files that end on a Wednesday morning by a run
+/// today, a replay at that Wednesday morning still uses them (they were
+/// "learned after" it, and skipped, by the clock's stamp).
+#[test]
+fn shapes_learned_by_a_run_today_serve_a_replay_of_their_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let young = write(d, "api-eu", now(), 6 * 3_600, 9_000.0, &|t| rhythm(true, t));
+    let alone = config(d, "alone.yaml", &[entry("api-eu", &young, 1_800.0, "")]);
+    let mut entries = fleet(d);
+    entries.push(entry("api-eu", &young, 1_800.0, ""));
+    let fleet_config = config(d, "fleet.yaml", &entries);
+    let today = support::homeostat(&[
+        "recommend",
+        "--config",
+        fleet_config.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(today.status.code().is_some(), "{}", support::stderr(&today));
+    let learned_at = parse_timestamp(shapes(d)["learned_at"].as_str().unwrap()).unwrap();
+    assert!(
+        learned_at <= now() && learned_at > now() - 3_600,
+        "{}",
+        shapes(d)["learned_at"]
+    );
+    let plans = recommend(&alone);
+    assert_eq!(plans[0]["status"], "ok", "{:#}", plans[0]);
+    assert!(
+        plans[0]["cold_start"]["shape"].is_string(),
+        "{:#}",
+        plans[0]
+    );
+}
+
 #[test]
 fn backtest_replays_a_workload_as_new_from_six_hours_of_history() {
     let dir = tempfile::tempdir().unwrap();

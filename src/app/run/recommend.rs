@@ -179,10 +179,19 @@ where
     // Interrupted (SIGTERM): the workloads not planned are missing from
     // the fleet, whose shapes are not learned from a part of it.
     let interrupted = crate::app::stop::requested().is_some();
+    // Learned at the moment of the data it saw (the latest history's
+    // end), not by the clock: shapes of 2015 data stamped with today's
+    // date were "learned after" every replay of 2015 and never used.
+    let data_now = profiled
+        .iter()
+        .filter_map(|p| p.probe.as_ref())
+        .map(series::Series::end)
+        .max()
+        .map_or(now, |end| end.min(now));
     let learned = if interrupted {
         None
     } else {
-        shapes::learn(&profiled, &format_timestamp(now))
+        shapes::learn(&profiled, &format_timestamp(data_now))
     };
     if let (Some(learned), Some(_), false) = (&learned, &config.store, learned_later) {
         if let Err(e) = store.save_shapes(learned) {

@@ -451,10 +451,19 @@ fn grid(
             // A config mistake, not a young workload: no history cures it.
             return (Status::Error, e.to_string());
         }
-        let fleet_note = if matches!(fleet, Fleet::Alone) {
-            "; with fleet shapes (5 workloads with a week of history, or shapes kept in the store) a workload is started from 1h of history"
-        } else {
-            " (the fleet's shapes start a workload from 1h of history)"
+        // Under the hour a cold start needs, the run's note on the fleet's
+        // shapes (added when it has none) would not say that either.
+        let under_an_hour = matches!(
+            e,
+            crate::core::series::SeriesError::TooShort { known, step, .. }
+                if (known as i64) * step.secs() < shapes::COLD_MIN_HISTORY
+        );
+        let fleet_note = match fleet {
+            Fleet::Alone if under_an_hour => {
+                "; a cold start from the fleet's shapes needs 1h of history"
+            }
+            Fleet::Alone => "",
+            Fleet::Shapes { .. } => " (the fleet's shapes start a workload from 1h of history)",
         };
         (
             Status::InsufficientData,
