@@ -128,12 +128,19 @@ fn a_new_workload_starts_from_the_shape_it_copies_and_like_overrides_the_match()
     // Told to start like a workload nobody has: the best match, and the
     // report says the `like:` was not followed.
     entries.push(entry("api-ap", &six, 1_800.0, "    like: apps/nope\n"));
+    // Told to start like itself (a copy-paste slip): the best match too.
+    entries.push(entry(
+        "api-self",
+        &six,
+        1_800.0,
+        "    like: apps/api-self\n",
+    ));
     // Twelve hours of a flat load: no shape of the fleet's.
     let flat = write(d, "cron", now(), 12 * 3_600, 300.0, &|_| 1.0);
     entries.push(entry("cron", &flat, 60.0, ""));
     let path = config(d, "homeostat.yaml", &entries);
     let (plans, summary) = recommend_logged(&path);
-    assert_eq!(summary["cold_start"], 4, "{summary}");
+    assert_eq!(summary["cold_start"], 5, "{summary}");
     // `config check` says beforehand which `like:` names no workload of the
     // config (the store's shapes may still have it), and passes.
     let check = support::homeostat(&["config", "check", "--config", path.to_str().unwrap()]);
@@ -150,6 +157,10 @@ fn a_new_workload_starts_from_the_shape_it_copies_and_like_overrides_the_match()
     );
     assert!(
         !line("apps/api-us:").contains("is not a workload"),
+        "{said}"
+    );
+    assert!(
+        line("apps/api-self:").contains("like: apps/api-self names this workload itself"),
         "{said}"
     );
 
