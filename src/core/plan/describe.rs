@@ -495,10 +495,14 @@ fn describe_shifts(
             // higher level from before the drop.
             Some(_) if last => format!("the plan keeps the higher level held before it; {min_now}"),
             _ if last && shift.after < shift.before && now < room_until(shift) => format!(
-                "the forecast starts from the new level; {min_now}; max keeps room for the last week's load as it was until {} (a drop is often undone, and room above the load costs nothing until it is used)",
+                "the history before it is re-based to the new level (the forecast sees none of the load before it); {min_now}; max keeps room for the last week's load as it was until {} (a drop is often undone, and room above the load costs nothing until it is used)",
                 format_moment(room_until(shift))
             ),
-            _ if last => format!("the forecast starts from the new level; {min_now}"),
+            // Said of the history, not of the forecast: the load may have
+            // moved since the shift (a 620,000 level forecast at 463,400).
+            _ if last => format!(
+                "the history before it is re-based to the new level (the forecast sees none of the load before it); {min_now}"
+            ),
             _ => "the history before it is re-based to the current level".to_string(),
         };
         lines.push(format!("{what}: {action}"));
