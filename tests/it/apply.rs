@@ -959,6 +959,40 @@ fn a_rerun_at_the_same_moment_does_not_step_again() {
     assert_eq!(apply("2015-04-20T18:00:00Z").1, 27);
 }
 
+/// In schedule mode the report's range has the schedule's min for now;
+/// the line comparing with the last run (the horizon's range) says which
+/// min it shows, not a seeming contradiction (3..20 beside 12..20).
+#[test]
+fn in_schedule_mode_the_last_run_line_says_whose_min_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "store: {}\nworkloads:\n  - {{name: taxi, namespace: m, file: {}, target_per_replica: 2000, mode: schedule, min_replicas: {{floor: 2, ceiling: 20}}, max_replicas: {{floor: 4, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 15}}}}\n",
+            dir.path().join("models").display(),
+            taxi.display()
+        ),
+    )
+    .unwrap();
+    let mut stderr = String::new();
+    for _ in 0..2 {
+        let out = support::apply_without_a_cluster(&["--no-notify"], &config, dir.path());
+        stderr = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            support::stderr(&out)
+        );
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    }
+    assert!(
+        stderr.contains("as at the last run")
+            && stderr.contains("(the horizon's min; the schedule's min now "),
+        "{stderr}"
+    );
+}
+
 /// A hand edit of the `GitOps` YAML beyond the configured range is not
 /// kept there: the bound goes to the range's edge at once, as any bound
 /// outside it does, and homeostat sets the bounds from there on.

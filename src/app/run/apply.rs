@@ -775,7 +775,7 @@ fn remember(
         };
         let before = pair(last.recommended_min, last.recommended_max);
         let after = pair(w.min_replicas, w.max_replicas);
-        let note = if before == after {
+        let mut note = if before == after {
             format!("recommended {after} as at the last run ({})", last.at)
         } else {
             format!(
@@ -783,6 +783,14 @@ fn remember(
                 last.at
             )
         };
+        // The horizon's range: in schedule mode the report's range has the
+        // schedule's min for now, which this would seem to contradict.
+        if let Some(scheduled) = w.scheduled_min {
+            let _ = std::fmt::Write::write_fmt(
+                &mut note,
+                format_args!(" (the horizon's min; the schedule's min now {scheduled})"),
+            );
+        }
         run.since_last_run.push((id.clone(), note));
     }
     let failed = run.failures.iter().any(|(f, _)| *f == id);
