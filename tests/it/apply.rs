@@ -813,6 +813,36 @@ fn a_gitops_run_says_why_a_workload_gets_no_document() {
         .contains_key(&("shop".to_string(), "web".to_string())));
 }
 
+/// `apply --no-notify --at AT --output-format yaml --output YAML` without
+/// a cluster (a `GitOps` run at a moment): the bounds of `namespace/hpa`
+/// in the YAML after it, and what it said on stderr.
+fn gitops_run_at(
+    config: &Path,
+    yaml: &Path,
+    at: &str,
+    (namespace, hpa): (&str, &str),
+) -> ((u32, u32), String) {
+    let home = config.parent().unwrap();
+    let out = support::apply_without_a_cluster(
+        &[
+            "--no-notify",
+            "--at",
+            at,
+            "--output-format",
+            "yaml",
+            "--output",
+            yaml.to_str().unwrap(),
+        ],
+        config,
+        home,
+    );
+    let stderr = support::stderr(&out);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    let bounds = homeostat::edge::cluster::bounds_in_yaml(&std::fs::read_to_string(yaml).unwrap())
+        .unwrap()[&(namespace.to_string(), hpa.to_string())];
+    (bounds, stderr)
+}
+
 /// The doctor's loop in a `GitOps` job, run after run: a ceiling too low
 /// pages; a person raises max in the YAML; the edit is noted on the
 /// incident once (not as news on every later run), learned, and kept while
@@ -836,26 +866,12 @@ fn a_hand_edit_that_healed_an_incident_is_taken_back_once_it_is_closed() {
         .unwrap();
     };
     let apply = |hour: u32| {
-        let at = format!("2015-01-25T{hour:02}:30:00Z");
-        let out = support::apply_without_a_cluster(
-            &[
-                "--no-notify",
-                "--at",
-                &at,
-                "--output-format",
-                "yaml",
-                "--output",
-                yaml.to_str().unwrap(),
-            ],
+        gitops_run_at(
             &config,
-            dir.path(),
-        );
-        let stderr = support::stderr(&out);
-        assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
-        let bounds =
-            homeostat::edge::cluster::bounds_in_yaml(&std::fs::read_to_string(&yaml).unwrap())
-                .unwrap()[&("shop".to_string(), "cart".to_string())];
-        (bounds, stderr)
+            &yaml,
+            &format!("2015-01-25T{hour:02}:30:00Z"),
+            ("shop", "cart"),
+        )
     };
     write_config(40);
     let ((_, first_max), _) = apply(4);
@@ -928,25 +944,7 @@ fn a_rerun_at_the_same_moment_does_not_step_again() {
     .unwrap();
     };
     write_config("");
-    let apply = |at: &str| {
-        let out = support::apply_without_a_cluster(
-            &[
-                "--no-notify",
-                "--at",
-                at,
-                "--output-format",
-                "yaml",
-                "--output",
-                yaml.to_str().unwrap(),
-            ],
-            &config,
-            dir.path(),
-        );
-        let stderr = support::stderr(&out);
-        assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
-        homeostat::edge::cluster::bounds_in_yaml(&std::fs::read_to_string(&yaml).unwrap()).unwrap()
-            [&("social".to_string(), "mentions".to_string())]
-    };
+    let apply = |at: &str| gitops_run_at(&config, &yaml, at, ("social", "mentions")).0;
     let first = apply("2015-04-20T12:00:00Z");
     assert_eq!(first.1, 18, "{first:?}");
     for _ in 0..2 {
@@ -1010,27 +1008,7 @@ fn a_hand_edit_beyond_the_ceiling_goes_to_the_ceiling() {
         ),
     )
     .unwrap();
-    let apply = |at: &str| {
-        let out = support::apply_without_a_cluster(
-            &[
-                "--no-notify",
-                "--at",
-                at,
-                "--output-format",
-                "yaml",
-                "--output",
-                yaml.to_str().unwrap(),
-            ],
-            &config,
-            dir.path(),
-        );
-        let stderr = support::stderr(&out);
-        assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
-        let bounds =
-            homeostat::edge::cluster::bounds_in_yaml(&std::fs::read_to_string(&yaml).unwrap())
-                .unwrap()[&("shop".to_string(), "cart".to_string())];
-        (bounds, stderr)
-    };
+    let apply = |at: &str| gitops_run_at(&config, &yaml, at, ("shop", "cart"));
     let ((_, first_max), _) = apply("2015-01-25T04:30:00Z");
     assert!(first_max < 40, "{first_max}");
     let edited = std::fs::read_to_string(&yaml)
@@ -1069,26 +1047,13 @@ fn a_hand_edit_without_an_incident_is_news_once() {
     )
     .unwrap();
     let apply = |hour: u32| {
-        let at = format!("2015-01-25T{hour:02}:30:00Z");
-        let out = support::apply_without_a_cluster(
-            &[
-                "--no-notify",
-                "--at",
-                &at,
-                "--output-format",
-                "yaml",
-                "--output",
-                yaml.to_str().unwrap(),
-            ],
+        let (bounds, stderr) = gitops_run_at(
             &config,
-            dir.path(),
+            &yaml,
+            &format!("2015-01-25T{hour:02}:30:00Z"),
+            ("shop", "cart"),
         );
-        let stderr = support::stderr(&out);
-        assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
         assert!(!stderr.contains("incident shop/cart#1"), "{stderr}");
-        let bounds =
-            homeostat::edge::cluster::bounds_in_yaml(&std::fs::read_to_string(&yaml).unwrap())
-                .unwrap()[&("shop".to_string(), "cart".to_string())];
         (bounds, stderr)
     };
     let ((_, first_max), _) = apply(4);
