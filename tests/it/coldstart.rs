@@ -205,7 +205,7 @@ fn a_new_workload_starts_from_the_shape_it_copies_and_like_overrides_the_match()
     assert!(
         ap["reasons"]
             .to_string()
-            .contains("like: apps/nope has no shape"),
+            .contains("like: apps/nope has no shape (not profiled in this run, not in the store's fleet shapes): it starts as if it had none: from the shape that explains its history best, or a flat line when none does"),
         "{ap:#}"
     );
 

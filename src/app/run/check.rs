@@ -151,10 +151,10 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
         // fleet shapes, which this check does not read: said, not refused.
         let like = match workload.like.as_deref() {
             Some(like) if like == workload.id() => format!(
-                "; like: {like} names this workload itself: a young workload has no shape of its own to start from, so the best-matching shape is used (name the workload it copies)"
+                "; like: {like} names this workload itself: a young workload has no shape of its own to start from, so it starts from the shape that explains its history best, or a flat line when none does (name the workload it copies)"
             ),
             Some(like) if !config.workloads.iter().any(|w| w.id() == like) => format!(
-                "; like: {like} is not a workload of this config: its shape is used only if the store's fleet shapes have it, else the best-matching shape"
+                "; like: {like} is not a workload of this config: its shape is used only if the store's fleet shapes have it, else the shape that explains its history best, or a flat line when none does"
             ),
             _ => String::new(),
         };

@@ -225,7 +225,7 @@ where
         let fleet = fleet_for(workload, shapes, &profiled);
         let like_missing = match (&workload.like, &fleet) {
             (Some(like), Fleet::Shapes { like: None, .. }) => Some(format!(
-                "like: {like} has no shape (not profiled in this run, not in the store's fleet shapes): the best-matching shape is used instead"
+                "like: {like} has no shape (not profiled in this run, not in the store's fleet shapes): it starts as if it had none: from the shape that explains its history best, or a flat line when none does"
             )),
             _ => None,
         };
