@@ -135,12 +135,14 @@ fn a_new_workload_starts_from_the_shape_it_copies_and_like_overrides_the_match()
         1_800.0,
         "    like: apps/api-self\n",
     ));
+    // Told to start like a workload an hour old, which has no shape yet.
+    entries.push(entry("api-sa", &six, 1_800.0, "    like: apps/api-eu\n"));
     // Twelve hours of a flat load: no shape of the fleet's.
     let flat = write(d, "cron", now(), 12 * 3_600, 300.0, &|_| 1.0);
     entries.push(entry("cron", &flat, 60.0, ""));
     let path = config(d, "homeostat.yaml", &entries);
     let (plans, summary) = recommend_logged(&path);
-    assert_eq!(summary["cold_start"], 5, "{summary}");
+    assert_eq!(summary["cold_start"], 6, "{summary}");
     // `config check` says beforehand which `like:` names no workload of the
     // config (the store's shapes may still have it), and passes.
     let check = support::homeostat(&["config", "check", "--config", path.to_str().unwrap()]);
@@ -163,6 +165,13 @@ fn a_new_workload_starts_from_the_shape_it_copies_and_like_overrides_the_match()
         line("apps/api-self:").contains("like: apps/api-self names this workload itself"),
         "{said}"
     );
+    assert!(
+        line("apps/api-sa:")
+            .contains("like: apps/api-eu has only 1h of history: a shape needs a week"),
+        "{said}"
+    );
+    // The fleet's members have their weeks: a like of one is not flagged.
+    assert!(!line("apps/api-us:").contains("has only"), "{said}");
 
     let shapes = shapes(d);
     assert_eq!(

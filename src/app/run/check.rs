@@ -32,6 +32,9 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
     // Visited in config order: one line per file workload, in order.
     let mut lines = Vec::with_capacity(files.workloads.len());
     let mut problems = 0;
+    // Each file workload's span of samples: a `like:` of one too young to
+    // have a shape is said.
+    let mut spans: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
     load_histories(run, &files, |workload, result| {
         lines.push(match result {
             Ok(loaded) => 'line: {
@@ -80,6 +83,9 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
                     .map(crate::core::time::Span::secs)
                     .or_else(|| crate::core::series::infer_step(&timestamps))
                     .unwrap_or(0);
+                if let (Some(first), Some(latest)) = (first, latest) {
+                    spans.insert(workload.id(), latest - first + spacing);
+                }
                 let young = match (first, latest) {
                     (Some(first), Some(latest))
                         if latest - first + spacing < crate::core::shapes::COLD_MIN_HISTORY =>
@@ -153,6 +159,16 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
             Some(like) if like == workload.id() => format!(
                 "; like: {like} names this workload itself: a young workload has no shape of its own to start from, so it starts from the shape that explains its history best, or a flat line when none does (name the workload it copies)"
             ),
+            Some(like)
+                if spans
+                    .get(like)
+                    .is_some_and(|&span| span < crate::core::shapes::PROFILE_MIN_HISTORY) =>
+            {
+                format!(
+                    "; like: {like} has only {} of history: a shape needs a week of it, so this one starts from the shape that explains its history best, or a flat line when none does",
+                    crate::core::series::human_span(spans[like])
+                )
+            }
             Some(like) if !config.workloads.iter().any(|w| w.id() == like) => format!(
                 "; like: {like} is not a workload of this config: its shape is used only if the store's fleet shapes have it, else the shape that explains its history best, or a flat line when none does"
             ),
