@@ -416,6 +416,98 @@ fn backtest_replays_a_workload_as_new_from_six_hours_of_history() {
     assert_eq!(grown["replans"].as_array().unwrap().len(), 4);
 }
 
+/// A workload whose data begins 30 hours before the replay's end (a new
+/// service) is replayed as `recommend` plans it: from the fleet's shapes
+/// once it has an hour of history, whether the whole config or only it is
+/// replayed; with no fleet to learn shapes from, its runs keep today's
+/// range, and the verdict says which.
+#[test]
+fn backtest_replays_a_young_workload_from_the_fleets_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let current = "    current: {min_replicas: 2, max_replicas: 100}\n";
+    let mut entries: Vec<String> = fleet(d)
+        .into_iter()
+        .map(|e| format!("{e}{current}"))
+        .collect();
+    // An office workload at a level no member has, seen for 30 hours.
+    let file = write(d, "new-office", now(), 30 * 3_600, 800.0, &|t| {
+        rhythm(true, t)
+    });
+    let young_entry = format!("{}{current}", entry("new-office", &file, 160.0, ""));
+    entries.push(young_entry.clone());
+    let replay = |config: &Path, extra: &[&str]| {
+        let at = now().to_string();
+        let mut args = vec![
+            "backtest",
+            "--config",
+            config.to_str().unwrap(),
+            "--span",
+            "2d",
+            "--replan",
+            "6h",
+            "--format",
+            "json",
+            "--at",
+            &at,
+        ];
+        args.extend(extra);
+        let output = support::homeostat(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            support::stderr(&output)
+        );
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        report["workloads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["name"] == "new-office")
+            .unwrap_or_else(|| panic!("new-office not replayed: {}", support::stderr(&output)))
+            .clone()
+    };
+    let fleet_config = config(d, "fleet.yaml", &entries);
+    for extra in [&[][..], &["--workload", "apps/new-office"][..]] {
+        let young = replay(&fleet_config, extra);
+        // From its first sample, not before it.
+        assert_eq!(
+            parse_timestamp(young["from"].as_str().unwrap()).unwrap(),
+            now() - 30 * 3_600 + STEP,
+            "{extra:?}"
+        );
+        let replans = young["replans"].as_array().unwrap();
+        // The first run sees nothing yet; each later one plans from the shapes.
+        assert_eq!(replans.len(), 5, "{extra:?} {replans:#?}");
+        assert_ne!(replans[0]["status"], "ok", "{extra:?} {:#}", replans[0]);
+        for r in &replans[1..] {
+            assert_eq!(r["status"], "ok", "{extra:?} {r}");
+        }
+        let verdict = young["verdict"].as_str().unwrap();
+        assert!(
+            verdict.contains("planned as `recommend` plans such a workload, from the fleet's"),
+            "{extra:?} {verdict}"
+        );
+        assert!(
+            verdict.contains("tight has no load before the replay"),
+            "{verdict}"
+        );
+    }
+    // Alone, nothing to start it from: today's range throughout, said.
+    let alone = replay(&config(d, "alone.yaml", &[young_entry]), &[]);
+    let replans = alone["replans"].as_array().unwrap();
+    assert!(
+        replans.iter().all(|r| r["status"] == "insufficient_data"),
+        "{replans:#?}"
+    );
+    let verdict = alone["verdict"].as_str().unwrap();
+    assert!(
+        verdict.contains("no fleet shapes to start from (0 other workloads with a week of history before the replay, 5 needed)"),
+        "{verdict}"
+    );
+}
+
 #[test]
 fn a_rerun_at_the_same_moment_gives_a_workload_under_two_weeks_the_same_bounds() {
     let dir = tempfile::tempdir().unwrap();

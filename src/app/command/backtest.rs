@@ -18,8 +18,9 @@ pub(super) fn backtest(
     output: Option<&Path>,
 ) -> Result<u8> {
     let mut config = flags.load_config(config)?;
-    // A cold start's fleet is the whole config, whichever are replayed.
-    let fleet = settings.cold_start.map(|_| config.clone());
+    // The fleet whose shapes a cold start (or a young workload) starts from
+    // is the whole config, whichever are replayed.
+    let fleet = workload.map(|_| config.clone());
     if let Some(wanted) = workload {
         config
             .workloads

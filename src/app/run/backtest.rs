@@ -55,11 +55,29 @@ pub fn backtest_in(
     let mut failure_labels = Vec::new();
     let at = run.at;
     // A cold start's fleet: every workload's profile before the replay.
-    let profiled = if settings.cold_start.is_some() {
+    let cold_fleet = if settings.cold_start.is_some() {
         fleet_before(run, &extend(fleet), settings.span.secs())
     } else {
         Vec::new()
     };
+    let replay_settings = |to: i64| crate::core::replay::ReplaySettings {
+        from: to - settings.span.secs(),
+        to,
+        replan: settings.replan.secs(),
+        startup: settings.startup.secs(),
+        target_utilization: settings.target_utilization,
+        buffer: settings.buffer,
+        schedule_level: settings.schedule_level,
+        learning: settings.learning,
+        cold_start: settings.cold_start.map(Span::secs),
+    };
+    // Without `--cold-start`, a workload whose runs have less than two
+    // weeks of history (a young one, or a short file) is replayed as
+    // `recommend` plans it: from the fleet's shapes, learned from the
+    // others' history before the replay. Such workloads are put aside
+    // (their history is short) until every profile is in.
+    let mut profiled: Vec<shapes::Profiled> = Vec::new();
+    let mut young: Vec<(crate::core::workload::Workload, super::Loaded)> = Vec::new();
     process_histories(
         run,
         &extended,
@@ -68,56 +86,83 @@ pub fn backtest_in(
             workload.history = Span::from_secs(workload.history.secs() - settings.span.secs())
                 .expect("extended above");
             let (loaded, _planning) = with_planning_budget(&workload, loaded, at);
-            let loaded = loaded.map_err(|failure| (failure.status.as_str(), failure.reason));
-            // The others as the fleet (learned per workload: its own
-            // shape must not tell it what it will be).
-            let shapes = settings.cold_start.and_then(|_| {
-                let others: Vec<shapes::Profiled> = profiled
-                    .iter()
-                    .filter(|p| p.id != workload.id())
-                    .cloned()
-                    .collect();
-                shapes::learn(&others, "backtest")
-            });
-            // `like:` names another workload: its profile before the replay.
-            let like = workload.like.as_deref().and_then(|id| {
-                profiled
-                    .iter()
-                    .find(|p| p.id == id && id != workload.id())
-                    .map(|p| (id, p.profile.as_slice()))
-            });
-            let fleet = shapes
-                .as_ref()
-                .map_or(Fleet::Alone, |shapes| Fleet::Shapes { shapes, like });
-            loaded.and_then(|loaded| {
-                let to = loaded.now;
-                crate::core::replay::replay_in_fleet(
-                    &workload,
-                    &loaded.raw,
-                    &crate::core::replay::ReplaySettings {
-                        from: to - settings.span.secs(),
-                        to,
-                        replan: settings.replan.secs(),
-                        startup: settings.startup.secs(),
-                        target_utilization: settings.target_utilization,
-                        buffer: settings.buffer,
-                        schedule_level: settings.schedule_level,
-                        learning: settings.learning,
-                        cold_start: settings.cold_start.map(Span::secs),
-                    },
-                    &fleet,
-                )
-                .map_err(|e| (e.label(), e.to_string()))
-            })
+            let loaded = match loaded {
+                Ok(loaded) => loaded,
+                Err(failure) => {
+                    return Replayed::Done(Err((failure.status.as_str(), failure.reason)), None)
+                }
+            };
+            if settings.cold_start.is_some() {
+                let fleet = fleet_without(&workload, &cold_fleet);
+                let replayed =
+                    replay_with(&workload, &loaded, &replay_settings(loaded.now), &fleet);
+                return Replayed::Done(replayed.map(Box::new), None);
+            }
+            let from = loaded.now - settings.span.secs();
+            let contribution =
+                profile_before(&workload, &loaded.raw, from, workload.history.secs());
+            let first = loaded.raw.samples.iter().map(|s| s.ts).min();
+            if first.is_some_and(|first| first > from - shapes::OWN_HISTORY) {
+                return Replayed::Young(Box::new((workload, loaded)), contribution);
+            }
+            let replayed = replay_with(
+                &workload,
+                &loaded,
+                &replay_settings(loaded.now),
+                &FleetFor::Alone,
+            );
+            Replayed::Done(replayed.map(Box::new), contribution)
         },
-        |workload, replayed| match replayed {
-            Ok(replay) => workloads.push(replay),
+        |workload, replayed| {
+            let (replayed, contribution) = match replayed {
+                Replayed::Done(replayed, contribution) => (Some(replayed), contribution),
+                Replayed::Young(pair, contribution) => {
+                    young.push(*pair);
+                    (None, contribution)
+                }
+            };
+            if let Some(contribution) = contribution {
+                shapes::Profiled::add_to(&mut profiled, workload.id(), contribution);
+            }
+            match replayed {
+                Some(Ok(replay)) => workloads.push((workload.id(), *replay)),
+                Some(Err((label, reason))) => {
+                    failures.push((workload.id(), reason));
+                    failure_labels.push(label);
+                }
+                None => {}
+            }
+        },
+    );
+    // Replaying some of the fleet (`--workload`): the shapes are the whole
+    // fleet's, as a run of the config would learn them.
+    if !young.is_empty() && fleet.workloads.len() > config.workloads.len() {
+        profiled = fleet_before(run, &extend(fleet), settings.span.secs());
+    }
+    for (workload, loaded) in young {
+        let fleet = fleet_without(&workload, &profiled);
+        let replayed = replay_with(&workload, &loaded, &replay_settings(loaded.now), &fleet);
+        match replayed {
+            Ok(mut replay) => {
+                replay.verdict.push_str(&young_note(&loaded, &fleet));
+                workloads.push((workload.id(), replay));
+            }
             Err((label, reason)) => {
                 failures.push((workload.id(), reason));
                 failure_labels.push(label);
             }
-        },
-    );
+        }
+    }
+    // In config order, the young ones among the others.
+    let order: std::collections::HashMap<String, usize> = config
+        .workloads
+        .iter()
+        .enumerate()
+        .map(|(i, w)| (w.id(), i))
+        .collect();
+    workloads.sort_by_key(|(id, _)| order.get(id).copied().unwrap_or(usize::MAX));
+    let workloads: Vec<crate::core::replay::WorkloadReplay> =
+        workloads.into_iter().map(|(_, replay)| replay).collect();
     Backtest {
         generated_at: format_timestamp(run.clock_now),
         fleet: crate::core::replay::fleet_changes(&workloads),
@@ -132,6 +177,120 @@ pub fn backtest_in(
     }
 }
 
+/// What the replay of one workload gave, or the young workload put aside
+/// for the fleet's shapes; with its profile before the replay, if any.
+enum Replayed {
+    Done(
+        Result<Box<crate::core::replay::WorkloadReplay>, (&'static str, String)>,
+        Option<(Vec<f64>, crate::core::series::Series)>,
+    ),
+    Young(
+        Box<(crate::core::workload::Workload, super::Loaded)>,
+        Option<(Vec<f64>, crate::core::series::Series)>,
+    ),
+}
+
+/// The fleet a replayed workload is planned with: the shapes learned from
+/// the others' profiles (its own must not tell it what it will be), and
+/// the profile its `like:` names.
+enum FleetFor {
+    Alone,
+    Shapes {
+        shapes: Option<shapes::FleetShapes>,
+        like: Option<(String, Vec<f64>)>,
+        /// Workloads the shapes were learned from.
+        members: usize,
+    },
+}
+
+fn fleet_without(
+    workload: &crate::core::workload::Workload,
+    profiled: &[shapes::Profiled],
+) -> FleetFor {
+    let others: Vec<shapes::Profiled> = profiled
+        .iter()
+        .filter(|p| p.id != workload.id())
+        .cloned()
+        .collect();
+    let like = workload.like.as_deref().and_then(|id| {
+        others
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| (id.to_string(), p.profile.clone()))
+    });
+    FleetFor::Shapes {
+        shapes: shapes::learn(&others, "backtest"),
+        like,
+        members: others.len(),
+    }
+}
+
+fn replay_with(
+    workload: &crate::core::workload::Workload,
+    loaded: &super::Loaded,
+    settings: &crate::core::replay::ReplaySettings,
+    fleet: &FleetFor,
+) -> Result<crate::core::replay::WorkloadReplay, (&'static str, String)> {
+    let fleet = match fleet {
+        FleetFor::Shapes {
+            shapes: Some(shapes),
+            like,
+            ..
+        } => Fleet::Shapes {
+            shapes,
+            like: like.as_ref().map(|(id, p)| (id.as_str(), p.as_slice())),
+        },
+        _ => Fleet::Alone,
+    };
+    crate::core::replay::replay_in_fleet(workload, &loaded.raw, settings, &fleet)
+        .map_err(|e| (e.label(), e.to_string()))
+}
+
+/// What the verdict of a young workload's replay says about its start.
+fn young_note(loaded: &super::Loaded, fleet: &FleetFor) -> String {
+    let first = loaded
+        .raw
+        .samples
+        .iter()
+        .map(|s| s.ts)
+        .min()
+        .unwrap_or(loaded.now);
+    match fleet {
+        FleetFor::Shapes {
+            shapes: Some(shapes),
+            ..
+        } => format!(
+            "; its data begins {}: its runs had under two weeks of history, and were planned as `recommend` plans such a workload, from the fleet's {} shapes (learned from the other workloads' history before the replay), blended with its own model from 2d",
+            format_timestamp(first),
+            shapes.shapes.len()
+        ),
+        FleetFor::Shapes { members, .. } => format!(
+            "; its data begins {}: its runs had under two weeks of history and no fleet shapes to start from ({members} other workloads with a week of history before the replay, {} needed): each run before 2d of history kept today's range",
+            format_timestamp(first),
+            shapes::MIN_FLEET
+        ),
+        FleetFor::Alone => String::new(),
+    }
+}
+
+/// The profile (and probe) of the `history` of `raw` before `from`, when
+/// it holds a week.
+fn profile_before(
+    workload: &crate::core::workload::Workload,
+    raw: &crate::core::series::RawSeries,
+    from: i64,
+    history: i64,
+) -> Option<(Vec<f64>, crate::core::series::Series)> {
+    let raw = raw.window(from, history);
+    let options = crate::core::series::GridOptions {
+        step: workload.step,
+        max_gap: workload.max_gap,
+        ..crate::core::series::GridOptions::default()
+    };
+    let series = crate::core::series::resample(&raw, &options).ok()?;
+    shapes::contribution(&series)
+}
+
 /// Each workload's profile (and probe) from its history before the replay
 /// (`span` before its end), for the cold starts' fleet.
 fn fleet_before(run: &RunContext, config: &Config, span: i64) -> Vec<shapes::Profiled> {
@@ -142,14 +301,12 @@ fn fleet_before(run: &RunContext, config: &Config, span: i64) -> Vec<shapes::Pro
         |workload, loaded| {
             let loaded = loaded.ok()?;
             let before = loaded.now - span;
-            let raw = loaded.raw.window(before, workload.history.secs() - span);
-            let options = crate::core::series::GridOptions {
-                step: workload.step,
-                max_gap: workload.max_gap,
-                ..crate::core::series::GridOptions::default()
-            };
-            let series = crate::core::series::resample(&raw, &options).ok()?;
-            shapes::contribution(&series)
+            profile_before(
+                workload,
+                &loaded.raw,
+                before,
+                workload.history.secs() - span,
+            )
         },
         |workload, contribution| {
             if let Some(contribution) = contribution {

@@ -202,8 +202,9 @@ pub fn replay_in_fleet(
     }
     // A span reaching before the data replays from its first sample: the
     // HPA simulated on load that is not there made an oracle overload 77%
-    // of the time. (Runs before two days of history keep today's range, as
-    // a batch job's would.)
+    // of the time. (Runs with too little history to plan from keep today's
+    // range, as a batch job's would: under two days, or one hour with the
+    // fleet's shapes.)
     let first = raw.samples.iter().map(|s| s.ts).min();
     let settings = &ReplaySettings {
         from: first.map_or(settings.from, |first| settings.from.max(first)),
@@ -220,7 +221,10 @@ pub fn replay_in_fleet(
         &GridOptions {
             step: workload.step,
             max_gap: workload.max_gap,
-            ..GridOptions::default()
+            // The load replayed, not a history to fit: a young workload's
+            // hours are enough (its runs say what they can plan from).
+            min_history: crate::core::time::Span::from_secs(crate::core::shapes::COLD_MIN_HISTORY)
+                .expect("positive constant"),
         },
     )
     .map_err(|cause| ReplayError::Grid {
@@ -464,13 +468,12 @@ fn tight_caveat(actual: &Series, from: i64) -> String {
     if before >= 7 * 86_400 {
         return String::new();
     }
+    if before == 0 {
+        return "; tight has no load before the replay to set its range from (its rule reads the last week and 28 days): no baseline here".to_string();
+    }
     format!(
         "; tight rests on {} of load before the replay (its rule reads the last week and 28 days): no fair baseline here",
-        if before == 0 {
-            "none".to_string()
-        } else {
-            crate::core::series::human_span(before)
-        }
+        crate::core::series::human_span(before)
     )
 }
 
