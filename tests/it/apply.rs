@@ -719,6 +719,36 @@ fn the_gitops_yaml_keeps_the_last_documents_of_hpas_this_run_writes_none_for() {
     );
 }
 
+/// One workload's mistake in a shared config stops only it: the others
+/// are applied, it is reported failed (exit 1, an alert), and its HPA's
+/// document stays in the `GitOps` YAML as the last run wrote it (a config
+/// typo must not drop a service's bounds from the repository).
+#[test]
+fn a_workload_the_config_cannot_run_fails_alone_and_keeps_its_document() {
+    let gitops = GitOps::new("", |_| {
+        "  - {name: cart, namespace: shop, file: nowhere.csv, target_per_replica: 0, current: {min_replicas: 2, max_replicas: 8}}\n".to_string()
+    });
+    let document = |name: &str, min: u32, max: u32| {
+        format!("apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: {name}\n  namespace: shop\n  annotations:\n    homeostat.io/last-recommendation: '{{\"min_replicas\":{min},\"max_replicas\":{max}}}'\nspec:\n  minReplicas: {min}\n  maxReplicas: {max}\n")
+    };
+    std::fs::write(
+        &gitops.yaml,
+        [document("web", 3, 10), document("cart", 4, 9)].join("---\n"),
+    )
+    .unwrap();
+    let out = gitops.apply();
+    let stderr = support::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("shop/cart: FAILED: not run, the config is invalid for it (the others ran): workload shop/cart: target_per_replica must be a positive number"),
+        "{stderr}"
+    );
+    let bounds = gitops.bounds();
+    let key = |name: &str| ("shop".to_string(), name.to_string());
+    assert_eq!(bounds[&key("web")], (3, 15), "this run's: {stderr}");
+    assert_eq!(bounds.get(&key("cart")), Some(&(4, 9)), "{stderr}");
+}
+
 #[test]
 fn an_output_that_cannot_be_written_stops_apply_before_anything_is_recorded() {
     let dir = tempfile::tempdir().unwrap();

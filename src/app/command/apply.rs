@@ -108,10 +108,17 @@ pub(super) fn apply(
         runtime.block_on(run::current_from_cluster(client, &mut config));
     }
     run::mark_reruns(&mut config, context.clock_now);
+    // The HPAs of the config, those of the workloads it cannot run too: a
+    // GitOps YAML keeps their documents as the last run left them.
     let hpas: std::collections::HashSet<(String, String)> = config
         .workloads
         .iter()
         .map(|w| (w.namespace.clone(), w.hpa.clone()))
+        .chain(config.rejected.iter().filter_map(|r| {
+            r.names
+                .as_ref()
+                .map(|(namespace, _, hpa)| (namespace.clone(), hpa.clone()))
+        }))
         .collect();
     let mut plan = run::recommend(&context, &config);
     progress.finish();
@@ -131,12 +138,21 @@ pub(super) fn apply(
         yaml_file: output.path.map(|p| p.display().to_string()),
         from_yaml,
     };
-    let applied = runtime.block_on(run::apply_changes(
+    let mut applied = runtime.block_on(run::apply_changes(
         &written,
         &plan,
         cluster.as_ref(),
         &settings,
     ));
+    // Not run, so neither recorded nor patched: failed, in the report and
+    // the alerts.
+    let unnamed = super::add_rejected(&config, &mut plan);
+    applied.error_labels.extend(unnamed);
+    for rejected in &config.rejected {
+        applied
+            .failures
+            .push((rejected.id(), super::rejected_reason(rejected)));
+    }
     let mut code = plan.exit_code() as u8;
     if !applied.failures.is_empty() || !applied.store_problems.is_empty() {
         code = code.max(1);

@@ -25,17 +25,29 @@ pub(super) fn backtest(
         config
             .workloads
             .retain(|w| w.name == wanted || w.id() == wanted);
-        if config.workloads.is_empty() {
+        config.rejected.retain(|r| {
+            r.names.as_ref().is_some_and(|(namespace, name, _)| {
+                name == wanted || format!("{namespace}/{name}") == wanted
+            })
+        });
+        if config.workloads.is_empty() && config.rejected.is_empty() {
             anyhow::bail!("--workload {wanted}: no workload of that name in the config");
         }
     }
     let progress = flags.progress(config.workloads.len(), "replay");
-    let backtest = run::backtest_in(
+    let mut backtest = run::backtest_in(
         &flags.run_at(at).with_progress(progress.clone()),
         &config,
         fleet.as_ref().unwrap_or(&config),
         settings,
     );
+    for rejected in &config.rejected {
+        backtest.failures.push((
+            rejected.id(),
+            format!("the config is invalid for it: {}", rejected.problem),
+        ));
+        backtest.failure_labels.push("config_invalid");
+    }
     progress.finish();
     // A week the charts cannot draw is said, not silently replaced.
     if let Some(week) = chart_week {

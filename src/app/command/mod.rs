@@ -369,6 +369,35 @@ fn emit(path: Option<&Path>, text: &str) -> Result<()> {
 /// When a signal stopped the run before it finished planning: says so and
 /// gives the exit code (nothing is written: a report or alerts for part of
 /// the fleet would read as the whole).
+/// The config's workloads that cannot run as written, as failed
+/// workloads of `plan` (status `error`, the problem as the reason), after
+/// the others; one without valid names is said on stderr. Returns a
+/// `config_invalid` label for each of those (for the run's summary).
+fn add_rejected(config: &config::Config, plan: &mut Plan) -> Vec<&'static str> {
+    let mut unnamed = Vec::new();
+    for rejected in &config.rejected {
+        if let Some((namespace, name, hpa)) = &rejected.names {
+            let mut failed =
+                crate::core::plan::WorkloadPlan::empty(namespace, name, hpa, Status::Error);
+            failed.reasons.push(rejected_reason(rejected));
+            plan.workloads.push(failed);
+        } else {
+            let id = rejected.id();
+            tracing::error!(workload = %id, error = "config_invalid", "{}", rejected_reason(rejected));
+            unnamed.push("config_invalid");
+        }
+    }
+    unnamed
+}
+
+/// Why a rejected workload did not run, in the report's words.
+fn rejected_reason(rejected: &config::Rejected) -> String {
+    format!(
+        "not run, the config is invalid for it (the others ran): {}",
+        rejected.problem
+    )
+}
+
 fn stopped_early(planned: usize, total: usize) -> Option<u8> {
     let signal = stop::requested()?;
     tracing::error!(

@@ -44,13 +44,14 @@ pub(super) fn recommend(
     if let Some(code) = stopped_early(plan.workloads.len(), config.workloads.len()) {
         return Ok(code);
     }
+    let unnamed = super::add_rejected(&config, &mut plan);
     let mut charts = Vec::with_capacity(extras.len());
-    let mut export_failures = Vec::new();
+    let mut other_failures = unnamed;
     for ((chart, exported), w) in extras.into_iter().zip(&plan.workloads) {
         charts.push(chart);
         if let Err(e) = exported {
             tracing::error!(workload = %format!("{}/{}", w.namespace, w.name), error = EXPORT_FAILED, "{e}");
-            export_failures.push(EXPORT_FAILED);
+            other_failures.push(EXPORT_FAILED);
         }
     }
     let text = match format {
@@ -65,7 +66,7 @@ pub(super) fn recommend(
         Some(dir) => emit(Some(&dir.join("report.json")), &text),
         None => emit(output, &text),
     };
-    let mut code = (plan.exit_code() as u8).max(u8::from(!export_failures.is_empty()));
+    let mut code = (plan.exit_code() as u8).max(u8::from(!other_failures.is_empty()));
     if notify && config.alertmanager.is_none() && config.pushgateway.is_none() {
         tracing::warn!(
             "--notify: {} configures neither `alertmanager:` nor `pushgateway:`",
@@ -73,7 +74,7 @@ pub(super) fn recommend(
         );
     }
     // Before the summary, which counts its failures.
-    let mut failures = export_failures;
+    let mut failures = other_failures;
     if notify {
         let unsent = notify_and_say(&context, &config, &plan, None, started);
         code = code.max(u8::from(!unsent.is_empty()));

@@ -94,6 +94,11 @@ pub(super) fn fetch(
     let exported = run::export_histories(&flags.run_at(at), &config, output, format)?;
     emit(None, &fetch_table(&exported))?;
     let mut failed = 0;
+    for rejected in &config.rejected {
+        let id = rejected.id();
+        tracing::error!(workload = %id, error = "config_invalid", "{}", super::rejected_reason(rejected));
+        failed += 1;
+    }
     for entry in &exported {
         if let Err(failure) = &entry.result {
             tracing::error!(workload = %entry.workload, "{}: {}", entry.workload, failure.reason);
@@ -135,7 +140,9 @@ pub(super) fn synth(
 }
 
 pub(super) fn config_check(flags: &Flags, config: Option<PathBuf>, at: Option<i64>) -> Result<u8> {
-    let config = flags.load_config(config)?;
+    // Every workload must be valid here: a run would report the others'
+    // bounds and this one failed.
+    let config = flags.load_config(config)?.all_valid()?;
     let checked = run::check_files(&flags.run_at(at), &config);
     emit(None, &checked.report)?;
     Ok(u8::from(checked.problems > 0))
@@ -164,9 +171,17 @@ pub(super) fn report_merge(
         .map(|path| load_config(Some(path), None))
         .transpose()?
         .map(|c| {
+            // A run reports the workloads the config cannot run after the
+            // others (see `add_rejected`).
             c.workloads
                 .iter()
                 .map(crate::core::workload::Workload::id)
+                .chain(
+                    c.rejected
+                        .iter()
+                        .filter(|r| r.names.is_some())
+                        .map(crate::app::config::Rejected::id),
+                )
                 .collect::<Vec<_>>()
         });
     let (plan, problems) = report::merge(shards, order.as_deref()).map_err(anyhow::Error::msg)?;

@@ -15,7 +15,7 @@ mod ical;
 mod raw;
 mod validate;
 
-use raw::RawConfig;
+use raw::{RawConfig, RawWorkload};
 use validate::validate;
 
 /// Why a configuration is unusable.
@@ -72,8 +72,38 @@ pub struct Config {
     /// `apply`'s safety rules.
     pub apply_rules: crate::core::apply::ApplyRules,
     pub workloads: Vec<Workload>,
+    /// The workloads that cannot run as written, in config order: each is
+    /// reported as failed while the others run (one team's mistake in a
+    /// shared config stops no one else's bounds).
+    pub rejected: Vec<Rejected>,
     /// The shard of the fleet this run plans (`--shard`), when one.
     pub shard: Option<Shard>,
+}
+
+/// A workload of the config that cannot run as written: why, and the
+/// names it was given when they are valid Kubernetes names (to report it
+/// as a failed workload, and to keep its HPA's document in a `GitOps`
+/// YAML).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// Its place in `workloads:` (from 0).
+    pub index: usize,
+    /// `namespace`, `name` and `hpa`, when all three are valid names and
+    /// no other workload of the config has the same `namespace/name`.
+    pub names: Option<(String, String, String)>,
+    /// What is wrong, naming the workload and the key.
+    pub problem: String,
+}
+
+impl Rejected {
+    /// `namespace/name`, or `workload #N` without valid names.
+    #[must_use]
+    pub fn id(&self) -> String {
+        match &self.names {
+            Some((namespace, name, _)) => format!("{namespace}/{name}"),
+            None => format!("workload #{} (counting from 1)", self.index + 1),
+        }
+    }
 }
 
 /// One of `count` shards of a fleet (`--shard index/count`, index from 0
@@ -167,11 +197,32 @@ impl Config {
         }
     }
 
-    /// Keeps only the workloads of `shard`.
+    /// Keeps only the workloads of `shard` (a rejected workload without
+    /// valid names, in shard 0's).
     pub fn select_shard(&mut self, shard: Shard) {
         self.workloads
             .retain(|w| shard.holds(&w.namespace, &w.name));
+        self.rejected.retain(|r| match &r.names {
+            Some((namespace, name, _)) => shard.holds(namespace, name),
+            None => shard.index == 0,
+        });
         self.shard = Some(shard);
+    }
+
+    /// The config as `config check` judges it: any rejected workload makes
+    /// it invalid, with every problem listed.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming each rejected workload's problem.
+    pub fn all_valid(self) -> Result<Config, ConfigError> {
+        if self.rejected.is_empty() {
+            return Ok(self);
+        }
+        let problems: Vec<String> = self.rejected.iter().map(|r| r.problem.clone()).collect();
+        Err(ConfigError::Invalid {
+            path: self.path,
+            problem: validate::problems_text(problems),
+        })
     }
 }
 
@@ -243,16 +294,85 @@ fn arrow_with_message_column(message: &str, path: &Path) -> Option<String> {
 /// Parses and validates config `text`; `path` names it in errors and `base`
 /// is the folder relative paths resolve against.
 pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Config, ConfigError> {
-    let options = yaml_options(text.len());
-    let raw: RawConfig =
-        serde_saphyr::from_str_with_options(text, options).map_err(|e| ConfigError::Parse {
-            path: path.into(),
-            message: parse_message(&e.to_string(), path),
-        })?;
-    validate(raw, path, base).map_err(|problem| ConfigError::Invalid {
+    let (raw, rejected) =
+        match serde_saphyr::from_str_with_options::<RawConfig>(text, yaml_options(text.len())) {
+            Ok(mut raw) => {
+                let workloads = std::mem::take(&mut raw.workloads)
+                    .into_iter()
+                    .enumerate()
+                    .collect();
+                (raw.with_workloads(workloads), Vec::new())
+            }
+            Err(e) => match workloads_one_by_one(text, path) {
+                // The whole config's error, with its line and snippet, unless
+                // another workload can run.
+                Some((raw, rejected)) if !raw.workloads.is_empty() => (raw, rejected),
+                _ => {
+                    return Err(ConfigError::Parse {
+                        path: path.into(),
+                        message: parse_message(&e.to_string(), path),
+                    })
+                }
+            },
+        };
+    validate(raw, rejected, path, base).map_err(|problem| ConfigError::Invalid {
         path: path.into(),
         problem,
     })
+}
+
+/// A config with each workload beside its place in `workloads:`.
+type Placed = RawConfig<(usize, RawWorkload)>;
+
+/// A config the schema refuses, read again with each workload on its own:
+/// the workloads the schema refuses (an unknown key, a word where a number
+/// goes) are rejected, each with its line, and the others kept with their
+/// places. `None` when the rest of the config is what was refused, or
+/// every workload reads on its own (the whole config's error says it).
+fn workloads_one_by_one(text: &str, path: &Path) -> Option<(Placed, Vec<Rejected>)> {
+    let mut raw: RawConfig<serde_saphyr::Spanned<serde_json::Value>> =
+        serde_saphyr::from_str_with_options(text, yaml_options(text.len())).ok()?;
+    let mut workloads = Vec::new();
+    let mut rejected = Vec::new();
+    let entries = std::mem::take(&mut raw.workloads);
+    for (index, entry) in entries.into_iter().enumerate() {
+        let key = |k: &str| {
+            entry
+                .value
+                .get(k)
+                .and_then(|v| v.as_str())
+                .map(String::from)
+        };
+        let (name, namespace, hpa) = (key("name"), key("namespace"), key("hpa"));
+        match serde_json::from_value::<RawWorkload>(entry.value.clone()) {
+            Ok(w) => workloads.push((index, w)),
+            Err(e) => {
+                let names = name.and_then(|name| {
+                    let namespace = namespace.unwrap_or_else(raw::default_namespace);
+                    let hpa = hpa.unwrap_or_else(|| name.clone());
+                    validate::valid_names(&namespace, &name, &hpa).then_some((namespace, name, hpa))
+                });
+                let who = names.as_ref().map_or_else(
+                    || format!("workload #{} (counting from 1)", index + 1),
+                    |(namespace, name, _)| format!("workload {namespace}/{name}"),
+                );
+                rejected.push(Rejected {
+                    index,
+                    names,
+                    problem: format!(
+                        "{who} ({}:{}): {}",
+                        path.display(),
+                        entry.defined.line(),
+                        parse_message(&e.to_string(), path)
+                    ),
+                });
+            }
+        }
+    }
+    if rejected.is_empty() {
+        return None;
+    }
+    Some((raw.with_workloads(workloads), rejected))
 }
 
 /// The YAML parser's options for a text of `len` bytes. Its budget stops
@@ -412,12 +532,63 @@ mod tests {
         }
     }
 
+    /// `text` as `config check` judges it: every workload valid.
     fn parse_text(text: &str) -> Result<Config, ConfigError> {
         parse(
             text,
             Path::new("homeostat.yaml"),
             Path::new("/etc/homeostat"),
         )
+        .and_then(Config::all_valid)
+    }
+
+    /// One workload's mistake, of the schema or of a value, rejects that
+    /// workload only: the others are kept, in order, and the rejected ones
+    /// keep their names (for the report and the `GitOps` YAML) when those
+    /// are valid and not another's.
+    #[test]
+    fn a_workloads_mistake_rejects_it_and_keeps_the_others() {
+        let text = "workloads:
+  - {name: a, file: a.csv, target_per_replica: 10}
+  - {name: typo, namespace: shop, hpa: typo-hpa, file: a.csv, target_per_replcia: 10}
+  - {name: b, file: a.csv, target_per_replica: 0}
+  - {name: c, file: a.csv, target_per_replica: 10}
+  - {name: a, file: a.csv, target_per_replica: 10}
+  - {name: Bad_Name, file: a.csv, target_per_replica: 10}
+";
+        let config = parse(text, Path::new("h.yaml"), Path::new("/etc")).unwrap();
+        let ids: Vec<String> = config.workloads.iter().map(Workload::id).collect();
+        assert_eq!(ids, ["default/a", "default/c"]);
+        let rejected: Vec<_> = config
+            .rejected
+            .iter()
+            .map(|r| (r.index, r.names.clone()))
+            .collect();
+        let named = |ns: &str, name: &str, hpa: &str| Some((ns.into(), name.into(), hpa.into()));
+        assert_eq!(
+            rejected,
+            [
+                (1, named("shop", "typo", "typo-hpa")),
+                (2, named("default", "b", "b")),
+                // The first `a` runs: the second has no row of its own.
+                (4, None),
+                (5, None),
+            ]
+        );
+        assert!(
+            config.rejected[0]
+                .problem
+                .starts_with("workload shop/typo (h.yaml:3): unknown field `target_per_replcia`"),
+            "{}",
+            config.rejected[0].problem
+        );
+        assert_eq!(config.rejected[3].id(), "workload #6 (counting from 1)");
+        // `config check`: all four, at once.
+        let e = config.all_valid().unwrap_err().to_string();
+        assert!(e.starts_with("h.yaml: 4 problems:"), "{e}");
+        // Every workload wrong: nothing to run, the config is refused.
+        let none = "workloads:\n  - {name: b, file: a.csv, target_per_replica: 0}\n";
+        assert!(parse(none, Path::new("h.yaml"), Path::new("/etc")).is_err());
     }
 
     const MINIMAL: &str =
@@ -511,6 +682,7 @@ mod tests {
 
         let bad = text.replace("factor: 3,", "factor: 3, load: 10,");
         let e = parse(&bad, Path::new("h.yaml"), &dir)
+            .and_then(Config::all_valid)
             .unwrap_err()
             .to_string();
         assert!(
@@ -521,6 +693,7 @@ mod tests {
         );
         let missing = text.replace("sales.ics", "nope.ics");
         let e = parse(&missing, Path::new("h.yaml"), &dir)
+            .and_then(Config::all_valid)
             .unwrap_err()
             .to_string();
         assert!(

@@ -11,9 +11,12 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// The config as written; each workload a [`RawWorkload`], or (`W`) any
+/// YAML value, to read the workloads one by one when one of them is not
+/// what the schema allows.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawConfig {
+pub(super) struct RawConfig<W = RawWorkload> {
     pub(super) prometheus: Option<RawPrometheus>,
     pub(super) alertmanager: Option<RawEndpoint>,
     pub(super) pushgateway: Option<RawEndpoint>,
@@ -21,7 +24,22 @@ pub(super) struct RawConfig {
     pub(super) apply: Option<RawApply>,
     #[serde(default)]
     pub(super) defaults: RawDefaults,
-    pub(super) workloads: Vec<RawWorkload>,
+    pub(super) workloads: Vec<W>,
+}
+
+impl<W> RawConfig<W> {
+    /// The same config with other workloads.
+    pub(super) fn with_workloads<V>(self, workloads: Vec<V>) -> RawConfig<V> {
+        RawConfig {
+            prometheus: self.prometheus,
+            alertmanager: self.alertmanager,
+            pushgateway: self.pushgateway,
+            store: self.store,
+            apply: self.apply,
+            defaults: self.defaults,
+            workloads,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,8 +5,8 @@ use super::raw::{
     RawApply, RawBasicAuth, RawConfig, RawDefaults, RawEndpoint, RawEvents, RawRange, RawWorkload,
 };
 use super::{
-    check_kubernetes_name, Config, NameKind, DEFAULT_CEILING, DEFAULT_HEADROOM, DEFAULT_HISTORY,
-    DEFAULT_HORIZON, DEFAULT_LEVEL_PERCENT, DEFAULT_MIN_FLOOR, DEFAULT_QUERY_STEP,
+    check_kubernetes_name, Config, NameKind, Rejected, DEFAULT_CEILING, DEFAULT_HEADROOM,
+    DEFAULT_HISTORY, DEFAULT_HORIZON, DEFAULT_LEVEL_PERCENT, DEFAULT_MIN_FLOOR, DEFAULT_QUERY_STEP,
 };
 use crate::core::bounds::{BoundsPolicy, ReplicaRange};
 use crate::core::known::KnownEvent;
@@ -243,7 +243,12 @@ fn replica_ranges(w: &RawWorkload) -> Result<(ReplicaRange, ReplicaRange), Strin
     Ok((min_replicas, max_replicas))
 }
 
-pub(super) fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Config, String> {
+pub(super) fn validate(
+    raw: RawConfig<(usize, RawWorkload)>,
+    mut rejected: Vec<Rejected>,
+    path: &Path,
+    base: &Path,
+) -> Result<Config, String> {
     let d = &raw.defaults;
     if let Some(level) = d.level {
         check_level(level).map_err(|e| format!("defaults: {e}"))?;
@@ -258,16 +263,21 @@ pub(super) fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Confi
     // Read once, not once per workload.
     let default_calendar =
         known_events(&default_events, base).map_err(|e| format!("defaults: {e}"))?;
-    if raw.workloads.is_empty() {
+    if raw.workloads.is_empty() && rejected.is_empty() {
         return Err("no workloads: add at least one under `workloads:`".into());
     }
-    // Every workload's problems at once, so that one `config check` (or
-    // one refused run) lists them all.
+    // Every workload's problems at once, so that one `config check` lists
+    // them all; a run runs the others.
     let has_prometheus = raw.prometheus.is_some();
     let mut seen = HashSet::new();
     let mut workloads = Vec::with_capacity(raw.workloads.len());
-    let mut problems = Vec::new();
-    for (index, w) in raw.workloads.into_iter().enumerate() {
+    for (index, w) in raw.workloads {
+        let hpa = w.hpa.clone().unwrap_or_else(|| w.name.clone());
+        let names = valid_names(&w.namespace, &w.name, &hpa)
+            .then(|| (w.namespace.clone(), w.name.clone(), hpa));
+        let twice = names
+            .as_ref()
+            .is_some_and(|(namespace, name, _)| seen.contains(&format!("{namespace}/{name}")));
         match validate_workload(
             index,
             w,
@@ -277,25 +287,43 @@ pub(super) fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Confi
             base,
             &mut seen,
         ) {
-            Ok(workload) => workloads.push(workload),
-            Err(problem) => problems.push(problem),
+            Ok(workload) => workloads.push((index, workload)),
+            Err(problem) => rejected.push(Rejected {
+                index,
+                // Defined twice: the report's row is the first one's.
+                names: names.filter(|_| !twice),
+                problem,
+            }),
         }
     }
     // One HPA, one workload: two would each set its bounds to their own
     // recommendation, and the HPA would flip between them run after run.
-    let mut hpas: std::collections::HashMap<(&str, &str), &str> = std::collections::HashMap::new();
-    for w in &workloads {
-        if let Some(first) = hpas.insert((&w.namespace, &w.hpa), &w.name) {
-            problems.push(format!(
-                "workload {}/{}: hpa {} is workload {}/{first}'s too: each would set its bounds to its own recommendation (give one its own `hpa:`, or keep one of the two)",
-                w.namespace, w.name, w.hpa, w.namespace
-            ));
+    let mut hpas: std::collections::HashMap<(String, String), String> =
+        std::collections::HashMap::new();
+    let mut kept = Vec::with_capacity(workloads.len());
+    for (index, w) in workloads {
+        let key = (w.namespace.clone(), w.hpa.clone());
+        if let Some(first) = hpas.get(&key) {
+            rejected.push(Rejected {
+                index,
+                names: Some((w.namespace.clone(), w.name.clone(), w.hpa.clone())),
+                problem: format!(
+                    "workload {}/{}: hpa {} is workload {}/{first}'s too: each would set its bounds to its own recommendation (give one its own `hpa:`, or keep one of the two)",
+                    w.namespace, w.name, w.hpa, w.namespace
+                ),
+            });
+        } else {
+            hpas.insert(key, w.name.clone());
+            kept.push(w);
         }
     }
-    match problems.len() {
-        0 => {}
-        1 => return Err(problems.remove(0)),
-        n => return Err(format!("{n} problems:\n  - {}", problems.join("\n  - "))),
+    let mut workloads = kept;
+    rejected.sort_by_key(|r| r.index);
+    if workloads.is_empty() {
+        // Nothing would run: the config is what is wrong.
+        return Err(problems_text(
+            rejected.into_iter().map(|r| r.problem).collect(),
+        ));
     }
     let prometheus = raw
         .prometheus
@@ -363,8 +391,24 @@ pub(super) fn validate(raw: RawConfig, path: &Path, base: &Path) -> Result<Confi
         store: raw.store.map(|s| base.join(s)),
         apply_rules,
         workloads,
+        rejected,
         shard: None,
     })
+}
+
+/// Problems as one message: the problem, or `N problems:` and a list.
+pub(super) fn problems_text(mut problems: Vec<String>) -> String {
+    match problems.len() {
+        1 => problems.remove(0),
+        n => format!("{n} problems:\n  - {}", problems.join("\n  - ")),
+    }
+}
+
+/// Whether a workload's namespace, name and HPA are Kubernetes names.
+pub(super) fn valid_names(namespace: &str, name: &str, hpa: &str) -> bool {
+    check_kubernetes_name(namespace, NameKind::Label).is_ok()
+        && check_kubernetes_name(name, NameKind::Subdomain).is_ok()
+        && check_kubernetes_name(hpa, NameKind::Subdomain).is_ok()
 }
 
 /// Header names that carry credentials (Authorization, Cookie, X-Api-Key, ...).
