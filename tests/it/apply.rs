@@ -672,6 +672,11 @@ fn the_operators_change_to_the_hpa_is_noted_on_the_incident_it_healed() {
     );
 }
 
+/// The document a run wrote for the HPA `shop/name` with these bounds.
+fn shop_document(name: &str, min: u32, max: u32) -> String {
+    format!("apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: {name}\n  namespace: shop\n  annotations:\n    homeostat.io/last-recommendation: '{{\"min_replicas\":{min},\"max_replicas\":{max}}}'\nspec:\n  minReplicas: {min}\n  maxReplicas: {max}\n")
+}
+
 #[test]
 fn the_gitops_yaml_keeps_the_last_documents_of_hpas_this_run_writes_none_for() {
     // Two hours of history: no recommendation, and no `current:` either.
@@ -688,16 +693,13 @@ fn the_gitops_yaml_keeps_the_last_documents_of_hpas_this_run_writes_none_for() {
         )
     });
     let yaml = gitops.yaml.clone();
-    let document = |name: &str, min: u32, max: u32| {
-        format!("apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: {name}\n  namespace: shop\n  annotations:\n    homeostat.io/last-recommendation: '{{\"min_replicas\":{min},\"max_replicas\":{max}}}'\nspec:\n  minReplicas: {min}\n  maxReplicas: {max}\n")
-    };
     // The last run wrote web, young, and an HPA since taken out of the config.
     std::fs::write(
         &yaml,
         [
-            document("web", 3, 10),
-            document("young", 4, 9),
-            document("gone", 1, 5),
+            shop_document("web", 3, 10),
+            shop_document("young", 4, 9),
+            shop_document("gone", 1, 5),
         ]
         .join("---\n"),
     )
@@ -728,12 +730,9 @@ fn a_workload_the_config_cannot_run_fails_alone_and_keeps_its_document() {
     let gitops = GitOps::new("", |_| {
         "  - {name: cart, namespace: shop, file: nowhere.csv, target_per_replica: 0, current: {min_replicas: 2, max_replicas: 8}}\n".to_string()
     });
-    let document = |name: &str, min: u32, max: u32| {
-        format!("apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: {name}\n  namespace: shop\n  annotations:\n    homeostat.io/last-recommendation: '{{\"min_replicas\":{min},\"max_replicas\":{max}}}'\nspec:\n  minReplicas: {min}\n  maxReplicas: {max}\n")
-    };
     std::fs::write(
         &gitops.yaml,
-        [document("web", 3, 10), document("cart", 4, 9)].join("---\n"),
+        [shop_document("web", 3, 10), shop_document("cart", 4, 9)].join("---\n"),
     )
     .unwrap();
     let out = gitops.apply();

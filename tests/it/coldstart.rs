@@ -340,6 +340,32 @@ fn shapes_learned_by_a_run_today_serve_a_replay_of_their_data() {
     );
 }
 
+/// `backtest --config CONFIG --span 2d --format json --at now() ARGS`,
+/// which must exit 0: its report.
+fn backtest_json(config: &Path, args: &[&str]) -> Value {
+    let at = now().to_string();
+    let mut all = vec![
+        "backtest",
+        "--config",
+        config.to_str().unwrap(),
+        "--span",
+        "2d",
+        "--format",
+        "json",
+        "--at",
+        &at,
+    ];
+    all.extend(args);
+    let output = support::homeostat(&all);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::stderr(&output)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
 #[test]
 fn backtest_replays_a_workload_as_new_from_six_hours_of_history() {
     let dir = tempfile::tempdir().unwrap();
@@ -350,30 +376,9 @@ fn backtest_replays_a_workload_as_new_from_six_hours_of_history() {
         .collect();
     let config = config(d, "replay.yaml", &entries);
     let replay = |extra: &[&str]| {
-        let mut args = vec![
-            "backtest",
-            "--config",
-            config.to_str().unwrap(),
-            "--workload",
-            "apps/office-2",
-            "--span",
-            "2d",
-            "--replan",
-            "12h",
-            "--format",
-            "json",
-        ];
-        let at = now().to_string();
-        args.extend(["--at", &at]);
+        let mut args = vec!["--workload", "apps/office-2", "--replan", "12h"];
         args.extend(extra);
-        let output = support::homeostat(&args);
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            support::stderr(&output)
-        );
-        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+        backtest_json(&config, &args)
     };
     let young_report = replay(&["--cold-start", "6h"]);
     // The report says how it was replayed.
@@ -437,35 +442,15 @@ fn backtest_replays_a_young_workload_from_the_fleets_shapes() {
     let young_entry = format!("{}{current}", entry("new-office", &file, 160.0, ""));
     entries.push(young_entry.clone());
     let replay = |config: &Path, extra: &[&str]| {
-        let at = now().to_string();
-        let mut args = vec![
-            "backtest",
-            "--config",
-            config.to_str().unwrap(),
-            "--span",
-            "2d",
-            "--replan",
-            "6h",
-            "--format",
-            "json",
-            "--at",
-            &at,
-        ];
+        let mut args = vec!["--replan", "6h"];
         args.extend(extra);
-        let output = support::homeostat(&args);
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            support::stderr(&output)
-        );
-        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let report = backtest_json(config, &args);
         report["workloads"]
             .as_array()
             .unwrap()
             .iter()
             .find(|w| w["name"] == "new-office")
-            .unwrap_or_else(|| panic!("new-office not replayed: {}", support::stderr(&output)))
+            .unwrap_or_else(|| panic!("new-office not replayed: {report:#}"))
             .clone()
     };
     let fleet_config = config(d, "fleet.yaml", &entries);
