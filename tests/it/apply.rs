@@ -746,6 +746,22 @@ fn a_workload_the_config_cannot_run_fails_alone_and_keeps_its_document() {
     let key = |name: &str| ("shop".to_string(), name.to_string());
     assert_eq!(bounds[&key("web")], (3, 15), "this run's: {stderr}");
     assert_eq!(bounds.get(&key("cart")), Some(&(4, 9)), "{stderr}");
+    // Its name itself mistyped: no workload names the HPA now, but one
+    // that cannot be read may be its own; the document stays, and why.
+    let config = std::fs::read_to_string(&gitops.config).unwrap();
+    std::fs::write(
+        &gitops.config,
+        config.replace("{name: cart,", "{nmae: cart,"),
+    )
+    .unwrap();
+    let out = gitops.apply();
+    let stderr = support::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("shop/cart: no workload of the config names this HPA, but some workload's names cannot be read: the YAML keeps its document"),
+        "{stderr}"
+    );
+    assert_eq!(gitops.bounds().get(&key("cart")), Some(&(4, 9)), "{stderr}");
 }
 
 #[test]

@@ -471,7 +471,9 @@ fn backtest_replays_a_young_workload_from_the_fleets_shapes() {
         }
         let verdict = young["verdict"].as_str().unwrap();
         assert!(
-            verdict.contains("planned as `recommend` plans such a workload, from the fleet's"),
+            verdict.contains(
+                "4 of its 5 runs were planned as `recommend` plans a workload under two weeks old, from the fleet's"
+            ),
             "{extra:?} {verdict}"
         );
         assert!(

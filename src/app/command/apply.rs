@@ -190,6 +190,20 @@ pub(super) fn apply(
             for (id, why) in &applied.not_desired {
                 tracing::warn!(workload = %id, "{id}: {why}, and no live HPA to read its bounds from: the YAML keeps the document the last run wrote for it, if any");
             }
+            // A workload the config cannot even name may be any HPA's: no
+            // document is dropped while one is there.
+            let mut hpas = hpas;
+            if config.rejected.iter().any(|r| r.names.is_none()) {
+                for (key, _) in &earlier {
+                    if hpas.insert(key.clone()) {
+                        tracing::warn!(
+                            "{}/{}: no workload of the config names this HPA, but some workload's names cannot be read: the YAML keeps its document as the last run wrote it",
+                            key.0,
+                            key.1
+                        );
+                    }
+                }
+            }
             emit(output.path, &applied.patches_yaml(&earlier, &hpas))
         }
         None => emit(output.path, &report),

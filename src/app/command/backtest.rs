@@ -17,10 +17,15 @@ pub(super) fn backtest(
     chart_week: Option<i64>,
     output: Option<&Path>,
 ) -> Result<u8> {
-    let mut config = flags.load_config(config)?;
     // The fleet whose shapes a cold start (or a young workload) starts from
-    // is the whole config, whichever are replayed.
-    let fleet = workload.map(|_| config.clone());
+    // is the whole config, whichever are replayed (`--workload`, `--shard`).
+    let whole = if flags.shard.is_some() {
+        Some(super::load_config(config.clone(), None)?)
+    } else {
+        None
+    };
+    let mut config = flags.load_config(config)?;
+    let fleet = whole.or_else(|| workload.map(|_| config.clone()));
     if let Some(wanted) = workload {
         config
             .workloads

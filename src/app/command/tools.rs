@@ -167,24 +167,37 @@ pub(super) fn report_merge(
         shards.push((path.display().to_string(), plan));
     }
     // The fleet's order: the whole config's, not one shard's.
-    let order = config
+    let whole = config
         .map(|path| load_config(Some(path), None))
-        .transpose()?
-        .map(|c| {
-            // A run reports the workloads the config cannot run after the
-            // others (see `add_rejected`).
-            c.workloads
-                .iter()
-                .map(crate::core::workload::Workload::id)
-                .chain(
-                    c.rejected
-                        .iter()
-                        .filter(|r| r.names.is_some())
-                        .map(crate::app::config::Rejected::id),
-                )
-                .collect::<Vec<_>>()
-        });
-    let (plan, problems) = report::merge(shards, order.as_deref()).map_err(anyhow::Error::msg)?;
+        .transpose()?;
+    // The workloads the config cannot even name are in no report: said.
+    let unnamed: Vec<String> = whole
+        .iter()
+        .flat_map(|c| &c.rejected)
+        .filter(|r| r.names.is_none())
+        .map(|r| r.problem.clone())
+        .collect();
+    let order = whole.map(|c| {
+        // A run reports the workloads the config cannot run after the
+        // others (see `add_rejected`).
+        c.workloads
+            .iter()
+            .map(crate::core::workload::Workload::id)
+            .chain(
+                c.rejected
+                    .iter()
+                    .filter(|r| r.names.is_some())
+                    .map(crate::app::config::Rejected::id),
+            )
+            .collect::<Vec<_>>()
+    });
+    let (plan, mut problems) =
+        report::merge(shards, order.as_deref()).map_err(anyhow::Error::msg)?;
+    problems.extend(
+        unnamed
+            .into_iter()
+            .map(|problem| format!("in the config but not run (invalid): {problem}")),
+    );
     let text = match format {
         Format::Table => report::render_table(&plan, colour_wanted(output)),
         Format::Json => report::render_json(&plan),

@@ -329,13 +329,49 @@ type Placed = RawConfig<(usize, RawWorkload)>;
 /// goes) are rejected, each with its line, and the others kept with their
 /// places. `None` when the rest of the config is what was refused, or
 /// every workload reads on its own (the whole config's error says it).
+///
+/// Each workload is read from its own lines by the same typed reading as
+/// the whole config's (`learning: off` is the word `off` there, where a
+/// reading without types takes it for `false`), and only when that fails,
+/// as a YAML value (an alias to another workload's anchor is not in its
+/// lines).
 fn workloads_one_by_one(text: &str, path: &Path) -> Option<(Placed, Vec<Rejected>)> {
     let mut raw: RawConfig<serde_saphyr::Spanned<serde_json::Value>> =
         serde_saphyr::from_str_with_options(text, yaml_options(text.len())).ok()?;
+    let entries = std::mem::take(&mut raw.workloads);
+    let lines: Vec<&str> = text.lines().collect();
+    let starts: Vec<usize> = entries
+        .iter()
+        .map(|e| usize::try_from(e.defined.line()).unwrap_or(0))
+        .collect();
     let mut workloads = Vec::new();
     let mut rejected = Vec::new();
-    let entries = std::mem::take(&mut raw.workloads);
     for (index, entry) in entries.into_iter().enumerate() {
+        let own_lines = entry_lines(&lines, &starts, index);
+        let read = own_lines
+            .as_deref()
+            .map_or_else(|| Err(String::new()), |own| read_entry(own, path));
+        let problem = match read {
+            Ok(w) => {
+                workloads.push((index, w));
+                continue;
+            }
+            Err(problem) => match serde_json::from_value::<RawWorkload>(entry.value.clone()) {
+                Ok(w) => {
+                    workloads.push((index, w));
+                    continue;
+                }
+                // Not read on its own (an alias to another entry's anchor,
+                // or an entry sharing its line): the value's reading says it.
+                Err(e) if problem.is_empty() || problem.contains("anchor") => format!(
+                    "{}:{}: {}",
+                    path.display(),
+                    entry.defined.line(),
+                    parse_message(&e.to_string(), path)
+                ),
+                Err(_) => problem,
+            },
+        };
         let key = |k: &str| {
             entry
                 .value
@@ -343,36 +379,86 @@ fn workloads_one_by_one(text: &str, path: &Path) -> Option<(Placed, Vec<Rejected
                 .and_then(|v| v.as_str())
                 .map(String::from)
         };
-        let (name, namespace, hpa) = (key("name"), key("namespace"), key("hpa"));
-        match serde_json::from_value::<RawWorkload>(entry.value.clone()) {
-            Ok(w) => workloads.push((index, w)),
-            Err(e) => {
-                let names = name.and_then(|name| {
-                    let namespace = namespace.unwrap_or_else(raw::default_namespace);
-                    let hpa = hpa.unwrap_or_else(|| name.clone());
-                    validate::valid_names(&namespace, &name, &hpa).then_some((namespace, name, hpa))
-                });
-                let who = names.as_ref().map_or_else(
-                    || format!("workload #{} (counting from 1)", index + 1),
-                    |(namespace, name, _)| format!("workload {namespace}/{name}"),
-                );
-                rejected.push(Rejected {
-                    index,
-                    names,
-                    problem: format!(
-                        "{who} ({}:{}): {}",
-                        path.display(),
-                        entry.defined.line(),
-                        parse_message(&e.to_string(), path)
-                    ),
-                });
-            }
-        }
+        let names = key("name").and_then(|name| {
+            let namespace = key("namespace").unwrap_or_else(raw::default_namespace);
+            let hpa = key("hpa").unwrap_or_else(|| name.clone());
+            validate::valid_names(&namespace, &name, &hpa).then_some((namespace, name, hpa))
+        });
+        let who = names.as_ref().map_or_else(
+            || format!("workload #{} (counting from 1)", index + 1),
+            |(namespace, name, _)| format!("workload {namespace}/{name}"),
+        );
+        rejected.push(Rejected {
+            index,
+            names,
+            problem: format!("{who} ({problem})"),
+        });
     }
     if rejected.is_empty() {
         return None;
     }
     Some((raw.with_workloads(workloads), rejected))
+}
+
+/// The text of workload `index`, whose entries begin at lines `starts`
+/// (from 1), with as many empty lines before it as it has in the file
+/// (so that a parser's line numbers are the file's): from its first line
+/// to the next entry's, or for the last to the next top-level key. `None`
+/// when two entries share a line (a flow sequence).
+fn entry_lines(lines: &[&str], starts: &[usize], index: usize) -> Option<String> {
+    let first = starts[index].checked_sub(1)?;
+    let end = match starts.get(index + 1) {
+        Some(&next) => next.checked_sub(1).filter(|&next| next > first)?,
+        None => (first + 1..lines.len())
+            .find(|&i| {
+                let line = lines[i];
+                !line.is_empty() && !line.starts_with([' ', '-', '#', '\t'])
+            })
+            .unwrap_or(lines.len()),
+    };
+    let mut own = "\n".repeat(first);
+    for line in lines.get(first..end)? {
+        own.push_str(line);
+        own.push('\n');
+    }
+    Some(own)
+}
+
+/// One workload's lines, read as the whole config's reading reads a
+/// workload: `file:line:column: problem` when the schema refuses it.
+fn read_entry(own: &str, path: &Path) -> Result<RawWorkload, String> {
+    let options = yaml_options(own.len());
+    let result = if own.trim_start().starts_with('-') {
+        match serde_saphyr::from_str_with_options::<Vec<RawWorkload>>(own, options) {
+            Ok(mut ws) if ws.len() == 1 => Ok(ws.remove(0)),
+            Ok(_) => return Err(String::new()),
+            Err(e) => Err(e),
+        }
+    } else {
+        serde_saphyr::from_str_with_options::<RawWorkload>(own, options)
+    };
+    result.map_err(|e| {
+        let message = parse_message(&e.to_string(), path);
+        // `line L column C: what`, as `file:L:C: what` on one line.
+        let first = message.lines().next().unwrap_or_default();
+        let (at, what) = first.split_once(": ").unwrap_or(("", first));
+        let mut words = at.split_whitespace();
+        match (words.next(), words.next(), words.next(), words.next()) {
+            (Some("line"), Some(line), Some("column"), Some(column)) => {
+                // The line itself: the parser's snippet, on one line.
+                let source = line
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|l| own.lines().nth(l.checked_sub(1)?))
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(|l| format!(" (in `{}`)", crate::core::time::shown(l)))
+                    .unwrap_or_default();
+                format!("{}:{line}:{column}: {what}{source}", path.display())
+            }
+            _ => format!("{}: {first}", path.display()),
+        }
+    })
 }
 
 /// The YAML parser's options for a text of `len` bytes. Its budget stops
@@ -548,13 +634,20 @@ mod tests {
     /// are valid and not another's.
     #[test]
     fn a_workloads_mistake_rejects_it_and_keeps_the_others() {
+        // `learning: off` is the word there, not YAML 1.1's `false`; the
+        // HPA of a workload refused for a typo is still its.
         let text = "workloads:
   - {name: a, file: a.csv, target_per_replica: 10}
   - {name: typo, namespace: shop, hpa: typo-hpa, file: a.csv, target_per_replcia: 10}
   - {name: b, file: a.csv, target_per_replica: 0}
-  - {name: c, file: a.csv, target_per_replica: 10}
+  - name: c
+    file: a.csv
+    target_per_replica: 10
+    learning: off
   - {name: a, file: a.csv, target_per_replica: 10}
   - {name: Bad_Name, file: a.csv, target_per_replica: 10}
+  - {name: d, namespace: shop, hpa: typo-hpa, file: a.csv, target_per_replica: 10}
+  - {name: typo, namespace: shop, file: a.csv, target_per_replica: 10}
 ";
         let config = parse(text, Path::new("h.yaml"), Path::new("/etc")).unwrap();
         let ids: Vec<String> = config.workloads.iter().map(Workload::id).collect();
@@ -573,19 +666,33 @@ mod tests {
                 // The first `a` runs: the second has no row of its own.
                 (4, None),
                 (5, None),
+                (6, named("shop", "d", "typo-hpa")),
+                // A second `shop/typo`: the first holds the name.
+                (7, None),
             ]
         );
         assert!(
             config.rejected[0]
                 .problem
-                .starts_with("workload shop/typo (h.yaml:3): unknown field `target_per_replcia`"),
+                .starts_with("workload shop/typo (h.yaml:3:63: unknown field `target_per_replcia`"),
             "{}",
             config.rejected[0].problem
         );
+        assert!(
+            config.rejected[4]
+                .problem
+                .contains("hpa typo-hpa is workload shop/typo's too"),
+            "{}",
+            config.rejected[4].problem
+        );
         assert_eq!(config.rejected[3].id(), "workload #6 (counting from 1)");
-        // `config check`: all four, at once.
+        assert_eq!(
+            config.workloads[1].learning,
+            crate::core::workload::Learning::Off
+        );
+        // `config check`: all six, at once.
         let e = config.all_valid().unwrap_err().to_string();
-        assert!(e.starts_with("h.yaml: 4 problems:"), "{e}");
+        assert!(e.starts_with("h.yaml: 6 problems:"), "{e}");
         // Every workload wrong: nothing to run, the config is refused.
         let none = "workloads:\n  - {name: b, file: a.csv, target_per_replica: 0}\n";
         assert!(parse(none, Path::new("h.yaml"), Path::new("/etc")).is_err());

@@ -269,7 +269,13 @@ pub(super) fn validate(
     // Every workload's problems at once, so that one `config check` lists
     // them all; a run runs the others.
     let has_prometheus = raw.prometheus.is_some();
-    let mut seen = HashSet::new();
+    // A workload the schema refused still holds its name: a second of the
+    // same name is refused as a second, not run in its place.
+    let mut seen: HashSet<String> = rejected
+        .iter()
+        .filter_map(|r| r.names.as_ref())
+        .map(|(namespace, name, _)| format!("{namespace}/{name}"))
+        .collect();
     let mut workloads = Vec::with_capacity(raw.workloads.len());
     for (index, w) in raw.workloads {
         let hpa = w.hpa.clone().unwrap_or_else(|| w.name.clone());
@@ -298,12 +304,35 @@ pub(super) fn validate(
     }
     // One HPA, one workload: two would each set its bounds to their own
     // recommendation, and the HPA would flip between them run after run.
-    let mut hpas: std::collections::HashMap<(String, String), String> =
+    // The first in the config holds the HPA, whether it runs or not (a
+    // workload refused for a typo keeps its HPA from the next one).
+    let mut claims: Vec<(usize, (String, String), String)> = rejected
+        .iter()
+        .filter_map(|r| {
+            r.names.as_ref().map(|(namespace, name, hpa)| {
+                (r.index, (namespace.clone(), hpa.clone()), name.clone())
+            })
+        })
+        .chain(
+            workloads
+                .iter()
+                .map(|(index, w)| (*index, (w.namespace.clone(), w.hpa.clone()), w.name.clone())),
+        )
+        .collect();
+    claims.sort_by_key(|(index, _, _)| *index);
+    let mut hpas: std::collections::HashMap<(String, String), (usize, String)> =
         std::collections::HashMap::new();
+    for (index, key, name) in claims {
+        hpas.entry(key).or_insert((index, name));
+    }
     let mut kept = Vec::with_capacity(workloads.len());
     for (index, w) in workloads {
         let key = (w.namespace.clone(), w.hpa.clone());
-        if let Some(first) = hpas.get(&key) {
+        let first = hpas
+            .get(&key)
+            .filter(|(holder, _)| *holder != index)
+            .map(|(_, name)| name);
+        if let Some(first) = first {
             rejected.push(Rejected {
                 index,
                 names: Some((w.namespace.clone(), w.name.clone(), w.hpa.clone())),
@@ -313,7 +342,6 @@ pub(super) fn validate(
                 ),
             });
         } else {
-            hpas.insert(key, w.name.clone());
             kept.push(w);
         }
     }

@@ -2,7 +2,7 @@
 
 use super::{process_histories, with_planning_budget, RunContext};
 use crate::app::config::Config;
-use crate::core::plan::Fleet;
+use crate::core::plan::{Fleet, Status};
 use crate::core::replay::Backtest;
 use crate::core::shapes;
 use crate::core::time::{format_timestamp, Span};
@@ -144,7 +144,9 @@ pub fn backtest_in(
         let replayed = replay_with(&workload, &loaded, &replay_settings(loaded.now), &fleet);
         match replayed {
             Ok(mut replay) => {
-                replay.verdict.push_str(&young_note(&loaded, &fleet));
+                let window = workload.history.secs() + settings.span.secs();
+                let note = young_note(&loaded, window, &fleet, &replay);
+                replay.verdict.push_str(&note);
                 workloads.push((workload.id(), replay));
             }
             Err((label, reason)) => {
@@ -246,8 +248,15 @@ fn replay_with(
         .map_err(|e| (e.label(), e.to_string()))
 }
 
-/// What the verdict of a young workload's replay says about its start.
-fn young_note(loaded: &super::Loaded, fleet: &FleetFor) -> String {
+/// What the verdict of a young workload's replay says about its start:
+/// when its history begins, and how its runs were planned (as many as
+/// were: a run before the history a plan needs kept today's range).
+fn young_note(
+    loaded: &super::Loaded,
+    window: i64,
+    fleet: &FleetFor,
+    replay: &crate::core::replay::WorkloadReplay,
+) -> String {
     let first = loaded
         .raw
         .samples
@@ -255,22 +264,60 @@ fn young_note(loaded: &super::Loaded, fleet: &FleetFor) -> String {
         .map(|s| s.ts)
         .min()
         .unwrap_or(loaded.now);
-    match fleet {
+    // Its data, or only the window of it a run reads (`history:` plus the
+    // replay).
+    let begins = if first - (loaded.now - window) > crate::core::time::DAY {
+        format!("its data begins {}", format_timestamp(first))
+    } else {
+        format!(
+            "its history window (`history:` and the replay) begins {}",
+            format_timestamp(first)
+        )
+    };
+    let runs = replay.replans.len();
+    let planned = replay
+        .replans
+        .iter()
+        .filter(|r| matches!(r.status, Status::Ok | Status::NeedsOperator))
+        .count();
+    let none_planned = "no run had the history to plan from, and each kept today's range (a shorter `--replan` replans sooner)";
+    let how = match fleet {
         FleetFor::Shapes {
             shapes: Some(shapes),
             ..
-        } => format!(
-            "; its data begins {}: its runs had under two weeks of history, and were planned as `recommend` plans such a workload, from the fleet's {} shapes (learned from the other workloads' history before the replay), blended with its own model from 2d",
-            format_timestamp(first),
-            shapes.shapes.len()
-        ),
-        FleetFor::Shapes { members, .. } => format!(
-            "; its data begins {}: its runs had under two weeks of history and no fleet shapes to start from ({members} other workloads with a week of history before the replay, {} needed): each run before 2d of history kept today's range",
-            format_timestamp(first),
-            shapes::MIN_FLEET
-        ),
-        FleetFor::Alone => String::new(),
-    }
+        } => {
+            if planned == 0 {
+                format!("{none_planned}: a cold start needs 1h of history")
+            } else {
+                format!(
+                    "{planned} of its {runs} runs {} planned as `recommend` plans a workload under two weeks old, from the fleet's {} shapes (learned from the other workloads' history before the replay), blended with its own model from 2d of history",
+                    if planned == 1 { "was" } else { "were" },
+                    shapes.shapes.len()
+                )
+            }
+        }
+        FleetFor::Shapes { members, .. } => {
+            let others = if *members == 1 {
+                "1 other workload".to_string()
+            } else {
+                format!("{members} other workloads")
+            };
+            let fleet = format!(
+                "no fleet shapes to start from ({others} with a week of history before the replay, {} needed)",
+                shapes::MIN_FLEET
+            );
+            if planned == 0 {
+                format!("{fleet}: {none_planned}: its own model needs 2d of history")
+            } else {
+                format!(
+                    "{fleet}: {planned} of its {runs} runs {} planned by its own model alone, from 2d of history",
+                    if planned == 1 { "was" } else { "were" }
+                )
+            }
+        }
+        FleetFor::Alone => return String::new(),
+    };
+    format!("; {begins}, under two weeks before the replay: {how}")
 }
 
 /// The profile (and probe) of the `history` of `raw` before `from`, when
