@@ -477,7 +477,13 @@ fn log_summary(
         .join(",");
     tracing::info!(
         command,
-        workloads = plan.workloads.len(),
+        // A workload the config cannot even name is no row of the plan,
+        // but one of the run's workloads all the same (an error).
+        workloads = plan.workloads.len()
+            + other_errors
+                .iter()
+                .filter(|label| **label == "config_invalid")
+                .count(),
         ok = count(Status::Ok),
         needs_operator = count(Status::NeedsOperator),
         // `ok` but critical: the exit code 1 of a run whose workloads are
