@@ -336,14 +336,43 @@ type Placed = RawConfig<(usize, RawWorkload)>;
 /// as a YAML value (an alias to another workload's anchor is not in its
 /// lines).
 fn workloads_one_by_one(text: &str, path: &Path) -> Option<(Placed, Vec<Rejected>)> {
+    // Where each workload is, whatever is wrong inside it (a key written
+    // twice in one workload is found when it is read on its own) ...
+    let mut options = yaml_options(text.len());
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::FirstWins;
     let mut raw: RawConfig<serde_saphyr::Spanned<serde_json::Value>> =
-        serde_saphyr::from_str_with_options(text, yaml_options(text.len())).ok()?;
+        serde_saphyr::from_str_with_options(text, options).ok()?;
     let entries = std::mem::take(&mut raw.workloads);
     let lines: Vec<&str> = text.lines().collect();
     let starts: Vec<usize> = entries
         .iter()
         .map(|e| usize::try_from(e.defined.line()).unwrap_or(0))
         .collect();
+    // ... while the rest of the config must be right as it is: read with
+    // the workloads' lines left out (one empty entry in their place).
+    let rest = match starts.first().and_then(|first| first.checked_sub(1)) {
+        Some(first) => {
+            let end = block_end(&lines, first);
+            let indent: String = lines[first].chars().take_while(|c| *c == ' ').collect();
+            let placeholder = format!("{indent}- ~");
+            lines
+                .iter()
+                .enumerate()
+                .map(|(i, line)| match i {
+                    i if i == first => placeholder.as_str(),
+                    i if (first..end).contains(&i) => "",
+                    _ => line,
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        None => text.to_string(),
+    };
+    serde_saphyr::from_str_with_options::<RawConfig<serde::de::IgnoredAny>>(
+        &rest,
+        yaml_options(rest.len()),
+    )
+    .ok()?;
     let mut workloads = Vec::new();
     let mut rejected = Vec::new();
     for (index, entry) in entries.into_iter().enumerate() {
@@ -356,21 +385,24 @@ fn workloads_one_by_one(text: &str, path: &Path) -> Option<(Placed, Vec<Rejected
                 workloads.push((index, w));
                 continue;
             }
-            Err(problem) => match serde_json::from_value::<RawWorkload>(entry.value.clone()) {
-                Ok(w) => {
-                    workloads.push((index, w));
-                    continue;
+            // Its lines are not all it is (an alias to another entry's
+            // anchor), or they could not be cut out (an entry sharing its
+            // line): read as a value.
+            Err(problem) if problem.is_empty() || problem.contains("anchor") => {
+                match serde_json::from_value::<RawWorkload>(entry.value.clone()) {
+                    Ok(w) => {
+                        workloads.push((index, w));
+                        continue;
+                    }
+                    Err(e) => format!(
+                        "{}:{}: {}",
+                        path.display(),
+                        entry.defined.line(),
+                        parse_message(&e.to_string(), path)
+                    ),
                 }
-                // Not read on its own (an alias to another entry's anchor,
-                // or an entry sharing its line): the value's reading says it.
-                Err(e) if problem.is_empty() || problem.contains("anchor") => format!(
-                    "{}:{}: {}",
-                    path.display(),
-                    entry.defined.line(),
-                    parse_message(&e.to_string(), path)
-                ),
-                Err(_) => problem,
-            },
+            }
+            Err(problem) => problem,
         };
         let key = |k: &str| {
             entry
@@ -409,12 +441,7 @@ fn entry_lines(lines: &[&str], starts: &[usize], index: usize) -> Option<String>
     let first = starts[index].checked_sub(1)?;
     let end = match starts.get(index + 1) {
         Some(&next) => next.checked_sub(1).filter(|&next| next > first)?,
-        None => (first + 1..lines.len())
-            .find(|&i| {
-                let line = lines[i];
-                !line.is_empty() && !line.starts_with([' ', '-', '#', '\t'])
-            })
-            .unwrap_or(lines.len()),
+        None => block_end(lines, first),
     };
     let mut own = "\n".repeat(first);
     for line in lines.get(first..end)? {
@@ -422,6 +449,17 @@ fn entry_lines(lines: &[&str], starts: &[usize], index: usize) -> Option<String>
         own.push('\n');
     }
     Some(own)
+}
+
+/// The line after the `workloads:` block whose entry begins at line
+/// `from` (from 0): the next top-level key, or the end.
+fn block_end(lines: &[&str], from: usize) -> usize {
+    (from + 1..lines.len())
+        .find(|&i| {
+            let line = lines[i];
+            !line.is_empty() && !line.starts_with([' ', '-', '#', '\t'])
+        })
+        .unwrap_or(lines.len())
 }
 
 /// One workload's lines, read as the whole config's reading reads a
@@ -693,6 +731,20 @@ mod tests {
         // `config check`: all six, at once.
         let e = config.all_valid().unwrap_err().to_string();
         assert!(e.starts_with("h.yaml: 6 problems:"), "{e}");
+        // A key twice in one workload is that workload's mistake; twice
+        // in `defaults:`, the config's.
+        let twice = "workloads:\n  - {name: a, file: a.csv, target_per_replica: 10}\n  - name: b\n    file: a.csv\n    target_per_replica: 5\n    target_per_replica: 6\n";
+        let config = parse(twice, Path::new("h.yaml"), Path::new("/etc")).unwrap();
+        assert_eq!(config.workloads.len(), 1);
+        assert!(
+            config.rejected[0].problem.starts_with(
+                "workload default/b (h.yaml:6:5: duplicate mapping key: target_per_replica"
+            ),
+            "{}",
+            config.rejected[0].problem
+        );
+        let defaults = format!("{twice}defaults:\n  level: 90\n  level: 80\n");
+        assert!(parse(&defaults, Path::new("h.yaml"), Path::new("/etc")).is_err());
         // Every workload wrong: nothing to run, the config is refused.
         let none = "workloads:\n  - {name: b, file: a.csv, target_per_replica: 0}\n";
         assert!(parse(none, Path::new("h.yaml"), Path::new("/etc")).is_err());
