@@ -536,7 +536,9 @@ fn config_mistakes_name_key_line_or_workload_and_stop_only_what_they_touch() {
                 run.status.code() == Some(1)
                     && stdout.contains("good")
                     && says.iter().all(|s| stderr.contains(s))
-                    && (command[0] != "fetch" || out.join("default_good.csv").is_file())
+                    && (command[0] != "fetch"
+                        || (out.join("default_good.csv").is_file()
+                            && stdout.lines().filter(|l| l.contains(" error ")).count() >= 1))
             } else {
                 run.status.code() == Some(2)
                     && stdout.is_empty()

@@ -91,14 +91,22 @@ pub(super) fn fetch(
     format: run::SeriesFormat,
 ) -> Result<u8> {
     let config = flags.load_config(config)?;
-    let exported = run::export_histories(&flags.run_at(at), &config, output, format)?;
+    let mut exported = run::export_histories(&flags.run_at(at), &config, output, format)?;
+    // The workloads the config cannot run: a row each, as a read that failed.
+    exported.extend(config.rejected.iter().map(|rejected| run::Exported {
+        workload: rejected.id(),
+        result: Err(run::LoadFailure {
+            status: crate::core::plan::Status::Error,
+            reason: super::rejected_reason(rejected),
+            now: None,
+        }),
+        samples: 0,
+        requests: 0,
+        first: None,
+        last: None,
+    }));
     emit(None, &fetch_table(&exported))?;
     let mut failed = 0;
-    for rejected in &config.rejected {
-        let id = rejected.id();
-        tracing::error!(workload = %id, error = "config_invalid", "{}", super::rejected_reason(rejected));
-        failed += 1;
-    }
     for entry in &exported {
         if let Err(failure) = &entry.result {
             tracing::error!(workload = %entry.workload, "{}: {}", entry.workload, failure.reason);
