@@ -93,17 +93,7 @@ fn forecast_is_the_one_recommend_uses_and_bare_is_the_model_alone() {
     }
     let input = write(dir.path(), "burst.csv", text.as_bytes());
     let highest_upper_in_the_bursts_hours = |extra: &[&str]| -> f64 {
-        let mut args = vec![
-            "forecast",
-            "--input",
-            input.to_str().unwrap(),
-            "--horizon",
-            "1d",
-        ];
-        args.extend_from_slice(extra);
-        let output = homeostat(&args);
-        assert!(output.status.success(), "{}", stderr(&output));
-        stdout(&output)
+        forecast_1d(&input, extra)
             .lines()
             .skip(1 + 120)
             .take(48)
@@ -115,6 +105,21 @@ fn forecast_is_the_one_recommend_uses_and_bare_is_the_model_alone() {
     assert!(adapted < 160.0, "{adapted}");
     let bare = highest_upper_in_the_bursts_hours(&["--bare"]);
     assert!(bare > 200.0, "{bare}");
+}
+
+/// `forecast --input INPUT --horizon 1d EXTRA`, which must succeed: its CSV.
+fn forecast_1d(input: &std::path::Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "forecast",
+        "--input",
+        input.to_str().unwrap(),
+        "--horizon",
+        "1d",
+    ];
+    args.extend_from_slice(extra);
+    let output = homeostat(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output)
 }
 
 /// `--history` forecasts from the file's last span, as `recommend` windows
@@ -133,22 +138,9 @@ fn forecast_history_is_the_files_last_span() {
         "cut.csv",
         format!("{}\n{}\n", lines[0], last.join("\n")).as_bytes(),
     );
-    let forecast = |input: &std::path::Path, extra: &[&str]| {
-        let mut args = vec![
-            "forecast",
-            "--input",
-            input.to_str().unwrap(),
-            "--horizon",
-            "1d",
-        ];
-        args.extend_from_slice(extra);
-        let output = homeostat(&args);
-        assert!(output.status.success(), "{}", stderr(&output));
-        stdout(&output)
-    };
-    let windowed = forecast(&trace, &["--history", "28d"]);
-    assert_eq!(windowed, forecast(&cut, &[]));
-    assert_ne!(windowed, forecast(&trace, &[]));
+    let windowed = forecast_1d(&trace, &["--history", "28d"]);
+    assert_eq!(windowed, forecast_1d(&cut, &[]));
+    assert_ne!(windowed, forecast_1d(&trace, &[]));
 }
 
 #[test]

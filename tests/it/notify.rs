@@ -197,6 +197,45 @@ fn each_shard_pushes_its_own_metrics_group() {
     assert_eq!(counted.round() as i64, 3, "{metrics}");
 }
 
+/// A workload the config cannot run is one the cluster cannot heal
+/// either: alerted with the problem, while the others run.
+#[test]
+fn a_workload_the_config_cannot_run_is_alerted() {
+    let alertmanager = Server::alertmanager();
+    let pushgateway = Server::pushgateway();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &alertmanager.url, &pushgateway.url, 60);
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "name: ok-taxi\n    namespace: mobility\n    file",
+        "name: ok-taxi\n    namespace: mobility\n    target_per_replcia: 5\n    file",
+    );
+    std::fs::write(&config, text).unwrap();
+    let output = recommend_notify(&config);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let alerts = active_alerts(&alertmanager);
+    assert!(
+        alerts.contains(&(
+            "ok-taxi".to_string(),
+            "error".to_string(),
+            "warning".to_string()
+        )),
+        "{alerts:?} {stderr}"
+    );
+    let body = alertmanager
+        .get("/api/v2/alerts?filter=workload%3D%22ok-taxi%22")
+        .expect("alerts readable");
+    assert!(
+        body.contains("not run, the config is invalid for it (the others ran)")
+            && body.contains("target_per_replcia"),
+        "{body}"
+    );
+    // The others ran.
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["workloads"][0]["name"], "taxi");
+    assert_eq!(report["workloads"][0]["status"], "ok");
+}
+
 #[test]
 fn servers_that_are_down_are_reported_and_the_report_is_still_written() {
     let dir = tempfile::tempdir().unwrap();

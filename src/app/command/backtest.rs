@@ -27,13 +27,14 @@ pub(super) fn backtest(
     let mut config = flags.load_config(config)?;
     let fleet = whole.or_else(|| workload.map(|_| config.clone()));
     if let Some(wanted) = workload {
-        config
-            .workloads
-            .retain(|w| w.name == wanted || w.id() == wanted);
+        // `name` or `namespace/name`, as the report names it.
+        let named =
+            |namespace: &str, name: &str| name == wanted || format!("{namespace}/{name}") == wanted;
+        config.workloads.retain(|w| named(&w.namespace, &w.name));
         config.rejected.retain(|r| {
-            r.names.as_ref().is_some_and(|(namespace, name, _)| {
-                name == wanted || format!("{namespace}/{name}") == wanted
-            })
+            r.names
+                .as_ref()
+                .is_some_and(|(namespace, name, _)| named(namespace, name))
         });
         if config.workloads.is_empty() && config.rejected.is_empty() {
             anyhow::bail!("--workload {wanted}: no workload of that name in the config");

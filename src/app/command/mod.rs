@@ -366,9 +366,6 @@ fn emit(path: Option<&Path>, text: &str) -> Result<()> {
     }
 }
 
-/// When a signal stopped the run before it finished planning: says so and
-/// gives the exit code (nothing is written: a report or alerts for part of
-/// the fleet would read as the whole).
 /// The config's workloads that cannot run as written, as failed
 /// workloads of `plan` (status `error`, the problem as the reason), after
 /// the others; one without valid names is said on stderr. Returns a
@@ -398,6 +395,9 @@ fn rejected_reason(rejected: &config::Rejected) -> String {
     )
 }
 
+/// When a signal stopped the run before it finished planning: says so and
+/// gives the exit code (nothing is written: a report or alerts for part of
+/// the fleet would read as the whole).
 fn stopped_early(planned: usize, total: usize) -> Option<u8> {
     let signal = stop::requested()?;
     tracing::error!(
