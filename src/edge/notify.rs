@@ -176,6 +176,25 @@ fn spike_alert(w: &WorkloadPlan) -> Option<Alert> {
     ))
 }
 
+/// The alert of a workload entry of the config that did not run and has no
+/// valid names: its place in `workloads:` stands for the workload.
+fn config_error_alert(e: &crate::core::plan::ConfigError) -> Alert {
+    alert(
+        "",
+        &e.workload,
+        "config_invalid",
+        "warning",
+        [
+            (
+                "summary",
+                format!("{}: homeostat's config is invalid for it, so it did not run", e.workload),
+            ),
+            ("description", e.problem.clone()),
+            ("fix", "correct the entry in homeostat's config (`homeostat config check` lists every mistake); its HPA keeps its current bounds meanwhile".to_string()),
+        ],
+    )
+}
+
 /// Every alert this run raises: from the plan, and from `troubles` found
 /// while applying it.
 #[must_use]
@@ -184,6 +203,7 @@ pub fn firing_alerts(plan: &Plan, troubles: &[Trouble]) -> Vec<Alert> {
         .iter()
         .filter_map(plan_alert)
         .chain(plan.workloads.iter().filter_map(spike_alert))
+        .chain(plan.config_errors.iter().map(config_error_alert))
         .chain(troubles.iter().map(|t| {
             alert(
                 &t.namespace,
@@ -201,8 +221,10 @@ pub fn firing_alerts(plan: &Plan, troubles: &[Trouble]) -> Vec<Alert> {
 }
 
 /// The alerts to resolve: those `active` in Alertmanager, raised by
-/// homeostat for a workload of this run (`in_run`: namespace, name), that
-/// this run does not raise again. They are sent back with `endsAt` = `now`.
+/// homeostat for a workload of this run (`in_run`: namespace, name; an
+/// empty pair stands for the config's entries without names, whose alerts
+/// have an empty namespace), that this run does not raise again. They are
+/// sent back with `endsAt` = `now`.
 #[must_use]
 pub fn resolved_alerts(
     active: &[Alert],
@@ -215,9 +237,10 @@ pub fn resolved_alerts(
         .iter()
         .filter(|a| label(a, "alertname") == ALERT_NAME)
         .filter(|a| {
-            in_run
-                .iter()
-                .any(|(ns, name)| label(a, "namespace") == *ns && label(a, "workload") == *name)
+            in_run.iter().any(|(ns, name)| {
+                label(a, "namespace") == *ns
+                    && (label(a, "workload") == *name || (ns.is_empty() && name.is_empty()))
+            })
         })
         .filter(|a| !firing.iter().any(|f| f.labels == a.labels))
         .map(|a| {
@@ -347,7 +370,7 @@ pub fn run_metrics(plan: &Plan, duration_secs: f64, finished_at: i64) -> String 
         |f: &dyn Fn(Status) -> bool| plan.workloads.iter().filter(|w| f(w.status)).count() as f64;
     gauge(
         "homeostat_workloads",
-        "Workloads of the last run by outcome: ok, needs_operator, failed (no recommendation).",
+        "Workloads of the last run by outcome: ok, needs_operator, failed (no recommendation, or a config entry that could not run).",
         &[
             ("{outcome=\"ok\"}".to_string(), count(&|s| s == Status::Ok)),
             (
@@ -356,7 +379,9 @@ pub fn run_metrics(plan: &Plan, duration_secs: f64, finished_at: i64) -> String 
             ),
             (
                 "{outcome=\"failed\"}".to_string(),
-                count(&|s| !matches!(s, Status::Ok | Status::NeedsOperator)),
+                // With the config entries that could not run.
+                count(&|s| !matches!(s, Status::Ok | Status::NeedsOperator))
+                    + plan.config_errors.len() as f64,
             ),
         ],
     );
@@ -714,6 +739,7 @@ mod tests {
         Plan {
             generated_at: String::new(),
             workloads,
+            config_errors: Vec::new(),
         }
     }
 

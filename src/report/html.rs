@@ -127,6 +127,11 @@ pub fn render(plan: &Plan, charts: &[Option<String>]) -> String {
         ],
         &rows,
     ));
+    let unnamed = super::config_error_lines(plan);
+    if !unnamed.is_empty() {
+        body.push_str("<div class=\"operator\"><strong>Needs an operator:</strong> workload entries of the config that did not run</div>\n");
+        body.push_str(&list(&unnamed, "reasons"));
+    }
     for &i in &order {
         body.push_str(&section(
             &plan.workloads[i],

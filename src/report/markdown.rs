@@ -88,7 +88,7 @@ pub fn render(plan: &Plan) -> String {
         .iter()
         .filter(|w| severity(w).needs_operator())
         .collect();
-    if !operator.is_empty() {
+    if !operator.is_empty() || !plan.config_errors.is_empty() {
         out.push_str("\n**Needs an operator**\n\n");
         for w in operator {
             let _ = writeln!(
@@ -98,6 +98,14 @@ pub fn render(plan: &Plan) -> String {
                 super::visible(&w.name),
                 w.status.as_str(),
                 cell(&operator_reasons(w).join("; "))
+            );
+        }
+        for e in &plan.config_errors {
+            let _ = writeln!(
+                out,
+                "- {} (error): {}",
+                cell(&e.workload),
+                cell(&e.reason())
             );
         }
     }

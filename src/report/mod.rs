@@ -160,14 +160,35 @@ pub fn count_of(n: usize, noun: &str) -> String {
 #[must_use]
 pub fn summary_line(plan: &Plan) -> String {
     let count = |s: Severity| plan.workloads.iter().filter(|w| severity(w) == s).count();
-    format!(
+    // A config entry that did not run is a workload with a warning.
+    let unnamed = plan.config_errors.len();
+    let mut line = format!(
         "{}: {} critical, {}, {}, {} unchanged",
-        count_of(plan.workloads.len(), "workload"),
+        count_of(plan.workloads.len() + unnamed, "workload"),
         count(Severity::Critical),
-        count_of(count(Severity::Warning), "warning"),
+        count_of(count(Severity::Warning) + unnamed, "warning"),
         count_of(count(Severity::Change), "change"),
         count(Severity::Unchanged)
-    )
+    );
+    if unnamed > 0 {
+        let _ = write!(
+            line,
+            " ({} not run: the config is invalid for {})",
+            unnamed,
+            if unnamed == 1 { "it" } else { "them" }
+        );
+    }
+    line
+}
+
+/// The config's workload entries that did not run and have no names, as
+/// lines: `workload #N (counting from 1): why`.
+#[must_use]
+pub fn config_error_lines(plan: &Plan) -> Vec<String> {
+    plan.config_errors
+        .iter()
+        .map(|e| format!("{}: {}", e.workload, e.reason()))
+        .collect()
 }
 
 /// Why an operator is needed, in words: the ceilings that cap a bound, the
@@ -470,6 +491,9 @@ pub fn render_table(plan: &Plan, colour: bool) -> String {
             visible(&why.replace('\n', " "))
         );
     }
+    for line in config_error_lines(plan) {
+        let _ = writeln!(out, "{}", visible(&line.replace('\n', " ")));
+    }
     // Ok, but critical: the same page the alert and the incident make.
     for w in plan.workloads.iter().filter(|w| w.status == Status::Ok) {
         if let Some(spike) = spike_above_max(w) {
@@ -497,8 +521,14 @@ pub fn merge(
     let mut generated_at = String::new();
     let mut by_id: std::collections::HashMap<String, (String, WorkloadPlan)> =
         std::collections::HashMap::new();
+    let mut config_errors: Vec<crate::core::plan::ConfigError> = Vec::new();
     for (source, plan) in shards {
         generated_at = generated_at.max(plan.generated_at);
+        for error in plan.config_errors {
+            if !config_errors.contains(&error) {
+                config_errors.push(error);
+            }
+        }
         for w in plan.workloads {
             let id = format!("{}/{}", w.namespace, w.name);
             if let Some((first, _)) = by_id.get(&id) {
@@ -543,6 +573,7 @@ pub fn merge(
         Plan {
             generated_at,
             workloads,
+            config_errors,
         },
         problems,
     ))
@@ -585,6 +616,17 @@ pub fn render_csv(plan: &Plan) -> String {
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         out.push_str(&line.join(","));
         out.push('\n');
+    }
+    // An entry without names: its place as the name, the rest empty.
+    let empty = ",".repeat(15);
+    for e in &plan.config_errors {
+        let _ = writeln!(
+            out,
+            ",{},,error,{},{empty},{}",
+            csv_field(&e.workload),
+            Severity::Warning.as_str(),
+            csv_field(&e.reason())
+        );
     }
     out
 }
@@ -641,6 +683,7 @@ mod tests {
         Plan {
             generated_at: "2026-11-26T00:00:00Z".into(),
             workloads,
+            config_errors: Vec::new(),
         }
     }
 
@@ -654,6 +697,54 @@ mod tests {
             }),
             ..WorkloadPlan::empty("ns", name, name, Status::Ok)
         }
+    }
+
+    /// A config entry without names is in every format: a line of the
+    /// table, a CSV row with as many fields as the header, the Markdown's
+    /// and HTML's operator lists, the JSON, and the summary's count.
+    #[test]
+    fn a_config_entry_that_did_not_run_is_in_every_format() {
+        let mut plan = plan(vec![recommended("cart", (2, 10), (3, 12))]);
+        plan.config_errors.push(crate::core::plan::ConfigError {
+            workload: "workload #2 (counting from 1)".into(),
+            problem: "homeostat.yaml:9:5: missing field `name`".into(),
+        });
+        assert_eq!(plan.exit_code(), 1);
+        let line = "workload #2 (counting from 1): not run, the config is invalid for it (the others ran): homeostat.yaml:9:5: missing field `name`";
+        assert!(render_table(&plan, false).contains(line));
+        let csv = super::render_csv(&plan);
+        // Commas outside quotes (no quotes inside the fields here).
+        let fields: Vec<usize> = csv
+            .lines()
+            .map(|l| {
+                l.split('"')
+                    .step_by(2)
+                    .map(|s| s.matches(',').count())
+                    .sum()
+            })
+            .collect();
+        assert_eq!(fields, vec![fields[0]; 3], "{csv}");
+        assert!(
+            csv.lines()
+                .nth(2)
+                .unwrap()
+                .starts_with(",workload #2 (counting from 1),,error,warning,"),
+            "{csv}"
+        );
+        let markdown = super::markdown::render(&plan);
+        assert!(markdown.contains("2 workloads: 0 critical, 1 warning, 1 change, 0 unchanged (1 not run: the config is invalid for it)"), "{markdown}");
+        assert!(
+            markdown.contains("- workload #2 (counting from 1) (error): not run"),
+            "{markdown}"
+        );
+        assert!(super::html::render(&plan, &[]).contains(&escape(line)));
+        let json: serde_json::Value = serde_json::from_str(&super::render_json(&plan)).unwrap();
+        assert_eq!(
+            json["config_errors"][0]["workload"],
+            "workload #2 (counting from 1)"
+        );
+        let back: Plan = serde_json::from_str(&super::render_json(&plan)).unwrap();
+        assert_eq!(back.config_errors, plan.config_errors);
     }
 
     /// In schedule mode the change of min is the schedule's, and its

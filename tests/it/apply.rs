@@ -161,6 +161,7 @@ fn plan(workloads: Vec<WorkloadPlan>) -> Plan {
     Plan {
         generated_at: "2026-11-26T12:00:01Z".to_string(),
         workloads,
+        config_errors: Vec::new(),
     }
 }
 

@@ -236,6 +236,71 @@ fn a_workload_the_config_cannot_run_is_alerted() {
     assert_eq!(report["workloads"][0]["status"], "ok");
 }
 
+/// A workload entry whose names cannot be read (a misspelt `name:`) has no
+/// row of its own: the report lists it under `config_errors`, Alertmanager
+/// gets an alert for its place in the config, the Pushgateway counts it as
+/// failed; the run after it is mended resolves that alert.
+#[test]
+fn a_workload_entry_without_names_is_reported_alerted_counted_and_resolved() {
+    let alertmanager = Server::alertmanager();
+    let pushgateway = Server::pushgateway();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &alertmanager.url, &pushgateway.url, 60);
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, good.replace("- name: ok-taxi", "- nmae: ok-taxi")).unwrap();
+    let output = recommend_notify(&config);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("notify:"), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["workloads"].as_array().unwrap().len(), 2, "{report}");
+    let errors = report["config_errors"].as_array().expect("config_errors");
+    assert_eq!(errors.len(), 1, "{report}");
+    assert_eq!(errors[0]["workload"], "workload #2 (counting from 1)");
+    assert!(
+        errors[0]["problem"].as_str().unwrap().contains("nmae"),
+        "{report}"
+    );
+    let config_alerts = || -> Vec<Value> {
+        let body = alertmanager
+            .get("/api/v2/alerts?filter=reason%3D%22config_invalid%22")
+            .expect("alerts readable");
+        let alerts: Vec<Value> = serde_json::from_str(&body).unwrap();
+        alerts
+            .into_iter()
+            .filter(|a| a["status"]["state"] == "active")
+            .collect()
+    };
+    let alerts = config_alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(
+        alerts[0]["labels"]["workload"],
+        "workload #2 (counting from 1)"
+    );
+    assert!(
+        alerts[0]["annotations"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("nmae"),
+        "{alerts:?}"
+    );
+    let metrics = pushgateway.get("/metrics").unwrap();
+    let failed = metrics
+        .lines()
+        .find(|l| l.starts_with("homeostat_workloads{") && l.contains("outcome=\"failed\""))
+        .unwrap_or_else(|| panic!("no failed count:\n{metrics}"));
+    // `gone` (its file is missing) and the entry without names.
+    assert!(failed.ends_with(" 2"), "{failed}");
+
+    std::fs::write(&config, good).unwrap();
+    let mended = recommend_notify(&config);
+    let stderr = String::from_utf8_lossy(&mended.stderr);
+    assert!(!stderr.contains("notify:"), "{stderr}");
+    let report: Value = serde_json::from_slice(&mended.stdout).unwrap();
+    assert!(report.get("config_errors").is_none(), "{report}");
+    assert_eq!(config_alerts(), Vec::<Value>::new());
+}
+
 #[test]
 fn servers_that_are_down_are_reported_and_the_report_is_still_written() {
     let dir = tempfile::tempdir().unwrap();

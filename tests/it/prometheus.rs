@@ -1036,6 +1036,7 @@ fn an_hpa_at_its_max_for_more_than_15_minutes_calls_an_operator() {
     let plan = homeostat::core::plan::Plan {
         generated_at: String::new(),
         workloads: vec![workload("cart"), workload("search"), workload("unknown")],
+        config_errors: Vec::new(),
     };
     let settings = homeostat::app::run::ApplySettings {
         dry_run: true,

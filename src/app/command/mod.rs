@@ -368,8 +368,9 @@ fn emit(path: Option<&Path>, text: &str) -> Result<()> {
 
 /// The config's workloads that cannot run as written, as failed
 /// workloads of `plan` (status `error`, the problem as the reason), after
-/// the others; one without valid names is said on stderr. Returns a
-/// `config_invalid` label for each of those (for the run's summary).
+/// the others; one without valid names as a `config_errors` entry of
+/// `plan`, and said on stderr. Returns a `config_invalid` label for each of
+/// those (for the run's summary).
 fn add_rejected(config: &config::Config, plan: &mut Plan) -> Vec<&'static str> {
     let mut unnamed = Vec::new();
     for rejected in &config.rejected {
@@ -381,18 +382,24 @@ fn add_rejected(config: &config::Config, plan: &mut Plan) -> Vec<&'static str> {
         } else {
             let id = rejected.id();
             tracing::error!(workload = %id, error = "config_invalid", "{}", rejected_reason(rejected));
+            plan.config_errors.push(config_error(rejected));
             unnamed.push("config_invalid");
         }
     }
     unnamed
 }
 
+/// A workload entry without valid names, as the report lists it.
+fn config_error(rejected: &config::Rejected) -> crate::core::plan::ConfigError {
+    crate::core::plan::ConfigError {
+        workload: rejected.id(),
+        problem: rejected.problem.clone(),
+    }
+}
+
 /// Why a rejected workload did not run, in the report's words.
 fn rejected_reason(rejected: &config::Rejected) -> String {
-    format!(
-        "not run, the config is invalid for it (the others ran): {}",
-        rejected.problem
-    )
+    crate::core::plan::not_run_reason(&rejected.problem)
 }
 
 /// When a signal stopped the run before it finished planning: says so and

@@ -178,12 +178,13 @@ pub(super) fn report_merge(
     let whole = config
         .map(|path| load_config(Some(path), None))
         .transpose()?;
-    // The workloads the config cannot even name are in no report: said.
-    let unnamed: Vec<String> = whole
+    // The workloads the config cannot even name: in shard 0's report, and
+    // in the merged one even without it.
+    let unnamed: Vec<crate::core::plan::ConfigError> = whole
         .iter()
         .flat_map(|c| &c.rejected)
         .filter(|r| r.names.is_none())
-        .map(|r| r.problem.clone())
+        .map(super::config_error)
         .collect();
     let order = whole.map(|c| {
         // A run reports the workloads the config cannot run after the
@@ -199,13 +200,23 @@ pub(super) fn report_merge(
             )
             .collect::<Vec<_>>()
     });
-    let (plan, mut problems) =
+    let (mut plan, mut problems) =
         report::merge(shards, order.as_deref()).map_err(anyhow::Error::msg)?;
-    problems.extend(
-        unnamed
-            .into_iter()
-            .map(|problem| format!("in the config but not run (invalid): {problem}")),
-    );
+    for error in unnamed {
+        if !plan
+            .config_errors
+            .iter()
+            .any(|e| e.workload == error.workload)
+        {
+            plan.config_errors.push(error);
+        }
+    }
+    problems.extend(plan.config_errors.iter().map(|e| {
+        format!(
+            "{}: did not run, the config is invalid for it: {}",
+            e.workload, e.problem
+        )
+    }));
     let text = match format {
         Format::Table => report::render_table(&plan, colour_wanted(output)),
         Format::Json => report::render_json(&plan),

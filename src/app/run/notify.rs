@@ -42,11 +42,16 @@ pub fn notify(
     }
     let troubles = applied.map_or(&[][..], |a| a.troubles.as_slice());
     let firing = notify::firing_alerts(plan, troubles);
-    let in_run: Vec<(String, String)> = plan
+    let mut in_run: Vec<(String, String)> = plan
         .workloads
         .iter()
         .map(|w| (w.namespace.clone(), w.name.clone()))
         .collect();
+    // The entries without names are shard 0's (`Config::select_shard`):
+    // that run resolves their alerts once they are mended.
+    if config.shard.is_none_or(|s| s.index == 0) {
+        in_run.push((String::new(), String::new()));
+    }
     let mut metrics = notify::run_metrics(plan, duration_secs, now);
     if let Some(applied) = applied {
         metrics.push_str(&notify::incident_metrics(applied));

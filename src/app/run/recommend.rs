@@ -290,6 +290,7 @@ where
     let plan = Plan {
         generated_at: format_timestamp(run.clock_now),
         workloads,
+        config_errors: Vec::new(),
     };
     let extras = extras
         .into_iter()

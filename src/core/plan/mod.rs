@@ -23,17 +23,50 @@ pub struct Plan {
     /// When the report was made (wall clock, RFC3339).
     pub generated_at: String,
     pub workloads: Vec<WorkloadPlan>,
+    /// The config's workload entries that did not run and cannot be a row
+    /// of `workloads` (their `namespace`, `name` or `hpa` cannot be read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config_errors: Vec<ConfigError>,
+}
+
+/// A workload entry of the config that could not run and has no valid
+/// names: where it is and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigError {
+    /// `workload #N (counting from 1)`: its place in `workloads:`.
+    pub workload: String,
+    /// What is wrong, with the file, line and column.
+    pub problem: String,
+}
+
+impl ConfigError {
+    /// Why it did not run, in the report's words (those of a workload's
+    /// reason when the config entry has names).
+    #[must_use]
+    pub fn reason(&self) -> String {
+        not_run_reason(&self.problem)
+    }
+}
+
+/// Why a workload entry of the config did not run: `problem`, the config's
+/// mistake in it.
+#[must_use]
+pub fn not_run_reason(problem: &str) -> String {
+    format!("not run, the config is invalid for it (the others ran): {problem}")
 }
 
 impl Plan {
-    /// 0 when every workload is `ok` and none has a spike going on above
-    /// its max, else 1: some workload failed or needs an operator.
+    /// 0 when every workload is `ok`, none has a spike going on above its
+    /// max and every workload entry of the config ran, else 1: some
+    /// workload failed or needs an operator.
     #[must_use]
     pub fn exit_code(&self) -> i32 {
         i32::from(
-            self.workloads
-                .iter()
-                .any(|w| w.status != Status::Ok || w.spike_above_max().is_some()),
+            !self.config_errors.is_empty()
+                || self
+                    .workloads
+                    .iter()
+                    .any(|w| w.status != Status::Ok || w.spike_above_max().is_some()),
         )
     }
 }
