@@ -457,6 +457,33 @@ fn a_sample_dated_in_the_future_is_refused_by_name_without_at() {
     );
 }
 
+/// `backtest --workload` naming a workload whose name the config cannot
+/// read says which entries those are, not only "no workload of that name".
+#[test]
+fn backtest_of_a_workload_whose_name_is_invalid_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.csv"), plain(864, END)).unwrap();
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        "workloads:\n  - {name: good, file: good.csv, target_per_replica: 20}\n  - {name: a_b, file: good.csv, target_per_replica: 20}\n",
+    )
+    .unwrap();
+    let run = homeostat(&[
+        "backtest",
+        "--config",
+        config.to_str().unwrap(),
+        "--workload",
+        "a_b",
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--workload a_b: no workload of that name in the config; it may be one of those whose names cannot be read: workload #2 (counting from 1): name \"a_b\" is not a Kubernetes name"),
+        "{stderr}"
+    );
+}
+
 /// A config mistake is named with its key, line or workload. One that
 /// leaves no workload to run (a setting of the whole config, or every
 /// workload wrong) stops the run before anything runs (exit 2); one

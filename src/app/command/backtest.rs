@@ -37,7 +37,20 @@ pub(super) fn backtest(
                 .is_some_and(|(namespace, name, _)| named(namespace, name))
         });
         if config.workloads.is_empty() && config.rejected.is_empty() {
-            anyhow::bail!("--workload {wanted}: no workload of that name in the config");
+            // It may be one whose name the config cannot read: say those.
+            let unreadable: Vec<String> = fleet
+                .iter()
+                .flat_map(|c| &c.rejected)
+                .filter(|r| r.names.is_none())
+                .map(|r| r.problem.clone())
+                .collect();
+            if unreadable.is_empty() {
+                anyhow::bail!("--workload {wanted}: no workload of that name in the config");
+            }
+            anyhow::bail!(
+                "--workload {wanted}: no workload of that name in the config; it may be one of those whose names cannot be read: {}",
+                unreadable.join("; ")
+            );
         }
     }
     let progress = flags.progress(config.workloads.len(), "replay");

@@ -385,6 +385,21 @@ fn workloads_one_by_one(text: &str, path: &Path) -> Option<(Placed, Vec<Rejected
                 workloads.push((index, w));
                 continue;
             }
+            // The parser's words for it ("expected mapping start") say
+            // nothing to whoever wrote `- [1, 2]` or `- cart`.
+            Err(_) if !entry.value.is_object() => format!(
+                "{}:{}:{}: a workload is a mapping of keys (`- name: …` with `namespace:`, `file:` or `query:`, …), not {}",
+                path.display(),
+                entry.defined.line(),
+                entry.defined.column(),
+                match &entry.value {
+                    serde_json::Value::Null => "an empty entry".to_string(),
+                    serde_json::Value::Array(_) => "a list".to_string(),
+                    serde_json::Value::String(text) =>
+                        format!("the text `{}`", crate::core::time::shown(text)),
+                    other => format!("the value `{other}`"),
+                }
+            ),
             // Its lines are not all it is (an alias to another entry's
             // anchor), or they could not be cut out (an entry sharing its
             // line): read as a value.
@@ -745,6 +760,24 @@ mod tests {
         );
         let defaults = format!("{twice}defaults:\n  level: 90\n  level: 80\n");
         assert!(parse(&defaults, Path::new("h.yaml"), Path::new("/etc")).is_err());
+        // An entry that is not a mapping is said in words, not as the
+        // parser's "expected mapping start".
+        for (entry, what) in [
+            ("[1, 2]", "not a list"),
+            ("cart", "not the text `cart`"),
+            ("42", "not the value `42`"),
+            ("", "not an empty entry"),
+        ] {
+            let text = format!("{MINIMAL}  - {entry}\n");
+            let config = parse(&text, Path::new("h.yaml"), Path::new("/etc")).unwrap();
+            let problem = &config.rejected[0].problem;
+            assert!(
+                problem.starts_with("workload #2 (counting from 1) (h.yaml:5:")
+                    && problem.contains("a workload is a mapping of keys")
+                    && problem.ends_with(&format!("{what})")),
+                "{problem}"
+            );
+        }
         // Every workload wrong: nothing to run, the config is refused.
         let none = "workloads:\n  - {name: b, file: a.csv, target_per_replica: 0}\n";
         assert!(parse(none, Path::new("h.yaml"), Path::new("/etc")).is_err());
