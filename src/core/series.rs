@@ -181,6 +181,18 @@ impl Series {
         self.timestamp(self.len().saturating_sub(1))
     }
 
+    /// Keeps only the last `secs` seconds of steps (at least one).
+    pub fn keep_last(&mut self, secs: i64) {
+        let keep = usize::try_from(secs / self.step)
+            .unwrap_or(usize::MAX)
+            .max(1);
+        let drop = self.values.len().saturating_sub(keep);
+        if drop > 0 {
+            self.values.drain(..drop);
+            self.start += drop as i64 * self.step;
+        }
+    }
+
     /// Number of steps with a known value.
     #[must_use]
     pub fn known(&self) -> usize {

@@ -55,8 +55,16 @@ pub const MAX_SHAPES: usize = 8;
 const CLUSTER_SAMPLE: usize = 1_000;
 /// Workloads cold starts are simulated on to calibrate the intervals.
 pub const PROBES: usize = 256;
-/// History a probe keeps: two days to start from, one to forecast.
+/// History a cold start is simulated on: two days to start from, one to
+/// forecast.
 pub const PROBE_HISTORY: i64 = 3 * DAY;
+/// History a probe keeps: a fleet of shapes simulates one cold start at its
+/// end; a fleet too small for shapes ([`learn_small`]) one every
+/// [`SMALL_FLEET_EVERY`] over it.
+pub const PROBE_KEPT: i64 = 14 * DAY;
+/// How often a fleet too small for shapes simulates a cold start on each
+/// probe: every 6 hours, so that every time of day is a start.
+pub const SMALL_FLEET_EVERY: i64 = 6 * 3_600;
 /// Histories (hours) the cold starts are simulated with.
 pub const CALIBRATION_HOURS: [i64; 6] = [1, 3, 6, 12, 24, 48];
 /// Version of the fleet-shapes file this homeostat writes and reads.
@@ -130,13 +138,27 @@ impl Profiled {
     pub fn add_to(fleet: &mut Vec<Profiled>, id: String, (profile, probe): (Vec<f64>, Series)) {
         let probe = (fleet.len() < PROBES).then_some(probe);
         fleet.push(Profiled { id, profile, probe });
+        // A fleet with shapes simulates one start at each probe's end:
+        // the rest of the [`PROBE_KEPT`] a small fleet uses is let go.
+        if fleet.len() >= MIN_FLEET {
+            let first = if fleet.len() == MIN_FLEET {
+                0
+            } else {
+                fleet.len() - 1
+            };
+            for p in &mut fleet[first..] {
+                if let Some(probe) = &mut p.probe {
+                    probe.keep_last(PROBE_HISTORY);
+                }
+            }
+        }
     }
 }
 
-/// The last [`PROBE_HISTORY`] of a history, to simulate cold starts on.
+/// The last [`PROBE_KEPT`] of a history, to simulate cold starts on.
 #[must_use]
 pub fn probe(series: &Series) -> Series {
-    let steps = (PROBE_HISTORY / series.step) as usize;
+    let steps = (PROBE_KEPT / series.step) as usize;
     let from = series.len().saturating_sub(steps);
     Series {
         start: series.timestamp(from),
@@ -357,8 +379,69 @@ pub fn learn(profiled: &[Profiled], learned_at: &str) -> Option<FleetShapes> {
         members,
         calibration: Vec::new(),
     };
-    fleet.calibration = calibrate(&fleet, profiled);
+    let probes: Vec<&Series> = profiled
+        .iter()
+        .filter_map(|p| p.probe.as_ref())
+        .take(PROBES)
+        .collect();
+    fleet.calibration = calibrate(&fleet, &probes);
     Some(fleet)
+}
+
+/// For a fleet too small to learn shapes from (1 to [`MIN_FLEET`] − 1
+/// profiles): no shapes, so that no workload is put in one on the say of
+/// so few, and the intervals of cold starts simulated on the profiled
+/// workloads every [`SMALL_FLEET_EVERY`] of their probes (a flat line's
+/// errors there, the cautious ones). A young workload whose `like:` names
+/// one of them starts from that workload's profile with these intervals
+/// (a new region of the one app a small team runs). `None` without a
+/// profile, for a fleet that has shapes, or when no start could be
+/// simulated.
+#[must_use]
+pub fn learn_small(profiled: &[Profiled], learned_at: &str) -> Option<FleetShapes> {
+    if profiled.is_empty() || profiled.len() >= MIN_FLEET {
+        return None;
+    }
+    let windows: Vec<Series> = profiled
+        .iter()
+        .filter_map(|p| p.probe.as_ref())
+        .flat_map(probe_windows)
+        .collect();
+    let mut fleet = FleetShapes {
+        version: SHAPES_VERSION,
+        learned_at: learned_at.to_string(),
+        workloads: profiled.len(),
+        bic: Vec::new(),
+        shapes: Vec::new(),
+        members: BTreeMap::new(),
+        calibration: Vec::new(),
+    };
+    fleet.calibration = calibrate(&fleet, &windows.iter().collect::<Vec<_>>());
+    (!fleet.calibration.is_empty()).then_some(fleet)
+}
+
+/// The [`PROBE_HISTORY`]-long stretches of `probe` ending at its end and
+/// every [`SMALL_FLEET_EVERY`] before it.
+fn probe_windows(probe: &Series) -> Vec<Series> {
+    let (len, every) = (
+        (PROBE_HISTORY / probe.step) as usize,
+        ((SMALL_FLEET_EVERY / probe.step) as usize).max(1),
+    );
+    if probe.len() < len {
+        return Vec::new();
+    }
+    (0..=probe.len() - len)
+        .step_by(every)
+        .map(|back| {
+            let from = probe.len() - back - len;
+            Series {
+                start: probe.timestamp(from),
+                step: probe.step,
+                values: probe.values[from..from + len].to_vec(),
+                stats: probe.stats,
+            }
+        })
+        .collect()
 }
 
 /// k-means (linfa) for k = 1 … [`MAX_SHAPES`] on `sample`: the centroids
@@ -720,15 +803,10 @@ fn lead_buckets() -> Vec<i64> {
     until
 }
 
-/// Simulates cold starts on the probes of `profiled` (at most [`PROBES`]):
-/// for each length of history in [`CALIBRATION_HOURS`], the errors of the
-/// day forecast from it.
-fn calibrate(fleet: &FleetShapes, profiled: &[Profiled]) -> Vec<ColdErrors> {
-    let probes: Vec<&Series> = profiled
-        .iter()
-        .filter_map(|p| p.probe.as_ref())
-        .take(PROBES)
-        .collect();
+/// Simulates cold starts on `probes`, each at its end: for each length of
+/// history in [`CALIBRATION_HOURS`], the errors of the day forecast from
+/// it.
+fn calibrate(fleet: &FleetShapes, probes: &[&Series]) -> Vec<ColdErrors> {
     let buckets = lead_buckets();
     CALIBRATION_HOURS
         .iter()
@@ -1640,6 +1718,57 @@ mod tests {
         let idle = series(&|_| 0.0, 0.0, START + 30 * DAY, 24 * 12);
         let m = match_shape(&idle, &shapes.shapes, Some(("ns/w1", evening)), 1.0).unwrap();
         assert_eq!((m.label.as_str(), m.level), ("flat", 0.0));
+    }
+
+    /// A fleet too small for shapes (one workload) still starts a young
+    /// workload whose `like:` names that one: no shape to be put in on the
+    /// say of one workload, intervals from cold starts simulated every six
+    /// hours over its probe, and a forecast that follows the named profile
+    /// at the young one's level; its interval holds its next day.
+    #[test]
+    fn a_small_fleet_starts_a_like_from_the_named_profile() {
+        let one = fleet(1);
+        assert!(learn(&one, "2026-01-01T00:00:00Z").is_none());
+        let small = learn_small(&one, "2026-01-01T00:00:00Z").unwrap();
+        assert!(small.shapes.is_empty() && small.members.is_empty());
+        // 14 days kept, a 3-day stretch ending every 6 hours: 45 starts.
+        assert_eq!(small.calibration.len(), CALIBRATION_HOURS.len());
+        assert!(
+            small.calibration.iter().all(|c| c.starts == 45),
+            "{:?}",
+            small
+                .calibration
+                .iter()
+                .map(|c| c.starts)
+                .collect::<Vec<_>>()
+        );
+        let young = series(&daily(10.0), 400.0, START + 30 * DAY, 24 * 12);
+        let like = Some(("ns/w0", one[0].profile.as_slice()));
+        let (forecast, cold) =
+            cold_forecast(&young, known_history(&young), 288, &small, like).unwrap();
+        assert_eq!((cold.shape.as_str(), cold.fleet), ("like ns/w0", 1));
+        let next = series(&daily(10.0), 400.0, forecast.start, 288);
+        let error = forecast
+            .mean
+            .iter()
+            .zip(&next.values)
+            .map(|(m, a)| (m - a).abs() / a)
+            .sum::<f64>()
+            / 288.0;
+        assert!(error < 0.05, "mean relative error {error}");
+        let level = crate::core::model::Level::new(0.9).unwrap();
+        let inside = forecast
+            .interval(level)
+            .iter()
+            .zip(&next.values)
+            .filter(|(i, a)| i.lower <= **a && **a <= i.upper)
+            .count();
+        assert!(inside >= 270, "{inside} of 288 inside");
+        // Without a `like:` there is nothing to match it to: flat.
+        let (_, free) = cold_forecast(&young, known_history(&young), 288, &small, None).unwrap();
+        assert_eq!(free.shape, "flat");
+        // A fleet with shapes, or none at all, is not a small one.
+        assert!(learn_small(&fleet(5), "t").is_none() && learn_small(&[], "t").is_none());
     }
 
     /// Deployed, no traffic yet: no bounds from a load of 0 (a max of

@@ -495,6 +495,75 @@ fn backtest_replays_a_young_workload_from_the_fleets_shapes() {
     );
 }
 
+/// A team that runs one service and adds a region: two workloads, too
+/// few for fleet shapes. The new region's `like:` names the old one, so it
+/// starts from that one's profile at its own level (in `recommend` and in
+/// `backtest`); without `like:` it waits, as before.
+#[test]
+fn in_a_fleet_too_small_for_shapes_like_still_starts_a_new_region() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let old = write(d, "api-us", now(), 28 * DAY, 1_000.0, &|t| rhythm(true, t));
+    let new = write(d, "api-eu", now(), 30 * 3_600, 400.0, &|t| rhythm(true, t));
+    let us = entry("api-us", &old, 200.0, "");
+    let eu = |like: &str| entry("api-eu", &new, 200.0, like);
+    let with_like = config(d, "like.yaml", &[us.clone(), eu("    like: apps/api-us\n")]);
+    let plans = recommend(&with_like);
+    let eu_plan = named(&plans, "api-eu");
+    assert_eq!(eu_plan["status"], "ok", "{eu_plan:#}");
+    assert_eq!(eu_plan["cold_start"]["shape"], "like apps/api-us");
+    assert_eq!(eu_plan["cold_start"]["fleet"], 1);
+    assert!(
+        eu_plan["reasons"]
+            .to_string()
+            .contains("cold starts simulated on the fleet's 1 workload"),
+        "{eu_plan:#}"
+    );
+    // At 40% of the old region's load, with the same target: about 40%
+    // of its max.
+    let (us_max, eu_max) = (
+        named(&plans, "api-us")["max_replicas"].as_f64().unwrap(),
+        eu_plan["max_replicas"].as_f64().unwrap(),
+    );
+    assert!(
+        (0.25..=0.6).contains(&(eu_max / us_max)),
+        "max {eu_max} against {us_max}"
+    );
+    // Nothing is kept as the fleet's shapes: there are none.
+    assert!(!d.join("store/fleet-shapes.json").exists());
+    let without = recommend(&config(d, "plain.yaml", &[us.clone(), eu("")]));
+    assert_eq!(named(&without, "api-eu")["status"], "insufficient_data");
+    assert!(
+        named(&without, "api-eu")["reasons"].to_string().contains(
+            "in a smaller fleet, a `like:` naming a workload with a week of history does"
+        ),
+        "{:#}",
+        named(&without, "api-eu")
+    );
+    // The replay plans its runs the same way.
+    let current = "    current: {min_replicas: 2, max_replicas: 100}\n";
+    let replayed = config(
+        d,
+        "replayed.yaml",
+        &[
+            format!("{us}{current}"),
+            format!("{}{current}", eu("    like: apps/api-us\n")),
+        ],
+    );
+    let report = backtest_json(&replayed, &["--replan", "6h", "--workload", "apps/api-eu"]);
+    let young = &report["workloads"][0];
+    let replans = young["replans"].as_array().unwrap();
+    assert!(
+        replans[1..].iter().all(|r| r["status"] == "ok"),
+        "{replans:#?}"
+    );
+    let verdict = young["verdict"].as_str().unwrap();
+    assert!(
+        verdict.contains("from the profile its `like:` names (too few other workloads for fleet shapes: 1 with a week of history before the replay)"),
+        "{verdict}"
+    );
+}
+
 #[test]
 fn a_rerun_at_the_same_moment_gives_a_workload_under_two_weeks_the_same_bounds() {
     let dir = tempfile::tempdir().unwrap();

@@ -242,12 +242,7 @@ pub(super) fn forecast(
     let mut series = read_series(input, step)?;
     // The last `history` of it, as `recommend` windows a workload's.
     if let Some(history) = history {
-        let keep = usize::try_from(history.secs() / series.step).unwrap_or(usize::MAX);
-        let drop = series.values.len().saturating_sub(keep.max(1));
-        if drop > 0 {
-            series.values.drain(..drop);
-            series.start += drop as i64 * series.step;
-        }
+        series.keep_last(history.secs());
     }
     let steps = model::steps_in(horizon.secs(), series.step);
     let adapted = if bare {

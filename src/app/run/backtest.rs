@@ -220,8 +220,14 @@ fn fleet_without(
             .find(|p| p.id == id)
             .map(|p| (id.to_string(), p.profile.clone()))
     });
+    // Too few others for shapes: a `like:` of one of them still starts it
+    // (as `recommend` does).
+    let shapes = shapes::learn(&others, "backtest").or_else(|| {
+        like.as_ref()
+            .and_then(|_| shapes::learn_small(&others, "backtest"))
+    });
     FleetFor::Shapes {
-        shapes: shapes::learn(&others, "backtest"),
+        shapes,
         like,
         members: others.len(),
     }
@@ -289,10 +295,20 @@ fn young_note(
             if planned == 0 {
                 format!("{none_planned}: a cold start needs 1h of history")
             } else {
+                let from = if shapes.shapes.is_empty() {
+                    format!(
+                        "from the profile its `like:` names (too few other workloads for fleet shapes: {} with a week of history before the replay)",
+                        shapes.workloads
+                    )
+                } else {
+                    format!(
+                        "from the fleet's {} shapes (learned from the other workloads' history before the replay)",
+                        shapes.shapes.len()
+                    )
+                };
                 format!(
-                    "{planned} of its {runs} runs {} planned as `recommend` plans a workload under two weeks old, from the fleet's {} shapes (learned from the other workloads' history before the replay), blended with its own model from 2d of history",
+                    "{planned} of its {runs} runs {} planned as `recommend` plans a workload under two weeks old, {from}, blended with its own model from 2d of history",
                     if planned == 1 { "was" } else { "were" },
-                    shapes.shapes.len()
                 )
             }
         }

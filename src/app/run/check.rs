@@ -101,7 +101,7 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
                         if latest - first + spacing < crate::core::series::DEFAULT_MIN_HISTORY =>
                     {
                         format!(
-                            " — only {} of history: its own model needs {}; the run starts it from the fleet's shapes if it has some (5 workloads with a week of history, or shapes kept in the store), else it is `insufficient_data`",
+                            " — only {} of history: its own model needs {}; the run starts it from the fleet's shapes if it has some (5 workloads with a week of history, or shapes kept in the store), or from the workload its `like:` names if that one has a week of history, else it is `insufficient_data`",
                             crate::core::series::human_span(latest - first + spacing),
                             crate::core::series::human_span(crate::core::series::DEFAULT_MIN_HISTORY)
                         )

@@ -199,6 +199,19 @@ where
         }
     }
     let shapes = learned.as_ref().or(stored.as_ref());
+    // Too few workloads for shapes: a young one whose `like:` names one of
+    // them still starts from that one's profile.
+    let small = if shapes.is_none()
+        && !interrupted
+        && config.workloads.iter().any(|w| {
+            w.like
+                .as_ref()
+                .is_some_and(|id| profiled.iter().any(|p| &p.id == id))
+        }) {
+        shapes::learn_small(&profiled, &format_timestamp(data_now))
+    } else {
+        None
+    };
     // The second pass: each workload planned with the shapes, on the run's
     // threads (thousands of new workloads planned one after another took
     // as long as the rest of the run). After SIGTERM none is started: a
@@ -211,9 +224,13 @@ where
             .find(|w| w.namespace == plan_so_far.namespace && w.name == plan_so_far.name)
             .expect("a planned workload is in the config");
         let stopped = crate::app::stop::requested().is_some();
+        let fleet = match shapes {
+            Some(_) => fleet_for(workload, shapes, &profiled),
+            None => like_in_small_fleet(workload, small.as_ref(), &profiled),
+        };
         match alone {
             // No shapes at all: a blended workload keeps its own model's plan.
-            Some(fitted) if shapes.is_none() || stopped => {
+            Some(fitted) if matches!(fleet, Fleet::Alone) || stopped => {
                 return (
                     plan_so_far.clone(),
                     extra(workload, plan_so_far, fitted.as_ref()),
@@ -222,7 +239,6 @@ where
             None if stopped => return (plan_so_far.clone(), extra(workload, plan_so_far, None)),
             _ => {}
         }
-        let fleet = fleet_for(workload, shapes, &profiled);
         let like_missing = match (&workload.like, &fleet) {
             (Some(like), Fleet::Shapes { like: None, .. }) => Some(format!(
                 "like: {like} has no shape (not profiled in this run, not in the store's fleet shapes): it starts as if it had none: from the shape that explains its history best, or a flat line when none does"
@@ -257,7 +273,7 @@ where
         }
         if shapes.is_none() && plan.status == Status::InsufficientData {
             plan.reasons.push(format!(
-                "no fleet shapes to start it from: a run with {} or more workloads of a week's history learns them (and keeps them in the store), and then plans a workload from 1h of history",
+                "no fleet shapes to start it from: a run with {} or more workloads of a week's history learns them (and keeps them in the store), and then plans a workload from 1h of history; in a smaller fleet, a `like:` naming a workload with a week of history does",
                 shapes::MIN_FLEET
             ));
         }
@@ -341,6 +357,28 @@ fn fleet_for<'a>(
             .map(|profile| (id, profile))
     });
     Fleet::Shapes { shapes, like }
+}
+
+/// The fleet a workload is planned in when the run has no shapes: the
+/// small fleet's intervals (see [`shapes::learn_small`]) and the profile
+/// its `like:` names, when it names a workload profiled in this run; else
+/// alone.
+fn like_in_small_fleet<'a>(
+    workload: &'a Workload,
+    small: Option<&'a shapes::FleetShapes>,
+    profiled: &'a [shapes::Profiled],
+) -> Fleet<'a> {
+    let like = workload.like.as_deref().and_then(|id| {
+        let p = profiled.iter().find(|p| p.id == id)?;
+        Some((id, p.profile.as_slice()))
+    });
+    match (small, like) {
+        (Some(shapes), Some(like)) => Fleet::Shapes {
+            shapes,
+            like: Some(like),
+        },
+        _ => Fleet::Alone,
+    }
 }
 
 /// `homeostat recommend --format parquet`: writes one workload's history

@@ -16,6 +16,15 @@ use crate::core::series::Series;
 use crate::core::time::{format_moment, format_stretch, format_timestamp, Span};
 use crate::core::workload::{CurrentBounds, Workload};
 
+/// `n workloads` (`1 workload`).
+fn workloads(n: usize) -> String {
+    if n == 1 {
+        "1 workload".to_string()
+    } else {
+        format!("{n} workloads")
+    }
+}
+
 /// How the forecast rests on the fleet's shapes.
 fn describe_cold_start(cold: &crate::core::shapes::ColdStart) -> String {
     let history = human_span(cold.history);
@@ -26,17 +35,17 @@ fn describe_cold_start(cold: &crate::core::shapes::ColdStart) -> String {
     );
     if cold.own_weight > 0.0 && cold.shape == "flat" {
         return format!(
-            "young workload: {history} of history, forecast from its own model (no fleet shape explains its last two days better than a flat line), its interval no narrower than the fleet's cold starts' with two days of history (learned from {} workloads)",
-            cold.fleet
+            "young workload: {history} of history, forecast from its own model (no fleet shape explains its last two days better than a flat line), its interval no narrower than the fleet's cold starts' with two days of history (learned from {})",
+            workloads(cold.fleet)
         );
     }
     if cold.own_weight > 0.0 {
         return format!(
-            "young workload: {history} of history, forecast {:.0}% from its own model and {:.0}% from the fleet's {} (learned from {} workloads; {fit}); its interval no narrower than the fleet's cold starts' with two days of history; the shape's share falls to 0 at two weeks",
+            "young workload: {history} of history, forecast {:.0}% from its own model and {:.0}% from the fleet's {} (learned from {}; {fit}); its interval no narrower than the fleet's cold starts' with two days of history; the shape's share falls to 0 at two weeks",
             cold.own_weight * 100.0,
             (1.0 - cold.own_weight) * 100.0,
             cold.shape,
-            cold.fleet
+            workloads(cold.fleet)
         );
     }
     if cold.shape == "flat" {
@@ -48,12 +57,14 @@ fn describe_cold_start(cold: &crate::core::shapes::ColdStart) -> String {
     let source = match cold.shape.strip_prefix("like ") {
         Some(id) => format!("the shape of {id} (`like:`)"),
         None => format!(
-            "the fleet's {} (learned from {} workloads)",
-            cold.shape, cold.fleet
+            "the fleet's {} (learned from {})",
+            cold.shape,
+            workloads(cold.fleet)
         ),
     };
     format!(
-        "cold start: only {history} of history (a model of its own needs 2d): forecast from {source} at the level seen, and from its own earlier days where it has seen the time of day; {fit}; the interval is the fleet's simulated cold starts' at this much history"
+        "cold start: only {history} of history (a model of its own needs 2d): forecast from {source} at the level seen, and from its own earlier days where it has seen the time of day; {fit}; the interval is that of cold starts simulated on the fleet's {} at this much history",
+        workloads(cold.fleet)
     )
 }
 
