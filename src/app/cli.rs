@@ -418,6 +418,11 @@ pub enum IncidentCommand {
         /// Default: the bundled example.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// When it was done (RFC3339, `YYYY-MM-DD HH:MM:SS` in UTC, or unix
+        /// seconds), as `--at` fixes "now" for `apply`: a store of replayed
+        /// runs gets its notes at the replay's time. Default: the clock.
+        #[arg(long, value_parser = parse_timestamp)]
+        at: Option<i64>,
     },
 }
 

@@ -86,7 +86,12 @@ fn an_incident_opens_when_a_ceiling_blocks_healing_and_closes_once_the_ceiling_i
     assert_eq!(state["incidents"].as_array().unwrap().len(), 1, "{state}");
     assert_eq!(state["incidents"][0]["runs"], 2, "{state}");
 
-    // What no run can see, the operator notes on the open incident.
+    // What no run can see, the operator notes on the open incident (at a
+    // time of their choosing: here when it opened).
+    let opened = state["incidents"][0]["opened"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let note = support::homeostat(&[
         "incident",
         "note",
@@ -95,8 +100,11 @@ fn an_incident_opens_when_a_ceiling_blocks_healing_and_closes_once_the_ceiling_i
         "added a node pool",
         "--config",
         low.to_str().unwrap(),
+        "--at",
+        &opened,
     ]);
     assert_eq!(note.status.code(), Some(0), "{}", support::stderr(&note));
+    assert!(!support::stderr(&note).contains("before incident"));
     assert_eq!(
         support::stdout(&note),
         "noted on incident mobility/taxi#1\n"
@@ -137,6 +145,7 @@ fn an_incident_opens_when_a_ceiling_blocks_healing_and_closes_once_the_ceiling_i
         ],
         "{state}"
     );
+    assert_eq!(state["incidents"][0]["operator_changes"][0]["at"], opened);
     // The post-mortem draft: what happened, what the operator did, when.
     let draft = support::homeostat(&[
         "postmortem",

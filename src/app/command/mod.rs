@@ -212,8 +212,9 @@ pub fn execute(cli: Cli) -> Result<u8> {
                     workload,
                     text,
                     config,
+                    at,
                 },
-        } => tools::incident_note(&flags, config, &workload, &text),
+        } => tools::incident_note(&flags, config, &workload, &text, at),
         Command::Learned {
             config,
             format,

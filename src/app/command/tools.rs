@@ -439,6 +439,7 @@ pub(super) fn incident_note(
     config: Option<PathBuf>,
     workload: &str,
     text: &str,
+    at: Option<i64>,
 ) -> Result<u8> {
     let config = flags.load_config(config)?;
     let w = config
@@ -461,11 +462,22 @@ pub(super) fn incident_note(
         Err(e) => anyhow::bail!("{e}; the next `apply` sets it aside"),
     };
     let mut state = state;
-    let at = time::format_timestamp(flags.run_at(None).clock_now);
+    let when = at.unwrap_or(flags.run_at(None).clock_now);
+    let stamp = time::format_timestamp(when);
     let noted =
-        crate::core::incident::attribute(&mut state.incidents, &format!("note: {text}"), &at);
+        crate::core::incident::attribute(&mut state.incidents, &format!("note: {text}"), &stamp);
     if noted.is_empty() {
         anyhow::bail!("{}: no incident to note it on", w.id());
+    }
+    // A time given by hand before the incident began is most likely a typo.
+    for incident in state.incidents.iter().filter(|i| noted.contains(&i.id)) {
+        if time::parse_timestamp(&incident.opened).is_ok_and(|opened| opened > when) {
+            tracing::warn!(
+                "--at {stamp} is before incident {} opened ({}): noted at {stamp} all the same",
+                incident.id,
+                incident.opened
+            );
+        }
     }
     store.save(&state)?;
     println!("noted on incident {}", noted.join(", "));
