@@ -139,9 +139,11 @@ impl Profiled {
         let probe = (fleet.len() < PROBES).then_some(probe);
         fleet.push(Profiled { id, profile, probe });
         // A fleet with shapes simulates one start at each probe's end:
-        // the rest of the [`PROBE_KEPT`] a small fleet uses is let go.
-        if fleet.len() >= MIN_FLEET {
-            let first = if fleet.len() == MIN_FLEET {
+        // the rest of the [`PROBE_KEPT`] a small fleet uses is let go. (A
+        // replay learns from the fleet without the workload it replays:
+        // one more than the least fleet keeps its whole probes.)
+        if fleet.len() > MIN_FLEET {
+            let first = if fleet.len() == MIN_FLEET + 1 {
                 0
             } else {
                 fleet.len() - 1
@@ -1769,6 +1771,36 @@ mod tests {
         assert_eq!(free.shape, "flat");
         // A fleet with shapes, or none at all, is not a small one.
         assert!(learn_small(&fleet(5), "t").is_none() && learn_small(&[], "t").is_none());
+    }
+
+    /// Probes keep 14 days while the fleet is small (a replay's fleet is
+    /// the others: five with the replayed one is four without it, still a
+    /// small fleet), and 3 days once it has shapes for sure (review: four
+    /// 3-day probes gave a replay 4 starts instead of 45 each).
+    #[test]
+    fn probes_are_whole_until_the_fleet_has_shapes_for_sure() {
+        let history = series(&daily(10.0), 50.0, START, 28 * 288);
+        let mut fleet = Vec::new();
+        let lengths = |fleet: &[Profiled]| -> Vec<usize> {
+            fleet
+                .iter()
+                .map(|p| p.probe.as_ref().map_or(0, Series::len))
+                .collect()
+        };
+        for i in 0..MIN_FLEET {
+            Profiled::add_to(
+                &mut fleet,
+                format!("ns/w{i}"),
+                contribution(&history).unwrap(),
+            );
+        }
+        assert_eq!(lengths(&fleet), vec![14 * 288; MIN_FLEET]);
+        let others = &fleet[1..];
+        let small = learn_small(others, "t").unwrap();
+        assert!(small.calibration.iter().all(|c| c.starts == 4 * 45));
+        Profiled::add_to(&mut fleet, "ns/w5".into(), contribution(&history).unwrap());
+        Profiled::add_to(&mut fleet, "ns/w6".into(), contribution(&history).unwrap());
+        assert_eq!(lengths(&fleet), vec![3 * 288; MIN_FLEET + 2]);
     }
 
     /// Deployed, no traffic yet: no bounds from a load of 0 (a max of

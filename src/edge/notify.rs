@@ -177,9 +177,11 @@ fn spike_alert(w: &WorkloadPlan) -> Option<Alert> {
 }
 
 /// The alert of a workload entry of the config that did not run and has no
-/// valid names: its place in `workloads:` stands for the workload.
+/// valid names: its place in `workloads:` stands for the workload, and the
+/// label `config` (the config file) tells it from the same entry of
+/// another config that alerts the same Alertmanager.
 fn config_error_alert(e: &crate::core::plan::ConfigError) -> Alert {
-    alert(
+    let mut a = alert(
         "",
         &e.workload,
         "config_invalid",
@@ -187,12 +189,17 @@ fn config_error_alert(e: &crate::core::plan::ConfigError) -> Alert {
         [
             (
                 "summary",
-                format!("{}: homeostat's config is invalid for it, so it did not run", e.workload),
+                format!(
+                    "{} of {}: homeostat's config is invalid for it, so it did not run",
+                    e.workload, e.config
+                ),
             ),
-            ("description", e.problem.clone()),
+            ("description", e.detail().to_string()),
             ("fix", "correct the entry in homeostat's config (`homeostat config check` lists every mistake); its HPA keeps its current bounds meanwhile".to_string()),
         ],
-    )
+    );
+    a.labels.insert("config".into(), e.config.clone());
+    a
 }
 
 /// Every alert this run raises: from the plan, and from `troubles` found
@@ -222,8 +229,9 @@ pub fn firing_alerts(plan: &Plan, troubles: &[Trouble]) -> Vec<Alert> {
 
 /// The alerts to resolve: those `active` in Alertmanager, raised by
 /// homeostat for a workload of this run (`in_run`: namespace, name; an
-/// empty pair stands for the config's entries without names, whose alerts
-/// have an empty namespace), that this run does not raise again. They are
+/// empty namespace with a config file's name stands for that config's
+/// entries without names, whose alerts have an empty namespace and that
+/// file as label `config`), that this run does not raise again. They are
 /// sent back with `endsAt` = `now`.
 #[must_use]
 pub fn resolved_alerts(
@@ -239,7 +247,11 @@ pub fn resolved_alerts(
         .filter(|a| {
             in_run.iter().any(|(ns, name)| {
                 label(a, "namespace") == *ns
-                    && (label(a, "workload") == *name || (ns.is_empty() && name.is_empty()))
+                    && if ns.is_empty() {
+                        label(a, "config") == *name
+                    } else {
+                        label(a, "workload") == *name
+                    }
             })
         })
         .filter(|a| !firing.iter().any(|f| f.labels == a.labels))

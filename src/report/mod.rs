@@ -173,9 +173,12 @@ pub fn summary_line(plan: &Plan) -> String {
     if unnamed > 0 {
         let _ = write!(
             line,
-            " ({} not run: the config is invalid for {})",
-            unnamed,
-            if unnamed == 1 { "it" } else { "them" }
+            " ({unnamed} of them {}, not run)",
+            if unnamed == 1 {
+                "a config entry without readable names"
+            } else {
+                "config entries without readable names"
+            }
         );
     }
     line
@@ -187,7 +190,7 @@ pub fn summary_line(plan: &Plan) -> String {
 pub fn config_error_lines(plan: &Plan) -> Vec<String> {
     plan.config_errors
         .iter()
-        .map(|e| format!("{}: {}", e.workload, e.reason()))
+        .map(|e| format!("{} error: {}", e.workload, e.reason()))
         .collect()
 }
 
@@ -525,7 +528,7 @@ pub fn merge(
     for (source, plan) in shards {
         generated_at = generated_at.max(plan.generated_at);
         for error in plan.config_errors {
-            if !config_errors.contains(&error) {
+            if !config_errors.iter().any(|e| e.workload == error.workload) {
                 config_errors.push(error);
             }
         }
@@ -707,10 +710,13 @@ mod tests {
         let mut plan = plan(vec![recommended("cart", (2, 10), (3, 12))]);
         plan.config_errors.push(crate::core::plan::ConfigError {
             workload: "workload #2 (counting from 1)".into(),
-            problem: "homeostat.yaml:9:5: missing field `name`".into(),
+            problem: "workload #2 (counting from 1) (homeostat.yaml:9:5: missing field `name`)"
+                .into(),
+            config: "/etc/homeostat.yaml".into(),
         });
         assert_eq!(plan.exit_code(), 1);
-        let line = "workload #2 (counting from 1): not run, the config is invalid for it (the others ran): homeostat.yaml:9:5: missing field `name`";
+        // Its place once, then why.
+        let line = "workload #2 (counting from 1) error: not run, the config is invalid for it (the others ran): homeostat.yaml:9:5: missing field `name`";
         assert!(render_table(&plan, false).contains(line));
         let csv = super::render_csv(&plan);
         // Commas outside quotes (no quotes inside the fields here).
@@ -732,7 +738,7 @@ mod tests {
             "{csv}"
         );
         let markdown = super::markdown::render(&plan);
-        assert!(markdown.contains("2 workloads: 0 critical, 1 warning, 1 change, 0 unchanged (1 not run: the config is invalid for it)"), "{markdown}");
+        assert!(markdown.contains("2 workloads: 0 critical, 1 warning, 1 change, 0 unchanged (1 of them a config entry without readable names, not run)"), "{markdown}");
         assert!(
             markdown.contains("- workload #2 (counting from 1) (error): not run"),
             "{markdown}"

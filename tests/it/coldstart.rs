@@ -531,6 +531,26 @@ fn in_a_fleet_too_small_for_shapes_like_still_starts_a_new_region() {
     );
     // Nothing is kept as the fleet's shapes: there are none.
     assert!(!d.join("store/fleet-shapes.json").exists());
+    // A `like:` that cannot start it says why, not only that one could.
+    let apac = write(d, "api-apac", now(), 6 * 3_600, 300.0, &|t| rhythm(true, t));
+    let unusable = recommend(&config(
+        d,
+        "unusable.yaml",
+        &[
+            us.clone(),
+            eu(""),
+            entry("api-apac", &apac, 200.0, "    like: apps/api-eu\n"),
+            entry("api-latam", &apac, 200.0, "    like: apps/api-mars\n"),
+        ],
+    ));
+    for (name, why) in [
+        ("api-apac", "its `like: apps/api-eu` cannot start it either: that workload has less than a week of history"),
+        ("api-latam", "its `like: apps/api-mars` cannot start it either: no workload of this run has that name"),
+    ] {
+        let plan = named(&unusable, name);
+        assert_eq!(plan["status"], "insufficient_data", "{plan:#}");
+        assert!(plan["reasons"].to_string().contains(why), "{plan:#}");
+    }
     let without = recommend(&config(d, "plain.yaml", &[us.clone(), eu("")]));
     assert_eq!(named(&without, "api-eu")["status"], "insufficient_data");
     assert!(

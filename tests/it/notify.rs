@@ -284,6 +284,13 @@ fn a_workload_entry_without_names_is_reported_alerted_counted_and_resolved() {
             .contains("nmae"),
         "{alerts:?}"
     );
+    // Named by its config file too: another config's entry #2 is not it.
+    let file = std::fs::canonicalize(&config).unwrap();
+    assert_eq!(
+        alerts[0]["labels"]["config"],
+        file.display().to_string(),
+        "{alerts:?}"
+    );
     let metrics = pushgateway.get("/metrics").unwrap();
     let failed = metrics
         .lines()
@@ -291,6 +298,15 @@ fn a_workload_entry_without_names_is_reported_alerted_counted_and_resolved() {
         .unwrap_or_else(|| panic!("no failed count:\n{metrics}"));
     // `gone` (its file is missing) and the entry without names.
     assert!(failed.ends_with(" 2"), "{failed}");
+
+    // Another team's config, all valid, alerting the same Alertmanager,
+    // leaves this config's alert alone.
+    let other = tempfile::tempdir().unwrap();
+    let theirs = other.path().join("homeostat.yaml");
+    std::fs::write(&theirs, &good).unwrap();
+    let output = recommend_notify(&theirs);
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("notify:"));
+    assert_eq!(config_alerts().len(), 1, "{:?}", config_alerts());
 
     std::fs::write(&config, good).unwrap();
     let mended = recommend_notify(&config);

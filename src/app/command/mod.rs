@@ -383,7 +383,8 @@ fn add_rejected(config: &config::Config, plan: &mut Plan) -> Vec<&'static str> {
         } else {
             let id = rejected.id();
             tracing::error!(workload = %id, error = "config_invalid", "{}", rejected_reason(rejected));
-            plan.config_errors.push(config_error(rejected));
+            plan.config_errors
+                .push(config_error(&config.path, rejected));
             unnamed.push("config_invalid");
         }
     }
@@ -391,10 +392,11 @@ fn add_rejected(config: &config::Config, plan: &mut Plan) -> Vec<&'static str> {
 }
 
 /// A workload entry without valid names, as the report lists it.
-fn config_error(rejected: &config::Rejected) -> crate::core::plan::ConfigError {
+fn config_error(path: &Path, rejected: &config::Rejected) -> crate::core::plan::ConfigError {
     crate::core::plan::ConfigError {
         workload: rejected.id(),
         problem: rejected.problem.clone(),
+        config: run::config_id(path),
     }
 }
 

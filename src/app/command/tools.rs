@@ -182,9 +182,9 @@ pub(super) fn report_merge(
     // in the merged one even without it.
     let unnamed: Vec<crate::core::plan::ConfigError> = whole
         .iter()
-        .flat_map(|c| &c.rejected)
-        .filter(|r| r.names.is_none())
-        .map(super::config_error)
+        .flat_map(|c| c.rejected.iter().map(move |r| (&c.path, r)))
+        .filter(|(_, r)| r.names.is_none())
+        .map(|(path, r)| super::config_error(path, r))
         .collect();
     let order = whole.map(|c| {
         // A run reports the workloads the config cannot run after the
@@ -211,12 +211,11 @@ pub(super) fn report_merge(
             plan.config_errors.push(error);
         }
     }
-    problems.extend(plan.config_errors.iter().map(|e| {
-        format!(
-            "{}: did not run, the config is invalid for it: {}",
-            e.workload, e.problem
-        )
-    }));
+    problems.extend(
+        plan.config_errors
+            .iter()
+            .map(|e| format!("{}: {}", e.workload, e.reason())),
+    );
     let text = match format {
         Format::Table => report::render_table(&plan, colour_wanted(output)),
         Format::Json => report::render_json(&plan),

@@ -101,9 +101,14 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
                         if latest - first + spacing < crate::core::series::DEFAULT_MIN_HISTORY =>
                     {
                         format!(
-                            " — only {} of history: its own model needs {}; the run starts it from the fleet's shapes if it has some (5 workloads with a week of history, or shapes kept in the store), or from the workload its `like:` names if that one has a week of history, else it is `insufficient_data`",
+                            " — only {} of history: its own model needs {}; the run starts it from the fleet's shapes if it has some (5 workloads with a week of history, or shapes kept in the store){}, else it is `insufficient_data`",
                             crate::core::series::human_span(latest - first + spacing),
-                            crate::core::series::human_span(crate::core::series::DEFAULT_MIN_HISTORY)
+                            crate::core::series::human_span(crate::core::series::DEFAULT_MIN_HISTORY),
+                            if workload.like.is_some() {
+                                ", or in a smaller fleet from the workload its `like:` names if that one has a week of history"
+                            } else {
+                                ""
+                            }
                         )
                     }
                     _ => String::new(),
@@ -157,7 +162,7 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
         // fleet shapes, which this check does not read: said, not refused.
         let like = match workload.like.as_deref() {
             Some(like) if like == workload.id() => format!(
-                "; like: {like} names this workload itself: a young workload has no shape of its own to start from, so it starts from the shape that explains its history best, or a flat line when none does (name the workload it copies)"
+                "; like: {like} names this workload itself: a young workload has no shape of its own to start from, so it starts from the shape that explains its history best, or a flat line when none does, when the fleet has shapes, else it is `insufficient_data` (name the workload it copies)"
             ),
             Some(like)
                 if spans
@@ -165,12 +170,12 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
                     .is_some_and(|&span| span < crate::core::shapes::PROFILE_MIN_HISTORY) =>
             {
                 format!(
-                    "; like: {like} has only {} of history: a shape needs a week of it, so this one starts from the shape that explains its history best, or a flat line when none does",
+                    "; like: {like} has only {} of history: a shape needs a week of it, so this one starts from the shape that explains its history best, or a flat line when none does, when the fleet has shapes, else it is `insufficient_data`",
                     crate::core::series::human_span(spans[like])
                 )
             }
             Some(like) if !config.workloads.iter().any(|w| w.id() == like) => format!(
-                "; like: {like} is not a workload of this config: its shape is used only if the store's fleet shapes have it, else the shape that explains its history best, or a flat line when none does"
+                "; like: {like} is not a workload of this config: its shape is used only if the store's fleet shapes have it, else the shape that explains its history best, or a flat line when none does (without fleet shapes: `insufficient_data`)"
             ),
             _ => String::new(),
         };

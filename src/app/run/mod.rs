@@ -31,6 +31,16 @@ pub use recommend::*;
 
 use std::path::{Path, PathBuf};
 
+/// The config file as alerts and reports name it: its absolute path when
+/// it exists (the same file, whatever directory the job ran from).
+#[must_use]
+pub fn config_id(path: &Path) -> String {
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
 /// Why a command's own files could not be made: the path, what was tried
 /// and why it failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

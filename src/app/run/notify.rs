@@ -48,9 +48,9 @@ pub fn notify(
         .map(|w| (w.namespace.clone(), w.name.clone()))
         .collect();
     // The entries without names are shard 0's (`Config::select_shard`):
-    // that run resolves their alerts once they are mended.
+    // that run resolves their alerts (this config's) once they are mended.
     if config.shard.is_none_or(|s| s.index == 0) {
-        in_run.push((String::new(), String::new()));
+        in_run.push((String::new(), super::config_id(&config.path)));
     }
     let mut metrics = notify::run_metrics(plan, duration_secs, now);
     if let Some(applied) = applied {

@@ -272,8 +272,21 @@ where
             plan.reasons.push(missing);
         }
         if shapes.is_none() && plan.status == Status::InsufficientData {
+            let small = match (&workload.like, &fleet) {
+                (Some(like), Fleet::Alone) => {
+                    let why = if config.workloads.iter().any(|w| w.id() == *like) {
+                        "that workload has less than a week of history in this run (its weekly profile is what a `like:` starts from)"
+                    } else {
+                        "no workload of this run has that name (it is not in the config, or in another shard: without fleet shapes a `like:` and the workload it names must be in the same shard)"
+                    };
+                    tracing::warn!(workload = %workload.id(), "{}: like: {like} cannot start it: {why}", workload.id());
+                    format!("its `like: {like}` cannot start it either: {why}")
+                }
+                _ => "in a smaller fleet, a `like:` naming a workload with a week of history does"
+                    .to_string(),
+            };
             plan.reasons.push(format!(
-                "no fleet shapes to start it from: a run with {} or more workloads of a week's history learns them (and keeps them in the store), and then plans a workload from 1h of history; in a smaller fleet, a `like:` naming a workload with a week of history does",
+                "no fleet shapes to start it from: a run with {} or more workloads of a week's history learns them (and keeps them in the store), and then plans a workload from 1h of history; {small}",
                 shapes::MIN_FLEET
             ));
         }

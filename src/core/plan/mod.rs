@@ -37,6 +37,10 @@ pub struct ConfigError {
     pub workload: String,
     /// What is wrong, with the file, line and column.
     pub problem: String,
+    /// The config file (its absolute path when it exists): with
+    /// `workload`, what tells this entry from another config's.
+    #[serde(default)]
+    pub config: String,
 }
 
 impl ConfigError {
@@ -44,7 +48,24 @@ impl ConfigError {
     /// reason when the config entry has names).
     #[must_use]
     pub fn reason(&self) -> String {
-        not_run_reason(&self.problem)
+        not_run_reason(self.detail())
+    }
+
+    /// The problem without the entry's place in front (`workload #2
+    /// (counting from 1) (h.yaml:9:5: …)` is `h.yaml:9:5: …`), for lines
+    /// that name the entry already.
+    #[must_use]
+    pub fn detail(&self) -> &str {
+        self.problem
+            .strip_prefix(&self.workload)
+            .and_then(|rest| rest.strip_prefix(" ("))
+            .and_then(|rest| rest.strip_suffix(')'))
+            .or_else(|| {
+                self.problem
+                    .strip_prefix(&self.workload)
+                    .and_then(|rest| rest.strip_prefix(": "))
+            })
+            .unwrap_or(&self.problem)
     }
 }
 
