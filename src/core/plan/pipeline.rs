@@ -282,6 +282,10 @@ fn compute(
             };
             (status, format!("{}: {e}", raw.origin))
         })?;
+    // A cold start's interval has its own floor (the workload's noise).
+    if cold_start.is_none() {
+        crate::core::adapt::floor_to_regime_noise(&adaptation, &mut forecast);
+    }
     let horizon = (
         forecast.timestamp(first_after_now),
         forecast.timestamp(total),
