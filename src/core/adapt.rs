@@ -200,8 +200,10 @@ pub fn adapted_forecast(
 /// backtest errors with it, though noise need not scale with the level (a
 /// VM whose CPU dropped to a third, idle at its floor, kept its spread, and
 /// its interval covered 30% of the next day). The regime's noise is read
-/// from its own day-over-day changes (÷√2: each is two independent draws),
-/// once it has two days. Returns whether a floor was set.
+/// from its own day-over-day changes, or week-over-week ones when it has
+/// more than a week and repeats its week better (÷√2: each is two
+/// independent draws), once it has two days. Returns whether a floor was
+/// set.
 pub fn floor_to_regime_noise(
     adaptation: &Adaptation,
     forecast: &mut crate::core::model::Forecast,
@@ -226,11 +228,23 @@ pub fn floor_to_regime_noise(
     else {
         return false;
     };
-    let changes: Vec<f64> = (regime.max(day)..n)
-        .filter(|&t| t >= regime + day)
-        .map(|t| (series.values[t] - series.values[t - day]) / std::f64::consts::SQRT_2)
-        .filter(|d| d.is_finite())
-        .collect();
+    // Changes over a day, or over a week when the regime has one and the
+    // load repeats its week better (a weekday is not a Sunday: day over
+    // day, a weekly rhythm would count as noise).
+    let changes_over = |lag: usize| -> Vec<f64> {
+        (regime + lag..n)
+            .map(|t| (series.values[t] - series.values[t - lag]) / std::f64::consts::SQRT_2)
+            .filter(|d| d.is_finite())
+            .collect()
+    };
+    let spread = |c: &[f64]| c.iter().map(|d| d.abs()).sum::<f64>() / c.len().max(1) as f64;
+    let daily = changes_over(day);
+    let weekly = changes_over(7 * day);
+    let changes = if weekly.len() >= day && spread(&weekly) < spread(&daily) {
+        weekly
+    } else {
+        daily
+    };
     if changes.len() < day {
         return false;
     }
