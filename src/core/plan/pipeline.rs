@@ -282,8 +282,9 @@ fn compute(
             };
             (status, format!("{}: {e}", raw.origin))
         })?;
-    // A cold start's interval has its own floor (the workload's noise).
-    if cold_start.is_none() {
+    // A cold start's interval has its own floor (the workload's noise); a
+    // young workload's own model, blended with a shape, has none.
+    if cold_start.as_ref().is_none_or(|c| c.own_weight > 0.0) {
         crate::core::adapt::floor_to_regime_noise(&adaptation, &mut forecast);
     }
     let horizon = (
