@@ -206,9 +206,9 @@ pub fn adapted_forecast(
 /// the errors grew: no floor. The regime's noise is read from its own
 /// changes over the model's season (a week when it has a weekly rhythm:
 /// day over day, a Monday against a Sunday would count as noise; else a
-/// day), ÷√2 (each is two independent draws), as they were (not raised to
-/// a level held after a drop), once a day of them is known; on a step that
-/// does not divide a day, none. Returns whether a floor was set.
+/// day), ÷√2 (each is two independent draws), once a day of them is known;
+/// on a step that does not divide a day, none. Returns whether a floor was
+/// set.
 pub fn floor_to_regime_noise(
     adaptation: &Adaptation,
     forecast: &mut crate::core::model::Forecast,
@@ -218,22 +218,22 @@ pub fn floor_to_regime_noise(
     let (Some(day), Some(regime)) = (series.steps_per_day(), adaptation.last_shift) else {
         return false;
     };
-    if !adaptation.rescaled.iter().any(|(_, factor)| *factor < 1.0) {
-        return false;
-    }
-    // The regime's own factor, when it was raised to a held level.
-    let held = adaptation
+    // A drop followed: the stretch before it was scaled down. (A drop
+    // still held leaves that stretch as it was, and raises the regime.)
+    if !adaptation
         .rescaled
         .iter()
-        .find(|(segment, _)| segment.start == regime && segment.end >= n)
-        .map_or(1.0, |(_, factor)| *factor);
+        .any(|(segment, factor)| segment.end == regime && *factor < 1.0)
+    {
+        return false;
+    }
     let lag = if forecast.seasonality.weekly.is_some() {
         7 * day
     } else {
         day
     };
     let changes: Vec<f64> = (regime + lag..n)
-        .map(|t| (series.values[t] - series.values[t - lag]) / std::f64::consts::SQRT_2 / held)
+        .map(|t| (series.values[t] - series.values[t - lag]) / std::f64::consts::SQRT_2)
         .filter(|d| d.is_finite())
         .collect();
     if changes.len() < day {
