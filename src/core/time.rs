@@ -90,6 +90,12 @@ fn parse_any_timestamp(text: &str) -> Result<i64, String> {
     ))
 }
 
+/// `1 workload`, `2 workloads`.
+#[must_use]
+pub fn count_of(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 /// Input text as an error message quotes it: control characters escaped
 /// (a NUL would be invisible), at most 60 characters (a 2 MB cell would
 /// be the whole message).

@@ -150,11 +150,7 @@ pub fn load_range(w: &WorkloadPlan) -> String {
     )
 }
 
-/// `1 workload`, `2 workloads`.
-#[must_use]
-pub fn count_of(n: usize, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
-}
+pub use crate::core::time::count_of;
 
 /// `11 workloads: 1 critical, 2 warnings, 5 changes, 3 unchanged`.
 #[must_use]

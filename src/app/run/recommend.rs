@@ -381,15 +381,10 @@ fn like_in_small_fleet<'a>(
     small: Option<&'a shapes::FleetShapes>,
     profiled: &'a [shapes::Profiled],
 ) -> Fleet<'a> {
-    let like = workload.like.as_deref().and_then(|id| {
-        let p = profiled.iter().find(|p| p.id == id)?;
-        Some((id, p.profile.as_slice()))
-    });
-    match (small, like) {
-        (Some(shapes), Some(like)) => Fleet::Shapes {
-            shapes,
-            like: Some(like),
-        },
+    // A small fleet has no shapes of its own: only a profile a `like:`
+    // names plans the workload in it.
+    match fleet_for(workload, small, profiled) {
+        fleet @ Fleet::Shapes { like: Some(_), .. } => fleet,
         _ => Fleet::Alone,
     }
 }

@@ -16,15 +16,6 @@ use crate::core::series::Series;
 use crate::core::time::{format_moment, format_stretch, format_timestamp, Span};
 use crate::core::workload::{CurrentBounds, Workload};
 
-/// `n workloads` (`1 workload`).
-fn workloads(n: usize) -> String {
-    if n == 1 {
-        "1 workload".to_string()
-    } else {
-        format!("{n} workloads")
-    }
-}
-
 /// How the forecast rests on the fleet's shapes.
 fn describe_cold_start(cold: &crate::core::shapes::ColdStart) -> String {
     let history = human_span(cold.history);
@@ -36,7 +27,7 @@ fn describe_cold_start(cold: &crate::core::shapes::ColdStart) -> String {
     if cold.own_weight > 0.0 && cold.shape == "flat" {
         return format!(
             "young workload: {history} of history, forecast from its own model (no fleet shape explains its last two days better than a flat line), its interval no narrower than the fleet's cold starts' with two days of history (learned from {})",
-            workloads(cold.fleet)
+            crate::core::time::count_of(cold.fleet, "workload")
         );
     }
     if cold.own_weight > 0.0 {
@@ -45,7 +36,7 @@ fn describe_cold_start(cold: &crate::core::shapes::ColdStart) -> String {
             cold.own_weight * 100.0,
             (1.0 - cold.own_weight) * 100.0,
             cold.shape,
-            workloads(cold.fleet)
+            crate::core::time::count_of(cold.fleet, "workload")
         );
     }
     if cold.shape == "flat" {
@@ -59,12 +50,12 @@ fn describe_cold_start(cold: &crate::core::shapes::ColdStart) -> String {
         None => format!(
             "the fleet's {} (learned from {})",
             cold.shape,
-            workloads(cold.fleet)
+            crate::core::time::count_of(cold.fleet, "workload")
         ),
     };
     format!(
         "cold start: only {history} of history (a model of its own needs 2d): forecast from {source} at the level seen, and from its own earlier days where it has seen the time of day; {fit}; the interval is that of cold starts simulated on the fleet's {} at this much history",
-        workloads(cold.fleet)
+        crate::core::time::count_of(cold.fleet, "workload")
     )
 }
 
