@@ -122,7 +122,9 @@ impl NoiseScale {
         let mut one = None;
         for k in scales(window) {
             means.clear();
-            means.extend((0..=n.saturating_sub(k)).filter_map(|j| sums.mean(j, j + k)));
+            if k <= n {
+                means.extend(sums.means_over(k));
+            }
             if means.len() >= 20 {
                 let sd = robust_sd_in_place(&mut means).max(1e-9);
                 let one = *one.get_or_insert(sd);
@@ -178,6 +180,18 @@ impl PrefixSums {
     pub(super) fn mean(&self, from: usize, to: usize) -> Option<f64> {
         (to > from && self.known[to] - self.known[from] == to - from)
             .then(|| (self.sum[to] - self.sum[from]) / (to - from) as f64)
+    }
+
+    /// Every [`PrefixSums::mean`] over `k` steps, in order (those with an
+    /// unknown value left out): the same sums and division in one pass.
+    pub(super) fn means_over(&self, k: usize) -> impl Iterator<Item = f64> + '_ {
+        let known = self.known[k..].iter().zip(&self.known);
+        let sum = self.sum[k..].iter().zip(&self.sum);
+        let length = k as f64;
+        known
+            .zip(sum)
+            .filter(move |((to, from), _)| k > 0 && *to - *from == k)
+            .map(move |(_, (to, from))| (to - from) / length)
     }
 
     /// The mean of the known values over a range, `None` when none is.
@@ -266,15 +280,16 @@ pub(super) fn find_departures(
     // mean as long (passed in where the scale is known).
     let stands_out_over = |from: usize, to: usize, bar: f64| -> Option<i8> {
         let mean = in_units.mean(from, to)?;
+        // Most windows fail this first test: the others are then not
+        // worked out (the scan tries every window of every scale).
+        if mean.abs() < bar {
+            return None;
+        }
         let log = in_log.mean(from, to)?;
-        let big = mean.abs() >= bar;
         let relative = log >= relative_up || log <= relative_down;
-        // The counting test last: most windows fail the others, and it
-        // then need not be worked out.
-        (big && relative
-            && mean.signum() == log.signum()
-            && counting.beyond(from, to, alarm, log > 0.0))
-        .then_some(if mean > 0.0 { 1 } else { -1 })
+        // The counting test last, for the same reason.
+        (relative && mean.signum() == log.signum() && counting.beyond(from, to, alarm, log > 0.0))
+            .then_some(if mean > 0.0 { 1 } else { -1 })
     };
     let stands_out =
         |from: usize, to: usize| stands_out_over(from, to, alarm * noise.of_mean(to - from));
@@ -398,6 +413,29 @@ mod tests {
 
     const DAY: usize = 288; // 5-minute steps
     const SLACK: usize = 6; // half an hour
+
+    #[test]
+    fn the_means_over_k_steps_are_the_means_of_every_window_without_a_gap() {
+        let values = [1.0, 2.0, f64::NAN, 4.0, 5.0, 6.5, f64::NAN, 8.0, 9.0, 10.25];
+        let sums = PrefixSums::new(&values);
+        for k in 1..=values.len() {
+            let one_by_one: Vec<f64> = (0..=values.len() - k)
+                .filter_map(|j| sums.mean(j, j + k))
+                .collect();
+            let in_one_pass: Vec<f64> = sums.means_over(k).collect();
+            // Bit for bit: the noise scale and the events must not move.
+            assert_eq!(
+                one_by_one.iter().map(|m| m.to_bits()).collect::<Vec<_>>(),
+                in_one_pass.iter().map(|m| m.to_bits()).collect::<Vec<_>>(),
+                "k = {k}"
+            );
+        }
+        assert_eq!(sums.means_over(0).count(), 0);
+        assert_eq!(
+            sums.means_over(3).collect::<Vec<_>>(),
+            vec![15.5 / 3.0, 27.25 / 3.0]
+        );
+    }
 
     fn dip(start: usize) -> Departure {
         Departure {
