@@ -224,6 +224,11 @@ pub enum Command {
         /// Grid step (default: the most common spacing of the input).
         #[arg(long)]
         step: Option<Span>,
+        /// Only the last HISTORY of the file (e.g. 28d, `recommend`'s
+        /// default `history:`: the events a run's report lists); default:
+        /// all of it.
+        #[arg(long)]
+        history: Option<Span>,
         /// A departure lasting longer than this is a shift.
         #[arg(long, default_value = "6h")]
         persistence: Span,
@@ -559,6 +564,14 @@ impl Command {
                 ..
             } => Err(
                 "--format parquet writes a file per workload: give the folder with --output DIR"
+                    .to_string(),
+            ),
+            Command::Evaluate {
+                export: Some(_),
+                cold_start,
+                ..
+            } if !cold_start.is_empty() => Err(
+                "--export writes each series' forecast of its held-out span, which --cold-start does not make (it forecasts a day from each series' last hours): leave one of them out"
                     .to_string(),
             ),
             // A config without workloads is one homeostat refuses to run.

@@ -41,6 +41,8 @@ pub enum SourceError {
         path: PathBuf,
         cause: std::io::Error,
     },
+    #[error("{path}: is {what}, not a regular file; expected a CSV or Parquet file of `timestamp,value` rows")]
+    NotAFile { path: PathBuf, what: &'static str },
     #[error("{path}: file is empty; expected a header line `timestamp,value` and data rows")]
     Empty { path: PathBuf },
     #[error("{path}: line {line}: bytes are not valid UTF-8 (at byte {offset} of the file); save the file as UTF-8")]
@@ -158,8 +160,18 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, SourceError> {
         cause,
     };
     // A file is read whole: one too large for any history must fail
-    // alone, before it takes the run's memory.
-    let size = std::fs::metadata(path).map_err(io)?.len();
+    // alone, before it takes the run's memory. Only a regular file has a
+    // size to check: a named pipe would block the run for ever (the
+    // others wait on it, in config order) and a device would be read
+    // without end.
+    let metadata = std::fs::metadata(path).map_err(io)?;
+    if !metadata.is_file() {
+        return Err(SourceError::NotAFile {
+            path: path.into(),
+            what: kind_of(metadata.file_type()),
+        });
+    }
+    let size = metadata.len();
     if size > MAX_FILE_BYTES {
         return Err(SourceError::TooLarge {
             path: path.into(),
@@ -167,6 +179,28 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, SourceError> {
         });
     }
     std::fs::read(path).map_err(io)
+}
+
+/// What a path that is not a regular file is, in words.
+fn kind_of(kind: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if kind.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "something else"
+    }
 }
 
 /// Reads CSV with a `timestamp,value` header (other columns are ignored).

@@ -600,11 +600,20 @@ fn config_check_says_what_the_run_would_refuse() {
     let fb = std::fs::read_to_string(data.join("nab__twitter_volume_fb.csv")).unwrap();
     let day = fb.lines().take(1 + 288).collect::<Vec<_>>().join("\n") + "\n";
     std::fs::write(dir.path().join("day.csv"), day).unwrap();
+    // Two days from the first sample to the last, three hours of them a
+    // gap: the run counts 1d 21h of known history, and so must the check
+    // (it said `ok` from the span while the run refused the workload).
+    let lines: Vec<&str> = fb.lines().collect();
+    let gappy = [&lines[..=288], &lines[1 + 288 + 36..=2 * 288]]
+        .concat()
+        .join("\n")
+        + "\n";
+    std::fs::write(dir.path().join("gappy.csv"), gappy).unwrap();
     let config = dir.path().join("homeostat.yaml");
     std::fs::write(
         &config,
         format!(
-            "workloads:\n  - {{name: taxi, file: {taxi}, target_per_replica: 900}}\n  - {{name: fine, file: {taxi}, step: 5m, target_per_replica: 900}}\n  - {{name: young, file: day.csv, target_per_replica: 5}}\n",
+            "workloads:\n  - {{name: taxi, file: {taxi}, target_per_replica: 900}}\n  - {{name: fine, file: {taxi}, step: 5m, target_per_replica: 900}}\n  - {{name: young, file: day.csv, target_per_replica: 5}}\n  - {{name: gappy, file: gappy.csv, target_per_replica: 5}}\n",
             taxi = data.join("nab__nyc_taxi.csv").display()
         ),
     )
@@ -626,6 +635,11 @@ fn config_check_says_what_the_run_would_refuse() {
     assert!(
         out.contains("default/young: ok: 288 samples")
             && out.contains("only 1d of history: its own model needs 2d"),
+        "{out}"
+    );
+    assert!(
+        out.contains("default/gappy: ok: 540 samples")
+            && out.contains("only 1d 21h of history: its own model needs 2d"),
         "{out}"
     );
     let (code, out) = check(&["--at", "2015-02-01T06:00:00Z"]);
@@ -782,4 +796,70 @@ fn a_file_too_large_for_any_history_fails_alone_before_it_is_read() {
         finished["peak_rss_kib"].as_u64().unwrap() < 200 << 10,
         "{finished}"
     );
+}
+
+/// A `file:` that names a named pipe, a device or a folder fails alone and
+/// at once: a pipe used to block the whole run for ever (the others wait
+/// in config order) and `/dev/zero` to be read until memory ran out.
+#[test]
+fn a_path_that_is_not_a_regular_file_fails_alone_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.csv"), plain(864, END)).unwrap();
+    let fifo = dir.path().join("pipe.csv");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    std::fs::create_dir(dir.path().join("folder.csv")).unwrap();
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        "workloads:\n  - {name: good, file: good.csv, target_per_replica: 20}\n  - {name: pipe, file: pipe.csv, target_per_replica: 20}\n  - {name: zero, file: /dev/zero, target_per_replica: 20}\n  - {name: folder, file: folder.csv, target_per_replica: 20}\n",
+    )
+    .unwrap();
+    // Run under a watch: should a pipe block the run again, the test fails
+    // after a minute instead of hanging CI.
+    let at = END.to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_homeostat"))
+        .args([
+            "recommend",
+            "--config",
+            config.to_str().unwrap(),
+            "--at",
+            &at,
+            "--format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("the run did not finish within a minute");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let run = child.wait_with_output().unwrap();
+    assert_eq!(run.status.code(), Some(1), "{}", support::text(&run.stderr));
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let workloads = report["workloads"].as_array().unwrap();
+    assert_eq!(workloads[0]["status"], "ok", "{}", workloads[0]);
+    for (i, what) in [
+        (1, "a named pipe (FIFO)"),
+        (2, "a device"),
+        (3, "a directory"),
+    ] {
+        let w = &workloads[i];
+        assert_eq!(w["status"], "error", "{w}");
+        assert!(
+            w["reasons"]
+                .to_string()
+                .contains(&format!("is {what}, not a regular file")),
+            "{w}"
+        );
+    }
 }

@@ -143,6 +143,69 @@ fn forecast_history_is_the_files_last_span() {
     assert_ne!(windowed, forecast_1d(&trace, &[]));
 }
 
+/// A `--history` window with less than the 2 days of known data a model
+/// needs is refused, as `recommend` refuses such a workload (it forecast
+/// from 4 samples); `events --history` lists what a run over that window
+/// lists; `--export` with `--cold-start` is refused (nothing was written).
+#[test]
+fn history_windows_are_checked_and_events_read_the_runs_window() {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let taxi = data.join("nab__nyc_taxi.csv");
+    let short = homeostat(&[
+        "forecast",
+        "--input",
+        taxi.to_str().unwrap(),
+        "--history",
+        "2h",
+    ]);
+    assert_eq!(short.status.code(), Some(2));
+    assert!(
+        stderr(&short).contains(
+            "4 known steps of 30m cover 2h, need at least 2d of usable data (in the last 2h of it, --history)"
+        ),
+        "{}",
+        stderr(&short)
+    );
+    let fb = data.join("nab__twitter_volume_fb.csv");
+    let events = |extra: &[&str]| {
+        let mut args = vec!["events", "--input", fb.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let run = homeostat(&args);
+        assert!(run.status.success(), "{}", stderr(&run));
+        serde_json::from_slice::<serde_json::Value>(&run.stdout).unwrap()
+    };
+    let windowed = events(&["--history", "28d"]);
+    // The bundled example's mentions-fb: 28 days of this file, its last
+    // spike still going on at the end of the data (recommend's in_spike).
+    let report = homeostat(&["recommend", "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    let fb_plan = report["workloads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["name"] == "mentions-fb")
+        .unwrap()
+        .clone();
+    let last =
+        |events: &serde_json::Value| events.as_array().unwrap().last().unwrap()["end"].clone();
+    assert_eq!(last(&windowed), last(&fb_plan["events"]));
+    assert_eq!(fb_plan["in_spike"], true);
+    assert_ne!(events(&[]), windowed);
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    let both = homeostat(&[
+        "evaluate",
+        "--input",
+        data.to_str().unwrap(),
+        "--cold-start",
+        "6h",
+        "--export",
+        export.to_str().unwrap(),
+    ]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(stderr(&both).contains("--export"), "{}", stderr(&both));
+}
+
 #[test]
 fn forecast_reads_parquet_like_csv() {
     let dir = tempfile::tempdir().unwrap();

@@ -143,13 +143,14 @@ pub fn execute(cli: Cli) -> Result<u8> {
         Command::Events {
             input,
             step,
+            history,
             persistence,
             min_z,
             min_change,
             output,
         } => tools::events(
             &input,
-            step,
+            (step, history),
             &crate::core::events::EventSettings {
                 persistence,
                 min_z,
@@ -329,13 +330,22 @@ fn bundled_config() -> Result<PathBuf> {
 }
 
 /// A series file on its grid (`--step`, or the most common spacing).
-fn read_series(input: &Path, step: Option<Span>) -> Result<series::Series> {
-    let raw = source::read_file(input)?;
+/// The file's series on its grid; with `history`, only the samples of the
+/// last `history` before its newest one, as `recommend` windows a
+/// workload's (and then checked for the 2 days of known data the same way).
+fn read_series(input: &Path, step: Option<Span>, history: Option<Span>) -> Result<series::Series> {
+    let mut raw = source::read_file(input)?;
+    if let Some(history) = history {
+        raw = raw.window(raw.latest(), history.secs());
+    }
     let options = GridOptions {
         step,
         ..GridOptions::default()
     };
-    Ok(series::resample(&raw, &options)?)
+    series::resample(&raw, &options).map_err(|e| match history {
+        Some(history) => anyhow::anyhow!("{e} (in the last {history} of it, --history)"),
+        None => e.into(),
+    })
 }
 
 /// Colours in the table: only for a terminal, and never when `NO_COLOR`

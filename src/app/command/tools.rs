@@ -118,11 +118,11 @@ pub(super) fn fetch(
 
 pub(super) fn events(
     input: &Path,
-    step: Option<Span>,
+    (step, history): (Option<Span>, Option<Span>),
     settings: &events::EventSettings,
     output: Option<&Path>,
 ) -> Result<u8> {
-    let series = read_series(input, step)?;
+    let series = read_series(input, step, history)?;
     let events = events::detect_in(&series, settings);
     emit(output, &report::events::render_events_json(&events))?;
     Ok(0)
@@ -238,11 +238,7 @@ pub(super) fn forecast(
     bare: bool,
     output: Option<&Path>,
 ) -> Result<u8> {
-    let mut series = read_series(input, step)?;
-    // The last `history` of it, as `recommend` windows a workload's.
-    if let Some(history) = history {
-        series.keep_last(history.secs());
-    }
+    let series = read_series(input, step, history)?;
     let steps = model::steps_in(horizon.secs(), series.step);
     let adapted = if bare {
         None

@@ -83,26 +83,38 @@ pub fn check_files(run: &RunContext, config: &Config) -> FileCheck {
                     .map(crate::core::time::Span::secs)
                     .or_else(|| crate::core::series::infer_step(&timestamps))
                     .unwrap_or(0);
-                if let (Some(first), Some(latest)) = (first, latest) {
-                    spans.insert(workload.id(), latest - first + spacing);
+                // What the run counts as history: the known steps of its
+                // grid over the `history:` before now (a long gap is none),
+                // not the span from the first sample to the last.
+                let window = loaded.raw.window(loaded.now, workload.history.secs());
+                let options = crate::core::series::GridOptions {
+                    step: workload.step,
+                    max_gap: workload.max_gap,
+                    min_history: crate::core::time::Span::from_secs(1).expect("positive"),
+                };
+                let known = crate::core::series::resample(&window, &options)
+                    .ok()
+                    .map(|series| series.known() as i64 * series.step);
+                let covered = match (first, latest) {
+                    (Some(first), Some(latest)) => Some(known.unwrap_or(latest - first + spacing)),
+                    _ => None,
+                };
+                if let Some(covered) = covered {
+                    spans.insert(workload.id(), covered);
                 }
-                let young = match (first, latest) {
-                    (Some(first), Some(latest))
-                        if latest - first + spacing < crate::core::shapes::COLD_MIN_HISTORY =>
-                    {
+                let young = match covered {
+                    Some(covered) if covered < crate::core::shapes::COLD_MIN_HISTORY => {
                         format!(
                             " — only {} of history: a cold start from the fleet's shapes needs {} and its own model {}; the run says `insufficient_data` until then",
-                            crate::core::series::human_span(latest - first + spacing),
+                            crate::core::series::human_span(covered),
                             crate::core::series::human_span(crate::core::shapes::COLD_MIN_HISTORY),
                             crate::core::series::human_span(crate::core::series::DEFAULT_MIN_HISTORY)
                         )
                     }
-                    (Some(first), Some(latest))
-                        if latest - first + spacing < crate::core::series::DEFAULT_MIN_HISTORY =>
-                    {
+                    Some(covered) if covered < crate::core::series::DEFAULT_MIN_HISTORY => {
                         format!(
                             " — only {} of history: its own model needs {}; the run starts it from the fleet's shapes if it has some (5 workloads with a week of history, or shapes kept in the store){}, else it is `insufficient_data`",
-                            crate::core::series::human_span(latest - first + spacing),
+                            crate::core::series::human_span(covered),
                             crate::core::series::human_span(crate::core::series::DEFAULT_MIN_HISTORY),
                             if workload.like.is_some() {
                                 ", or in a smaller fleet from the workload its `like:` names if that one has a week of history"

@@ -291,6 +291,10 @@ pub fn oracle(load: &Series, from: i64, to: i64, hpa: &Hpa) -> Outcome {
         .collect();
     let ahead = (hpa.startup / hpa.sync).max(0) as usize;
     let mut tally = Tally::default();
+    // The load read again from `from`, as the pass above read it: in a
+    // gap the replay starts in, nothing known yet (not the value that pass
+    // ended on: the oracle overloaded through every such gap).
+    let mut last = 0.0;
     for (k, t) in (from..to).step_by(hpa.sync as usize).enumerate() {
         let running = needed[k..(k + ahead + 1).min(needed.len())]
             .iter()
@@ -391,6 +395,20 @@ mod tests {
         // 1 replica for an hour, then 4 (a raised min) for an hour.
         assert!((out.replica_hours - 5.0).abs() < 1e-9, "{out:?}");
         assert_eq!(out.changes, 1);
+    }
+
+    #[test]
+    fn the_oracle_sizes_and_scores_a_gap_alike() {
+        // Quiet, forty steps unknown, then busy to the end, replayed from
+        // inside the gap: the sizing and the scoring read the same load
+        // there (none known yet), not the busy end of the data.
+        let mut values = vec![10.0; 100];
+        values.extend(vec![f64::NAN; 40]);
+        values.extend(vec![200.0; 20]);
+        let load = series(300, values);
+        let out = oracle(&load, T0 + 110 * 300, T0 + 160 * 300, &Hpa::new(10.0));
+        assert_eq!(out.overload_minutes, 0.0, "{out:?}");
+        assert_eq!(out.unserved_share, 0.0);
     }
 
     #[test]
