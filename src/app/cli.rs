@@ -436,7 +436,8 @@ pub enum ConfigCommand {
     /// Validate a configuration and read every workload's file, touching
     /// no server (queries are not run): every problem listed, one line
     /// per workload. Exit code 2 for an invalid configuration, 1 when a
-    /// file cannot be read, else 0.
+    /// file it names cannot be read (a load file, or a token or CA file)
+    /// or the run would refuse what a load file holds, else 0.
     Check {
         /// Configuration file (YAML). Default: the bundled example.
         #[arg(long)]

@@ -522,6 +522,12 @@ fn config_mistakes_name_key_line_or_workload_and_stop_only_what_they_touch() {
             vec!["workload default/typo (", "homeostat.yaml:3:34: unknown field `target_per_replcia`", "workload default/words (", "homeostat.yaml:6:25: invalid floating point (in `target_per_replica: lots`)"],
             true,
         ),
+        (
+            "an empty file path (it named the config's folder)",
+            format!("workloads:\n  - {good}\n  - {{name: blank, file: \"\", target_per_replica: 20}}\n"),
+            vec!["default/blank", "`file` is empty"],
+            true,
+        ),
         ("zero target_per_replica", "workloads:\n  - {name: good, file: good.csv, target_per_replica: 0}\n".into(), vec!["good", "target_per_replica", "got 0"], false),
         ("negative target_per_replica", "workloads:\n  - {name: good, file: good.csv, target_per_replica: -5}\n".into(), vec!["good", "target_per_replica", "got -5"], false),
         // Names become paths (exports, the model store): a namespace that

@@ -217,6 +217,12 @@ fn load_source(
         (None, Some(_)) if aggregate.is_some() => {
             Err("`aggregate` applies to a Prometheus `query`, not to a `file`".into())
         }
+        // Joined to the config's folder, an empty path would name that
+        // folder ("cannot read file: Is a directory").
+        (None, Some(file)) if file.as_os_str().is_empty() => Err(
+            "`file` is empty: give the path of a CSV or Parquet file of `timestamp,value` rows"
+                .into(),
+        ),
         (None, Some(file)) => Ok(LoadSource::File(base.join(file))),
     }
 }
