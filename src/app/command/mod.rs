@@ -329,10 +329,10 @@ fn bundled_config() -> Result<PathBuf> {
         })
 }
 
-/// A series file on its grid (`--step`, or the most common spacing).
-/// The file's series on its grid; with `history`, only the samples of the
-/// last `history` before its newest one, as `recommend` windows a
-/// workload's (and then checked for the 2 days of known data the same way).
+/// A series file on its grid (`--step`, or the most common spacing); with
+/// `history`, only the samples of the last `history` before its newest
+/// one, as `recommend` windows a workload's, and then checked for the 2
+/// days of known data the same way.
 fn read_series(input: &Path, step: Option<Span>, history: Option<Span>) -> Result<series::Series> {
     let mut raw = source::read_file(input)?;
     if let Some(history) = history {
