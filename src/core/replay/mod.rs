@@ -622,12 +622,23 @@ fn verdict(reactive: &Outcome, horizon: &Outcome, schedule: &Outcome) -> String 
         )
     };
     format!(
-        "{} vs reactive ({:.0} overload minutes, {:.0} replica-hours); {}",
+        "{} vs reactive ({} overload minutes, {:.0} replica-hours); {}",
         line("schedule", schedule),
-        reactive.overload_minutes,
+        minutes(reactive.overload_minutes),
         reactive.replica_hours,
         line("horizon", horizon)
     )
+}
+
+/// Overload minutes as the table shows them: whole, or to a tenth when
+/// the replay's 15-second syncs left a fraction (`{:.0}` rounds a half to
+/// even: the table's 168.5 read 168 in the verdict, its 23.5 read 24).
+fn minutes(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
 }
 
 /// One policy against reactive-only over all replayed workloads.
@@ -737,6 +748,22 @@ mod tests {
     use super::*;
 
     const T0: i64 = 1_700_000_000 / 3600 * 3600;
+
+    #[test]
+    fn the_verdict_says_overload_minutes_as_the_table_does() {
+        let outcome = |overload_minutes: f64| Outcome {
+            overload_minutes,
+            replica_hours: 100.0,
+            ..Outcome::default()
+        };
+        let said = verdict(&outcome(168.5), &outcome(23.5), &outcome(1.5));
+        assert!(
+            said.contains("(168.5 overload minutes, 100 replica-hours)"),
+            "{said}"
+        );
+        let said = verdict(&outcome(30.0), &outcome(30.0), &outcome(30.0));
+        assert!(said.contains("(30 overload minutes"), "{said}");
+    }
 
     #[test]
     fn a_replans_schedule_takes_over_at_the_replan() {
