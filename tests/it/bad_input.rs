@@ -519,7 +519,7 @@ fn config_mistakes_name_key_line_or_workload_and_stop_only_what_they_touch() {
             format!(
                 "workloads:\n  - {good}\n  - {{name: typo, file: good.csv, target_per_replcia: 20}}\n  - name: words\n    file: good.csv\n    target_per_replica: lots\n"
             ),
-            vec!["workload default/typo (", "homeostat.yaml:3:34: unknown field `target_per_replcia`", "workload default/words (", "homeostat.yaml:6:25: invalid floating point (in `target_per_replica: lots`)"],
+            vec!["workload default/typo (", "homeostat.yaml:3:34: unknown field `target_per_replcia`", "workload default/words (", "homeostat.yaml:6:25: expected a number (such as 25 or 0.5) (in `target_per_replica: lots`)"],
             true,
         ),
         (

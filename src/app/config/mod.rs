@@ -254,9 +254,23 @@ fn parse_message(message: &str, path: &Path) -> String {
         message = fixed;
     }
     for (parser, person) in [
-        ("invalid u32", "expected a whole number, 0 or more"),
-        ("invalid u64", "expected a whole number, 0 or more"),
-        ("invalid usize", "expected a whole number, 0 or more"),
+        // The range too: `99999999999` is a whole number, but too large.
+        (
+            "invalid u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        (
+            "invalid u64",
+            "expected a whole number from 0 to 18446744073709551615",
+        ),
+        (
+            "invalid usize",
+            "expected a whole number from 0 to 18446744073709551615",
+        ),
+        (
+            "invalid floating point",
+            "expected a number (such as 25 or 0.5)",
+        ),
         (
             ", set DuplicateKeyPolicy in Options if acceptable",
             " (each key once in a mapping: which one is meant?)",
@@ -816,14 +830,22 @@ mod tests {
 
     #[test]
     fn a_wrong_number_or_a_repeated_key_says_what_to_write() {
-        for bad in ["-2", "2.5"] {
+        for bad in ["-2", "2.5", "99999999999"] {
             let text = format!("{MINIMAL}    min_replicas: {{floor: {bad}}}\n");
             let message = parse_text(&text).unwrap_err().to_string();
             assert!(
-                message.contains("expected a whole number, 0 or more") && !message.contains("u32"),
+                message.contains("expected a whole number from 0 to 4294967295")
+                    && !message.contains("u32"),
                 "{bad}: {message}"
             );
         }
+        let text = format!("{MINIMAL}    headroom: ten\n");
+        let message = parse_text(&text).unwrap_err().to_string();
+        assert!(
+            message.contains("expected a number (such as 25 or 0.5)")
+                && !message.contains("floating point"),
+            "{message}"
+        );
         let text = format!("{MINIMAL}    name: again\n");
         let message = parse_text(&text).unwrap_err().to_string();
         assert!(
