@@ -105,7 +105,7 @@ pub struct GridStats {
 pub enum SeriesError {
     #[error("{origin}: no samples")]
     NoSamples { origin: String },
-    #[error("{origin}: all {samples} samples have the same timestamp {at}; cannot infer a step")]
+    #[error("{}", no_spacing(origin, *samples, at))]
     NoSpacing {
         origin: String,
         samples: usize,
@@ -350,6 +350,16 @@ pub fn resample(raw: &RawSeries, options: &GridOptions) -> Result<Series, Series
         });
     }
     Ok(series)
+}
+
+/// Why no step can be inferred, in words: one sample is not "all 1
+/// samples have the same timestamp".
+fn no_spacing(origin: &str, samples: usize, at: &str) -> String {
+    if samples == 1 {
+        format!("{origin}: only 1 sample (at {at}): a step cannot be inferred from one")
+    } else {
+        format!("{origin}: all {samples} samples have the same timestamp {at}; cannot infer a step")
+    }
 }
 
 /// Interpolates runs of `NaN` whose missing time is at most `max_gap`.

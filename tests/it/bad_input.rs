@@ -304,7 +304,10 @@ fn cases() -> Vec<Case> {
             "single.csv",
             format!("timestamp,value\n{END},5\n").into_bytes(),
             "insufficient_data",
-            &[],
+            &[
+                "single.csv: only 1 sample (at ",
+                "a step cannot be inferred from one",
+            ],
         ),
         case(
             "one day only",
