@@ -246,6 +246,15 @@ pub fn check_step_against_data(
 /// The grid step of sorted timestamps: the most common positive spacing when
 /// at least half the spacings agree on it; otherwise (jittery timestamps) the
 /// median spacing, snapped to a common step (`5m`, `1m`, ...) within 10%.
+///
+/// Data whose rate changed (an exporter moved from 5m to 1m a week ago)
+/// has two regular spacings: of those that make up a quarter of the
+/// spacings or more (and a dozen: a gap among a few samples is no rate),
+/// the one that covers the most time is the step. Read
+/// at 5 minutes, the week of 1-minute samples is averaged; read at 1
+/// minute, four of every five steps of the other three weeks would be
+/// made up by interpolation, and the events stage would take the straight
+/// lines between samples for the load's noise.
 #[must_use]
 pub fn infer_step(sorted: &[i64]) -> Option<i64> {
     let mut diffs: Vec<i64> = sorted
@@ -262,7 +271,12 @@ pub fn infer_step(sorted: &[i64]) -> Option<i64> {
     }
     let (count, mode) = best?;
     if 2 * count >= diffs.len() {
-        return Some(mode);
+        let covering = diffs
+            .chunk_by(|a, b| a == b)
+            .filter(|run| run[0] == mode || (4 * run.len() >= diffs.len() && run.len() >= 12))
+            .max_by_key(|run| run.len() as i128 * i128::from(run[0]))
+            .map_or(mode, |run| run[0]);
+        return Some(covering);
     }
     let median = diffs[diffs.len() / 2];
     Some(
@@ -432,6 +446,21 @@ mod tests {
         assert_eq!(infer_step(&[5, 5]), None);
         // Scrape jitter: no spacing repeats enough, the median snaps to 5m.
         assert_eq!(infer_step(&[0, 301, 599, 900, 1202, 1500]), Some(300));
+        // Three weeks every 5 minutes, then a week every minute: most
+        // spacings are a minute, most of the time is read every 5.
+        let mut mixed: Vec<i64> = (0..21 * 288).map(|i| i * 300).collect();
+        let switch = 21 * 288 * 300;
+        mixed.extend((0..7 * 1440).map(|i| switch + i * 60));
+        assert_eq!(infer_step(&mixed), Some(300));
+        // A week every 5 minutes, then three weeks every minute: the minute.
+        let mut mixed: Vec<i64> = (0..7 * 288).map(|i| i * 300).collect();
+        let switch = 7 * 288 * 300;
+        mixed.extend((0..21 * 1440).map(|i| switch + i * 60));
+        assert_eq!(infer_step(&mixed), Some(60));
+        // Gaps are not a rate: a day's gap among 5-minute samples.
+        let mut gappy: Vec<i64> = (0..288).map(|i| i * 300).collect();
+        gappy.extend((0..288).map(|i| 2 * 86_400 + i * 300));
+        assert_eq!(infer_step(&gappy), Some(300));
     }
 
     #[test]
