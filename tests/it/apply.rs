@@ -1126,3 +1126,59 @@ fn a_hand_edit_without_an_incident_is_news_once() {
         );
     }
 }
+
+/// Without `--at` a file is planned as of its last sample: `apply` says
+/// which files end long before the run (an export that stopped), with the
+/// file, its end and its age, and plans them as before; a fresh file
+/// beside it gets no such word.
+#[test]
+fn a_file_that_ended_long_before_the_run_is_warned_of_by_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let end = now - now.rem_euclid(300);
+    // Three days every 5 minutes with a daily rhythm, ending `ago` seconds
+    // before the last whole 5 minutes.
+    let write = |name: &str, ago: i64| {
+        let mut text = String::from("timestamp,value\n");
+        for i in 0..3 * 288 {
+            let ts = end - ago - (3 * 288 - 1 - i) * 300;
+            let phase = (ts.rem_euclid(86_400) as f64 / 86_400.0) * std::f64::consts::TAU;
+            text.push_str(&format!("{ts},{:.1}\n", 100.0 + 40.0 * phase.sin()));
+        }
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let fresh = write("fresh.csv", 0);
+    let stale = write("stale.csv", 10 * 86_400);
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "store: {}\nworkloads:\n  - {{name: fresh, namespace: shop, file: {}, target_per_replica: 20}}\n  - {{name: stale, namespace: shop, file: {}, target_per_replica: 20}}\n",
+            dir.path().join("models").display(),
+            fresh.display(),
+            stale.display()
+        ),
+    )
+    .unwrap();
+    let out =
+        support::apply_without_a_cluster(&["--no-notify", "--format", "json"], &config, dir.path());
+    let stderr = support::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let warned: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("a file is read as of its last sample"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(
+        warned[0].contains("shop/stale: ")
+            && warned[0].contains(&format!("{} ends ", stale.display()))
+            && warned[0].contains(", 10d before this run")
+            && warned[0].contains("is its export still running?"),
+        "{stderr}"
+    );
+    // Both are still planned and compared with their HPAs.
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["failures"], serde_json::json!([]), "{report}");
+}

@@ -123,6 +123,9 @@ pub(super) fn apply(
     let mut plan = run::recommend(&context, &config);
     progress.finish();
     run::note_learned(&mut plan, &learned);
+    if at.is_none() {
+        warn_of_stale_files(&config, &plan, context.clock_now);
+    }
     if let Some(code) = stopped_early(plan.workloads.len(), config.workloads.len()) {
         return Ok(code);
     }
@@ -215,4 +218,41 @@ pub(super) fn apply(
         code = stop::exit_code(signal);
     }
     Ok(code)
+}
+
+/// Without `--at` a file is planned as of its last sample, so an export
+/// that stopped a week ago would have last week's bounds applied now,
+/// without a word (a query's stale data is refused, being planned at the
+/// clock). Each such file is warned of: the bounds are applied as the
+/// plan says, and the warning names the file, its end and its age.
+fn warn_of_stale_files(
+    config: &crate::app::config::Config,
+    plan: &crate::core::plan::Plan,
+    clock_now: i64,
+) {
+    for w in &config.workloads {
+        let crate::core::workload::LoadSource::File(path) = &w.source else {
+            continue;
+        };
+        let Some(now) = plan
+            .workloads
+            .iter()
+            .find(|p| p.namespace == w.namespace && p.name == w.name)
+            .and_then(|p| p.now)
+        else {
+            continue;
+        };
+        let age = clock_now - now;
+        if age > w.max_gap.secs() {
+            tracing::warn!(
+                workload = %format!("{}/{}", w.namespace, w.name),
+                "{}/{}: {} ends {}, {} before this run: the bounds are those planned as of then (a file is read as of its last sample); is its export still running?",
+                w.namespace,
+                w.name,
+                path.display(),
+                crate::core::time::format_timestamp(now),
+                crate::core::series::human_span(age)
+            );
+        }
+    }
 }
