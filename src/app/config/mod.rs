@@ -281,6 +281,29 @@ fn parse_message(message: &str, path: &Path) -> String {
     message
 }
 
+/// A tab in a line's indentation, which YAML does not allow, said where
+/// it is: the parser stops at the end of the line before it ("line 3
+/// column 16 … found a tab" for a tab that starts line 4). `None` when
+/// the parser's `message` is about something else.
+fn tab_in_indentation(text: &str, message: &str, path: &Path) -> Option<String> {
+    if !message.contains("tab") {
+        return None;
+    }
+    let (index, line) = text.lines().enumerate().find(|(_, line)| {
+        let content = line.trim_start();
+        !content.is_empty()
+            && !content.starts_with('#')
+            && line[..line.len() - content.len()].contains('\t')
+    })?;
+    let column = line.chars().take_while(|&c| c != '\t').count() + 1;
+    Some(format!(
+        "line {} column {column}: a tab in the indentation ({line:?}): YAML indents with spaces only; replace the tab with spaces\n --> {}:{}:{column}",
+        index + 1,
+        path.display(),
+        index + 1
+    ))
+}
+
 /// `message` with its `--> path:line:column` given the column of its
 /// own `line L column C`, when the two name the same line and differ.
 fn arrow_with_message_column(message: &str, path: &Path) -> Option<String> {
@@ -322,10 +345,12 @@ pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Config, ConfigError
                 // another workload can run.
                 Some((raw, rejected)) if !raw.workloads.is_empty() => (raw, rejected),
                 _ => {
+                    let message = e.to_string();
                     return Err(ConfigError::Parse {
                         path: path.into(),
-                        message: parse_message(&e.to_string(), path),
-                    })
+                        message: tab_in_indentation(text, &message, path)
+                            .unwrap_or_else(|| parse_message(&message, path)),
+                    });
                 }
             },
         };
@@ -799,6 +824,24 @@ mod tests {
 
     const MINIMAL: &str =
         "workloads:\n  - name: cart\n    file: cart.csv\n    target_per_replica: 50\n";
+
+    #[test]
+    fn a_tab_in_the_indentation_is_said_on_its_own_line() {
+        let text =
+            "workloads:\n  - name: a\n    namespace: b\n\tfile: x.csv\n    target_per_replica: 5\n";
+        let message = parse_text(text).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            "homeostat.yaml: invalid config: line 4 column 1: a tab in the indentation (\"\\tfile: x.csv\"): YAML indents with spaces only; replace the tab with spaces\n --> homeostat.yaml:4:1"
+        );
+        // A tab after spaces: its own column.
+        let text = "workloads:\n  - name: a\n    namespace: b\n  \t  file: x.csv\n";
+        let message = parse_text(text).unwrap_err().to_string();
+        assert!(
+            message.contains("line 4 column 3: a tab in the indentation"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn a_yaml_syntax_error_names_the_file_and_the_line_once() {
