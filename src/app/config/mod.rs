@@ -228,12 +228,29 @@ impl Config {
 
 /// Reads and validates a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Io {
+    let bytes = std::fs::read(path).map_err(|cause| ConfigError::Io {
         path: path.into(),
         cause,
     })?;
+    let text = String::from_utf8(bytes).map_err(|e| ConfigError::Parse {
+        path: path.into(),
+        message: not_utf8(e.as_bytes(), e.utf8_error().valid_up_to()),
+    })?;
     let base = path.parent().unwrap_or_else(|| Path::new("."));
     parse(&text, path, base)
+}
+
+/// Where a config stops being UTF-8 (`bytes` are valid up to `valid`),
+/// said as a line, a column and the byte: the reader's own "stream did
+/// not contain valid UTF-8" left a person to search the whole file.
+fn not_utf8(bytes: &[u8], valid: usize) -> String {
+    let before = String::from_utf8_lossy(&bytes[..valid]);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!(
+        "line {line} column {column}: byte 0x{:02X} is not UTF-8: the config must be UTF-8 text (saved as Latin-1 or another code page?)",
+        bytes[valid]
+    )
 }
 
 /// The YAML parser's message as the user should read it: its snippet
@@ -824,6 +841,18 @@ mod tests {
 
     const MINIMAL: &str =
         "workloads:\n  - name: cart\n    file: cart.csv\n    target_per_replica: 50\n";
+
+    #[test]
+    fn a_byte_that_is_not_utf8_is_said_with_its_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("latin1.yaml");
+        std::fs::write(&path, b"workloads:\n  - name: caf\xe9\n    file: x.csv\n").unwrap();
+        let message = load(&path).unwrap_err().to_string();
+        assert!(
+            message.ends_with("invalid config: line 2 column 14: byte 0xE9 is not UTF-8: the config must be UTF-8 text (saved as Latin-1 or another code page?)"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn a_tab_in_the_indentation_is_said_on_its_own_line() {
