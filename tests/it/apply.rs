@@ -1133,6 +1133,7 @@ fn a_hand_edit_without_an_incident_is_news_once() {
 /// beside it gets no such word.
 #[test]
 fn a_file_that_ended_long_before_the_run_is_warned_of_by_apply() {
+    use std::fmt::Write as _;
     let dir = tempfile::tempdir().unwrap();
     let now = chrono::Utc::now().timestamp();
     let end = now - now.rem_euclid(300);
@@ -1143,7 +1144,7 @@ fn a_file_that_ended_long_before_the_run_is_warned_of_by_apply() {
         for i in 0..3 * 288 {
             let ts = end - ago - (3 * 288 - 1 - i) * 300;
             let phase = (ts.rem_euclid(86_400) as f64 / 86_400.0) * std::f64::consts::TAU;
-            text.push_str(&format!("{ts},{:.1}\n", 100.0 + 40.0 * phase.sin()));
+            writeln!(text, "{ts},{:.1}", 100.0 + 40.0 * phase.sin()).unwrap();
         }
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
