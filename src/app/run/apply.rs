@@ -569,9 +569,12 @@ fn hpa_trouble(
 /// Reruns: a workload whose last `apply` (as the model store recorded
 /// it) ran less than `apply.rerun_window` ago by the clock and left the
 /// bounds it has now starts its step limits where that run started (see
-/// [`crate::core::workload::Workload::step_from`]). The store is read, not
-/// written.
-pub fn mark_reruns(config: &mut Config, clock_now: i64) {
+/// [`crate::core::workload::Workload::step_from`]). A run at `--at`
+/// (`at`) is a replay: "ago" is then between the moments planned, not by
+/// the clock, or a replay of every 6 hours of a week, run in a minute,
+/// would be one rerun after another and no bound would step past the
+/// first run's. The store is read, not written.
+pub fn mark_reruns(config: &mut Config, at: Option<i64>, clock_now: i64) {
     let window = config.apply_rules.rerun_window;
     if window <= 0 {
         return;
@@ -583,11 +586,12 @@ pub fn mark_reruns(config: &mut Config, clock_now: i64) {
             continue;
         };
         let Some(last) = state.last() else { continue };
-        let ran = last
-            .ran_at
-            .as_deref()
-            .and_then(|t| crate::core::time::parse_timestamp(t).ok());
-        let recent = ran.is_some_and(|ran| (0..window).contains(&(clock_now - ran)));
+        let (now, ran) = match at {
+            Some(at) => (at, Some(last.at.as_str())),
+            None => (clock_now, last.ran_at.as_deref()),
+        };
+        let ran = ran.and_then(|t| crate::core::time::parse_timestamp(t).ok());
+        let recent = ran.is_some_and(|ran| (0..window).contains(&(now - ran)));
         let left = last.left == Some((current.min_replicas, current.max_replicas));
         if let (true, true, Some(from)) = (recent, left, last.step_from) {
             w.step_from = Some(crate::core::workload::CurrentBounds {
