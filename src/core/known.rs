@@ -339,6 +339,14 @@ pub fn overload_in_progress(
         .flat_map(|e| e.occurrences(last, last + series.step))
         .map(|(from, _)| from)
         .min()?;
+    overload_since(series, began, capacity)
+}
+
+/// The load's run above `capacity` up to the history's end, not from
+/// before `began`: its first step and its peak, when it has lasted 15
+/// minutes (one step at least).
+#[must_use]
+pub fn overload_since(series: &Series, began: i64, capacity: f64) -> Option<(i64, f64)> {
     let least = usize::try_from(900 / series.step).unwrap_or(0).max(1);
     let (mut first, mut peak, mut above) = (None, 0.0f64, 0usize);
     for (i, &value) in series.values.iter().enumerate().rev() {

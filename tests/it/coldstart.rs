@@ -584,6 +584,57 @@ fn in_a_fleet_too_small_for_shapes_like_still_starts_a_new_region() {
     );
 }
 
+/// A young workload's day of history holds no events: with its daily
+/// rhythm not known yet, its night read as a dip and its morning as a
+/// shift that re-based the history and raised min (a review found
+/// "shift +146%" and the night "dip ×0.4" on taxi's last day). Load going
+/// on above what its max carries still pages, found against capacity.
+#[test]
+fn a_young_workloads_rhythm_is_no_event_and_its_overload_still_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut entries = fleet(d);
+    let young = write(d, "api-eu", now(), 30 * 3_600, 400.0, &|t| rhythm(true, t));
+    entries.push(entry("api-eu", &young, 80.0, "    like: apps/office-2\n"));
+    // The same, its last hour at five times the load.
+    let text = std::fs::read_to_string(&young).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let burst_from = lines.len() - 12;
+    let mut burst = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        match line.split_once(',') {
+            Some((t, v)) if i >= burst_from => {
+                let _ = writeln!(burst, "{t},{:.3}", v.parse::<f64>().unwrap() * 5.0);
+            }
+            _ => {
+                let _ = writeln!(burst, "{line}");
+            }
+        }
+    }
+    let bursting = d.join("api-apac.csv");
+    std::fs::write(&bursting, burst).unwrap();
+    // Its HPA at 2..10: max may rise ×1.5 this run, short of the burst.
+    entries.push(entry(
+        "api-apac",
+        &bursting,
+        80.0,
+        "    like: apps/office-2\n    current: {min_replicas: 2, max_replicas: 10}\n",
+    ));
+    let plans = recommend(&config(d, "young.yaml", &entries));
+    let eu = named(&plans, "api-eu");
+    assert_eq!(eu["status"], "ok", "{eu:#}");
+    assert_eq!(eu["events"], serde_json::json!([]), "{eu:#}");
+    assert!(!eu["reasons"].to_string().contains("shift"), "{eu:#}");
+    let apac = named(&plans, "api-apac");
+    assert_eq!(apac["in_spike"], true, "{apac:#}");
+    let carried = apac["max_replicas"].as_f64().unwrap() * 80.0;
+    let spike = &apac["events"].as_array().unwrap()[0];
+    assert!(
+        spike["kind"] == "spike" && spike["after"].as_f64().unwrap() > carried,
+        "{apac:#}"
+    );
+}
+
 #[test]
 fn a_rerun_at_the_same_moment_gives_a_workload_under_two_weeks_the_same_bounds() {
     let dir = tempfile::tempdir().unwrap();

@@ -267,13 +267,25 @@ fn compute(
         (Some(series), left_out)
     };
     let fitted_on = without_known.as_ref().unwrap_or(&series);
-    let found = events::detect_in(fitted_on, &workload.events.detection);
+    // A young workload's events cannot be read yet: with under two days
+    // the daily rhythm is not known, so its night read as a dip, its
+    // morning as a shift that re-based the history and raised min (taxi's
+    // last 24 hours: "shift +146%", the night a "dip ×0.4"). `homeostat
+    // events` refuses such a history for the same reason. Its fit has a
+    // spike cut of its own (the fleet's shapes), and load going on above
+    // what max carries is found against capacity below.
+    let history = shapes::known_history(&series);
+    let young = history < shapes::COLD_HISTORY;
+    let found = if young {
+        Vec::new()
+    } else {
+        events::detect_in(fitted_on, &workload.events.detection)
+    };
     let reaction = reaction_time(workload);
     let adaptation = adapt(fitted_on, &found, now, &workload.events, reaction);
     drop(without_known);
     let mut policy = workload.policy;
     policy.headroom = adaptation.headroom(policy.headroom);
-    let history = shapes::known_history(&series);
     let (mut forecast, cold_start) = fleet_forecast(&adaptation.series, history, total, fleet)
         .map_err(|e| {
             let status = match e {
@@ -354,10 +366,17 @@ fn compute(
             )
         })
         .collect();
-    // A known event in progress is left out of detection: load beyond
-    // what max carries during it is a spike above max all the same.
+    // A known event in progress is left out of detection, and a young
+    // workload has none: load beyond what max carries is a spike above
+    // max all the same.
     let carried = f64::from(bounds.max.replicas) * policy.target_per_replica;
-    if let Some((start, peak)) = known::overload_in_progress(&series, &workload.calendar, carried) {
+    let overload =
+        known::overload_in_progress(&series, &workload.calendar, carried).or_else(|| {
+            young
+                .then(|| known::overload_since(&series, series.start, carried))
+                .flatten()
+        });
+    if let Some((start, peak)) = overload {
         let expected = forecast
             .mean
             .get(first_after_now)
