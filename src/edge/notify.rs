@@ -227,23 +227,41 @@ pub fn firing_alerts(plan: &Plan, troubles: &[Trouble]) -> Vec<Alert> {
         .collect()
 }
 
+/// The reasons of the alerts a plan raises ([`plan_alert`],
+/// [`spike_alert`], [`config_error_alert`]): all that `recommend
+/// --notify` can raise, so all it may resolve. The others are `apply`'s
+/// troubles (an HPA it cannot read or patch, one at its max), which only
+/// an `apply` run can see mended.
+pub const PLAN_REASONS: [&str; 7] = [
+    "untrustworthy_model",
+    "ceiling",
+    "insufficient_data",
+    "no_data",
+    "error",
+    "spike_above_max",
+    "config_invalid",
+];
+
 /// The alerts to resolve: those `active` in Alertmanager, raised by
 /// homeostat for a workload of this run (`in_run`: namespace, name; an
 /// empty namespace with a config file's name stands for that config's
 /// entries without names, whose alerts have an empty namespace and that
-/// file as label `config`), that this run does not raise again. They are
-/// sent back with `endsAt` = `now`.
+/// file as label `config`), that this run does not raise again, and that
+/// a run of its kind can raise (`applying`: an `apply` run; otherwise
+/// only [`PLAN_REASONS`]). They are sent back with `endsAt` = `now`.
 #[must_use]
 pub fn resolved_alerts(
     active: &[Alert],
     firing: &[Alert],
     in_run: &[(String, String)],
+    applying: bool,
     now: i64,
 ) -> Vec<Alert> {
     let label = |a: &Alert, key: &str| a.labels.get(key).cloned().unwrap_or_default();
     active
         .iter()
         .filter(|a| label(a, "alertname") == ALERT_NAME)
+        .filter(|a| applying || PLAN_REASONS.contains(&label(a, "reason").as_str()))
         .filter(|a| {
             in_run.iter().any(|(ns, name)| {
                 label(a, "namespace") == *ns
@@ -610,6 +628,7 @@ async fn send_alerts(
     server: &Server,
     firing: &[Alert],
     in_run: &[(String, String)],
+    applying: bool,
     now: i64,
     report: &mut NotifyReport,
 ) -> Result<(), NotifyError> {
@@ -633,7 +652,7 @@ async fn send_alerts(
     }
     .await;
     let resolved = match active {
-        Ok(active) => resolved_alerts(&active, firing, in_run, now),
+        Ok(active) => resolved_alerts(&active, firing, in_run, applying, now),
         Err(e) => {
             report.errors.push(NotifyError::NoneResolved(Box::new(e)));
             Vec::new()
@@ -676,12 +695,16 @@ async fn send_alerts(
 /// Sends the run's alerts to Alertmanager and its metrics to the
 /// Pushgateway, those configured: a sharded run's (`shard`, `0-of-4`) to a
 /// group of its own, so that the shards' pushes do not replace each
-/// other's. Never fails the run: problems are in the report's `errors`.
+/// other's. `applying`: an `apply` run, which resolves its troubles'
+/// alerts too (see [`resolved_alerts`]). Never fails the run: problems
+/// are in the report's `errors`.
+#[allow(clippy::too_many_arguments)]
 pub async fn notify(
     alertmanager: Option<&Endpoint>,
     pushgateway: Option<&Endpoint>,
     firing: &[Alert],
     in_run: &[(String, String)],
+    applying: bool,
     metrics: &str,
     shard: Option<&str>,
     now: i64,
@@ -689,7 +712,7 @@ pub async fn notify(
     let mut report = NotifyReport::default();
     if let Some(endpoint) = alertmanager {
         let sent = match Server::new(endpoint, "alertmanager") {
-            Ok(server) => send_alerts(&server, firing, in_run, now, &mut report).await,
+            Ok(server) => send_alerts(&server, firing, in_run, applying, now, &mut report).await,
             Err(e) => Err(e.into()),
         };
         if let Err(e) = sent {
@@ -861,7 +884,7 @@ mod tests {
             ("shop".to_string(), "search".to_string()),
             ("shop".to_string(), "ads".to_string()),
         ];
-        let resolved = resolved_alerts(&active, &firing, &in_run, 1_764_151_200);
+        let resolved = resolved_alerts(&active, &firing, &in_run, false, 1_764_151_200);
         assert_eq!(resolved.len(), 1);
         assert_eq!(resolved[0].labels, cleared.labels);
         assert_eq!(resolved[0].starts_at, cleared.starts_at);
@@ -869,11 +892,47 @@ mod tests {
         // Started within the same second: ends at its own start.
         let mut just = cleared.clone();
         just.starts_at = Some("2025-11-26T10:00:00.349Z".into());
-        let resolved = resolved_alerts(&[just], &firing, &in_run, 1_764_151_200);
+        let resolved = resolved_alerts(&[just], &firing, &in_run, false, 1_764_151_200);
         assert_eq!(
             resolved[0].ends_at.as_deref(),
             Some("2025-11-26T10:00:00.349Z")
         );
+        // An `apply` trouble (an HPA it could not read) is resolved only
+        // by an `apply` run: `recommend --notify` never raises it, so its
+        // silence says nothing (a review saw it resolve five such pages
+        // while the HPAs were still unreadable).
+        let mut trouble = cleared.clone();
+        trouble
+            .labels
+            .insert("reason".into(), "hpa_unreadable".into());
+        let active = [trouble.clone()];
+        assert!(resolved_alerts(&active, &firing, &in_run, false, 1_764_151_200).is_empty());
+        assert_eq!(
+            resolved_alerts(&active, &firing, &in_run, true, 1_764_151_200)[0].labels,
+            trouble.labels
+        );
+    }
+
+    /// Every reason a plan can raise is one `recommend --notify` resolves.
+    #[test]
+    fn every_plan_alert_reason_is_a_plan_reason() {
+        let mut untrusted = workload("untrusted", Status::Ok);
+        untrusted.untrustworthy_model = true;
+        let plans = [
+            untrusted,
+            workload("ceiling", Status::NeedsOperator),
+            workload("short", Status::InsufficientData),
+            workload("none", Status::NoData),
+            workload("broken", Status::Error),
+        ];
+        for w in &plans {
+            let alert = plan_alert(w).unwrap();
+            let reason = alert.labels["reason"].as_str();
+            assert!(PLAN_REASONS.contains(&reason), "{reason}");
+        }
+        for reason in ["spike_above_max", "config_invalid"] {
+            assert!(PLAN_REASONS.contains(&reason), "{reason}");
+        }
     }
 
     #[test]

@@ -62,6 +62,7 @@ pub fn notify(
             config.pushgateway.as_ref(),
             &firing,
             &in_run,
+            applied.is_some(),
             &metrics,
             config
                 .shard
