@@ -322,6 +322,13 @@ fn describe_bound(
             policy.step_up(),
             range.floor()
         ),
+        // Held from falling: the step down is ÷, and "moved only to" read
+        // as if max had been raised (a review saw "×1.5 … moved only to
+        // 14" for max 20 → 14).
+        Some(Clamp::StepLimit) if f64::from(d.replicas) > d.raw => format!(
+            ", lowered only to {} this run (step limit ÷{MAX_STEP} of the HPA's max per run; the rest follows if the next runs still want it)",
+            d.replicas
+        ),
         Some(Clamp::StepLimit) => format!(
             ", moved only to {} this run (step limit ×{} of the HPA's max per run; the rest follows if the next runs still want it)",
             d.replicas,
@@ -425,13 +432,13 @@ fn describe_events(
     }
     if let Some(per_day) = adaptation.texture {
         lines.push(format!(
-            "spikes come {per_day:.1} times a day: the workload's ordinary texture (more than {} a day), kept in the fit, so that the forecast and max are sized with them",
+            "spikes come {per_day:.1} times a day (counting all found, most of which change no replica count and are not listed): the workload's ordinary texture (more than {} a day), kept in the fit, so that the forecast and max are sized with them",
             crate::core::adapt::TEXTURE_PER_DAY
         ));
     }
     if let Some(per_day) = adaptation.dip_texture {
         lines.push(format!(
-            "dips come {per_day:.1} times a day: the workload's ordinary quiet spells (more than {} a day), kept in the fit so that the forecast and min see them, and not listed as events",
+            "dips come {per_day:.1} times a day (counting all found): the workload's ordinary quiet spells (more than {} a day), kept in the fit so that the forecast and min see them, and not listed as events",
             crate::core::adapt::TEXTURE_PER_DAY
         ));
     }
@@ -609,6 +616,45 @@ mod tests {
         };
         assert_eq!(last_days_of(14, &of_hours(28 * 24)), "the last 14 days'");
         assert_eq!(last_days_of(14, &of_hours(30)), "its 1d 6h of history's");
+    }
+
+    #[test]
+    fn a_max_held_from_falling_is_lowered_only_by_the_step_down() {
+        use crate::core::bounds::{Basis, BoundsPolicy, Clamp, Derivation, ReplicaRange};
+        use crate::core::model::Level;
+        let policy = BoundsPolicy {
+            target_per_replica: 10.0,
+            min_replicas: ReplicaRange::new(2, 100).unwrap(),
+            max_replicas: ReplicaRange::new(2, 200).unwrap(),
+            headroom: 1.2,
+            level: Level::new(0.9).unwrap(),
+            max_step_up: crate::core::bounds::MAX_STEP,
+        };
+        let series = Series {
+            start: 0,
+            step: 300,
+            values: vec![50.0; 28 * 288],
+            stats: GridStats::default(),
+        };
+        let max = |replicas: u32, raw: f64| Derivation {
+            replicas,
+            load: raw * 10.0 / 1.2,
+            at: 0,
+            quantile: 0.95,
+            basis: Basis::IntervalUpper,
+            raw,
+            clamp: Some(Clamp::StepLimit),
+        };
+        let down = super::describe_bound("max", &max(14, 7.38), &policy, false, &series);
+        assert!(
+            down.ends_with(", lowered only to 14 this run (step limit ÷1.5 of the HPA's max per run; the rest follows if the next runs still want it)"),
+            "{down}"
+        );
+        let up = super::describe_bound("max", &max(15, 19.3), &policy, false, &series);
+        assert!(
+            up.contains(", moved only to 15 this run (step limit ×1.5 "),
+            "{up}"
+        );
     }
 
     #[test]
