@@ -208,14 +208,17 @@ fn describe_model(forecast: &Forecast) -> String {
             significant(forecast.validation_mae, 4)
         );
     }
+    // The MAE in the load's own digits (4 decimals on a load of millions
+    // read as false precision); a strength below 0 is none (it printed
+    // as "-0.00").
     format!(
-        "model: {} chosen by backtest (MAE {:.4} over the last {} windows of history); seasonality {} (daily strength {:.2}, weekly {:.2})",
+        "model: {} chosen by backtest (MAE {} over the last {} windows of history); seasonality {} (daily strength {:.2}, weekly {:.2})",
         forecast.model,
-        forecast.validation_mae,
+        significant(forecast.validation_mae, 5),
         forecast.origins,
         s.label(),
-        s.daily_strength,
-        s.weekly_strength
+        s.daily_strength.max(0.0),
+        s.weekly_strength.max(0.0)
     )
 }
 
