@@ -377,6 +377,21 @@ mod tests {
     }
 
     #[test]
+    fn a_history_without_load_leaves_the_hpa_as_it_is() {
+        let plan = plan_workload(
+            &workload("    current: {min_replicas: 3, max_replicas: 10}\n"),
+            &raw(&[0.0; 28 * 288]),
+            None,
+        );
+        assert_eq!(plan.status, Status::InsufficientData, "{:?}", plan.reasons);
+        assert_eq!(plan.max_replicas, None);
+        assert_eq!(
+            plan.reasons[0],
+            "api.csv: no load in its 28d of history (every known value is 0): nothing sizes its bounds, so its HPA is left as it is; if it serves traffic, check the metric (a wrong label or selector reads 0)"
+        );
+    }
+
+    #[test]
     fn a_healthy_series_gets_ok_bounds_with_reasons() {
         let values = synthetic::load(14, 300, 100.0, 40.0, 0.0, 0.0, 3.0, 1);
         let plan = plan_workload(

@@ -248,6 +248,20 @@ fn compute(
             ),
         ));
     }
+    // No load in the whole history (a metric that reads 0: a wrong label,
+    // a service not yet serving): nothing sizes the bounds, and a max
+    // walked down to its floor run after run (×0.8 each) would cap the
+    // HPA when the load comes, as for a young workload without load.
+    if !series.values.iter().any(|v| v.is_finite() && *v > 0.0) {
+        return Err((
+            Status::InsufficientData,
+            format!(
+                "{}: no load in its {} of history (every known value is 0): nothing sizes its bounds, so its HPA is left as it is; if it serves traffic, check the metric (a wrong label or selector reads 0)",
+                raw.origin,
+                human_span(series.end() - series.start + series.step)
+            ),
+        ));
+    }
     // Forecast step i is at end + (i + 1)·step. The bounds cover the steps in
     // (now, now + horizon]: from ⌊staleness / step⌋ to ⌊(staleness + horizon)
     // / step⌋ (exclusive), and at least one step when the horizon is shorter
