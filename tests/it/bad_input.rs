@@ -320,8 +320,8 @@ fn cases() -> Vec<Case> {
             "all zeros",
             "zeros.csv",
             csv(days, END, |_, ts, _| Some(format!("{ts},0"))),
-            "ok",
-            &[],
+            "insufficient_data",
+            &["(every known value is 0): nothing sizes its bounds, so its HPA is left as it is"],
         ),
         case(
             "a constant series",
