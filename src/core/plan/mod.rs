@@ -380,7 +380,7 @@ mod tests {
     fn a_history_without_load_leaves_the_hpa_as_it_is() {
         let plan = plan_workload(
             &workload("    current: {min_replicas: 3, max_replicas: 10}\n"),
-            &raw(&[0.0; 28 * 288]),
+            &raw(&vec![0.0; 28 * 288]),
             None,
         );
         assert_eq!(plan.status, Status::InsufficientData, "{:?}", plan.reasons);
