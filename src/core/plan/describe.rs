@@ -573,6 +573,14 @@ fn describe_transient(e: &events::Event, max: u32, workload: &Workload, end: i64
         };
         if !allows.is_finite() || !ratio.is_finite() {
             format!("{left} (max {max} carries {})", significant(capacity, 3))
+        } else if allows < 1.0 {
+            // Max held below the ordinary load (a step limit, a ceiling):
+            // "more than max allows (×0.8)" read as if it were the spike.
+            format!(
+                "{left}, but max {max} carries {}, less than even the {} expected then",
+                significant(capacity, 3),
+                significant(e.before, 3)
+            )
         } else if ratio <= allows {
             format!("{left} (max {max} allows ×{allows:.1})")
         } else {
@@ -657,6 +665,46 @@ mod tests {
         assert!(
             up.contains(", moved only to 15 this run (step limit ×1.5 "),
             "{up}"
+        );
+    }
+
+    #[test]
+    fn a_spike_where_max_carries_less_than_the_expected_load_says_so() {
+        let text = "workloads:\n  - name: api\n    namespace: web\n    file: api.csv\n    target_per_replica: 10\n";
+        let workload = crate::app::config::parse(
+            text,
+            std::path::Path::new("t.yaml"),
+            std::path::Path::new("."),
+        )
+        .unwrap()
+        .workloads
+        .remove(0);
+        let spike = |before: f64, after: f64| crate::core::events::Event {
+            kind: crate::core::events::EventKind::Spike,
+            start: 0,
+            end: Some(600),
+            before,
+            after,
+            z: 6.0,
+            day_peak: before,
+        };
+        // Max 30 carries 300: the 400 expected then is already beyond it.
+        let said = super::describe_transient(&spike(400.0, 1000.0), 30, &workload, 3_600);
+        assert!(
+            said.ends_with(
+                ": left to the HPA, but max 30 carries 300, less than even the 400 expected then"
+            ),
+            "{said}"
+        );
+        let said = super::describe_transient(&spike(100.0, 250.0), 30, &workload, 3_600);
+        assert!(
+            said.ends_with(": left to the HPA (max 30 allows ×3.0)"),
+            "{said}"
+        );
+        let said = super::describe_transient(&spike(100.0, 500.0), 30, &workload, 3_600);
+        assert!(
+            said.ends_with(": left to the HPA, but more than max 30 allows (×3.0)"),
+            "{said}"
         );
     }
 
