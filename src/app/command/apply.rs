@@ -230,16 +230,18 @@ fn warn_of_stale_files(
     plan: &crate::core::plan::Plan,
     clock_now: i64,
 ) {
+    // Looked up by name once: a fleet of 10,000 would otherwise compare
+    // every workload with every plan.
+    let planned_at: std::collections::HashMap<(&str, &str), i64> = plan
+        .workloads
+        .iter()
+        .filter_map(|p| Some(((p.namespace.as_str(), p.name.as_str()), p.now?)))
+        .collect();
     for w in &config.workloads {
         let crate::core::workload::LoadSource::File(path) = &w.source else {
             continue;
         };
-        let Some(now) = plan
-            .workloads
-            .iter()
-            .find(|p| p.namespace == w.namespace && p.name == w.name)
-            .and_then(|p| p.now)
-        else {
+        let Some(&now) = planned_at.get(&(w.namespace.as_str(), w.name.as_str())) else {
             continue;
         };
         let age = clock_now - now;
