@@ -172,6 +172,10 @@ pub struct Endpoint {
     pub bearer_token: Option<SecretSource>,
     pub ca_file: Option<PathBuf>,
     pub insecure_skip_verify: bool,
+    /// This homeostat's identity on a server others share (`cluster:
+    /// eu-1`): on every alert, and in the filter of those it may resolve;
+    /// in the Pushgateway's grouping key.
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 #[cfg(test)]

@@ -33,6 +33,29 @@ pub const ALERT_NAME: &str = "HomeostatCannotHeal";
 /// would make it flap between runs).
 pub const FIRING_FOR: i64 = 3_600;
 
+/// The labels homeostat sets on its alerts: `alertmanager.labels` may not
+/// use them.
+pub const ALERT_LABELS: [&str; 6] = [
+    "alertname",
+    "namespace",
+    "workload",
+    "reason",
+    "severity",
+    "config",
+];
+/// The labels of homeostat's Pushgateway groups and metrics:
+/// `pushgateway.labels` may not use them.
+pub const PUSHGATEWAY_LABELS: [&str; 8] = [
+    "job",
+    "command",
+    "shard",
+    "namespace",
+    "workload",
+    "outcome",
+    "stage",
+    "change",
+];
+
 /// An alert as Alertmanager's API v2 takes it (and gives it back).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
@@ -624,8 +647,17 @@ impl Server {
     }
 }
 
+/// Alertmanager's matcher `name="value"`, the value quoted.
+fn matcher(name: &str, value: &str) -> String {
+    format!(
+        "{name}=\"{}\"",
+        value.replace('\\', "\\\\").replace('"', "\\\"")
+    )
+}
+
 async fn send_alerts(
     server: &Server,
+    identity: &BTreeMap<String, String>,
     firing: &[Alert],
     in_run: &[(String, String)],
     applying: bool,
@@ -633,15 +665,28 @@ async fn send_alerts(
     report: &mut NotifyReport,
 ) -> Result<(), NotifyError> {
     let url = format!("{}/api/v2/alerts", server.url);
+    // This homeostat's identity labels on every alert, and in the filter
+    // of those it reads back: another homeostat's alerts on the same
+    // Alertmanager (another cluster's `shop/cart`) are never resolved here.
+    let firing: Vec<Alert> = firing
+        .iter()
+        .map(|a| {
+            let mut a = a.clone();
+            a.labels
+                .extend(identity.iter().map(|(k, v)| (k.clone(), v.clone())));
+            a
+        })
+        .collect();
+    let filters: Vec<(&str, String)> =
+        std::iter::once(("filter", matcher("alertname", ALERT_NAME)))
+            .chain(identity.iter().map(|(k, v)| ("filter", matcher(k, v))))
+            .collect();
     // Which alerts to resolve. If they cannot be read, the firing ones are
     // sent all the same: an operator must not miss them for that.
     let active = async {
         let body = server
             .send(
-                server
-                    .http
-                    .get(&url)
-                    .query(&[("filter", format!("alertname=\"{ALERT_NAME}\""))]),
+                server.http.get(&url).query(&filters),
                 "alertmanager: reading active alerts",
             )
             .await?;
@@ -652,7 +697,7 @@ async fn send_alerts(
     }
     .await;
     let resolved = match active {
-        Ok(active) => resolved_alerts(&active, firing, in_run, applying, now),
+        Ok(active) => resolved_alerts(&active, &firing, in_run, applying, now),
         Err(e) => {
             report.errors.push(NotifyError::NoneResolved(Box::new(e)));
             Vec::new()
@@ -666,11 +711,11 @@ async fn send_alerts(
     // start (Alertmanager merges overlapping ones, earliest start first).
     let (since, until) = (format_timestamp(now), format_timestamp(now + FIRING_FOR));
     let firing: Vec<Alert> = firing
-        .iter()
+        .into_iter()
         .map(|a| Alert {
             starts_at: Some(since.clone()),
             ends_at: Some(until.clone()),
-            ..a.clone()
+            ..a
         })
         .collect();
     let all: Vec<&Alert> = firing.iter().chain(&resolved).collect();
@@ -692,12 +737,48 @@ async fn send_alerts(
     Ok(())
 }
 
+/// The Pushgateway group a run's metrics replace: one per command
+/// (`recommend` and `apply` runs of the same config would otherwise wipe
+/// each other's metrics, `apply`'s incidents among them), per shard
+/// (`0-of-4`), and per the config's `pushgateway.labels` (two clusters'
+/// homeostats on one Pushgateway). A label value with other characters
+/// than letters, digits, `-`, `_` and `.` goes in base64 (`name@base64/…`),
+/// the Pushgateway's form for values a path cannot hold as they are.
+#[must_use]
+pub fn push_group_path(
+    applying: bool,
+    shard: Option<&str>,
+    labels: &BTreeMap<String, String>,
+) -> String {
+    use base64::Engine as _;
+    let mut path = format!(
+        "/metrics/job/homeostat/command/{}",
+        if applying { "apply" } else { "recommend" }
+    );
+    for (name, value) in shard
+        .map(|s| ("shard", s))
+        .into_iter()
+        .chain(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    {
+        let plain = value.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if plain {
+            let _ = write!(path, "/{name}/{value}");
+        } else {
+            let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value);
+            let _ = write!(path, "/{name}@base64/{encoded}");
+        }
+    }
+    path
+}
+
 /// Sends the run's alerts to Alertmanager and its metrics to the
-/// Pushgateway, those configured: a sharded run's (`shard`, `0-of-4`) to a
-/// group of its own, so that the shards' pushes do not replace each
-/// other's. `applying`: an `apply` run, which resolves its troubles'
-/// alerts too (see [`resolved_alerts`]). Never fails the run: problems
-/// are in the report's `errors`.
+/// Pushgateway, those configured: to a group of the run's own
+/// ([`push_group_path`]). `applying`: an `apply` run, which resolves its
+/// troubles' alerts too (see [`resolved_alerts`]). Never fails the run:
+/// problems are in the report's `errors`.
 #[allow(clippy::too_many_arguments)]
 pub async fn notify(
     alertmanager: Option<&Endpoint>,
@@ -712,7 +793,18 @@ pub async fn notify(
     let mut report = NotifyReport::default();
     if let Some(endpoint) = alertmanager {
         let sent = match Server::new(endpoint, "alertmanager") {
-            Ok(server) => send_alerts(&server, firing, in_run, applying, now, &mut report).await,
+            Ok(server) => {
+                send_alerts(
+                    &server,
+                    &endpoint.labels,
+                    firing,
+                    in_run,
+                    applying,
+                    now,
+                    &mut report,
+                )
+                .await
+            }
             Err(e) => Err(e.into()),
         };
         if let Err(e) = sent {
@@ -722,11 +814,11 @@ pub async fn notify(
     if let Some(endpoint) = pushgateway {
         let pushed = match Server::new(endpoint, "pushgateway") {
             Ok(server) => {
-                let mut url = format!("{}/metrics/job/homeostat", server.url);
-                if let Some(shard) = shard {
-                    url.push_str("/shard/");
-                    url.push_str(shard);
-                }
+                let url = format!(
+                    "{}{}",
+                    server.url,
+                    push_group_path(applying, shard, &endpoint.labels)
+                );
                 server
                     .send(
                         server
@@ -776,6 +868,33 @@ mod tests {
             workloads,
             config_errors: Vec::new(),
         }
+    }
+
+    #[test]
+    fn each_command_shard_and_identity_pushes_to_a_group_of_its_own() {
+        let none = BTreeMap::new();
+        assert_eq!(
+            push_group_path(false, None, &none),
+            "/metrics/job/homeostat/command/recommend"
+        );
+        let labels: BTreeMap<String, String> = [
+            ("cluster".to_string(), "eu-1.prod".to_string()),
+            ("team".to_string(), "a/b".to_string()),
+            ("zone".to_string(), ".".to_string()),
+        ]
+        .into();
+        // A value a path cannot hold as it is goes in base64 (URL-safe):
+        // "a/b" is YS9i, "." is Lg.
+        assert_eq!(
+            push_group_path(true, Some("0-of-4"), &labels),
+            "/metrics/job/homeostat/command/apply/shard/0-of-4/cluster/eu-1.prod/team@base64/YS9i/zone@base64/Lg"
+        );
+    }
+
+    #[test]
+    fn a_matcher_quotes_its_value() {
+        assert_eq!(matcher("cluster", "eu-1"), "cluster=\"eu-1\"");
+        assert_eq!(matcher("c", "a\"b\\"), "c=\"a\\\"b\\\\\"");
     }
 
     #[test]

@@ -449,4 +449,102 @@ fn apply_dry_run_without_a_cluster_writes_the_yaml_reports_and_alerts() {
                 && l.ends_with(" 1")),
         "{metrics}"
     );
+
+    // A `recommend --notify` of the same config pushes to a group of its
+    // own: apply's incidents are still there after it (one group for both
+    // used to lose them until the next apply).
+    let recommended = recommend_notify(&config);
+    let stderr = String::from_utf8_lossy(&recommended.stderr);
+    assert!(!stderr.contains("notify:"), "{stderr}");
+    let metrics = pushgateway.get("/metrics").unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("homeostat_incidents_open{")
+                && l.contains("command=\"apply\"")
+                && l.contains("workload=\"taxi\"")),
+        "{metrics}"
+    );
+    for command in ["apply", "recommend"] {
+        assert!(
+            metrics.lines().any(
+                |l| l.starts_with("homeostat_run_finished_timestamp_seconds{")
+                    && l.contains(&format!("command=\"{command}\""))
+            ),
+            "{command}'s finish time missing:\n{metrics}"
+        );
+    }
+}
+
+/// Two homeostats (two clusters with the same `mobility/taxi`) on one
+/// Alertmanager and one Pushgateway, told apart by `labels: {cluster: …}`:
+/// the one whose taxi has room does not resolve the other's page, and
+/// each pushes to a group of its own.
+#[test]
+fn two_clusters_on_one_alertmanager_do_not_resolve_each_others_pages() {
+    let alertmanager = Server::alertmanager();
+    let pushgateway = Server::pushgateway();
+    let with_cluster = |ceiling: u32, cluster: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = config(dir.path(), &alertmanager.url, &pushgateway.url, ceiling);
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace(
+                &format!("alertmanager: {{url: {}}}", alertmanager.url),
+                &format!(
+                    "alertmanager: {{url: {}, labels: {{cluster: {cluster}}}}}",
+                    alertmanager.url
+                ),
+            )
+            .replace(
+                &format!("pushgateway: {{url: {}}}", pushgateway.url),
+                &format!(
+                    "pushgateway: {{url: {}, labels: {{cluster: \"{cluster}\"}}}}",
+                    pushgateway.url
+                ),
+            );
+        assert!(text.contains("labels: {cluster"), "{text}");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    };
+    // "eu/1": a value a URL path cannot hold as it is (sent in base64).
+    let (_tight_dir, tight) = with_cluster(3, "eu/1");
+    let (_roomy_dir, roomy) = with_cluster(60, "us-2");
+    let cluster_of = |reason: &str| -> Vec<String> {
+        let body = alertmanager
+            .get("/api/v2/alerts?filter=alertname%3D%22HomeostatCannotHeal%22")
+            .unwrap();
+        let alerts: Vec<Value> = serde_json::from_str(&body).unwrap();
+        let mut clusters: Vec<String> = alerts
+            .iter()
+            .filter(|a| a["status"]["state"] == "active" && a["labels"]["reason"] == reason)
+            .map(|a| {
+                a["labels"]["cluster"]
+                    .as_str()
+                    .unwrap_or("none")
+                    .to_string()
+            })
+            .collect();
+        clusters.sort();
+        clusters
+    };
+    let first = recommend_notify(&tight);
+    assert!(!String::from_utf8_lossy(&first.stderr).contains("notify:"));
+    assert_eq!(cluster_of("ceiling"), ["eu/1"]);
+    // The other cluster's run: its taxi has room, and the page stays.
+    let other = recommend_notify(&roomy);
+    assert!(!String::from_utf8_lossy(&other.stderr).contains("notify:"));
+    assert_eq!(cluster_of("ceiling"), ["eu/1"]);
+    assert_eq!(cluster_of("error"), ["eu/1", "us-2"]);
+    let metrics = pushgateway.get("/metrics").unwrap();
+    for cluster in ["eu/1", "us-2"] {
+        assert!(
+            metrics.lines().any(
+                |l| l.starts_with("homeostat_run_finished_timestamp_seconds{")
+                    && l.contains(&format!("cluster=\"{cluster}\""))
+                    && l.contains("command=\"recommend\"")
+            ),
+            "{cluster} not pushed:\n{metrics}"
+        );
+    }
 }

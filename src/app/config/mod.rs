@@ -1319,6 +1319,49 @@ mod tests {
     }
 
     #[test]
+    fn identity_labels_are_label_names_of_our_own_with_values() {
+        let with = |section: &str, labels: &str| {
+            parse_text(&format!(
+                "{section}: {{url: http://{section}:1, labels: {labels}}}\n{MINIMAL}"
+            ))
+        };
+        let config = with("alertmanager", "{cluster: eu-1, region: \"eu/west\"}").unwrap();
+        let labels = &config.alertmanager.unwrap().labels;
+        assert_eq!(labels["cluster"], "eu-1");
+        assert_eq!(labels["region"], "eu/west");
+        for (section, labels, expected) in [
+            (
+                "alertmanager",
+                "{workload: x}",
+                "\"workload\" is a label homeostat sets itself",
+            ),
+            ("alertmanager", "{severity: x}", "homeostat sets itself"),
+            (
+                "pushgateway",
+                "{job: x}",
+                "\"job\" is a label homeostat sets itself",
+            ),
+            ("pushgateway", "{command: x}", "homeostat sets itself"),
+            ("pushgateway", "{1st: x}", "\"1st\" is not a label name"),
+            ("pushgateway", "{__name__: x}", "not a label name"),
+            ("alertmanager", "{my-cluster: x}", "not a label name"),
+            (
+                "alertmanager",
+                "{cluster: \"\"}",
+                "alertmanager.labels.cluster is empty",
+            ),
+        ] {
+            let err = with(section, labels).unwrap_err().to_string();
+            assert!(err.contains(expected), "{section} {labels}: {err}");
+            assert!(err.contains(&format!("{section}.labels")), "{err}");
+        }
+        // Each server has its own: `workload` is on the pushed metrics,
+        // `severity` only on alerts.
+        assert!(with("pushgateway", "{workload: x}").is_err());
+        assert!(with("pushgateway", "{severity: x}").is_ok());
+    }
+
+    #[test]
     fn aggregate_belongs_to_queries_only() {
         let err = parse_text(&format!("{MINIMAL}    aggregate: sum\n"))
             .unwrap_err()

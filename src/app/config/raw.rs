@@ -97,6 +97,8 @@ pub(super) struct RawEndpoint {
     pub(super) ca_file: Option<PathBuf>,
     #[serde(default)]
     pub(super) insecure_skip_verify: bool,
+    #[serde(default)]
+    pub(super) labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

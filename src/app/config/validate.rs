@@ -530,6 +530,7 @@ pub(super) fn endpoint(raw: RawEndpoint, base: &Path, setting: &str) -> Result<E
         base,
         setting,
     )?;
+    check_identity_labels(&raw.labels, setting)?;
     Ok(Endpoint {
         url: raw.url.trim_end_matches('/').to_string(),
         timeout: raw.timeout.unwrap_or_else(|| "10s".parse().expect("valid")),
@@ -537,7 +538,47 @@ pub(super) fn endpoint(raw: RawEndpoint, base: &Path, setting: &str) -> Result<E
         bearer_token,
         ca_file: raw.ca_file.map(|f| base.join(f)),
         insecure_skip_verify: raw.insecure_skip_verify,
+        labels: raw.labels,
     })
+}
+
+/// `alertmanager.labels` / `pushgateway.labels`: Prometheus label names
+/// with non-empty values, none of the labels homeostat sets itself (an
+/// alert's or a group's own would be overwritten, or overwrite them).
+fn check_identity_labels(
+    labels: &std::collections::BTreeMap<String, String>,
+    setting: &str,
+) -> Result<(), String> {
+    let own: &[&str] = if setting == "pushgateway" {
+        &crate::edge::notify::PUSHGATEWAY_LABELS
+    } else {
+        &crate::edge::notify::ALERT_LABELS
+    };
+    for (name, value) in labels {
+        let mut chars = name.chars();
+        let valid = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !name.starts_with("__");
+        if !valid {
+            return Err(format!(
+                "{setting}.labels: {name:?} is not a label name (letters, digits and _, not starting with a digit or __)"
+            ));
+        }
+        if own.contains(&name.as_str()) {
+            return Err(format!(
+                "{setting}.labels: {name:?} is a label homeostat sets itself ({}); choose another name, such as cluster",
+                own.join(", ")
+            ));
+        }
+        if value.is_empty() {
+            return Err(format!(
+                "{setting}.labels.{name} is empty: give it a value (an empty label is no label to Prometheus)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Where a server section's credentials come from: basic auth or a bearer
