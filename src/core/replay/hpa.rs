@@ -120,11 +120,13 @@ fn bounds_at(schedule: &[BoundsAt], t: i64) -> Option<BoundsAt> {
     after.checked_sub(1).map(|i| schedule[i])
 }
 
-/// Counts the changes of min or max over `[from, to)`.
+/// Counts the changes of min or max over `[from, to)`: at `from` too,
+/// against the bounds in force before it when the schedule has them (the
+/// first run's move from today's range is a change the owner sees).
 fn changes(schedule: &[BoundsAt], from: i64, to: i64) -> usize {
-    let mut previous = bounds_at(schedule, from);
+    let mut previous = bounds_at(schedule, from - 1);
     let mut count = 0;
-    for b in schedule.iter().filter(|b| b.from > from && b.from < to) {
+    for b in schedule.iter().filter(|b| b.from >= from && b.from < to) {
         if previous.is_some_and(|p| p.min != b.min || p.max != b.max) {
             count += 1;
         }
@@ -395,6 +397,16 @@ mod tests {
         // 1 replica for an hour, then 4 (a raised min) for an hour.
         assert!((out.replica_hours - 5.0).abs() < 1e-9, "{out:?}");
         assert_eq!(out.changes, 1);
+        // The bounds in force before the replay (today's range) and the
+        // first run's move from them: a change too.
+        let mut from_today = vec![BoundsAt {
+            from: T0 - 1,
+            min: 2,
+            max: 5,
+        }];
+        from_today.extend(schedule);
+        let out = simulate(&load, T0, T0 + 24 * 300, &from_today, &Hpa::new(10.0));
+        assert_eq!(out.changes, 2);
     }
 
     #[test]

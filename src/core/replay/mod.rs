@@ -342,13 +342,19 @@ fn replan(
     fleet: &Fleet,
 ) -> Replanned {
     let lead = settings.startup + settings.buffer;
-    let mut horizon_bounds = Vec::new();
-    let mut schedule_bounds = Vec::new();
+    // Today's range, in force until the first run: its move from it is
+    // counted among the bound changes.
+    let today = BoundsAt {
+        from: settings.from - 1,
+        min: current.min_replicas,
+        max: current.max_replicas,
+    };
+    let mut horizon_bounds = vec![today];
+    let mut schedule_bounds = vec![today];
     let mut replans = Vec::new();
     let mut last = BoundsAt {
         from: settings.from,
-        min: current.min_replicas,
-        max: current.max_replicas,
+        ..today
     };
     let mut at = settings.from;
     // Each run sees the range the previous one left on the HPA, as the
