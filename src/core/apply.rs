@@ -381,6 +381,15 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
     change
 }
 
+impl Change {
+    /// The max the HPA has after this run: the one applied (or that would
+    /// be, in a dry run), else the one it had; `None` when neither is known.
+    #[must_use]
+    pub fn in_force_max(&self) -> Option<u32> {
+        self.to_max.or(self.from_max)
+    }
+}
+
 /// An HPA at its max for longer than this (in a row) calls an operator.
 pub const AT_MAX_ALERT: i64 = 15 * 60;
 

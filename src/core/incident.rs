@@ -375,8 +375,14 @@ pub struct Changes {
 /// show that homeostat cannot heal, one per cause.
 #[must_use]
 pub fn findings(plan: &WorkloadPlan, troubles: &[Trouble]) -> Vec<Finding> {
-    let capacity = plan
-        .max_replicas
+    findings_under(plan, troubles, plan.capping_max())
+}
+
+/// [`findings`] with `max` the max that caps the HPA (`apply`'s decision
+/// for it, which the plan does not hold yet while it is being applied).
+#[must_use]
+pub fn findings_under(plan: &WorkloadPlan, troubles: &[Trouble], max: Option<u32>) -> Vec<Finding> {
+    let capacity = max
         .zip(plan.target_per_replica)
         .map(|(max, per)| f64::from(max) * per);
     let mut found = Vec::new();
@@ -396,17 +402,22 @@ pub fn findings(plan: &WorkloadPlan, troubles: &[Trouble]) -> Vec<Finding> {
     }
     // An ongoing spike above the recommended max: healing needs more than
     // the range allows (the HPA is capped until it passes).
-    if let Some(spike) = plan.spike_above_max() {
+    if let Some(spike) = max.and_then(|max| plan.spike_above(max)) {
         found.push(Finding {
             cause: Cause::SpikeAboveMax,
             load: Some(spike.load),
             capacity: Some(spike.capacity),
             started: Some(spike.start),
             blocked_by: format!(
-                "a spike peaking at {} is going on above the {} that max {} carries",
+                "a spike peaking at {} is going on above the {} that max {} carries{}",
                 crate::core::bounds::significant(spike.load, 4),
                 crate::core::bounds::significant(spike.capacity, 4),
-                plan.max_replicas.unwrap_or(0)
+                max.unwrap_or(0),
+                match (max, plan.max_replicas) {
+                    (Some(in_force), Some(recommended)) if in_force != recommended =>
+                        format!(" (the max in force after this run; {recommended} recommended)"),
+                    _ => String::new(),
+                }
             ),
         });
     }
@@ -760,6 +771,31 @@ mod tests {
         // The same spikes, over: nothing to heal.
         plan.in_spike = false;
         assert!(findings(&plan, &[]).is_empty());
+
+        // Judged against the max in force after `apply`: one kept at 20
+        // (the replicas running) carries the 1800; one held at 8 by the
+        // step limit does not carry a spike of 900 that max 10 would, and
+        // the finding says which max is which.
+        plan.in_spike = true;
+        plan.in_force_max = Some(20);
+        assert!(findings(&plan, &[]).is_empty());
+        plan.events.truncate(1);
+        plan.events[0].after = 900.0;
+        plan.in_force_max = None;
+        assert!(findings(&plan, &[]).is_empty());
+        plan.in_force_max = Some(8);
+        let found = findings(&plan, &[]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].capacity, Some(800.0));
+        assert!(
+            found[0]
+                .blocked_by
+                .ends_with("above the 800 that max 8 carries (the max in force after this run; 10 recommended)"),
+            "{}",
+            found[0].blocked_by
+        );
+        assert!(plan.spike_above_max().is_some());
+        assert_eq!(findings_under(&plan, &[], Some(10)), Vec::new());
     }
 
     #[test]

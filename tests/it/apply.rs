@@ -1183,3 +1183,42 @@ fn a_file_that_ended_long_before_the_run_is_warned_of_by_apply() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["failures"], serde_json::json!([]), "{report}");
 }
+
+/// A spike is judged against the max the HPA has after the run: the
+/// recommended 30 would carry it, but the step limit lets max go only
+/// from 10 to 15 this run, which does not; that is an incident (and the
+/// critical alert), saying which max is which.
+#[test]
+fn a_spike_above_the_max_left_in_force_is_an_incident_though_the_recommended_max_carries_it() {
+    let mut cart = workload("cart", Status::Ok, 2, 30);
+    cart.target_per_replica = Some(10.0);
+    cart.in_spike = true;
+    cart.events = vec![homeostat::core::plan::Event {
+        kind: homeostat::core::events::EventKind::Spike,
+        start: "2026-11-26T11:30:00Z".into(),
+        end: None,
+        before: 60.0,
+        after: 250.0,
+    }];
+    assert!(cart.spike_above_max().is_none(), "30 × 10 carries 250");
+    let script = vec![
+        get("cart", StatusCode::OK, hpa("cart", 2, 10, 10)),
+        patch("cart", StatusCode::OK, hpa("cart", 2, 15, 10)),
+    ];
+    let (applied, patches) = run(&plan(vec![cart]), script, false);
+    assert_eq!(patches.lock().unwrap()[0].1["spec"]["maxReplicas"], 15);
+    assert_eq!(applied.changes[0].in_force_max(), Some(15));
+    let opened = &applied.incidents_opened;
+    assert_eq!(opened.len(), 1, "{applied:?}");
+    assert_eq!(
+        opened[0].cause,
+        homeostat::core::incident::Cause::SpikeAboveMax
+    );
+    assert!(
+        opened[0].blocked_by.ends_with(
+            "above the 150 that max 15 carries (the max in force after this run; 30 recommended)"
+        ),
+        "{}",
+        opened[0].blocked_by
+    );
+}

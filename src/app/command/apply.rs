@@ -147,6 +147,18 @@ pub(super) fn apply(
         cluster.as_ref(),
         &settings,
     ));
+    // From here on (alerts, the exit code, the log) a spike is judged
+    // against the max each HPA has after this run, not the recommended one.
+    let in_force: std::collections::HashMap<(&str, &str), u32> = applied
+        .changes
+        .iter()
+        .filter_map(|c| Some(((c.namespace.as_str(), c.name.as_str()), c.in_force_max()?)))
+        .collect();
+    for w in &mut plan.workloads {
+        w.in_force_max = in_force
+            .get(&(w.namespace.as_str(), w.name.as_str()))
+            .copied();
+    }
     // Not run, so neither recorded nor patched: failed, in the report and
     // the alerts.
     let unnamed = super::add_rejected(&config, &mut plan);

@@ -851,7 +851,9 @@ fn remember(
         .map(|i| i.id.clone())
         .collect();
     if matches!(w.status, Status::Ok | Status::NeedsOperator) {
-        let found = incident::findings(w, &run.troubles);
+        // Judged against the max the HPA has after this run.
+        let found =
+            incident::findings_under(w, &run.troubles, change.in_force_max().or(w.max_replicas));
         let changes = incident::advance(&mut state.incidents, &found, w, &at);
         concerned.extend(changes.opened.iter().map(|i| i.id.clone()));
         for opened in &changes.opened {

@@ -233,6 +233,12 @@ pub struct WorkloadPlan {
     /// and how much.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cold_start: Option<crate::core::shapes::ColdStart>,
+    /// After `apply`: the max its HPA has now, when it is not the
+    /// recommended one (a step limit, the hysteresis, the replicas running
+    /// or nothing applied kept another). A spike is judged against the
+    /// max that caps the HPA, not the one recommended.
+    #[serde(skip)]
+    pub in_force_max: Option<u32>,
 }
 
 /// A spike going on at the end of the history above what the recommended
@@ -249,11 +255,25 @@ pub struct SpikeAboveMax {
 }
 
 impl WorkloadPlan {
-    /// The ongoing spike (the latest spike, when `in_spike`) above what max
-    /// carries, if any: an operator has to act, as for `needs_operator`.
+    /// The max that caps the HPA: the one `apply` left in force, else the
+    /// recommended one.
+    #[must_use]
+    pub fn capping_max(&self) -> Option<u32> {
+        self.in_force_max.or(self.max_replicas)
+    }
+
+    /// The ongoing spike (the latest spike, when `in_spike`) above what the
+    /// max that caps the HPA ([`Self::capping_max`]) carries, if any: an
+    /// operator has to act, as for `needs_operator`.
     #[must_use]
     pub fn spike_above_max(&self) -> Option<SpikeAboveMax> {
-        let capacity = f64::from(self.max_replicas?) * self.target_per_replica?;
+        self.spike_above(self.capping_max()?)
+    }
+
+    /// The ongoing spike above what `max` replicas carry, if any.
+    #[must_use]
+    pub fn spike_above(&self, max: u32) -> Option<SpikeAboveMax> {
+        let capacity = f64::from(max) * self.target_per_replica?;
         let spike = self
             .events
             .iter()
@@ -308,6 +328,7 @@ impl WorkloadPlan {
             thin_interval: false,
             known_events: Vec::new(),
             cold_start: None,
+            in_force_max: None,
             scheduled_min: None,
             schedule: Vec::new(),
             validation_mase: None,

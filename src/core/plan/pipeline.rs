@@ -191,6 +191,7 @@ pub fn plan_in_fleet(
         untrustworthy_model: computed.untrustworthy_model,
         known_events: computed.known,
         cold_start: computed.cold_start,
+        in_force_max: None,
     };
     let fitted = Fitted {
         history: series,
