@@ -409,8 +409,13 @@ pub fn findings_under(plan: &WorkloadPlan, troubles: &[Trouble], max: Option<u32
             capacity: Some(spike.capacity),
             started: Some(spike.start),
             blocked_by: format!(
-                "a spike peaking at {} is going on above the {} that max {} carries{}",
+                "a spike peaking at {}{} is going on above the {} that max {} carries{}",
                 crate::core::bounds::significant(spike.load, 4),
+                spike.now.map_or(String::new(), |now| format!(
+                    " (at {} over the last {} minutes)",
+                    crate::core::bounds::significant(now, 4),
+                    crate::core::plan::LOAD_NOW_WINDOW / 60
+                )),
                 crate::core::bounds::significant(spike.capacity, 4),
                 max.unwrap_or(0),
                 match (max, plan.max_replicas) {
@@ -796,6 +801,22 @@ mod tests {
         );
         assert!(plan.spike_above_max().is_some());
         assert_eq!(findings_under(&plan, &[], Some(10)), Vec::new());
+
+        // Come down within what max carries, though still above where it
+        // rose from: nothing is capped, nothing to page for.
+        plan.in_force_max = None;
+        plan.events[0].after = 1800.0;
+        plan.load_now = Some(700.0);
+        assert!(findings(&plan, &[]).is_empty());
+        assert!(plan.spike_above_max().is_none());
+        // Still above it: capped now, and the finding says the load now.
+        plan.load_now = Some(1200.0);
+        let found = findings(&plan, &[]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            found[0].blocked_by,
+            "a spike peaking at 1800 (at 1200 over the last 15 minutes) is going on above the 1000 that max 10 carries"
+        );
     }
 
     #[test]

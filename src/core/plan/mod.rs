@@ -239,7 +239,17 @@ pub struct WorkloadPlan {
     /// max that caps the HPA, not the one recommended.
     #[serde(skip)]
     pub in_force_max: Option<u32>,
+    /// The load now: the median over the last [`LOAD_NOW_WINDOW`] seconds
+    /// of history (the last sample when they hold one). A spike pages only
+    /// while this is above what max carries: the HPA is capped now, not
+    /// merely still above the level the spike rose from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_now: Option<f64>,
 }
+
+/// Seconds of history [`WorkloadPlan::load_now`] is the median of: as long
+/// as an HPA must sit at its max before `at_max` pages.
+pub const LOAD_NOW_WINDOW: i64 = crate::core::apply::AT_MAX_ALERT;
 
 /// A spike going on at the end of the history above what the recommended
 /// max carries: healing needs more than the range allows (the HPA is
@@ -248,6 +258,8 @@ pub struct WorkloadPlan {
 pub struct SpikeAboveMax {
     /// The spike's peak load.
     pub load: f64,
+    /// The load now ([`WorkloadPlan::load_now`]), when known.
+    pub now: Option<f64>,
     /// `max_replicas × target_per_replica`.
     pub capacity: f64,
     /// When the spike began (RFC3339).
@@ -279,8 +291,13 @@ impl WorkloadPlan {
             .iter()
             .filter(|e| self.in_spike && e.kind == EventKind::Spike)
             .max_by(|a, b| a.start.cmp(&b.start))?;
-        (spike.after > capacity).then(|| SpikeAboveMax {
+        // Above what max carries at its peak and now: a spike that has
+        // come down within max, though still above where it rose from,
+        // caps nothing (a page then would be a false alarm).
+        let capped_now = self.load_now.is_none_or(|now| now > capacity);
+        (spike.after > capacity && capped_now).then(|| SpikeAboveMax {
             load: spike.after,
+            now: self.load_now,
             capacity,
             start: spike.start.clone(),
         })
@@ -329,6 +346,7 @@ impl WorkloadPlan {
             known_events: Vec::new(),
             cold_start: None,
             in_force_max: None,
+            load_now: None,
             scheduled_min: None,
             schedule: Vec::new(),
             validation_mase: None,

@@ -192,6 +192,9 @@ pub fn plan_in_fleet(
         known_events: computed.known,
         cold_start: computed.cold_start,
         in_force_max: None,
+        // Rounded as the report's loads are (a JSON report read back by
+        // `report merge` must judge a spike the same).
+        load_now: load_now(&series).map(|x| significant(x, 4)),
     };
     let fitted = Fitted {
         history: series,
@@ -646,4 +649,44 @@ fn seen_means(series: &Series, days: i64) -> impl Iterator<Item = f64> + '_ {
         .windows(width.min(recent.len()).max(1))
         .filter(|w| w.iter().all(|v| v.is_finite()))
         .map(|w| w.iter().sum::<f64>() / w.len() as f64)
+}
+
+/// The median known load over the last [`super::LOAD_NOW_WINDOW`] of
+/// `series` (its last known sample when the window holds none).
+fn load_now(series: &Series) -> Option<f64> {
+    let end = series.end();
+    let mut recent: Vec<f64> = (0..series.len())
+        .rev()
+        .take_while(|&i| series.timestamp(i) > end - super::LOAD_NOW_WINDOW)
+        .map(|i| series.values[i])
+        .filter(|v| v.is_finite())
+        .collect();
+    if recent.is_empty() {
+        return series.values.iter().rev().copied().find(|v| v.is_finite());
+    }
+    Some(crate::core::stats::median(&mut recent))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::series::GridStats;
+
+    #[test]
+    fn the_load_now_is_the_median_of_the_last_quarter_hour_or_the_last_sample() {
+        let at = |step: i64, values: Vec<f64>| Series {
+            start: 1_700_000_000,
+            step,
+            values,
+            stats: GridStats::default(),
+        };
+        // Every 5 minutes: the last three samples, one burst among them.
+        let five = at(300, vec![500.0, 10.0, 300.0, 20.0]);
+        assert_eq!(load_now(&five), Some(20.0));
+        // An unknown step is left out.
+        let gap = at(300, vec![500.0, 10.0, f64::NAN, 30.0]);
+        assert_eq!(load_now(&gap), Some(20.0));
+        // Every 30 minutes: the last sample alone.
+        assert_eq!(load_now(&at(1800, vec![5.0, 7.0])), Some(7.0));
+    }
 }
