@@ -390,6 +390,10 @@ impl Change {
     }
 }
 
+/// Annotation holding the last applied recommendation (JSON) on an HPA
+/// and its `GitOps` document.
+pub const ANNOTATION: &str = "homeostat.io/last-recommendation";
+
 /// An HPA at its max for longer than this (in a row) calls an operator.
 pub const AT_MAX_ALERT: i64 = 15 * 60;
 
@@ -533,36 +537,60 @@ impl ApplyRun {
         // A patch is written with its own record, always.
         let patched: std::collections::HashSet<(String, String)> =
             self.patches.iter().map(key).collect();
+        // A bound as a number, or as a quoted one (`"10"`, as `yq` and
+        // templates write them): the same bound.
+        let bound = |v: &serde_json::Value| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        };
         let bounds = |body: &serde_json::Value| {
             (
-                body["spec"]["minReplicas"].as_u64(),
-                body["spec"]["maxReplicas"].as_u64(),
+                bound(&body["spec"]["minReplicas"]),
+                bound(&body["spec"]["maxReplicas"]),
             )
+        };
+        // The run's bounds (and record, when it writes one) in `before`,
+        // everything else of it kept: labels, other annotations,
+        // `spec.behavior`, whatever a person or another tool put there.
+        let onto = |before: &serde_json::Value, body: &serde_json::Value, record: bool| {
+            let mut merged = before.clone();
+            for field in ["minReplicas", "maxReplicas"] {
+                merged["spec"][field] = body["spec"][field].clone();
+            }
+            let annotation = &body["metadata"]["annotations"][ANNOTATION];
+            if record && !annotation.is_null() {
+                merged["metadata"]["annotations"][ANNOTATION] = annotation.clone();
+            }
+            merged
         };
         // An HPA whose bounds stay keeps its document as it was, the last
         // change's record in its annotation with it: a document changes
         // only when its bounds do (rewritten with the bounds alone, every
         // patch made a second commit 6 hours later that lost its reasons).
-        let documents: Vec<&serde_json::Value> = self
+        let documents: Vec<serde_json::Value> = self
             .desired
             .iter()
             .map(|body| {
                 let k = key(body);
-                earlier
-                    .iter()
-                    .find(|(e, before)| {
-                        *e == k
-                            && bounds(before) == bounds(body)
+                match earlier.iter().find(|(e, _)| *e == k) {
+                    Some((e, before))
+                        if bounds(before) == bounds(body)
                             && !self.rewritten.contains(e)
-                            && !patched.contains(e)
-                    })
-                    .map_or(body, |(_, before)| before)
+                            && !patched.contains(e) =>
+                    {
+                        // Quoted bounds written as numbers: the API takes
+                        // no string for them.
+                        onto(before, body, false)
+                    }
+                    Some((_, before)) => onto(before, body, true),
+                    None => body.clone(),
+                }
             })
             .chain(
                 earlier
                     .iter()
                     .filter(|(k, _)| wanted.contains(k) && !written.contains(k))
-                    .map(|(_, body)| body),
+                    .map(|(_, body)| body.clone()),
             )
             .collect();
         serde_saphyr::to_string_multiple(&documents).expect("JSON values always serialise")

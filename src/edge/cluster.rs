@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 /// Field manager of homeostat's server-side apply patches.
 pub const FIELD_MANAGER: &str = "homeostat";
 /// Annotation holding the last applied recommendation (JSON).
-pub const ANNOTATION: &str = "homeostat.io/last-recommendation";
+pub use crate::core::apply::ANNOTATION;
 
 /// Attempts at a call the API server answers with a server error or 429.
 const ATTEMPTS: u32 = 3;

@@ -14,7 +14,7 @@ use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 const HPAS: &str = "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers";
@@ -1221,4 +1221,143 @@ fn a_spike_above_the_max_left_in_force_is_an_incident_though_the_recommended_max
         "{}",
         opened[0].blocked_by
     );
+}
+
+/// A hand edit no HPA can have (maxReplicas 1 under a min of 3: a typo)
+/// is no one's decision: said, planned from the bounds the last run wrote
+/// there, and written over. Before, the plan stepped from max 1 and the
+/// workload was left at a fraction of its max for hours of runs.
+#[test]
+fn a_typo_in_the_gitops_yaml_is_said_and_the_plan_starts_from_the_last_runs_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+    let config = dir.path().join("homeostat.yaml");
+    let yaml = dir.path().join("hpa.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "defaults: {{history: 28d, horizon: 1d}}\napply: {{rerun_window: 0}}\nworkloads:\n  - {{name: cart, namespace: shop, file: {}, target_per_replica: 2000, max_replicas: {{floor: 4, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 15}}}}\n",
+            taxi.display()
+        ),
+    )
+    .unwrap();
+    let apply = |at: &str| gitops_run_at(&config, &yaml, at, ("shop", "cart"));
+    let ((first_min, first_max), _) = apply("2015-01-25T04:30:00Z");
+    assert!(first_min > 1 && first_max > 4, "{first_min}..{first_max}");
+    let edited = std::fs::read_to_string(&yaml)
+        .unwrap()
+        .replace(&format!("maxReplicas: {first_max}"), "maxReplicas: 1");
+    std::fs::write(&yaml, edited).unwrap();
+    let ((min, max), stderr) = apply("2015-01-25T04:45:00Z");
+    assert!(
+        stderr.contains(&format!(
+            "shop/cart: the document of HPA shop/cart in {} has minReplicas {first_min} and maxReplicas 1, which no HPA can have (a typo?): planned from the {first_min}..{first_max} the last run wrote there, and written over",
+            yaml.display()
+        )),
+        "{stderr}"
+    );
+    // Stepped from the last run's bounds, not from 1: within ×0.8..×1.5.
+    assert!(
+        f64::from(max) >= 0.8 * f64::from(first_max) && min >= 1,
+        "{min}..{max} after {first_min}..{first_max}: {stderr}"
+    );
+    assert!(!stderr.contains("edited by hand"), "{stderr}");
+}
+
+/// The taxi workload of the `GitOps` tests, its min floor `min_floor`.
+fn taxi_gitops_config(dir: &Path, min_floor: u32) -> PathBuf {
+    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+    let config = dir.join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "defaults: {{history: 28d, horizon: 1d}}\napply: {{rerun_window: 0}}\nworkloads:\n  - {{name: cart, namespace: shop, file: {}, target_per_replica: 2000, max_replicas: {{floor: 4, ceiling: 40}}, min_replicas: {{floor: {min_floor}}}, current: {{min_replicas: 3, max_replicas: 15}}}}\n",
+            taxi.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// A document the run rewrites keeps what a person or another tool put in
+/// it (labels, other annotations, `spec.behavior`): only the bounds and
+/// homeostat's own annotation are the run's.
+#[test]
+fn a_rewritten_document_keeps_what_others_put_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("hpa.yaml");
+    let config = taxi_gitops_config(dir.path(), 2);
+    let ((first_min, _), _) =
+        gitops_run_at(&config, &yaml, "2015-01-25T04:30:00Z", ("shop", "cart"));
+    let text = std::fs::read_to_string(&yaml)
+        .unwrap()
+        .replace(
+            "metadata:\n  annotations:\n",
+            "metadata:\n  labels:\n    team: rides\n  annotations:\n    argocd.argoproj.io/sync-options: ServerSideApply=true\n",
+        )
+        .replace(
+            "spec:\n",
+            "spec:\n  behavior:\n    scaleDown:\n      stabilizationWindowSeconds: 600\n",
+        );
+    assert!(
+        text.contains("team: rides") && text.contains("stabilizationWindowSeconds"),
+        "{text}"
+    );
+    std::fs::write(&yaml, text).unwrap();
+    // A floor above the last min: the document is rewritten.
+    let floor = first_min + 1;
+    let config = taxi_gitops_config(dir.path(), floor);
+    let ((min, _), stderr) =
+        gitops_run_at(&config, &yaml, "2015-01-25T04:45:00Z", ("shop", "cart"));
+    assert_eq!(min, floor, "{stderr}");
+    let documents: Vec<Value> =
+        serde_saphyr::from_multiple(&std::fs::read_to_string(&yaml).unwrap()).unwrap();
+    assert_eq!(documents.len(), 1);
+    let document = &documents[0];
+    assert_eq!(document["metadata"]["labels"]["team"], "rides");
+    assert_eq!(
+        document["metadata"]["annotations"]["argocd.argoproj.io/sync-options"],
+        "ServerSideApply=true"
+    );
+    assert_eq!(
+        document["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"],
+        600
+    );
+    let record: Value = serde_json::from_str(
+        document["metadata"]["annotations"]["homeostat.io/last-recommendation"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["min_replicas"], floor);
+}
+
+/// A hand edit written as a quoted number (`maxReplicas: "10"`, as `yq`
+/// and templates write them) is the same edit as an unquoted one: kept run
+/// after run, and written as a number. Before, the run said "kept",
+/// rewrote the record to the edit's bounds, and the next run stepped away
+/// from it without a word.
+#[test]
+fn a_quoted_hand_edit_is_kept_run_after_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("hpa.yaml");
+    let config = taxi_gitops_config(dir.path(), 2);
+    let apply = |at: &str| gitops_run_at(&config, &yaml, at, ("shop", "cart"));
+    let ((_, first_max), _) = apply("2015-01-25T04:30:00Z");
+    let edited = first_max - 1;
+    let text = std::fs::read_to_string(&yaml).unwrap().replace(
+        &format!("maxReplicas: {first_max}"),
+        &format!("maxReplicas: \"{edited}\""),
+    );
+    std::fs::write(&yaml, text).unwrap();
+    for at in ["2015-01-25T04:45:00Z", "2015-01-25T05:00:00Z"] {
+        let ((_, max), stderr) = apply(at);
+        assert_eq!(max, edited, "{at}: {stderr}");
+        assert!(
+            stderr.contains("bounds edited by hand in"),
+            "{at}: {stderr}"
+        );
+    }
+    let text = std::fs::read_to_string(&yaml).unwrap();
+    assert!(text.contains(&format!("maxReplicas: {edited}\n")), "{text}");
 }

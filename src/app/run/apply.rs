@@ -427,7 +427,11 @@ pub async fn current_from_cluster(client: &kube::Client, config: &mut Config) {
 /// step limits and holds start from there, not from a `current:` older
 /// than the last patch (max stayed at ×1.5 of it run after run). The ids
 /// (`namespace/name`) of the workloads it set; an HPA the file does not
-/// hold keeps `current:`.
+/// hold keeps `current:`. Bounds no HPA can have (min 0, or above max: a
+/// typo in a hand edit) are no one's decision: the plan starts from those
+/// the last run wrote there (its annotation), else from `current:`, with
+/// a warning, and the document is written over (before, `maxReplicas: 1`
+/// under a min of 2 was stepped from, and max fell from 24 to 2).
 ///
 /// # Errors
 ///
@@ -443,11 +447,36 @@ pub fn current_from_yaml(
             path.display()
         )
     })?;
+    let records = recorded_in_yaml(&documents_in_yaml(path, yaml)?);
     let mut set = std::collections::HashSet::new();
     for w in &mut config.workloads {
-        if let Some(&(min_replicas, max_replicas)) =
-            bounds.get(&(w.namespace.clone(), w.hpa.clone()))
-        {
+        let key = (w.namespace.clone(), w.hpa.clone());
+        if let Some(&(min, max)) = bounds.get(&key) {
+            let (min_replicas, max_replicas) = if min >= 1 && min <= max {
+                (min, max)
+            } else if let Some(&recorded) = records.get(&key) {
+                tracing::warn!(
+                    workload = %w.id(),
+                    "{}: the document of HPA {}/{} in {} has minReplicas {min} and maxReplicas {max}, which no HPA can have (a typo?): planned from the {}..{} the last run wrote there, and written over",
+                    w.id(),
+                    w.namespace,
+                    w.hpa,
+                    path.display(),
+                    recorded.0,
+                    recorded.1
+                );
+                recorded
+            } else {
+                tracing::warn!(
+                    workload = %w.id(),
+                    "{}: the document of HPA {}/{} in {} has minReplicas {min} and maxReplicas {max}, which no HPA can have (a typo?), and no record of the last run's bounds: planned from `current:`, and written over",
+                    w.id(),
+                    w.namespace,
+                    w.hpa,
+                    path.display()
+                );
+                continue;
+            };
             w.current = Some(crate::core::workload::CurrentBounds {
                 min_replicas,
                 max_replicas,

@@ -43,6 +43,10 @@ pub fn apply_without_a_cluster(
         .env("KUBECONFIG", home.join("no-kubeconfig"))
         .env("HOME", home)
         .env_remove("KUBERNETES_SERVICE_HOST")
+        // A config without `store:` keeps its model store in `models/` of
+        // the working directory: the test's own, not the repository's
+        // (shared by every test running at once).
+        .current_dir(home)
         .output()
         .expect("the homeostat binary runs")
 }
