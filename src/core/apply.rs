@@ -487,6 +487,12 @@ pub struct ApplyRun {
     /// when its bounds stay: a person's edit homeostat took back.
     #[serde(skip)]
     pub rewritten: std::collections::HashSet<(String, String)>,
+    /// HPAs (namespace, name) planned for a moment (`--at`) earlier than
+    /// their store's last run: a replay, whose `GitOps` document stays as
+    /// the last run wrote it (a replay must not move the repository back
+    /// in time, as it does not move the store).
+    #[serde(skip)]
+    pub replayed: std::collections::HashSet<(String, String)>,
     /// The alerts this run raises beyond the plan's: an HPA that sat at
     /// its max, a read or patch that failed (in the JSON as `alerts`).
     #[serde(rename = "alerts")]
@@ -573,6 +579,7 @@ impl ApplyRun {
             .map(|body| {
                 let k = key(body);
                 match earlier.iter().find(|(e, _)| *e == k) {
+                    Some((e, before)) if self.replayed.contains(e) => before.clone(),
                     Some((e, before))
                         if bounds(before) == bounds(body)
                             && !self.rewritten.contains(e)

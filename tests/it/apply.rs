@@ -1361,3 +1361,24 @@ fn a_quoted_hand_edit_is_kept_run_after_run() {
     let text = std::fs::read_to_string(&yaml).unwrap();
     assert!(text.contains(&format!("maxReplicas: {edited}\n")), "{text}");
 }
+
+/// A replay of an earlier moment (`--at` before the store's last run)
+/// leaves the `GitOps` YAML as the last run wrote it, as it leaves the
+/// store: before, it wrote that moment's bounds there, and the runs after
+/// it stepped on from them.
+#[test]
+fn a_replay_of_an_earlier_moment_leaves_the_gitops_yaml_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("hpa.yaml");
+    let config = taxi_gitops_config(dir.path(), 2);
+    let apply = |at: &str| gitops_run_at(&config, &yaml, at, ("shop", "cart"));
+    apply("2015-01-25T04:30:00Z");
+    apply("2015-01-26T04:30:00Z");
+    let before = std::fs::read_to_string(&yaml).unwrap();
+    let (_, stderr) = apply("2015-01-10T16:30:00Z");
+    assert_eq!(std::fs::read_to_string(&yaml).unwrap(), before, "{stderr}");
+    assert!(
+        stderr.contains("shop/cart: its document in the YAML is left as the last run wrote it"),
+        "{stderr}"
+    );
+}

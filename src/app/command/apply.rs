@@ -202,6 +202,15 @@ pub(super) fn apply(
     let written = match output.patches {
         Some(PatchFormat::Yaml) => {
             eprint!("{report}");
+            for key in earlier.iter().map(|(key, _)| key) {
+                if applied.replayed.contains(key) {
+                    tracing::warn!(
+                        "{}/{}: its document in the YAML is left as the last run wrote it: this run's moment (--at) is earlier than that run's, a replay",
+                        key.0,
+                        key.1
+                    );
+                }
+            }
             for (id, why) in &applied.not_desired {
                 tracing::warn!(workload = %id, "{id}: {why}, and no live HPA to read its bounds from: the YAML keeps the document the last run wrote for it, if any");
             }

@@ -70,6 +70,7 @@ pub async fn apply_changes(
         desired: Vec::new(),
         not_desired: Vec::new(),
         rewritten: std::collections::HashSet::new(),
+        replayed: std::collections::HashSet::new(),
         troubles: Vec::new(),
         since_last_run: Vec::new(),
         store_problems: Vec::new(),
@@ -798,6 +799,7 @@ fn remember(
             );
             tracing::warn!(workload = %id, "{id}: {note}");
             run.since_last_run.push((id, note));
+            run.replayed.insert((w.namespace.clone(), w.hpa.clone()));
             return;
         }
     }
