@@ -720,6 +720,12 @@ fn the_gitops_yaml_keeps_the_last_documents_of_hpas_this_run_writes_none_for() {
         !bounds.contains_key(&key("gone")),
         "not in the config any more"
     );
+    // Dropped, and said.
+    assert!(
+        stderr.contains("shop/gone: no workload of the config names this HPA any more: its document is dropped from"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("shop/web: no workload"), "{stderr}");
 }
 
 /// One workload's mistake in a shared config stops only it: the others

@@ -228,6 +228,17 @@ pub(super) fn apply(
                     }
                 }
             }
+            // Dropped on purpose (the workload left the config), but never
+            // silently: a synced repository then gives the HPA back to its
+            // base manifest's bounds.
+            for (key, _) in earlier.iter().filter(|(key, _)| !hpas.contains(key)) {
+                tracing::warn!(
+                    "{}/{}: no workload of the config names this HPA any more: its document is dropped from {} (once synced, the HPA has its base manifest's bounds again; keep the workload in the config to keep its document)",
+                    key.0,
+                    key.1,
+                    output.path.map_or_else(|| "the YAML".to_string(), |p| p.display().to_string())
+                );
+            }
             emit(output.path, &applied.patches_yaml(&earlier, &hpas))
         }
         None => emit(output.path, &report),
