@@ -50,6 +50,10 @@ pub struct RunRecord {
     /// When it ran, by the clock (RFC3339): what tells a rerun.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ran_at: Option<String>,
+    /// In `mode: schedule`: the schedule's min for then, which the run
+    /// wanted (see [`crate::core::apply::hold_schedule_drop`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_min: Option<u32>,
 }
 
 /// What homeostat could not heal.

@@ -494,6 +494,7 @@ mod tests {
             step_from: None,
             left: None,
             ran_at: None,
+            scheduled_min: None,
         }
     }
 

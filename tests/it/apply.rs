@@ -1388,3 +1388,40 @@ fn a_replay_of_an_earlier_moment_leaves_the_gitops_yaml_as_it_was() {
         "{stderr}"
     );
 }
+
+/// `mode: schedule` run every 15 minutes over an evening whose forecast
+/// hovers at the edge of a replica (tweets about IBM, 3 per replica): the
+/// schedule's min is lowered only when two runs in a row want it, so min
+/// does not flip with every run (it changed 5 times in 3 hours, each drop
+/// lasting 15 minutes); a raise is never held.
+#[test]
+fn the_schedules_min_is_lowered_only_when_two_runs_in_a_row_want_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ibm = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__twitter_volume_ibm.csv");
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "workloads:\n  - {{name: ibm, namespace: social, file: {}, target_per_replica: 3, mode: schedule, max_replicas: {{floor: 2, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 17}}}}\n",
+            ibm.display()
+        ),
+    )
+    .unwrap();
+    let yaml = dir.path().join("hpa.yaml");
+    let mut mins = Vec::new();
+    let mut held = 0;
+    for quarter in 0..13 {
+        let minutes = 19 * 60 + 30 + 15 * quarter;
+        let at = format!("2015-04-01T{:02}:{:02}:00Z", minutes / 60, minutes % 60);
+        let ((min, _), stderr) = gitops_run_at(&config, &yaml, &at, ("social", "ibm"));
+        held += usize::from(
+            stderr.contains("the schedule lowers min only when two runs in a row want it"),
+        );
+        mins.push(min);
+    }
+    let changes = mins.windows(2).filter(|w| w[0] != w[1]).count();
+    assert!(changes <= 2, "min over the evening: {mins:?}");
+    assert!(held >= 1, "{mins:?}");
+    // Lowered in the end, once two runs agreed.
+    assert_eq!(mins.last(), Some(&2), "{mins:?}");
+}

@@ -222,6 +222,22 @@ pub async fn apply_changes(
             },
         };
         let mut change = decide(w, baseline, &settings.rules);
+        // The schedule's min lowered only when the last run before this
+        // moment (within the hour; a rerun of this moment is not it)
+        // wanted it as low too.
+        let wanted_before = loaded.state.as_ref().and_then(|s| {
+            let ago = |r: &crate::core::incident::RunRecord| {
+                let then = crate::core::time::parse_timestamp(&r.at).ok()?;
+                Some(w.now? - then)
+            };
+            s.history
+                .iter()
+                .rev()
+                .find(|r| ago(r).is_some_and(|a| a > 0))
+                .filter(|r| ago(r).is_some_and(|a| a <= crate::core::apply::SCHEDULE_AGREE_WITHIN))
+                .and_then(|r| r.scheduled_min)
+        });
+        crate::core::apply::hold_schedule_drop(&mut change, w.scheduled_min, wanted_before);
         match yaml_edit {
             Some(YamlEdit::Kept(why)) => {
                 // Nothing else held it back: the plan's own limits would
@@ -942,6 +958,7 @@ fn remember(
             .map(|c| (c.min_replicas, c.max_replicas)),
         left: change.to_min.zip(change.to_max),
         ran_at: Some(run.generated_at.clone()),
+        scheduled_min: w.scheduled_min,
     });
     if let Err(e) = store.save(&state) {
         store_problem(run, e.label(), e.to_string());

@@ -136,10 +136,14 @@ pub(super) fn reasons(
                 computed.schedule.len().saturating_sub(1)
             )
         };
-        reasons.push(format!(
+        let schedule = format!(
             "schedule: min {min} now (what the expected load over the next {} needs); {over_the_horizon}",
             human_span(computed.lead),
-        ));
+        );
+        // The annotation too: the min `apply` sets is this one, not the
+        // horizon's the first line gives.
+        annotation.push(schedule.clone());
+        reasons.push(schedule);
     }
     (reasons, annotation)
 }
