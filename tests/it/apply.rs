@@ -1425,3 +1425,38 @@ fn the_schedules_min_is_lowered_only_when_two_runs_in_a_row_want_it() {
     // Lowered in the end, once two runs agreed.
     assert_eq!(mins.last(), Some(&2), "{mins:?}");
 }
+
+/// A workload that needs an operator from its first `GitOps` run gets a
+/// document all the same, with the bounds `current:` says it has: the
+/// operator raises max there, and the next run sees the edit as the fix
+/// of the open incident. Before, it got no document, and an operator's
+/// document written by hand was not seen as a change.
+#[test]
+fn a_workload_that_needs_an_operator_from_its_first_gitops_run_gets_a_document_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "defaults: {{history: 28d, horizon: 1d}}\nworkloads:\n  - {{name: cart, namespace: shop, file: {}, target_per_replica: 2000, max_replicas: {{floor: 2, ceiling: 8}}, current: {{min_replicas: 2, max_replicas: 8}}}}\n",
+            taxi.display()
+        ),
+    )
+    .unwrap();
+    let yaml = dir.path().join("hpa.yaml");
+    let ((min, max), stderr) =
+        gitops_run_at(&config, &yaml, "2015-01-25T04:30:00Z", ("shop", "cart"));
+    assert!(stderr.contains("needs_operator"), "{stderr}");
+    assert_eq!((min, max), (2, 8), "the bounds `current:` says: {stderr}");
+    // The operator's fix: max 20 in the repository.
+    let edited = std::fs::read_to_string(&yaml)
+        .unwrap()
+        .replace("maxReplicas: 8", "maxReplicas: 20");
+    std::fs::write(&yaml, edited).unwrap();
+    let ((_, max), stderr) =
+        gitops_run_at(&config, &yaml, "2015-01-25T04:45:00Z", ("shop", "cart"));
+    assert_eq!(max, 20, "kept as the operator left it: {stderr}");
+    assert!(stderr.contains("bounds edited by hand in"), "{stderr}");
+    assert!(stderr.contains("noted on incident"), "{stderr}");
+}

@@ -304,9 +304,12 @@ pub async fn apply_changes(
         } else {
             // Left as it is: in the GitOps YAML all the same. The bounds in
             // force when known — this run's decision, else the live HPA's
-            // (not `current:`, which may be older than the last patch).
+            // or the YAML's, else `current:` (a workload that needs an
+            // operator from its first GitOps run then has a document the
+            // operator can raise max in, and homeostat sees that edit as
+            // the fix).
             let kept = change.to_min.zip(change.to_max).or_else(|| {
-                matches!(change.compared_with, "cluster" | "yaml")
+                matches!(change.compared_with, "cluster" | "yaml" | "config")
                     .then(|| change.from_min.zip(change.from_max))
                     .flatten()
             });
