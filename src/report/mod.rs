@@ -260,7 +260,15 @@ pub fn current_range(w: &WorkloadPlan) -> String {
 /// in the JSON's `min_replicas` and the reasons).
 #[must_use]
 pub fn recommended_range(w: &WorkloadPlan) -> String {
-    range(w.scheduled_min.or(w.min_replicas), w.max_replicas)
+    let recommended = range(w.scheduled_min.or(w.min_replicas), w.max_replicas);
+    // A range held at a ceiling below the need is no cut: said, so that
+    // "2..12 → 2..10" does not read as "max lowered" beside a load that
+    // needs 32.
+    if w.status == Status::NeedsOperator {
+        format!("{recommended} (ceiling too low)")
+    } else {
+        recommended
+    }
 }
 
 /// Text as a terminal, a CSV reader or a web page may show it: control
@@ -784,6 +792,9 @@ mod tests {
         assert_eq!(severity(&w), Severity::Unchanged);
         w.scheduled_min = Some(3);
         assert_eq!(super::recommended_range(&w), "3..20");
+        let mut capped = w.clone();
+        capped.status = Status::NeedsOperator;
+        assert_eq!(super::recommended_range(&capped), "3..20 (ceiling too low)");
         assert_eq!(severity(&w), Severity::Change);
         assert!(super::recommends_change(&w));
         w.scheduled_min = Some(2);

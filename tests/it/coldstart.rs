@@ -660,3 +660,58 @@ fn a_rerun_at_the_same_moment_gives_a_workload_under_two_weeks_the_same_bounds()
         assert_eq!(first[field], second[field], "{field}: {first:#} {second:#}");
     }
 }
+
+/// A young workload's bounds come from the fleet's shapes: `apply` says
+/// so in the HPA's record (the annotation), as `recommend` does in its
+/// reasons.
+#[test]
+fn a_young_workloads_hpa_record_says_its_bounds_rest_on_a_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let old = write(d, "api-us", now(), 28 * DAY, 1_000.0, &|t| rhythm(true, t));
+    let new = write(d, "api-eu", now(), 30 * 3_600, 400.0, &|t| rhythm(true, t));
+    let config = config(
+        d,
+        "apply.yaml",
+        &[
+            entry("api-us", &old, 200.0, ""),
+            entry("api-eu", &new, 200.0, "    like: apps/api-us\n"),
+        ],
+    );
+    let yaml = d.join("hpa.yaml");
+    let at = homeostat::core::time::format_timestamp(now());
+    let out = support::apply_without_a_cluster(
+        &[
+            "--no-notify",
+            "--at",
+            &at,
+            "--output-format",
+            "yaml",
+            "--output",
+            yaml.to_str().unwrap(),
+        ],
+        &config,
+        d,
+    );
+    let stderr = support::stderr(&out);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    let documents: Vec<Value> =
+        serde_saphyr::from_multiple(&std::fs::read_to_string(&yaml).unwrap()).unwrap();
+    let record = |name: &str| -> Value {
+        let document = documents
+            .iter()
+            .find(|d| d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {documents:?}"));
+        serde_json::from_str(
+            document["metadata"]["annotations"]["homeostat.io/last-recommendation"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let reasons = record("api-eu")["reasons"].to_string();
+    assert!(reasons.contains("cold start"), "{reasons}");
+    assert!(!record("api-us")["reasons"]
+        .to_string()
+        .contains("cold start"));
+}

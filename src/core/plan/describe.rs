@@ -78,7 +78,8 @@ pub(super) fn reasons(
         ..
     } = computed;
     let mut reasons = vec![describe_data(series, origin), describe_model(forecast)];
-    reasons.extend(computed.cold_start.as_ref().map(describe_cold_start));
+    let cold_start = computed.cold_start.as_ref().map(describe_cold_start);
+    reasons.extend(cold_start.clone());
     let (thinnest, needed) = computed.interval_support;
     if thinnest < needed {
         reasons.push(format!(
@@ -106,6 +107,10 @@ pub(super) fn reasons(
         annotation.push(change);
     }
     reasons.extend(annotation.iter().cloned());
+    // Bounds from the fleet's shapes: the HPA's record says so too (a
+    // history cut to hours was planned as a cold start without a word in
+    // `apply`'s annotation).
+    annotation.splice(0..0, cold_start);
     annotation.extend(describe_headroom(adaptation, workload));
     reasons.extend(describe_events(
         &computed.events,
