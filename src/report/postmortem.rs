@@ -96,23 +96,28 @@ pub fn draft(
         workload: workload.to_string(),
         summary,
         why: incident.blocked_by.clone(),
-        // A change the run that opened the incident saw was made before
-        // it opened: listed, but as what it may be, its cause.
-        changes: incident
-            .operator_changes
-            .iter()
-            .map(|c| {
-                let what = if c.at <= incident.opened {
-                    format!(
-                        "{} (seen by the run that opened the incident: made before it, a possible cause rather than a fix)",
-                        c.what
-                    )
-                } else {
-                    c.what.clone()
-                };
-                (c.at.clone(), what)
-            })
-            .collect(),
+        // A change made before the incident opened (seen by the run that
+        // opened it, or a note dated before it) is listed as what it may
+        // be, its cause. In time order, a note dated earlier among them.
+        changes: {
+            let mut changes: Vec<(String, String)> = incident
+                .operator_changes
+                .iter()
+                .map(|c| {
+                    let what = if c.at <= incident.opened {
+                        format!(
+                            "{} (made before the incident opened: a possible cause rather than a fix)",
+                            c.what
+                        )
+                    } else {
+                        c.what.clone()
+                    };
+                    (c.at.clone(), what)
+                })
+                .collect();
+            changes.sort_by(|a, b| a.0.cmp(&b.0));
+            changes
+        },
         timeline: timeline(incident, runs),
         now: what_now(incident, runs, learned, open_since),
     }
@@ -350,7 +355,7 @@ mod tests {
             ..incident.clone()
         };
         let text = render_markdown(&draft(&caused, &runs, &[], None));
-        assert!(text.contains("- 2026-01-02T00:00:00Z: config: max_replicas.ceiling 40 → 3 (seen by the run that opened the incident: made before it, a possible cause rather than a fix)"), "{text}");
+        assert!(text.contains("- 2026-01-02T00:00:00Z: config: max_replicas.ceiling 40 → 3 (made before the incident opened: a possible cause rather than a fix)"), "{text}");
         assert!(text.contains("Nothing learned from it yet"), "{text}");
 
         // The condition back under a new incident: not called cleared
