@@ -405,19 +405,34 @@ pub const SCHEDULE_AGREE_WITHIN: i64 = 3_600;
 /// run (5 patches in 2.5 hours on a tweet-volume trace, drops lasting 15
 /// minutes). A raise is never held: it is the safe side. Without a
 /// recent run to agree with, nothing is held (the first run, a day's gap).
-pub fn hold_schedule_drop(change: &mut Change, scheduled: Option<u32>, wanted_before: Option<u32>) {
-    let (Some(_), Some(before), Some(from), Some(to)) =
-        (scheduled, wanted_before, change.from_min, change.to_min)
-    else {
+pub fn hold_schedule_drop(change: &mut Change, plan: &WorkloadPlan, wanted_before: Option<u32>) {
+    let (Some(_), Some(before), Some(from), Some(to)) = (
+        plan.scheduled_min,
+        wanted_before,
+        change.from_min,
+        change.to_min,
+    ) else {
         return;
     };
     if to < from && before > to {
-        change.held_back.push(format!(
-            "min not lowered ({from} → {to}): the last run's schedule wanted {before}, and the schedule lowers min only when two runs in a row want it (a forecast at the edge of a replica would flip it every run)"
-        ));
-        change.to_min = Some(from);
-        change.to_max = change.to_max.map(|max| max.max(from));
-        change.patch = (Some(from), change.to_max) != (change.from_min, change.from_max);
+        // As low as both runs want (a schedule falling one replica a run
+        // still falls, a run behind), inside the configured range.
+        let (min_range, max_range) = configured_ranges(plan);
+        let held = before.min(from).clamp(*min_range.start(), *min_range.end());
+        change.held_back.push(if held < from {
+            format!(
+                "min lowered only to {held} ({from} → {to}): the last run's schedule wanted {before}, and the schedule lowers min only as far as two runs in a row want it (a forecast at the edge of a replica would flip it every run)"
+            )
+        } else {
+            format!(
+                "min not lowered ({from} → {to}): the last run's schedule wanted {before}, and the schedule lowers min only as far as two runs in a row want it (a forecast at the edge of a replica would flip it every run)"
+            )
+        });
+        change.to_min = Some(held);
+        change.to_max = change
+            .to_max
+            .map(|max| max.clamp(*max_range.start(), *max_range.end()).max(held));
+        change.patch = (change.to_min, change.to_max) != (change.from_min, change.from_max);
     }
 }
 
@@ -520,6 +535,11 @@ pub struct ApplyRun {
     /// in time, as it does not move the store).
     #[serde(skip)]
     pub replayed: std::collections::HashSet<(String, String)>,
+    /// Per workload (namespace, name): the max its HPA has after the run,
+    /// when known — the one applied (or that a dry run or the `GitOps`
+    /// YAML would set), the one it had when the patch failed.
+    #[serde(skip)]
+    pub in_force_max: std::collections::HashMap<(String, String), u32>,
     /// The alerts this run raises beyond the plan's: an HPA that sat at
     /// its max, a read or patch that failed (in the JSON as `alerts`).
     #[serde(rename = "alerts")]
@@ -652,27 +672,35 @@ mod tests {
             patch: from != to,
             held_back: Vec::new(),
         };
+        let scheduled = |min: Option<u32>| WorkloadPlan {
+            scheduled_min: min,
+            ..plan(Status::Ok, 2, 10)
+        };
         // The last run wanted 3: held, and said.
         let mut c = change(3, 2);
-        hold_schedule_drop(&mut c, Some(2), Some(3));
+        hold_schedule_drop(&mut c, &scheduled(Some(2)), Some(3));
         assert_eq!((c.to_min, c.patch), (Some(3), false));
         assert!(
             c.held_back[0].starts_with("min not lowered (3 → 2): the last run's schedule wanted 3")
         );
         // It wanted 2 too, or there is no recent run, or it is no schedule:
         // lowered.
-        for (scheduled, before) in [(Some(2), Some(2)), (Some(2), None), (None, Some(3))] {
+        for (min, before) in [(Some(2), Some(2)), (Some(2), None), (None, Some(3))] {
             let mut c = change(3, 2);
-            hold_schedule_drop(&mut c, scheduled, before);
-            assert_eq!(
-                (c.to_min, c.patch),
-                (Some(2), true),
-                "{scheduled:?} {before:?}"
-            );
+            hold_schedule_drop(&mut c, &scheduled(min), before);
+            assert_eq!((c.to_min, c.patch), (Some(2), true), "{min:?} {before:?}");
         }
+        // A schedule falling a replica a run falls a run behind, not held
+        // at its peak: 20 → 16 wanted after a run that wanted 17 is 17.
+        let mut c = change(20, 16);
+        c.from_max = Some(30);
+        c.to_max = Some(30);
+        hold_schedule_drop(&mut c, &scheduled(Some(16)), Some(17));
+        assert_eq!((c.to_min, c.patch), (Some(17), true));
+        assert!(c.held_back[0].starts_with("min lowered only to 17 (20 → 16)"));
         // A raise is never held.
         let mut c = change(2, 3);
-        hold_schedule_drop(&mut c, Some(3), Some(2));
+        hold_schedule_drop(&mut c, &scheduled(Some(3)), Some(2));
         assert_eq!(c.to_min, Some(3));
     }
 

@@ -114,7 +114,8 @@ pub struct Incident {
     pub last_seen: String,
     pub runs: u32,
     /// The highest load the runs found that could not be served, and the
-    /// capacity of the range recommended then.
+    /// capacity of the max in force then (the recommended one, or after
+    /// `apply` the one it left on the HPA).
     pub load: Option<f64>,
     pub capacity: Option<f64>,
     /// What homeostat recommended when it opened.
@@ -445,6 +446,10 @@ pub fn findings_under(plan: &WorkloadPlan, troubles: &[Trouble], max: Option<u32
     found
 }
 
+/// An open `spike_above_max` incident closes once the spike is over or the
+/// load has come below this share of what max carries.
+pub const SPIKE_CLEAR: f64 = 0.9;
+
 /// Opens, continues and closes `incidents` (a workload's, oldest first)
 /// after a run at `now` (RFC3339) that found `findings` for `plan`.
 pub fn advance(
@@ -464,6 +469,17 @@ pub fn advance(
                 (a, b) => a.or(b),
             };
             incident.capacity = finding.capacity.or(incident.capacity);
+        } else if incident.cause == Cause::SpikeAboveMax
+            && plan.in_spike
+            && plan
+                .load_now
+                .zip(incident.capacity)
+                .is_some_and(|(load, capacity)| load > SPIKE_CLEAR * capacity)
+        {
+            // The spike still going on near the cap: not closed on one run
+            // a little under it (the next run above would open another).
+            incident.runs += 1;
+            incident.last_seen = now.to_string();
         } else {
             incident.closed = Some(now.to_string());
             changes.closed.push(incident.clone());
@@ -583,6 +599,34 @@ mod tests {
             "t4",
         );
         assert_eq!(again.opened[0].id, "web/api#2");
+    }
+
+    #[test]
+    fn a_spike_incident_stays_open_while_the_spike_hovers_near_the_cap() {
+        let mut plan = plan(Status::Ok);
+        plan.in_spike = true;
+        let mut incidents = Vec::new();
+        advance(
+            &mut incidents,
+            &[finding(Cause::SpikeAboveMax)],
+            &plan,
+            "t1",
+        );
+        // A run a little under what max carries (1000), the spike going on:
+        // still open, not closed to be opened again by the next run above.
+        plan.load_now = Some(950.0);
+        let near = advance(&mut incidents, &[], &plan, "t2");
+        assert!(near.closed.is_empty(), "{near:?}");
+        assert_eq!(incidents[0].last_seen, "t2");
+        // Well under it, or the spike over: closed.
+        plan.load_now = Some(850.0);
+        let under = advance(&mut incidents, &[], &plan, "t3");
+        assert_eq!(under.closed.len(), 1);
+        let mut other = Vec::new();
+        plan.load_now = Some(950.0);
+        advance(&mut other, &[finding(Cause::SpikeAboveMax)], &plan, "t1");
+        plan.in_spike = false;
+        assert_eq!(advance(&mut other, &[], &plan, "t2").closed.len(), 1);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 fn cause_in_words(cause: Cause) -> &'static str {
     match cause {
         Cause::NeedsOperator => "the expected load needed more replicas than a ceiling allows",
-        Cause::SpikeAboveMax => "a spike went above what the recommended max carries",
+        Cause::SpikeAboveMax => "a spike went above what the max in force carries",
         Cause::AtMax => "the HPA sat at its max for longer than it should",
     }
 }
@@ -76,7 +76,7 @@ pub fn draft(
         summary.push((
             "load against the range",
             format!(
-                "{} against the {} the recommended max carries (×{:.1})",
+                "{} against the {} the max in force carries (×{:.1})",
                 crate::report::number(load),
                 crate::report::number(capacity),
                 load / capacity
@@ -320,7 +320,7 @@ mod tests {
         ];
         let text = render_markdown(&draft(&incident, &runs, &[], None));
         assert!(text.starts_with("# Post-mortem draft: mobility/taxi#1 (needs_operator)"));
-        assert!(text.contains("| load against the range | 30000 against the 6000 the recommended max carries (×5.0) |"), "{text}");
+        assert!(text.contains("| load against the range | 30000 against the 6000 the max in force carries (×5.0) |"), "{text}");
         assert!(text.contains("- 2026-01-02T12:00:00Z: config: max_replicas.ceiling 3 → 40"));
         let timeline: Vec<&str> = text
             .lines()

@@ -149,14 +149,10 @@ pub(super) fn apply(
     ));
     // From here on (alerts, the exit code, the log) a spike is judged
     // against the max each HPA has after this run, not the recommended one.
-    let in_force: std::collections::HashMap<(&str, &str), u32> = applied
-        .changes
-        .iter()
-        .filter_map(|c| Some(((c.namespace.as_str(), c.name.as_str()), c.in_force_max()?)))
-        .collect();
     for w in &mut plan.workloads {
-        w.in_force_max = in_force
-            .get(&(w.namespace.as_str(), w.name.as_str()))
+        w.in_force_max = applied
+            .in_force_max
+            .get(&(w.namespace.clone(), w.name.clone()))
             .copied();
     }
     // Not run, so neither recorded nor patched: failed, in the report and
@@ -231,13 +227,23 @@ pub(super) fn apply(
             // Dropped on purpose (the workload left the config), but never
             // silently: a synced repository then gives the HPA back to its
             // base manifest's bounds.
+            let file = output
+                .path
+                .map_or_else(|| "the YAML".to_string(), |p| p.display().to_string());
             for (key, _) in earlier.iter().filter(|(key, _)| !hpas.contains(key)) {
-                tracing::warn!(
-                    "{}/{}: no workload of the config names this HPA any more: its document is dropped from {} (once synced, the HPA has its base manifest's bounds again; keep the workload in the config to keep its document)",
-                    key.0,
-                    key.1,
-                    output.path.map_or_else(|| "the YAML".to_string(), |p| p.display().to_string())
-                );
+                if config.shard.is_some() {
+                    tracing::warn!(
+                        "{}/{}: no workload of this shard names this HPA: its document is dropped from {file} (give each shard a YAML file of its own)",
+                        key.0,
+                        key.1
+                    );
+                } else {
+                    tracing::warn!(
+                        "{}/{}: no workload of the config names this HPA any more: its document is dropped from {file} (once synced, the HPA has its base manifest's bounds again; keep the workload in the config to keep its document)",
+                        key.0,
+                        key.1
+                    );
+                }
             }
             emit(output.path, &applied.patches_yaml(&earlier, &hpas))
         }

@@ -71,6 +71,7 @@ pub async fn apply_changes(
         not_desired: Vec::new(),
         rewritten: std::collections::HashSet::new(),
         replayed: std::collections::HashSet::new(),
+        in_force_max: std::collections::HashMap::new(),
         troubles: Vec::new(),
         since_last_run: Vec::new(),
         store_problems: Vec::new(),
@@ -176,7 +177,9 @@ pub async fn apply_changes(
                     // incident, learned from, and kept until it is settled
                     // (before, the next run silently wrote it back).
                     // Bounds no HPA can have (a typo) are no one's decision:
-                    // overwritten by the plan.
+                    // `current_from_yaml` put the last run's in their place
+                    // (checked again here, should a record itself be no
+                    // HPA's).
                     let valid = c.min_replicas >= 1 && c.min_replicas <= c.max_replicas;
                     if let Some(&recorded) = settings
                         .yaml_records
@@ -237,7 +240,7 @@ pub async fn apply_changes(
                 .filter(|r| ago(r).is_some_and(|a| a <= crate::core::apply::SCHEDULE_AGREE_WITHIN))
                 .and_then(|r| r.scheduled_min)
         });
-        crate::core::apply::hold_schedule_drop(&mut change, w.scheduled_min, wanted_before);
+        crate::core::apply::hold_schedule_drop(&mut change, w, wanted_before);
         match yaml_edit {
             Some(YamlEdit::Kept(why)) => {
                 // Nothing else held it back: the plan's own limits would
@@ -304,12 +307,18 @@ pub async fn apply_changes(
         } else {
             // Left as it is: in the GitOps YAML all the same. The bounds in
             // force when known — this run's decision, else the live HPA's
-            // or the YAML's, else `current:` (a workload that needs an
-            // operator from its first GitOps run then has a document the
-            // operator can raise max in, and homeostat sees that edit as
-            // the fix).
+            // or the YAML's, else, for a workload that needs an operator,
+            // `current:` (from its first GitOps run it then has a document
+            // the operator can raise max in, and homeostat sees that edit
+            // as the fix; a workload without data keeps no document pinned
+            // to a `current:` that may be stale).
+            let known = match change.compared_with {
+                "cluster" | "yaml" => true,
+                "config" => w.status == crate::core::plan::Status::NeedsOperator,
+                _ => false,
+            };
             let kept = change.to_min.zip(change.to_max).or_else(|| {
-                matches!(change.compared_with, "cluster" | "yaml" | "config")
+                known
                     .then(|| change.from_min.zip(change.from_max))
                     .flatten()
             });
@@ -328,7 +337,20 @@ pub async fn apply_changes(
                 )),
             }
         }
-        let written = written.get(&format!("{}/{}", w.namespace, w.name));
+        // The max that caps the HPA after this run: a patch that failed
+        // left the one it had.
+        let id = format!("{}/{}", w.namespace, w.name);
+        let patch_failed = change.patch && run.failures.iter().any(|(f, _)| *f == id);
+        let in_force = if patch_failed {
+            change.from_max
+        } else {
+            change.in_force_max()
+        };
+        if let Some(max) = in_force {
+            run.in_force_max
+                .insert((w.namespace.clone(), w.name.clone()), max);
+        }
+        let written = written.get(&id);
         let outside = Outside {
             hpa_change,
             learns: written.is_none_or(|c| c.learning != crate::core::workload::Learning::Off),
@@ -902,8 +924,11 @@ fn remember(
         .collect();
     if matches!(w.status, Status::Ok | Status::NeedsOperator) {
         // Judged against the max the HPA has after this run.
-        let found =
-            incident::findings_under(w, &run.troubles, change.in_force_max().or(w.max_replicas));
+        let in_force = run
+            .in_force_max
+            .get(&(w.namespace.clone(), w.name.clone()))
+            .copied();
+        let found = incident::findings_under(w, &run.troubles, in_force.or(w.max_replicas));
         let changes = incident::advance(&mut state.incidents, &found, w, &at);
         concerned.extend(changes.opened.iter().map(|i| i.id.clone()));
         for opened in &changes.opened {

@@ -246,7 +246,16 @@ pub fn replay_in_fleet(
         min: current.min_replicas,
         max: current.max_replicas,
     }];
-    let tight_bounds = vec![tight_bounds(workload, &actual, settings.from)];
+    // Today's range until the replay starts: the tight range's move from
+    // it is a bound change, as the recommendation's is.
+    let tight_bounds = vec![
+        BoundsAt {
+            from: settings.from - 1,
+            min: current.min_replicas,
+            max: current.max_replicas,
+        },
+        tight_bounds(workload, &actual, settings.from),
+    ];
     let Replanned {
         horizon: horizon_bounds,
         schedule: schedule_bounds,
