@@ -1049,17 +1049,8 @@ fn in_schedule_mode_the_last_run_line_says_whose_min_it_is() {
 #[test]
 fn a_hand_edit_beyond_the_ceiling_goes_to_the_ceiling() {
     let dir = tempfile::tempdir().unwrap();
-    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
-    let config = dir.path().join("homeostat.yaml");
+    let config = taxi_gitops_config(dir.path(), 2);
     let yaml = dir.path().join("hpa.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "defaults: {{history: 28d, horizon: 1d}}\napply: {{rerun_window: 0}}\nworkloads:\n  - {{name: cart, namespace: shop, file: {}, target_per_replica: 2000, max_replicas: {{floor: 4, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 15}}}}\n",
-            taxi.display()
-        ),
-    )
-    .unwrap();
     let apply = |at: &str| gitops_run_at(&config, &yaml, at, ("shop", "cart"));
     let ((_, first_max), _) = apply("2015-01-25T04:30:00Z");
     assert!(first_max < 40, "{first_max}");
@@ -1278,17 +1269,8 @@ fn a_spike_above_the_max_left_in_force_is_an_incident_though_the_recommended_max
 #[test]
 fn a_typo_in_the_gitops_yaml_is_said_and_the_plan_starts_from_the_last_runs_bounds() {
     let dir = tempfile::tempdir().unwrap();
-    let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
-    let config = dir.path().join("homeostat.yaml");
+    let config = taxi_gitops_config(dir.path(), 2);
     let yaml = dir.path().join("hpa.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "defaults: {{history: 28d, horizon: 1d}}\napply: {{rerun_window: 0}}\nworkloads:\n  - {{name: cart, namespace: shop, file: {}, target_per_replica: 2000, max_replicas: {{floor: 4, ceiling: 40}}, current: {{min_replicas: 3, max_replicas: 15}}}}\n",
-            taxi.display()
-        ),
-    )
-    .unwrap();
     let apply = |at: &str| gitops_run_at(&config, &yaml, at, ("shop", "cart"));
     let ((first_min, first_max), _) = apply("2015-01-25T04:30:00Z");
     assert!(first_min > 1 && first_max > 4, "{first_min}..{first_max}");
