@@ -1181,10 +1181,9 @@ fn a_file_that_ended_long_before_the_run_is_warned_of_by_apply() {
     assert_eq!(report["failures"], serde_json::json!([]), "{report}");
 }
 
-/// A patch that failed leaves the HPA's max as it was: the spike is
-/// judged against that one (10), not the 15 the run meant to set.
-#[test]
-fn a_spike_is_judged_against_the_max_a_failed_patch_left() {
+/// `cart`, recommended 2..30 at 10 per replica, in a spike peaking at
+/// `peak` that is still going on.
+fn spiking_cart(peak: f64) -> WorkloadPlan {
     let mut cart = workload("cart", Status::Ok, 2, 30);
     cart.target_per_replica = Some(10.0);
     cart.in_spike = true;
@@ -1193,8 +1192,35 @@ fn a_spike_is_judged_against_the_max_a_failed_patch_left() {
         start: "2026-11-26T11:30:00Z".into(),
         end: None,
         before: 60.0,
-        after: 140.0,
+        after: peak,
     }];
+    cart
+}
+
+/// The run opened one `spike_above_max` incident, judged against the
+/// `capacity` that max `max` in force carries, and it says which max.
+fn one_spike_incident_against(applied: &homeostat::core::apply::ApplyRun, capacity: u32, max: u32) {
+    let opened = &applied.incidents_opened;
+    assert_eq!(opened.len(), 1, "{applied:?}");
+    assert_eq!(
+        opened[0].cause,
+        homeostat::core::incident::Cause::SpikeAboveMax
+    );
+    let said = format!(
+        "above the {capacity} that max {max} carries (the max in force after this run; 30 recommended)"
+    );
+    assert!(
+        opened[0].blocked_by.ends_with(&said),
+        "{}",
+        opened[0].blocked_by
+    );
+}
+
+/// A patch that failed leaves the HPA's max as it was: the spike is
+/// judged against that one (10), not the 15 the run meant to set.
+#[test]
+fn a_spike_is_judged_against_the_max_a_failed_patch_left() {
+    let cart = spiking_cart(140.0);
     let conflict = "Apply failed with 1 conflict: conflict with \"helm\" using autoscaling/v2: .spec.maxReplicas";
     let script = vec![
         get("cart", StatusCode::OK, hpa("cart", 2, 10, 10)),
@@ -1212,15 +1238,7 @@ fn a_spike_is_judged_against_the_max_a_failed_patch_left() {
             .get(&("shop".to_string(), "cart".to_string())),
         Some(&10)
     );
-    let opened = &applied.incidents_opened;
-    assert_eq!(opened.len(), 1, "{applied:?}");
-    assert!(
-        opened[0].blocked_by.ends_with(
-            "above the 100 that max 10 carries (the max in force after this run; 30 recommended)"
-        ),
-        "{}",
-        opened[0].blocked_by
-    );
+    one_spike_incident_against(&applied, 100, 10);
 }
 
 /// A spike is judged against the max the HPA has after the run: the
@@ -1229,16 +1247,7 @@ fn a_spike_is_judged_against_the_max_a_failed_patch_left() {
 /// critical alert), saying which max is which.
 #[test]
 fn a_spike_above_the_max_left_in_force_is_an_incident_though_the_recommended_max_carries_it() {
-    let mut cart = workload("cart", Status::Ok, 2, 30);
-    cart.target_per_replica = Some(10.0);
-    cart.in_spike = true;
-    cart.events = vec![homeostat::core::plan::Event {
-        kind: homeostat::core::events::EventKind::Spike,
-        start: "2026-11-26T11:30:00Z".into(),
-        end: None,
-        before: 60.0,
-        after: 250.0,
-    }];
+    let cart = spiking_cart(250.0);
     assert!(cart.spike_above_max().is_none(), "30 × 10 carries 250");
     let script = vec![
         get("cart", StatusCode::OK, hpa("cart", 2, 10, 10)),
@@ -1247,19 +1256,7 @@ fn a_spike_above_the_max_left_in_force_is_an_incident_though_the_recommended_max
     let (applied, patches) = run(&plan(vec![cart]), script, false);
     assert_eq!(patches.lock().unwrap()[0].1["spec"]["maxReplicas"], 15);
     assert_eq!(applied.changes[0].in_force_max(), Some(15));
-    let opened = &applied.incidents_opened;
-    assert_eq!(opened.len(), 1, "{applied:?}");
-    assert_eq!(
-        opened[0].cause,
-        homeostat::core::incident::Cause::SpikeAboveMax
-    );
-    assert!(
-        opened[0].blocked_by.ends_with(
-            "above the 150 that max 15 carries (the max in force after this run; 30 recommended)"
-        ),
-        "{}",
-        opened[0].blocked_by
-    );
+    one_spike_incident_against(&applied, 150, 15);
 }
 
 /// A hand edit no HPA can have (maxReplicas 1 under a min of 3: a typo)
