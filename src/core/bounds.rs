@@ -181,12 +181,14 @@ pub struct Derivation {
     /// Load the count was sized for (before headroom).
     #[serde(serialize_with = "serialize_significant")]
     pub load: f64,
-    /// When that load is expected (unix seconds; RFC3339 in reports).
+    /// When that load is expected (unix seconds; RFC3339 in reports):
+    /// `None` (`""`) for a load read from the history (an ordinary or
+    /// typical peak), which no moment of the forecast stands for.
     #[serde(
-        serialize_with = "crate::core::time::serialize_timestamp",
-        deserialize_with = "crate::core::time::deserialize_timestamp"
+        serialize_with = "crate::core::time::serialize_optional_timestamp",
+        deserialize_with = "crate::core::time::deserialize_optional_timestamp"
     )]
-    pub at: i64,
+    pub at: Option<i64>,
     /// Quantile of the forecast distribution used (0.95 = upper end of a
     /// 90% interval; 0.5 for the forecast mean).
     pub quantile: f64,
@@ -321,7 +323,7 @@ pub fn derive_bounds(
         min: Derivation {
             replicas: min_replicas,
             load: low,
-            at: forecast.timestamp(low_at),
+            at: Some(forecast.timestamp(low_at)),
             quantile: 0.5,
             basis: Basis::Expected,
             raw: min_raw,
@@ -330,7 +332,8 @@ pub fn derive_bounds(
         max: Derivation {
             replicas: max_replicas,
             load: high,
-            at: forecast.timestamp(high_at),
+            // The forecast's moment only when the forecast is what max rests on.
+            at: (basis == Basis::IntervalUpper).then(|| forecast.timestamp(high_at)),
             quantile: significant(quantile, 6),
             basis,
             raw: max_raw,
@@ -719,12 +722,19 @@ mod tests {
                 ..Evidence::default()
             };
             let max = derive_bounds(&forecast, 0..288, &policy, &evidence).max;
-            (max.replicas, max.basis)
+            (max.replicas, max.basis, max.at.is_some())
         };
-        assert_eq!(max(None, None), (12, Basis::IntervalUpper));
-        assert_eq!(max(Some(150.0), Some(120.0)), (18, Basis::OrdinaryPeak));
+        // Only a forecast load has a moment of the forecast (`at`).
+        assert_eq!(max(None, None), (12, Basis::IntervalUpper, true));
+        assert_eq!(
+            max(Some(150.0), Some(120.0)),
+            (18, Basis::OrdinaryPeak, false)
+        );
         // A burst every morning: the day's peak, above the 99th percentile.
-        assert_eq!(max(Some(150.0), Some(300.0)), (36, Basis::TypicalDayPeak));
+        assert_eq!(
+            max(Some(150.0), Some(300.0)),
+            (36, Basis::TypicalDayPeak, false)
+        );
         // After a drop: the last week as it was.
         let evidence = Evidence {
             ordinary_peak: Some(150.0),
@@ -733,7 +743,10 @@ mod tests {
             ..Evidence::default()
         };
         let max = derive_bounds(&forecast, 0..288, &policy, &evidence).max;
-        assert_eq!((max.replicas, max.basis), (30, Basis::LastWeekPeak));
+        assert_eq!(
+            (max.replicas, max.basis, max.at),
+            (30, Basis::LastWeekPeak, None)
+        );
     }
 
     #[test]

@@ -959,7 +959,7 @@ mod tests {
         let derivation = crate::core::bounds::Derivation {
             replicas: 3,
             load: 100.0,
-            at: 0,
+            at: Some(0),
             quantile: 0.5,
             basis: crate::core::bounds::Basis::Expected,
             raw: 3.0,

@@ -268,13 +268,13 @@ fn describe_bound(
         Basis::Expected => format!(
             "lowest expected load {} (the forecast mean at {})",
             significant(d.load, 4),
-            format_moment(d.at)
+            d.at.map_or_else(String::new, format_moment)
         ),
         Basis::IntervalUpper => format!(
             "highest expected load {} (upper end of the {} interval at {})",
             significant(d.load, 4),
             policy.level,
-            format_moment(d.at)
+            d.at.map_or_else(String::new, format_moment)
         ),
         Basis::OrdinaryPeak => format!(
             "{} ordinary peak {} (99th percentile, {spikes}), above anything forecast",
@@ -659,7 +659,7 @@ mod tests {
         let max = |replicas: u32, raw: f64| Derivation {
             replicas,
             load: raw * 10.0 / 1.2,
-            at: 0,
+            at: Some(0),
             quantile: 0.95,
             basis: Basis::IntervalUpper,
             raw,
