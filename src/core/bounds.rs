@@ -356,16 +356,16 @@ fn min_above_ceiling(low: f64, policy: &BoundsPolicy, evidence: &Evidence) -> (b
     match evidence.lowest_seen {
         Some(seen) if whole(seen / capacity) <= ceiling => (false, format!(
             "even the lowest expected load {} would need {} replicas, above the min ceiling {}; the lowest load of the history's last day (15-minute mean), {}, needed {}: no page for it until the load stays above the ceiling for a day",
-            significant(low, 4),
-            min_raw.ceil(),
+            readable(low, 4),
+            readable(min_raw.ceil(), 15),
             policy.min_replicas.ceiling(),
-            significant(seen, 4),
-            whole(seen / capacity)
+            readable(seen, 4),
+            readable(whole(seen / capacity), 15)
         )),
         _ => (true, format!(
             "even the lowest expected load {} needs {} replicas, above the min ceiling {}",
-            significant(low, 4),
-            min_raw.ceil(),
+            readable(low, 4),
+            readable(min_raw.ceil(), 15),
             policy.min_replicas.ceiling()
         )),
     }
@@ -405,8 +405,8 @@ fn max_above_ceiling(
             true,
             format!(
                 "a known event in the horizon expects load {}, which needs {} replicas, above the max ceiling {}: raise the ceiling, or the HPA cannot scale past it while the event lasts",
-                significant(declared, 4),
-                whole(declared / capacity),
+                readable(declared, 4),
+                readable(whole(declared / capacity), 15),
                 policy.max_replicas.ceiling()
             ),
         ));
@@ -420,15 +420,17 @@ fn max_above_ceiling(
     // gets there, not a page.
     Some(match evidence.highest_seen {
         Some(seen) if whole(seen / capacity) <= ceiling => (false, format!(
-            "the expected peak load {} (the forecast's mean, before the interval and headroom max adds) would need {expected_need} replicas, above the max ceiling {}; the highest load the history holds (15-minute mean; its last {HIGHEST_SEEN_DAYS} days at most, the configured history when shorter), {}, needed {} replicas: no page for it until the load needs more than the ceiling",
-            significant(expected, 4),
+            "the expected peak load {} (the forecast's mean, before the interval and headroom max adds) would need {} replicas, above the max ceiling {}; the highest load the history holds (15-minute mean; its last {HIGHEST_SEEN_DAYS} days at most, the configured history when shorter), {}, needed {} replicas: no page for it until the load needs more than the ceiling",
+            readable(expected, 4),
+            readable(expected_need, 15),
             policy.max_replicas.ceiling(),
-            significant(seen, 4),
-            whole(seen / capacity)
+            readable(seen, 4),
+            readable(whole(seen / capacity), 15)
         )),
         _ => (true, format!(
-            "the expected peak load {} (the forecast's mean, before the interval and headroom max adds) needs {expected_need} replicas, above the max ceiling {}",
-            significant(expected, 4),
+            "the expected peak load {} (the forecast's mean, before the interval and headroom max adds) needs {} replicas, above the max ceiling {}",
+            readable(expected, 4),
+            readable(expected_need, 15),
             policy.max_replicas.ceiling()
         )),
     })
@@ -605,6 +607,27 @@ pub fn significant(x: f64, digits: i32) -> f64 {
     (x * scale).round() / scale
 }
 
+/// `x` for a sentence: [`significant`] to `digits`, or outside
+/// `1e-4..1e15`, where plain digits run to hundreds of characters (a
+/// `target_per_replica` of `1e-300` made one reason 2,000 characters
+/// long), in exponent form to at most 4 digits (`1e-300`, `6.987e300`).
+#[must_use]
+pub fn readable(x: f64, digits: i32) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-4..1e15).contains(&x.abs()) {
+        let decimals = usize::try_from(digits.clamp(1, 4) - 1).unwrap_or(0);
+        let text = format!("{x:.decimals$e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        let mantissa = if mantissa.contains('.') {
+            mantissa.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            mantissa
+        };
+        format!("{mantissa}e{exponent}")
+    } else {
+        format!("{}", significant(x, digits))
+    }
+}
+
 /// Serialises a derived number to 6 significant digits.
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `serialize_with` passes a reference
 fn serialize_significant<S: serde::Serializer>(x: &f64, serializer: S) -> Result<S::Ok, S::Error> {
@@ -694,6 +717,17 @@ mod tests {
             stats: GridStats::default(),
         };
         model::forecast(&series, 288).unwrap()
+    }
+
+    #[test]
+    fn numbers_in_words_stay_short_at_any_magnitude() {
+        assert_eq!(readable(676_700.4, 4), "676700");
+        assert_eq!(readable(0.123_456, 4), "0.1235");
+        assert_eq!(readable(1e-300, 4), "1e-300");
+        assert_eq!(readable(6.986_56e300, 15), "6.987e300");
+        assert_eq!(readable(-2.5e-7, 4), "-2.5e-7");
+        assert_eq!(readable(0.0, 4), "0");
+        assert_eq!(readable(999_999_999_999_999.0, 15), "999999999999999");
     }
 
     #[test]

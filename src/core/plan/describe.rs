@@ -6,7 +6,7 @@ use super::pipeline::{Computed, ORDINARY_PEAK_DAYS, ROOM_AFTER_DROP_DAYS};
 use super::signed_percent;
 use crate::core::adapt::Adaptation;
 use crate::core::bounds::{
-    significant, Basis, BoundsPolicy, Clamp, Derivation, ReplicaBounds, MAX_HOLD, MAX_HOLD_BELOW,
+    readable, Basis, BoundsPolicy, Clamp, Derivation, ReplicaBounds, MAX_HOLD, MAX_HOLD_BELOW,
     MAX_STEP, MIN_HOLD,
 };
 use crate::core::events::{self, EventKind};
@@ -214,7 +214,7 @@ fn describe_model(forecast: &Forecast) -> String {
         return format!(
             "model: {} (no backtest of its own: the fleet's simulated cold starts give its interval; their mean absolute error at this much history is {})",
             forecast.model,
-            significant(forecast.validation_mae, 4)
+            readable(forecast.validation_mae, 4)
         );
     }
     // The MAE in the load's own digits (4 decimals on a load of millions
@@ -223,7 +223,7 @@ fn describe_model(forecast: &Forecast) -> String {
     format!(
         "model: {} chosen by backtest (MAE {} over the last {} windows of history); seasonality {} (daily strength {:.2}, weekly {:.2})",
         forecast.model,
-        significant(forecast.validation_mae, 5),
+        readable(forecast.validation_mae, 5),
         forecast.origins,
         s.label(),
         s.daily_strength.max(0.0),
@@ -267,35 +267,35 @@ fn describe_bound(
     let what = match d.basis {
         Basis::Expected => format!(
             "lowest expected load {} (the forecast mean at {})",
-            significant(d.load, 4),
+            readable(d.load, 4),
             d.at.map_or_else(String::new, format_moment)
         ),
         Basis::IntervalUpper => format!(
             "highest expected load {} (upper end of the {} interval at {})",
-            significant(d.load, 4),
+            readable(d.load, 4),
             policy.level,
             d.at.map_or_else(String::new, format_moment)
         ),
         Basis::OrdinaryPeak => format!(
             "{} ordinary peak {} (99th percentile, {spikes}), above anything forecast",
             last(ORDINARY_PEAK_DAYS),
-            significant(d.load, 4),
+            readable(d.load, 4),
         ),
         Basis::LastWeekPeak => format!(
             "{} ordinary peak {} as the load was (99th percentile, {spikes}, not re-based after a drop), above anything forecast",
             last(ROOM_AFTER_DROP_DAYS),
-            significant(d.load, 4),
+            readable(d.load, 4),
         ),
         Basis::TypicalDayPeak => format!(
             "{} typical daily peak {} (the median day's highest load, {spikes}), above anything forecast",
             last(ORDINARY_PEAK_DAYS),
-            significant(d.load, 4),
+            readable(d.load, 4),
         ),
     };
     let headroom = if is_min {
         String::new()
     } else {
-        format!(" × headroom {}", significant(policy.headroom, 3))
+        format!(" × headroom {}", readable(policy.headroom, 3))
     };
     // What the count would be without the hold: the need, inside the range.
     let wanted = (d.raw - 1e-9).ceil().max(1.0);
@@ -357,9 +357,21 @@ fn describe_bound(
         ),
     };
     format!(
-        "{which} {}: {what}{headroom} / {} per replica = {:.2}{clamp}",
-        d.replicas, policy.target_per_replica, d.raw
+        "{which} {}: {what}{headroom} / {} per replica = {}{clamp}",
+        d.replicas,
+        readable(policy.target_per_replica, 15),
+        raw_replicas(d.raw)
     )
+}
+
+/// Replicas before rounding, for a reason: two decimals (`5.56`), or in
+/// exponent form when beyond plain digits (see [`readable`]).
+fn raw_replicas(raw: f64) -> String {
+    if raw.abs() < 1e15 {
+        format!("{raw:.2}")
+    } else {
+        readable(raw, 4)
+    }
 }
 
 /// How many spikes (and dips) the reasons name one by one: the tallest
@@ -502,8 +514,8 @@ fn describe_shifts(
             "shift {} {} (level {} → {})",
             format_moment(shift.start),
             signed_percent(ratio),
-            significant(shift.before, 3),
-            significant(shift.after, 3)
+            readable(shift.before, 3),
+            readable(shift.after, 3)
         );
         let last = k + 1 == shifts.len();
         let held = adaptation.level.and_then(|l| l.held_until);
@@ -544,10 +556,10 @@ fn describe_transient(e: &events::Event, max: u32, workload: &Workload, end: i64
         if ratio >= 0.095 {
             format!("×{ratio:.1} expected")
         } else {
-            format!("×{} expected", significant(ratio, 2))
+            format!("×{} expected", readable(ratio, 2))
         }
     } else {
-        format!("{} where about 0 was expected", significant(e.after, 3))
+        format!("{} where about 0 was expected", readable(e.after, 3))
     };
     let ratio = if e.before > 0.0 {
         e.after / e.before
@@ -581,14 +593,14 @@ fn describe_transient(e: &events::Event, max: u32, workload: &Workload, end: i64
             "left to the HPA".to_string()
         };
         if !allows.is_finite() || !ratio.is_finite() {
-            format!("{left} (max {max} carries {})", significant(capacity, 3))
+            format!("{left} (max {max} carries {})", readable(capacity, 3))
         } else if allows < 1.0 {
             // Max held below the ordinary load (a step limit, a ceiling):
             // "more than max allows (×0.8)" read as if it were the spike.
             format!(
                 "{left}, but max {max} carries {}, less than even the {} expected then",
-                significant(capacity, 3),
-                significant(e.before, 3)
+                readable(capacity, 3),
+                readable(e.before, 3)
             )
         } else if ratio <= allows {
             format!("{left} (max {max} allows ×{allows:.1})")
