@@ -145,10 +145,14 @@ pub fn fleet_workload(spec: &FleetSpec, index: usize) -> SyntheticWorkload {
         let at = start + span / 2 + (rng.uniform() * (span / 2) as f64) as i64;
         (at, between(&mut rng, 0.6, 1.6))
     });
-    let gap = (rng.uniform() < 0.2).then(|| {
-        let from = start + (rng.uniform() * span as f64) as i64;
-        (from, from + between(&mut rng, 1800.0, 21_600.0) as i64)
-    });
+    // Only where the workload keeps the two days of data its own model
+    // needs (`synth --days 2d` left a third of the fleet `insufficient_data`).
+    let gap = (rng.uniform() < 0.2)
+        .then(|| {
+            let from = start + (rng.uniform() * span as f64) as i64;
+            (from, from + between(&mut rng, 1800.0, 21_600.0) as i64)
+        })
+        .filter(|(from, to)| span - (to - from) >= 2 * DAY);
     let mut samples = Vec::with_capacity(steps as usize);
     let mut busiest: f64 = 0.0;
     for k in 0..steps {
@@ -297,6 +301,27 @@ mod tests {
             .fold((f64::MAX, 0.0_f64), |(l, h), &v| (l.min(v), h.max(v)));
         assert!(high / low > 100.0, "{low} .. {high}");
         assert!(fleet.iter().all(|w| w.current.0 < w.current.1));
+    }
+
+    #[test]
+    fn a_fleet_of_two_days_keeps_the_two_days_each_workload_needs() {
+        let spec = FleetSpec {
+            workloads: 100,
+            days: 2,
+            step: 300,
+            end: 1_767_225_600,
+            seed: 1,
+        };
+        for i in 0..spec.workloads {
+            assert_eq!(
+                fleet_workload(&spec, i).samples.len(),
+                2 * 288,
+                "workload {i}"
+            );
+        }
+        // A longer history still has its gaps.
+        let longer = FleetSpec { days: 3, ..spec };
+        assert!((0..100).any(|i| fleet_workload(&longer, i).samples.len() < 3 * 288));
     }
 
     #[test]
