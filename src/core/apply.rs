@@ -298,7 +298,8 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
         .map_or((from_min, from_max), |b| (b.min_replicas, b.max_replicas));
     // Hysteresis on the whole recommended change (on the step-limited one,
     // a large change cut to a small step would never be made).
-    let [min, max] = [
+    let wanted_max = max;
+    let [min, mut max] = [
         ("min", base_min, min, &min_range),
         ("max", base_max, max, &max_range),
     ]
@@ -314,6 +315,12 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
             to
         }
     });
+    // Never held down onto min when the recommendation has room above it:
+    // min = max is an HPA that cannot scale.
+    if max != wanted_max && max <= min && wanted_max > min {
+        held.retain(|h| !h.starts_with("max "));
+        max = wanted_max;
+    }
     // The step limit, but never outside the range: a bound outside it goes
     // to its edge at once.
     // Said as what moved it: the step limit, or the range's edge (a bound
@@ -903,6 +910,18 @@ mod tests {
         );
         assert_eq!(to(&c), (Some(3), Some(20), false));
         assert!(c.held_back[0].contains("max 20 → 21: less than the 10% hysteresis"));
+        // Never held onto min: 20..20 would be an HPA that cannot scale.
+        let c = decide(
+            &plan(Status::Ok, 20, 21),
+            live(15, 20, 15),
+            &ApplyRules::default(),
+        );
+        assert_eq!(to(&c), (Some(20), Some(21), true));
+        assert!(
+            c.held_back.iter().all(|h| !h.starts_with("max ")),
+            "{:?}",
+            c.held_back
+        );
     }
 
     #[test]

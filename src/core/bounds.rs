@@ -287,7 +287,11 @@ pub fn derive_bounds(
         let highest = (f64::from(wanted) * (1.0 + MAX_HOLD)).ceil();
         let lowest = (f64::from(wanted) * (1.0 - MAX_HOLD_BELOW)).floor();
         let kept = f64::from(current) >= lowest && f64::from(current) <= highest;
-        kept.then_some(current)
+        // Never held down onto min when the run wants room above it: a
+        // steady load at 100 (10 per replica) gave 10..10, an HPA that
+        // cannot scale at all.
+        let pinned = current <= min_replicas && wanted > min_replicas;
+        (kept && !pinned).then_some(current)
     });
     if max_clamp == Some(Clamp::Ceiling) {
         if let Some((page, text)) = max_above_ceiling(forecast, window.clone(), policy, evidence) {
@@ -313,6 +317,14 @@ pub fn derive_bounds(
         if max_replicas < carries {
             max_replicas = carries;
             max_clamp = Some(Clamp::InSpike);
+        }
+    }
+    // Nor is min held up onto max: today's min kept where the run's max
+    // is would leave the HPA no room (min 3 held for a need of 2, max 3).
+    if min_clamp == Some(Clamp::Held) && min_replicas >= max_replicas {
+        let (unheld, clamp) = settle(min_raw, policy.min_replicas, |_| None);
+        if unheld < max_replicas {
+            (min_replicas, min_clamp) = (unheld, clamp);
         }
     }
     if max_replicas < min_replicas {
@@ -970,10 +982,20 @@ mod tests {
         let down = with_today((10, 60));
         assert_eq!((down.replicas, down.clamp), (40, Some(Clamp::StepLimit)));
         // Inside the band (−10% .. +50% of the 12 wanted): kept.
-        for kept in [10, 12, 18] {
+        for kept in [11, 12, 18] {
             let held = with_today((10, kept));
             assert_eq!(held.replicas, kept, "{held:?}");
         }
+        // But never held down onto min: 10..10 is an HPA that cannot scale.
+        assert_eq!(with_today((10, 10)).replicas, 12);
+        // Nor min held up onto max: today's 12 is within min's band of the
+        // 10 needed, but max wants 12.
+        let evidence = Evidence {
+            current: Some((12, 12)),
+            ..Evidence::default()
+        };
+        let bounds = derive_bounds(&forecast, 0..288, &policy, &evidence);
+        assert_eq!((bounds.min.replicas, bounds.max.replicas), (10, 12));
         assert_eq!(with_today((10, 19)).replicas, 13);
         assert_eq!(with_today((10, 9)).replicas, 12);
     }
