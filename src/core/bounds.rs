@@ -404,6 +404,19 @@ fn max_above_ceiling(
     let mean_peak = crate::core::stats::nearest_rank(&mut means, 0.99).map_or(0.0, |p| p.max(0.0));
     let expected = mean_peak.max(evidence.ordinary_peak.unwrap_or(0.0));
     let expected_need = whole(expected / capacity);
+    // Said as what it is: a page read "the forecast's mean" for what was
+    // the history's 99th percentile.
+    let what = if evidence.ordinary_peak.is_some_and(|p| p > mean_peak) {
+        format!(
+            "the recent weeks' ordinary peak load {} (99th percentile of the history, before headroom)",
+            readable(expected, 4)
+        )
+    } else {
+        format!(
+            "the expected peak load {} (the forecast's mean, before the interval and headroom max adds)",
+            readable(expected, 4)
+        )
+    };
     let ceiling = f64::from(policy.max_replicas.ceiling());
     // A known event's load was declared, not extrapolated: a ceiling too
     // low for it pages before it begins (the history cannot have held it),
@@ -432,16 +445,14 @@ fn max_above_ceiling(
     // gets there, not a page.
     Some(match evidence.highest_seen {
         Some(seen) if whole(seen / capacity) <= ceiling => (false, format!(
-            "the expected peak load {} (the forecast's mean, before the interval and headroom max adds) would need {} replicas, above the max ceiling {}; the highest load the history holds (15-minute mean; its last {HIGHEST_SEEN_DAYS} days at most, the configured history when shorter), {}, needed {} replicas: no page for it until the load needs more than the ceiling",
-            readable(expected, 4),
+            "{what} would need {} replicas, above the max ceiling {}; the highest load the history holds (15-minute mean; its last {HIGHEST_SEEN_DAYS} days at most, the configured history when shorter), {}, needed {} replicas: no page for it until the load needs more than the ceiling",
             readable(expected_need, 15),
             policy.max_replicas.ceiling(),
             readable(seen, 4),
             readable(whole(seen / capacity), 15)
         )),
         _ => (true, format!(
-            "the expected peak load {} (the forecast's mean, before the interval and headroom max adds) needs {} replicas, above the max ceiling {}",
-            readable(expected, 4),
+            "{what} needs {} replicas, above the max ceiling {}",
             readable(expected_need, 15),
             policy.max_replicas.ceiling()
         )),
@@ -830,6 +841,19 @@ mod tests {
         assert_eq!((bounds.min.replicas, bounds.max.replicas), (20, 50));
         assert_eq!(bounds.min.clamp, Some(Clamp::Ceiling));
         assert_eq!(bounds.needs_operator.len(), 2);
+        assert!(bounds.needs_operator[1]
+            .starts_with("the expected peak load 1000 (the forecast's mean"));
+        // A page for the history's ordinary peak says so, not "the forecast's mean".
+        let evidence = Evidence {
+            ordinary_peak: Some(900.0),
+            ..Evidence::default()
+        };
+        let low = forecast_of(vec![100.0; 3 * 288]);
+        let bounds = derive_bounds(&low, 0..288, &policy(10.0, (1, 1), (20, 50)), &evidence);
+        assert_eq!(
+            bounds.needs_operator,
+            ["the recent weeks' ordinary peak load 900 (99th percentile of the history, before headroom) needs 90 replicas, above the max ceiling 50"]
+        );
     }
 
     #[test]

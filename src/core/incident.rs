@@ -464,11 +464,21 @@ pub fn advance(
             incident.runs += 1;
             incident.last_seen = now.to_string();
             incident.blocked_by.clone_from(&finding.blocked_by);
-            incident.load = match (incident.load, finding.load) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
+            // The highest load, with the capacity in force at it: a later
+            // run's (after the operator raised max) made a post-mortem
+            // read "63 against the 100 the max in force carries" for an
+            // incident whose load was twice its capacity.
+            let higher = match (incident.load, finding.load) {
+                (Some(a), Some(b)) => b > a,
+                (None, Some(_)) => true,
+                _ => false,
             };
-            incident.capacity = finding.capacity.or(incident.capacity);
+            if higher {
+                incident.load = finding.load;
+                incident.capacity = finding.capacity.or(incident.capacity);
+            } else {
+                incident.capacity = incident.capacity.or(finding.capacity);
+            }
         } else if incident.cause == Cause::SpikeAboveMax
             && plan.in_spike
             && plan
@@ -586,6 +596,28 @@ mod tests {
         assert_eq!(
             (incidents[0].runs, incidents[0].last_seen.as_str()),
             (2, "t2")
+        );
+        // The operator raised max: a lower load against more capacity. The
+        // incident keeps its highest load with the capacity it met.
+        let after_fix = Finding {
+            load: Some(1200.0),
+            capacity: Some(3000.0),
+            ..finding(Cause::NeedsOperator)
+        };
+        advance(&mut incidents, &[after_fix], &plan, "t2b");
+        assert_eq!(
+            (incidents[0].load, incidents[0].capacity),
+            (Some(1500.0), Some(1000.0))
+        );
+        let higher = Finding {
+            load: Some(2000.0),
+            capacity: Some(1200.0),
+            ..finding(Cause::NeedsOperator)
+        };
+        advance(&mut incidents, &[higher], &plan, "t2c");
+        assert_eq!(
+            (incidents[0].load, incidents[0].capacity),
+            (Some(2000.0), Some(1200.0))
         );
         let third = advance(&mut incidents, &[], &plan, "t3");
         assert_eq!(third.closed.len(), 1);

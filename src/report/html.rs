@@ -322,7 +322,7 @@ pub fn render_postmortem(draft: &crate::report::postmortem::Draft, chart: Option
     }
     let _ = write!(
         body,
-        "\n</section>\n<section>\n<h2>Why homeostat could not heal it</h2>\n<div class=\"operator\">{}</div>\n</section>\n<section>\n<h2>What the operator changed</h2>\n",
+        "\n</section>\n<section>\n<h2>Why homeostat could not heal it</h2>\n<div class=\"operator\">{}</div>\n<p>(In the words of the incident's latest run.)</p>\n</section>\n<section>\n<h2>What the operator changed</h2>\n",
         escape(&draft.why)
     );
     if draft.changes.is_empty() {

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 /// characters written as escapes ([`super::visible`]), and outside code
 /// spans `<`, `>` and `&` as entities (a file name or a server's message
 /// is not markup: `<img src=x onerror=…>` in a path must not render).
-fn cell(text: &str) -> String {
+pub(super) fn cell(text: &str) -> String {
     let flat = super::visible(&text.replace(['\n', '\r'], " ")).replace('|', "\\|");
     flat.split('`')
         .enumerate()

@@ -73,10 +73,19 @@ pub fn draft(
         summary.insert(1, ("began", started.clone()));
     }
     if let (Some(load), Some(capacity)) = (incident.load, incident.capacity) {
+        // What the load is: the "why" below is the latest run's words,
+        // this the highest of the incident's runs.
+        let what = match incident.cause {
+            Cause::NeedsOperator => {
+                "highest load max was sized for (before headroom) against the range"
+            }
+            Cause::SpikeAboveMax => "the spike's highest peak against the range",
+            Cause::AtMax => "highest load against the range",
+        };
         summary.push((
-            "load against the range",
+            what,
             format!(
-                "{} against the {} the max in force carries (×{:.1})",
+                "{} against the {} the max in force then carries (×{:.1})",
                 crate::report::number(load),
                 crate::report::number(capacity),
                 load / capacity
@@ -232,7 +241,10 @@ fn what_now(
 #[must_use]
 pub fn render_markdown(draft: &Draft) -> String {
     let mut out = String::new();
-    let cell = |text: &str| text.replace('|', "\\|");
+    // Notes are typed by people: no line break or control character of
+    // theirs may split a table row or reach a terminal.
+    let cell = super::markdown::cell;
+    let line = |text: &str| super::visible(&text.replace(['\n', '\r'], " ")).into_owned();
     let _ = writeln!(
         out,
         "# Post-mortem draft: {} ({})\n",
@@ -244,15 +256,15 @@ pub fn render_markdown(draft: &Draft) -> String {
     }
     let _ = writeln!(
         out,
-        "\n## Why homeostat could not heal it\n\n{}\n",
-        draft.why
+        "\n## Why homeostat could not heal it\n\n{}\n\n(In the words of the incident's latest run.)\n",
+        line(&draft.why)
     );
     out.push_str("## What the operator changed\n\n");
     if draft.changes.is_empty() {
         let _ = writeln!(out, "{NO_CHANGE_SEEN}\n");
     } else {
         for (at, what) in &draft.changes {
-            let _ = writeln!(out, "- {at}: {what}");
+            let _ = writeln!(out, "- {at}: {}", line(what));
         }
         out.push('\n');
     }
@@ -320,7 +332,7 @@ mod tests {
         ];
         let text = render_markdown(&draft(&incident, &runs, &[], None));
         assert!(text.starts_with("# Post-mortem draft: mobility/taxi#1 (needs_operator)"));
-        assert!(text.contains("| load against the range | 30000 against the 6000 the max in force carries (×5.0) |"), "{text}");
+        assert!(text.contains("| highest load max was sized for (before headroom) against the range | 30000 against the 6000 the max in force then carries (×5.0) |"), "{text}");
         assert!(text.contains("- 2026-01-02T12:00:00Z: config: max_replicas.ceiling 3 → 40"));
         let timeline: Vec<&str> = text
             .lines()
@@ -343,6 +355,26 @@ mod tests {
         assert!(
             text.contains("Nothing to learn from it: the operator's fix is in the config")
                 && !text.contains("Nothing learned from it yet"),
+            "{text}"
+        );
+
+        // A note typed by a person: its line break and escape character
+        // neither split the timeline's row nor reach a terminal.
+        let noted = Incident {
+            operator_changes: vec![OperatorChange {
+                at: "2026-01-02T12:00:00Z".into(),
+                what: "note: a\u{1b}[31mred\nline2 | x".into(),
+            }],
+            ..incident.clone()
+        };
+        let text = render_markdown(&draft(&noted, &runs, &[], None));
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(
+            text.contains("| 2026-01-02T12:00:00Z | operator: note: a\\u{1b}[31mred line2 \\| x |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- 2026-01-02T12:00:00Z: note: a\\u{1b}[31mred line2 | x"),
             "{text}"
         );
 
