@@ -308,10 +308,19 @@ pub fn attribute_anew(
     let open: Vec<usize> = (0..incidents.len())
         .filter(|&k| incidents[k].is_open())
         .collect();
+    // With none open, the change is the latest incident's, unless an
+    // incident holds it already: the same hand edit found again after
+    // its incident closed went on a spike that had closed before it.
+    let holding = incidents
+        .iter()
+        .rposition(|i| i.operator_changes.iter().any(|c| c.what == change.what));
     let targets = if !named.is_empty() {
         named
     } else if open.is_empty() {
-        incidents.len().checked_sub(1).into_iter().collect()
+        holding
+            .or_else(|| incidents.len().checked_sub(1))
+            .into_iter()
+            .collect()
     } else {
         open
     };
@@ -723,6 +732,20 @@ mod tests {
             .map(|c| c.what.as_str())
             .collect();
         assert_eq!(changes, ["max 3 → 40", "headroom"]);
+        // A spike opens and closes after it; the same edit found again
+        // (the HPA left as the operator left it) stays #1's, noted once.
+        let mut spike = finding(Cause::SpikeAboveMax);
+        spike.started = Some("t4".into());
+        advance(&mut incidents, &[spike], &plan, "t4");
+        advance(&mut incidents, &[], &plan, "t5");
+        let (noted, anew) = attribute_anew(&mut incidents, &[], "max 3 → 40", "t6");
+        assert_eq!((noted, anew), (vec!["web/api#1".to_string()], false));
+        assert!(incidents[1].operator_changes.is_empty());
+        // A new change after both: the latest incident's.
+        assert_eq!(
+            attribute(&mut incidents, "max 40 → 60", "t7"),
+            ["web/api#2"]
+        );
     }
 
     #[test]
