@@ -270,6 +270,30 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
         patch: false,
         held_back: Vec::new(),
     };
+    // Paging for a ceiling too low: the bounds are the operator's to
+    // decide, but max still rises towards the ceiling the recommendation
+    // is clamped to (it stayed at 9 of a ceiling of 12 for seven hours of
+    // pages). Never lowered, min untouched: an operator's raise stands.
+    if let (Status::NeedsOperator, Some(max), Some((from_min, from_max))) =
+        (plan.status, plan.max_replicas, from)
+    {
+        let (_, max_range) = configured_ranges(plan);
+        let to = step_limited(from_max, max, rules).min(*max_range.end());
+        if to > from_max {
+            change.held_back.push(format!(
+                "status needs_operator: only max raised towards the ceiling ({from_max} → {to}{}); the rest waits for the operator",
+                if to < max {
+                    format!(", {max} recommended: at most ×{} up per run", rules.max_step_up)
+                } else {
+                    String::new()
+                }
+            ));
+            change.to_min = Some(from_min);
+            change.to_max = Some(to);
+            change.patch = true;
+            return change;
+        }
+    }
     let (Status::Ok, Some(min), Some(max)) = (plan.status, wanted_min, plan.max_replicas) else {
         change
             .held_back
@@ -926,13 +950,35 @@ mod tests {
 
     #[test]
     fn only_ok_workloads_are_applied_and_config_or_nothing_can_be_the_baseline() {
+        // Paging, max where the recommendation is (or an operator's above
+        // it): nothing applied.
+        for hpa_max in [20, 40] {
+            let c = decide(
+                &plan(Status::NeedsOperator, 3, 20),
+                live(3, hpa_max, 4),
+                &ApplyRules::default(),
+            );
+            assert_eq!(to(&c), (None, None, false));
+            assert_eq!(c.held_back, ["status needs_operator: nothing applied"]);
+        }
         let c = decide(
-            &plan(Status::NeedsOperator, 3, 40),
-            live(3, 20, 4),
+            &plan(Status::InsufficientData, 3, 20),
+            live(3, 10, 4),
             &ApplyRules::default(),
         );
         assert_eq!(to(&c), (None, None, false));
-        assert_eq!(c.held_back, ["status needs_operator: nothing applied"]);
+        // Paging with max under the recommendation: max alone rises
+        // towards it, a step at a time.
+        let c = decide(
+            &plan(Status::NeedsOperator, 3, 40),
+            live(5, 20, 4),
+            &ApplyRules::default(),
+        );
+        assert_eq!(to(&c), (Some(5), Some(30), true));
+        assert_eq!(
+            c.held_back,
+            ["status needs_operator: only max raised towards the ceiling (20 → 30, 40 recommended: at most ×1.5 up per run); the rest waits for the operator"]
+        );
         let current = CurrentBounds {
             min_replicas: 2,
             max_replicas: 10,

@@ -114,7 +114,17 @@ pub struct Evidence {
     /// healing it inside today's range, so max is not lowered under what
     /// carries it (today's max at most: above that, it pages).
     pub ongoing_spike: Option<f64>,
+    /// A page for a max ceiling too low is open ([`crate::core::workload::Workload::paging`]).
+    pub paging: bool,
 }
+
+/// A page for a max ceiling too low stands while the expected peak needs
+/// more than this share of the ceiling: a need at the edge (60 then 61
+/// at 5 per replica against a ceiling of 12) opened, closed and opened
+/// the incident run after run, the alert resolved and fired with it.
+/// Only once the HPA's max is at the ceiling: a page applies nothing, and
+/// the runs that do not page are what raise max to it.
+pub const PAGE_CLEAR: f64 = 0.9;
 
 /// Relative band around today's max within which it is kept: from
 /// [`MAX_HOLD_BELOW`] under what the run wants (which has headroom on top
@@ -437,7 +447,24 @@ fn max_above_ceiling(
         ));
     }
     if expected_need <= ceiling {
-        return None;
+        // An open page stands while the need stays near the ceiling, once
+        // the HPA's max is there (a page applies nothing: before, the
+        // runs between two pages raise max to the ceiling).
+        let near = expected / capacity > PAGE_CLEAR * ceiling;
+        let at_ceiling = evidence
+            .current
+            .is_some_and(|(_, max)| f64::from(max) >= ceiling);
+        return (evidence.paging && near && at_ceiling).then(|| {
+            (
+                true,
+                format!(
+                    "{what} needs {} replicas, within {}% of the max ceiling {}: the open page stands until the need is clearly under the ceiling",
+                    readable(expected_need, 15),
+                    ((1.0 - PAGE_CLEAR) * 100.0).round(),
+                    policy.max_replicas.ceiling()
+                ),
+            )
+        });
     }
     // Called only once load has needed more than the ceiling: an expected
     // peak beyond anything the last weeks held (a re-based history's
@@ -854,6 +881,49 @@ mod tests {
             bounds.needs_operator,
             ["the recent weeks' ordinary peak load 900 (99th percentile of the history, before headroom) needs 90 replicas, above the max ceiling 50"]
         );
+    }
+
+    #[test]
+    fn an_open_page_stands_while_the_need_stays_near_the_ceiling() {
+        // 115 needs 12 of a ceiling of 12: no page. With one open, it
+        // stands while the need is above 90% of the ceiling (10.8).
+        let policy = policy(10.0, (1, 1), (100, 12));
+        let page = |load: f64, paging: bool| {
+            let evidence = Evidence {
+                paging,
+                current: Some((2, 12)),
+                ..Evidence::default()
+            };
+            derive_bounds(
+                &forecast_of(vec![load; 3 * 288]),
+                0..288,
+                &policy,
+                &evidence,
+            )
+            .needs_operator
+        };
+        assert!(!page(125.0, false).is_empty());
+        assert!(page(115.0, false).is_empty());
+        assert_eq!(
+            page(115.0, true),
+            ["the expected peak load 115 (the forecast's mean, before the interval and headroom max adds) needs 12 replicas, within 10% of the max ceiling 12: the open page stands until the need is clearly under the ceiling"]
+        );
+        assert!(page(105.0, true).is_empty());
+        // Not while the HPA's max is under the ceiling: the run that does
+        // not page raises it.
+        let evidence = Evidence {
+            paging: true,
+            current: Some((2, 8)),
+            ..Evidence::default()
+        };
+        let bounds = derive_bounds(
+            &forecast_of(vec![115.0; 3 * 288]),
+            0..288,
+            &policy,
+            &evidence,
+        );
+        assert!(bounds.needs_operator.is_empty());
+        assert_eq!(bounds.max.replicas, 12);
     }
 
     #[test]

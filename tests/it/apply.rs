@@ -184,11 +184,17 @@ fn reads_each_hpa_and_patches_only_what_the_rules_let_through() {
         patch("cart", StatusCode::OK, hpa("cart", 4, 12, 5)),
         get("search", StatusCode::OK, hpa("search", 3, 20, 4)),
         get("ads", StatusCode::OK, hpa("ads", 2, 20, 20)),
+        patch("ads", StatusCode::OK, hpa("ads", 2, 30, 20)),
     ];
     let (applied, patches) = run(&plan, script, false);
     assert!(applied.failures.is_empty(), "{:?}", applied.failures);
     let patches = patches.lock().unwrap();
-    assert_eq!(patches.len(), 1);
+    assert_eq!(patches.len(), 2);
+    // Paging at its max: max alone rises towards the ceiling.
+    assert_eq!(
+        patches[1].1["spec"],
+        json!({"minReplicas": 2, "maxReplicas": 30})
+    );
     let body = &patches[0].1;
     assert_eq!(body["apiVersion"], "autoscaling/v2");
     assert_eq!(body["kind"], "HorizontalPodAutoscaler");
@@ -213,8 +219,14 @@ fn reads_each_hpa_and_patches_only_what_the_rules_let_through() {
         .iter()
         .map(|c| (c.name.as_str(), c.patch))
         .collect();
-    assert_eq!(actions, [("cart", true), ("search", false), ("ads", false)]);
-    assert!(applied.changes[2].held_back[0].contains("status needs_operator"));
+    assert_eq!(actions, [("cart", true), ("search", false), ("ads", true)]);
+    assert!(
+        applied.changes[2].held_back[0].starts_with(
+            "status needs_operator: only max raised towards the ceiling (20 → 30, 90 recommended"
+        ),
+        "{:?}",
+        applied.changes[2].held_back
+    );
 }
 
 #[test]
@@ -241,7 +253,8 @@ fn the_gitops_yaml_holds_every_hpa_changed_or_not() {
     let script = vec![
         get("cart", StatusCode::OK, hpa("cart", 3, 10, 5)),
         get("search", StatusCode::OK, hpa("search", 3, 20, 4)),
-        get("ads", StatusCode::OK, hpa("ads", 2, 20, 20)),
+        // Paging with max where the recommendation has it: left as it is.
+        get("ads", StatusCode::OK, hpa("ads", 2, 90, 20)),
     ];
     let (applied, _) = run(&plan, script, true);
     let documents = &applied.desired;
@@ -267,7 +280,7 @@ fn the_gitops_yaml_holds_every_hpa_changed_or_not() {
             ),
             (
                 "ads".to_string(),
-                json!({"minReplicas": 2, "maxReplicas": 20})
+                json!({"minReplicas": 2, "maxReplicas": 90})
             ),
         ]
     );

@@ -101,6 +101,7 @@ pub(super) fn validate_workload(
         },
         events,
         step_from: None,
+        paging: false,
         current: w.current.map(|c| CurrentBounds {
             min_replicas: c.min_replicas,
             max_replicas: c.max_replicas,

@@ -644,16 +644,25 @@ fn hpa_trouble(
 /// (`at`) is a replay: "ago" is then between the moments planned, not by
 /// the clock, or a replay of every 6 hours of a week, run in a minute,
 /// would be one rerun after another and no bound would step past the
-/// first run's. The store is read, not written.
-pub fn mark_reruns(config: &mut Config, at: Option<i64>, clock_now: i64) {
+/// first run's.
+///
+/// Open pages: a workload with an open incident for a ceiling too low
+/// keeps its page while the need stays near the ceiling (see
+/// [`crate::core::workload::Workload::paging`]).
+///
+/// The store is read, not written.
+pub fn mark_from_store(config: &mut Config, at: Option<i64>, clock_now: i64) {
     let window = config.apply_rules.rerun_window;
-    if window <= 0 {
-        return;
-    }
     let store = store_of(config);
     for w in &mut config.workloads {
-        let Some(current) = w.current else { continue };
         let Ok(Some(state)) = store.read(&w.namespace, &w.name) else {
+            continue;
+        };
+        w.paging = state
+            .incidents
+            .iter()
+            .any(|i| i.is_open() && i.cause == crate::core::incident::Cause::NeedsOperator);
+        let Some(current) = w.current.filter(|_| window > 0) else {
             continue;
         };
         let Some(last) = state.last() else { continue };

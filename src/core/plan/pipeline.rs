@@ -355,6 +355,7 @@ fn compute(
                 .map(|e| e.after)
                 .reduce(f64::max)
         },
+        paging: workload.paging,
     };
     let bounds = derive_bounds(&forecast, first_after_now..total, &policy, &evidence);
     // A cold start's errors are the fleet's, not a backtest of its own.

@@ -121,6 +121,14 @@ impl Follower {
         self.counts
     }
 
+    /// Whether a page for a ceiling too low is open (what `apply` reads
+    /// from the model store into [`crate::core::workload::Workload::paging`]).
+    pub(super) fn paging(&self) -> bool {
+        self.incidents
+            .iter()
+            .any(|i| i.is_open() && i.cause == Cause::NeedsOperator)
+    }
+
     /// Something was learned from incidents of `cause`.
     fn learned_from(&mut self, cause: Cause) {
         if !self.learned.contains(&cause) {
@@ -146,6 +154,7 @@ pub fn replay_learning(
     let mut learned = Vec::new();
     let mut at = from;
     while at < to {
+        running.paging = follower.paging();
         let plan = plan_workload(&running, raw, Some(at));
         if let (Some(min), Some(max)) = (plan.min_replicas, plan.max_replicas) {
             running.current = Some(CurrentBounds {

@@ -371,6 +371,7 @@ fn replan(
     let mut running = workload.clone();
     let mut follower = incidents::Follower::default();
     while at < settings.to {
+        running.paging = follower.paging();
         let (plan, fitted) = plan_in_fleet(&running, raw, Some(at), fleet);
         follower.observe(&plan, at);
         let forecast = fitted.map(|f| f.forecast);
