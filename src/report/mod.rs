@@ -351,10 +351,11 @@ pub(crate) fn range(min: Option<u32>, max: Option<u32>) -> String {
     }
 }
 
-/// A load for people: 3 significant-ish digits, exponent when huge.
+/// A load for people: 3 significant-ish digits, exponent when huge or
+/// tiny (a load of 0.0007 printed `0.00`, as if there were none).
 #[must_use]
 pub fn number(x: f64) -> String {
-    if x.abs() >= 1e5 {
+    if x.abs() >= 1e5 || (x != 0.0 && x.abs() < 0.01) {
         format!("{x:.3e}")
     } else if x.abs() >= 100.0 {
         format!("{x:.0}")
@@ -664,6 +665,18 @@ mod tests {
     use super::{aligned, columns, csv_field, escape, render_table, severity, Severity};
     use crate::core::plan::{Plan, Status, WorkloadPlan};
     use crate::core::workload::CurrentBounds;
+
+    #[test]
+    fn loads_keep_their_digits_at_any_size() {
+        let shown: Vec<String> = [0.0, 0.000_727_5, 0.0075, 0.5, 42.0, 318.4, 2_210_780.0]
+            .into_iter()
+            .map(super::number)
+            .collect();
+        assert_eq!(
+            shown,
+            ["0.00", "7.275e-4", "7.500e-3", "0.50", "42.00", "318", "2.211e6"]
+        );
+    }
 
     #[test]
     fn wide_characters_keep_the_columns_aligned() {
