@@ -512,6 +512,21 @@ pub fn render_table(plan: &Plan, colour: bool) -> String {
                 visible(&w.name),
             );
         }
+        // The bounds stand, on a forecast the run itself distrusts: a
+        // warning the table's `ok` alone hid.
+        for why in w
+            .reasons
+            .iter()
+            .filter(|r| w.untrustworthy_model && r.starts_with("model not trusted"))
+        {
+            let _ = writeln!(
+                out,
+                "{}/{} warning: {} (untrustworthy_model)",
+                visible(&w.namespace),
+                visible(&w.name),
+                visible(&why.replace('\n', " "))
+            );
+        }
     }
     out
 }
@@ -887,6 +902,20 @@ mod tests {
             .map(|w| w.name.as_str())
             .collect();
         assert_eq!(order, ["d", "c", "e", "b", "a"]);
+    }
+
+    #[test]
+    fn the_table_says_when_the_bounds_rest_on_a_model_not_trusted() {
+        let mut untrusted = recommended("c", (1, 2), (1, 2));
+        untrusted.untrustworthy_model = true;
+        untrusted
+            .reasons
+            .push("model not trusted: its backtest error is 3.4 times …".into());
+        let table = render_table(&plan(vec![untrusted]), false);
+        assert!(
+            table.ends_with("ns/c warning: model not trusted: its backtest error is 3.4 times … (untrustworthy_model)\n"),
+            "{table}"
+        );
     }
 
     #[test]

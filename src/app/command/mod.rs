@@ -472,11 +472,17 @@ fn log_summary(
     // the batch job's log says which and why (the report may be a file).
     // The reason is why an operator is needed (the ceiling, the spike above
     // max, the failure), not the first reason of the report (its history).
+    // An `ok` one here is critical (a spike above max) or a warning (its
+    // model not trusted), and said so: "ok: a spike …" read as fine.
     let critical = |w: &&crate::core::plan::WorkloadPlan| {
-        w.status != Status::Ok || w.spike_above_max().is_some()
+        w.status != Status::Ok || w.spike_above_max().is_some() || w.untrustworthy_model
     };
     for w in plan.workloads.iter().filter(critical) {
-        let (workload, status) = (format!("{}/{}", w.namespace, w.name), w.status.as_str());
+        let workload = format!("{}/{}", w.namespace, w.name);
+        let status = match w.status {
+            Status::Ok => crate::report::severity(w).as_str(),
+            other => other.as_str(),
+        };
         let reasons = crate::report::operator_reasons(w);
         let reason = if reasons.is_empty() {
             w.reasons.first().cloned().unwrap_or_default()
