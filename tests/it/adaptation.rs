@@ -331,6 +331,30 @@ fn a_one_day_storm_is_healed_and_does_not_rebase_the_forecast_after_it() {
     }
 }
 
+/// A collapse still going on is a drop not yet followed: the plan keeps the
+/// level before it, and the hours since are out of the fit. Scaled back
+/// up, they kept their shape: a blizzard's flattened morning came back as
+/// next Tuesday's forecast (taxi: 41 expected at 08:00 against 1,584).
+#[test]
+fn a_collapse_not_yet_followed_does_not_shape_the_forecast() {
+    let clean = load(22);
+    let mut storm = clean.clone();
+    for v in &mut storm[index(AT)..] {
+        *v = 5.0;
+    }
+    for after in [12 * HOUR, DAY] {
+        let now = AT + after;
+        let (clean_plan, stormy) = (run(&clean, now), run(&storm, now));
+        let low = |p: &WorkloadPlan| p.bounds.as_ref().unwrap().min.load;
+        let (a, b) = (low(&clean_plan), low(&stormy));
+        assert!(
+            (a - b).abs() <= 0.15 * a,
+            "{after} s after: lowest expected {a} clean, {b} in the collapse: {:?}",
+            stormy.reasons
+        );
+    }
+}
+
 #[test]
 fn rerun_every_six_hours_on_the_same_regime_max_moves_little() {
     let values = load(28);

@@ -521,7 +521,7 @@ fn describe_shifts(
         let held = adaptation.level.and_then(|l| l.held_until);
         let action = match held {
             Some(until) if shift.after < shift.before && shift.start + down_after.secs() > now => format!(
-                "not followed until it has lasted {down_after} ({}): capacity is given back cautiously, the plan keeps the level before it",
+                "not followed until it has lasted {down_after} ({}): capacity is given back cautiously, the plan keeps the level before it (the hours since, out of the fit)",
                 format_moment(until)
             ),
             // Down and back up inside the hold: the plan still keeps the
