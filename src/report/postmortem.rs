@@ -136,12 +136,27 @@ pub fn draft(
 /// what happened to the incident, in time order (at one time, the run
 /// first, then what it found).
 fn timeline(incident: &Incident, runs: &[RunRecord]) -> Vec<(String, String)> {
-    let end = incident.closed.as_deref().unwrap_or(&incident.last_seen);
+    // An open incident's runs up to the latest: those after it was last
+    // seen are the ones that could not judge it (no data).
+    let latest = runs.last().map_or(incident.last_seen.as_str(), |r| {
+        r.at.as_str().max(incident.last_seen.as_str())
+    });
+    let end = incident.closed.as_deref().unwrap_or(latest);
     let mut lines: Vec<(String, String)> = Vec::new();
     let first = runs
         .iter()
         .rposition(|r| r.at.as_str() < incident.opened.as_str())
         .unwrap_or(0);
+    if let Some(oldest) = runs
+        .first()
+        .filter(|r| r.at.as_str() > incident.opened.as_str())
+    {
+        lines.push((
+            oldest.at.clone(),
+            "(the model store keeps a workload's latest runs: those before this one are gone)"
+                .to_string(),
+        ));
+    }
     for run in runs[first..].iter().filter(|r| r.at.as_str() <= end) {
         let applied = match (run.applied_min, run.applied_max) {
             (Some(_), Some(_)) => format!(", applied {}", range(run.applied_min, run.applied_max)),
@@ -171,7 +186,32 @@ fn timeline(incident: &Incident, runs: &[RunRecord]) -> Vec<(String, String)> {
         ));
     }
     lines.sort_by(|a, b| a.0.cmp(&b.0));
-    lines
+    collapse_repeated_runs(lines)
+}
+
+/// Runs in a row that said the same are one line, with how many and the
+/// last's time: an incident of ten days at a run every 15 minutes was a
+/// timeline of a thousand identical rows.
+fn collapse_repeated_runs(lines: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String, usize, String)> = Vec::new();
+    for (at, what) in lines {
+        match out.last_mut() {
+            Some((_, last, count, until)) if *last == what && what.starts_with("run: ") => {
+                *count += 1;
+                *until = at;
+            }
+            _ => out.push((at.clone(), what, 1, at)),
+        }
+    }
+    out.into_iter()
+        .map(|(at, what, count, until)| {
+            if count > 1 {
+                (at, format!("{what} (×{count} runs, the last at {until})"))
+            } else {
+                (at, what)
+            }
+        })
+        .collect()
 }
 
 /// What homeostat does now; `open_since`: an incident of the workload
@@ -210,10 +250,21 @@ fn what_now(
             );
             now.push(text);
         }
-        (None, _) => now.push(
-            "The incident is still open: every run keeps alerting until the condition clears."
+        (None, latest) => now.push(match latest {
+            // The runs since it was last seen could not judge it.
+            Some(run)
+                if run.at > incident.last_seen
+                    && run.status != "ok"
+                    && run.status != "needs_operator" =>
+            {
+                format!(
+                    "The incident is still open, last seen at {}: the runs since (the latest at {}, {}) had no plan to judge it by, so it stays open until one has; their own alert says why ({}).",
+                    incident.last_seen, run.at, run.status, run.status
+                )
+            }
+            _ => "The incident is still open: every run keeps alerting until the condition clears."
                 .to_string(),
-        ),
+        }),
         (Some(_), None) => {}
     }
     // A fix made in the config is there for every later run: nothing to
@@ -300,6 +351,52 @@ mod tests {
             ran_at: None,
             scheduled_min: None,
         }
+    }
+
+    #[test]
+    fn a_long_or_unjudged_incident_reads_as_it_went() {
+        let incident = Incident {
+            id: "web/api#1".into(),
+            cause: Cause::SpikeAboveMax,
+            opened: "2026-01-02T00:00:00Z".into(),
+            started: None,
+            closed: None,
+            last_seen: "2026-01-02T00:45:00Z".into(),
+            runs: 4,
+            load: Some(300.0),
+            capacity: Some(100.0),
+            recommended_min: Some(2),
+            recommended_max: Some(3),
+            blocked_by: "a spike".into(),
+            operator_changes: Vec::new(),
+        };
+        // The store kept runs from 00:15 on; four alike, then no data.
+        let mut runs: Vec<RunRecord> = ["00:15", "00:30", "00:45"]
+            .iter()
+            .map(|t| run(&format!("2026-01-02T{t}:00Z"), "ok", 3))
+            .collect();
+        runs.push(run("2026-01-02T06:00:00Z", "insufficient_data", 3));
+        runs.push(run("2026-01-03T06:00:00Z", "insufficient_data", 3));
+        let text = render_markdown(&draft(&incident, &runs, &[], None));
+        let timeline: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("## Timeline"))
+            .filter(|l| l.starts_with("| 2026"))
+            .collect();
+        assert_eq!(
+            timeline,
+            [
+                "| 2026-01-02T00:00:00Z | incident opened: spike_above_max |",
+                "| 2026-01-02T00:15:00Z | (the model store keeps a workload's latest runs: those before this one are gone) |",
+                "| 2026-01-02T00:15:00Z | run: ok recommended 2..3 (dry run) (×3 runs, the last at 2026-01-02T00:45:00Z) |",
+                "| 2026-01-02T06:00:00Z | run: insufficient_data recommended 2..3 (dry run) (×2 runs, the last at 2026-01-03T06:00:00Z) |",
+            ],
+            "{text}"
+        );
+        assert!(
+            text.contains("The incident is still open, last seen at 2026-01-02T00:45:00Z: the runs since (the latest at 2026-01-03T06:00:00Z, insufficient_data) had no plan to judge it by"),
+            "{text}"
+        );
     }
 
     #[test]
