@@ -110,6 +110,10 @@ pub struct Incident {
     pub started: Option<String>,
     /// The first run that no longer found the condition.
     pub closed: Option<String>,
+    /// Why it closed, when not because the condition cleared (the
+    /// workload left the config).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_why: Option<String>,
     /// The latest run that found it, and how many did.
     pub last_seen: String,
     pub runs: u32,
@@ -528,6 +532,7 @@ pub fn advance(
             opened: now.to_string(),
             started: finding.started.clone(),
             closed: None,
+            closed_why: None,
             last_seen: now.to_string(),
             runs: 1,
             load: finding.load,

@@ -243,6 +243,7 @@ mod tests {
             opened: format_timestamp(started + 600),
             started: Some(format_timestamp(started)),
             closed: Some(format_timestamp(started + minutes * 60)),
+            closed_why: None,
             last_seen: format_timestamp(started + (minutes * 60).max(900)),
             runs: 2,
             load: Some(load),

@@ -364,6 +364,25 @@ impl Store {
 }
 
 impl Store {
+    /// The workload state files of the store (`<namespace>/<name>.json`),
+    /// whichever workloads they belong to; none when the store is not
+    /// there yet.
+    #[must_use]
+    pub fn workload_files(&self) -> Vec<PathBuf> {
+        let Ok(folders) = fs::read_dir(&self.root) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = folders
+            .flatten()
+            .filter(|f| f.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|f| fs::read_dir(f.path()).ok())
+            .flat_map(|entries| entries.flatten().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        files
+    }
+
     /// Where the fleet's shapes live: `<store>/fleet-shapes.json`.
     #[must_use]
     pub fn shapes_path(&self) -> PathBuf {

@@ -95,11 +95,14 @@ pub fn render_apply_table(run: &crate::core::apply::ApplyRun, colour: bool) -> S
         );
     }
     for i in &run.incidents_closed {
+        let why = i.closed_why.as_ref().map_or_else(
+            || format!("the condition ({}) has cleared", i.cause.as_str()),
+            |why| format!("{why} ({})", i.cause.as_str()),
+        );
         let _ = writeln!(
             out,
-            "incident {} closed: the condition ({}) has cleared; open since {}, {} {}",
+            "incident {} closed: {why}; open since {}, {} {}",
             i.id,
-            i.cause.as_str(),
             i.opened,
             i.runs,
             if i.runs == 1 { "run" } else { "runs" }

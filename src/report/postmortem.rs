@@ -182,7 +182,13 @@ fn timeline(incident: &Incident, runs: &[RunRecord]) -> Vec<(String, String)> {
     if let Some(closed) = &incident.closed {
         lines.push((
             closed.clone(),
-            "incident closed: the condition had cleared".to_string(),
+            format!(
+                "incident closed: {}",
+                incident
+                    .closed_why
+                    .as_deref()
+                    .unwrap_or("the condition had cleared")
+            ),
         ));
     }
     lines.sort_by(|a, b| a.0.cmp(&b.0));
@@ -225,6 +231,10 @@ fn what_now(
 ) -> Vec<String> {
     let mut now = Vec::new();
     match (incident.closed.as_ref(), runs.last()) {
+        (Some(closed), _) if incident.closed_why.is_some() => now.push(format!(
+            "Closed at {closed} without a judgement: {}.",
+            incident.closed_why.as_deref().unwrap_or_default()
+        )),
         (Some(closed), Some(run)) => {
             let mut text = format!("The condition cleared at {closed}.");
             if let Some(open) = open_since {
@@ -361,6 +371,7 @@ mod tests {
             opened: "2026-01-02T00:00:00Z".into(),
             started: None,
             closed: None,
+            closed_why: None,
             last_seen: "2026-01-02T00:45:00Z".into(),
             runs: 4,
             load: Some(300.0),
@@ -407,6 +418,7 @@ mod tests {
             opened: "2026-01-02T00:00:00Z".into(),
             started: None,
             closed: Some("2026-01-02T12:00:00Z".into()),
+            closed_why: None,
             last_seen: "2026-01-02T06:00:00Z".into(),
             runs: 2,
             load: Some(30_000.0),
@@ -493,6 +505,7 @@ mod tests {
             id: "mobility/taxi#2".into(),
             opened: "2026-01-03T00:00:00Z".into(),
             closed: None,
+            closed_why: None,
             ..incident.clone()
         };
         let mut later = runs.to_vec();

@@ -444,3 +444,59 @@ fn learned_says_when_the_store_cannot_be_read_instead_of_nothing_learned() {
         "{text}"
     );
 }
+
+/// A workload renamed in the config: its incident under the old name is
+/// closed by the next run, without a judgement, and said; the post-mortem
+/// still finds it (review finding: it stayed open in the store for ever,
+/// and `postmortem` said there was no such incident).
+#[test]
+fn an_incident_of_a_workload_that_left_the_config_is_closed_and_still_drafted() {
+    let dir = tempfile::tempdir().unwrap();
+    let low = config(dir.path(), 3);
+    let first = apply(&low, dir.path(), "json");
+    let report: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(report["incidents_opened"][0]["id"], "mobility/taxi#1");
+
+    let renamed = std::fs::read_to_string(&low)
+        .unwrap()
+        .replace("name: taxi", "name: taxi-dispatch");
+    std::fs::write(&low, renamed).unwrap();
+    let second = apply(&low, dir.path(), "table");
+    let table = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        table.contains("mobility/taxi: no longer in the config (removed or renamed): incident mobility/taxi#1 closed without a judgement"),
+        "{table}"
+    );
+    assert!(
+        table.contains("incident mobility/taxi#1 closed: the workload is no longer in the config (removed or renamed), so its condition can no longer be judged (needs_operator)"),
+        "{table}"
+    );
+    let old = stored(dir.path());
+    assert!(old["incidents"][0]["closed"].is_string(), "{old}");
+    // The new name's incident is its own.
+    let summary = support::run_summary(&second.stderr);
+    assert_eq!(summary["incidents_open"], 1, "{summary}");
+
+    let draft = support::homeostat(&[
+        "postmortem",
+        "--config",
+        low.to_str().unwrap(),
+        "--incident",
+        "mobility/taxi#1",
+    ]);
+    let text = String::from_utf8_lossy(&draft.stdout);
+    assert_eq!(
+        draft.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&draft.stderr)
+    );
+    assert!(
+        text.contains("Closed at ")
+            && text.contains("without a judgement: the workload is no longer in the config"),
+        "{text}"
+    );
+    // A run that finds nothing open to close says nothing more.
+    let third = apply(&low, dir.path(), "table");
+    assert!(!String::from_utf8_lossy(&third.stdout).contains("no longer in the config"));
+}

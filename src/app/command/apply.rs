@@ -147,6 +147,7 @@ pub(super) fn apply(
         cluster.as_ref(),
         &settings,
     ));
+    run::close_incidents_of_gone_workloads(&config, at.unwrap_or(context.clock_now), &mut applied);
     // From here on (alerts, the exit code, the log) a spike is judged
     // against the max each HPA has after this run, not the recommended one.
     for w in &mut plan.workloads {

@@ -298,6 +298,31 @@ pub(super) fn postmortem(
         }
         candidates.extend(stored_state(&store, w));
     }
+    // An incident of a workload the config no longer has (removed,
+    // renamed): its file is still in the store, and so is its story.
+    let of_config = |ns: &str, name: &str| {
+        config
+            .workloads
+            .iter()
+            .any(|w| w.namespace == ns && w.name == name)
+    };
+    if let Some((ns, name)) = incident
+        .filter(|_| named.is_none())
+        .and_then(|id| id.rsplit_once('#'))
+        .and_then(|(workload, _)| workload.split_once('/'))
+        .filter(|(ns, name)| !of_config(ns, name))
+    {
+        match store.read(ns, name) {
+            Ok(Some(state)) => {
+                tracing::warn!(
+                    "{ns}/{name} is not in the config (removed or renamed): its incidents are read from the model store as the last run left them"
+                );
+                candidates.push(state);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
     // The incident asked for, else the latest opened.
     let found = candidates
         .iter()
@@ -331,12 +356,13 @@ pub(super) fn postmortem(
     let text = match format {
         PostmortemFormat::Markdown => report::postmortem::render_markdown(&draft),
         PostmortemFormat::Html => {
-            let w = config
+            // No chart for a workload the config no longer has: its load
+            // is no longer known to read.
+            let chart = config
                 .workloads
                 .iter()
                 .find(|w| w.namespace == state.namespace && w.name == state.name)
-                .expect("the state was read for a workload of the config");
-            let chart = incident_chart(flags, &config, w, chosen, &state.history);
+                .and_then(|w| incident_chart(flags, &config, w, chosen, &state.history));
             report::html::render_postmortem(&draft, chart.as_deref())
         }
     };

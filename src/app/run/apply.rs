@@ -594,6 +594,79 @@ async fn check_time_at_max(
 
 /// A model store file set aside or not written: in the report, and in the
 /// log (not only in the report, which may be a file nobody reads).
+/// Incidents of workloads the config no longer has (removed, renamed):
+/// closed by this run at `now`, without a judgement, and said. Before, a
+/// renamed workload's incident stayed open in the store for ever, counted
+/// nowhere and found by no command (and resumed, days later, if the old
+/// name came back). Only those of this run's shard; not for a replay of
+/// a moment before the incident was last seen.
+pub fn close_incidents_of_gone_workloads(config: &Config, now: i64, run: &mut ApplyRun) {
+    let store = store_of(config);
+    let known: std::collections::HashSet<std::path::PathBuf> = config
+        .workloads
+        .iter()
+        .map(|w| store.path(&w.namespace, &w.name))
+        .chain(config.rejected.iter().filter_map(|r| {
+            r.names
+                .as_ref()
+                .map(|(namespace, name, _)| store.path(namespace, name))
+        }))
+        .collect();
+    let at = format_timestamp(now);
+    for file in store
+        .workload_files()
+        .into_iter()
+        .filter(|f| !known.contains(f))
+    {
+        // Its names from the file (the path escapes unusual ones).
+        let names = std::fs::read(&file)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .and_then(|v| {
+                let text = |key: &str| Some(v.get(key)?.as_str()?.to_string());
+                Some((text("namespace")?, text("name")?))
+            });
+        let Some((namespace, name)) = names else {
+            continue;
+        };
+        if config.shard.is_some_and(|s| !s.holds(&namespace, &name)) {
+            continue;
+        }
+        let Ok(Some(mut state)) = store.read(&namespace, &name) else {
+            continue;
+        };
+        let mut closed = Vec::new();
+        for incident in state
+            .incidents
+            .iter_mut()
+            .filter(|i| i.is_open() && i.last_seen <= at)
+        {
+            incident.closed = Some(at.clone());
+            incident.closed_why = Some(
+                "the workload is no longer in the config (removed or renamed), so its condition can no longer be judged".to_string(),
+            );
+            closed.push(incident.clone());
+        }
+        if closed.is_empty() {
+            continue;
+        }
+        if let Err(e) = store.save(&state) {
+            store_problem(run, "store_unwritable", e.to_string());
+            continue;
+        }
+        let id = format!("{namespace}/{name}");
+        let ids: Vec<&str> = closed.iter().map(|i| i.id.as_str()).collect();
+        let note = format!(
+            "no longer in the config (removed or renamed): incident {} closed without a judgement (`homeostat postmortem --incident {}` still drafts it)",
+            ids.join(", "),
+            ids[0]
+        );
+        tracing::warn!(workload = %id, "{id}: {note}");
+        run.since_last_run.push((id, note));
+        run.incidents_closed.extend(closed);
+    }
+}
+
 fn store_problem(run: &mut ApplyRun, label: &'static str, problem: String) {
     tracing::error!(error = label, "model store: {problem}");
     run.store_problems.push(problem);
