@@ -270,31 +270,18 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
         patch: false,
         held_back: Vec::new(),
     };
-    // Paging for a ceiling too low: the bounds are the operator's to
-    // decide, but max still rises towards the ceiling the recommendation
-    // is clamped to (it stayed at 9 of a ceiling of 12 for seven hours of
-    // pages). Never lowered, min untouched: an operator's raise stands.
-    if let (Status::NeedsOperator, Some(max), Some((from_min, from_max))) =
-        (plan.status, plan.max_replicas, from)
-    {
-        let (_, max_range) = configured_ranges(plan);
-        let to = step_limited(from_max, max, rules).min(*max_range.end());
-        if to > from_max {
-            change.held_back.push(format!(
-                "status needs_operator: only max raised towards the ceiling ({from_max} → {to}{}); the rest waits for the operator",
-                if to < max {
-                    format!(", {max} recommended: at most ×{} up per run", rules.max_step_up)
-                } else {
-                    String::new()
-                }
-            ));
-            change.to_min = Some(from_min);
-            change.to_max = Some(to);
-            change.patch = true;
-            return change;
-        }
-    }
-    let (Status::Ok, Some(min), Some(max)) = (plan.status, wanted_min, plan.max_replicas) else {
+    // Paging for a ceiling too low (`needs_operator`): the bounds are the
+    // operator's to decide, but max still rises towards the recommended
+    // one, by the rules of any change (it stayed at 9 of a ceiling of 12
+    // for seven hours of pages). Never lowered, min left as it is: an
+    // operator's raise stands.
+    let paging = plan.status == Status::NeedsOperator;
+    let (Status::Ok | Status::NeedsOperator, Some(min), Some(max), false) = (
+        plan.status,
+        wanted_min,
+        plan.max_replicas,
+        paging && from.is_none(),
+    ) else {
         change
             .held_back
             .push(format!("status {}: nothing applied", plan.status.as_str()));
@@ -320,6 +307,11 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
                 .is_some_and(|c| (c.min_replicas, c.max_replicas) == (from_min, from_max))
         })
         .map_or((from_min, from_max), |b| (b.min_replicas, b.max_replicas));
+    let (min, max) = if paging {
+        (from_min, max.max(from_max))
+    } else {
+        (min, max)
+    };
     // Hysteresis on the whole recommended change (on the step-limited one,
     // a large change cut to a small step would never be made).
     let wanted_max = max;
@@ -405,6 +397,21 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
     to_max = to_max.clamp(*max_range.start(), *max_range.end());
     if to_max < to_min {
         to_max = to_min;
+    }
+    if paging {
+        // Min as it is; only a raise of max is made.
+        if to_max <= from_max {
+            change.held_back = vec!["status needs_operator: nothing applied".to_string()];
+            return change;
+        }
+        change.held_back.insert(
+            0,
+            format!(
+                "status needs_operator: only max raised ({from_max} → {to_max}, {} recommended); the rest waits for the operator",
+                plan.max_replicas.unwrap_or(to_max)
+            ),
+        );
+        to_min = from_min;
     }
     change.to_min = Some(to_min);
     change.to_max = Some(to_max);
@@ -949,7 +956,8 @@ mod tests {
     }
 
     #[test]
-    fn only_ok_workloads_are_applied_and_config_or_nothing_can_be_the_baseline() {
+    fn only_ok_workloads_are_applied_but_a_paging_max_rises_and_config_or_nothing_can_be_the_baseline(
+    ) {
         // Paging, max where the recommendation is (or an operator's above
         // it): nothing applied.
         for hpa_max in [20, 40] {
@@ -977,7 +985,10 @@ mod tests {
         assert_eq!(to(&c), (Some(5), Some(30), true));
         assert_eq!(
             c.held_back,
-            ["status needs_operator: only max raised towards the ceiling (20 → 30, 40 recommended: at most ×1.5 up per run); the rest waits for the operator"]
+            [
+                "status needs_operator: only max raised (20 → 30, 40 recommended); the rest waits for the operator",
+                "max 20 → 40 limited to 30 this run (at most ×1.5 up, ×0.8 down per run)"
+            ]
         );
         let current = CurrentBounds {
             min_replicas: 2,

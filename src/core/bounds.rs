@@ -458,9 +458,11 @@ fn max_above_ceiling(
             (
                 true,
                 format!(
-                    "{what} needs {} replicas, within {}% of the max ceiling {}: the open page stands until the need is clearly under the ceiling",
+                    "{what} needs {} replicas ({}), above {} ({}% of the max ceiling {}): the open page stands until the need is under that",
                     readable(expected_need, 15),
-                    ((1.0 - PAGE_CLEAR) * 100.0).round(),
+                    readable(expected / capacity, 3),
+                    readable(PAGE_CLEAR * ceiling, 3),
+                    readable(PAGE_CLEAR * 100.0, 3),
                     policy.max_replicas.ceiling()
                 ),
             )
@@ -906,7 +908,7 @@ mod tests {
         assert!(page(115.0, false).is_empty());
         assert_eq!(
             page(115.0, true),
-            ["the expected peak load 115 (the forecast's mean, before the interval and headroom max adds) needs 12 replicas, within 10% of the max ceiling 12: the open page stands until the need is clearly under the ceiling"]
+            ["the expected peak load 115 (the forecast's mean, before the interval and headroom max adds) needs 12 replicas (11.5), above 10.8 (90% of the max ceiling 12): the open page stands until the need is under that"]
         );
         assert!(page(105.0, true).is_empty());
         // Not while the HPA's max is under the ceiling: the run that does

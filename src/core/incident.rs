@@ -290,17 +290,21 @@ pub fn attribute_to(
     what: &str,
     at: &str,
 ) -> Vec<String> {
-    attribute_anew(incidents, ids, what, at).0
+    attribute_anew(incidents, ids, what, at, false).0
 }
 
 /// [`attribute_to`], and whether the change was new to any incident it
 /// was noted on (seen again, the HPA left as the operator left it, it is
-/// no news).
+/// no news). `found_again`: a change of the HPA (or its `GitOps` YAML)
+/// found as the operator left it, which stays the incident's that holds
+/// it when none is open (a note or a config change with the same words
+/// is news, for the latest).
 pub fn attribute_anew(
     incidents: &mut [Incident],
     ids: &[String],
     what: &str,
     at: &str,
+    found_again: bool,
 ) -> (Vec<String>, bool) {
     let change = OperatorChange {
         at: at.to_string(),
@@ -317,7 +321,8 @@ pub fn attribute_anew(
     // its incident closed went on a spike that had closed before it.
     let holding = incidents
         .iter()
-        .rposition(|i| i.operator_changes.iter().any(|c| c.what == change.what));
+        .rposition(|i| i.operator_changes.iter().any(|c| c.what == change.what))
+        .filter(|_| found_again);
     let targets = if !named.is_empty() {
         named
     } else if open.is_empty() {
@@ -457,6 +462,18 @@ pub fn findings_under(plan: &WorkloadPlan, troubles: &[Trouble], max: Option<u32
         });
     }
     found
+}
+
+/// Whether a page for a ceiling too low is open among `incidents` as of
+/// `at` (RFC3339; `None`: now): what keeps a page standing near the
+/// ceiling (see `Workload::paging`).
+#[must_use]
+pub fn paging(incidents: &[Incident], at: Option<&str>) -> bool {
+    incidents.iter().any(|i| {
+        i.is_open()
+            && i.cause == Cause::NeedsOperator
+            && at.is_none_or(|at| i.opened.as_str() <= at)
+    })
 }
 
 /// An open `spike_above_max` incident closes once the spike is over or the
@@ -743,10 +760,12 @@ mod tests {
         spike.started = Some("t4".into());
         advance(&mut incidents, &[spike], &plan, "t4");
         advance(&mut incidents, &[], &plan, "t5");
-        let (noted, anew) = attribute_anew(&mut incidents, &[], "max 3 → 40", "t6");
+        let (noted, anew) = attribute_anew(&mut incidents, &[], "max 3 → 40", "t6", true);
         assert_eq!((noted, anew), (vec!["web/api#1".to_string()], false));
         assert!(incidents[1].operator_changes.is_empty());
-        // A new change after both: the latest incident's.
+        // A new change after both: the latest incident's; so is a note in
+        // the same words as one before (news, not a change found again).
+        assert_eq!(attribute(&mut incidents, "max 3 → 40", "t8"), ["web/api#2"]);
         assert_eq!(
             attribute(&mut incidents, "max 40 → 60", "t7"),
             ["web/api#2"]

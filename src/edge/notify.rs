@@ -377,9 +377,12 @@ pub fn incident_metrics(run: &crate::core::apply::ApplyRun) -> String {
             ),
         ],
     );
+    // Only those resolved: one closed without a judgement (its workload
+    // left the config) says nothing of how long healing took.
     let resolved: Vec<(String, f64)> = run
         .incidents_closed
         .iter()
+        .filter(|i| i.closed_why.is_none())
         .filter_map(|i| {
             let opened = crate::core::time::parse_timestamp(&i.opened).ok()?;
             let closed = crate::core::time::parse_timestamp(i.closed.as_deref()?).ok()?;

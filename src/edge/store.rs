@@ -60,6 +60,11 @@ pub struct WorkloadState {
     /// calendar takes them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub learned_events: Vec<crate::core::recurring::LearnedEvent>,
+    /// The config file (absolute) of the last `apply` that recorded the
+    /// workload: a store shared by several configs closes the incidents
+    /// of a workload that left a config only for that config's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
 }
 
 impl WorkloadState {
@@ -75,6 +80,7 @@ impl WorkloadState {
             settings: None,
             learned: Vec::new(),
             learned_events: Vec::new(),
+            config: None,
         }
     }
 

@@ -268,8 +268,8 @@ fn what_now(
                     && run.status != "needs_operator" =>
             {
                 format!(
-                    "The incident is still open, last seen at {}: the runs since (the latest at {}, {}) had no plan to judge it by, so it stays open until one has; their own alert says why ({}).",
-                    incident.last_seen, run.at, run.status, run.status
+                    "The incident is still open, last seen at {}: the runs since (the latest at {}, {}) had no plan to judge it by, so it stays open until one has; their own alert says why.",
+                    incident.last_seen, run.at, run.status
                 )
             }
             _ => "The incident is still open: every run keeps alerting until the condition clears."

@@ -221,9 +221,8 @@ fn reads_each_hpa_and_patches_only_what_the_rules_let_through() {
         .collect();
     assert_eq!(actions, [("cart", true), ("search", false), ("ads", true)]);
     assert!(
-        applied.changes[2].held_back[0].starts_with(
-            "status needs_operator: only max raised towards the ceiling (20 → 30, 90 recommended"
-        ),
+        applied.changes[2].held_back[0]
+            .starts_with("status needs_operator: only max raised (20 → 30, 90 recommended)"),
         "{:?}",
         applied.changes[2].held_back
     );

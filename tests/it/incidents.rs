@@ -457,6 +457,19 @@ fn an_incident_of_a_workload_that_left_the_config_is_closed_and_still_drafted() 
     let report: Value = serde_json::from_slice(&first.stdout).unwrap();
     assert_eq!(report["incidents_opened"][0]["id"], "mobility/taxi#1");
 
+    // Another config on the same store, without taxi: not its to close.
+    let other = dir.path().join("other.yaml");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(&low)
+            .unwrap()
+            .replace("name: taxi", "name: cabs"),
+    )
+    .unwrap();
+    let elsewhere = apply(&other, dir.path(), "table");
+    assert!(!String::from_utf8_lossy(&elsewhere.stdout).contains("no longer in the config"));
+    assert!(stored(dir.path())["incidents"][0]["closed"].is_null());
+
     let renamed = std::fs::read_to_string(&low)
         .unwrap()
         .replace("name: taxi", "name: taxi-dispatch");
@@ -472,7 +485,11 @@ fn an_incident_of_a_workload_that_left_the_config_is_closed_and_still_drafted() 
         "{table}"
     );
     let old = stored(dir.path());
-    assert!(old["incidents"][0]["closed"].is_string(), "{old}");
+    // Closed at the last run that saw it (the data's time, not the clock's).
+    assert_eq!(
+        old["incidents"][0]["closed"], old["history"][0]["at"],
+        "{old}"
+    );
     // The new name's incident is its own.
     let summary = support::run_summary(&second.stderr);
     assert_eq!(summary["incidents_open"], 1, "{summary}");

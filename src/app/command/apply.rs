@@ -107,7 +107,8 @@ pub(super) fn apply(
     if let Some(client) = &cluster {
         runtime.block_on(run::current_from_cluster(client, &mut config));
     }
-    run::mark_from_store(&mut config, at, context.clock_now);
+    run::mark_reruns(&mut config, at, context.clock_now);
+    run::mark_paging(&mut config, at);
     // The HPAs of the config, those of the workloads it cannot run too: a
     // GitOps YAML keeps their documents as the last run left them.
     let hpas: std::collections::HashSet<(String, String)> = config
@@ -147,7 +148,7 @@ pub(super) fn apply(
         cluster.as_ref(),
         &settings,
     ));
-    run::close_incidents_of_gone_workloads(&config, at.unwrap_or(context.clock_now), &mut applied);
+    run::close_incidents_of_gone_workloads(&config, at, &mut applied);
     // From here on (alerts, the exit code, the log) a spike is judged
     // against the max each HPA has after this run, not the recommended one.
     for w in &mut plan.workloads {

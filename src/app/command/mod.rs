@@ -479,9 +479,12 @@ fn log_summary(
     };
     for w in plan.workloads.iter().filter(critical) {
         let workload = format!("{}/{}", w.namespace, w.name);
-        let status = match w.status {
-            Status::Ok => crate::report::severity(w).as_str(),
-            other => other.as_str(),
+        let (status, severity) = (w.status.as_str(), crate::report::severity(w).as_str());
+        // Said by its severity when `ok`: "ok: a spike …" read as fine.
+        let said = if w.status == Status::Ok {
+            severity
+        } else {
+            status
         };
         let reasons = crate::report::operator_reasons(w);
         let reason = if reasons.is_empty() {
@@ -489,7 +492,13 @@ fn log_summary(
         } else {
             reasons.join("; ")
         };
-        tracing::warn!(workload, status, reason, "{workload}: {status}: {reason}");
+        tracing::warn!(
+            workload,
+            status,
+            severity,
+            reason,
+            "{workload}: {said}: {reason}"
+        );
     }
     let count = |status: Status| plan.workloads.iter().filter(|w| w.status == status).count();
     let mut kinds = std::collections::BTreeMap::new();

@@ -60,6 +60,8 @@ pub async fn apply_changes(
 ) -> ApplyRun {
     use crate::core::apply::{decide, Baseline};
     use crate::edge::cluster::{apply_patch, patch_body, read_hpa, unchanged_body};
+    // Whose workloads these are, in the store (see `WorkloadState::config`).
+    let config_id = super::config_id(&config.path);
     let mut run = ApplyRun {
         generated_at: plan.generated_at.clone(),
         dry_run: settings.dry_run,
@@ -365,7 +367,7 @@ pub async fn apply_changes(
             written.map(|c| crate::core::incident::Fingerprint::of(&c.policy)),
             &outside,
             &change,
-            &mut run,
+            (&config_id, &mut run),
         );
         run.changes.push(change);
         crate::app::stop::pause_until_stopped("apply-between-workloads");
@@ -592,16 +594,18 @@ async fn check_time_at_max(
     }
 }
 
-/// A model store file set aside or not written: in the report, and in the
-/// log (not only in the report, which may be a file nobody reads).
 /// Incidents of workloads the config no longer has (removed, renamed):
-/// closed by this run at `now`, without a judgement, and said. Before, a
-/// renamed workload's incident stayed open in the store for ever, counted
-/// nowhere and found by no command (and resumed, days later, if the old
-/// name came back). Only those of this run's shard; not for a replay of
-/// a moment before the incident was last seen.
-pub fn close_incidents_of_gone_workloads(config: &Config, now: i64, run: &mut ApplyRun) {
+/// closed by this run without a judgement, and said. Before, a renamed
+/// workload's incident stayed open in the store for ever, counted nowhere
+/// and found by no command (and resumed, days later, if the old name came
+/// back). Only the workloads this config's `apply` recorded last (a store
+/// may be shared by several configs) and of this run's shard; closed at
+/// the last run that recorded the workload (a file-backed workload's
+/// times are its data's, not the clock's); nothing for a replay (`at`)
+/// of a moment before that run.
+pub fn close_incidents_of_gone_workloads(config: &Config, at: Option<i64>, run: &mut ApplyRun) {
     let store = store_of(config);
+    let config_id = super::config_id(&config.path);
     let known: std::collections::HashSet<std::path::PathBuf> = config
         .workloads
         .iter()
@@ -612,7 +616,6 @@ pub fn close_incidents_of_gone_workloads(config: &Config, now: i64, run: &mut Ap
                 .map(|(namespace, name, _)| store.path(namespace, name))
         }))
         .collect();
-    let at = format_timestamp(now);
     for file in store
         .workload_files()
         .into_iter()
@@ -635,13 +638,21 @@ pub fn close_incidents_of_gone_workloads(config: &Config, now: i64, run: &mut Ap
         let Ok(Some(mut state)) = store.read(&namespace, &name) else {
             continue;
         };
+        if state.config.as_deref() != Some(config_id.as_str()) {
+            continue;
+        }
+        let Some(last) = state.last().map(|r| r.at.clone()) else {
+            continue;
+        };
+        let replayed_before = at.is_some_and(|at| {
+            crate::core::time::parse_timestamp(&last).is_ok_and(|last| at < last)
+        });
+        if replayed_before {
+            continue;
+        }
         let mut closed = Vec::new();
-        for incident in state
-            .incidents
-            .iter_mut()
-            .filter(|i| i.is_open() && i.last_seen <= at)
-        {
-            incident.closed = Some(at.clone());
+        for incident in state.incidents.iter_mut().filter(|i| i.is_open()) {
+            incident.closed = Some(last.clone().max(incident.last_seen.clone()));
             incident.closed_why = Some(
                 "the workload is no longer in the config (removed or renamed), so its condition can no longer be judged".to_string(),
             );
@@ -651,7 +662,7 @@ pub fn close_incidents_of_gone_workloads(config: &Config, now: i64, run: &mut Ap
             continue;
         }
         if let Err(e) = store.save(&state) {
-            store_problem(run, "store_unwritable", e.to_string());
+            store_problem(run, e.label(), e.to_string());
             continue;
         }
         let id = format!("{namespace}/{name}");
@@ -667,6 +678,8 @@ pub fn close_incidents_of_gone_workloads(config: &Config, now: i64, run: &mut Ap
     }
 }
 
+/// A model store file set aside or not written: in the report, and in the
+/// log (not only in the report, which may be a file nobody reads).
 fn store_problem(run: &mut ApplyRun, label: &'static str, problem: String) {
     tracing::error!(error = label, "model store: {problem}");
     run.store_problems.push(problem);
@@ -717,25 +730,16 @@ fn hpa_trouble(
 /// (`at`) is a replay: "ago" is then between the moments planned, not by
 /// the clock, or a replay of every 6 hours of a week, run in a minute,
 /// would be one rerun after another and no bound would step past the
-/// first run's.
-///
-/// Open pages: a workload with an open incident for a ceiling too low
-/// keeps its page while the need stays near the ceiling (see
-/// [`crate::core::workload::Workload::paging`]).
-///
-/// The store is read, not written.
-pub fn mark_from_store(config: &mut Config, at: Option<i64>, clock_now: i64) {
+/// first run's. The store is read, not written.
+pub fn mark_reruns(config: &mut Config, at: Option<i64>, clock_now: i64) {
     let window = config.apply_rules.rerun_window;
+    if window <= 0 {
+        return;
+    }
     let store = store_of(config);
     for w in &mut config.workloads {
+        let Some(current) = w.current else { continue };
         let Ok(Some(state)) = store.read(&w.namespace, &w.name) else {
-            continue;
-        };
-        w.paging = state
-            .incidents
-            .iter()
-            .any(|i| i.is_open() && i.cause == crate::core::incident::Cause::NeedsOperator);
-        let Some(current) = w.current.filter(|_| window > 0) else {
             continue;
         };
         let Some(last) = state.last() else { continue };
@@ -751,6 +755,22 @@ pub fn mark_from_store(config: &mut Config, at: Option<i64>, clock_now: i64) {
                 min_replicas: from.0,
                 max_replicas: from.1,
             });
+        }
+    }
+}
+
+/// Open pages: a workload with an incident for a ceiling too low open at
+/// `at` (now without it) keeps its page while the need stays near the
+/// ceiling (see [`crate::core::workload::Workload::paging`]). Read by
+/// `recommend` as by `apply`, so that the two agree (a `recommend
+/// --notify` would resolve the page `apply` keeps). The store is read,
+/// not written.
+pub fn mark_paging(config: &mut Config, at: Option<i64>) {
+    let store = store_of(config);
+    let at = at.map(format_timestamp);
+    for w in &mut config.workloads {
+        if let Ok(Some(state)) = store.read(&w.namespace, &w.name) {
+            w.paging = crate::core::incident::paging(&state.incidents, at.as_deref());
         }
     }
 }
@@ -865,7 +885,7 @@ fn note_change(
     at: &str,
     seen_last_run: Option<&str>,
 ) -> Vec<String> {
-    let (noted, anew) = crate::core::incident::attribute_anew(incidents, &[], what, at);
+    let (noted, anew) = crate::core::incident::attribute_anew(incidents, &[], what, at, true);
     // With no incident to note it on, the last run's record remembers it.
     if anew || (noted.is_empty() && seen_last_run != Some(what)) {
         say_noted(run, id, what, &noted);
@@ -894,7 +914,7 @@ fn remember(
     settings: Option<crate::core::incident::Fingerprint>,
     outside: &Outside<'_>,
     change: &crate::core::apply::Change,
-    run: &mut ApplyRun,
+    (config_id, run): (&str, &mut ApplyRun),
 ) {
     use crate::core::incident;
     use crate::core::plan::Status;
@@ -1050,6 +1070,7 @@ fn remember(
             seasonality: w.seasonality.clone(),
         });
     }
+    state.config = Some(config_id.to_string());
     state.record(RunRecord {
         at: w.now.map(format_timestamp).unwrap_or_default(),
         status: w.status.as_str().to_string(),
@@ -1066,7 +1087,11 @@ fn remember(
             .step_base
             .or(w.current)
             .map(|c| (c.min_replicas, c.max_replicas)),
-        left: change.to_min.zip(change.to_max),
+        // Nothing applied leaves the HPA's (a rerun steps from the same).
+        left: change
+            .to_min
+            .zip(change.to_max)
+            .or(change.from_min.zip(change.from_max)),
         ran_at: Some(run.generated_at.clone()),
         scheduled_min: w.scheduled_min,
     });

@@ -124,9 +124,7 @@ impl Follower {
     /// Whether a page for a ceiling too low is open (what `apply` reads
     /// from the model store into [`crate::core::workload::Workload::paging`]).
     pub(super) fn paging(&self) -> bool {
-        self.incidents
-            .iter()
-            .any(|i| i.is_open() && i.cause == Cause::NeedsOperator)
+        incident::paging(&self.incidents, None)
     }
 
     /// Something was learned from incidents of `cause`.
