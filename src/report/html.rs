@@ -87,9 +87,9 @@ fn list(items: &[String], class: &str) -> String {
 pub fn render(plan: &Plan, charts: &[Option<String>]) -> String {
     let order = super::urgency_order(plan);
     let mut body = format!(
-        "<h1>homeostat recommendations</h1>\n<p class=\"meta\">{} · generated {}</p>\n",
+        "<h1>homeostat recommendations</h1>\n<p class=\"meta\">{} · {}</p>\n",
         escape(&summary_line(plan)),
-        escape(&plan.generated_at)
+        escape(&super::generated(plan))
     );
     let rows: Vec<(String, Vec<String>)> = order
         .iter()

@@ -47,9 +47,9 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 #[must_use]
 pub fn render(plan: &Plan) -> String {
     let mut out = format!(
-        "### homeostat recommendations\n\n{} · generated {}\n\n",
+        "### homeostat recommendations\n\n{} · {}\n\n",
         summary_line(plan),
-        plan.generated_at
+        super::generated(plan)
     );
     let workloads = by_urgency(plan);
     let rows: Vec<Vec<String>> = workloads

@@ -351,6 +351,23 @@ pub(crate) fn range(min: Option<u32>, max: Option<u32>) -> String {
     }
 }
 
+/// When the report was made and, when the data ends elsewhere (a file's
+/// last sample, a replay's `--at`), up to when: a replayed report read as
+/// one of today's.
+#[must_use]
+pub fn generated(plan: &Plan) -> String {
+    let until = plan.workloads.iter().filter_map(|w| w.now).max();
+    let generated = crate::core::time::parse_timestamp(&plan.generated_at).ok();
+    match (until, generated) {
+        (Some(until), Some(at)) if (at - until).abs() > 3600 => format!(
+            "generated {} · data up to {}",
+            plan.generated_at,
+            crate::core::time::format_timestamp(until)
+        ),
+        _ => format!("generated {}", plan.generated_at),
+    }
+}
+
 /// A load for people: 3 significant-ish digits, exponent when huge or
 /// tiny (a load of 0.0007 printed `0.00`, as if there were none).
 #[must_use]

@@ -84,6 +84,11 @@ fn markdown_report_of_the_bundled_example_matches_the_snapshot() {
         stderr(&output)
     );
     let text = stdout(&output);
+    // Files end years ago: the report says up to when its data goes.
+    assert!(
+        text.contains(" · data up to 2015-04-22T21:02:53Z\n"),
+        "{text}"
+    );
     let generated = text.find(" · generated ").expect("a generated-at stamp");
     let end = generated + text[generated..].find('\n').unwrap();
     let text = format!(

@@ -220,14 +220,34 @@ fn describe_model(forecast: &Forecast) -> String {
     // The MAE in the load's own digits (4 decimals on a load of millions
     // read as false precision); a strength below 0 is none (it printed
     // as "-0.00").
+    // "seasonality none" beside a daily seasonal model read as a
+    // contradiction: say what "none" means, and that the backtest chose.
+    let seasonality = if s.label() == "none" {
+        let seasonal_model =
+            forecast.model.contains("(daily") || forecast.model.contains("(weekly");
+        format!(
+            "no daily or weekly rhythm strong enough to model (daily strength {:.2}, weekly {:.2}){}",
+            s.daily_strength.max(0.0),
+            s.weekly_strength.max(0.0),
+            if seasonal_model {
+                ", yet repeating the last season backtested best"
+            } else {
+                ""
+            }
+        )
+    } else {
+        format!(
+            "seasonality {} (daily strength {:.2}, weekly {:.2})",
+            s.label(),
+            s.daily_strength.max(0.0),
+            s.weekly_strength.max(0.0)
+        )
+    };
     format!(
-        "model: {} chosen by backtest (MAE {} over the last {} windows of history); seasonality {} (daily strength {:.2}, weekly {:.2})",
+        "model: {} chosen by backtest (MAE {} over the last {} windows of history); {seasonality}",
         forecast.model,
         readable(forecast.validation_mae, 5),
         forecast.origins,
-        s.label(),
-        s.daily_strength.max(0.0),
-        s.weekly_strength.max(0.0)
     )
 }
 
