@@ -624,7 +624,7 @@ pub fn merge(
 #[must_use]
 pub fn render_csv(plan: &Plan) -> String {
     let mut out = String::from(
-        "namespace,name,hpa,status,severity,current_min,current_max,min_replicas,max_replicas,scheduled_min,expected_load_low,expected_load_high,target_per_replica,model,seasonality,validation_mase,shifts,spikes,dips,in_spike,now,reasons\n",
+        "namespace,name,hpa,status,severity,current_min,current_max,min_replicas,max_replicas,scheduled_min,expected_load_low,expected_load_high,target_per_replica,model,seasonality,validation_mase,shifts,spikes,dips,in_spike,load_now,now,reasons\n",
     );
     let opt = |x: Option<String>| x.unwrap_or_default();
     for w in &plan.workloads {
@@ -650,6 +650,8 @@ pub fn render_csv(plan: &Plan) -> String {
             count(EventKind::Spike).to_string(),
             count(EventKind::Dip).to_string(),
             w.in_spike.to_string(),
+            // What a spike page quotes ("at 117 over the last 15 minutes").
+            opt(w.load_now.map(|v| v.to_string())),
             w.now.map(format_timestamp).unwrap_or_default(),
             w.reasons.join(" | "),
         ];
@@ -658,7 +660,7 @@ pub fn render_csv(plan: &Plan) -> String {
         out.push('\n');
     }
     // An entry without names: its place as the name, the rest empty.
-    let empty = ",".repeat(15);
+    let empty = ",".repeat(16);
     for e in &plan.config_errors {
         let _ = writeln!(
             out,
