@@ -321,7 +321,10 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
     ]
     .map(|(name, from, to, range)| {
         let step = f64::from(to.abs_diff(from));
-        if to != from && step < rules.hysteresis * f64::from(from) && range.contains(&from) {
+        // A paging max is not held for a small step: 17 of a ceiling of
+        // 18 stayed 17, run after run, while the load needed more.
+        let small = step < rules.hysteresis * f64::from(from) && !(paging && name == "max");
+        if to != from && small && range.contains(&from) {
             held.push(format!(
                 "{name} {from} → {to}: less than the {}% hysteresis, unchanged",
                 rules.hysteresis * 100.0
@@ -399,9 +402,13 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
         to_max = to_min;
     }
     if paging {
-        // Min as it is; only a raise of max is made.
+        // Min as it is, whatever the rules above said of it; only a raise
+        // of max is made, and said with what held it.
+        change.held_back.retain(|h| !h.starts_with("min "));
         if to_max <= from_max {
-            change.held_back = vec!["status needs_operator: nothing applied".to_string()];
+            change
+                .held_back
+                .insert(0, "status needs_operator: nothing applied".to_string());
             return change;
         }
         change.held_back.insert(
@@ -412,6 +419,7 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
             ),
         );
         to_min = from_min;
+        to_max = to_max.max(to_min);
     }
     change.to_min = Some(to_min);
     change.to_max = Some(to_max);
@@ -975,6 +983,20 @@ mod tests {
             &ApplyRules::default(),
         );
         assert_eq!(to(&c), (None, None, false));
+        // Paging one replica under the recommendation: raised all the same
+        // (no hysteresis), and min's rules say nothing (min stays 5, even
+        // outside its range).
+        let mut paging = plan(Status::NeedsOperator, 3, 18);
+        paging.limits = Some((
+            crate::core::bounds::ReplicaRange::new(2, 3).unwrap(),
+            crate::core::bounds::ReplicaRange::new(2, 18).unwrap(),
+        ));
+        let c = decide(&paging, live(5, 17, 17), &ApplyRules::default());
+        assert_eq!(to(&c), (Some(5), Some(18), true));
+        assert_eq!(
+            c.held_back,
+            ["status needs_operator: only max raised (17 → 18, 18 recommended); the rest waits for the operator"]
+        );
         // Paging with max under the recommendation: max alone rises
         // towards it, a step at a time.
         let c = decide(

@@ -122,8 +122,8 @@ pub struct Evidence {
 /// more than this share of the ceiling: a need at the edge (60 then 61
 /// at 5 per replica against a ceiling of 12) opened, closed and opened
 /// the incident run after run, the alert resolved and fired with it.
-/// Only once the HPA's max is at the ceiling: a page applies nothing, and
-/// the runs that do not page are what raise max to it.
+/// Only once the HPA's max is at the ceiling: before, the page is left to
+/// the need alone, so that nothing keeps max from getting there.
 pub const PAGE_CLEAR: f64 = 0.9;
 
 /// Relative band around today's max within which it is kept: from
@@ -448,8 +448,7 @@ fn max_above_ceiling(
     }
     if expected_need <= ceiling {
         // An open page stands while the need stays near the ceiling, once
-        // the HPA's max is there (a page applies nothing: before, the
-        // runs between two pages raise max to the ceiling).
+        // the HPA's max is there (before, the page is the need's alone).
         let near = expected / capacity > PAGE_CLEAR * ceiling;
         let at_ceiling = evidence
             .current

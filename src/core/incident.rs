@@ -470,9 +470,13 @@ pub fn findings_under(plan: &WorkloadPlan, troubles: &[Trouble], max: Option<u32
 #[must_use]
 pub fn paging(incidents: &[Incident], at: Option<&str>) -> bool {
     incidents.iter().any(|i| {
-        i.is_open()
-            && i.cause == Cause::NeedsOperator
-            && at.is_none_or(|at| i.opened.as_str() <= at)
+        i.cause == Cause::NeedsOperator
+            && match at {
+                None => i.is_open(),
+                Some(at) => {
+                    i.opened.as_str() <= at && i.closed.as_deref().is_none_or(|closed| closed > at)
+                }
+            }
     })
 }
 
@@ -734,6 +738,24 @@ mod tests {
     }
 
     #[test]
+    fn a_page_is_open_as_of_a_moment_between_its_opening_and_closing() {
+        let plan = plan(Status::NeedsOperator);
+        let mut incidents = Vec::new();
+        advance(
+            &mut incidents,
+            &[finding(Cause::NeedsOperator)],
+            &plan,
+            "2026-01-02T00:00:00Z",
+        );
+        assert!(paging(&incidents, None));
+        advance(&mut incidents, &[], &plan, "2026-01-02T06:00:00Z");
+        assert!(!paging(&incidents, None));
+        assert!(paging(&incidents, Some("2026-01-02T03:00:00Z")));
+        assert!(!paging(&incidents, Some("2026-01-01T23:00:00Z")));
+        assert!(!paging(&incidents, Some("2026-01-02T06:00:00Z")));
+    }
+
+    #[test]
     fn an_operator_change_goes_to_the_open_incident_else_the_latest() {
         let plan = plan(Status::NeedsOperator);
         let mut incidents = Vec::new();
@@ -765,11 +787,11 @@ mod tests {
         assert!(incidents[1].operator_changes.is_empty());
         // A new change after both: the latest incident's; so is a note in
         // the same words as one before (news, not a change found again).
-        assert_eq!(attribute(&mut incidents, "max 3 → 40", "t8"), ["web/api#2"]);
         assert_eq!(
             attribute(&mut incidents, "max 40 → 60", "t7"),
             ["web/api#2"]
         );
+        assert_eq!(attribute(&mut incidents, "max 3 → 40", "t8"), ["web/api#2"]);
     }
 
     #[test]

@@ -108,9 +108,9 @@ pub struct Workload {
     /// start from too (the same data then gives the same bounds, where
     /// each rerun stepped ×1.5 further: 12 → 18 → 27 in a minute).
     pub step_from: Option<CurrentBounds>,
-    /// An incident for a max ceiling too low is open (`apply` reads it
-    /// from the model store): once the HPA's max is at the ceiling, the
-    /// page stands until the need is clearly under it
+    /// An incident for a max ceiling too low is open (`recommend` and
+    /// `apply` read it from the model store): once the HPA's max is at the
+    /// ceiling, the page stands until the need is clearly under it
     /// ([`crate::core::bounds::PAGE_CLEAR`]), not only while a replica
     /// over it.
     pub paging: bool,

@@ -469,6 +469,15 @@ fn an_incident_of_a_workload_that_left_the_config_is_closed_and_still_drafted() 
     let elsewhere = apply(&other, dir.path(), "table");
     assert!(!String::from_utf8_lossy(&elsewhere.stdout).contains("no longer in the config"));
     assert!(stored(dir.path())["incidents"][0]["closed"].is_null());
+    // A store file from before the owning config was kept: this config's.
+    let mut before = stored(dir.path());
+    assert!(before["config"].is_string(), "{before}");
+    before.as_object_mut().unwrap().remove("config");
+    std::fs::write(
+        dir.path().join("models/mobility/taxi.json"),
+        serde_json::to_vec(&before).unwrap(),
+    )
+    .unwrap();
 
     let renamed = std::fs::read_to_string(&low)
         .unwrap()

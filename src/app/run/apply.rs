@@ -599,7 +599,8 @@ async fn check_time_at_max(
 /// workload's incident stayed open in the store for ever, counted nowhere
 /// and found by no command (and resumed, days later, if the old name came
 /// back). Only the workloads this config's `apply` recorded last (a store
-/// may be shared by several configs) and of this run's shard; closed at
+/// may be shared by several configs; one that recorded no config, from
+/// before it was kept, counts as this one's) and of this run's shard; closed at
 /// the last run that recorded the workload (a file-backed workload's
 /// times are its data's, not the clock's); nothing for a replay (`at`)
 /// of a moment before that run.
@@ -638,7 +639,9 @@ pub fn close_incidents_of_gone_workloads(config: &Config, at: Option<i64>, run: 
         let Ok(Some(mut state)) = store.read(&namespace, &name) else {
             continue;
         };
-        if state.config.as_deref() != Some(config_id.as_str()) {
+        // Another config's (a store written before the owner was kept
+        // has none: its incidents are closed, as they would have been).
+        if state.config.as_ref().is_some_and(|c| *c != config_id) {
             continue;
         }
         let Some(last) = state.last().map(|r| r.at.clone()) else {

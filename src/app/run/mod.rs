@@ -31,11 +31,14 @@ pub use recommend::*;
 
 use std::path::{Path, PathBuf};
 
-/// The config file as alerts and reports name it: its absolute path when
-/// it exists (the same file, whatever directory the job ran from).
+/// The config file as alerts, reports and the model store name it: its
+/// absolute path (the same file, whatever directory the job ran from).
+/// Symlinks are not followed: a `ConfigMap` mounts `homeostat.yaml` as a
+/// link into a folder made afresh for each pod, so the resolved path was
+/// another one at every run.
 #[must_use]
 pub fn config_id(path: &Path) -> String {
-    std::fs::canonicalize(path)
+    std::path::absolute(path)
         .unwrap_or_else(|_| path.to_path_buf())
         .display()
         .to_string()
@@ -82,6 +85,33 @@ mod tests {
     use crate::app::config::Config;
     use std::fmt::Write as _;
     use std::path::Path;
+
+    /// A `ConfigMap`'s layout: `homeostat.yaml` a link through `..data` into
+    /// a folder made afresh for each pod. The id is the path as mounted.
+    #[test]
+    fn a_config_is_named_by_its_path_as_mounted_not_where_links_lead() {
+        let dir = tempfile::tempdir().unwrap();
+        for pod in ["..2026_12_07_1", "..2026_12_07_2"] {
+            std::fs::create_dir(dir.path().join(pod)).unwrap();
+            std::fs::write(
+                dir.path().join(pod).join("homeostat.yaml"),
+                "workloads: []\n",
+            )
+            .unwrap();
+            let data = dir.path().join("..data");
+            let _ = std::fs::remove_file(&data);
+            std::os::unix::fs::symlink(pod, &data).unwrap();
+            let link = dir.path().join("homeostat.yaml");
+            if !link.exists() {
+                std::os::unix::fs::symlink("..data/homeostat.yaml", &link).unwrap();
+            }
+            assert_eq!(
+                config_id(&link),
+                link.display().to_string(),
+                "{pod}: the id must not follow the links"
+            );
+        }
+    }
 
     /// A config of `n` file workloads, every one reading the same small file.
     fn config(dir: &Path, n: usize) -> Config {

@@ -223,14 +223,13 @@ fn describe_model(forecast: &Forecast) -> String {
     // "seasonality none" beside a daily seasonal model read as a
     // contradiction: say what "none" means, and that the backtest chose.
     let seasonality = if s.label() == "none" {
-        let seasonal_model =
-            forecast.model.contains("(daily") || forecast.model.contains("(weekly");
+        let seasonal_model = forecast.model.contains("daily") || forecast.model.contains("weekly");
         format!(
             "no daily or weekly rhythm strong enough to model (daily strength {:.2}, weekly {:.2}){}",
             s.daily_strength.max(0.0),
             s.weekly_strength.max(0.0),
             if seasonal_model {
-                ", yet repeating the last season backtested best"
+                ", yet a model with a daily or weekly term backtested best"
             } else {
                 ""
             }
