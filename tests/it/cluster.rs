@@ -627,6 +627,14 @@ impl Shop {
             .max_replicas
     }
 
+    fn min(&self) -> i32 {
+        read(&self.hpas, "web", &self.runtime)
+            .spec
+            .unwrap()
+            .min_replicas
+            .unwrap_or(1)
+    }
+
     /// A person's `kubectl patch` of `web`'s max.
     fn kubectl_patch_max(&self, max: u32) {
         let patch = PatchParams {
@@ -769,6 +777,48 @@ fn after_the_doctors_fix_is_learned_and_its_incident_closed_homeostat_takes_the_
 /// doctor's fix is seen against the bounds the last run read, noted on
 /// the incident and learned (review finding: nothing was learned, and the
 /// post-mortem said the operator changed nothing homeostat could see).
+/// A workload paging from its first run with the HPA's max under the
+/// ceiling: max alone rises towards it on the real API server, taking the
+/// bounds over from `kubectl create` as any first contact does; the
+/// operator's fix above the ceiling is then seen against what homeostat
+/// set, noted and learned, and never lowered.
+#[test]
+fn a_paging_workload_gets_max_raised_towards_the_ceiling_and_the_fix_stands() {
+    let shop = Shop::with_web((2, 3));
+    let dir = tempfile::tempdir().unwrap();
+    let config = web_config(
+        dir.path(),
+        "defaults: {history: 28d, horizon: 1d}",
+        "target_per_replica: 2000, max_replicas: {floor: 2, ceiling: 10}",
+    );
+    let (report, stderr) = apply(&config, &shop.admin);
+    assert_eq!(
+        report["incidents_opened"].as_array().map(Vec::len),
+        Some(1),
+        "{report}\n{stderr}"
+    );
+    // ×1.5 a run: 3 → 4; min left as it was.
+    assert_eq!((shop.min(), shop.max()), (2, 4), "{report}\n{stderr}");
+    assert!(
+        report
+            .to_string()
+            .contains("status needs_operator: only max raised (3 → 4"),
+        "{report}"
+    );
+    shop.kubectl_patch_max(20);
+    let (report, stderr) = apply(&config, &shop.admin);
+    let notes = report["since_last_run"].to_string();
+    assert!(
+        notes.contains("HPA maxReplicas 4 → 20 (by kubectl-patch) since homeostat's last run (noted on incident shop/web#1)"),
+        "{report}\n{stderr}"
+    );
+    assert!(
+        notes.contains("learned (suggested): max_replicas.ceiling 20 from incident shop/web#1"),
+        "{report}"
+    );
+    assert_eq!(shop.max(), 20, "the operator's fix stands");
+}
+
 #[test]
 fn the_doctors_fix_is_seen_when_the_incident_began_at_first_contact() {
     let shop = Shop::with_web((2, 3));
