@@ -492,6 +492,18 @@ pub fn advance(
     plan: &WorkloadPlan,
     now: &str,
 ) -> Changes {
+    advance_after(incidents, findings, plan, now, 0)
+}
+
+/// [`advance`], numbering new incidents after `counted` too (the highest
+/// number given before, kept beyond the incidents the store still holds).
+pub fn advance_after(
+    incidents: &mut Vec<Incident>,
+    findings: &[Finding],
+    plan: &WorkloadPlan,
+    now: &str,
+    counted: u32,
+) -> Changes {
     let mut changes = Changes::default();
     for incident in incidents.iter_mut().filter(|i| i.is_open()) {
         if let Some(finding) = findings.iter().find(|f| f.cause == incident.cause) {
@@ -536,7 +548,8 @@ pub fn advance(
                 .and_then(|(_, n)| n.parse::<u32>().ok())
         })
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .max(counted);
     for (k, finding) in findings
         .iter()
         .filter(|f| !incidents.iter().any(|i| i.is_open() && i.cause == f.cause))

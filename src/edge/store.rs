@@ -65,6 +65,16 @@ pub struct WorkloadState {
     /// of a workload that left a config only for that config's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<String>,
+    /// The highest incident number given so far (`ns/name#n`): a file set
+    /// aside as corrupt took its incidents with it, and the next one was
+    /// `#1` again, an id an earlier incident had had.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub incidents_counted: u32,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl WorkloadState {
@@ -81,6 +91,7 @@ impl WorkloadState {
             learned: Vec::new(),
             learned_events: Vec::new(),
             config: None,
+            incidents_counted: 0,
         }
     }
 
@@ -110,9 +121,27 @@ pub struct Store {
 pub struct Loaded {
     pub state: Option<WorkloadState>,
     pub set_aside: Option<String>,
+    /// The highest incident number a file set aside still showed (its
+    /// text, however broken): the next incident is numbered after it.
+    pub incidents_before: u32,
 }
 
-/// The store's lock, held until dropped.
+/// The highest `n` of an incident id `namespace/name#n` in `text` (0 for
+/// none): what a state file too broken to read still says.
+fn highest_incident_number(text: &str, namespace: &str, name: &str) -> u32 {
+    let prefix = format!("{namespace}/{name}#");
+    text.match_indices(&prefix)
+        .filter_map(|(at, _)| {
+            let digits: String = text[at + prefix.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// Why a workload's state file cannot be used; the message names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Unusable {
@@ -165,6 +194,7 @@ impl StoreError {
     }
 }
 
+/// The store's lock, held until dropped.
 #[derive(Debug)]
 pub struct StoreLock {
     _file: fs::File,
@@ -271,16 +301,21 @@ impl Store {
                 return Loaded {
                     state,
                     set_aside: None,
+                    incidents_before: 0,
                 }
             }
             Err(Unusable::Unreadable(why)) => {
                 return Loaded {
                     state: None,
                     set_aside: Some(why),
+                    incidents_before: 0,
                 }
             }
             Err(Unusable::Invalid { tag, why, .. }) => (tag, why),
         };
+        let incidents_before = fs::read(&path).map_or(0, |bytes| {
+            highest_incident_number(&String::from_utf8_lossy(&bytes), namespace, name)
+        });
         // Never over an earlier file set aside.
         let mut aside = path.with_extension(format!("json.{tag}-{now}"));
         let mut n = 1;
@@ -295,6 +330,7 @@ impl Store {
         Loaded {
             state: None,
             set_aside: Some(format!("{}: {why}; {moved}", path.display())),
+            incidents_before,
         }
     }
 
@@ -553,7 +589,7 @@ mod tests {
         let full = fs::read(&path).unwrap();
         fs::write(&path, &full[..full.len() / 2]).unwrap();
         let loaded = store.load("shop", "cart", 1_764_158_400);
-        assert_eq!(loaded.state, None);
+        assert_eq!((loaded.state.as_ref(), loaded.incidents_before), (None, 0));
         let why = loaded.set_aside.unwrap();
         assert!(why.contains("not valid JSON"), "{why}");
         let aside = dir.path().join("shop/cart.json.corrupt-1764158400");
@@ -586,6 +622,13 @@ mod tests {
         // The next run starts afresh.
         store.save(&state).unwrap();
         assert_eq!(store.load("shop", "cart", 6).state, Some(state));
+        // What a broken file still shows of its incidents numbers the next.
+        fs::write(
+            &path,
+            r#"{"version": 1, "incidents": [{"id": "shop/cart#4"}, {"id": "shop/cart#12"}, {"id": "shop/carts#40"}, {"id": "shop/cart#"#,
+        )
+        .unwrap();
+        assert_eq!(store.load("shop", "cart", 7).incidents_before, 12);
     }
 
     #[test]

@@ -526,3 +526,32 @@ fn an_incident_of_a_workload_that_left_the_config_is_closed_and_still_drafted() 
     let third = apply(&low, dir.path(), "table");
     assert!(!String::from_utf8_lossy(&third.stdout).contains("no longer in the config"));
 }
+
+/// A store file too broken to read is set aside; the next incident is
+/// numbered after the ones it still shows, never reusing an id (review
+/// finding: `#1` again, an id an earlier incident had had).
+#[test]
+fn a_broken_store_file_never_makes_an_incident_id_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let low = config(dir.path(), 3);
+    let first = apply(&low, dir.path(), "json");
+    let report: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(report["incidents_opened"][0]["id"], "mobility/taxi#1");
+    let file = dir.path().join("models/mobility/taxi.json");
+    let text = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &text[..text.len() * 2 / 3]).unwrap();
+    // Before any apply sets it aside, a post-mortem says why it finds none.
+    let draft = support::homeostat(&["postmortem", "--config", low.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&draft.stderr);
+    assert!(
+        said.contains("that could be read: the store file of mobility/taxi cannot be"),
+        "{said}"
+    );
+    let second = apply(&low, dir.path(), "json");
+    let report: Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(
+        report["incidents_opened"][0]["id"], "mobility/taxi#2",
+        "{report}"
+    );
+    assert_eq!(stored(dir.path())["incidents_counted"], 2);
+}

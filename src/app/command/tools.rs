@@ -290,13 +290,17 @@ pub(super) fn postmortem(
     }
     // Read only: a file this command cannot use is named, never moved.
     let mut candidates = Vec::new();
+    let mut unreadable = Vec::new();
     for w in &config.workloads {
         let wanted = named.is_none_or(|n| n.id() == w.id())
             && incident.is_none_or(|id| id.starts_with(&format!("{}#", w.id())));
         if !wanted {
             continue;
         }
-        candidates.extend(stored_state(&store, w));
+        match read_state(&store, w) {
+            Ok(state) => candidates.extend(state),
+            Err(()) => unreadable.push(w.id()),
+        }
     }
     // An incident of a workload the config no longer has (removed,
     // renamed): its file is still in the store, and so is its story.
@@ -339,6 +343,13 @@ pub(super) fn postmortem(
             (None, Some(w)) => format!("incident of {w}"),
             (None, None) => "incident".to_string(),
         };
+        if !unreadable.is_empty() {
+            anyhow::bail!(
+                "no {which} in the model store {} that could be read: the store file of {} cannot be (see the warning above; the next `apply` sets it aside, its text kept)",
+                store.root().display(),
+                unreadable.join(", ")
+            );
+        }
         anyhow::bail!(
             "no {which} in the model store {}: incidents are recorded by `homeostat apply` runs",
             store.root().display()
@@ -615,17 +626,8 @@ pub(super) fn learned(
     Ok(u8::from(unread.get() > 0))
 }
 
-/// A workload's state from the store, read only: a file that cannot be
-/// used is named on stderr and skipped, never moved.
-fn stored_state(
-    store: &crate::edge::store::Store,
-    w: &crate::core::workload::Workload,
-) -> Option<crate::edge::store::WorkloadState> {
-    read_state(store, w).unwrap_or(None)
-}
-
-/// [`stored_state`], telling a file that could not be read (`Err`, named
-/// on stderr) from one that is not there (`Ok(None)`).
+/// A workload's state in the store, telling a file that could not be read
+/// (`Err`, named on stderr) from one that is not there (`Ok(None)`).
 fn read_state(
     store: &crate::edge::store::Store,
     w: &crate::core::workload::Workload,

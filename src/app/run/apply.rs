@@ -926,6 +926,7 @@ fn remember(
     if let Some(problem) = loaded.set_aside {
         store_problem(run, "store_unreadable", problem);
     }
+    let incidents_before = loaded.incidents_before;
     let mut state = loaded
         .state
         .unwrap_or_else(|| WorkloadState::new(&w.namespace, &w.name));
@@ -1034,7 +1035,13 @@ fn remember(
             .get(&(w.namespace.clone(), w.name.clone()))
             .copied();
         let found = incident::findings_under(w, &run.troubles, in_force.or(w.max_replicas));
-        let changes = incident::advance(&mut state.incidents, &found, w, &at);
+        let counted = state.incidents_counted.max(incidents_before);
+        let changes = incident::advance_after(&mut state.incidents, &found, w, &at, counted);
+        state.incidents_counted = state
+            .incidents
+            .iter()
+            .filter_map(|i| i.id.rsplit_once('#').and_then(|(_, n)| n.parse().ok()))
+            .fold(counted, u32::max);
         concerned.extend(changes.opened.iter().map(|i| i.id.clone()));
         for opened in &changes.opened {
             tracing::warn!(workload = %id, incident = %opened.id, cause = opened.cause.as_str(), "{id}: incident {} opened: {}", opened.id, opened.blocked_by);
