@@ -164,12 +164,25 @@ impl Config {
     pub fn warnings(&self) -> Vec<String> {
         self.workloads
             .iter()
-            .flat_map(|w| match (&w.source, w.step) {
-                (LoadSource::Query { query, .. }, Some(step)) => query_warnings(query, step.secs())
+            .flat_map(|w| {
+                let mut warnings: Vec<String> = match (&w.source, w.step) {
+                    (LoadSource::Query { query, .. }, Some(step)) => {
+                        query_warnings(query, step.secs())
+                    }
+                    _ => Vec::new(),
+                };
+                // `1m` is a minute: a month written so made bounds for
+                // the next minute (min 3 → 13 on the taxi trace).
+                if w.horizon.secs() < 3_600 {
+                    warnings.push(format!(
+                        "horizon: {} is under an hour (`m` is minutes; a month is `30d`): the bounds are sized for the next {} only",
+                        w.horizon, w.horizon
+                    ));
+                }
+                warnings
                     .into_iter()
                     .map(|warning| format!("workload {}: {warning}", w.id()))
-                    .collect(),
-                _ => Vec::new(),
+                    .collect::<Vec<_>>()
             })
             .collect()
     }
@@ -814,6 +827,28 @@ mod tests {
             "{}",
             config.rejected[0].problem
         );
+        // The first of two entries of one name runs, whichever is broken;
+        // the broken second has no row of that name (the first's is).
+        let dup = "workloads:\n  - {name: a, file: a.csv, target_per_replica: 10}\n  - {name: a, file: a.csv, target_per_replica: lots}\n";
+        let config = parse(dup, Path::new("h.yaml"), Path::new("/etc")).unwrap();
+        assert_eq!(config.workloads.len(), 1, "{:?}", config.rejected);
+        assert_eq!(config.rejected[0].names, None);
+        assert!(
+            config.rejected[0]
+                .problem
+                .ends_with("(and default/a is defined twice: the first holds the name)"),
+            "{}",
+            config.rejected[0].problem
+        );
+        // A broken first holds the name: the second is refused as a second.
+        let dup = "workloads:\n  - {name: a, file: a.csv, target_per_replica: lots}\n  - {name: a, file: a.csv, target_per_replica: 10}\n";
+        let e = parse(dup, Path::new("h.yaml"), Path::new("/etc"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("2 problems") && e.contains("default/a: defined twice"),
+            "{e}"
+        );
         let defaults = format!("{twice}defaults:\n  level: 90\n  level: 80\n");
         assert!(parse(&defaults, Path::new("h.yaml"), Path::new("/etc")).is_err());
         // An entry that is not a mapping is said in words, not as the
@@ -1133,6 +1168,21 @@ mod tests {
         let config = parse_text(text).unwrap();
         assert_eq!(config.warnings().len(), 1);
         assert!(config.warnings()[0].starts_with("workload default/cart: query"));
+        // A month written as `1m` is a minute: said.
+        let text = format!("{}    horizon: 1m\n", MINIMAL);
+        let config = parse_text(&text).unwrap();
+        assert_eq!(
+            config.warnings(),
+            ["workload default/cart: horizon: 1m is under an hour (`m` is minutes; a month is `30d`): the bounds are sized for the next 1m only"]
+        );
+        // A percentage written as a factor is refused with what was meant.
+        let e = parse_text(&MINIMAL.replace(
+            "target_per_replica: 50",
+            "target_per_replica: 50\n    headroom: 20",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("got 20: did you mean 1.2?"), "{e}");
     }
 
     #[test]

@@ -276,15 +276,33 @@ pub(super) fn validate(
     // Every workload's problems at once, so that one `config check` lists
     // them all; a run runs the others.
     let has_prometheus = raw.prometheus.is_some();
-    // A workload the schema refused still holds its name: a second of the
-    // same name is refused as a second, not run in its place.
-    let mut seen: HashSet<String> = rejected
-        .iter()
-        .filter_map(|r| r.names.as_ref())
-        .map(|(namespace, name, _)| format!("{namespace}/{name}"))
+    // A workload the schema refused still holds its name against those
+    // after it: a second of the same name is refused as a second, not run
+    // in its place. The first holds it, whichever is broken (a valid first
+    // was refused as "defined twice" for a broken second's sake).
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut schema: Vec<usize> = (0..rejected.len())
+        .filter(|&k| rejected[k].names.is_some())
         .collect();
+    schema.sort_by_key(|&k| rejected[k].index);
+    let mut schema = schema.into_iter().peekable();
+    // Admits the schema-refused entries before `index`: a second of a
+    // name already held loses its row (the first one's is the name's).
+    let mut admit = |index: usize, seen: &mut HashSet<String>, rejected: &mut Vec<Rejected>| {
+        while let Some(k) = schema.next_if(|&k| rejected[k].index < index) {
+            let id = rejected[k].id();
+            if !seen.insert(id.clone()) {
+                rejected[k].names = None;
+                rejected[k].problem = format!(
+                    "{} (and {id} is defined twice: the first holds the name)",
+                    rejected[k].problem
+                );
+            }
+        }
+    };
     let mut workloads = Vec::with_capacity(raw.workloads.len());
     for (index, w) in raw.workloads {
+        admit(index, &mut seen, &mut rejected);
         let hpa = w.hpa.clone().unwrap_or_else(|| w.name.clone());
         let names = valid_names(&w.namespace, &w.name, &hpa)
             .then(|| (w.namespace.clone(), w.name.clone(), hpa));
@@ -309,6 +327,7 @@ pub(super) fn validate(
             }),
         }
     }
+    admit(usize::MAX, &mut seen, &mut rejected);
     // One HPA, one workload: two would each set its bounds to their own
     // recommendation, and the HPA would flip between them run after run.
     // The first in the config holds the HPA, whether it runs or not (a
@@ -645,7 +664,18 @@ pub(super) fn check_level(percent: f64) -> Result<Level, String> {
     Level::from_percent(percent).ok_or_else(|| level_error(percent))
 }
 
+/// The largest `headroom` accepted.
+pub const MAX_HEADROOM: f64 = 10.0;
+
 pub(super) fn check_headroom(headroom: f64) -> Result<f64, String> {
+    // Above ×10 it is a percentage written as a factor (`20` for 20%
+    // sized max for 20 times the peak: 2..320 on the taxi trace).
+    if headroom.is_finite() && headroom > MAX_HEADROOM {
+        return Err(format!(
+            "headroom is a factor of the expected peak (1.2 = 20% above it), at most {MAX_HEADROOM}; got {headroom}: did you mean {}?",
+            1.0 + headroom / 100.0
+        ));
+    }
     if headroom.is_finite() && headroom >= 1.0 {
         Ok(headroom)
     } else {
