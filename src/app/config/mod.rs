@@ -1169,7 +1169,7 @@ mod tests {
         assert_eq!(config.warnings().len(), 1);
         assert!(config.warnings()[0].starts_with("workload default/cart: query"));
         // A month written as `1m` is a minute: said.
-        let text = format!("{}    horizon: 1m\n", MINIMAL);
+        let text = format!("{MINIMAL}    horizon: 1m\n");
         let config = parse_text(&text).unwrap();
         assert_eq!(
             config.warnings(),
