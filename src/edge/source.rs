@@ -109,11 +109,48 @@ pub fn read_file(path: &Path) -> Result<RawSeries, SourceError> {
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    match extension.as_deref() {
+    let raw = match extension.as_deref() {
         Some("parquet" | "pq") => read_parquet(path),
         Some("csv" | "txt") | None => read_csv(path),
         Some(_) => Err(SourceError::UnknownFormat { path: path.into() }),
+    }?;
+    if let Some((count, first)) = conflicting_timestamps(&raw.samples) {
+        tracing::warn!(
+            "{}: {count} timestamp{} more than once with different values (the first {}): their values are averaged; two series in one file?",
+            path.display(),
+            if count == 1 { " appears" } else { "s appear" },
+            format_timestamp(first)
+        );
     }
+    Ok(raw)
+}
+
+/// Timestamps given more than once with different values, and the
+/// earliest of them: averaged into one step as any samples of a step are,
+/// but a file holding two series (one appended to the other) looked like
+/// one, its load the mean of both. Only looked for when the file is not in
+/// strict time order (the usual file costs nothing more).
+fn conflicting_timestamps(samples: &[Sample]) -> Option<(usize, i64)> {
+    if samples.windows(2).all(|w| w[0].ts < w[1].ts) {
+        return None;
+    }
+    let mut sorted: Vec<(i64, f64)> = samples.iter().map(|s| (s.ts, s.value)).collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let mut count = 0;
+    let mut first = None;
+    let mut k = 0;
+    while k < sorted.len() {
+        let end = k + sorted[k..]
+            .iter()
+            .take_while(|s| s.0 == sorted[k].0)
+            .count();
+        if sorted[k..end].iter().any(|s| s.1 != sorted[k].1) {
+            count += 1;
+            first = first.or(Some(sorted[k].0));
+        }
+        k = end;
+    }
+    first.map(|first| (count, first))
 }
 
 /// About how much memory reading `path` takes at its peak, measured on a
@@ -758,6 +795,24 @@ mod tests {
 
     fn parse(text: &[u8]) -> Result<RawSeries, SourceError> {
         parse_csv(Path::new("load.csv"), text.to_vec())
+    }
+
+    #[test]
+    fn timestamps_given_twice_with_different_values_are_found() {
+        let sample = |ts, value| Sample { ts, value };
+        let sorted = [sample(0, 1.0), sample(60, 2.0), sample(120, 3.0)];
+        assert_eq!(conflicting_timestamps(&sorted), None);
+        // The same value twice is a repeated row, not two series.
+        let repeated = [sample(0, 1.0), sample(60, 2.0), sample(60, 2.0)];
+        assert_eq!(conflicting_timestamps(&repeated), None);
+        let appended = [
+            sample(0, 1.0),
+            sample(60, 2.0),
+            sample(120, 3.0),
+            sample(60, 5000.0),
+            sample(120, 5000.0),
+        ];
+        assert_eq!(conflicting_timestamps(&appended), Some((2, 60)));
     }
 
     #[test]
