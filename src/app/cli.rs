@@ -575,6 +575,16 @@ impl Command {
                 "--export writes each series' forecast of its held-out span, which --cold-start does not make (it forecasts a day from each series' last hours): leave one of them out"
                     .to_string(),
             ),
+            // As `evaluate --cold-start`: under the hour a cold start needs,
+            // a replay "seeing 1m of history" on 5-minute data saw nothing.
+            Command::Backtest {
+                cold_start: Some(span),
+                ..
+            } if span.secs() < crate::core::shapes::COLD_MIN_HISTORY => Err(format!(
+                "--cold-start {span}: a cold start needs at least {} of history (`m` is minutes)",
+                crate::core::time::Span::from_secs(crate::core::shapes::COLD_MIN_HISTORY)
+                    .expect("positive constant")
+            )),
             // A config without workloads is one homeostat refuses to run.
             Command::Synth { workloads: 0, .. } => Err(
                 "--workloads must be at least 1 (the config written must have a workload to run)"

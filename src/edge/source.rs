@@ -144,7 +144,10 @@ fn conflicting_timestamps(samples: &[Sample]) -> Option<(usize, i64)> {
             .iter()
             .take_while(|s| s.0 == sorted[k].0)
             .count();
-        if sorted[k..end].iter().any(|s| s.1.total_cmp(&sorted[k].1).is_ne()) {
+        if sorted[k..end]
+            .iter()
+            .any(|s| s.1.total_cmp(&sorted[k].1).is_ne())
+        {
             count += 1;
             first = first.or(Some(sorted[k].0));
         }

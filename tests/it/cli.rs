@@ -487,6 +487,14 @@ fn bad_arguments_and_configs_exit_2() {
     );
     let bad_horizon = homeostat(&["forecast", "--input", "x.csv", "--horizon", "soon"]);
     assert_eq!(bad_horizon.status.code(), Some(2));
+    // A cold start of a minute is no cold start (`m` is minutes).
+    let minute = homeostat(&["backtest", "--cold-start", "1m"]);
+    assert_eq!(minute.status.code(), Some(2));
+    assert!(
+        stderr(&minute).contains("--cold-start 1m: a cold start needs at least 1h of history"),
+        "{}",
+        stderr(&minute)
+    );
     // A fleet too young for any workload's own model: its config could not run.
     let young = tempfile::tempdir().unwrap();
     let one_day = homeostat(&[

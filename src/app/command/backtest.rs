@@ -73,7 +73,12 @@ pub(super) fn backtest(
         if format != ResultFormat::Html {
             tracing::warn!("--chart-week is drawn only by --format html: ignored");
         }
-        for w in &backtest.workloads {
+        // Which week is drawn matters only where one is.
+        for w in backtest
+            .workloads
+            .iter()
+            .filter(|_| format == ResultFormat::Html)
+        {
             if !crate::report::chart::week_overlaps(week, w.from, w.to) {
                 let id = format!("{}/{}", w.namespace, w.name);
                 tracing::warn!(
