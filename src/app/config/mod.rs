@@ -1359,6 +1359,14 @@ mod tests {
                 "must start with http://",
             ),
             ("https:///api", "has no host"),
+            (
+                "http://prometheus:99999",
+                "prometheus.url is not a URL the client can use: invalid port number",
+            ),
+            (
+                "http://prometheus:9090/api/v1/query",
+                "without the API path homeostat adds: drop `/api/v1/query`",
+            ),
         ] {
             let err = parse_text(&PROMETHEUS.replace("http://prometheus:9090", url))
                 .unwrap_err()
@@ -1366,6 +1374,32 @@ mod tests {
             assert!(err.contains(expected), "{url}: {err}");
             assert!(!err.contains("hunter2"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_notified_servers_url_is_its_address_not_its_api_path() {
+        for (section, url, path) in [
+            (
+                "alertmanager",
+                "http://am:9093/api/v2/alerts",
+                "/api/v2/alerts",
+            ),
+            (
+                "pushgateway",
+                "http://pg:9091/metrics/job/homeostat",
+                "/metrics/job/homeostat",
+            ),
+        ] {
+            let err = parse_text(&format!("{section}: {{url: {url}}}\n{MINIMAL}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("drop `{path}`")), "{err}");
+        }
+        // A path prefix of a server behind a proxy is its address.
+        assert!(parse_text(&format!(
+            "alertmanager: {{url: http://proxy/alertmanager}}\n{MINIMAL}"
+        ))
+        .is_ok());
     }
 
     #[test]

@@ -657,6 +657,25 @@ pub(super) fn check_url(url: &str, setting: &str) -> Result<(), String> {
     if authority.is_empty() {
         return Err(format!("{setting}.url has no host"));
     }
+    // What only a run found before: a port over 65535 ("builder error:
+    // invalid port number"), a space in the host.
+    reqwest::Url::parse(url)
+        .map_err(|e| format!("{setting}.url is not a URL the client can use: {e}"))?;
+    // The server's address, not an API path homeostat appends to it
+    // (`…/api/v2/alerts/api/v2/alerts`: HTTP 404 at every run).
+    let api = match setting {
+        "alertmanager" => "/api/",
+        "pushgateway" => "/metrics/job",
+        "prometheus" => "/api/v1",
+        _ => return Ok(()),
+    };
+    let path = rest.split(['?', '#']).next().unwrap_or("");
+    if let Some(at) = path.find(api) {
+        return Err(format!(
+            "{setting}.url is the server's address (and path prefix), without the API path homeostat adds: drop `{}`",
+            &path[at..]
+        ));
+    }
     Ok(())
 }
 
