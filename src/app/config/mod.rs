@@ -1377,6 +1377,27 @@ mod tests {
     }
 
     #[test]
+    fn the_store_is_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("taxi.csv"), "timestamp,value\n").unwrap();
+        let with = |store: &str| {
+            parse(
+                &format!("store: {store}\n{MINIMAL}"),
+                Path::new("h.yaml"),
+                dir.path(),
+            )
+        };
+        let err = with("\"\"").unwrap_err().to_string();
+        assert!(err.contains("store: is empty"), "{err}");
+        let err = with("taxi.csv").unwrap_err().to_string();
+        assert!(err.contains("taxi.csv is a file, not a folder"), "{err}");
+        assert_eq!(
+            with("models").unwrap().store,
+            Some(dir.path().join("models"))
+        );
+    }
+
+    #[test]
     fn a_notified_servers_url_is_its_address_not_its_api_path() {
         for (section, url, path) in [
             (

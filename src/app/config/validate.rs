@@ -442,7 +442,7 @@ pub(super) fn validate(
             .pushgateway
             .map(|e| endpoint(e, base, "pushgateway"))
             .transpose()?,
-        store: raw.store.map(|s| base.join(s)),
+        store: raw.store.map(|s| store_folder(&s, base)).transpose()?,
         apply_rules,
         workloads,
         rejected,
@@ -638,6 +638,23 @@ pub(super) fn credentials(
         ));
     }
     Ok((basic_auth, bearer_token))
+}
+
+/// `store:`, a folder (made when missing) relative to the config's: an
+/// empty one wrote the store into the config's own folder, a file's name
+/// failed only at `apply` ("File exists").
+fn store_folder(store: &Path, base: &Path) -> Result<PathBuf, String> {
+    if store.as_os_str().is_empty() {
+        return Err("store: is empty: name the model store's folder (e.g. `models`), or leave `store:` out for `models/`".to_string());
+    }
+    let folder = base.join(store);
+    if folder.exists() && !folder.is_dir() {
+        return Err(format!(
+            "store: {} is a file, not a folder: the model store is a folder of files",
+            folder.display()
+        ));
+    }
+    Ok(folder)
 }
 
 /// An `http(s)://` URL with no credentials in it (they would end up in
