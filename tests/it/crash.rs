@@ -220,7 +220,7 @@ fn a_store_in_use_is_waited_for_then_refused_naming_its_holder_and_freed_by_its_
     let said = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(2), "{said}");
     assert!(
-        said.contains("not-a-folder: cannot create it: File exists")
+        said.contains("not-a-folder is a file, not a folder")
             && !said.contains("model store: model store"),
         "{said}"
     );

@@ -433,8 +433,8 @@ fn a_name_two_namespaces_share_is_refused_by_note_and_postmortem_alike() {
 fn learned_says_when_the_store_cannot_be_read_instead_of_nothing_learned() {
     let dir = tempfile::tempdir().unwrap();
     let path = config(dir.path(), 3);
-    // The store's folder is a file: nothing in it can be read.
-    std::fs::write(dir.path().join("models"), "not a folder").unwrap();
+    // The workload's state is a folder: it cannot be read.
+    std::fs::create_dir_all(dir.path().join("models/mobility/taxi.json")).unwrap();
     let out = support::homeostat(&["learned", "--config", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", support::stderr(&out));
     let text = support::stdout(&out);
