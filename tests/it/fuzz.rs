@@ -21,6 +21,20 @@ use homeostat::edge::source::{parse_file, MAX_LOAD};
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 
+/// `cases` cases, the failures kept in (and replayed first from) the
+/// committed tests/it/fuzz.proptest-regressions: proptest's default place
+/// for a test in tests/it/ is another file, which nothing replayed.
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::Direct(
+                "tests/it/fuzz.proptest-regressions",
+            ),
+        )),
+        ..ProptestConfig::with_cases(cases)
+    }
+}
+
 /// Cases per parser: `default`, or `PROPTEST_CASES` for a longer run.
 fn cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -143,7 +157,7 @@ fn check_load_file(name: &str, bytes: Vec<u8>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(1500)))]
+    #![proptest_config(config(cases(1500)))]
 
     #[test]
     fn the_csv_reader_never_panics_and_names_the_file(bytes in input("csv")) {
@@ -208,7 +222,7 @@ fn a_parquet_page_with_a_negative_value_count_is_refused_not_an_abort() {
 
 proptest! {
     // Parquet files are decoded by polars: slower per case.
-    #![proptest_config(ProptestConfig::with_cases(cases(300)))]
+    #![proptest_config(config(cases(300)))]
 
     #[test]
     fn the_parquet_reader_never_panics_and_names_the_file(bytes in input("parquet")) {
@@ -217,7 +231,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(3000)))]
+    #![proptest_config(config(cases(3000)))]
 
     /// Whatever the HPA holds, the plan (min ≤ max, the schedule's min
     /// between them, as the pipeline makes them) and the safety rules, a

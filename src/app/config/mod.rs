@@ -412,7 +412,7 @@ fn workloads_one_by_one(text: &str, path: &Path) -> Option<(Placed, Vec<Rejected
     let mut raw: RawConfig<serde_saphyr::Spanned<serde_json::Value>> =
         serde_saphyr::from_str_with_options(text, options).ok()?;
     let entries = std::mem::take(&mut raw.workloads);
-    let lines: Vec<&str> = text.lines().collect();
+    let lines = yaml_lines(text);
     let starts: Vec<usize> = entries
         .iter()
         .map(|e| usize::try_from(e.defined.line()).unwrap_or(0))
@@ -422,7 +422,11 @@ fn workloads_one_by_one(text: &str, path: &Path) -> Option<(Placed, Vec<Rejected
     let rest = match starts.first().and_then(|first| first.checked_sub(1)) {
         Some(first) => {
             let end = block_end(&lines, first);
-            let indent: String = lines[first].chars().take_while(|c| *c == ' ').collect();
+            let indent: String = lines
+                .get(first)?
+                .chars()
+                .take_while(|c| *c == ' ')
+                .collect();
             let placeholder = format!("{indent}- ~");
             lines
                 .iter()
@@ -533,6 +537,38 @@ fn entry_lines(lines: &[&str], starts: &[usize], index: usize) -> Option<String>
         own.push('\n');
     }
     Some(own)
+}
+
+/// `text`'s lines as YAML counts them: a lone carriage return ends a line
+/// too (`str::lines` does not), or a parser's line number points past the
+/// lines (a config with a stray `\r` made the parser panic, found by the
+/// fuzz test).
+fn yaml_lines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                lines.push(&text[start..i]);
+                start = i + 1;
+            }
+            b'\r' => {
+                lines.push(&text[start..i]);
+                if bytes.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if start < text.len() {
+        lines.push(&text[start..]);
+    }
+    lines
 }
 
 /// The line after the `workloads:` block whose entry begins at line
@@ -1374,6 +1410,16 @@ mod tests {
             assert!(err.contains(expected), "{url}: {err}");
             assert!(!err.contains("hunter2"), "{err}");
         }
+    }
+
+    /// Found by the fuzz test: YAML ends a line at a lone carriage return,
+    /// `str::lines` does not, and a workload's line number pointed past
+    /// the lines read.
+    #[test]
+    fn a_lone_carriage_return_is_a_line_end_for_the_workloads_lines_too() {
+        let text = "# The configuration of DESIGN.md: a workload read from Prometheus.\n# (The bundled runnable example over files is data/homeostat.yaml.)\nprometheus:                      # needed when a workload has `query`\n  url: http://prometheus.monitoring:9090\n  timeout: 30s\n  max_concurrency: 4\n  basic_auth: {username: homeostat, password_file: /etc/homeostat/promet\r\r\u{fffd}heus-password}\nalertmanager: {url: http://alertmanager.monitoring:9093}   # optional\npushgateway: {url: http://pushgateway.monitoring:9091}     # optional\nstore: models/                   # model store\ndefaults:\n  history: 28d\n  step: 5m\n  horizon: 7d\n  level: 90                      # central interval, percent\n  headroom: 1.2\nworkloads:\n  - name: cart\n    ";
+        let _ = parse(text, Path::new("h.yaml"), Path::new("/etc"));
+        assert_eq!(yaml_lines("a\rb\r\nc\nd"), ["a", "b", "c", "d"]);
     }
 
     #[test]
