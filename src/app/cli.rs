@@ -580,11 +580,17 @@ impl Command {
             Command::Backtest {
                 cold_start: Some(span),
                 ..
-            } if span.secs() < crate::core::shapes::COLD_MIN_HISTORY => Err(format!(
-                "--cold-start {span}: a cold start needs at least {} of history (`m` is minutes)",
-                crate::core::time::Span::from_secs(crate::core::shapes::COLD_MIN_HISTORY)
-                    .expect("positive constant")
-            )),
+            } if !(crate::core::shapes::COLD_MIN_HISTORY..crate::core::shapes::OWN_HISTORY)
+                .contains(&span.secs()) =>
+            {
+                let at = |secs| crate::core::time::Span::from_secs(secs).expect("positive constant");
+                Err(format!(
+                    "--cold-start {span}: a cold start is replayed from {} to under {} of history (`m` is minutes; from {} on a workload is forecast by its own model alone)",
+                    at(crate::core::shapes::COLD_MIN_HISTORY),
+                    at(crate::core::shapes::OWN_HISTORY),
+                    at(crate::core::shapes::OWN_HISTORY)
+                ))
+            }
             // A config without workloads is one homeostat refuses to run.
             Command::Synth { workloads: 0, .. } => Err(
                 "--workloads must be at least 1 (the config written must have a workload to run)"

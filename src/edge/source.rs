@@ -116,7 +116,7 @@ pub fn read_file(path: &Path) -> Result<RawSeries, SourceError> {
     }?;
     if let Some((count, first)) = conflicting_timestamps(&raw.samples) {
         tracing::warn!(
-            "{}: {count} timestamp{} more than once with different values (the first {}): their values are averaged; two series in one file?",
+            "{}: {count} timestamp{} more than once with different values (the first {}): their values are averaged; two series in one file, or local times repeating an hour at a clock change?",
             path.display(),
             if count == 1 { " appears" } else { "s appear" },
             format_timestamp(first)

@@ -491,7 +491,8 @@ fn bad_arguments_and_configs_exit_2() {
     let minute = homeostat(&["backtest", "--cold-start", "1m"]);
     assert_eq!(minute.status.code(), Some(2));
     assert!(
-        stderr(&minute).contains("--cold-start 1m: a cold start needs at least 1h of history"),
+        stderr(&minute)
+            .contains("--cold-start 1m: a cold start is replayed from 1h to under 14d of history"),
         "{}",
         stderr(&minute)
     );

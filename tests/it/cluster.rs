@@ -772,11 +772,6 @@ fn after_the_doctors_fix_is_learned_and_its_incident_closed_homeostat_takes_the_
     );
 }
 
-/// A workload whose very first run already needs the operator: homeostat
-/// has not patched its HPA (no annotation to compare with), yet the
-/// doctor's fix is seen against the bounds the last run read, noted on
-/// the incident and learned (review finding: nothing was learned, and the
-/// post-mortem said the operator changed nothing homeostat could see).
 /// A workload paging from its first run with the HPA's max under the
 /// ceiling: max alone rises towards it on the real API server, taking the
 /// bounds over from `kubectl create` as any first contact does; the
@@ -819,6 +814,11 @@ fn a_paging_workload_gets_max_raised_towards_the_ceiling_and_the_fix_stands() {
     assert_eq!(shop.max(), 20, "the operator's fix stands");
 }
 
+/// A workload whose very first run already needs the operator: homeostat
+/// has not patched its HPA (no annotation to compare with), yet the
+/// doctor's fix is seen against the bounds the last run read, noted on
+/// the incident and learned (review finding: nothing was learned, and the
+/// post-mortem said the operator changed nothing homeostat could see).
 #[test]
 fn the_doctors_fix_is_seen_when_the_incident_began_at_first_contact() {
     let shop = Shop::with_web((2, 3));

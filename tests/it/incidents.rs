@@ -544,7 +544,7 @@ fn a_broken_store_file_never_makes_an_incident_id_twice() {
     let draft = support::homeostat(&["postmortem", "--config", low.to_str().unwrap()]);
     let said = String::from_utf8_lossy(&draft.stderr);
     assert!(
-        said.contains("that could be read: the store file of mobility/taxi cannot be"),
+        said.contains("that could be read: the store file of mobility/taxi cannot be read"),
         "{said}"
     );
     let second = apply(&low, dir.path(), "json");

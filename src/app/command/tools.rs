@@ -345,7 +345,7 @@ pub(super) fn postmortem(
         };
         if !unreadable.is_empty() {
             anyhow::bail!(
-                "no {which} in the model store {} that could be read: the store file of {} cannot be (see the warning above; the next `apply` sets it aside, its text kept)",
+                "no {which} in the model store {} that could be read: the store file of {} cannot be read (see the warning above; a corrupt one is set aside by the next `apply`, its text kept)",
                 store.root().display(),
                 unreadable.join(", ")
             );

@@ -1467,6 +1467,25 @@ mod tests {
             "alertmanager: {{url: http://proxy/alertmanager}}\n{MINIMAL}"
         ))
         .is_ok());
+        // The API server's service proxy is a path prefix too.
+        assert!(parse_text(&format!("prometheus: {{url: https://kubernetes.default.svc/api/v1/namespaces/monitoring/services/prometheus-k8s:9090/proxy}}\n{MINIMAL}")).is_ok());
+        assert!(parse_text(&format!(
+            "prometheus: {{url: 'http://[::1]:9090/prometheus-api/'}}\n{MINIMAL}"
+        ))
+        .is_ok());
+        let err = parse_text(&format!(
+            "prometheus: {{url: http://p:9090/api/v1/}}\n{MINIMAL}"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("drop `/api/v1`"), "{err}");
+        let err = parse_text(&MINIMAL.replace(
+            "target_per_replica: 50",
+            "target_per_replica: 50\n    headroom: 120",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("got 120: did you mean 1.2?"), "{err}");
     }
 
     #[test]

@@ -645,7 +645,7 @@ pub(super) fn credentials(
 /// failed only at `apply` ("File exists").
 fn store_folder(store: &Path, base: &Path) -> Result<PathBuf, String> {
     if store.as_os_str().is_empty() {
-        return Err("store: is empty: name the model store's folder (e.g. `models`), or leave `store:` out for `models/`".to_string());
+        return Err("store: is empty: name the model store's folder (e.g. `models`, beside the config), or leave `store:` out for `models/` in the working directory".to_string());
     }
     let folder = base.join(store);
     if folder.exists() && !folder.is_dir() {
@@ -680,14 +680,29 @@ pub(super) fn check_url(url: &str, setting: &str) -> Result<(), String> {
         .map_err(|e| format!("{setting}.url is not a URL the client can use: {e}"))?;
     // The server's address, not an API path homeostat appends to it
     // (`…/api/v2/alerts/api/v2/alerts`: HTTP 404 at every run).
-    let api = match setting {
-        "alertmanager" => "/api/",
-        "pushgateway" => "/metrics/job",
-        "prometheus" => "/api/v1",
-        _ => return Ok(()),
+    // Only a path that ends in it: an API server's service proxy
+    // (`…/api/v1/namespaces/…/proxy`) is a path prefix like any other.
+    let path = rest
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('/');
+    let api: &[&str] = match setting {
+        "alertmanager" => &["/api/v2/alerts", "/api/v2", "/api/v1/alerts", "/api/v1"],
+        "prometheus" => &["/api/v1/query_range", "/api/v1/query", "/api/v1"],
+        _ => &[],
     };
-    let path = rest.split(['?', '#']).next().unwrap_or("");
-    if let Some(at) = path.find(api) {
+    let appended = api
+        .iter()
+        .find(|a| path.ends_with(*a))
+        .map(|a| path.len() - a.len())
+        // The Pushgateway's grouping key follows `/metrics/job/…` to the end.
+        .or_else(|| {
+            (setting == "pushgateway")
+                .then(|| path.find("/metrics/job"))
+                .flatten()
+        });
+    if let Some(at) = appended {
         return Err(format!(
             "{setting}.url is the server's address (and path prefix), without the API path homeostat adds: drop `{}`",
             &path[at..]
@@ -709,7 +724,12 @@ pub(super) fn check_headroom(headroom: f64) -> Result<f64, String> {
     if headroom.is_finite() && headroom > MAX_HEADROOM {
         return Err(format!(
             "headroom is a factor of the expected peak (1.2 = 20% above it), at most {MAX_HEADROOM}; got {headroom}: did you mean {}?",
-            1.0 + headroom / 100.0
+            // 20 for 20% above the peak; 120 for 120% of it.
+            if headroom >= 100.0 {
+                headroom / 100.0
+            } else {
+                1.0 + headroom / 100.0
+            }
         ));
     }
     if headroom.is_finite() && headroom >= 1.0 {

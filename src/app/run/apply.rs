@@ -926,10 +926,12 @@ fn remember(
     if let Some(problem) = loaded.set_aside {
         store_problem(run, "store_unreadable", problem);
     }
-    let incidents_before = loaded.incidents_before;
     let mut state = loaded
         .state
         .unwrap_or_else(|| WorkloadState::new(&w.namespace, &w.name));
+    // Kept whatever this run finds: a run without a plan saves the state
+    // too, and the file set aside is gone from where the next run reads.
+    state.incidents_counted = state.incidents_counted.max(loaded.incidents_before);
     // A run for an earlier "now" (`--at`) than the store's last run is not
     // history: it is not kept, and the report says so instead of comparing
     // with a run that came after it. (The same moment is kept: a file's
@@ -1035,7 +1037,7 @@ fn remember(
             .get(&(w.namespace.clone(), w.name.clone()))
             .copied();
         let found = incident::findings_under(w, &run.troubles, in_force.or(w.max_replicas));
-        let counted = state.incidents_counted.max(incidents_before);
+        let counted = state.incidents_counted;
         let changes = incident::advance_after(&mut state.incidents, &found, w, &at, counted);
         state.incidents_counted = state
             .incidents
