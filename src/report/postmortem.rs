@@ -363,6 +363,14 @@ mod tests {
         }
     }
 
+    /// The timeline table's rows of a rendered draft.
+    fn timeline_rows(text: &str) -> Vec<&str> {
+        text.lines()
+            .skip_while(|l| !l.starts_with("## Timeline"))
+            .filter(|l| l.starts_with("| 2026"))
+            .collect()
+    }
+
     #[test]
     fn a_long_or_unjudged_incident_reads_as_it_went() {
         let incident = Incident {
@@ -389,11 +397,7 @@ mod tests {
         runs.push(run("2026-01-02T06:00:00Z", "insufficient_data", 3));
         runs.push(run("2026-01-03T06:00:00Z", "insufficient_data", 3));
         let text = render_markdown(&draft(&incident, &runs, &[], None));
-        let timeline: Vec<&str> = text
-            .lines()
-            .skip_while(|l| !l.starts_with("## Timeline"))
-            .filter(|l| l.starts_with("| 2026"))
-            .collect();
+        let timeline = timeline_rows(&text);
         assert_eq!(
             timeline,
             [
@@ -443,11 +447,7 @@ mod tests {
         assert!(text.starts_with("# Post-mortem draft: mobility/taxi#1 (needs_operator)"));
         assert!(text.contains("| highest load max was sized for (before headroom) against the range | 30000 against the 6000 the max in force then carries (×5.0) |"), "{text}");
         assert!(text.contains("- 2026-01-02T12:00:00Z: config: max_replicas.ceiling 3 → 40"));
-        let timeline: Vec<&str> = text
-            .lines()
-            .skip_while(|l| !l.starts_with("## Timeline"))
-            .filter(|l| l.starts_with("| 2026"))
-            .collect();
+        let timeline = timeline_rows(&text);
         assert_eq!(
             timeline,
             [
