@@ -206,6 +206,7 @@ pub fn replay_in_fleet(
     // range, as a batch job's would: under two days, or one hour with the
     // fleet's shapes.)
     let first = raw.samples.iter().map(|s| s.ts).min();
+    let asked_from = settings.from;
     let settings = &ReplaySettings {
         from: first.map_or(settings.from, |first| settings.from.max(first)),
         ..*settings
@@ -307,7 +308,9 @@ pub fn replay_in_fleet(
         namespace: workload.namespace.clone(),
         from,
         to,
-        verdict: verdict(&reactive, &horizon, &schedule) + &tight_caveat(&actual, settings.from),
+        verdict: verdict(&reactive, &horizon, &schedule)
+            + &tight_caveat(&actual, settings.from)
+            + &shortened(asked_from, settings.from),
         policies: [
             (Policy::Reactive, reactive),
             (Policy::Tight, tight),
@@ -476,6 +479,20 @@ fn tight_bounds(workload: &Workload, actual: &Series, from: i64) -> BoundsAt {
 /// What the verdict adds when the tight baseline had less than the week of
 /// load before the replay that its rule reads (a `--span` as long as the
 /// data leaves it nothing, and its bounds then say nothing of an operator's).
+/// A replay that began later than asked (the data begins after the
+/// span's start), said: the table read as the span asked for.
+fn shortened(asked: i64, from: i64) -> String {
+    if from <= asked {
+        return String::new();
+    }
+    format!(
+        "; replayed from the data's first sample, {} ({} of the span asked for, which began {}, had no data)",
+        crate::core::time::format_timestamp(from),
+        crate::core::series::human_span(from - asked),
+        crate::core::time::format_timestamp(asked)
+    )
+}
+
 fn tight_caveat(actual: &Series, from: i64) -> String {
     let first_known = (0..actual.len())
         .find(|&i| actual.values[i].is_finite())
