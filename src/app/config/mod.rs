@@ -1423,6 +1423,34 @@ mod tests {
     }
 
     #[test]
+    fn a_replica_range_written_as_a_number_is_said_as_a_range() {
+        let err = parse_text(&MINIMAL.replace(
+            "target_per_replica: 50",
+            "target_per_replica: 50\n    min_replicas: 2",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("is a range of replicas, not a number: write `{floor: 2}`"),
+            "{err}"
+        );
+        // A mapping still names its unknown key.
+        let err = parse_text(&MINIMAL.replace(
+            "target_per_replica: 50",
+            "target_per_replica: 50\n    max_replicas: {flor: 3}",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("flor"), "{err}");
+        let ok = parse_text(&MINIMAL.replace(
+            "target_per_replica: 50",
+            "target_per_replica: 50\n    max_replicas: {floor: 3, ceiling: 9}",
+        ))
+        .unwrap();
+        assert_eq!(ok.workloads[0].policy.max_replicas.ceiling(), 9);
+    }
+
+    #[test]
     fn the_store_is_a_folder() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("taxi.csv"), "timestamp,value\n").unwrap();

@@ -210,7 +210,9 @@ pub(super) struct RawWorkload {
     pub(super) aggregate: Option<Aggregate>,
     pub(super) file: Option<PathBuf>,
     pub(super) target_per_replica: f64,
+    #[serde(default, deserialize_with = "replica_range")]
     pub(super) min_replicas: Option<RawRange>,
+    #[serde(default, deserialize_with = "replica_range")]
     pub(super) max_replicas: Option<RawRange>,
     pub(super) current: Option<RawCurrent>,
     pub(super) history: Option<Span>,
@@ -237,6 +239,44 @@ pub(super) fn default_namespace() -> String {
 pub(super) struct RawRange {
     pub(super) floor: Option<u32>,
     pub(super) ceiling: Option<u32>,
+}
+
+/// `min_replicas:` / `max_replicas:` are ranges (`{floor, ceiling}`); a
+/// plain number, as an HPA writes them, is said in those words (it read
+/// "expected mapping start").
+pub(super) fn replica_range<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<RawRange>, D::Error> {
+    struct Range;
+    impl<'de> serde::de::Visitor<'de> for Range {
+        type Value = Option<RawRange>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a range of replicas, `{floor: N, ceiling: M}`")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            RawRange::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Self::Value, E> {
+            Err(E::custom(format!(
+                "is a range of replicas, not a number: write `{{floor: {n}}}` for the lowest it may go (and `ceiling:` for the highest)"
+            )))
+        }
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
+            self.visit_i64(i64::try_from(n).unwrap_or(i64::MAX))
+        }
+        fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Self::Value, E> {
+            Err(E::custom(format!(
+                "is a range of replicas, not a number: write `{{floor: {n}}}` for the lowest it may go (and `ceiling:` for the highest)"
+            )))
+        }
+    }
+    deserializer.deserialize_any(Range)
 }
 
 #[derive(Debug, Deserialize)]
