@@ -647,26 +647,25 @@ mod tests {
         );
         // The operator raised max: a lower load against more capacity. The
         // incident keeps its highest load with the capacity it met.
-        let after_fix = Finding {
-            load: Some(1200.0),
-            capacity: Some(3000.0),
-            ..finding(Cause::NeedsOperator)
-        };
-        advance(&mut incidents, &[after_fix], &plan, "t2b");
-        assert_eq!(
-            (incidents[0].load, incidents[0].capacity),
-            (Some(1500.0), Some(1000.0))
-        );
-        let higher = Finding {
-            load: Some(2000.0),
-            capacity: Some(1200.0),
-            ..finding(Cause::NeedsOperator)
-        };
-        advance(&mut incidents, &[higher], &plan, "t2c");
-        assert_eq!(
-            (incidents[0].load, incidents[0].capacity),
-            (Some(2000.0), Some(1200.0))
-        );
+        // Each run's load against the capacity it met, and what the
+        // incident keeps: its highest load with that capacity.
+        for (at, load, capacity, kept) in [
+            // The operator raised max: a lower load against more capacity.
+            ("t2b", 1200.0, 3000.0, (1500.0, 1000.0)),
+            ("t2c", 2000.0, 1200.0, (2000.0, 1200.0)),
+        ] {
+            let found = Finding {
+                load: Some(load),
+                capacity: Some(capacity),
+                ..finding(Cause::NeedsOperator)
+            };
+            advance(&mut incidents, &[found], &plan, at);
+            assert_eq!(
+                (incidents[0].load, incidents[0].capacity),
+                (Some(kept.0), Some(kept.1)),
+                "{at}"
+            );
+        }
         let third = advance(&mut incidents, &[], &plan, "t3");
         assert_eq!(third.closed.len(), 1);
         assert_eq!(incidents[0].closed.as_deref(), Some("t3"));

@@ -107,8 +107,7 @@ pub(super) fn apply(
     if let Some(client) = &cluster {
         runtime.block_on(run::current_from_cluster(client, &mut config));
     }
-    run::mark_reruns(&mut config, at, context.clock_now);
-    run::mark_paging(&mut config, at);
+    run::mark_from_store(&mut config, at, Some(context.clock_now));
     // The HPAs of the config, those of the workloads it cannot run too: a
     // GitOps YAML keeps their documents as the last run left them.
     let hpas: std::collections::HashSet<(String, String)> = config

@@ -20,7 +20,7 @@ pub(super) fn recommend(
     let started = std::time::Instant::now();
     let mut config = flags.load_config(config)?;
     let learned = run::use_learned(&mut config);
-    run::mark_paging(&mut config, at);
+    run::mark_from_store(&mut config, at, None);
     // `--format parquet` has its folder (checked with the flags).
     let parquet_dir = match (format, output) {
         (Format::Parquet, Some(dir)) => {

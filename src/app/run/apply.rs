@@ -726,23 +726,35 @@ fn hpa_trouble(
     }
 }
 
-/// Reruns: a workload whose last `apply` (as the model store recorded
-/// it) ran less than `apply.rerun_window` ago by the clock and left the
-/// bounds it has now starts its step limits where that run started (see
-/// [`crate::core::workload::Workload::step_from`]). A run at `--at`
-/// (`at`) is a replay: "ago" is then between the moments planned, not by
-/// the clock, or a replay of every 6 hours of a week, run in a minute,
-/// would be one rerun after another and no bound would step past the
-/// first run's. The store is read, not written.
-pub fn mark_reruns(config: &mut Config, at: Option<i64>, clock_now: i64) {
+/// What the model store says of each workload before it is planned, in
+/// one read of its state (a read per workload per rule was a second pass
+/// over every file of a 10,000-workload store):
+///
+/// - open pages: a workload with an incident for a ceiling too low open
+///   at `at` (now without it) keeps its page while the need stays near
+///   the ceiling (see [`crate::core::workload::Workload::paging`]); read
+///   by `recommend` as by `apply`, so that the two agree (a `recommend
+///   --notify` would resolve the page `apply` keeps);
+/// - reruns, for `apply` (`apply_clock`: its clock): a workload whose last
+///   `apply` ran less than `apply.rerun_window` ago by the clock and left
+///   the bounds it has now starts its step limits where that run started
+///   (see [`crate::core::workload::Workload::step_from`]). A run at `--at`
+///   is a replay: "ago" is then between the moments planned, not by the
+///   clock, or a replay of every 6 hours of a week, run in a minute, would
+///   be one rerun after another and no bound would step past the first
+///   run's.
+///
+/// The store is read, not written.
+pub fn mark_from_store(config: &mut Config, at: Option<i64>, apply_clock: Option<i64>) {
     let window = config.apply_rules.rerun_window;
-    if window <= 0 {
-        return;
-    }
     let store = store_of(config);
+    let stamp = at.map(format_timestamp);
     for w in &mut config.workloads {
-        let Some(current) = w.current else { continue };
         let Ok(Some(state)) = store.read(&w.namespace, &w.name) else {
+            continue;
+        };
+        w.paging = crate::core::incident::paging(&state.incidents, stamp.as_deref());
+        let (Some(clock_now), Some(current), true) = (apply_clock, w.current, window > 0) else {
             continue;
         };
         let Some(last) = state.last() else { continue };
@@ -758,22 +770,6 @@ pub fn mark_reruns(config: &mut Config, at: Option<i64>, clock_now: i64) {
                 min_replicas: from.0,
                 max_replicas: from.1,
             });
-        }
-    }
-}
-
-/// Open pages: a workload with an incident for a ceiling too low open at
-/// `at` (now without it) keeps its page while the need stays near the
-/// ceiling (see [`crate::core::workload::Workload::paging`]). Read by
-/// `recommend` as by `apply`, so that the two agree (a `recommend
-/// --notify` would resolve the page `apply` keeps). The store is read,
-/// not written.
-pub fn mark_paging(config: &mut Config, at: Option<i64>) {
-    let store = store_of(config);
-    let at = at.map(format_timestamp);
-    for w in &mut config.workloads {
-        if let Ok(Some(state)) = store.read(&w.namespace, &w.name) {
-            w.paging = crate::core::incident::paging(&state.incidents, at.as_deref());
         }
     }
 }
