@@ -121,6 +121,9 @@ pub struct Store {
 pub struct Loaded {
     pub state: Option<WorkloadState>,
     pub set_aside: Option<String>,
+    /// The file is there but could not be read (permissions, an I/O
+    /// error): it must not be written over, or its history is lost.
+    pub unreadable: bool,
     /// The highest incident number a file set aside still showed (its
     /// text, however broken): the next incident is numbered after it.
     pub incidents_before: u32,
@@ -301,6 +304,7 @@ impl Store {
                 return Loaded {
                     state,
                     set_aside: None,
+                    unreadable: false,
                     incidents_before: 0,
                 }
             }
@@ -308,6 +312,7 @@ impl Store {
                 return Loaded {
                     state: None,
                     set_aside: Some(why),
+                    unreadable: true,
                     incidents_before: 0,
                 }
             }
@@ -330,6 +335,7 @@ impl Store {
         Loaded {
             state: None,
             set_aside: Some(format!("{}: {why}; {moved}", path.display())),
+            unreadable: false,
             incidents_before,
         }
     }

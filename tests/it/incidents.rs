@@ -555,3 +555,68 @@ fn a_broken_store_file_never_makes_an_incident_id_twice() {
     );
     assert_eq!(stored(dir.path())["incidents_counted"], 2);
 }
+
+/// A store file that homeostat's user cannot read (another user's, mode
+/// 600, on a shared volume) is left as it is: the run says so and records
+/// nothing for the workload (review finding: it was written over, and the
+/// workload's runs and incidents were gone).
+#[test]
+fn a_store_file_homeostat_cannot_read_is_left_as_it_is() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let low = config(dir.path(), 3);
+    apply(&low, dir.path(), "json");
+    let file = dir.path().join("models/mobility/taxi.json");
+    let before = std::fs::read(&file).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).unwrap();
+    // Root reads any file: as root, the run is made as the unprivileged
+    // user the deployment runs as (deploy/homeostat.yaml's runAsUser).
+    let uid = std::process::Command::new("id").arg("-u").output().unwrap();
+    let as_root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+    let mut command = if as_root {
+        // The volume is that user's; the one file is root's.
+        let chowned = std::process::Command::new("chown")
+            .args(["-R", "65532:65532"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(chowned.success());
+        std::os::unix::fs::chown(&file, Some(0), Some(0)).unwrap();
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid", "65532", "--regid", "65532", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_homeostat"));
+        c
+    } else {
+        std::process::Command::new(env!("CARGO_BIN_EXE_homeostat"))
+    };
+    let second = command
+        .args([
+            "apply",
+            "--dry-run",
+            "--no-notify",
+            "--format",
+            "json",
+            "--config",
+        ])
+        .arg(&low)
+        .env("KUBECONFIG", dir.path().join("no-kubeconfig"))
+        .env("HOME", dir.path())
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&second.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&second.stderr)));
+    let problems = report["store_problems"].to_string();
+    assert!(
+        problems.contains("cannot read")
+            && problems.contains("left as it is, and this run is not recorded for mobility/taxi"),
+        "{report}"
+    );
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "the state file was written over"
+    );
+}

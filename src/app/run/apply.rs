@@ -920,6 +920,16 @@ fn remember(
     use crate::edge::store::{ModelState, RunRecord, WorkloadState};
     let id = format!("{}/{}", w.namespace, w.name);
     if let Some(problem) = loaded.set_aside {
+        if loaded.unreadable {
+            // Written over, the file would lose every run and incident it
+            // holds (a file another user left mode 600 on the volume).
+            store_problem(
+                run,
+                "store_unreadable",
+                format!("{problem}; left as it is, and this run is not recorded for {}/{} (make the file readable and writable by the user homeostat runs as)", w.namespace, w.name),
+            );
+            return;
+        }
         store_problem(run, "store_unreadable", problem);
     }
     let mut state = loaded
