@@ -914,6 +914,22 @@ mod tests {
         "workloads:\n  - name: cart\n    file: cart.csv\n    target_per_replica: 50\n";
 
     #[test]
+    fn every_problem_of_a_workload_is_said_at_once() {
+        let text = "workloads:\n  - {name: www, file: a.csv, target_per_replica: 0, headroom: -1, min_replicas: {floor: 5, ceiling: 2}, like: www}\n  - {name: ok, file: a.csv, target_per_replica: 5}\n";
+        let config = parse(text, Path::new("h.yaml"), Path::new("/etc")).unwrap();
+        assert_eq!(config.workloads.len(), 1);
+        let problem = &config.rejected[0].problem;
+        for said in [
+            "workload default/www: target_per_replica must be a positive number",
+            "; min_replicas: floor 5 and ceiling 2",
+            "; headroom must be a factor of at least 1",
+            "; like: expected `namespace/name`",
+        ] {
+            assert!(problem.contains(said), "{said} in {problem}");
+        }
+    }
+
+    #[test]
     fn a_byte_that_is_not_utf8_is_said_with_its_line_and_column() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("latin1.yaml");

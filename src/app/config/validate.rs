@@ -24,7 +24,11 @@ pub(super) fn span_or(value: Option<Span>, fallback: Option<Span>, default: &str
         .unwrap_or_else(|| default.parse().expect("default spans are valid"))
 }
 
-/// One workload of the config, validated (defaults applied).
+/// One workload of the config, validated (defaults applied). Every
+/// problem of the workload is said at once, `; `-separated (one at a time
+/// made a person fix, rerun and fix again); a bad name or a name defined
+/// twice alone, since the others would be said of a workload that is not
+/// the one meant.
 pub(super) fn validate_workload(
     index: usize,
     w: RawWorkload,
@@ -35,52 +39,94 @@ pub(super) fn validate_workload(
     seen: &mut HashSet<String>,
 ) -> Result<Workload, String> {
     let id = workload_id(index, &w, seen)?;
-    let err = |problem: String| format!("workload {id}: {problem}");
-    let source = load_source(
-        w.query.as_deref(),
-        w.file.as_deref(),
-        w.aggregate,
-        has_prometheus,
-        base,
-    )
-    .map_err(&err)?;
+    let mut problems = Vec::new();
+    let source = noted(
+        &mut problems,
+        load_source(
+            w.query.as_deref(),
+            w.file.as_deref(),
+            w.aggregate,
+            has_prometheus,
+            base,
+        ),
+    );
     // A file's step is read off its timestamps; a query needs one to ask for.
     let step = match (&source, w.step.or(d.step)) {
-        (LoadSource::Query { .. }, None) => {
+        (Some(LoadSource::Query { .. }), None) => {
             Some(DEFAULT_QUERY_STEP.parse().expect("valid default"))
         }
         (_, step) => step,
     };
     let history = span_or(w.history, d.history, DEFAULT_HISTORY);
     if history.secs() < crate::core::series::DEFAULT_MIN_HISTORY {
-        return Err(err(format!(
+        problems.push(format!(
             "history: {history} is shorter than the {} of data a workload's own model needs: it would never have a model of its own (28d, the default, sees four weeks)",
             Span::from_secs(crate::core::series::DEFAULT_MIN_HISTORY).expect("positive constant")
-        )));
+        ));
     }
     if !(w.target_per_replica.is_finite() && w.target_per_replica > 0.0) {
-        return Err(err(format!(
+        problems.push(format!(
             "target_per_replica must be a positive number (the load one replica carries at the HPA target), got {}",
             w.target_per_replica
-        )));
+        ));
     }
-    let (min_replicas, max_replicas) = replica_ranges(&w).map_err(&err)?;
-    let level = w.level.or(d.level).unwrap_or(DEFAULT_LEVEL_PERCENT);
-    let level = check_level(level).map_err(&err)?;
-    let headroom =
-        check_headroom(w.headroom.or(d.headroom).unwrap_or(DEFAULT_HEADROOM)).map_err(&err)?;
+    let ranges = noted(&mut problems, replica_ranges(&w));
+    let level = noted(
+        &mut problems,
+        check_level(w.level.or(d.level).unwrap_or(DEFAULT_LEVEL_PERCENT)),
+    );
+    let headroom = noted(
+        &mut problems,
+        check_headroom(w.headroom.or(d.headroom).unwrap_or(DEFAULT_HEADROOM)),
+    );
     let own_events = w.events.unwrap_or_default();
     let mut calendar = default_calendar.to_vec();
-    calendar.extend(known_events(&own_events, base).map_err(&err)?);
-    let events = own_events.or(default_events).validate().map_err(&err)?;
+    calendar.extend(noted(&mut problems, known_events(&own_events, base)).unwrap_or_default());
+    let events = noted(&mut problems, own_events.or(default_events).validate());
     if let Some(current) = &w.current {
         if current.min_replicas > current.max_replicas || current.min_replicas == 0 {
-            return Err(err(format!(
+            problems.push(format!(
                 "current: min_replicas {} and max_replicas {} must satisfy 1 <= min <= max",
                 current.min_replicas, current.max_replicas
-            )));
+            ));
         }
     }
+    let schedule_level = w.schedule_level.or(d.schedule_level).and_then(|p| {
+        noted(
+            &mut problems,
+            check_level(p).map_err(|e| format!("schedule_level: {e}")),
+        )
+    });
+    let max_mase = w.max_mase.or(d.max_mase).unwrap_or(2.0);
+    if !(max_mase.is_finite() && max_mase > 0.0) {
+        problems.push(format!(
+            "max_mase must be a positive number (e.g. 2), got {max_mase}"
+        ));
+    }
+    let like = w.like.and_then(|like| {
+        let mut parts = like.split('/');
+        let valid = matches!(
+            (parts.next(), parts.next(), parts.next()),
+            (Some(ns), Some(name), None) if !ns.is_empty() && !name.is_empty()
+        );
+        if !valid {
+            problems.push(format!(
+                "like: expected `namespace/name` of the workload whose shape this one starts from, got {like:?}"
+            ));
+        }
+        valid.then_some(like)
+    });
+    let (
+        Some(source),
+        Some((min_replicas, max_replicas)),
+        Some(level),
+        Some(headroom),
+        Some(events),
+        true,
+    ) = (source, ranges, level, headroom, events, problems.is_empty())
+    else {
+        return Err(format!("workload {id}: {}", problems.join("; ")));
+    };
     Ok(Workload {
         hpa: w.hpa.unwrap_or_else(|| w.name.clone()),
         name: w.name,
@@ -106,40 +152,20 @@ pub(super) fn validate_workload(
             min_replicas: c.min_replicas,
             max_replicas: c.max_replicas,
         }),
-        schedule_level: w
-            .schedule_level
-            .or(d.schedule_level)
-            .map(|p| check_level(p).map_err(|e| err(format!("schedule_level: {e}"))))
-            .transpose()?,
+        schedule_level,
         mode: w.mode.or(d.mode).unwrap_or_default(),
         learning: w.learning.or(d.learning).unwrap_or_default(),
         startup: span_or(w.startup, d.startup, "90s"),
         buffer: span_or(w.buffer, d.buffer, "5m"),
-        max_mase: {
-            let max_mase = w.max_mase.or(d.max_mase).unwrap_or(2.0);
-            if !(max_mase.is_finite() && max_mase > 0.0) {
-                return Err(err(format!(
-                    "max_mase must be a positive number (e.g. 2), got {max_mase}"
-                )));
-            }
-            max_mase
-        },
+        max_mase,
         calendar,
-        like: w
-            .like
-            .map(|like| {
-                let mut parts = like.split('/');
-                match (parts.next(), parts.next(), parts.next()) {
-                    (Some(ns), Some(name), None) if !ns.is_empty() && !name.is_empty() => {
-                        Ok(like.clone())
-                    }
-                    _ => Err(err(format!(
-                        "like: expected `namespace/name` of the workload whose shape this one starts from, got {like:?}"
-                    ))),
-                }
-            })
-            .transpose()?,
+        like,
     })
+}
+
+/// `result`'s value, or `None` with its problem added to `problems`.
+fn noted<T>(problems: &mut Vec<String>, result: Result<T, String>) -> Option<T> {
+    result.map_err(|problem| problems.push(problem)).ok()
 }
 
 /// The known events `events` declares: its `calendar` entries and every
