@@ -89,6 +89,14 @@ pub enum SourceError {
     },
     #[error("{path}: unsupported file type; expected a .csv or .parquet file")]
     UnknownFormat { path: PathBuf },
+    /// The content is the other format's: the format follows the name.
+    #[error("{path}: is a {content} file by its content (named as {named}: the format follows the extension); rename it to .{extension}")]
+    MisnamedFormat {
+        path: PathBuf,
+        content: &'static str,
+        named: &'static str,
+        extension: &'static str,
+    },
 }
 
 impl SourceError {
@@ -256,6 +264,15 @@ pub fn read_csv(path: &Path) -> Result<RawSeries, SourceError> {
 // line), the buffer dropped before the cells are read, so that a large
 // file is held once, not twice (issue 19's memory budget).
 fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> {
+    // A Parquet file's first bytes: said as such, not as bad UTF-8.
+    if bytes.starts_with(PARQUET_MAGIC) {
+        return Err(SourceError::MisnamedFormat {
+            path: path.into(),
+            content: "Parquet",
+            named: "CSV",
+            extension: "parquet",
+        });
+    }
     if let Err(e) = std::str::from_utf8(&bytes) {
         let offset = e.valid_up_to();
         let line = bytes[..offset].split(|&b| b == b'\n').count();
@@ -506,9 +523,28 @@ pub fn read_parquet(path: &Path) -> Result<RawSeries, SourceError> {
     parse_parquet(path, read_bytes(path)?)
 }
 
+/// The first (and last) four bytes of every Parquet file.
+const PARQUET_MAGIC: &[u8] = b"PAR1";
+
 fn parse_parquet(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError> {
     if bytes.is_empty() {
         return Err(SourceError::Empty { path: path.into() });
+    }
+    // Text where Parquet's magic bytes should be: a CSV file named
+    // `.parquet` (the decoder said only "must end with PAR1").
+    let head = &bytes[..bytes.len().min(1024)];
+    if !bytes.starts_with(PARQUET_MAGIC)
+        && head.contains(&b',')
+        && !head.contains(&0)
+        // A character cut by the 1,024 bytes is still text.
+        && std::str::from_utf8(head).map_or_else(|e| e.error_len().is_none(), |_| true)
+    {
+        return Err(SourceError::MisnamedFormat {
+            path: path.into(),
+            content: "CSV",
+            named: "Parquet",
+            extension: "csv",
+        });
     }
     // polars' decoder panics on some corrupt files (found by tests/it/fuzz.rs:
     // "internal error: entered unreachable code"): that is a malformed file
@@ -963,5 +999,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 3: bytes are not valid UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn a_file_named_as_the_other_format_is_said_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let parquet = dir.path().join("load.parquet");
+        write_parquet(
+            &parquet,
+            &[Sample { ts: 0, value: 1.0 }, Sample { ts: 60, value: 2.0 }],
+        )
+        .unwrap();
+        let named_csv = dir.path().join("load.csv");
+        std::fs::copy(&parquet, &named_csv).unwrap();
+        let err = read_file(&named_csv).unwrap_err().to_string();
+        assert!(
+            err.contains("is a Parquet file by its content (named as CSV")
+                && err.contains("rename it to .parquet"),
+            "{err}"
+        );
+        let text = dir.path().join("text.parquet");
+        std::fs::write(&text, "timestamp,value\n2015-01-01T00:00:00Z,3\n").unwrap();
+        let err = read_file(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("is a CSV file by its content") && err.contains("rename it to .csv"),
+            "{err}"
+        );
+        // Parquet as named still reads.
+        assert_eq!(read_file(&parquet).unwrap().samples.len(), 2);
     }
 }

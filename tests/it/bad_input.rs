@@ -342,7 +342,11 @@ fn cases() -> Vec<Case> {
             "garbage.parquet",
             b"timestamp,value\n1,2\n".to_vec(),
             "error",
-            &["garbage.parquet", "not a readable Parquet file"],
+            &[
+                "garbage.parquet",
+                "is a CSV file by its content",
+                "rename it to .csv",
+            ],
         ),
     ]
 }
