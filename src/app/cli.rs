@@ -591,6 +591,10 @@ impl Command {
                     at(crate::core::shapes::OWN_HISTORY)
                 ))
             }
+            // `--span 1s` replayed nothing and printed a table of zeros.
+            Command::Backtest { span, .. } if span.secs() < 3_600 => Err(format!(
+                "--span {span}: a replay under an hour simulates the HPA over a few steps and shows nothing (`m` is minutes; a month is `30d`)"
+            )),
             // A config without workloads is one homeostat refuses to run.
             Command::Synth { workloads: 0, .. } => Err(
                 "--workloads must be at least 1 (the config written must have a workload to run)"

@@ -496,6 +496,14 @@ fn bad_arguments_and_configs_exit_2() {
         "{}",
         stderr(&minute)
     );
+    // Nor is a replay of a second.
+    let second = homeostat(&["backtest", "--span", "1s"]);
+    assert_eq!(second.status.code(), Some(2));
+    assert!(
+        stderr(&second).contains("--span 1s: a replay under an hour"),
+        "{}",
+        stderr(&second)
+    );
     // A fleet too young for any workload's own model: its config could not run.
     let young = tempfile::tempdir().unwrap();
     let one_day = homeostat(&[
