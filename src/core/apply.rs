@@ -72,16 +72,19 @@ pub struct BoundOwner {
 }
 
 /// Field managers of imperative writes (`kubectl create`, `autoscale`,
-/// `edit`, `patch`, `scale`, client-side `apply`; older kubectl wrote as
-/// `kubectl`): a field
+/// `edit`, `patch`, `scale`; older kubectl wrote as `kubectl`): a field
 /// they wrote is owned by them in the server's bookkeeping, yet nothing of
 /// theirs will write it back, so homeostat may take it over once, on first
 /// contact (server-side apply with force), instead of failing on every HPA
 /// made with kubectl.
 /// A declarative owner — a server-side apply manager (Argo CD, Flux,
-/// `kubectl apply --server-side`) or Helm, whose upgrades restore drifted
-/// fields — is never taken over: the conflict is reported.
-pub const IMPERATIVE_MANAGERS: [&str; 9] = [
+/// `kubectl apply --server-side`), Helm, or client-side `kubectl apply`
+/// (`kubectl-client-side-apply`), whose next apply of the manifest writes
+/// drifted fields back by a three-way merge — is never taken over: the
+/// conflict is reported. (Client-side apply was taken over until
+/// 2026-12-07: the pipeline's next `kubectl apply` put the manifest's
+/// bounds back, and every run after failed on the conflict.)
+pub const IMPERATIVE_MANAGERS: [&str; 8] = [
     "kubectl",
     "kubectl-autoscale",
     "kubectl-create",
@@ -90,7 +93,6 @@ pub const IMPERATIVE_MANAGERS: [&str; 9] = [
     "kubectl-scale",
     "kubectl-replace",
     "kubectl-set",
-    "kubectl-client-side-apply",
 ];
 
 impl LiveHpa {

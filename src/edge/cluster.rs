@@ -7,7 +7,7 @@
 //! them the API answers 409. The caller may then take the fields over
 //! (`force`) when their owners wrote them imperatively (see
 //! [`crate::core::apply::IMPERATIVE_MANAGERS`]); a declarative owner (Helm,
-//! Argo CD) is reported, never taken over.
+//! Argo CD, client-side `kubectl apply`) is reported, never taken over.
 
 use crate::core::apply::{Change, LiveHpa};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -58,7 +58,7 @@ pub enum ClusterError {
         hpa: String,
         attempts: u32,
     },
-    #[error("{verb} HorizontalPodAutoscaler {namespace}/{hpa} is forbidden ({message}): homeostat's service account needs get and patch on horizontalpodautoscalers (deploy/rbac.yaml){}", after(*attempts))]
+    #[error("{verb} HorizontalPodAutoscaler {namespace}/{hpa} is forbidden ({message}): homeostat's service account needs get and patch on horizontalpodautoscalers (the ClusterRole `homeostat` in deploy/homeostat.yaml){}", after(*attempts))]
     Forbidden {
         verb: &'static str,
         namespace: String,
@@ -66,7 +66,7 @@ pub enum ClusterError {
         message: String,
         attempts: u32,
     },
-    #[error("{verb} HorizontalPodAutoscaler {namespace}/{hpa}: conflict ({message}): another field manager owns the field; hand it over to `{FIELD_MANAGER}` (remove it from that manager's manifest) or leave the workload out of homeostat's config{}", after(*attempts))]
+    #[error("{verb} HorizontalPodAutoscaler {namespace}/{hpa}: conflict ({message}): the field manager named owns the bound; a manifest's owner (`kubectl apply`, Helm, Argo CD, Flux) writes it back at each apply or sync, so homeostat does not force it: let the manifest carry homeostat's bounds (`homeostat apply --output-format yaml` writes them as patches for its repository), have its owner ignore spec.minReplicas and spec.maxReplicas (Argo CD: `ignoreDifferences` with `managedFieldsManagers: [homeostat]`), or leave the workload out of homeostat's config; a person's change (`kubectl edit`, `patch`) is the operator's decision, not forced either{}", after(*attempts))]
     Conflict {
         verb: &'static str,
         namespace: String,

@@ -197,10 +197,11 @@ impl StoreError {
     }
 }
 
-/// The store's lock, held until dropped.
+/// The store's lock, held until dropped (a shard's: the store's, shared,
+/// and its shard's own).
 #[derive(Debug)]
 pub struct StoreLock {
-    _file: fs::File,
+    _files: Vec<fs::File>,
 }
 
 /// How long a run waits for another one's lock on the store.
@@ -219,51 +220,114 @@ impl Store {
     /// # Errors
     /// The store is held by another run past `wait`, or cannot be written.
     pub fn lock(&self, wait: std::time::Duration) -> Result<StoreLock, StoreError> {
-        let cannot = |what: &'static str, source: std::io::Error| StoreError::Unwritable {
+        self.lock_shard(None, wait)
+    }
+
+    /// [`Store::lock`] for the run of one shard (`(index, count)`) of a
+    /// sharded fleet: the shards hold disjoint workloads, so they share
+    /// the store's lock (which keeps a whole-fleet run, or `incident note`,
+    /// out while any runs) and each takes its shard's own,
+    /// `.lock-shard-<index>-of-<count>`: four shards' `apply` run at once,
+    /// where one lock made each wait for the others (and give up after
+    /// `wait`).
+    ///
+    /// # Errors
+    /// The store or the shard is held by another run past `wait`, or the
+    /// store cannot be written.
+    pub fn lock_shard(
+        &self,
+        shard: Option<(u64, u64)>,
+        wait: std::time::Duration,
+    ) -> Result<StoreLock, StoreError> {
+        fs::create_dir_all(&self.root).map_err(|e| self.unwritable("create it", e))?;
+        let deadline = std::time::Instant::now() + wait;
+        let store = self.take(".lock", shard.is_some(), deadline, wait)?;
+        let mut files = vec![store];
+        if let Some((index, count)) = shard {
+            let name = format!(".lock-shard-{index}-of-{count}");
+            files.push(self.take(&name, false, deadline, wait)?);
+        }
+        // Who holds it, for the next run's message (best effort: the lock
+        // holds whether or not this is written), in the file held alone.
+        // The wall clock: when the holder took the lock, for a person.
+        #[allow(clippy::disallowed_methods)]
+        let _ = files.last_mut().map(|file| {
+            file.set_len(0).and_then(|()| {
+                write!(
+                    file,
+                    "process {} since {}",
+                    std::process::id(),
+                    crate::core::time::format_timestamp(chrono::Utc::now().timestamp())
+                )
+            })
+        });
+        Ok(StoreLock { _files: files })
+    }
+
+    fn unwritable(&self, what: &'static str, source: std::io::Error) -> StoreError {
+        StoreError::Unwritable {
             root: self.root.clone(),
             what,
             cause: std::sync::Arc::new(source),
-        };
-        fs::create_dir_all(&self.root).map_err(|e| cannot("create it", e))?;
-        let path = self.root.join(".lock");
-        let mut file = fs::OpenOptions::new()
+        }
+    }
+
+    /// Locks the file `name` of the store (`shared` or alone), waiting
+    /// until `deadline` for its holders to let go.
+    fn take(
+        &self,
+        name: &str,
+        shared: bool,
+        deadline: std::time::Instant,
+        wait: std::time::Duration,
+    ) -> Result<fs::File, StoreError> {
+        let path = self.root.join(name);
+        let file = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
             .open(&path)
-            .map_err(|e| cannot("open its lock file .lock", e))?;
-        let deadline = std::time::Instant::now() + wait;
+            .map_err(|e| {
+                let what = if shared || name == ".lock" {
+                    "open its lock file .lock"
+                } else {
+                    "open its shard's lock file"
+                };
+                self.unwritable(what, e)
+            })?;
+        if shared {
+            // A whole-fleet run that waits on the shards names them, not
+            // the last whole-fleet run written here.
+            let _ = file.set_len(0);
+        }
         loop {
-            match file.try_lock() {
-                Ok(()) => break,
+            let tried = if shared {
+                file.try_lock_shared()
+            } else {
+                file.try_lock()
+            };
+            match tried {
+                Ok(()) => return Ok(file),
                 Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }
                 Err(fs::TryLockError::WouldBlock) => {
                     let holder = fs::read_to_string(&path).unwrap_or_default();
+                    let holder = if holder.trim().is_empty() {
+                        "the shards of a sharded run".to_string()
+                    } else {
+                        crate::core::time::shown(holder.trim())
+                    };
                     return Err(StoreError::InUse {
                         root: self.root.clone(),
-                        holder: crate::core::time::shown(holder.trim()),
+                        holder,
                         waited: wait.as_secs(),
                     });
                 }
-                Err(fs::TryLockError::Error(e)) => return Err(cannot("lock .lock", e)),
+                Err(fs::TryLockError::Error(e)) => return Err(self.unwritable("lock it", e)),
             }
         }
-        // Who holds it, for the next run's message (best effort: the lock
-        // holds whether or not this is written).
-        // The wall clock: when the holder took the lock, for a person.
-        #[allow(clippy::disallowed_methods)]
-        let _ = file.set_len(0).and_then(|()| {
-            write!(
-                file,
-                "process {} since {}",
-                std::process::id(),
-                crate::core::time::format_timestamp(chrono::Utc::now().timestamp())
-            )
-        });
-        Ok(StoreLock { _file: file })
     }
 
     /// The store's folder.
@@ -692,6 +756,34 @@ mod tests {
             !text.contains("incidents") && !text.contains("settings"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_shards_of_a_run_lock_the_store_together_and_a_whole_run_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("models"));
+        let none = std::time::Duration::ZERO;
+        let first = store.lock_shard(Some((0, 4)), none).unwrap();
+        // Another shard runs beside it; the same shard does not.
+        let second = store.lock_shard(Some((1, 4)), none).unwrap();
+        let again = store.lock_shard(Some((1, 4)), none).unwrap_err();
+        assert!(
+            again
+                .to_string()
+                .contains("in use by another homeostat run (process "),
+            "{again}"
+        );
+        // A whole-fleet run waits for the shards, and says whose they are.
+        let whole = store.lock(none).unwrap_err();
+        assert!(
+            whole.to_string().contains("(the shards of a sharded run)"),
+            "{whole}"
+        );
+        drop((first, second));
+        let whole = store.lock(none).unwrap();
+        assert!(store.lock_shard(Some((0, 4)), none).is_err());
+        drop(whole);
+        assert!(store.lock_shard(Some((0, 4)), none).is_ok());
     }
 
     #[test]

@@ -66,6 +66,11 @@ fn hpa(name: &str) -> Value {
 /// its peaks need about 17 replicas; steps up to ×10 allowed, so that one
 /// run reaches the recommendation).
 fn config(dir: &Path) -> PathBuf {
+    config_of(dir, &["web", "search"])
+}
+
+/// [`config`] with the workloads `names`.
+fn config_of(dir: &Path, names: &[&str]) -> PathBuf {
     let taxi = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/nab__nyc_taxi.csv");
     let path = dir.join("homeostat.yaml");
     let workload = |name: &str| {
@@ -77,10 +82,9 @@ fn config(dir: &Path) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\napply: {{max_step_up: 10}}\nworkloads:\n{}{}",
+            "store: {}\ndefaults: {{history: 28d, horizon: 1d}}\napply: {{max_step_up: 10}}\nworkloads:\n{}",
             dir.join("models").display(),
-            workload("web"),
-            workload("search")
+            names.iter().map(|name| workload(name)).collect::<String>()
         ),
     )
     .unwrap();
@@ -145,9 +149,22 @@ fn apply_patches_a_real_hpa_takes_over_imperative_bounds_and_leaves_declarative_
         )
         .await
         .unwrap();
+        // Client-side `kubectl apply`: declarative too (its next apply of
+        // the manifest writes the bounds back by a three-way merge with
+        // the annotation it keeps).
+        let mut manifest = hpa("cart");
+        manifest["metadata"]["annotations"] = json!({
+            "kubectl.kubernetes.io/last-applied-configuration": hpa("cart").to_string()
+        });
+        let manifest: HorizontalPodAutoscaler = serde_json::from_value(manifest).unwrap();
+        let created = PostParams {
+            field_manager: Some("kubectl-client-side-apply".into()),
+            ..PostParams::default()
+        };
+        hpas.create(&created, &manifest).await.unwrap();
     });
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path());
+    let config = config_of(dir.path(), &["web", "search", "cart"]);
 
     let (report, stderr) = apply(&config, &admin);
     let web = read(&hpas, "web", &runtime);
@@ -189,6 +206,18 @@ fn apply_patches_a_real_hpa_takes_over_imperative_bounds_and_leaves_declarative_
         report["failures"]
             .to_string()
             .contains("conflict with \\\"argocd-controller\\\""),
+        "{report}"
+    );
+    // Nor the manifest's of client-side `kubectl apply`; the report says
+    // how to let homeostat set the bounds (before 2026-12-07 they were
+    // taken over, the next `kubectl apply` wrote them back, and every run
+    // after failed on the conflict).
+    let cart = read(&hpas, "cart", &runtime);
+    assert_eq!(cart.spec.as_ref().unwrap().max_replicas, 3);
+    let failures = report["failures"].to_string();
+    assert!(
+        failures.contains("conflict with \\\"kubectl-client-side-apply\\\"")
+            && failures.contains("--output-format yaml"),
         "{report}"
     );
 
@@ -238,7 +267,7 @@ fn apply_patches_a_real_hpa_takes_over_imperative_bounds_and_leaves_declarative_
 }
 
 /// Every manifest of `deploy/homeostat.yaml`, applied as `kubectl apply
-/// --server-side` would (the namespace made first, as README says).
+/// --server-side` would (its namespace first, from the file itself).
 fn apply_deploy_manifests(kube: &kube::Client, runtime: &tokio::runtime::Runtime) {
     apply_manifests(kube, runtime, "deploy/homeostat.yaml", false);
     // The sharded variant, checked by the server without being stored
@@ -259,9 +288,6 @@ fn apply_manifests(
     let docs: Vec<Value> =
         serde_saphyr::from_multiple(&std::fs::read_to_string(path).unwrap()).unwrap();
     runtime.block_on(async {
-        if !dry_run {
-            create_namespace(kube, "homeostat").await;
-        }
         let mut params = PatchParams::apply("kubectl");
         params.dry_run = dry_run;
         for doc in docs {
@@ -368,7 +394,7 @@ fn the_shipped_rbac_lets_homeostat_read_and_patch_hpas_and_nothing_more() {
     // And nothing more: the API server's own answers.
     for (verb, group, resource, allowed) in [
         ("get", "autoscaling", "horizontalpodautoscalers", true),
-        ("list", "autoscaling", "horizontalpodautoscalers", true),
+        ("list", "autoscaling", "horizontalpodautoscalers", false),
         ("patch", "autoscaling", "horizontalpodautoscalers", true),
         ("create", "autoscaling", "horizontalpodautoscalers", false),
         ("delete", "autoscaling", "horizontalpodautoscalers", false),

@@ -44,7 +44,10 @@ pub(super) fn apply(
     }
     // One writer per store: taken before the plan, so that a second
     // run learns at once (or after a short wait) that it must not run.
-    let _store_lock = run::store_of(&config).lock(crate::edge::store::LOCK_WAIT)?;
+    let _store_lock = run::store_of(&config).lock_shard(
+        config.shard.map(|s| (s.index, s.count)),
+        crate::edge::store::LOCK_WAIT,
+    )?;
     let progress = flags.progress(config.workloads.len(), "fit");
     let context = context.with_progress(progress.clone());
     // The config as written: what the operator changed and what is learned
