@@ -844,6 +844,56 @@ fn an_answer_cut_off_mid_body_is_retried_then_named_and_the_others_finish() {
     );
 }
 
+/// A Prometheus that hangs (stopped: connections accepted, never answered)
+/// costs each workload its timeouts and retries; after three requests in a
+/// row gave up the run asks no more, so that it ends in time to alert
+/// (review finding: a hung server took two minutes a workload, and the
+/// Job's deadline killed the run before any alert went out).
+#[test]
+fn a_hung_prometheus_is_given_up_on_after_three_requests_and_the_rest_not_asked() {
+    let end = now() / 300 * 300;
+    let (a, _) = two_series(end);
+    let server = serve_a(&a);
+    let dir = tempfile::tempdir().unwrap();
+    let mut yaml = format!(
+        "prometheus: {{url: {}, timeout: 1s, max_retries: 0, max_concurrency: 1}}\nworkloads:\n",
+        server.url
+    );
+    yaml.push_str(&workloads_reading_a(8, "14d"));
+    server.freeze();
+    let results = load(dir.path(), &yaml, end);
+    server.thaw();
+    let reasons: Vec<&str> = results
+        .iter()
+        .map(|(id, r)| {
+            r.as_ref().map_or_else(
+                |e| e.reason.as_str(),
+                |_| panic!("{id} read from a hung server"),
+            )
+        })
+        .collect();
+    // One request at a time, fetched a few workloads ahead: which three
+    // were sent first is the scheduler's choice.
+    let gave_up = reasons
+        .iter()
+        .filter(|r| {
+            r.contains("gave up after 1 attempts; last: no answer within the 1s timeout")
+                && !r.contains("not asked")
+        })
+        .count();
+    let not_asked = reasons
+        .iter()
+        .filter(|r| {
+            r.contains("not asked: 3 requests in a row to ")
+                && r.contains("Prometheus is down or not answering")
+        })
+        .count();
+    assert_eq!((gave_up, not_asked), (3, 5), "{reasons:#?}");
+    // A new run asks again: the server is back.
+    let again = load(dir.path(), &yaml, end);
+    assert!(again.iter().all(|(_, r)| r.is_ok()));
+}
+
 #[test]
 fn an_answer_slower_than_the_timeout_is_retried_and_reported_when_it_never_comes() {
     let end = now() / 300 * 300;

@@ -111,6 +111,10 @@ pub enum FetchError {
     Budget(crate::edge::budget::BudgetError),
     #[error("gave up after {attempts} attempts; last: {last}")]
     GaveUp { attempts: u32, last: String },
+    /// Not sent: Prometheus had stopped answering this run (see
+    /// [`GIVE_UP_AFTER`]).
+    #[error("not asked: {0}")]
+    NotAsked(String),
     #[error("Prometheus' answer is unusable: {0}")]
     Answer(AnswerError),
     /// Load below zero: the query is a difference, not a rate or a count.
@@ -239,6 +243,14 @@ enum Failure {
     },
 }
 
+/// Requests in a row that give up after all their retries (timeouts,
+/// refused connections, 5xx) before the run stops asking: Prometheus is
+/// down or hung, and each further workload would wait its retries and
+/// timeouts too (a hung server took 2 minutes a workload, so the Job's
+/// deadline killed the run before a single alert was sent). An answer in
+/// between starts the count again.
+pub const GIVE_UP_AFTER: u32 = 3;
+
 /// A Prometheus HTTP API client shared by a whole run.
 #[derive(Debug)]
 pub struct Client {
@@ -250,6 +262,10 @@ pub struct Client {
     timeout: Duration,
     lookback: crate::edge::prometheus::Lookback,
     max_points: u32,
+    /// Requests in a row that gave up (see [`GIVE_UP_AFTER`]).
+    gave_up_in_a_row: std::sync::atomic::AtomicU32,
+    /// Why the run stopped asking, once it has.
+    down: std::sync::OnceLock<String>,
 }
 
 impl Client {
@@ -311,6 +327,8 @@ impl Client {
             timeout,
             lookback: config.lookback,
             max_points: config.max_points_per_request,
+            gave_up_in_a_row: std::sync::atomic::AtomicU32::new(0),
+            down: std::sync::OnceLock::new(),
         })
     }
 
@@ -380,26 +398,46 @@ impl Client {
         query: &str,
         chunk: Chunk,
     ) -> Result<Vec<RangeSeries>, FetchError> {
+        use std::sync::atomic::Ordering;
         let mut retry = 0;
         loop {
-            let outcome = {
-                let _permit = self
-                    .permits
-                    .acquire()
-                    .await
-                    .expect("the semaphore is never closed");
-                self.attempt(query, chunk).await
-            };
+            // Held until this attempt's outcome is counted, so that the
+            // request next in line sees Prometheus given up on.
+            let permit = self
+                .permits
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
+            // Checked once the request's turn has come: those waiting for
+            // it when Prometheus went away are not sent.
+            if let Some(why) = self.down.get() {
+                return Err(FetchError::NotAsked(why.clone()));
+            }
+            let outcome = self.attempt(query, chunk).await;
             match outcome {
-                Ok(series) => return Ok(series),
+                Ok(series) => {
+                    self.gave_up_in_a_row.store(0, Ordering::Relaxed);
+                    return Ok(series);
+                }
                 Err(Failure::Final(error)) => return Err(error),
                 Err(Failure::Transient { why, retry_after }) => {
                     if retry >= self.retry.max_retries {
-                        return Err(FetchError::GaveUp {
+                        let error = FetchError::GaveUp {
                             attempts: retry + 1,
                             last: why,
-                        });
+                        };
+                        let given_up = self.gave_up_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
+                        if given_up >= GIVE_UP_AFTER {
+                            self.down.get_or_init(|| {
+                                format!(
+                                    "{given_up} requests in a row to {} gave up after their retries (the last: {error}): Prometheus is down or not answering, and the rest of this run's queries are not sent",
+                                    self.endpoint
+                                )
+                            });
+                        }
+                        return Err(error);
                     }
+                    drop(permit);
                     tokio::time::sleep(self.retry.backoff(retry, retry_after)).await;
                     retry += 1;
                 }
