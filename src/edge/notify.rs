@@ -139,12 +139,33 @@ pub fn plan_alert(w: &WorkloadPlan) -> Option<Alert> {
             format!("{id}: the load query matches no series"),
             "check the workload's query and labels in homeostat's config; the HPA keeps its current bounds meanwhile".to_string(),
         ),
-        Status::Error => (
-            "error",
-            "warning",
-            format!("{id}: homeostat could not process the workload"),
-            "read the description; the HPA keeps its current bounds meanwhile".to_string(),
-        ),
+        Status::Error => match w.error_kind.as_deref() {
+            // As an entry of the config with no valid names is alerted.
+            Some("config_invalid") => (
+                "config_invalid",
+                "warning",
+                format!("{id}: homeostat's config is invalid for it, so it did not run"),
+                "correct the entry in homeostat's config (`homeostat config check` lists every mistake); its HPA keeps its current bounds meanwhile".to_string(),
+            ),
+            Some("prometheus_unreachable") => (
+                "error",
+                "warning",
+                format!("{id}: Prometheus did not answer for its load"),
+                "check that Prometheus is up and reachable from homeostat (prometheus.url, its load, the network); the HPA keeps its current bounds meanwhile".to_string(),
+            ),
+            Some("prometheus_auth") => (
+                "error",
+                "warning",
+                format!("{id}: Prometheus refused homeostat's credentials"),
+                "check prometheus.basic_auth or the bearer token in homeostat's config and the Secret it reads; the HPA keeps its current bounds meanwhile".to_string(),
+            ),
+            _ => (
+                "error",
+                "warning",
+                format!("{id}: homeostat could not process the workload"),
+                "read the description; the HPA keeps its current bounds meanwhile".to_string(),
+            ),
+        },
     };
     let mut description = numbers;
     // One alert per workload: a ceiling page of a workload whose model is
@@ -164,7 +185,7 @@ pub fn plan_alert(w: &WorkloadPlan) -> Option<Alert> {
     for line in why {
         let _ = write!(description, "\n{line}");
     }
-    Some(alert(
+    let mut raised = alert(
         &w.namespace,
         &w.name,
         reason,
@@ -174,7 +195,14 @@ pub fn plan_alert(w: &WorkloadPlan) -> Option<Alert> {
             ("description", description),
             ("fix", fix),
         ],
-    ))
+    );
+    // What kind of failure: a route, or Alertmanager's `group_by`, can
+    // gather a fleet's `prometheus_unreachable` into one notification
+    // and send `query_series` to the workload's owners.
+    if let (Status::Error, Some(kind)) = (w.status, &w.error_kind) {
+        raised.labels.insert("error".into(), kind.clone());
+    }
+    Some(raised)
 }
 
 /// The alert of a spike going on above what the recommended max carries:
@@ -1055,6 +1083,23 @@ mod tests {
         for reason in ["spike_above_max", "config_invalid"] {
             assert!(PLAN_REASONS.contains(&reason), "{reason}");
         }
+    }
+
+    /// A workload in error carries its failure's kind as the label
+    /// `error`: a fleet's `prometheus_unreachable` is one group in
+    /// Alertmanager, a wrong query another.
+    #[test]
+    fn a_failure_is_alerted_with_its_kind() {
+        let down = workload("down", Status::Error).with_error_kind("prometheus_unreachable");
+        let alert = plan_alert(&down).unwrap();
+        assert_eq!(alert.labels["reason"], "error");
+        assert_eq!(alert.labels["error"], "prometheus_unreachable");
+        assert!(alert.annotations["summary"].contains("Prometheus did not answer"));
+        let invalid = workload("typo", Status::Error).with_error_kind("config_invalid");
+        assert_eq!(plan_alert(&invalid).unwrap().labels["reason"], "config_invalid");
+        // Only a failure has one.
+        let ok = workload("ok", Status::NeedsOperator).with_error_kind("prometheus_unreachable");
+        assert!(!plan_alert(&ok).unwrap().labels.contains_key("error"));
     }
 
     #[test]

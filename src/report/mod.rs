@@ -590,7 +590,8 @@ pub fn merge(
                 // In the merged report too, as an error: a file that left
                 // it out would read as the whole fleet's.
                 let (namespace, name) = id.split_once('/').unwrap_or(("", id));
-                let mut missing = WorkloadPlan::empty(namespace, name, name, Status::Error);
+                let mut missing = WorkloadPlan::empty(namespace, name, name, Status::Error)
+                    .with_error_kind("shard_missing");
                 missing.reasons.push(format!(
                     "{problem}: its shard did not run, failed, or its report was not passed to `report merge`"
                 ));

@@ -4,7 +4,7 @@
 
 use crate::support;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use support::notify::Server;
@@ -214,10 +214,12 @@ fn a_workload_the_config_cannot_run_is_alerted() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     let alerts = active_alerts(&alertmanager);
+    // Under the same reason as an entry without valid names (it was
+    // `error` until 2026-12-07: a route on `config_invalid` missed half).
     assert!(
         alerts.contains(&(
             "ok-taxi".to_string(),
-            "error".to_string(),
+            "config_invalid".to_string(),
             "warning".to_string()
         )),
         "{alerts:?} {stderr}"
@@ -225,6 +227,7 @@ fn a_workload_the_config_cannot_run_is_alerted() {
     let body = alertmanager
         .get("/api/v2/alerts?filter=workload%3D%22ok-taxi%22")
         .expect("alerts readable");
+    assert!(body.contains("\"error\":\"config_invalid\""), "{body}");
     assert!(
         body.contains("not run, the config is invalid for it (the others ran)")
             && body.contains("target_per_replcia"),
@@ -395,9 +398,15 @@ fn a_wrong_address_names_the_url_and_the_setting() {
         .unwrap();
     let summary = support::run_summary(&logged.stderr);
     // Alertmanager twice: its active alerts could not be read, nor the
-    // firing ones sent.
+    // firing ones sent; the workload in error (a file) by its kind, and
+    // counted apart from the run's failures.
     assert_eq!(
-        summary["error_kinds"], "alertmanager_refused=2,pushgateway_refused=1",
+        summary["error_kinds"], "alertmanager_refused=2,file_unreadable=1,pushgateway_refused=1",
+        "{summary}"
+    );
+    assert_eq!(
+        (&summary["error"], &summary["other_errors"]),
+        (&json!(1), &json!(3)),
         "{summary}"
     );
 }

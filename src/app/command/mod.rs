@@ -387,7 +387,8 @@ fn add_rejected(config: &config::Config, plan: &mut Plan) -> Vec<&'static str> {
     for rejected in &config.rejected {
         if let Some((namespace, name, hpa)) = &rejected.names {
             let mut failed =
-                crate::core::plan::WorkloadPlan::empty(namespace, name, hpa, Status::Error);
+                crate::core::plan::WorkloadPlan::empty(namespace, name, hpa, Status::Error)
+                    .with_error_kind("config_invalid");
             failed.reasons.push(rejected_reason(rejected));
             plan.workloads.push(failed);
         } else {
@@ -456,9 +457,10 @@ fn notify_and_say(
 }
 
 /// The run's summary, for the batch job's log (`--log-format json`).
-/// `other_errors`: the labels of failures outside the workloads' statuses
-/// (the model store's, the Kubernetes API's, an export's), counted in
-/// `error` too and by label in `error_kinds` (`store_unwritable=2`).
+/// `error`: the workloads in error; `other_errors`: the labels of
+/// failures outside the workloads' statuses (the model store's, the
+/// Kubernetes API's, an export's), counted apart; `error_kinds` counts
+/// both by label (`prometheus_unreachable=3,store_unwritable=2`).
 /// `incidents`: open after the run, opened and closed by it, and repeats
 /// (incidents of a cause a workload had had before) (`apply`).
 fn log_summary(
@@ -492,18 +494,25 @@ fn log_summary(
         } else {
             reasons.join("; ")
         };
+        let error = w.error_kind.as_deref();
         tracing::warn!(
             workload,
             status,
             severity,
+            error,
             reason,
             "{workload}: {said}: {reason}"
         );
     }
     let count = |status: Status| plan.workloads.iter().filter(|w| w.status == status).count();
     let mut kinds = std::collections::BTreeMap::new();
-    for label in other_errors {
-        *kinds.entry(*label).or_insert(0) += 1;
+    let workload_errors = plan
+        .workloads
+        .iter()
+        .filter(|w| w.status == Status::Error)
+        .map(|w| w.error_kind.as_deref().unwrap_or("error"));
+    for label in other_errors.iter().copied().chain(workload_errors) {
+        *kinds.entry(label).or_insert(0) += 1;
     }
     let error_kinds = kinds
         .iter()
@@ -535,8 +544,18 @@ fn log_summary(
             .iter()
             .filter(|w| w.cold_start.as_ref().is_some_and(|c| c.own_weight == 0.0))
             .count(),
-        error = count(Status::Error) + other_errors.len(),
-        other_errors = other_errors.len(),
+        // Workloads (a config entry without valid names is one too); the
+        // run's other failures apart (until 2026-12-07 added in, so that
+        // the statuses added up to more workloads than the run had).
+        error = count(Status::Error)
+            + other_errors
+                .iter()
+                .filter(|label| **label == "config_invalid")
+                .count(),
+        other_errors = other_errors
+            .iter()
+            .filter(|label| **label != "config_invalid")
+            .count(),
         error_kinds,
         incidents_open = incidents.map(|i| i[0]),
         incidents_opened = incidents.map(|i| i[1]),

@@ -99,6 +99,7 @@ pub(super) fn fetch(
             status: crate::core::plan::Status::Error,
             reason: super::rejected_reason(rejected),
             now: None,
+            kind: "config_invalid",
         }),
         samples: 0,
         requests: 0,

@@ -70,6 +70,7 @@ pub fn export_histories(
             workload: workload.id(),
             result: written.map(|()| path.clone()).map_err(|e| {
                 LoadFailure::error(
+                    "file_unwritable",
                     format!("{}: cannot write: {e}", path.display()),
                     Some(loaded.now),
                 )

@@ -31,18 +31,26 @@ pub struct LoadFailure {
     pub status: Status,
     pub reason: String,
     pub now: Option<i64>,
+    /// The kind of failure (`prometheus_unreachable`, `file_invalid`, …):
+    /// the `error` of the log line and the alert.
+    pub kind: &'static str,
 }
 
 impl LoadFailure {
-    /// An `error` failure.
-    pub(super) fn error(reason: String, now: Option<i64>) -> LoadFailure {
+    /// An `error` failure of `kind`.
+    pub(crate) fn error(kind: &'static str, reason: String, now: Option<i64>) -> LoadFailure {
         LoadFailure {
             status: Status::Error,
             reason,
             now,
+            kind,
         }
     }
 }
+
+/// The kind of a failure that is homeostat's own (a panic caught, a
+/// runtime that would not start): a bug to report.
+pub const INTERNAL_ERROR: &str = "internal_error";
 
 /// What one run of a command shares, set up once where it starts (the
 /// clock is read there, and only there): the time it plans for, how many
@@ -305,6 +313,7 @@ pub(super) fn with_planning_budget(
         Ok(reservation) => (Ok(history), Some(reservation)),
         Err(e) => (
             Err(LoadFailure::error(
+                "memory_budget",
                 format!(
                     "{}: planning a history of {steps} steps {e}: a shorter `history:` or a coarser `step:`, or give the run more memory",
                     history.raw.origin
@@ -325,6 +334,7 @@ fn read_guarded(
 ) -> Result<Loaded, LoadFailure> {
     std::panic::catch_unwind(|| read_file(workload, at, clock_now)).unwrap_or_else(|panic| {
         Err(LoadFailure::error(
+INTERNAL_ERROR,
             format!(
                 "reading this workload's file failed unexpectedly (a bug: please report it with the file): {}",
                 crate::core::panic_message(panic.as_ref())
@@ -350,6 +360,7 @@ fn work_or_failure<R>(
         .unwrap_or_else(|panic| {
             let message = crate::core::panic_message(panic.as_ref());
             let failure = LoadFailure::error(
+INTERNAL_ERROR,
                 format!("planning this workload failed unexpectedly (a bug: please report it): {message}"),
                 now,
             );
@@ -396,7 +407,7 @@ fn produce(
         Ok(runtime) => runtime,
         Err(e) => {
             for index in 0..config.workloads.len() {
-                let failure = LoadFailure::error(e.clone(), at);
+                let failure = LoadFailure::error(INTERNAL_ERROR, e.clone(), at);
                 if !send(index, Some(Err(failure))) {
                     return;
                 }
@@ -430,6 +441,7 @@ fn produce(
         while let Some(joined) = results.next().await {
             let result = joined.unwrap_or_else(|e| {
                 Err(LoadFailure::error(
+                    INTERNAL_ERROR,
                     format!("reading the history failed unexpectedly: {e}"),
                     at,
                 ))
@@ -442,6 +454,7 @@ fn produce(
     for index in 0..config.workloads.len() {
         let result = receiver.blocking_recv().unwrap_or_else(|| {
             Err(LoadFailure::error(
+                INTERNAL_ERROR,
                 "reading the history stopped unexpectedly".to_string(),
                 at,
             ))
@@ -465,6 +478,7 @@ async fn load_one(
                 .await
                 .unwrap_or_else(|e| {
                     Err(LoadFailure::error(
+                        INTERNAL_ERROR,
                         format!("reading the file failed unexpectedly: {e}"),
                         at,
                     ))
@@ -473,12 +487,13 @@ async fn load_one(
         LoadSource::Query { query, aggregate } => (query, *aggregate),
     };
     let now = at.unwrap_or(clock_now);
-    let failure = |status, reason: String| LoadFailure {
+    let failure = |status, kind, reason: String| LoadFailure {
         status,
         reason: format!("Prometheus query `{query}`: {reason}"),
         now: Some(now),
+        kind,
     };
-    let client = client.map_err(|reason| failure(Status::Error, reason))?;
+    let client = client.map_err(|reason| failure(Status::Error, "prometheus_config", reason))?;
     let step = workload
         .step
         .expect("config gives every query workload a step")
@@ -516,8 +531,8 @@ async fn load_one(
             now,
             requests: history.requests,
         }),
-        Err(e) if e.is_no_data() => Err(failure(Status::NoData, e.to_string())),
-        Err(e) => Err(failure(Status::Error, e.to_string())),
+        Err(e) if e.is_no_data() => Err(failure(Status::NoData, e.label(), e.to_string())),
+        Err(e) => Err(failure(Status::Error, e.label(), e.to_string())),
     }
 }
 
@@ -535,6 +550,7 @@ fn read_file(workload: &Workload, at: Option<i64>, clock_now: i64) -> Result<Loa
                 .reserve(need)
                 .map_err(|e| {
                     LoadFailure::error(
+                        "memory_budget",
                         format!(
                     "{}: reading this {} MiB file {e}: split the file, or give the run more memory",
                     path.display(),
@@ -546,7 +562,8 @@ fn read_file(workload: &Workload, at: Option<i64>, clock_now: i64) -> Result<Loa
         ),
         None => None,
     };
-    let raw = source::read_file(path).map_err(|e| LoadFailure::error(e.to_string(), at))?;
+    let raw =
+        source::read_file(path).map_err(|e| LoadFailure::error(e.label(), e.to_string(), at))?;
     if at.is_none() {
         // Without --at the last sample is "now": one sample from the
         // future (a broken clock, milliseconds read as seconds near the
@@ -560,6 +577,7 @@ fn read_file(workload: &Workload, at: Option<i64>, clock_now: i64) -> Result<Loa
             .collect();
         if let Some(&first) = future.iter().min() {
             return Err(LoadFailure::error(
+                "file_invalid",
                 format!(
                     "{}: {} sample(s) dated in the future, the first at {} (unix {first}), more than a day after the clock ({}): fix the file's timestamps or this machine's clock, or pass --at",
                     path.display(),
@@ -587,6 +605,7 @@ fn read_file(workload: &Workload, at: Option<i64>, clock_now: i64) -> Result<Loa
                     format_timestamp(raw.latest())
                 ),
                 now: Some(now),
+                kind: "insufficient_data",
             });
         }
     }

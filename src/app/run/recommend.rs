@@ -124,10 +124,16 @@ where
                     }
                     planned
                 }
-                Err(failure) => (
-                    WorkloadPlan::failed(workload, failure.now, failure.status, failure.reason),
-                    None,
-                ),
+                Err(failure) => {
+                    let plan =
+                        WorkloadPlan::failed(workload, failure.now, failure.status, failure.reason);
+                    let plan = if failure.status == Status::Error {
+                        plan.with_error_kind(failure.kind)
+                    } else {
+                        plan
+                    };
+                    (plan, None)
+                }
             };
             let profile = fitted
                 .as_ref()
@@ -263,7 +269,8 @@ where
                     "planning this workload failed unexpectedly (a bug: please report it): {}",
                     crate::core::panic_message(panic.as_ref())
                 ),
-            );
+            )
+            .with_error_kind(super::pipeline::INTERNAL_ERROR);
             let extra = extra(workload, &plan, None);
             (plan, extra)
         });

@@ -245,6 +245,12 @@ pub struct WorkloadPlan {
     /// merely still above the level the spike rose from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_now: Option<f64>,
+    /// With status `error`: what kind of failure (`prometheus_unreachable`,
+    /// `file_invalid`, `config_invalid`, …), the `error` of its log line
+    /// and alert, so that a route can tell a Prometheus that is down from
+    /// a query or a file that is wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<String>,
 }
 
 /// Seconds of history [`WorkloadPlan::load_now`] is the median of: as long
@@ -317,6 +323,13 @@ impl WorkloadPlan {
         }
     }
 
+    /// The plan with `kind` as its failure's kind (see [`Self::error_kind`]).
+    #[must_use]
+    pub fn with_error_kind(mut self, kind: &str) -> Self {
+        self.error_kind = Some(kind.to_string());
+        self
+    }
+
     /// A plan for the HPA `hpa` of `namespace/name` with only a status: no
     /// recommendation, no reasons (what the other constructors build on).
     #[must_use]
@@ -347,6 +360,7 @@ impl WorkloadPlan {
             cold_start: None,
             in_force_max: None,
             load_now: None,
+            error_kind: None,
             scheduled_min: None,
             schedule: Vec::new(),
             validation_mase: None,

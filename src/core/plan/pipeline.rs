@@ -129,10 +129,14 @@ pub fn plan_in_fleet(
     let computed = match compute(workload, raw, now, fleet) {
         Ok(computed) => computed,
         Err((status, reason)) => {
-            return (
-                WorkloadPlan::failed(workload, Some(now), status, reason),
-                None,
-            )
+            let plan = WorkloadPlan::failed(workload, Some(now), status, reason);
+            // The one error of planning: a `step:` finer than the data.
+            let plan = if status == Status::Error {
+                plan.with_error_kind("step_finer_than_data")
+            } else {
+                plan
+            };
+            return (plan, None);
         }
     };
     let (reasons, annotation) = describe::reasons(workload, &raw.origin, &computed);
@@ -195,6 +199,7 @@ pub fn plan_in_fleet(
         // Rounded as the report's loads are (a JSON report read back by
         // `report merge` must judge a spike the same).
         load_now: load_now(&series).map(|x| significant(x, 4)),
+        error_kind: None,
     };
     let fitted = Fitted {
         history: series,

@@ -127,6 +127,25 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// A stable name for the kind of failure, for the log, the run's
+    /// summary and the alert's `error` label (an alert route can tell a
+    /// Prometheus that is down from a query that is wrong).
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            FetchError::NoData { .. } => "no_data",
+            FetchError::Series(_) => "query_series",
+            FetchError::Refused { .. } => "prometheus_refused",
+            FetchError::Unauthorized { .. } => "prometheus_auth",
+            FetchError::Tls(_) => "prometheus_tls",
+            FetchError::TooLarge { .. } => "answer_too_large",
+            FetchError::Budget(_) => "memory_budget",
+            FetchError::GaveUp { .. } | FetchError::NotAsked(_) => "prometheus_unreachable",
+            FetchError::Answer(_) => "prometheus_answer",
+            FetchError::Negative { .. } => "negative_load",
+        }
+    }
+
     /// True when the query simply matched nothing.
     #[must_use]
     pub fn is_no_data(&self) -> bool {
