@@ -401,19 +401,27 @@ pub async fn apply_patch(
     namespace: &str,
     hpa: &str,
     body: &Value,
-    force: bool,
+    (force, dry_run): (bool, bool),
 ) -> Result<(), ClusterError> {
     let api: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), namespace);
-    let params = if force {
+    let mut params = if force {
         PatchParams::apply(FIELD_MANAGER).force()
     } else {
         PatchParams::apply(FIELD_MANAGER)
+    };
+    // `dryRun=All`: the API server checks the patch as it would apply it
+    // (RBAC, field ownership, validation, admission) and stores nothing.
+    params.dry_run = dry_run;
+    let verb = if dry_run {
+        "patching (a server-side dry run: nothing changed)"
+    } else {
+        "patching"
     };
     let patch = Patch::Apply(body);
     with_retries(|| api.patch(hpa, &params, &patch))
         .await
         .map(|_| ())
-        .map_err(|e| ClusterError::from_api(e, namespace, hpa, "patching"))
+        .map_err(|e| ClusterError::from_api(e, namespace, hpa, verb))
 }
 
 #[cfg(test)]

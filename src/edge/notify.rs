@@ -1096,7 +1096,10 @@ mod tests {
         assert_eq!(alert.labels["error"], "prometheus_unreachable");
         assert!(alert.annotations["summary"].contains("Prometheus did not answer"));
         let invalid = workload("typo", Status::Error).with_error_kind("config_invalid");
-        assert_eq!(plan_alert(&invalid).unwrap().labels["reason"], "config_invalid");
+        assert_eq!(
+            plan_alert(&invalid).unwrap().labels["reason"],
+            "config_invalid"
+        );
         // Only a failure has one.
         let ok = workload("ok", Status::NeedsOperator).with_error_kind("prometheus_unreachable");
         assert!(!plan_alert(&ok).unwrap().labels.contains_key("error"));

@@ -228,12 +228,29 @@ fn reads_each_hpa_and_patches_only_what_the_rules_let_through() {
     );
 }
 
+/// A server-side dry run of this run's patch (`dryRun=All`): the API
+/// server checks it and stores nothing.
+fn dry_patch(hpa: &str, status: StatusCode, answer: Value) -> Step {
+    Step {
+        uri: format!("{HPAS}/{hpa}?&dryRun=All&fieldManager=homeostat"),
+        ..patch(hpa, status, answer)
+    }
+}
+
 #[test]
 fn a_dry_run_reads_but_never_patches_and_still_writes_the_yaml() {
     let plan = plan(vec![workload("cart", Status::Ok, 4, 12)]);
-    let script = vec![get("cart", StatusCode::OK, hpa("cart", 3, 10, 5))];
+    let script = vec![
+        get("cart", StatusCode::OK, hpa("cart", 3, 10, 5)),
+        dry_patch("cart", StatusCode::OK, hpa("cart", 4, 12, 5)),
+    ];
     let (applied, patches) = run(&plan, script, true);
-    assert!(patches.lock().unwrap().is_empty());
+    // Only the server-side dry run: nothing stored.
+    let sent = patches.lock().unwrap();
+    assert!(
+        sent.iter().all(|(uri, _)| uri.contains("dryRun=All")),
+        "{sent:?}"
+    );
     assert!(applied.changes[0].patch);
     let yaml = applied.patches_yaml(&[], &std::collections::HashSet::new());
     assert!(yaml.contains("kind: HorizontalPodAutoscaler"), "{yaml}");
@@ -251,6 +268,7 @@ fn the_gitops_yaml_holds_every_hpa_changed_or_not() {
     let plan = cart_search_ads();
     let script = vec![
         get("cart", StatusCode::OK, hpa("cart", 3, 10, 5)),
+        dry_patch("cart", StatusCode::OK, hpa("cart", 4, 12, 5)),
         get("search", StatusCode::OK, hpa("search", 3, 20, 4)),
         // Paging with max where the recommendation has it: left as it is.
         get("ads", StatusCode::OK, hpa("ads", 2, 90, 20)),

@@ -93,8 +93,15 @@ fn config_of(dir: &Path, names: &[&str]) -> PathBuf {
 
 /// `homeostat apply` (not a dry run) with `kubeconfig`, JSON report.
 fn apply(config: &Path, kubeconfig: &Path) -> (Value, String) {
+    apply_with(config, kubeconfig, &[])
+}
+
+/// [`apply`] with more flags (`--dry-run`).
+fn apply_with(config: &Path, kubeconfig: &Path, flags: &[&str]) -> (Value, String) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_homeostat"))
-        .args(["apply", "--no-notify", "--format", "json", "--config"])
+        .args(["apply", "--no-notify", "--format", "json"])
+        .args(flags)
+        .arg("--config")
         .arg(config)
         .env("KUBECONFIG", kubeconfig)
         .env_remove("KUBERNETES_SERVICE_HOST")
@@ -491,6 +498,18 @@ fn a_patch_the_server_refuses_is_reported_with_its_message_and_changes_nothing()
     });
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path());
+    // A dry run learns it too: its patch goes as a server-side dry run
+    // (before 2026-12-07 it only read the HPAs, and a trial period showed
+    // "would patch" for a patch the cluster refuses).
+    let (report, stderr) = apply_with(&config, &admin_config, &["--dry-run"]);
+    let failures = report["failures"].to_string();
+    assert!(
+        failures.contains("shop/web")
+            && failures.contains("a server-side dry run: nothing changed")
+            && failures.contains("maxReplicas above 10 needs a capacity review"),
+        "{report}\n{stderr}"
+    );
+    assert_eq!(read(&hpas, "web", &runtime).spec.unwrap().max_replicas, 3);
     let (report, stderr) = apply(&config, &admin_config);
     let failures = report["failures"].to_string();
     assert!(

@@ -287,21 +287,30 @@ pub async fn apply_changes(
             // The reasons about the bounds themselves; the rest is in the report.
             let at = w.now.map(format_timestamp).unwrap_or_default();
             let body = patch_body(&change, &at, &w.annotation);
-            if !settings.dry_run {
-                if let Some(client) = cluster {
-                    let mut patched = apply_patch(client, &w.namespace, &w.hpa, &body, false).await;
-                    if let (Err(crate::edge::cluster::ClusterError::Conflict { .. }), Some(said)) =
-                        (&patched, &take_over)
-                    {
-                        patched = apply_patch(client, &w.namespace, &w.hpa, &body, true).await;
-                        if patched.is_ok() {
-                            run.since_last_run
-                                .push((format!("{}/{}", w.namespace, w.hpa), said.clone()));
-                        }
+            // A dry run sends the patch as a server-side dry run: a trial
+            // period learns of a missing permission, a field another
+            // manager owns or an admission policy that refuses, which a
+            // run that only read the HPAs hid until the first real one.
+            if let Some(client) = cluster {
+                let dry = settings.dry_run;
+                let mut patched =
+                    apply_patch(client, &w.namespace, &w.hpa, &body, (false, dry)).await;
+                if let (Err(crate::edge::cluster::ClusterError::Conflict { .. }), Some(said)) =
+                    (&patched, &take_over)
+                {
+                    patched = apply_patch(client, &w.namespace, &w.hpa, &body, (true, dry)).await;
+                    if patched.is_ok() {
+                        let said = if dry {
+                            format!("dry run, checked with the API server: a real run would force the patch and say: {said}")
+                        } else {
+                            said.clone()
+                        };
+                        run.since_last_run
+                            .push((format!("{}/{}", w.namespace, w.hpa), said));
                     }
-                    if let Err(e) = patched {
-                        failed(&mut run, w, &e, "patch_failed", "could not patch its HPA", "read the description: a conflict names the field manager that owns the field; a refusal names the missing permission");
-                    }
+                }
+                if let Err(e) = patched {
+                    failed(&mut run, w, &e, "patch_failed", "could not patch its HPA", "read the description: a conflict names the field manager that owns the field; a refusal names the missing permission");
                 }
             }
             run.desired.push(body.clone());
