@@ -232,17 +232,17 @@ fn refusal(
             },
         }),
         StatusCode::TOO_MANY_REQUESTS => Failure::Transient {
-            why: format!("Prometheus is rate limiting (HTTP 429): {message}"),
+            why: format!("{url} is rate limiting (HTTP 429): {message}"),
             retry_after,
         },
         StatusCode::SERVICE_UNAVAILABLE => Failure::Transient {
             why: format!(
-                "HTTP 503 ({kind}): {message} (the query timed out or Prometheus is overloaded)"
+                "{url} answered HTTP 503 ({kind}): {message} (the query timed out or Prometheus is overloaded)"
             ),
             retry_after,
         },
         s if s.is_server_error() => Failure::Transient {
-            why: format!("HTTP {code} ({kind}): {message}"),
+            why: format!("{url} answered HTTP {code} ({kind}): {message}"),
             retry_after,
         },
         _ => Failure::Final(FetchError::Refused {
@@ -505,7 +505,20 @@ impl Client {
                     kind,
                     message,
                 }),
-                other @ AnswerError::Malformed(_) => Failure::Final(FetchError::Answer(other)),
+                AnswerError::Malformed(why) => {
+                    // An HTML page where JSON should be: a proxy, a login
+                    // page or another service answers at that address.
+                    let page = body.trim_ascii_start().starts_with(b"<");
+                    Failure::Final(FetchError::Answer(AnswerError::Malformed(format!(
+                        "{why} (from {}{})",
+                        self.endpoint,
+                        if page {
+                            ": an HTML page, not Prometheus' JSON: is prometheus.url Prometheus itself, not a proxy's or a login page's address?"
+                        } else {
+                            ""
+                        }
+                    ))))
+                }
             })?;
             // Only the steps asked for: a misbehaving server's extra points
             // (off the grid, outside the range) are not history.
@@ -557,11 +570,15 @@ impl Client {
                     return Err(Failure::Transient {
                         why: if e.is_timeout() {
                             format!(
-                                "the answer did not arrive within the {:?} timeout",
-                                self.timeout
+                                "the answer from {} did not arrive within the {:?} timeout (prometheus.timeout)",
+                                self.endpoint, self.timeout
                             )
                         } else {
-                            format!("the answer was cut off: {}", error_chain(&e))
+                            format!(
+                                "the answer from {} was cut off: {}",
+                                self.endpoint,
+                                error_chain(&e)
+                            )
                         },
                         retry_after: None,
                     })
@@ -587,7 +604,10 @@ impl Client {
             )));
         }
         let why = if e.is_timeout() {
-            format!("no answer within the {:?} timeout", self.timeout)
+            format!(
+                "no answer from {} within the {:?} timeout (prometheus.timeout)",
+                self.endpoint, self.timeout
+            )
         } else if e.is_connect() {
             format!("cannot connect to {}: {}", self.endpoint, error_chain(e))
         } else {
