@@ -504,6 +504,24 @@ async fn load_one(
         .fetch_history(query, aggregate, start, now, step)
         .await
     {
+        // A staircase: the server repeats each sample until the next (as
+        // Prometheus does within its lookback, VictoriaMetrics always).
+        // Refused as a file whose step is finer than its data is: planned
+        // from it, the noise and the events read the stairs (5-minute data
+        // at `step: 1m` gave max 20 where `step: 5m` gave 30), and the
+        // only word of it was a reason in the JSON report.
+        Ok(history) if history.coarser.is_some() => {
+            let k = history.coarser.unwrap_or(1) as i64;
+            let span = crate::core::time::Span::from_secs(k * step)
+                .map_or_else(|| format!("{}s", k * step), |s| s.to_string());
+            Err(failure(
+                Status::Error,
+                "step_finer_than_data",
+                format!(
+                    "each value holds for {k} steps: the data is coarser than the step (the server repeats a sample until the next), so most of the grid would be made up; set `step: {span}` for this workload"
+                ),
+            ))
+        }
         Ok(history) => Ok(Loaded {
             raw: RawSeries {
                 origin: {
@@ -514,14 +532,6 @@ async fn load_one(
                             origin,
                             "; {} point(s) of ±Inf left out as unknown (a division by zero in the query?)",
                             history.infinite
-                        );
-                    }
-                    if let Some(k) = history.coarser {
-                        let span = crate::core::time::Span::from_secs(k as i64 * step)
-                            .map_or_else(|| format!("{}s", k as i64 * step), |s| s.to_string());
-                        let _ = write!(
-                            origin,
-                            "; each value holds for {k} steps: the data is coarser than the step (VictoriaMetrics repeats a value until the next, Prometheus leaves holes): set `step: {span}`"
                         );
                     }
                     origin
