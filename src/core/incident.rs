@@ -401,6 +401,28 @@ pub fn findings(plan: &WorkloadPlan, troubles: &[Trouble]) -> Vec<Finding> {
     findings_under(plan, troubles, plan.capping_max())
 }
 
+/// What an on-call person raising max needs: the replicas that carry the
+/// spike's load now and at its peak (`: it needs 24 replicas now, 60 at
+/// its peak, at 5 a replica`).
+fn replicas_needed(spike: &crate::core::plan::SpikeAboveMax, per: Option<f64>) -> String {
+    let Some(per) = per.filter(|p| p.is_finite() && *p > 0.0) else {
+        return String::new();
+    };
+    let needed = |load: f64| ((load / per - 1e-9).ceil().max(1.0)) as u64;
+    let per = crate::core::bounds::readable(per, 4);
+    match spike.now {
+        Some(now) => format!(
+            ": it needs {} replicas now, {} at its peak, at {per} a replica",
+            needed(now),
+            needed(spike.load)
+        ),
+        None => format!(
+            ": its peak needs {} replicas at {per} a replica",
+            needed(spike.load)
+        ),
+    }
+}
+
 /// [`findings`] with `max` the max that caps the HPA (`apply`'s decision
 /// for it, which the plan does not hold yet while it is being applied).
 #[must_use]
@@ -430,9 +452,9 @@ pub fn findings_under(plan: &WorkloadPlan, troubles: &[Trouble], max: Option<u32
             cause: Cause::SpikeAboveMax,
             load: Some(spike.load),
             capacity: Some(spike.capacity),
-            started: Some(spike.start),
+            started: Some(spike.start.clone()),
             blocked_by: format!(
-                "a spike peaking at {}{} is going on above the {} that max {} carries{}",
+                "a spike peaking at {}{} is going on above the {} that max {} carries{}{}",
                 crate::core::bounds::significant(spike.load, 4),
                 spike.now.map_or(String::new(), |now| format!(
                     " (at {} over the last {} minutes)",
@@ -445,7 +467,8 @@ pub fn findings_under(plan: &WorkloadPlan, troubles: &[Trouble], max: Option<u32
                     (Some(in_force), Some(recommended)) if in_force != recommended =>
                         format!(" (the max in force after this run; {recommended} recommended)"),
                     _ => String::new(),
-                }
+                },
+                replicas_needed(&spike, plan.target_per_replica),
             ),
         });
     }
@@ -956,7 +979,7 @@ mod tests {
         assert!(
             found[0]
                 .blocked_by
-                .ends_with("above the 800 that max 8 carries (the max in force after this run; 10 recommended)"),
+                .ends_with("above the 800 that max 8 carries (the max in force after this run; 10 recommended): its peak needs 9 replicas at 100 a replica"),
             "{}",
             found[0].blocked_by
         );
@@ -976,7 +999,7 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(
             found[0].blocked_by,
-            "a spike peaking at 1800 (at 1200 over the last 15 minutes) is going on above the 1000 that max 10 carries"
+            "a spike peaking at 1800 (at 1200 over the last 15 minutes) is going on above the 1000 that max 10 carries: it needs 12 replicas now, 18 at its peak, at 100 a replica"
         );
     }
 

@@ -202,7 +202,7 @@ pub fn plan_alert(w: &WorkloadPlan) -> Option<Alert> {
     if let (Status::Error, Some(kind)) = (w.status, &w.error_kind) {
         raised.labels.insert("error".into(), kind.clone());
     }
-    Some(raised)
+    Some(with_hpa(raised, w))
 }
 
 /// The alert of a spike going on above what the recommended max carries:
@@ -214,17 +214,29 @@ fn spike_alert(w: &WorkloadPlan) -> Option<Alert> {
         .iter()
         .find(|f| f.cause == crate::core::incident::Cause::SpikeAboveMax)?;
     let id = format!("{}/{}", w.namespace, w.name);
-    Some(alert(
-        &w.namespace,
-        &w.name,
-        "spike_above_max",
-        "critical",
-        [
-            ("summary", format!("{id}: a spike above what its max carries is going on")),
-            ("description", spike.blocked_by.clone()),
-            ("fix", "raise the HPA's maxReplicas for now (homeostat notes the change on the incident and learns the ceiling); a surge that comes back at the same time of day, week or month is learned as a known event, or declare it under events.calendar".to_string()),
-        ],
+    Some(with_hpa(
+        alert(
+            &w.namespace,
+            &w.name,
+            "spike_above_max",
+            "critical",
+            [
+                ("summary", format!("{id}: a spike above what its max carries is going on")),
+                ("description", spike.blocked_by.clone()),
+                ("fix", format!("raise the maxReplicas of HPA {}/{} for now, to the replicas the description says it needs (homeostat notes the change on the incident and learns the ceiling); a surge that comes back at the same time of day, week or month is learned as a known event, or declare it under events.calendar", w.namespace, w.hpa)),
+            ],
+        ),
+        w,
     ))
+}
+
+/// `a` with the label `hpa`: the object an on-call person edits (a
+/// workload's HPA may have another name than the workload).
+fn with_hpa(mut a: Alert, w: &WorkloadPlan) -> Alert {
+    if !w.hpa.is_empty() {
+        a.labels.insert("hpa".into(), w.hpa.clone());
+    }
+    a
 }
 
 /// The alert of a workload entry of the config that did not run and has no
@@ -1094,6 +1106,7 @@ mod tests {
         let alert = plan_alert(&down).unwrap();
         assert_eq!(alert.labels["reason"], "error");
         assert_eq!(alert.labels["error"], "prometheus_unreachable");
+        assert_eq!(alert.labels["hpa"], down.hpa);
         assert!(alert.annotations["summary"].contains("Prometheus did not answer"));
         let invalid = workload("typo", Status::Error).with_error_kind("config_invalid");
         assert_eq!(

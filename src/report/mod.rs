@@ -867,7 +867,7 @@ mod tests {
         let reasons = super::operator_reasons(&w);
         assert_eq!(
             reasons,
-            ["a spike peaking at 298 is going on above the 90 that max 18 carries"]
+            ["a spike peaking at 298 is going on above the 90 that max 18 carries: its peak needs 60 replicas at 5 a replica"]
         );
         assert!(super::summary_line(&plan(vec![w.clone()])).contains("1 critical"));
         // Once it is over, the same plan is an ordinary change.

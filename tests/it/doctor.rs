@@ -8,7 +8,7 @@
 //! without a page. With `learning: suggest` it keeps paging and suggests
 //! the config patch instead.
 
-use crate::apply::{get, hpa, hpa_changed_by, scripted};
+use crate::apply::{dry_patch, get, hpa, hpa_changed_by, scripted};
 use crate::support;
 use homeostat::app::config;
 use homeostat::app::run::{
@@ -62,7 +62,12 @@ fn run_at(path: &Path, at: i64, live: Value) -> (Plan, ApplyRun) {
         ..Default::default()
     };
     let applied = context.runtime().unwrap().block_on(async {
-        let (client, _, _) = scripted(vec![get("cart", StatusCode::OK, live)]);
+        // The HPA read, then (when the run changes it) its patch as a
+        // server-side dry run.
+        let (client, _, _) = scripted(vec![
+            get("cart", StatusCode::OK, live.clone()),
+            dry_patch("cart", StatusCode::OK, live),
+        ]);
         apply_changes(&written, &plan, Some(&client), &settings).await
     });
     let notified = notify(&context, &config, &plan, Some(&applied), 1.0, clock);

@@ -522,7 +522,7 @@ fn piped_output_has_no_colours_and_no_progress_bars() {
     // logs (its critical spike), without colour.
     assert_eq!(
         stderr(&output),
-        "homeostat: warning: social/mentions-fb: critical: a spike peaking at 298 (at 117 over the last 15 minutes) is going on above the 90 that max 18 carries\n"
+        "homeostat: warning: social/mentions-fb: critical: a spike peaking at 298 (at 117 over the last 15 minutes) is going on above the 90 that max 18 carries: it needs 24 replicas now, 60 at its peak, at 5 a replica\n"
     );
 }
 
