@@ -69,6 +69,21 @@ pub const SMALL_FLEET_EVERY: i64 = 6 * 3_600;
 pub const CALIBRATION_HOURS: [i64; 6] = [1, 3, 6, 12, 24, 48];
 /// Version of the fleet-shapes file this homeostat writes and reads.
 pub const SHAPES_VERSION: u32 = 1;
+/// How long shapes kept in the model store serve before a run learns them
+/// anew (seconds of the data's time): a day. Learned at every run, their
+/// calibration rested on cold starts simulated over the last day before
+/// each run, a window that slid by 15 minutes from one run to the next,
+/// and a young workload's max with it (a review measured 37 → 118 → 26
+/// replicas within 90 minutes on a fleet of 11).
+pub const RELEARN_EVERY: i64 = DAY;
+
+/// Whether shapes learned at `learned_at` (unix seconds) still serve a
+/// run whose data ends at `now`: learned before it, less than
+/// [`RELEARN_EVERY`] before.
+#[must_use]
+pub fn still_fresh(learned_at: i64, now: i64) -> bool {
+    learned_at <= now && now - learned_at < RELEARN_EVERY
+}
 
 /// Hour of the week of `ts` (Monday 00:00–01:00 UTC is 0): the epoch was a
 /// Thursday.

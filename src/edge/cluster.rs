@@ -66,7 +66,7 @@ pub enum ClusterError {
         message: String,
         attempts: u32,
     },
-    #[error("{verb} HorizontalPodAutoscaler {namespace}/{hpa}: conflict ({message}): the field manager named owns the bound; a manifest's owner (`kubectl apply`, Helm, Argo CD, Flux) writes it back at each apply or sync, so homeostat does not force it: let the manifest carry homeostat's bounds (`homeostat apply --output-format yaml` writes them as patches for its repository), have its owner ignore spec.minReplicas and spec.maxReplicas (Argo CD: `ignoreDifferences` with `managedFieldsManagers: [homeostat]`), or leave the workload out of homeostat's config; a person's change (`kubectl edit`, `patch`) is the operator's decision, not forced either{}", after(*attempts))]
+    #[error("{verb} HorizontalPodAutoscaler {namespace}/{hpa}: conflict ({message}): the field manager named owns the bound; a manifest's owner (`kubectl apply`, Helm, Argo CD, Flux) writes it back at each apply or sync, so homeostat does not force it: let the manifest carry homeostat's bounds (`homeostat apply --output-format yaml` writes them as patches for the repository its owner applies), or leave the workload out of homeostat's config; a person's change (`kubectl edit`, `patch`) is the operator's decision, not forced either{}", after(*attempts))]
     Conflict {
         verb: &'static str,
         namespace: String,

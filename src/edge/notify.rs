@@ -35,13 +35,15 @@ pub const FIRING_FOR: i64 = 3_600;
 
 /// The labels homeostat sets on its alerts: `alertmanager.labels` may not
 /// use them.
-pub const ALERT_LABELS: [&str; 6] = [
+pub const ALERT_LABELS: [&str; 8] = [
     "alertname",
     "namespace",
     "workload",
     "reason",
     "severity",
     "config",
+    "hpa",
+    "error",
 ];
 /// The labels of homeostat's Pushgateway groups and metrics:
 /// `pushgateway.labels` may not use them.

@@ -296,11 +296,6 @@ impl Store {
                 };
                 self.unwritable(what, e)
             })?;
-        if shared {
-            // A whole-fleet run that waits on the shards names them, not
-            // the last whole-fleet run written here.
-            let _ = file.set_len(0);
-        }
         loop {
             let tried = if shared {
                 file.try_lock_shared()
@@ -308,7 +303,16 @@ impl Store {
                 file.try_lock()
             };
             match tried {
-                Ok(()) => return Ok(file),
+                Ok(()) => {
+                    if shared {
+                        // Held by shards now: a whole-fleet run that waits
+                        // names them, not the last whole-fleet run written
+                        // here (truncated only once held: the lock is
+                        // advisory, and a holder's text must stay).
+                        let _ = file.set_len(0);
+                    }
+                    return Ok(file);
+                }
                 Err(fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }
@@ -781,7 +785,11 @@ mod tests {
         );
         drop((first, second));
         let whole = store.lock(none).unwrap();
-        assert!(store.lock_shard(Some((0, 4)), none).is_err());
+        let shard = store.lock_shard(Some((0, 4)), none).unwrap_err();
+        // The whole run's holder text stays for the next to read.
+        assert!(shard.to_string().contains("(process "), "{shard}");
+        let text = std::fs::read_to_string(dir.path().join("models/.lock")).unwrap();
+        assert!(text.starts_with("process "), "{text}");
         drop(whole);
         assert!(store.lock_shard(Some((0, 4)), none).is_ok());
     }

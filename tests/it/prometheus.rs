@@ -692,7 +692,7 @@ fn prometheus_killed_mid_run_fails_the_unfinished_workloads_clearly_and_a_restar
         .expect_err("the last was still waiting");
     assert_eq!(last.status, homeostat::core::plan::Status::Error);
     assert!(
-        last.reason.contains("gave up after 2 attempts")
+        last.reason.contains("gave up after 2 attempt(s)")
             && last.reason.contains("cannot connect to"),
         "{}",
         last.reason
@@ -724,7 +724,7 @@ fn prometheus_killed_mid_run_fails_the_unfinished_workloads_clearly_and_a_restar
     assert_eq!(report["workloads"][1]["status"], "error");
     let reason = report["workloads"][1]["reasons"][0].as_str().unwrap();
     assert!(
-        reason.contains("gave up after 2 attempts; last: cannot connect"),
+        reason.contains("gave up after 2 attempt(s); last: cannot connect"),
         "{reason}"
     );
 
@@ -755,14 +755,23 @@ fn server_errors_are_retried_then_named_per_workload_and_the_others_finish() {
         &["--query.timeout=300ms"],
     );
     let dir = tempfile::tempdir().unwrap();
+    // Six heavy queries, one at a time, before the light one: they give
+    // up in a row, yet Prometheus answers (a query of `1`), so it is not
+    // taken as down and the light one is still asked.
+    let mut heavy = String::new();
+    for i in 0..6 {
+        let _ = writeln!(
+            heavy,
+            "               - {{name: heavy-{i}, query: 'count_over_time(vector({i})[7d:1s])', step: 5m, history: 14d, target_per_replica: 50}}"
+        );
+    }
     let config = write_config(
         dir.path(),
         "homeostat.yaml",
         &format!(
-            "prometheus: {{url: {}, max_retries: 2}}
+            "prometheus: {{url: {}, max_retries: 1, max_concurrency: 1}}
 workloads:
-               - {{name: light, query: 'load{{workload=\"a\"}}', step: 5m, history: 14d, target_per_replica: 50}}
-               - {{name: heavy, query: 'count_over_time(vector(1)[7d:1s])', step: 5m, history: 14d, target_per_replica: 50}}
+{heavy}               - {{name: light, query: 'load{{workload=\"a\"}}', step: 5m, history: 14d, target_per_replica: 50}}
 ",
             server.url
         ),
@@ -770,18 +779,21 @@ workloads:
     let output = recommend_json(&config, end, &[], &[]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["workloads"][0]["status"], "ok", "{report}");
-    let heavy = &report["workloads"][1];
+    assert_eq!(report["workloads"][6]["status"], "ok", "{report}");
+    let heavy = &report["workloads"][0];
     assert_eq!(heavy["status"], "error");
     let reason = heavy["reasons"][0].as_str().unwrap();
     assert!(
-        reason.contains("gave up after 3 attempts")
+        reason.contains("gave up after 2 attempt(s)")
             && reason.contains("HTTP 503 (timeout)")
             && reason.contains("count_over_time"),
         "{reason}"
     );
+    for w in report["workloads"].as_array().unwrap() {
+        assert!(!w["reasons"].to_string().contains("not asked"), "{w}");
+    }
     assert!(
-        text(&output.stderr).contains("default/heavy: error"),
+        text(&output.stderr).contains("default/heavy-0: error"),
         "logged by name: {}",
         text(&output.stderr)
     );
@@ -839,7 +851,7 @@ fn an_answer_cut_off_mid_body_is_retried_then_named_and_the_others_finish() {
     assert_eq!(cut["status"], "error");
     let reason = cut["reasons"][0].as_str().unwrap();
     assert!(
-        reason.contains("gave up after 2 attempts") && reason.contains("the answer from http"),
+        reason.contains("gave up after 2 attempt(s)") && reason.contains("the answer from http"),
         "{reason}"
     );
 }
@@ -877,7 +889,7 @@ fn a_hung_prometheus_is_given_up_on_after_three_requests_and_the_rest_not_asked(
     let gave_up = reasons
         .iter()
         .filter(|r| {
-            r.contains("gave up after 1 attempts; last: no answer from ")
+            r.contains("gave up after 1 attempt(s); last: no answer from ")
                 && r.contains("within the 1s timeout (prometheus.timeout)")
                 && !r.contains("not asked")
         })
@@ -913,7 +925,7 @@ fn an_answer_slower_than_the_timeout_is_retried_and_reported_when_it_never_comes
     let results = load(dir.path(), &yaml(1), end);
     let failure = results[0].1.as_ref().unwrap_err();
     assert!(
-        failure.reason.contains("gave up after 2 attempts")
+        failure.reason.contains("gave up after 2 attempt(s)")
             && failure.reason.contains("within the 1s timeout"),
         "{}",
         failure.reason

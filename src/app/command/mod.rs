@@ -439,8 +439,10 @@ fn notify_and_say(
     started: std::time::Instant,
 ) -> Vec<&'static str> {
     let elapsed = started.elapsed().as_secs_f64();
-    // The clock is not read again: the run's start plus its duration.
-    let now = run.clock_now + elapsed.round() as i64;
+    // The clock is not read again: the run's start plus its duration,
+    // whole seconds down (rounded, it could be ahead of the clock, and an
+    // alert's `startsAt` in the future: a test flaked on it).
+    let now = run.clock_now + elapsed.floor() as i64;
     let notified = run::notify(run, config, plan, applied, elapsed, now);
     for line in &notified.warnings {
         tracing::warn!("{line}");

@@ -510,8 +510,10 @@ async fn load_one(
         // from it, the noise and the events read the stairs (5-minute data
         // at `step: 1m` gave max 20 where `step: 5m` gave 30), and the
         // only word of it was a reason in the JSON report.
-        Ok(history) if history.coarser.is_some() => {
-            let k = history.coarser.unwrap_or(1) as i64;
+        Ok(crate::edge::prometheus::client::History {
+            coarser: Some(k), ..
+        }) => {
+            let k = k as i64;
             let span = crate::core::time::Span::from_secs(k * step)
                 .map_or_else(|| format!("{}s", k * step), |s| s.to_string());
             Err(failure(

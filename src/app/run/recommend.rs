@@ -194,7 +194,13 @@ where
         .map(series::Series::end)
         .max()
         .map_or(now, |end| end.min(now));
-    let learned = if interrupted {
+    // Learned once a day, not at every run (see `shapes::RELEARN_EVERY`):
+    // the store's serve while fresh.
+    let fresh = stored.as_ref().is_some_and(|s| {
+        crate::core::time::parse_timestamp(&s.learned_at)
+            .is_ok_and(|learned| shapes::still_fresh(learned, data_now))
+    });
+    let learned = if interrupted || fresh {
         None
     } else {
         shapes::learn(&profiled, &format_timestamp(data_now))

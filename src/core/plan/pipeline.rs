@@ -128,11 +128,10 @@ pub fn plan_in_fleet(
     let now = now.unwrap_or_else(|| raw.latest());
     let computed = match compute(workload, raw, now, fleet) {
         Ok(computed) => computed,
-        Err((status, reason)) => {
+        Err((status, reason, kind)) => {
             let plan = WorkloadPlan::failed(workload, Some(now), status, reason);
-            // The one error of planning: a `step:` finer than the data.
             let plan = if status == Status::Error {
-                plan.with_error_kind("step_finer_than_data")
+                plan.with_error_kind(kind)
             } else {
                 plan
             };
@@ -218,8 +217,8 @@ fn compute(
     raw: &RawSeries,
     now: i64,
     fleet: &Fleet,
-) -> Result<Computed, (Status, String)> {
-    let series = grid(workload, raw, now, fleet, false).map_err(|(status, reason)| {
+) -> Result<Computed, (Status, String, &'static str)> {
+    let series = grid(workload, raw, now, fleet, false).map_err(|(status, reason, kind)| {
         // Too short and stale too: a young workload is planned from the
         // fleet's shapes only while its data is fresh, so say both.
         let latest = raw.samples.iter().map(|s| s.ts).filter(|&ts| ts <= now).max();
@@ -236,9 +235,10 @@ fn compute(
                         human_span(now - latest),
                         workload.max_gap
                     ),
+                    kind,
                 )
             }
-            _ => (status, reason),
+            _ => (status, reason, kind),
         }
     })?;
     // The grid's last step is the last sample rounded to the grid, which may
@@ -255,6 +255,7 @@ fn compute(
                 format_timestamp(now),
                 workload.max_gap
             ),
+            "insufficient_data",
         ));
     }
     // No load in the whole history (a metric that reads 0: a wrong label,
@@ -269,6 +270,7 @@ fn compute(
                 raw.origin,
                 human_span(series.end() - series.start + series.step)
             ),
+            "insufficient_data",
         ));
     }
     // Forecast step i is at end + (i + 1)·step. The bounds cover the steps in
@@ -315,7 +317,7 @@ fn compute(
                 model::ModelError::NoLoad { .. } => Status::InsufficientData,
                 _ => Status::Error,
             };
-            (status, format!("{}: {e}", raw.origin))
+            (status, format!("{}: {e}", raw.origin), e.label())
         })?;
     // A cold start's interval has its own floor (the workload's noise); a
     // young workload's own model, blended with a shape, has none.
@@ -481,7 +483,7 @@ fn grid(
     now: i64,
     fleet: &Fleet,
     young: bool,
-) -> Result<Series, (Status, String)> {
+) -> Result<Series, (Status, String, &'static str)> {
     let window = raw.window(now, workload.history.secs());
     let mut options = GridOptions {
         step: workload.step,
@@ -497,7 +499,7 @@ fn grid(
             crate::core::series::SeriesError::StepFinerThanData { .. }
         ) {
             // A config mistake, not a young workload: no history cures it.
-            return (Status::Error, e.to_string());
+            return (Status::Error, e.to_string(), e.label());
         }
         // Under the hour a cold start needs, the run's note on the fleet's
         // shapes (added when it has none) would not say that either.
@@ -520,6 +522,7 @@ fn grid(
                 workload.history,
                 format_timestamp(now)
             ),
+            e.label(),
         )
     })
 }

@@ -109,8 +109,13 @@ pub enum FetchError {
     TooLarge { limit_mib: usize },
     #[error("the answer {0}: a query matching many series? (aggregate it in PromQL, sum(...), or set `aggregate:`), or give the run more memory")]
     Budget(crate::edge::budget::BudgetError),
-    #[error("gave up after {attempts} attempts; last: {last}")]
-    GaveUp { attempts: u32, last: String },
+    #[error("gave up after {attempts} attempt(s); last: {last}")]
+    GaveUp {
+        attempts: u32,
+        last: String,
+        /// The last attempt got an HTTP answer (429, 5xx).
+        answered: bool,
+    },
     /// Not sent: Prometheus had stopped answering this run (see
     /// [`GIVE_UP_AFTER`]).
     #[error("not asked: {0}")]
@@ -140,6 +145,9 @@ impl FetchError {
             FetchError::Tls(_) => "prometheus_tls",
             FetchError::TooLarge { .. } => "answer_too_large",
             FetchError::Budget(_) => "memory_budget",
+            // Answering, but 429 or 5xx to the end (its query timeout, a
+            // restart): not the same page as a server that is gone.
+            FetchError::GaveUp { answered: true, .. } => "prometheus_overloaded",
             FetchError::GaveUp { .. } | FetchError::NotAsked(_) => "prometheus_unreachable",
             FetchError::Answer(_) => "prometheus_answer",
             FetchError::Negative { .. } => "negative_load",
@@ -234,16 +242,19 @@ fn refusal(
         StatusCode::TOO_MANY_REQUESTS => Failure::Transient {
             why: format!("{url} is rate limiting (HTTP 429): {message}"),
             retry_after,
+            answered: true,
         },
         StatusCode::SERVICE_UNAVAILABLE => Failure::Transient {
             why: format!(
                 "{url} answered HTTP 503 ({kind}): {message} (the query timed out or Prometheus is overloaded)"
             ),
             retry_after,
+            answered: true,
         },
         s if s.is_server_error() => Failure::Transient {
             why: format!("{url} answered HTTP {code} ({kind}): {message}"),
             retry_after,
+            answered: true,
         },
         _ => Failure::Final(FetchError::Refused {
             status: code,
@@ -259,15 +270,20 @@ enum Failure {
     Transient {
         why: String,
         retry_after: Option<Duration>,
+        /// Prometheus answered (429, 5xx): overloaded, not unreachable.
+        answered: bool,
     },
 }
 
 /// Requests in a row that give up after all their retries (timeouts,
-/// refused connections, 5xx) before the run stops asking: Prometheus is
-/// down or hung, and each further workload would wait its retries and
-/// timeouts too (a hung server took 2 minutes a workload, so the Job's
-/// deadline killed the run before a single alert was sent). An answer in
-/// between starts the count again.
+/// refused connections, 5xx) before the run asks Prometheus for `1`: when
+/// that gets no answer either, Prometheus is down or hung, and the run
+/// stops asking (each further workload would wait its retries and
+/// timeouts too: a hung server took 2 minutes a workload, so the Job's
+/// deadline killed the run before a single alert was sent). When it
+/// answers, the queries were slow on their own (a heavy query, a 503 of
+/// Prometheus' query timeout) and the count starts again; so does any
+/// answer in between.
 pub const GIVE_UP_AFTER: u32 = 3;
 
 /// A Prometheus HTTP API client shared by a whole run.
@@ -283,6 +299,9 @@ pub struct Client {
     max_points: u32,
     /// Requests in a row that gave up (see [`GIVE_UP_AFTER`]).
     gave_up_in_a_row: std::sync::atomic::AtomicU32,
+    /// The instant query API, asked for `1` to tell a server that is down
+    /// from queries that are slow.
+    probe: String,
     /// Why the run stopped asking, once it has.
     down: std::sync::OnceLock<String>,
 }
@@ -337,6 +356,7 @@ impl Client {
         Ok(Client {
             http,
             endpoint: format!("{}/api/v1/query_range", config.url.trim_end_matches('/')),
+            probe: format!("{}/api/v1/query", config.url.trim_end_matches('/')),
             auth,
             permits: Arc::new(Semaphore::new(config.max_concurrency as usize)),
             retry: RetryPolicy {
@@ -439,20 +459,29 @@ impl Client {
                     return Ok(series);
                 }
                 Err(Failure::Final(error)) => return Err(error),
-                Err(Failure::Transient { why, retry_after }) => {
+                Err(Failure::Transient {
+                    why,
+                    retry_after,
+                    answered,
+                }) => {
                     if retry >= self.retry.max_retries {
                         let error = FetchError::GaveUp {
                             attempts: retry + 1,
                             last: why,
+                            answered,
                         };
                         let given_up = self.gave_up_in_a_row.fetch_add(1, Ordering::Relaxed) + 1;
-                        if given_up >= GIVE_UP_AFTER {
-                            self.down.get_or_init(|| {
-                                format!(
-                                    "{given_up} requests in a row to {} gave up after their retries (the last: {error}): Prometheus is down or not answering, and the rest of this run's queries are not sent",
-                                    self.endpoint
-                                )
-                            });
+                        if given_up >= GIVE_UP_AFTER && self.down.get().is_none() {
+                            if self.answers().await {
+                                self.gave_up_in_a_row.store(0, Ordering::Relaxed);
+                            } else {
+                                self.down.get_or_init(|| {
+                                    format!(
+                                        "{given_up} requests in a row to {} gave up after their retries (the last: {error}), and a query of `1` got no answer either: Prometheus is down or not answering, and the rest of this run's queries are not sent",
+                                        self.endpoint
+                                    )
+                                });
+                            }
                         }
                         return Err(error);
                     }
@@ -461,6 +490,21 @@ impl Client {
                     retry += 1;
                 }
             }
+        }
+    }
+
+    /// Whether Prometheus answers the cheapest query there is (`1`, at
+    /// once, within 10 s at most): asked, with the caller's permit, when
+    /// queries keep giving up.
+    async fn answers(&self) -> bool {
+        let request = self
+            .http
+            .post(&self.probe)
+            .form(&[("query", "1")])
+            .timeout(self.timeout.min(Duration::from_secs(10)));
+        match self.auth.apply(request).send().await {
+            Ok(response) => response.status().is_success(),
+            Err(_) => false,
         }
     }
 
@@ -581,6 +625,7 @@ impl Client {
                             )
                         },
                         retry_after: None,
+                        answered: false,
                     })
                 }
             }
@@ -616,6 +661,7 @@ impl Client {
         Failure::Transient {
             why,
             retry_after: None,
+            answered: false,
         }
     }
 }
