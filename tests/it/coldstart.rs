@@ -5,7 +5,7 @@
 //! is not forced into a shape, and the shapes outlive the run.
 
 use crate::support;
-use homeostat::core::time::parse_timestamp;
+use homeostat::core::time::{format_timestamp, parse_timestamp};
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -679,7 +679,7 @@ fn a_young_workloads_hpa_record_says_its_bounds_rest_on_a_shape() {
         ],
     );
     let yaml = d.join("hpa.yaml");
-    let at = homeostat::core::time::format_timestamp(now());
+    let at = format_timestamp(now());
     let out = support::apply_without_a_cluster(
         &[
             "--no-notify",
@@ -714,4 +714,36 @@ fn a_young_workloads_hpa_record_says_its_bounds_rest_on_a_shape() {
     assert!(!record("api-us")["reasons"]
         .to_string()
         .contains("cold start"));
+}
+
+/// The fleet's shapes are learned once a day, not at every run: relearned
+/// every 15 minutes, their calibration (cold starts simulated over the
+/// last day) slid with each run, and a young workload's max with it (a
+/// review measured 37 → 118 → 26 replicas within 90 minutes).
+#[test]
+fn the_fleets_shapes_are_learned_once_a_day_and_serve_the_runs_between() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let young = write(d, "api-eu", now(), 60 * 3_600, 9_000.0, &|t| {
+        rhythm(true, t)
+    });
+    let mut entries = fleet(d);
+    entries.push(entry("api-eu", &young, 1_800.0, ""));
+    let config = config(d, "fleet.yaml", &entries);
+    let run = |at: i64| {
+        let output = support::recommend_json(&config, at, &[], &[]);
+        let report: Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", support::stderr(&output)));
+        let plan = named(report["workloads"].as_array().unwrap(), "api-eu").clone();
+        (shapes(d)["learned_at"].as_str().unwrap().to_string(), plan)
+    };
+    let (first, plan) = run(now() - 40 * 3_600);
+    assert_eq!(first, format_timestamp(now() - 40 * 3_600));
+    assert!(plan["cold_start"].is_object(), "{plan:#}");
+    // Hours later: the same shapes, not learned anew.
+    let (later, _) = run(now() - 36 * 3_600);
+    assert_eq!(later, first);
+    // More than a day after they were learned: learned anew.
+    let (next_day, _) = run(now());
+    assert_eq!(next_day, format_timestamp(now()));
 }
