@@ -620,3 +620,33 @@ fn a_store_file_homeostat_cannot_read_is_left_as_it_is() {
         "the state file was written over"
     );
 }
+
+/// A workload that has no recommendation run after run is said so, not
+/// "recommended nothing as at the last run".
+#[test]
+fn a_workload_without_a_recommendation_twice_is_said_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("timestamp,value\n");
+    for i in 0..24 {
+        csv.push_str(&format!("{},{}\n", 1_700_000_000 + i * 3_600, 10 + i));
+    }
+    std::fs::write(dir.path().join("young.csv"), csv).unwrap();
+    let config = dir.path().join("homeostat.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "store: {}\nworkloads:\n  - {{name: young, namespace: shop, file: young.csv, target_per_replica: 5, current: {{min_replicas: 2, max_replicas: 4}}}}\n",
+            dir.path().join("models").display()
+        ),
+    )
+    .unwrap();
+    apply(&config, dir.path(), "json");
+    let second = apply(&config, dir.path(), "json");
+    let report: Value = serde_json::from_slice(&second.stdout).unwrap();
+    let said = report["since_last_run"].to_string();
+    assert!(
+        said.contains("no recommendation, as at the last run ("),
+        "{said}"
+    );
+    assert!(!said.contains("recommended nothing"), "{said}");
+}

@@ -974,7 +974,9 @@ fn remember(
         };
         let before = pair(last.recommended_min, last.recommended_max);
         let after = pair(w.min_replicas, w.max_replicas);
-        let mut note = if before == after {
+        let mut note = if before == after && after == "nothing" {
+            format!("no recommendation, as at the last run ({})", last.at)
+        } else if before == after {
             format!("recommended {after} as at the last run ({})", last.at)
         } else {
             format!(
