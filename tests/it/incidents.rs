@@ -626,10 +626,9 @@ fn a_store_file_homeostat_cannot_read_is_left_as_it_is() {
 #[test]
 fn a_workload_without_a_recommendation_twice_is_said_plainly() {
     let dir = tempfile::tempdir().unwrap();
-    let mut csv = String::from("timestamp,value\n");
-    for i in 0..24 {
-        csv.push_str(&format!("{},{}\n", 1_700_000_000 + i * 3_600, 10 + i));
-    }
+    let csv: String = std::iter::once("timestamp,value\n".to_string())
+        .chain((0..24).map(|i| format!("{},{}\n", 1_700_000_000 + i * 3_600, 10 + i)))
+        .collect();
     std::fs::write(dir.path().join("young.csv"), csv).unwrap();
     let config = dir.path().join("homeostat.yaml");
     std::fs::write(
