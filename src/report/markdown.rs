@@ -109,6 +109,34 @@ pub fn render(plan: &Plan) -> String {
             );
         }
     }
+    // Bounds that rest on the fleet's shapes: a reviewer should know how
+    // little history they stand on (and a `like:` that was not found).
+    let young: Vec<_> = workloads
+        .iter()
+        .filter(|w| w.cold_start.is_some())
+        .collect();
+    if !young.is_empty() {
+        out.push_str("\n**Young workloads**\n\n");
+        for w in young {
+            let said: Vec<&String> = w
+                .reasons
+                .iter()
+                .filter(|r| {
+                    r.starts_with("cold start:")
+                        || r.starts_with("young workload:")
+                        || r.starts_with("like: ")
+                })
+                .collect();
+            let said: Vec<&str> = said.iter().map(|r| r.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "- `{}/{}`: {}",
+                super::visible(&w.namespace),
+                super::visible(&w.name),
+                cell(&said.join("; "))
+            );
+        }
+    }
     let changes: Vec<_> = workloads
         .iter()
         .filter(|w| super::recommends_change(w))

@@ -747,3 +747,33 @@ fn the_fleets_shapes_are_learned_once_a_day_and_serve_the_runs_between() {
     let (next_day, _) = run(now());
     assert_eq!(next_day, format_timestamp(now()));
 }
+
+/// The Markdown report (for a pull request) says which bounds rest on the
+/// fleet's shapes and on how little history, and a `like:` not found
+/// (review finding: it said neither).
+#[test]
+fn the_markdown_report_names_the_young_workloads_and_a_like_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let young = write(d, "api-eu", now(), 6 * 3_600, 9_000.0, &|t| rhythm(true, t));
+    let mut entries = fleet(d);
+    entries.push(entry("api-eu", &young, 1_800.0, "    like: apps/nowhere\n"));
+    let config = config(d, "fleet.yaml", &entries);
+    let output = support::homeostat(&[
+        "recommend",
+        "--config",
+        config.to_str().unwrap(),
+        "--at",
+        &format_timestamp(now()),
+        "--format",
+        "markdown",
+    ]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("- `apps/api-eu`:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(text.contains("**Young workloads**"), "{text}");
+    assert!(line.contains("cold start: only 6h of history"), "{line}");
+    assert!(line.contains("like: apps/nowhere has no shape"), "{line}");
+}
