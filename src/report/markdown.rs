@@ -118,16 +118,16 @@ pub fn render(plan: &Plan) -> String {
     if !young.is_empty() {
         out.push_str("\n**Young workloads**\n\n");
         for w in young {
-            let said: Vec<&String> = w
+            let said: Vec<&str> = w
                 .reasons
                 .iter()
+                .map(String::as_str)
                 .filter(|r| {
                     r.starts_with("cold start:")
                         || r.starts_with("young workload:")
                         || r.starts_with("like: ")
                 })
                 .collect();
-            let said: Vec<&str> = said.iter().map(|r| r.as_str()).collect();
             let _ = writeln!(
                 out,
                 "- `{}/{}`: {}",
