@@ -24,19 +24,27 @@ pub fn render_backtest_table(backtest: &Backtest) -> String {
     ];
     let mut rows: Vec<Vec<String>> = Vec::new();
     for w in &backtest.workloads {
-        for (policy, o) in policies(w) {
-            rows.push(vec![
+        for p in &w.policies {
+            let o = &p.outcome;
+            let mut row = vec![
                 w.namespace.clone(),
                 w.name.clone(),
-                policy.to_string(),
-                format!("{:.1}", o.overload_minutes),
-                format!("{:.2}", o.overload_share * 100.0),
-                format!("{:.1}", o.overload_at_max_minutes),
-                format!("{:.3}", o.unserved_share * 100.0),
-                format!("{:.1}", o.replica_hours),
-                o.changes.to_string(),
-                format!("{:.2}", o.utilization_p95),
-            ]);
+                p.policy.as_str().to_string(),
+            ];
+            if w.shown(p.policy) {
+                row.extend([
+                    format!("{:.1}", o.overload_minutes),
+                    format!("{:.2}", o.overload_share * 100.0),
+                    format!("{:.1}", o.overload_at_max_minutes),
+                    format!("{:.3}", o.unserved_share * 100.0),
+                    format!("{:.1}", o.replica_hours),
+                    o.changes.to_string(),
+                    format!("{:.2}", o.utilization_p95),
+                ]);
+            } else {
+                row.extend(std::iter::repeat_n("-".to_string(), 7));
+            }
+            rows.push(row);
         }
     }
     let mut out = aligned(&header, &rows);

@@ -231,12 +231,20 @@ pub fn render_backtest(backtest: &Backtest, week_from: Option<i64>) -> String {
                             escape(&w.name)
                         ),
                         escape(p.policy.as_str()),
-                        format!("{:.1}", o.overload_minutes),
-                        format!("{:.1}", o.overload_at_max_minutes),
-                        format!("{:.3}", o.unserved_share * 100.0),
-                        format!("{:.1}", o.replica_hours),
-                        o.changes.to_string(),
-                    ],
+                    ]
+                    .into_iter()
+                    .chain(if w.shown(p.policy) {
+                        vec![
+                            format!("{:.1}", o.overload_minutes),
+                            format!("{:.1}", o.overload_at_max_minutes),
+                            format!("{:.3}", o.unserved_share * 100.0),
+                            format!("{:.1}", o.replica_hours),
+                            o.changes.to_string(),
+                        ]
+                    } else {
+                        vec!["-".to_string(); 5]
+                    })
+                    .collect(),
                 )
             })
         })

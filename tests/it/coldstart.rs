@@ -480,7 +480,31 @@ fn backtest_replays_a_young_workload_from_the_fleets_shapes() {
             verdict.contains("tight has no load before the replay"),
             "{verdict}"
         );
+        // No baseline: flagged in the JSON, `-` in the table.
+        assert_eq!(young["tight_baseline"], false, "{young:#}");
     }
+    let table = support::homeostat(&[
+        "backtest",
+        "--config",
+        fleet_config.to_str().unwrap(),
+        "--workload",
+        "apps/new-office",
+        "--replan",
+        "6h",
+        "--span",
+        "2d",
+        "--at",
+        &format_timestamp(now()),
+    ]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    let tight = text
+        .lines()
+        .find(|l| l.contains("new-office") && l.contains(" tight "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        tight.split_whitespace().skip(3).all(|cell| cell == "-"),
+        "{tight}"
+    );
     // Alone, nothing to start it from: today's range throughout, said.
     let alone = replay(&config(d, "alone.yaml", &[young_entry]), &[]);
     let replans = alone["replans"].as_array().unwrap();

@@ -115,6 +115,11 @@ pub struct WorkloadReplay {
     pub stability: Stability,
     /// The incidents the runs opened, without learning and with it.
     pub incidents: ReplayIncidents,
+    /// The tight rule had the week of load before the replay that it reads
+    /// to set its range from. Without it, its outcome is no baseline: the
+    /// table, Markdown and HTML show `-` (a young workload's tight row read
+    /// 100% overload minutes beside a verdict saying "no baseline here").
+    pub tight_baseline: bool,
     /// What the backtest's chart draws (not in the JSON report).
     #[serde(skip)]
     pub chart: ReplayChart,
@@ -132,6 +137,14 @@ pub struct ReplayChart {
 }
 
 impl WorkloadReplay {
+    /// Whether `policy`'s outcome is shown in the reports for people:
+    /// every policy's but tight's without its week (see
+    /// [`Self::tight_baseline`]).
+    #[must_use]
+    pub fn shown(&self, policy: Policy) -> bool {
+        policy != Policy::Tight || self.tight_baseline
+    }
+
     /// The outcome of `policy`.
     #[must_use]
     pub fn outcome(&self, policy: Policy) -> &Outcome {
@@ -303,14 +316,16 @@ pub fn replay_in_fleet(
             (Policy::Schedule, schedule_replicas),
         ],
     };
+    let (tight_baseline, tight_said) = tight_caveat(&actual, settings.from);
     Ok(WorkloadReplay {
         name: workload.name.clone(),
         namespace: workload.namespace.clone(),
         from,
         to,
         verdict: verdict(&reactive, &horizon, &schedule)
-            + &tight_caveat(&actual, settings.from)
+            + &tight_said
             + &shortened(asked_from, settings.from),
+        tight_baseline,
         policies: [
             (Policy::Reactive, reactive),
             (Policy::Tight, tight),
@@ -493,20 +508,25 @@ fn shortened(asked: i64, from: i64) -> String {
     )
 }
 
-fn tight_caveat(actual: &Series, from: i64) -> String {
+/// Whether the tight rule had its week of load before the replay, and
+/// what the verdict says when it had not.
+fn tight_caveat(actual: &Series, from: i64) -> (bool, String) {
     let first_known = (0..actual.len())
         .find(|&i| actual.values[i].is_finite())
         .map(|i| actual.timestamp(i));
     let before = first_known.map_or(0, |t| (from - t).max(0));
     if before >= 7 * 86_400 {
-        return String::new();
+        return (true, String::new());
     }
     if before == 0 {
-        return "; tight has no load before the replay to set its range from (its rule reads the last week and 28 days): no baseline here".to_string();
+        return (false, "; tight has no load before the replay to set its range from (its rule reads the last week and 28 days): no baseline here".to_string());
     }
-    format!(
-        "; tight rests on {} of load before the replay (its rule reads the last week and 28 days): no fair baseline here",
-        crate::core::series::human_span(before)
+    (
+        false,
+        format!(
+            "; tight rests on {} of load before the replay (its rule reads the last week and 28 days): no fair baseline here",
+            crate::core::series::human_span(before)
+        ),
     )
 }
 
@@ -836,6 +856,7 @@ mod tests {
             replans: Vec::new(),
             stability: Stability::default(),
             incidents: ReplayIncidents::default(),
+            tight_baseline: true,
             chart: ReplayChart::default(),
         }
     }
