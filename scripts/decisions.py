@@ -162,9 +162,10 @@ def per_workload_table(workloads, baselines):
 
 
 def no_fair_tight(w):
-    """The replay's verdict says tight had too little load before the
-    replay to set its range from: no (fair) baseline for that trace."""
-    return "no baseline here" in w["verdict"] or "no fair baseline here" in w["verdict"]
+    """Tight had too little load before the replay to set its range from
+    (`tight_baseline: false`, as its verdict says): no (fair) baseline for
+    that trace."""
+    return not w["tight_baseline"]
 
 
 def summary(workloads, baselines):
