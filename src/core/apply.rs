@@ -324,8 +324,14 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
     .map(|(name, from, to, range)| {
         let step = f64::from(to.abs_diff(from));
         // A paging max is not held for a small step: 17 of a ceiling of
-        // 18 stayed 17, run after run, while the load needed more.
-        let small = step < rules.hysteresis * f64::from(from) && !(paging && name == "max");
+        // 18 stayed 17, run after run, while the load needed more. Nor is
+        // a scheduled min's rise: it pre-scales for the expected load (a
+        // review saw min held at 11 against a scheduled 12 through an
+        // evening peak that needed 13 to 15).
+        let scheduled_rise = name == "min" && plan.scheduled_min.is_some() && to > from;
+        let small = step < rules.hysteresis * f64::from(from)
+            && !(paging && name == "max")
+            && !scheduled_rise;
         if to != from && small && range.contains(&from) {
             held.push(format!(
                 "{name} {from} → {to}: less than the {}% hysteresis, unchanged",
@@ -940,6 +946,18 @@ mod tests {
         spiking.limits = ranges((1, 5), (1, 10));
         spiking.in_spike = true;
         assert_eq!(to(&decide(&spiking, live(8, 10, 8), &rules)).0, Some(5));
+    }
+
+    #[test]
+    fn a_scheduled_min_rises_past_the_hysteresis_and_falls_within_it() {
+        let mut scheduled = plan(Status::Ok, 3, 20);
+        scheduled.scheduled_min = Some(12);
+        let c = decide(&scheduled, live(11, 20, 11), &ApplyRules::default());
+        assert_eq!(to(&c), (Some(12), Some(20), true), "{:?}", c.held_back);
+        // A one-replica drop under 10% still waits (fewer patches).
+        scheduled.scheduled_min = Some(11);
+        let c = decide(&scheduled, live(12, 20, 12), &ApplyRules::default());
+        assert_eq!(to(&c), (Some(12), Some(20), false), "{:?}", c.held_back);
     }
 
     #[test]
