@@ -2,7 +2,7 @@
 //! HTML are in their own modules).
 
 use super::aligned;
-use crate::core::replay::{Backtest, Outcome, WorkloadReplay};
+use crate::core::replay::{Backtest, Outcome, PolicyOutcome, WorkloadReplay};
 use crate::core::time::format_timestamp;
 use std::fmt::Write as _;
 
@@ -66,6 +66,23 @@ pub fn render_backtest_table(backtest: &Backtest) -> String {
         let _ = writeln!(out, "{id}: not replayed: {reason}");
     }
     out
+}
+
+/// A policy's cells in the Markdown and HTML tables (overload minutes,
+/// at max, unserved %, replica-hours, changes): `-` for an outcome that is
+/// no baseline (see [`WorkloadReplay::shown`]).
+pub(super) fn outcome_cells(w: &WorkloadReplay, p: &PolicyOutcome) -> Vec<String> {
+    if !w.shown(p.policy) {
+        return vec!["-".to_string(); 5];
+    }
+    let o = &p.outcome;
+    vec![
+        format!("{:.1}", o.overload_minutes),
+        format!("{:.1}", o.overload_at_max_minutes),
+        format!("{:.3}", o.unserved_share * 100.0),
+        format!("{:.1}", o.replica_hours),
+        o.changes.to_string(),
+    ]
 }
 
 fn policies(w: &WorkloadReplay) -> impl Iterator<Item = (&'static str, &Outcome)> {

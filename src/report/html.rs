@@ -220,7 +220,6 @@ pub fn render_backtest(backtest: &Backtest, week_from: Option<i64>) -> String {
         .iter()
         .flat_map(|w| {
             w.policies.iter().map(move |p| {
-                let o = &p.outcome;
                 (
                     p.policy.as_str().to_string(),
                     vec![
@@ -233,17 +232,7 @@ pub fn render_backtest(backtest: &Backtest, week_from: Option<i64>) -> String {
                         escape(p.policy.as_str()),
                     ]
                     .into_iter()
-                    .chain(if w.shown(p.policy) {
-                        vec![
-                            format!("{:.1}", o.overload_minutes),
-                            format!("{:.1}", o.overload_at_max_minutes),
-                            format!("{:.3}", o.unserved_share * 100.0),
-                            format!("{:.1}", o.replica_hours),
-                            o.changes.to_string(),
-                        ]
-                    } else {
-                        vec!["-".to_string(); 5]
-                    })
+                    .chain(super::backtest::outcome_cells(w, p))
                     .collect(),
                 )
             })

@@ -181,22 +181,11 @@ pub fn render_backtest(backtest: &Backtest) -> String {
         .iter()
         .flat_map(|w| {
             w.policies.iter().map(move |p| {
-                let o = &p.outcome;
                 let mut row = vec![
                     format!("`{}/{}`", w.namespace, w.name),
                     p.policy.as_str().to_string(),
                 ];
-                if w.shown(p.policy) {
-                    row.extend([
-                        format!("{:.1}", o.overload_minutes),
-                        format!("{:.1}", o.overload_at_max_minutes),
-                        format!("{:.3}", o.unserved_share * 100.0),
-                        format!("{:.1}", o.replica_hours),
-                        o.changes.to_string(),
-                    ]);
-                } else {
-                    row.extend(std::iter::repeat_n("-".to_string(), 5));
-                }
+                row.extend(super::backtest::outcome_cells(w, p));
                 row
             })
         })
