@@ -1062,8 +1062,16 @@ fn remember(
             .filter_map(|i| i.id.rsplit_once('#').and_then(|(_, n)| n.parse().ok()))
             .fold(counted, u32::max);
         concerned.extend(changes.opened.iter().map(|i| i.id.clone()));
+        // The run's summary warns of a critical workload with its reason:
+        // said once (the same sentence came twice on stderr, three times
+        // with `--output-format yaml`'s report there too).
+        let said_in_summary = crate::report::operator_reasons(w);
         for opened in &changes.opened {
-            tracing::warn!(workload = %id, incident = %opened.id, cause = opened.cause.as_str(), "{id}: incident {} opened: {}", opened.id, opened.blocked_by);
+            if said_in_summary.contains(&opened.blocked_by) {
+                tracing::warn!(workload = %id, incident = %opened.id, cause = opened.cause.as_str(), "{id}: incident {} opened ({}): its reason follows", opened.id, opened.cause.as_str());
+            } else {
+                tracing::warn!(workload = %id, incident = %opened.id, cause = opened.cause.as_str(), "{id}: incident {} opened: {}", opened.id, opened.blocked_by);
+            }
         }
         run.incidents_opened.extend(changes.opened);
         run.incidents_closed.extend(changes.closed);
