@@ -368,6 +368,9 @@ pub struct Tally {
     /// Incidents of a cause the workload had had before: the same problem
     /// again (the count homeostat's learning is meant to bring to 0).
     pub repeats: usize,
+    /// The open incidents' ids by cause: the alert of a cause names its
+    /// incident, for `incident note` and `postmortem --incident`.
+    pub open_ids: Vec<(Cause, String)>,
 }
 
 impl Tally {
@@ -383,6 +386,11 @@ impl Tally {
             workload: workload.to_string(),
             open: incidents.iter().filter(|i| i.is_open()).count(),
             repeats,
+            open_ids: incidents
+                .iter()
+                .filter(|i| i.is_open())
+                .map(|i| (i.cause, i.id.clone()))
+                .collect(),
         }
     }
 }

@@ -292,6 +292,43 @@ pub fn firing_alerts(plan: &Plan, troubles: &[Trouble]) -> Vec<Alert> {
         .collect()
 }
 
+/// Each alert of a workload with an open incident of the alert's cause
+/// names it (annotation `incident`, and the `fix` says what to do with
+/// it): the on-call person notes what they did on it and drafts its
+/// post-mortem by that id, which the alert did not give.
+pub fn name_incidents(alerts: &mut [Alert], tallies: &[crate::core::incident::Tally]) {
+    for alert in alerts {
+        let label = |k: &str| alert.labels.get(k).map_or("", String::as_str);
+        let Some(id) = tallies
+            .iter()
+            .filter(|t| t.namespace == label("namespace") && t.workload == label("workload"))
+            .flat_map(|t| &t.open_ids)
+            .find(|(cause, _)| alert_reason(*cause) == label("reason"))
+            .map(|(_, id)| id.clone())
+        else {
+            continue;
+        };
+        let workload = format!("{}/{}", label("namespace"), label("workload"));
+        if let Some(fix) = alert.annotations.get_mut("fix") {
+            let _ = write!(
+                fix,
+                "; incident {id}: say what you did with `homeostat incident note {workload} --text …`, draft its post-mortem with `homeostat postmortem --incident {id}`"
+            );
+        }
+        alert.annotations.insert("incident".into(), id);
+    }
+}
+
+/// The alert reason of an incident's cause (a ceiling too low is alerted
+/// as `ceiling`, the reason alerts had before incidents).
+fn alert_reason(cause: crate::core::incident::Cause) -> &'static str {
+    use crate::core::incident::Cause;
+    match cause {
+        Cause::NeedsOperator => "ceiling",
+        Cause::SpikeAboveMax | Cause::AtMax => cause.as_str(),
+    }
+}
+
 /// The reasons of the alerts a plan raises ([`plan_alert`],
 /// [`spike_alert`], [`config_error_alert`]): all that `recommend
 /// --notify` can raise, so all it may resolve. The others are `apply`'s

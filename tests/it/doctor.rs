@@ -93,6 +93,17 @@ fn the_operators_fix_is_noted_learned_and_heals_the_same_load_a_week_later() {
     assert_eq!(plan.workloads[0].status, Status::NeedsOperator);
     assert_eq!(first.incidents_opened[0].id, "shop/cart#1");
     assert_eq!(support::paging(&alertmanager, "cart"), ["ceiling"]);
+    // The page names its incident: what `incident note` and `postmortem
+    // --incident` take.
+    let page = &support::active_alerts(&alertmanager, "cart")[0];
+    assert_eq!(page["annotations"]["incident"], "shop/cart#1");
+    assert!(
+        page["annotations"]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("homeostat postmortem --incident shop/cart#1"),
+        "{page}"
+    );
 
     // The operator raises the HPA's max to 40 with kubectl: noted on the
     // incident and learned (this run planned before it knew).

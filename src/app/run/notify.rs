@@ -41,7 +41,10 @@ pub fn notify(
         }
     }
     let troubles = applied.map_or(&[][..], |a| a.troubles.as_slice());
-    let firing = notify::firing_alerts(plan, troubles);
+    let mut firing = notify::firing_alerts(plan, troubles);
+    if let Some(applied) = applied {
+        notify::name_incidents(&mut firing, &applied.incident_tallies);
+    }
     let mut in_run: Vec<(String, String)> = plan
         .workloads
         .iter()

@@ -120,6 +120,20 @@ pub fn schedule_min_at(plan: &serde_json::Value, t: i64) -> u64 {
 /// The reasons of the `HomeostatCannotHeal` alerts active in `alertmanager`
 /// for `workload`.
 pub fn paging(alertmanager: &notify::Server, workload: &str) -> Vec<String> {
+    active_alerts(alertmanager, workload)
+        .iter()
+        .map(|a| {
+            a["labels"]["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+/// The active alerts homeostat raised for `workload`, as Alertmanager
+/// gives them back (labels, annotations, status).
+pub fn active_alerts(alertmanager: &notify::Server, workload: &str) -> Vec<serde_json::Value> {
     let body = alertmanager
         .get("/api/v2/alerts?filter=alertname%3D%22HomeostatCannotHeal%22")
         .expect("alerts readable");
@@ -127,11 +141,6 @@ pub fn paging(alertmanager: &notify::Server, workload: &str) -> Vec<String> {
     alerts
         .iter()
         .filter(|a| a["status"]["state"] == "active" && a["labels"]["workload"] == workload)
-        .map(|a| {
-            a["labels"]["reason"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
-        })
+        .cloned()
         .collect()
 }
