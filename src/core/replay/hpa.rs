@@ -99,20 +99,26 @@ pub struct Outcome {
     pub changes: usize,
     /// 95th percentile of load over the ready replicas' capacity.
     pub utilization_p95: f64,
+    /// Minutes whose load the data does not know (a gap longer than the
+    /// workload's `max_gap`): left out of every count above, for every
+    /// policy alike (a gap held at the load before it once made a
+    /// baseline overload through 12 hours nobody measured).
+    pub unknown_minutes: f64,
 }
 
-/// The load at `t`: the value of the data step holding `t`, the last known
-/// one where it is unknown (0 before any).
-fn load_at(series: &Series, t: i64, last: &mut f64) -> f64 {
+/// The load at `t`: the value of the data step holding `t`, and whether
+/// it is known; where it is not, the last known one (0 before any), which
+/// the HPA keeps acting on and the counts leave out.
+fn load_at(series: &Series, t: i64, last: &mut f64) -> (f64, bool) {
     let i = (t - series.start).div_euclid(series.step);
-    if i >= 0 {
-        if let Some(v) = series.values.get(i as usize) {
-            if v.is_finite() {
-                *last = v.max(0.0);
-            }
-        }
+    let known = usize::try_from(i)
+        .ok()
+        .and_then(|i| series.values.get(i))
+        .filter(|v| v.is_finite());
+    if let Some(v) = known {
+        *last = v.max(0.0);
     }
-    *last
+    (*last, known.is_some())
 }
 
 fn bounds_at(schedule: &[BoundsAt], t: i64) -> Option<BoundsAt> {
@@ -145,11 +151,25 @@ struct Tally {
     unserved: f64,
     replica_seconds: f64,
     utilization: Vec<f64>,
+    unknown_seconds: f64,
 }
 
 impl Tally {
     #[allow(clippy::too_many_arguments)]
-    fn add(&mut self, dt: f64, load: f64, ready: u32, running: u32, capacity: f64, at_max: bool) {
+    fn add(
+        &mut self,
+        dt: f64,
+        load: (f64, bool),
+        ready: u32,
+        running: u32,
+        capacity: f64,
+        at_max: bool,
+    ) {
+        let (load, known) = load;
+        if !known {
+            self.unknown_seconds += dt;
+            return;
+        }
         let served = f64::from(ready) * capacity;
         self.seconds += dt;
         self.demand += load * dt;
@@ -182,6 +202,7 @@ impl Tally {
             replica_hours: self.replica_seconds / 3600.0,
             changes: bound_changes,
             utilization_p95: p95,
+            unknown_minutes: self.unknown_seconds / 60.0,
         }
     }
 }
@@ -210,7 +231,7 @@ pub fn simulate_traced(
         min: 1,
         max: u32::MAX,
     });
-    let start_load = load_at(load, from, &mut last);
+    let (start_load, _) = load_at(load, from, &mut last);
     let mut replicas = hpa
         .desired(start_load)
         .clamp(first.min, first.max.max(first.min));
@@ -227,10 +248,15 @@ pub fn simulate_traced(
             ready += 1;
         }
         let now_load = load_at(load, t, &mut last);
+        let (now_load, known) = now_load;
         let bounds = bounds_at(schedule, t).unwrap_or(first);
         let (min, max) = (bounds.min, bounds.max.max(bounds.min));
         // The HPA's desire from the ready replicas' load.
-        let desired = if ready == 0 {
+        // Without a metric the HPA does not scale (its `ScalingActive`
+        // condition false): it keeps its replicas, within the bounds.
+        let desired = if !known {
+            replicas
+        } else if ready == 0 {
             hpa.desired(now_load)
         } else {
             let ratio = now_load / (f64::from(ready) * hpa.target_per_replica);
@@ -272,7 +298,14 @@ pub fn simulate_traced(
             trace.push((t, ready));
         }
         let dt = (hpa.sync.min(to - t)) as f64;
-        tally.add(dt, now_load, ready, replicas, hpa.capacity(), at_max);
+        tally.add(
+            dt,
+            (now_load, known),
+            ready,
+            replicas,
+            hpa.capacity(),
+            at_max,
+        );
         t += hpa.sync;
     }
     (tally.outcome(changes(schedule, from, to)), trace)
@@ -286,7 +319,7 @@ pub fn oracle(load: &Series, from: i64, to: i64, hpa: &Hpa) -> Outcome {
     let needed: Vec<u32> = (from..to + hpa.startup)
         .step_by(hpa.sync as usize)
         .map(|t| {
-            (load_at(load, t, &mut last) / hpa.capacity())
+            (load_at(load, t, &mut last).0 / hpa.capacity())
                 .ceil()
                 .max(1.0) as u32
         })
@@ -328,6 +361,26 @@ mod tests {
 
     fn fixed(min: u32, max: u32) -> Vec<BoundsAt> {
         vec![BoundsAt { from: T0, min, max }]
+    }
+
+    #[test]
+    fn a_gap_in_the_load_is_left_out_of_every_count() {
+        // An hour at 30 replicas' worth under a max of 10, then an hour
+        // unknown, then an hour at 30 again: the unknown hour is neither
+        // overload nor demand nor replica-hours, for the oracle too.
+        let mut values = vec![300.0; 12];
+        values.extend([f64::NAN; 12]);
+        values.extend([300.0; 12]);
+        let load = series(300, values);
+        let to = T0 + 36 * 300;
+        let hpa = Hpa::new(10.0);
+        let capped = simulate(&load, T0, to, &fixed(1, 10), &hpa);
+        assert_eq!(capped.unknown_minutes, 60.0);
+        assert_eq!(capped.overload_minutes, 120.0);
+        assert_eq!(capped.replica_hours, 20.0);
+        let oracle = oracle(&load, T0, to, &hpa);
+        assert_eq!(oracle.unknown_minutes, 60.0);
+        assert_eq!(oracle.overload_minutes, 0.0);
     }
 
     #[test]

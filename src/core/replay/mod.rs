@@ -674,13 +674,24 @@ fn verdict(reactive: &Outcome, horizon: &Outcome, schedule: &Outcome) -> String 
             change(o.replica_hours, reactive.replica_hours, "replica-hours")
         )
     };
-    format!(
-        "{} vs reactive ({} overload minutes, {:.0} replica-hours); {}",
-        line("schedule", schedule),
+    use std::fmt::Write as _;
+    // Reactive's own numbers first: in brackets after the schedule's
+    // change they read as the schedule's.
+    let mut said = format!(
+        "reactive had {} overload minutes and {:.0} replica-hours; {}; {}",
         minutes(reactive.overload_minutes),
         reactive.replica_hours,
+        line("schedule", schedule),
         line("horizon", horizon)
-    )
+    );
+    if reactive.unknown_minutes > 0.0 {
+        let _ = write!(
+            said,
+            "; {} of the replayed time had no load data (a gap longer than max_gap): left out of every count, for every policy",
+            crate::core::series::human_span((reactive.unknown_minutes * 60.0).round() as i64)
+        );
+    }
+    said
 }
 
 /// Overload minutes as the table shows them: whole, or to a tenth when
@@ -811,11 +822,13 @@ mod tests {
         };
         let said = verdict(&outcome(168.5), &outcome(23.5), &outcome(1.5));
         assert!(
-            said.contains("(168.5 overload minutes, 100 replica-hours)"),
+            said.starts_with(
+                "reactive had 168.5 overload minutes and 100 replica-hours; schedule: "
+            ),
             "{said}"
         );
         let said = verdict(&outcome(30.0), &outcome(30.0), &outcome(30.0));
-        assert!(said.contains("(30 overload minutes"), "{said}");
+        assert!(said.contains("had 30 overload minutes"), "{said}");
     }
 
     #[test]
