@@ -652,6 +652,7 @@ fn next_day_mase(
 
 /// `schedule: −83% overload minutes at +6% replica-hours vs reactive`.
 fn verdict(reactive: &Outcome, horizon: &Outcome, schedule: &Outcome) -> String {
+    use std::fmt::Write as _;
     // `−83% overload minutes`; against a reactive total of zero there is no
     // percentage, so the phrase says so in words.
     let change = |new: f64, old: f64, what: &str| {
@@ -674,7 +675,6 @@ fn verdict(reactive: &Outcome, horizon: &Outcome, schedule: &Outcome) -> String 
             change(o.replica_hours, reactive.replica_hours, "replica-hours")
         )
     };
-    use std::fmt::Write as _;
     // Reactive's own numbers first: in brackets after the schedule's
     // change they read as the schedule's.
     let mut said = format!(
