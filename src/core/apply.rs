@@ -18,6 +18,7 @@
 //!
 //! The cluster I/O is in [`crate::edge::cluster`]; this module only decides.
 
+use crate::core::bounds::ReplicaRange;
 use crate::core::plan::{Status, WorkloadPlan};
 use crate::core::workload::CurrentBounds;
 use serde::Serialize;
@@ -36,6 +37,10 @@ pub struct ApplyRules {
     /// run started again by hand), and steps from where it started. Ten
     /// minutes, under the shipped `CronJob`'s 15; 0 makes every run step.
     pub rerun_window: i64,
+    /// Seconds between two runs of `apply` (the shipped `CronJob`'s 15
+    /// minutes): a run in `mode: schedule` makes the rises due before
+    /// the next one.
+    pub every: i64,
 }
 
 impl Default for ApplyRules {
@@ -45,6 +50,7 @@ impl Default for ApplyRules {
             max_step_down: 0.8,
             hysteresis: 0.1,
             rerun_window: 600,
+            every: 900,
         }
     }
 }
@@ -208,11 +214,51 @@ fn configured_ranges(
     plan: &WorkloadPlan,
 ) -> (std::ops::RangeInclusive<u32>, std::ops::RangeInclusive<u32>) {
     match plan.limits {
-        Some((low, high)) => (
-            low.floor()..=low.ceiling().min(high.ceiling()).max(low.floor()),
-            high.floor()..=high.ceiling().max(high.floor()),
-        ),
+        Some(limits) => limit_ranges(limits),
         None => (1..=u32::MAX, 1..=u32::MAX),
+    }
+}
+
+/// The ranges of min and max the config's `min_replicas` and
+/// `max_replicas` allow.
+#[must_use]
+pub fn limit_ranges(
+    (low, high): (ReplicaRange, ReplicaRange),
+) -> (std::ops::RangeInclusive<u32>, std::ops::RangeInclusive<u32>) {
+    (
+        low.floor()..=low.ceiling().min(high.ceiling()).max(low.floor()),
+        high.floor()..=high.ceiling().max(high.floor()),
+    )
+}
+
+/// The min `apply` sets in `mode: schedule` on an HPA whose min is `from`,
+/// for this run's scheduled min `wanted`, after a run (15 minutes before)
+/// that wanted `wanted_before`, within `range` (the configured one):
+/// [`decide`]'s rules for min — a rise made whatever its size, a drop
+/// within the hysteresis not made, each step limited — then
+/// [`hold_schedule_drop`]'s. The replay runs the schedule by it; the holds
+/// that read the live HPA (a spike going on, the HPA at its max) are not
+/// in it.
+#[must_use]
+pub fn scheduled_min_applied(
+    from: u32,
+    wanted: u32,
+    wanted_before: Option<u32>,
+    rules: &ApplyRules,
+    range: &std::ops::RangeInclusive<u32>,
+) -> u32 {
+    let small = f64::from(wanted.abs_diff(from)) < rules.hysteresis * f64::from(from);
+    let to = if wanted < from && small && range.contains(&from) {
+        from
+    } else {
+        wanted
+    };
+    let to = step_limited(from, to, rules).clamp(*range.start(), *range.end());
+    match wanted_before {
+        Some(before) if to < from && before > to => {
+            before.min(from).clamp(*range.start(), *range.end())
+        }
+        _ => to,
     }
 }
 
@@ -756,6 +802,40 @@ mod tests {
         let mut c = change(2, 3);
         hold_schedule_drop(&mut c, &scheduled(Some(3)), Some(2));
         assert_eq!(c.to_min, Some(3));
+    }
+
+    #[test]
+    fn the_replays_scheduled_min_is_what_decide_and_the_drop_hold_set() {
+        // Every move of a scheduled min between 1 and 14, after a run that
+        // wanted any of them or none, with the default rules and a floor
+        // of 2: the replay's rule and `apply`'s agree.
+        let rules = ApplyRules::default();
+        let floor = ReplicaRange::new(2, 40).unwrap();
+        let ceiling = ReplicaRange::new(1, 50).unwrap();
+        let (range, _) = limit_ranges((floor, ceiling));
+        for from in 1..15 {
+            for wanted in 1..15 {
+                for before in std::iter::once(None).chain((1..15).map(Some)) {
+                    let plan = WorkloadPlan {
+                        scheduled_min: Some(wanted),
+                        limits: Some((floor, ceiling)),
+                        ..plan(Status::Ok, 2, 30)
+                    };
+                    let baseline = Baseline::Config(CurrentBounds {
+                        min_replicas: from,
+                        max_replicas: 30,
+                    });
+                    let mut change = decide(&plan, baseline, &rules);
+                    hold_schedule_drop(&mut change, &plan, before);
+                    assert_eq!(
+                        change.to_min,
+                        Some(scheduled_min_applied(from, wanted, before, &rules, &range)),
+                        "{from} → {wanted} after {before:?}: {:?}",
+                        change.held_back
+                    );
+                }
+            }
+        }
     }
 
     fn plan(status: Status, min: u32, max: u32) -> WorkloadPlan {

@@ -571,13 +571,7 @@ pub fn schedule_min(
     if window.start >= end {
         return Vec::new();
     }
-    let needs = |i: usize| {
-        let replicas = (loads[i] / (target_per_replica * (1.0 + HPA_TOLERANCE)) - 1e-9)
-            .ceil()
-            .max(1.0);
-        // Float to int saturates; the clamp keeps it inside the range.
-        (replicas as u32).clamp(low, high.max(low))
-    };
+    let needs = |i: usize| schedule_need(loads[i], target_per_replica, (low, high));
     let step_at = |t: i64| {
         usize::try_from((t - forecast.start).div_euclid(forecast.step))
             .unwrap_or(0)
@@ -600,6 +594,45 @@ pub fn schedule_min(
         }
     }
     fill_short_dips(&mut schedule, SCHEDULE_DIP_HOLD);
+    schedule
+}
+
+/// The replicas the schedule keeps for `load`: the fewest the HPA keeps
+/// at it, `⌈load / (target_per_replica × (1 + HPA_TOLERANCE))⌉`, within
+/// `[low, high]` (see [`schedule_min`]).
+#[must_use]
+pub fn schedule_need(load: f64, target_per_replica: f64, (low, high): (u32, u32)) -> u32 {
+    let replicas = (load / (target_per_replica * (1.0 + HPA_TOLERANCE)) - 1e-9)
+        .ceil()
+        .max(1.0);
+    // Float to int saturates; the clamp keeps it inside the range.
+    (replicas as u32).clamp(low, high.max(low))
+}
+
+/// `schedule` as a run at `now` sets it: before its first entry (a data
+/// step longer than the lead leaves time before it: 23.5 minutes of a
+/// 30-minute step) min is what the step in progress needs, `need_now`,
+/// not the first entry's (a review saw min 9, for the step beginning at
+/// 22:00, set at 21:30 when the load then needed 7, and the reason say
+/// "over the next 6m 30s").
+#[must_use]
+pub fn from_now(mut schedule: Vec<ScheduledMin>, now: i64, need_now: u32) -> Vec<ScheduledMin> {
+    match schedule.first() {
+        Some(first) if first.from > now => {
+            if first.min_replicas == need_now {
+                schedule[0].from = now;
+            } else {
+                schedule.insert(
+                    0,
+                    ScheduledMin {
+                        from: now,
+                        min_replicas: need_now,
+                    },
+                );
+            }
+        }
+        _ => {}
+    }
     schedule
 }
 
@@ -1140,6 +1173,24 @@ mod tests {
         );
         assert_eq!((bounds.min.replicas, bounds.max.replicas), (5, 5));
         assert_eq!(bounds.max.clamp, Some(Clamp::RaisedToMin));
+    }
+
+    #[test]
+    fn before_its_first_entry_a_schedule_sets_what_the_step_in_progress_needs() {
+        let at = |from: i64, min_replicas: u32| ScheduledMin { from, min_replicas };
+        // 30-minute steps: the first entry is for the step after the one
+        // in progress, 23.5 minutes ahead; until then, the need now.
+        let ahead = vec![at(1410, 9), at(3210, 10)];
+        assert_eq!(
+            from_now(ahead.clone(), 0, 7),
+            [at(0, 7), at(1410, 9), at(3210, 10)]
+        );
+        // The same min: the first entry starts now.
+        assert_eq!(from_now(ahead, 0, 9), [at(0, 9), at(3210, 10)]);
+        // An entry already in force (fine data): nothing added.
+        let in_force = vec![at(-30, 4), at(600, 5)];
+        assert_eq!(from_now(in_force.clone(), 0, 2), in_force);
+        assert!(from_now(Vec::new(), 0, 3).is_empty());
     }
 
     #[test]

@@ -88,9 +88,12 @@ pub struct Workload {
     pub learning: Learning,
     /// From asking for a pod until it serves (the schedule's lead).
     pub startup: Span,
-    /// The schedule raises min this much earlier still; `apply` at `T`
-    /// applies the schedule's windows that begin before `T + buffer`.
+    /// The schedule raises min this much earlier still (for a pod slow to
+    /// be scheduled, an image pull).
     pub buffer: Span,
+    /// How often `apply` runs (`apply.every`): a run at `T` in `mode:
+    /// schedule` makes the schedule's rises due before `T + run_every`.
+    pub run_every: Span,
     /// A model whose backtest MASE is above this is not trusted: an
     /// operator is alerted (the bounds are still recommended).
     pub max_mase: f64,

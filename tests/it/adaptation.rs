@@ -473,6 +473,7 @@ mod replay {
             schedule_level: None,
             learning: false,
             cold_start: None,
+            apply_rules: homeostat::core::apply::ApplyRules::default(),
         }
     }
 

@@ -1065,7 +1065,10 @@ fn backtest_replays_every_workload_in_every_format_and_names_the_ones_it_cannot(
     let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
     let api = &report["workloads"][0];
     assert_eq!(api["replans"].as_array().unwrap().len(), 3);
-    assert!(api["verdict"].as_str().unwrap().starts_with("schedule: "));
+    assert!(api["verdict"]
+        .as_str()
+        .unwrap()
+        .starts_with("reactive had "));
     // 17 days before the replay: the tight rule had its week.
     assert!(!api["verdict"].as_str().unwrap().contains("tight rests"));
     // A span as long as the data leaves the tight rule no load to read.
@@ -1169,7 +1172,7 @@ fn backtest_replays_every_workload_in_every_format_and_names_the_ones_it_cannot(
 
     let table = homeostat(&["backtest", "--config", config, "--span", "3d"]);
     assert!(
-        stdout(&table).contains("default/api: schedule: "),
+        stdout(&table).contains("default/api: reactive had "),
         "{}",
         stdout(&table)
     );

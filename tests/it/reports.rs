@@ -559,7 +559,7 @@ fn backtest_renders_as_markdown_and_as_html_with_bars_and_the_replayed_replicas(
         "{text}"
     );
     assert!(text.contains("- schedule, median of 2 workloads"), "{text}");
-    assert!(text.contains("- `default/api`: schedule: "), "{text}");
+    assert!(text.contains("- `default/api`: reactive had "), "{text}");
 
     let html = homeostat(&[
         "backtest", "--config", config, "--span", "2d", "--format", "html",

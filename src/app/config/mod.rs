@@ -776,6 +776,21 @@ mod tests {
         }
     }
 
+    #[test]
+    fn apply_every_is_the_run_interval_each_workloads_schedule_is_made_for() {
+        let every = |apply: &str| {
+            parse_text(&format!(
+                "apply: {apply}\nworkloads:\n  - {{name: a, file: a.csv, target_per_replica: 1}}\n"
+            ))
+            .map(|c| (c.apply_rules.every, c.workloads[0].run_every.secs()))
+        };
+        assert_eq!(every("{}").unwrap(), (900, 900));
+        assert_eq!(every("{every: 5m}").unwrap(), (300, 300));
+        for bad in ["{every: 0}", "{every: soon}"] {
+            assert!(every(bad).is_err(), "{bad}");
+        }
+    }
+
     /// `text` as `config check` judges it: every workload valid.
     fn parse_text(text: &str) -> Result<Config, ConfigError> {
         parse(

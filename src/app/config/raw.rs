@@ -76,6 +76,7 @@ pub(super) struct RawApply {
     pub(super) max_step_down: Option<f64>,
     pub(super) hysteresis: Option<f64>,
     pub(super) rerun_window: Option<RawWindow>,
+    pub(super) every: Option<Span>,
 }
 
 /// `apply.rerun_window`: a duration (`10m`), or `0` for none.

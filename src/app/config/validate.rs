@@ -157,6 +157,9 @@ pub(super) fn validate_workload(
         learning: w.learning.or(d.learning).unwrap_or_default(),
         startup: span_or(w.startup, d.startup, "90s"),
         buffer: span_or(w.buffer, d.buffer, "5m"),
+        // Set from `apply:` once the whole config is read.
+        run_every: Span::from_secs(crate::core::apply::ApplyRules::default().every)
+            .expect("positive constant"),
         max_mase,
         calendar,
         like,
@@ -456,6 +459,7 @@ pub(super) fn validate(
     let apply_rules = apply_rules(raw.apply)?;
     for w in &mut workloads {
         w.policy.max_step_up = apply_rules.max_step_up;
+        w.run_every = Span::from_secs(apply_rules.every).expect("a validated span");
     }
     Ok(Config {
         path: path.into(),
@@ -528,6 +532,7 @@ pub(super) fn apply_rules(raw: Option<RawApply>) -> Result<crate::core::apply::A
         max_step_up: raw.max_step_up.unwrap_or(defaults.max_step_up),
         max_step_down: raw.max_step_down.unwrap_or(defaults.max_step_down),
         hysteresis: raw.hysteresis.unwrap_or(defaults.hysteresis),
+        every: raw.every.map_or(defaults.every, Span::secs),
         rerun_window: match raw.rerun_window {
             None => defaults.rerun_window,
             Some(super::raw::RawWindow::Number(0)) => 0,

@@ -70,6 +70,7 @@ pub fn backtest_in(
         schedule_level: settings.schedule_level,
         learning: settings.learning,
         cold_start: settings.cold_start.map(Span::secs),
+        apply_rules: config.apply_rules,
     };
     // Without `--cold-start`, a workload whose runs have less than two
     // weeks of history (a young one, or a short file) is replayed as

@@ -6,8 +6,8 @@ use super::pipeline::{Computed, ORDINARY_PEAK_DAYS, ROOM_AFTER_DROP_DAYS};
 use super::signed_percent;
 use crate::core::adapt::Adaptation;
 use crate::core::bounds::{
-    readable, Basis, BoundsPolicy, Clamp, Derivation, ReplicaBounds, MAX_HOLD, MAX_HOLD_BELOW,
-    MAX_STEP, MIN_HOLD,
+    readable, schedule_ceiling, schedule_floor, schedule_loads, schedule_need, Basis, BoundsPolicy,
+    Clamp, Derivation, ReplicaBounds, HPA_TOLERANCE, MAX_HOLD, MAX_HOLD_BELOW, MAX_STEP, MIN_HOLD,
 };
 use crate::core::events::{self, EventKind};
 use crate::core::model::Forecast;
@@ -142,8 +142,9 @@ pub(super) fn reasons(
             )
         };
         let schedule = format!(
-            "schedule: min {min} now (what the expected load over the next {} needs); {over_the_horizon}",
-            human_span(computed.lead),
+            "schedule: min {min} now{}{}; {over_the_horizon}",
+            scheduled_min_now(computed, workload, min),
+            next_scheduled_change(computed, workload, min),
         );
         // The annotation too: the min `apply` sets is this one, not the
         // horizon's the first line gives.
@@ -153,12 +154,96 @@ pub(super) fn reasons(
     (reasons, annotation)
 }
 
+/// Why the schedule's min is `min` now, in numbers: the expected load it
+/// is sized for (the highest a pod asked for now would serve before the
+/// next run can ask for one), `⌈load / (target × 1.1)⌉`; or the floor
+/// or ceiling that holds it. The reason said "what the expected load over
+/// the next 6m 30s needs", which neither the 15 minutes to the next run
+/// nor the load behind it explained.
+fn scheduled_min_now(computed: &Computed, workload: &Workload, min: u32) -> String {
+    let forecast = &computed.forecast;
+    let every = workload.run_every.secs();
+    let loads = schedule_loads(forecast, workload.schedule_level);
+    let now = computed.now;
+    let until = now + every + computed.lead;
+    let target = computed.policy.target_per_replica;
+    let range = (
+        schedule_floor(&computed.bounds, &computed.policy),
+        schedule_ceiling(computed.bounds.max.replicas, &computed.policy),
+    );
+    let highest = (0..loads.len())
+        .filter(|&i| {
+            let t = forecast.timestamp(i);
+            t + forecast.step > now && t < until
+        })
+        .filter(|&i| loads[i].is_finite())
+        .max_by(|&a, &b| loads[a].total_cmp(&loads[b]));
+    let ahead = format!(
+        "the most a pod asked for now would serve before the next run (in {}) could ask for one (a pod takes {} to serve)",
+        human_span(every),
+        human_span(computed.lead)
+    );
+    // Before the forecast's first step: the load of the step in progress.
+    let (load, at) = match highest {
+        Some(i) => (loads[i], forecast.timestamp(i).max(now)),
+        None => match super::pipeline::load_now(&computed.adaptation.series) {
+            Some(load) => (load, now),
+            None => return format!(" ({ahead})"),
+        },
+    };
+    let need = schedule_need(load, target, range);
+    let raw = load / (target * (1.0 + HPA_TOLERANCE));
+    let what = if workload.schedule_level.is_some() {
+        "the upper end of the expected load"
+    } else {
+        "the expected load"
+    };
+    if need != min {
+        return format!(": {ahead}");
+    }
+    let held = if need == range.0 && raw.ceil() < f64::from(range.0) {
+        format!(", held at the horizon's lowest need {}", range.0)
+    } else if need == range.1 && raw.ceil() > f64::from(range.1) {
+        format!(", held at max {}", range.1)
+    } else {
+        String::new()
+    };
+    format!(
+        ": {what} {} at {} / ({} per replica × 1.1, the HPA's tolerance) = {}{held}, {ahead}",
+        readable(load, 4),
+        format_moment(at),
+        readable(target, 4),
+        readable(raw, 3),
+    )
+}
+
+/// The schedule's next change of min after the next run, in words.
+fn next_scheduled_change(computed: &Computed, workload: &Workload, min: u32) -> String {
+    let after = computed.now + workload.run_every.secs();
+    computed
+        .schedule
+        .iter()
+        .find(|e| e.from >= after && e.min_replicas != min)
+        .map_or_else(String::new, |e| {
+            let by = if e.min_replicas > min {
+                "made by the run before it"
+            } else {
+                "made once two runs after it want it"
+            };
+            format!(
+                "; next: {} from {} ({by})",
+                e.min_replicas,
+                format_moment(e.from)
+            )
+        })
+}
+
 /// The known events in the horizon, one reason each, and the past ones
 /// left out of the fit.
 fn describe_known(computed: &Computed, workload: &Workload) -> Vec<String> {
     let before = if workload.mode == crate::core::workload::Mode::Schedule {
         format!(
-            ", and the schedule raises min {} before it",
+            ", and the schedule raises min {} before it (at the run before that)",
             human_span(computed.lead)
         )
     } else {

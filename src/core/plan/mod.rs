@@ -369,18 +369,22 @@ impl WorkloadPlan {
     }
 }
 
-/// The min a schedule sets at `now`: the entry in force then (the first,
-/// before the schedule begins), or a higher one beginning within `buffer`
-/// after it.
+/// The min a run at `now` sets from a schedule: the highest of the entry
+/// in force then (the first, before the schedule begins) and those that
+/// begin before the next run, `every` later — nothing changes min between
+/// two runs, so a rise due before the next one is made now (with the
+/// buffer alone, 5 minutes, the shipped 15-minute `CronJob` made a rise
+/// due 5 to 15 minutes after a run at the next run: with no lead, or
+/// after the load). A drop waits for the run after its time.
 #[must_use]
-pub fn min_due(schedule: &[ScheduledMin], now: i64, buffer: i64) -> Option<u32> {
+pub fn min_due(schedule: &[ScheduledMin], now: i64, every: i64) -> Option<u32> {
     let in_force = schedule
         .partition_point(|e| e.from <= now)
         .saturating_sub(1);
     let first = schedule.get(in_force)?;
     let soon = schedule[in_force + 1..]
         .iter()
-        .take_while(|e| e.from <= now + buffer)
+        .take_while(|e| e.from < now + every)
         .map(|e| e.min_replicas);
     soon.chain([first.min_replicas]).max()
 }
@@ -518,14 +522,24 @@ mod tests {
     }
 
     #[test]
-    fn the_min_due_is_the_one_in_force_or_a_higher_one_within_the_buffer() {
+    fn the_min_due_is_the_one_in_force_or_a_higher_one_before_the_next_run() {
         let at = |from: i64, min_replicas: u32| ScheduledMin { from, min_replicas };
         let schedule = [at(0, 3), at(600, 5), at(1200, 2)];
         assert_eq!(min_due(&schedule, 100, 300), Some(3));
         assert_eq!(
             min_due(&schedule, 400, 300),
             Some(5),
-            "rises within the buffer"
+            "rises before the next run"
+        );
+        assert_eq!(
+            min_due(&schedule, 300, 300),
+            Some(3),
+            "a rise at the next run is the next run's"
+        );
+        assert_eq!(
+            min_due(&schedule, 0, 900),
+            Some(5),
+            "a run 15 minutes from the next makes the rise due 10 minutes after it"
         );
         assert_eq!(
             min_due(&schedule, 1000, 300),

@@ -8,8 +8,8 @@ use super::describe;
 use super::{min_due, DataSummary, Event, ExpectedLoad, Status, WorkloadPlan};
 use crate::core::adapt::{adapt, Adaptation, Undo};
 use crate::core::bounds::{
-    derive_bounds, schedule_loads, schedule_min, significant, BoundsPolicy, Evidence,
-    ReplicaBounds, ScheduledMin,
+    derive_bounds, from_now, schedule_loads, schedule_min, schedule_need, significant,
+    BoundsPolicy, Evidence, ReplicaBounds, ScheduledMin,
 };
 use crate::core::evaluate::mase_scale;
 use crate::core::events::{self, EventKind};
@@ -74,6 +74,9 @@ pub struct Fitted {
     pub events: Vec<events::Event>,
     /// The "now" the plan was made at (the history may end before it).
     pub now: i64,
+    /// The load of the last minutes of the adapted history (spikes out):
+    /// what the schedule sizes min for before its first entry.
+    pub recent_load: Option<f64>,
 }
 
 /// Every number one workload's plan and its reasons rest on.
@@ -206,6 +209,7 @@ pub fn plan_in_fleet(
         level: workload.policy.level,
         events,
         now,
+        recent_load: load_now(&computed.adaptation.series),
     };
     (plan, Some(fitted))
 }
@@ -421,18 +425,25 @@ fn compute(
     }
     let lead = workload.startup.secs() + workload.buffer.secs();
     let (schedule, scheduled_min) = if workload.mode == Mode::Schedule {
+        let loads = schedule_loads(&forecast, workload.schedule_level);
+        let range = (
+            crate::core::bounds::schedule_floor(&bounds, &policy),
+            crate::core::bounds::schedule_ceiling(bounds.max.replicas, &policy),
+        );
         let schedule = schedule_min(
             &forecast,
-            &schedule_loads(&forecast, workload.schedule_level),
+            &loads,
             first_after_now..total,
             lead,
             policy.target_per_replica,
-            (
-                crate::core::bounds::schedule_floor(&bounds, &policy),
-                crate::core::bounds::schedule_ceiling(bounds.max.replicas, &policy),
-            ),
+            range,
         );
-        let now_min = min_due(&schedule, now, workload.buffer.secs());
+        let need_now = scheduled_load_now(&forecast, &loads, now, load_now(&adaptation.series))
+            .map_or(range.0, |load| {
+                schedule_need(load, policy.target_per_replica, range)
+            });
+        let schedule = from_now(schedule, now, need_now);
+        let now_min = min_due(&schedule, now, workload.run_every.secs());
         (schedule, now_min)
     } else {
         (Vec::new(), None)
@@ -455,6 +466,25 @@ fn compute(
         known_left_out,
         cold_start,
     })
+}
+
+/// The load of the step in progress at `now`, for the schedule before its
+/// first entry: the forecast's (`loads`) when the history ends a step or
+/// more before now, else `recent`, the last minutes of the adapted
+/// history ([`load_now`]: a spike going on is not what min is scheduled
+/// for; the HPA carries it).
+#[must_use]
+pub fn scheduled_load_now(
+    forecast: &Forecast,
+    loads: &[f64],
+    now: i64,
+    recent: Option<f64>,
+) -> Option<f64> {
+    match usize::try_from((now - forecast.start).div_euclid(forecast.step)) {
+        Ok(i) => loads.get(i).copied(),
+        Err(_) => recent,
+    }
+    .filter(|v| v.is_finite())
 }
 
 /// The forecast of `total` steps: the workload's own model's, or with
@@ -662,7 +692,7 @@ fn seen_means(series: &Series, days: i64) -> impl Iterator<Item = f64> + '_ {
 
 /// The median known load over the last [`super::LOAD_NOW_WINDOW`] of
 /// `series` (its last known sample when the window holds none).
-fn load_now(series: &Series) -> Option<f64> {
+pub(super) fn load_now(series: &Series) -> Option<f64> {
     let end = series.end();
     let mut recent: Vec<f64> = (0..series.len())
         .rev()

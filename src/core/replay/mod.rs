@@ -8,13 +8,17 @@ mod incidents;
 pub use hpa::*;
 pub use incidents::{replay_learning, IncidentCounts, ReplayIncidents};
 
+use crate::core::apply::scheduled_min_applied;
 use crate::core::bounds::{
-    schedule_ceiling, schedule_floor, schedule_loads, schedule_min, ScheduledMin,
+    from_now, schedule_ceiling, schedule_floor, schedule_loads, schedule_min, schedule_need,
+    ScheduledMin,
 };
 use crate::core::evaluate::mase_scale;
 use crate::core::model::Forecast;
 use crate::core::model::Level;
-use crate::core::plan::{plan_in_fleet, signed_percent, Fleet, Status};
+use crate::core::plan::{
+    min_due, plan_in_fleet, scheduled_load_now, signed_percent, Fleet, Status,
+};
 use crate::core::series::RawSeries;
 use crate::core::series::{resample, GridOptions, Series};
 use crate::core::workload::Workload;
@@ -43,6 +47,10 @@ pub struct ReplaySettings {
     /// Seconds of history the workload has at `from` (a cold start: the
     /// runs see nothing older); `None`: all of it.
     pub cold_start: Option<i64>,
+    /// `apply`'s rules (`apply:` in the config): the schedule policy's min
+    /// is set as `apply` sets it, every `apply_rules.every` (see
+    /// [`crate::core::apply::scheduled_min_applied`]).
+    pub apply_rules: crate::core::apply::ApplyRules,
 }
 
 /// One run of the batch job inside the replay.
@@ -378,6 +386,15 @@ fn replan(
     };
     let mut horizon_bounds = vec![today];
     let mut schedule_bounds = vec![today];
+    // The schedule's min as `apply` left it, and what the last run wanted.
+    let mut scheduled = ScheduleRuns {
+        applied: current.min_replicas,
+        wanted_before: None,
+    };
+    let (min_range, _) = crate::core::apply::limit_ranges((
+        workload.policy.min_replicas,
+        workload.policy.max_replicas,
+    ));
     let mut replans = Vec::new();
     let mut last = BoundsAt {
         from: settings.from,
@@ -392,6 +409,7 @@ fn replan(
         running.paging = follower.paging();
         let (plan, fitted) = plan_in_fleet(&running, raw, Some(at), fleet);
         follower.observe(&plan, at);
+        let fitted_recent = fitted.as_ref().and_then(|f| f.recent_load);
         let forecast = fitted.map(|f| f.forecast);
         let until = (at + settings.replan).min(settings.to);
         let mut mase_next_day = None;
@@ -419,28 +437,40 @@ fn replan(
                     (until + lead - forecast.start + forecast.step - 1).div_euclid(forecast.step),
                 )
                 .unwrap_or(0);
+                let range = (
+                    plan.bounds
+                        .as_ref()
+                        .map_or(min, |b| schedule_floor(b, &workload.policy)),
+                    schedule_ceiling(max, &workload.policy),
+                );
                 let entries = schedule_min(
                     forecast,
                     &loads,
                     0..steps,
                     lead,
                     hpa.target_per_replica,
-                    (
-                        plan.bounds
-                            .as_ref()
-                            .map_or(min, |b| schedule_floor(b, &workload.policy)),
-                        schedule_ceiling(max, &workload.policy),
-                    ),
+                    range,
                 );
-                schedule_bounds.extend(in_force_from(at, &entries, max));
+                let need_now = scheduled_load_now(forecast, &loads, at, fitted_recent)
+                    .map_or(range.0, |load| {
+                        schedule_need(load, hpa.target_per_replica, range)
+                    });
+                let entries = from_now(entries, at, need_now);
+                schedule_bounds.extend(scheduled.runs(
+                    &entries,
+                    (at, until),
+                    max,
+                    &settings.apply_rules,
+                    &min_range,
+                ));
                 mase_next_day = next_day_mase(actual, forecast, at, &mean_at);
             } else {
-                schedule_bounds.push(last);
+                schedule_bounds.push(scheduled.kept(last));
             }
         } else {
             // No plan: the bounds of the last run stay in force.
             horizon_bounds.push(BoundsAt { from: at, ..last });
-            schedule_bounds.push(BoundsAt { from: at, ..last });
+            schedule_bounds.push(scheduled.kept(BoundsAt { from: at, ..last }));
         }
         replans.push(Replan {
             at,
@@ -601,25 +631,57 @@ impl Stability {
     }
 }
 
-/// The schedule's entries as bounds in force from `at` on: the entry due
-/// at `at` (or, before the first is due, the first's min) starts at `at`.
-fn in_force_from(at: i64, entries: &[ScheduledMin], max: u32) -> Vec<BoundsAt> {
-    let due = entries.partition_point(|e| e.from <= at);
-    let first = due.saturating_sub(1);
-    entries
-        .get(first)
-        .map(|e| BoundsAt {
-            from: at,
-            min: e.min_replicas,
-            max,
-        })
-        .into_iter()
-        .chain(entries.iter().skip(due.max(1)).map(|e| BoundsAt {
-            from: e.from,
-            min: e.min_replicas,
-            max,
-        }))
-        .collect()
+/// The schedule policy's min as `apply` sets it, run after run.
+struct ScheduleRuns {
+    /// The min the last run left on the HPA.
+    applied: u32,
+    /// The min the last run's schedule wanted.
+    wanted_before: Option<u32>,
+}
+
+impl ScheduleRuns {
+    /// `bounds` with the min the schedule left, when a run sets none.
+    fn kept(&self, bounds: BoundsAt) -> BoundsAt {
+        BoundsAt {
+            min: self.applied,
+            max: bounds.max.max(self.applied),
+            ..bounds
+        }
+    }
+
+    /// The bounds `apply` puts in force over `[from, to)`, running every
+    /// `rules.every` (the replan's own time at most) on one replan's
+    /// schedule `entries`, max `max`: each run sets min to
+    /// [`min_due`] by [`scheduled_min_applied`]'s rules. Until
+    /// 2026-12-07 the replay followed each entry at its exact time, which
+    /// no run every 15 minutes does: it counted 2–3 times the bound
+    /// changes `apply --output-format yaml` commits, and no rise made late.
+    fn runs(
+        &mut self,
+        entries: &[ScheduledMin],
+        (from, to): (i64, i64),
+        max: u32,
+        rules: &crate::core::apply::ApplyRules,
+        range: &std::ops::RangeInclusive<u32>,
+    ) -> Vec<BoundsAt> {
+        let every = rules.every.clamp(1, (to - from).max(1));
+        let mut bounds = Vec::new();
+        let mut t = from;
+        while t < to {
+            if let Some(wanted) = min_due(entries, t, every) {
+                self.applied =
+                    scheduled_min_applied(self.applied, wanted, self.wanted_before, rules, range);
+                self.wanted_before = Some(wanted);
+            }
+            // A min above max raises max with it, as `apply` does.
+            let (min, max) = (self.applied, max.max(self.applied));
+            if t == from || bounds.last().is_some_and(|b: &BoundsAt| b.min != min) {
+                bounds.push(BoundsAt { from: t, min, max });
+            }
+            t += every;
+        }
+        bounds
+    }
 }
 
 /// MASE of the forecast mean over the day after `at`.
@@ -832,16 +894,42 @@ mod tests {
     }
 
     #[test]
-    fn a_replans_schedule_takes_over_at_the_replan() {
+    fn the_schedule_is_replayed_as_apply_sets_it_every_15_minutes() {
         let entry = |from: i64, min_replicas: u32| ScheduledMin { from, min_replicas };
         let at = |from: i64, min: u32| BoundsAt { from, min, max: 9 };
-        // Due before the replan: the one in force then starts at it.
-        let entries = [entry(T0 - 600, 2), entry(T0 - 100, 3), entry(T0 + 300, 4)];
-        assert_eq!(in_force_from(T0, &entries, 9), [at(T0, 3), at(T0 + 300, 4)]);
-        // Nothing due yet: the first entry's min from the replan on.
-        let entries = [entry(T0 + 300, 4), entry(T0 + 900, 2)];
-        assert_eq!(in_force_from(T0, &entries, 9), [at(T0, 4), at(T0 + 900, 2)]);
-        assert!(in_force_from(T0, &[], 9).is_empty());
+        let rules = crate::core::apply::ApplyRules::default();
+        let mut runs = ScheduleRuns {
+            applied: 2,
+            wanted_before: None,
+        };
+        // Each run sets the highest min due before the next run: at T0 the
+        // 4 due at +10 minutes (3 for now: at most ×1.5 a run), at +45 the
+        // 30-second 5 of +50 minutes. The drop to 3 due at +50 waits for
+        // a second run to want it (+75), and falls at most ×0.8 a run.
+        let entries = [
+            entry(T0 + 600, 4),
+            entry(T0 + 2400, 3),
+            entry(T0 + 2990, 5),
+            entry(T0 + 3020, 3),
+        ];
+        assert_eq!(
+            runs.runs(&entries, (T0, T0 + 5400), 9, &rules, &(1..=20)),
+            [
+                at(T0, 3),
+                at(T0 + 900, 4),
+                at(T0 + 2700, 5),
+                at(T0 + 4500, 4)
+            ]
+        );
+        // Without a schedule nothing changes but the replan's own max.
+        let mut quiet = ScheduleRuns {
+            applied: 3,
+            wanted_before: None,
+        };
+        assert_eq!(
+            quiet.runs(&[], (T0, T0 + 1800), 9, &rules, &(1..=20)),
+            [at(T0, 3)]
+        );
     }
 
     fn replay_with(name: &str, outcomes: [(f64, f64); 3]) -> WorkloadReplay {
