@@ -502,10 +502,25 @@ mod replay {
                 "replan at {}",
                 replan.at
             );
+            // The range in force is what `apply` sets from the plan, from
+            // the range the last run left.
+            let before = workload.current.unwrap();
+            let set = homeostat::core::apply::decide(
+                &again,
+                homeostat::core::apply::Baseline::Config(before),
+                &homeostat::core::apply::ApplyRules::default(),
+            );
+            let applied = replan.applied.unwrap();
+            assert_eq!(
+                (set.to_min, set.to_max),
+                (Some(applied.0), Some(applied.1)),
+                "replan at {}",
+                replan.at
+            );
             // The next run sees the range this one left on the HPA.
             workload.current = Some(workload::CurrentBounds {
-                min_replicas: replan.min_replicas.unwrap(),
-                max_replicas: replan.max_replicas.unwrap(),
+                min_replicas: applied.0,
+                max_replicas: applied.1,
             });
         }
         let workload = workload_with_current();

@@ -61,6 +61,9 @@ pub struct Replan {
     pub status: Status,
     pub min_replicas: Option<u32>,
     pub max_replicas: Option<u32>,
+    /// The range `apply` set from it (min, max): the HPA's until the next
+    /// run; none when the run set nothing (no recommendation).
+    pub applied: Option<(u32, u32)>,
     /// MASE of its forecast mean over the day that followed (scaled by the
     /// daily seasonal naive's in-sample error), when both are known.
     pub mase_next_day: Option<f64>,
@@ -412,9 +415,39 @@ fn replan(
         let fitted_recent = fitted.as_ref().and_then(|f| f.recent_load);
         let forecast = fitted.map(|f| f.forecast);
         let until = (at + settings.replan).min(settings.to);
-        let mut mase_next_day = None;
+        // The forecast's next day, scored whatever `apply` made of it.
+        let mase_next_day = forecast
+            .as_ref()
+            .filter(|_| matches!(plan.status, Status::Ok | Status::NeedsOperator))
+            .and_then(|forecast| {
+                let mean_at = |t: i64| {
+                    let i = (t - forecast.start).div_euclid(forecast.step);
+                    usize::try_from(i)
+                        .ok()
+                        .and_then(|i| forecast.mean.get(i))
+                        .copied()
+                };
+                next_day_mase(actual, forecast, at, &mean_at)
+            });
+        // The range `apply` sets from the plan: its rules (step limits,
+        // hysteresis, only max raised while paging) from the range the
+        // last run left. Until 2026-12-07 the replay put the plan's range
+        // in force as it was, which no run of `apply` does (a review saw
+        // min 2 → 5 → 3 → 6, and a unit mistake's 1000..1000 at once).
+        let applied = crate::core::apply::decide(
+            &crate::core::plan::WorkloadPlan {
+                // The horizon's min: the schedule's is the schedule policy's.
+                scheduled_min: None,
+                ..plan.clone()
+            },
+            crate::core::apply::Baseline::Config(crate::core::workload::CurrentBounds {
+                min_replicas: last.min,
+                max_replicas: last.max,
+            }),
+            &settings.apply_rules,
+        );
         if let (Status::Ok | Status::NeedsOperator, Some(min), Some(max)) =
-            (plan.status, plan.min_replicas, plan.max_replicas)
+            (plan.status, applied.to_min, applied.to_max)
         {
             last = BoundsAt { from: at, min, max };
             horizon_bounds.push(last);
@@ -423,13 +456,6 @@ fn replan(
                 max_replicas: max,
             });
             if let Some(forecast) = &forecast {
-                let mean_at = |t: i64| {
-                    let i = (t - forecast.start).div_euclid(forecast.step);
-                    usize::try_from(i)
-                        .ok()
-                        .and_then(|i| forecast.mean.get(i))
-                        .copied()
-                };
                 let level = settings.schedule_level.or(workload.schedule_level);
                 let loads = schedule_loads(forecast, level);
                 // The steps whose min is due before the next replan.
@@ -463,7 +489,6 @@ fn replan(
                     &settings.apply_rules,
                     &min_range,
                 ));
-                mase_next_day = next_day_mase(actual, forecast, at, &mean_at);
             } else {
                 schedule_bounds.push(scheduled.kept(last));
             }
@@ -477,6 +502,11 @@ fn replan(
             status: plan.status,
             min_replicas: plan.min_replicas,
             max_replicas: plan.max_replicas,
+            // In force after the run: what it set, else what it kept.
+            applied: plan
+                .min_replicas
+                .and(plan.max_replicas)
+                .map(|_| (last.min, last.max)),
             mase_next_day,
         });
         at = until;
@@ -560,8 +590,11 @@ fn tight_caveat(actual: &Series, from: i64) -> (bool, String) {
     )
 }
 
-/// How much the recommendation moved between consecutive replans (run to
-/// run stability: a max that changes every run is not one an owner trusts).
+/// How much the range in force moved between consecutive replans (run to
+/// run stability: a max that changes every run is not one an owner trusts),
+/// as `apply` set it: the recommendation steps from the HPA's range, so
+/// two recommendations in a row differ by what `apply` held back too (49
+/// then 88, when `apply` had set 59 and 88).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct Stability {
     /// Replans with a recommendation.
@@ -580,10 +613,7 @@ pub struct Stability {
 impl Stability {
     #[must_use]
     pub fn of(replans: &[Replan]) -> Stability {
-        let bounds: Vec<(u32, u32)> = replans
-            .iter()
-            .filter_map(|r| Some((r.min_replicas?, r.max_replicas?)))
-            .collect();
+        let bounds: Vec<(u32, u32)> = replans.iter().filter_map(|r| r.applied).collect();
         let pairs = bounds.len().saturating_sub(1);
         let share = |changed: usize| {
             if pairs == 0 {
