@@ -48,6 +48,7 @@ pub fn render_backtest_table(backtest: &Backtest) -> String {
         }
     }
     let mut out = aligned(&header, &rows);
+    let _ = writeln!(out, "{}", backtest.settings.describe());
     if let Some(cold) = &backtest.cold_start {
         let _ = writeln!(out, "{cold}");
     }

@@ -204,6 +204,11 @@ pub fn render_backtest(backtest: &Backtest, week_from: Option<i64>) -> String {
         super::count_of(backtest.workloads.len(), "workload"),
         escape(&backtest.generated_at)
     );
+    let _ = writeln!(
+        body,
+        "<p class=\"meta\">{}</p>",
+        escape(&backtest.settings.describe())
+    );
     if let Some(cold) = &backtest.cold_start {
         let _ = writeln!(body, "<p class=\"meta\">{}</p>", escape(cold));
     }

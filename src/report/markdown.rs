@@ -167,6 +167,7 @@ pub fn render_backtest(backtest: &Backtest) -> String {
         super::count_of(backtest.workloads.len(), "workload"),
         backtest.generated_at
     );
+    let _ = writeln!(out, "{}\n", cell(&backtest.settings.describe()));
     if let Some(cold) = &backtest.cold_start {
         let _ = writeln!(out, "{}\n", cell(cold));
     }

@@ -1065,6 +1065,9 @@ fn backtest_replays_every_workload_in_every_format_and_names_the_ones_it_cannot(
     let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
     let api = &report["workloads"][0];
     assert_eq!(api["replans"].as_array().unwrap().len(), 3);
+    // The report says how it was replayed.
+    assert_eq!(report["settings"]["span"], "3d");
+    assert_eq!(report["settings"]["apply_every"], "15m");
     assert!(api["verdict"]
         .as_str()
         .unwrap()

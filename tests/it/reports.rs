@@ -559,6 +559,10 @@ fn backtest_renders_as_markdown_and_as_html_with_bars_and_the_replayed_replicas(
         "{text}"
     );
     assert!(text.contains("- schedule, median of 2 workloads"), "{text}");
+    assert!(
+        text.contains("replayed: each workload's last 2d of data"),
+        "{text}"
+    );
     assert!(text.contains("- `default/api`: reactive had "), "{text}");
 
     let html = homeostat(&[

@@ -168,6 +168,15 @@ pub fn backtest_in(
         workloads.into_iter().map(|(_, replay)| replay).collect();
     Backtest {
         generated_at: format_timestamp(run.clock_now),
+        settings: crate::core::replay::ReplayedWith {
+            span: settings.span.to_string(),
+            replan: settings.replan.to_string(),
+            startup: settings.startup.to_string(),
+            lead: crate::core::series::human_span(settings.startup.secs() + settings.buffer),
+            target_utilization: settings.target_utilization,
+            schedule_level: settings.schedule_level.map(|l| l.to_string()),
+            apply_every: crate::core::series::human_span(config.apply_rules.every),
+        },
         fleet: crate::core::replay::fleet_changes(&workloads),
         workloads,
         cold_start: settings.cold_start.map(|span| {

@@ -335,7 +335,8 @@ pub fn replay_in_fleet(
         to,
         verdict: verdict(&reactive, &horizon, &schedule)
             + &tight_said
-            + &shortened(asked_from, settings.from),
+            + &shortened(asked_from, settings.from)
+            + &coarse(actual.step),
         tight_baseline,
         policies: [
             (Policy::Reactive, reactive),
@@ -565,6 +566,23 @@ fn shortened(asked: i64, from: i64) -> String {
         crate::core::time::format_timestamp(from),
         crate::core::series::human_span(from - asked),
         crate::core::time::format_timestamp(asked)
+    )
+}
+
+/// Data steps longer than this hide the bursts an HPA meets within them.
+const COARSE_STEP: i64 = 300;
+
+/// What the verdict adds when the data's step is coarse: the load is held
+/// at each step's value, so overload inside a step is not seen (a review's
+/// week at 15-minute steps counted 9 overload minutes where the same
+/// week at 1-minute steps counted 120).
+fn coarse(step: i64) -> String {
+    if step <= COARSE_STEP {
+        return String::new();
+    }
+    format!(
+        "; the load is known only every {} (the data's step), held at each step's value: bursts within a step are not seen, so every policy's overload is understated",
+        crate::core::series::human_span(step)
     )
 }
 
@@ -885,6 +903,9 @@ impl FleetChange {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Backtest {
     pub generated_at: String,
+    /// How the replay ran (`--span`, `--replan`, …): two reports made with
+    /// different settings looked alike and said neither.
+    pub settings: ReplayedWith,
     pub workloads: Vec<WorkloadReplay>,
     /// Horizon and schedule against reactive over all the workloads.
     pub fleet: Vec<FleetChange>,
@@ -897,6 +918,46 @@ pub struct Backtest {
     /// `no_current_range`, ...), for the logs.
     #[serde(skip)]
     pub failure_labels: Vec<&'static str>,
+}
+
+/// The settings a backtest ran with, as the report states them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplayedWith {
+    /// Each workload's last `span` of data, rerun every `replan`.
+    pub span: String,
+    pub replan: String,
+    /// From asking for a pod until it serves, and the schedule's lead
+    /// (`startup + buffer`).
+    pub startup: String,
+    pub lead: String,
+    /// Load per replica over `target_per_replica` at which a replica is
+    /// overloaded: capacity is `target_per_replica / target_utilization`.
+    pub target_utilization: f64,
+    /// The schedule sized for the upper end of this interval, else the mean.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_level: Option<String>,
+    /// How often `apply` sets the schedule's min (`apply.every`).
+    pub apply_every: String,
+}
+
+impl ReplayedWith {
+    /// The settings in a sentence, with what the report's terms mean.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let level = self.schedule_level.as_ref().map_or_else(
+            || "the forecast mean".to_string(),
+            |l| format!("the upper end of the central {l} interval"),
+        );
+        format!(
+            "replayed: each workload's last {} of data, the batch job rerun every {} on the data before it; an HPA simulated on the real load, its new pods serving {} after it asks, a replica at target_per_replica running at {:.0}% of its capacity (`--target-utilization`); the schedule sized for {level}, raised {} (startup + buffer) before each rise and set by `apply` every {}. Overload minutes: time the load was above what the ready replicas carry; unserved: the share of the load above it; replica-hours: replicas running (starting ones too) × hours; at max: overload minutes while the HPA wanted more than its max",
+            self.span,
+            self.replan,
+            self.startup,
+            100.0 * self.target_utilization,
+            self.lead,
+            self.apply_every,
+        )
+    }
 }
 
 #[cfg(test)]
