@@ -386,12 +386,22 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
         let ts = ts
             .ok_or_else(|| "empty timestamp".to_string())
             .and_then(parse_timestamp);
-        let value = value
-            .ok_or_else(|| "empty value".to_string())
-            .and_then(parse_value);
+        // A value left empty, `NaN` or `null` (pandas, Grafana and
+        // Prometheus write a missing sample so) is a gap, as in a
+        // Prometheus answer: one such cell failed the whole workload.
+        let value = if missing(value) {
+            None
+        } else {
+            Some(
+                value
+                    .ok_or_else(|| "empty value".to_string())
+                    .and_then(parse_value),
+            )
+        };
         match (ts, value) {
-            (Ok(ts), Ok(value)) => samples.push(Sample { ts, value }),
-            (Err(problem), _) | (_, Err(problem)) => bad_rows.add(line, problem),
+            (Ok(_), None) => {}
+            (Ok(ts), Some(Ok(value))) => samples.push(Sample { ts, value }),
+            (Err(problem), _) | (_, Some(Err(problem))) => bad_rows.add(line, problem),
         }
     }
     if let Some((line, problem)) = bad_rows.summary() {
@@ -485,6 +495,15 @@ impl BadRows {
 
 fn text_column(frame: &DataFrame, name: &str) -> Result<StringChunked, PolarsError> {
     Ok(frame.column(name)?.cast(&DataType::String)?.str()?.clone())
+}
+
+/// Whether a value cell says the sample is missing: empty, `NaN` or `null`
+/// (any case). Infinity is no missing sample but a mistake.
+fn missing(cell: Option<&str>) -> bool {
+    cell.is_none_or(|c| {
+        let c = c.trim();
+        c.is_empty() || c.eq_ignore_ascii_case("nan") || c.eq_ignore_ascii_case("null")
+    })
 }
 
 /// Parses a load value: a finite, non-negative decimal number.
@@ -616,10 +635,11 @@ fn decode_parquet(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError>
         Problem::Row(row, problem) => in_row((row, problem)),
     })?;
     drop(frame);
+    // A missing value (null or NaN) is a gap, as in CSV.
     let samples = timestamps
         .into_iter()
         .zip(values)
-        .map(|(ts, value)| Sample { ts, value })
+        .filter_map(|(ts, value)| value.map(|value| Sample { ts, value }))
         .collect();
     Ok(RawSeries {
         origin: path.display().to_string(),
@@ -728,16 +748,33 @@ fn checked<T, U>(
 }
 
 /// The value column as checked loads: text is parsed as in CSV, numbers
-/// are widened to `f64`.
-fn parquet_values(column: &Column) -> Result<Vec<f64>, Problem> {
+/// are widened to `f64`; a missing one (null, NaN, empty text) is `None`.
+fn parquet_values(column: &Column) -> Result<Vec<Option<f64>>, Problem> {
     let whole = |e: PolarsError| Problem::Column(e.to_string());
     match column.dtype() {
-        DataType::String => checked(column.str().map_err(whole)?.iter(), "value", parse_value),
+        DataType::String => checked(
+            column
+                .str()
+                .map_err(whole)?
+                .iter()
+                .map(|c| Some(c.filter(|&c| !missing(Some(c))))),
+            "value",
+            |cell: Option<&str>| cell.map(parse_value).transpose(),
+        ),
         dtype if dtype.is_primitive_numeric() => {
             let numbers = column.cast(&DataType::Float64).map_err(whole)?;
-            checked(numbers.f64().map_err(whole)?.iter(), "value", |v| {
-                check_value(v).map_err(|p| format!("value {v} {p}"))
-            })
+            checked(
+                numbers
+                    .f64()
+                    .map_err(whole)?
+                    .iter()
+                    .map(|v| Some(v.filter(|v| !v.is_nan()))),
+                "value",
+                |v: Option<f64>| {
+                    v.map(|v| check_value(v).map_err(|p| format!("value {v} {p}")))
+                        .transpose()
+                },
+            )
         }
         other => Err(Problem::Column(format!(
             "column `value` has type {other}; expected numbers or text"
@@ -866,6 +903,16 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_value_is_a_gap_not_a_bad_row() {
+        // Empty, NaN and null, as pandas, Grafana and Prometheus write a
+        // missing sample: left out, the rows around them kept.
+        let raw =
+            parse(b"timestamp,value\n60,1\n120,\n180,NaN\n240,null\n300,nan\n360,2\n").unwrap();
+        let kept: Vec<(i64, f64)> = raw.samples.iter().map(|s| (s.ts, s.value)).collect();
+        assert_eq!(kept, [(60, 1.0), (360, 2.0)]);
+    }
+
+    #[test]
     fn a_utf8_byte_order_mark_is_accepted() {
         let raw = parse(b"\xEF\xBB\xBFtimestamp,value\n1429696800,2\n").unwrap();
         assert_eq!(raw.samples.len(), 1);
@@ -891,7 +938,7 @@ mod tests {
             let value = match i {
                 10 => "abc".to_string(),
                 20 => "-5".to_string(),
-                30..=33 => String::new(),
+                30..=33 => "1e300".to_string(),
                 _ => "1".to_string(),
             };
             let _ = writeln!(input, "{},{value}", 1_700_000_000 + i * 60);
@@ -899,7 +946,7 @@ mod tests {
         let err = parse(input.as_bytes()).unwrap_err().to_string();
         assert!(
             err.ends_with(
-                "line 12: cannot parse value `abc`: expected a decimal number; line 22: value `-5` is negative: load must be 0 or more; line 32: empty value (6 bad rows in all)"
+                "line 12: cannot parse value `abc`: expected a decimal number; line 22: value `-5` is negative: load must be 0 or more; line 32: value `1e300` is above 1e15: no load is that large (a unit or export mistake?) (6 bad rows in all)"
             ),
             "{err}"
         );
@@ -907,7 +954,7 @@ mod tests {
 
     #[test]
     fn each_bad_cell_names_its_line_and_value() {
-        let cases: [(&[u8], &str); 6] = [
+        let cases: [(&[u8], &str); 5] = [
             (
                 b"timestamp,value\n1,1\nnoon,2\n",
                 "line 3: cannot parse timestamp `noon`",
@@ -917,15 +964,11 @@ mod tests {
                 "line 2: cannot parse value `abc`",
             ),
             (
-                b"timestamp,value\n1,NaN\n",
-                "line 2: value `NaN` is not finite",
-            ),
-            (
                 b"timestamp,value\n1,inf\n",
                 "line 2: value `inf` is not finite",
             ),
             (b"timestamp,value\n1,-3\n", "line 2: value `-3` is negative"),
-            (b"timestamp,value\n1,\n", "line 2: empty value"),
+            (b"timestamp,value\n,1\n", "line 2: empty timestamp"),
         ];
         for (input, expected) in cases {
             let err = parse(input).unwrap_err().to_string();
