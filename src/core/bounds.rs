@@ -229,6 +229,45 @@ pub struct ReplicaBounds {
     /// last weeks did.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The load needs a tenth of a replica at most, or a hundred times
+    /// today's max: `target_per_replica` is likely in another unit than
+    /// the load (said in `notes`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unit_suspect: bool,
+}
+
+/// Below this many replicas at its highest, a load is too small for its
+/// `target_per_replica` to be in the load's unit.
+pub const UNIT_TOO_FEW: f64 = 0.1;
+/// Above this many times today's max, likewise too large.
+pub const UNIT_TOO_MANY: f64 = 100.0;
+
+/// What is said when the load's highest need, `high / capacity` replicas,
+/// is out of all proportion (a review's `target_per_replica` of 40,000,000
+/// for 40,000 was recommended as a change, 4..24 → 2..16, and 0.0092 for
+/// 9.2 paged for a ceiling of 1000): `target_per_replica` is most likely
+/// in another unit than the load.
+fn unit_check(high: f64, capacity: f64, current: Option<(u32, u32)>) -> Option<String> {
+    let need = high / capacity;
+    let check = "is target_per_replica in the load's unit (per second or per minute, bytes or kilobytes)? The range rests on it";
+    if need > 0.0 && need < UNIT_TOO_FEW {
+        return Some(format!(
+            "the highest load expected or seen, {}, needs {} of a replica at {} per replica: {check}",
+            readable(high, 4),
+            readable(need, 2),
+            readable(capacity, 4)
+        ));
+    }
+    let (_, max) = current?;
+    (need > UNIT_TOO_MANY * f64::from(max)).then(|| {
+        format!(
+            "the highest load expected or seen, {}, needs {} replicas at {} per replica, {}× today's max {max}: {check}",
+            readable(high, 4),
+            readable(need.ceil(), 6),
+            readable(capacity, 4),
+            readable(need / f64::from(max), 2)
+        )
+    })
 }
 
 /// Derives the bounds from the forecast steps `window` (indices into the
@@ -266,6 +305,8 @@ pub fn derive_bounds(
     let capacity = policy.target_per_replica;
     let mut needs_operator = Vec::new();
     let mut notes = Vec::new();
+    let unit = unit_check(high, capacity, evidence.current);
+    let unit_suspect = unit.is_some();
 
     let min_raw = low / capacity;
     let (mut min_replicas, mut min_clamp) = settle(min_raw, policy.min_replicas, |wanted| {
@@ -341,6 +382,12 @@ pub fn derive_bounds(
         max_replicas = min_replicas;
         max_clamp = Some(Clamp::RaisedToMin);
     }
+    // A page for a ceiling too low says why it may be no capacity problem.
+    if needs_operator.is_empty() {
+        notes.extend(unit);
+    } else {
+        needs_operator.extend(unit);
+    }
     ReplicaBounds {
         min: Derivation {
             replicas: min_replicas,
@@ -365,6 +412,7 @@ pub fn derive_bounds(
         expected_high: high,
         needs_operator,
         notes,
+        unit_suspect,
     }
 }
 
@@ -1173,6 +1221,20 @@ mod tests {
         );
         assert_eq!((bounds.min.replicas, bounds.max.replicas), (5, 5));
         assert_eq!(bounds.max.clamp, Some(Clamp::RaisedToMin));
+    }
+
+    #[test]
+    fn a_load_out_of_proportion_to_target_per_replica_is_said_to_be_a_unit_question() {
+        // 40,000,000 per replica for a load of 943,900: a fortieth of one.
+        let too_few = unit_check(943_900.0, 4e7, Some((4, 24))).unwrap();
+        assert!(too_few.contains("needs 0.024 of a replica"), "{too_few}");
+        // 0.0092 per replica for a peak of 693, today's max 20.
+        let too_many = unit_check(693.0, 0.0092, Some((2, 20))).unwrap();
+        assert!(too_many.contains("3800× today's max 20"), "{too_many}");
+        // In proportion, no load at all, or no max to compare with: nothing.
+        assert_eq!(unit_check(100.0, 10.0, Some((2, 20))), None);
+        assert_eq!(unit_check(0.0, 10.0, Some((2, 20))), None);
+        assert_eq!(unit_check(693.0, 0.0092, None), None);
     }
 
     #[test]

@@ -1054,6 +1054,7 @@ mod tests {
             expected_high: 100.0,
             needs_operator: vec!["needs 14 replicas, above the max ceiling 3".into()],
             notes: Vec::new(),
+            unit_suspect: false,
         });
         both.untrustworthy_model = true;
         both.reasons

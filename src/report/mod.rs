@@ -90,11 +90,17 @@ pub fn severity(w: &WorkloadPlan) -> Severity {
     match w.status {
         Status::NeedsOperator => Severity::Critical,
         Status::Ok if spike_above_max(w).is_some() => Severity::Critical,
-        Status::Ok if w.untrustworthy_model => Severity::Warning,
+        Status::Ok if w.untrustworthy_model || unit_suspect(w) => Severity::Warning,
         Status::Ok if changes(w) => Severity::Change,
         Status::Ok => Severity::Unchanged,
         Status::InsufficientData | Status::NoData | Status::Error => Severity::Warning,
     }
+}
+
+/// Whether the plan's load is out of proportion to its `target_per_replica`
+/// (see [`crate::core::bounds::ReplicaBounds::unit_suspect`]).
+fn unit_suspect(w: &WorkloadPlan) -> bool {
+    w.bounds.as_ref().is_some_and(|b| b.unit_suspect)
 }
 
 /// The ongoing spike above the recommended max, in words — the same
@@ -112,7 +118,7 @@ fn spike_above_max(w: &WorkloadPlan) -> Option<String> {
 /// spike going on above max is critical and still has a new range).
 #[must_use]
 pub fn recommends_change(w: &WorkloadPlan) -> bool {
-    w.status == Status::Ok && !w.untrustworthy_model && changes(w)
+    w.status == Status::Ok && !w.untrustworthy_model && !unit_suspect(w) && changes(w)
 }
 
 /// The recommended range differs from today's (or today's is unknown);

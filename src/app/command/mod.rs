@@ -479,7 +479,10 @@ fn log_summary(
     // An `ok` one here is critical (a spike above max) or a warning (its
     // model not trusted), and said so: "ok: a spike …" read as fine.
     let critical = |w: &&crate::core::plan::WorkloadPlan| {
-        w.status != Status::Ok || w.spike_above_max().is_some() || w.untrustworthy_model
+        w.status != Status::Ok
+            || w.spike_above_max().is_some()
+            || w.untrustworthy_model
+            || w.bounds.as_ref().is_some_and(|b| b.unit_suspect)
     };
     for w in plan.workloads.iter().filter(critical) {
         let workload = format!("{}/{}", w.namespace, w.name);
