@@ -494,7 +494,7 @@ fn describe_headroom(adaptation: &Adaptation, workload: &Workload) -> Option<Str
     let shown = |x: f64| (x * 100.0).round();
     (shown(h.factor) > shown(workload.policy.headroom)).then(|| {
         format!(
-            "healing headroom ×{:.2} instead of ×{}: the 95th percentile of how far {} rose above the day's expected peak",
+            "healing headroom ×{:.2} instead of ×{}: the 95th percentile of how far {} rose above the day's expected peak, ×{:.2}, its excess weighed by {}/{} (few spikes say little of the next one's height)",
             h.factor,
             workload.policy.headroom,
             // Counted among every spike found, most of which change no
@@ -504,6 +504,9 @@ fn describe_headroom(adaptation: &Adaptation, workload: &Workload) -> Option<Str
             } else {
                 format!("the {} spikes found in the history that the HPA can absorb (the events list only those that change a replica count)", h.absorbable)
             },
+            h.p95,
+            h.absorbable,
+            h.absorbable + 1,
         )
     })
 }
