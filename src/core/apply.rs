@@ -335,6 +335,15 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
             .push(format!("status {}: nothing applied", plan.status.as_str()));
         return change;
     };
+    // A load out of proportion to `target_per_replica` (a unit mistake,
+    // most likely): its range is no one's to apply until the config is
+    // checked (40,000,000 for 40,000 walked max down to its floor).
+    if plan.bounds.as_ref().is_some_and(|b| b.unit_suspect) {
+        change.held_back.push(
+            "target_per_replica is in doubt (the load needs under a tenth of a replica, or 100 times today's max: see the reasons): nothing applied until the config is checked".to_string(),
+        );
+        return change;
+    }
     let Some((from_min, from_max)) = from else {
         change.held_back.push(
             "the HPA's bounds are unknown (no cluster, no `current:`): the recommendation is written as is, without step limits".to_string(),
@@ -836,6 +845,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_range_whose_target_per_replica_is_in_doubt_is_not_applied() {
+        let mut plan = plan(Status::Ok, 2, 16);
+        let derivation = crate::core::bounds::Derivation {
+            replicas: 2,
+            load: 1.0,
+            at: None,
+            quantile: 0.5,
+            basis: crate::core::bounds::Basis::Expected,
+            raw: 1.0,
+            clamp: None,
+        };
+        let mut bounds = crate::core::bounds::ReplicaBounds {
+            min: derivation.clone(),
+            max: derivation,
+            expected_low: 0.0,
+            expected_high: 0.0,
+            needs_operator: Vec::new(),
+            notes: Vec::new(),
+            unit_suspect: true,
+        };
+        plan.bounds = Some(bounds.clone());
+        let c = decide(&plan, live(4, 24, 4), &ApplyRules::default());
+        assert_eq!(to(&c), (None, None, false));
+        assert!(c.held_back[0].contains("target_per_replica is in doubt"));
+        bounds.unit_suspect = false;
+        plan.bounds = Some(bounds);
+        let c = decide(&plan, live(4, 24, 4), &ApplyRules::default());
+        assert!(c.patch);
     }
 
     fn plan(status: Status, min: u32, max: u32) -> WorkloadPlan {

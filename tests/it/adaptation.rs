@@ -502,18 +502,26 @@ mod replay {
                 "replan at {}",
                 replan.at
             );
-            // The range in force is what `apply` sets from the plan, from
-            // the range the last run left.
-            let before = workload.current.unwrap();
-            let set = homeostat::core::apply::decide(
-                &again,
-                homeostat::core::apply::Baseline::Config(before),
-                &homeostat::core::apply::ApplyRules::default(),
-            );
+            // The range in force is what `apply`, run every 15 minutes
+            // until the next replan, sets from the plan, from the range the
+            // last run left.
+            let rules = homeostat::core::apply::ApplyRules::default();
+            let mut in_force = workload.current.unwrap();
+            for _ in 0..settings().replan / rules.every {
+                let set = homeostat::core::apply::decide(
+                    &again,
+                    homeostat::core::apply::Baseline::Config(in_force),
+                    &rules,
+                );
+                in_force = workload::CurrentBounds {
+                    min_replicas: set.to_min.unwrap(),
+                    max_replicas: set.to_max.unwrap(),
+                };
+            }
             let applied = replan.applied.unwrap();
             assert_eq!(
-                (set.to_min, set.to_max),
-                (Some(applied.0), Some(applied.1)),
+                (in_force.min_replicas, in_force.max_replicas),
+                applied,
                 "replan at {}",
                 replan.at
             );

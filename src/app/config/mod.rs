@@ -789,6 +789,21 @@ mod tests {
         for bad in ["{every: 0}", "{every: soon}"] {
             assert!(every(bad).is_err(), "{bad}");
         }
+        // A rerun is a run within `rerun_window` of the last: its default
+        // stays under a shorter interval, and one set at or above it is
+        // refused (every run would be a rerun, none would step).
+        let window = |apply: &str| {
+            parse_text(&format!(
+                "apply: {apply}\nworkloads:\n  - {{name: a, file: a.csv, target_per_replica: 1}}\n"
+            ))
+            .map(|c| c.apply_rules.rerun_window)
+        };
+        assert_eq!(window("{every: 5m}").unwrap(), 200);
+        assert_eq!(window("{every: 1h}").unwrap(), 600);
+        let e = window("{every: 5m, rerun_window: 10m}")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("must be shorter than apply.every"), "{e}");
     }
 
     /// `text` as `config check` judges it: every workload valid.

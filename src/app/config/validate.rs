@@ -534,7 +534,12 @@ pub(super) fn apply_rules(raw: Option<RawApply>) -> Result<crate::core::apply::A
         hysteresis: raw.hysteresis.unwrap_or(defaults.hysteresis),
         every: raw.every.map_or(defaults.every, Span::secs),
         rerun_window: match raw.rerun_window {
-            None => defaults.rerun_window,
+            // Under the interval between runs, else every run is a rerun
+            // of the last and none steps (`every: 5m` with the 10-minute
+            // default held max at 22 run after run).
+            None => raw.every.map_or(defaults.rerun_window, |e| {
+                defaults.rerun_window.min(e.secs() * 2 / 3)
+            }),
             Some(super::raw::RawWindow::Number(0)) => 0,
             Some(super::raw::RawWindow::Text(text)) if matches!(text.trim(), "0" | "0s" | "0m") => {
                 0
@@ -566,6 +571,13 @@ pub(super) fn apply_rules(raw: Option<RawApply>) -> Result<crate::core::apply::A
         return Err(format!(
             "apply.hysteresis must be a share in [0, 1) (e.g. 0.1), got {}",
             rules.hysteresis
+        ));
+    }
+    if rules.rerun_window >= rules.every {
+        return Err(format!(
+            "apply.rerun_window ({}) must be shorter than apply.every ({}), the interval between runs: a run within it of the last is taken as a rerun of it and does not step, so every run would be one",
+            crate::core::series::human_span(rules.rerun_window),
+            crate::core::series::human_span(rules.every)
         ));
     }
     Ok(rules)

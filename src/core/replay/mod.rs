@@ -430,33 +430,10 @@ fn replan(
                 };
                 next_day_mase(actual, forecast, at, &mean_at)
             });
-        // The range `apply` sets from the plan: its rules (step limits,
-        // hysteresis, only max raised while paging) from the range the
-        // last run left. Until 2026-12-07 the replay put the plan's range
-        // in force as it was, which no run of `apply` does (a review saw
-        // min 2 → 5 → 3 → 6, and a unit mistake's 1000..1000 at once).
-        let applied = crate::core::apply::decide(
-            &crate::core::plan::WorkloadPlan {
-                // The horizon's min: the schedule's is the schedule policy's.
-                scheduled_min: None,
-                ..plan.clone()
-            },
-            crate::core::apply::Baseline::Config(crate::core::workload::CurrentBounds {
-                min_replicas: last.min,
-                max_replicas: last.max,
-            }),
-            &settings.apply_rules,
-        );
-        if let (Status::Ok | Status::NeedsOperator, Some(min), Some(max)) =
-            (plan.status, applied.to_min, applied.to_max)
-        {
-            last = BoundsAt { from: at, min, max };
-            horizon_bounds.push(last);
-            running.current = Some(crate::core::workload::CurrentBounds {
-                min_replicas: min,
-                max_replicas: max,
-            });
-            if let Some(forecast) = &forecast {
+        // This run's schedule (a page leaves min as it is: `apply` changes
+        // only max then).
+        let entries = match (&forecast, plan.status, plan.min_replicas, plan.max_replicas) {
+            (Some(forecast), Status::Ok, Some(min), Some(max)) => {
                 let level = settings.schedule_level.or(workload.schedule_level);
                 let loads = schedule_loads(forecast, level);
                 // The steps whose min is due before the next replan.
@@ -482,22 +459,63 @@ fn replan(
                     .map_or(range.0, |load| {
                         schedule_need(load, hpa.target_per_replica, range)
                     });
-                let entries = from_now(entries, at, need_now);
-                schedule_bounds.extend(scheduled.runs(
-                    &entries,
-                    (at, until),
-                    max,
-                    &settings.apply_rules,
-                    &min_range,
-                ));
-            } else {
-                schedule_bounds.push(scheduled.kept(last));
+                Some(from_now(entries, at, need_now))
             }
-        } else {
-            // No plan: the bounds of the last run stay in force.
-            horizon_bounds.push(BoundsAt { from: at, ..last });
-            schedule_bounds.push(scheduled.kept(BoundsAt { from: at, ..last }));
+            _ => None,
+        };
+        // The range `apply` sets from the plan, at each of its runs until
+        // the next replan (every `apply.every`, on a grid from the replay's
+        // start): its rules (step limits, hysteresis, only max raised while
+        // paging) from the range the last run left. Until 2026-12-07 the
+        // replay put the plan's range in force as it was, which no run of
+        // `apply` does (a review saw min 2 → 5 → 3 → 6, and a unit
+        // mistake's 1000..1000 at once), and the schedule's entries at
+        // their exact times.
+        let horizon_plan = crate::core::plan::WorkloadPlan {
+            // The horizon's min: the schedule's is the schedule policy's.
+            scheduled_min: None,
+            ..plan.clone()
+        };
+        let every = settings.apply_rules.every.max(1);
+        let mut t = settings.from + (at - settings.from + every - 1).div_euclid(every) * every;
+        while t < until {
+            let applied = crate::core::apply::decide(
+                &horizon_plan,
+                crate::core::apply::Baseline::Config(crate::core::workload::CurrentBounds {
+                    min_replicas: last.min,
+                    max_replicas: last.max,
+                }),
+                &settings.apply_rules,
+            );
+            if let (Status::Ok | Status::NeedsOperator, Some(min), Some(max)) =
+                (plan.status, applied.to_min, applied.to_max)
+            {
+                if (min, max) != (last.min, last.max) {
+                    last = BoundsAt { from: t, min, max };
+                    horizon_bounds.push(last);
+                }
+            }
+            let min = entries.as_ref().map_or(scheduled.applied, |entries| {
+                scheduled.at_run(entries, t, &settings.apply_rules, &min_range)
+            });
+            let bounds = scheduled.kept(BoundsAt {
+                from: t,
+                min,
+                ..last
+            });
+            if schedule_bounds
+                .last()
+                .is_none_or(|b: &BoundsAt| (b.min, b.max) != (bounds.min, bounds.max))
+            {
+                schedule_bounds.push(bounds);
+            }
+            t += every;
         }
+        // The next run plans from the range this one left on the HPA.
+        running.current = Some(crate::core::workload::CurrentBounds {
+            min_replicas: last.min,
+            max_replicas: last.max,
+        });
         replans.push(Replan {
             at,
             status: plan.status,
@@ -683,12 +701,13 @@ impl Stability {
 struct ScheduleRuns {
     /// The min the last run left on the HPA.
     applied: u32,
-    /// The min the last run's schedule wanted.
-    wanted_before: Option<u32>,
+    /// When the last run was and the min its schedule wanted.
+    wanted_before: Option<(i64, u32)>,
 }
 
 impl ScheduleRuns {
-    /// `bounds` with the min the schedule left, when a run sets none.
+    /// `bounds` with the min the schedule left (max raised to it, as
+    /// `apply` does).
     fn kept(&self, bounds: BoundsAt) -> BoundsAt {
         BoundsAt {
             min: self.applied,
@@ -697,38 +716,27 @@ impl ScheduleRuns {
         }
     }
 
-    /// The bounds `apply` puts in force over `[from, to)`, running every
-    /// `rules.every` (the replan's own time at most) on one replan's
-    /// schedule `entries`, max `max`: each run sets min to
-    /// [`min_due`] by [`scheduled_min_applied`]'s rules. Until
-    /// 2026-12-07 the replay followed each entry at its exact time, which
-    /// no run every 15 minutes does: it counted 2–3 times the bound
-    /// changes `apply --output-format yaml` commits, and no rise made late.
-    fn runs(
+    /// The min a run of `apply` at `t` sets from a replan's schedule
+    /// `entries`: [`min_due`] before the next run (`rules.every` later),
+    /// by [`scheduled_min_applied`]'s rules; the last run's wish counts
+    /// only within [`crate::core::apply::SCHEDULE_AGREE_WITHIN`], as in
+    /// `apply`.
+    fn at_run(
         &mut self,
         entries: &[ScheduledMin],
-        (from, to): (i64, i64),
-        max: u32,
+        t: i64,
         rules: &crate::core::apply::ApplyRules,
         range: &std::ops::RangeInclusive<u32>,
-    ) -> Vec<BoundsAt> {
-        let every = rules.every.clamp(1, (to - from).max(1));
-        let mut bounds = Vec::new();
-        let mut t = from;
-        while t < to {
-            if let Some(wanted) = min_due(entries, t, every) {
-                self.applied =
-                    scheduled_min_applied(self.applied, wanted, self.wanted_before, rules, range);
-                self.wanted_before = Some(wanted);
-            }
-            // A min above max raises max with it, as `apply` does.
-            let (min, max) = (self.applied, max.max(self.applied));
-            if t == from || bounds.last().is_some_and(|b: &BoundsAt| b.min != min) {
-                bounds.push(BoundsAt { from: t, min, max });
-            }
-            t += every;
+    ) -> u32 {
+        if let Some(wanted) = min_due(entries, t, rules.every) {
+            let before = self
+                .wanted_before
+                .filter(|&(at, _)| t - at <= crate::core::apply::SCHEDULE_AGREE_WITHIN)
+                .map(|(_, wanted)| wanted);
+            self.applied = scheduled_min_applied(self.applied, wanted, before, rules, range);
+            self.wanted_before = Some((t, wanted));
         }
-        bounds
+        self.applied
     }
 }
 
@@ -987,7 +995,6 @@ mod tests {
     #[test]
     fn the_schedule_is_replayed_as_apply_sets_it_every_15_minutes() {
         let entry = |from: i64, min_replicas: u32| ScheduledMin { from, min_replicas };
-        let at = |from: i64, min: u32| BoundsAt { from, min, max: 9 };
         let rules = crate::core::apply::ApplyRules::default();
         let mut runs = ScheduleRuns {
             applied: 2,
@@ -1003,24 +1010,19 @@ mod tests {
             entry(T0 + 2990, 5),
             entry(T0 + 3020, 3),
         ];
-        assert_eq!(
-            runs.runs(&entries, (T0, T0 + 5400), 9, &rules, &(1..=20)),
-            [
-                at(T0, 3),
-                at(T0 + 900, 4),
-                at(T0 + 2700, 5),
-                at(T0 + 4500, 4)
-            ]
-        );
-        // Without a schedule nothing changes but the replan's own max.
-        let mut quiet = ScheduleRuns {
-            applied: 3,
-            wanted_before: None,
+        let set: Vec<u32> = (0..7)
+            .map(|k| runs.at_run(&entries, T0 + k * 900, &rules, &(1..=20)))
+            .collect();
+        assert_eq!(set, [3, 4, 4, 5, 5, 4, 3]);
+        // A last run more than an hour before is no run to agree with: the
+        // drop is made at once (within the step limit).
+        let mut late = ScheduleRuns {
+            applied: 5,
+            wanted_before: Some((T0 - 7200, 5)),
         };
-        assert_eq!(
-            quiet.runs(&[], (T0, T0 + 1800), 9, &rules, &(1..=20)),
-            [at(T0, 3)]
-        );
+        assert_eq!(late.at_run(&[entry(T0 - 60, 4)], T0, &rules, &(1..=20)), 4);
+        // Without a schedule nothing changes.
+        assert_eq!(late.at_run(&[], T0 + 900, &rules, &(1..=20)), 4);
     }
 
     fn replay_with(name: &str, outcomes: [(f64, f64); 3]) -> WorkloadReplay {
