@@ -232,8 +232,8 @@ pub fn limit_ranges(
 }
 
 /// The min `apply` sets in `mode: schedule` on an HPA whose min is `from`,
-/// for this run's scheduled min `wanted`, after a run (15 minutes before)
-/// that wanted `wanted_before`, within `range` (the configured one):
+/// for this run's scheduled min `wanted`, after a run (`every` before,
+/// within the hour) that wanted `wanted_before`, within `range` (the configured one):
 /// [`decide`]'s rules for min — a rise made whatever its size, a drop
 /// within the hysteresis not made, each step limited — then
 /// [`hold_schedule_drop`]'s. The replay runs the schedule by it; the holds

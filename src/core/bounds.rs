@@ -657,31 +657,45 @@ pub fn schedule_need(load: f64, target_per_replica: f64, (low, high): (u32, u32)
     (replicas as u32).clamp(low, high.max(low))
 }
 
-/// `schedule` as a run at `now` sets it: before its first entry (a data
-/// step longer than the lead leaves time before it: 23.5 minutes of a
-/// 30-minute step) min is what the step in progress needs, `need_now`,
-/// not the first entry's (a review saw min 9, for the step beginning at
-/// 22:00, set at 21:30 when the load then needed 7, and the reason say
-/// "over the next 6m 30s").
+/// `schedule` as a run at `now` sets it, when its first entry lies ahead
+/// (a data step longer than the lead leaves time before it: 23.5 minutes
+/// of a 30-minute step): until `until`, the end of the step in progress,
+/// min is at least what that step needs, `need_now`, and before the first
+/// entry exactly that — not the first entry's (a review saw min 9, for the
+/// step beginning at 22:00, set at 21:30 when the load then needed 7, and
+/// the reason say "over the next 6m 30s"), nor a lower entry's before the
+/// step in progress is over.
 #[must_use]
-pub fn from_now(mut schedule: Vec<ScheduledMin>, now: i64, need_now: u32) -> Vec<ScheduledMin> {
-    match schedule.first() {
-        Some(first) if first.from > now => {
-            if first.min_replicas == need_now {
-                schedule[0].from = now;
-            } else {
-                schedule.insert(
-                    0,
-                    ScheduledMin {
-                        from: now,
-                        min_replicas: need_now,
-                    },
-                );
-            }
-        }
-        _ => {}
+pub fn from_now(
+    schedule: Vec<ScheduledMin>,
+    now: i64,
+    need_now: u32,
+    until: i64,
+) -> Vec<ScheduledMin> {
+    if schedule.first().is_none_or(|first| first.from <= now) {
+        return schedule;
     }
-    schedule
+    let at = |from: i64, min_replicas: u32| ScheduledMin { from, min_replicas };
+    let mut out = Vec::with_capacity(schedule.len() + 2);
+    out.push(at(now, need_now));
+    // The entry in force when the step in progress ends, held back to then.
+    let mut pending: Option<u32> = None;
+    for e in schedule {
+        if e.from < until {
+            pending = Some(e.min_replicas);
+            out.push(at(e.from, e.min_replicas.max(need_now)));
+        } else {
+            if let Some(min) = pending.take().filter(|_| e.from > until) {
+                out.push(at(until, min));
+            }
+            out.push(e);
+        }
+    }
+    if let Some(min) = pending {
+        out.push(at(until, min));
+    }
+    out.dedup_by(|later, earlier| later.min_replicas == earlier.min_replicas);
+    out
 }
 
 /// The shortest drop of a scheduled min worth making, seconds: a shorter
@@ -1240,19 +1254,27 @@ mod tests {
     #[test]
     fn before_its_first_entry_a_schedule_sets_what_the_step_in_progress_needs() {
         let at = |from: i64, min_replicas: u32| ScheduledMin { from, min_replicas };
-        // 30-minute steps: the first entry is for the step after the one
-        // in progress, 23.5 minutes ahead; until then, the need now.
+        // 30-minute steps, the step in progress ending at 1800: the first
+        // entry is for the next step, 23.5 minutes ahead; until then, the
+        // need now.
         let ahead = vec![at(1410, 9), at(3210, 10)];
         assert_eq!(
-            from_now(ahead.clone(), 0, 7),
+            from_now(ahead.clone(), 0, 7, 1800),
             [at(0, 7), at(1410, 9), at(3210, 10)]
         );
-        // The same min: the first entry starts now.
-        assert_eq!(from_now(ahead, 0, 9), [at(0, 9), at(3210, 10)]);
+        // The same min: one entry from now.
+        assert_eq!(from_now(ahead, 0, 9, 1800), [at(0, 9), at(3210, 10)]);
+        // A lower next step: min falls when the step in progress is over,
+        // not at the next step's entry.
+        let lower = vec![at(1410, 6), at(3210, 7)];
+        assert_eq!(
+            from_now(lower, 0, 7, 1800),
+            [at(0, 7), at(1800, 6), at(3210, 7)]
+        );
         // An entry already in force (fine data): nothing added.
         let in_force = vec![at(-30, 4), at(600, 5)];
-        assert_eq!(from_now(in_force.clone(), 0, 2), in_force);
-        assert!(from_now(Vec::new(), 0, 3).is_empty());
+        assert_eq!(from_now(in_force.clone(), 0, 2, 60), in_force);
+        assert!(from_now(Vec::new(), 0, 3, 1800).is_empty());
     }
 
     #[test]

@@ -129,6 +129,19 @@ pub fn format_moment(secs: i64) -> String {
     )
 }
 
+/// [`format_moment`] with its seconds when it has any (`Tue Mar 3
+/// 21:53:30`): a schedule's entries fall `startup + buffer` before a step.
+#[must_use]
+pub fn format_moment_exact(secs: i64) -> String {
+    if secs.rem_euclid(60) == 0 {
+        return format_moment(secs);
+    }
+    DateTime::<Utc>::from_timestamp(secs, 0).map_or_else(
+        || secs.to_string(),
+        |dt| dt.format("%a %b %-d %H:%M:%S").to_string(),
+    )
+}
+
 /// A stretch of time for people, UTC: `Tue Mar 3 14:05–14:40`, or with
 /// both days when it crosses midnight.
 #[must_use]

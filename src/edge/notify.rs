@@ -312,7 +312,7 @@ pub fn name_incidents(alerts: &mut [Alert], tallies: &[crate::core::incident::Ta
         if let Some(fix) = alert.annotations.get_mut("fix") {
             let _ = write!(
                 fix,
-                "; incident {id}: say what you did with `homeostat incident note {workload} --text …`, draft its post-mortem with `homeostat postmortem --incident {id}`"
+                "; incident {id}: say what you did with `homeostat incident note {workload} --text …` (on the workload's open incident), draft its post-mortem with `homeostat postmortem --incident {id}` (both with the `--config` of the run that alerted)"
             );
         }
         alert.annotations.insert("incident".into(), id);

@@ -386,18 +386,10 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
         let ts = ts
             .ok_or_else(|| "empty timestamp".to_string())
             .and_then(parse_timestamp);
-        // A value left empty, `NaN` or `null` (pandas, Grafana and
+        // A value left empty, `NaN`, `null` or `NA` (pandas, Grafana, R and
         // Prometheus write a missing sample so) is a gap, as in a
         // Prometheus answer: one such cell failed the whole workload.
-        let value = if missing(value) {
-            None
-        } else {
-            Some(
-                value
-                    .ok_or_else(|| "empty value".to_string())
-                    .and_then(parse_value),
-            )
-        };
+        let value = value.filter(|&c| !missing(Some(c))).map(parse_value);
         match (ts, value) {
             (Ok(_), None) => {}
             (Ok(ts), Some(Ok(value))) => samples.push(Sample { ts, value }),
@@ -497,12 +489,15 @@ fn text_column(frame: &DataFrame, name: &str) -> Result<StringChunked, PolarsErr
     Ok(frame.column(name)?.cast(&DataType::String)?.str()?.clone())
 }
 
-/// Whether a value cell says the sample is missing: empty, `NaN` or `null`
-/// (any case). Infinity is no missing sample but a mistake.
+/// Whether a value cell says the sample is missing: empty, `NaN`, `null`
+/// or `NA` (R's), in any case. Infinity is no missing sample but a mistake.
 fn missing(cell: Option<&str>) -> bool {
     cell.is_none_or(|c| {
         let c = c.trim();
-        c.is_empty() || c.eq_ignore_ascii_case("nan") || c.eq_ignore_ascii_case("null")
+        c.is_empty()
+            || ["nan", "null", "na"]
+                .iter()
+                .any(|m| c.eq_ignore_ascii_case(m))
     })
 }
 
@@ -526,7 +521,7 @@ pub const MAX_LOAD: f64 = 1e15;
 
 fn check_value(value: f64) -> Result<f64, &'static str> {
     if !value.is_finite() {
-        Err("is not finite: load must be a finite number (NaN and Inf are not allowed)")
+        Err("is not finite: load must be a finite number (a missing sample is written empty, NaN or null)")
     } else if value < 0.0 {
         Err("is negative: load must be 0 or more")
     } else if value > MAX_LOAD {

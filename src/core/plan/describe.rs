@@ -144,7 +144,7 @@ pub(super) fn reasons(
         let schedule = format!(
             "schedule: min {min} now{}{}; {over_the_horizon}",
             scheduled_min_now(computed, workload, min),
-            next_scheduled_change(computed, workload, min),
+            next_scheduled_change(computed, min),
         );
         // The annotation too: the min `apply` sets is this one, not the
         // horizon's the first line gives.
@@ -171,33 +171,45 @@ fn scheduled_min_now(computed: &Computed, workload: &Workload, min: u32) -> Stri
         schedule_floor(&computed.bounds, &computed.policy),
         schedule_ceiling(computed.bounds.max.replicas, &computed.policy),
     );
-    let highest = (0..loads.len())
-        .filter(|&i| {
-            let t = forecast.timestamp(i);
-            t + forecast.step > now && t < until
-        })
-        .filter(|&i| loads[i].is_finite())
-        .max_by(|&a, &b| loads[a].total_cmp(&loads[b]));
-    let ahead = format!(
-        "the most a pod asked for now would serve before the next run (in {}) could ask for one (a pod takes {} to serve)",
-        human_span(every),
-        human_span(computed.lead)
-    );
-    // Before the forecast's first step: the load of the step in progress.
-    let (load, at) = match highest {
-        Some(i) => (loads[i], forecast.timestamp(i).max(now)),
-        None => match super::pipeline::load_now(&computed.adaptation.series) {
-            Some(load) => (load, now),
-            None => return format!(" ({ahead})"),
-        },
-    };
-    let need = schedule_need(load, target, range);
-    let raw = load / (target * (1.0 + HPA_TOLERANCE));
     let what = if workload.schedule_level.is_some() {
         "the upper end of the expected load"
     } else {
         "the expected load"
     };
+    // The loads min may be sized for: the forecast's steps a pod asked for
+    // now would serve before the next run can ask, and before the
+    // forecast's first step the load of the step in progress (observed).
+    let mut candidates: Vec<(f64, String)> = (0..loads.len())
+        .filter(|&i| {
+            let t = forecast.timestamp(i);
+            t + forecast.step > now && t < until && loads[i].is_finite()
+        })
+        .map(|i| {
+            (
+                loads[i],
+                format!(
+                    "{what} {} at {}",
+                    readable(loads[i], 4),
+                    format_moment(forecast.timestamp(i).max(now))
+                ),
+            )
+        })
+        .collect();
+    if now < forecast.start {
+        if let Some(load) = super::pipeline::load_now(&computed.adaptation.series) {
+            candidates.push((load, format!("the load now, {}", readable(load, 4))));
+        }
+    }
+    let ahead = format!(
+        "the most a pod asked for now would serve before the next run (in {}) can ask for one (startup + buffer: {})",
+        human_span(every),
+        human_span(computed.lead)
+    );
+    let Some((load, said)) = candidates.into_iter().max_by(|a, b| a.0.total_cmp(&b.0)) else {
+        return format!(": {ahead}");
+    };
+    let need = schedule_need(load, target, range);
+    let raw = load / (target * (1.0 + HPA_TOLERANCE));
     if need != min {
         return format!(": {ahead}");
     }
@@ -209,21 +221,20 @@ fn scheduled_min_now(computed: &Computed, workload: &Workload, min: u32) -> Stri
         String::new()
     };
     format!(
-        ": {what} {} at {} / ({} per replica × 1.1, the HPA's tolerance) = {}{held}, {ahead}",
-        readable(load, 4),
-        format_moment(at),
+        ": {said} / ({} per replica × {}, the HPA's tolerance) = {}{held}, {ahead}",
         readable(target, 4),
+        1.0 + HPA_TOLERANCE,
         readable(raw, 3),
     )
 }
 
-/// The schedule's next change of min after the next run, in words.
-fn next_scheduled_change(computed: &Computed, workload: &Workload, min: u32) -> String {
-    let after = computed.now + workload.run_every.secs();
+/// The schedule's next change of min after now, in words.
+fn next_scheduled_change(computed: &Computed, min: u32) -> String {
+    let now = computed.now;
     computed
         .schedule
         .iter()
-        .find(|e| e.from >= after && e.min_replicas != min)
+        .find(|e| e.from > now && e.min_replicas != min)
         .map_or_else(String::new, |e| {
             let by = if e.min_replicas > min {
                 "made by the run before it"
@@ -233,7 +244,7 @@ fn next_scheduled_change(computed: &Computed, workload: &Workload, min: u32) -> 
             format!(
                 "; next: {} from {} ({by})",
                 e.min_replicas,
-                format_moment(e.from)
+                crate::core::time::format_moment_exact(e.from)
             )
         })
 }

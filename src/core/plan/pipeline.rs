@@ -442,7 +442,12 @@ fn compute(
             .map_or(range.0, |load| {
                 schedule_need(load, policy.target_per_replica, range)
             });
-        let schedule = from_now(schedule, now, need_now);
+        let schedule = from_now(
+            schedule,
+            now,
+            need_now,
+            step_in_progress_end(&forecast, now),
+        );
         let now_min = min_due(&schedule, now, workload.run_every.secs());
         (schedule, now_min)
     } else {
@@ -466,6 +471,13 @@ fn compute(
         known_left_out,
         cold_start,
     })
+}
+
+/// When the step in progress at `now` ends: the start of the forecast's
+/// first step after it.
+#[must_use]
+pub fn step_in_progress_end(forecast: &Forecast, now: i64) -> i64 {
+    forecast.start + ((now - forecast.start).div_euclid(forecast.step) + 1) * forecast.step
 }
 
 /// The load of the step in progress at `now`, for the schedule before its

@@ -17,7 +17,7 @@ use crate::core::evaluate::mase_scale;
 use crate::core::model::Forecast;
 use crate::core::model::Level;
 use crate::core::plan::{
-    min_due, plan_in_fleet, scheduled_load_now, signed_percent, Fleet, Status,
+    min_due, plan_in_fleet, scheduled_load_now, signed_percent, step_in_progress_end, Fleet, Status,
 };
 use crate::core::series::RawSeries;
 use crate::core::series::{resample, GridOptions, Series};
@@ -459,7 +459,12 @@ fn replan(
                     .map_or(range.0, |load| {
                         schedule_need(load, hpa.target_per_replica, range)
                     });
-                Some(from_now(entries, at, need_now))
+                Some(from_now(
+                    entries,
+                    at,
+                    need_now,
+                    step_in_progress_end(forecast, at),
+                ))
             }
             _ => None,
         };
