@@ -101,7 +101,16 @@ pub fn count_of(n: usize, noun: &str) -> String {
 /// be the whole message).
 #[must_use]
 pub fn shown(text: &str) -> String {
-    let mut out: String = text.chars().take(60).flat_map(char::escape_debug).collect();
+    // Control characters made visible; quotes as they are (a Grafana
+    // header `"Time","frontend requests"` was echoed `\"Time\",…`).
+    let mut out = String::new();
+    for c in text.chars().take(60) {
+        if matches!(c, '"' | '\'') {
+            out.push(c);
+        } else {
+            out.extend(c.escape_debug());
+        }
+    }
     if text.chars().nth(60).is_some() {
         let _ = std::fmt::Write::write_fmt(
             &mut out,

@@ -52,12 +52,14 @@ pub enum SourceError {
         offset: usize,
     },
     #[error(
-        "{path}: missing column `{column}`: the header is `{header}`, expected `timestamp,value`"
+        "{path}: missing column `{column}`: the header is `{header}`, expected `timestamp,value`{hint}"
     )]
     MissingColumn {
         path: PathBuf,
         column: &'static str,
         header: String,
+        /// Why, when the header says (another separator).
+        hint: &'static str,
     },
     #[error("{path}: the header line is {bytes} bytes long (it starts `{start}…`); expected `timestamp,value` and a few more columns at most (no header over {MAX_HEADER_BYTES} bytes is read)")]
     HugeHeader {
@@ -328,6 +330,7 @@ fn parse_csv(path: &Path, mut bytes: Vec<u8>) -> Result<RawSeries, SourceError> 
                 path: path.into(),
                 column,
                 header: crate::core::time::shown(&header),
+                hint: separator_hint(&header),
             });
         }
     }
@@ -501,6 +504,21 @@ fn missing(cell: Option<&str>) -> bool {
     })
 }
 
+/// What a header without the two columns says of its separator: a
+/// semicolon or tab file (a European spreadsheet's export) is one column
+/// to a comma reader.
+fn separator_hint(header: &str) -> &'static str {
+    if header.contains(',') {
+        ""
+    } else if header.contains(';') {
+        " (its columns are separated by `;`: homeostat reads commas; export as comma-separated)"
+    } else if header.contains('\t') {
+        " (its columns are separated by tabs: homeostat reads commas; export as comma-separated)"
+    } else {
+        ""
+    }
+}
+
 /// Parses a load value: a finite, non-negative decimal number.
 fn parse_value(text: &str) -> Result<f64, String> {
     let text = text.trim();
@@ -603,6 +621,7 @@ fn decode_parquet(path: &Path, bytes: Vec<u8>) -> Result<RawSeries, SourceError>
                 path: path.into(),
                 column,
                 header: crate::core::time::shown(&header),
+                hint: "",
             });
         }
     }
@@ -1031,6 +1050,15 @@ mod tests {
         assert!(err.contains("no data rows"), "{err}");
         let err = parse(b"time,load\n1,2\n").unwrap_err().to_string();
         assert!(err.contains("missing column `timestamp`"), "{err}");
+        // A semicolon export says so; its quotes are shown as they are.
+        let err = parse(b"\"timestamp\";\"value\"\n1;2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the header is `\"timestamp\";\"value\"`")
+                && err.contains("separated by `;`"),
+            "{err}"
+        );
         let err = parse(b"2015-04-22T10:00:00Z,3\n").unwrap_err().to_string();
         assert!(err.contains("missing column"), "{err}");
         let err = parse(b"timestamp,value\n1,2\n2,\xff\xfe\n")
