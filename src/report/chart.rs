@@ -360,6 +360,7 @@ fn time_chart<'a, 'b>(
         .label_style(("sans-serif", 12))
         .axis_desc_style(("sans-serif", 13))
         .y_desc(y_name)
+        .x_desc("UTC")
         .draw()
         .map_err(failed)?;
     Ok(chart)

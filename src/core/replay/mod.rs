@@ -143,7 +143,8 @@ pub struct ReplayChart {
     pub load: Vec<(i64, f64)>,
     /// What one ready replica serves before it is overloaded.
     pub capacity: f64,
-    /// Reactive, horizon and schedule: `(t, ready replicas)` at each change.
+    /// Schedule, horizon, tight and reactive (the order they are drawn
+    /// in): `(t, ready replicas)` at each change.
     pub replicas: Vec<(Policy, Vec<(i64, u32)>)>,
 }
 
@@ -311,7 +312,7 @@ pub fn replay_in_fleet(
     };
     let (from, to) = (settings.from, settings.to);
     let (reactive, reactive_replicas) = simulate_traced(&actual, from, to, &reactive_bounds, &hpa);
-    let tight = simulate(&actual, from, to, &tight_bounds, &hpa);
+    let (tight, tight_replicas) = simulate_traced(&actual, from, to, &tight_bounds, &hpa);
     let (horizon, horizon_replicas) = simulate_traced(&actual, from, to, &horizon_bounds, &hpa);
     let (schedule, schedule_replicas) = simulate_traced(&actual, from, to, &schedule_bounds, &hpa);
     let oracle = oracle(&actual, from, to, &hpa);
@@ -321,10 +322,13 @@ pub fn replay_in_fleet(
             .filter(|&(t, load)| t >= from && t < to && load.is_finite())
             .collect(),
         capacity: hpa.capacity(),
+        // Drawn in this order: today's range last, on top (under the
+        // others a review could not see where it sat at its max).
         replicas: vec![
-            (Policy::Reactive, reactive_replicas),
-            (Policy::Horizon, horizon_replicas),
             (Policy::Schedule, schedule_replicas),
+            (Policy::Horizon, horizon_replicas),
+            (Policy::Tight, tight_replicas),
+            (Policy::Reactive, reactive_replicas),
         ],
     };
     let (tight_baseline, tight_said) = tight_caveat(&actual, settings.from);
