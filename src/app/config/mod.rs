@@ -761,12 +761,7 @@ mod tests {
 
     #[test]
     fn a_rerun_window_is_a_duration_or_zero() {
-        let window = |apply: &str| {
-            parse_text(&format!(
-                "apply: {apply}\nworkloads:\n  - {{name: a, file: a.csv, target_per_replica: 1}}\n"
-            ))
-            .map(|c| c.apply_rules.rerun_window)
-        };
+        let window = |apply: &str| with_apply(apply).map(|c| c.apply_rules.rerun_window);
         assert_eq!(window("{}").unwrap(), 600);
         assert_eq!(window("{rerun_window: 5m}").unwrap(), 300);
         assert_eq!(window("{rerun_window: 0}").unwrap(), 0);
@@ -779,10 +774,7 @@ mod tests {
     #[test]
     fn apply_every_is_the_run_interval_each_workloads_schedule_is_made_for() {
         let every = |apply: &str| {
-            parse_text(&format!(
-                "apply: {apply}\nworkloads:\n  - {{name: a, file: a.csv, target_per_replica: 1}}\n"
-            ))
-            .map(|c| (c.apply_rules.every, c.workloads[0].run_every.secs()))
+            with_apply(apply).map(|c| (c.apply_rules.every, c.workloads[0].run_every.secs()))
         };
         assert_eq!(every("{}").unwrap(), (900, 900));
         assert_eq!(every("{every: 5m}").unwrap(), (300, 300));
@@ -792,18 +784,20 @@ mod tests {
         // A rerun is a run within `rerun_window` of the last: its default
         // stays under a shorter interval, and one set at or above it is
         // refused (every run would be a rerun, none would step).
-        let window = |apply: &str| {
-            parse_text(&format!(
-                "apply: {apply}\nworkloads:\n  - {{name: a, file: a.csv, target_per_replica: 1}}\n"
-            ))
-            .map(|c| c.apply_rules.rerun_window)
-        };
+        let window = |apply: &str| with_apply(apply).map(|c| c.apply_rules.rerun_window);
         assert_eq!(window("{every: 5m}").unwrap(), 200);
         assert_eq!(window("{every: 1h}").unwrap(), 600);
         let e = window("{every: 5m, rerun_window: 10m}")
             .unwrap_err()
             .to_string();
         assert!(e.contains("must be shorter than apply.every"), "{e}");
+    }
+
+    /// A one-workload config with `apply: {apply}`.
+    fn with_apply(apply: &str) -> Result<Config, ConfigError> {
+        parse_text(&format!(
+            "apply: {apply}\nworkloads:\n  - {{name: a, file: a.csv, target_per_replica: 1}}\n"
+        ))
     }
 
     /// `text` as `config check` judges it: every workload valid.

@@ -207,16 +207,18 @@ impl Tally {
     }
 }
 
-/// Simulates the HPA on `load` over `[from, to)` under `schedule` (sorted
-/// by `from`; its first entry at or before `from`), starting with the
-/// replicas it would want then, all ready.
+/// [`simulate_traced`]'s outcome alone (the replay keeps the trace).
+#[cfg(test)]
 #[must_use]
 pub fn simulate(load: &Series, from: i64, to: i64, schedule: &[BoundsAt], hpa: &Hpa) -> Outcome {
     simulate_traced(load, from, to, schedule, hpa).0
 }
 
-/// [`simulate`], and the ready replicas over time: `(t, ready)` at `from`
-/// and at every change (a step function, for the backtest's chart).
+/// Simulates the HPA on `load` over `[from, to)` under `schedule` (sorted
+/// by `from`; its first entry at or before `from`), starting with the
+/// replicas it would want then, all ready: its outcome, and the ready
+/// replicas over time, `(t, ready)` at `from` and at every change (a step
+/// function, for the backtest's chart).
 #[must_use]
 pub fn simulate_traced(
     load: &Series,
