@@ -73,6 +73,17 @@ fn svg(height: u32, draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Drawn)
     }
 }
 
+/// An axis label: [`super::number`] without its trailing zeros (the
+/// round ticks read "50.00", "100.00" on a load axis).
+fn tick(v: f64) -> String {
+    let text = super::number(v);
+    if text.contains('.') && !text.contains('e') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
 /// A linear axis with the ticks given (plotters' own f64 axis picks round
 /// numbers: for time, seconds that are not midnights).
 #[derive(Clone)]
@@ -245,7 +256,7 @@ pub fn workload_chart(plan: &WorkloadPlan, fitted: &Fitted) -> String {
     let end = forecast_end.max(now + 1);
     let (x0, x1) = (from as f64, end as f64);
     svg(HEIGHT, |root| {
-        let mut chart = time_chart(root, (from, end), top, "load", &|v| super::number(*v))?;
+        let mut chart = time_chart(root, (from, end), top, "load", &|v| tick(*v))?;
         // Events under everything else.
         let history_end = history.end() + history.step;
         let least_width = (x1 - x0) * LEAST_EVENT_WIDTH;
@@ -485,9 +496,7 @@ pub fn incident_chart(c: &IncidentChart) -> String {
         .fold(1.0_f64, f64::max)
         * 1.08;
     svg(HEIGHT, |root| {
-        let mut chart = time_chart(root, (from, to), top, "load", &|v| {
-            crate::report::number(*v)
-        })?;
+        let mut chart = time_chart(root, (from, to), top, "load", &|v| tick(*v))?;
         let open = (c.open.0.max(from) as f64, c.open.1.min(to) as f64);
         chart
             .draw_series(std::iter::once(Rectangle::new(
@@ -668,7 +677,7 @@ fn bars(
         .bold_line_style(GRID)
         .label_style(("sans-serif", 12))
         .y_labels(5)
-        .y_label_formatter(&|v| super::number(*v))
+        .y_label_formatter(&|v| tick(*v))
         .x_label_formatter(&|x| {
             names
                 .get(x.round() as usize)
@@ -690,7 +699,15 @@ fn bars(
 
 #[cfg(test)]
 mod tests {
-    use super::{runs, steps_within, Keep, MAX_POINTS};
+    use super::{runs, steps_within, tick, Keep, MAX_POINTS};
+
+    #[test]
+    fn axis_labels_drop_trailing_zeros() {
+        assert_eq!(
+            [50.0, 12.5, 0.25, 250.0, 0.0, 2e6].map(tick),
+            ["50", "12.5", "0.25", "250", "0", "2.000e6"]
+        );
+    }
 
     #[test]
     fn unknown_steps_break_the_line() {

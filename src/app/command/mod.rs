@@ -500,13 +500,20 @@ fn log_summary(
             reasons.join("; ")
         };
         let error = w.error_kind.as_deref();
+        // The log line already begins "warning: "; said twice, it read as
+        // two warnings.
+        let said = if said == "warning" {
+            String::new()
+        } else {
+            format!("{said}: ")
+        };
         tracing::warn!(
             workload,
             status,
             severity,
             error,
             reason,
-            "{workload}: {said}: {reason}"
+            "{workload}: {said}{reason}"
         );
     }
     let count = |status: Status| plan.workloads.iter().filter(|w| w.status == status).count();

@@ -782,7 +782,12 @@ pub fn forecast(series: &Series, horizon: usize) -> Result<Forecast, ModelError>
     // that does better on the same backtest.
     let mut choices: Vec<(Backtest, Box<dyn Forecaster>)> = Vec::new();
     if let Some((members, result)) = best_combination(&tried, values, &origins, validation) {
-        let members = tried.drain(..members).map(|(_, m)| m).collect();
+        // Members in the order of their names, not of their scores: the
+        // same mean is named the same run after run (a review counted 20
+        // "switches" on taxi that were one mean named in either order).
+        let mut members: Vec<Box<dyn Forecaster>> =
+            tried.drain(..members).map(|(_, m)| m).collect();
+        members.sort_by_cached_key(|m| m.name());
         choices.push((result, Box::new(Combination(members))));
     }
     choices.extend(tried);
