@@ -78,6 +78,9 @@ cargo_step clippy --all-targets -- -D warnings
 echo "== doc-tests"
 cargo_step test --doc
 
+echo "== rustdoc: no broken or private intra-doc links"
+RUSTDOCFLAGS="-D warnings" cargo_step doc --no-deps --lib
+
 echo "== benchmarks, each run once (timings come from 'cargo bench', not from here)"
 cargo_step test --benches
 

@@ -226,7 +226,7 @@ pub struct ColdErrors {
     pub shape_gain: f64,
     /// The factor the errors' percentiles were scaled by, about their
     /// median, so that the 90% intervals they give covered 90% of the
-    /// simulated starts' next days (see [`self_calibrated`]); 1 in files
+    /// simulated starts' next days (see `self_calibrated`); 1 in files
     /// written before.
     #[serde(default = "no_scale")]
     pub interval_scale: f64,

@@ -330,7 +330,7 @@ fn alert_reason(cause: crate::core::incident::Cause) -> &'static str {
 }
 
 /// The reasons of the alerts a plan raises ([`plan_alert`],
-/// [`spike_alert`], [`config_error_alert`]): all that `recommend
+/// `spike_alert`, `config_error_alert`): all that `recommend
 /// --notify` can raise, so all it may resolve. The others are `apply`'s
 /// troubles (an HPA it cannot read or patch, one at its max), which only
 /// an `apply` run can see mended.

@@ -16,7 +16,7 @@ use std::time::Instant;
 ///
 /// `export`: also write each series' training history, held-out actuals
 /// and forecast to `export/<series>.parquet` (columns as
-/// [`export_fitted`]'s; the held-out rows have both `load` and the forecast).
+/// [`export_fitted`](super::export_fitted)'s; the held-out rows have both `load` and the forecast).
 pub fn evaluate_dir(
     dir: &Path,
     test: Span,

@@ -9,7 +9,7 @@
 //! made only when some workload has a query. One workload's failure is
 //! recorded as its result and never stops the others.
 //!
-//! One file per command flow; [`pipeline`] is what they share.
+//! One file per command flow; `pipeline` is what they share.
 
 mod apply;
 mod backtest;

@@ -13,7 +13,7 @@
 //! week of 5-minute steps) in one pass over the samples, and their matrix is
 //! read off the spectrum of those sums (`spectral.rs`: one FFT instead of
 //! `phases × columns²` products). The robust fit is iteratively reweighted
-//! least squares, at most [`MAX_ROUNDS`] rounds, each one more pass. A
+//! least squares, at most `MAX_ROUNDS` rounds, each one more pass. A
 //! general QR on every sample (linfa-linear, used before) took 17 ms for a
 //! month of 5-minute data; this robust fit takes about 2 ms on 48 days of
 //! 5-minute Twitter counts (criterion, `benches/fit.rs`). The solution is

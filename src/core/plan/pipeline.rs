@@ -483,7 +483,7 @@ pub fn step_in_progress_end(forecast: &Forecast, now: i64) -> i64 {
 /// The load of the step in progress at `now`, for the schedule before its
 /// first entry: the forecast's (`loads`) when the history ends a step or
 /// more before now, else `recent`, the last minutes of the adapted
-/// history ([`load_now`]: a spike going on is not what min is scheduled
+/// history (`load_now`: a spike going on is not what min is scheduled
 /// for; the HPA carries it).
 #[must_use]
 pub fn scheduled_load_now(

@@ -1,6 +1,6 @@
 //! Replay (pure): what an HPA would have done on a workload's real load
 //! under several policies for its bounds, replanned as the batch job would
-//! have been (the simulated HPA is in [`hpa`]).
+//! have been (the simulated HPA is in `hpa`).
 
 mod hpa;
 mod incidents;

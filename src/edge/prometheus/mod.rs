@@ -303,7 +303,7 @@ fn label_examples<'a>(labels: impl Iterator<Item = &'a BTreeMap<String, String>>
     examples.join(", ")
 }
 
-/// [`label_examples`] of one answer's series.
+/// `label_examples` of one answer's series.
 #[must_use]
 pub fn describe_series(series: &[RangeSeries]) -> String {
     label_examples(series.iter().map(|s| &s.labels))
