@@ -507,8 +507,47 @@ pub const ANNOTATION: &str = "homeostat.io/last-recommendation";
 /// [`hold_schedule_drop`]: an hour (runs come every 15 minutes).
 pub const SCHEDULE_AGREE_WITHIN: i64 = 3_600;
 
+/// The part of a run's `schedule` a later run reads to agree with it
+/// ([`wanted_by_last_run`]): the entry in force at `now` and those that
+/// begin before any run within [`SCHEDULE_AGREE_WITHIN`] has looked
+/// `every` ahead. Not the whole week: the store keeps it per run.
+#[must_use]
+pub fn schedule_ahead(
+    schedule: &[crate::core::bounds::ScheduledMin],
+    now: i64,
+    every: i64,
+) -> Vec<crate::core::bounds::ScheduledMin> {
+    let in_force = schedule
+        .partition_point(|e| e.from <= now)
+        .saturating_sub(1);
+    schedule
+        .iter()
+        .skip(in_force)
+        .take_while(|e| e.from < now + SCHEDULE_AGREE_WITHIN + every)
+        .copied()
+        .collect()
+}
+
+/// What the last run wanted for a run at `now`: the min its schedule
+/// (`ahead`, see [`schedule_ahead`]) has due then, as this run reads its
+/// own ([`crate::core::plan::min_due`]); without it (a record of an older
+/// homeostat) the min it wanted at its own time, `wanted_then`. The same
+/// moment, not the last run's: a planned drop at 14:00 was held to 14:15
+/// because the 13:45 run wanted the busier 13:45's min, though its
+/// schedule already had the drop for 14:00.
+#[must_use]
+pub fn wanted_by_last_run(
+    ahead: &[crate::core::bounds::ScheduledMin],
+    wanted_then: Option<u32>,
+    now: i64,
+    every: i64,
+) -> Option<u32> {
+    crate::core::plan::min_due(ahead, now, every).or(wanted_then)
+}
+
 /// In `mode: schedule`, min is lowered only when the last run (within
-/// [`SCHEDULE_AGREE_WITHIN`]) wanted a min as low too (`wanted_before`):
+/// [`SCHEDULE_AGREE_WITHIN`]) wanted a min as low too for this moment
+/// (`wanted_before`, see [`wanted_by_last_run`]):
 /// a forecast hovering at the edge of a replica made each run's schedule
 /// say 2, then 3, then 2 for the same hour, and min flipped with every
 /// run (5 patches in 2.5 hours on a tweet-volume trace, drops lasting 15
@@ -530,11 +569,11 @@ pub fn hold_schedule_drop(change: &mut Change, plan: &WorkloadPlan, wanted_befor
         let held = before.min(from).clamp(*min_range.start(), *min_range.end());
         change.held_back.push(if held < from {
             format!(
-                "min lowered only to {held} ({from} → {to}): the last run's schedule wanted {before}, and the schedule lowers min only as far as two runs in a row want it (a forecast at the edge of a replica would flip it every run)"
+                "min lowered only to {held} ({from} → {to}): the last run's schedule wanted {before} for now, and the schedule lowers min only as far as two runs in a row want it (a forecast at the edge of a replica would flip it every run)"
             )
         } else {
             format!(
-                "min not lowered ({from} → {to}): the last run's schedule wanted {before}, and the schedule lowers min only as far as two runs in a row want it (a forecast at the edge of a replica would flip it every run)"
+                "min not lowered ({from} → {to}): the last run's schedule wanted {before} for now, and the schedule lowers min only as far as two runs in a row want it (a forecast at the edge of a replica would flip it every run)"
             )
         });
         change.to_min = Some(held);
@@ -811,6 +850,28 @@ mod tests {
         let mut c = change(2, 3);
         hold_schedule_drop(&mut c, &scheduled(Some(3)), Some(2));
         assert_eq!(c.to_min, Some(3));
+    }
+
+    #[test]
+    fn the_last_runs_wish_is_what_its_schedule_has_due_at_this_runs_moment() {
+        use crate::core::bounds::ScheduledMin;
+        let entry = |from: i64, min_replicas: u32| ScheduledMin { from, min_replicas };
+        let (t, every) = (1_000_000, 900);
+        // 5 until t + 15 minutes, 3 after it, 6 in two hours.
+        let schedule = [entry(t - 3600, 5), entry(t + 900, 3), entry(t + 7200, 6)];
+        // Kept: the entry in force and those an hour's runs look at.
+        let ahead = schedule_ahead(&schedule, t, every);
+        assert_eq!(ahead, schedule[..2]);
+        // The run at t wanted 5; for the run at t + 15 minutes its
+        // schedule had the drop to 3 due: the drop is agreed at once.
+        assert_eq!(wanted_by_last_run(&ahead, Some(5), t, every), Some(5));
+        assert_eq!(
+            wanted_by_last_run(&ahead, Some(5), t + every, every),
+            Some(3)
+        );
+        // A record without its schedule (an older homeostat): what it wanted.
+        assert_eq!(wanted_by_last_run(&[], Some(5), t + every, every), Some(5));
+        assert_eq!(wanted_by_last_run(&[], None, t + every, every), None);
     }
 
     #[test]

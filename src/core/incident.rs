@@ -54,6 +54,12 @@ pub struct RunRecord {
     /// wanted (see [`crate::core::apply::hold_schedule_drop`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_min: Option<u32>,
+    /// In `mode: schedule`: its schedule over the next hour, from which a
+    /// later run reads what this one wanted for that run's moment
+    /// ([`crate::core::apply::wanted_by_last_run`]). Kept on the last
+    /// runs only (see `WorkloadState::record`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedule_ahead: Vec<crate::core::bounds::ScheduledMin>,
 }
 
 /// What homeostat could not heal.

@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 pub const STORE_VERSION: u32 = 1;
 /// Runs kept per workload (about 10 days at one run every 15 minutes).
 pub const HISTORY_KEPT: usize = 1000;
+/// The last runs whose `schedule_ahead` is kept (see `WorkloadState::record`).
+pub const SCHEDULES_KEPT: usize = 8;
 
 /// The model a run chose.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,6 +108,13 @@ impl WorkloadState {
         self.history.push(run);
         let excess = self.history.len().saturating_sub(HISTORY_KEPT);
         self.history.drain(..excess);
+        // Only the last run's schedule is read (by the next run); a few
+        // more cover reruns of one moment. A week of entries on each of
+        // 1,000 runs would make the file a thousand times larger.
+        let older = self.history.len().saturating_sub(SCHEDULES_KEPT);
+        for run in &mut self.history[..older] {
+            run.schedule_ahead = Vec::new();
+        }
     }
 }
 
@@ -630,6 +639,7 @@ mod tests {
             left: None,
             ran_at: None,
             scheduled_min: None,
+            schedule_ahead: Vec::new(),
         }
     }
 
@@ -811,5 +821,31 @@ mod tests {
         }
         assert_eq!(state.history.len(), HISTORY_KEPT);
         assert_eq!(state.history[0].at, "5");
+    }
+
+    #[test]
+    fn only_the_last_runs_keep_their_schedule() {
+        let mut state = WorkloadState::new("shop", "cart");
+        let entry = crate::core::bounds::ScheduledMin {
+            from: 0,
+            min_replicas: 3,
+        };
+        for i in 0..SCHEDULES_KEPT + 3 {
+            state.record(RunRecord {
+                schedule_ahead: vec![entry],
+                ..record(&i.to_string(), 1)
+            });
+        }
+        let kept: Vec<bool> = state
+            .history
+            .iter()
+            .map(|r| !r.schedule_ahead.is_empty())
+            .collect();
+        assert_eq!(kept.iter().filter(|&&k| k).count(), SCHEDULES_KEPT);
+        assert!(kept[kept.len() - SCHEDULES_KEPT..].iter().all(|&k| k));
+        // Written and read back.
+        let text = serde_json::to_string(&state).unwrap();
+        let back: WorkloadState = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, state);
     }
 }

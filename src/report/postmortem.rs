@@ -360,6 +360,7 @@ mod tests {
             left: None,
             ran_at: None,
             scheduled_min: None,
+            schedule_ahead: Vec::new(),
         }
     }
 

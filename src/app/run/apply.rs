@@ -229,7 +229,7 @@ pub async fn apply_changes(
         let mut change = decide(w, baseline, &settings.rules);
         // The schedule's min lowered only when the last run before this
         // moment (within the hour; a rerun of this moment is not it)
-        // wanted it as low too.
+        // wanted it as low too for this moment.
         let wanted_before = loaded.state.as_ref().and_then(|s| {
             let ago = |r: &crate::core::incident::RunRecord| {
                 let then = crate::core::time::parse_timestamp(&r.at).ok()?;
@@ -240,7 +240,14 @@ pub async fn apply_changes(
                 .rev()
                 .find(|r| ago(r).is_some_and(|a| a > 0))
                 .filter(|r| ago(r).is_some_and(|a| a <= crate::core::apply::SCHEDULE_AGREE_WITHIN))
-                .and_then(|r| r.scheduled_min)
+                .and_then(|r| {
+                    crate::core::apply::wanted_by_last_run(
+                        &r.schedule_ahead,
+                        r.scheduled_min,
+                        w.now?,
+                        settings.rules.every,
+                    )
+                })
         });
         crate::core::apply::hold_schedule_drop(&mut change, w, wanted_before);
         match yaml_edit {
@@ -368,6 +375,7 @@ pub async fn apply_changes(
             learns_at_once: written
                 .is_some_and(|c| c.learning == crate::core::workload::Learning::Apply),
             calendar: written.map_or(&[], |c| c.calendar.as_slice()),
+            every: settings.rules.every,
         };
         remember(
             &store,
@@ -878,6 +886,8 @@ struct Outside<'a> {
     learns_at_once: bool,
     /// The known events the config declares.
     calendar: &'a [crate::core::known::KnownEvent],
+    /// Seconds between two runs of `apply` (`apply.every`).
+    every: i64,
 }
 
 /// `what` (an operator's change) noted on the workload's incident and in
@@ -1131,6 +1141,12 @@ fn remember(
             .or(change.from_min.zip(change.from_max)),
         ran_at: Some(run.generated_at.clone()),
         scheduled_min: w.scheduled_min,
+        schedule_ahead: match (w.scheduled_min, w.now) {
+            (Some(_), Some(now)) => {
+                crate::core::apply::schedule_ahead(&w.schedule, now, outside.every)
+            }
+            _ => Vec::new(),
+        },
     });
     if let Err(e) = store.save(&state) {
         store_problem(run, e.label(), e.to_string());

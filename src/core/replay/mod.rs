@@ -710,8 +710,9 @@ impl Stability {
 struct ScheduleRuns {
     /// The min the last run left on the HPA.
     applied: u32,
-    /// When the last run was and the min its schedule wanted.
-    wanted_before: Option<(i64, u32)>,
+    /// When the last run was, its schedule over the next hour and the min
+    /// it wanted then.
+    wanted_before: Option<(i64, Vec<ScheduledMin>, u32)>,
 }
 
 impl ScheduleRuns {
@@ -740,10 +741,14 @@ impl ScheduleRuns {
         if let Some(wanted) = min_due(entries, t, rules.every) {
             let before = self
                 .wanted_before
-                .filter(|&(at, _)| t - at <= crate::core::apply::SCHEDULE_AGREE_WITHIN)
-                .map(|(_, wanted)| wanted);
+                .as_ref()
+                .filter(|(at, ..)| t - at <= crate::core::apply::SCHEDULE_AGREE_WITHIN)
+                .and_then(|(_, ahead, then)| {
+                    crate::core::apply::wanted_by_last_run(ahead, Some(*then), t, rules.every)
+                });
             self.applied = scheduled_min_applied(self.applied, wanted, before, rules, range);
-            self.wanted_before = Some((t, wanted));
+            let ahead = crate::core::apply::schedule_ahead(entries, t, rules.every);
+            self.wanted_before = Some((t, ahead, wanted));
         }
         self.applied
     }
@@ -1011,8 +1016,9 @@ mod tests {
         };
         // Each run sets the highest min due before the next run: at T0 the
         // 4 due at +10 minutes (3 for now: at most ×1.5 a run), at +45 the
-        // 30-second 5 of +50 minutes. The drop to 3 due at +50 waits for
-        // a second run to want it (+75), and falls at most ×0.8 a run.
+        // 30-second 5 of +50 minutes. The drop to 3 due at +50 is made by
+        // the run at +60, whose moment the +45 run's schedule wanted 3 for
+        // too, at most ×0.8 a run.
         let entries = [
             entry(T0 + 600, 4),
             entry(T0 + 2400, 3),
@@ -1022,12 +1028,25 @@ mod tests {
         let set: Vec<u32> = (0..7)
             .map(|k| runs.at_run(&entries, T0 + k * 900, &rules, &(1..=20)))
             .collect();
-        assert_eq!(set, [3, 4, 4, 5, 5, 4, 3]);
+        assert_eq!(set, [3, 4, 4, 5, 4, 3, 3]);
+        // A run whose schedule wants less than the last run's wanted for
+        // the same moment (a forecast at the edge of a replica) is held to
+        // the last run's; the run after, agreeing, drops.
+        let mut flip = ScheduleRuns {
+            applied: 3,
+            wanted_before: None,
+        };
+        let flipped: Vec<u32> = [3, 2, 2]
+            .into_iter()
+            .zip(0..)
+            .map(|(min, k)| flip.at_run(&[entry(T0 - 60, min)], T0 + k * 900, &rules, &(1..=20)))
+            .collect();
+        assert_eq!(flipped, [3, 3, 2]);
         // A last run more than an hour before is no run to agree with: the
         // drop is made at once (within the step limit).
         let mut late = ScheduleRuns {
             applied: 5,
-            wanted_before: Some((T0 - 7200, 5)),
+            wanted_before: Some((T0 - 7200, vec![entry(T0 - 7200, 5)], 5)),
         };
         assert_eq!(late.at_run(&[entry(T0 - 60, 4)], T0, &rules, &(1..=20)), 4);
         // Without a schedule nothing changes.
