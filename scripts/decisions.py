@@ -61,6 +61,23 @@ def median_of_last(path, days):
     return statistics.median(recent)
 
 
+def highest_of_last(path, days):
+    """Highest load over the last `days` of a timestamp,value CSV."""
+    rows = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            try:
+                rows.append((parse_time(row["timestamp"]), float(row["value"])))
+            except (KeyError, ValueError):
+                continue
+    end = max(t for t, _ in rows)
+    return max(v for t, v in rows if t > end - timedelta(days=days))
+
+
+# The decision set's max ceiling (see decision_config).
+MAX_CEILING = 200
+
+
 def decision_config(traces):
     lines = [
         "# Written by scripts/decisions.py: every trace as a service whose",
@@ -79,7 +96,7 @@ def decision_config(traces):
             f"    file: {path.resolve()}",
             f"    target_per_replica: {target:.6g}",
             "    min_replicas: {ceiling: 100}",
-            "    max_replicas: {ceiling: 200}",
+            f"    max_replicas: {{ceiling: {MAX_CEILING}}}",
             "    current: {min_replicas: 2, max_replicas: 20}",
         ]
     return "\n".join(lines) + "\n"
@@ -168,7 +185,7 @@ def no_fair_tight(w):
     return not w["tight_baseline"]
 
 
-def summary(workloads, baselines):
+def summary(workloads, baselines, beyond_ceiling=None):
     lines = []
     for policy in ("horizon", "schedule"):
         for b in baselines:
@@ -210,6 +227,14 @@ def summary(workloads, baselines):
     over_quarter = [w["name"] for w in workloads if w["stability"]["max_changed_share"] > 0.25]
     big_jump = [w["name"] for w in workloads if w["stability"]["largest_max_jump"] > 1.5]
     paged = [w["name"] for w in workloads if w["stability"]["pages"] > 0]
+    # Issue 18: no page on a workload whose last 28 days stayed within its
+    # ceiling's capacity. Said per paging trace: did its load before or
+    # during the replay (the replay and the 28 days before it) need more?
+    if beyond_ceiling is not None:
+        paged = [
+            f"{name} ({'beyond' if beyond_ceiling(name) else 'WITHIN'} its ceiling's capacity)"
+            for name in paged
+        ]
     runs = sorted(s["runs"] for s in st) or [0]
     span = f"{runs[0]}" if runs[0] == runs[-1] else f"{runs[0]}–{runs[-1]}"
     lines.append(
@@ -247,12 +272,21 @@ def main():
     config = OUT / "decisions.yaml"
     config.write_text(decision_config(traces))
     decided = backtest(config, "decisions")
+    ceilings = {}
+    for path in traces:
+        name = path.stem.replace("__", "-").replace("_", "-").lower()
+        target = max(median_of_last(path, SPAN_DAYS) / 5.0, 1e-6)
+        ceilings[name] = (path, target)
+
+    def beyond_ceiling(name):
+        path, target = ceilings[name]
+        return highest_of_last(path, SPAN_DAYS + 28) / float(f"{target:.6g}") > MAX_CEILING
     for name, reason in decided.get("failures", []):
         report.append(f"- not replayed: {name}: {reason}")
     report += [
         f"## Decision set ({len(decided['workloads'])} real traces; reactive = generous 2..20)",
         "",
-        summary(decided["workloads"], ["reactive", "tight"]),
+        summary(decided["workloads"], ["reactive", "tight"], beyond_ceiling),
         "",
         per_workload_table(decided["workloads"], ["reactive", "tight"]),
         "",
