@@ -528,21 +528,70 @@ pub fn schedule_ahead(
         .collect()
 }
 
+/// What the last run wanted for this run's moment, and how that is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastWish {
+    /// The min its schedule had due at this run's moment.
+    ForNow(u32),
+    /// Only the min it wanted at its own moment: its schedule is not in
+    /// the store (written by an older homeostat, or trimmed: a replay of
+    /// a moment long before the store's last run).
+    AtItsTime(u32),
+}
+
+impl LastWish {
+    #[must_use]
+    pub fn min(self) -> u32 {
+        match self {
+            LastWish::ForNow(min) | LastWish::AtItsTime(min) => min,
+        }
+    }
+}
+
 /// What the last run wanted for a run at `now`: the min its schedule
 /// (`ahead`, see [`schedule_ahead`]) has due then, as this run reads its
-/// own ([`crate::core::plan::min_due`]); without it (a record of an older
-/// homeostat) the min it wanted at its own time, `wanted_then`. The same
-/// moment, not the last run's: a planned drop at 14:00 was held to 14:15
-/// because the 13:45 run wanted the busier 13:45's min, though its
-/// schedule already had the drop for 14:00.
+/// own ([`crate::core::plan::min_due`]); without it the min it wanted at
+/// its own time, `wanted_then`. The same moment, not the last run's: a
+/// planned drop at 14:00 was held to 14:15 because the 13:45 run wanted
+/// the busier 13:45's min, though its schedule already had the drop for
+/// 14:00.
 #[must_use]
 pub fn wanted_by_last_run(
     ahead: &[crate::core::bounds::ScheduledMin],
     wanted_then: Option<u32>,
     now: i64,
     every: i64,
-) -> Option<u32> {
-    crate::core::plan::min_due(ahead, now, every).or(wanted_then)
+) -> Option<LastWish> {
+    crate::core::plan::min_due(ahead, now, every)
+        .map(LastWish::ForNow)
+        .or(wanted_then.map(LastWish::AtItsTime))
+}
+
+/// The wish of the last run before a run at `now`, from a workload's run
+/// history: the latest record whose moment is more than
+/// `rules.rerun_window` before now and at most
+/// [`SCHEDULE_AGREE_WITHIN`]. A run sooner is a rerun of this one, not a
+/// second opinion: a Job retried 40 seconds later agreed with the run it
+/// retried, and dropped what that run had held.
+#[must_use]
+pub fn last_wish(
+    history: &[crate::core::incident::RunRecord],
+    now: i64,
+    rules: &ApplyRules,
+) -> Option<LastWish> {
+    let ago = |r: &crate::core::incident::RunRecord| {
+        crate::core::time::parse_timestamp(&r.at)
+            .ok()
+            .map(|then| now - then)
+    };
+    let last = history
+        .iter()
+        .rev()
+        .find(|r| ago(r).is_some_and(|a| a > rules.rerun_window.max(0)))?;
+    if ago(last).is_none_or(|a| a > SCHEDULE_AGREE_WITHIN) {
+        return None;
+    }
+    wanted_by_last_run(&last.schedule_ahead, last.scheduled_min, now, rules.every)
 }
 
 /// In `mode: schedule`, min is lowered only when the last run (within
@@ -553,14 +602,25 @@ pub fn wanted_by_last_run(
 /// run (5 patches in 2.5 hours on a tweet-volume trace, drops lasting 15
 /// minutes). A raise is never held: it is the safe side. Without a
 /// recent run to agree with, nothing is held (the first run, a day's gap).
-pub fn hold_schedule_drop(change: &mut Change, plan: &WorkloadPlan, wanted_before: Option<u32>) {
-    let (Some(_), Some(before), Some(from), Some(to)) = (
+pub fn hold_schedule_drop(
+    change: &mut Change,
+    plan: &WorkloadPlan,
+    wanted_before: Option<LastWish>,
+) {
+    let (Some(_), Some(wish), Some(from), Some(to)) = (
         plan.scheduled_min,
         wanted_before,
         change.from_min,
         change.to_min,
     ) else {
         return;
+    };
+    let before = wish.min();
+    let wanted = match wish {
+        LastWish::ForNow(_) => format!("the last run's schedule wanted {before} for now"),
+        LastWish::AtItsTime(_) => format!(
+            "the last run wanted {before} at its own time (its schedule is not in the model store)"
+        ),
     };
     if to < from && before > to {
         // As low as both runs want (a schedule falling one replica a run
@@ -569,11 +629,11 @@ pub fn hold_schedule_drop(change: &mut Change, plan: &WorkloadPlan, wanted_befor
         let held = before.min(from).clamp(*min_range.start(), *min_range.end());
         change.held_back.push(if held < from {
             format!(
-                "min lowered only to {held} ({from} → {to}): the last run's schedule wanted {before} for now, and the schedule lowers min only as far as two runs in a row want it (a forecast at the edge of a replica would flip it every run)"
+                "min lowered only to {held} ({from} → {to}): {wanted}, and the schedule lowers min only as far as two runs in a row want it (a forecast at the edge of a replica would flip it every run)"
             )
         } else {
             format!(
-                "min not lowered ({from} → {to}): the last run's schedule wanted {before} for now, and the schedule lowers min only as far as two runs in a row want it (a forecast at the edge of a replica would flip it every run)"
+                "min not lowered ({from} → {to}): {wanted}, and the schedule lowers min only as far as two runs in a row want it (a forecast at the edge of a replica would flip it every run)"
             )
         });
         change.to_min = Some(held);
@@ -826,14 +886,24 @@ mod tests {
         };
         // The last run wanted 3: held, and said.
         let mut c = change(3, 2);
-        hold_schedule_drop(&mut c, &scheduled(Some(2)), Some(3));
+        hold_schedule_drop(&mut c, &scheduled(Some(2)), Some(LastWish::ForNow(3)));
         assert_eq!((c.to_min, c.patch), (Some(3), false));
-        assert!(
-            c.held_back[0].starts_with("min not lowered (3 → 2): the last run's schedule wanted 3")
-        );
+        assert!(c.held_back[0]
+            .starts_with("min not lowered (3 → 2): the last run's schedule wanted 3 for now"));
+        // Known only at its own time: held all the same, and said so.
+        let mut c = change(3, 2);
+        hold_schedule_drop(&mut c, &scheduled(Some(2)), Some(LastWish::AtItsTime(3)));
+        assert_eq!(c.to_min, Some(3));
+        assert!(c.held_back[0].starts_with(
+            "min not lowered (3 → 2): the last run wanted 3 at its own time (its schedule is not in the model store)"
+        ));
         // It wanted 2 too, or there is no recent run, or it is no schedule:
         // lowered.
-        for (min, before) in [(Some(2), Some(2)), (Some(2), None), (None, Some(3))] {
+        for (min, before) in [
+            (Some(2), Some(LastWish::ForNow(2))),
+            (Some(2), None),
+            (None, Some(LastWish::ForNow(3))),
+        ] {
             let mut c = change(3, 2);
             hold_schedule_drop(&mut c, &scheduled(min), before);
             assert_eq!((c.to_min, c.patch), (Some(2), true), "{min:?} {before:?}");
@@ -843,12 +913,12 @@ mod tests {
         let mut c = change(20, 16);
         c.from_max = Some(30);
         c.to_max = Some(30);
-        hold_schedule_drop(&mut c, &scheduled(Some(16)), Some(17));
+        hold_schedule_drop(&mut c, &scheduled(Some(16)), Some(LastWish::ForNow(17)));
         assert_eq!((c.to_min, c.patch), (Some(17), true));
         assert!(c.held_back[0].starts_with("min lowered only to 17 (20 → 16)"));
         // A raise is never held.
         let mut c = change(2, 3);
-        hold_schedule_drop(&mut c, &scheduled(Some(3)), Some(2));
+        hold_schedule_drop(&mut c, &scheduled(Some(3)), Some(LastWish::ForNow(2)));
         assert_eq!(c.to_min, Some(3));
     }
 
@@ -864,14 +934,70 @@ mod tests {
         assert_eq!(ahead, schedule[..2]);
         // The run at t wanted 5; for the run at t + 15 minutes its
         // schedule had the drop to 3 due: the drop is agreed at once.
-        assert_eq!(wanted_by_last_run(&ahead, Some(5), t, every), Some(5));
+        assert_eq!(
+            wanted_by_last_run(&ahead, Some(5), t, every),
+            Some(LastWish::ForNow(5))
+        );
         assert_eq!(
             wanted_by_last_run(&ahead, Some(5), t + every, every),
-            Some(3)
+            Some(LastWish::ForNow(3))
         );
         // A record without its schedule (an older homeostat): what it wanted.
-        assert_eq!(wanted_by_last_run(&[], Some(5), t + every, every), Some(5));
+        assert_eq!(
+            wanted_by_last_run(&[], Some(5), t + every, every),
+            Some(LastWish::AtItsTime(5))
+        );
         assert_eq!(wanted_by_last_run(&[], None, t + every, every), None);
+    }
+
+    #[test]
+    fn the_last_run_is_the_latest_outside_the_rerun_window_within_the_hour() {
+        use crate::core::bounds::ScheduledMin;
+        use crate::core::incident::RunRecord;
+        use crate::core::time::format_timestamp;
+        let t = 1_428_000_000;
+        let rules = ApplyRules::default();
+        let record = |at: i64, wanted: u32, ahead: Vec<ScheduledMin>| RunRecord {
+            at: format_timestamp(at),
+            status: "ok".into(),
+            recommended_min: Some(2),
+            recommended_max: Some(10),
+            applied_min: None,
+            applied_max: None,
+            dry_run: true,
+            seen: None,
+            outside_change: None,
+            step_from: None,
+            left: None,
+            ran_at: None,
+            scheduled_min: Some(wanted),
+            schedule_ahead: ahead,
+        };
+        // The run 15 minutes ago wanted 6 then, and its schedule 5 from now.
+        let entries = vec![
+            ScheduledMin {
+                from: t - 900,
+                min_replicas: 6,
+            },
+            ScheduledMin {
+                from: t,
+                min_replicas: 5,
+            },
+        ];
+        let mut history = vec![record(t - 900, 6, entries)];
+        assert_eq!(last_wish(&history, t, &rules), Some(LastWish::ForNow(5)));
+        // A retry of this moment 40 seconds after it is a rerun, not the
+        // run to agree with: the one 15 minutes before still is.
+        history.push(record(t + 40, 6, Vec::new()));
+        assert_eq!(
+            last_wish(&history, t + 80, &rules),
+            Some(LastWish::ForNow(5))
+        );
+        // Without its schedule: what it wanted at its own time.
+        history[0].schedule_ahead.clear();
+        assert_eq!(last_wish(&history, t, &rules), Some(LastWish::AtItsTime(6)));
+        // The last run more than an hour ago: none to agree with.
+        assert_eq!(last_wish(&history, t + 40 + 3601, &rules), None);
     }
 
     #[test]
@@ -886,6 +1012,7 @@ mod tests {
         for from in 1..15 {
             for wanted in 1..15 {
                 for before in std::iter::once(None).chain((1..15).map(Some)) {
+                    let wish = before.map(LastWish::ForNow);
                     let plan = WorkloadPlan {
                         scheduled_min: Some(wanted),
                         limits: Some((floor, ceiling)),
@@ -896,7 +1023,7 @@ mod tests {
                         max_replicas: 30,
                     });
                     let mut change = decide(&plan, baseline, &rules);
-                    hold_schedule_drop(&mut change, &plan, before);
+                    hold_schedule_drop(&mut change, &plan, wish);
                     assert_eq!(
                         change.to_min,
                         Some(scheduled_min_applied(from, wanted, before, &rules, &range)),

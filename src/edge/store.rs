@@ -23,8 +23,10 @@ use std::path::{Path, PathBuf};
 pub const STORE_VERSION: u32 = 1;
 /// Runs kept per workload (about 10 days at one run every 15 minutes).
 pub const HISTORY_KEPT: usize = 1000;
-/// The last runs whose `schedule_ahead` is kept (see `WorkloadState::record`).
-pub const SCHEDULES_KEPT: usize = 8;
+/// Seconds back from the store's latest run whose runs keep their
+/// `schedule_ahead` (see `WorkloadState::record`): two hours, twice
+/// [`crate::core::apply::SCHEDULE_AGREE_WITHIN`].
+pub const SCHEDULES_KEPT_FOR: i64 = 2 * crate::core::apply::SCHEDULE_AGREE_WITHIN;
 
 /// The model a run chose.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,12 +110,21 @@ impl WorkloadState {
         self.history.push(run);
         let excess = self.history.len().saturating_sub(HISTORY_KEPT);
         self.history.drain(..excess);
-        // Only the last run's schedule is read (by the next run); a few
-        // more cover reruns of one moment. A week of entries on each of
-        // 1,000 runs would make the file a thousand times larger.
-        let older = self.history.len().saturating_sub(SCHEDULES_KEPT);
-        for run in &mut self.history[..older] {
-            run.schedule_ahead = Vec::new();
+        // Only the schedule of the last run before a moment is read (by
+        // the run at that moment, within the hour): kept on the runs of
+        // the last two hours by their moment, however many reruns of one
+        // moment there are (counted by runs, 8 reruns pushed out the run
+        // before them, and its hold went back to the old rule). A week of
+        // entries on each of 1,000 runs would make the file far larger.
+        let at = |r: &RunRecord| crate::core::time::parse_timestamp(&r.at).ok();
+        let newest = self.history.iter().filter_map(at).max();
+        for run in &mut self.history {
+            let kept = at(run)
+                .zip(newest)
+                .is_some_and(|(t, n)| n - t <= SCHEDULES_KEPT_FOR);
+            if !kept {
+                run.schedule_ahead = Vec::new();
+            }
         }
     }
 }
@@ -824,16 +835,21 @@ mod tests {
     }
 
     #[test]
-    fn only_the_last_runs_keep_their_schedule() {
+    fn only_the_runs_of_the_last_two_hours_keep_their_schedule() {
         let mut state = WorkloadState::new("shop", "cart");
         let entry = crate::core::bounds::ScheduledMin {
             from: 0,
             min_replicas: 3,
         };
-        for i in 0..SCHEDULES_KEPT + 3 {
+        let t = 1_428_000_000;
+        let at = |secs: i64| crate::core::time::format_timestamp(secs);
+        // A run every 15 minutes for three hours, then ten reruns of the
+        // last moment: the runs of the two hours before it keep theirs.
+        let moments = (0..=12).map(|k| t + k * 900).chain([t + 12 * 900; 10]);
+        for moment in moments {
             state.record(RunRecord {
                 schedule_ahead: vec![entry],
-                ..record(&i.to_string(), 1)
+                ..record(&at(moment), 1)
             });
         }
         let kept: Vec<bool> = state
@@ -841,8 +857,8 @@ mod tests {
             .iter()
             .map(|r| !r.schedule_ahead.is_empty())
             .collect();
-        assert_eq!(kept.iter().filter(|&&k| k).count(), SCHEDULES_KEPT);
-        assert!(kept[kept.len() - SCHEDULES_KEPT..].iter().all(|&k| k));
+        assert_eq!(kept[..4], [false; 4], "{kept:?}");
+        assert!(kept[4..].iter().all(|&k| k), "{kept:?}");
         // Written and read back.
         let text = serde_json::to_string(&state).unwrap();
         let back: WorkloadState = serde_json::from_str(&text).unwrap();

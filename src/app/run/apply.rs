@@ -230,25 +230,10 @@ pub async fn apply_changes(
         // The schedule's min lowered only when the last run before this
         // moment (within the hour; a rerun of this moment is not it)
         // wanted it as low too for this moment.
-        let wanted_before = loaded.state.as_ref().and_then(|s| {
-            let ago = |r: &crate::core::incident::RunRecord| {
-                let then = crate::core::time::parse_timestamp(&r.at).ok()?;
-                Some(w.now? - then)
-            };
-            s.history
-                .iter()
-                .rev()
-                .find(|r| ago(r).is_some_and(|a| a > 0))
-                .filter(|r| ago(r).is_some_and(|a| a <= crate::core::apply::SCHEDULE_AGREE_WITHIN))
-                .and_then(|r| {
-                    crate::core::apply::wanted_by_last_run(
-                        &r.schedule_ahead,
-                        r.scheduled_min,
-                        w.now?,
-                        settings.rules.every,
-                    )
-                })
-        });
+        let wanted_before =
+            loaded.state.as_ref().zip(w.now).and_then(|(s, now)| {
+                crate::core::apply::last_wish(&s.history, now, &settings.rules)
+            });
         crate::core::apply::hold_schedule_drop(&mut change, w, wanted_before);
         match yaml_edit {
             Some(YamlEdit::Kept(why)) => {

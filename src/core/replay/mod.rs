@@ -745,7 +745,8 @@ impl ScheduleRuns {
                 .filter(|(at, ..)| t - at <= crate::core::apply::SCHEDULE_AGREE_WITHIN)
                 .and_then(|(_, ahead, then)| {
                     crate::core::apply::wanted_by_last_run(ahead, Some(*then), t, rules.every)
-                });
+                })
+                .map(crate::core::apply::LastWish::min);
             self.applied = scheduled_min_applied(self.applied, wanted, before, rules, range);
             let ahead = crate::core::apply::schedule_ahead(entries, t, rules.every);
             self.wanted_before = Some((t, ahead, wanted));
