@@ -209,6 +209,12 @@ pub struct Interval {
 struct Calibration {
     last_lead: Vec<usize>,
     errors: Vec<Vec<f64>>,
+    /// The spread placed about the forecast (see `quantiles`): a
+    /// workload's own backtest. Not the fleet's simulated cold starts,
+    /// whose errors lean the same way for every young workload (a shape
+    /// fitted to hours of history): centred, a synthetic fleet's cold
+    /// starts covered 0.843 at 6 hours instead of 0.85 or more.
+    centred: bool,
 }
 
 /// Errors a lead-time bucket needs before it stands on its own; smaller
@@ -223,6 +229,7 @@ impl Calibration {
         let mut calibration = Calibration {
             last_lead: Vec::new(),
             errors: Vec::new(),
+            centred: true,
         };
         let mut current: Vec<f64> = Vec::new();
         let mut bound = 1;
@@ -242,13 +249,27 @@ impl Calibration {
         calibration
     }
 
-    /// Lower and upper error quantiles for each bucket, widening (never
-    /// narrowing) with lead time.
+    /// Lower and upper error quantiles for each bucket, less the bucket's
+    /// median error when `centred`, widening (never narrowing) with lead time. Less the
+    /// median: the interval is the errors' spread placed about the
+    /// forecast, whose middle is then the forecast itself. The median
+    /// error of a backtest's two windows is a bias the mean does not
+    /// carry and the next week mostly does not repeat: centred, the 90%
+    /// interval's coverage over six origins went 0.852 / 0.837 / 0.860 /
+    /// 0.861 → 0.858 / 0.850 / 0.874 / 0.871 at 1 h / 6 h / 1 d / 7 d on
+    /// the decision traces and 0.894 / 0.873 / 0.887 / 0.903 → 0.922 /
+    /// 0.886 / 0.900 / 0.911 on `data/`, with fewer series under 0.7
+    /// (2026-12-07; README, Forecast quality).
     fn quantiles(&self, level: Level) -> Vec<(f64, f64)> {
         let mut out: Vec<(f64, f64)> = Vec::with_capacity(self.errors.len());
         for errors in &self.errors {
-            let low = conformal_quantile(errors, level.lower_quantile());
-            let high = conformal_quantile(errors, level.upper_quantile());
+            let centre = if self.centred {
+                conformal_quantile(errors, 0.5)
+            } else {
+                0.0
+            };
+            let low = conformal_quantile(errors, level.lower_quantile()) - centre;
+            let high = conformal_quantile(errors, level.upper_quantile()) - centre;
             let (low, high) = match out.last() {
                 Some(&(l, h)) => (low.min(l), high.max(h)),
                 None => (low, high),
@@ -335,7 +356,11 @@ impl Forecast {
             mean,
             model,
             seasonality,
-            calibration: Calibration { last_lead, errors },
+            calibration: Calibration {
+                last_lead,
+                errors,
+                centred: false,
+            },
             floor: None,
             mix: None,
             validation_mae,

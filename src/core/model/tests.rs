@@ -168,6 +168,43 @@ fn levels_outside_zero_to_one_are_refused() {
     }
 }
 
+/// The interval is the errors' spread about their median, placed about
+/// the forecast: a backtest whose median error was +10 (two windows'
+/// bias, which the mean does not carry) shifts no interval. Uncentred,
+/// the 90% interval of errors −10..30 about a mean of 100 was 91..129.
+#[test]
+fn the_interval_is_centred_on_the_forecast() {
+    let errors: Vec<f64> = (0..=40).map(|i| f64::from(i) - 10.0).collect();
+    let mut forecast = Forecast::calibrated_elsewhere(
+        0,
+        300,
+        vec![100.0; 3],
+        String::new(),
+        Seasonality {
+            daily: None,
+            weekly: None,
+            daily_strength: 0.0,
+            weekly_strength: 0.0,
+        },
+        vec![(3, errors)],
+        0.0,
+    );
+    // The fleet's cold starts keep their lean.
+    let level = Level::new(0.9).unwrap();
+    let elsewhere = forecast.interval(level)[0];
+    assert!(
+        (elsewhere.lower - 91.0).abs() < 1e-9 && (elsewhere.upper - 129.0).abs() < 1e-9,
+        "{elsewhere:?}"
+    );
+    // A workload's own backtest is centred.
+    forecast.calibration.centred = true;
+    let interval = forecast.interval(level)[0];
+    assert!(
+        (interval.lower - 81.0).abs() < 1e-9 && (interval.upper - 119.0).abs() < 1e-9,
+        "{interval:?}"
+    );
+}
+
 /// A young workload's interval: the lower end weighed between its own
 /// backtest and the fleet's, the upper end never narrower than either.
 #[test]
