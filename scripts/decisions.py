@@ -47,8 +47,8 @@ def parse_time(text):
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
-def median_of_last(path, days):
-    """Median load over the last `days` of a timestamp,value CSV."""
+def last_days(path, days):
+    """The loads of the last `days` of a timestamp,value CSV."""
     rows = []
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
@@ -57,21 +57,17 @@ def median_of_last(path, days):
             except (KeyError, ValueError):
                 continue
     end = max(t for t, _ in rows)
-    recent = [v for t, v in rows if t > end - timedelta(days=days)]
-    return statistics.median(recent)
+    return [v for t, v in rows if t > end - timedelta(days=days)]
+
+
+def median_of_last(path, days):
+    """Median load over the last `days` of a timestamp,value CSV."""
+    return statistics.median(last_days(path, days))
 
 
 def highest_of_last(path, days):
     """Highest load over the last `days` of a timestamp,value CSV."""
-    rows = []
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            try:
-                rows.append((parse_time(row["timestamp"]), float(row["value"])))
-            except (KeyError, ValueError):
-                continue
-    end = max(t for t, _ in rows)
-    return max(v for t, v in rows if t > end - timedelta(days=days))
+    return max(last_days(path, days))
 
 
 # The decision set's max ceiling (see decision_config).

@@ -168,6 +168,15 @@ fn levels_outside_zero_to_one_are_refused() {
     }
 }
 
+fn no_seasonality() -> Seasonality {
+    Seasonality {
+        daily: None,
+        weekly: None,
+        daily_strength: 0.0,
+        weekly_strength: 0.0,
+    }
+}
+
 /// The interval is the errors' spread about their median, placed about
 /// the forecast: a backtest whose median error was +10 (two windows'
 /// bias, which the mean does not carry) shifts no interval. Uncentred,
@@ -180,12 +189,7 @@ fn the_interval_is_centred_on_the_forecast() {
         300,
         vec![100.0; 3],
         String::new(),
-        Seasonality {
-            daily: None,
-            weekly: None,
-            daily_strength: 0.0,
-            weekly_strength: 0.0,
-        },
+        no_seasonality(),
         vec![(3, errors)],
         0.0,
     );
@@ -224,12 +228,7 @@ fn a_mixed_interval_averages_the_lower_end_and_keeps_the_wider_upper_end() {
             300,
             vec![100.0; 3],
             String::new(),
-            Seasonality {
-                daily: None,
-                weekly: None,
-                daily_strength: 0.0,
-                weekly_strength: 0.0,
-            },
+            no_seasonality(),
             vec![(3, errors(scale))],
             0.0,
         )
