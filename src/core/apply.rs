@@ -960,18 +960,9 @@ mod tests {
         let record = |at: i64, wanted: u32, ahead: Vec<ScheduledMin>| RunRecord {
             at: format_timestamp(at),
             status: "ok".into(),
-            recommended_min: Some(2),
-            recommended_max: Some(10),
-            applied_min: None,
-            applied_max: None,
-            dry_run: true,
-            seen: None,
-            outside_change: None,
-            step_from: None,
-            left: None,
-            ran_at: None,
             scheduled_min: Some(wanted),
             schedule_ahead: ahead,
+            ..RunRecord::default()
         };
         // The run 15 minutes ago wanted 6 then, and its schedule 5 from now.
         let entries = vec![

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub const INCIDENTS_KEPT: usize = 100;
 
 /// One run's outcome for a workload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRecord {
     /// The recommendation's "now" (RFC3339).
     pub at: String,

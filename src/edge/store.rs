@@ -116,9 +116,19 @@ impl WorkloadState {
         // moment there are (counted by runs, 8 reruns pushed out the run
         // before them, and its hold went back to the old rule). A week of
         // entries on each of 1,000 runs would make the file far larger.
+        // Only the runs still holding one are read (this runs on every
+        // workload's every run; the history is in time order, the new
+        // run last, and the older runs were trimmed when they aged).
         let at = |r: &RunRecord| crate::core::time::parse_timestamp(&r.at).ok();
-        let newest = self.history.iter().filter_map(at).max();
-        for run in &mut self.history {
+        let holding = |r: &&mut RunRecord| !r.schedule_ahead.is_empty();
+        let newest = self
+            .history
+            .iter()
+            .filter(|r| !r.schedule_ahead.is_empty())
+            .chain(self.history.last())
+            .filter_map(at)
+            .max();
+        for run in self.history.iter_mut().filter(holding) {
             let kept = at(run)
                 .zip(newest)
                 .is_some_and(|(t, n)| n - t <= SCHEDULES_KEPT_FOR);

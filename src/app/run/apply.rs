@@ -860,7 +860,8 @@ pub fn note_learned(plan: &mut crate::core::plan::Plan, reasons: &[(String, Stri
 }
 
 /// What a run saw of changes made outside homeostat on a workload's HPA,
-/// and what the config as written says of learning.
+/// and what the config as written says of learning and of how often
+/// `apply` runs (the run record keeps its schedule for the next run).
 struct Outside<'a> {
     /// Its bounds changed by someone else, in words, and its min and max
     /// now.
