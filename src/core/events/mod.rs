@@ -50,7 +50,11 @@
 //!    rejected candidate blocks nothing (a tall spike next to a real shift
 //!    cannot hide it). A final pass drops any change whose whole segments
 //!    no longer differ. A change in the last window of history is not a
-//!    shift *yet*.
+//!    shift *yet*. Then each shift is placed again between the levels of
+//!    its segments (up to a day each side), within a window of where the
+//!    scan put it: the scan's six-hour windows hold whatever else happened
+//!    beside the change (a dip just before a drop placed it at the dip's
+//!    end).
 //! 6. Spikes and dips are departures from the level on *both* sides of a
 //!    step (the medians of two windows before and after it, with the
 //!    shifts found taken out): a step beside a change of level departs
@@ -75,11 +79,11 @@
 //!
 //! Measured by tests/it/events.rs (events ≥ 3 robust SD, a shift's start
 //! within 1 hour). On 34 real traces as they are, known events injected:
-//! spikes+dips recall 0.902, precision 0.743 (0.903 with the trace's own
-//! near-threshold departures as its own); shifts 0.803 / 0.899. On their
+//! spikes+dips recall 0.901, precision 0.737 (0.896 with the trace's own
+//! near-threshold departures as its own); shifts 0.822 / 0.919. On their
 //! Poisson versions (a median of 4 per step): spikes+dips 0.785 / 0.810.
-//! On 6 cleaned bases × 10 seeds: spikes+dips 0.916 / 0.991, shifts
-//! 0.963 / 0.981; on the bases without injected events, 4 events in
+//! On 6 cleaned bases × 10 seeds: spikes+dips 0.916 / 0.992, shifts
+//! 0.970 / 0.988; on the bases without injected events, 4 events in
 //! 6 × 28 days.
 
 //! Sensitivity, in user units ([`EventSettings`]): a robust z-score (how
@@ -244,6 +248,9 @@ pub fn detect(
     let mut changes = scan.level_changes(&mut scratch);
     scan.keep_persistent(&mut changes, &mut scratch);
     let long_departures = scan.take_long_departures(&mut changes, &mut scratch);
+    // Only the shifts: a long departure's edges are better wide than
+    // exact (its slow return left in the fit would be copied forward).
+    scan.place_again(&mut changes, &mut scratch);
     // A change is a shift only when the levels it separates differ by the
     // least relative change (`min_change`): one found as a jump but whose
     // segments' medians end up closer (the segments hold other events)

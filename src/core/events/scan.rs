@@ -146,6 +146,57 @@ impl Scan<'_> {
         }
     }
 
+    /// Places each change again, now that all are known: where the
+    /// split fits best between the levels of the segments on either side
+    /// (up to a day of each, as the persistence rule reads them), anywhere
+    /// within a window of where the scan put it. The scan's own two
+    /// windows hold whatever else happened within six hours: a three-hour
+    /// dip two hours before a drop pulled the median before it down to the
+    /// new level, and the drop was placed at the dip's end, the two hours
+    /// between read as a spike.
+    /// Each move changes its neighbours' segments, so it is done again
+    /// until nothing moves (a few rounds at most).
+    pub(super) fn place_again(&self, changes: &mut [usize], scratch: &mut Vec<f64>) {
+        for _ in 0..PLACING_ROUNDS {
+            if !self.place_once(changes, scratch) {
+                break;
+            }
+        }
+    }
+
+    /// One round of [`Self::place_again`]: whether any change moved.
+    fn place_once(&self, changes: &mut [usize], scratch: &mut Vec<f64>) -> bool {
+        let (level, window) = (&self.ds.level, self.window);
+        let n = level.len();
+        let reach = 4 * window;
+        let mut moved = false;
+        for j in 0..changes.len() {
+            let tau = changes[j];
+            let previous = if j > 0 { changes[j - 1] } else { 0 };
+            let next = changes.get(j + 1).copied().unwrap_or(n);
+            let before = known_median(
+                &level[previous.max(tau.saturating_sub(reach))..tau],
+                window / 2,
+                scratch,
+            );
+            let after = known_median(&level[tau..next.min(tau + reach)], window / 2, scratch);
+            let (Some(before), Some(after)) = (before, after) else {
+                continue;
+            };
+            let lo = (previous + window / 2)
+                .max(tau.saturating_sub(window))
+                .max(1);
+            let hi = next.saturating_sub(window).min(tau + window);
+            if lo >= hi {
+                continue;
+            }
+            let placed = best_split(level, lo, hi, before, after);
+            moved |= placed != tau;
+            changes[j] = placed;
+        }
+        moved
+    }
+
     /// A change of level that comes back within two days (a storm, a
     /// holiday, an outage) is a long departure, not a shift: it is healed
     /// and left out of the fit, and it never re-bases the history. One that
@@ -376,6 +427,9 @@ pub(super) fn recurs_weekly(
     matches > 0 && 2 * matches >= available
 }
 
+/// Rounds of [`Scan::place_again`] at most.
+const PLACING_ROUNDS: usize = 4;
+
 /// Where in `[τ − w/2, τ + w/2]` the level changes: the split of
 /// `[τ − w, τ + w)` whose points are closest (absolute deviation) to the
 /// median before and the median after.
@@ -384,12 +438,22 @@ pub(super) fn refine(level: &[f64], tau: usize, window: usize, scratch: &mut Vec
     let (from, to) = (tau - window, (tau + window).min(n));
     let before = known_median(&level[from..tau], 1, scratch).unwrap_or(0.0);
     let after = known_median(&level[tau..to], 1, scratch).unwrap_or(0.0);
-    let lo = tau - window / 2;
-    let hi = (tau + window / 2).min(to - 1);
-    // Cost change when point i moves from "after" to "before". Distances
-    // are capped at the size of the change: a spike near the change, far
-    // from both levels, is evidence for neither.
+    best_split(
+        level,
+        tau - window / 2,
+        (tau + window / 2).min(to - 1),
+        before,
+        after,
+    )
+}
+
+/// The step in `lo..=hi` where `level` best splits into `before` then
+/// `after`: the least total absolute distance of each point to its side's
+/// level. Distances are capped at the size of the change: a spike near the
+/// change, far from both levels, is evidence for neither.
+fn best_split(level: &[f64], lo: usize, hi: usize, before: f64, after: f64) -> usize {
     let cap = (after - before).abs();
+    // Cost change when point i moves from "after" to "before".
     let shift_cost = |i: usize| {
         let v = level[i];
         if v.is_finite() {
