@@ -12,7 +12,8 @@ use homeostat::core::events::{detect_in, Event, EventKind, EventSettings};
 use homeostat::core::series::Series;
 use std::path::Path;
 use support::events::{
-    as_it_is, base, inject, inject_around, poisson_thinned, raw_trace, Kind, Truth,
+    as_it_is, base, count_size, inject, inject_around, poisson_counts, poisson_rate, raw_trace,
+    Kind, Truth,
 };
 
 const TRACES: [&str; 6] = [
@@ -370,6 +371,31 @@ fn spans(events: &[Event], series: &Series, persistence_steps: usize) -> Vec<(us
     spans
 }
 
+/// `truths` injected into the rate `rate` of a count series, each sized by
+/// the smaller of its size on the log scale and in the counts' Poisson
+/// noise (over the event, or a shift's first persistence window): on a
+/// log scale with an offset of 5% of a median of 4, one step's dip from 4
+/// expected to 0.7 measured 3 to 4 SD, and is an ordinary draw (one step in
+/// eleven counts 1 or less).
+fn in_counting_noise(truths: Vec<Truth>, rate: &Series, persistence_steps: usize) -> Vec<Truth> {
+    truths
+        .into_iter()
+        .map(|t| {
+            let end = if t.kind == Kind::Shift {
+                (t.start + persistence_steps).min(rate.values.len())
+            } else {
+                t.end
+            };
+            Truth {
+                size_sd: t
+                    .size_sd
+                    .min(count_size(&rate.values[t.start..end], t.factor)),
+                ..t
+            }
+        })
+        .collect()
+}
+
 /// Issue 18's ground truth: known events injected into real traces as they
 /// are (their own bursts, drifts and noise kept), over every trace of
 /// `data/` and `data/decisions/` and Poisson low-count versions of them.
@@ -398,11 +424,22 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
         let name = file.file_stem().unwrap().to_string_lossy().to_string();
         let (trace, noise) = raw_trace(&file);
         let persistence_steps = (settings.persistence.secs() / trace.step) as usize;
-        let mut versions = vec![(name.clone(), trace.clone(), noise)];
-        // A few requests per step: the trace's shape, Poisson noise.
-        let (thinned, thin_noise) = as_it_is(&poisson_thinned(&trace, 4.0, 7));
-        versions.push((format!("{name} (Poisson, median 4)"), thinned, thin_noise));
-        for (v, (label, series, noise)) in versions.into_iter().enumerate() {
+        let mut versions = vec![(name.clone(), trace.clone(), noise, None)];
+        // A few requests per step: the trace's shape as a rate, Poisson
+        // counts drawn from it. Events go into the rate, before the counts
+        // are drawn (a spike of tweets is a higher rate of them: ×3 on
+        // counts already drawn would triple their noise too, which no
+        // service sees), and their size is measured in the counts' own
+        // noise as well (see `count_size`).
+        let rate = poisson_rate(&trace, 4.0);
+        let (thinned, thin_noise) = as_it_is(&poisson_counts(&rate, 7));
+        versions.push((
+            format!("{name} (Poisson, median 4)"),
+            thinned,
+            thin_noise,
+            Some(rate),
+        ));
+        for (v, (label, series, noise, rate)) in versions.into_iter().enumerate() {
             let own = detect_in(&series, &settings);
             let shifts = own.iter().filter(|e| e.kind == EventKind::Shift).count();
             own_shifts.push(format!(
@@ -421,13 +458,20 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
             let busy = spans(&own, &series, persistence_steps);
             for seed in 1..=RAW_SEEDS {
                 let (injected, truths) = inject_around(
-                    &series,
+                    rate.as_ref().unwrap_or(&series),
                     noise,
                     seed,
                     persistence_steps,
                     &busy,
                     SHIFT_GAP_HOURS,
                 );
+                let (injected, truths) = match &rate {
+                    None => (injected, truths),
+                    Some(rate) => (
+                        poisson_counts(&injected, 7),
+                        in_counting_noise(truths, rate, persistence_steps),
+                    ),
+                };
                 let detected = detect_in(&injected, &settings);
                 if debug_wanted(&label) && seed == debug_seed() {
                     eprintln!("== {label}: own {own:?}");
@@ -452,31 +496,32 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
     low_count.print("Poisson low-count versions (median 4 per step):");
     low_count_near.print("  the same, near-threshold departures their own too:");
     // Issue 18 asks for 0.9 on all four; these floors are what the
-    // detector reaches today (measured 2026-12-05, with counting noise,
-    // flapping, recurrence judged week by week and the daily rhythm read
-    // by medians: as they are, spikes recall 0.901 precision 0.736, shifts
-    // 0.804 / 0.895; low-count spikes 0.785 / 0.813; with the trace's
-    // near-threshold departures its own, precision 0.903, 0.944 and
-    // 0.925), so that it cannot slip back while the gap is closed. The
-    // gap: recall (shifts near the level's own wander, events that a few
-    // counts per step swallow), and departures of the trace's own just
-    // under the bar that injection tips over it.
+    // detector reaches today less a margin (measured 2026-12-07, shifts
+    // placed again between their segments' levels, the low-count
+    // versions' events injected into their rate: as they are, spikes
+    // recall 0.901 precision 0.737, shifts 0.822 / 0.919; low-count
+    // spikes 0.795 / 0.897; with the trace's near-threshold departures its
+    // own, precision 0.896, 0.971 and 0.968), so that it cannot slip back
+    // while the gap is closed. The gap: recall (shifts near the level's
+    // own wander, half-hour dips at a few counts per step, under the bar a
+    // month-long scan needs), and departures of the trace's own just under
+    // the bar that injection tips over it.
     let floors = [
         ("as they are, spikes+dips", &tally.spikes, 0.85, 0.70),
-        ("as they are, shifts", &tally.shifts, 0.78, 0.85),
-        ("low-count, spikes+dips", &low_count.spikes, 0.72, 0.75),
+        ("as they are, shifts", &tally.shifts, 0.80, 0.88),
+        ("low-count, spikes+dips", &low_count.spikes, 0.75, 0.85),
         (
             "near-threshold own, spikes+dips",
             &tally_near.spikes,
             0.80,
             0.88,
         ),
-        ("near-threshold own, shifts", &tally_near.shifts, 0.70, 0.90),
+        ("near-threshold own, shifts", &tally_near.shifts, 0.80, 0.93),
         (
             "low-count, near-threshold own, spikes+dips",
             &low_count_near.spikes,
-            0.72,
-            0.88,
+            0.75,
+            0.93,
         ),
     ];
     for (what, score, recall, precision) in floors {

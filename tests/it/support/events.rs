@@ -263,11 +263,9 @@ pub fn as_it_is(series: &Series) -> (Series, Noise) {
     )
 }
 
-/// A low-count version of `series`: its shape scaled so that the median
-/// step counts `median_count` events, each step then drawn from a Poisson
-/// distribution with that mean (seeded). What a service sees when a real
-/// trace's load arrives as a few requests per step.
-pub fn poisson_thinned(series: &Series, median_count: f64, seed: u64) -> Series {
+/// The rate of a low-count version of `series`: its shape scaled so that
+/// the median step expects `median_count` events.
+pub fn poisson_rate(series: &Series, median_count: f64) -> Series {
     let mut known: Vec<f64> = series
         .values
         .iter()
@@ -275,21 +273,50 @@ pub fn poisson_thinned(series: &Series, median_count: f64, seed: u64) -> Series 
         .filter(|v| v.is_finite())
         .collect();
     let scale = median_count / median(&mut known).max(1e-9);
-    let mut rng = Rng::new(seed);
-    let values = series
+    Series {
+        values: series.values.iter().map(|v| v * scale).collect(),
+        ..series.clone()
+    }
+}
+
+/// Counts drawn from `rate`, each step from a Poisson distribution with
+/// its mean, seeded per step: the same rate at a step always draws the
+/// same count, so that a rate changed in a few hours (an injected event)
+/// leaves every other step's count as it was.
+pub fn poisson_counts(rate: &Series, seed: u64) -> Series {
+    let values = rate
         .values
         .iter()
-        .map(|v| {
+        .enumerate()
+        .map(|(i, v)| {
             if !v.is_finite() {
                 return *v;
             }
-            rng.poisson(v * scale)
+            let mut rng = Rng::new(seed ^ (i as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+            rng.poisson(*v)
         })
         .collect();
     Series {
         values,
-        ..series.clone()
+        ..rate.clone()
     }
+}
+
+/// A low-count version of `series`: its shape scaled so that the median
+/// step counts `median_count` events, each step then drawn from a Poisson
+/// distribution with that mean (seeded). What a service sees when a real
+/// trace's load arrives as a few requests per step.
+pub fn poisson_thinned(series: &Series, median_count: f64, seed: u64) -> Series {
+    poisson_counts(&poisson_rate(series, median_count), seed)
+}
+
+/// The size of multiplying the expected counts `rates` by `factor`, in
+/// the counts' own noise: the change of their sum over the Poisson SD of
+/// that sum. A step that expected four and counted one is a quarter of the
+/// time's ordinary draw, not the ×0.17 its log says.
+pub fn count_size(rates: &[f64], factor: f64) -> f64 {
+    let total: f64 = rates.iter().filter(|v| v.is_finite()).sum();
+    (factor - 1.0).abs() * total.max(0.0).sqrt()
 }
 
 /// Injects a seeded schedule of events into `base` (noise `noise`): about one every 14 hours, some close together, some in
