@@ -22,7 +22,8 @@ pub(super) struct Deseasonalised {
     /// Noise scale from first differences (the white part of the noise).
     pub(super) sigma: f64,
     /// Scale of the wander about each day's median level: how far the
-    /// level drifts for hours without anything happening.
+    /// level drifts for hours without anything happening (a typical day's:
+    /// the median over days of each day's robust spread).
     pub(super) wander: f64,
 }
 
@@ -398,24 +399,34 @@ fn noise_scales(series: &Series, level: &[f64]) -> (f64, f64) {
         .filter(|d| d.is_finite())
         .collect();
     let sigma = (robust_sd_in_place(&mut diffs) / std::f64::consts::SQRT_2).max(1e-9);
+    // The wander of a typical day: each day's robust spread about its
+    // median, then the median over days. Pooled over the month, the few
+    // days that hold a shift (half the day at each level) or a long burst
+    // raised it, and with it the bar of every other shift.
     let day_of = |i: usize| (series.start + i as i64 * series.step).div_euclid(DAY);
-    let mut wander_residuals = Vec::with_capacity(level.len());
+    let per_day = (DAY / series.step.max(1)).max(1) as usize;
+    let mut day_spreads = Vec::new();
+    let mut day = Vec::with_capacity(per_day);
     let mut i = 0;
     while i < level.len() {
         let mut j = i;
         while j < level.len() && day_of(j) == day_of(i) {
             j += 1;
         }
-        let mut day: Vec<f64> = level[i..j]
-            .iter()
-            .copied()
-            .filter(|v| v.is_finite())
-            .collect();
-        let centre = median(&mut day);
-        wander_residuals.extend(day.iter().map(|v| (v - centre).abs()));
+        day.clear();
+        day.extend(level[i..j].iter().copied().filter(|v| v.is_finite()));
+        // A day mostly unknown (a history's first or last hours) says
+        // little of a day's spread.
+        if 2 * day.len() >= per_day && day.len() >= 3 {
+            day_spreads.push(robust_sd_in_place(&mut day));
+        }
         i = j;
     }
-    let wander = (1.4826 * median(&mut wander_residuals)).max(sigma);
+    let wander = if day_spreads.is_empty() {
+        sigma
+    } else {
+        median(&mut day_spreads).max(sigma)
+    };
     (sigma, wander)
 }
 
