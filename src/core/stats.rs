@@ -47,19 +47,6 @@ pub fn median(xs: &mut [f64]) -> f64 {
     f64::midpoint(lower, upper)
 }
 
-/// The mean of the middle half of `xs` (sorted in place): as robust as
-/// the median to a quarter of outliers either side, and it moves smoothly
-/// where the median jumps between two clusters of values (0 when empty).
-pub fn middle_half_mean(xs: &mut [f64]) -> f64 {
-    if xs.is_empty() {
-        return 0.0;
-    }
-    xs.sort_unstable_by(f64::total_cmp);
-    let q = xs.len() / 4;
-    let middle = &xs[q..xs.len() - q];
-    middle.iter().sum::<f64>() / middle.len() as f64
-}
-
 /// Robust standard deviation: 1.4826 × the median absolute deviation from
 /// the median (the standard deviation of Gaussian data, unmoved by a few
 /// outliers); 0 for none.

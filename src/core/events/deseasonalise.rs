@@ -404,9 +404,9 @@ fn noise_scales(series: &Series, level: &[f64]) -> (f64, f64) {
     // days that hold a shift (half the day at each level) or a long burst
     // raised it, and with it the bar of every other shift.
     let day_of = |i: usize| (series.start + i as i64 * series.step).div_euclid(DAY);
-    let per_day = (DAY / series.step.max(1)).max(1) as usize;
-    let mut day_spreads = Vec::new();
-    let mut day = Vec::with_capacity(per_day);
+    // (known steps, spread) per day
+    let mut days: Vec<(usize, f64)> = Vec::new();
+    let mut day = Vec::new();
     let mut i = 0;
     while i < level.len() {
         let mut j = i;
@@ -415,17 +415,25 @@ fn noise_scales(series: &Series, level: &[f64]) -> (f64, f64) {
         }
         day.clear();
         day.extend(level[i..j].iter().copied().filter(|v| v.is_finite()));
-        // A day mostly unknown (a history's first or last hours) says
-        // little of a day's spread.
-        if 2 * day.len() >= per_day && day.len() >= 3 {
-            day_spreads.push(robust_sd_in_place(&mut day));
+        if day.len() >= 3 {
+            days.push((day.len(), robust_sd_in_place(&mut day)));
         }
         i = j;
     }
-    let wander = if day_spreads.is_empty() {
+    // A day with under half the known steps of a typical one (a history's
+    // first or last hours) says little of a day's spread; a load seen
+    // only in business hours has every day alike, and all count.
+    let mut known: Vec<f64> = days.iter().map(|&(k, _)| k as f64).collect();
+    let typical = median(&mut known);
+    let mut spreads: Vec<f64> = days
+        .iter()
+        .filter(|&&(k, _)| 2.0 * k as f64 >= typical)
+        .map(|&(_, spread)| spread)
+        .collect();
+    let wander = if spreads.is_empty() {
         sigma
     } else {
-        median(&mut day_spreads).max(sigma)
+        median(&mut spreads).max(sigma)
     };
     (sigma, wander)
 }

@@ -52,10 +52,10 @@
 //!    cannot hide it). A final pass drops any change whose whole segments
 //!    no longer differ. A change in the last window of history is not a
 //!    shift *yet*. Then each shift is placed again between the levels of
-//!    its segments (up to a day each side), within a window of where the
-//!    scan put it: the scan's six-hour windows hold whatever else happened
-//!    beside the change (a dip just before a drop placed it at the dip's
-//!    end).
+//!    its segments (up to a day each side, never across another change),
+//!    at most a window a round from where it was: the scan's six-hour
+//!    windows hold whatever else happened beside the change (a dip just
+//!    before a drop placed it at the dip's end).
 //! 6. Spikes and dips are departures from the level on *both* sides of a
 //!    step (the medians of two windows before and after it, with the
 //!    shifts found taken out): a step beside a change of level departs
@@ -252,7 +252,7 @@ pub fn detect(
     let long_departures = scan.take_long_departures(&mut changes, &mut scratch);
     // Only the shifts: a long departure's edges are better wide than
     // exact (its slow return left in the fit would be copied forward).
-    scan.place_again(&mut changes, &mut scratch);
+    scan.place_again(&mut changes, &long_departures, &mut scratch);
     // A change is a shift only when the levels it separates differ by the
     // least relative change (`min_change`): one found as a jump but whose
     // segments' medians end up closer (the segments hold other events)

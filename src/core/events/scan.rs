@@ -146,34 +146,54 @@ impl Scan<'_> {
         }
     }
 
-    /// Places each change again, now that all are known: where the
+    /// Places each shift again, now that all changes are known: where the
     /// split fits best between the levels of the segments on either side
-    /// (up to a day of each, as the persistence rule reads them), anywhere
-    /// within a window of where the scan put it. The scan's own two
-    /// windows hold whatever else happened within six hours: a three-hour
-    /// dip two hours before a drop pulled the median before it down to the
-    /// new level, and the drop was placed at the dip's end, the two hours
-    /// between read as a spike.
-    /// Each move changes its neighbours' segments, so it is done again
-    /// until nothing moves (a few rounds at most).
-    pub(super) fn place_again(&self, changes: &mut [usize], scratch: &mut Vec<f64>) {
+    /// (up to a day of each, as the persistence rule reads them, and never
+    /// across another shift or a long departure's edge), at most a window
+    /// a round from where it was. The scan's own two windows hold
+    /// whatever else happened within six hours: a three-hour dip two hours
+    /// before a drop pulled the median before it down to the new level,
+    /// and the drop was placed at the dip's end, the two hours between
+    /// read as a spike. Each move changes its neighbours' segments, so it
+    /// is done again until nothing moves (a few rounds at most).
+    pub(super) fn place_again(
+        &self,
+        changes: &mut [usize],
+        long_departures: &[(usize, usize, f64)],
+        scratch: &mut Vec<f64>,
+    ) {
+        // A long departure's edges bound the segments as a shift does: a
+        // storm's level inside a shift's day moved the shift onto the
+        // storm's edge, hours from the real change.
+        let edges: Vec<usize> = long_departures
+            .iter()
+            .flat_map(|&(from, to, _)| [from, to])
+            .collect();
         for _ in 0..PLACING_ROUNDS {
-            if !self.place_once(changes, scratch) {
+            if !self.place_once(changes, &edges, scratch) {
                 break;
             }
         }
     }
 
     /// One round of [`Self::place_again`]: whether any change moved.
-    fn place_once(&self, changes: &mut [usize], scratch: &mut Vec<f64>) -> bool {
+    fn place_once(&self, changes: &mut [usize], edges: &[usize], scratch: &mut Vec<f64>) -> bool {
         let (level, window) = (&self.ds.level, self.window);
         let n = level.len();
         let reach = 4 * window;
         let mut moved = false;
         for j in 0..changes.len() {
             let tau = changes[j];
-            let previous = if j > 0 { changes[j - 1] } else { 0 };
-            let next = changes.get(j + 1).copied().unwrap_or(n);
+            let neighbours = || {
+                changes
+                    .iter()
+                    .enumerate()
+                    .filter(move |&(k, _)| k != j)
+                    .map(|(_, &c)| c)
+                    .chain(edges.iter().copied())
+            };
+            let previous = neighbours().filter(|&c| c < tau).max().unwrap_or(0);
+            let next = neighbours().filter(|&c| c > tau).min().unwrap_or(n);
             let before = known_median(
                 &level[previous.max(tau.saturating_sub(reach))..tau],
                 window / 2,
