@@ -74,7 +74,18 @@ def highest_of_last(path, days):
 MAX_CEILING = 200
 
 
-def decision_config(traces):
+def workload_name(path):
+    """The decision set's name for the trace at `path`."""
+    return path.stem.replace("__", "-").replace("_", "-").lower()
+
+
+def target_per_replica(path):
+    """The load one replica carries so that the trace's median load over
+    the replayed weeks needs 5 replicas, as the config writes it."""
+    return float(f"{max(median_of_last(path, SPAN_DAYS) / 5.0, 1e-6):.6g}")
+
+
+def decision_config(traces, targets):
     lines = [
         "# Written by scripts/decisions.py: every trace as a service whose",
         "# median load over the replayed weeks needs 5 replicas; 2..20 today.",
@@ -84,13 +95,11 @@ def decision_config(traces):
         "workloads:",
     ]
     for path in traces:
-        median = median_of_last(path, SPAN_DAYS)
-        target = max(median / 5.0, 1e-6)
         lines += [
-            f"  - name: {path.stem.replace('__', '-').replace('_', '-').lower()}",
+            f"  - name: {workload_name(path)}",
             f"    namespace: {path.parent.name}",
             f"    file: {path.resolve()}",
-            f"    target_per_replica: {target:.6g}",
+            f"    target_per_replica: {targets[path]:.6g}",
             "    min_replicas: {ceiling: 100}",
             f"    max_replicas: {{ceiling: {MAX_CEILING}}}",
             "    current: {min_replicas: 2, max_replicas: 20}",
@@ -266,17 +275,15 @@ def main():
         if path.read_text().startswith("timestamp,value")
     ]
     config = OUT / "decisions.yaml"
-    config.write_text(decision_config(traces))
+    targets = {path: target_per_replica(path) for path in traces}
+    config.write_text(decision_config(traces, targets))
     decided = backtest(config, "decisions")
-    ceilings = {}
-    for path in traces:
-        name = path.stem.replace("__", "-").replace("_", "-").lower()
-        target = max(median_of_last(path, SPAN_DAYS) / 5.0, 1e-6)
-        ceilings[name] = (path, target)
+    by_name = {workload_name(path): path for path in traces}
 
     def beyond_ceiling(name):
-        path, target = ceilings[name]
-        return highest_of_last(path, SPAN_DAYS + 28) / float(f"{target:.6g}") > MAX_CEILING
+        path = by_name[name]
+        return highest_of_last(path, SPAN_DAYS + 28) / targets[path] > MAX_CEILING
+
     for name, reason in decided.get("failures", []):
         report.append(f"- not replayed: {name}: {reason}")
     report += [

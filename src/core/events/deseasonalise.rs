@@ -430,11 +430,8 @@ fn noise_scales(series: &Series, level: &[f64]) -> (f64, f64) {
         .filter(|&&(k, _)| 2.0 * k as f64 >= typical)
         .map(|&(_, spread)| spread)
         .collect();
-    let wander = if spreads.is_empty() {
-        sigma
-    } else {
-        median(&mut spreads).max(sigma)
-    };
+    // None (a history of a day or two): the sample noise.
+    let wander = median(&mut spreads).max(sigma);
     (sigma, wander)
 }
 
