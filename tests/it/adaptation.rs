@@ -712,3 +712,49 @@ fn the_quiet_spells_of_a_bursty_load_are_texture_kept_in_the_fit() {
         with.reasons
     );
 }
+
+/// A texture of bursts (three ×3 half-hours a day at changing hours) on
+/// a workload whose HPA max is far below what they need: max climbs
+/// ×1.5 a run towards the range that carries them, and the report lists
+/// none of the past bursts that range carries (a VM bursting ×30 every
+/// hour listed 618 spikes in 28 days) — but a burst going on now, beyond
+/// this run's max, is listed and is a spike above max.
+#[test]
+fn a_texture_of_bursts_is_listed_only_beyond_the_range_it_moves_to() {
+    let text = "workloads:\n  - name: api\n    namespace: web\n    file: api.csv\n    target_per_replica: 10\n    history: 14d\n    horizon: 1d\n    current: {min_replicas: 2, max_replicas: 6}\n";
+    let workload = config::parse(text, Path::new("t.yaml"), Path::new("."))
+        .unwrap()
+        .workloads
+        .remove(0);
+    let days = 15;
+    let mut values = load(days);
+    let mut rng = synthetic::Rng::new(11);
+    for day in 0..14 {
+        // Eight hours apart: no two overlap (two at once are ×9, which the
+        // range does not carry, and rightly listed).
+        let first = (rng.uniform() * 8.0) as i64;
+        for k in 0..3 {
+            let from = START + day * DAY + (first + 8 * k) * HOUR;
+            values = scaled(&values, from, from + HOUR / 2, 3.0);
+        }
+    }
+    let now = START + 14 * DAY + 12 * HOUR + HOUR / 4;
+    // Going on now: began 20 minutes before the run.
+    values = scaled(&values, now - 20 * 60, now + HOUR, 3.0);
+    let plan = plan_workload(&workload, &raw(&values[..index(now)]), Some(now));
+    let max = plan.max_replicas.unwrap();
+    assert!(max <= 9, "max {max}: more than one step of ×1.5 from 6");
+    assert!(
+        plan.reasons.iter().any(|r| r.starts_with("spikes come")),
+        "{:?}",
+        plan.reasons
+    );
+    let spikes: Vec<_> = plan
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Spike)
+        .collect();
+    assert_eq!(spikes.len(), 1, "{spikes:?}");
+    assert!(plan.in_spike);
+    assert!(plan.spike_above_max().is_some(), "{:?}", plan.events);
+}

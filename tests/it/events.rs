@@ -503,12 +503,13 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
     low_count.print("Poisson low-count versions (median 4 per step):");
     low_count_near.print("  the same, near-threshold departures their own too:");
     // Issue 18 asks for 0.9 on all four; these floors are what the
-    // detector reaches today less a margin (measured 2026-12-07, shifts
-    // placed again between their segments' levels, the low-count
-    // versions' events injected into their rate: as they are, spikes
-    // recall 0.903 precision 0.737, shifts 0.830 / 0.925; low-count
-    // spikes 0.795 / 0.897; with the trace's near-threshold departures its
-    // own, precision 0.895, 0.971 and 0.968), so that it cannot slip back
+    // detector reaches today less a margin (measured 2026-12-07 late, the
+    // counting test reading a flapping load's period means with their
+    // shared steps, a burst far taller than those recurring at its hour
+    // kept a spike: as they are, spikes recall 0.910 precision 0.724,
+    // shifts 0.834 / 0.927; low-count spikes 0.795 / 0.928; with the
+    // trace's near-threshold departures its own, precision 0.896, 0.972
+    // and 0.981), so that it cannot slip back
     // while the gap is closed. The gap: recall (shifts near the level's
     // own wander, half-hour dips at a few counts per step, under the bar a
     // month-long scan needs), and departures of the trace's own just under
@@ -516,7 +517,7 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
     let floors = [
         ("as they are, spikes+dips", &tally.spikes, 0.85, 0.70),
         ("as they are, shifts", &tally.shifts, 0.80, 0.88),
-        ("low-count, spikes+dips", &low_count.spikes, 0.75, 0.85),
+        ("low-count, spikes+dips", &low_count.spikes, 0.75, 0.88),
         (
             "near-threshold own, spikes+dips",
             &tally_near.spikes,
@@ -528,7 +529,7 @@ fn injected_events_are_found_in_real_traces_as_they_are() {
             "low-count, near-threshold own, spikes+dips",
             &low_count_near.spikes,
             0.75,
-            0.93,
+            0.95,
         ),
     ];
     for (what, score, recall, precision) in floors {

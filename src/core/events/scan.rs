@@ -29,6 +29,28 @@ impl Scan<'_> {
         (log.exp() - self.ds.offset).max(0.0)
     }
 
+    /// The load an event over `from..to` reached at its `peak`: the step's
+    /// own. A flapping load is found through its period means, whose peak
+    /// can fall on the low half of the flap: a spike's is then its highest
+    /// step (what the HPA must carry; at the low step, ec2 network-in's
+    /// burst to 3,239,000 read 264,761, and no alert said the max in force
+    /// carried less), a dip's the period mean at its trough (its high
+    /// half would read as no dip at all).
+    fn peak_load(&self, from: usize, to: usize, peak: usize, up: bool) -> f64 {
+        if self.ds.flap <= 1 {
+            return self.series.values[peak];
+        }
+        if up {
+            self.series.values[from..to]
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .fold(self.series.values[peak], f64::max)
+        } else {
+            self.ds.load[peak]
+        }
+    }
+
     /// The changes of level, in time order: peaks of a two-window median
     /// scan, each placed where the two levels split best.
     pub(super) fn level_changes(&self, scratch: &mut Vec<f64>) -> Vec<usize> {
@@ -313,7 +335,7 @@ impl Scan<'_> {
                     start: self.time(from),
                     end: Some(self.time(to)),
                     before: expected(peak),
-                    after: self.series.values[peak],
+                    after: self.peak_load(from, to, peak, up),
                     z: size / ds.sigma,
                     day_peak,
                 }
@@ -337,7 +359,7 @@ impl Scan<'_> {
         let expected: Vec<f64> = (0..n)
             .map(|i| self.load(ds.level[i] - residual[i] + ds.seasonal[i]))
             .collect();
-        let counting = Counting::new(&ds.load, &expected, ds.unit);
+        let counting = Counting::new(&ds.load, &expected, ds.unit, ds.flap);
         let mut quiet = vec![true; n];
         let per_hour = ((3600 / series.step) as usize).max(1);
         let mut departures = Vec::new();
@@ -400,7 +422,7 @@ impl Scan<'_> {
                     start: self.time(d.start),
                     end: Some(self.time(d.end)),
                     before: self.load(ds.level[d.peak] - residual[d.peak] + ds.seasonal[d.peak]),
-                    after: series.values[d.peak],
+                    after: self.peak_load(d.start, d.end, d.peak, d.up),
                     z: d.z,
                     day_peak,
                 }

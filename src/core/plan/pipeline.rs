@@ -380,13 +380,37 @@ fn compute(
     // (see `adapt`); only those that matter to capacity are reported. A
     // texture's dips are the load's quiet spells, in the forecast min is
     // sized from: not events (one line of reasons says how often they come).
-    let texture_carried = adaptation
-        .texture
-        .map(|_| f64::from(bounds.max.replicas) * policy.target_per_replica);
+    // A past one, while max climbs by its step limit, against the max the
+    // range is moving to (the data's, within the ceiling), not this run's
+    // step towards it: a VM bursting ×30 every hour listed 618 spikes
+    // while max climbed ×1.5 a run to carry them. Otherwise (max held by
+    // the hysteresis, at a ceiling), and for one going on now, against
+    // the max this run recommends: load beyond it is not served
+    // (`spike_above_max`).
+    let carried_now = f64::from(bounds.max.replicas) * policy.target_per_replica;
+    let carried_by_range = if bounds.max.clamp == Some(crate::core::bounds::Clamp::StepLimit)
+        && bounds.max.raw.is_finite()
+    {
+        ((bounds.max.raw - 1e-9)
+            .ceil()
+            .min(f64::from(policy.max_replicas.ceiling()))
+            * policy.target_per_replica)
+            .max(carried_now)
+    } else {
+        carried_now
+    };
+    let history_end = series.end() + series.step;
     let mut events: Vec<events::Event> = found
         .into_iter()
         .filter(|e| !(e.kind == EventKind::Dip && adaptation.dip_texture.is_some()))
         .filter(|e| {
+            let texture_carried = adaptation.texture.map(|_| {
+                if e.ongoing_at(history_end) {
+                    carried_now
+                } else {
+                    carried_by_range
+                }
+            });
             matters_to_capacity(
                 e,
                 reaction,
@@ -399,11 +423,10 @@ fn compute(
     // A known event in progress is left out of detection, and a young
     // workload has none: load beyond what max carries is a spike above
     // max all the same.
-    let carried = f64::from(bounds.max.replicas) * policy.target_per_replica;
     let overload =
-        known::overload_in_progress(&series, &workload.calendar, carried).or_else(|| {
+        known::overload_in_progress(&series, &workload.calendar, carried_now).or_else(|| {
             young
-                .then(|| known::overload_since(&series, series.start, carried))
+                .then(|| known::overload_since(&series, series.start, carried_now))
                 .flatten()
         });
     if let Some((start, peak)) = overload {
@@ -411,7 +434,7 @@ fn compute(
             .mean
             .get(first_after_now)
             .copied()
-            .unwrap_or(carried);
+            .unwrap_or(carried_now);
         events.push(events::Event {
             kind: EventKind::Spike,
             start,
@@ -584,7 +607,8 @@ fn reaction_time(workload: &Workload) -> i64 {
 /// stays within it asks nothing of max that an ordinary day does not, and
 /// the HPA heals it inside its range, as designed. When the spikes are the
 /// workload's texture (ordinary load, in the fit), `texture_carried` is the
-/// load the recommended max carries: only a spike above it is news.
+/// load the max carries (the one the range moves to, for a spike that is
+/// over): only a spike above it is news.
 #[must_use]
 pub fn matters_to_capacity(
     e: &events::Event,

@@ -264,7 +264,9 @@ pub fn as_it_is(series: &Series) -> (Series, Noise) {
 }
 
 /// The rate of a low-count version of `series`: its shape scaled so that
-/// the median step expects `median_count` events.
+/// the median step expects `median_count` events (what a service sees when
+/// a real trace's load arrives as a few requests per step; the counts are
+/// drawn by [`poisson_counts`]).
 pub fn poisson_rate(series: &Series, median_count: f64) -> Series {
     let mut known: Vec<f64> = series
         .values
@@ -300,14 +302,6 @@ pub fn poisson_counts(rate: &Series, seed: u64) -> Series {
         values,
         ..rate.clone()
     }
-}
-
-/// A low-count version of `series`: its shape scaled so that the median
-/// step counts `median_count` events, each step then drawn from a Poisson
-/// distribution with that mean (seeded). What a service sees when a real
-/// trace's load arrives as a few requests per step.
-pub fn poisson_thinned(series: &Series, median_count: f64, seed: u64) -> Series {
-    poisson_counts(&poisson_rate(series, median_count), seed)
 }
 
 /// The size of multiplying the expected counts `rates` by `factor`, in
