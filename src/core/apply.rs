@@ -428,6 +428,32 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
         };
         (moved, why)
     };
+    // A model that fails its backtest (`untrustworthy_model`) moves no
+    // bound that rests on its forecast: min stays where it is and max only
+    // rises (room to heal). The reports list no change for such a
+    // workload, yet `apply` set the new min all the same (a VM's min 2 → 5
+    // on a model with twice the seasonal naive's error).
+    let (mut min, mut max) = (min, max);
+    if plan.untrustworthy_model {
+        let error = plan.validation_mase.map_or(String::new(), |m| {
+            format!(
+                " (its backtest error is {} times a daily seasonal naive's)",
+                crate::core::bounds::readable(m, 3)
+            )
+        });
+        if min != base_min {
+            held.push(format!(
+                "min {base_min} → {min} not made: the model is not trusted{error}"
+            ));
+            min = base_min;
+        }
+        if max < base_max {
+            held.push(format!(
+                "max not lowered ({base_max} → {max}): the model is not trusted{error}"
+            ));
+            max = base_max;
+        }
+    }
     let (mut to_min, why) = limited("min", base_min, min, &min_range);
     held.extend(why);
     let (mut to_max, why) = limited("max", base_max, max, &max_range);
@@ -1154,6 +1180,32 @@ mod tests {
         let c = decide(&doubtful, live(5, 20, 6), &rules);
         assert_eq!(c.to_min, Some(5));
         assert!(c.held_back[0].contains("in doubt"));
+    }
+
+    #[test]
+    fn an_untrusted_model_moves_no_min_and_only_raises_max() {
+        let rules = ApplyRules::default();
+        let mut untrusted = plan(Status::Ok, 5, 8);
+        untrusted.untrustworthy_model = true;
+        untrusted.validation_mase = Some(2.06);
+        let c = decide(&untrusted, live(2, 10, 3), &rules);
+        assert_eq!(to(&c), (Some(2), Some(10), false));
+        assert!(
+            c.held_back
+                .iter()
+                .any(|h| h.starts_with("min 2 → 5 not made") && h.contains("2.06 times")),
+            "{:?}",
+            c.held_back
+        );
+        assert!(c.held_back.iter().any(|h| h.starts_with("max not lowered")));
+        // Room to heal still grows.
+        let mut rising = plan(Status::Ok, 1, 14);
+        rising.untrustworthy_model = true;
+        let c = decide(&rising, live(2, 10, 3), &rules);
+        assert_eq!(to(&c), (Some(2), Some(14), true));
+        // A trusted model's min moves (by the step limit).
+        let c = decide(&plan(Status::Ok, 5, 8), live(2, 10, 3), &rules);
+        assert_eq!(c.to_min, Some(3));
     }
 
     #[test]

@@ -224,7 +224,8 @@ pub struct WorkloadPlan {
     /// The chosen model's backtest error in units of the daily seasonal
     /// naive's in-sample error (1 = as good as "same as yesterday").
     pub validation_mase: Option<f64>,
-    /// `validation_mase` is above the workload's `max_mase`.
+    /// `validation_mase` is above the workload's `max_mase`: the reports
+    /// list no change, and `apply` moves no min and lowers no max.
     pub untrustworthy_model: bool,
     /// The known events in the horizon that the bounds make room for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
