@@ -345,6 +345,13 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
         return change;
     }
     let Some((from_min, from_max)) = from else {
+        if plan.untrustworthy_model {
+            change.held_back.push(format!(
+                "the model is not trusted{} and the HPA's bounds are unknown (no cluster, no `current:`): nothing applied",
+                untrusted_error(plan)
+            ));
+            return change;
+        }
         change.held_back.push(
             "the HPA's bounds are unknown (no cluster, no `current:`): the recommendation is written as is, without step limits".to_string(),
         );
@@ -366,6 +373,34 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
         .map_or((from_min, from_max), |b| (b.min_replicas, b.max_replicas));
     let (min, max) = if paging {
         (from_min, max.max(from_max))
+    } else {
+        (min, max)
+    };
+    // A model that fails its backtest (`untrustworthy_model`) moves no
+    // bound that rests on its forecast: min stays where it is and max only
+    // rises (room to heal), within the configured ranges. The reports list
+    // no change for such a workload, yet `apply` set the new min all the
+    // same (a VM's min 2 → 5 on a model with twice the seasonal naive's
+    // error). Before the hysteresis, which then sees what is wanted. A
+    // schedule's min is followed still: held, it stays at a peak's count
+    // all night (replayed on a VM: replica-hours +120% → +217%).
+    let untrusted_min = plan.untrustworthy_model && plan.scheduled_min.is_none();
+    let (min, max) = if plan.untrustworthy_model {
+        let error = untrusted_error(plan);
+        if untrusted_min && min != base_min && min_range.contains(&base_min) {
+            held.push(format!(
+                "min {base_min} → {min} not made: the model is not trusted{error}"
+            ));
+        }
+        if max < base_max && max_range.contains(&base_max) {
+            held.push(format!(
+                "max not lowered ({base_max} → {max}): the model is not trusted{error}"
+            ));
+        }
+        (
+            if untrusted_min { base_min } else { min },
+            max.max(base_max),
+        )
     } else {
         (min, max)
     };
@@ -428,32 +463,6 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
         };
         (moved, why)
     };
-    // A model that fails its backtest (`untrustworthy_model`) moves no
-    // bound that rests on its forecast: min stays where it is and max only
-    // rises (room to heal). The reports list no change for such a
-    // workload, yet `apply` set the new min all the same (a VM's min 2 → 5
-    // on a model with twice the seasonal naive's error).
-    let (mut min, mut max) = (min, max);
-    if plan.untrustworthy_model {
-        let error = plan.validation_mase.map_or(String::new(), |m| {
-            format!(
-                " (its backtest error is {} times a daily seasonal naive's)",
-                crate::core::bounds::readable(m, 3)
-            )
-        });
-        if min != base_min {
-            held.push(format!(
-                "min {base_min} → {min} not made: the model is not trusted{error}"
-            ));
-            min = base_min;
-        }
-        if max < base_max {
-            held.push(format!(
-                "max not lowered ({base_max} → {max}): the model is not trusted{error}"
-            ));
-            max = base_max;
-        }
-    }
     let (mut to_min, why) = limited("min", base_min, min, &min_range);
     held.extend(why);
     let (mut to_max, why) = limited("max", base_max, max, &max_range);
@@ -514,6 +523,17 @@ pub fn decide(plan: &WorkloadPlan, baseline: Baseline, rules: &ApplyRules) -> Ch
     change.to_max = Some(to_max);
     change.patch = (to_min, to_max) != (from_min, from_max);
     change
+}
+
+/// " (its backtest error is N times a daily seasonal naive's)", when
+/// known: why an untrusted model's change is held.
+fn untrusted_error(plan: &WorkloadPlan) -> String {
+    plan.validation_mase.map_or(String::new(), |m| {
+        format!(
+            " (its backtest error is {} times a daily seasonal naive's)",
+            crate::core::bounds::readable(m, 3)
+        )
+    })
 }
 
 impl Change {
@@ -1203,6 +1223,23 @@ mod tests {
         rising.untrustworthy_model = true;
         let c = decide(&rising, live(2, 10, 3), &rules);
         assert_eq!(to(&c), (Some(2), Some(14), true));
+        // What is wanted meets the hysteresis: max 20 → 21 is held
+        // (the min of 20 that would lift it is not made).
+        let mut near = plan(Status::Ok, 20, 21);
+        near.untrustworthy_model = true;
+        let c = decide(&near, live(2, 20, 3), &rules);
+        assert_eq!(to(&c), (Some(2), Some(20), false));
+        // Without the HPA's bounds, nothing is applied.
+        let c = decide(&untrusted, Baseline::Unknown, &rules);
+        assert_eq!(to(&c), (None, None, false));
+        assert!(c.held_back[0].contains("nothing applied"));
+        // A schedule's min is followed (held, it would stay at a peak's
+        // count all night); max still only rises.
+        let mut scheduled = plan(Status::Ok, 2, 8);
+        scheduled.untrustworthy_model = true;
+        scheduled.scheduled_min = Some(5);
+        let c = decide(&scheduled, live(4, 10, 3), &rules);
+        assert_eq!(to(&c), (Some(5), Some(10), true));
         // A trusted model's min moves (by the step limit).
         let c = decide(&plan(Status::Ok, 5, 8), live(2, 10, 3), &rules);
         assert_eq!(c.to_min, Some(3));

@@ -798,6 +798,13 @@ pub fn schedule_floor(bounds: &ReplicaBounds, policy: &BoundsPolicy) -> u32 {
         .min(bounds.min.replicas)
 }
 
+/// The max the range is moving to: the need `bounds.max` was derived
+/// from, inside the max range, without its step limit or hysteresis.
+#[must_use]
+pub fn max_moving_to(bounds: &ReplicaBounds, policy: &BoundsPolicy) -> u32 {
+    settle(bounds.max.raw, policy.max_replicas, |_| None).0
+}
+
 /// The highest min a time-of-day schedule may set: max, and never above
 /// the min ceiling (an owner who caps min for cost or quota caps the
 /// schedule's min too; the HPA still scales above it within max).

@@ -720,6 +720,61 @@ fn the_quiet_spells_of_a_bursty_load_are_texture_kept_in_the_fit() {
 /// hour listed 618 spikes in 28 days) — but a burst going on now, beyond
 /// this run's max, is listed and is a spike above max.
 #[test]
+fn a_texture_spike_going_on_above_the_max_in_force_is_listed_and_pages_against_it() {
+    // Today's max 14 (140); the bursts (×3 of about 100) need 30, so max
+    // climbs by its step limit to 21 (210) this run. A burst going on at
+    // 195 (beyond the day's peak of about 140 with its headroom) is above
+    // the 14 that still caps the HPA until `apply` moves it: listed, and
+    // paging against the max `apply` leaves.
+    let text = "workloads:\n  - name: api\n    namespace: web\n    file: api.csv\n    target_per_replica: 10\n    history: 14d\n    horizon: 1d\n    current: {min_replicas: 2, max_replicas: 14}\n";
+    let workload = config::parse(text, Path::new("t.yaml"), Path::new("."))
+        .unwrap()
+        .workloads
+        .remove(0);
+    let mut values = load(15);
+    let mut rng = synthetic::Rng::new(11);
+    for day in 0..14 {
+        let first = (rng.uniform() * 8.0) as i64;
+        for k in 0..3 {
+            let from = START + day * DAY + (first + 8 * k) * HOUR;
+            values = scaled(&values, from, from + HOUR / 2, 3.0);
+        }
+    }
+    // The last day's quietest hour, so that 195 is a clear burst there.
+    let last_day = index(START + 14 * DAY)..index(START + 15 * DAY - 2 * HOUR);
+    let trough = last_day
+        .min_by(|&a, &b| values[a].total_cmp(&values[b]))
+        .unwrap();
+    let now = START + trough as i64 * STEP + HOUR / 4;
+    for v in &mut values[index(now - 20 * 60)..index(now + HOUR)] {
+        *v = 195.0;
+    }
+    let mut plan = plan_workload(&workload, &raw(&values[..index(now)]), Some(now));
+    let max = plan.max_replicas.unwrap();
+    assert!(
+        (20..=21).contains(&max),
+        "max {max}: the need of the bursts, one step of ×1.5 from 14"
+    );
+    assert!(plan.in_spike);
+    // The latest spike listed is the one going on (events in time order).
+    let ongoing = plan
+        .events
+        .iter()
+        .rfind(|e| e.kind == EventKind::Spike)
+        .expect("the burst going on is listed");
+    assert!(
+        ongoing.after > 140.0 && ongoing.after < f64::from(max) * 10.0,
+        "{:?}",
+        plan.events
+    );
+    // Under the recommended max it caps nothing; under the 14 `apply`
+    // left in force, it does.
+    assert!(plan.spike_above_max().is_none());
+    plan.in_force_max = Some(14);
+    assert!(plan.spike_above_max().is_some(), "{:?}", plan.events);
+}
+
+#[test]
 fn a_texture_of_bursts_is_listed_only_beyond_the_range_it_moves_to() {
     let text = "workloads:\n  - name: api\n    namespace: web\n    file: api.csv\n    target_per_replica: 10\n    history: 14d\n    horizon: 1d\n    current: {min_replicas: 2, max_replicas: 6}\n";
     let workload = config::parse(text, Path::new("t.yaml"), Path::new("."))

@@ -225,7 +225,8 @@ pub struct WorkloadPlan {
     /// naive's in-sample error (1 = as good as "same as yesterday").
     pub validation_mase: Option<f64>,
     /// `validation_mase` is above the workload's `max_mase`: the reports
-    /// list no change, and `apply` moves no min and lowers no max.
+    /// list no change, and `apply` moves no min (but a schedule's) and
+    /// lowers no max.
     pub untrustworthy_model: bool,
     /// The known events in the horizon that the bounds make room for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

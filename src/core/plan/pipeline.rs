@@ -342,6 +342,7 @@ fn compute(
     // drop is often undone, and room above the load costs nothing until it
     // is used), whether or not this run calls the drop a shift.
     let peaks = adaptation.history_as(steps_in_days(ORDINARY_PEAK_DAYS, series.step), Undo::Raises);
+    let history_end = series.end() + series.step;
     let last_week =
         adaptation.history_as(steps_in_days(ROOM_AFTER_DROP_DAYS, series.step), Undo::All);
     let evidence = Evidence {
@@ -358,7 +359,6 @@ fn compute(
             .map(|c| (c.min_replicas, c.max_replicas)),
         declared_peak,
         ongoing_spike: {
-            let history_end = series.end() + series.step;
             found
                 .iter()
                 .filter(|e| e.kind == EventKind::Spike)
@@ -384,29 +384,33 @@ fn compute(
     // range is moving to (the data's, within the ceiling), not this run's
     // step towards it: a VM bursting ×30 every hour listed 618 spikes
     // while max climbed ×1.5 a run to carry them. Otherwise (max held by
-    // the hysteresis, at a ceiling), and for one going on now, against
-    // the max this run recommends: load beyond it is not served
-    // (`spike_above_max`).
+    // the hysteresis, at a ceiling) against the max this run recommends.
+    // One going on now, against the smaller of that and the max in force
+    // when the run began (today's, or the step base): load beyond the max
+    // that caps the HPA is not served (`spike_above_max`, judged against
+    // the max `apply` leaves, which lies between the two). Against the
+    // recommended max alone, a spike above the max `apply` left went
+    // unlisted and never paged.
     let carried_now = f64::from(bounds.max.replicas) * policy.target_per_replica;
+    let carried_in_force = workload.step_base().map_or(carried_now, |c| {
+        (f64::from(c.max_replicas) * policy.target_per_replica).min(carried_now)
+    });
     let carried_by_range = if bounds.max.clamp == Some(crate::core::bounds::Clamp::StepLimit)
         && bounds.max.raw.is_finite()
     {
-        ((bounds.max.raw - 1e-9)
-            .ceil()
-            .min(f64::from(policy.max_replicas.ceiling()))
+        (f64::from(crate::core::bounds::max_moving_to(&bounds, &policy))
             * policy.target_per_replica)
             .max(carried_now)
     } else {
         carried_now
     };
-    let history_end = series.end() + series.step;
     let mut events: Vec<events::Event> = found
         .into_iter()
         .filter(|e| !(e.kind == EventKind::Dip && adaptation.dip_texture.is_some()))
         .filter(|e| {
             let texture_carried = adaptation.texture.map(|_| {
                 if e.ongoing_at(history_end) {
-                    carried_now
+                    carried_in_force
                 } else {
                     carried_by_range
                 }
@@ -423,10 +427,10 @@ fn compute(
     // A known event in progress is left out of detection, and a young
     // workload has none: load beyond what max carries is a spike above
     // max all the same.
-    let overload =
-        known::overload_in_progress(&series, &workload.calendar, carried_now).or_else(|| {
+    let overload = known::overload_in_progress(&series, &workload.calendar, carried_in_force)
+        .or_else(|| {
             young
-                .then(|| known::overload_since(&series, series.start, carried_now))
+                .then(|| known::overload_since(&series, series.start, carried_in_force))
                 .flatten()
         });
     if let Some((start, peak)) = overload {
