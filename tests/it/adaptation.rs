@@ -713,24 +713,20 @@ fn the_quiet_spells_of_a_bursty_load_are_texture_kept_in_the_fit() {
     );
 }
 
-/// A texture of bursts (three ×3 half-hours a day at changing hours) on
-/// a workload whose HPA max is far below what they need: max climbs
-/// ×1.5 a run towards the range that carries them, and the report lists
-/// none of the past bursts that range carries (a VM bursting ×30 every
-/// hour listed 618 spikes in 28 days) — but a burst going on now, beyond
-/// this run's max, is listed and is a spike above max.
-#[test]
-fn a_texture_spike_going_on_above_the_max_in_force_is_listed_and_pages_against_it() {
-    // Today's max 14 (140); the bursts (×3 of about 100) need 30, so max
-    // climbs by its step limit to 21 (210) this run. A burst going on at
-    // 195 (beyond the day's peak of about 140 with its headroom) is above
-    // the 14 that still caps the HPA until `apply` moves it: listed, and
-    // paging against the max `apply` leaves.
-    let text = "workloads:\n  - name: api\n    namespace: web\n    file: api.csv\n    target_per_replica: 10\n    history: 14d\n    horizon: 1d\n    current: {min_replicas: 2, max_replicas: 14}\n";
-    let workload = config::parse(text, Path::new("t.yaml"), Path::new("."))
+/// `web/api` (10 a replica, 14 days of history) whose HPA has max `max`
+/// today.
+fn texture_api(max: u32) -> Workload {
+    let text = format!("workloads:\n  - name: api\n    namespace: web\n    file: api.csv\n    target_per_replica: 10\n    history: 14d\n    horizon: 1d\n    current: {{min_replicas: 2, max_replicas: {max}}}\n");
+    config::parse(&text, Path::new("t.yaml"), Path::new("."))
         .unwrap()
         .workloads
-        .remove(0);
+        .remove(0)
+}
+
+/// 15 days of load with three ×3 bursts of half an hour on each of the
+/// first 14, eight hours apart: no two overlap (two at once are ×9, which
+/// the range does not carry, and rightly listed).
+fn bursting_three_times_a_day() -> Vec<f64> {
     let mut values = load(15);
     let mut rng = synthetic::Rng::new(11);
     for day in 0..14 {
@@ -740,6 +736,18 @@ fn a_texture_spike_going_on_above_the_max_in_force_is_listed_and_pages_against_i
             values = scaled(&values, from, from + HOUR / 2, 3.0);
         }
     }
+    values
+}
+
+#[test]
+fn a_texture_spike_going_on_above_the_max_in_force_is_listed_and_pages_against_it() {
+    // Today's max 14 (140); the bursts (×3 of about 100) need 30, so max
+    // climbs by its step limit to 21 (210) this run. A burst going on at
+    // 195 (beyond the day's peak of about 140 with its headroom) is above
+    // the 14 that still caps the HPA until `apply` moves it: listed, and
+    // paging against the max `apply` leaves.
+    let workload = texture_api(14);
+    let mut values = bursting_three_times_a_day();
     // The last day's quietest hour, so that 195 is a clear burst there.
     let last_day = index(START + 14 * DAY)..index(START + 15 * DAY - 2 * HOUR);
     let trough = last_day
@@ -774,25 +782,16 @@ fn a_texture_spike_going_on_above_the_max_in_force_is_listed_and_pages_against_i
     assert!(plan.spike_above_max().is_some(), "{:?}", plan.events);
 }
 
+/// A texture of bursts (three ×3 half-hours a day at changing hours) on
+/// a workload whose HPA max is far below what they need: max climbs
+/// ×1.5 a run towards the range that carries them, and the report lists
+/// none of the past bursts that range carries (a VM bursting ×30 every
+/// hour listed 618 spikes in 28 days) — but a burst going on now, beyond
+/// this run's max, is listed and is a spike above max.
 #[test]
 fn a_texture_of_bursts_is_listed_only_beyond_the_range_it_moves_to() {
-    let text = "workloads:\n  - name: api\n    namespace: web\n    file: api.csv\n    target_per_replica: 10\n    history: 14d\n    horizon: 1d\n    current: {min_replicas: 2, max_replicas: 6}\n";
-    let workload = config::parse(text, Path::new("t.yaml"), Path::new("."))
-        .unwrap()
-        .workloads
-        .remove(0);
-    let days = 15;
-    let mut values = load(days);
-    let mut rng = synthetic::Rng::new(11);
-    for day in 0..14 {
-        // Eight hours apart: no two overlap (two at once are ×9, which the
-        // range does not carry, and rightly listed).
-        let first = (rng.uniform() * 8.0) as i64;
-        for k in 0..3 {
-            let from = START + day * DAY + (first + 8 * k) * HOUR;
-            values = scaled(&values, from, from + HOUR / 2, 3.0);
-        }
-    }
+    let workload = texture_api(6);
+    let mut values = bursting_three_times_a_day();
     let now = START + 14 * DAY + 12 * HOUR + HOUR / 4;
     // Going on now: began 20 minutes before the run.
     values = scaled(&values, now - 20 * 60, now + HOUR, 3.0);
